@@ -1,0 +1,65 @@
+"""Rapport: self-hosted CSAT, NPS and CES surveys with offline ML insights."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Application factory.
+
+    Configuration is layered: built-in defaults, ``instance/config.py``,
+    ``RAPPORT_*`` environment variables, then ``test_config``.
+    ``RAPPORT_INSTANCE_PATH`` moves the whole instance folder.
+    """
+    instance_path = os.environ.get("RAPPORT_INSTANCE_PATH")
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        instance_path=str(Path(instance_path).resolve()) if instance_path else None,
+    )
+    app.config.from_object("survey.config.Defaults")
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("RAPPORT")
+    if os.environ.get("DATABASE_URL") and not os.environ.get("RAPPORT_SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+    if test_config:
+        app.config.from_mapping(test_config)
+
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    _ensure_secret_key(app)
+
+    from survey import db, errors, security
+    from survey.cli import register_commands
+    from survey.public import bp as public_bp
+
+    db.init_app(app)
+    errors.init_app(app)
+    security.init_app(app)
+    app.register_blueprint(public_bp)
+    register_commands(app)
+    return app
+
+
+def _ensure_secret_key(app: Flask) -> None:
+    """Use the configured SECRET_KEY, or one generated once into the instance folder."""
+    if app.config.get("SECRET_KEY"):
+        return
+    key_file = Path(app.instance_path) / "secret_key"
+    if not key_file.exists():
+        # Write aside, then link into place: link fails if another process won
+        # the race, so every process ends up reading the same complete key.
+        tmp = key_file.with_name(f".secret_key.{os.getpid()}")
+        tmp.write_text(secrets.token_hex(32))
+        tmp.chmod(0o600)
+        try:
+            os.link(tmp, key_file)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    app.config["SECRET_KEY"] = key_file.read_text().strip()

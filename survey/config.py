@@ -1,0 +1,53 @@
+"""Built-in configuration defaults.
+
+Order of precedence (lowest first): these defaults, ``instance/config.py``,
+``RAPPORT_*`` environment variables, then ``test_config`` passed to
+``create_app``. Nothing secret lives here: ``SECRET_KEY`` is generated into
+the instance folder on first start when none is configured.
+"""
+
+from __future__ import annotations
+
+
+class Defaults:
+    # Database: None means "SQLite file in the instance folder" (resolved in create_app).
+    SQLALCHEMY_DATABASE_URI: str | None = None
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    SQLITE_BUSY_TIMEOUT_MS = 5000
+    SQLITE_SYNCHRONOUS = "FULL"  # or NORMAL: faster, may lose the last commits on power loss
+
+    # Forms and sessions
+    WTF_CSRF_TIME_LIMIT = None  # a customer may leave the page open for hours
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    PREFERRED_URL_SCHEME = "http"
+    # Requests larger than this are refused before the body is read (413).
+    MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+    MAX_FORM_MEMORY_SIZE = 256 * 1024
+
+    # Answers
+    COMMENT_MAX_LENGTH = 5000
+    META_MAX_FIELDS = 20
+    META_MAX_VALUE_LENGTH = 200
+
+    # Public base URL for links in e-mails and snippets (None: taken from the request).
+    PUBLIC_BASE_URL: str | None = None
+
+    # Invitations and e-mail (Flask-Mail's familiar key names)
+    MAIL_SERVER: str | None = None
+    MAIL_PORT = 25
+    MAIL_USE_TLS = False
+    MAIL_USE_SSL = False
+    MAIL_USERNAME: str | None = None
+    MAIL_PASSWORD: str | None = None
+    MAIL_DEFAULT_SENDER = "Rapport <surveys@localhost>"
+    MAIL_TIMEOUT = 30
+    INVITATION_EXPIRY_DAYS = 30
+    THROTTLE_DAYS = 90
+
+    # Analysis
+    ANALYSIS_MODEL_VERSION: str | None = None  # None: the newest model found
+
+    # Logging in
+    LOGIN_MAX_FAILURES = 5
+    LOGIN_LOCKOUT_SECONDS = 300

@@ -1,0 +1,78 @@
+"""The database: one SQLAlchemy instance, engine set-up, migrations and teardown.
+
+SQLite (the default) gets WAL journaling, a busy timeout and enforced foreign
+keys on every connection; any other SQLAlchemy URL is used as given.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import Flask
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.orm import DeclarativeBase
+
+# Named constraints so migrations can alter them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+MIGRATIONS_DIR = str(Path(__file__).with_name("migrations"))
+
+
+def normalise_url(url: str) -> str:
+    """Accept the common ``postgres://`` spelling and pick the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def init_app(app: Flask) -> None:
+    uri = app.config.get("SQLALCHEMY_DATABASE_URI")
+    if not uri:
+        uri = "sqlite:///" + str(Path(app.instance_path) / "rapport.db")
+    app.config["SQLALCHEMY_DATABASE_URI"] = uri = normalise_url(uri)
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    if uri.startswith("sqlite"):
+        connect_args = dict(options.get("connect_args") or {})
+        # Python's sqlite3 timeout is the busy timeout, in seconds.
+        connect_args.setdefault("timeout", app.config["SQLITE_BUSY_TIMEOUT_MS"] / 1000)
+        options["connect_args"] = connect_args
+    else:
+        options.setdefault("pool_pre_ping", True)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            synchronous = _SYNC_MODES[app.config["SQLITE_SYNCHRONOUS"].upper()]
+            sa.event.listen(db.engine, "connect", functools.partial(_sqlite_on_connect, synchronous))
+
+
+# FULL: a commit the customer saw acknowledged survives a power cut, not just a crash.
+_SYNC_MODES = {"FULL": "FULL", "NORMAL": "NORMAL", "EXTRA": "EXTRA", "OFF": "OFF"}  # OFF: throw-away test DBs only
+
+
+def _sqlite_on_connect(synchronous: str, dbapi_connection, _record) -> None:
+    # The busy timeout itself is set through sqlite3's ``timeout`` connect argument.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA synchronous={synchronous}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

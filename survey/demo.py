@@ -1,0 +1,118 @@
+"""Seed the demo site: an NPS, a CSAT and a CES survey, each with answers.
+
+Seeding is idempotent: a second run finds the demo surveys and adds nothing.
+The comments are our own writing, spread over the last twelve weeks with a
+fixed seed so every demo looks the same.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import sqlalchemy as sa
+
+from survey.db import db
+from survey.models import Response, Survey, utcnow
+from survey.operations import create_survey
+
+# (score, comment) pairs; None comment means a score-only answer.
+NPS_ANSWERS = [
+    (10, "Engineer turned up on time, explained everything and the wifi has been rock solid since"),
+    (9, "Really quick install. Only gripe is the router lights are blinding at night"),
+    (3, "Took five weeks to get connected and nobody rang to say why the first two dates were cancelled"),
+    (0, "Been on hold for 50 mins three times this week. Still no internet."),
+    (8, "Good speeds for the price, set up was easy enough"),
+    (6, "the lady on the phone was lovely but i still dont know when my landline will be moved"),
+    (2, "Charged twice for the same month and it took four calls to get it refunded"),
+    (10, "Best provider we've had, support actually listens"),
+    (7, "Fine. Does what it says."),
+    (1, "You promised a call back on Tuesday. It's now Friday. Nobody has called."),
+    (9, None),
+    (4, "Kept being passed between departments, each one asking for the same account details"),
+    (10, "They sorted a fault on a Sunday evening, couldn't ask for more"),
+    (5, "Price went up again with no warning letter, feels like loyalty counts for nothing"),
+    (0, "Rude agent hung up on me when I asked to speak to a manager"),
+    (8, None),
+    (9, "Fast and reliable broadband, app is handy for checking usage"),
+    (3, "Box arrived but the cable was missing and the chat bot kept looping"),
+    (6, "ok service but the contract terms were confusing"),
+    (10, "Switching over was painless, kept my number and no downtime at all"),
+    (2, "No one told us the engineer visit was cancelled, took a day off work for nothing"),
+    (7, "Decent, a bit pricey compared with others round here"),
+    (0, None),
+    (4, "Speed drops every evening, and the fix they suggested was to restart the router. again."),
+]
+CSAT_ANSWERS = [
+    (5, "Agent was patient and fixed my login problem in one call"),
+    (4, "Quick answer to my billing question, thanks"),
+    (1, "My refund still hasn't arrived after three weeks and the chat just closes on me"),
+    (2, "Had to explain my problem four times to four different people"),
+    (5, "Sam went above and beyond, even emailed me afterwards to check it was working"),
+    (3, "Issue solved in the end, took longer than I'd like"),
+    (5, None),
+    (1, "Felt like I was being a nuisance for asking. Very dismissive."),
+    (4, "Easy to book a slot online and the technician was on time"),
+    (2, "they said the parcel was delivered. it wasn't. nobody seems to care"),
+    (5, "Friendly, fast and sorted it first time"),
+    (4, None),
+    (3, "It's fine"),
+    (1, "Waited 40 minutes in the queue, then got cut off"),
+    (5, "Really appreciated the apology and the goodwill credit"),
+    (2, "Wrong item sent twice"),
+    (4, "Helpful and efficient"),
+    (5, "Kept me updated every step of the way, felt looked after"),
+]
+CES_ANSWERS = [
+    (7, "Reset my password from the app in under a minute"),
+    (6, "Pretty easy, the form just asked for my account number twice"),
+    (2, "I had to call, email and then visit a shop before anyone could change my address"),
+    (1, "Self-service portal kept throwing errors so I gave up"),
+    (5, None),
+    (7, "One call and it was done"),
+    (3, "Took three attempts to upload the documents, the page kept timing out"),
+    (4, "Not hard, not easy. The instructions could be clearer."),
+    (6, "Chat agent knew exactly what to do"),
+    (2, "Nobody could tell me who was handling my complaint"),
+    (7, None),
+    (5, "Straightforward once I found the right page"),
+    (1, "Four weeks and still waiting for a simple refund"),
+    (6, "Clear steps and a confirmation email straight away"),
+]
+
+DEMO_SURVEYS = [
+    ("nps", "Demo: broadband NPS", "Northwind Broadband", NPS_ANSWERS, 160),
+    ("csat", "Demo: support CSAT", "your support conversation", CSAT_ANSWERS, 120),
+    ("ces", "Demo: account changes CES", "Northwind", CES_ANSWERS, 90),
+]
+
+
+def seed_demo(base_url: str, seed: int = 7) -> list[str]:
+    """Create the demo surveys once and return lines describing where to find them."""
+    rng = random.Random(seed)
+    lines = [f"Rapport demo on {base_url}"]
+    now = utcnow()
+    for kind, name, subject, answers, count in DEMO_SURVEYS:
+        survey = db.session.scalar(sa.select(Survey).where(Survey.name == name))
+        if survey is None:
+            survey = create_survey(kind, name, subject)
+            _add_answers(survey, answers, count, rng, now)
+        total = db.session.scalar(sa.select(sa.func.count()).where(Response.survey_id == survey.id))
+        lines.append(f"  {kind.upper():<5} {name} ({total} answers): {base_url}/s/{survey.public_key}")
+    return lines
+
+
+def _add_answers(survey: Survey, answers, count: int, rng: random.Random, now: dt.datetime) -> None:
+    channels = ["link", "link", "email", "email", "widget"]
+    for i in range(count):
+        score, comment = answers[i % len(answers)]
+        if i >= len(answers):
+            comment = None  # later answers are score-only, drifting a little
+            score = min(survey.spec.high, max(survey.spec.low, score + rng.choice((-1, 0, 0, 1))))
+        when = now - dt.timedelta(days=rng.uniform(0, 84))
+        db.session.add(Response(
+            survey_id=survey.id, score=score, comment=comment, channel=rng.choice(channels),
+            created_at=when, updated_at=when,
+            meta={"plan": rng.choice(["basic", "pro", "business"]), "region": rng.choice(["north", "south", "west"])},
+        ))
+    db.session.commit()

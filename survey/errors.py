@@ -1,0 +1,70 @@
+"""Every error gets a page (or JSON under /api/) a person understands, with the right status."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from survey.db import db
+
+TITLES = {
+    400: "Something in that request was not right",
+    401: "Please sign in",
+    403: "You do not have access to this page",
+    404: "Not found",
+    405: "Not allowed",
+    410: "This is no longer available",
+    413: "That was too large",
+    422: "Please check your answer",
+    429: "Too many requests",
+    500: "Something went wrong on our side",
+    503: "We are busy right now",
+}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def error_response(status: int, message: str, field: str | None = None, headers: dict | None = None):
+    if wants_json():
+        body = {"error": {"status": status, "message": message}}
+        if field:
+            body["error"]["field"] = field
+        response = jsonify(body)
+    else:
+        response = current_app.response_class(
+            render_template("error.html", title=TITLES.get(status, "Error"), message=message)
+        )
+    response.status_code = status
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):
+        return error_response(400, "This form has expired or was sent from another site. "
+                                   "Please reload the page and try again.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if exc.code == 413:
+            message = "The request body is larger than this site accepts."
+        elif exc.description and exc.description != type(exc).description:
+            message = exc.description
+        else:
+            message = TITLES.get(exc.code or 500, "Error") + "."
+        response = error_response(exc.code or 500, message)
+        for key, value in exc.get_headers():
+            if key.lower() not in ("content-type", "content-length"):
+                response.headers[key] = value
+        return response
+
+    @app.errorhandler(InternalServerError)
+    def server_error(exc: InternalServerError):
+        # Whatever the failed request half-did must not leak into the next one.
+        db.session.rollback()
+        return error_response(500, "Something went wrong on our side and nothing was saved. Please try again.")

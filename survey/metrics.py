@@ -1,0 +1,518 @@
+"""Survey metrics for Rapport: NPS, CSAT and CES, with standard errors,
+confidence intervals and tests for change between two periods.
+
+Why a module of its own, in plain Python: these numbers are what customers
+read off the dashboard and act on, so the arithmetic lives in one small place
+that is easy to check by hand (``tests/test_metrics.py`` does exactly that).
+Only the standard library is used; ``statistics.NormalDist`` provides the
+normal quantiles and CDF.
+
+Conventions shared by every function here:
+
+* Scores are an iterable of ``int`` on the metric's scale (see ``SCALES``).
+  Anything else -- floats (even ``7.0``), strings, ``None``, ``bool`` -- raises
+  ``ScoreError`` naming the value, its 0-based position and the allowed range.
+  Nothing is coerced: a float in the data means something upstream is wrong.
+* Empty input is not an error: the dashboard must be able to say "no answers
+  yet", so the result has ``n == 0`` and ``score``/``se``/``ci_*`` set to None.
+* Anything that cannot be estimated is ``None``, never ``nan``: results go
+  straight to JSON, and ``NaN`` is not valid JSON.
+* Scores, standard errors and interval bounds are on the reporting scale
+  (NPS points -100..100, CSAT percent 0..100, CES scale units 1..7), and
+  intervals are clipped to that scale because values outside it are impossible.
+* Intervals use the normal approximation with ``z = Φ⁻¹(1/2 + confidence/2)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from numbers import Real
+from statistics import NormalDist, fmean, stdev
+from typing import Any, ClassVar, Literal
+
+__all__ = [
+    "SCALES",
+    "Band",
+    "Kind",
+    "MetricError",
+    "ScoreError",
+    "MetricResult",
+    "NPSResult",
+    "CSATResult",
+    "CESResult",
+    "ChangeResult",
+    "nps",
+    "csat",
+    "ces",
+    "metric_for",
+    "band",
+    "change",
+    "nps_change",
+]
+
+Kind = Literal["nps", "csat", "ces"]
+Band = Literal["negative", "neutral", "positive"]
+
+#: Inclusive (low, high) answer range of each survey kind.
+SCALES: dict[str, tuple[int, int]] = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
+
+_LABELS = {"nps": "NPS", "csat": "CSAT", "ces": "CES"}
+
+# Highest answer in the "negative" band and highest in the "neutral" band.
+# The same cut points define NPS detractors/passives/promoters, CSAT
+# "satisfied" (4-5) and CES "agree" (5-7), so bands and metrics cannot drift apart.
+_BAND_CUTS = {"nps": (6, 8), "csat": (2, 3), "ces": (3, 4)}
+
+# Widest possible difference between two scores, used to clip change intervals.
+# NPS runs -100..100 points, CSAT 0..100 percent, CES 1..7.
+_SPANS = {"nps": 200.0, "csat": 100.0, "ces": 6.0}
+
+
+class MetricError(ValueError):
+    """Bad arguments to a metric function (kind, method, confidence or scores)."""
+
+
+class ScoreError(MetricError):
+    """A single answer is not a valid score for the survey kind.
+
+    Carries ``value``, ``position`` (0-based, or None for a lone score) and
+    ``kind`` so callers can point at the offending answer, not just log text.
+    """
+
+    def __init__(self, message: str, *, value: object, position: int | None, kind: str):
+        super().__init__(message)
+        self.value = value
+        self.position = position
+        self.kind = kind
+
+
+# --------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """Fields every metric shares; ``kind`` is fixed per subclass.
+
+    ``score``/``se``/``ci_low``/``ci_high`` are None when they cannot be
+    estimated (no answers; for CES also a single answer).
+    """
+
+    kind: ClassVar[str] = ""
+
+    score: float | None
+    n: int
+    se: float | None
+    ci_low: float | None
+    ci_high: float | None
+    confidence: float
+    method: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain, JSON-serialisable dict: kind, score, n, se, ci_low, ci_high, then the rest."""
+        return {"kind": self.kind, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class NPSResult(MetricResult):
+    """Net Promoter Score on the -100..100 scale, with category counts."""
+
+    kind: ClassVar[str] = "nps"
+
+    promoters: int
+    passives: int
+    detractors: int
+
+
+@dataclass(frozen=True)
+class CSATResult(MetricResult):
+    """CSAT: percent of answers that are 4 or 5 (``satisfied`` counts them)."""
+
+    kind: ClassVar[str] = "csat"
+
+    satisfied: int
+
+
+@dataclass(frozen=True)
+class CESResult(MetricResult):
+    """CES: mean effort score (1..7) plus the percent who agree (5..7).
+
+    ``sd`` is the sample standard deviation (n-1 denominator); it, ``se`` and
+    the CI are None for fewer than two answers because a spread cannot be
+    estimated from one. The agree share is a proportion, so like NPS and CSAT
+    its Wald se exists from n = 1 (and is 0 there).
+    """
+
+    kind: ClassVar[str] = "ces"
+
+    sd: float | None
+    agree: int
+    agree_share: float | None
+    agree_se: float | None
+    agree_ci_low: float | None
+    agree_ci_high: float | None
+
+
+@dataclass(frozen=True)
+class ChangeResult:
+    """Difference ``after - before`` of one metric, with a two-sided z test.
+
+    ``difference``/``se``/``ci_*`` are in the metric's reporting units (NPS
+    points, CSAT percentage points, CES scale units). ``z`` and ``p_value``
+    are None when the se is 0 or unknown: the normal test has nothing to say
+    then, and ``significant`` is False.
+    """
+
+    kind: str
+    difference: float | None
+    se: float | None
+    z: float | None
+    p_value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    significant: bool
+    confidence: float
+    method: str
+    before_score: float | None
+    after_score: float | None
+    before_n: int
+    after_n: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain, JSON-serialisable dict of all fields."""
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------
+# Validation helpers
+# --------------------------------------------------------------------------
+
+
+def _check_kind(kind: object) -> str:
+    if not isinstance(kind, str) or kind not in SCALES:
+        raise MetricError(f"unknown metric kind {kind!r}; expected one of 'nps', 'csat', 'ces'")
+    return kind
+
+
+def _check_method(method: object, allowed: tuple[str, ...], label: str) -> str:
+    if method not in allowed:
+        choices = ", ".join(repr(m) for m in allowed)
+        raise MetricError(f"unknown {label} method {method!r}; expected one of {choices}")
+    return method  # type: ignore[return-value]
+
+
+def _z_for(confidence: object) -> float:
+    """Two-sided normal quantile for ``confidence``, rejecting anything outside (0, 1)."""
+    if isinstance(confidence, bool) or not isinstance(confidence, Real) or not 0 < confidence < 1:
+        raise MetricError(f"confidence must be a number strictly between 0 and 1, got {confidence!r}")
+    return NormalDist().inv_cdf(0.5 + float(confidence) / 2)
+
+
+def _check_score(kind: str, value: object, position: int | None) -> int:
+    lo, hi = SCALES[kind]
+    label = _LABELS[kind]
+    where = f" at position {position}" if position is not None else ""
+    # bool is an int subclass, but True/False in survey data is a bug upstream.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ScoreError(
+            f"score {value!r}{where} is not an integer ({type(value).__name__}); "
+            f"{label} scores must be whole numbers {lo}–{hi}",
+            value=value,
+            position=position,
+            kind=kind,
+        )
+    if not lo <= value <= hi:
+        raise ScoreError(
+            f"score {value!r}{where} is outside {lo}–{hi} for {label}",
+            value=value,
+            position=position,
+            kind=kind,
+        )
+    return int(value)
+
+
+def _validate(kind: str, scores: Iterable[int]) -> tuple[int, ...]:
+    """Materialise ``scores`` (it may be a one-shot iterator) and check every item."""
+    # A string is iterable, and "" would silently read as "no answers".
+    if isinstance(scores, (str, bytes)):
+        raise TypeError(f"scores must be an iterable of ints, not {type(scores).__name__}")
+    try:
+        iterator = iter(scores)
+    except TypeError:
+        raise TypeError(f"scores must be an iterable of ints, not {type(scores).__name__}") from None
+    return tuple(_check_score(kind, value, i) for i, value in enumerate(iterator))
+
+
+def _clip(x: float, lo: float, hi: float) -> float:
+    return min(max(x, lo), hi)
+
+
+def _interval(centre: float, se: float, z: float, lo: float, hi: float) -> tuple[float, float]:
+    """Symmetric normal interval, clipped to the values the quantity can take."""
+    return _clip(centre - z * se, lo, hi), _clip(centre + z * se, lo, hi)
+
+
+def _band_of(kind: str, value: int) -> Band:
+    negative_max, neutral_max = _BAND_CUTS[kind]
+    if value <= negative_max:
+        return "negative"
+    if value <= neutral_max:
+        return "neutral"
+    return "positive"
+
+
+# --------------------------------------------------------------------------
+# Metrics
+# --------------------------------------------------------------------------
+
+
+def nps(scores: Iterable[int], confidence: float = 0.95, method: str = "wald") -> NPSResult:
+    """Net Promoter Score of 0..10 answers, with a confidence interval.
+
+    Promoters answer 9-10, passives 7-8, detractors 0-6;
+    ``score = 100 * (p_P - p_D)`` with observed proportions, for every method.
+
+    The counts are one multinomial draw, so p_P and p_D are negatively
+    correlated and the variance of their difference is::
+
+        Var = (p_P + p_D - (p_P - p_D)**2) / n
+        se  = 100 * sqrt(Var)
+
+    ``method="wald"``: the interval is ``score ± z * se``.
+
+    ``method="adjusted"`` (adjusted Wald, Rocks 2016, "Interval estimation for
+    the Net Promoter Score", The American Statistician): add pseudo-observations
+    -- 3/4 to promoters, 3/4 to detractors, 3/2 to passives, so n' = n + 3 --
+    and compute the Wald interval on those adjusted proportions::
+
+        p_P' = (P + 3/4) / (n + 3)      p_D' = (D + 3/4) / (n + 3)
+        Var' = (p_P' + p_D' - (p_P' - p_D')**2) / (n + 3)
+        se   = 100 * sqrt(Var')
+        CI   = 100 * (p_P' - p_D') ± z * se
+
+    The pseudo-counts pull the interval towards 0 and keep it from collapsing
+    to a point at 100 or -100 in small samples, which gives much better
+    coverage than plain Wald. Because the interval is centred on the adjusted
+    estimate, with very few answers (e.g. a single promoter) the reported
+    observed ``score`` can lie outside it; that is the method, not a bug.
+
+    Bounds are clipped to -100..100. Empty input gives ``n == 0`` and None
+    for score, se and the interval.
+    """
+    values = _validate("nps", scores)
+    z = _z_for(confidence)
+    method = _check_method(method, ("wald", "adjusted"), "NPS")
+    n = len(values)
+    bands = [_band_of("nps", v) for v in values]
+    promoters = bands.count("positive")
+    passives = bands.count("neutral")
+    detractors = bands.count("negative")
+    if n == 0:
+        return NPSResult(None, 0, None, None, None, float(confidence), method, 0, 0, 0)
+
+    score = 100 * (promoters - detractors) / n
+    if method == "wald":
+        size, p_pro, p_det = float(n), promoters / n, detractors / n
+    else:
+        size = n + 3.0
+        p_pro, p_det = (promoters + 0.75) / size, (detractors + 0.75) / size
+    # max() guards against a rounding-level negative when p_P or p_D is 1.
+    variance = max(0.0, (p_pro + p_det - (p_pro - p_det) ** 2) / size)
+    se = 100 * math.sqrt(variance)
+    ci_low, ci_high = _interval(100 * (p_pro - p_det), se, z, -100.0, 100.0)
+    return NPSResult(
+        score, n, se, ci_low, ci_high, float(confidence), method, promoters, passives, detractors
+    )
+
+
+def _wilson(successes: int, n: int, z: float) -> tuple[float, float]:
+    """Wilson score interval for a proportion, as fractions in [0, 1].
+
+    centre = (p + z²/2n) / (1 + z²/n)
+    half   = z * sqrt(p(1-p)/n + z²/4n²) / (1 + z²/n)
+
+    The bound is exactly 0 when there are no successes and exactly 1 when all
+    are; those cases are set directly so rounding cannot push the observed
+    proportion a hair outside its own interval.
+    """
+    p = successes / n
+    z2 = z * z
+    denom = 1 + z2 / n
+    centre = (p + z2 / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denom
+    low = 0.0 if successes == 0 else _clip(centre - half, 0.0, p)
+    high = 1.0 if successes == n else _clip(centre + half, p, 1.0)
+    return low, high
+
+
+def csat(scores: Iterable[int], confidence: float = 0.95, method: str = "wald") -> CSATResult:
+    """CSAT of 1..5 answers: percent of 4s and 5s, with a confidence interval.
+
+    ``score = 100 * p`` where p is the share of 4-5; ``se = 100 * sqrt(p(1-p)/n)``
+    (the Wald se, whatever the method, so it stays comparable across methods).
+
+    ``method="wald"``: ``CI = score ± z * se``, clipped to 0..100.
+    ``method="wilson"``: the Wilson score interval (see ``_wilson``), which
+    behaves far better than Wald for small n or p near 0 or 1 -- Wald
+    collapses to a zero-width interval when everyone agrees.
+
+    Empty input gives ``n == 0`` and None for score, se and the interval.
+    """
+    values = _validate("csat", scores)
+    z = _z_for(confidence)
+    method = _check_method(method, ("wald", "wilson"), "CSAT")
+    n = len(values)
+    satisfied = sum(1 for v in values if _band_of("csat", v) == "positive")
+    if n == 0:
+        return CSATResult(None, 0, None, None, None, float(confidence), method, 0)
+
+    p = satisfied / n
+    score = 100 * p
+    se = 100 * math.sqrt(p * (1 - p) / n)
+    if method == "wald":
+        ci_low, ci_high = _interval(score, se, z, 0.0, 100.0)
+    else:
+        low, high = _wilson(satisfied, n, z)
+        ci_low, ci_high = 100 * low, 100 * high
+    return CSATResult(score, n, se, ci_low, ci_high, float(confidence), method, satisfied)
+
+
+def ces(scores: Iterable[int], confidence: float = 0.95) -> CESResult:
+    """CES of 1..7 answers: mean effort score, plus the percent who agree (5-7).
+
+    ``score`` is the mean; ``sd`` the sample standard deviation (n-1);
+    ``se = sd / sqrt(n)`` and ``CI = mean ± z * se`` clipped to 1..7. A normal
+    z rather than Student's t keeps this dependency-free and consistent with
+    the other metrics; it is slightly narrow for very small samples.
+
+    With one answer there is no spread to estimate, so sd, se and the CI are
+    None (the mean is still reported). With none, everything is None.
+
+    ``agree_share`` is ``100 * share of 5-7`` with a Wald se/CI (clipped to
+    0..100), computed exactly like CSAT.
+    """
+    values = _validate("ces", scores)
+    z = _z_for(confidence)
+    n = len(values)
+    agree = sum(1 for v in values if _band_of("ces", v) == "positive")
+    if n == 0:
+        return CESResult(
+            None, 0, None, None, None, float(confidence), "normal", None, 0, None, None, None, None
+        )
+
+    lo, hi = SCALES["ces"]
+    mean = fmean(values)
+    sd = se = ci_low = ci_high = None
+    if n >= 2:
+        sd = stdev(values)
+        se = sd / math.sqrt(n)
+        ci_low, ci_high = _interval(mean, se, z, float(lo), float(hi))
+
+    p = agree / n
+    agree_share = 100 * p
+    agree_se = 100 * math.sqrt(p * (1 - p) / n)
+    agree_ci_low, agree_ci_high = _interval(agree_share, agree_se, z, 0.0, 100.0)
+    return CESResult(
+        mean, n, se, ci_low, ci_high, float(confidence), "normal",
+        sd, agree, agree_share, agree_se, agree_ci_low, agree_ci_high,
+    )  # fmt: skip
+
+
+def metric_for(
+    kind: str, scores: Iterable[int], confidence: float = 0.95, *, method: str | None = None
+) -> MetricResult:
+    """Compute the metric named by ``kind`` ("nps", "csat" or "ces").
+
+    ``method`` is passed through when given ("wald"/"adjusted" for NPS,
+    "wald"/"wilson" for CSAT); CES has a single method, "normal".
+    """
+    kind = _check_kind(kind)
+    if kind == "nps":
+        return nps(scores, confidence, method or "wald")
+    if kind == "csat":
+        return csat(scores, confidence, method or "wald")
+    _check_method(method or "normal", ("normal",), "CES")
+    return ces(scores, confidence)
+
+
+def band(kind: str, score: int) -> Band:
+    """Which band one answer falls in: "negative", "neutral" or "positive".
+
+    NPS: detractor 0-6 / passive 7-8 / promoter 9-10; CSAT: 1-2 / 3 / 4-5;
+    CES: 1-3 / 4 / 5-7. Used to pick the follow-up prompt and chart colour,
+    so it validates the answer just like the metric functions do.
+    """
+    kind = _check_kind(kind)
+    return _band_of(kind, _check_score(kind, score, None))
+
+
+# --------------------------------------------------------------------------
+# Change between two samples
+# --------------------------------------------------------------------------
+
+
+def change(
+    kind: str, before: Iterable[int], after: Iterable[int], confidence: float = 0.95
+) -> ChangeResult:
+    """Change in a metric from the ``before`` answers to the ``after`` answers.
+
+    The two samples are independent, so the variance of the difference is the
+    sum of the two variances: ``se = sqrt(se_before² + se_after²)``, using
+
+    * NPS: the Wald (multinomial) se of each NPS, in points;
+    * CSAT: the Wald se of each proportion -- the unpooled two-proportion
+      statistic, so the test and the interval agree;
+    * CES: ``sd / sqrt(n)`` of each mean -- Welch's se, no equal-variance
+      assumption (with a normal rather than t reference distribution).
+
+    Then ``z = difference / se``, ``p_value = 2 * Φ(-|z|)``,
+    ``CI = difference ± z_c * se`` (clipped to the widest possible change,
+    e.g. -200..200 for NPS) and ``significant = p_value < 1 - confidence``.
+
+    If either side has no answers (or, for CES, fewer than two) the se is
+    unknown and everything but the counts is None. If the se is exactly 0
+    (both samples unanimous) the CI is the single point ``difference`` and
+    z/p_value are None: the normal test is undefined, so nothing is called
+    significant.
+    """
+    kind = _check_kind(kind)
+    z_crit = _z_for(confidence)
+    first = metric_for(kind, before, confidence)
+    second = metric_for(kind, after, confidence)
+    method = "welch" if kind == "ces" else "wald"
+
+    difference = se = z = p_value = ci_low = ci_high = None
+    if first.score is not None and second.score is not None:
+        difference = second.score - first.score
+    if difference is not None and first.se is not None and second.se is not None:
+        se = math.hypot(first.se, second.se)
+        span = _SPANS[kind]
+        ci_low, ci_high = _interval(difference, se, z_crit, -span, span)
+        if se > 0:
+            z = difference / se
+            p_value = 2 * NormalDist().cdf(-abs(z))
+
+    return ChangeResult(
+        kind=kind,
+        difference=difference,
+        se=se,
+        z=z,
+        p_value=p_value,
+        ci_low=ci_low,
+        ci_high=ci_high,
+        significant=p_value is not None and p_value < 1 - confidence,
+        confidence=float(confidence),
+        method=method,
+        before_score=first.score,
+        after_score=second.score,
+        before_n=first.n,
+        after_n=second.n,
+    )
+
+
+def nps_change(before: Iterable[int], after: Iterable[int], confidence: float = 0.95) -> ChangeResult:
+    """NPS change ``after - before`` in points; see ``change`` for the method."""
+    return change("nps", before, after, confidence)

@@ -1,0 +1,295 @@
+"""Core ORM models: surveys, answers, contacts, users, labels and pain points.
+
+Feature packages add their own tables in their own ``models`` modules
+(``survey.invites.models``, ``survey.widget.models``); ``survey.models_all``
+imports every one so migrations and ``create_all`` see the whole schema.
+Invariants live in the database as named constraints.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from typing import Any, Optional
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from survey.db import db
+from survey.kinds import KINDS, SurveyKind
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC: SQLite keeps no time zones, so every timestamp is UTC by rule."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+CHANNELS = ("link", "email", "widget", "import")
+SENTIMENTS = ("negative", "neutral", "positive")
+THEMES = ("service", "care", "other")
+ROLES = ("admin", "analyst")
+
+
+def new_public_key() -> str:
+    """An unguessable survey key: 128 bits, URL-safe."""
+    return secrets.token_urlsafe(16)
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    role: Mapped[str] = mapped_column(sa.String(16))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
+    locked_until: Mapped[Optional[dt.datetime]]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (sa.CheckConstraint(f"role IN {ROLES}", name="role_known"),)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    def __repr__(self) -> str:
+        return f"<User {self.email} {self.role}>"
+
+
+class ApiToken(db.Model):
+    """A per-user read token for /api/v1; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[Optional[dt.datetime]]
+    revoked_at: Mapped[Optional[dt.datetime]]
+
+    user: Mapped[User] = relationship()
+
+
+class Survey(db.Model):
+    __tablename__ = "surveys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_key: Mapped[str] = mapped_column(sa.String(43), unique=True, default=new_public_key)
+    kind: Mapped[str] = mapped_column(sa.String(8))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    subject: Mapped[str] = mapped_column(sa.String(200))
+    question: Mapped[str] = mapped_column(sa.String(500))
+    low_label: Mapped[str] = mapped_column(sa.String(80))
+    high_label: Mapped[str] = mapped_column(sa.String(80))
+    followup_enabled: Mapped[bool] = mapped_column(default=True)
+    # Follow-up prompt per score band; see survey.kinds.band().
+    followup_negative: Mapped[str] = mapped_column(sa.String(300))
+    followup_neutral: Mapped[str] = mapped_column(sa.String(300))
+    followup_positive: Mapped[str] = mapped_column(sa.String(300))
+    thank_you: Mapped[str] = mapped_column(sa.String(1000))
+    is_open: Mapped[bool] = mapped_column(default=True)
+    owner_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # E-mail invitations
+    email_subject: Mapped[Optional[str]] = mapped_column(sa.String(200))
+    email_intro: Mapped[Optional[str]] = mapped_column(sa.Text)
+    throttle_days: Mapped[Optional[int]]  # None: the site-wide THROTTLE_DAYS
+    # Widget
+    widget_cap_days: Mapped[int] = mapped_column(default=90, server_default="90")
+    keep_query_string: Mapped[bool] = mapped_column(default=False)
+
+    owner: Mapped[Optional[User]] = relationship()
+    origins: Mapped[list["SurveyOrigin"]] = relationship(
+        back_populates="survey", cascade="all, delete-orphan", order_by="SurveyOrigin.origin"
+    )
+
+    __table_args__ = (
+        sa.CheckConstraint(f"kind IN {tuple(KINDS)}", name="kind_known"),
+        sa.CheckConstraint("widget_cap_days >= 0", name="cap_not_negative"),
+        sa.CheckConstraint("throttle_days IS NULL OR throttle_days >= 0", name="throttle_not_negative"),
+    )
+
+    @property
+    def spec(self) -> SurveyKind:
+        return KINDS[self.kind]
+
+    @property
+    def scale(self) -> range:
+        return self.spec.scale
+
+    def followup_prompt(self, score: int | None) -> str:
+        """The follow-up question for this score's band (the neutral one before a score)."""
+        if score is None:
+            return self.followup_neutral
+        return getattr(self, f"followup_{self.spec.band(score)}")
+
+    def __repr__(self) -> str:
+        return f"<Survey {self.public_key} {self.kind} {self.name!r}>"
+
+
+class SurveyOrigin(db.Model):
+    """An origin (scheme://host[:port]) allowed to post widget answers."""
+
+    __tablename__ = "survey_origins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_id: Mapped[int] = mapped_column(sa.ForeignKey("surveys.id", ondelete="CASCADE"))
+    origin: Mapped[str] = mapped_column(sa.String(255))
+
+    survey: Mapped[Survey] = relationship(back_populates="origins")
+
+    __table_args__ = (sa.UniqueConstraint("survey_id", "origin", name="uq_survey_origins_survey_origin"),)
+
+
+class Contact(db.Model):
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Stored lower-cased so duplicates merge case-insensitively on every backend.
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    name: Mapped[Optional[str]] = mapped_column(sa.String(200))
+    attributes: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    unsubscribed_at: Mapped[Optional[dt.datetime]]
+    bounced_at: Mapped[Optional[dt.datetime]]
+    last_surveyed_at: Mapped[Optional[dt.datetime]]
+
+    __table_args__ = (sa.CheckConstraint("email = lower(email)", name="email_lowercase"),)
+
+
+class Response(db.Model):
+    """One answer to a survey: a score, a comment, or both."""
+
+    __tablename__ = "responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_id: Mapped[int] = mapped_column(sa.ForeignKey("surveys.id", ondelete="CASCADE"))
+    score: Mapped[Optional[int]]
+    comment: Mapped[Optional[str]] = mapped_column(sa.Text)
+    channel: Mapped[str] = mapped_column(sa.String(8))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Imported feedback keeps its id from the source, so a re-import adds nothing.
+    external_id: Mapped[Optional[str]] = mapped_column(sa.String(200))
+    # Idempotency key of the form or API call that created it (double-click, retry).
+    submission_key: Mapped[Optional[str]] = mapped_column(sa.String(64), unique=True)
+    contact_id: Mapped[Optional[int]] = mapped_column(
+        sa.ForeignKey("contacts.id", ondelete="SET NULL"), index=True
+    )
+    invitation_id: Mapped[Optional[int]] = mapped_column(unique=True)
+    meta: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    ua_family: Mapped[Optional[str]] = mapped_column(sa.String(64))
+    referrer_origin: Mapped[Optional[str]] = mapped_column(sa.String(255))
+    page_url: Mapped[Optional[str]] = mapped_column(sa.String(2000))
+    # Lets the widget add its comment later (PATCH); only the SHA-256 is stored.
+    edit_token_hash: Mapped[Optional[str]] = mapped_column(sa.String(64))
+
+    survey: Mapped[Survey] = relationship()
+    contact: Mapped[Optional[Contact]] = relationship()
+
+    __table_args__ = (
+        sa.CheckConstraint(f"channel IN {CHANNELS}", name="channel_known"),
+        sa.CheckConstraint("score IS NOT NULL OR comment IS NOT NULL", name="score_or_comment"),
+        sa.UniqueConstraint("survey_id", "external_id", name="uq_responses_survey_external_id"),
+        sa.Index("ix_responses_survey_created", "survey_id", "created_at"),
+    )
+
+
+class ResponseLabel(db.Model):
+    """What a model version said about a response's comment."""
+
+    __tablename__ = "response_labels"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(sa.ForeignKey("responses.id", ondelete="CASCADE"))
+    model_version: Mapped[str] = mapped_column(sa.String(64))
+    sentiment: Mapped[str] = mapped_column(sa.String(8))
+    sentiment_proba: Mapped[float]
+    sentiment_probs: Mapped[dict[str, float]] = mapped_column(sa.JSON)
+    theme: Mapped[str] = mapped_column(sa.String(8))
+    theme_proba: Mapped[float]
+    theme_probs: Mapped[dict[str, float]] = mapped_column(sa.JSON)
+    # [{"text": masked clause, "sentiment": ..., "theme": ..., ...}, ...]
+    clauses: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    labelled_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    response: Mapped[Response] = relationship()
+
+    __table_args__ = (
+        sa.UniqueConstraint("response_id", "model_version", name="uq_response_labels_response_version"),
+        sa.CheckConstraint(f"sentiment IN {SENTIMENTS}", name="sentiment_known"),
+        sa.CheckConstraint(f"theme IN {THEMES}", name="theme_known"),
+    )
+
+
+class LabelCorrection(db.Model):
+    """An analyst's correction; it outranks every model label and feeds training."""
+
+    __tablename__ = "label_corrections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(sa.ForeignKey("responses.id", ondelete="CASCADE"), index=True)
+    field: Mapped[str] = mapped_column(sa.String(16))
+    value: Mapped[str] = mapped_column(sa.String(16))
+    user_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[Optional[User]] = relationship()
+
+    __table_args__ = (
+        sa.CheckConstraint("field IN ('sentiment', 'theme')", name="field_known"),
+        sa.CheckConstraint(
+            f"(field = 'sentiment' AND value IN {SENTIMENTS}) OR (field = 'theme' AND value IN {THEMES})",
+            name="value_known",
+        ),
+    )
+
+
+class AnalysisRun(db.Model):
+    """One run of ``flask analyze``; its pain points hang off it."""
+
+    __tablename__ = "analysis_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("surveys.id", ondelete="CASCADE"))
+    model_version: Mapped[str] = mapped_column(sa.String(64))
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[Optional[dt.datetime]]
+    report_dir: Mapped[Optional[str]] = mapped_column(sa.String(1000))
+    summary: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+
+    pain_points: Mapped[list["PainPoint"]] = relationship(
+        back_populates="run", cascade="all, delete-orphan", order_by="PainPoint.rank"
+    )
+
+
+pain_point_responses = sa.Table(
+    "pain_point_responses",
+    db.metadata,
+    sa.Column("pain_point_id", sa.ForeignKey("pain_points.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("response_id", sa.ForeignKey("responses.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class PainPoint(db.Model):
+    __tablename__ = "pain_points"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(sa.ForeignKey("analysis_runs.id", ondelete="CASCADE"), index=True)
+    survey_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("surveys.id", ondelete="CASCADE"))
+    rank: Mapped[int]
+    label: Mapped[str] = mapped_column(sa.String(200))
+    theme: Mapped[str] = mapped_column(sa.String(8))
+    count: Mapped[int]
+    share: Mapped[float]
+    score_impact: Mapped[Optional[float]]
+    impact: Mapped[float]
+    quotes: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+
+    run: Mapped[AnalysisRun] = relationship(back_populates="pain_points")
+    responses: Mapped[list[Response]] = relationship(secondary=pain_point_responses)
+
+    __table_args__ = (sa.CheckConstraint(f"theme IN {THEMES}", name="theme_known"),)

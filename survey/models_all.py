@@ -1,0 +1,7 @@
+"""Import every models module so the metadata holds the whole schema.
+
+Alembic's env and ``create_all`` import this one module instead of knowing
+each feature package.
+"""
+
+from survey import models  # noqa: F401

@@ -1,0 +1,188 @@
+"""Writes go through these small functions; each commits once, in one place.
+
+Views and commands validate input, then call one of these. A function either
+stores everything it was asked to or raises and stores nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from survey.db import db
+from survey.kinds import DEFAULT_FOLLOWUP, DEFAULT_THANK_YOU, KINDS
+from survey.models import CHANNELS, Response, Survey, utcnow
+
+if TYPE_CHECKING:
+    from survey.importer import FeedbackRow
+
+
+class OperationError(ValueError):
+    """A request that cannot be carried out, with a message for a person."""
+
+
+def create_survey(kind: str, name: str, subject: str | None = None, owner_id: int | None = None,
+                  **overrides: Any) -> Survey:
+    """Create a survey with the standard wording of its kind; ``overrides`` edit any field."""
+    if kind not in KINDS:
+        raise OperationError(f"unknown survey kind {kind!r}: choose one of {', '.join(KINDS)}")
+    name = (name or "").strip()
+    if not name:
+        raise OperationError("a survey needs a name")
+    spec = KINDS[kind]
+    subject = (subject or "").strip() or "us"
+    survey = Survey(
+        kind=kind,
+        name=name,
+        subject=subject,
+        question=spec.question.format(subject=subject),
+        low_label=spec.low_label,
+        high_label=spec.high_label,
+        followup_negative=DEFAULT_FOLLOWUP["negative"],
+        followup_neutral=DEFAULT_FOLLOWUP["neutral"],
+        followup_positive=DEFAULT_FOLLOWUP["positive"],
+        thank_you=DEFAULT_THANK_YOU,
+        owner_id=owner_id,
+    )
+    if kind == "ces":
+        # The statement reads as a sentence; capitalise a lower-case subject.
+        survey.question = survey.question[0].upper() + survey.question[1:]
+    for key, value in overrides.items():
+        if not hasattr(Survey, key):
+            raise OperationError(f"surveys have no field {key!r}")
+        setattr(survey, key, value)
+    db.session.add(survey)
+    db.session.commit()
+    return survey
+
+
+def check_score(survey: Survey, score: Any) -> int | None:
+    """Return ``score`` if it is on the survey's scale (or None); raise OperationError otherwise."""
+    if score is None:
+        return None
+    if isinstance(score, bool) or not isinstance(score, int):
+        raise OperationError(f"the score must be a whole number from {survey.spec.low} to {survey.spec.high}")
+    if score not in survey.scale:
+        raise OperationError(f"the score must be from {survey.spec.low} to {survey.spec.high}")
+    return score
+
+
+@dataclass
+class Answer:
+    """What a customer sent, already validated by the form or API layer."""
+
+    score: int | None
+    comment: str | None
+    channel: str
+    meta: dict[str, str] = field(default_factory=dict)
+    ua_family: str | None = None
+    referrer_origin: str | None = None
+    page_url: str | None = None
+    submission_key: str | None = None
+    contact_id: int | None = None
+    invitation_id: int | None = None
+    edit_token: str | None = None
+
+
+def hash_token(token: str) -> str:
+    """Tokens are stored as SHA-256 so a database leak reveals no working link."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def record_response(survey: Survey, answer: Answer) -> tuple[Response, bool]:
+    """Store one answer; return ``(response, created)``.
+
+    The same ``submission_key`` twice (double-click, back button, a retried
+    request) returns the first response updated with the latest score and
+    comment instead of storing a second one.
+    """
+    if answer.channel not in CHANNELS:
+        raise OperationError(f"unknown channel {answer.channel!r}")
+    score = check_score(survey, answer.score)
+    comment = (answer.comment or "").strip() or None
+    if score is None and comment is None:
+        raise OperationError("an answer needs a score or a comment")
+    if answer.submission_key:
+        existing = db.session.scalar(sa.select(Response).where(Response.submission_key == answer.submission_key))
+        if existing is not None:
+            return _revise(survey, existing, score, comment), False
+    response = Response(
+        survey_id=survey.id,
+        score=score,
+        comment=comment,
+        channel=answer.channel,
+        meta=dict(answer.meta),
+        ua_family=answer.ua_family,
+        referrer_origin=answer.referrer_origin,
+        page_url=answer.page_url,
+        submission_key=answer.submission_key,
+        contact_id=answer.contact_id,
+        invitation_id=answer.invitation_id,
+        edit_token_hash=hash_token(answer.edit_token) if answer.edit_token else None,
+    )
+    db.session.add(response)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Two copies of one submission raced; the other one won, so revise it.
+        db.session.rollback()
+        if not answer.submission_key:
+            raise
+        existing = db.session.scalar(sa.select(Response).where(Response.submission_key == answer.submission_key))
+        if existing is None:
+            raise
+        return _revise(survey, existing, score, comment), False
+    return response, True
+
+
+def revise_response(response: Response, score: Any = None, comment: str | None = None) -> Response:
+    """Change a stored answer's score and/or comment (a later step of the same answer)."""
+    return _revise(response.survey, response, check_score(response.survey, score), (comment or "").strip() or None)
+
+
+def _revise(survey: Survey, response: Response, score: int | None, comment: str | None) -> Response:
+    if response.survey_id != survey.id:
+        raise OperationError("that answer belongs to another survey")
+    if score is not None:
+        response.score = score
+    if comment is not None:
+        response.comment = comment
+    response.updated_at = utcnow()
+    db.session.commit()
+    return response
+
+
+def set_survey_open(survey: Survey, is_open: bool) -> None:
+    survey.is_open = is_open
+    db.session.commit()
+
+
+def import_feedback(survey: Survey, rows: "list[FeedbackRow]") -> tuple[int, int]:
+    """Store imported rows in one transaction; return ``(added, already_there)``.
+
+    Rows whose external id this survey already holds are skipped, so importing
+    the same file twice adds nothing the second time.
+    """
+    ids = [row.external_id for row in rows if row.external_id is not None]
+    existing: set[str] = set()
+    for start in range(0, len(ids), 500):  # stay under every backend's bound-parameter limit
+        chunk = ids[start:start + 500]
+        existing.update(db.session.scalars(
+            sa.select(Response.external_id).where(Response.survey_id == survey.id, Response.external_id.in_(chunk))
+        ))
+    now = utcnow()
+    added = 0
+    for row in rows:
+        if row.external_id is not None and row.external_id in existing:
+            continue
+        db.session.add(Response(
+            survey_id=survey.id, score=row.score, comment=row.text, channel="import",
+            created_at=row.created_at or now, updated_at=now, external_id=row.external_id, meta={},
+        ))
+        added += 1
+    db.session.commit()
+    return added, len(rows) - added

@@ -1,0 +1,59 @@
+"""The answer form: one score on the survey's scale, an optional comment."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from flask import current_app
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, RadioField, TextAreaField, ValidationError
+from wtforms.validators import Optional as OptionalValidator
+
+from survey.models import Survey
+from survey.requestinfo import MetaError, clean_meta
+
+
+class ScaleField(RadioField):
+    """A radio group whose missing or off-scale choice gets a message a customer understands."""
+
+    def pre_validate(self, form) -> None:
+        if self.data is None:
+            raise ValidationError("Please choose a score.")
+        if self.data not in dict(self.choices):
+            low, high = self.choices[0][0], self.choices[-1][0]
+            raise ValidationError(f"Please choose a score from {low} to {high}.")
+
+
+class AnswerForm(FlaskForm):
+    score = ScaleField("Score", coerce=int)
+    comment = TextAreaField("Comment", validators=[OptionalValidator()])
+    submission_key = HiddenField()
+    meta_json = HiddenField()
+    ref = HiddenField()  # the referrer's origin, taken when the page was first shown
+
+    @classmethod
+    def for_survey(cls, survey: Survey, **kwargs) -> "AnswerForm":
+        form = cls(**kwargs)
+        form.survey = survey
+        form.score.choices = [(n, str(n)) for n in survey.scale]
+        if not form.submission_key.data:
+            form.submission_key.data = uuid.uuid4().hex
+        return form
+
+    def validate_comment(self, field: TextAreaField) -> None:
+        limit = current_app.config["COMMENT_MAX_LENGTH"]
+        if field.data and len(field.data) > limit:
+            raise ValidationError(f"Please keep your comment under {limit} characters (it has {len(field.data)}).")
+
+    def validate_submission_key(self, field: HiddenField) -> None:
+        try:
+            uuid.UUID(hex=field.data or "")
+        except ValueError:
+            raise ValidationError("This form is damaged; please reload the page.") from None
+
+    def validate_meta_json(self, field: HiddenField) -> None:
+        try:
+            self.meta_dict = clean_meta(json.loads(field.data)) if field.data else {}
+        except (ValueError, AttributeError, MetaError) as exc:
+            raise ValidationError(f"This form is damaged; please reload the page. ({exc})") from None

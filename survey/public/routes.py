@@ -1,0 +1,73 @@
+"""Views stay thin: the form validates, ``operations.record_response`` stores."""
+
+from __future__ import annotations
+
+import json
+
+import sqlalchemy as sa
+from flask import abort, redirect, render_template, request, url_for
+
+from survey.db import db
+from survey.models import Survey
+from survey.operations import Answer, record_response
+from survey.public import bp
+from survey.public.forms import AnswerForm
+from survey.requestinfo import MetaError, clean_meta, origin_of, ua_family
+
+
+def survey_or_404(public_key: str) -> Survey:
+    survey = db.session.scalar(sa.select(Survey).where(Survey.public_key == public_key))
+    if survey is None:
+        abort(404, description="There is no survey at this address. Please check the link you were given.")
+    return survey
+
+
+def require_open(survey: Survey) -> None:
+    if not survey.is_open:
+        abort(410, description="This survey is closed and no longer takes answers. Thank you for your interest.")
+
+
+@bp.get("/s/<public_key>")
+def answer(public_key: str):
+    survey = survey_or_404(public_key)
+    require_open(survey)
+    try:
+        meta = clean_meta(request.args, prefix="meta_")
+    except MetaError as exc:
+        abort(400, description=f"This survey link is damaged: {exc}.")
+    form = AnswerForm.for_survey(survey, formdata=None)
+    form.meta_json.data = json.dumps(meta) if meta else ""
+    form.ref.data = origin_of(request.referrer) or ""
+    preset = request.args.get("score", type=int)
+    if preset is not None and preset in survey.scale:
+        form.score.data = preset
+    return render_template("public/answer.html", survey=survey, form=form)
+
+
+@bp.post("/s/<public_key>")
+def submit(public_key: str):
+    survey = survey_or_404(public_key)
+    require_open(survey)
+    form = AnswerForm.for_survey(survey)
+    if not form.validate():
+        return render_template("public/answer.html", survey=survey, form=form), 422
+    record_response(
+        survey,
+        Answer(
+            score=form.score.data,
+            comment=form.comment.data,
+            channel="link",
+            meta=form.meta_dict,
+            ua_family=ua_family(request.user_agent.string),
+            referrer_origin=origin_of(form.ref.data),
+            submission_key=form.submission_key.data,
+        ),
+    )
+    # Post/redirect/get: a reload of the thank-you page sends nothing twice.
+    return redirect(url_for("public.thanks", public_key=survey.public_key), code=303)
+
+
+@bp.get("/s/<public_key>/thanks")
+def thanks(public_key: str):
+    survey = survey_or_404(public_key)
+    return render_template("public/thanks.html", survey=survey)

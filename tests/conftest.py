@@ -1,0 +1,166 @@
+"""Shared fixtures: ``app``, ``client``, ``runner``, factories, a live server and a browser.
+
+The database is SQLite in a temporary folder unless ``RAPPORT_TEST_DATABASE_URL``
+names another (CI runs the whole suite a second time against PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from survey import create_app
+from survey.db import db
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+TEST_DB_URL = os.environ.get("RAPPORT_TEST_DATABASE_URL")
+
+
+def shared_file(name: str) -> Path:
+    """A file from ../shared/data, or skip the test saying why."""
+    path = SHARED_DATA / name
+    if not path.exists():
+        pytest.skip(f"{path} is absent (the shared data set is not part of a fresh clone)")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def app_config(tmp_path):
+    """Overrides for create_app; a test may update it before asking for ``app``."""
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": TEST_DB_URL or f"sqlite:///{tmp_path / 'test.db'}",
+        "SQLITE_SYNCHRONOUS": "OFF" if not TEST_DB_URL else "FULL",
+        "WTF_CSRF_ENABLED": False,
+        "MAIL_SERVER": None,
+    }
+    return config
+
+
+@pytest.fixture
+def app(app_config, tmp_path, monkeypatch):
+    monkeypatch.setenv("RAPPORT_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = create_app(app_config)
+    with app.app_context():
+        import survey.models_all  # noqa: F401
+
+        db.create_all()
+        yield app
+        db.session.remove()
+        if TEST_DB_URL:
+            _truncate_all()
+        db.engine.dispose()
+
+
+def _truncate_all() -> None:
+    names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+    with db.engine.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_survey(app):
+    """Factory: ``make_survey(kind="nps", name=..., **fields)`` → a committed Survey."""
+    from survey.operations import create_survey
+
+    counter = iter(range(1, 10_000))
+
+    def make(kind: str = "nps", name: str | None = None, subject: str = "Acme", **fields):
+        return create_survey(kind, name or f"{kind} survey {next(counter)}", subject, **fields)
+
+    return make
+
+
+@pytest.fixture
+def make_response(app):
+    """Factory: ``make_response(survey, score=9, comment="...", **fields)`` → a committed Response."""
+    from survey.models import Response
+
+    def make(survey, score=None, comment=None, channel="link", **fields):
+        response = Response(survey_id=survey.id, score=score, comment=comment, channel=channel,
+                            meta=fields.pop("meta", {}), **fields)
+        db.session.add(response)
+        db.session.commit()
+        return response
+
+    return make
+
+
+class LiveServer:
+    def __init__(self, app, host: str = "127.0.0.1"):
+        from werkzeug.serving import make_server
+
+        self.port = free_port()
+        self.url = f"http://{host}:{self.port}"
+        self._server = make_server(host, self.port, app, threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._server.shutdown()
+        self._thread.join(5)
+
+
+@pytest.fixture
+def live_server(app):
+    """The app served over real HTTP on 127.0.0.1 (a thread), for browser tests."""
+    with LiveServer(app) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium driven by Playwright; skips where Chromium is absent."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed (.ci/run installs it: apt-get install chromium)")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def extract_csrf(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)

@@ -1,0 +1,94 @@
+"""The factory's configuration layers, the secret key, SQLite settings and migrations."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import sqlalchemy as sa
+
+from survey import create_app
+from survey.db import db, normalise_url
+from tests.conftest import REPO, TEST_DB_URL
+
+
+def test_defaults_instance_config_env_and_test_config_layer(tmp_path, monkeypatch):
+    instance = tmp_path / "site-a"
+    instance.mkdir()
+    (instance / "config.py").write_text("COMMENT_MAX_LENGTH = 123\nMAIL_PORT = 2525\nTHROTTLE_DAYS = 7\n")
+    monkeypatch.setenv("RAPPORT_INSTANCE_PATH", str(instance))
+    monkeypatch.setenv("RAPPORT_MAIL_PORT", "2626")
+    monkeypatch.setenv("RAPPORT_MAIL_SERVER", "smtp.example.org")
+    app = create_app({"THROTTLE_DAYS": 3})
+    assert app.instance_path == str(instance)
+    assert app.config["COMMENT_MAX_LENGTH"] == 123  # instance/config.py over the default
+    assert app.config["MAIL_PORT"] == 2626  # environment over instance/config.py, parsed as JSON
+    assert app.config["MAIL_SERVER"] == "smtp.example.org"
+    assert app.config["THROTTLE_DAYS"] == 3  # test_config last
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{instance / 'rapport.db'}"
+
+
+def test_database_url_from_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAPPORT_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("RAPPORT_SQLALCHEMY_DATABASE_URI", f"sqlite:///{tmp_path / 'other.db'}")
+    assert create_app().config["SQLALCHEMY_DATABASE_URI"].endswith("other.db")
+    assert normalise_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+
+
+def test_secret_key_generated_once_into_instance(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAPPORT_INSTANCE_PATH", str(tmp_path / "inst"))
+    monkeypatch.delenv("RAPPORT_SECRET_KEY", raising=False)
+    first = create_app().config["SECRET_KEY"]
+    second = create_app().config["SECRET_KEY"]
+    assert first == second and len(first) == 64
+    key_file = tmp_path / "inst" / "secret_key"
+    assert key_file.read_text().strip() == first
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.skipif(bool(TEST_DB_URL), reason="SQLite settings")
+def test_sqlite_runs_wal_with_foreign_keys_and_busy_timeout(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAPPORT_INSTANCE_PATH", str(tmp_path))
+    app = create_app()
+    with app.app_context():
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+
+
+def test_migrations_build_the_schema_the_models_describe(tmp_path):
+    """`flask db upgrade` on an empty database yields exactly the models' schema."""
+    env = dict(os.environ, RAPPORT_INSTANCE_PATH=str(tmp_path))
+    if TEST_DB_URL:
+        env["RAPPORT_SQLALCHEMY_DATABASE_URI"] = TEST_DB_URL
+        app = create_app({"SQLALCHEMY_DATABASE_URI": TEST_DB_URL})
+        with app.app_context():
+            import survey.models_all  # noqa: F401
+
+            with db.engine.begin() as conn:
+                conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    flask = [sys.executable, "-m", "flask", "--app", "survey"]
+    done = subprocess.run([*flask, "db", "upgrade"], env=env, cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    check = subprocess.run([*flask, "db", "check"], env=env, cwd=REPO, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    if TEST_DB_URL:
+        with app.app_context(), db.engine.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+            db.metadata.create_all(conn)
+
+
+def test_demo_seeds_three_kinds_once(runner):
+    from survey.demo import seed_demo
+    from survey.models import Response, Survey
+
+    lines = seed_demo("http://127.0.0.1:5000")
+    assert len(lines) == 4 and all("/s/" in line for line in lines[1:])
+    seed_demo("http://127.0.0.1:5000")
+    kinds = sorted(db.session.scalars(sa.select(Survey.kind)))
+    assert kinds == ["ces", "csat", "nps"]
+    for survey in db.session.scalars(sa.select(Survey)):
+        count = db.session.scalar(sa.select(sa.func.count()).where(Response.survey_id == survey.id))
+        assert count > 50
