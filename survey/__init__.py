@@ -1,21 +1,39 @@
-"""Rapport: self-hosted CSAT, NPS and CES surveys with offline ML insights."""
+"""Rapport: self-hosted CSAT, NPS and CES surveys with offline ML insights.
+
+Importing the package does no work and pulls in no Flask, so the Flask-free
+``analysis`` core can use ``survey.metrics`` and ``survey.kinds``.
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
+from importlib import import_module
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from flask import Flask
+if TYPE_CHECKING:
+    from flask import Flask
+
+# Each feature package exposes init_app(app): its blueprints, commands and hooks.
+FEATURES = (
+    "survey.db",
+    "survey.errors",
+    "survey.security",
+    "survey.public",
+    "survey.cli",
+)
 
 
-def create_app(test_config: dict | None = None) -> Flask:
+def create_app(test_config: dict | None = None) -> "Flask":
     """Application factory.
 
     Configuration is layered: built-in defaults, ``instance/config.py``,
     ``RAPPORT_*`` environment variables, then ``test_config``.
     ``RAPPORT_INSTANCE_PATH`` moves the whole instance folder.
     """
+    from flask import Flask
+
     instance_path = os.environ.get("RAPPORT_INSTANCE_PATH")
     app = Flask(
         __name__,
@@ -32,20 +50,12 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     _ensure_secret_key(app)
-
-    from survey import db, errors, security
-    from survey.cli import register_commands
-    from survey.public import bp as public_bp
-
-    db.init_app(app)
-    errors.init_app(app)
-    security.init_app(app)
-    app.register_blueprint(public_bp)
-    register_commands(app)
+    for name in FEATURES:
+        import_module(name).init_app(app)
     return app
 
 
-def _ensure_secret_key(app: Flask) -> None:
+def _ensure_secret_key(app: "Flask") -> None:
     """Use the configured SECRET_KEY, or one generated once into the instance folder."""
     if app.config.get("SECRET_KEY"):
         return

@@ -159,7 +159,7 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
         current_app.run(host=host, port=port, debug=False, use_reloader=False)
 
 
-def register_commands(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     app.cli.add_command(survey_cli)
     app.cli.add_command(responses_cli)
     app.cli.add_command(demo_command)

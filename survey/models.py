@@ -186,6 +186,12 @@ class Response(db.Model):
     page_url: Mapped[Optional[str]] = mapped_column(sa.String(2000))
     # Lets the widget add its comment later (PATCH); only the SHA-256 is stored.
     edit_token_hash: Mapped[Optional[str]] = mapped_column(sa.String(64))
+    # The labels in force, kept here so filters are one indexed column: the
+    # newest model's, unless an analyst corrected them (survey.labels keeps
+    # this in step; a correction always wins).
+    sentiment: Mapped[Optional[str]] = mapped_column(sa.String(8), index=True)
+    theme: Mapped[Optional[str]] = mapped_column(sa.String(8), index=True)
+    label_version: Mapped[Optional[str]] = mapped_column(sa.String(64))
 
     survey: Mapped[Survey] = relationship()
     contact: Mapped[Optional[Contact]] = relationship()

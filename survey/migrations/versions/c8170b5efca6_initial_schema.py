@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 75e3ae70c793
+Revision ID: c8170b5efca6
 Revises: 
-Create Date: 2026-11-27 16:05:01.753385
+Create Date: 2026-11-27 16:06:27.765920
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '75e3ae70c793'
+revision = 'c8170b5efca6'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -116,6 +116,9 @@ def upgrade():
     sa.Column('referrer_origin', sa.String(length=255), nullable=True),
     sa.Column('page_url', sa.String(length=2000), nullable=True),
     sa.Column('edit_token_hash', sa.String(length=64), nullable=True),
+    sa.Column('sentiment', sa.String(length=8), nullable=True),
+    sa.Column('theme', sa.String(length=8), nullable=True),
+    sa.Column('label_version', sa.String(length=64), nullable=True),
     sa.CheckConstraint("channel IN ('link', 'email', 'widget', 'import')", name=op.f('ck_responses_channel_known')),
     sa.CheckConstraint('score IS NOT NULL OR comment IS NOT NULL', name=op.f('ck_responses_score_or_comment')),
     sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_responses_contact_id_contacts'), ondelete='SET NULL'),
@@ -128,7 +131,9 @@ def upgrade():
     with op.batch_alter_table('responses', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_responses_contact_id'), ['contact_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_responses_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_responses_sentiment'), ['sentiment'], unique=False)
         batch_op.create_index('ix_responses_survey_created', ['survey_id', 'created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_responses_theme'), ['theme'], unique=False)
 
     op.create_table('survey_origins',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -216,7 +221,9 @@ def downgrade():
     op.drop_table('label_corrections')
     op.drop_table('survey_origins')
     with op.batch_alter_table('responses', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_responses_theme'))
         batch_op.drop_index('ix_responses_survey_created')
+        batch_op.drop_index(batch_op.f('ix_responses_sentiment'))
         batch_op.drop_index(batch_op.f('ix_responses_created_at'))
         batch_op.drop_index(batch_op.f('ix_responses_contact_id'))
 
