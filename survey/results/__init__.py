@@ -1,0 +1,14 @@
+"""Results for one survey: the metric and its change, charts, pain points,
+comments with label corrections, and the CSV export.
+
+``survey.results.filters`` (Flask-free) decides which answers all of these
+are about; the API reuses it so both accept the same query arguments.
+"""
+
+from flask import Blueprint, Flask
+
+bp = Blueprint("results", __name__)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,253 @@
+"""Which answers a results page, an export or an API call is about.
+
+A ``ResponseFilter`` is parsed once from query arguments, validated, and then
+applied to any select over ``Response`` (the metric, the chart counts, the
+comment list, the CSV export, the API), so every part of a page agrees on
+the same answers. ``to_args()`` turns it back into query arguments for links.
+
+Query arguments (all optional; an empty value is the same as leaving it out):
+
+=================  ==========================================================
+``start``/``end``  dates ``YYYY-MM-DD`` (UTC), both inclusive
+``channel``        ``link``, ``email``, ``widget`` or ``import``
+``band``           score band: ``negative``, ``neutral`` or ``positive``
+``sentiment``      ``negative``, ``neutral`` or ``positive`` (label in force)
+``theme``          ``service``, ``care`` or ``other`` (label in force)
+``pain``           a pain point's id: the answers it was built from
+``q``              text the comment contains (case-insensitive)
+``attr.KEY``       the answer's meta field KEY, or its contact's attribute
+                   KEY, equals the value (``attr.plan=pro``); repeatable
+=================  ==========================================================
+
+Bad values raise ``FilterError`` carrying the argument's name; views answer
+it with ``error_response(400, str(exc), field=exc.field)``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+import sqlalchemy as sa
+
+from survey.db import db
+from survey.models import CHANNELS, SENTIMENTS, THEMES, Contact, PainPoint, Response, Survey, pain_point_responses
+
+BANDS = ("negative", "neutral", "positive")
+ATTR_PREFIX = "attr."
+MAX_SEARCH_LENGTH = 200
+MAX_ATTR_FILTERS = 10
+MAX_ATTR_VALUE_LENGTH = 200
+# Same rule as the meta field names answers are stored with (survey.requestinfo.clean_meta).
+_ATTR_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+
+
+class FilterError(ValueError):
+    """A query argument that cannot be used as a filter; ``field`` names it."""
+
+    def __init__(self, message: str, field: str):
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class ResponseFilter:
+    """A validated set of conditions on one survey's answers."""
+
+    survey: Survey
+    start: dt.date | None = None
+    end: dt.date | None = None
+    channel: str | None = None
+    band: str | None = None
+    sentiment: str | None = None
+    theme: str | None = None
+    pain_point: int | None = None
+    q: str | None = None
+    attrs: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+    # ------------------------------------------------------------------ parsing
+
+    @classmethod
+    def from_args(cls, survey: Survey, args: Mapping[str, str]) -> "ResponseFilter":
+        """Parse and validate query arguments; unknown argument names are left to the caller."""
+
+        def text(name: str) -> str | None:
+            value = args.get(name)
+            if value is None:
+                return None
+            value = value.strip()
+            return value or None
+
+        start = _parse_date(text("start"), "start")
+        end = _parse_date(text("end"), "end")
+        if start and end and start > end:
+            raise FilterError(f"the start date {start.isoformat()} is after the end date {end.isoformat()}", "start")
+        q = text("q")
+        if q is not None and len(q) > MAX_SEARCH_LENGTH:
+            raise FilterError(f"the search text is longer than {MAX_SEARCH_LENGTH} characters", "q")
+        pain_point = _parse_pain_point(survey, text("pain"))
+        return cls(
+            survey=survey,
+            start=start,
+            end=end,
+            channel=_choice(text("channel"), CHANNELS, "channel"),
+            band=_choice(text("band"), BANDS, "band"),
+            sentiment=_choice(text("sentiment"), SENTIMENTS, "sentiment"),
+            theme=_choice(text("theme"), THEMES, "theme"),
+            pain_point=pain_point,
+            q=q,
+            attrs=_parse_attrs(args),
+        )
+
+    # ------------------------------------------------------------------ using
+
+    def conditions(self) -> list[sa.ColumnElement[bool]]:
+        """The WHERE conditions, the survey first; all on ``Response`` columns."""
+        spec = self.survey.spec
+        where: list[sa.ColumnElement[bool]] = [Response.survey_id == self.survey.id]
+        if self.start:
+            where.append(Response.created_at >= _midnight(self.start))
+        if self.end:
+            where.append(Response.created_at < _midnight(self.end + dt.timedelta(days=1)))
+        if self.channel:
+            where.append(Response.channel == self.channel)
+        if self.band == "negative":
+            where.append(Response.score <= spec.negative_max)
+        elif self.band == "neutral":
+            where.append(Response.score.between(spec.negative_max + 1, spec.positive_min - 1))
+        elif self.band == "positive":
+            where.append(Response.score >= spec.positive_min)
+        if self.sentiment:
+            where.append(Response.sentiment == self.sentiment)
+        if self.theme:
+            where.append(Response.theme == self.theme)
+        if self.pain_point is not None:
+            members = sa.select(pain_point_responses.c.response_id).where(
+                pain_point_responses.c.pain_point_id == self.pain_point
+            )
+            where.append(Response.id.in_(members))
+        if self.q:
+            where.append(Response.comment.ilike(f"%{escape_like(self.q)}%", escape="\\"))
+        for key, value in self.attrs:
+            # JSON path expressions render as JSON_EXTRACT on SQLite and ->> on PostgreSQL.
+            contact_has = sa.exists().where(
+                Contact.id == Response.contact_id, Contact.attributes[key].as_string() == value
+            )
+            where.append(sa.or_(Response.meta[key].as_string() == value, contact_has))
+        return where
+
+    def apply(self, select: sa.Select) -> sa.Select:
+        """``select`` restricted to this survey's answers that pass every filter."""
+        return select.where(*self.conditions())
+
+    def to_args(self) -> dict[str, str]:
+        """Query arguments that parse back to this filter (only the ones in use)."""
+        args: dict[str, str] = {}
+        if self.start:
+            args["start"] = self.start.isoformat()
+        if self.end:
+            args["end"] = self.end.isoformat()
+        for name in ("channel", "band", "sentiment", "theme", "q"):
+            value = getattr(self, name)
+            if value:
+                args[name] = value
+        if self.pain_point is not None:
+            args["pain"] = str(self.pain_point)
+        for key, value in self.attrs:
+            args[ATTR_PREFIX + key] = value
+        return args
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.to_args()
+
+    def without(self, name: str) -> "ResponseFilter":
+        """This filter less one argument (``"channel"``, ``"pain"``, ``"attr.plan"``…)."""
+        if name.startswith(ATTR_PREFIX):
+            key = name[len(ATTR_PREFIX):]
+            return replace(self, attrs=tuple(item for item in self.attrs if item[0] != key))
+        if name == "pain":
+            return replace(self, pain_point=None)
+        if name in ("start", "end", "channel", "band", "sentiment", "theme", "q"):
+            return replace(self, **{name: None})
+        raise KeyError(name)
+
+    def with_period(self, start: dt.date | None, end: dt.date | None) -> "ResponseFilter":
+        return replace(self, start=start, end=end)
+
+    def previous_period(self, today: dt.date | None = None) -> "ResponseFilter":
+        """The same filter over the period of the same length just before this one.
+
+        An open end means "up to today" (UTC). Without a start there is no
+        length to repeat, so that raises ``FilterError``: give the period first
+        (the results page compares the last 30 days then).
+        """
+        if self.start is None:
+            raise FilterError("a period to compare needs a start date", "start")
+        end = self.end or today or dt.datetime.now(dt.timezone.utc).date()
+        days = (end - self.start).days + 1
+        return replace(self, start=self.start - dt.timedelta(days=days), end=self.start - dt.timedelta(days=1))
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def escape_like(text: str) -> str:
+    """``text`` with LIKE's wildcards and the escape character itself taken literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time())
+
+
+def _parse_date(value: str | None, name: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        if len(value) != 10:
+            raise ValueError
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise FilterError(f"the {name} date {value[:40]!r} is not a date like 2024-03-31 (YYYY-MM-DD)", name) from None
+
+
+def _choice(value: str | None, allowed: tuple[str, ...], name: str) -> str | None:
+    if value is None:
+        return None
+    if value not in allowed:
+        raise FilterError(f"{name} {value[:40]!r} is not one of {', '.join(allowed)}", name)
+    return value
+
+
+def _parse_pain_point(survey: Survey, value: str | None) -> int | None:
+    if value is None:
+        return None
+    if not value.isdigit() or len(value) > 18:
+        raise FilterError(f"pain point {value[:40]!r} is not a pain point number", "pain")
+    point = db.session.get(PainPoint, int(value))
+    # A run over all surveys has pain points with no survey of their own.
+    if point is None or point.survey_id not in (None, survey.id):
+        raise FilterError(f"there is no pain point {value} for this survey; it may be from an older analysis",
+                          "pain")
+    return point.id
+
+
+def _parse_attrs(args: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    attrs: dict[str, str] = {}
+    for name in args:
+        if not name.startswith(ATTR_PREFIX):
+            continue
+        key = name[len(ATTR_PREFIX):]
+        if not key or len(key) > 64 or not set(key) <= _ATTR_KEY_CHARS:
+            raise FilterError(f"attribute name {key[:64]!r} must be letters, digits, '-' or '_' (at most 64)", name)
+        value = (args.get(name) or "").strip()
+        if not value:
+            continue
+        if len(value) > MAX_ATTR_VALUE_LENGTH:
+            raise FilterError(f"the value for {key!r} is longer than {MAX_ATTR_VALUE_LENGTH} characters", name)
+        attrs[key] = value
+    if len(attrs) > MAX_ATTR_FILTERS:
+        raise FilterError(f"at most {MAX_ATTR_FILTERS} attribute filters can be combined", "attr")
+    return tuple(sorted(attrs.items()))
