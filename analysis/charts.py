@@ -1,0 +1,355 @@
+"""Charts for the analysis report and the dashboard, as inline-safe SVG strings.
+
+Every function is pure (data in, SVG text out), draws with matplotlib (a bare
+``Figure`` rendered to SVG: no pyplot state, no GUI backend) at a fixed size, and returns an ``<svg>`` element ready to paste into
+an HTML page:
+
+* an accessible name and description (``<title>``/``<desc>``, ``role="img"``);
+* no scripts, no ``<style>`` element and no ``style`` attributes (matplotlib's
+  styles are turned into presentation attributes), so the site's CSP
+  (``style-src 'self'``) does not strip the colours from an inline chart;
+* element ids prefixed per chart, so several charts can share one page;
+* text from the data (theme names, pain-point labels) is never read as
+  mathtext and is XML-escaped.
+
+The output is deterministic: the same data gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import re
+import threading
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+
+from survey.kinds import KINDS
+from survey.metrics import SCALES, MetricResult
+
+__all__ = ["score_distribution_svg", "metric_trend_svg", "sentiment_by_theme_svg", "pain_points_svg",
+           "BAND_COLOURS", "THEME_COLOURS"]
+
+# The site's palette (survey/static/rapport.css).
+BAND_COLOURS = {"negative": "#d64545", "neutral": "#c99a1c", "positive": "#1f9d55"}
+THEME_COLOURS = {"service": "#2457d6", "care": "#8e44ad", "other": "#7f8c8d"}
+INK, MUTED, GRID, ACCENT = "#1b1f24", "#5b6470", "#dfe3e8", "#2457d6"
+SENTIMENT_ORDER = ("negative", "neutral", "positive")
+THEME_ORDER = ("service", "care", "other")
+METRIC_NAMES = {"nps": "NPS", "csat": "CSAT (% satisfied)", "ces": "CES (mean)"}
+
+WIDTH_IN = 8.0       # 576 px at 72 dpi: matplotlib writes SVG in points, kept 1:1 as px
+DPI = 72
+PAIN_POINTS_SHOWN = 12
+
+_SVG_NS = "http://www.w3.org/2000/svg"
+_XLINK_NS = "http://www.w3.org/1999/xlink"
+ET.register_namespace("", _SVG_NS)
+ET.register_namespace("xlink", _XLINK_NS)
+
+# CSS properties matplotlib writes that SVG also accepts as attributes.
+_PRESENTATION = frozenset({
+    "fill", "fill-opacity", "fill-rule", "stroke", "stroke-width", "stroke-opacity", "stroke-linejoin",
+    "stroke-linecap", "stroke-dasharray", "stroke-dashoffset", "stroke-miterlimit", "opacity",
+    "font-size", "font-family", "font-weight", "font-style", "text-anchor", "dominant-baseline",
+    "clip-path", "clip-rule", "letter-spacing",
+})
+_URL_REF = re.compile(r"url\(#([^)]+)\)")
+# matplotlib's pyplot state is global; one chart at a time per process.
+_LOCK = threading.Lock()
+_RC = {
+    "svg.fonttype": "none",          # real <text>: smaller, searchable, read by screen readers
+    "svg.hashsalt": "rapport",       # stable clip-path ids, so output is deterministic
+    "text.parse_math": False,        # "$5 refund" is text, not mathtext
+    "font.family": "DejaVu Sans",
+    "font.size": 10,
+    "axes.edgecolor": GRID,
+    "axes.labelcolor": MUTED,
+    "xtick.color": MUTED,
+    "ytick.color": MUTED,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.frameon": False,
+    "figure.dpi": DPI,
+}
+
+
+def score_distribution_svg(kind: str, scores: Sequence[int | None]) -> str:
+    """Bars of how many answers gave each score, coloured by band (None scores are skipped)."""
+    spec = KINDS[kind]
+    counts = {value: 0 for value in spec.scale}
+    for score in scores:
+        if score is None:
+            continue
+        if score not in counts:
+            raise ValueError(f"score {score!r} is outside the {kind.upper()} scale {spec.low}–{spec.high}")
+        counts[score] += 1
+    total = sum(counts.values())
+    title = f"{kind.upper()} score distribution"
+    desc = (f"{total} answers. " + "; ".join(f"score {v}: {c}" for v, c in counts.items())) if total \
+        else "No scored answers yet."
+
+    def draw(fig, ax):
+        values = list(counts)
+        bars = ax.bar(values, [counts[v] for v in values], width=0.75,
+                      color=[BAND_COLOURS[spec.band(v)] for v in values])
+        ax.set_xticks(values)
+        ax.set_xlim(spec.low - 0.6, spec.high + 0.6)
+        ax.set_ylabel("answers")
+        ax.yaxis.get_major_locator().set_params(integer=True)
+        _grid(ax, "y")
+        if total:
+            ax.bar_label(bars, labels=[str(counts[v]) if counts[v] else "" for v in values],
+                         padding=2, fontsize=9, color=INK)
+            ax.margins(y=0.12)
+        else:
+            ax.set_ylim(0, 1)
+            ax.set_yticks([])
+            _empty_note(ax, "No scored answers yet")
+        handles = [_patch(BAND_COLOURS[b]) for b in SENTIMENT_ORDER]
+        names = _band_names(kind)
+        ax.legend(handles, [names[b] for b in SENTIMENT_ORDER], loc="lower right", ncols=3,
+                  bbox_to_anchor=(1, 1.0), fontsize=9, handlelength=1, borderaxespad=0)
+
+    return _render(draw, (WIDTH_IN, 3.3), title, desc, key=("dist", kind, tuple(counts.items())))
+
+
+def metric_trend_svg(kind: str, periods: Sequence[tuple[dt.date, MetricResult]]) -> str:
+    """The metric per period as a line, with its confidence interval as a shaded band.
+
+    Periods whose score cannot be estimated (no answers) are left out of the line.
+    """
+    KINDS[kind]  # KeyError for an unknown kind, like the other charts
+    points = [(day, result) for day, result in sorted(periods, key=lambda p: p[0]) if result.score is not None]
+    name = METRIC_NAMES[kind]
+    title = f"{name} over time"
+    if points:
+        desc = f"{len(points)} periods. " + "; ".join(
+            f"{day.isoformat()}: {result.score:.1f}" + (
+                f" (95% CI {result.ci_low:.1f} to {result.ci_high:.1f}, n={result.n})"
+                if result.ci_low is not None and result.ci_high is not None else f" (n={result.n})")
+            for day, result in points)
+    else:
+        desc = "No answers yet."
+    low, high = _metric_range(kind)
+
+    def draw(fig, ax):
+        import matplotlib.dates as mdates
+
+        _grid(ax, "y")
+        if not points:
+            ax.set_ylim(low, high)
+            ax.set_xticks([])
+            _empty_note(ax, "No answers yet")
+        else:
+            days = [day for day, _ in points]
+            scores = [result.score for _, result in points]
+            lows = [result.ci_low if result.ci_low is not None else result.score for _, result in points]
+            highs = [result.ci_high if result.ci_high is not None else result.score for _, result in points]
+            ax.fill_between(days, lows, highs, color=ACCENT, alpha=0.15, linewidth=0, label="95% interval")
+            # Whiskers too: a band needs two periods to be seen.
+            ax.vlines(days, lows, highs, color=ACCENT, alpha=0.35, linewidth=1.5)
+            ax.plot(days, scores, color=ACCENT, linewidth=2, marker="o", markersize=4, label=name)
+            span = max(highs) - min(lows)
+            pad = max(span * 0.15, (high - low) * 0.05)
+            ax.set_ylim(max(low, min(lows) - pad), min(high, max(highs) + pad))
+            if len(days) == 1:
+                ax.set_xlim(days[0] - dt.timedelta(days=7), days[0] + dt.timedelta(days=7))
+            locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
+            ax.xaxis.set_major_locator(locator)
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+            ax.legend(loc="lower right", ncols=2, bbox_to_anchor=(1, 1.0), fontsize=9, borderaxespad=0)
+        ax.set_ylabel(name)
+
+    key = ("trend", kind, tuple((d.isoformat(), r.score, r.ci_low, r.ci_high, r.n) for d, r in points))
+    return _render(draw, (WIDTH_IN, 3.3), title, desc, key=key)
+
+
+def sentiment_by_theme_svg(counts: dict[str, dict[str, int]]) -> str:
+    """Stacked horizontal bars: for each theme, its comments split by sentiment."""
+    themes = [t for t in THEME_ORDER if t in counts] + sorted(t for t in counts if t not in THEME_ORDER)
+    title = "Sentiment by theme"
+    rows = [(theme, [int(counts[theme].get(s, 0)) for s in SENTIMENT_ORDER]) for theme in themes]
+    rows = [(theme, values) for theme, values in rows if sum(values)]
+    desc = "; ".join(
+        f"{theme}: " + ", ".join(f"{n} {s}" for s, n in zip(SENTIMENT_ORDER, values)) for theme, values in rows
+    ) or "No labelled comments yet."
+
+    def draw(fig, ax):
+        _grid(ax, "x")
+        if not rows:
+            ax.set_xticks([])
+            ax.set_yticks([])
+            _empty_note(ax, "No labelled comments yet")
+        else:
+            names = [theme for theme, _ in rows][::-1]
+            left = [0] * len(names)
+            for k, sentiment in enumerate(SENTIMENT_ORDER):
+                widths = [values[k] for _, values in rows][::-1]
+                bars = ax.barh(names, widths, left=left, color=BAND_COLOURS[sentiment], height=0.6, label=sentiment)
+                # Counts inside segments wide enough to hold them.
+                biggest = max(sum(v) for _, v in rows)
+                ax.bar_label(bars, labels=[str(w) if w >= biggest * 0.06 else "" for w in widths],
+                             label_type="center", color="#ffffff", fontsize=9)
+                left = [a + b for a, b in zip(left, widths)]
+            ax.tick_params(axis="y", length=0, labelsize=10, labelcolor=INK)
+            ax.legend(loc="lower right", ncols=3, bbox_to_anchor=(1, 1.0), fontsize=9, handlelength=1,
+                      borderaxespad=0)
+        ax.set_xlabel("comments")
+
+    height = 1.5 + 0.55 * max(len(rows), 1)
+    return _render(draw, (WIDTH_IN, height), title, desc, key=("themes", tuple(rows)))
+
+
+def pain_points_svg(points: Sequence[dict]) -> str:
+    """Horizontal bars of each pain point's impact, biggest first, coloured by theme.
+
+    Each point is a dict with ``label`` and ``impact``, and optionally ``theme``
+    and ``count`` (shown after the bar). The first ``PAIN_POINTS_SHOWN`` are drawn.
+    """
+    shown = list(points)[:PAIN_POINTS_SHOWN]
+    title = "Pain points by impact"
+    desc = "; ".join(
+        f"{p['label']}: impact {float(p['impact']):.2f}"
+        + (f", {p['count']} answers" if p.get("count") is not None else "")
+        + (f", theme {p['theme']}" if p.get("theme") else "")
+        for p in shown
+    ) or "No pain points found."
+    if len(points) > len(shown):
+        desc += f" ({len(points) - len(shown)} more not shown.)"
+
+    def draw(fig, ax):
+        _grid(ax, "x")
+        if not shown:
+            ax.set_xticks([])
+            ax.set_yticks([])
+            _empty_note(ax, "No pain points found")
+        else:
+            labels = [_shorten(str(p["label"]), 42) for p in shown][::-1]
+            impacts = [float(p["impact"]) for p in shown][::-1]
+            colours = [THEME_COLOURS.get(p.get("theme"), MUTED) for p in shown][::-1]
+            positions = list(range(len(shown)))
+            bars = ax.barh(positions, impacts, color=colours, height=0.65)
+            ax.set_yticks(positions, labels)
+            ax.tick_params(axis="y", length=0, labelsize=10, labelcolor=INK)
+            counts = [p.get("count") for p in shown][::-1]
+            if any(c is not None for c in counts):
+                ax.bar_label(bars, labels=["" if c is None else f"{c} answers" for c in counts],
+                             padding=3, fontsize=8.5, color=MUTED)
+            ax.margins(x=0.16)
+            if min(impacts) >= 0:
+                ax.set_xlim(left=0)
+            ax.axvline(0, color=MUTED, linewidth=0.8)
+            themes = [t for t in THEME_ORDER if any(p.get("theme") == t for p in shown)]
+            if themes:
+                ax.legend([_patch(THEME_COLOURS[t]) for t in themes], themes, loc="lower right",
+                          ncols=len(themes), bbox_to_anchor=(1, 1.0), fontsize=9, handlelength=1,
+                          borderaxespad=0)
+        ax.set_xlabel("impact (mean score lost, % of the scale)")
+
+    height = 1.6 + 0.38 * max(len(shown), 1)
+    key = ("pain", tuple((str(p["label"]), float(p["impact"]), p.get("theme"), p.get("count")) for p in shown))
+    return _render(draw, (WIDTH_IN, height), title, desc, key=key)
+
+
+# --------------------------------------------------------------------------- #
+# Helpers
+# --------------------------------------------------------------------------- #
+def _band_names(kind: str) -> dict[str, str]:
+    if kind == "nps":
+        return {"negative": "detractors", "neutral": "passives", "positive": "promoters"}
+    return {b: b for b in SENTIMENT_ORDER}
+
+
+def _metric_range(kind: str) -> tuple[float, float]:
+    """The reporting scale of a metric (NPS points, CSAT percent, CES scale units)."""
+    if kind == "nps":
+        return -100.0, 100.0
+    if kind == "csat":
+        return 0.0, 100.0
+    low, high = SCALES[kind]
+    return float(low), float(high)
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _grid(ax, axis: str) -> None:
+    ax.grid(axis=axis, color=GRID, linewidth=0.8)
+    ax.set_axisbelow(True)
+
+
+def _empty_note(ax, text: str) -> None:
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color=MUTED, fontsize=11)
+
+
+def _patch(colour: str):
+    from matplotlib.patches import Patch
+
+    return Patch(color=colour)
+
+
+def _render(draw, size: tuple[float, float], title: str, desc: str, key) -> str:
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    buffer = io.StringIO()
+    with _LOCK, matplotlib.rc_context(_RC):
+        # A bare Figure (not pyplot) is never registered globally, so nothing leaks between charts.
+        fig = Figure(figsize=size, dpi=DPI, layout="constrained")
+        ax = fig.add_subplot()
+        draw(fig, ax)
+        fig.suptitle(title, x=0.01, ha="left", fontsize=12, fontweight="bold", color=INK)
+        fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    prefix = "c" + hashlib.sha256(repr(key).encode()).hexdigest()[:8]
+    return _clean_svg(buffer.getvalue(), title, desc, prefix)
+
+
+def _clean_svg(text: str, title: str, desc: str, prefix: str) -> str:
+    """matplotlib's SVG made fit to inline: no styles, unique ids, a title and description."""
+    root = ET.fromstring(text)
+    tag = lambda name: f"{{{_SVG_NS}}}{name}"  # noqa: E731
+    for parent in list(root.iter()):
+        for child in list(parent):
+            if child.tag in (tag("metadata"), tag("style"), tag("script")):
+                parent.remove(child)
+    ids = {el.get("id") for el in root.iter() if el.get("id")}
+    href = f"{{{_XLINK_NS}}}href"
+    for el in root.iter():
+        style = el.attrib.pop("style", None)
+        if style:
+            for declaration in style.split(";"):
+                name, _, value = declaration.partition(":")
+                name, value = name.strip(), value.strip()
+                if name in _PRESENTATION and value:
+                    el.set(name, value)
+        if el.get("id"):
+            el.set("id", f"{prefix}-{el.get('id')}")
+        for attr in ("clip-path", "mask", "fill", "stroke"):
+            value = el.get(attr)
+            if value and "url(#" in value:
+                el.set(attr, _URL_REF.sub(lambda m: f"url(#{prefix}-{m.group(1)})" if m.group(1) in ids
+                                          else m.group(0), value))
+        for attr in (href, "href"):
+            value = el.get(attr)
+            if value and value.startswith("#") and value[1:] in ids:
+                el.set(attr, f"#{prefix}-{value[1:]}")
+    # What the dropped <style> said, as inherited attributes.
+    root.set("stroke-linejoin", "round")
+    root.set("stroke-linecap", "butt")
+    width, height = root.get("viewBox").split()[2:]
+    root.set("width", width)
+    root.set("height", height)
+    root.set("role", "img")
+    root.set("aria-labelledby", f"{prefix}-title {prefix}-desc")
+    root.set("class", "chart")
+    title_el = ET.Element(tag("title"), id=f"{prefix}-title")
+    title_el.text = title
+    desc_el = ET.Element(tag("desc"), id=f"{prefix}-desc")
+    desc_el.text = desc
+    root.insert(0, desc_el)
+    root.insert(0, title_el)
+    return ET.tostring(root, encoding="unicode")
