@@ -1,0 +1,44 @@
+"""CSV cells that a spreadsheet will never run as a formula (plain Python, no Flask).
+
+Excel, LibreOffice and Google Sheets treat a cell starting with ``=``, ``+``,
+``-`` or ``@`` as a formula, and tab or carriage return can smuggle one past
+a first-character check; a customer's comment must never do that on an
+analyst's machine (OWASP "CSV injection"). Such text cells get a leading
+apostrophe, which spreadsheets show as text. Numbers are written as numbers:
+they cannot hold a formula, and ``-3`` should stay a number.
+
+Every CSV Rapport writes (the dashboard export, ``report.html``'s downloads)
+goes through ``safe_cell`` / ``csv_line`` so there is one rule.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Iterable
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> object:
+    """``value`` ready for a CSV cell: text that could start a formula gets a leading ``'``."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    text = str(value)
+    if text.startswith(FORMULA_STARTS):
+        return "'" + text
+    return text
+
+
+def csv_line(values: Iterable[object]) -> str:
+    """One CSV record (RFC 4180 quoting, ``\\r\\n`` line end) with every cell made safe."""
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow([safe_cell(value) for value in values])
+    return buffer.getvalue()

@@ -1,0 +1,93 @@
+"""The filtered answers as CSV, produced in batches so any size streams in bounded memory."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+
+from survey.csvsafe import csv_line
+from survey.db import db
+from survey.labels import corrected_fields
+from survey.models import Contact, Response, ResponseLabel
+from survey.results.filters import ResponseFilter
+
+BATCH = 1000
+FIXED_COLUMNS = [
+    "id", "external_id", "created_at", "channel", "score", "band", "comment",
+    "sentiment", "theme", "sentiment_proba", "theme_proba", "sentiment_corrected", "theme_corrected",
+    "model_version", "contact_email",
+]
+
+
+def attribute_keys(flt: ResponseFilter) -> tuple[list[str], list[str]]:
+    """Every meta key and contact attribute key among the filtered answers (one pass over two columns)."""
+    meta_keys: set[str] = set()
+    contact_keys: set[str] = set()
+    query = flt.apply(
+        sa.select(Response.meta, Contact.attributes).outerjoin(Contact, Contact.id == Response.contact_id)
+    ).execution_options(yield_per=BATCH)
+    for meta, attributes in db.session.execute(query):
+        if isinstance(meta, dict):
+            meta_keys.update(meta)
+        if isinstance(attributes, dict):
+            contact_keys.update(attributes)
+    return sorted(meta_keys), sorted(contact_keys)
+
+
+def csv_lines(flt: ResponseFilter) -> Iterator[str]:
+    """The header, then one line per answer, oldest first; every cell is spreadsheet-safe."""
+    meta_keys, contact_keys = attribute_keys(flt)
+    yield csv_line(FIXED_COLUMNS + [f"meta.{k}" for k in meta_keys] + [f"contact.{k}" for k in contact_keys])
+    spec = flt.survey.spec
+    # Keyset pagination: each batch starts after the last (created_at, id) of the one before.
+    after: tuple | None = None
+    while True:
+        query = (
+            sa.select(Response, Contact, ResponseLabel.sentiment_proba, ResponseLabel.theme_proba)
+            .outerjoin(Contact, Contact.id == Response.contact_id)
+            .outerjoin(ResponseLabel, (ResponseLabel.response_id == Response.id)
+                       & (ResponseLabel.model_version == Response.label_version))
+            .where(*flt.conditions())
+            .order_by(Response.created_at, Response.id)
+            .limit(BATCH)
+        )
+        if after is not None:
+            query = query.where(sa.tuple_(Response.created_at, Response.id) > sa.tuple_(*after))
+        batch = db.session.execute(query).all()
+        if not batch:
+            return
+        corrected = corrected_fields(response.id for response, *_ in batch)
+        for response, contact, sentiment_proba, theme_proba in batch:
+            fields = corrected.get(response.id, set())
+            meta = response.meta if isinstance(response.meta, dict) else {}
+            attributes = contact.attributes if contact is not None and isinstance(contact.attributes, dict) else {}
+            yield csv_line([
+                response.id, response.external_id, response.created_at.isoformat(sep=" ", timespec="seconds"),
+                response.channel, response.score,
+                None if response.score is None else spec.band(response.score),
+                response.comment, response.sentiment, response.theme,
+                _rounded(sentiment_proba), _rounded(theme_proba),
+                "sentiment" in fields, "theme" in fields, response.label_version,
+                contact.email if contact is not None else None,
+                *[_cell(meta.get(k)) for k in meta_keys],
+                *[_cell(attributes.get(k)) for k in contact_keys],
+            ])
+        last = batch[-1][0]
+        after = (last.created_at, last.id)
+        # The rows are written; let the session forget them so memory stays flat.
+        for obj in {id(o): o for row in batch for o in row[:2] if o is not None}.values():
+            if obj in db.session:
+                db.session.expunge(obj)
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def _cell(value: object) -> object:
+    # Nested JSON (a list or object in an attribute) is written as its text.
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return value

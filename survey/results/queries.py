@@ -1,0 +1,293 @@
+"""What the results pages show, aggregated in SQL so 100k answers stay fast.
+
+Scores are counted per value (and per day for the trend) in the database and
+only the counts come back; ``survey.metrics`` then works on those counts.
+Comments are read one page at a time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+from survey.db import db
+from survey.labels import corrected_fields
+from survey.metrics import ChangeResult, MetricResult, change, metric_for
+from survey.models import SENTIMENTS, THEMES, AnalysisRun, Contact, PainPoint, Response, ResponseLabel, Survey, pain_point_responses
+from survey.results.filters import ResponseFilter
+
+COMPARE_DAYS = 30  # with no date range, the change compares the last 30 days with the 30 before
+GRAINS = ("week", "month")
+
+
+class day_of(FunctionElement):
+    """The calendar day of a timestamp, on every backend (SQLite has no DATE type to cast to)."""
+
+    type = sa.Date()
+    inherit_cache = True
+    name = "day_of"
+
+
+@compiles(day_of)
+def _day_of_default(element, compiler, **kw):
+    return f"CAST({compiler.process(element.clauses, **kw)} AS DATE)"
+
+
+@compiles(day_of, "sqlite")
+def _day_of_sqlite(element, compiler, **kw):
+    return f"date({compiler.process(element.clauses, **kw)})"
+
+
+# ---------------------------------------------------------------------- metric
+
+
+def score_counts(flt: ResponseFilter) -> dict[int, int]:
+    """How many answers gave each score (answers with no score are left out)."""
+    query = flt.apply(sa.select(Response.score, sa.func.count()).where(Response.score.is_not(None)))
+    return {score: count for score, count in db.session.execute(query.group_by(Response.score))}
+
+
+def expand(counts: dict[int, int]) -> Iterator[int]:
+    """The scores back from their counts, for the ``survey.metrics`` functions."""
+    return itertools.chain.from_iterable(itertools.repeat(score, n) for score, n in sorted(counts.items()))
+
+
+def headline(flt: ResponseFilter) -> MetricResult:
+    return metric_for(flt.survey.kind, expand(score_counts(flt)))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The metric in a period against the period of the same length before it."""
+
+    current: ResponseFilter
+    previous: ResponseFilter
+    result: ChangeResult
+    default_window: bool  # True: no date range was chosen, so the last COMPARE_DAYS days
+
+    @property
+    def days(self) -> int:
+        return (self.current.end - self.current.start).days + 1
+
+
+def comparison(flt: ResponseFilter, today: dt.date) -> Comparison:
+    """Change of the metric against the previous period, with its two-sample test."""
+    default_window = flt.start is None
+    if default_window:
+        end = flt.end or today
+        current = flt.with_period(end - dt.timedelta(days=COMPARE_DAYS - 1), end)
+    else:
+        current = flt.with_period(flt.start, flt.end or today)
+    previous = current.previous_period(today)
+    result = change(flt.survey.kind, expand(score_counts(previous)), expand(score_counts(current)))
+    return Comparison(current, previous, result, default_window)
+
+
+def band_counts(survey: Survey, counts: dict[int, int]) -> dict[str, int]:
+    bands = {"negative": 0, "neutral": 0, "positive": 0}
+    for score, n in counts.items():
+        bands[survey.spec.band(score)] += n
+    return bands
+
+
+# ---------------------------------------------------------------------- trend
+
+
+def pick_grain(first: dt.date, last: dt.date) -> str:
+    """Weeks for up to half a year, months beyond: about 6 to 26 points either way."""
+    return "week" if (last - first).days <= 183 else "month"
+
+
+def period_start(day: dt.date, grain: str) -> dt.date:
+    if grain == "week":
+        return day - dt.timedelta(days=day.weekday())  # ISO weeks start on Monday
+    return day.replace(day=1)
+
+
+def trend(flt: ResponseFilter, grain: str | None = None) -> tuple[str, list[tuple[dt.date, MetricResult]]]:
+    """The metric per week or month (``grain``; None picks one from the span), oldest first.
+
+    Periods without answers are left out rather than drawn as zero.
+    """
+    day = day_of(Response.created_at)
+    query = flt.apply(
+        sa.select(day, Response.score, sa.func.count()).where(Response.score.is_not(None))
+    ).group_by(day, Response.score)
+    rows = [(_as_date(d), score, n) for d, score, n in db.session.execute(query)]
+    if not rows:
+        return grain or "week", []
+    grain = grain or pick_grain(min(r[0] for r in rows), max(r[0] for r in rows))
+    buckets: dict[dt.date, Counter] = {}
+    for d, score, n in rows:
+        buckets.setdefault(period_start(d, grain), Counter())[score] += n
+    kind = flt.survey.kind
+    return grain, [(start, metric_for(kind, expand(counts))) for start, counts in sorted(buckets.items())]
+
+
+def _as_date(value) -> dt.date:
+    # SQLite's date() gives text; the Date type parses it on most drivers but not all.
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
+
+
+# ---------------------------------------------------------------------- labels
+
+
+def sentiment_by_theme(flt: ResponseFilter) -> dict[str, dict[str, int]]:
+    """Labelled comments counted per theme and sentiment (labels in force)."""
+    query = flt.apply(
+        sa.select(Response.theme, Response.sentiment, sa.func.count())
+        .where(Response.theme.is_not(None), Response.sentiment.is_not(None))
+    ).group_by(Response.theme, Response.sentiment)
+    counts = {theme: {sentiment: 0 for sentiment in SENTIMENTS} for theme in THEMES}
+    for theme, sentiment, n in db.session.execute(query):
+        counts[theme][sentiment] = n
+    return counts
+
+
+def answer_totals(flt: ResponseFilter) -> tuple[int, int]:
+    """``(answers, answers with a comment)`` that pass the filter."""
+    query = flt.apply(sa.select(sa.func.count(), sa.func.count(Response.comment)))
+    total, commented = db.session.execute(query).one()
+    return total, commented
+
+
+# ---------------------------------------------------------------------- pain points
+
+
+def latest_run(survey: Survey) -> AnalysisRun | None:
+    """The newest finished analysis that covered this survey (alone, or all surveys at once)."""
+    own_points = sa.exists().where(PainPoint.run_id == AnalysisRun.id, PainPoint.survey_id == survey.id)
+    return db.session.scalar(
+        sa.select(AnalysisRun)
+        .where(AnalysisRun.finished_at.is_not(None),
+               sa.or_(AnalysisRun.survey_id == survey.id, AnalysisRun.survey_id.is_(None) & own_points))
+        .order_by(AnalysisRun.finished_at.desc(), AnalysisRun.id.desc())
+        .limit(1)
+    )
+
+
+@dataclass(frozen=True)
+class PainPointRow:
+    point: PainPoint
+    matching: int  # its answers that pass the page's filters
+
+
+def pain_points(flt: ResponseFilter, run: AnalysisRun | None) -> list[PainPointRow]:
+    """The run's pain points for this survey, in rank order, each with its answers under the filter."""
+    if run is None:
+        return []
+    points = list(db.session.scalars(
+        sa.select(PainPoint)
+        .where(PainPoint.run_id == run.id, sa.or_(PainPoint.survey_id == flt.survey.id, PainPoint.survey_id.is_(None)))
+        .order_by(PainPoint.rank, PainPoint.id)
+    ))
+    if not points:
+        return []
+    # The drill-down filter would restrict to one pain point: count each without it.
+    base = flt.without("pain")
+    query = base.apply(
+        sa.select(pain_point_responses.c.pain_point_id, sa.func.count())
+        .join(Response, Response.id == pain_point_responses.c.response_id)
+        .where(pain_point_responses.c.pain_point_id.in_([p.id for p in points]))
+    ).group_by(pain_point_responses.c.pain_point_id)
+    matching = dict(db.session.execute(query).all())
+    return [PainPointRow(point, matching.get(point.id, 0)) for point in points]
+
+
+# ---------------------------------------------------------------------- comments
+
+
+@dataclass(frozen=True)
+class CommentRow:
+    response: Response
+    contact: Contact | None
+    corrected: frozenset[str]
+    sentiment_proba: float | None
+    theme_proba: float | None
+
+    @property
+    def band(self) -> str | None:
+        return None if self.response.score is None else self.response.survey.spec.band(self.response.score)
+
+
+@dataclass(frozen=True)
+class CommentPage:
+    rows: list[CommentRow]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def first_index(self) -> int:
+        return (self.page - 1) * self.per_page + 1
+
+
+def comments(flt: ResponseFilter, page: int = 1, per_page: int = 25) -> CommentPage:
+    """One page of comments, newest first, with their corrections and the model's confidence."""
+    where = [*flt.conditions(), Response.comment.is_not(None)]
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(Response).where(*where))
+    results = db.session.execute(
+        sa.select(Response, Contact)
+        .outerjoin(Contact, Contact.id == Response.contact_id)
+        .where(*where)
+        .order_by(Response.created_at.desc(), Response.id.desc())
+        .limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    ids = [response.id for response, _ in results]
+    corrected = corrected_fields(ids)
+    probas = model_confidence(ids)
+    rows = [
+        CommentRow(response, contact, frozenset(corrected.get(response.id, ())), *probas.get(response.id, (None, None)))
+        for response, contact in results
+    ]
+    return CommentPage(rows, total, page, per_page)
+
+
+def model_confidence(response_ids: list[int]) -> dict[int, tuple[float, float]]:
+    """``(sentiment_proba, theme_proba)`` of the model labels in force, per response."""
+    if not response_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(ResponseLabel.response_id, ResponseLabel.sentiment_proba, ResponseLabel.theme_proba)
+        .join(Response, (Response.id == ResponseLabel.response_id)
+              & (Response.label_version == ResponseLabel.model_version))
+        .where(ResponseLabel.response_id.in_(response_ids))
+    )
+    return {response_id: (s, t) for response_id, s, t in rows}
+
+
+# ---------------------------------------------------------------------- filter choices
+
+
+def attribute_choices(survey: Survey, sample: int = 2000, max_values: int = 25) -> dict[str, list[str]]:
+    """Attribute names and their commonest values among the latest answers, for the filter bar.
+
+    A sample keeps this cheap at any size; any other value still works typed into the URL.
+    """
+    recent = db.session.execute(
+        sa.select(Response.meta, Contact.attributes)
+        .outerjoin(Contact, Contact.id == Response.contact_id)
+        .where(Response.survey_id == survey.id)
+        .order_by(Response.created_at.desc()).limit(sample)
+    )
+    seen: dict[str, Counter] = {}
+    for meta, attributes in recent:
+        for source in (meta, attributes):
+            if not isinstance(source, dict):
+                continue
+            for key, value in source.items():
+                if isinstance(value, (str, int, float)) and not isinstance(value, bool) and str(value).strip():
+                    seen.setdefault(key, Counter())[str(value)] += 1
+    return {key: sorted(value for value, _ in counter.most_common(max_values))
+            for key, counter in sorted(seen.items())}
