@@ -22,6 +22,8 @@ FEATURES = (
     "survey.security",
     "survey.public",
     "survey.cli",
+    "survey.auth",
+    "survey.admin",
 )
 
 

@@ -51,3 +51,13 @@ class Defaults:
     # Logging in
     LOGIN_MAX_FAILURES = 5
     LOGIN_LOCKOUT_SECONDS = 300
+    # -- dashboard accounts and API (survey.auth, survey.api) --
+    # Each client address gets this many sign-in attempts per window (survey.ratelimit).
+    LOGIN_ATTEMPTS_PER_IP = 30
+    LOGIN_ATTEMPT_WINDOW_SECONDS = 900
+    LOGIN_SESSION_HOURS = 12  # a sign-in lasts this long, then the password is asked again
+    PASSWORD_MIN_LENGTH = 10
+    # The session cookie is always HttpOnly and SameSite=Lax, and Secure on HTTPS requests;
+    # set SESSION_COOKIE_SECURE = True (or PREFERRED_URL_SCHEME = "https") to insist on it.
+    API_PAGE_SIZE = 50
+    API_MAX_PAGE_SIZE = 500

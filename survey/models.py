@@ -46,12 +46,18 @@ class User(db.Model):
     failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
     locked_until: Mapped[Optional[dt.datetime]]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[Optional[dt.datetime]]
 
     __table_args__ = (sa.CheckConstraint(f"role IN {ROLES}", name="role_known"),)
 
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def is_locked(self) -> bool:
+        """Locked for a while after repeated failed sign-ins (survey.auth.operations.authenticate)."""
+        return self.locked_until is not None and self.locked_until > utcnow()
 
     def __repr__(self) -> str:
         return f"<User {self.email} {self.role}>"

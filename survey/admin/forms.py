@@ -1,0 +1,132 @@
+"""One form per screen: users and surveys."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask_wtf import FlaskForm
+from wtforms import (BooleanField, EmailField, IntegerField, PasswordField, SelectField, StringField, TextAreaField,
+                     ValidationError)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+from wtforms.validators import Optional as OptionalValidator
+
+from survey.admin.operations import WORDING
+from survey.auth.operations import as_sentence, find_user, normalise_email
+from survey.auth.passwords import PasswordError, check_new_password
+from survey.kinds import KINDS
+from survey.operations import OperationError
+from survey.requestinfo import origin_of
+
+MAX_ORIGINS = 50
+
+ROLE_CHOICES = [("analyst", "Analyst: reads results, corrects labels"),
+                ("admin", "Admin: also manages surveys, contacts and users")]
+
+
+class UserForm(FlaskForm):
+    email = EmailField("E-mail address", validators=[DataRequired("Enter the person's e-mail address."),
+                                                     Length(max=254)])
+    role = SelectField("Role", choices=ROLE_CHOICES, default="analyst")
+    password = PasswordField("First password", validators=[DataRequired("Choose a first password.")])
+
+    def validate_email(self, field: EmailField) -> None:
+        try:
+            field.data = normalise_email(field.data)
+        except OperationError as exc:
+            raise ValidationError(as_sentence(str(exc))) from None
+        if find_user(field.data) is not None:
+            raise ValidationError(f"There is already an account for {field.data}.")
+
+    def validate_password(self, field: PasswordField) -> None:
+        try:
+            check_new_password(field.data, self.email.data)
+        except PasswordError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=ROLE_CHOICES)
+
+
+def parse_origin(text: str) -> str | None:
+    """``https://Shop.example.com:443/`` → ``https://shop.example.com``; None unless it is only an origin."""
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return None
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
+        return None
+    return origin_of(text)
+
+
+def _optional_text(max_length: int, label: str):
+    return [Length(max=max_length, message=f"{label} can be at most {max_length} characters.")]
+
+
+class SurveyForm(FlaskForm):
+    """Create or edit a survey. Blank wording fields take the kind's standard wording on create."""
+
+    kind = SelectField("Kind", choices=[(code, f"{spec.code.upper()} – {spec.title} ({spec.low}–{spec.high})")
+                                        for code, spec in KINDS.items()])
+    name = StringField("Name", validators=[DataRequired("Give the survey a name analysts will recognise."),
+                                           *_optional_text(200, "The name")])
+    subject = StringField("Subject", validators=_optional_text(200, "The subject"),
+                          description="What the question asks about, e.g. “Northwind Broadband”.")
+    question = TextAreaField("Question", validators=_optional_text(500, "The question"),
+                             description="Leave blank for the standard wording of the kind.")
+    low_label = StringField("Label of the lowest score", validators=_optional_text(80, "The label"))
+    high_label = StringField("Label of the highest score", validators=_optional_text(80, "The label"))
+    followup_enabled = BooleanField("Ask a follow-up question for a comment", default=True)
+    followup_negative = StringField("Follow-up after a low score", validators=_optional_text(300, "A prompt"))
+    followup_neutral = StringField("Follow-up after a middling score (and before a score)",
+                                   validators=_optional_text(300, "A prompt"))
+    followup_positive = StringField("Follow-up after a high score", validators=_optional_text(300, "A prompt"))
+    thank_you = TextAreaField("Thank-you text", validators=_optional_text(1000, "The thank-you text"))
+    origins = TextAreaField("Sites allowed to show the widget",
+                            description="One origin per line, e.g. https://shop.example.com")
+    throttle_days = IntegerField("Ask the same person at most once every … days", validators=[
+        OptionalValidator(), NumberRange(0, 3650, "Enter a number of days from 0 to 3650.")],
+        description="Blank: the site-wide setting. Applies to e-mail invitations.")
+    widget_cap_days = IntegerField("Widget: ask the same browser again after … days", default=90, validators=[
+        InputRequired("Enter a number of days (0 asks every visit)."),
+        NumberRange(0, 3650, "Enter a number of days from 0 to 3650.")])
+    keep_query_string = BooleanField("Widget: keep the page's query string with each answer")
+    email_subject = StringField("E-mail subject", validators=_optional_text(200, "The e-mail subject"))
+    email_intro = TextAreaField("E-mail introduction", validators=_optional_text(5000, "The e-mail introduction"))
+    is_open = BooleanField("Open: taking answers", default=True)
+
+    def validate_origins(self, field: TextAreaField) -> None:
+        origins, problems = [], []
+        for line in (field.data or "").splitlines():
+            text = line.strip()
+            if not text:
+                continue
+            origin = parse_origin(text)
+            if origin is None:
+                problems.append(text[:100])
+            elif origin not in origins:
+                origins.append(origin)
+        if problems:
+            raise ValidationError(
+                "Each line must be an origin such as https://shop.example.com (scheme and host, an optional "
+                f"port, no path): {', '.join(problems[:5])}")
+        if len(origins) > MAX_ORIGINS:
+            raise ValidationError(f"At most {MAX_ORIGINS} origins per survey.")
+        self.origin_list = origins
+
+    def validate_kind(self, field: SelectField) -> None:
+        survey = getattr(self, "survey", None)
+        if survey is not None and field.data != survey.kind and self.answer_count:
+            raise ValidationError(f"This survey already has {self.answer_count} answers on the "
+                                  f"{survey.kind.upper()} scale; its kind can no longer change.")
+
+    def settings(self) -> dict:
+        """The fields as ``Survey`` attributes; blank wording means the standard wording."""
+        values = {name: getattr(self, name).data for name in (
+            "name", "subject", "followup_enabled", "throttle_days", "widget_cap_days", "keep_query_string",
+            "is_open", *WORDING)}
+        for name in ("name", "subject", *WORDING):
+            values[name] = (values[name] or "").strip()
+        values["email_subject"] = (self.email_subject.data or "").strip() or None
+        values["email_intro"] = (self.email_intro.data or "").strip() or None
+        return values

@@ -1,0 +1,65 @@
+"""Read-only summaries of surveys shared by the dashboard and the API."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from survey.db import db
+from survey.metrics import MetricResult, metric_for
+from survey.models import Response, Survey
+
+
+@dataclass
+class SurveySummary:
+    survey: Survey
+    responses: int
+    metric: MetricResult
+
+
+def score_counts(survey_ids: list[int]) -> dict[int, dict[int, int]]:
+    """``{survey_id: {score: count}}``: one grouped query instead of every score."""
+    counts: dict[int, dict[int, int]] = defaultdict(dict)
+    if not survey_ids:
+        return counts
+    rows = db.session.execute(
+        sa.select(Response.survey_id, Response.score, sa.func.count())
+        .where(Response.survey_id.in_(survey_ids), Response.score.is_not(None))
+        .group_by(Response.survey_id, Response.score)
+    )
+    for survey_id, score, count in rows:
+        counts[survey_id][score] = count
+    return counts
+
+
+def response_counts(survey_ids: list[int]) -> dict[int, int]:
+    if not survey_ids:
+        return {}
+    return dict(db.session.execute(
+        sa.select(Response.survey_id, sa.func.count()).where(Response.survey_id.in_(survey_ids))
+        .group_by(Response.survey_id)
+    ).all())
+
+
+def metric_from_counts(kind: str, counts: dict[int, int]) -> MetricResult:
+    return metric_for(kind, [score for score, count in sorted(counts.items()) for _ in range(count)])
+
+
+def summarise(surveys: list[Survey]) -> list[SurveySummary]:
+    """Each survey with its number of answers and its all-time metric."""
+    ids = [survey.id for survey in surveys]
+    scores, totals = score_counts(ids), response_counts(ids)
+    return [SurveySummary(survey, totals.get(survey.id, 0), metric_from_counts(survey.kind, scores.get(survey.id, {})))
+            for survey in surveys]
+
+
+def all_surveys() -> list[Survey]:
+    """Open surveys first, then the newest."""
+    return list(db.session.scalars(sa.select(Survey).order_by(Survey.is_open.desc(), Survey.created_at.desc(),
+                                                              Survey.id.desc())))
+
+
+def survey_by_key(public_key: str) -> Survey | None:
+    return db.session.scalar(sa.select(Survey).where(Survey.public_key == public_key))

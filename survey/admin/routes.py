@@ -1,0 +1,101 @@
+"""Survey pages: the list everyone lands on, a survey's page, and the admins' create and edit forms."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from werkzeug.routing import BuildError
+
+from survey.admin import bp
+from survey.admin.forms import SurveyForm
+from survey.admin.operations import answer_count, create_survey_from_settings, update_survey
+from survey.admin.queries import all_surveys, summarise, survey_by_key
+from survey.auth import current_user, login_required, role_required
+from survey.auth.operations import as_sentence
+from survey.db import db
+from survey.models import Survey
+from survey.operations import OperationError
+
+
+@bp.get("/")
+@login_required
+def index():
+    return redirect(url_for("admin.survey_list"))
+
+
+@bp.get("/surveys")
+@login_required
+def survey_list():
+    return render_template("admin/surveys.html", summaries=summarise(all_surveys()))
+
+
+def survey_or_404(public_key: str) -> Survey:
+    survey = survey_by_key(public_key)
+    if survey is None:
+        abort(404, description="There is no survey with that key.")
+    return survey
+
+
+def public_base_url() -> str:
+    """Where customers reach this site: PUBLIC_BASE_URL, else the address this request came to."""
+    return (current_app.config.get("PUBLIC_BASE_URL") or request.url_root).rstrip("/")
+
+
+@bp.route("/surveys/new", methods=["GET", "POST"])
+@role_required("admin")
+def new_survey():
+    form = SurveyForm()
+    form.answer_count = 0
+    if form.validate_on_submit():
+        try:
+            survey = create_survey_from_settings(form.kind.data, form.settings(), form.origin_list,
+                                                 owner_id=current_user().id)
+        except OperationError as exc:
+            form.name.errors.append(as_sentence(str(exc)))
+        else:
+            flash(f"Created “{survey.name}”. Share its link or add the widget to a site.", "info")
+            return redirect(url_for("admin.survey_detail", public_key=survey.public_key))
+    status = 422 if form.is_submitted() else 200
+    return render_template("admin/survey_form.html", form=form, survey=None), status
+
+
+@bp.route("/surveys/<public_key>/edit", methods=["GET", "POST"])
+@role_required("admin")
+def edit_survey(public_key: str):
+    survey = survey_or_404(public_key)
+    form = SurveyForm(obj=survey)
+    form.survey = survey
+    form.answer_count = answer_count(survey)
+    if not form.is_submitted():
+        form.origins.data = "\n".join(row.origin for row in survey.origins)
+    if form.validate_on_submit():
+        try:
+            update_survey(survey, form.kind.data, form.settings(), form.origin_list)
+        except OperationError as exc:
+            db.session.rollback()
+            form.name.errors.append(as_sentence(str(exc)))
+        else:
+            flash("Saved.", "info")
+            return redirect(url_for("admin.survey_detail", public_key=survey.public_key))
+    status = 422 if form.is_submitted() else 200
+    return render_template("admin/survey_form.html", form=form, survey=survey), status
+
+
+@bp.get("/surveys/<public_key>")
+@login_required
+def survey_detail(public_key: str):
+    survey = survey_or_404(public_key)
+    (summary,) = summarise([survey])
+    base = public_base_url()
+    return render_template(
+        "admin/survey.html", survey=survey, summary=summary,
+        public_url=base + url_for("public.answer", public_key=survey.public_key),
+        results_url=_results_url(survey),
+    )
+
+
+def _results_url(survey: Survey) -> str | None:
+    """The results page of the survey (survey.results), if that feature is installed."""
+    try:
+        return url_for("results.survey_results", public_key=survey.public_key)
+    except BuildError:
+        return None

@@ -1,0 +1,209 @@
+"""Accounts and API tokens: every write goes through one of these and commits once.
+
+Failed sign-ins count against the account: after ``LOGIN_MAX_FAILURES`` in a
+row it is locked for ``LOGIN_LOCKOUT_SECONDS`` (even the right password is
+refused meanwhile). Each client address is also limited to
+``LOGIN_ATTEMPTS_PER_IP`` attempts per ``LOGIN_ATTEMPT_WINDOW_SECONDS``, which
+slows password guessing across many addresses and unknown accounts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import secrets
+
+import sqlalchemy as sa
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from survey.auth.passwords import check_new_password, hash_password, needs_rehash, verify_password
+from survey.db import db
+from survey.models import ROLES, ApiToken, User, utcnow
+from survey.operations import OperationError, hash_token
+
+TOKEN_PREFIX = "rpt_"  # lets secret scanners and people recognise a leaked Rapport token
+TOKEN_TOUCH_SECONDS = 60  # last_used_at is kept to the minute, not written on every call
+
+
+class LoginError(Exception):
+    """A refused sign-in: ``message`` for the person, ``status`` for the response."""
+
+    def __init__(self, message: str, status: int = 401, retry_after: int | None = None):
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+def as_sentence(message: str) -> str:
+    """``"no such thing"`` → ``"No such thing."``: operation errors read as sentences on pages."""
+    message = message.strip()
+    if not message:
+        return message
+    message = message[0].upper() + message[1:]
+    return message if message[-1] in ".!?" else message + "."
+
+
+def normalise_email(email: str) -> str:
+    """A syntactically valid address, lower-cased; raise OperationError otherwise."""
+    email = (email or "").strip()
+    try:
+        checked = validate_email(email, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise OperationError(f"{email!r} is not a valid e-mail address: {exc}") from None
+    return checked.normalized.lower()
+
+
+def find_user(email: str) -> User | None:
+    return db.session.scalar(sa.select(User).where(User.email == (email or "").strip().lower()))
+
+
+def create_user(email: str, role: str, password: str) -> User:
+    if role not in ROLES:
+        raise OperationError(f"unknown role {role!r}: choose {' or '.join(ROLES)}")
+    email = normalise_email(email)
+    check_new_password(password, email)
+    if find_user(email) is not None:
+        raise OperationError(f"there is already an account for {email}")
+    user = User(email=email, role=role, password_hash=hash_password(password), is_active=True)
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise OperationError(f"there is already an account for {email}") from None
+    return user
+
+
+def set_password(user: User, password: str) -> None:
+    """Change the password; this ends the user's other sessions and lifts any lock."""
+    check_new_password(password, user.email)
+    user.password_hash = hash_password(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    db.session.commit()
+
+
+def unlock(user: User) -> None:
+    user.failed_logins = 0
+    user.locked_until = None
+    db.session.commit()
+
+
+def _other_active_admins(user: User) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(User).where(
+        User.role == "admin", User.is_active.is_(True), User.id != user.id))
+
+
+def set_active(user: User, active: bool) -> None:
+    """Deactivate (sessions and API tokens stop working at once) or reactivate an account."""
+    if not active and user.role == "admin" and user.is_active and _other_active_admins(user) == 0:
+        raise OperationError(f"{user.email} is the last active admin; make someone else admin first")
+    user.is_active = active
+    db.session.commit()
+
+
+def set_role(user: User, role: str) -> None:
+    if role not in ROLES:
+        raise OperationError(f"unknown role {role!r}: choose {' or '.join(ROLES)}")
+    if user.role == "admin" and role != "admin" and user.is_active and _other_active_admins(user) == 0:
+        raise OperationError(f"{user.email} is the last active admin; make someone else admin first")
+    user.role = role
+    db.session.commit()
+
+
+def _throttle_address(address: str | None) -> None:
+    try:
+        from survey.ratelimit import hit
+    except ImportError:  # the shared rate limiter lands with the widget; until then accounts still lock
+        return
+    if not address:
+        return
+    allowed, retry_after = hit(f"login:{address}", current_app.config["LOGIN_ATTEMPTS_PER_IP"],
+                               current_app.config["LOGIN_ATTEMPT_WINDOW_SECONDS"])
+    if not allowed:
+        raise LoginError("Too many sign-in attempts from your network. "
+                         f"Please wait {_minutes(retry_after)} and try again.", 429, retry_after)
+
+
+def _minutes(seconds: float) -> str:
+    minutes = max(1, math.ceil(seconds / 60))
+    return "a minute" if minutes == 1 else f"{minutes} minutes"
+
+
+def authenticate(email: str, password: str, address: str | None = None) -> User:
+    """The active user with this e-mail and password; raise LoginError (and count the failure) otherwise."""
+    _throttle_address(address)
+    user = find_user(email)
+    now = utcnow()
+    if user is not None and user.locked_until is not None and user.locked_until > now:
+        wait = (user.locked_until - now).total_seconds()
+        raise LoginError("This account is locked after too many failed sign-ins. "
+                         f"Please wait {_minutes(wait)} and try again.", 429, math.ceil(wait))
+    if not verify_password(user.password_hash if user else None, password or ""):
+        if user is not None:
+            _count_failure(user, now)
+        raise LoginError("That e-mail address and password do not match an account.")
+    if not user.is_active:
+        raise LoginError("This account has been deactivated. Ask an administrator to reactivate it.", 403)
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    db.session.commit()
+    return user
+
+
+def _count_failure(user: User, now: dt.datetime) -> None:
+    # One UPDATE, so simultaneous wrong guesses all count.
+    limit = current_app.config["LOGIN_MAX_FAILURES"]
+    db.session.execute(sa.update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1))
+    db.session.execute(
+        sa.update(User).where(User.id == user.id, User.failed_logins >= limit).values(
+            failed_logins=0, locked_until=now + dt.timedelta(seconds=current_app.config["LOGIN_LOCKOUT_SECONDS"])))
+    db.session.commit()
+
+
+def create_api_token(user: User, name: str) -> tuple[ApiToken, str]:
+    """A new read token for ``user``; returns the row and the token itself, which is never stored."""
+    name = (name or "").strip()
+    if not name:
+        raise OperationError("give the token a name, e.g. the script or system that will use it")
+    if len(name) > 100:
+        raise OperationError("a token name can be at most 100 characters")
+    if not user.is_active:
+        raise OperationError(f"{user.email} is deactivated")
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(user_id=user.id, name=name, token_hash=hash_token(raw))
+    db.session.add(token)
+    db.session.commit()
+    return token, raw
+
+
+def revoke_api_token(token: ApiToken) -> None:
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        db.session.commit()
+
+
+def find_api_token(raw: str) -> ApiToken | None:
+    """The unrevoked token with this value, or None."""
+    if not raw or len(raw) > 200:
+        return None
+    return db.session.scalar(sa.select(ApiToken).where(
+        ApiToken.token_hash == hash_token(raw), ApiToken.revoked_at.is_(None)))
+
+
+def touch_api_token(token: ApiToken) -> None:
+    now = utcnow()
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() >= TOKEN_TOUCH_SECONDS:
+        token.last_used_at = now
+        db.session.commit()
+
+
+def tokens_of(user: User) -> list[ApiToken]:
+    return list(db.session.scalars(
+        sa.select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.revoked_at.is_not(None),
+                                                                         ApiToken.created_at.desc())))

@@ -1,0 +1,105 @@
+"""Signing in and out, and each person's own API tokens."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import abort, flash, g, make_response, redirect, render_template, request, session, url_for
+
+from survey.auth import bp
+from survey.auth.decorators import current_user, login_required
+from survey.auth.forms import LoginForm, TokenForm
+from survey.auth.operations import LoginError, as_sentence, authenticate, create_api_token, revoke_api_token, tokens_of
+from survey.auth.sessions import session_payload
+from survey.db import db
+from survey.models import ApiToken
+from survey.operations import OperationError
+
+LANDING_ENDPOINT = "admin.survey_list"
+
+
+def safe_next(target: str | None) -> str:
+    """``target`` if it is a path on this site, else the landing page (no open redirects)."""
+    landing = url_for(LANDING_ENDPOINT)
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return landing
+    # Browsers read "/\evil.example" as "//evil.example" and drop tabs and newlines.
+    if "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target):
+        return landing
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith(url_for("auth.login")):
+        return landing
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    next_url = request.args.get("next")
+    if current_user() is not None:
+        return redirect(safe_next(next_url))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = authenticate(form.email.data, form.password.data, request.remote_addr)
+        except LoginError as exc:
+            form.form_errors.append(str(exc))
+            headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
+            return _login_page(form, exc.status, headers)
+        # A fresh session at sign-in: nothing planted in the cookie before survives (fixation).
+        session.clear()
+        session.update(session_payload(user))
+        return redirect(safe_next(next_url))
+    if form.is_submitted():
+        status = 422
+    return _login_page(form, status)
+
+
+def _login_page(form: LoginForm, status: int, headers: dict | None = None):
+    response = make_response(render_template("auth/login.html", form=form), status)
+    response.headers["Cache-Control"] = "no-store"
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+@bp.post("/logout")
+def logout():
+    # CSRFProtect checks the token of every POST, so another site cannot sign people out.
+    signed_in = g.get("user") is not None
+    session.clear()
+    if signed_in:
+        flash("You have signed out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/tokens", methods=["GET", "POST"])
+@login_required
+def tokens():
+    user = current_user()
+    form = TokenForm()
+    new_token = None
+    status = 200
+    if form.validate_on_submit():
+        try:
+            _, new_token = create_api_token(user, form.name.data)
+        except OperationError as exc:
+            form.name.errors.append(as_sentence(str(exc)))
+            status = 422
+        else:
+            form = TokenForm(formdata=None)
+    elif form.is_submitted():
+        status = 422
+    return render_template("auth/tokens.html", form=form, tokens=tokens_of(user), new_token=new_token), status
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int):
+    token = db.session.get(ApiToken, token_id)
+    # Someone else's token is as good as absent: say nothing about it.
+    if token is None or token.user_id != current_user().id:
+        abort(404, description="You have no API token with that id.")
+    revoke_api_token(token)
+    flash(f"The token “{token.name}” is revoked; calls using it are now refused.", "info")
+    return redirect(url_for("auth.tokens"))
