@@ -159,7 +159,28 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
         current_app.run(host=host, port=port, debug=False, use_reloader=False)
 
 
+@click.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(path: Path) -> None:
+    """Write a consistent copy of the live SQLite database to PATH while the site keeps running.
+
+    To restore: stop the site, copy PATH over the database file (default
+    instance/rapport.db), delete any rapport.db-wal and rapport.db-shm beside
+    it, start the site.
+    """
+    from flask import current_app
+
+    from survey.backup import BackupError, backup_sqlite, sqlite_path
+
+    try:
+        pages = backup_sqlite(sqlite_path(current_app.config["SQLALCHEMY_DATABASE_URI"]), path)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"backed up {pages} pages to {path}")
+
+
 def init_app(app: Flask) -> None:
+    app.cli.add_command(backup_command)
     app.cli.add_command(survey_cli)
     app.cli.add_command(responses_cli)
     app.cli.add_command(demo_command)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from survey.db import db
@@ -62,6 +64,18 @@ def init_app(app: Flask) -> None:
             if key.lower() not in ("content-type", "content-length"):
                 response.headers[key] = value
         return response
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(PoolTimeout)
+    def database_unavailable(exc: Exception):
+        # A locked SQLite file past its busy timeout, a restarting PostgreSQL or an
+        # exhausted pool: the transaction was rolled back whole, so say so and
+        # invite a retry rather than show a 500.
+        db.session.rollback()
+        current_app.logger.warning("database unavailable: %s", exc)
+        return error_response(503, "We are very busy right now and could not save this. "
+                                   "Nothing was stored; please try again in a moment.",
+                              headers={"Retry-After": "2"})
 
     @app.errorhandler(InternalServerError)
     def server_error(exc: InternalServerError):

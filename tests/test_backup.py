@@ -1,0 +1,113 @@
+"""`flask backup` copies a live SQLite database; a restored copy has every answer."""
+
+import shutil
+import sqlite3
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from survey import create_app
+from survey.db import db
+from survey.models import Response
+from tests.conftest import TEST_DB_URL
+
+pytestmark = pytest.mark.skipif(bool(TEST_DB_URL), reason="flask backup is for SQLite")
+
+
+def db_file(app):
+    return app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+
+
+def test_backup_while_answers_arrive_then_restore(app, runner, make_survey, tmp_path, monkeypatch):
+    survey = make_survey("nps")
+    for i in range(300):
+        db.session.add(Response(survey_id=survey.id, score=i % 11, comment=f"before {i}", channel="link", meta={}))
+    db.session.commit()
+    survey_id, path = survey.id, db_file(app)
+
+    stop = threading.Event()
+    written = []
+
+    def keep_answering():
+        conn = sqlite3.connect(path, timeout=10)
+        i = 0
+        while not stop.is_set() and i < 5000:
+            conn.execute("INSERT INTO responses (survey_id, score, comment, channel, created_at, updated_at, meta) "
+                         "VALUES (?, 7, ?, 'link', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, '{}')",
+                         (survey_id, f"during {i}"))
+            conn.commit()
+            written.append(i)
+            i += 1
+        conn.close()
+
+    writer = threading.Thread(target=keep_answering)
+    writer.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(written) < 50 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        result = runner.invoke(args=["backup", str(tmp_path / "copy.db")])
+    finally:
+        stop.set()
+        writer.join()
+    assert result.exit_code == 0, result.output
+    assert "backed up" in result.output
+    assert not list(tmp_path.glob(".copy.db.partial*"))
+
+    copy = sqlite3.connect(tmp_path / "copy.db")
+    assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    comments = {row[0] for row in copy.execute("SELECT comment FROM responses")}
+    copy.close()
+    assert {f"before {i}" for i in range(300)} <= comments  # everything committed before the backup
+    during = sorted(int(c.split()[1]) for c in comments if c.startswith("during"))
+    assert during == list(range(len(during)))  # a snapshot: a prefix of the concurrent writes, no gaps
+
+    # Restore as the README says: copy the file into a fresh instance folder, start the site.
+    restored = tmp_path / "restored"
+    restored.mkdir()
+    shutil.copy(tmp_path / "copy.db", restored / "rapport.db")
+    monkeypatch.setenv("RAPPORT_INSTANCE_PATH", str(restored))
+    monkeypatch.delenv("RAPPORT_SQLALCHEMY_DATABASE_URI", raising=False)
+    other = create_app({"SECRET_KEY": "x"})
+    with other.app_context():
+        got = set(db.session.scalars(sa.select(Response.comment)))
+        db.session.remove()
+    assert got == comments
+
+
+def test_backup_refuses_bad_destinations(app, runner, tmp_path):
+    assert runner.invoke(args=["backup", db_file(app)]).exit_code == 1
+    missing = runner.invoke(args=["backup", str(tmp_path / "no" / "such" / "dir.db")])
+    assert missing.exit_code == 1 and "does not exist" in missing.stderr
+
+
+def test_backup_refuses_other_databases():
+    from survey.backup import BackupError, sqlite_path
+
+    with pytest.raises(BackupError, match="pg_dump"):
+        sqlite_path("postgresql+psycopg://u@localhost/db")
+
+
+def test_locked_database_answers_503_and_stores_nothing(app_config, tmp_path, monkeypatch, make_survey):
+    survey_key = make_survey("csat").public_key
+    app_config["SQLITE_BUSY_TIMEOUT_MS"] = 200
+    monkeypatch.setenv("RAPPORT_INSTANCE_PATH", str(tmp_path / "locked"))
+    locked_app = create_app(app_config)
+    with locked_app.app_context():
+        holder = sqlite3.connect(app_config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///"))
+        holder.execute("BEGIN EXCLUSIVE")
+        try:
+            client = locked_app.test_client()
+            sent = client.post(f"/s/{survey_key}", data={"score": "4", "submission_key": "a" * 32})
+        finally:
+            holder.rollback()
+            holder.close()
+        assert sent.status_code == 503
+        assert sent.headers["Retry-After"] == "2"
+        assert "Nothing was stored" in sent.get_data(as_text=True)
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Response)) == 0
+        retry = client.post(f"/s/{survey_key}", data={"score": "4", "submission_key": "a" * 32})
+        assert retry.status_code == 303
+        db.session.remove()
