@@ -24,6 +24,7 @@ FEATURES = (
     "survey.cli",
     "survey.auth",
     "survey.admin",
+    "survey.results",
 )
 
 

@@ -9,6 +9,8 @@ from flask import Blueprint, Flask
 
 bp = Blueprint("results", __name__)
 
+from survey.results import present, routes  # noqa: E402,F401
+
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 import sqlalchemy as sa
+import sqlalchemy.orm
 
 from survey.db import db
 from survey.models import CHANNELS, SENTIMENTS, THEMES, Contact, PainPoint, Response, Survey, pain_point_responses
@@ -131,8 +132,10 @@ class ResponseFilter:
             where.append(Response.comment.ilike(f"%{escape_like(self.q)}%", escape="\\"))
         for key, value in self.attrs:
             # JSON path expressions render as JSON_EXTRACT on SQLite and ->> on PostgreSQL.
+            # An alias, so the subquery stays whole when the outer query joins contacts too.
+            contact = sa.orm.aliased(Contact)
             contact_has = sa.exists().where(
-                Contact.id == Response.contact_id, Contact.attributes[key].as_string() == value
+                contact.id == Response.contact_id, contact.attributes[key].as_string() == value
             )
             where.append(sa.or_(Response.meta[key].as_string() == value, contact_has))
         return where

@@ -18,9 +18,9 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from survey.db import db
-from survey.labels import corrected_fields
 from survey.metrics import ChangeResult, MetricResult, change, metric_for
-from survey.models import SENTIMENTS, THEMES, AnalysisRun, Contact, PainPoint, Response, ResponseLabel, Survey, pain_point_responses
+from survey.models import (SENTIMENTS, THEMES, AnalysisRun, Contact, LabelCorrection, PainPoint, Response,
+                           ResponseLabel, Survey, User, pain_point_responses)
 from survey.results.filters import ResponseFilter
 
 COMPARE_DAYS = 30  # with no date range, the change compares the last 30 days with the 30 before
@@ -59,8 +59,12 @@ def expand(counts: dict[int, int]) -> Iterator[int]:
     return itertools.chain.from_iterable(itertools.repeat(score, n) for score, n in sorted(counts.items()))
 
 
+def metric_from_counts(survey: Survey, counts: dict[int, int]) -> MetricResult:
+    return metric_for(survey.kind, expand(counts))
+
+
 def headline(flt: ResponseFilter) -> MetricResult:
-    return metric_for(flt.survey.kind, expand(score_counts(flt)))
+    return metric_from_counts(flt.survey, score_counts(flt))
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,17 @@ def band_counts(survey: Survey, counts: dict[int, int]) -> dict[str, int]:
 def pick_grain(first: dt.date, last: dt.date) -> str:
     """Weeks for up to half a year, months beyond: about 6 to 26 points either way."""
     return "week" if (last - first).days <= 183 else "month"
+
+
+def trend_grain(flt: ResponseFilter, grain: str | None = None) -> str:
+    """``grain`` if given, else the one that suits the span of the filtered answers."""
+    if grain:
+        return grain
+    first, last = db.session.execute(flt.apply(sa.select(sa.func.min(Response.created_at),
+                                                          sa.func.max(Response.created_at)))).one()
+    if first is None:
+        return "week"
+    return pick_grain(first.date(), last.date())
 
 
 def period_start(day: dt.date, grain: str) -> dt.date:
@@ -205,12 +220,23 @@ def pain_points(flt: ResponseFilter, run: AnalysisRun | None) -> list[PainPointR
 
 
 @dataclass(frozen=True)
+class Correction:
+    value: str
+    by: str | None  # the analyst's e-mail; None once their account is gone
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
 class CommentRow:
     response: Response
     contact: Contact | None
-    corrected: frozenset[str]
+    corrections: dict[str, Correction]  # field -> the correction in force
     sentiment_proba: float | None
     theme_proba: float | None
+
+    @property
+    def corrected(self) -> frozenset[str]:
+        return frozenset(self.corrections)
 
     @property
     def band(self) -> str | None:
@@ -245,13 +271,30 @@ def comments(flt: ResponseFilter, page: int = 1, per_page: int = 25) -> CommentP
         .limit(per_page).offset((page - 1) * per_page)
     ).all()
     ids = [response.id for response, _ in results]
-    corrected = corrected_fields(ids)
+    corrections = latest_corrections(ids)
     probas = model_confidence(ids)
     rows = [
-        CommentRow(response, contact, frozenset(corrected.get(response.id, ())), *probas.get(response.id, (None, None)))
+        CommentRow(response, contact, corrections.get(response.id, {}), *probas.get(response.id, (None, None)))
         for response, contact in results
     ]
     return CommentPage(rows, total, page, per_page)
+
+
+def latest_corrections(response_ids: list[int]) -> dict[int, dict[str, Correction]]:
+    """The newest correction of each field of these responses, with who made it and when."""
+    if not response_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(LabelCorrection.response_id, LabelCorrection.field, LabelCorrection.value, User.email,
+                  LabelCorrection.created_at)
+        .outerjoin(User, User.id == LabelCorrection.user_id)
+        .where(LabelCorrection.response_id.in_(response_ids))
+        .order_by(LabelCorrection.id)
+    )
+    found: dict[int, dict[str, Correction]] = {}
+    for response_id, field, value, email, at in rows:
+        found.setdefault(response_id, {})[field] = Correction(value, email, at)  # later ids win
+    return found
 
 
 def model_confidence(response_ids: list[int]) -> dict[int, tuple[float, float]]:

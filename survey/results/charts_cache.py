@@ -1,0 +1,55 @@
+"""The results charts (``analysis.charts``), remembered by their data.
+
+Drawing a chart with matplotlib takes a good part of a second whatever the
+number of answers; the data behind it is a handful of counts. The same counts
+give the same SVG, so recent ones are kept per process: a page seen again, or
+by a colleague, is served without drawing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+
+from analysis import charts
+from survey.metrics import MetricResult
+from survey.results.queries import expand
+
+CACHED = 128
+
+
+def distribution(kind: str, counts: dict[int, int]) -> str:
+    return _distribution(kind, tuple(sorted(counts.items())))
+
+
+@lru_cache(maxsize=CACHED)
+def _distribution(kind: str, counts: tuple[tuple[int, int], ...]) -> str:
+    return charts.score_distribution_svg(kind, list(expand(dict(counts))))
+
+
+def trend(kind: str, periods: list[tuple[dt.date, MetricResult]]) -> str:
+    # MetricResult is a frozen dataclass, so the list's items can key the cache.
+    return _trend(kind, tuple(periods))
+
+
+@lru_cache(maxsize=CACHED)
+def _trend(kind: str, periods: tuple[tuple[dt.date, MetricResult], ...]) -> str:
+    return charts.metric_trend_svg(kind, list(periods))
+
+
+def themes(counts: dict[str, dict[str, int]]) -> str:
+    return _themes(tuple((theme, tuple(by.items())) for theme, by in counts.items()))
+
+
+@lru_cache(maxsize=CACHED)
+def _themes(counts: tuple) -> str:
+    return charts.sentiment_by_theme_svg({theme: dict(by) for theme, by in counts})
+
+
+def pain_points(points: list[dict]) -> str:
+    return _pain_points(tuple(tuple(sorted(p.items())) for p in points))
+
+
+@lru_cache(maxsize=CACHED)
+def _pain_points(points: tuple) -> str:
+    return charts.pain_points_svg([dict(p) for p in points])

@@ -1,0 +1,39 @@
+"""The one form of the results screens: an analyst's correction of a comment's labels."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, SelectField, ValidationError
+from wtforms.fields.choices import SelectChoice
+
+from survey.models import SENTIMENTS, THEMES
+
+
+class CorrectionForm(FlaskForm):
+    """Sentiment and theme as the analyst reads the comment; unchanged fields are left alone."""
+
+    # "" is "not labelled yet": choosing nothing leaves that field as it is.
+    sentiment = SelectField("Sentiment", choices=[SelectChoice("", "—")] + [SelectChoice(s, s) for s in SENTIMENTS],
+                            validate_choice=False)
+    theme = SelectField("Theme", choices=[SelectChoice("", "—")] + [SelectChoice(t, t) for t in THEMES],
+                        validate_choice=False)
+    next = HiddenField()
+
+    @property
+    def wanted(self) -> dict[str, str]:
+        """The labels the analyst chose, leaving out fields left blank."""
+        return {name: value for name, value in (("sentiment", self.sentiment.data), ("theme", self.theme.data))
+                if value}
+
+    def validate_sentiment(self, field: SelectField) -> None:
+        if field.data and field.data not in SENTIMENTS:
+            raise ValidationError(f"Sentiment must be one of {', '.join(SENTIMENTS)}.")
+
+    def validate_theme(self, field: SelectField) -> None:
+        if field.data and field.data not in THEMES:
+            raise ValidationError(f"Theme must be one of {', '.join(THEMES)}.")
+
+    def validate_next(self, field: HiddenField) -> None:
+        # Only a path on this site: never an open redirect to another host.
+        if field.data and (not field.data.startswith("/") or field.data.startswith("//") or "\\" in field.data):
+            raise ValidationError("The page to return to must be on this site.")

@@ -1,0 +1,93 @@
+"""How numbers and filters read on the results pages (template filters and filter chips)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from flask import url_for
+
+from survey.models import PainPoint, Survey
+from survey.results import bp
+from survey.results.filters import ResponseFilter
+
+CHANNEL_NAMES = {"link": "survey link", "email": "e-mail", "widget": "widget", "import": "import"}
+
+
+def band_names(survey: Survey) -> dict[str, str]:
+    if survey.kind == "nps":
+        return {"negative": "detractors", "neutral": "passives", "positive": "promoters"}
+    return {"negative": "negative", "neutral": "neutral", "positive": "positive"}
+
+
+@bp.app_template_filter()
+def metric_text(value: float | None, kind: str) -> str:
+    """A score on its reporting scale: NPS as signed points, CSAT as a percent, CES to two decimals."""
+    if value is None:
+        return "–"
+    if kind == "nps":
+        return f"{value:+.0f}" if round(value) else "0"
+    if kind == "csat":
+        return f"{value:.0f}%"
+    return f"{value:.2f}"
+
+
+@bp.app_template_filter()
+def change_text(value: float | None, kind: str) -> str:
+    """A difference of two scores, always signed, in the metric's units."""
+    if value is None:
+        return "–"
+    if kind == "nps":
+        return f"{value:+.1f} points"
+    if kind == "csat":
+        return f"{value:+.1f} pts"
+    return f"{value:+.2f}"
+
+
+@bp.app_template_filter()
+def p_value_text(p: float | None) -> str:
+    if p is None:
+        return "p –"
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+@bp.app_template_filter()
+def when_text(moment: dt.datetime | dt.date | None) -> str:
+    if moment is None:
+        return "–"
+    if isinstance(moment, dt.datetime):
+        return moment.strftime("%-d %b %Y, %H:%M UTC")
+    return moment.strftime("%-d %b %Y")
+
+
+@dataclass(frozen=True)
+class Chip:
+    """One filter in use, shown with a link that removes it."""
+
+    text: str
+    remove_url: str
+
+
+def filter_chips(flt: ResponseFilter, endpoint: str, pain_label: str | None = None) -> list[Chip]:
+    names = band_names(flt.survey)
+    texts = {
+        "start": flt.start and f"from {when_text(flt.start)}",
+        "end": flt.end and f"to {when_text(flt.end)}",
+        "channel": flt.channel and f"channel: {CHANNEL_NAMES[flt.channel]}",
+        "band": flt.band and f"score: {names[flt.band]}",
+        "sentiment": flt.sentiment and f"sentiment: {flt.sentiment}",
+        "theme": flt.theme and f"theme: {flt.theme}",
+        "pain": flt.pain_point is not None and f"pain point: {pain_label or flt.pain_point}",
+        "q": flt.q and f"text: “{flt.q}”",
+    }
+    for key, value in flt.attrs:
+        texts[f"attr.{key}"] = f"{key} = {value}"
+    return [
+        Chip(text, url_for(endpoint, public_key=flt.survey.public_key, **flt.without(name).to_args()))
+        for name, text in texts.items() if text
+    ]
+
+
+def pain_point_label(point: PainPoint | None) -> str | None:
+    return None if point is None else f"#{point.rank} {point.label}"
+

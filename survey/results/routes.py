@@ -1,0 +1,170 @@
+"""Results views: parse the filter, ask ``queries`` for the numbers, render. Signed-in people only."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Response as HttpResponse
+from flask import abort, flash, jsonify, redirect, render_template, request, stream_with_context, url_for
+
+from survey.auth import current_user, login_required
+from survey.db import db
+from survey.errors import error_response
+from survey.models import PainPoint, Response, utcnow
+from survey.public.routes import survey_or_404
+from survey.results import bp, charts_cache, queries
+from survey.results.export import csv_lines
+from survey.results.filters import FilterError, ResponseFilter
+from survey.results.forms import CorrectionForm
+from survey.results.operations import apply_corrections
+from survey.results.present import band_names, filter_chips, pain_point_label
+
+PER_PAGE = 25
+LATEST_ON_RESULTS = 5
+
+
+def filter_or_400(survey) -> ResponseFilter:
+    try:
+        return ResponseFilter.from_args(survey, request.args)
+    except FilterError as exc:
+        abort(error_response(400, f"This filter cannot be used: {exc}.", field=exc.field))
+
+
+def page_number() -> int:
+    raw = request.args.get("page", "1").strip() or "1"
+    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+        abort(error_response(400, f"page {raw[:20]!r} is not a page number (1, 2, 3…).", field="page"))
+    return int(raw)
+
+
+def filter_bar(flt: ResponseFilter, endpoint: str) -> dict:
+    """What the filter form needs: choices, the filters in use, and where to send it."""
+    pain = db.session.get(PainPoint, flt.pain_point) if flt.pain_point is not None else None
+    return {
+        "flt": flt,
+        "endpoint": endpoint,
+        "band_names": band_names(flt.survey),
+        "attribute_choices": queries.attribute_choices(flt.survey),
+        "chips": filter_chips(flt, endpoint, pain_point_label(pain)),
+        "pain": pain,
+    }
+
+
+def grain_arg() -> str | None:
+    grain = request.args.get("grain", "").strip() or None
+    if grain is not None and grain not in queries.GRAINS:
+        abort(error_response(400, f"grain {grain[:20]!r} must be week or month.", field="grain"))
+    return grain
+
+
+def band_rows(survey, counts: dict[int, int]) -> list[dict]:
+    """Each score band with its name, count and share of the scored answers."""
+    bands = queries.band_counts(survey, counts)
+    scored = sum(bands.values())
+    names = band_names(survey)
+    return [{"band": band, "name": names[band], "count": n,
+             "percent": f"{100 * n / scored:.0f}%" if scored else "–"} for band, n in bands.items()]
+
+
+@bp.get("/surveys/<public_key>/results")
+@login_required
+def survey_results(public_key: str):
+    survey = survey_or_404(public_key)
+    flt = filter_or_400(survey)
+    grain = queries.trend_grain(flt, grain_arg())
+
+    counts = queries.score_counts(flt)
+    answers, commented = queries.answer_totals(flt)
+    run = queries.latest_run(survey)
+    pain_rows = queries.pain_points(flt, run)
+    return render_template(
+        "results/results.html", survey=survey, metric=queries.metric_from_counts(survey, counts), answers=answers,
+        commented=commented, band_rows=band_rows(survey, counts), comparison=queries.comparison(flt, utcnow().date()),
+        grain=grain, run=run, pain_rows=pain_rows, show_matching=not flt.without("pain").is_empty,
+        latest=queries.comments(flt, page=1, per_page=LATEST_ON_RESULTS),
+        bar=filter_bar(flt, "results.survey_results"), correction_form=CorrectionForm(),
+    )
+
+
+@bp.get("/surveys/<public_key>/charts/<any(distribution, trend, themes, pain):name>.svg")
+@login_required
+def chart(public_key: str, name: str):
+    """One chart of the results page under the same filters, as an SVG image (drawn apart so the page is quick)."""
+    survey = survey_or_404(public_key)
+    flt = filter_or_400(survey)
+    if name == "distribution":
+        svg = charts_cache.distribution(survey.kind, queries.score_counts(flt))
+    elif name == "trend":
+        svg = charts_cache.trend(survey.kind, queries.trend(flt, grain_arg())[1])
+    elif name == "themes":
+        svg = charts_cache.themes(queries.sentiment_by_theme(flt))
+    else:
+        show_matching = not flt.without("pain").is_empty
+        svg = charts_cache.pain_points([
+            {"label": row.point.label, "impact": row.point.impact, "theme": row.point.theme,
+             "count": row.matching if show_matching else row.point.count}
+            for row in queries.pain_points(flt, queries.latest_run(survey))
+        ])
+    response = HttpResponse(svg, mimetype="image/svg+xml")
+    # Opened on its own, the image may not run anything (it holds no script; this makes sure).
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response
+
+
+@bp.get("/surveys/<public_key>/comments")
+@login_required
+def comments(public_key: str):
+    """All comments under the filter, newest first; with ``pain`` it is that pain point's drill-down."""
+    survey = survey_or_404(public_key)
+    flt = filter_or_400(survey)
+    page = queries.comments(flt, page=page_number(), per_page=PER_PAGE)
+    bar = filter_bar(flt, "results.comments")
+    pain_row = None
+    if bar["pain"] is not None:
+        pain_row = next((row for row in queries.pain_points(flt, bar["pain"].run) if row.point.id == flt.pain_point),
+                        None)
+    return render_template("results/comments.html", survey=survey, page=page, bar=bar, pain_row=pain_row,
+                           correction_form=CorrectionForm())
+
+
+@bp.post("/surveys/<public_key>/responses/<int:response_id>/labels")
+@login_required
+def correct(public_key: str, response_id: int):
+    survey = survey_or_404(public_key)
+    response = db.session.get(Response, response_id)
+    if response is None or response.survey_id != survey.id:
+        abort(404, description="There is no such answer in this survey.")
+    if response.comment is None:
+        abort(error_response(400, "This answer has no comment, so it has no labels to correct."))
+    form = CorrectionForm()
+    if not form.validate():
+        field, errors = next(iter(form.errors.items()))
+        abort(error_response(400, errors[0], field=field))
+    changed = apply_corrections(response, form.wanted, current_user())
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify({"id": response.id, "sentiment": response.sentiment, "theme": response.theme,
+                        "changed": changed})
+    if changed:
+        flash(f"Saved: answer #{response.id} is now {response.sentiment or '–'} · {response.theme or '–'}.", "ok")
+    else:
+        flash(f"Nothing changed on answer #{response.id}.", "info")
+    back = form.next.data or url_for("results.comments", public_key=survey.public_key)
+    return redirect(f"{back}#r{response.id}", code=303)
+
+
+@bp.get("/surveys/<public_key>/export.csv")
+@login_required
+def export_csv(public_key: str):
+    survey = survey_or_404(public_key)
+    flt = filter_or_400(survey)
+    slug = re.sub(r"[^a-z0-9]+", "-", survey.name.lower()).strip("-")[:60] or survey.public_key
+    filename = f"rapport-{slug}-{utcnow():%Y%m%d-%H%M}.csv"
+
+    def body():
+        yield "\ufeff"  # a BOM: Excel then reads the file as UTF-8
+        yield from csv_lines(flt)
+
+    return HttpResponse(
+        stream_with_context(body()), mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "X-Content-Type-Options": "nosniff"},
+    )

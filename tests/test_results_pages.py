@@ -1,0 +1,307 @@
+"""The results pages through HTTP: access, numbers, filters everywhere, pain points, comments, corrections, export."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+
+import pytest
+import sqlalchemy as sa
+from markupsafe import escape
+
+from survey.db import db
+from survey.labels import ModelLabels, corrections_for_training, record_model_labels
+from survey.metrics import change, metric_for
+from survey.models import LabelCorrection, Response, utcnow
+from survey.results.present import metric_text, p_value_text
+from tests.conftest import extract_csrf
+from tests.dashboard_support import login
+from tests.results_support import add_run, label
+
+NOW = utcnow()
+
+
+def days_ago(n: float) -> dt.datetime:
+    return NOW - dt.timedelta(days=n)
+
+
+def routes(key: str, response_id: int) -> list[tuple[str, str]]:
+    return [
+        ("GET", f"/surveys/{key}/results"),
+        ("GET", f"/surveys/{key}/comments"),
+        ("GET", f"/surveys/{key}/charts/distribution.svg"),
+        ("GET", f"/surveys/{key}/charts/trend.svg"),
+        ("GET", f"/surveys/{key}/charts/themes.svg"),
+        ("GET", f"/surveys/{key}/charts/pain.svg"),
+        ("GET", f"/surveys/{key}/export.csv"),
+        ("POST", f"/surveys/{key}/responses/{response_id}/labels"),
+    ]
+
+
+@pytest.fixture
+def survey(make_survey):
+    return make_survey("nps", name="Broadband NPS")
+
+
+def test_every_results_route_is_protected(app):
+    endpoints = [name for name in app.view_functions if name.startswith("results.")]
+    assert len(endpoints) == 5
+    for name in endpoints:
+        assert getattr(app.view_functions[name], "access", None) == "login", name
+
+
+def test_anonymous_people_are_sent_to_sign_in(client, survey, make_response):
+    response = make_response(survey, score=3, comment="slow")
+    for method, url in routes(survey.public_key, response.id):
+        reply = client.open(url, method=method, data={"sentiment": "positive"})
+        assert reply.status_code == 302, url
+        assert reply.headers["Location"].startswith("/login"), url
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(LabelCorrection)) == 0
+
+
+@pytest.mark.parametrize("role", ["analyst", "admin"])
+def test_analysts_and_admins_may_read_and_correct(client, survey, make_response, role):
+    response = make_response(survey, score=3, comment="slow")
+    login(client, role)
+    for method, url in routes(survey.public_key, response.id):
+        reply = client.open(url, method=method, data={"sentiment": "positive", "theme": ""})
+        assert reply.status_code in (200, 303), (url, reply.status_code)
+        assert reply.headers["Cache-Control"] == "no-store", url
+
+
+def test_unknown_survey_is_404(client):
+    login(client)
+    assert client.get("/surveys/nope/results").status_code == 404
+    assert client.get("/surveys/nope/export.csv").status_code == 404
+
+
+def test_headline_metric_interval_count_and_change(client, survey, make_response):
+    before = [9, 10, 10, 9, 8, 3, 10, 9, 9, 10, 10, 9]
+    after = [0, 3, 5, 6, 9, 2, 4, 10, 1, 6, 7, 3]
+    for i, score in enumerate(before):
+        make_response(survey, score=score, created_at=days_ago(35 + i))
+    for i, score in enumerate(after):
+        make_response(survey, score=score, created_at=days_ago(1 + i))
+    login(client)
+    html = client.get(f"/surveys/{survey.public_key}/results").get_data(as_text=True)
+    everything = metric_for("nps", before + after)
+    assert metric_text(everything.score, "nps") in html
+    assert f"95% CI {metric_text(everything.ci_low, 'nps')} to {metric_text(everything.ci_high, 'nps')}" in html
+    assert "n = 24" in html
+    expected = change("nps", before, after)
+    assert expected.significant
+    assert "Change vs previous 30 days" in html and escape(p_value_text(expected.p_value)) in html
+    assert f"{expected.difference:+.1f} points" in html and ">significant<" in html
+
+
+def test_change_over_a_chosen_period(client, survey, make_response):
+    make_response(survey, score=9, created_at=dt.datetime(2024, 3, 5))
+    make_response(survey, score=10, created_at=dt.datetime(2024, 3, 6))
+    make_response(survey, score=9, created_at=dt.datetime(2024, 3, 12))
+    make_response(survey, score=1, created_at=dt.datetime(2024, 3, 13))
+    login(client)
+    html = client.get(f"/surveys/{survey.public_key}/results?start=2024-03-10&end=2024-03-16").get_data(as_text=True)
+    assert "Change vs previous 7 days" in html
+    assert "3 Mar 2024 – 9 Mar 2024" in html
+    assert "not significant" in html  # two answers a side: far too few
+    assert "n = 2" in html
+
+
+def test_filters_apply_to_every_part_of_the_page(client, survey, make_response):
+    email = make_response(survey, score=2, comment="e-mail answer about refunds", channel="email", meta={"plan": "pro"})
+    make_response(survey, score=10, comment="widget answer, all good", channel="widget", meta={"plan": "pro"})
+    label(email, "negative", "service")
+    add_run(survey, [("refunds", "service", [email])])
+    login(client)
+    html = client.get(f"/surveys/{survey.public_key}/results?channel=email&attr.plan=pro").get_data(as_text=True)
+    assert "n = 1" in html
+    assert "e-mail answer about refunds" in html and "widget answer" not in html
+    # Charts, export, tabs and the drill-down links all carry the same filters.
+    for src in re.findall(r'(?:src|href)="(/surveys/[^"]+(?:charts|export|comments)[^"]*)"', html):
+        assert "channel=email" in src and "attr.plan=pro" in src, src
+    chart = client.get(f"/surveys/{survey.public_key}/charts/distribution.svg?channel=email")
+    assert chart.mimetype == "image/svg+xml" and "1 answers. " in chart.get_data(as_text=True)
+    assert chart.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    everything = client.get(f"/surveys/{survey.public_key}/charts/distribution.svg").get_data(as_text=True)
+    assert "2 answers. " in everything
+    assert 'selected>e-mail</option>' in html  # the form shows the filter in use
+    assert "channel: e-mail" in html  # as a removable chip
+
+
+@pytest.mark.parametrize("query, words", [
+    ("start=2024-02-30", "not a date like"),
+    ("channel=fax", "channel &#39;fax&#39; is not one of"),
+    ("pain=12345", "no pain point 12345"),
+    ("grain=day", "grain &#39;day&#39; must be week or month"),
+])
+def test_bad_filters_get_a_clear_400(client, survey, query, words):
+    login(client)
+    for path in ("results", "comments", "export.csv", "charts/trend.svg"):
+        reply = client.get(f"/surveys/{survey.public_key}/{path}?{query}")
+        if "grain" in query and path in ("comments", "export.csv"):
+            assert reply.status_code == 200  # grain means nothing there
+            continue
+        assert reply.status_code == 400, path
+        assert words in reply.get_data(as_text=True), path
+
+
+def test_pain_points_are_ranked_and_drill_down_to_their_comments(client, survey, make_response):
+    slow = [make_response(survey, score=s, comment=f"waited {s} weeks for the engineer") for s in (1, 2, 3)]
+    rude = make_response(survey, score=0, comment="agent was rude to me")
+    make_response(survey, score=10, comment="lovely")
+    old_run, _ = add_run(survey, [("an older finding", "care", [rude])], finished=days_ago(10))
+    run, (first, second) = add_run(survey, [("waiting for the engineer", "service", slow), ("rude agent", "care", [rude])])
+    login(client)
+    html = client.get(f"/surveys/{survey.public_key}/results").get_data(as_text=True)
+    assert html.index("waiting for the engineer") < html.index("rude agent")
+    assert "an older finding" not in html
+    link = f'/surveys/{survey.public_key}/comments?pain={first.id}'
+    assert f'href="{link}"' in html
+    drill = client.get(link).get_data(as_text=True)
+    assert "Pain point #1" in drill and "Comments behind this pain point" in drill
+    assert all(f"waited {s} weeks" in drill for s in (1, 2, 3))
+    assert "agent was rude" not in drill.split("Comments behind")[1] and "lovely" not in drill
+    assert "1–3 of 3" in drill
+    # A filter narrows the drill-down too.
+    narrowed = client.get(link + "&q=2+weeks").get_data(as_text=True)
+    assert "1–1 of 1" in narrowed
+
+
+def test_no_analysis_yet_says_how_to_get_one(client, survey, make_response):
+    make_response(survey, score=5, comment="meh")
+    login(client)
+    html = client.get(f"/surveys/{survey.public_key}/results").get_data(as_text=True)
+    assert "No analysis has run for this survey yet" in html and "flask analyze" in html
+
+
+def test_comments_are_newest_first_paginated_and_searchable(client, survey, make_response):
+    for i in range(30):
+        make_response(survey, score=i % 11, comment=f"comment number {i:02d}" + (" 100% fine" if i == 7 else ""),
+                      created_at=days_ago(30 - i))
+    make_response(survey, score=5)  # no comment: not listed
+    login(client)
+    first = client.get(f"/surveys/{survey.public_key}/comments").get_data(as_text=True)
+    numbers = re.findall(r"comment number (\d\d)", first)
+    assert numbers == [f"{i:02d}" for i in range(29, 4, -1)]
+    assert "1–25 of 30" in first and "Page 1 of 2" in first
+    second = client.get(f"/surveys/{survey.public_key}/comments?page=2").get_data(as_text=True)
+    assert re.findall(r"comment number (\d\d)", second) == ["04", "03", "02", "01", "00"]
+    found = client.get(f"/surveys/{survey.public_key}/comments?q=100%25").get_data(as_text=True)
+    assert re.findall(r"comment number (\d\d)", found) == ["07"]
+    assert client.get(f"/surveys/{survey.public_key}/comments?page=x").status_code == 400
+    beyond = client.get(f"/surveys/{survey.public_key}/comments?page=9").get_data(as_text=True)
+    assert "There is no page 9" in beyond
+
+
+def test_a_correction_is_stored_with_who_and_when_and_outlives_the_next_analysis(client, survey, make_response):
+    response = make_response(survey, score=2, comment="They never called me back")
+    label(response, "neutral", "other")
+    analyst = login(client)
+    back = f"/surveys/{survey.public_key}/comments?channel=link"
+    reply = client.post(f"/surveys/{survey.public_key}/responses/{response.id}/labels",
+                        data={"sentiment": "negative", "theme": "service", "next": back})
+    assert reply.status_code == 303 and reply.headers["Location"] == f"{back}#r{response.id}"
+    corrections = db.session.scalars(sa.select(LabelCorrection).order_by(LabelCorrection.field)).all()
+    assert [(c.field, c.value, c.user_id) for c in corrections] == [
+        ("sentiment", "negative", analyst.id), ("theme", "service", analyst.id)]
+    assert all(abs((c.created_at - utcnow()).total_seconds()) < 60 for c in corrections)
+    page = client.get(back).get_data(as_text=True)
+    assert "Saved: answer #" in page and "✎ corrected" in page and f"corrected by {analyst.email}" in page
+
+    # A later model run labels it again: the corrections stay in force.
+    record_model_labels("model-2", [ModelLabels(response.id, "positive", 0.9, {}, "care", 0.9, {}, [])])
+    db.session.refresh(response)
+    assert (response.sentiment, response.theme, response.label_version) == ("negative", "service", "model-2")
+    assert set(corrections_for_training()) == {
+        ("They never called me back", "sentiment", "negative"), ("They never called me back", "theme", "service")}
+
+
+def test_only_changed_labels_become_corrections(client, survey, make_response):
+    response = make_response(survey, score=2, comment="slow")
+    label(response, "negative", "other")
+    login(client)
+    client.post(f"/surveys/{survey.public_key}/responses/{response.id}/labels",
+                data={"sentiment": "negative", "theme": "service"})
+    assert [(c.field, c.value) for c in db.session.scalars(sa.select(LabelCorrection))] == [("theme", "service")]
+    reply = client.post(f"/surveys/{survey.public_key}/responses/{response.id}/labels",
+                        data={"sentiment": "negative", "theme": "service"}, follow_redirects=True)
+    assert "Nothing changed" in reply.get_data(as_text=True)
+
+
+def test_a_correction_by_script_gets_json(client, survey, make_response):
+    response = make_response(survey, score=2, comment="slow")
+    login(client)
+    reply = client.post(f"/surveys/{survey.public_key}/responses/{response.id}/labels",
+                        data={"sentiment": "negative", "theme": ""}, headers={"Accept": "application/json"})
+    assert reply.status_code == 200
+    assert reply.get_json() == {"id": response.id, "sentiment": "negative", "theme": None, "changed": ["sentiment"]}
+
+
+@pytest.mark.parametrize("data, status, words", [
+    ({"sentiment": "furious"}, 400, "Sentiment must be one of"),
+    ({"theme": "price"}, 400, "Theme must be one of"),
+    ({"sentiment": "negative", "next": "https://evil.example/"}, 400, "must be on this site"),
+    ({"sentiment": "negative", "next": "//evil.example/"}, 400, "must be on this site"),
+])
+def test_bad_corrections_are_refused_and_store_nothing(client, survey, make_response, data, status, words):
+    response = make_response(survey, score=2, comment="slow")
+    login(client)
+    reply = client.post(f"/surveys/{survey.public_key}/responses/{response.id}/labels", data=data)
+    assert reply.status_code == status and words in reply.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(LabelCorrection)) == 0
+
+
+def test_corrections_only_for_commented_answers_of_this_survey(client, survey, make_survey, make_response):
+    other = make_response(make_survey("csat"), score=2, comment="elsewhere")
+    silent = make_response(survey, score=2)
+    login(client)
+    assert client.post(f"/surveys/{survey.public_key}/responses/{other.id}/labels",
+                       data={"sentiment": "negative"}).status_code == 404
+    assert client.post(f"/surveys/{survey.public_key}/responses/999999/labels",
+                       data={"sentiment": "negative"}).status_code == 404
+    reply = client.post(f"/surveys/{survey.public_key}/responses/{silent.id}/labels", data={"sentiment": "negative"})
+    assert reply.status_code == 400 and "no comment" in reply.get_data(as_text=True)
+
+
+@pytest.fixture
+def csrf_on(app_config):
+    app_config["WTF_CSRF_ENABLED"] = True
+
+
+def test_corrections_need_the_form_token(csrf_on, client, survey, make_response):
+    response = make_response(survey, score=2, comment="slow")
+    login(client)
+    url = f"/surveys/{survey.public_key}/responses/{response.id}/labels"
+    assert client.post(url, data={"sentiment": "negative"}).status_code == 400
+    token = extract_csrf(client.get(f"/surveys/{survey.public_key}/comments").get_data(as_text=True))
+    assert client.post(url, data={"sentiment": "negative", "csrf_token": token}).status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Response, response.id).sentiment == "negative"
+
+
+def test_signed_in_pages_carry_a_strict_content_security_policy(client, survey):
+    login(client)
+    reply = client.get(f"/surveys/{survey.public_key}/results")
+    policy = reply.headers["Content-Security-Policy"]
+    script = next(part for part in policy.split(";") if part.strip().startswith("script-src"))
+    assert "unsafe-inline" not in script and "frame-ancestors 'none'" in policy
+    assert reply.headers["X-Content-Type-Options"] == "nosniff"
+    assert "<script>" not in reply.get_data(as_text=True) and " style=" not in reply.get_data(as_text=True)
+
+
+def test_export_is_the_filtered_answers_as_safe_csv(client, survey, make_response):
+    a = make_response(survey, score=1, comment="=HYPERLINK(\"http://evil\")", channel="email", meta={"plan": "@pro"})
+    make_response(survey, score=9, comment="fine", channel="widget")
+    label(a, "negative", "service")
+    login(client)
+    reply = client.get(f"/surveys/{survey.public_key}/export.csv?channel=email")
+    assert reply.status_code == 200 and reply.mimetype == "text/csv" and reply.is_streamed
+    assert re.fullmatch(r'attachment; filename="rapport-broadband-nps-\d{8}-\d{4}\.csv"',
+                        reply.headers["Content-Disposition"])
+    body = reply.get_data().decode("utf-8-sig")
+    [row] = list(csv.DictReader(io.StringIO(body)))
+    assert row["id"] == str(a.id) and row["comment"] == "'=HYPERLINK(\"http://evil\")" and row["meta.plan"] == "'@pro"
+    assert (row["sentiment"], row["theme"], row["sentiment_proba"], row["band"]) == ("negative", "service", "0.8", "negative")
+    assert reply.get_data().startswith(b"\xef\xbb\xbf")  # UTF-8 BOM for Excel
