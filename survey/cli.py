@@ -156,7 +156,11 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     lines = seed_demo(base_url=f"http://{host}:{port}")
     click.echo("\n".join(lines))
     if not no_serve:
-        current_app.run(host=host, port=port, debug=False, use_reloader=False)
+        from werkzeug.serving import run_simple
+
+        # Flask ignores app.run() inside its own CLI, so serve directly.
+        click.echo("Press Ctrl+C to stop.")
+        run_simple(host, port, current_app._get_current_object(), threaded=True)
 
 
 @click.command("backup")
