@@ -21,6 +21,7 @@ FEATURES = (
     "survey.errors",
     "survey.security",
     "survey.public",
+    "survey.invites",
     "survey.cli",
     "survey.auth",
     "survey.admin",

@@ -44,6 +44,21 @@ class Defaults:
     MAIL_TIMEOUT = 30
     INVITATION_EXPIRY_DAYS = 30
     THROTTLE_DAYS = 90
+    # -- e-mail invitations (survey.invites) --
+    # mailto: half of List-Unsubscribe; None: the sender's own address.
+    MAIL_UNSUBSCRIBE_MAILTO: str | None = None
+    # Delivery worker: messages per batch (one SMTP connection each), how long a
+    # claim holds before another worker may take the batch over, and retries:
+    # a temporary failure is retried after RETRY_BASE * 2**(attempt-1) seconds,
+    # at most MAX_ATTEMPTS tries in all, then the message is failed.
+    MAIL_BATCH_SIZE = 100
+    MAIL_CLAIM_SECONDS = 600
+    MAIL_MAX_ATTEMPTS = 10  # 1, 2, 4 … 256 minutes apart: about 8.5 hours in all
+    MAIL_RETRY_BASE_SECONDS = 60
+    MAIL_RETRY_MAX_SECONDS = 6 * 3600
+    # Different score links of one e-mail confirmed within this many seconds of
+    # each other are a link scanner fanning out, not a person: none of them counts.
+    INVITE_CLICK_BURST_SECONDS = 10
 
     # Analysis
     ANALYSIS_MODEL_VERSION: str | None = None  # None: the newest model found

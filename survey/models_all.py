@@ -5,3 +5,4 @@ each feature package.
 """
 
 from survey import models  # noqa: F401
+from survey.invites import models as invites_models  # noqa: F401

@@ -1,0 +1,279 @@
+"""``flask contacts …`` and ``flask invite …``: parse options, call the operations, print.
+
+Errors go to stderr with exit status 1 (click.ClickException) or 2 for a
+wrong option (click.UsageError).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import signal
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from survey.cli import find_survey
+from survey.db import db
+from survey.invites import delivery, operations
+from survey.invites.models import INVITATION_STATUSES, OUTBOX_STATES, Campaign, Invitation, OutboxMessage
+from survey.operations import OperationError
+
+contacts_cli = AppGroup("contacts", help="Import, unsubscribe and forget the people surveys are sent to.")
+invite_cli = AppGroup("invite", help="Send survey invitations by e-mail, deliver them, remind, report.")
+
+DURATION = re.compile(r"^\s*(\d+)\s*([wdhm])\s*$")
+UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes"}
+
+
+def parse_duration(value: str) -> dt.timedelta:
+    """``3d``, ``12h``, ``2w``, ``90m`` -> timedelta; click.BadParameter otherwise."""
+    match = DURATION.match(value or "")
+    if not match:
+        raise click.BadParameter(f"{value!r} is not a duration like 3d, 12h, 2w or 90m")
+    return dt.timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
+
+
+def _fail(exc: Exception) -> click.ClickException:
+    return click.ClickException(str(exc))
+
+
+# -- contacts ----------------------------------------------------------------
+
+
+@contacts_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--skip-bad", is_flag=True, help="Load the good lines even if some lines are bad.")
+def import_command(file: Path, skip_bad: bool) -> None:
+    """Add or update contacts from a CSV file (UTF-8) with an 'email' column.
+
+    A 'name' column is optional; every other column is kept as an attribute
+    for segments (--where plan=pro). Addresses that differ only in case are
+    one contact. A file with bad lines imports nothing unless --skip-bad.
+    """
+    from survey.importer import ImportError_, open_csv_text
+    from survey.invites.contacts import parse_contacts_csv
+
+    config = current_app.config
+    try:
+        parsed = parse_contacts_csv(open_csv_text(file.read_bytes()), max_attributes=config["META_MAX_FIELDS"],
+                                    max_value=config["META_MAX_VALUE_LENGTH"])
+    except ImportError_ as exc:
+        raise click.ClickException(f"{file}: {exc}") from None
+    for problem in parsed.problems[:50]:
+        click.echo(f"{file}: {problem}", err=True)
+    if len(parsed.problems) > 50:
+        click.echo(f"{file}: … and {len(parsed.problems) - 50} more bad lines", err=True)
+    if parsed.problems and not skip_bad:
+        raise click.ClickException(f"{len(parsed.problems)} bad line(s); nothing was imported. "
+                                   "Fix them, or pass --skip-bad to load the rest.")
+    result = operations.import_contacts(parsed.rows)
+    click.echo(f"imported {file}: {result.added} new contact(s), {result.updated} updated, "
+               f"{parsed.merged} duplicate line(s) merged, {len(parsed.problems)} bad line(s) skipped")
+
+
+@contacts_cli.command("unsubscribe")
+@click.argument("email")
+def unsubscribe_command(email: str) -> None:
+    """Suppress an address for every future survey (e.g. after a mailto: unsubscribe)."""
+    contact = operations.find_contact(email)
+    if contact is None:
+        raise click.ClickException(f"no contact has the address {email!r}")
+    changed = operations.unsubscribe_contact(contact)
+    click.echo(f"unsubscribed {contact.email}" if changed else f"{contact.email} was already unsubscribed")
+
+
+@contacts_cli.command("forget")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def forget_command(email: str, yes: bool) -> None:
+    """Erase a person: contact data, link tokens, queued and sent e-mails, and the link
+    from their answers (the answers stay, anonymised, for the metrics)."""
+    if not yes:
+        click.confirm(f"Erase {email} for good?", abort=True)
+    try:
+        done = operations.forget_contact(email)
+    except OperationError as exc:
+        raise _fail(exc) from None
+    click.echo(f"forgot {done.email}: {done.answers_anonymised} answer(s) anonymised, "
+               f"{done.invitations_anonymised} invitation(s) and their links erased, "
+               f"{done.messages_deleted} e-mail(s) deleted ({done.files_deleted} .eml file(s))")
+
+
+# -- invitations -------------------------------------------------------------
+
+
+@invite_cli.command("send")
+@click.option("--survey", "key", required=True, help="Public key of the survey to invite to.")
+@click.option("--where", "conditions", multiple=True, metavar="ATTR=VALUE[,VALUE]",
+              help="Only contacts whose attribute has one of these values; repeat to narrow (AND).")
+@click.option("--name", help="The campaign's name (default: survey name and time).")
+@click.option("--expiry-days", type=click.IntRange(min=1), help="Days the links work (default INVITATION_EXPIRY_DAYS).")
+@click.option("--base-url", help="Public address of this site for the links (default PUBLIC_BASE_URL).")
+@click.option("--sender", help="From: address, e.g. 'Acme Support <support@acme.example>' (default MAIL_DEFAULT_SENDER).")
+def send_command(key: str, conditions: tuple[str, ...], name: str | None, expiry_days: int | None,
+                 base_url: str | None, sender: str | None) -> None:
+    """Queue an invitation e-mail to every contact of the segment; `flask invite deliver` sends them."""
+    survey = find_survey(key)
+    base_url = base_url or current_app.config.get("PUBLIC_BASE_URL")
+    if not base_url:
+        raise click.UsageError("the e-mail links need this site's public address: set PUBLIC_BASE_URL "
+                               "(RAPPORT_PUBLIC_BASE_URL) or pass --base-url https://surveys.example.com")
+    try:
+        segment = operations.parse_segment(conditions)
+        result = operations.send_campaign(survey, base_url=base_url, segment=segment, name=name,
+                                          expiry_days=expiry_days, sender=sender)
+    except OperationError as exc:
+        raise _fail(exc) from None
+    click.echo(f"campaign {result.campaign.id} ({operations.describe_segment(segment)}): "
+               f"{result.queued} invitation(s) queued; skipped {result.skipped}: "
+               f"{result.unsubscribed} unsubscribed, {result.bounced} bounced, "
+               f"{result.throttled} surveyed within {result.campaign.throttle_days} days")
+
+
+@invite_cli.command("deliver")
+@click.option("--loop", is_flag=True, help="Keep running: deliver, wait --interval seconds, repeat (stop with Ctrl-C or SIGTERM).")
+@click.option("--interval", default=5.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds between passes with --loop.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Messages per SMTP connection (default MAIL_BATCH_SIZE).")
+def deliver_command(loop: bool, interval: float, batch_size: int | None) -> None:
+    """Send the queued e-mails over SMTP (MAIL_SERVER), or into instance/outbox/*.eml without one."""
+    stop = {"now": False}
+
+    def request_stop(signum, frame):
+        stop["now"] = True  # finish the message in hand, then leave
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, request_stop)
+    transport = delivery.transport_for(current_app.config, current_app.instance_path)
+    click.echo(f"delivering to {transport.describe()}", err=True)
+
+    def show(report: delivery.DeliveryReport) -> None:
+        for error in report.errors[:20]:
+            click.echo(error, err=True)
+        click.echo(f"sent {report.sent}, retry later {report.retried}, failed {report.failed}, "
+                   f"uncertain {report.uncertain}" + (f", settled {report.recovered} left by a stopped worker"
+                                                      if report.recovered else ""))
+
+    if loop:
+        delivery.deliver_forever(interval=interval, batch_size=batch_size, should_stop=lambda: stop["now"],
+                                 on_report=show)
+        return
+    report = delivery.deliver(batch_size=batch_size, should_stop=lambda: stop["now"], transport=transport)
+    show(report)
+    if report.failed or report.uncertain:
+        raise SystemExit(1)
+
+
+@invite_cli.command("remind")
+@click.option("--after", "after", required=True, help="Remind those who have not answered this long after the e-mail, e.g. 3d.")
+@click.option("--survey", "key", help="Only this survey's campaigns.")
+@click.option("--campaign", "campaign_id", type=int, help="Only this campaign.")
+def remind_command(after: str, key: str | None, campaign_id: int | None) -> None:
+    """Queue one reminder to each invitation not answered after --after (never a second one)."""
+    delay = parse_duration(after)
+    survey = find_survey(key) if key else None
+    campaign = _campaign(campaign_id) if campaign_id else None
+    result = operations.queue_reminders(after=delay, survey=survey, campaign=campaign)
+    click.echo(f"{result.reminded} reminder(s) queued; not yet due {result.not_due}; skipped "
+               f"{result.unsubscribed} unsubscribed or bounced, {result.expired} expired")
+
+
+def _campaign(campaign_id: int) -> Campaign:
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise click.ClickException(f"there is no campaign {campaign_id}; `flask invite status` lists them")
+    return campaign
+
+
+@invite_cli.command("status")
+@click.option("--campaign", "campaign_id", type=int, help="One campaign.")
+@click.option("--survey", "key", help="This survey's campaigns.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def status_command(campaign_id: int | None, key: str | None, as_json: bool) -> None:
+    """Per campaign: invited, sent, failed, answered, response rate, skipped."""
+    query = sa.select(Campaign).order_by(Campaign.id)
+    if campaign_id:
+        query = query.where(Campaign.id == _campaign(campaign_id).id)
+    if key:
+        query = query.where(Campaign.survey_id == find_survey(key).id)
+    stats = [operations.campaign_stats(c) for c in db.session.scalars(query)]
+    if as_json:
+        click.echo(json.dumps(stats, indent=2))
+        return
+    if not stats:
+        click.echo("No campaigns yet. Start one with `flask invite send --survey KEY`.")
+        return
+    for s in stats:
+        rate = "–" if s["response_rate"] is None else f"{s['response_rate']:.1%}"
+        click.echo(f"campaign {s['campaign']} {s['name']!r} (survey {s['survey']}, {s['segment']}): "
+                   f"invited {s['invited']}, queued {s['queued']}, sent {s['sent']}, failed {s['failed']}, "
+                   f"answered {s['answered']} ({rate}), expired {s['expired']}, reminded {s['reminded']}; "
+                   f"skipped {s['skipped_unsubscribed']} unsubscribed, {s['skipped_bounced']} bounced, "
+                   f"{s['skipped_throttled']} throttled")
+
+
+@invite_cli.command("list")
+@click.option("--campaign", "campaign_id", type=int, required=True, help="The campaign.")
+@click.option("--status", type=click.Choice(INVITATION_STATUSES), help="Only invitations in this state.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def list_command(campaign_id: int, status: str | None, as_json: bool) -> None:
+    """Each invitation of a campaign: address, state, and when it was sent and answered."""
+    campaign = _campaign(campaign_id)
+    query = sa.select(Invitation).where(Invitation.campaign_id == campaign.id).order_by(Invitation.id)
+    if status:
+        query = query.where(Invitation.status_is(status))
+    rows = [{
+        "email": i.contact.email if i.contact else None, "status": i.status, "reason": i.skip_reason,
+        "sent_at": i.sent_at and i.sent_at.isoformat(timespec="seconds"),
+        "answered_at": i.answered_at and i.answered_at.isoformat(timespec="seconds"),
+        "expires_at": i.expires_at.isoformat(timespec="seconds"), "error": i.last_error,
+    } for i in db.session.scalars(query)]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        extra = row["reason"] or row["error"] or ""
+        click.echo(f"{row['email'] or '(forgotten)'}\t{row['status']}\t{row['sent_at'] or '-'}\t"
+                   f"{row['answered_at'] or '-'}\t{extra}".rstrip())
+
+
+@invite_cli.command("outbox")
+@click.option("--state", type=click.Choice(OUTBOX_STATES), help="Only messages in this state.")
+def outbox_command(state: str | None) -> None:
+    """Count outbox messages by state, and list the ones that need a person (uncertain, failed)."""
+    counts = dict(db.session.execute(
+        sa.select(OutboxMessage.state, sa.func.count()).group_by(OutboxMessage.state)).all())
+    click.echo(", ".join(f"{s} {counts.get(s, 0)}" for s in OUTBOX_STATES))
+    shown = (state,) if state else ("uncertain", "failed")
+    for message in db.session.scalars(
+            sa.select(OutboxMessage).where(OutboxMessage.state.in_(shown)).order_by(OutboxMessage.id).limit(200)):
+        click.echo(f"{message.id}\t{message.state}\t{message.recipient}\t{message.message_id}\t"
+                   f"{message.last_error or ''}".rstrip())
+
+
+@invite_cli.command("resolve")
+@click.argument("message_id", type=int)
+@click.option("--sent", "verdict", flag_value="sent", help="The mail server's log shows it was accepted.")
+@click.option("--resend", "verdict", flag_value="resend", help="It was not accepted: send it again.")
+def resolve_command(message_id: int, verdict: str | None) -> None:
+    """Settle an 'uncertain' message (see `flask invite outbox`)."""
+    if verdict is None:
+        raise click.UsageError("say --sent or --resend")
+    message = db.session.get(OutboxMessage, message_id)
+    if message is None:
+        raise click.ClickException(f"there is no outbox message {message_id}")
+    try:
+        delivery.resolve_uncertain(message, delivered=verdict == "sent")
+    except OperationError as exc:
+        raise _fail(exc) from None
+    click.echo(f"message {message_id}: " + ("marked sent" if verdict == "sent" else "queued again"))
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(contacts_cli)
+    app.cli.add_command(invite_cli)

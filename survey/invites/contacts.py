@@ -1,0 +1,133 @@
+"""Parse a contacts CSV file into rows ready to store (pure: no database, no network).
+
+The file needs an ``email`` column; ``name`` is optional; every further column
+becomes an attribute for segmenting (``plan``, ``region``, ``journey stage``...).
+Addresses are checked for syntax with ``email-validator`` (no DNS look-ups)
+and lower-cased, so ``Ann@Example.com`` and ``ann@example.com`` are one
+contact: later lines of the same address are merged into the first, a later
+non-empty value winning. Every bad line is reported with its line number; the
+caller decides whether a file with problems loads anything.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from email_validator import EmailNotValidError, validate_email
+
+from survey.importer import ImportError_, Problem, read_records
+
+EMAIL_HEADERS = ("email", "e-mail", "email address", "e-mail address", "mail")
+NAME_HEADERS = ("name", "full name", "full_name")
+ATTRIBUTE_NAME = re.compile(r"^[a-z0-9_-]{1,64}$")
+MAX_NAME = 200
+
+
+@dataclass
+class ContactRow:
+    line: int
+    email: str
+    name: str | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ParsedContacts:
+    rows: list[ContactRow] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    merged: int = 0  # lines folded into an earlier line with the same address
+
+
+def normalise_email(value: str) -> str:
+    """The stored form of an address: syntax-checked, Unicode-normalised, lower-cased.
+
+    Raises ValueError with the validator's explanation.
+    """
+    value = (value or "").strip()
+    if not value:
+        raise ValueError("the e-mail address is empty")
+    try:
+        checked = validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"{value!r} is not a valid e-mail address: {exc}") from None
+    return checked.normalized.lower()
+
+
+def clean_text(value: str) -> str | None:
+    """One line of printable text: control characters dropped, runs of spaces folded."""
+    printable = "".join(c if c.isprintable() or c.isspace() else " " for c in value)
+    return " ".join(printable.split()) or None
+
+
+def attribute_key(header: str) -> str:
+    """``Journey Stage`` -> ``journey_stage``: the name segments and answer meta use."""
+    return re.sub(r"[\s.]+", "_", header.strip().lower())
+
+
+def parse_contacts_csv(stream: TextIO, *, max_attributes: int = 20, max_value: int = 200) -> ParsedContacts:
+    """Read every line; return the good contacts (merged by address) and the problems."""
+    header, records = read_records(stream)
+    email_col, name_col, attribute_cols = _columns(header, max_attributes)
+    result = ParsedContacts()
+    by_email: dict[str, ContactRow] = {}
+    for line, record in records:
+        try:
+            row = _parse_record(line, record, email_col, name_col, attribute_cols, max_value)
+        except ValueError as exc:
+            result.problems.append(Problem(line, str(exc)))
+            continue
+        first = by_email.get(row.email)
+        if first is None:
+            by_email[row.email] = row
+            result.rows.append(row)
+        else:
+            first.name = row.name or first.name
+            first.attributes.update(row.attributes)
+            result.merged += 1
+    return result
+
+
+def _columns(header: list[str], max_attributes: int) -> tuple[str, str | None, dict[str, str]]:
+    if not header:
+        raise ImportError_("the file is empty: it needs a header line with an 'email' column")
+    lowered = {h.strip().lower(): h for h in header}
+    email_col = next((lowered[h] for h in EMAIL_HEADERS if h in lowered), None)
+    if email_col is None:
+        raise ImportError_(f"the file has no 'email' column; its columns are: {', '.join(header)}")
+    name_col = next((lowered[h] for h in NAME_HEADERS if h in lowered), None)
+    attribute_cols: dict[str, str] = {}
+    for column in header:
+        if column in (email_col, name_col):
+            continue
+        key = attribute_key(column)
+        if not ATTRIBUTE_NAME.match(key):
+            raise ImportError_(
+                f"column {column!r} cannot be an attribute name: use letters, digits, spaces, '-' or '_' "
+                "(at most 64)"
+            )
+        if key in attribute_cols.values() or key in ("email", "name"):
+            raise ImportError_(f"column {column!r} appears twice (as {key!r})")
+        attribute_cols[column] = key
+    if len(attribute_cols) > max_attributes:
+        raise ImportError_(f"the file has {len(attribute_cols)} attribute columns; at most {max_attributes} are kept")
+    return email_col, name_col, attribute_cols
+
+
+def _parse_record(line, record, email_col, name_col, attribute_cols, max_value) -> ContactRow:
+    if None in record:
+        raise ValueError("the line has more fields than the header")
+    email = normalise_email(record.get(email_col) or "")
+    name = clean_text(record.get(name_col) or "") if name_col else None
+    if name and len(name) > MAX_NAME:
+        raise ValueError(f"the name is longer than {MAX_NAME} characters")
+    attributes = {}
+    for column, key in attribute_cols.items():
+        value = clean_text(record.get(column) or "")
+        if not value:
+            continue  # a blank cell says nothing; it never erases a known value
+        if len(value) > max_value:
+            raise ValueError(f"{column!r} is longer than {max_value} characters")
+        attributes[key] = value
+    return ContactRow(line=line, email=email, name=name, attributes=attributes)
