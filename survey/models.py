@@ -207,13 +207,6 @@ class Response(db.Model):
         sa.CheckConstraint("score IS NOT NULL OR comment IS NOT NULL", name="score_or_comment"),
         sa.UniqueConstraint("survey_id", "external_id", name="uq_responses_survey_external_id"),
         sa.Index("ix_responses_survey_created", "survey_id", "created_at"),
-        # The results page counts answers per score, day and label in one survey: with every
-        # column it reads in this index, those counts never touch the table (100k answers in ms).
-        sa.Index("ix_responses_survey_created_score_labels",
-                 "survey_id", "created_at", "score", "sentiment", "theme", "channel"),
-        # Newest comments first, and how many there are, without reading the score-only answers.
-        sa.Index("ix_responses_survey_commented", "survey_id", "created_at", "id",
-                 sqlite_where=sa.text("comment IS NOT NULL"), postgresql_where=sa.text("comment IS NOT NULL")),
     )
 
 
