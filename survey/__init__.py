@@ -25,6 +25,7 @@ FEATURES = (
     "survey.cli",
     "survey.auth",
     "survey.admin",
+    "survey.api",
     "survey.results",
 )
 

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from survey.db import db
 from survey.metrics import MetricResult, metric_for
 from survey.models import Response, Survey
+from survey.results.queries import expand
 
 
 @dataclass
@@ -44,7 +45,7 @@ def response_counts(survey_ids: list[int]) -> dict[int, int]:
 
 
 def metric_from_counts(kind: str, counts: dict[int, int]) -> MetricResult:
-    return metric_for(kind, [score for score, count in sorted(counts.items()) for _ in range(count)])
+    return metric_for(kind, expand(counts))
 
 
 def summarise(surveys: list[Survey]) -> list[SurveySummary]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from werkzeug.routing import BuildError
 
 from survey.admin import bp
 from survey.admin.forms import SurveyForm
+from survey.admin.links import public_url
 from survey.admin.operations import answer_count, create_survey_from_settings, update_survey
 from survey.admin.queries import all_surveys, summarise, survey_by_key
 from survey.auth import current_user, login_required, role_required
@@ -33,11 +34,6 @@ def survey_or_404(public_key: str) -> Survey:
     if survey is None:
         abort(404, description="There is no survey with that key.")
     return survey
-
-
-def public_base_url() -> str:
-    """Where customers reach this site: PUBLIC_BASE_URL, else the address this request came to."""
-    return (current_app.config.get("PUBLIC_BASE_URL") or request.url_root).rstrip("/")
 
 
 @bp.route("/surveys/new", methods=["GET", "POST"])
@@ -85,10 +81,8 @@ def edit_survey(public_key: str):
 def survey_detail(public_key: str):
     survey = survey_or_404(public_key)
     (summary,) = summarise([survey])
-    base = public_base_url()
     return render_template(
-        "admin/survey.html", survey=survey, summary=summary,
-        public_url=base + url_for("public.answer", public_key=survey.public_key),
+        "admin/survey.html", survey=survey, summary=summary, public_url=public_url(survey),
         results_url=_results_url(survey),
     )
 
