@@ -37,8 +37,18 @@ def safe_cell(value: object) -> object:
     return text
 
 
+def safe_row(values: Iterable[object]) -> list[object]:
+    """A record for ``csv.writer`` with every cell made safe."""
+    return [safe_cell(value) for value in values]
+
+
 def csv_line(values: Iterable[object]) -> str:
     """One CSV record (RFC 4180 quoting, ``\\r\\n`` line end) with every cell made safe."""
+    return csv_text([values])
+
+
+def csv_text(rows: Iterable[Iterable[object]]) -> str:
+    """Several CSV records at once, every cell made safe (for streaming in batches)."""
     buffer = io.StringIO()
-    csv.writer(buffer).writerow([safe_cell(value) for value in values])
+    csv.writer(buffer).writerows(safe_row(values) for values in rows)
     return buffer.getvalue()

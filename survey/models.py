@@ -206,7 +206,12 @@ class Response(db.Model):
         sa.CheckConstraint(f"channel IN {CHANNELS}", name="channel_known"),
         sa.CheckConstraint("score IS NOT NULL OR comment IS NOT NULL", name="score_or_comment"),
         sa.UniqueConstraint("survey_id", "external_id", name="uq_responses_survey_external_id"),
-        sa.Index("ix_responses_survey_created", "survey_id", "created_at"),
+        # One survey's answers by date; the results page's counts per score, day, label and
+        # channel read only this index (it carries those columns), never the table.
+        sa.Index("ix_responses_survey_created", "survey_id", "created_at", "score", "sentiment", "theme", "channel"),
+        # Newest comments first, and how many there are, without reading the score-only answers.
+        sa.Index("ix_responses_survey_commented", "survey_id", "created_at", "id",
+                 sqlite_where=sa.text("comment IS NOT NULL"), postgresql_where=sa.text("comment IS NOT NULL")),
     )
 
 

@@ -202,6 +202,7 @@ def test_export_streams_in_batches_across_equal_timestamps(make_survey, monkeypa
              updated_at=when, meta={}) for i in range(57)])
     db.session.commit()
     monkeypatch.setattr(export, "BATCH", 10)
-    lines = list(export.csv_lines(flt(survey)))
-    ids = [int(line.split(",")[0]) for line in lines[1:]]
+    chunks = list(export.csv_lines(flt(survey)))
+    assert len(chunks) == 1 + 6  # the header, then batches of at most 10
+    ids = [int(line.split(",")[0]) for line in "".join(chunks[1:]).splitlines()]
     assert len(ids) == 57 and len(set(ids)) == 57

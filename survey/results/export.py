@@ -7,18 +7,24 @@ from collections.abc import Iterator
 
 import sqlalchemy as sa
 
-from survey.csvsafe import csv_line
+from survey.csvsafe import csv_line, csv_text
 from survey.db import db
 from survey.labels import corrected_fields
 from survey.models import Contact, Response, ResponseLabel
 from survey.results.filters import ResponseFilter
 
-BATCH = 1000
+BATCH = 2000
 FIXED_COLUMNS = [
     "id", "external_id", "created_at", "channel", "score", "band", "comment",
     "sentiment", "theme", "sentiment_proba", "theme_proba", "sentiment_corrected", "theme_corrected",
     "model_version", "contact_email",
 ]
+# Plain columns, not ORM objects: nothing piles up in the session however many rows pass.
+_COLUMNS = (
+    Response.id, Response.external_id, Response.created_at, Response.channel, Response.score, Response.comment,
+    Response.sentiment, Response.theme, ResponseLabel.sentiment_proba, ResponseLabel.theme_proba,
+    Response.label_version, Contact.email, Response.meta, Contact.attributes,
+)
 
 
 def attribute_keys(flt: ResponseFilter) -> tuple[list[str], list[str]]:
@@ -37,7 +43,7 @@ def attribute_keys(flt: ResponseFilter) -> tuple[list[str], list[str]]:
 
 
 def csv_lines(flt: ResponseFilter) -> Iterator[str]:
-    """The header, then one line per answer, oldest first; every cell is spreadsheet-safe."""
+    """The header, then the answers oldest first, a batch of lines at a time; every cell is spreadsheet-safe."""
     meta_keys, contact_keys = attribute_keys(flt)
     yield csv_line(FIXED_COLUMNS + [f"meta.{k}" for k in meta_keys] + [f"contact.{k}" for k in contact_keys])
     spec = flt.survey.spec
@@ -45,7 +51,7 @@ def csv_lines(flt: ResponseFilter) -> Iterator[str]:
     after: tuple | None = None
     while True:
         query = (
-            sa.select(Response, Contact, ResponseLabel.sentiment_proba, ResponseLabel.theme_proba)
+            sa.select(*_COLUMNS)
             .outerjoin(Contact, Contact.id == Response.contact_id)
             .outerjoin(ResponseLabel, (ResponseLabel.response_id == Response.id)
                        & (ResponseLabel.model_version == Response.label_version))
@@ -58,28 +64,22 @@ def csv_lines(flt: ResponseFilter) -> Iterator[str]:
         batch = db.session.execute(query).all()
         if not batch:
             return
-        corrected = corrected_fields(response.id for response, *_ in batch)
-        for response, contact, sentiment_proba, theme_proba in batch:
-            fields = corrected.get(response.id, set())
-            meta = response.meta if isinstance(response.meta, dict) else {}
-            attributes = contact.attributes if contact is not None and isinstance(contact.attributes, dict) else {}
-            yield csv_line([
-                response.id, response.external_id, response.created_at.isoformat(sep=" ", timespec="seconds"),
-                response.channel, response.score,
-                None if response.score is None else spec.band(response.score),
-                response.comment, response.sentiment, response.theme,
-                _rounded(sentiment_proba), _rounded(theme_proba),
-                "sentiment" in fields, "theme" in fields, response.label_version,
-                contact.email if contact is not None else None,
+        corrected = corrected_fields(row.id for row in batch)
+        lines = []
+        for row in batch:
+            fields = corrected.get(row.id, set())
+            meta = row.meta if isinstance(row.meta, dict) else {}
+            attributes = row.attributes if isinstance(row.attributes, dict) else {}
+            lines.append([
+                row.id, row.external_id, row.created_at.isoformat(sep=" ", timespec="seconds"), row.channel,
+                row.score, None if row.score is None else spec.band(row.score), row.comment,
+                row.sentiment, row.theme, _rounded(row.sentiment_proba), _rounded(row.theme_proba),
+                "sentiment" in fields, "theme" in fields, row.label_version, row.email,
                 *[_cell(meta.get(k)) for k in meta_keys],
                 *[_cell(attributes.get(k)) for k in contact_keys],
             ])
-        last = batch[-1][0]
-        after = (last.created_at, last.id)
-        # The rows are written; let the session forget them so memory stays flat.
-        for obj in {id(o): o for row in batch for o in row[:2] if o is not None}.values():
-            if obj in db.session:
-                db.session.expunge(obj)
+        yield csv_text(lines)
+        after = (batch[-1].created_at, batch[-1].id)
 
 
 def _rounded(value: float | None) -> float | None:

@@ -74,14 +74,14 @@ def survey_results(public_key: str):
     grain = queries.trend_grain(flt, grain_arg())
 
     counts = queries.score_counts(flt)
-    answers, commented = queries.answer_totals(flt)
+    latest = queries.comments(flt, page=1, per_page=LATEST_ON_RESULTS)
     run = queries.latest_run(survey)
     pain_rows = queries.pain_points(flt, run)
     return render_template(
-        "results/results.html", survey=survey, metric=queries.metric_from_counts(survey, counts), answers=answers,
-        commented=commented, band_rows=band_rows(survey, counts), comparison=queries.comparison(flt, utcnow().date()),
+        "results/results.html", survey=survey, metric=queries.metric_from_counts(survey, counts),
+        answers=queries.answer_count(flt), band_rows=band_rows(survey, counts), comparison=queries.comparison(flt, utcnow().date()),
         grain=grain, run=run, pain_rows=pain_rows, show_matching=not flt.without("pain").is_empty,
-        latest=queries.comments(flt, page=1, per_page=LATEST_ON_RESULTS),
+        latest=latest,
         bar=filter_bar(flt, "results.survey_results"), correction_form=CorrectionForm(),
     )
 
