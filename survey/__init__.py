@@ -27,6 +27,7 @@ FEATURES = (
     "survey.admin",
     "survey.api",
     "survey.results",
+    "analysis.cli",
 )
 
 

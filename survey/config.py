@@ -62,6 +62,8 @@ class Defaults:
 
     # Analysis
     ANALYSIS_MODEL_VERSION: str | None = None  # None: the newest model found
+    # `flask analyze` keeps this many runs (with their pain points) per scope; older ones are deleted.
+    ANALYSIS_KEEP_RUNS = 20
 
     # Logging in
     LOGIN_MAX_FAILURES = 5

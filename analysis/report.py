@@ -1,0 +1,279 @@
+"""The analysis report: a JSON-able dict, and the folder it is written to.
+
+``flask analyze`` gathers the numbers from the database and calls
+:func:`build_report`; :func:`write_report` then writes, into one folder:
+
+* ``report.json`` -- the dict itself (schema below);
+* ``report.html`` -- rendered from that dict alone (Jinja2, autoescaped, charts
+  inline as SVG, a Content-Security-Policy that allows no script and no
+  network request), so it opens offline and can be re-rendered from the JSON;
+* ``responses.csv`` -- one line per answer in scope, streamed from an iterable.
+
+Comments are attacker-controlled: everything written is PII-masked
+(:func:`analysis.text.mask_pii`), HTML is escaped by the template engine, and
+CSV cells that a spreadsheet would run as a formula are neutralised
+(:func:`survey.csvsafe.safe_cell`). Files are written aside and moved into
+place, so a reader never sees half a report. No Flask here.
+
+``report.json``::
+
+    {"generated_at", "model_version", "scope": {"survey", "since"},
+     "totals": {"responses", "comments", "labelled_now"},
+     "metrics": {KEY: {"kind", "score", "n", "se", "ci_low", "ci_high", "confidence", "method"}},
+     "surveys": [{"key", "name", "kind", "responses", "comments", "period", "impact_basis",
+                  "score_counts": {score: n}, "trend": [{"period_start", "score", "n", ...}]}],
+     "sentiment": {label: n}, "theme": {label: n}, "sentiment_by_theme": {theme: {sentiment: n}},
+     "pain_points": [{"rank", "survey", "label", "theme", "count", "share", "score_impact",
+                      "impact", "response_ids", "quotes", "terms"}]}
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import json
+import os
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from analysis import charts
+from analysis.text import mask_pii
+from survey.csvsafe import safe_cell
+from survey.metrics import MetricResult, metric_for
+
+SENTIMENTS = ("negative", "neutral", "positive")
+THEMES = ("service", "care", "other")
+REPORT_FILES = ("report.html", "report.json", "responses.csv")
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+#: Spans up to this many days are reported per week, longer ones per month.
+WEEKLY_UP_TO_DAYS = 182
+
+#: Columns of responses.csv, in order. ``sentiment``/``theme`` are the labels in
+#: force (an analyst's correction wins); the probabilities are the model's.
+RESPONSE_COLUMNS = (
+    "response_id", "survey", "external_id", "created_at", "channel", "score", "band",
+    "sentiment", "sentiment_proba", "theme", "theme_proba",
+    *(f"p_{label}" for label in SENTIMENTS), *(f"p_{label}" for label in THEMES),
+    "corrected", "model_version", "pain_points", "comment",
+)
+
+
+@dataclass
+class SurveySummary:
+    """One survey's numbers in scope, gathered by the caller."""
+
+    key: str
+    name: str
+    kind: str
+    responses: int
+    comments: int
+    score_counts: dict[int, int]
+    scores_by_period: dict[dt.date, Counter]  # period start -> Counter(score -> n)
+    period: str = "week"
+
+    @property
+    def scores(self) -> list[int]:
+        return [score for score, n in sorted(self.score_counts.items()) for _ in range(n)]
+
+
+# --------------------------------------------------------------------------- #
+# Periods and trend
+# --------------------------------------------------------------------------- #
+def choose_period(first: dt.date, last: dt.date) -> str:
+    """"week" for spans up to about six months, "month" for longer ones."""
+    return "week" if (last - first).days <= WEEKLY_UP_TO_DAYS else "month"
+
+
+def period_start(day: dt.date, period: str) -> dt.date:
+    """The Monday of ``day``'s week, or the first of its month."""
+    if period == "week":
+        return day - dt.timedelta(days=day.weekday())
+    if period == "month":
+        return day.replace(day=1)
+    raise ValueError(f"period must be 'week' or 'month', not {period!r}")
+
+
+def trend(kind: str, scores_by_period: Mapping[dt.date, Counter]) -> list[tuple[dt.date, MetricResult]]:
+    """The metric of each period (in date order) from its score counts."""
+    return [
+        (start, metric_for(kind, [s for s, n in sorted(counts.items()) for _ in range(n)]))
+        for start, counts in sorted(scores_by_period.items())
+    ]
+
+
+# --------------------------------------------------------------------------- #
+# The report dict
+# --------------------------------------------------------------------------- #
+def build_report(
+    *,
+    surveys: list[SurveySummary],
+    sentiment_by_theme: Mapping[str, Mapping[str, int]],
+    pain_points: list[dict],
+    model_version: str,
+    scope: dict,
+    labelled_now: int,
+    generated_at: dt.datetime,
+) -> dict:
+    """Everything the report says, as plain JSON-able data (see the module docstring)."""
+    by_theme = {t: {s: int(sentiment_by_theme.get(t, {}).get(s, 0)) for s in SENTIMENTS}
+                for t in [*THEMES, *sorted(set(sentiment_by_theme) - set(THEMES))]}
+    sentiment = {s: sum(row[s] for row in by_theme.values()) for s in SENTIMENTS}
+    theme = {t: sum(row.values()) for t, row in by_theme.items()}
+    metrics, sections = {}, []
+    for survey in surveys:
+        metric = metric_for(survey.kind, survey.scores)
+        metrics[survey.key] = _metric_dict(metric)
+        sections.append({
+            "key": survey.key, "name": survey.name, "kind": survey.kind,
+            "responses": survey.responses, "comments": survey.comments,
+            "period": survey.period,
+            "impact_basis": "score" if metric.n else "share",
+            "score_counts": {str(score): n for score, n in sorted(survey.score_counts.items())},
+            "trend": [{"period_start": start.isoformat(), **_metric_dict(result)}
+                      for start, result in trend(survey.kind, survey.scores_by_period)],
+        })
+    points = []
+    for point in pain_points:
+        point = dict(point)
+        point["quotes"] = [mask_pii(q) for q in point.get("quotes", [])]
+        points.append(point)
+    return {
+        "generated_at": generated_at.replace(microsecond=0).isoformat(),
+        "model_version": model_version,
+        "scope": dict(scope),
+        "totals": {
+            "responses": sum(s.responses for s in surveys),
+            "comments": sum(s.comments for s in surveys),
+            "labelled_now": labelled_now,
+        },
+        "metrics": metrics,
+        "surveys": sections,
+        "sentiment": sentiment,
+        "theme": theme,
+        "sentiment_by_theme": by_theme,
+        "pain_points": points,
+    }
+
+
+def _metric_dict(result: MetricResult) -> dict:
+    return {key: (round(value, 4) if isinstance(value, float) else value) for key, value in result.as_dict().items()}
+
+
+def _metric_from_dict(data: Mapping) -> MetricResult:
+    names = {f.name for f in dataclasses.fields(MetricResult)}
+    return MetricResult(**{name: data.get(name) for name in names})
+
+
+# --------------------------------------------------------------------------- #
+# Files
+# --------------------------------------------------------------------------- #
+def render_html(report: Mapping) -> str:
+    """report.html from the report dict: autoescaped, charts inline, no scripts."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+    from markupsafe import Markup
+
+    env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=True, undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["number"] = _number
+    env.filters["percent"] = lambda value, digits=1: "–" if value is None else f"{value * 100:.{digits}f}%"
+    sections = []
+    for survey in report["surveys"]:
+        scores = [int(score) for score, n in survey["score_counts"].items() for _ in range(n)]
+        periods = [(dt.date.fromisoformat(p["period_start"]), _metric_from_dict(p)) for p in survey["trend"]]
+        sections.append({
+            **survey,
+            "metric": report["metrics"][survey["key"]],
+            # The SVG comes from analysis.charts, which escapes every text it draws.
+            "distribution_svg": Markup(charts.score_distribution_svg(survey["kind"], scores)),
+            "trend_svg": Markup(charts.metric_trend_svg(survey["kind"], periods)),
+        })
+    names = {s["key"]: s["name"] for s in report["surveys"]}
+    return env.get_template("report.html").render(
+        report=report,
+        sections=sections,
+        survey_names=names,
+        sentiment_svg=Markup(charts.sentiment_by_theme_svg(report["sentiment_by_theme"])),
+        pain_points_svg=Markup(charts.pain_points_svg(report["pain_points"])),
+        metric_names=charts.METRIC_NAMES,
+    )
+
+
+def _number(value, digits: int = 1) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.{digits}f}"
+
+
+def write_report(out_dir: Path, report: Mapping, response_rows: Iterable[Mapping]) -> Path:
+    """Write the three report files into ``out_dir`` (created if needed); return it.
+
+    Each file is written to a temporary name in ``out_dir`` and renamed into
+    place, so an existing report is replaced whole or not at all.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with _replacing(out_dir / "responses.csv") as tmp:
+        write_responses_csv(tmp, response_rows)
+    with _replacing(out_dir / "report.json") as tmp:
+        tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    with _replacing(out_dir / "report.html") as tmp:
+        tmp.write_text(render_html(report), encoding="utf-8")
+    return out_dir
+
+
+class _replacing:
+    """Context manager: a temporary path next to ``target``, moved onto it on success."""
+
+    def __init__(self, target: Path):
+        self.target = target
+
+    def __enter__(self) -> Path:
+        fd, name = tempfile.mkstemp(prefix=f".{self.target.name}.", dir=self.target.parent)
+        os.close(fd)
+        self.tmp = Path(name)
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            os.chmod(self.tmp, 0o644)
+            os.replace(self.tmp, self.target)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+
+def write_responses_csv(path: Path, rows: Iterable[Mapping]) -> int:
+    """Stream ``rows`` (dicts keyed by :data:`RESPONSE_COLUMNS`) into a CSV; return the count.
+
+    The comment is PII-masked and every text cell is made formula-safe.
+    """
+    count = 0
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(RESPONSE_COLUMNS)
+        for row in rows:
+            values = dict(row)
+            if values.get("comment"):
+                values["comment"] = mask_pii(values["comment"])
+            writer.writerow([safe_cell(_csv_value(values.get(column))) for column in RESPONSE_COLUMNS])
+            count += 1
+    return count
+
+
+def _csv_value(value):
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, (list, tuple, set)):
+        return "; ".join(str(v) for v in value)
+    return value
+
+
+def remove_partial(out_dir: Path) -> None:
+    """Delete a report folder that was being created when something failed."""
+    shutil.rmtree(out_dir, ignore_errors=True)

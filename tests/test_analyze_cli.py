@@ -1,0 +1,252 @@
+"""``flask analyze``: labels stored, incremental runs, the report folder, runs for the dashboard, bad options."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+
+from survey.db import db
+from survey.labels import correct_label
+from survey.models import AnalysisRun, PainPoint, Response, ResponseLabel, pain_point_responses
+from tests.analyze_support import NPS_ANSWERS, add_answers, analysis_app, read_report, tiny_model  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("analysis_app")
+
+
+def analyze(runner, *args):
+    return runner.invoke(args=["analyze", *args])
+
+
+def test_analyze_labels_every_comment_then_nothing_new(runner, make_survey, make_response, tmp_path, analysis_app):
+    survey, responses = add_answers(make_survey, make_response)
+    out = tmp_path / "report"
+    result = analyze(runner, "--survey", survey.public_key, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    commented = [r for r in responses if r.comment]
+    assert f"labelled {len(commented)} new comment(s)" in result.output
+
+    labels = db.session.scalars(sa.select(ResponseLabel)).all()
+    assert sorted(label.response_id for label in labels) == sorted(r.id for r in commented)
+    for label in labels:
+        assert label.model_version == analysis_app
+        assert label.sentiment in ("negative", "neutral", "positive") and label.theme in ("service", "care", "other")
+        assert sum(label.sentiment_probs.values()) == pytest.approx(1, abs=1e-3)
+        assert label.sentiment_proba == pytest.approx(label.sentiment_probs[label.sentiment], abs=1e-4)
+        assert label.clauses and all(c["text"] and c["sentiment"] and c["theme"] for c in label.clauses)
+    for response in commented:
+        db.session.refresh(response)
+        assert response.sentiment and response.theme and response.label_version == analysis_app
+
+    # the promoter's comment is split into its two points, each labelled
+    mixed = next(r for r in commented if r.comment.startswith("the engineer was lovely"))
+    mixed_label = next(label for label in labels if label.response_id == mixed.id)
+    assert [c["text"] for c in mixed_label.clauses] == ["the engineer was lovely",
+                                                        "but it took three months to get connected"]
+    # PII is masked in what is stored
+    phone = next(label for label in labels if label.response_id == commented[0].id)
+    assert "[phone]" in phone.clauses[-1]["text"] and "07700" not in str(phone.clauses)
+
+    again = analyze(runner, "--survey", survey.public_key, "--out", str(out))
+    assert again.exit_code == 0, again.output
+    assert "labelled 0 new comment(s)" in again.output
+    assert db.session.scalar(sa.select(sa.func.count(ResponseLabel.id))) == len(commented)
+    assert read_report(out)["totals"]["labelled_now"] == 0
+
+
+def test_only_new_comments_are_labelled(runner, make_survey, make_response, tmp_path):
+    survey, _ = add_answers(make_survey, make_response, NPS_ANSWERS[:5])
+    assert analyze(runner, "--out", str(tmp_path / "a")).exit_code == 0
+    make_response(survey, score=1, comment="on hold for two hours again")
+    result = analyze(runner, "--out", str(tmp_path / "b"))
+    assert "labelled 1 new comment(s)" in result.output
+    assert read_report(tmp_path / "b")["totals"]["comments"] == 6
+
+
+def test_report_folder_schema(runner, make_survey, make_response, tmp_path):
+    survey, responses = add_answers(make_survey, make_response)
+    out = tmp_path / "report"
+    assert analyze(runner, "--survey", survey.public_key, "--out", str(out)).exit_code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["report.html", "report.json", "responses.csv"]
+    report = read_report(out)
+    assert set(report) >= {"generated_at", "model_version", "scope", "totals", "metrics", "surveys", "sentiment",
+                           "theme", "sentiment_by_theme", "pain_points"}
+    metric = report["metrics"][survey.public_key]
+    assert metric["kind"] == "nps" and metric["n"] == 14
+    assert {"score", "se", "ci_low", "ci_high"} <= set(metric) and metric["ci_low"] < metric["score"] < metric["ci_high"]
+    comments = sum(1 for r in responses if r.comment)
+    assert sum(report["sentiment"].values()) == sum(report["theme"].values()) == comments
+    assert report["totals"] == {"responses": 14, "comments": comments, "labelled_now": comments}
+    assert report["scope"] == {"survey": survey.public_key, "since": None, "label": survey.name}
+    (section,) = report["surveys"]
+    assert section["period"] == "week" and sum(section["score_counts"].values()) == 14
+    assert [p["period_start"] for p in section["trend"]] == ["2024-01-01", "2024-01-08"]  # Mondays
+
+    ids = {r.id for r in responses}
+    for rank, point in enumerate(report["pain_points"], start=1):
+        assert set(point) >= {"label", "theme", "count", "share", "score_impact", "response_ids", "quotes", "impact"}
+        assert point["rank"] == rank and point["survey"] == survey.public_key
+        assert point["count"] == len(point["response_ids"]) and set(point["response_ids"]) <= ids
+        assert point["share"] == pytest.approx(point["count"] / comments, abs=1e-4)
+        assert 1 <= len(point["quotes"]) <= 3
+    assert report["pain_points"], "the repeated complaints form at least one pain point"
+    impacts = [p["impact"] for p in report["pain_points"]]
+    assert impacts == sorted(impacts, reverse=True)
+
+    with open(out / "responses.csv", encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["response_id"]) for r in rows] == sorted(ids)
+    score_only = next(r for r in rows if not r["comment"])
+    assert score_only["score"] == "8" and score_only["sentiment"] == "" and score_only["band"] == "passive"
+    labelled = [r for r in rows if r["comment"]]
+    assert all(r["sentiment"] and float(r["sentiment_proba"]) > 0 and r["model_version"] for r in labelled)
+    assert all(abs(sum(float(r[f"p_{s}"]) for s in ("negative", "neutral", "positive")) - 1) < 1e-2 for r in labelled)
+    in_points = {rid for p in report["pain_points"] for rid in p["response_ids"]}
+    assert all(bool(r["pain_points"]) == (int(r["response_id"]) in in_points) for r in rows)
+
+
+def test_report_masks_pii_and_defuses_formulas(runner, make_survey, make_response, tmp_path):
+    survey, _ = add_answers(make_survey, make_response)
+    out = tmp_path / "report"
+    assert analyze(runner, "--survey", survey.public_key, "--out", str(out)).exit_code == 0
+    for name in ("report.html", "report.json", "responses.csv"):
+        text = (out / name).read_text(encoding="utf-8")
+        assert "ana.lopez@example.com" not in text and "07700 900123" not in text, name
+    csv_text = (out / "responses.csv").read_text(encoding="utf-8")
+    assert "[email]" in csv_text and "[phone]" in csv_text
+    with open(out / "responses.csv", encoding="utf-8", newline="") as fh:
+        comments = [row["comment"] for row in csv.DictReader(fh)]
+    assert "'=HYPERLINK(\"http://evil.example\",\"click\") staff were kind" in comments
+    assert not any(c.startswith(("=", "+", "-", "@")) for c in comments)
+
+
+def test_runs_and_pain_points_are_stored_for_the_dashboard(runner, make_survey, make_response, tmp_path):
+    survey, _ = add_answers(make_survey, make_response)
+    out = tmp_path / "report"
+    assert analyze(runner, "--survey", survey.public_key, "--out", str(out)).exit_code == 0
+    run = db.session.scalar(sa.select(AnalysisRun))
+    assert run.survey_id == survey.id and run.finished_at and run.report_dir == str(out.resolve())
+    assert run.summary["totals"]["comments"] == 13
+    report = read_report(out)
+    stored = db.session.scalars(sa.select(PainPoint).order_by(PainPoint.rank)).all()
+    assert [(p.label, p.count, p.rank) for p in stored] == [(p["label"], p["count"], p["rank"])
+                                                            for p in report["pain_points"]]
+    for point, row in zip(report["pain_points"], stored):
+        assert sorted(r.id for r in row.responses) == point["response_ids"]
+        assert row.survey_id == survey.id and row.quotes == point["quotes"]
+
+
+def test_all_surveys_run_ranks_across_surveys_and_keeps_per_survey_ranks(runner, make_survey, make_response,
+                                                                         tmp_path, app):
+    nps, _ = add_answers(make_survey, make_response)
+    csat, _ = add_answers(make_survey, make_response, [(1 + s // 3, c) for s, c in NPS_ANSWERS], kind="csat")
+    out = tmp_path / "all"
+    result = analyze(runner, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    report = read_report(out)
+    assert set(report["metrics"]) == {nps.public_key, csat.public_key}
+    assert report["metrics"][csat.public_key]["kind"] == "csat"
+    assert {p["survey"] for p in report["pain_points"]} == {nps.public_key, csat.public_key}
+    assert [p["rank"] for p in report["pain_points"]] == list(range(1, len(report["pain_points"]) + 1))
+    run = db.session.scalar(sa.select(AnalysisRun))
+    assert run.survey_id is None
+    for survey in (nps, csat):
+        ranks = db.session.scalars(sa.select(PainPoint.rank).where(PainPoint.survey_id == survey.id)
+                                   .order_by(PainPoint.rank)).all()
+        assert ranks == list(range(1, len(ranks) + 1))
+
+
+def test_default_report_folder_and_old_runs_pruned(runner, make_survey, make_response, app):
+    survey, _ = add_answers(make_survey, make_response, NPS_ANSWERS[:6])
+    app.config["ANALYSIS_KEEP_RUNS"] = 2
+    folders = []
+    for _ in range(3):
+        result = analyze(runner, "--survey", survey.public_key)
+        assert result.exit_code == 0, result.output
+        folders.append(result.output.strip().splitlines()[-1].removeprefix("Report: "))
+    assert len(set(folders)) == 3
+    for folder in folders:
+        assert f"/reports/{survey.public_key}-" in folder and folder.endswith("report.html")
+    runs = db.session.scalars(sa.select(AnalysisRun.report_dir).order_by(AnalysisRun.id)).all()
+    assert len(runs) == 2 and runs[-1] + "/report.html" == folders[-1]
+    kept = set(db.session.scalars(sa.select(AnalysisRun.id)))
+    assert set(db.session.scalars(sa.select(PainPoint.run_id))) <= kept
+    orphan = sa.select(sa.func.count()).select_from(pain_point_responses).where(
+        ~pain_point_responses.c.pain_point_id.in_(sa.select(PainPoint.id)))
+    assert db.session.scalar(orphan) == 0
+
+
+def test_since_limits_the_scope(runner, make_survey, make_response, tmp_path):
+    survey, responses = add_answers(make_survey, make_response)
+    out = tmp_path / "since"
+    result = analyze(runner, "--survey", survey.public_key, "--since", "2024-01-10", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    report = read_report(out)
+    later = [r for r in responses if r.created_at >= dt.datetime(2024, 1, 10)]
+    assert report["totals"]["responses"] == len(later)
+    assert report["scope"]["since"] == "2024-01-10"
+    assert db.session.scalar(sa.select(sa.func.count(ResponseLabel.id))) == sum(1 for r in later if r.comment)
+
+
+def test_a_correction_stays_in_force_after_a_run(runner, make_survey, make_response, tmp_path):
+    survey, responses = add_answers(make_survey, make_response, NPS_ANSWERS[:4])
+    target = responses[1]
+    correct_label(target, "sentiment", "positive", None)
+    assert analyze(runner, "--out", str(tmp_path / "r")).exit_code == 0
+    db.session.refresh(target)
+    assert target.sentiment == "positive"
+    with open(tmp_path / "r" / "responses.csv", encoding="utf-8", newline="") as fh:
+        row = next(r for r in csv.DictReader(fh) if int(r["response_id"]) == target.id)
+    assert row["sentiment"] == "positive" and row["corrected"] == "sentiment"
+    # its one clause follows the correction, so it is no pain point any more
+    assert all(target.id not in p["response_ids"] for p in read_report(tmp_path / "r")["pain_points"])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--survey", "nope"], "no survey has the key 'nope'"),
+    (["--since", "2024-13-01"], "'2024-13-01' does not match the format '%Y-%m-%d'"),
+    (["--since", "yesterday"], "does not match the format"),
+    (["--model", "20990101-deadbeef"], "model version '20990101-deadbeef' not found"),
+    (["--batch-size", "0"], "0 is not in the range"),
+])
+def test_bad_options_fail_clearly(runner, make_survey, make_response, args, message):
+    add_answers(make_survey, make_response, NPS_ANSWERS[:3])
+    result = analyze(runner, *args)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert db.session.scalar(sa.select(sa.func.count(ResponseLabel.id))) == 0
+    assert db.session.scalar(sa.select(sa.func.count(AnalysisRun.id))) == 0
+
+
+def test_empty_survey_and_empty_site_fail_clearly(runner, make_survey, make_response):
+    result = analyze(runner)
+    assert result.exit_code == 1 and "no answers with a comment in any survey" in result.output
+    survey = make_survey("csat")
+    make_response(survey, score=4)
+    result = analyze(runner, "--survey", survey.public_key)
+    assert result.exit_code == 1
+    assert f"survey {survey.public_key} ({survey.name}) has no comments to analyse (1 answer(s), none" in result.output
+    add_answers(make_survey, make_response, NPS_ANSWERS[:2])
+    result = analyze(runner, "--since", "2030-01-01")
+    assert result.exit_code == 1 and "since 2030-01-01" in result.output
+
+
+def test_group_options_do_not_leak_into_subcommands(runner):
+    result = analyze(runner, "--survey", "x", "classify", "--help")
+    assert result.exit_code == 2 and "--survey belong(s) to `flask analyze` itself" in result.output
+
+
+def test_interrupted_batch_from_another_run_is_not_labelled_twice(runner, make_survey, make_response, tmp_path,
+                                                                  analysis_app):
+    """Two runs at once: a batch the other run stored meanwhile is skipped, not an error."""
+    from analysis.cli import _store_batch
+    from survey.labels import ModelLabels
+
+    survey, responses = add_answers(make_survey, make_response, NPS_ANSWERS[:3])
+    item = lambda r: ModelLabels(r.id, "negative", 0.9, {"negative": 0.9, "neutral": 0.05, "positive": 0.05},  # noqa
+                                 "service", 0.8, {"service": 0.8, "care": 0.1, "other": 0.1}, [])
+    assert _store_batch(analysis_app, [item(responses[0])]) == 1
+    assert _store_batch(analysis_app, [item(r) for r in responses]) == 2
+    assert db.session.scalar(sa.select(sa.func.count(ResponseLabel.id))) == 3
