@@ -74,7 +74,7 @@ class Mailbox:
             return [r.message for r in self.received]
 
     def message_ids(self) -> list[str]:
-        return [m["Message-ID"] for m in self.messages()]
+        return [m["Message-ID"].strip() for m in self.messages()]
 
 
 class SMTPServer:

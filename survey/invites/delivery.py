@@ -180,7 +180,7 @@ def deliver_batch(transport, claim: str, messages: list[OutboxMessage]) -> Deliv
                     transport.close()
                 except Exception:  # noqa: BLE001 - the connection is gone either way
                     pass
-                connection_error = exc if not _reachable(transport) else None
+                connection_error = _unreachable(transport)
                 connection_retry_at = utcnow() + dt.timedelta(seconds=backoff_seconds(1, config))
             continue
         _record_sent_by_id(message_id, claim, reply)
@@ -188,20 +188,23 @@ def deliver_batch(transport, claim: str, messages: list[OutboxMessage]) -> Deliv
     return report
 
 
-def _reachable(transport) -> bool:
+def _unreachable(transport) -> DeliveryError | None:
+    """Why the server cannot be reached now, or None if a new connection works."""
     try:
         transport.open()
-    except DeliveryError:
-        return False
-    return True
+    except DeliveryError as exc:
+        return exc
+    return None
 
 
 def _commit_point(message_id: int, claim: str) -> Callable[[], bool]:
     def commit_point() -> bool:
-        timeout = float(current_app.config.get("MAIL_TIMEOUT") or 30)
+        # Long enough to wait for the reply; past it, a stopped worker's message is settled.
+        config = current_app.config
+        hold = float(config.get("MAIL_TIMEOUT") or 30) + float(config["MAIL_CLAIM_SECONDS"])
         result = db.session.execute(
             sa.update(OutboxMessage).where(_mine(message_id, claim), OutboxMessage.state == "queued")
-            .values(state="sending", lease_until=utcnow() + dt.timedelta(seconds=2 * timeout + 60)),
+            .values(state="sending", lease_until=utcnow() + dt.timedelta(seconds=hold)),
             execution_options={"synchronize_session": False},
         )
         db.session.commit()

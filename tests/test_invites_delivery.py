@@ -1,0 +1,270 @@
+"""The outbox worker against a real SMTP server: outages, retries, crashes, races, the .eml fallback."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import email
+import os
+import signal
+import subprocess
+import sys
+import threading
+from email import policy
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from survey.db import db
+from survey.invites import operations
+from survey.invites.delivery import claim_batch, deliver, deliver_batch
+from survey.invites.mailer import EmlTransport, transport_for
+from survey.invites.models import Invitation, OutboxMessage
+from survey.models import Response
+from tests.conftest import REPO, TEST_DB_URL
+from tests.invites_support import (  # noqa: F401  (fixtures)
+    add_contacts, local_path, mailbox, score_links, smtp_server, wait_for,
+)
+
+BASE = "https://surveys.example.com"
+
+
+def queue(make_survey, count: int, kind: str = "nps"):
+    survey = make_survey(kind)
+    add_contacts(count)
+    return operations.send_campaign(survey, base_url=BASE)
+
+
+def outbox(state: str | None = None) -> list[OutboxMessage]:
+    db.session.expire_all()
+    query = sa.select(OutboxMessage).order_by(OutboxMessage.id)
+    if state:
+        query = query.where(OutboxMessage.state == state)
+    return db.session.scalars(query).all()
+
+
+def make_due() -> None:
+    """Skip the backoff wait, as if its time had passed."""
+    db.session.execute(sa.update(OutboxMessage).where(OutboxMessage.state == "queued")
+                       .values(next_attempt_at=dt.datetime(2000, 1, 1)))
+    db.session.commit()
+
+
+def assert_each_arrived_once(mailbox, count: int) -> None:
+    ids = mailbox.message_ids()
+    assert len(ids) == count and len(set(ids)) == count
+    assert sorted(ids) == sorted(m.message_id for m in outbox("sent"))
+    recipients = [r for received in mailbox.received for r in received.recipients]
+    assert len(recipients) == len(set(recipients)) == count
+
+
+def test_server_stopped_mid_batch_the_rest_is_retried_and_each_arrives_once(app, smtp_server, mailbox, make_survey):
+    app.config["MAIL_TIMEOUT"] = 5
+    queue(make_survey, 10)
+
+    async def crash_on_fourth(n):
+        if n == 4:  # the server goes down in the middle of the fourth message
+            threading.Thread(target=smtp_server.stop).start()
+            await asyncio.sleep(60)
+
+    mailbox.before_rcpt = crash_on_fourth
+    first = deliver()
+    assert (first.sent, first.retried, first.failed) == (3, 7, 0)
+    assert len(mailbox.received) == 3
+    retrying = outbox("queued")
+    assert len(retrying) == 7
+    tried = [m for m in retrying if m.attempts == 1]
+    assert len(tried) == 1 and "closed the connection" in tried[0].last_error
+    assert all(m.next_attempt_at > dt.datetime.utcnow() for m in retrying)  # backing off
+    assert all(m.last_error.startswith("not tried: could not connect") for m in retrying if m.attempts == 0)
+
+    assert deliver().sent == 0  # nothing is due yet
+    mailbox.before_rcpt = None
+    smtp_server.start()  # back, on the same port
+    make_due()
+    second = deliver()
+    assert (second.sent, second.failed) == (7, 0)
+    assert_each_arrived_once(mailbox, 10)
+    assert all(m.raw is None for m in outbox())  # sent mail keeps no working links
+    assert {i.state for i in db.session.scalars(sa.select(Invitation))} == {"sent"}
+
+
+def test_temporary_refusals_back_off_then_fail_with_the_server_reply(app, smtp_server, mailbox, make_survey):
+    app.config.update(MAIL_MAX_ATTEMPTS=3, MAIL_RETRY_BASE_SECONDS=60)
+    queue(make_survey, 1)
+
+    async def busy(n):
+        return "451 4.3.0 Mailbox busy, try again later"
+
+    mailbox.before_rcpt = busy
+    waits = []
+    for attempt in (1, 2):
+        before = dt.datetime.utcnow()
+        assert deliver().retried == 1
+        [message] = outbox()
+        assert (message.state, message.attempts) == ("queued", attempt)
+        waits.append(round((message.next_attempt_at - before).total_seconds() / 60))
+        make_due()
+    assert waits == [1, 2]  # exponential backoff
+    assert deliver().failed == 1
+    [message] = outbox()
+    assert (message.state, message.attempts, message.raw) == ("failed", 3, None)
+    assert message.last_error == "451 4.3.0 Mailbox busy, try again later"
+    invitation = db.session.scalar(sa.select(Invitation))
+    assert invitation.state == "failed" and "451" in invitation.last_error
+    assert mailbox.received == []
+
+
+def test_a_taken_over_claim_is_never_sent_by_the_slow_worker(app, smtp_server, mailbox, make_survey):
+    app.config["MAIL_CLAIM_SECONDS"] = 60
+    queue(make_survey, 4)
+    slow_claim, slow_batch = claim_batch(10)
+    db.session.execute(sa.update(OutboxMessage).values(lease_until=dt.datetime(2000, 1, 1)))  # the slow one's lease ran out
+    db.session.commit()
+    fresh_claim, fresh_batch = claim_batch(10)
+    assert len(slow_batch) == len(fresh_batch) == 4
+    transport = transport_for(app.config, app.instance_path)
+    late = deliver_batch(transport, slow_claim, slow_batch)
+    transport.close()
+    assert (late.sent, late.lost_claims) == (0, 4)
+    assert mailbox.received == []  # it hung up before the final "." each time
+    on_time = deliver_batch(transport, fresh_claim, fresh_batch)
+    transport.close()
+    assert on_time.sent == 4
+    assert_each_arrived_once(mailbox, 4)
+
+
+def test_no_reply_after_the_data_is_held_as_uncertain_not_resent(app, smtp_server, mailbox, make_survey, runner):
+    app.config["MAIL_TIMEOUT"] = 2
+    queue(make_survey, 3)
+
+    async def lose_second_reply(n):
+        if n == 2:  # the server has the message but its "250" never arrives
+            await asyncio.sleep(10)
+
+    mailbox.before_data_reply = lose_second_reply
+    report = deliver()
+    mailbox.before_data_reply = None
+    assert (report.sent, report.uncertain) == (2, 1)
+    [held] = outbox("uncertain")
+    assert held.raw is not None and "may or may not have been delivered" in held.last_error
+    make_due()
+    assert deliver().sent == 0  # never sent again on its own
+    listed = runner.invoke(args=["invite", "outbox"])
+    assert "uncertain 1" in listed.output and held.message_id in listed.output
+    done = runner.invoke(args=["invite", "resolve", str(held.id), "--sent"])
+    assert done.exit_code == 0, done.output
+    assert len(outbox("sent")) == 3
+    assert_each_arrived_once(mailbox, 3)
+    again = runner.invoke(args=["invite", "resolve", str(held.id), "--resend"])
+    assert again.exit_code == 1 and "not uncertain" in again.output
+
+
+def _worker(app, smtp_port: int) -> subprocess.Popen:
+    env = dict(os.environ, RAPPORT_INSTANCE_PATH=app.instance_path,
+               RAPPORT_SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
+               RAPPORT_SECRET_KEY="test-secret", RAPPORT_MAIL_SERVER="127.0.0.1", RAPPORT_MAIL_PORT=str(smtp_port),
+               RAPPORT_MAIL_TIMEOUT="2", RAPPORT_MAIL_CLAIM_SECONDS="1")
+    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "survey", "invite", "deliver"], cwd=REPO,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("killed_at", ["before the end of the data", "waiting for the final reply"])
+def test_worker_killed_mid_batch_restart_sends_the_rest_exactly_once(app, smtp_server, mailbox, make_survey,
+                                                                    killed_at):
+    app.config.update(MAIL_CLAIM_SECONDS=1, MAIL_TIMEOUT=2)
+    queue(make_survey, 8)
+    reached = threading.Event()
+
+    async def hang(n):
+        if n == 4:
+            reached.set()
+            await asyncio.sleep(30)
+
+    if killed_at == "before the end of the data":
+        mailbox.before_rcpt = hang
+    else:
+        mailbox.before_data_reply = hang
+    worker = _worker(app, smtp_server.port)
+    try:
+        assert reached.wait(60), worker.communicate(timeout=5)
+        worker.send_signal(signal.SIGKILL)  # a crash: no clean-up of any kind
+        worker.wait(10)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    mailbox.before_rcpt = mailbox.before_data_reply = None
+    smtp_server.stop()
+    smtp_server.start()  # drop the dead worker's half-open session
+    assert len(outbox("sent")) == 3
+    wait_for(lambda: all(m.lease_until < dt.datetime.utcnow() for m in outbox() if m.lease_until), timeout=10)
+    report = deliver()
+    if killed_at == "before the end of the data":
+        # The server never got the final ".", so it dropped the data: sending it again is right.
+        assert (report.sent, report.uncertain) == (5, 0)
+        assert_each_arrived_once(mailbox, 8)
+    else:
+        # The server took the fourth message but the worker died before recording it: held, not resent.
+        assert (report.sent, report.recovered) == (4, 1)
+        [held] = outbox("uncertain")
+        ids = mailbox.message_ids()
+        assert len(ids) == len(set(ids)) == 8 and held.message_id in ids
+
+
+@pytest.mark.slow
+def test_two_workers_racing_never_send_a_message_twice(app, smtp_server, mailbox, make_survey):
+    if TEST_DB_URL is None:
+        app.config["SQLITE_BUSY_TIMEOUT_MS"] = 20000
+    queue(make_survey, 120)
+    mailbox.delay = 0.004  # both workers are mid-batch at the same time
+    start = threading.Barrier(2)
+    reports = {}
+
+    def work(name):
+        with app.app_context():
+            start.wait()
+            reports[name] = deliver(batch_size=5)
+            db.session.remove()
+
+    threads = [threading.Thread(target=work, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert reports["a"].sent + reports["b"].sent == 120
+    assert reports["a"].sent > 0 and reports["b"].sent > 0
+    assert reports["a"].lost_claims == reports["b"].lost_claims == 0
+    assert_each_arrived_once(mailbox, 120)
+
+
+def test_without_smtp_mail_is_written_as_eml_files_under_the_instance(app, client, make_survey):
+    assert not app.config["MAIL_SERVER"]
+    queue(make_survey, 2, kind="csat")
+    report = deliver()
+    assert report.sent == 2
+    files = sorted((Path(app.instance_path) / "outbox").glob("*/*.eml"))
+    assert len(files) == 2 and files[0].parent.name == dt.date.today().isoformat()
+    message = email.message_from_bytes(files[0].read_bytes(), policy=policy.default)
+    assert files[0].name == EmlTransport.file_name(message["Message-ID"])
+    links = score_links(message)
+    client.get(local_path(links[4]))
+    client.post(local_path(links[4]).rsplit("/", 1)[0] + "/click", data={"score": 4})
+    assert [r.score for r in db.session.scalars(sa.select(Response))] == [4]
+
+
+def test_eml_worker_stopped_after_claiming_is_settled_by_the_file(app, make_survey):
+    app.config["MAIL_CLAIM_SECONDS"] = 0
+    queue(make_survey, 2)
+    transport = EmlTransport(Path(app.instance_path) / "outbox")
+    written, lost = outbox()
+    # One message got as far as its file, the other only to "sending": then the worker died.
+    transport.send(written.envelope_from, written.recipient, written.raw, lambda: True)
+    for message in (written, lost):
+        message.state, message.lease_until = "sending", dt.datetime.utcnow() - dt.timedelta(seconds=1)
+    db.session.commit()
+    report = deliver()
+    assert (report.recovered, report.sent, report.uncertain) == (2, 1, 0)
+    assert {m.state for m in outbox()} == {"sent"}
+    assert len(list((Path(app.instance_path) / "outbox").glob("*/*.eml"))) == 2
