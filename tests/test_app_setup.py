@@ -92,3 +92,21 @@ def test_demo_seeds_three_kinds_once(runner):
     for survey in db.session.scalars(sa.select(Survey)):
         count = db.session.scalar(sa.select(sa.func.count()).where(Response.survey_id == survey.id))
         assert count > 50
+
+
+def test_proxy_headers_trusted_only_when_configured(tmp_path, monkeypatch):
+    from flask import request
+
+    monkeypatch.setenv("RAPPORT_INSTANCE_PATH", str(tmp_path))
+    seen = {}
+    for setting in (0, 1):
+        app = create_app({"SECRET_KEY": "x", "PROXY_FIX_X_FOR": setting, "PROXY_FIX_X_PROTO": setting})
+
+        @app.get("/_whoami")
+        def whoami():
+            return f"{request.remote_addr} {request.scheme}"
+
+        seen[setting] = app.test_client().get(
+            "/_whoami", headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}).get_data(as_text=True)
+    assert seen[0] == "127.0.0.1 http"
+    assert seen[1] == "203.0.113.9 https"
