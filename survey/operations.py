@@ -106,10 +106,6 @@ def record_response(survey: Survey, answer: Answer) -> tuple[Response, bool]:
     comment = (answer.comment or "").strip() or None
     if score is None and comment is None:
         raise OperationError("an answer needs a score or a comment")
-    if answer.submission_key:
-        existing = db.session.scalar(sa.select(Response).where(Response.submission_key == answer.submission_key))
-        if existing is not None:
-            return _revise(survey, existing, score, comment), False
     response = Response(
         survey_id=survey.id,
         score=score,
@@ -128,7 +124,9 @@ def record_response(survey: Survey, answer: Answer) -> tuple[Response, bool]:
     try:
         db.session.commit()
     except IntegrityError:
-        # Two copies of one submission raced; the other one won, so revise it.
+        # This submission_key is stored already (a double-click, a retry, or two
+        # copies racing): revise that answer. Inserting first and looking only on
+        # a clash spares every first submission a query.
         db.session.rollback()
         if not answer.submission_key:
             raise

@@ -64,7 +64,9 @@ def submit(public_key: str):
         ),
     )
     # Post/redirect/get: a reload of the thank-you page sends nothing twice.
-    return redirect(url_for("public.thanks", public_key=survey.public_key), code=303)
+    # The key from the URL: the commit expired ``survey``, and reading it back
+    # would cost every answer another query.
+    return redirect(url_for("public.thanks", public_key=public_key), code=303)
 
 
 @bp.get("/s/<public_key>/thanks")
