@@ -1,0 +1,127 @@
+"""An analyst in real headless Chromium: signs in, reads a survey's results, filters, corrects a label.
+
+Also photographs the demo's results page and a pain-point drill-down, after a
+real ``flask analyze``. ``RAPPORT_UPDATE_SCREENSHOTS=1`` copies them to
+survey/static/screenshots/ for the README (training a model first if none is
+found); otherwise they are only checked and left in the test's folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from survey.db import db
+from survey.models import LabelCorrection, PainPoint, Response, Survey
+from tests.dashboard_support import PASSWORD, make_user
+from tests.results_support import add_run, label
+
+pytestmark = pytest.mark.browser
+
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "survey" / "static" / "screenshots"
+
+
+def sign_in(page, base_url: str, email: str) -> None:
+    page.goto(f"{base_url}/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/surveys")
+
+
+def test_analyst_filters_the_results_and_corrects_a_label(live_server, browser, make_survey, make_response):
+    survey = make_survey("csat", name="Support CSAT")
+    by_email = make_response(survey, score=1, comment="The refund never arrived", channel="email",
+                             meta={"plan": "pro"})
+    make_response(survey, score=5, comment="Lovely agent, sorted in minutes", channel="widget", meta={"plan": "basic"})
+    label(by_email, "negative", "other")
+    add_run(survey, [("refund never arrived", "service", [by_email])])
+    analyst = make_user("analyst", email="ana@example.com")
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    sign_in(page, live_server.url, analyst.email)
+    page.get_by_role("link", name="Support CSAT").first.click()
+    page.wait_for_load_state()
+    if "/results" not in page.url:  # the survey's own page first, then its results
+        page.get_by_role("link", name="Results").click()
+    page.wait_for_url("**/results")
+    assert page.get_by_role("heading", name="Support CSAT").is_visible()
+    assert "n = 2" in page.locator(".stat.metric").inner_text()
+
+    page.get_by_label("Channel").select_option("email")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url("**channel=email**")
+    assert "n = 1" in page.locator(".stat.metric").inner_text()
+    assert page.get_by_text("The refund never arrived", exact=True).is_visible()
+    assert page.get_by_text("Lovely agent").count() == 0
+    assert page.locator(".chip").inner_text().startswith("channel: e-mail")
+    # Every chart is drawn for the same filter (and loads).
+    for img in page.locator("img.chart-img").all():
+        assert "channel=email" in img.get_attribute("src")
+        assert img.evaluate("i => i.complete && i.naturalWidth > 0")
+
+    comment = page.locator(f"#r{by_email.id}")
+    comment.get_by_text("Correct labels").click()
+    comment.get_by_label("Theme").select_option("service")
+    comment.get_by_role("button", name="Save").click()
+    page.wait_for_url(f"**channel=email**#r{by_email.id}")
+    assert "Saved: answer" in page.locator(".flashes").inner_text()
+    assert "corrected" in page.locator(f"#r{by_email.id} .label.theme-service").inner_text()
+
+    db.session.expire_all()
+    [correction] = db.session.scalars(sa.select(LabelCorrection)).all()
+    assert (correction.response_id, correction.field, correction.value, correction.user_id) == \
+        (by_email.id, "theme", "service", analyst.id)
+    assert db.session.get(Response, by_email.id).theme == "service"
+
+    # The drill-down from the pain point, with the filter kept.
+    page.get_by_role("link", name="Overview").click()
+    page.get_by_role("link", name="refund never arrived").click()
+    assert page.get_by_role("heading", name="refund never arrived").is_visible()
+    assert "pain=" in page.url and "channel=email" in page.url
+    context.close()
+
+
+@pytest.mark.slow
+def test_screenshots_of_the_demo_after_a_real_analysis(app, runner, live_server, browser, tmp_path):
+    from survey.demo import seed_demo
+
+    seed_demo("http://127.0.0.1")
+    result = runner.invoke(args=["analyze"])
+    if result.exit_code != 0 and "train" in result.output:
+        if not os.environ.get("RAPPORT_UPDATE_SCREENSHOTS"):
+            pytest.skip("no trained model to analyse the demo with (`flask analyze train` makes one)")
+        trained = runner.invoke(args=["analyze", "train"])
+        assert trained.exit_code == 0, trained.output
+        result = runner.invoke(args=["analyze"])
+    assert result.exit_code == 0, result.output
+    survey = db.session.scalar(sa.select(Survey).where(Survey.kind == "nps"))
+    point = db.session.scalar(sa.select(PainPoint).where(PainPoint.survey_id == survey.id).order_by(PainPoint.rank))
+    assert point is not None, "the analysis found no pain point in the demo NPS survey"
+    analyst = make_user("analyst", email="analyst@example.com")
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    sign_in(page, live_server.url, analyst.email)
+    shots = {}
+    for name, url in [("results", f"/surveys/{survey.public_key}/results"),
+                      ("painpoint", f"/surveys/{survey.public_key}/comments?pain={point.id}")]:
+        page.goto(live_server.url + url)
+        page.wait_for_load_state("networkidle")
+        # Nothing overflows a 1280-pixel window, and every chart drew.
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280, name
+        for img in page.locator("img.chart-img").all():
+            assert img.evaluate("i => i.complete && i.naturalWidth > 0"), img.get_attribute("src")
+        if name == "painpoint":  # show the correction form of the first comment too
+            page.locator("details.correct").first.evaluate("details => { details.open = true }")
+        shots[name] = tmp_path / f"{name}.png"
+        page.screenshot(path=str(shots[name]), full_page=True)
+    context.close()
+    if os.environ.get("RAPPORT_UPDATE_SCREENSHOTS"):
+        for name, path in shots.items():
+            shutil.copyfile(path, SCREENSHOTS / f"{name}.png")
