@@ -69,21 +69,45 @@ def test_analyst_filters_the_results_and_corrects_a_label(live_server, browser, 
     comment.get_by_text("Correct labels").click()
     comment.get_by_label("Theme").select_option("service")
     comment.get_by_role("button", name="Save").click()
-    page.wait_for_url(f"**channel=email**#r{by_email.id}")
-    assert "Saved: answer" in page.locator(".flashes").inner_text()
-    assert "corrected" in page.locator(f"#r{by_email.id} .label.theme-service").inner_text()
+    # Saved in place by dashboard.js: no reload, the label shows the correction at once.
+    assert comment.get_by_role("status").inner_text() == "Saved."
+    assert "corrected" in comment.locator(".label.theme-service").inner_text()
+    assert "channel=email" in page.url and "#" not in page.url
 
     db.session.expire_all()
     [correction] = db.session.scalars(sa.select(LabelCorrection)).all()
     assert (correction.response_id, correction.field, correction.value, correction.user_id) == \
         (by_email.id, "theme", "service", analyst.id)
     assert db.session.get(Response, by_email.id).theme == "service"
+    page.reload()
+    assert "corrected" in page.locator(f"#r{by_email.id} .label.theme-service").inner_text()
 
     # The drill-down from the pain point, with the filter kept.
     page.get_by_role("link", name="Overview").click()
     page.get_by_role("link", name="refund never arrived").click()
     assert page.get_by_role("heading", name="refund never arrived").is_visible()
     assert "pain=" in page.url and "channel=email" in page.url
+    context.close()
+
+
+def test_corrections_work_without_javascript(live_server, browser, make_survey, make_response):
+    survey = make_survey("nps")
+    response = make_response(survey, score=2, comment="Nobody called back")
+    label(response, "neutral", "other")
+    analyst = make_user("analyst", email="nojs@example.com")
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    sign_in(page, live_server.url, analyst.email)
+    page.goto(f"{live_server.url}/surveys/{survey.public_key}/comments?band=negative")
+    comment = page.locator(f"#r{response.id}")
+    comment.get_by_text("Correct labels").click()
+    comment.get_by_label("Sentiment").select_option("negative")
+    comment.get_by_role("button", name="Save").click()
+    page.wait_for_url(f"**/comments?band=negative#r{response.id}")
+    assert "Saved: answer" in page.locator(".flashes").inner_text()
+    assert "corrected" in page.locator(f"#r{response.id} .label.sentiment-negative").inner_text()
+    db.session.expire_all()
+    assert db.session.get(Response, response.id).sentiment == "negative"
     context.close()
 
 

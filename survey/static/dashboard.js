@@ -54,3 +54,58 @@
     });
   });
 })();
+
+// == results: label corrections ==
+// A correction form saves in place (JSON) instead of reloading the page; without
+// JavaScript the same form posts and the server redirects back to the comment.
+(function () {
+  "use strict";
+
+  function showLabels(comment, saved) {
+    ["sentiment", "theme"].forEach(function (field) {
+      var label = comment.querySelector('.label[data-field="' + field + '"]');
+      if (!label) return;
+      var value = saved[field];
+      var corrected = label.classList.contains("corrected") || saved.changed.indexOf(field) !== -1;
+      label.className = "label " + field + "-" + (value || "none") + (corrected ? " corrected" : "");
+      label.textContent = value || "not labelled";
+      if (corrected) {
+        var mark = document.createElement("span");
+        mark.className = "corrected-mark";
+        mark.textContent = " ✎ corrected";
+        label.appendChild(mark);
+      }
+      if (saved.changed.indexOf(field) !== -1) label.title = field + " corrected by you just now";
+    });
+  }
+
+  document.querySelectorAll("form.correction-form").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.fetch || !window.FormData) return;
+      event.preventDefault();
+      var button = form.querySelector("button[type=submit]");
+      var status = form.querySelector(".correction-status");
+      form.classList.add("saving");
+      button.disabled = true;
+      fetch(form.action, {
+        method: "POST", body: new FormData(form), credentials: "same-origin",
+        headers: { "Accept": "application/json" }
+      }).then(function (response) {
+        return response.json().then(function (body) {
+          if (!response.ok) throw new Error(body.error && body.error.message || "The correction was not saved.");
+          return body;
+        });
+      }).then(function (saved) {
+        showLabels(form.closest(".comment"), saved);
+        status.textContent = saved.changed.length ? "Saved." : "Nothing changed.";
+        status.classList.remove("error");
+      }).catch(function (error) {
+        status.textContent = error.message || "The correction was not saved; please try again.";
+        status.classList.add("error");
+      }).then(function () {
+        form.classList.remove("saving");
+        button.disabled = false;
+      });
+    });
+  });
+})();
