@@ -116,6 +116,17 @@ def test_temporary_refusals_back_off_then_fail_with_the_server_reply(app, smtp_s
     assert mailbox.received == []
 
 
+def test_claims_take_at_most_a_batch_and_never_a_claimed_message(app, make_survey):
+    queue(make_survey, 7)
+    first, batch_one = claim_batch(3)
+    second, batch_two = claim_batch(3)
+    third, batch_three = claim_batch(3)
+    assert [len(batch_one), len(batch_two), len(batch_three)] == [3, 3, 1]
+    ids = [m.id for m in batch_one + batch_two + batch_three]
+    assert sorted(ids) == sorted(set(ids)) and len(ids) == 7
+    assert claim_batch(3)[1] == []
+
+
 def test_a_taken_over_claim_is_never_sent_by_the_slow_worker(app, smtp_server, mailbox, make_survey):
     app.config["MAIL_CLAIM_SECONDS"] = 60
     queue(make_survey, 4)

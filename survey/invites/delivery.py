@@ -105,8 +105,15 @@ def claim_batch(limit: int, now: dt.datetime | None = None) -> tuple[str, list[O
         .with_for_update(skip_locked=True)
     )
     db.session.commit()  # start from a fresh transaction: SQLite takes the write lock at the UPDATE
+    if db.session.get_bind().dialect.name == "sqlite":
+        # One statement: SQLite runs one writer at a time, so nobody can claim in between.
+        chosen = candidates.scalar_subquery()
+    else:
+        # Lock the rows first, in their own statement: inside an UPDATE's IN (…) PostgreSQL may
+        # re-run a LIMIT … SKIP LOCKED subquery, which then skips the rows it just updated.
+        chosen = list(db.session.scalars(candidates))
     db.session.execute(
-        sa.update(OutboxMessage).where(OutboxMessage.id.in_(candidates.scalar_subquery()), due)
+        sa.update(OutboxMessage).where(OutboxMessage.id.in_(chosen), due)
         .values(claim_token=claim, lease_until=now + lease),
         execution_options={"synchronize_session": False},
     )
