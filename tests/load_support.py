@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 import os
 import re
 import signal
@@ -301,21 +302,42 @@ async def open_form(conn: Connection, survey_key: str) -> FormSession:
     return FormSession(cookie=page.cookies["session"], csrf_token=html.unescape(match.group(1)))
 
 
+PARTNER_ORIGIN = "https://shop.example.com"
+WIDGET_ELAPSED_MS = 4000  # a human's time to answer, above WIDGET_MIN_ANSWER_MS
+
+
 @dataclass(frozen=True)
 class Submission:
-    """One answer to send; ``key`` is its unique submission_key (uuid hex)."""
+    """One answer to send; ``key`` is its unique submission_key (uuid hex).
+
+    ``via`` is "form" (the answer page, as a browser posts it) or "widget"
+    (the JSON API from a partner page). Widget answers come from ``client_ip``
+    through a trusted proxy, as many customers' answers do on a busy day.
+    """
 
     key: str
     score: int
     comment: str
+    via: str = "form"
+    client_ip: str = "198.18.0.1"
+
+    @property
+    def channel(self) -> str:
+        return {"form": "link", "widget": "widget"}[self.via]
 
 
-def make_submissions(count: int, scale: range, tag: str = "load") -> list[Submission]:
-    """``count`` distinct answers cycling through the scale, each with its own key and comment."""
+def make_submissions(count: int, scale: range, tag: str = "load", widget_every: int = 0) -> list[Submission]:
+    """``count`` distinct answers cycling through the scale, each with its own key and comment.
+
+    With ``widget_every=n`` every n-th goes through the widget API instead of the form.
+    Client addresses come from 198.18.0.0/15, the range set aside for benchmarks.
+    """
     subs = []
     for n in range(count):
         key = uuid.uuid4().hex
-        subs.append(Submission(key=key, score=scale[n % len(scale)], comment=f"{tag} answer {n} {key[:8]}"))
+        via = "widget" if widget_every and n % widget_every == widget_every - 1 else "form"
+        subs.append(Submission(key=key, score=scale[n % len(scale)], comment=f"{tag} answer {n} {key[:8]}",
+                               via=via, client_ip=f"198.{18 + n // 65025 % 2}.{n // 255 % 255}.{n % 255 + 1}"))
     return subs
 
 
@@ -331,6 +353,21 @@ async def post_answer(conn: Connection, survey_key: str, form: FormSession, sub:
         "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
                       "Chrome/124.0 Safari/537.36",
     }, form_body(form, sub))
+
+
+def widget_body(sub: Submission) -> bytes:
+    return json.dumps({"score": sub.score, "comment": sub.comment, "elapsed_ms": WIDGET_ELAPSED_MS,
+                       "submission_key": sub.key, "page_url": f"{PARTNER_ORIGIN}/orders/42"}).encode()
+
+
+async def post_widget_answer(conn: Connection, survey_key: str, sub: Submission) -> Reply:
+    return await conn.request("POST", f"/api/v1/surveys/{survey_key}/responses", {
+        "Content-Type": "application/json",
+        "Origin": PARTNER_ORIGIN,
+        "X-Forwarded-For": sub.client_ip,
+        "User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+                      "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+    }, widget_body(sub))
 
 
 @dataclass
@@ -372,10 +409,11 @@ class LoadResult:
 
 async def submit_all(port: int, survey_key: str, submissions: list[Submission], *, concurrency: int = 16,
                      deadline: float = 60.0, posts_per_page: int = 1, on_progress=None) -> LoadResult:
-    """Send every submission through the answer form, ``concurrency`` customers at a time.
+    """Send every submission, ``concurrency`` customers at a time.
 
-    Each customer loads the page (GET: cookie + CSRF token), then posts
-    ``posts_per_page`` answers with it, as many times as its share needs. A
+    For form answers a customer loads the page (GET: cookie + CSRF token), then
+    posts ``posts_per_page`` answers with it, as many times as its share needs;
+    widget answers go straight to the JSON API. A
     connection error is recorded against the submission it hit, and the
     customer reloads the page on a new connection. Stops sending at
     ``deadline`` seconds; whatever was not sent by then is returned as unsent.
@@ -398,10 +436,13 @@ async def submit_all(port: int, survey_key: str, submissions: list[Submission], 
                 except asyncio.QueueEmpty:
                     return
                 try:
-                    if form is None or used >= posts_per_page:
-                        form, used = await open_form(conn, survey_key), 0
-                    reply = await post_answer(conn, survey_key, form, sub)
-                    used += 1
+                    if sub.via == "widget":
+                        reply = await post_widget_answer(conn, survey_key, sub)
+                    else:
+                        if form is None or used >= posts_per_page:
+                            form, used = await open_form(conn, survey_key), 0
+                        reply = await post_answer(conn, survey_key, form, sub)
+                        used += 1
                     outcomes[sub.key] = Outcome(reply.status, message=reply.text[:500], headers=reply.headers)
                 except ConnectionLost as exc:
                     outcomes[sub.key] = Outcome(None, error=str(exc))
@@ -458,8 +499,8 @@ def stored_answers(keys: list[str]) -> dict[str, list[StoredAnswer]]:
     return found
 
 
-def problems_with(stored: dict[str, list[StoredAnswer]], submissions: list[Submission], survey_id: int,
-                  channel: str = "link") -> list[str]:
+def problems_with(stored: dict[str, list[StoredAnswer]], submissions: list[Submission],
+                  survey_id: int) -> list[str]:
     """Every stored answer must be whole and exactly what was sent, once: a list of what is not."""
     sent = {sub.key: sub for sub in submissions}
     problems = []
@@ -468,18 +509,23 @@ def problems_with(stored: dict[str, list[StoredAnswer]], submissions: list[Submi
             problems.append(f"{key}: stored {len(rows)} times")
         sub = sent[key]
         for row in rows:
-            if (row.survey_id, row.score, row.comment, row.channel) != (survey_id, sub.score, sub.comment, channel):
-                problems.append(f"{key}: stored {row} but sent score {sub.score}, comment {sub.comment!r}")
+            if (row.survey_id, row.score, row.comment, row.channel) != (survey_id, sub.score, sub.comment,
+                                                                        sub.channel):
+                problems.append(f"{key}: stored {row} but sent {sub}")
     return problems
 
 
 def serve_app(app, tmp_path: Path, *, workers: int = 2, threads: int = 4, **config: str) -> GunicornServer:
     """A gunicorn server (not started) for the test ``app``'s database, CSRF on as in production.
 
+    It trusts one proxy's X-Forwarded-For, so widget answers can come from
+    many client addresses (each within the widget's per-address rate limit).
+
     SQLite keeps the suite's synchronous setting: these tests kill processes,
     not the machine, and a killed process loses nothing SQLite has written
     whatever that setting is.
     """
     config.setdefault("SQLITE_SYNCHRONOUS", app.config["SQLITE_SYNCHRONOUS"])
+    config.setdefault("PROXY_FIX_X_FOR", "1")
     env = server_env(tmp_path / "server-instance", app.config["SQLALCHEMY_DATABASE_URI"], **config)
     return GunicornServer(workers=workers, threads=threads, env=env, log_path=tmp_path / "gunicorn.log")

@@ -2,12 +2,17 @@
 
 Runs on SQLite, and on PostgreSQL when RAPPORT_TEST_DATABASE_URL names one
 (the second CI run). The server is production-like: gunicorn with two
-threaded workers, CSRF on, answers posted through the form as a browser does.
+threaded workers, CSRF on; two answers in three come through the answer
+page's form as a browser posts it, one in three through the widget API from
+a partner page.
 """
 
 import pytest
 
-from tests.load_support import make_submissions, problems_with, run_submissions, serve_app, stored_answers
+from survey.widget.operations import add_origins
+from tests.load_support import (
+    PARTNER_ORIGIN, make_submissions, problems_with, run_submissions, serve_app, stored_answers,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -18,7 +23,8 @@ CUSTOMERS = 24  # concurrent connections
 def test_every_acknowledged_answer_is_stored_once(app, make_survey, tmp_path):
     survey = make_survey("nps")
     other = make_survey("csat")  # answers must land on their own survey only
-    submissions = make_submissions(ANSWERS, survey.scale)
+    add_origins(survey, [PARTNER_ORIGIN])
+    submissions = make_submissions(ANSWERS, survey.scale, widget_every=3)
     with serve_app(app, tmp_path) as server:
         result = run_submissions(server.port, survey.public_key, submissions,
                                  concurrency=CUSTOMERS, posts_per_page=2, deadline=90)
@@ -26,7 +32,10 @@ def test_every_acknowledged_answer_is_stored_once(app, make_survey, tmp_path):
     assert not result.unsent, f"the load did not finish in time: {result.summary()}"
     refused = {key: o for key, o in result.outcomes.items() if not o.acknowledged}
     assert not refused, f"{result.summary()}; first refusals: {list(refused.values())[:3]}"
-    thanks = {o.headers.get("location") for o in result.outcomes.values()}
+    via = {sub.key: sub.via for sub in submissions}
+    statuses = {(via[key], o.status) for key, o in result.outcomes.items()}
+    assert statuses == {("form", 303), ("widget", 201)}
+    thanks = {o.headers.get("location") for key, o in result.outcomes.items() if via[key] == "form"}
     assert thanks == {f"/s/{survey.public_key}/thanks"}
 
     stored = stored_answers([sub.key for sub in submissions])
