@@ -100,7 +100,7 @@ def score_distribution_svg(kind: str, scores: Sequence[int | None]) -> str:
         ax.yaxis.get_major_locator().set_params(integer=True)
         _grid(ax, "y")
         if total:
-            ax.bar_label(bars, labels=[str(counts[v]) if counts[v] else "" for v in values],
+            ax.bar_label(bars, labels=[f"{counts[v]:,}" if counts[v] else "" for v in values],
                          padding=2, fontsize=9, color=INK)
             ax.margins(y=0.12)
         else:
@@ -190,7 +190,7 @@ def sentiment_by_theme_svg(counts: dict[str, dict[str, int]]) -> str:
                 bars = ax.barh(names, widths, left=left, color=BAND_COLOURS[sentiment], height=0.6, label=sentiment)
                 # Counts inside segments wide enough to hold them.
                 biggest = max(sum(v) for _, v in rows)
-                ax.bar_label(bars, labels=[str(w) if w >= biggest * 0.06 else "" for w in widths],
+                ax.bar_label(bars, labels=[f"{w:,}" if w >= biggest * 0.06 else "" for w in widths],
                              label_type="center", color="#ffffff", fontsize=9)
                 left = [a + b for a, b in zip(left, widths)]
             ax.tick_params(axis="y", length=0, labelsize=10, labelcolor=INK)
@@ -235,7 +235,7 @@ def pain_points_svg(points: Sequence[dict]) -> str:
             ax.tick_params(axis="y", length=0, labelsize=10, labelcolor=INK)
             counts = [p.get("count") for p in shown][::-1]
             if any(c is not None for c in counts):
-                ax.bar_label(bars, labels=["" if c is None else f"{c} answers" for c in counts],
+                ax.bar_label(bars, labels=["" if c is None else f"{c:,} answers" for c in counts],
                              padding=3, fontsize=8.5, color=MUTED)
             ax.margins(x=0.16)
             if min(impacts) >= 0:

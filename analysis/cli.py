@@ -240,45 +240,33 @@ class _NoBar:
 # Numbers for the report
 # --------------------------------------------------------------------------- #
 def gather(surveys: list[Survey], since: dt.datetime | None, version: str):
-    """Per-survey summaries, ranked pain points (as dicts) and the sentiment × theme counts."""
+    """Per-survey summaries, ranked pain points (as dicts) and the sentiment × theme counts.
+
+    The numbers come from the same queries as the dashboard (``survey.results``),
+    so the report and the results page agree.
+    """
     from analysis.painpoints import ScoreTotals, find_pain_points
-    from analysis.report import SurveySummary, choose_period, period_start
+    from analysis.report import SurveySummary
+    from survey.results import queries
+    from survey.results.filters import ResponseFilter
 
     summaries, points = [], []
     by_theme: dict[str, Counter] = defaultdict(Counter)
     for survey in surveys:
-        ids = [survey.id]
-        score_counts = Counter(dict(db.session.execute(
-            _scoped(sa.select(Response.score, sa.func.count()).where(Response.score.is_not(None)), ids, since)
-            .group_by(Response.score)
-        ).all()))
-        first, last = db.session.execute(
-            _scoped(sa.select(sa.func.min(Response.created_at), sa.func.max(Response.created_at)), ids, since)
-        ).one()
-        period = choose_period(first.date(), last.date()) if first else "week"
-        by_period: dict[dt.date, Counter] = defaultdict(Counter)
-        rows = db.session.execute(
-            _scoped(sa.select(Response.created_at, Response.score).where(Response.score.is_not(None)), ids, since)
-            .execution_options(yield_per=BATCH_SIZE)
-        )
-        for created_at, score in rows:
-            by_period[period_start(created_at.date(), period)][score] += 1
-        for theme, sentiment, n in db.session.execute(
-            _scoped(sa.select(Response.theme, Response.sentiment, sa.func.count())
-                    .where(Response.comment.is_not(None), Response.theme.is_not(None)), ids, since)
-            .group_by(Response.theme, Response.sentiment)
-        ):
-            by_theme[theme][sentiment] += n
-        comments = _count_comments(ids, since)
+        flt = ResponseFilter(survey=survey, start=since.date() if since else None)
+        score_counts = queries.score_counts(flt)
+        period, trend = queries.trend(flt)
+        for theme, counts in queries.sentiment_by_theme(flt).items():
+            by_theme[theme].update(counts)
+        comments = _count_comments([survey.id], since)
         summaries.append(SurveySummary(
-            key=survey.public_key, name=survey.name, kind=survey.kind,
-            responses=_count_answers(ids, since), comments=comments,
-            score_counts=dict(score_counts), scores_by_period=dict(by_period), period=period,
+            key=survey.public_key, name=survey.name, kind=survey.kind, responses=queries.answer_count(flt),
+            comments=comments, score_counts=score_counts, trend=trend, period=period,
         ))
         spec = KINDS[survey.kind]
         totals = ScoreTotals(n=sum(score_counts.values()), total=float(sum(s * n for s, n in score_counts.items())),
                              low=spec.low, high=spec.high)
-        for point in find_pain_points(list(_negative_clauses(ids, since, version)), comments, totals):
+        for point in find_pain_points(list(_negative_clauses([survey.id], since, version)), comments, totals):
             points.append({"survey": survey.public_key, **point.as_dict()})
     if len(surveys) > 1:  # one list for the report, ranked across surveys
         points.sort(key=lambda p: (-p["impact"], -p["count"], p["label"], p["survey"]))

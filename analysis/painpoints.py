@@ -50,6 +50,10 @@ LINKAGE_UP_TO = 300
 LINKAGE_DISTANCE = 0.9
 #: Most NMF topics looked for in one theme.
 MAX_TOPICS_PER_THEME = 15
+#: NMF learns its topics from at most this many clauses of a theme.
+NMF_FIT_SAMPLE = 6000
+#: Largest clustering vocabulary (most frequent terms kept).
+MAX_FEATURES = 20_000
 QUOTES = 3
 #: Clauses sampled per group (and overall) to name it: bounds time on big surveys.
 NAMING_SAMPLE = 3000
@@ -75,7 +79,8 @@ _BAD_FIRST = STOP_WORDS - {"no", "not", "never", "nobody", "nothing", "on", "off
 # ... nor end with these.
 _BAD_LAST = (STOP_WORDS - _PARTICLES) | {"no", "not", "never", "without", "nobody", "nothing", "because", "being", "took", "take",
                           "make", "made", "said", "say", "went", "go", "come", "came", "want", "wanted", "need",
-                          "needed", "tried", "try", "seems", "seem", "like", "went", "every", "another"}
+                          "needed", "tried", "try", "seems", "seem", "like", "every", "another", "kept", "keep",
+                          "still", "got", "get", "getting"}
 # A name never runs across these (they join two thoughts) ...
 _BREAKS = frozenset({"but", "so", "because", "although", "though", "however", "whereas", "except"})
 # ... nor across "and" into a new subject ("month and it took").
@@ -211,7 +216,7 @@ def _tfidf(docs: list[list[str]]):
 
     min_df = 2 if len(docs) >= 50 else 1
     vectorizer = TfidfVectorizer(analyzer=lambda doc: doc, min_df=min_df, max_df=0.5 if len(docs) >= 50 else 1.0,
-                                 sublinear_tf=True, dtype=np.float32)
+                                 max_features=MAX_FEATURES, sublinear_tf=True, dtype=np.float32)
     try:
         matrix = vectorizer.fit_transform(docs).tocsr()
     except ValueError:  # no feature survives (every clause is filler words)
@@ -263,9 +268,15 @@ def _nmf_groups(rows: np.ndarray, matrix, seed: int) -> list[list[int]]:
 
     sub = matrix[rows]
     used = np.flatnonzero(sub.getnnz(axis=0))
+    sub = sub[:, used].astype(np.float64)
     k = int(min(MAX_TOPICS_PER_THEME, max(2, round(math.sqrt(len(rows) / 4))), len(used)))
     model = NMF(n_components=k, init="nndsvda", random_state=seed, max_iter=400, tol=1e-4)
-    weights = model.fit_transform(sub[:, used].astype(np.float64))
+    if len(rows) <= NMF_FIT_SAMPLE:
+        weights = model.fit_transform(sub)
+    else:  # topics from a sample, then every clause placed on them: time stays flat on big surveys
+        sample = np.sort(np.random.default_rng(seed).choice(len(rows), NMF_FIT_SAMPLE, replace=False))
+        model.fit(sub[sample])
+        weights = model.transform(sub)
     best = weights.argmax(axis=1)
     members: dict[int, list[int]] = defaultdict(list)
     for row, topic, strength in zip(rows, best, weights.max(axis=1)):
@@ -349,7 +360,9 @@ def _names(groups: list[list[int]], tokens: list[list[str]], matrix, seed: int) 
     share, with its neighbours in the most typical clause ("visit was cancelled");
     a group without even that (or whose name another group took) gets None.
     """
-    samples = [_sample(group, NAMING_SAMPLE, seed) for group in groups]
+    # The same text pasted twenty times is one voice, not twenty.
+    samples = [list({" ".join(tokens[i]): i for i in _sample(group, NAMING_SAMPLE, seed)}.values())
+               for group in groups]
     phrase_counts, word_counts = [], []
     phrase_rates: Counter = Counter()
     word_rates: Counter = Counter()
@@ -468,18 +481,24 @@ def _quotes(group, name, clauses, tokens, matrix) -> list[str]:
             group[k],
         ),
     )
-    quotes, seen_responses, seen_texts = [], set(), set()
+    quotes, seen_responses, seen_words = [], set(), []
     for k in ranked:
         clause = clauses[group[k]]
         text = _tidy_quote(clause.text)
-        if clause.response_id in seen_responses or text.lower() in seen_texts or not text:
+        words = set(tokens[group[k]])
+        # Three ways of saying it, not one remark three times.
+        if not text or clause.response_id in seen_responses or any(_jaccard(words, w) > 0.75 for w in seen_words):
             continue
         quotes.append(text)
         seen_responses.add(clause.response_id)
-        seen_texts.add(text.lower())
+        seen_words.append(words)
         if len(quotes) == QUOTES:
             break
     return quotes
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / (len(a | b) or 1)
 
 
 def _contains(tokens: list[str], phrase: list[str]) -> bool:

@@ -36,7 +36,6 @@ import json
 import os
 import shutil
 import tempfile
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,8 +49,6 @@ SENTIMENTS = ("negative", "neutral", "positive")
 THEMES = ("service", "care", "other")
 REPORT_FILES = ("report.html", "report.json", "responses.csv")
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
-#: Spans up to this many days are reported per week, longer ones per month.
-WEEKLY_UP_TO_DAYS = 182
 
 #: Columns of responses.csv, in order. ``sentiment``/``theme`` are the labels in
 #: force (an analyst's correction wins); the probabilities are the model's.
@@ -73,37 +70,12 @@ class SurveySummary:
     responses: int
     comments: int
     score_counts: dict[int, int]
-    scores_by_period: dict[dt.date, Counter]  # period start -> Counter(score -> n)
-    period: str = "week"
+    trend: list[tuple[dt.date, MetricResult]]  # the metric per period, oldest first
+    period: str = "week"                         # "week" or "month": what one trend point covers
 
     @property
     def scores(self) -> list[int]:
         return [score for score, n in sorted(self.score_counts.items()) for _ in range(n)]
-
-
-# --------------------------------------------------------------------------- #
-# Periods and trend
-# --------------------------------------------------------------------------- #
-def choose_period(first: dt.date, last: dt.date) -> str:
-    """"week" for spans up to about six months, "month" for longer ones."""
-    return "week" if (last - first).days <= WEEKLY_UP_TO_DAYS else "month"
-
-
-def period_start(day: dt.date, period: str) -> dt.date:
-    """The Monday of ``day``'s week, or the first of its month."""
-    if period == "week":
-        return day - dt.timedelta(days=day.weekday())
-    if period == "month":
-        return day.replace(day=1)
-    raise ValueError(f"period must be 'week' or 'month', not {period!r}")
-
-
-def trend(kind: str, scores_by_period: Mapping[dt.date, Counter]) -> list[tuple[dt.date, MetricResult]]:
-    """The metric of each period (in date order) from its score counts."""
-    return [
-        (start, metric_for(kind, [s for s, n in sorted(counts.items()) for _ in range(n)]))
-        for start, counts in sorted(scores_by_period.items())
-    ]
 
 
 # --------------------------------------------------------------------------- #
@@ -134,8 +106,7 @@ def build_report(
             "period": survey.period,
             "impact_basis": "score" if metric.n else "share",
             "score_counts": {str(score): n for score, n in sorted(survey.score_counts.items())},
-            "trend": [{"period_start": start.isoformat(), **_metric_dict(result)}
-                      for start, result in trend(survey.kind, survey.scores_by_period)],
+            "trend": [{"period_start": start.isoformat(), **_metric_dict(result)} for start, result in survey.trend],
         })
     points = []
     for point in pain_points:
@@ -214,38 +185,27 @@ def _number(value, digits: int = 1) -> str:
 def write_report(out_dir: Path, report: Mapping, response_rows: Iterable[Mapping]) -> Path:
     """Write the three report files into ``out_dir`` (created if needed); return it.
 
-    Each file is written to a temporary name in ``out_dir`` and renamed into
-    place, so an existing report is replaced whole or not at all.
+    All three are written to temporary names first and renamed into place only
+    when every one is complete, so an existing report is never left half-replaced.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with _replacing(out_dir / "responses.csv") as tmp:
-        write_responses_csv(tmp, response_rows)
-    with _replacing(out_dir / "report.json") as tmp:
-        tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    with _replacing(out_dir / "report.html") as tmp:
-        tmp.write_text(render_html(report), encoding="utf-8")
+    temporary: dict[str, Path] = {}
+    try:
+        for name in REPORT_FILES:
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out_dir)
+            os.close(fd)
+            temporary[name] = Path(tmp)
+        write_responses_csv(temporary["responses.csv"], response_rows)
+        temporary["report.json"].write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        temporary["report.html"].write_text(render_html(report), encoding="utf-8")
+        for name, tmp in temporary.items():
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, out_dir / name)
+    finally:
+        for tmp in temporary.values():
+            tmp.unlink(missing_ok=True)
     return out_dir
-
-
-class _replacing:
-    """Context manager: a temporary path next to ``target``, moved onto it on success."""
-
-    def __init__(self, target: Path):
-        self.target = target
-
-    def __enter__(self) -> Path:
-        fd, name = tempfile.mkstemp(prefix=f".{self.target.name}.", dir=self.target.parent)
-        os.close(fd)
-        self.tmp = Path(name)
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            os.chmod(self.tmp, 0o644)
-            os.replace(self.tmp, self.target)
-        else:
-            self.tmp.unlink(missing_ok=True)
 
 
 def write_responses_csv(path: Path, rows: Iterable[Mapping]) -> int:

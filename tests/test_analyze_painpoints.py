@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from analysis.painpoints import NegativeClause, ScoreTotals, default_min_count, find_pain_points
+from analysis.painpoints import NegativeClause, ScoreTotals, _tidy_quote, default_min_count, find_pain_points
 
 HOLD = ["I was on hold for two hours", "on hold for two hours again", "kept on hold for two hours today",
         "two hours on hold before anyone answered", "on hold for hours and then cut off",
@@ -74,8 +74,8 @@ def test_without_scores_impact_is_the_share_of_comments():
 def test_a_response_counts_once_however_many_clauses_it_has():
     data = [NegativeClause(1, "on hold for two hours", "service", 0),
             NegativeClause(1, "then on hold for two hours again", "service", 0),
-            NegativeClause(2, "on hold for two hours, awful", "service", 4),
-            NegativeClause(3, "on hold for two hours today", "service", 5)]
+            NegativeClause(2, "on hold for two hours, awful music the whole time", "service", 4),
+            NegativeClause(3, "on hold for two hours today before giving up", "service", 5)]
     (point,) = find_pain_points(data, total_comments=4, scores=ScoreTotals(n=4, total=19, low=0, high=10))
     assert point.response_ids == [1, 2, 3] and point.count == 3
     assert len(point.quotes) == 3  # one per answer
@@ -96,15 +96,23 @@ def test_empty_input_and_filler_only_clauses():
     assert find_pain_points(clauses({"hold": HOLD}), 0) == []
 
 
-def test_quotes_are_masked_text_tidied_and_bounded():
-    long_tail = " and then " + "waiting " * 60
+def test_quotes_are_masked_text_tidied_and_not_repeated():
     data = [NegativeClause(1, "but on hold for two hours, call [phone]", "service", 1),
-            NegativeClause(2, "although on hold for two hours" + long_tail, "service", 1),
-            NegativeClause(3, "on hold for two hours [email]", "service", 1)]
-    (point,) = find_pain_points(data, total_comments=3)
+            NegativeClause(2, "although on hold for two hours before giving up", "service", 1),
+            NegativeClause(3, "on hold for two hours, mail [email] now", "service", 1),
+            NegativeClause(4, "on hold for two hours, mail [email] now!", "service", 1)]
+    (point,) = find_pain_points(data, total_comments=4)
+    assert point.response_ids == [1, 2, 3, 4]
     assert "On hold for two hours, call [phone]" in point.quotes
-    assert all(len(q) <= 240 for q in point.quotes)
+    assert "On hold for two hours before giving up" in point.quotes
+    assert len(point.quotes) == 3  # the fourth says the third again
     assert all(not q.lower().startswith(("but ", "although ")) for q in point.quotes)
+
+
+def test_long_quotes_are_cut_at_a_word():
+    text = "although the wait " + "went on and on " * 40
+    quote = _tidy_quote(text)
+    assert len(quote) <= 240 and quote.endswith(" went…") and quote.startswith("The wait went on")
 
 
 def varied(texts, n, rng):

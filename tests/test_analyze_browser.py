@@ -1,0 +1,55 @@
+"""report.html in headless Chromium: it renders, and hostile comments run nothing and load nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.analyze_support import NPS_ANSWERS, add_answers, analysis_app, read_report, tiny_model  # noqa: F401
+
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("analysis_app")]
+
+PAYLOADS = [
+    '<script>alert("script")</script> on hold for two hours',
+    '<img src=x onerror=alert("img")> on hold for two hours again',
+    '"><svg onload=alert("svg")> nobody kept me informed',
+    "</textarea><iframe src=javascript:alert('frame')> nobody kept me informed at all",
+    "<link rel=stylesheet href=http://127.0.0.1:9/x.css> the engineer never turned up",
+    "{{ 7 * 7 }} {% raw %} the engineer never turned up again",
+]
+
+
+def test_report_renders_and_hostile_comments_stay_text(runner, make_survey, make_response, tmp_path, page):
+    survey, _ = add_answers(make_survey, make_response,
+                            NPS_ANSWERS + [(1, text) for text in PAYLOADS])
+    out = tmp_path / "report"
+    result = runner.invoke(args=["analyze", "--survey", survey.public_key, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = read_report(out)
+
+    dialogs, requests, errors = [], [], []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.on("request", lambda request: requests.append(request.url))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.set_viewport_size({"width": 1100, "height": 900})
+    page.goto((out / "report.html").as_uri())
+    page.wait_for_load_state("load")
+
+    assert dialogs == []
+    assert [url for url in requests if not url.startswith("file://")] == []
+    assert page.locator("script, iframe, img, link[rel=stylesheet]").count() == 0
+    assert page.locator("h1").inner_text().startswith("Feedback report:")
+    charts = page.locator("svg.chart")
+    assert charts.count() == 4
+    for i in range(charts.count()):
+        box = charts.nth(i).bounding_box()
+        assert box and box["width"] > 300 and box["height"] > 100
+    assert charts.nth(0).get_attribute("role") == "img"
+    # the comments are shown as the text they are, quotes included
+    body = page.locator("body").inner_text()
+    hostile = [q for p in report["pain_points"] for q in p["quotes"] if "<" in q or "{{" in q]
+    assert hostile, "some payloads are quoted in the pain points"
+    for quote in hostile:
+        assert quote in body
+    assert len(page.locator("table").nth(1).locator("tbody > tr").all()) == len(report["pain_points"])
+    page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+    assert errors == []

@@ -1,0 +1,144 @@
+"""``flask analyze classify`` / ``evaluate`` / ``train``."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from analysis.model_store import list_versions
+from survey.db import db
+from survey.labels import correct_label
+from tests.analyze_support import CORPUS, NPS_ANSWERS, add_answers, analysis_app, tiny_model  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("analysis_app")
+
+
+def write_csv(path, header, rows):
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def test_classify_adds_four_columns_and_keeps_the_rest(runner, tmp_path):
+    src = write_csv(tmp_path / "in.csv", ["id", "text", "extra"],
+                    [[i, text, f"x{i}"] for i, (_, text) in enumerate(NPS_ANSWERS) if text] + [[99, "", "empty"]])
+    out = tmp_path / "out.csv"
+    result = runner.invoke(args=["analyze", "classify", "--in", str(src), "--text-col", "text", "--out", str(out),
+                                 "--batch-size", "4"])
+    assert result.exit_code == 0, result.output
+    assert "labelled 14 row(s)" in result.output
+    with open(out, encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["id", "text", "extra", "sentiment", "sentiment_proba", "theme", "theme_proba"]
+    assert [r["extra"] for r in rows][-1] == "empty" and len(rows) == 14
+    for row in rows:
+        assert row["sentiment"] in ("negative", "neutral", "positive")
+        assert row["theme"] in ("service", "care", "other")
+        assert 1 / 3 - 1e-3 <= float(row["sentiment_proba"]) <= 1
+    assert not list(tmp_path.glob(".out.csv.*")), "no temporary file left behind"
+
+
+@pytest.mark.parametrize("make_args, message", [
+    (lambda src, tmp: ["--text-col", "comment", "--out", str(tmp / "o.csv")], "column 'comment' not found"),
+    (lambda src, tmp: ["--text-col", "text", "--out", str(src)], "--out must be a different file"),
+    (lambda src, tmp: ["--text-col", "text", "--out", str(tmp / "no" / "o.csv")], "does not exist"),
+    (lambda src, tmp: ["--text-col", "text"], "Missing option '--out'"),
+])
+def test_classify_bad_options(runner, tmp_path, make_args, message):
+    src = write_csv(tmp_path / "in.csv", ["text"], [["on hold for ages"]])
+    result = runner.invoke(args=["analyze", "classify", "--in", str(src), *make_args(src, tmp_path)])
+    assert result.exit_code != 0 and message in result.output
+    assert src.read_text(encoding="utf-8").startswith("text")  # never overwritten
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_classify_refuses_non_utf8_and_missing_files(runner, tmp_path):
+    src = tmp_path / "latin.csv"
+    src.write_bytes("text\ncaf\xe9 was cold\n".encode("latin-1"))
+    result = runner.invoke(args=["analyze", "classify", "--in", str(src), "--text-col", "text",
+                                 "--out", str(tmp_path / "o.csv")])
+    assert result.exit_code == 1 and "not UTF-8" in result.output and not (tmp_path / "o.csv").exists()
+    result = runner.invoke(args=["analyze", "classify", "--in", str(tmp_path / "missing.csv"), "--text-col", "t",
+                                 "--out", str(tmp_path / "o.csv")])
+    assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_evaluate_prints_the_table_and_writes_json(runner, tmp_path):
+    src = write_csv(tmp_path / "gold.csv", ["text", "gold"],
+                    [["I was on hold for two hours", "negative"], ["the staff were kind", "Positive"],
+                     ["the price is fair", "positive"], ["the engineer is booked for tuesday", "neutral"],
+                     ["no label here", ""]])
+    out = tmp_path / "eval.json"
+    result = runner.invoke(args=["analyze", "evaluate", "--in", str(src), "--text-col", "text", "--label-col", "gold",
+                                 "--task", "sentiment", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "accuracy=" in result.output and "macro-F1=" in result.output and "confusion matrix" in result.output
+    assert "(1 unlabelled row(s) skipped)" in result.output
+    data = json.loads(out.read_text())
+    assert data["n"] == 4 and data["labels"] == ["negative", "neutral", "positive"]
+    assert set(data["per_class"]["negative"]) >= {"precision", "recall"}
+    assert sum(map(sum, data["confusion_matrix"])) == 4 and 0 <= data["macro_f1"] <= 1
+    as_json = runner.invoke(args=["analyze", "evaluate", "--in", str(src), "--text-col", "text", "--label-col", "gold",
+                                  "--task", "sentiment", "--json"])
+    assert json.loads(as_json.output)["accuracy"] == data["accuracy"]
+
+
+def test_evaluate_bad_input(runner, tmp_path):
+    src = write_csv(tmp_path / "gold.csv", ["text", "gold"], [["a", "angry"], ["b", "care"], ["c", "service"]])
+    base = ["analyze", "evaluate", "--in", str(src), "--text-col", "text"]
+    result = runner.invoke(args=[*base, "--label-col", "gold", "--task", "sentiment"])
+    assert result.exit_code == 1 and "3 bad label(s)" in result.output and "line 2: sentiment 'angry'" in result.output
+    result = runner.invoke(args=[*base, "--label-col", "label", "--task", "theme"])
+    assert result.exit_code == 1 and "no column 'label'" in result.output
+    result = runner.invoke(args=[*base, "--label-col", "gold", "--task", "mood"])
+    assert result.exit_code == 2 and "'mood' is not one of" in result.output
+
+
+@pytest.mark.slow
+def test_train_uses_own_labels_corrections_and_scores(runner, make_survey, make_response, tmp_path, app,
+                                                       analysis_app):
+    survey, responses = add_answers(make_survey, make_response)
+    correct_label(responses[-1], "theme", "other", None)
+    labels = write_csv(tmp_path / "mine.csv", ["text", "sentiment", "theme"],
+                       [["the modem light blinks red, reach me at bo@example.com", "negative", "other"],
+                        ["the courier was polite", "positive", ""]])
+    result = runner.invoke(args=["analyze", "train", "--corpus", str(CORPUS), "--labels", str(labels),
+                                 "--from-scores", "--survey", survey.public_key])
+    assert result.exit_code == 0, result.output
+    versions = list_versions([f"{app.instance_path}/models"])
+    new = [v for v in versions if v.version != analysis_app]
+    assert len(new) == 1 and f"model {new[0].version} saved" in result.output
+    meta = new[0].metadata
+    # 3 rows from --labels, 1 correction; weak rows: answers in the negative or positive band with a comment
+    assert meta["extra_labeled_rows"] == {"sentiment": 2, "theme": 2}
+    weak = sum(1 for score, text in NPS_ANSWERS if text and (score <= 6 or score >= 9))
+    assert meta["weak_sentiment_rows"] == weak
+    assert "held-out accuracy" in result.output
+    # nothing personal inside the model files
+    for path in new[0].path("sentiment").parent.glob(f"*{new[0].version}*"):
+        assert b"bo@example.com" not in path.read_bytes() and b"ana.lopez" not in path.read_bytes()
+    # the pinned version still wins until the pin is lifted; then the newest is used
+    app.config["ANALYSIS_MODEL_VERSION"] = None
+    run = runner.invoke(args=["analyze", "--out", str(tmp_path / "r")])
+    assert f"Model {new[0].version}: labelled 13 new comment(s)" in run.output
+
+
+def test_train_bad_options(runner, make_survey, tmp_path):
+    labels = write_csv(tmp_path / "l.csv", ["text", "mood"], [["x", "y"]])
+    result = runner.invoke(args=["analyze", "train", "--labels", str(labels)])
+    assert result.exit_code == 1 and "needs a 'sentiment' or a 'theme' column" in result.output
+    labels = write_csv(tmp_path / "l.csv", ["text", "sentiment"], [["fine", "great"], ["", "negative"]])
+    result = runner.invoke(args=["analyze", "train", "--labels", str(labels)])
+    assert result.exit_code == 1 and "line 2: sentiment 'great' is not one of" in result.output
+    assert "line 3: a sentiment label but no text" in result.output
+    result = runner.invoke(args=["analyze", "train", "--survey", "abc"])
+    assert result.exit_code == 2 and "--survey only applies together with --from-scores" in result.output
+    survey = make_survey("nps")
+    result = runner.invoke(args=["analyze", "train", "--from-scores", "--survey", survey.public_key])
+    assert result.exit_code == 1 and "no comment with a score" in result.output
+    assert not (tmp_path / "instance" / "models").exists() or len(list_versions([tmp_path / "instance" / "models"])) == 1
