@@ -1,4 +1,4 @@
-"""Seed the demo site: an NPS, a CSAT and a CES survey, each with answers.
+"""Seed the demo site: an NPS, a CSAT and a CES survey, each with answers, and a demo admin.
 
 Seeding is idempotent: a second run finds the demo surveys and adds nothing.
 The comments are our own writing, spread over the last twelve weeks with a
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import secrets
 
 import sqlalchemy as sa
 
@@ -100,6 +101,22 @@ def seed_demo(base_url: str, seed: int = 7) -> list[str]:
         total = db.session.scalar(sa.select(sa.func.count()).where(Response.survey_id == survey.id))
         lines.append(f"  {kind.upper():<5} {name} ({total} answers): {base_url}/s/{survey.public_key}")
     return lines
+
+
+DEMO_ADMIN = "admin@example.com"
+
+
+def seed_demo_admin(base_url: str) -> list[str]:
+    """Create the demo admin once, with a random password printed only then (only its hash is stored)."""
+    from survey.auth.operations import create_user, find_user
+
+    if find_user(DEMO_ADMIN) is not None:
+        return [f"Dashboard: {base_url}/login as {DEMO_ADMIN} (the account exists; its password was shown when it "
+                f"was created; set a new one with `flask users password {DEMO_ADMIN}`)"]
+    password = secrets.token_urlsafe(12)
+    create_user(DEMO_ADMIN, "admin", password)
+    return [f"Dashboard: {base_url}/login as {DEMO_ADMIN} with password {password}",
+            "  (shown only this once; `flask users password admin@example.com` sets a new one)"]
 
 
 def _add_answers(survey: Survey, answers, count: int, rng: random.Random, now: dt.datetime) -> None:

@@ -1,5 +1,6 @@
 """Survey administration on the dashboard: the survey list (the landing page),
-creating and editing surveys, their links, snippets and campaigns, and users.
+creating and editing surveys, their links, snippets and campaigns, users, and
+the contacts e-mail campaigns go to.
 
 Everyone signed in sees the survey list and a survey's page; only admins
 create and edit surveys and manage users.
@@ -9,7 +10,7 @@ from flask import Blueprint, Flask
 
 bp = Blueprint("admin", __name__)
 
-from survey.admin import routes, users  # noqa: E402,F401
+from survey.admin import contacts, routes, users  # noqa: E402,F401
 
 
 def init_app(app: Flask) -> None:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (BooleanField, EmailField, IntegerField, PasswordField, SelectField, StringField, TextAreaField,
                      ValidationError)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
@@ -15,7 +14,7 @@ from survey.auth.operations import as_sentence, find_user, normalise_email
 from survey.auth.passwords import PasswordError, check_new_password
 from survey.kinds import KINDS
 from survey.operations import OperationError
-from survey.requestinfo import origin_of
+from survey.widget.operations import normalise_origin
 
 MAX_ORIGINS = 50
 
@@ -46,17 +45,6 @@ class UserForm(FlaskForm):
 
 class RoleForm(FlaskForm):
     role = SelectField("Role", choices=ROLE_CHOICES)
-
-
-def parse_origin(text: str) -> str | None:
-    """``https://Shop.example.com:443/`` → ``https://shop.example.com``; None unless it is only an origin."""
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        return None
-    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
-        return None
-    return origin_of(text)
 
 
 def _optional_text(max_length: int, label: str):
@@ -101,15 +89,15 @@ class SurveyForm(FlaskForm):
             text = line.strip()
             if not text:
                 continue
-            origin = parse_origin(text)
-            if origin is None:
-                problems.append(text[:100])
-            elif origin not in origins:
+            try:
+                origin = normalise_origin(text)
+            except OperationError as exc:
+                problems.append(str(exc))
+                continue
+            if origin not in origins:
                 origins.append(origin)
         if problems:
-            raise ValidationError(
-                "Each line must be an origin such as https://shop.example.com (scheme and host, an optional "
-                f"port, no path): {', '.join(problems[:5])}")
+            raise ValidationError(as_sentence("; ".join(problems[:3])))
         if len(origins) > MAX_ORIGINS:
             raise ValidationError(f"At most {MAX_ORIGINS} origins per survey.")
         self.origin_list = origins
@@ -130,3 +118,8 @@ class SurveyForm(FlaskForm):
         values["email_subject"] = (self.email_subject.data or "").strip() or None
         values["email_intro"] = (self.email_intro.data or "").strip() or None
         return values
+
+
+class ContactsUploadForm(FlaskForm):
+    file = FileField("Contacts CSV file", validators=[FileRequired("Choose a CSV file to upload.")])
+    skip_bad = BooleanField("Load the good lines even if some lines are bad")

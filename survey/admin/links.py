@@ -14,3 +14,19 @@ def public_base_url() -> str:
 
 def public_url(survey: Survey) -> str:
     return public_base_url() + url_for("public.answer", public_key=survey.public_key)
+
+
+def widget_snippet(survey: Survey) -> str:
+    """The script tag a partner pastes into their page (survey.widget serves /widget.js)."""
+    return f'<script src="{public_base_url()}{url_for("widget.script")}" data-survey="{survey.public_key}" async></script>'
+
+
+def embed_snippet(survey: Survey) -> str:
+    """The iframe for partners whose Content-Security-Policy forbids third-party scripts."""
+    src = public_base_url() + url_for("widget.embed", public_key=survey.public_key)
+    return (f'<iframe src="{src}" title="{_attribute(survey.name)} – feedback" loading="lazy" '
+            'width="100%" height="360" style="border:0;max-width:32rem"></iframe>')
+
+
+def _attribute(text: str) -> str:
+    return (text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;"))

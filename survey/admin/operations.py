@@ -39,10 +39,8 @@ def update_survey(survey: Survey, kind: str, settings: dict[str, Any], origins: 
     """Apply an edit; the kind may only change while the survey has no answers."""
     if kind not in KINDS:
         raise OperationError(f"unknown survey kind {kind!r}: choose one of {', '.join(KINDS)}")
-    if kind != survey.kind:
-        if answer_count(survey):
-            raise OperationError("a survey's kind cannot change once it has answers")
-        _switch_kind(survey, kind)
+    if kind != survey.kind and answer_count(survey):
+        raise OperationError("a survey's kind cannot change once it has answers")
     name = (settings.get("name") or "").strip()
     if not name:
         raise OperationError("a survey needs a name")
@@ -52,6 +50,8 @@ def update_survey(survey: Survey, kind: str, settings: dict[str, Any], origins: 
         if key == "subject":
             value = value or "us"
         setattr(survey, key, value)
+    if kind != survey.kind:
+        _switch_kind(survey, kind)
     _replace_origins(survey, origins)
     db.session.commit()
     return survey

@@ -64,3 +64,20 @@ def all_surveys() -> list[Survey]:
 
 def survey_by_key(public_key: str) -> Survey | None:
     return db.session.scalar(sa.select(Survey).where(Survey.public_key == public_key))
+
+
+def campaign_stats_of(survey: Survey, limit: int = 20) -> list[dict]:
+    """The survey's newest e-mail campaigns with their delivery counts and response rate."""
+    from survey.invites.models import Campaign
+    from survey.invites.operations import campaign_stats
+
+    campaigns = db.session.scalars(
+        sa.select(Campaign).where(Campaign.survey_id == survey.id).order_by(Campaign.created_at.desc(),
+                                                                            Campaign.id.desc()).limit(limit))
+    return [campaign_stats(campaign) for campaign in campaigns]
+
+
+def campaign_count(survey: Survey) -> int:
+    from survey.invites.models import Campaign
+
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Campaign).where(Campaign.survey_id == survey.id))

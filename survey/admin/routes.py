@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
-from werkzeug.routing import BuildError
 
 from survey.admin import bp
 from survey.admin.forms import SurveyForm
-from survey.admin.links import public_url
+from survey.admin.links import embed_snippet, public_url, widget_snippet
 from survey.admin.operations import answer_count, create_survey_from_settings, update_survey
-from survey.admin.queries import all_surveys, summarise, survey_by_key
+from survey.admin.queries import all_surveys, campaign_count, campaign_stats_of, summarise, survey_by_key
 from survey.auth import current_user, login_required, role_required
 from survey.auth.operations import as_sentence
 from survey.db import db
@@ -83,13 +82,6 @@ def survey_detail(public_key: str):
     (summary,) = summarise([survey])
     return render_template(
         "admin/survey.html", survey=survey, summary=summary, public_url=public_url(survey),
-        results_url=_results_url(survey),
+        widget_snippet=widget_snippet(survey), embed_snippet=embed_snippet(survey),
+        campaigns=campaign_stats_of(survey), campaign_total=campaign_count(survey),
     )
-
-
-def _results_url(survey: Survey) -> str | None:
-    """The results page of the survey (survey.results), if that feature is installed."""
-    try:
-        return url_for("results.survey_results", public_key=survey.public_key)
-    except BuildError:
-        return None

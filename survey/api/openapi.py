@@ -19,6 +19,7 @@ from survey.models import CHANNELS, SENTIMENTS, THEMES
 
 BANDS = ["negative", "neutral", "positive"]
 BEARER = [{"bearer": []}]
+NO_CONTROL_CHARACTERS = "^[^\\x00-\\x1f\\x7f]*$"
 
 
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
@@ -153,10 +154,11 @@ FILTER_PARAMETERS = [
     {"name": "pain", "in": "query", "description": "A pain point's id (from the latest analysis): its answers.",
      "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"}},
     {"name": "q", "in": "query", "description": "Text the comment contains (case-insensitive).",
-     "schema": {"type": "string", "maxLength": 200}},
+     "schema": {"type": "string", "maxLength": 200, "pattern": NO_CONTROL_CHARACTERS}},
 ]
 FILTER_NOTE = (" Any `attr.KEY=value` parameter (e.g. `attr.plan=pro`) keeps answers whose meta field or "
-               "contact attribute KEY has that value; unknown parameters are refused with 400.")
+               "contact attribute KEY has that value. Unknown parameters, and values with control characters, "
+               "are refused with 400.")
 
 
 def _responses(ok_schema: str, description: str, not_found: bool = True, bad_request: bool = True) -> dict:
@@ -213,6 +215,19 @@ def _widget_parts() -> tuple[dict, dict]:
     return getattr(widget, "PATHS", {}), getattr(widget, "SCHEMAS", {})
 
 
+def merge_paths(*parts: dict[str, Any]) -> dict[str, Any]:
+    """One path may have operations from two features (GET answers here, POST from the widget)."""
+    paths: dict[str, Any] = {}
+    for part in parts:
+        for path, item in part.items():
+            merged = paths.setdefault(path, {})
+            for method, operation in item.items():
+                if method in merged and merged[method] != operation:
+                    raise ValueError(f"two features document {method.upper()} {path} differently")
+                merged[method] = deepcopy(operation)
+    return paths
+
+
 def build_document() -> dict[str, Any]:
     widget_paths, widget_schemas = _widget_parts()
     per_page = PAGE_PARAMETERS[1]["schema"]
@@ -224,7 +239,7 @@ def build_document() -> dict[str, Any]:
             "description": "Read surveys, metrics and answers (Bearer token from the dashboard's API tokens page "
                            "or `flask tokens create`), and the public widget endpoints.",
         },
-        "paths": {**deepcopy(PATHS), **deepcopy(widget_paths)},
+        "paths": merge_paths(PATHS, widget_paths),
         "components": {
             "schemas": {**deepcopy(SCHEMAS), **deepcopy(widget_schemas)},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",

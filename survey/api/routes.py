@@ -7,6 +7,7 @@ such as ``chanel=email`` does not silently return unfiltered numbers.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 
 import sqlalchemy as sa
@@ -28,6 +29,7 @@ from survey.results.queries import comparison, headline
 FILTER_ARGS = ("start", "end", "channel", "band", "sentiment", "theme", "pain", "q")
 PAGE_ARGS = ("page", "per_page")
 MAX_PAGE = 1_000_000
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class ApiError(Exception):
@@ -46,13 +48,15 @@ def filter_error(exc: FilterError):
     return error_response(400, as_sentence(str(exc)), field=exc.field)
 
 
-def check_known(known: Iterable[str], attrs: bool = False) -> None:
+def check_query(known: Iterable[str], attrs: bool = False) -> None:
+    """Refuse unknown parameter names, and values with control characters (no database stores NUL)."""
     known = tuple(known)
     for name in request.args:
-        if name in known or (attrs and name.startswith(ATTR_PREFIX)):
-            continue
-        takes = ", ".join(known + ((ATTR_PREFIX + "KEY",) if attrs else ())) or "no query parameters"
-        raise ApiError(400, f"unknown query parameter {name[:64]!r}; this call takes {takes}", field=name[:64])
+        if not (name in known or (attrs and name.startswith(ATTR_PREFIX))):
+            takes = ", ".join(known + ((ATTR_PREFIX + "KEY",) if attrs else ())) or "no query parameters"
+            raise ApiError(400, f"unknown query parameter {name[:64]!r}; this call takes {takes}", field=name[:64])
+        if any(CONTROL_CHARACTERS.search(value) for value in request.args.getlist(name)):
+            raise ApiError(400, f"{name} contains a control character (such as NUL or a line break)", field=name)
 
 
 def _whole_number(name: str, default: int, low: int, high: int | None) -> int:
@@ -105,7 +109,7 @@ def openapi():
 @bp.get("/surveys")
 @login_required
 def surveys():
-    check_known(PAGE_ARGS)
+    check_query(PAGE_ARGS)
     page, per_page = page_args()
     total = db.session.scalar(sa.select(sa.func.count()).select_from(Survey))
     rows = list(db.session.scalars(
@@ -117,7 +121,7 @@ def surveys():
 @bp.get("/surveys/<public_key>")
 @login_required
 def survey(public_key: str):
-    check_known(())
+    check_query(())
     (summary,) = summarise([survey_or_404(public_key)])
     return jsonify(survey_json(summary))
 
@@ -126,7 +130,7 @@ def survey(public_key: str):
 @login_required
 def metrics(public_key: str):
     survey = survey_or_404(public_key)
-    check_known(FILTER_ARGS, attrs=True)
+    check_query(FILTER_ARGS, attrs=True)
     flt = ResponseFilter.from_args(survey, request.args)
     compared = comparison(flt, utcnow().date())
     return jsonify({
@@ -147,7 +151,7 @@ def metrics(public_key: str):
 @login_required
 def responses(public_key: str):
     survey = survey_or_404(public_key)
-    check_known(FILTER_ARGS + PAGE_ARGS, attrs=True)
+    check_query(FILTER_ARGS + PAGE_ARGS, attrs=True)
     flt = ResponseFilter.from_args(survey, request.args)
     page, per_page = page_args()
     total = db.session.scalar(flt.apply(sa.select(sa.func.count()).select_from(Response)))

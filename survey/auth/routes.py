@@ -48,6 +48,7 @@ def login():
             return _login_page(form, exc.status, headers)
         # A fresh session at sign-in: nothing planted in the cookie before survives (fixation).
         session.clear()
+        g.pop("csrf_token", None)  # its secret went with the old session; the next form makes a new one
         session.update(session_payload(user))
         return redirect(safe_next(next_url))
     if form.is_submitted():

@@ -1,0 +1,81 @@
+"""Admins see the contact list and add to it from a CSV file (survey.invites parses and stores it)."""
+
+from __future__ import annotations
+
+import math
+
+import sqlalchemy as sa
+from flask import current_app, flash, redirect, render_template, request, url_for
+
+from survey.admin import bp
+from survey.admin.forms import ContactsUploadForm
+from survey.auth import role_required
+from survey.db import db
+from survey.importer import ImportError_, open_csv_text
+from survey.invites.contacts import parse_contacts_csv
+from survey.invites.operations import import_contacts
+from survey.models import Contact
+from survey.results.filters import escape_like
+
+PER_PAGE = 50
+SHOWN_PROBLEMS = 20
+
+
+def contact_counts() -> dict[str, int]:
+    count = sa.func.count()
+    row = db.session.execute(sa.select(
+        count,
+        sa.func.count(Contact.unsubscribed_at),
+        sa.func.count(Contact.bounced_at),
+    )).one()
+    return {"total": row[0], "unsubscribed": row[1], "bounced": row[2]}
+
+
+def contact_page(search: str, page: int) -> tuple[list[Contact], int]:
+    query = sa.select(Contact)
+    if search:
+        pattern = f"%{escape_like(search.lower())}%"
+        query = query.where(sa.or_(Contact.email.like(pattern, escape="\\"),
+                                   sa.func.lower(Contact.name).like(pattern, escape="\\")))
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    rows = db.session.scalars(query.order_by(Contact.email).offset((page - 1) * PER_PAGE).limit(PER_PAGE))
+    return list(rows), total
+
+
+@bp.route("/contacts", methods=["GET", "POST"])
+@role_required("admin")
+def contacts():
+    form = ContactsUploadForm()
+    problems: list[str] = []
+    status = 200
+    if form.validate_on_submit():
+        config = current_app.config
+        try:
+            parsed = parse_contacts_csv(open_csv_text(form.file.data.read()),
+                                        max_attributes=config["META_MAX_FIELDS"],
+                                        max_value=config["META_MAX_VALUE_LENGTH"])
+        except ImportError_ as exc:
+            form.file.errors.append(f"{form.file.data.filename or 'The file'}: {exc}.")
+            status = 422
+        else:
+            problems = [str(problem) for problem in parsed.problems]
+            if problems and not form.skip_bad.data:
+                form.file.errors.append(f"{len(problems)} bad line(s), so nothing was imported. Fix them, or tick "
+                                        "“Load the good lines” to import the rest.")
+                status = 422
+            else:
+                result = import_contacts(parsed.rows)
+                flash(f"Imported {form.file.data.filename or 'the file'}: {result.added} new contact(s), "
+                      f"{result.updated} updated, {parsed.merged} duplicate line(s) merged, "
+                      f"{len(problems)} bad line(s) skipped.", "info")
+                return redirect(url_for("admin.contacts"))
+    elif form.is_submitted():
+        status = 422
+    search = (request.args.get("q") or "").strip()[:200]
+    page = max(1, min(request.args.get("page", 1, type=int) or 1, 1_000_000))
+    rows, total = contact_page(search, page)
+    return render_template(
+        "admin/contacts.html", form=form, problems=problems[:SHOWN_PROBLEMS], problem_count=len(problems),
+        counts=contact_counts(), rows=rows, total=total, search=search, page=page,
+        pages=max(1, math.ceil(total / PER_PAGE)), max_upload=current_app.config["MAX_CONTENT_LENGTH"],
+    ), status

@@ -1,0 +1,156 @@
+"""Every route refuses the anonymous and the wrong role, derived from the app's url_map.
+
+A new route is protected unless its endpoint is in PUBLIC_ENDPOINTS below, so
+adding an unprotected page or API call makes this test fail until it is either
+protected (``login_required`` / ``role_required``) or listed here with a reason.
+"""
+
+from __future__ import annotations
+
+import pytest
+from werkzeug.routing import AnyConverter, IntegerConverter, PathConverter
+
+from tests.dashboard_support import api_token, bearer, login, make_user
+
+# Public by design; each with why.
+PUBLIC_ENDPOINTS = {
+    "static": "stylesheets, scripts and images",
+    "auth.login": "the sign-in page",
+    "auth.logout": "signing out needs no account (and is CSRF-protected)",
+    "api.openapi": "the API's own description; it holds no data",
+    "public.answer": "customers answer without an account",
+    "public.submit": "customers answer without an account",
+    "public.thanks": "customers answer without an account",
+    "widget.script": "partner sites load the widget script",
+    "widget.embed": "partner sites frame the widget",
+    "widget_api.widget_config": "the widget reads its survey (origin-checked)",
+    "widget_api.create_response": "the widget posts answers (origin-checked, rate-limited)",
+    "widget_api.update_response": "the widget adds a comment with its edit token",
+    "invites.answer": "e-mailed invitation links (the token is the credential)",
+    "invites.submit": "e-mailed invitation links",
+    "invites.score_link": "one-click scores in e-mails",
+    "invites.click": "one-click scores in e-mails",
+    "invites.thanks": "e-mailed invitation links",
+    "invites.unsubscribe": "unsubscribe links in e-mails",
+    "invites.static": "the invitation pages' stylesheet",
+}
+
+# Pages only admins may use; the test checks they really are marked admin-only.
+ADMIN_ONLY = {"admin.new_survey", "admin.edit_survey", "admin.users", "admin.deactivate_user",
+              "admin.activate_user", "admin.change_role", "admin.contacts"}
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def sample_url(rule) -> str:
+    """The rule's URL with a plausible value for each argument (protection comes before any lookup)."""
+    values = {}
+    for name, converter in rule._converters.items():
+        if isinstance(converter, IntegerConverter):
+            values[name] = 1
+        elif isinstance(converter, AnyConverter):
+            values[name] = sorted(converter.items)[0]
+        elif isinstance(converter, PathConverter):
+            values[name] = "some/path"
+        else:
+            values[name] = "someKey"
+    return rule.build(values, append_unknown=False)[1]
+
+
+def protected_routes(app):
+    routes = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in PUBLIC_ENDPOINTS:
+            continue
+        for method in sorted(set(rule.methods) & set(METHODS)):
+            routes.append((rule.endpoint, method, sample_url(rule)))
+    return routes
+
+
+def call(client, method, url, **kwargs):
+    return client.open(url, method=method, **kwargs)
+
+
+def test_every_route_is_public_by_decision_or_protected(app):
+    unmarked = sorted({endpoint for endpoint, _, _ in protected_routes(app)
+                       if getattr(app.view_functions[endpoint], "access", None) not in ("login", "admin")})
+    assert not unmarked, (f"{unmarked} neither use login_required/role_required nor are listed in "
+                          "PUBLIC_ENDPOINTS (tests/test_access.py) with a reason")
+    for endpoint in ADMIN_ONLY:
+        assert app.view_functions[endpoint].access == "admin", endpoint
+
+
+def test_anonymous_visitors_are_sent_to_sign_in_or_get_401(app, make_survey):
+    make_survey()
+    client = app.test_client()
+    routes = protected_routes(app)
+    assert len(routes) >= 20
+    for endpoint, method, url in routes:
+        response = call(client, method, url)
+        if url.startswith("/api/"):
+            assert response.status_code == 401, (method, url, response.status_code)
+            assert response.is_json and response.get_json()["error"]["status"] == 401
+            assert response.headers["WWW-Authenticate"].startswith("Bearer")
+        else:
+            assert response.status_code == 302, (method, url, response.status_code)
+            assert response.location.startswith("/login"), (method, url, response.location)
+            if method == "GET":
+                assert response.location.startswith("/login?next=/"), response.location
+
+
+def test_analysts_get_403_on_admin_pages_and_reach_the_rest(app):
+    client = app.test_client()
+    login(client, "analyst")
+    for endpoint, method, url in protected_routes(app):
+        if url.startswith("/api/"):
+            continue
+        response = call(client, method, url)
+        if app.view_functions[endpoint].access == "admin":
+            assert response.status_code == 403, (method, url, response.status_code)
+            assert "needs the admin role" in response.get_data(as_text=True)
+        else:
+            assert response.status_code not in (401, 403), (method, url, response.status_code)
+            assert not (response.status_code == 302 and response.location.startswith("/login")), (method, url)
+
+
+def test_admins_reach_admin_pages(app, make_survey):
+    survey = make_survey()
+    client = app.test_client()
+    login(client, "admin")
+    for url in ("/surveys/new", f"/surveys/{survey.public_key}/edit", "/users", "/contacts"):
+        assert client.get(url).status_code == 200, url
+
+
+def test_api_calls_with_a_token_are_not_refused(app, make_survey):
+    survey = make_survey()
+    client = app.test_client()
+    headers = bearer(api_token(make_user("analyst")))
+    for endpoint, method, url in protected_routes(app):
+        if not url.startswith("/api/"):
+            continue
+        response = call(client, method, url.replace("someKey", survey.public_key), headers=headers)
+        assert response.status_code not in (401, 403), (method, url, response.status_code)
+
+
+@pytest.mark.parametrize("role", ["analyst", "admin"])
+def test_signed_in_pages_carry_strict_security_headers(app, make_survey, role):
+    survey = make_survey()
+    client = app.test_client()
+    login(client, role)
+    pages = [url.replace("someKey", survey.public_key) for endpoint, method, url in protected_routes(app)
+             if method == "GET" and not url.startswith("/api/")
+             and (role == "admin" or app.view_functions[endpoint].access != "admin")]
+    checked = 0
+    for url in pages:
+        response = client.get(url)
+        assert response.headers["Cache-Control"] == "no-store", url
+        assert response.headers["X-Content-Type-Options"] == "nosniff", url
+        assert response.headers["Referrer-Policy"], url
+        if response.mimetype == "text/html" and response.status_code == 200:
+            checked += 1
+            csp = response.headers["Content-Security-Policy"]
+            script_src = next(part for part in csp.split(";") if part.strip().startswith("script-src"))
+            assert "'unsafe-inline'" not in script_src and "'unsafe-eval'" not in script_src, url
+            assert "frame-ancestors 'none'" in csp and "object-src 'none'" in csp, url
+            assert response.headers["X-Frame-Options"] == "DENY", url
+            assert "<script>" not in response.get_data(as_text=True), url
+    assert checked >= 4

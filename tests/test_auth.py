@@ -1,0 +1,405 @@
+"""Signing in and out: passwords, lock-out, session cookies, redirects, CSRF, API tokens and the CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+import sqlalchemy as sa
+from werkzeug.security import generate_password_hash
+
+from survey.auth.operations import authenticate, create_user, LoginError
+from survey.auth.passwords import hash_password
+from survey.db import db
+from survey.models import ApiToken, User, utcnow
+from tests.conftest import extract_csrf
+from tests.dashboard_support import PASSWORD, api_token, bearer, login, make_user
+
+
+def sign_in(client, email, password=PASSWORD, next_url=None):
+    url = "/login" + (f"?next={next_url}" if next_url else "")
+    return client.post(url, data={"email": email, "password": password})
+
+
+def session_cookie(response) -> str:
+    cookies = [value for value in response.headers.getlist("Set-Cookie") if value.startswith("session=")]
+    assert cookies, response.headers
+    return cookies[-1]
+
+
+# -- signing in ---------------------------------------------------------------------------
+
+
+def test_sign_in_with_the_form_lands_on_the_survey_list(client):
+    user = make_user("analyst", email="ana@example.com")
+    page = client.get("/login")
+    assert page.status_code == 200 and 'autocomplete="current-password"' in page.get_data(as_text=True)
+    assert page.headers["Cache-Control"] == "no-store"
+    response = sign_in(client, "  ANA@example.com ")  # e-mail addresses are not case-sensitive
+    assert response.status_code == 302 and response.location == "/surveys"
+    assert client.get("/surveys").status_code == 200
+    assert db.session.get(User, user.id).last_login_at is not None
+    # Signed in, /login goes straight on.
+    assert client.get("/login").location == "/surveys"
+
+
+def test_passwords_are_stored_as_scrypt_hashes_and_old_hashes_upgraded(client):
+    user = create_user("new@example.com", "admin", "a long enough password")
+    assert user.password_hash.startswith("scrypt:32768:8:1$")
+    assert "a long enough password" not in user.password_hash
+    user.password_hash = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
+    db.session.commit()
+    assert sign_in(client, user.email).status_code == 302
+    db.session.refresh(user)
+    assert user.password_hash.startswith("scrypt:32768:8:1$")
+
+
+@pytest.mark.parametrize("email,password", [("ana@example.com", "wrong password"),
+                                            ("nobody@example.com", PASSWORD)])
+def test_a_wrong_password_and_an_unknown_address_get_the_same_answer(client, email, password):
+    make_user("analyst", email="ana@example.com")
+    response = sign_in(client, email, password)
+    assert response.status_code == 401
+    assert "do not match an account" in response.get_data(as_text=True)
+    assert client.get("/surveys").status_code == 302
+
+
+def test_an_empty_form_says_what_is_missing(client):
+    response = client.post("/login", data={"email": "", "password": ""})
+    assert response.status_code == 422
+    text = response.get_data(as_text=True)
+    assert "Enter your e-mail address." in text and "Enter your password." in text
+
+
+def test_repeated_failures_lock_the_account_for_a_while(client, app):
+    app.config.update(LOGIN_MAX_FAILURES=3, LOGIN_LOCKOUT_SECONDS=600)
+    user = make_user("admin", email="boss@example.com")
+    for _ in range(3):
+        assert sign_in(client, user.email, "not it at all").status_code == 401
+    locked = sign_in(client, user.email)  # even the right password is refused while locked
+    assert locked.status_code == 429
+    assert 0 < int(locked.headers["Retry-After"]) <= 600
+    assert "locked" in locked.get_data(as_text=True) and "10 minutes" in locked.get_data(as_text=True)
+    db.session.refresh(user)
+    assert user.is_locked
+    user.locked_until = utcnow() - dt.timedelta(seconds=1)  # the lock has run out
+    db.session.commit()
+    assert sign_in(client, user.email).status_code == 302
+    db.session.refresh(user)
+    assert user.failed_logins == 0 and not user.is_locked
+
+
+def test_failures_count_across_requests_without_losing_any(app):
+    app.config.update(LOGIN_MAX_FAILURES=4)
+    user = make_user("analyst")
+    for expected in (1, 2, 3):
+        with pytest.raises(LoginError):
+            authenticate(user.email, "wrong password!")
+        db.session.refresh(user)
+        assert user.failed_logins == expected and user.locked_until is None
+    with pytest.raises(LoginError):
+        authenticate(user.email, "wrong password!")
+    db.session.refresh(user)
+    assert user.failed_logins == 0 and user.is_locked
+
+
+def test_each_address_is_slowed_down_after_many_attempts(client, app):
+    app.config.update(LOGIN_ATTEMPTS_PER_IP=4, LOGIN_ATTEMPT_WINDOW_SECONDS=900, LOGIN_MAX_FAILURES=100)
+    for i in range(4):
+        assert sign_in(client, f"guess{i}@example.com", "wrong password").status_code == 401
+    refused = sign_in(client, "guess9@example.com", "wrong password")
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert "from your network" in refused.get_data(as_text=True)
+    # Another address is not affected.
+    other = client.post("/login", data={"email": "x@example.com", "password": "wrong password"},
+                        environ_base={"REMOTE_ADDR": "10.9.8.7"})
+    assert other.status_code == 401
+
+
+def test_a_deactivated_account_cannot_sign_in_and_its_sessions_end(client):
+    user = login(client, "analyst")
+    assert client.get("/surveys").status_code == 200
+    user.is_active = False
+    db.session.commit()
+    assert client.get("/surveys").status_code == 302
+    response = sign_in(client, user.email)
+    assert response.status_code == 403 and "deactivated" in response.get_data(as_text=True)
+
+
+def test_changing_the_password_ends_other_sessions(client, app):
+    from survey.auth.operations import set_password
+
+    user = login(client, "analyst")
+    assert client.get("/surveys").status_code == 200
+    set_password(user, "a brand new passphrase")
+    assert client.get("/surveys").status_code == 302
+
+
+def test_sessions_expire_after_the_configured_hours(client, app):
+    app.config["LOGIN_SESSION_HOURS"] = 2
+    login(client, "analyst")
+    with client.session_transaction() as session:
+        session["since"] -= 2 * 3600 + 5
+    assert client.get("/surveys").status_code == 302
+
+
+def test_sign_in_starts_a_fresh_session(client):
+    user = make_user("analyst")
+    with client.session_transaction() as session:
+        session["planted"] = "by an attacker"
+        session["uid"] = 999
+    assert sign_in(client, user.email).status_code == 302
+    with client.session_transaction() as session:
+        assert "planted" not in session and session["uid"] == user.id
+
+
+def test_session_cookie_flags_over_http_and_https(app):
+    user = make_user("analyst")
+    plain = app.test_client()
+    cookie = session_cookie(plain.post("/login", data={"email": user.email, "password": PASSWORD}))
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    secure = app.test_client()
+    cookie = session_cookie(secure.post("https://localhost/login", data={"email": user.email, "password": PASSWORD}))
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_session_cookie_is_secure_everywhere_when_configured(app_config, tmp_path, monkeypatch):
+    from survey import create_app
+
+    monkeypatch.setenv("RAPPORT_INSTANCE_PATH", str(tmp_path / "https-site"))
+    app_config["PREFERRED_URL_SCHEME"] = "https"
+    app = create_app(app_config)
+    with app.app_context():
+        import survey.models_all  # noqa: F401
+
+        db.create_all()
+        user = make_user("analyst")
+        response = app.test_client().post("/login", data={"email": user.email, "password": PASSWORD})
+        assert "Secure" in session_cookie(response)
+        db.session.remove()
+
+
+@pytest.mark.parametrize("target,expected", [
+    ("/surveys/abc/results?channel=email", "/surveys/abc/results?channel=email"),
+    ("/tokens", "/tokens"),
+    ("//evil.example/x", "/surveys"),
+    ("https://evil.example/", "/surveys"),
+    ("/\\evil.example", "/surveys"),
+    ("/%09/evil.example", "/surveys"),
+    ("javascript:alert(1)", "/surveys"),
+    ("/login?next=//evil.example", "/surveys"),
+])
+def test_next_only_leads_to_pages_of_this_site(client, target, expected):
+    user = make_user("analyst")
+    response = client.post("/login", query_string={"next": target.replace("%09", "\t")},
+                           data={"email": user.email, "password": PASSWORD})
+    assert response.status_code == 302 and response.location == expected
+
+
+def test_anonymous_pages_redirect_to_sign_in_and_come_back(client, make_survey):
+    survey = make_survey()
+    user = make_user("analyst")
+    target = f"/surveys/{survey.public_key}?x=1"
+    response = client.get(target)
+    assert response.status_code == 302 and response.location.startswith("/login?next=")
+    followed = client.post(response.location, data={"email": user.email, "password": PASSWORD})
+    assert followed.location == target
+
+
+def test_sign_out_clears_the_session(client):
+    login(client, "analyst")
+    response = client.post("/logout")
+    assert response.status_code == 302 and response.location == "/login"
+    assert client.get("/surveys").status_code == 302
+    assert "You have signed out." in client.get("/login").get_data(as_text=True)
+
+
+def test_forms_need_their_csrf_token(app):
+    app.config["WTF_CSRF_ENABLED"] = True
+    client = app.test_client()
+    user = make_user("analyst")
+    refused = client.post("/login", data={"email": user.email, "password": PASSWORD})
+    assert refused.status_code == 400 and "expired or was sent from another site" in refused.get_data(as_text=True)
+    token = extract_csrf(client.get("/login").get_data(as_text=True))
+    assert client.post("/login", data={"email": user.email, "password": PASSWORD,
+                                       "csrf_token": token}).status_code == 302
+    # Another site cannot sign the user out: the sign-out form carries a token too.
+    assert client.post("/logout").status_code == 400
+    assert client.get("/surveys").status_code == 200
+    page = client.get("/surveys").get_data(as_text=True)
+    logout_token = re.search(r'action="/logout".*?name="csrf_token" value="([^"]+)"', page, re.S).group(1)
+    assert client.post("/logout", data={"csrf_token": logout_token}).status_code == 302
+    assert client.get("/surveys").status_code == 302
+
+
+def test_real_sign_in_helper_matches_the_shortcut(client):
+    user = login(client, "admin", via_form=True)
+    assert client.get("/users").status_code == 200
+    assert user.role == "admin"
+
+
+# -- API tokens -----------------------------------------------------------------------------
+
+
+def test_tokens_page_shows_a_new_token_once_and_revokes_it(client):
+    user = login(client, "analyst")
+    created = client.post("/tokens", data={"name": "nightly BI sync"})
+    assert created.status_code == 200
+    raw = re.search(r'id="new-token" class="code" value="(rpt_[A-Za-z0-9_-]{40,})"', created.get_data(as_text=True))
+    assert raw, created.get_data(as_text=True)
+    token = raw.group(1)
+    stored = db.session.scalar(sa.select(ApiToken).where(ApiToken.user_id == user.id))
+    assert stored.name == "nightly BI sync" and token not in stored.token_hash and len(stored.token_hash) == 64
+    listing = client.get("/tokens").get_data(as_text=True)
+    assert "nightly BI sync" in listing and token not in listing
+    assert client.get("/api/v1/surveys", headers=bearer(token)).status_code == 200
+    db.session.refresh(stored)
+    assert stored.last_used_at is not None
+    assert client.post(f"/tokens/{stored.id}/revoke").status_code == 302
+    refused = client.get("/api/v1/surveys", headers=bearer(token))
+    assert refused.status_code == 401 and "invalid_token" in refused.headers["WWW-Authenticate"]
+
+
+def test_a_token_needs_a_name(client):
+    login(client, "analyst")
+    response = client.post("/tokens", data={"name": "  "})
+    assert response.status_code == 422 and "Give the token a name" in response.get_data(as_text=True)
+
+
+def test_nobody_revokes_someone_elses_token(client):
+    other = make_user("admin")
+    token = api_token(other)
+    login(client, "admin")
+    stored = db.session.scalar(sa.select(ApiToken).where(ApiToken.user_id == other.id))
+    assert client.post(f"/tokens/{stored.id}/revoke").status_code == 404
+    assert client.get("/api/v1/surveys", headers=bearer(token)).status_code == 200
+
+
+@pytest.mark.parametrize("header", [None, "Bearer", "Bearer rpt_not-a-real-token", "Basic dXNlcjpwYXNz",
+                                    "Bearer " + "x" * 500])
+def test_the_api_refuses_missing_and_bad_tokens(client, header):
+    make_user("analyst")
+    response = client.get("/api/v1/surveys", headers={"Authorization": header} if header else {})
+    assert response.status_code == 401
+    body = response.get_json()
+    assert body["error"]["status"] == 401 and "token" in body["error"]["message"]
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_deactivated_users_tokens_stop_working(client):
+    user = make_user("analyst")
+    token = api_token(user)
+    assert client.get("/api/v1/surveys", headers=bearer(token)).status_code == 200
+    user.is_active = False
+    db.session.commit()
+    assert client.get("/api/v1/surveys", headers=bearer(token)).status_code == 401
+
+
+def test_the_api_ignores_the_session_cookie(client):
+    login(client, "admin")
+    assert client.get("/api/v1/surveys").status_code == 401
+
+
+# -- the command line -----------------------------------------------------------------------
+
+
+def test_users_create_reads_the_password_from_stdin(runner):
+    result = runner.invoke(args=["users", "create", "Ops@Example.com", "--role", "admin"],
+                           input="a very long password\n")
+    assert result.exit_code == 0, result.output
+    assert "created admin ops@example.com" in result.output
+    user = db.session.scalar(sa.select(User).where(User.email == "ops@example.com"))
+    assert user.role == "admin" and user.password_hash.startswith("scrypt:")
+    assert "a very long password" not in result.output
+
+
+def test_users_create_asks_twice_on_a_terminal(runner, monkeypatch):
+    monkeypatch.setattr("survey.auth.cli._stdin_is_tty", lambda: True)
+    result = runner.invoke(args=["users", "create", "ana@example.com", "--role", "analyst"],
+                           input="short\nfirst password ok\nsecond different!\n"
+                                 "first password ok\nfirst password ok\n")
+    assert result.exit_code == 0, result.output
+    assert "at least 10 characters" in result.output
+    assert "do not match" in result.output.lower()
+    user = db.session.scalar(sa.select(User).where(User.email == "ana@example.com"))
+    assert authenticate(user.email, "first password ok").id == user.id
+
+
+@pytest.mark.parametrize("args,stdin,message", [
+    (["users", "create", "a@example.com", "--role", "admin"], "short\n", "at least 10 characters"),
+    (["users", "create", "not-an-address", "--role", "admin"], "long enough password\n", "not a valid e-mail"),
+    (["users", "create", "a@example.com", "--role", "owner"], "long enough password\n", "Invalid value"),
+    (["users", "create", "a@example.com", "--role", "admin"], "", "no password on stdin"),
+])
+def test_users_create_refuses_bad_input_and_stores_nothing(runner, args, stdin, message):
+    result = runner.invoke(args=args, input=stdin)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 0
+
+
+def test_users_create_refuses_a_second_account_for_an_address(runner):
+    make_user("analyst", email="ana@example.com")
+    result = runner.invoke(args=["users", "create", "ANA@example.com", "--role", "admin"],
+                           input="long enough password\n")
+    assert result.exit_code == 1 and "already an account" in result.output
+
+
+def test_users_list_deactivate_activate_unlock_and_password(runner):
+    admin = make_user("admin", email="boss@example.com")
+    make_user("analyst", email="ana@example.com")
+    listed = runner.invoke(args=["users", "list"])
+    assert "boss@example.com" in listed.output and "analyst" in listed.output
+    # The last active admin stays.
+    refused = runner.invoke(args=["users", "deactivate", "boss@example.com"])
+    assert refused.exit_code == 1 and "last active admin" in refused.output
+    assert runner.invoke(args=["users", "deactivate", "ana@example.com"]).exit_code == 0
+    as_json = runner.invoke(args=["users", "list", "--json"])
+    assert '"active": false' in as_json.output
+    assert runner.invoke(args=["users", "activate", "ana@example.com"]).exit_code == 0
+    admin.locked_until = utcnow() + dt.timedelta(hours=1)
+    db.session.commit()
+    assert runner.invoke(args=["users", "unlock", "boss@example.com"]).exit_code == 0
+    db.session.refresh(admin)
+    assert not admin.is_locked
+    changed = runner.invoke(args=["users", "password", "boss@example.com"], input="another fine password\n")
+    assert changed.exit_code == 0, changed.output
+    assert authenticate("boss@example.com", "another fine password").id == admin.id
+    missing = runner.invoke(args=["users", "deactivate", "ghost@example.com"])
+    assert missing.exit_code == 1 and "no account" in missing.output
+
+
+def test_tokens_create_prints_the_token_once_and_revoke_works(runner, app):
+    user = make_user("analyst", email="ana@example.com")
+    result = runner.invoke(args=["tokens", "create", "ana@example.com", "--name", "cron"])
+    assert result.exit_code == 0
+    token = result.stdout.strip()
+    assert token.startswith("rpt_") and "\n" not in token
+    client = app.test_client()
+    assert client.get("/api/v1/surveys", headers=bearer(token)).status_code == 200
+    listing = runner.invoke(args=["tokens", "list", "ana@example.com"])
+    assert "cron" in listing.output and token not in listing.output and "active" in listing.output
+    stored = db.session.scalar(sa.select(ApiToken).where(ApiToken.user_id == user.id))
+    assert runner.invoke(args=["tokens", "revoke", str(stored.id)]).exit_code == 0
+    assert client.get("/api/v1/surveys", headers=bearer(token)).status_code == 401
+    assert runner.invoke(args=["tokens", "revoke", "999"]).exit_code == 1
+    assert runner.invoke(args=["tokens", "create", "ana@example.com", "--name", " "]).exit_code == 1
+
+
+def test_hash_password_salts_every_hash():
+    assert hash_password(PASSWORD) != hash_password(PASSWORD)
+
+
+def test_the_demo_creates_an_admin_once_and_prints_its_password_once(app):
+    from survey.demo import DEMO_ADMIN, seed_demo_admin
+
+    first = seed_demo_admin("http://127.0.0.1:5000")
+    password = re.search(r"with password (\S+)$", first[0]).group(1)
+    assert "http://127.0.0.1:5000/login" in first[0]
+    user = authenticate(DEMO_ADMIN, password)
+    assert user.role == "admin" and password not in user.password_hash
+    again = seed_demo_admin("http://127.0.0.1:5000")
+    assert len(again) == 1 and "exists" in again[0] and "flask users password admin@example.com" in again[0]
+    assert password not in again[0]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 1
