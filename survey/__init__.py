@@ -27,6 +27,7 @@ FEATURES = (
     "survey.admin",
     "survey.api",
     "survey.results",
+    "survey.widget",
     "analysis.cli",
 )
 

@@ -78,3 +78,13 @@ class Defaults:
     # set SESSION_COOKIE_SECURE = True (or PREFERRED_URL_SCHEME = "https") to insist on it.
     API_PAGE_SIZE = 50
     API_MAX_PAGE_SIZE = 500
+
+    # -- embeddable widget and its public API (survey.widget) --
+    # Per client address (IPv6: per /64) per survey; text like "30/minute", "100 per hour"; None: no limit.
+    WIDGET_RATE_LIMIT = "30/minute"  # answers and their edits (POST, PATCH)
+    WIDGET_CONFIG_RATE_LIMIT = "120/minute"  # widget loads (GET …/widget)
+    WIDGET_MIN_ANSWER_MS = 1200  # faster answers are counted as bots and not stored
+    WIDGET_EDIT_WINDOW_SECONDS = 24 * 3600  # how long the first answer's token may add the comment
+    WIDGET_MAX_BODY_BYTES = 64 * 1024  # larger answer bodies get 413 before they are read
+    WIDGET_ACCEPT_NO_ORIGIN = False  # True: accept answers sent without an Origin (server to server)
+    WIDGET_SCRIPT_MAX_AGE = 3600  # seconds browsers may reuse /widget.js before revalidating it

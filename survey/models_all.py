@@ -6,3 +6,5 @@ each feature package.
 
 from survey import models  # noqa: F401
 from survey.invites import models as invites_models  # noqa: F401
+from survey import ratelimit  # noqa: F401
+from survey.widget import models as widget_models  # noqa: F401

@@ -1,0 +1,169 @@
+"""A rate limiter every web process and host shares, kept in the database.
+
+Fixed-window counters: one row per (key, window), bumped with a single
+``INSERT … ON CONFLICT DO UPDATE … RETURNING count`` that SQLite (3.35+) and
+PostgreSQL both run atomically, so several processes never lose a hit.
+A client can get up to twice the limit across a window boundary; that is
+the price of one cheap statement per request.
+
+Use it from any feature (the widget API, login throttling)::
+
+    allowed, retry_after = hit(f"login:{client_key()}", limit=30, window_seconds=900)
+    if not allowed:
+        return error_response(429, "...", headers={"Retry-After": str(retry_after)})
+
+Limits written in configuration as text (``"30/minute"``) go through ``parse_rate``.
+
+``hit`` runs in its own short transaction on its own connection, so it
+never commits (or rolls back) the caller's session; call it before the
+request writes anything (on SQLite a pending write would make it wait).
+Expired windows are deleted now and then by the requests themselves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import math
+import random
+import re
+import time
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import sqlalchemy as sa
+from flask import request
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, mapped_column
+
+from survey.db import db
+
+# Roughly one request in this many also deletes expired windows.
+CLEANUP_ONE_IN = 50
+KEY_MAX_LENGTH = 200
+
+UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+_RATE = re.compile(r"^\s*(\d+)\s*(?:/|per)\s*(\d+)?\s*(second|minute|hour|day)s?\s*$", re.IGNORECASE)
+
+
+class RateLimitCounter(db.Model):
+    """Hits on one key within one window; gone soon after the window ends."""
+
+    __tablename__ = "rate_limit_counters"
+
+    key: Mapped[str] = mapped_column(sa.String(KEY_MAX_LENGTH), primary_key=True)
+    # Start and end of the window, in whole seconds since the Unix epoch (UTC).
+    window_start: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    expires_at: Mapped[int] = mapped_column(sa.BigInteger, index=True)
+    count: Mapped[int]
+
+    __table_args__ = (sa.CheckConstraint("count > 0", name="count_positive"),)
+
+
+@dataclass(frozen=True)
+class Rate:
+    """``limit`` hits per ``window_seconds``."""
+
+    limit: int
+    window_seconds: int
+
+    def __str__(self) -> str:
+        return f"{self.limit} per {self.window_seconds} s"
+
+
+class RateResult(NamedTuple):
+    allowed: bool
+    retry_after: int  # seconds until the window ends (0 when allowed)
+
+
+class RateError(ValueError):
+    pass
+
+
+def parse_rate(text: str | None) -> Rate | None:
+    """``"30/minute"``, ``"100 per hour"``, ``"5/10 seconds"`` → Rate; None or ``""`` → no limit."""
+    if text is None or not str(text).strip():
+        return None
+    match = _RATE.match(str(text))
+    if not match:
+        raise RateError(f"rate limit {text!r} is not like '30/minute', '100 per hour' or '5/10 seconds'")
+    limit, multiple, unit = int(match[1]), int(match[2] or 1), match[3].lower()
+    if limit < 1 or multiple < 1:
+        raise RateError(f"rate limit {text!r} must allow at least 1 request in at least 1 {unit}")
+    return Rate(limit, multiple * UNITS[unit])
+
+
+def client_key(remote_addr: str | None = None) -> str:
+    """The client's address as a rate-limit key; IPv6 clients are grouped by their /64.
+
+    ``request.remote_addr`` is the peer's address: behind a reverse proxy,
+    wrap the app in werkzeug's ProxyFix so it is the visitor's, not the proxy's.
+    """
+    address = remote_addr if remote_addr is not None else (request.remote_addr or "")
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64] or "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def hit(key: str, limit: int, window_seconds: int, now: float | None = None) -> RateResult:
+    """Count one request against ``key``; allowed while it is within ``limit`` per window.
+
+    Refused requests count too, so a client that keeps hammering stays refused
+    until the window ends.
+    """
+    if limit < 1 or window_seconds < 1:
+        raise RateError(f"a rate limit needs at least 1 request per at least 1 second, not {limit}/{window_seconds} s")
+    now = time.time() if now is None else now
+    window_start = int(now // window_seconds) * window_seconds
+    window_end = window_start + window_seconds
+    if len(key) > KEY_MAX_LENGTH:
+        key = key[:KEY_MAX_LENGTH - 65] + "#" + hashlib.sha256(key.encode()).hexdigest()
+    with db.engine.begin() as conn:
+        insert = insert_on_conflict(conn.dialect.name)
+        statement = (
+            insert(RateLimitCounter)
+            .values(key=key, window_start=window_start, expires_at=window_end, count=1)
+            .on_conflict_do_update(
+                index_elements=["key", "window_start"],
+                set_={"count": RateLimitCounter.count + 1},
+            )
+            .returning(RateLimitCounter.count)
+        )
+        count = conn.execute(statement).scalar_one()
+        if random.randrange(CLEANUP_ONE_IN) == 0:
+            _delete_expired(conn, now)
+    if count <= limit:
+        return RateResult(True, 0)
+    return RateResult(False, max(1, math.ceil(window_end - now)))
+
+
+def hit_rate(key: str, rate: Rate | None, now: float | None = None) -> RateResult:
+    """``hit`` with a parsed ``Rate``; None (no limit configured) always allows and stores nothing."""
+    if rate is None:
+        return RateResult(True, 0)
+    return hit(key, rate.limit, rate.window_seconds, now)
+
+
+def delete_expired(now: float | None = None) -> int:
+    """Delete every counter whose window has ended; return how many."""
+    with db.engine.begin() as conn:
+        return _delete_expired(conn, time.time() if now is None else now)
+
+
+def _delete_expired(conn: sa.Connection, now: float) -> int:
+    return conn.execute(sa.delete(RateLimitCounter).where(RateLimitCounter.expires_at <= int(now))).rowcount
+
+
+def insert_on_conflict(dialect: str):
+    """The dialect's INSERT with ON CONFLICT (SQLite and PostgreSQL spell it the same way)."""
+    if dialect == "sqlite":
+        return sqlite.insert
+    if dialect == "postgresql":
+        return postgresql.insert
+    raise RuntimeError(f"the shared rate limiter needs SQLite or PostgreSQL, not {dialect}")

@@ -1,0 +1,172 @@
+"""The widget's public JSON API under /api/v1/surveys/KEY/.
+
+Every call goes through the same gate, in this order: unknown survey 404,
+origin not allowed 403 (nothing read or stored), closed survey 410, then
+for writes: not JSON 415, body too large 413, too many requests 429, bad
+body 400/422. Submissions caught by a bot trap are answered as if stored
+(so bots do not learn to adapt) and only counted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+import sqlalchemy as sa
+from flask import abort, current_app, jsonify, request, url_for
+
+from survey.db import db
+from survey.errors import error_response
+from survey.models import Response, Survey, utcnow
+from survey.operations import Answer
+from survey.public.routes import require_open, survey_or_404
+from survey.ratelimit import client_key, hit_rate, parse_rate
+from survey.requestinfo import origin_of, page_path, ua_family
+from survey.widget import api_bp
+from survey.widget.cors import add_cors_headers, allow_origin, check_origin
+from survey.widget.operations import (
+    EditWindowClosed, SubmissionConflict, TokenMismatch, count_bot, edit_allowed_until, is_allowed_origin,
+    record_widget_answer, update_widget_answer,
+)
+from survey.widget.payload import (
+    NewAnswer, PayloadError, Scale, bot_reason, decode_json, parse_answer_update, parse_new_answer,
+)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, field: str | None = None, headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.message, self.field, self.headers = status, message, field, headers
+
+
+@api_bp.errorhandler(ApiError)
+def api_error(exc: ApiError):
+    return error_response(exc.status, exc.message, exc.field, exc.headers)
+
+
+@api_bp.errorhandler(PayloadError)
+def payload_error(exc: PayloadError):
+    return error_response(exc.status, exc.message, exc.field)
+
+
+api_bp.after_request(add_cors_headers)
+
+
+def gate(public_key: str, write: bool) -> Survey:
+    """The survey, if this request may use it; otherwise the error that says why."""
+    survey = survey_or_404(public_key)
+    check = check_origin(survey, write)
+    if not check.allowed:
+        raise ApiError(403, check.message)
+    allow_origin(check.origin)
+    require_open(survey)
+    if write:
+        if not request.is_json:
+            raise ApiError(415, "send the body as JSON with Content-Type: application/json")
+        limit = current_app.config["WIDGET_MAX_BODY_BYTES"]
+        request.max_content_length = limit  # also bounds bodies sent without a Content-Length
+        if request.content_length is not None and request.content_length > limit:
+            abort(413)
+    rate_name = "WIDGET_RATE_LIMIT" if write else "WIDGET_CONFIG_RATE_LIMIT"
+    result = hit_rate(f"widget{'' if write else '-load'}:{survey.id}:{client_key()}",
+                 parse_rate(current_app.config[rate_name]))
+    if not result.allowed:
+        raise ApiError(429, f"too many requests for this survey from your network; try again in "
+                            f"{result.retry_after} seconds", headers={"Retry-After": str(result.retry_after)})
+    return survey
+
+
+def scale_of(survey: Survey) -> Scale:
+    return Scale(survey.spec.low, survey.spec.high, current_app.config["COMMENT_MAX_LENGTH"])
+
+
+def edit_window() -> dt.timedelta:
+    return dt.timedelta(seconds=current_app.config["WIDGET_EDIT_WINDOW_SECONDS"])
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.replace(microsecond=0).isoformat() + "Z"
+
+
+@api_bp.route("/<public_key>/widget", methods=["GET"])
+def widget_config(public_key: str):
+    """What the widget shows: question, scale with its end labels, follow-ups, thank-you, cap."""
+    survey = gate(public_key, write=False)
+    spec = survey.spec
+    response = jsonify({
+        "key": survey.public_key,
+        "kind": survey.kind,
+        "question": survey.question,
+        "scale": {"low": spec.low, "high": spec.high, "low_label": survey.low_label,
+                  "high_label": survey.high_label, "negative_max": spec.negative_max,
+                  "positive_min": spec.positive_min},
+        "followup": {"negative": survey.followup_negative, "neutral": survey.followup_neutral,
+                     "positive": survey.followup_positive} if survey.followup_enabled else None,
+        "thank_you": survey.thank_you,
+        "cap_days": survey.widget_cap_days,
+        "comment_max_length": current_app.config["COMMENT_MAX_LENGTH"],
+    })
+    # Short, so closing a survey or editing its question reaches the widgets within a minute.
+    response.cache_control.max_age = 60
+    return response
+
+
+@api_bp.route("/<public_key>/responses", methods=["POST"])
+def create_response(public_key: str):
+    """A new widget answer: 201 with its id and the token that may add the comment later."""
+    survey = gate(public_key, write=True)
+    payload = parse_new_answer(decode_json(request.get_data()), scale_of(survey))
+    window = edit_window()
+    trap = bot_reason(payload.honeypot_filled, payload.elapsed_ms, current_app.config["WIDGET_MIN_ANSWER_MS"])
+    if trap:
+        count_bot(survey, trap)
+        return _created_body(secrets.randbelow(2**31 - 1) + 1, secrets.token_urlsafe(32), utcnow() + window,
+                             survey, 201)
+    answer = Answer(
+        score=payload.score, comment=payload.comment, channel="widget", meta=payload.meta,
+        ua_family=ua_family(request.user_agent.string), referrer_origin=partner_origin(survey, payload),
+        page_url=page_path(payload.page_url, survey.keep_query_string), submission_key=payload.submission_key,
+    )
+    try:
+        response, created, token = record_widget_answer(survey, answer, window)
+    except (SubmissionConflict, EditWindowClosed) as exc:
+        raise ApiError(409, str(exc), "submission_key") from None
+    return _created_body(response.id, token, edit_allowed_until(response, window), survey, 201 if created else 200)
+
+
+def partner_origin(survey: Survey, payload: NewAnswer) -> str | None:
+    """The partner site the answer was given on: the request's Origin, or for the embed page
+    (same-origin requests) the origin of the page that framed it; only if the survey lists it."""
+    for candidate in (request.headers.get("Origin"), origin_of(payload.page_url)):
+        if candidate and is_allowed_origin(survey, candidate):
+            return candidate
+    return None
+
+
+def _created_body(response_id: int, token: str, until: dt.datetime, survey: Survey, status: int):
+    body = jsonify({"id": response_id, "edit_token": token, "edit_until": iso(until)})
+    body.status_code = status
+    body.headers["Location"] = url_for("widget_api.update_response", public_key=survey.public_key,
+                                       response_id=response_id)
+    return body
+
+
+@api_bp.route("/<public_key>/responses/<int:response_id>", methods=["PATCH"])
+def update_response(public_key: str, response_id: int):
+    """A later step of the same answer (the comment after the score), with the edit token."""
+    survey = gate(public_key, write=True)
+    payload = parse_answer_update(decode_json(request.get_data()), scale_of(survey))
+    if payload.honeypot_filled:
+        count_bot(survey, "honeypot")
+        return jsonify({"id": response_id, "score": payload.score, "comment": payload.comment})
+    response = db.session.scalar(sa.select(Response).where(Response.id == response_id,
+                                                           Response.survey_id == survey.id))
+    if response is None:
+        raise ApiError(404, f"this survey has no answer {response_id}")
+    try:
+        response = update_widget_answer(response, payload.edit_token, payload.score, payload.comment, edit_window())
+    except TokenMismatch as exc:
+        raise ApiError(403, str(exc), "edit_token") from None
+    except EditWindowClosed as exc:
+        raise ApiError(409, str(exc)) from None
+    return jsonify({"id": response.id, "score": response.score, "comment": response.comment})

@@ -1,0 +1,106 @@
+"""Which web pages may use a survey's widget API, and the CORS headers that say so.
+
+A browser sends an ``Origin`` header with every cross-origin request (and
+with same-origin POSTs). It is allowed when it is exactly one of the
+survey's listed origins, or this site's own origin (the ``/embed/KEY``
+page). A request with no ``Origin`` is not from a web page: reads are
+allowed (the question is public anyway), writes only when
+``WIDGET_ACCEPT_NO_ORIGIN`` is set (server-to-server use). Everything else
+is refused before anything is read or stored, and gets no CORS headers, so
+the browser hides even the refusal from the page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app, request
+from werkzeug.exceptions import HTTPException
+
+from survey.errors import error_response
+from survey.models import Survey
+from survey.public.routes import survey_or_404
+from survey.requestinfo import origin_of
+from survey.widget.operations import is_allowed_origin
+
+ALLOWED_HEADERS = "Content-Type"
+PREFLIGHT_MAX_AGE = 7200  # Chromium's ceiling; preflights are cached that long per origin and URL
+
+
+@dataclass(frozen=True)
+class OriginCheck:
+    allowed: bool
+    origin: str | None  # the Origin header as sent (None: absent)
+    partner: bool  # a listed partner origin, as opposed to this site or no browser at all
+    message: str = ""
+
+
+def own_origin() -> str | None:
+    """This site's origin as the browser sees it (ProxyFix makes it right behind a proxy)."""
+    return origin_of(current_app.config.get("PUBLIC_BASE_URL") or request.host_url)
+
+
+def check_origin(survey: Survey, write: bool) -> OriginCheck:
+    origin = request.headers.get("Origin")
+    if origin is None:
+        if not write or current_app.config["WIDGET_ACCEPT_NO_ORIGIN"]:
+            return OriginCheck(True, None, False)
+        return OriginCheck(False, None, False, (
+            "answers must come from a web page on a site the survey allows (the request had no Origin "
+            "header); server-to-server posting is off (WIDGET_ACCEPT_NO_ORIGIN)"))
+    if origin in (own_origin(), origin_of(request.host_url)):
+        return OriginCheck(True, origin, False)
+    if origin != "null" and is_allowed_origin(survey, origin):
+        return OriginCheck(True, origin, True)
+    return OriginCheck(False, origin, False, (
+        f"{origin[:255]} may not use this survey; its owner can allow it in the dashboard or with "
+        f"`flask survey origins {survey.public_key} add {origin[:255]}`"))
+
+
+def allow_origin(origin: str | None) -> None:
+    """Send CORS headers for ``origin`` on this request's response, whatever its status."""
+    # Kept on the request, not on g: tests run many requests inside one app context.
+    request.environ["rapport.cors_origin"] = origin
+
+
+def add_cors_headers(response):
+    """after_request: every API response varies by Origin; allowed ones carry the CORS headers."""
+    response.vary.add("Origin")
+    origin = request.environ.get("rapport.cors_origin")
+    if origin:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Expose-Headers"] = "Retry-After, Location"
+    return response
+
+
+def answer_preflight():
+    """before_request (app-wide): answer CORS preflights aimed at the widget API.
+
+    The route is found with the method the browser means to use, because the
+    same path may serve another feature's GET (``/api/v1/surveys/KEY/responses``).
+    """
+    method = request.headers.get("Access-Control-Request-Method")
+    if request.method != "OPTIONS" or not method:
+        return None
+    try:
+        endpoint, args = current_app.url_map.bind_to_environ(request.environ).match(method=method.upper())
+    except HTTPException:
+        return None
+    if not endpoint.startswith("widget_api."):
+        return None
+    survey = survey_or_404(args.get("public_key", ""))
+    check = check_origin(survey, write=method.upper() != "GET")
+    if check.origin is None:
+        return error_response(400, "a CORS preflight needs an Origin header")
+    if not check.allowed:
+        response = error_response(403, check.message)
+        response.vary.add("Origin")
+        return response
+    response = current_app.response_class(status=204)
+    del response.headers["Content-Type"]
+    response.headers["Access-Control-Allow-Origin"] = check.origin
+    response.headers["Access-Control-Allow-Methods"] = method.upper()
+    response.headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
+    response.headers["Access-Control-Max-Age"] = str(PREFLIGHT_MAX_AGE)
+    response.vary.add("Origin")
+    return response

@@ -1,0 +1,231 @@
+"""The widget's writes: allowed origins, widget answers and their later edits, bot counts.
+
+Each function stores everything it was asked to or raises and stores
+nothing; the dashboard and ``flask survey origins`` share the origin ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import ipaddress
+import re
+import secrets
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from survey.db import db
+from survey.models import Response, Survey, SurveyOrigin, utcnow
+from survey.operations import Answer, OperationError, hash_token, record_response, revise_response
+from survey.ratelimit import insert_on_conflict
+from survey.requestinfo import origin_of
+from survey.widget.models import BOT_REASONS, BotCatch
+
+CHANNEL = "widget"
+ORIGIN_MAX_LENGTH = 255
+_HOST_LABELS = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$")
+
+
+class EditRefused(OperationError):
+    """An edit of a widget answer that is not allowed."""
+
+
+class TokenMismatch(EditRefused):
+    """The edit token is not the one this answer was given."""
+
+
+class EditWindowClosed(EditRefused):
+    """The answer is older than the edit window."""
+
+
+class SubmissionConflict(OperationError):
+    """A submission key that already belongs to an answer this request may not touch."""
+
+
+# --- Origins ---------------------------------------------------------------------------
+
+def normalise_origin(text: str) -> str:
+    """``HTTPS://Shop.Example.com:443/`` → ``https://shop.example.com``; OperationError if not an origin.
+
+    An origin is exactly scheme://host[:port] (what browsers send in the
+    Origin header): no path, query, user name or wildcard. Internationalised
+    host names are stored in their ASCII (punycode) form, as browsers send them.
+    """
+    raw = (text or "").strip()
+    if not raw:
+        raise OperationError("an origin cannot be empty; write it like https://www.example.com")
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 -- raises ValueError on a bad port
+    except ValueError:
+        raise OperationError(f"{raw!r} is not a valid origin: the port must be a number from 1 to 65535") from None
+    if parts.scheme not in ("http", "https") or not raw.lower().startswith(parts.scheme + "://"):
+        raise OperationError(f"{raw!r} is not an origin: it must start with https:// (or http://)")
+    if parts.username is not None or parts.password is not None:
+        raise OperationError(f"{raw!r} is not an origin: it must not contain a user name or password")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or raw.endswith(("?", "#")):
+        raise OperationError(f"{raw!r} is not an origin: write only scheme://host[:port], without a path or query")
+    host = parts.hostname or ""
+    if "*" in host:
+        raise OperationError(f"{raw!r}: wildcards are not supported; add each origin on its own")
+    if parts.port == 0:
+        raise OperationError(f"{raw!r} is not a valid origin: the port must be a number from 1 to 65535")
+    ascii_host = _ascii_host(host, raw)
+    netloc = f"[{ascii_host}]" if ":" in ascii_host else ascii_host
+    origin = origin_of(f"{parts.scheme}://{netloc}" + (f":{parts.port}" if parts.port else ""))
+    if origin is None or len(origin) > ORIGIN_MAX_LENGTH:
+        raise OperationError(f"{raw!r} is not a valid origin")
+    return origin
+
+
+def _ascii_host(host: str, raw: str) -> str:
+    if not host:
+        raise OperationError(f"{raw!r} is not an origin: it has no host name")
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise OperationError(f"{raw!r} is not an origin: {host!r} is not a valid host name") from None
+    if not _HOST_LABELS.match(ascii_host) or len(ascii_host) > 253:
+        raise OperationError(f"{raw!r} is not an origin: {host!r} is not a valid host name")
+    return ascii_host
+
+
+def list_origins(survey: Survey) -> list[str]:
+    return list(db.session.scalars(
+        sa.select(SurveyOrigin.origin).where(SurveyOrigin.survey_id == survey.id).order_by(SurveyOrigin.origin)
+    ))
+
+
+def is_allowed_origin(survey: Survey, origin: str) -> bool:
+    """True if ``origin`` (as a browser sent it) is on the survey's list."""
+    return db.session.scalar(sa.select(sa.exists().where(
+        SurveyOrigin.survey_id == survey.id, SurveyOrigin.origin == origin
+    ))) or False
+
+
+def add_origins(survey: Survey, origins: list[str]) -> list[str]:
+    """Allow these origins (normalised); return the ones that were not yet on the list.
+
+    Every origin is checked before any is stored: one bad origin stores none.
+    """
+    wanted = list(dict.fromkeys(normalise_origin(text) for text in origins))
+    existing = set(list_origins(survey))
+    added = [origin for origin in wanted if origin not in existing]
+    for origin in added:
+        db.session.add(SurveyOrigin(survey_id=survey.id, origin=origin))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Someone added one of them at the same moment; the list now holds them all.
+        db.session.rollback()
+        return add_origins(survey, origins)
+    db.session.expire(survey, ["origins"])
+    return added
+
+
+def remove_origins(survey: Survey, origins: list[str]) -> list[str]:
+    """Stop allowing these origins; OperationError (and nothing removed) if one is not on the list."""
+    wanted = list(dict.fromkeys(normalise_origin(text) for text in origins))
+    rows = {row.origin: row for row in db.session.scalars(
+        sa.select(SurveyOrigin).where(SurveyOrigin.survey_id == survey.id, SurveyOrigin.origin.in_(wanted))
+    )}
+    missing = [origin for origin in wanted if origin not in rows]
+    if missing:
+        raise OperationError(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not on the "
+                             f"list of {survey.public_key}; nothing was removed")
+    for row in rows.values():
+        db.session.delete(row)
+    db.session.commit()
+    db.session.expire(survey, ["origins"])
+    return wanted
+
+
+# --- Answers ---------------------------------------------------------------------------
+
+def new_edit_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def record_widget_answer(survey: Survey, answer: Answer, edit_window: dt.timedelta) -> tuple[Response, bool, str]:
+    """Store a widget answer; return ``(response, created, edit_token)``.
+
+    The edit token lets the same visitor add the comment later (PATCH); only
+    its hash is stored. A retried request (same ``submission_key``) revises
+    the first answer and gets a fresh token, as the first reply never arrived.
+    """
+    token = new_edit_token()
+    answer.channel = CHANNEL
+    answer.edit_token = token
+    if answer.submission_key:
+        existing = db.session.scalar(sa.select(Response).where(Response.submission_key == answer.submission_key))
+        if existing is not None:
+            if existing.survey_id != survey.id or existing.channel != CHANNEL:
+                raise SubmissionConflict("this submission_key already belongs to another answer; "
+                                         "send a new one for each answer")
+            _check_edit_window(existing, edit_window)
+            existing.edit_token_hash = hash_token(token)
+            return revise_response(existing, answer.score, answer.comment), False, token
+    response, created = record_response(survey, answer)
+    if not created:
+        # A copy of this request won the race to insert; it now carries our token.
+        response.edit_token_hash = hash_token(token)
+        db.session.commit()
+    return response, created, token
+
+
+def edit_allowed_until(response: Response, edit_window: dt.timedelta) -> dt.datetime:
+    return response.created_at + edit_window
+
+
+def token_matches(response: Response, token: str) -> bool:
+    """Constant-time check of an edit token against the stored hash."""
+    if not response.edit_token_hash or not token:
+        return False
+    return hmac.compare_digest(response.edit_token_hash, hash_token(token))
+
+
+def update_widget_answer(response: Response, token: str, score: int | None, comment: str | None,
+                         edit_window: dt.timedelta) -> Response:
+    """A later step of a widget answer (usually the comment); EditRefused unless the token and time allow it."""
+    if response.channel != CHANNEL or not token_matches(response, token):
+        raise TokenMismatch("this edit token does not match the answer")
+    _check_edit_window(response, edit_window)
+    return revise_response(response, score, comment)
+
+
+def _check_edit_window(response: Response, edit_window: dt.timedelta) -> None:
+    if utcnow() > edit_allowed_until(response, edit_window):
+        hours = edit_window.total_seconds() / 3600
+        raise EditWindowClosed(f"this answer can no longer be changed: edits are accepted for {hours:g} hours")
+
+
+# --- Bot traps -------------------------------------------------------------------------
+
+def count_bot(survey: Survey, reason: str, day: dt.date | None = None) -> None:
+    """Add one to today's count of submissions caught by ``reason`` (one atomic statement)."""
+    if reason not in BOT_REASONS:
+        raise OperationError(f"unknown bot trap {reason!r}")
+    day = day or utcnow().date()
+    insert = insert_on_conflict(db.engine.dialect.name)
+    db.session.execute(
+        insert(BotCatch)
+        .values(survey_id=survey.id, day=day, reason=reason, count=1)
+        .on_conflict_do_update(index_elements=["survey_id", "day", "reason"], set_={"count": BotCatch.count + 1})
+    )
+    db.session.commit()
+
+
+def bot_catch_totals(survey: Survey, since: dt.date | None = None) -> dict[str, int]:
+    """How many submissions each trap caught for this survey (since ``since``, if given)."""
+    query = sa.select(BotCatch.reason, sa.func.sum(BotCatch.count)).where(BotCatch.survey_id == survey.id)
+    if since is not None:
+        query = query.where(BotCatch.day >= since)
+    totals = dict.fromkeys(BOT_REASONS, 0)
+    totals.update({reason: int(total) for reason, total in db.session.execute(query.group_by(BotCatch.reason))})
+    return totals

@@ -1,0 +1,280 @@
+"""The widget on a partner's page in headless Chromium: a real cross-origin embed.
+
+The partner site is a second HTTP server on another port of 127.0.0.1; the
+app is ``live_server``. ``localhost`` on the same port is a different origin,
+which is how "an origin not on the list" is tested.
+"""
+
+import json
+
+import pytest
+
+from survey.widget.operations import add_origins
+from tests.widget_support import HOSTILE_CSS, PartnerSite, answers, partner_page
+
+pytestmark = pytest.mark.browser
+
+MIN_MS = 250  # the bot trap stays on; tests wait this long before answering, as a person would
+
+
+@pytest.fixture
+def app_config(app_config):
+    app_config["WIDGET_MIN_ANSWER_MS"] = MIN_MS
+    return app_config
+
+
+@pytest.fixture
+def site(tmp_path):
+    root = tmp_path / "partner"
+    root.mkdir()
+    with PartnerSite(root) as partner:
+        yield partner
+
+
+@pytest.fixture
+def survey(make_survey, site):
+    survey = make_survey("nps", subject="Northwind Broadband", followup_negative="Sorry! What went wrong?")
+    add_origins(survey, [site.origin])
+    return survey
+
+
+def widget(page):
+    """The widget's card, once rendered (Playwright's locators pierce its open shadow root)."""
+    card = page.locator("rapport-widget .w")
+    card.wait_for()
+    return card
+
+
+def test_visitor_answers_score_then_comment_by_mouse_and_it_is_one_response(live_server, page, site, survey):
+    site.page("account.html", partner_page(live_server.url, survey.public_key,
+                                           attrs='data-meta-customer-id="C-1042" data-meta-plan="fibre"'))
+    requests = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(site.url("account.html?tab=billing"))
+    card = widget(page)
+    group = card.get_by_role("radiogroup", name="How likely are you to recommend Northwind Broadband")
+    assert group.get_by_role("radio").count() == 11
+    assert card.get_by_role("radio", name="0, Not at all likely").count() == 1  # the ends are read out
+    assert card.get_by_role("radio", name="10, Extremely likely").count() == 1
+    page.wait_for_timeout(MIN_MS + 50)
+    card.get_by_role("radio", name="3", exact=True).click()
+    comment = card.get_by_role("textbox", name="Sorry! What went wrong?")
+    comment.wait_for()
+    assert comment.evaluate("el => el.getRootNode().activeElement === el")  # focus moved to the follow-up
+    comment.fill("The engineer came two hours late")
+    card.get_by_role("button", name="Send").click()
+    status = card.get_by_role("status")
+    status.get_by_text("Thank you").wait_for()
+
+    [row] = answers()
+    assert (row.score, row.comment, row.channel) == (3, "The engineer came two hours late", "widget")
+    assert row.meta == {"customer-id": "C-1042", "plan": "fibre"}
+    assert row.page_url == "/account.html"  # path only
+    assert row.referrer_origin == site.origin
+    assert row.ua_family and "Chrome" in row.ua_family
+    assert all(url.startswith((site.origin, live_server.url)) for url in requests)  # no third parties
+    assert page.context.cookies() == []
+
+    # Answered: not shown again on this site for the survey's cap (90 days), not even fetched.
+    requests.clear()
+    page.reload()
+    page.wait_for_load_state("networkidle")
+    assert page.locator("rapport-widget").count() == 0
+    assert not any("/api/v1/" in url for url in requests)
+    until = page.evaluate(f"localStorage.getItem('rapport:{survey.public_key}')")
+    assert 89 * 86400e3 < int(until) - page.evaluate("Date.now()") <= 90 * 86400e3
+
+
+def test_page_on_an_origin_not_on_the_list_stores_nothing(live_server, page, site, survey):
+    site.page("account.html", partner_page(live_server.url, survey.public_key))
+    warnings = []
+    page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
+    page.goto(site.url("account.html", host="localhost"))  # same server, another origin
+    page.wait_for_load_state("networkidle")
+    assert page.locator("rapport-widget").count() == 0
+    assert any("list of origins" in text for text in warnings), warnings
+    # A script on that page posting straight to the API is stopped too.
+    outcome = page.evaluate("""url => fetch(url, {method: "POST", headers: {"Content-Type": "application/json"},
+        body: JSON.stringify({score: 9, elapsed_ms: 5000})}).then(r => "status " + r.status, e => e.name)""",
+                            f"{live_server.url}/api/v1/surveys/{survey.public_key}/responses")
+    assert outcome == "TypeError"  # the preflight was refused, so the POST was never sent
+    assert answers() == []
+
+
+STYLE_PROBE = """host => {
+  const props = ["font-family", "font-size", "color", "background-color", "border-top-width", "border-top-style",
+                 "padding-top", "margin-top", "letter-spacing", "line-height", "text-transform", "width", "height",
+                 "display", "position", "outline-style"];
+  const out = [];
+  for (const el of [host, ...host.shadowRoot.querySelectorAll("*")]) {
+    const style = getComputedStyle(el), box = el.getBoundingClientRect();
+    out.push([el.tagName, el.className, props.map(p => style.getPropertyValue(p)),
+              [box.x, box.y, box.width, box.height].map(Math.round)]);
+  }
+  return out;
+}"""
+
+
+def test_partner_css_cannot_restyle_the_widget(live_server, browser, site, survey, tmp_path):
+    site.page("plain.html", partner_page(live_server.url, survey.public_key))
+    site.page("hostile.html", partner_page(live_server.url, survey.public_key, head=HOSTILE_CSS))
+    results = {}
+    for name in ("plain", "hostile"):
+        context = browser.new_context(viewport={"width": 900, "height": 640})
+        page = context.new_page()
+        page.goto(site.url(f"{name}.html"))
+        widget(page)
+        page.wait_for_timeout(400)  # the entrance animation
+        host = page.locator("rapport-widget")
+        results[name] = (host.evaluate(STYLE_PROBE), host.screenshot(path=str(tmp_path / f"{name}.png")))
+        if name == "hostile":
+            page.screenshot(path=str(tmp_path / "hostile-page.png"))
+            # The partner's CSS did apply to its own page.
+            assert page.evaluate("getComputedStyle(document.querySelector('#pay')).backgroundColor") == "rgb(0, 255, 0)"
+        context.close()
+    plain_styles, plain_png = results["plain"]
+    hostile_styles, hostile_png = results["hostile"]
+    assert len(plain_styles) > 30
+    for plain, hostile in zip(plain_styles, hostile_styles, strict=True):
+        assert plain == hostile
+    assert plain_png == hostile_png
+
+
+def test_keyboard_only(live_server, page, site, survey):
+    site.page("account.html", partner_page(live_server.url, survey.public_key, attrs='data-lang="fr"'))
+    posts = []
+    page.on("request", lambda r: posts.append(r.method) if r.method in ("POST", "PATCH") else None)
+    page.goto(site.url("account.html"))
+    card = widget(page)
+    page.wait_for_timeout(MIN_MS + 50)
+    for _ in range(10):  # through the partner's links, field and button, into the widget
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.tagName") == "RAPPORT-WIDGET":
+            break
+    inner = "document.activeElement.shadowRoot.activeElement"
+    assert page.evaluate(f"{inner}.getAttribute('aria-label')") == "Fermer"  # the close button, in French
+    page.keyboard.press("Tab")
+    assert page.evaluate(f"{inner}.name") == "score"
+    assert page.evaluate(f"{inner}.matches(':focus-visible')")
+    for _ in range(8):
+        page.keyboard.press("ArrowRight")  # choosing with arrows sends nothing yet
+    assert page.evaluate(f"{inner}.value") == "8" and posts == []
+    send = card.get_by_role("button", name="Envoyer")
+    assert send.is_visible()
+    page.keyboard.press("Enter")
+    comment = card.get_by_role("textbox")
+    comment.wait_for()
+    page.keyboard.type("Typed without a mouse")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    card.get_by_role("status").get_by_text("Thank you").wait_for()
+    [row] = answers()
+    assert (row.score, row.comment) == (8, "Typed without a mouse")
+    assert posts == ["POST", "PATCH"]
+
+
+def test_escape_closes_the_card_and_gives_focus_back(live_server, page, site, survey):
+    site.page("account.html", partner_page(live_server.url, survey.public_key))
+    page.goto(site.url("account.html"))
+    widget(page)
+    page.focus("#pay")
+    page.keyboard.press("Tab")  # from the partner's last control into the widget: nothing traps focus
+    assert page.evaluate("document.activeElement.tagName") == "RAPPORT-WIDGET"
+    page.keyboard.press("Escape")
+    assert page.locator("rapport-widget").count() == 0
+    assert page.evaluate("document.activeElement.id") == "pay"
+    page.reload()
+    page.wait_for_load_state("networkidle")
+    assert page.locator("rapport-widget").count() == 0  # dismissed counts for the cap too
+    assert answers() == []
+
+
+def test_inline_widget_in_a_target_element(live_server, page, site, make_survey):
+    survey = make_survey("csat", followup_enabled=False, widget_cap_days=0)
+    add_origins(survey, [site.origin])
+    site.page("help.html", partner_page(live_server.url, survey.public_key, attrs='data-target="#feedback"',
+                                        body='<section id="feedback"></section><footer id="after">Footer</footer>'))
+    page.goto(site.url("help.html"))
+    card = widget(page)
+    assert page.evaluate("document.querySelector('rapport-widget').parentElement.id") == "feedback"
+    assert page.evaluate("getComputedStyle(document.querySelector('rapport-widget')).position") == "static"
+    page.wait_for_timeout(MIN_MS + 50)
+    card.get_by_role("radio", name="5, Very satisfied").click()
+    card.get_by_role("status").get_by_text("Thank you").wait_for()  # no follow-up: straight to thanks
+    assert [(a.score, a.comment) for a in answers()] == [(5, None)]
+    page.reload()
+    widget(page)  # a cap of 0 days: shown every time
+
+
+EMBED_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Contact us</title></head><body>
+<h1>Contact us</h1>
+<iframe id="rapport" src="{app}/embed/{key}?lang=de&meta_section=contact" title="Feedback"
+        style="width:100%;max-width:420px;border:0;height:40px"></iframe>
+<script>
+addEventListener("message", function (e) {{
+  if (e.origin === "{app}" && e.data && e.data.rapport === "resize")
+    document.getElementById("rapport").style.height = e.data.height + "px";
+}});
+</script></body></html>"""
+
+
+def test_iframe_embed_answers_and_sizes_itself(live_server, page, site, survey):
+    site.page("contact.html", EMBED_PAGE.format(app=live_server.url, key=survey.public_key))
+    page.goto(site.url("contact.html"))
+    frame = page.frame_locator("#rapport")
+    frame.locator("rapport-widget .w").wait_for()
+    iframe = page.locator("#rapport")
+    page.wait_for_function("document.getElementById('rapport').getBoundingClientRect().height > 100")
+    first_height = iframe.bounding_box()["height"]
+    page.wait_for_timeout(MIN_MS + 50)
+    frame.get_by_role("radio", name="9", exact=True).click()
+    frame.get_by_role("textbox").fill("Quick answer on the phone")
+    frame.get_by_role("button", name="Senden").click()
+    frame.get_by_role("status").get_by_text("Thank you").wait_for()
+    page.wait_for_function(f"document.getElementById('rapport').getBoundingClientRect().height < {first_height}")
+    [row] = answers()
+    assert (row.score, row.comment, row.channel) == (9, "Quick answer on the phone", "widget")
+    assert row.meta == {"section": "contact"}
+    assert row.referrer_origin == site.origin  # the page that framed it, as it is on the list
+
+
+def test_iframe_embed_is_refused_on_other_origins(live_server, page, site, survey):
+    site.page("contact.html", EMBED_PAGE.format(app=live_server.url, key=survey.public_key))
+    blocked = []
+    page.on("console", lambda m: blocked.append(m.text) if "frame-ancestors" in m.text else None)
+    page.goto(site.url("contact.html", host="localhost"))
+    page.wait_for_load_state("networkidle")
+    frame = page.frame(url=lambda url: "/embed/" in url)
+    assert frame is None or frame.locator("rapport-widget").count() == 0
+    assert blocked, "Chromium reports the frame-ancestors refusal"
+    assert answers() == []
+
+
+def test_widget_stays_quiet_for_a_closed_survey(live_server, page, site, survey):
+    from survey.db import db
+
+    survey.is_open = False
+    db.session.commit()
+    site.page("account.html", partner_page(live_server.url, survey.public_key))
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(site.url("account.html"))
+    page.wait_for_load_state("networkidle")
+    assert page.locator("rapport-widget").count() == 0 and errors == []
+
+
+def test_payload_the_widget_sends(live_server, page, site, survey):
+    """What goes over the wire: the fields the API documents, and nothing to identify the visitor."""
+    site.page("account.html", partner_page(live_server.url, survey.public_key, attrs='data-meta-plan="pro"'))
+    bodies = []
+    page.on("request", lambda r: bodies.append(json.loads(r.post_data)) if r.method == "POST" else None)
+    page.goto(site.url("account.html?ref=mail"))
+    card = widget(page)
+    page.wait_for_timeout(MIN_MS + 50)
+    card.get_by_role("radio", name="10, Extremely likely").click()
+    card.get_by_role("textbox").wait_for()
+    [body] = bodies
+    assert set(body) == {"score", "meta", "page_url", "website", "elapsed_ms", "submission_key"}
+    assert body["score"] == 10 and body["meta"] == {"plan": "pro"} and body["website"] == ""
+    assert body["page_url"] == site.url("account.html?ref=mail")
+    assert MIN_MS <= body["elapsed_ms"] < 30_000 and len(body["submission_key"]) == 32
