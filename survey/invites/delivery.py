@@ -134,7 +134,7 @@ def recover_abandoned(transport, now: dt.datetime | None = None) -> int:
     for message in stale:
         delivered = transport.was_delivered(message.message_id)
         if delivered is True:
-            _record_sent(message, "found delivered after a worker stopped", now)
+            _record_sent(message.id, "found delivered after a worker stopped", now)
         elif delivered is False:
             message.state, message.claim_token, message.lease_until = "queued", None, None
             message.last_error = "a worker stopped before handing this message over; it will be sent again"
@@ -155,8 +155,9 @@ def deliver_batch(transport, claim: str, messages: list[OutboxMessage]) -> Deliv
     report = DeliveryReport()
     connection_error: DeliveryError | None = None
     connection_retry_at = utcnow()
-    for message in messages:
-        message_id, recipient = message.id, message.recipient
+    # Plain values, read before the first commit expires the objects (no reload per message).
+    pending = [(m.id, m.envelope_from, m.recipient, m.raw) for m in messages]
+    for message_id, envelope_from, recipient, raw in pending:
         if connection_error is not None:
             # The server is unreachable: leave the rest for the next try, not counted against them.
             _release(message_id, claim, connection_error.reply, connection_retry_at)
@@ -164,7 +165,7 @@ def deliver_batch(transport, claim: str, messages: list[OutboxMessage]) -> Deliv
             continue
         commit_point = _commit_point(message_id, claim)
         try:
-            reply = transport.send(message.envelope_from, recipient, message.raw, commit_point)
+            reply = transport.send(envelope_from, recipient, raw, commit_point)
         except ClaimLost:
             db.session.rollback()
             report.lost_claims += 1
@@ -190,7 +191,8 @@ def deliver_batch(transport, claim: str, messages: list[OutboxMessage]) -> Deliv
                 connection_error = _unreachable(transport)
                 connection_retry_at = utcnow() + dt.timedelta(seconds=backoff_seconds(1, config))
             continue
-        _record_sent_by_id(message_id, claim, reply)
+        _record_sent(message_id, reply, utcnow(), _mine(message_id, claim))
+        db.session.commit()
         report.sent += 1
     return report
 
@@ -220,32 +222,24 @@ def _commit_point(message_id: int, claim: str) -> Callable[[], bool]:
     return commit_point
 
 
-def _record_sent_by_id(message_id: int, claim: str, reply: str) -> None:
-    message = db.session.get(OutboxMessage, message_id, populate_existing=True)
-    if message is None or message.claim_token != claim:
+def _record_sent(message_id: int, reply: str, now: dt.datetime, condition=sa.true()) -> None:
+    """The server took it: mark it sent (erasing the body) and its invitation sent. Caller commits."""
+    done = db.session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.state.in_(("sending", "uncertain")), condition)
+        .values(state="sent", sent_at=now, raw=None, attempts=OutboxMessage.attempts + 1, last_error=None,
+                lease_until=None)
+        .returning(OutboxMessage.invitation_id, OutboxMessage.kind),
+        execution_options={"synchronize_session": False},
+    ).first()
+    log.info("sent outbox message %s: %s", message_id, reply)
+    if done is None or done.invitation_id is None:
         return
-    _record_sent(message, reply, utcnow())
-    db.session.commit()
-
-
-def _record_sent(message: OutboxMessage, reply: str, now: dt.datetime) -> None:
-    message.state, message.sent_at, message.raw = "sent", now, None
-    message.attempts += 1
-    message.last_error = None
-    message.lease_until = None
-    log.info("sent outbox message %s (%s): %s", message.id, message.message_id, reply)
-    if message.invitation_id is not None:
-        db.session.execute(
-            sa.update(Invitation).where(Invitation.id == message.invitation_id, Invitation.state == "queued")
-            .values(state="sent"),
-            execution_options={"synchronize_session": False},
-        )
-        if message.kind == "invitation":
-            db.session.execute(
-                sa.update(Invitation).where(Invitation.id == message.invitation_id, Invitation.sent_at.is_(None))
-                .values(sent_at=now),
-                execution_options={"synchronize_session": False},
-            )
+    values = {"state": sa.case((Invitation.state == "queued", "sent"), else_=Invitation.state)}
+    if done.kind == "invitation":
+        values["sent_at"] = sa.func.coalesce(Invitation.sent_at, now)
+    db.session.execute(sa.update(Invitation).where(Invitation.id == done.invitation_id).values(**values),
+                       execution_options={"synchronize_session": False})
 
 
 def _record_failure(message_id: int, claim: str, error: DeliveryError) -> bool:
@@ -344,7 +338,7 @@ def resolve_uncertain(message: OutboxMessage, delivered: bool) -> None:
         raise OperationError(f"message {message.id} is {message.state}, not uncertain")
     now = utcnow()
     if delivered:
-        _record_sent(message, "marked delivered by an operator", now)
+        _record_sent(message.id, "marked delivered by an operator", now)
     else:
         message.state, message.claim_token, message.lease_until = "queued", None, None
         message.next_attempt_at = now

@@ -16,10 +16,12 @@ without delivering it; ``survey.invites.delivery`` explains why.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import re
 import secrets
 import smtplib
+import socket
 import ssl
 from dataclasses import dataclass
 from email import policy
@@ -73,6 +75,7 @@ def default_intro(survey: Survey) -> str:
             "You can add a comment on the next page if you like.")
 
 
+@functools.lru_cache(maxsize=64)  # parsed once per campaign, not once per message
 def sender_address(sender: str) -> Address:
     """Parse ``Name <addr@example.com>`` (or a bare address); ValueError if it is not one address."""
     probe = EmailMessage(policy=policy.SMTP)
@@ -219,6 +222,8 @@ class SMTPTransport:
                                         context=ssl.create_default_context())
             else:
                 smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            # Each command waits for its reply anyway; Nagle's delay only slows the small writes.
+            smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             smtp.ehlo()
             if self.use_tls:
                 smtp.starttls(context=ssl.create_default_context())
