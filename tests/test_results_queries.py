@@ -206,3 +206,35 @@ def test_export_streams_in_batches_across_equal_timestamps(make_survey, monkeypa
     assert len(chunks) == 1 + 6  # the header, then batches of at most 10
     ids = [int(line.split(",")[0]) for line in "".join(chunks[1:]).splitlines()]
     assert len(ids) == 57 and len(set(ids)) == 57
+
+
+def test_page_counts_read_only_the_index_on_sqlite(nps_rows):
+    """At 100k answers the difference is seconds: the counts must never read the table itself."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("EXPLAIN QUERY PLAN is SQLite's; PostgreSQL plans by its statistics")
+    survey, _ = nps_rows
+    statements: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append((statement, parameters))
+
+    def plan_of(run) -> str:
+        statements.clear()
+        sa.event.listen(db.engine, "before_cursor_execute", capture)
+        try:
+            run()
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", capture)
+        with db.engine.connect() as conn:
+            return " | ".join(row[-1] for statement, parameters in statements
+                              for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters))
+
+    everything, dated = flt(survey), flt(survey, start="2024-05-01", channel="email", sentiment="negative")
+    for f in (everything, dated):
+        for run in (lambda: queries.score_counts(f), lambda: queries.trend(f), lambda: queries.sentiment_by_theme(f),
+                    lambda: queries.answer_count(f), lambda: queries.comparison(f, TODAY)):
+            plan = plan_of(run)
+            assert "COVERING INDEX ix_responses_survey_created" in plan and "SCAN responses" not in plan, plan
+    page_plan = plan_of(lambda: queries.comments(everything))
+    assert page_plan.count("ix_responses_survey_commented") == 2, page_plan  # the count and the page
