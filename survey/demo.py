@@ -133,3 +133,43 @@ def _add_answers(survey: Survey, answers, count: int, rng: random.Random, now: d
             meta={"plan": rng.choice(["basic", "pro", "business"]), "region": rng.choice(["north", "south", "west"])},
         ))
     db.session.commit()
+
+
+# -- e-mail invitations (survey.invites) --
+DEMO_CONTACTS = [
+    ("ana.lima@example.com", "Ana Lima", {"plan": "pro", "region": "north"}),
+    ("ben.okafor@example.com", "Ben Okafor", {"plan": "basic", "region": "south"}),
+    ("chloe.martin@example.com", "Chloé Martin", {"plan": "business", "region": "west"}),
+    ("dev.patel@example.com", "Dev Patel", {"plan": "pro", "region": "south"}),
+    ("eva.novak@example.com", "Eva Novák", {"plan": "basic", "region": "north"}),
+]
+DEMO_CAMPAIGN = "Demo: broadband NPS by e-mail"
+
+
+def seed_demo_invitations(base_url: str) -> list[str]:
+    """Import a few demo contacts once and e-mail them the demo NPS survey.
+
+    Without MAIL_SERVER the worker writes the messages as .eml files under the
+    instance folder, so the demo shows real invitations offline; with one, they
+    stay queued for `flask invite deliver` (the addresses are example.com).
+    """
+    from flask import current_app
+
+    from survey.invites.contacts import ContactRow
+    from survey.invites.delivery import deliver
+    from survey.invites.models import Campaign
+    from survey.invites.operations import import_contacts, send_campaign
+
+    survey = db.session.scalar(sa.select(Survey).where(Survey.name == DEMO_SURVEYS[0][1]))
+    if survey is None:
+        return []
+    outbox = f"{current_app.instance_path}/outbox"
+    if db.session.scalar(sa.select(Campaign.id).where(Campaign.name == DEMO_CAMPAIGN)) is None:
+        import_contacts([ContactRow(line=i, email=email, name=name, attributes=dict(attributes))
+                         for i, (email, name, attributes) in enumerate(DEMO_CONTACTS, start=2)])
+        send_campaign(survey, base_url=base_url, name=DEMO_CAMPAIGN)
+        if not current_app.config.get("MAIL_SERVER"):
+            deliver()
+    if current_app.config.get("MAIL_SERVER"):
+        return ["Demo invitations are queued: `flask invite deliver` sends them (to example.com addresses)"]
+    return [f"Demo invitation e-mails (.eml, open in any mail program): {outbox}/<date>/"]

@@ -68,7 +68,7 @@ def test_the_received_html_email_renders_as_a_clean_one_row_scale(browser, smtp_
 
 
 def test_a_click_in_the_email_records_the_score_and_the_page_takes_a_comment(
-        browser, live_server, smtp_server, mailbox, make_survey):
+        browser, live_server, smtp_server, mailbox, make_survey, tmp_path):
     message = received_email(mailbox, make_survey, live_server.url)
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     inbox = context.new_page()
@@ -82,6 +82,7 @@ def test_a_click_in_the_email_records_the_score_and_the_page_takes_a_comment(
     assert "your score of 8 is saved" in status.inner_text()
     assert page.locator("input[name=score][value='8']").is_checked()
     assert [(r.score, r.channel) for r in stored()] == [(8, "email")]
+    page.screenshot(path=str(tmp_path / "followup.png"))
     page.locator("#comment").fill("Fast fibre, friendly engineer")
     page.get_by_role("button", name="Send").click()
     page.wait_for_url("**/thanks")

@@ -219,3 +219,16 @@ def test_unsubscribe_command_for_mailto_requests(runner):
     out = runner.invoke(args=["contacts", "unsubscribe", "person0@example.com"])
     assert "already unsubscribed" in out.output
     assert runner.invoke(args=["contacts", "unsubscribe", "nobody@example.com"]).exit_code == 1
+
+
+def test_the_demo_sends_its_invitations_into_the_offline_outbox_once(app):
+    from survey.demo import DEMO_CONTACTS, seed_demo, seed_demo_invitations
+
+    seed_demo("http://127.0.0.1:5000")
+    lines = seed_demo_invitations("http://127.0.0.1:5000")
+    assert lines and "outbox" in lines[0]
+    files = list((Path(app.instance_path) / "outbox").glob("*/*.eml"))
+    assert len(files) == len(DEMO_CONTACTS)
+    assert b"http://127.0.0.1:5000/i/" in files[0].read_bytes()
+    seed_demo_invitations("http://127.0.0.1:5000")
+    assert len(list((Path(app.instance_path) / "outbox").glob("*/*.eml"))) == len(DEMO_CONTACTS)
