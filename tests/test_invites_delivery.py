@@ -279,3 +279,29 @@ def test_eml_worker_stopped_after_claiming_is_settled_by_the_file(app, make_surv
     assert (report.recovered, report.sent, report.uncertain) == (2, 1, 0)
     assert {m.state for m in outbox()} == {"sent"}
     assert len(list((Path(app.instance_path) / "outbox").glob("*/*.eml"))) == 2
+
+
+@pytest.mark.slow
+def test_the_worker_loop_sends_new_mail_as_it_comes_and_stops_on_sigterm(app, smtp_server, mailbox, make_survey):
+    queue(make_survey, 2)
+    env = dict(os.environ, RAPPORT_INSTANCE_PATH=app.instance_path,
+               RAPPORT_SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
+               RAPPORT_SECRET_KEY="test-secret", RAPPORT_MAIL_SERVER="127.0.0.1",
+               RAPPORT_MAIL_PORT=str(smtp_server.port))
+    worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "survey", "invite", "deliver", "--loop",
+                               "--interval", "0.2"], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: len(mailbox.received) == 2, timeout=60)
+        survey = make_survey("csat", throttle_days=0)
+        operations.send_campaign(survey, base_url=BASE)  # new mail while the worker waits
+        wait_for(lambda: len(mailbox.received) == 4, timeout=30)
+        worker.send_signal(signal.SIGTERM)
+        out, err = worker.communicate(timeout=30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert worker.returncode == 0, err
+    assert "sent 2" in out
+    ids = mailbox.message_ids()  # the same two people, invited to two surveys: four distinct messages
+    assert len(ids) == len(set(ids)) == 4 and sorted(ids) == sorted(m.message_id for m in outbox("sent"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 
 import sqlalchemy as sa
@@ -328,3 +329,42 @@ def test_segment_with_no_contacts_and_missing_base_url_are_clear_errors(runner, 
                               "--where", "Plan=pro,business"])
     assert out.exit_code == 0, out.output
     assert "1 invitation(s) queued" in out.output
+
+
+def test_status_and_list_commands_report_each_campaign(smtp_server, mailbox, client, runner, make_survey):
+    survey = make_survey("nps", throttle_days=0)
+    add_contacts(3)
+    operations.unsubscribe_contact(db.session.scalar(sa.select(Contact).where(Contact.email == "person2@example.com")))
+    result, _ = send(survey, name="Spring NPS")
+    click(client, score_links(mailbox.messages()[0])[10])
+    out = runner.invoke(args=["invite", "status", "--survey", survey.public_key])
+    assert out.exit_code == 0, out.output
+    assert ("campaign 1 'Spring NPS'" in out.output and "sent 2" in out.output
+            and "answered 1 (50.0%)" in out.output and "1 unsubscribed" in out.output)
+    stats = json.loads(runner.invoke(args=["invite", "status", "--json"]).output)
+    assert stats[0]["response_rate"] == 0.5 and stats[0]["suppressed"] == 1
+    listed = runner.invoke(args=["invite", "list", "--campaign", str(result.campaign.id), "--status", "suppressed"])
+    assert listed.output.split("\t")[:2] == ["person2@example.com", "suppressed"]
+    assert "unsubscribed" in listed.output
+    assert runner.invoke(args=["invite", "list", "--campaign", "99"]).exit_code == 1
+
+
+def test_closed_survey_takes_no_campaign_and_its_links_say_closed(smtp_server, mailbox, client, runner, make_survey):
+    survey = make_survey("csat")
+    add_contacts(1)
+    send(survey)
+    link = local_path(score_links(mailbox.messages()[0])[5])
+    runner.invoke(args=["survey", "close", survey.public_key])
+    page = client.get(link)
+    assert page.status_code == 410 and "closed" in page.get_data(as_text=True)
+    out = runner.invoke(args=["invite", "send", "--survey", survey.public_key, "--base-url", BASE])
+    assert out.exit_code == 1 and "is closed" in out.output
+    assert client.get("/u/not-a-token").status_code == 404
+    assert client.post("/u/not-a-token", data={"List-Unsubscribe": "One-Click"}).status_code == 404
+
+
+def test_remind_command_parses_its_delay(runner, make_survey):
+    out = runner.invoke(args=["invite", "remind", "--after", "soon"])
+    assert out.exit_code == 2 and "not a duration like 3d" in out.output
+    out = runner.invoke(args=["invite", "remind", "--after", "3d"])
+    assert out.exit_code == 0 and "0 reminder(s) queued" in out.output
