@@ -403,3 +403,29 @@ def test_the_demo_creates_an_admin_once_and_prints_its_password_once(app):
     assert len(again) == 1 and "exists" in again[0] and "flask users password admin@example.com" in again[0]
     assert password not in again[0]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 1
+
+
+def test_people_change_their_own_password_and_other_sessions_end(app):
+    user = make_user("analyst")
+    elsewhere = app.test_client()
+    login(elsewhere, user=user)
+    client = app.test_client()
+    login(client, user=user)
+    page = client.get("/account")
+    assert page.status_code == 200 and user.email in page.get_data(as_text=True)
+    refused = client.post("/account", data={"current_password": "not my password", "new_password": "x",
+                                            "confirm_password": "y"})
+    text = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert "at least 10 characters" in text and "not the same" in text
+    refused = client.post("/account", data={"current_password": "not my password",
+                                            "new_password": "a fresh passphrase", "confirm_password": "a fresh passphrase"})
+    assert refused.status_code == 422 and "not your current password" in refused.get_data(as_text=True)
+    db.session.refresh(user)
+    assert user.failed_logins == 1  # a wrong current password counts towards the lock-out
+    changed = client.post("/account", data={"current_password": PASSWORD, "new_password": "a fresh passphrase",
+                                            "confirm_password": "a fresh passphrase"})
+    assert changed.status_code == 302
+    assert client.get("/account").status_code == 200  # this browser stays signed in
+    assert elsewhere.get("/account").status_code == 302  # the other one is signed out
+    assert authenticate(user.email, "a fresh passphrase").id == user.id

@@ -22,10 +22,14 @@ def widget_snippet(survey: Survey) -> str:
 
 
 def embed_snippet(survey: Survey) -> str:
-    """The iframe for partners whose Content-Security-Policy forbids third-party scripts."""
+    """The iframe for partners whose Content-Security-Policy forbids third-party scripts.
+
+    No style attribute: such a policy usually forbids inline styles too, so the
+    partner styles the frame (border, width) in their own stylesheet.
+    """
     src = public_base_url() + url_for("widget.embed", public_key=survey.public_key)
     return (f'<iframe src="{src}" title="{_attribute(survey.name)} – feedback" loading="lazy" '
-            'width="100%" height="360" style="border:0;max-width:32rem"></iframe>')
+            'width="100%" height="360"></iframe>')
 
 
 def _attribute(text: str) -> str:

@@ -132,8 +132,12 @@ def _minutes(seconds: float) -> str:
     return "a minute" if minutes == 1 else f"{minutes} minutes"
 
 
-def authenticate(email: str, password: str, address: str | None = None) -> User:
-    """The active user with this e-mail and password; raise LoginError (and count the failure) otherwise."""
+def authenticate(email: str, password: str, address: str | None = None, *, signing_in: bool = True) -> User:
+    """The active user with this e-mail and password; raise LoginError (and count the failure) otherwise.
+
+    ``signing_in=False`` only confirms the password (the account page asks
+    for it again) without recording a sign-in.
+    """
     _throttle_address(address)
     user = find_user(email)
     now = utcnow()
@@ -149,7 +153,8 @@ def authenticate(email: str, password: str, address: str | None = None) -> User:
         raise LoginError("This account has been deactivated. Ask an administrator to reactivate it.", 403)
     user.failed_logins = 0
     user.locked_until = None
-    user.last_login_at = now
+    if signing_in:
+        user.last_login_at = now
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     db.session.commit()

@@ -1,4 +1,4 @@
-"""Signing in and out, and each person's own API tokens."""
+"""Signing in and out, each person's own password, and their API tokens."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from flask import abort, flash, g, make_response, redirect, render_template, req
 
 from survey.auth import bp
 from survey.auth.decorators import current_user, login_required
-from survey.auth.forms import LoginForm, TokenForm
-from survey.auth.operations import LoginError, as_sentence, authenticate, create_api_token, revoke_api_token, tokens_of
+from survey.auth.forms import LoginForm, PasswordChangeForm, TokenForm
+from survey.auth.operations import (LoginError, as_sentence, authenticate, create_api_token, revoke_api_token,
+                                    set_password, tokens_of)
 from survey.auth.sessions import session_payload
 from survey.db import db
 from survey.models import ApiToken
@@ -46,14 +47,18 @@ def login():
             form.form_errors.append(str(exc))
             headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
             return _login_page(form, exc.status, headers)
-        # A fresh session at sign-in: nothing planted in the cookie before survives (fixation).
-        session.clear()
-        g.pop("csrf_token", None)  # its secret went with the old session; the next form makes a new one
-        session.update(session_payload(user))
+        start_session(user)
         return redirect(safe_next(next_url))
     if form.is_submitted():
         status = 422
     return _login_page(form, status)
+
+
+def start_session(user) -> None:
+    """A fresh session: nothing planted in the cookie before survives (session fixation)."""
+    session.clear()
+    g.pop("csrf_token", None)  # its secret went with the old session; the next form makes a new one
+    session.update(session_payload(user))
 
 
 def _login_page(form: LoginForm, status: int, headers: dict | None = None):
@@ -104,3 +109,27 @@ def revoke_token(token_id: int):
     revoke_api_token(token)
     flash(f"The token “{token.name}” is revoked; calls using it are now refused.", "info")
     return redirect(url_for("auth.tokens"))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def account():
+    """Change one's own password; every other session of the account ends."""
+    user = current_user()
+    form = PasswordChangeForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            authenticate(user.email, form.current_password.data, request.remote_addr, signing_in=False)
+        except LoginError as exc:
+            message = str(exc) if exc.status == 429 else "That is not your current password."
+            form.current_password.errors.append(message)
+            status = exc.status if exc.status == 429 else 422
+        else:
+            set_password(user, form.new_password.data)
+            start_session(user)
+            flash("Your password is changed. Any other browser signed in as you has been signed out.", "info")
+            return redirect(url_for("auth.account"))
+    elif form.is_submitted():
+        status = 422
+    return render_template("auth/account.html", form=form, user=user), status

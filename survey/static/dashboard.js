@@ -6,23 +6,25 @@
 
   // == copy buttons ==
   // <button data-copy="#id"> copies the value (or text) of the element #id.
+  function copyBySelection(text) {
+    // Without the Clipboard API (plain HTTP, or permission refused): select a scratch textarea and copy.
+    var scratch = document.createElement("textarea");
+    scratch.value = text;
+    scratch.setAttribute("readonly", "");
+    scratch.className = "visually-hidden";
+    document.body.appendChild(scratch);
+    scratch.select();
+    var ok = false;
+    try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
+    document.body.removeChild(scratch);
+    return ok ? Promise.resolve() : Promise.reject(new Error("copy refused"));
+  }
+
   function copyText(text) {
     if (navigator.clipboard && window.isSecureContext) {
-      return navigator.clipboard.writeText(text);
+      return navigator.clipboard.writeText(text).catch(function () { return copyBySelection(text); });
     }
-    // Plain-HTTP sites have no Clipboard API: select a scratch textarea and copy.
-    return new Promise(function (resolve, reject) {
-      var scratch = document.createElement("textarea");
-      scratch.value = text;
-      scratch.setAttribute("readonly", "");
-      scratch.className = "visually-hidden";
-      document.body.appendChild(scratch);
-      scratch.select();
-      var ok = false;
-      try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
-      document.body.removeChild(scratch);
-      if (ok) { resolve(); } else { reject(new Error("copy refused")); }
-    });
+    return copyBySelection(text);
   }
 
   document.querySelectorAll("[data-copy]").forEach(function (button) {
