@@ -368,3 +368,28 @@ def test_remind_command_parses_its_delay(runner, make_survey):
     assert out.exit_code == 2 and "not a duration like 3d" in out.output
     out = runner.invoke(args=["invite", "remind", "--after", "3d"])
     assert out.exit_code == 0 and "0 reminder(s) queued" in out.output
+
+
+def test_a_scanner_firing_every_click_at_once_records_nothing(app, smtp_server, mailbox, make_survey):
+    import threading
+
+    survey = make_survey("nps")
+    add_contacts(1)
+    send(survey)
+    links = score_links(mailbox.messages()[0])
+    start = threading.Barrier(11)
+    statuses = []
+
+    def fire(score):
+        client = app.test_client()
+        path = local_path(links[score]).rsplit("/", 1)[0] + "/click"
+        start.wait()
+        statuses.append(client.post(path, data={"score": score}).status_code)
+
+    threads = [threading.Thread(target=fire, args=(score,)) for score in range(11)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert statuses == [200] * 11
+    assert answers() == []

@@ -395,12 +395,25 @@ def _answer_meta(contact: Contact | None) -> dict[str, str]:
     return meta
 
 
+def _lock(invitation: Invitation) -> None:
+    """Serialise writes to one invitation's answer (a scanner may fire all its clicks at once).
+
+    A no-op UPDATE takes the row lock on PostgreSQL (SQLite: the write lock)
+    until our commit; the state is then re-read, so each click decides on what
+    the previous one left.
+    """
+    db.session.execute(sa.update(Invitation).where(Invitation.id == invitation.id).values(id=Invitation.id),
+                       execution_options={"synchronize_session": False})
+    db.session.refresh(invitation)
+
+
 def answer_invitation(invitation: Invitation, *, score: int | None, comment: str | None = None,
                       ua_family: str | None = None, confirmed: bool = False,
                       now: dt.datetime | None = None) -> Response:
     """Record or change this invitation's one answer (channel ``email``)."""
     now = now or utcnow()
     survey = invitation.campaign.survey
+    _lock(invitation)
 
     def mark() -> None:
         invitation.state = "answered"
@@ -437,6 +450,7 @@ def record_click(invitation: Invitation, score: int, *, ua_family: str | None = 
     """
     now = now or utcnow()
     burst = dt.timedelta(seconds=current_app.config["INVITE_CLICK_BURST_SECONDS"])
+    _lock(invitation)
     last = invitation.last_click_at
     in_burst = last is not None and now - last < burst
     scanning = invitation.scan_suspected_at is not None and last is not None and invitation.scan_suspected_at >= last
