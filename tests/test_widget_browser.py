@@ -278,3 +278,29 @@ def test_payload_the_widget_sends(live_server, page, site, survey):
     assert body["score"] == 10 and body["meta"] == {"plan": "pro"} and body["website"] == ""
     assert body["page_url"] == site.url("account.html?ref=mail")
     assert MIN_MS <= body["elapsed_ms"] < 30_000 and len(body["submission_key"]) == 32
+
+
+def test_a_lost_reply_and_a_second_click_store_one_answer(live_server, page, site, survey):
+    site.page("account.html", partner_page(live_server.url, survey.public_key))
+    lost = []
+
+    def lose_the_first_reply(route):
+        if route.request.method == "POST" and not lost:
+            lost.append(route.fetch().status)  # the server stores the answer…
+            route.abort()  # …but its reply never reaches the page
+        else:
+            route.continue_()
+
+    page.route("**/responses", lose_the_first_reply)
+    page.goto(site.url("account.html"))
+    card = widget(page)
+    page.wait_for_timeout(MIN_MS + 50)
+    card.get_by_role("radio", name="6", exact=True).click()
+    card.get_by_role("alert").get_by_text("Could not send. Please try again.").wait_for()
+    assert lost == [201] and len(answers()) == 1
+    card.get_by_role("radio", name="6", exact=True).click()
+    card.get_by_role("textbox").fill("Second try")
+    card.get_by_role("button", name="Send").click()
+    card.get_by_role("status").get_by_text("Thank you").wait_for()
+    [row] = answers()
+    assert (row.score, row.comment) == (6, "Second try")

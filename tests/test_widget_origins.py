@@ -77,6 +77,15 @@ def test_cli_add_list_remove(runner, make_survey):
     assert empty.exit_code == 0 and empty.stdout == "" and "accepted on no site" in empty.stderr
 
 
+def test_cli_takes_keys_that_begin_with_a_dash(runner, make_survey):
+    key = make_survey("nps", public_key="-Yx9dash-first_key").public_key
+    added = runner.invoke(args=["survey", "origins", key, "add", "https://shop.example.com"])
+    assert added.exit_code == 0, added.output
+    listed = runner.invoke(args=["survey", "origins", key, "list"])
+    assert listed.stdout.splitlines() == ["https://shop.example.com"]
+    assert runner.invoke(args=["survey", "origins", "--help"]).exit_code == 0
+
+
 def test_cli_errors_say_what_is_wrong(runner, make_survey):
     key = make_survey("nps").public_key
     bad = runner.invoke(args=["survey", "origins", key, "add", "https://example.com/path"])

@@ -90,7 +90,8 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 def partner_page(app_url: str, key: str, attrs: str = "", head: str = "", body: str = "") -> str:
     """A partner page that embeds the snippet the README shows."""
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Northwind Broadband</title>{head}</head>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Northwind Broadband</title>{head}</head>
 <body>
 <header><strong>Northwind Broadband</strong> <a href="#plans">Plans</a> <a href="#help">Help</a></header>
 <main><h1>Your account</h1><p>Your fibre line is active. Next bill: 12 December.</p>

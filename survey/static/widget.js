@@ -60,6 +60,10 @@
 
   function render(cfg) {
     var sc = cfg.scale, started = performance.now(), answer = null, busy = false, prev = d.activeElement;
+    // One key per answer: if a reply is lost and the visitor sends again, the API revises, not duplicates.
+    var submissionKey = [].map.call(crypto.getRandomValues(new Uint8Array(16)), function (b) {
+      return (b + 256).toString(16).slice(1);
+    }).join("");
     var host = h("rapport-widget", {lang: lang, "data-survey": key});
     // Inline !important beats any page rule, so the page's CSS cannot move, hide or restyle the box.
     host.style.cssText = "all:initial!important;display:block!important;" + (floating
@@ -73,30 +77,30 @@
       ".w{all:initial;display:block;position:relative;box-sizing:border-box;padding:16px;" +
       "font:15px/1.4 var(--rapport-font,system-ui,-apple-system,'Segoe UI',Roboto,sans-serif);" +
       "color:var(--rapport-text,#1b1f24);background:var(--rapport-background,#fff);" +
-      "border:1px solid #d5dbe3;border-radius:var(--rapport-radius,12px);" +
+      "border:1px solid rgba(128,128,128,.35);border-radius:var(--rapport-radius,12px);" +
       (floating ? "box-shadow:0 8px 28px rgba(0,0,0,.18)}" +
         "@media (prefers-reduced-motion:no-preference){.w{animation:in .25s ease-out}}" +
         "@keyframes in{from{opacity:0;transform:translateY(12px)}}" : "}") +
       ".q{display:block;margin:0 30px 10px 0;font-weight:600}" +
       ".o{display:flex;gap:4px}.o label{flex:1;position:relative;min-width:0}" +
       ".o input{position:absolute;inset:0;width:100%;height:100%;margin:0;opacity:0;cursor:pointer}" +
-      ".n{display:flex;align-items:center;justify-content:center;height:38px;border:1px solid #b9c2ce;" +
+      ".n{display:flex;align-items:center;justify-content:center;height:38px;border:1px solid rgba(128,128,128,.6);" +
       "border-radius:calc(var(--rapport-radius,12px)/2);font-weight:600;background:var(--rapport-background,#fff)}" +
       "label:hover .n{border-color:var(--rapport-accent,#2457d6)}" +
       "input:checked+.n{background:var(--rapport-accent,#2457d6);border-color:var(--rapport-accent,#2457d6);color:#fff}" +
       ":focus-visible,input:focus-visible+.n{outline:3px solid var(--rapport-accent,#2457d6);outline-offset:2px}" +
-      ".e{display:flex;justify-content:space-between;gap:8px;margin-top:4px;font-size:12px;color:#5b6470}" +
+      ".e{display:flex;justify-content:space-between;gap:8px;margin-top:4px;font-size:12px;opacity:.8}" +
       ".e span:last-child{text-align:right}" +
       ".v,.hp{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}" +
       ".hp{left:-9999px}" +
       "textarea{display:block;width:100%;min-height:76px;padding:8px;font:inherit;color:inherit;resize:vertical;" +
-      "background:var(--rapport-background,#fff);border:1px solid #b9c2ce;border-radius:calc(var(--rapport-radius,12px)/2)}" +
+      "background:var(--rapport-background,#fff);border:1px solid rgba(128,128,128,.6);border-radius:calc(var(--rapport-radius,12px)/2)}" +
       ".b{margin-top:10px;padding:8px 18px;font:inherit;font-weight:600;color:#fff;cursor:pointer;border:0;" +
       "border-radius:calc(var(--rapport-radius,12px)/2);background:var(--rapport-accent,#2457d6)}" +
       ".s1 .b{display:none}.s1.picked .b{display:inline-block}" +
       ".x{position:absolute;top:8px;right:8px;width:32px;height:32px;padding:0;border:0;border-radius:50%;" +
-      "background:none;color:#5b6470;font:22px/32px sans-serif;cursor:pointer}.x:hover{background:rgba(0,0,0,.06)}" +
-      ".err{margin:6px 0 0;color:#b42318;font-size:13px}.err:empty,.ty:empty{display:none}" +
+      "background:none;color:inherit;opacity:.75;font:22px/32px sans-serif;cursor:pointer}.x:hover{background:rgba(128,128,128,.15)}" +
+      ".err{margin:8px 0 0;padding-left:8px;border-left:3px solid #d92d20;font-size:13px}.err:empty,.ty:empty{display:none}" +
       ".ty{margin:0 30px 0 0;font-weight:600;outline:none}";
     try {
       var sheet = new CSSStyleSheet();
@@ -162,11 +166,10 @@
       [].forEach.call(me.attributes, function (a) {
         if (a.name.indexOf("data-meta-") == 0) meta[a.name.slice(10)] = a.value;
       });
-      var bytes = crypto.getRandomValues(new Uint8Array(16));
       json("POST", api + "/responses", {
         score: score, meta: meta, page_url: embed ? d.referrer || null : location.href, website: trap.value,
         elapsed_ms: Math.round(performance.now() - started),
-        submission_key: [].map.call(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join("")
+        submission_key: submissionKey
       }).then(function (j) {
         answer = j;
         remember();

@@ -15,6 +15,7 @@ import secrets
 import sqlalchemy as sa
 from flask import abort, current_app, jsonify, request, url_for
 
+from survey.auth.operations import as_sentence
 from survey.db import db
 from survey.errors import error_response
 from survey.models import Response, Survey, utcnow
@@ -41,12 +42,12 @@ class ApiError(Exception):
 
 @api_bp.errorhandler(ApiError)
 def api_error(exc: ApiError):
-    return error_response(exc.status, exc.message, exc.field, exc.headers)
+    return error_response(exc.status, as_sentence(exc.message), exc.field, exc.headers)
 
 
 @api_bp.errorhandler(PayloadError)
 def payload_error(exc: PayloadError):
-    return error_response(exc.status, exc.message, exc.field)
+    return error_response(exc.status, as_sentence(exc.message), exc.field)
 
 
 api_bp.after_request(add_cors_headers)

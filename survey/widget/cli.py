@@ -14,7 +14,8 @@ from survey.widget.operations import add_origins, list_origins, normalise_origin
 _KEY = "survey.widget.key"
 
 
-@click.group("origins", cls=AppGroup)
+# Survey keys may begin with "-" (they are URL-safe base64): read such a key as KEY, not as an option.
+@click.group("origins", cls=AppGroup, context_settings={"ignore_unknown_options": True})
 @click.argument("key")
 @click.pass_context
 def origins_cli(ctx: click.Context, key: str) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from flask import current_app, request
 from werkzeug.exceptions import HTTPException
 
+from survey.auth.operations import as_sentence
 from survey.errors import error_response
 from survey.models import Survey
 from survey.public.routes import survey_or_404
@@ -53,8 +54,8 @@ def check_origin(survey: Survey, write: bool) -> OriginCheck:
     if origin != "null" and is_allowed_origin(survey, origin):
         return OriginCheck(True, origin, True)
     return OriginCheck(False, origin, False, (
-        f"{origin[:255]} may not use this survey; its owner can allow it in the dashboard or with "
-        f"`flask survey origins {survey.public_key} add {origin[:255]}`"))
+        f"pages on {origin[:255]} may not use this survey; its owner can allow the site in the dashboard "
+        f"or with `flask survey origins {survey.public_key} add {origin[:255]}`"))
 
 
 def allow_origin(origin: str | None) -> None:
@@ -91,9 +92,9 @@ def answer_preflight():
     survey = survey_or_404(args.get("public_key", ""))
     check = check_origin(survey, write=method.upper() != "GET")
     if check.origin is None:
-        return error_response(400, "a CORS preflight needs an Origin header")
+        return error_response(400, "A CORS preflight needs an Origin header.")
     if not check.allowed:
-        response = error_response(403, check.message)
+        response = error_response(403, as_sentence(check.message))
         response.vary.add("Origin")
         return response
     response = current_app.response_class(status=204)
