@@ -41,6 +41,8 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=10_000, help="messages to queue and deliver (max 100,000)")
     parser.add_argument("--batch-size", type=int, default=100, help="messages per SMTP connection")
     parser.add_argument("--database-url", help="an empty database to use (default: SQLite in a temp folder)")
+    parser.add_argument("--synchronous", default="FULL", choices=["FULL", "NORMAL"],
+                        help="SQLite's SQLITE_SYNCHRONOUS (FULL, the default, fsyncs every commit)")
     args = parser.parse_args()
     if not 1 <= args.count <= 100_000:
         parser.error("--count must be from 1 to 100,000")
@@ -63,6 +65,7 @@ def main() -> None:
     app = create_app({
         "SQLALCHEMY_DATABASE_URI": args.database_url or f"sqlite:///{folder / 'bench.db'}",
         "SECRET_KEY": "benchmark", "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": controller.port,
+        "SQLITE_SYNCHRONOUS": args.synchronous,
     })
     try:
         with app.app_context():
@@ -71,9 +74,9 @@ def main() -> None:
             db.create_all()
             import_contacts([ContactRow(line=i, email=f"customer{i}@example.com", name=f"Customer {i}",
                                         attributes={"plan": "pro"}) for i in range(args.count)])
-            survey = create_survey("nps", "Benchmark NPS", "Northwind Broadband")
+            nps = create_survey("nps", "Benchmark NPS", "Northwind Broadband")
             started = time.perf_counter()
-            result = send_campaign(survey, base_url="https://surveys.example.com")
+            result = send_campaign(nps, base_url="https://surveys.example.com")
             queued_in = time.perf_counter() - started
             started = time.perf_counter()
             report = deliver(batch_size=args.batch_size)
@@ -84,7 +87,11 @@ def main() -> None:
 
     arrived = len(handler.message_ids)
     unique = len(set(handler.message_ids))
-    print(f"database: {app.config['SQLALCHEMY_DATABASE_URI'].split(':', 1)[0]}, batch size {args.batch_size}")
+    backend = app.config["SQLALCHEMY_DATABASE_URI"].split(":", 1)[0]
+    if backend.startswith("sqlite"):
+        backend += f" (synchronous={args.synchronous})"
+    print(f"database: {backend}, batch size {args.batch_size}, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f}")
     print(f"queued {result.queued} invitations in {queued_in:.1f} s ({result.queued / queued_in:,.0f}/s)")
     print(f"delivered {report.sent} in {delivered_in:.1f} s: {report.sent / delivered_in:,.0f} messages/s")
     print(f"arrived {arrived}, distinct Message-IDs {unique}, failed {report.failed}")

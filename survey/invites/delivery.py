@@ -321,9 +321,15 @@ def deliver_forever(*, interval: float, batch_size: int | None = None, should_st
                     on_report: Callable[[DeliveryReport], None] = lambda report: None) -> None:
     """The worker service: deliver what is due, sleep ``interval`` seconds, repeat until stopped."""
     while not should_stop():
-        report = deliver(batch_size=batch_size, should_stop=should_stop)
-        if report.handled or report.recovered:
-            on_report(report)
+        try:
+            report = deliver(batch_size=batch_size, should_stop=should_stop)
+        except sa.exc.OperationalError as exc:
+            # The database is restarting or busy: claims are safe to retry, so wait and try again.
+            log.warning("outbox worker: database unavailable, retrying in %s s: %s", interval, exc)
+            db.session.rollback()
+        else:
+            if report.handled or report.recovered:
+                on_report(report)
         db.session.remove()
         deadline = time.monotonic() + interval
         while not should_stop() and time.monotonic() < deadline:

@@ -21,7 +21,7 @@ from flask import current_app
 from survey.db import db
 from survey.invites.contacts import ATTRIBUTE_NAME, ContactRow, attribute_key
 from survey.invites.mailer import EmlTransport, InvitationLinks, build_invitation, sender_address
-from survey.invites.models import Campaign, Invitation, OutboxMessage
+from survey.invites.models import INVITATION_STATUSES, Campaign, Invitation, OutboxMessage
 from survey.models import Contact, Response, Survey, utcnow
 from survey.operations import Answer, OperationError, hash_token, record_response, revise_response
 
@@ -522,8 +522,7 @@ def campaign_stats(campaign: Campaign, now: dt.datetime | None = None) -> dict:
 
 
 def invitation_counts_by_status(campaign: Campaign, now: dt.datetime | None = None) -> dict[str, int]:
-    from survey.invites.models import INVITATION_STATUSES
-
+    """How many of the campaign's invitations are in each state right now."""
     return {status: db.session.scalar(
         sa.select(sa.func.count()).select_from(Invitation)
         .where(Invitation.campaign_id == campaign.id, Invitation.status_is(status, now))) or 0
