@@ -36,13 +36,20 @@ NPS_ANSWERS = [
 ]
 
 
+# Each test module that imports the fixture gets its own copy of it, so the
+# model itself is kept here: trained once per test session, not once per module.
+_TRAINED: dict[str, tuple[Path, str]] = {}
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> tuple[Path, str]:
     """``(folder, version)`` of a model trained on the fixture corpus."""
     from analysis.train import train_models
 
-    folder = tmp_path_factory.mktemp("analyze-models")
-    return folder, train_models([CORPUS], out_dir=folder, seed=0)
+    if "model" not in _TRAINED:
+        folder = tmp_path_factory.mktemp("analyze-models")
+        _TRAINED["model"] = folder, train_models([CORPUS], out_dir=folder, seed=0)
+    return _TRAINED["model"]
 
 
 @pytest.fixture
