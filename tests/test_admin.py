@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 import sqlalchemy as sa
 
 from survey.db import db
@@ -148,12 +149,11 @@ def test_admin_creates_deactivates_and_changes_roles_of_users(client):
     assert client.post(f"/users/{person.id}/activate").status_code == 302
     db.session.refresh(person)
     assert person.is_active
-    # The last admin cannot remove themselves as admin once they are alone again.
-    client.post(f"/users/{person.id}/deactivate")
+    # Nobody locks themselves out from this page, even with another admin around.
     refused = client.post(f"/users/{admin.id}/deactivate", follow_redirects=True)
-    assert "last active admin" in refused.get_data(as_text=True)
+    assert "ask another admin" in refused.get_data(as_text=True)
     refused = client.post(f"/users/{admin.id}/role", data={"role": "analyst"}, follow_redirects=True)
-    assert "last active admin" in refused.get_data(as_text=True)
+    assert "ask another admin" in refused.get_data(as_text=True)
     db.session.refresh(admin)
     assert admin.is_active and admin.role == "admin"
     assert client.post("/users/9999/deactivate").status_code == 404
@@ -225,3 +225,18 @@ def test_contacts_search_and_pages(client):
     found = client.get("/contacts?q=ZIMMER").get_data(as_text=True)
     assert "1 contact(s) matching" in found and "zed@other.example" in found
     assert "No contact matches" in client.get("/contacts?q=100%25").get_data(as_text=True)
+
+
+def test_the_last_active_admin_always_remains(app):
+    from survey.auth.operations import set_active, set_role
+    from survey.operations import OperationError
+
+    only = make_user("admin")
+    analyst = make_user("analyst")
+    with pytest.raises(OperationError, match="last active admin"):
+        set_active(only, False)
+    with pytest.raises(OperationError, match="last active admin"):
+        set_role(only, "analyst")
+    set_role(analyst, "admin")
+    set_role(only, "analyst")  # now someone else is admin
+    assert db.session.get(User, only.id).role == "analyst"

@@ -193,3 +193,14 @@ def test_filter_arguments_known_to_the_api_cover_every_filter(make_survey):
     assert names == set(FILTER_ARGS)
     assert set(ResponseFilter.__dataclass_fields__) == {"survey", "start", "end", "channel", "band", "sentiment",
                                                         "theme", "pain_point", "q", "attrs"}
+
+
+@pytest.mark.parametrize("params", [{"end": "9999-12-31"}, {"start": "0002-01-01"},
+                                    {"start": "2000-01-01", "end": "3999-01-01"}])
+def test_dates_at_the_ends_of_the_calendar_get_400_not_500(get, answered, params):
+    survey, _, _ = answered
+    for call in ("metrics", "responses"):
+        response = get(f"/api/v1/surveys/{survey.public_key}/{call}", **params)
+        assert response.status_code in (200, 400), (call, params, response.status_code)
+        if response.status_code == 400:
+            assert response.get_json()["error"]["field"] in ("start", "end")

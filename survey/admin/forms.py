@@ -108,6 +108,11 @@ class SurveyForm(FlaskForm):
             raise ValidationError(f"This survey already has {self.answer_count} answers on the "
                                   f"{survey.kind.upper()} scale; its kind can no longer change.")
 
+    def show_standard_wording(self) -> None:
+        """On create, blank wording fields say what they will hold (the kind is not chosen yet)."""
+        for name in (*WORDING, "email_subject", "email_intro"):
+            getattr(self, name).render_kw = {"placeholder": "Standard wording"}
+
     def settings(self) -> dict:
         """The fields as ``Survey`` attributes; blank wording means the standard wording."""
         values = {name: getattr(self, name).data for name in (

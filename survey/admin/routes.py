@@ -40,6 +40,7 @@ def survey_or_404(public_key: str) -> Survey:
 def new_survey():
     form = SurveyForm()
     form.answer_count = 0
+    form.show_standard_wording()
     if form.validate_on_submit():
         try:
             survey = create_survey_from_settings(form.kind.data, form.settings(), form.origin_list,

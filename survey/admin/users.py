@@ -46,7 +46,8 @@ def users():
 @role_required("admin")
 def deactivate_user(user_id: int):
     return _change(user_id, lambda user: set_active(user, False),
-                   "{email} is deactivated: they are signed out and their API tokens stop working.")
+                   "{email} is deactivated: they are signed out and their API tokens stop working.",
+                   not_yourself=True)
 
 
 @bp.post("/users/<int:user_id>/activate")
@@ -61,11 +62,17 @@ def change_role(user_id: int):
     form = RoleForm()
     if not form.validate():
         abort(400, description="Choose a role: admin or analyst.")
-    return _change(user_id, lambda user: set_role(user, form.role.data), "{email} is now {role}.")
+    return _change(user_id, lambda user: set_role(user, form.role.data), "{email} is now {role}.",
+                   not_yourself=form.role.data != "admin")
 
 
-def _change(user_id: int, change, message: str):
+def _change(user_id: int, change, message: str, *, not_yourself: bool = False):
     user = user_or_404(user_id)
+    if not_yourself and user.id == current_user().id:
+        # One click would lock you out of this page; another admin has to do it.
+        flash("You cannot deactivate your own account or give up your own admin role here; "
+              "ask another admin.", "error")
+        return redirect(url_for("admin.users"))
     try:
         change(user)
     except OperationError as exc:

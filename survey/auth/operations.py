@@ -22,6 +22,7 @@ from survey.auth.passwords import check_new_password, hash_password, needs_rehas
 from survey.db import db
 from survey.models import ROLES, ApiToken, User, utcnow
 from survey.operations import OperationError, hash_token
+from survey.ratelimit import client_key, hit
 
 TOKEN_PREFIX = "rpt_"  # lets secret scanners and people recognise a leaked Rapport token
 TOKEN_TOUCH_SECONDS = 60  # last_used_at is kept to the minute, not written on every call
@@ -114,13 +115,10 @@ def set_role(user: User, role: str) -> None:
 
 
 def _throttle_address(address: str | None) -> None:
-    try:
-        from survey.ratelimit import hit
-    except ImportError:  # the shared rate limiter lands with the widget; until then accounts still lock
-        return
     if not address:
         return
-    allowed, retry_after = hit(f"login:{address}", current_app.config["LOGIN_ATTEMPTS_PER_IP"],
+    # client_key groups IPv6 clients by their /64, as one host usually holds the whole block.
+    allowed, retry_after = hit(f"login:{client_key(address)}", current_app.config["LOGIN_ATTEMPTS_PER_IP"],
                                current_app.config["LOGIN_ATTEMPT_WINDOW_SECONDS"])
     if not allowed:
         raise LoginError("Too many sign-in attempts from your network. "
