@@ -15,6 +15,10 @@ class Defaults:
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     SQLITE_BUSY_TIMEOUT_MS = 5000
     SQLITE_SYNCHRONOUS = "FULL"  # or NORMAL: faster, may lose the last commits on power loss
+    # PostgreSQL's lock_timeout for every statement: a request that would wait longer
+    # for a lock (a long migration, a stuck script) fails with 503 and stores nothing
+    # instead of hanging until gunicorn kills the worker. None: wait forever.
+    POSTGRES_LOCK_TIMEOUT_MS: int | None = 5000
 
     # Forms and sessions
     WTF_CSRF_TIME_LIMIT = None  # a customer may leave the page open for hours

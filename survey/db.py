@@ -55,6 +55,12 @@ def init_app(app: Flask) -> None:
         options["connect_args"] = connect_args
     else:
         options.setdefault("pool_pre_ping", True)
+        lock_timeout = app.config.get("POSTGRES_LOCK_TIMEOUT_MS")
+        if uri.startswith("postgresql") and lock_timeout:
+            # A lock wait past this raises OperationalError, which survey.errors answers with 503.
+            connect_args = dict(options.get("connect_args") or {})
+            connect_args.setdefault("options", f"-c lock_timeout={int(lock_timeout)}")
+            options["connect_args"] = connect_args
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
     db.init_app(app)
