@@ -84,10 +84,11 @@ class SMTPServer:
         self.mailbox = mailbox
         self.port = port or free_port()
         self.controller: Controller | None = None
+        self.controller_options: dict = {}  # e.g. an authenticator
 
     def start(self) -> "SMTPServer":
         self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port, ready_timeout=10,
-                                     decode_data=False)
+                                     decode_data=False, **self.controller_options)
         self.controller.start()
         return self
 

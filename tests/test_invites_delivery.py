@@ -305,3 +305,29 @@ def test_the_worker_loop_sends_new_mail_as_it_comes_and_stops_on_sigterm(app, sm
     assert "sent 2" in out
     ids = mailbox.message_ids()  # the same two people, invited to two surveys: four distinct messages
     assert len(ids) == len(set(ids)) == 4 and sorted(ids) == sorted(m.message_id for m in outbox("sent"))
+
+
+def test_smtp_login_with_mail_username_and_a_refused_login_is_reported(app, mailbox, make_survey):
+    from aiosmtpd.smtp import AuthResult
+
+    from tests.invites_support import SMTPServer
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        return AuthResult(success=(auth_data.login, auth_data.password) == (b"rapport", b"s3cret"))
+
+    server = SMTPServer(mailbox)
+    server.controller_options = {"authenticator": authenticator, "auth_require_tls": False}
+    server.start()
+    try:
+        server.configure(app)
+        app.config.update(MAIL_USERNAME="rapport", MAIL_PASSWORD="wrong", MAIL_TIMEOUT=1)
+        queue(make_survey, 2)
+        refused = deliver()  # aiosmtpd stalls a failed login, so the client gives up: retried later
+        assert (refused.sent, refused.retried) == (0, 2) and mailbox.received == []
+        assert {m.state for m in outbox()} == {"queued"}
+        app.config.update(MAIL_PASSWORD="s3cret", MAIL_TIMEOUT=10)
+        make_due()
+        assert deliver().sent == 2
+        assert_each_arrived_once(mailbox, 2)
+    finally:
+        server.stop()
