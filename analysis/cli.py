@@ -226,7 +226,7 @@ def _progress(total: int, label: str) -> Iterator:
     if total < PROGRESS_FROM:
         yield _NoBar()
         return
-    with click.progressbar(length=total, label=label, file=click.get_text_stream("stderr"),
+    with click.progressbar(length=total, label=label, file=sys.stderr,
                            show_pos=True, show_eta=True) as bar:
         yield bar
 

@@ -250,3 +250,25 @@ def test_interrupted_batch_from_another_run_is_not_labelled_twice(runner, make_s
     assert _store_batch(analysis_app, [item(responses[0])]) == 1
     assert _store_batch(analysis_app, [item(r) for r in responses]) == 2
     assert db.session.scalar(sa.select(sa.func.count(ResponseLabel.id))) == 3
+
+
+def test_progress_bar_on_stderr_for_long_runs(runner, make_survey, make_response, tmp_path, monkeypatch):
+    monkeypatch.setattr("analysis.cli.PROGRESS_FROM", 3)
+    survey, _ = add_answers(make_survey, make_response, NPS_ANSWERS[:5])
+    result = runner.invoke(args=["analyze", "--out", str(tmp_path / "r"), "--batch-size", "2"])
+    assert result.exit_code == 0, result.output
+    assert "Labelling comments" in result.stderr and "Labelling" not in result.stdout
+    assert "labelled 5 new comment(s)" in result.stdout
+
+
+def test_the_dashboard_reads_the_stored_pain_points(runner, make_survey, make_response, tmp_path):
+    from survey.results import queries
+    from survey.results.filters import ResponseFilter
+
+    survey, _ = add_answers(make_survey, make_response)
+    assert analyze(runner, "--out", str(tmp_path / "r")).exit_code == 0
+    run = queries.latest_run(survey)
+    assert run is not None and run.survey_id is None  # an all-surveys run covers this survey
+    rows = queries.pain_points(ResponseFilter(survey=survey), run)
+    report = read_report(tmp_path / "r")
+    assert [(row.point.label, row.matching) for row in rows] == [(p["label"], p["count"]) for p in report["pain_points"]]
