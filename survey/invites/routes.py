@@ -103,8 +103,10 @@ def click(token: str):
         errors = form.score.errors or [next(iter(form.errors.values()))[0]]
         return error_response(422, str(errors[0]), field="score")
     recorded = record_click(invitation, form.score.data, ua_family=ua_family(request.user_agent.string))
-    message = (f"Thank you, your score of {form.score.data} is saved. Add a comment below if you like, "
-               "or change your score." if recorded else "Please press Send to record your answer.")
+    more = "Add a comment below if you like, or change your score." if survey.followup_enabled else \
+        "You can change it below."
+    message = (f"Thank you, your score of {form.score.data} is saved. {more}" if recorded
+               else "Please press Send to record your answer.")
     return jsonify({"recorded": recorded, "score": form.score.data, "message": message})
 
 
