@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-import survey.models_all  # noqa: F401  (every table, so flushes can resolve every foreign key)
+from survey import models_all  # noqa: F401  (every table, so flushes can resolve every foreign key)
 from survey.db import db
 from survey.kinds import KINDS
 from survey.labels import ModelLabels, corrections_for_training, record_model_labels, unlabelled_query

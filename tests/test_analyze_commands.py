@@ -6,10 +6,8 @@ import csv
 import json
 
 import pytest
-import sqlalchemy as sa
 
 from analysis.model_store import list_versions
-from survey.db import db
 from survey.labels import correct_label
 from tests.analyze_support import CORPUS, NPS_ANSWERS, add_answers, analysis_app, tiny_model  # noqa: F401
 
