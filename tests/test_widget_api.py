@@ -263,6 +263,7 @@ def test_patch_errors(app, client, survey, make_survey):
     assert wrong.status_code == 403 and error_of(wrong)["field"] == "edit_token"
     assert patch_answer(client, survey, url_id, {"comment": "no token"}).status_code == 400
     assert patch_answer(client, survey, url_id + 1000, {"edit_token": token, "comment": "x"}).status_code == 404
+    assert patch_answer(client, survey, 2**63, {"edit_token": token, "comment": "x"}).status_code == 404
     other = make_survey("nps")
     add_origins(other, [PARTNER])
     assert patch_answer(client, other, url_id, {"edit_token": token, "comment": "x"}).status_code == 404

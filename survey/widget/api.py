@@ -34,6 +34,9 @@ from survey.widget.payload import (
 )
 
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL; anything larger names no answer
+
+
 class ApiError(Exception):
     def __init__(self, status: int, message: str, field: str | None = None, headers: dict | None = None):
         super().__init__(message)
@@ -121,7 +124,7 @@ def create_response(public_key: str):
     trap = bot_reason(payload.honeypot_filled, payload.elapsed_ms, current_app.config["WIDGET_MIN_ANSWER_MS"])
     if trap:
         count_bot(survey, trap)
-        return _created_body(secrets.randbelow(2**31 - 1) + 1, secrets.token_urlsafe(32), utcnow() + window,
+        return _created_body(secrets.randbelow(MAX_ID) + 1, secrets.token_urlsafe(32), utcnow() + window,
                              survey, 201)
     answer = Answer(
         score=payload.score, comment=payload.comment, channel="widget", meta=payload.meta,
@@ -160,8 +163,10 @@ def update_response(public_key: str, response_id: int):
     if payload.honeypot_filled:
         count_bot(survey, "honeypot")
         return jsonify({"id": response_id, "score": payload.score, "comment": payload.comment})
-    response = db.session.scalar(sa.select(Response).where(Response.id == response_id,
-                                                           Response.survey_id == survey.id))
+    response = None
+    if response_id <= MAX_ID:
+        response = db.session.scalar(sa.select(Response).where(Response.id == response_id,
+                                                               Response.survey_id == survey.id))
     if response is None:
         raise ApiError(404, f"this survey has no answer {response_id}")
     try:
