@@ -164,12 +164,15 @@ def render_html(report: Mapping) -> str:
             "trend_svg": Markup(charts.metric_trend_svg(survey["kind"], periods)),
         })
     names = {s["key"]: s["name"] for s in report["surveys"]}
+    chart_points = report["pain_points"]
+    if len(names) > 1:  # the same complaint may come up in two surveys: say which bar is which
+        chart_points = [{**p, "label": f"{p['label']} ({names[p['survey']]})"} for p in chart_points]
     return env.get_template("report.html").render(
         report=report,
         sections=sections,
         survey_names=names,
         sentiment_svg=Markup(charts.sentiment_by_theme_svg(report["sentiment_by_theme"])),
-        pain_points_svg=Markup(charts.pain_points_svg(report["pain_points"])),
+        pain_points_svg=Markup(charts.pain_points_svg(chart_points)),
         metric_names=charts.METRIC_NAMES,
     )
 

@@ -272,3 +272,18 @@ def test_the_dashboard_reads_the_stored_pain_points(runner, make_survey, make_re
     rows = queries.pain_points(ResponseFilter(survey=survey), run)
     report = read_report(tmp_path / "r")
     assert [(row.point.label, row.matching) for row in rows] == [(p["label"], p["count"]) for p in report["pain_points"]]
+
+
+def test_a_tampered_model_file_is_refused(runner, make_survey, make_response, app):
+    import json
+    from pathlib import Path
+
+    add_answers(make_survey, make_response, NPS_ANSWERS[:3])
+    models = Path(app.instance_path) / "models"
+    version = "20990101-deadbeef"
+    (models / f"{version}.json").write_text(json.dumps({"created": "2099-01-01T00:00:00+00:00"}))
+    for task in ("sentiment", "theme"):
+        (models / f"{task}-{version}.skops").write_bytes(b"not a skops file")
+    result = analyze(runner, "--model", version)
+    assert result.exit_code == 1 and "refusing to load the model" in result.output
+    assert db.session.scalar(sa.select(sa.func.count(ResponseLabel.id))) == 0

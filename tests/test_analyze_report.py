@@ -107,3 +107,13 @@ def test_a_failed_write_keeps_the_previous_report(tmp_path, monkeypatch):
         write_report(out, sample_report(label="changed"), [])
     assert (out / "report.json").read_text() == before  # not half-replaced
     assert len(list(out.iterdir())) == 3
+
+
+def test_pain_point_bars_name_their_survey_when_there_are_several():
+    report = sample_report(label="on hold")
+    second = dict(report["surveys"][0], key="k2", name="Shop two")
+    report["surveys"].append(second)
+    report["metrics"]["k2"] = report["metrics"]["k1"]
+    report["pain_points"].append(dict(report["pain_points"][0], survey="k2", rank=2))
+    html = render_html(report)
+    assert "on hold (Shop two)" in html and "on hold (Shop &lt;script&gt;" in html
