@@ -23,7 +23,7 @@ from tests.load_support import (
 
 pytestmark = pytest.mark.slow
 
-ANSWERS = 1500
+ANSWERS = 1200
 CUSTOMERS = 16
 
 
