@@ -13,8 +13,8 @@ import click
 import sqlalchemy as sa
 from flask.cli import AppGroup
 
-from survey.auth.operations import (create_api_token, create_user, find_user, revoke_api_token, set_active,
-                                    set_password, tokens_of, unlock)
+from survey.auth.operations import (create_api_token, create_user, find_user, normalise_email, revoke_api_token,
+                                    set_active, set_password, tokens_of, unlock)
 from survey.auth.passwords import PasswordError, check_new_password
 from survey.db import db
 from survey.models import ROLES, ApiToken, User
@@ -66,6 +66,9 @@ def _fail(exc: Exception) -> click.ClickException:
 def users_create(email: str, role: str) -> None:
     """Create a dashboard account; the password is asked for (or read from stdin)."""
     try:
+        email = normalise_email(email)  # say what is wrong with the address before asking for a password
+        if find_user(email) is not None:
+            raise OperationError(f"there is already an account for {email}")
         password = read_new_password(email)
         user = create_user(email, role, password)
     except (OperationError, PasswordError) as exc:
