@@ -348,7 +348,9 @@ def record_run(survey: Survey | None, version: str, started: dt.datetime, out_di
     run = AnalysisRun(
         survey_id=survey.id if survey else None, model_version=version, started_at=started,
         finished_at=utcnow(), report_dir=str(Path(out_dir).resolve()),
-        summary={"scope": report["scope"], "totals": report["totals"], "metrics": report["metrics"],
+        # survey_ids: every survey this run covered, also those it found no pain point in.
+        summary={"scope": report["scope"], "survey_ids": [ids[s["key"]] for s in report["surveys"]],
+                 "totals": report["totals"], "metrics": report["metrics"],
                  "sentiment": report["sentiment"], "theme": report["theme"],
                  "pain_points": len(report["pain_points"])},
     )

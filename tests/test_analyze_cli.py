@@ -151,7 +151,7 @@ def test_all_surveys_run_ranks_across_surveys_and_keeps_per_survey_ranks(runner,
     assert {p["survey"] for p in report["pain_points"]} == {nps.public_key, csat.public_key}
     assert [p["rank"] for p in report["pain_points"]] == list(range(1, len(report["pain_points"]) + 1))
     run = db.session.scalar(sa.select(AnalysisRun))
-    assert run.survey_id is None
+    assert run.survey_id is None and sorted(run.summary["survey_ids"]) == sorted([nps.id, csat.id])
     for survey in (nps, csat):
         ranks = db.session.scalars(sa.select(PainPoint.rank).where(PainPoint.survey_id == survey.id)
                                    .order_by(PainPoint.rank)).all()
