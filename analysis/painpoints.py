@@ -13,7 +13,8 @@ How:
 2. **Groups.** Within each theme (service, care, other) non-negative matrix
    factorisation (NMF) finds topics; each clause joins its strongest topic.
    Working per theme keeps "how a request was handled" apart from "how the
-   person was treated", which is the question analysts ask.
+   person was treated", which is the question analysts ask. A few hundred
+   clauses or fewer are clustered by average linkage across themes instead.
 3. **Merge.** Groups whose centroids are near-duplicates (cosine at least
    :data:`MERGE_SIMILARITY`), or that end up with the same name, become one;
    the theme is the one most of its clauses carry.
@@ -59,7 +60,8 @@ QUOTES = 3
 NAMING_SAMPLE = 3000
 
 # Words that carry no complaint on their own. Negations, "back", "again",
-# "still", "call" and the like are deliberately *not* here.
+# "still", "call" and the like are deliberately *not* here. "company" is what
+# exports often put in place of the company's own name.
 STOP_WORDS = frozenset("""
 a about above after all also am an and any are as at be because been before being below between both but by
 can could did do does doing down during each few for from further had has have having he her here hers herself
@@ -77,10 +79,11 @@ _PARTICLES = frozenset({"up", "off", "out", "down", "over"})
 _BAD_FIRST = STOP_WORDS - {"no", "not", "never", "nobody", "nothing", "on", "off", "too", "out", "down", "up",
                            "more", "over", "once", "only", "same", "very", "after", "before", "without", "as"}
 # ... nor end with these.
-_BAD_LAST = (STOP_WORDS - _PARTICLES) | {"no", "not", "never", "without", "nobody", "nothing", "because", "being", "took", "take",
-                          "make", "made", "said", "say", "went", "go", "come", "came", "want", "wanted", "need",
-                          "needed", "tried", "try", "seems", "seem", "like", "every", "another", "kept", "keep",
-                          "still", "got", "get", "getting"}
+_BAD_LAST = (STOP_WORDS - _PARTICLES) | {
+    "no", "not", "never", "without", "nobody", "nothing", "because", "being", "took", "take", "make", "made",
+    "said", "say", "went", "go", "come", "came", "want", "wanted", "need", "needed", "tried", "try", "seems",
+    "seem", "like", "every", "another", "kept", "keep", "still", "got", "get", "getting",
+}
 # A name never runs across these (they join two thoughts) ...
 _BREAKS = frozenset({"but", "so", "because", "although", "though", "however", "whereas", "except"})
 # ... nor across "and" into a new subject ("month and it took").
