@@ -51,11 +51,11 @@ def make_consistent(query: dict | None, seeded: dict) -> None:
     a start after the end, or a pain point id that does not exist (both rightly 400)."""
     if not query:
         return
-    # Dates near year 1 or 9999 overflow the period arithmetic in survey.results.filters; the API
-    # answers those with 400 (tests/test_api.py), which this schema cannot express. Keep to 1500–2500
-    # so a period and the one before it both stay inside the calendar.
+    # survey.results.filters takes years 1900–2999 only (so a period and the one before it stay
+    # inside the calendar) and answers others with 400 (tests/test_api.py), which this schema
+    # cannot express.
     for name in ("start", "end"):
-        if query.get(name) and not ("1500" <= str(query[name])[:4] <= "2500"):
+        if query.get(name) and not ("1900" <= str(query[name])[:4] <= "2999"):
             query[name] = "2020-01-01"
     if query.get("start") and query.get("end") and str(query["start"]) > str(query["end"]):
         query["start"], query["end"] = query["end"], query["start"]

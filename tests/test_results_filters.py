@@ -156,3 +156,13 @@ def test_previous_period_has_the_same_length_and_keeps_the_other_filters(answers
 
 def test_escape_like_escapes_wildcards_and_the_escape_character():
     assert escape_like(r"50%_off\now") == r"50\%\_off\\now"
+
+
+def test_dates_outside_the_supported_years_and_control_characters_are_400s(client, make_survey):
+    from tests.dashboard_support import login
+
+    survey = make_survey("nps")
+    login(client, "analyst")
+    for args in ("end=9999-12-31", "start=0002-01-01", "start=1899-12-31", "q=a%00b", "attr.plan=x%0Ay"):
+        page = client.get(f"/surveys/{survey.public_key}/results?{args}")
+        assert page.status_code == 400, args

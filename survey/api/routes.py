@@ -48,14 +48,6 @@ def filter_error(exc: FilterError):
     return error_response(400, as_sentence(str(exc)), field=exc.field)
 
 
-@bp.errorhandler(OverflowError)
-def date_overflow(exc: OverflowError):
-    # survey.results.filters does date arithmetic (the day after `end`, the period before `start`)
-    # that leaves Python's calendar for dates near year 1 or 9999.
-    return error_response(400, "The dates are too far in the past or the future to compute with; "
-                               "choose dates between the years 1000 and 9000.", field="start")
-
-
 def check_query(known: Iterable[str], attrs: bool = False) -> None:
     """Refuse unknown parameter names, and values with control characters (no database stores NUL)."""
     known = tuple(known)

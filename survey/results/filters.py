@@ -26,6 +26,7 @@ it with ``error_response(400, str(exc), field=exc.field)``.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
@@ -72,6 +73,12 @@ class ResponseFilter:
     @classmethod
     def from_args(cls, survey: Survey, args: Mapping[str, str]) -> "ResponseFilter":
         """Parse and validate query arguments; unknown argument names are left to the caller."""
+
+        for name, value in args.items():
+            # No database stores NUL, and no filter needs a control character.
+            if _CONTROL_CHARACTERS.search(name) or _CONTROL_CHARACTERS.search(value):
+                raise FilterError(f"{name[:40]!r} contains a control character (such as NUL or a line break)",
+                                  name[:40])
 
         def text(name: str) -> str | None:
             value = args.get(name)
@@ -195,6 +202,9 @@ class ResponseFilter:
 
 # ---------------------------------------------------------------------- helpers
 
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
 
 def escape_like(text: str) -> str:
     """``text`` with LIKE's wildcards and the escape character itself taken literally."""
@@ -211,9 +221,14 @@ def _parse_date(value: str | None, name: str) -> dt.date | None:
     try:
         if len(value) != 10:
             raise ValueError
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         raise FilterError(f"the {name} date {value[:40]!r} is not a date like 2024-03-31 (YYYY-MM-DD)", name) from None
+    # Bounded so that the day after `end` and the period before `start` stay
+    # inside the calendar (Python's dates end at year 9999).
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise FilterError(f"the {name} date must be between the years {FIRST_YEAR} and {LAST_YEAR}", name)
+    return day
 
 
 def _choice(value: str | None, allowed: tuple[str, ...], name: str) -> str | None:
