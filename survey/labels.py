@@ -92,19 +92,30 @@ class LabelError(ValueError):
     pass
 
 
-def correct_label(response: Response, field: str, value: str, user: User | None) -> LabelCorrection:
-    """An analyst's correction: stored with who and when, and put in force at once."""
+def correct_labels(response: Response, changes: dict[str, str], user: User | None) -> list[LabelCorrection]:
+    """An analyst's corrections, stored with who and when and put in force at once; one commit.
+
+    Every field is checked before anything is stored, so a bad value stores nothing.
+    """
     allowed = {"sentiment": SENTIMENTS, "theme": THEMES}
-    if field not in allowed:
-        raise LabelError(f"only sentiment and theme can be corrected, not {field!r}")
-    if value not in allowed[field]:
-        raise LabelError(f"{field} must be one of {', '.join(allowed[field])}")
-    correction = LabelCorrection(response_id=response.id, field=field, value=value,
-                                 user_id=user.id if user else None)
-    db.session.add(correction)
-    setattr(response, field, value)
+    for field, value in changes.items():
+        if field not in allowed:
+            raise LabelError(f"only sentiment and theme can be corrected, not {field!r}")
+        if value not in allowed[field]:
+            raise LabelError(f"{field} must be one of {', '.join(allowed[field])}")
+    corrections = []
+    for field, value in changes.items():
+        corrections.append(LabelCorrection(response_id=response.id, field=field, value=value,
+                                           user_id=user.id if user else None))
+        setattr(response, field, value)
+    db.session.add_all(corrections)
     db.session.commit()
-    return correction
+    return corrections
+
+
+def correct_label(response: Response, field: str, value: str, user: User | None) -> LabelCorrection:
+    """One correction; see ``correct_labels``."""
+    return correct_labels(response, {field: value}, user)[0]
 
 
 def corrections_for_training() -> list[tuple[str, str, str]]:
