@@ -44,7 +44,7 @@ def test_widget_endpoints_match_the_document(app, make_survey):
     assert {operation.label for operation in mine} == WIDGET_OPERATIONS
     for operation in mine:
         @given(case=operation.as_strategy())
-        @settings(max_examples=20, deadline=None, database=None,
+        @settings(max_examples=12, deadline=None, database=None,
                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
                                          HealthCheck.function_scoped_fixture])
         def run(case):

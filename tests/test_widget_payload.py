@@ -31,7 +31,7 @@ def ctx(app):
     return app
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=bodies, scale=st.sampled_from(SCALES))
 def test_any_json_either_parses_or_gets_a_400_or_422(ctx, body, scale):
     for parse in (parse_new_answer, parse_answer_update):
@@ -51,7 +51,7 @@ def test_any_json_either_parses_or_gets_a_400_or_422(ctx, body, scale):
             assert all(isinstance(v, str) and storable(v) and storable(k) for k, v in parsed.meta.items())
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(scale=st.sampled_from(SCALES), data=st.data(),
        comment=st.none() | st.text(max_size=300), meta=st.dictionaries(meta_names, meta_values, max_size=20),
        elapsed=st.integers(0, 10**9), key=st.none() | st.text(alphabet="abcdefABCDEF0123456789", min_size=32,
@@ -113,7 +113,7 @@ near_valid = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=near_valid | st.dictionaries(field_names, json_values, max_size=8) | json_values)
 def test_the_api_never_fails_on_any_json_body(app, client, make_survey, body):
     """Whatever JSON arrives: 201 and one stored answer, or a 400/422 JSON error and nothing stored."""
