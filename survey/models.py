@@ -31,8 +31,14 @@ ROLES = ("admin", "analyst")
 
 
 def new_public_key() -> str:
-    """An unguessable survey key: 128 bits, URL-safe."""
-    return secrets.token_urlsafe(16)
+    """An unguessable survey key: 128 bits, URL-safe, never starting with "-".
+
+    A leading "-" would make ``flask survey … KEY`` read the key as an option.
+    """
+    while True:
+        key = secrets.token_urlsafe(16)
+        if not key.startswith("-"):
+            return key
 
 
 class User(db.Model):

@@ -24,8 +24,10 @@ def init_app(app: Flask) -> None:
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         if response.mimetype == "text/html":
-            headers.setdefault("Content-Security-Policy", DEFAULT_CSP)
-            headers.setdefault("X-Frame-Options", "DENY")
+            # A page that sets its own CSP (the embed) decides its own framing too.
+            if "Content-Security-Policy" not in headers:
+                headers["Content-Security-Policy"] = DEFAULT_CSP
+                headers.setdefault("X-Frame-Options", "DENY")
         if request.is_secure:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response

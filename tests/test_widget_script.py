@@ -79,3 +79,10 @@ def test_embed_errors(client, survey):
     survey.is_open = False
     db.session.commit()
     assert client.get(f"/embed/{survey.public_key}").status_code == 410
+
+
+def test_embed_page_sends_no_conflicting_x_frame_options(client, survey):
+    page = client.get(f"/embed/{survey.public_key}")
+    assert page.status_code == 200
+    assert "X-Frame-Options" not in page.headers  # DENY would contradict frame-ancestors
+    assert "frame-ancestors http://127.0.0.1:8080" in page.headers["Content-Security-Policy"]
