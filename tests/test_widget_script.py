@@ -82,6 +82,7 @@ def test_embed_errors(client, survey):
 
 
 def test_embed_page_sends_no_conflicting_x_frame_options(client, survey):
+    add_origins(survey, ["http://127.0.0.1:8080"])
     page = client.get(f"/embed/{survey.public_key}")
     assert page.status_code == 200
     assert "X-Frame-Options" not in page.headers  # DENY would contradict frame-ancestors
