@@ -268,18 +268,21 @@ def _linkage_groups(rows: np.ndarray, matrix) -> list[list[int]]:
 def _nmf_groups(rows: np.ndarray, matrix, seed: int) -> list[list[int]]:
     """Each clause joins its strongest NMF topic (more topics for more clauses, up to a cap)."""
     from sklearn.decomposition import NMF
+    from threadpoolctl import threadpool_limits
 
     sub = matrix[rows]
     used = np.flatnonzero(sub.getnnz(axis=0))
     sub = sub[:, used].astype(np.float64)
     k = int(min(MAX_TOPICS_PER_THEME, max(2, round(math.sqrt(len(rows) / 4))), len(used)))
     model = NMF(n_components=k, init="nndsvda", random_state=seed, max_iter=400, tol=1e-4)
-    if len(rows) <= NMF_FIT_SAMPLE:
-        weights = model.fit_transform(sub)
-    else:  # topics from a sample, then every clause placed on them: time stays flat on big surveys
-        sample = np.sort(np.random.default_rng(seed).choice(len(rows), NMF_FIT_SAMPLE, replace=False))
-        model.fit(sub[sample])
-        weights = model.transform(sub)
+    # One BLAS thread: the same numbers on every machine, and no threads spinning on a busy host.
+    with threadpool_limits(limits=1, user_api="blas"):
+        if len(rows) <= NMF_FIT_SAMPLE:
+            weights = model.fit_transform(sub)
+        else:  # topics from a sample, then every clause placed on them: time stays flat on big surveys
+            sample = np.sort(np.random.default_rng(seed).choice(len(rows), NMF_FIT_SAMPLE, replace=False))
+            model.fit(sub[sample])
+            weights = model.transform(sub)
     best = weights.argmax(axis=1)
     members: dict[int, list[int]] = defaultdict(list)
     for row, topic, strength in zip(rows, best, weights.max(axis=1)):
