@@ -258,6 +258,7 @@ def send_campaign(survey: Survey, *, base_url: str, segment: dict[str, list[str]
     claimed = _claim_for_survey([c.id for c in contacts], now - dt.timedelta(days=throttle_days), now)
     expires_at = now + dt.timedelta(days=expiry_days)
     counts = {"queued": 0, "unsubscribed": 0, "bounced": 0, "throttled": 0}
+    written: list[OutboxMessage] = []
     for contact in contacts:
         if contact.id not in claimed:
             reason = ("unsubscribed" if contact.unsubscribed_at else "bounced" if contact.bounced_at else "throttled")
@@ -268,12 +269,25 @@ def send_campaign(survey: Survey, *, base_url: str, segment: dict[str, list[str]
         token = secrets.token_urlsafe(32)
         invitation = Invitation(campaign=campaign, contact_id=contact.id, state="queued",
                                 token_hash=hash_token(token), expires_at=expires_at, created_at=now)
-        db.session.add(invitation)
-        db.session.add(_outbox_message(invitation, "invitation", survey, contact, links.for_token(survey, token),
-                                       sender, now))
+        message = _outbox_message(invitation, "invitation", survey, contact, links.for_token(survey, token),
+                                  sender, now)
+        db.session.add_all((invitation, message))
         counts["queued"] += 1
+        written.append(message)
+        if len(written) >= CHUNK:
+            _flush_out(written)
+    _flush_out(written)
     db.session.commit()
     return CampaignResult(campaign=campaign, **counts)
+
+
+def _flush_out(messages: list[OutboxMessage]) -> None:
+    """Write pending messages in the open transaction and let their bodies go from memory,
+    so a campaign to 100,000 contacts does not hold every e-mail at once."""
+    db.session.flush()
+    for message in messages:
+        db.session.expunge(message)
+    messages.clear()
 
 
 def _claim_for_survey(contact_ids: list[int], cutoff: dt.datetime, now: dt.datetime) -> set[int]:
