@@ -48,7 +48,7 @@ class GunicornServer:
 
     def __init__(self, app: str = "survey:create_app()", *, workers: int = 2, threads: int = 4,
                  worker_class: str = "gthread", env: dict[str, str | None] | None = None,
-                 log_path: Path | None = None, extra_args: tuple[str, ...] = ()):
+                 log_path: Path | None = None):
         self.app = app
         self.workers = workers
         self.threads = threads
@@ -62,7 +62,6 @@ class GunicornServer:
             else:
                 self.env[key] = value
         self.log_path = log_path or Path(f"/tmp/rapport-gunicorn-{self.port}.log")
-        self.extra_args = extra_args
         self.process: subprocess.Popen | None = None
 
     @property
@@ -75,13 +74,11 @@ class GunicornServer:
             "--threads", str(self.threads),
             "--keep-alive", "5",
             "--graceful-timeout", "5",
-            *self.extra_args,
         ]
 
     def settings(self) -> str:
         """The gunicorn settings in words, for reports."""
-        return (f"{self.workers} {self.worker_class} workers × {self.threads} threads, keep-alive 5 s"
-                + (f", {' '.join(self.extra_args)}" if self.extra_args else ""))
+        return f"{self.workers} {self.worker_class} workers × {self.threads} threads, keep-alive 5 s"
 
     def start(self, timeout: float = 30.0) -> "GunicornServer":
         self._log = open(self.log_path, "wb")
@@ -394,9 +391,6 @@ class LoadResult:
     @property
     def acknowledged(self) -> set[str]:
         return {key for key, outcome in self.outcomes.items() if outcome.acknowledged}
-
-    def count(self, predicate) -> int:
-        return sum(1 for outcome in self.outcomes.values() if predicate(outcome))
 
     def summary(self) -> str:
         statuses: dict[str, int] = {}
