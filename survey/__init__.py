@@ -59,7 +59,23 @@ def create_app(test_config: dict | None = None) -> "Flask":
     _ensure_secret_key(app)
     for name in FEATURES:
         import_module(name).init_app(app)
+    _trust_proxies(app)
     return app
+
+
+def _trust_proxies(app: "Flask") -> None:
+    """Behind a reverse proxy, take the client's address and scheme from its headers.
+
+    Only as many proxies as configured are trusted (0 by default): trusting
+    forwarded headers that no proxy set would let clients fake their address.
+    """
+    counts = {key: int(app.config.get(f"PROXY_FIX_X_{key.upper()}", 0) or 0)
+              for key in ("for", "proto", "host", "prefix")}
+    if any(counts.values()):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=counts["for"], x_proto=counts["proto"],
+                                x_host=counts["host"], x_prefix=counts["prefix"])
 
 
 def _ensure_secret_key(app: "Flask") -> None:
