@@ -63,6 +63,8 @@ def gate(public_key: str, write: bool) -> Survey:
     if not check.allowed:
         raise ApiError(403, check.message)
     allow_origin(check.origin)
+    # Remembered so partner_origin need not ask the database the same question again.
+    request.environ["rapport.partner_origin"] = check.origin if check.partner else None
     require_open(survey)
     if write:
         if not request.is_json:
@@ -125,7 +127,7 @@ def create_response(public_key: str):
     if trap:
         count_bot(survey, trap)
         return _created_body(secrets.randbelow(MAX_ID) + 1, secrets.token_urlsafe(32), utcnow() + window,
-                             survey, 201)
+                             public_key, 201)
     answer = Answer(
         score=payload.score, comment=payload.comment, channel="widget", meta=payload.meta,
         ua_family=ua_family(request.user_agent.string), referrer_origin=partner_origin(survey, payload),
@@ -135,22 +137,27 @@ def create_response(public_key: str):
         response, created, token = record_widget_answer(survey, answer, window)
     except (SubmissionConflict, EditWindowClosed) as exc:
         raise ApiError(409, str(exc), "submission_key") from None
-    return _created_body(response.id, token, edit_allowed_until(response, window), survey, 201 if created else 200)
+    # public_key from the URL: the commit expired ``survey``, and reading it back costs a query.
+    return _created_body(response.id, token, edit_allowed_until(response, window), public_key,
+                         201 if created else 200)
 
 
 def partner_origin(survey: Survey, payload: NewAnswer) -> str | None:
     """The partner site the answer was given on: the request's Origin, or for the embed page
     (same-origin requests) the origin of the page that framed it; only if the survey lists it."""
-    for candidate in (request.headers.get("Origin"), origin_of(payload.page_url)):
+    header = request.headers.get("Origin")
+    if header and header == request.environ.get("rapport.partner_origin"):
+        return header  # the gate found it on the survey's list
+    for candidate in (header, origin_of(payload.page_url)):
         if candidate and is_allowed_origin(survey, candidate):
             return candidate
     return None
 
 
-def _created_body(response_id: int, token: str, until: dt.datetime, survey: Survey, status: int):
+def _created_body(response_id: int, token: str, until: dt.datetime, public_key: str, status: int):
     body = jsonify({"id": response_id, "edit_token": token, "edit_until": iso(until)})
     body.status_code = status
-    body.headers["Location"] = url_for("widget_api.update_response", public_key=survey.public_key,
+    body.headers["Location"] = url_for("widget_api.update_response", public_key=public_key,
                                        response_id=response_id)
     return body
 
