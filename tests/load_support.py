@@ -11,6 +11,7 @@ has a fixed number of requests and a wall-clock deadline.
 from __future__ import annotations
 
 import asyncio
+import threading
 import html
 import json
 import os
@@ -457,9 +458,31 @@ async def submit_all(port: int, survey_key: str, submissions: list[Submission], 
     return LoadResult(outcomes, time.monotonic() - started, unsent)
 
 
+def run_async(coroutine):
+    """Run ``coroutine`` to the end from synchronous code, in a thread with its own event loop.
+
+    The session's Playwright browser keeps an event loop on the main thread,
+    where ``asyncio.run`` would refuse to start.
+    """
+    outcome = {}
+
+    def target():
+        try:
+            outcome["value"] = asyncio.run(coroutine)
+        except BaseException as exc:  # handed back to the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name="load-client")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
 def run_submissions(port: int, survey_key: str, submissions: list[Submission], **options) -> LoadResult:
     """``submit_all`` from synchronous code (tests)."""
-    return asyncio.run(submit_all(port, survey_key, submissions, **options))
+    return run_async(submit_all(port, survey_key, submissions, **options))
 
 
 # --- what the database holds ------------------------------------------------------------------------
