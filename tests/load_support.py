@@ -11,7 +11,6 @@ has a fixed number of requests and a wall-clock deadline.
 from __future__ import annotations
 
 import asyncio
-import threading
 import html
 import json
 import os
@@ -20,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
