@@ -31,6 +31,18 @@ def find_survey(key: str) -> Survey:
     return survey
 
 
+def report_bad_lines(file: Path, problems: list, skip_bad: bool, shown: int = 50) -> None:
+    """Print a file's bad lines to stderr; unless ``skip_bad``, stop: a file with errors loads nothing."""
+    for problem in problems[:shown]:
+        click.echo(f"{file}: {problem}", err=True)
+    if len(problems) > shown:
+        click.echo(f"{file}: … and {len(problems) - shown} more bad lines", err=True)
+    if problems and not skip_bad:
+        raise click.ClickException(
+            f"{len(problems)} bad line(s); nothing was imported. Fix them, or pass --skip-bad to load the rest."
+        )
+
+
 def survey_scores(survey_id: int) -> list[int]:
     return list(db.session.scalars(
         sa.select(Response.score).where(Response.survey_id == survey_id, Response.score.is_not(None))
@@ -127,14 +139,7 @@ def import_command(file: Path, key: str, text_col: str, score_col: str | None, d
         )
     except ImportError_ as exc:
         raise click.ClickException(f"{file}: {exc}") from None
-    for problem in parsed.problems[:50]:
-        click.echo(f"{file}: {problem}", err=True)
-    if len(parsed.problems) > 50:
-        click.echo(f"{file}: … and {len(parsed.problems) - 50} more bad lines", err=True)
-    if parsed.problems and not skip_bad:
-        raise click.ClickException(
-            f"{len(parsed.problems)} bad line(s); nothing was imported. Fix them, or pass --skip-bad to load the rest."
-        )
+    report_bad_lines(file, parsed.problems, skip_bad)
     added, existing = import_feedback(survey, parsed.rows)
     note = f" (dates read as {parsed.date_format})" if parsed.date_format else ""
     click.echo(f"imported {added} answer(s) into {survey.public_key}; {existing} were already there; "

@@ -55,6 +55,7 @@ def import_command(file: Path, skip_bad: bool) -> None:
     for segments (--where plan=pro). Addresses that differ only in case are
     one contact. A file with bad lines imports nothing unless --skip-bad.
     """
+    from survey.cli import report_bad_lines
     from survey.importer import ImportError_, open_csv_text
     from survey.invites.contacts import parse_contacts_csv
 
@@ -64,13 +65,7 @@ def import_command(file: Path, skip_bad: bool) -> None:
                                     max_value=config["META_MAX_VALUE_LENGTH"])
     except ImportError_ as exc:
         raise click.ClickException(f"{file}: {exc}") from None
-    for problem in parsed.problems[:50]:
-        click.echo(f"{file}: {problem}", err=True)
-    if len(parsed.problems) > 50:
-        click.echo(f"{file}: … and {len(parsed.problems) - 50} more bad lines", err=True)
-    if parsed.problems and not skip_bad:
-        raise click.ClickException(f"{len(parsed.problems)} bad line(s); nothing was imported. "
-                                   "Fix them, or pass --skip-bad to load the rest.")
+    report_bad_lines(file, parsed.problems, skip_bad)
     result = operations.import_contacts(parsed.rows)
     click.echo(f"imported {file}: {result.added} new contact(s), {result.updated} updated, "
                f"{parsed.merged} duplicate line(s) merged, {len(parsed.problems)} bad line(s) skipped")
