@@ -206,15 +206,10 @@ class Tokenizer(TransformerMixin, BaseEstimator):
         return tags
 
 
-class WordNgrams(TransformerMixin, BaseEstimator):
-    """Hashed stemmed word n-grams of token lists (unigrams + bigrams by default).
+class _HashedNgrams(TransformerMixin, BaseEstimator):
+    """What the two hashed n-gram transformers share: their settings, and no fitted state."""
 
-    Bigrams hash as a mix of their two unigram hashes, so nothing is built
-    per bigram in Python. Term counts are log-scaled and each row is
-    l2-normalised (no IDF: keeps the transformer stateless and shareable).
-    """
-
-    def __init__(self, ngram_range=(1, 2), n_features=2**18, sublinear_tf=True, norm="l2"):
+    def __init__(self, ngram_range, n_features, sublinear_tf, norm):
         self.ngram_range = ngram_range
         self.n_features = n_features
         self.sublinear_tf = sublinear_tf
@@ -225,6 +220,18 @@ class WordNgrams(TransformerMixin, BaseEstimator):
 
     def __sklearn_is_fitted__(self):
         return True  # stateless: nothing to fit
+
+
+class WordNgrams(_HashedNgrams):
+    """Hashed stemmed word n-grams of token lists (unigrams + bigrams by default).
+
+    Bigrams hash as a mix of their two unigram hashes, so nothing is built
+    per bigram in Python. Term counts are log-scaled and each row is
+    l2-normalised (no IDF: keeps the transformer stateless and shareable).
+    """
+
+    def __init__(self, ngram_range=(1, 2), n_features=2**18, sublinear_tf=True, norm="l2"):
+        super().__init__(ngram_range, n_features, sublinear_tf, norm)
 
     def transform(self, X):
         lo, hi = self.ngram_range
@@ -253,7 +260,7 @@ def _word_hash(token: str) -> np.ndarray:
     return np.array([murmurhash3_32(stem(token), seed=0, positive=True)], dtype=np.int64)
 
 
-class CharNgrams(TransformerMixin, BaseEstimator):
+class CharNgrams(_HashedNgrams):
     """Hashed character n-grams inside each token (like ``analyzer="char_wb"``).
 
     Each token is padded with "<" and ">"; tokens in a negation scope use "{"
@@ -263,16 +270,7 @@ class CharNgrams(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, ngram_range=(3, 5), n_features=2**18, sublinear_tf=True, norm="l2"):
-        self.ngram_range = ngram_range
-        self.n_features = n_features
-        self.sublinear_tf = sublinear_tf
-        self.norm = norm
-
-    def fit(self, X, y=None):
-        return self
-
-    def __sklearn_is_fitted__(self):
-        return True  # stateless: nothing to fit
+        super().__init__(ngram_range, n_features, sublinear_tf, norm)
 
     def _token_cols(self, token: str) -> np.ndarray:
         lo, hi = self.ngram_range
