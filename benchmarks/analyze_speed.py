@@ -146,7 +146,7 @@ def main(argv=None) -> int:
     instance = args.keep or Path(tempfile.mkdtemp(prefix="rapport-analyze-bench-"))
     if args.keep and instance.exists():
         shutil.rmtree(instance)
-    instance.mkdir(parents=True)
+    instance.mkdir(parents=True, exist_ok=True)  # mkdtemp made it already
     try:
         if args.model_dir:
             shutil.copytree(args.model_dir, instance / "models", dirs_exist_ok=True)
