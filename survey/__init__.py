@@ -20,6 +20,7 @@ FEATURES = (
     "survey.db",
     "survey.errors",
     "survey.security",
+    "survey.published",
     "survey.public",
     "survey.invites",
     "survey.cli",

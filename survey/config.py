@@ -33,6 +33,9 @@ class Defaults:
     COMMENT_MAX_LENGTH = 5000
     META_MAX_FIELDS = 20
     META_MAX_VALUE_LENGTH = 200
+    # Each web process re-reads a survey's wording, open flag and widget origins at most
+    # this often (survey.published); changes made elsewhere reach answers this much later.
+    SURVEY_CACHE_SECONDS = 5.0
 
     # Public base URL for links in e-mails and snippets (None: taken from the request).
     PUBLIC_BASE_URL: str | None = None

@@ -13,7 +13,10 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase
+
+from survey.sqlite_turns import connection_factory
 
 # Named constraints so migrations can alter them on every backend.
 NAMING_CONVENTION = {
@@ -52,6 +55,11 @@ def init_app(app: Flask) -> None:
         connect_args = dict(options.get("connect_args") or {})
         # Python's sqlite3 timeout is the busy timeout, in seconds.
         connect_args.setdefault("timeout", app.config["SQLITE_BUSY_TIMEOUT_MS"] / 1000)
+        database = sa.engine.make_url(uri).database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            # Writers queue on a lock file rather than in SQLite's sleep-and-retry loop.
+            connect_args.setdefault("factory", connection_factory(
+                str(Path(database).resolve()), app.config["SQLITE_BUSY_TIMEOUT_MS"] / 1000))
         options["connect_args"] = connect_args
     else:
         options.setdefault("pool_pre_ping", True)
@@ -82,3 +90,12 @@ def _sqlite_on_connect(synchronous: str, dbapi_connection, _record) -> None:
     cursor.execute(f"PRAGMA synchronous={synchronous}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def insert_on_conflict(dialect: str):
+    """The dialect's INSERT with ON CONFLICT (SQLite and PostgreSQL spell it the same way)."""
+    if dialect == "sqlite":
+        return sqlite.insert
+    if dialect == "postgresql":
+        return postgresql.insert
+    raise RuntimeError(f"Rapport needs SQLite or PostgreSQL, not {dialect}")

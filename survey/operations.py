@@ -6,14 +6,15 @@ stores everything it was asked to or raises and stores nothing.
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
-from survey.db import db
+from survey.db import db, insert_on_conflict
 from survey.kinds import DEFAULT_FOLLOWUP, DEFAULT_THANK_YOU, KINDS
 from survey.models import CHANNELS, Response, Survey, utcnow
 
@@ -93,12 +94,22 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def record_response(survey: Survey, answer: Answer) -> tuple[Response, bool]:
-    """Store one answer; return ``(response, created)``.
+@dataclass(frozen=True)
+class Recorded:
+    """What storing an answer left in the database."""
 
-    The same ``submission_key`` twice (double-click, back button, a retried
-    request) returns the first response updated with the latest score and
-    comment instead of storing a second one.
+    id: int
+    created_at: dt.datetime
+    created: bool  # False: its submission_key was stored already, and that answer was revised
+
+
+def insert_response(survey: Survey, answer: Answer) -> Recorded | None:
+    """Insert one answer and commit; None (nothing written, transaction left open) if its
+    ``submission_key`` is stored already.
+
+    One ``INSERT … ON CONFLICT DO NOTHING RETURNING`` statement, not the ORM's
+    unit of work: this is every customer's write, and the statement costs a
+    third of what adding an object and flushing it does.
     """
     if answer.channel not in CHANNELS:
         raise OperationError(f"unknown channel {answer.channel!r}")
@@ -106,35 +117,52 @@ def record_response(survey: Survey, answer: Answer) -> tuple[Response, bool]:
     comment = (answer.comment or "").strip() or None
     if score is None and comment is None:
         raise OperationError("an answer needs a score or a comment")
-    response = Response(
-        survey_id=survey.id,
-        score=score,
-        comment=comment,
-        channel=answer.channel,
-        meta=dict(answer.meta),
-        ua_family=answer.ua_family,
-        referrer_origin=answer.referrer_origin,
-        page_url=answer.page_url,
-        submission_key=answer.submission_key,
-        contact_id=answer.contact_id,
+    now = utcnow()
+    values = dict(
+        survey_id=survey.id, score=score, comment=comment, channel=answer.channel, meta=dict(answer.meta),
+        created_at=now, updated_at=now, ua_family=answer.ua_family, referrer_origin=answer.referrer_origin,
+        page_url=answer.page_url, submission_key=answer.submission_key, contact_id=answer.contact_id,
         invitation_id=answer.invitation_id,
         edit_token_hash=hash_token(answer.edit_token) if answer.edit_token else None,
     )
-    db.session.add(response)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        # This submission_key is stored already (a double-click, a retry, or two
-        # copies racing): revise that answer. Inserting first and looking only on
-        # a clash spares every first submission a query.
-        db.session.rollback()
-        if not answer.submission_key:
-            raise
-        existing = db.session.scalar(sa.select(Response).where(Response.submission_key == answer.submission_key))
-        if existing is None:
-            raise
-        return _revise(survey, existing, score, comment), False
-    return response, True
+    connection = db.session.connection()
+    row = connection.execute(_insert_statement(connection.dialect.name), values).first()
+    if row is None:
+        return None
+    db.session.commit()
+    return Recorded(row.id, now, True)
+
+
+@functools.cache
+def _insert_statement(dialect: str) -> sa.Insert:
+    # Built once per process and dialect; the values come in as parameters.
+    table = Response.__table__
+    return (insert_on_conflict(dialect)(table)
+            .on_conflict_do_nothing(index_elements=[table.c.submission_key])
+            .returning(table.c.id))
+
+
+def stored_with_key(submission_key: str) -> Response:
+    """The answer already stored under ``submission_key`` (after insert_response returned None)."""
+    existing = db.session.scalar(sa.select(Response).where(Response.submission_key == submission_key))
+    if existing is None:  # only a concurrent delete can get here (``flask contacts forget`` keeps answers)
+        raise OperationError("this answer was removed while it was being sent; please send it again")
+    return existing
+
+
+def record_response(survey: Survey, answer: Answer) -> Recorded:
+    """Store one answer, or revise the one stored under the same ``submission_key``.
+
+    The same ``submission_key`` twice (double-click, back button, a retried
+    request, two copies racing) revises the first answer with the latest
+    score and comment instead of storing a second one.
+    """
+    recorded = insert_response(survey, answer)
+    if recorded is not None:
+        return recorded
+    existing = stored_with_key(answer.submission_key)
+    _revise(survey, existing, check_score(survey, answer.score), (answer.comment or "").strip() or None)
+    return Recorded(existing.id, existing.created_at, False)
 
 
 def revise_response(response: Response, score: Any = None, comment: str | None = None) -> Response:

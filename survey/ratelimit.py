@@ -17,11 +17,14 @@ Limits written in configuration as text (``"30/minute"``) go through ``parse_rat
 ``hit`` runs in its own short transaction on its own connection, so it
 never commits (or rolls back) the caller's session; call it before the
 request writes anything (on SQLite a pending write would make it wait).
+``defer_hit`` and ``hit_now`` instead count inside the transaction that
+stores the request's answer (the widget API).
 Expired windows are deleted now and then by the requests themselves.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import math
@@ -33,10 +36,9 @@ from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask import request
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
-from survey.db import db
+from survey.db import db, insert_on_conflict
 
 # Roughly one request in this many also deletes expired windows.
 CLEANUP_ONE_IN = 50
@@ -80,6 +82,7 @@ class RateError(ValueError):
     pass
 
 
+@functools.lru_cache(maxsize=64)  # read from the configuration on every request
 def parse_rate(text: str | None) -> Rate | None:
     """``"30/minute"``, ``"100 per hour"``, ``"5/10 seconds"`` → Rate; None or ``""`` → no limit."""
     if text is None or not str(text).strip():
@@ -111,11 +114,13 @@ def client_key(remote_addr: str | None = None) -> str:
     return str(ip)
 
 
-def hit(key: str, limit: int, window_seconds: int, now: float | None = None) -> RateResult:
+def hit(key: str, limit: int, window_seconds: int, now: float | None = None,
+        connection: sa.Connection | None = None) -> RateResult:
     """Count one request against ``key``; allowed while it is within ``limit`` per window.
 
     Refused requests count too, so a client that keeps hammering stays refused
-    until the window ends.
+    until the window ends. The count commits at once in its own transaction,
+    or with the caller's when ``connection`` is given (see ``hit_in_request``).
     """
     if limit < 1 or window_seconds < 1:
         raise RateError(f"a rate limit needs at least 1 request per at least 1 second, not {limit}/{window_seconds} s")
@@ -124,23 +129,33 @@ def hit(key: str, limit: int, window_seconds: int, now: float | None = None) -> 
     window_end = window_start + window_seconds
     if len(key) > KEY_MAX_LENGTH:
         key = key[:KEY_MAX_LENGTH - 65] + "#" + hashlib.sha256(key.encode()).hexdigest()
-    with db.engine.begin() as conn:
-        insert = insert_on_conflict(conn.dialect.name)
-        statement = (
-            insert(RateLimitCounter)
-            .values(key=key, window_start=window_start, expires_at=window_end, count=1)
-            .on_conflict_do_update(
-                index_elements=["key", "window_start"],
-                set_={"count": RateLimitCounter.count + 1},
-            )
-            .returning(RateLimitCounter.count)
-        )
-        count = conn.execute(statement).scalar_one()
-        if random.randrange(CLEANUP_ONE_IN) == 0:
-            _delete_expired(conn, now)
+    values = {"key": key, "window_start": window_start, "expires_at": window_end}
+    if connection is None:
+        with db.engine.begin() as own:
+            count = _count(own, values, now)
+    else:
+        count = _count(connection, values, now)
     if count <= limit:
         return RateResult(True, 0)
     return RateResult(False, max(1, math.ceil(window_end - now)))
+
+
+def _count(connection: sa.Connection, values: dict, now: float) -> int:
+    count = connection.execute(_bump_statement(connection.dialect.name), values).scalar_one()
+    if random.randrange(CLEANUP_ONE_IN) == 0:
+        _delete_expired(connection, now)
+    return count
+
+
+@functools.cache
+def _bump_statement(dialect: str) -> sa.Insert:
+    # Built once per process and dialect; the key and window come in as parameters.
+    table = RateLimitCounter.__table__
+    return (insert_on_conflict(dialect)(table)
+            .values(count=1)
+            .on_conflict_do_update(index_elements=[table.c.key, table.c.window_start],
+                                   set_={"count": table.c.count + 1})
+            .returning(table.c.count))
 
 
 def hit_rate(key: str, rate: Rate | None, now: float | None = None) -> RateResult:
@@ -148,6 +163,45 @@ def hit_rate(key: str, rate: Rate | None, now: float | None = None) -> RateResul
     if rate is None:
         return RateResult(True, 0)
     return hit(key, rate.limit, rate.window_seconds, now)
+
+
+DEFERRED = "rapport.deferred_hit"
+
+
+def defer_hit(key: str, rate: Rate | None) -> None:
+    """Count this request against ``key`` later, in the transaction that stores its answer.
+
+    ``hit_now`` counts it (just before the answer's own write, so the write
+    lock is held for as short a time as possible) and the count commits
+    together with the answer: one commit per answer instead of two.
+    ``settle_deferred_hit`` (an after_request hook) makes sure every request
+    counts, also those refused or invalid before they got that far.
+    """
+    if rate is not None:
+        request.environ[DEFERRED] = [key, rate, False]  # counted yet?
+
+
+def hit_now() -> RateResult:
+    """Count the deferred hit inside the session's transaction; the caller's commit keeps it."""
+    deferred = request.environ.get(DEFERRED)
+    if deferred is None or deferred[2]:
+        return RateResult(True, 0)
+    key, rate, _ = deferred
+    deferred[2] = True
+    return hit(key, rate.limit, rate.window_seconds, connection=db.session.connection())
+
+
+def settle_deferred_hit(response):
+    """after_request: count a deferred hit nothing counted, or commit one nothing committed."""
+    deferred = request.environ.pop(DEFERRED, None)
+    if deferred is None:
+        return response
+    key, rate, counted = deferred
+    if not counted:
+        hit(key, rate.limit, rate.window_seconds)
+    elif db.session().in_transaction():
+        db.session.commit()  # the request stopped after counting (refused, or its answer was invalid)
+    return response
 
 
 def delete_expired(now: float | None = None) -> int:
@@ -158,12 +212,3 @@ def delete_expired(now: float | None = None) -> int:
 
 def _delete_expired(conn: sa.Connection, now: float) -> int:
     return conn.execute(sa.delete(RateLimitCounter).where(RateLimitCounter.expires_at <= int(now))).rowcount
-
-
-def insert_on_conflict(dialect: str):
-    """The dialect's INSERT with ON CONFLICT (SQLite and PostgreSQL spell it the same way)."""
-    if dialect == "sqlite":
-        return sqlite.insert
-    if dialect == "postgresql":
-        return postgresql.insert
-    raise RuntimeError(f"the shared rate limiter needs SQLite or PostgreSQL, not {dialect}")

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from survey.db import db
 from survey.models import Response
+from survey.ratelimit import RateLimitCounter
 from survey.widget.models import BotCatch
 from survey.widget.operations import add_origins, bot_catch_totals
 from tests.widget_support import HUMAN_MS, PARTNER, answers, answers_url, error_of, patch_answer, post_answer
@@ -318,6 +319,23 @@ def test_too_many_answers_from_one_client_get_429_with_retry_after(app, client, 
     other = make_survey("csat")
     add_origins(other, [PARTNER])
     assert post_answer(client, other).status_code == 201
+
+
+def test_every_write_counts_invalid_refused_and_bots_too(app, client, survey):
+    """The count commits with the answer; requests that store nothing still count."""
+    app.config["WIDGET_RATE_LIMIT"] = "4/minute"
+    assert client.post(answers_url(survey), json={"score": 99, "elapsed_ms": HUMAN_MS},
+                       headers={"Origin": PARTNER}).status_code == 422
+    assert client.post(answers_url(survey), data=b"{not json", content_type="application/json",
+                       headers={"Origin": PARTNER}).status_code == 400
+    assert client.post(answers_url(survey), json={"score": 9, "elapsed_ms": 10},
+                       headers={"Origin": PARTNER}).status_code == 201  # too fast: a bot, only counted
+    assert post_answer(client, survey).status_code == 201
+    assert post_answer(client, survey).status_code == 429
+    assert len(answers()) == 1
+    counts = db.session.scalars(sa.select(RateLimitCounter.count).where(
+        RateLimitCounter.key.like(f"widget:{survey.id}:%"))).all()
+    assert counts == [5]  # all five were counted and kept, the refused one too
 
 
 def test_widget_loads_have_their_own_limit(app, client, survey):

@@ -23,7 +23,7 @@ from survey.invites.contacts import ATTRIBUTE_NAME, ContactRow, attribute_key
 from survey.invites.mailer import EmlTransport, InvitationLinks, build_invitation, sender_address
 from survey.invites.models import INVITATION_STATUSES, Campaign, Invitation, OutboxMessage
 from survey.models import Contact, Response, Survey, utcnow
-from survey.operations import Answer, OperationError, hash_token, record_response, revise_response
+from survey.operations import Answer, OperationError, Recorded, hash_token, record_response, revise_response
 
 CHUNK = 500  # rows per IN (...) list: under every backend's bound-parameter limit
 
@@ -423,7 +423,7 @@ def _lock(invitation: Invitation) -> None:
 
 def answer_invitation(invitation: Invitation, *, score: int | None, comment: str | None = None,
                       ua_family: str | None = None, confirmed: bool = False,
-                      now: dt.datetime | None = None) -> Response:
+                      now: dt.datetime | None = None) -> Recorded:
     """Record or change this invitation's one answer (channel ``email``)."""
     now = now or utcnow()
     survey = invitation.campaign.survey
@@ -438,9 +438,10 @@ def answer_invitation(invitation: Invitation, *, score: int | None, comment: str
     existing = invitation.response
     if existing is not None:
         mark()
-        return revise_response(existing, score, comment)
+        revise_response(existing, score, comment)
+        return Recorded(existing.id, existing.created_at, False)
     mark()
-    response, _created = record_response(survey, Answer(
+    recorded = record_response(survey, Answer(
         score=score, comment=comment, channel="email", meta=_answer_meta(invitation.contact),
         ua_family=ua_family, submission_key=invitation.submission_key,
         contact_id=invitation.contact_id, invitation_id=invitation.id,
@@ -448,7 +449,7 @@ def answer_invitation(invitation: Invitation, *, score: int | None, comment: str
     if invitation.state != "answered":  # a simultaneous first answer won the race; ours revised it
         mark()
         db.session.commit()
-    return response
+    return recorded
 
 
 def record_click(invitation: Invitation, score: int, *, ua_family: str | None = None,

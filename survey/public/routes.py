@@ -13,6 +13,7 @@ from survey.models import Survey
 from survey.operations import Answer, record_response
 from survey.public import bp
 from survey.public.forms import AnswerForm
+from survey.published import published_or_404
 from survey.requestinfo import MetaError, clean_meta, origin_of, ua_family
 
 
@@ -37,7 +38,7 @@ def require_open(survey: Survey) -> None:
 
 @bp.get("/s/<public_key>")
 def answer(public_key: str):
-    survey = survey_or_404(public_key)
+    survey = published_or_404(public_key).survey
     require_open(survey)
     try:
         meta = clean_meta(request.args, prefix="meta_")
@@ -54,7 +55,7 @@ def answer(public_key: str):
 
 @bp.post("/s/<public_key>")
 def submit(public_key: str):
-    survey = survey_or_404(public_key)
+    survey = published_or_404(public_key).survey
     require_open(survey)
     form = AnswerForm.for_survey(survey)
     if not form.validate():
@@ -72,12 +73,10 @@ def submit(public_key: str):
         ),
     )
     # Post/redirect/get: a reload of the thank-you page sends nothing twice.
-    # The key from the URL: the commit expired ``survey``, and reading it back
-    # would cost every answer another query.
     return redirect(url_for("public.thanks", public_key=public_key), code=303)
 
 
 @bp.get("/s/<public_key>/thanks")
 def thanks(public_key: str):
-    survey = survey_or_404(public_key)
+    survey = published_or_404(public_key).survey
     return render_template("public/thanks.html", survey=survey)

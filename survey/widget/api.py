@@ -2,9 +2,10 @@
 
 Every call goes through the same gate, in this order: unknown survey 404,
 origin not allowed 403 (nothing read or stored), closed survey 410, then
-for writes: not JSON 415, body too large 413, too many requests 429, bad
-body 400/422. Submissions caught by a bot trap are answered as if stored
-(so bots do not learn to adapt) and only counted.
+for writes: not JSON 415, body too large 413, bad body 400/422, too many
+requests 429 (every write counts against its client's limit, refused and
+invalid ones too). Submissions caught by a bot trap are answered as if
+stored (so bots do not learn to adapt) and only counted.
 """
 
 from __future__ import annotations
@@ -20,14 +21,15 @@ from survey.db import db
 from survey.errors import error_response
 from survey.models import Response, Survey, utcnow
 from survey.operations import Answer
-from survey.public.routes import require_open, survey_or_404
-from survey.ratelimit import client_key, hit_rate, parse_rate
+from survey.public.routes import require_open
+from survey.published import Published, published_or_404
+from survey.ratelimit import RateResult, client_key, defer_hit, hit_now, hit_rate, parse_rate, settle_deferred_hit
 from survey.requestinfo import origin_of, page_path, ua_family
 from survey.widget import api_bp
 from survey.widget.cors import add_cors_headers, allow_origin, check_origin
 from survey.widget.operations import (
-    EditWindowClosed, SubmissionConflict, TokenMismatch, count_bot, edit_allowed_until, is_allowed_origin,
-    record_widget_answer, update_widget_answer,
+    EditWindowClosed, SubmissionConflict, TokenMismatch, count_bot, edit_allowed_until, record_widget_answer,
+    update_widget_answer,
 )
 from survey.widget.payload import (
     NewAnswer, PayloadError, Scale, bot_reason, decode_json, parse_answer_update, parse_new_answer,
@@ -54,12 +56,14 @@ def payload_error(exc: PayloadError):
 
 
 api_bp.after_request(add_cors_headers)
+api_bp.after_request(settle_deferred_hit)
 
 
-def gate(public_key: str, write: bool) -> Survey:
+def gate(public_key: str, write: bool) -> Published:
     """The survey, if this request may use it; otherwise the error that says why."""
-    survey = survey_or_404(public_key)
-    check = check_origin(survey, write)
+    published = published_or_404(public_key)
+    survey = published.survey
+    check = check_origin(published, write)
     if not check.allowed:
         raise ApiError(403, check.message)
     allow_origin(check.origin)
@@ -73,13 +77,24 @@ def gate(public_key: str, write: bool) -> Survey:
         request.max_content_length = limit  # also bounds bodies sent without a Content-Length
         if request.content_length is not None and request.content_length > limit:
             abort(413)
-    rate_name = "WIDGET_RATE_LIMIT" if write else "WIDGET_CONFIG_RATE_LIMIT"
-    result = hit_rate(f"widget{'' if write else '-load'}:{survey.id}:{client_key()}",
-                 parse_rate(current_app.config[rate_name]))
+    if write:
+        # Counted by check_rate in the transaction that stores the answer (one commit, not two).
+        defer_hit(f"widget:{survey.id}:{client_key()}", parse_rate(current_app.config["WIDGET_RATE_LIMIT"]))
+    else:
+        refuse_if_limited(hit_rate(f"widget-load:{survey.id}:{client_key()}",
+                                   parse_rate(current_app.config["WIDGET_CONFIG_RATE_LIMIT"])))
+    return published
+
+
+def check_rate() -> None:
+    """Count this write against its client's limit, just before it stores anything; 429 if over."""
+    refuse_if_limited(hit_now())
+
+
+def refuse_if_limited(result: RateResult) -> None:
     if not result.allowed:
         raise ApiError(429, f"too many requests for this survey from your network; try again in "
                             f"{result.retry_after} seconds", headers={"Retry-After": str(result.retry_after)})
-    return survey
 
 
 def scale_of(survey: Survey) -> Scale:
@@ -97,7 +112,7 @@ def iso(moment: dt.datetime) -> str:
 @api_bp.route("/<public_key>/widget", methods=["GET"])
 def widget_config(public_key: str):
     """What the widget shows: question, scale with its end labels, follow-ups, thank-you, cap."""
-    survey = gate(public_key, write=False)
+    survey = gate(public_key, write=False).survey
     spec = survey.spec
     response = jsonify({
         "key": survey.public_key,
@@ -120,9 +135,11 @@ def widget_config(public_key: str):
 @api_bp.route("/<public_key>/responses", methods=["POST"])
 def create_response(public_key: str):
     """A new widget answer: 201 with its id and the token that may add the comment later."""
-    survey = gate(public_key, write=True)
+    published = gate(public_key, write=True)
+    survey = published.survey
     payload = parse_new_answer(decode_json(request.get_data()), scale_of(survey))
     window = edit_window()
+    check_rate()
     trap = bot_reason(payload.honeypot_filled, payload.elapsed_ms, current_app.config["WIDGET_MIN_ANSWER_MS"])
     if trap:
         count_bot(survey, trap)
@@ -130,26 +147,26 @@ def create_response(public_key: str):
                              public_key, 201)
     answer = Answer(
         score=payload.score, comment=payload.comment, channel="widget", meta=payload.meta,
-        ua_family=ua_family(request.user_agent.string), referrer_origin=partner_origin(survey, payload),
+        ua_family=ua_family(request.user_agent.string), referrer_origin=partner_origin(published, payload),
         page_url=page_path(payload.page_url, survey.keep_query_string), submission_key=payload.submission_key,
     )
     try:
-        response, created, token = record_widget_answer(survey, answer, window)
+        recorded, token = record_widget_answer(survey, answer, window)
     except (SubmissionConflict, EditWindowClosed) as exc:
         raise ApiError(409, str(exc), "submission_key") from None
     # public_key from the URL: the commit expired ``survey``, and reading it back costs a query.
-    return _created_body(response.id, token, edit_allowed_until(response, window), public_key,
-                         201 if created else 200)
+    return _created_body(recorded.id, token, edit_allowed_until(recorded, window), public_key,
+                         201 if recorded.created else 200)
 
 
-def partner_origin(survey: Survey, payload: NewAnswer) -> str | None:
+def partner_origin(published: Published, payload: NewAnswer) -> str | None:
     """The partner site the answer was given on: the request's Origin, or for the embed page
     (same-origin requests) the origin of the page that framed it; only if the survey lists it."""
     header = request.headers.get("Origin")
     if header and header == request.environ.get("rapport.partner_origin"):
         return header  # the gate found it on the survey's list
     for candidate in (header, origin_of(payload.page_url)):
-        if candidate and is_allowed_origin(survey, candidate):
+        if candidate in published.origins:
             return candidate
     return None
 
@@ -165,8 +182,9 @@ def _created_body(response_id: int, token: str, until: dt.datetime, public_key: 
 @api_bp.route("/<public_key>/responses/<int:response_id>", methods=["PATCH"])
 def update_response(public_key: str, response_id: int):
     """A later step of the same answer (the comment after the score), with the edit token."""
-    survey = gate(public_key, write=True)
+    survey = gate(public_key, write=True).survey
     payload = parse_answer_update(decode_json(request.get_data()), scale_of(survey))
+    check_rate()
     if payload.honeypot_filled:
         count_bot(survey, "honeypot")
         return jsonify({"id": response_id, "score": payload.score, "comment": payload.comment})

@@ -19,10 +19,8 @@ from werkzeug.exceptions import HTTPException
 
 from survey.auth.operations import as_sentence
 from survey.errors import error_response
-from survey.models import Survey
-from survey.public.routes import survey_or_404
+from survey.published import Published, published_or_404
 from survey.requestinfo import origin_of
-from survey.widget.operations import is_allowed_origin
 
 ALLOWED_HEADERS = "Content-Type"
 PREFLIGHT_MAX_AGE = 7200  # Chromium's ceiling; preflights are cached that long per origin and URL
@@ -41,7 +39,7 @@ def own_origin() -> str | None:
     return origin_of(current_app.config.get("PUBLIC_BASE_URL") or request.host_url)
 
 
-def check_origin(survey: Survey, write: bool) -> OriginCheck:
+def check_origin(published: Published, write: bool) -> OriginCheck:
     origin = request.headers.get("Origin")
     if origin is None:
         if not write or current_app.config["WIDGET_ACCEPT_NO_ORIGIN"]:
@@ -51,11 +49,11 @@ def check_origin(survey: Survey, write: bool) -> OriginCheck:
             "header); server-to-server posting is off (WIDGET_ACCEPT_NO_ORIGIN)"))
     if origin in (own_origin(), origin_of(request.host_url)):
         return OriginCheck(True, origin, False)
-    if origin != "null" and is_allowed_origin(survey, origin):
+    if origin in published.origins:
         return OriginCheck(True, origin, True)
     return OriginCheck(False, origin, False, (
         f"pages on {origin[:255]} may not use this survey; its owner can allow the site in the dashboard "
-        f"or with `flask survey origins {survey.public_key} add {origin[:255]}`"))
+        f"or with `flask survey origins {published.survey.public_key} add {origin[:255]}`"))
 
 
 def allow_origin(origin: str | None) -> None:
@@ -89,8 +87,8 @@ def answer_preflight():
         return None
     if not endpoint.startswith("widget_api."):
         return None
-    survey = survey_or_404(args.get("public_key", ""))
-    check = check_origin(survey, write=method.upper() != "GET")
+    published = published_or_404(args.get("public_key", ""))
+    check = check_origin(published, write=method.upper() != "GET")
     if check.origin is None:
         return error_response(400, "A CORS preflight needs an Origin header.")
     if not check.allowed:

@@ -16,10 +16,11 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from survey.db import db
+from survey.db import db, insert_on_conflict
 from survey.models import Response, Survey, SurveyOrigin, utcnow
-from survey.operations import Answer, OperationError, hash_token, record_response, revise_response
-from survey.ratelimit import insert_on_conflict
+from survey.operations import (
+    Answer, OperationError, Recorded, hash_token, insert_response, revise_response, stored_with_key,
+)
 from survey.requestinfo import origin_of
 from survey.widget.models import BOT_REASONS, BotCatch
 
@@ -102,13 +103,6 @@ def list_origins(survey: Survey) -> list[str]:
     ))
 
 
-def is_allowed_origin(survey: Survey, origin: str) -> bool:
-    """True if ``origin`` (as a browser sent it) is on the survey's list."""
-    return db.session.scalar(sa.select(sa.exists().where(
-        SurveyOrigin.survey_id == survey.id, SurveyOrigin.origin == origin
-    ))) or False
-
-
 def add_origins(survey: Survey, origins: list[str]) -> list[str]:
     """Allow these origins (normalised); return the ones that were not yet on the list.
 
@@ -152,8 +146,8 @@ def new_edit_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def record_widget_answer(survey: Survey, answer: Answer, edit_window: dt.timedelta) -> tuple[Response, bool, str]:
-    """Store a widget answer; return ``(response, created, edit_token)``.
+def record_widget_answer(survey: Survey, answer: Answer, edit_window: dt.timedelta) -> tuple[Recorded, str]:
+    """Store a widget answer; return what was stored and the edit token.
 
     The edit token lets the same visitor add the comment later (PATCH); only
     its hash is stored. A retried request (same ``submission_key``) revises
@@ -162,24 +156,20 @@ def record_widget_answer(survey: Survey, answer: Answer, edit_window: dt.timedel
     token = new_edit_token()
     answer.channel = CHANNEL
     answer.edit_token = token
-    if answer.submission_key:
-        existing = db.session.scalar(sa.select(Response).where(Response.submission_key == answer.submission_key))
-        if existing is not None:
-            if existing.survey_id != survey.id or existing.channel != CHANNEL:
-                raise SubmissionConflict("this submission_key already belongs to another answer; "
-                                         "send a new one for each answer")
-            _check_edit_window(existing, edit_window)
-            existing.edit_token_hash = hash_token(token)
-            return revise_response(existing, answer.score, answer.comment), False, token
-    response, created = record_response(survey, answer)
-    if not created:
-        # A copy of this request won the race to insert; it now carries our token.
-        response.edit_token_hash = hash_token(token)
-        db.session.commit()
-    return response, created, token
+    recorded = insert_response(survey, answer)
+    if recorded is not None:
+        return recorded, token
+    existing = stored_with_key(answer.submission_key)
+    if existing.survey_id != survey.id or existing.channel != CHANNEL:
+        raise SubmissionConflict("this submission_key already belongs to another answer; "
+                                 "send a new one for each answer")
+    _check_edit_window(existing, edit_window)
+    existing.edit_token_hash = hash_token(token)
+    revise_response(existing, answer.score, answer.comment)
+    return Recorded(existing.id, existing.created_at, False), token
 
 
-def edit_allowed_until(response: Response, edit_window: dt.timedelta) -> dt.datetime:
+def edit_allowed_until(response: Response | Recorded, edit_window: dt.timedelta) -> dt.datetime:
     return response.created_at + edit_window
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from flask import abort, current_app, render_template, request
 
-from survey.public.routes import require_open, survey_or_404
+from survey.public.routes import require_open
+from survey.published import published_or_404
 from survey.requestinfo import MetaError, clean_meta
 from survey.widget import bp
-from survey.widget.operations import list_origins
 
 SCRIPT = Path(__file__).resolve().parent.parent / "static" / "widget.js"
 _LANG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
@@ -49,7 +49,8 @@ def embed(public_key: str):
 
     Only the survey's origins may frame it; it posts its height to the parent.
     """
-    survey = survey_or_404(public_key)
+    published = published_or_404(public_key)
+    survey = published.survey
     require_open(survey)
     try:
         meta = clean_meta(request.args, prefix="meta_")
@@ -58,7 +59,7 @@ def embed(public_key: str):
     lang = request.args.get("lang", "")
     accent = request.args.get("accent", "")
     nonce = secrets.token_urlsafe(16)
-    ancestors = " ".join(list_origins(survey)) or "'none'"
+    ancestors = " ".join(sorted(published.origins)) or "'none'"
     html = render_template(
         "widget/embed.html", survey=survey, meta=meta, nonce=nonce,
         lang=lang if _LANG.match(lang) else None, accent=accent if _COLOUR.match(accent) else None,
