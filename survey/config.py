@@ -19,6 +19,9 @@ class Defaults:
     # for a lock (a long migration, a stuck script) fails with 503 and stores nothing
     # instead of hanging until gunicorn kills the worker. None: wait forever.
     POSTGRES_LOCK_TIMEOUT_MS: int | None = 5000
+    # A pooled PostgreSQL connection idle this long is checked (one round trip) before
+    # use, so one cut meanwhile (a restart, a firewall) is replaced unseen.
+    DATABASE_PING_AFTER_IDLE_SECONDS = 10.0
 
     # Forms and sessions
     WTF_CSRF_TIME_LIMIT = None  # a customer may leave the page open for hours

@@ -6,7 +6,10 @@ keys on every connection; any other SQLAlchemy URL is used as given.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -62,7 +65,6 @@ def init_app(app: Flask) -> None:
                 str(Path(database).resolve()), app.config["SQLITE_BUSY_TIMEOUT_MS"] / 1000))
         options["connect_args"] = connect_args
     else:
-        options.setdefault("pool_pre_ping", True)
         lock_timeout = app.config.get("POSTGRES_LOCK_TIMEOUT_MS")
         if uri.startswith("postgresql") and lock_timeout:
             # A lock wait past this raises OperationalError, which survey.errors answers with 503.
@@ -77,6 +79,33 @@ def init_app(app: Flask) -> None:
         if db.engine.dialect.name == "sqlite":
             synchronous = _SYNC_MODES[app.config["SQLITE_SYNCHRONOUS"].upper()]
             sa.event.listen(db.engine, "connect", functools.partial(_sqlite_on_connect, synchronous))
+        elif "pool_pre_ping" not in options:
+            ping_after_idle(db.engine, app.config["DATABASE_PING_AFTER_IDLE_SECONDS"])
+
+
+def ping_after_idle(engine: sa.Engine, idle_seconds: float) -> None:
+    """Check a pooled connection before use only if it sat idle ``idle_seconds`` or longer.
+
+    SQLAlchemy's ``pool_pre_ping`` checks on every checkout: one more round trip
+    for every answer. A connection that was in use a moment ago is almost
+    surely alive; one that sat idle may have been cut (a database restart, a
+    firewall's idle timeout) and is replaced before a request sees it. A
+    connection lost while busy fails that one request with a 503 and the
+    pool starts afresh.
+    """
+    @sa.event.listens_for(engine, "checkin")
+    def note_idle(_dbapi_connection, record) -> None:
+        record.info["rapport.idle_since"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def ping_if_idle(dbapi_connection, record, _proxy) -> None:
+        since = record.info.get("rapport.idle_since")
+        if since is None or time.monotonic() - since < idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise sa.exc.DisconnectionError("the connection was lost while idle") from exc  # the pool reconnects
 
 
 # FULL: a commit the customer saw acknowledged survives a power cut, not just a crash.
@@ -99,3 +128,21 @@ def insert_on_conflict(dialect: str):
     if dialect == "postgresql":
         return postgresql.insert
     raise RuntimeError(f"Rapport needs SQLite or PostgreSQL, not {dialect}")
+
+
+@contextlib.contextmanager
+def short_write() -> Iterator[sa.Connection]:
+    """A connection of its own for one small write outside the ORM session (an answer, a count).
+
+    SQLite: one transaction, committed when the block ends. PostgreSQL: autocommit,
+    so a statement is one round trip with no BEGIN and COMMIT around it (use it
+    for single statements, or ones that need not be atomic together).
+    Every answer and rate-limit count is written this way.
+    """
+    engine = db.engine
+    if engine.dialect.name == "sqlite":
+        with engine.begin() as connection:
+            yield connection
+    else:
+        with engine.connect() as connection:
+            yield connection.execution_options(isolation_level="AUTOCOMMIT")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from survey.db import db, insert_on_conflict
+from survey.db import db, insert_on_conflict, short_write
 from survey.kinds import DEFAULT_FOLLOWUP, DEFAULT_THANK_YOU, KINDS
 from survey.models import CHANNELS, Response, Survey, utcnow
 
@@ -103,9 +103,9 @@ class Recorded:
     created: bool  # False: its submission_key was stored already, and that answer was revised
 
 
-def insert_response(survey: Survey, answer: Answer) -> Recorded | None:
-    """Insert one answer and commit; None (nothing written, transaction left open) if its
-    ``submission_key`` is stored already.
+def insert_response(survey: Survey, answer: Answer, connection: sa.Connection) -> Recorded | None:
+    """Insert one answer on ``connection`` (the caller commits); None, and nothing written,
+    if its ``submission_key`` is stored already.
 
     One ``INSERT … ON CONFLICT DO NOTHING RETURNING`` statement, not the ORM's
     unit of work: this is every customer's write, and the statement costs a
@@ -125,12 +125,8 @@ def insert_response(survey: Survey, answer: Answer) -> Recorded | None:
         invitation_id=answer.invitation_id,
         edit_token_hash=hash_token(answer.edit_token) if answer.edit_token else None,
     )
-    connection = db.session.connection()
     row = connection.execute(_insert_statement(connection.dialect.name), values).first()
-    if row is None:
-        return None
-    db.session.commit()
-    return Recorded(row.id, now, True)
+    return None if row is None else Recorded(row.id, now, True)
 
 
 @functools.cache
@@ -155,11 +151,24 @@ def record_response(survey: Survey, answer: Answer) -> Recorded:
 
     The same ``submission_key`` twice (double-click, back button, a retried
     request, two copies racing) revises the first answer with the latest
-    score and comment instead of storing a second one.
+    score and comment instead of storing a second one. A new answer is one
+    short write of its own (``short_write``), outside the ORM session.
     """
-    recorded = insert_response(survey, answer)
-    if recorded is not None:
-        return recorded
+    with short_write() as connection:
+        recorded = insert_response(survey, answer, connection)
+    return recorded if recorded is not None else _revise_stored(survey, answer)
+
+
+def record_response_in_session(survey: Survey, answer: Answer) -> Recorded:
+    """``record_response`` inside the session's transaction, with what else the caller changed there."""
+    recorded = insert_response(survey, answer, db.session.connection())
+    if recorded is None:
+        return _revise_stored(survey, answer)
+    db.session.commit()
+    return recorded
+
+
+def _revise_stored(survey: Survey, answer: Answer) -> Recorded:
     existing = stored_with_key(answer.submission_key)
     _revise(survey, existing, check_score(survey, answer.score), (answer.comment or "").strip() or None)
     return Recorded(existing.id, existing.created_at, False)

@@ -17,8 +17,6 @@ Limits written in configuration as text (``"30/minute"``) go through ``parse_rat
 ``hit`` runs in its own short transaction on its own connection, so it
 never commits (or rolls back) the caller's session; call it before the
 request writes anything (on SQLite a pending write would make it wait).
-``defer_hit`` and ``hit_now`` instead count inside the transaction that
-stores the request's answer (the widget API).
 Expired windows are deleted now and then by the requests themselves.
 """
 
@@ -38,7 +36,7 @@ import sqlalchemy as sa
 from flask import request
 from sqlalchemy.orm import Mapped, mapped_column
 
-from survey.db import db, insert_on_conflict
+from survey.db import db, insert_on_conflict, short_write
 
 # Roughly one request in this many also deletes expired windows.
 CLEANUP_ONE_IN = 50
@@ -119,8 +117,8 @@ def hit(key: str, limit: int, window_seconds: int, now: float | None = None,
     """Count one request against ``key``; allowed while it is within ``limit`` per window.
 
     Refused requests count too, so a client that keeps hammering stays refused
-    until the window ends. The count commits at once in its own transaction,
-    or with the caller's when ``connection`` is given (see ``hit_in_request``).
+    until the window ends. The count commits at once on its own connection,
+    or with the caller's transaction when ``connection`` is given.
     """
     if limit < 1 or window_seconds < 1:
         raise RateError(f"a rate limit needs at least 1 request per at least 1 second, not {limit}/{window_seconds} s")
@@ -131,7 +129,7 @@ def hit(key: str, limit: int, window_seconds: int, now: float | None = None,
         key = key[:KEY_MAX_LENGTH - 65] + "#" + hashlib.sha256(key.encode()).hexdigest()
     values = {"key": key, "window_start": window_start, "expires_at": window_end}
     if connection is None:
-        with db.engine.begin() as own:
+        with short_write() as own:
             count = _count(own, values, now)
     else:
         count = _count(connection, values, now)
@@ -163,45 +161,6 @@ def hit_rate(key: str, rate: Rate | None, now: float | None = None) -> RateResul
     if rate is None:
         return RateResult(True, 0)
     return hit(key, rate.limit, rate.window_seconds, now)
-
-
-DEFERRED = "rapport.deferred_hit"
-
-
-def defer_hit(key: str, rate: Rate | None) -> None:
-    """Count this request against ``key`` later, in the transaction that stores its answer.
-
-    ``hit_now`` counts it (just before the answer's own write, so the write
-    lock is held for as short a time as possible) and the count commits
-    together with the answer: one commit per answer instead of two.
-    ``settle_deferred_hit`` (an after_request hook) makes sure every request
-    counts, also those refused or invalid before they got that far.
-    """
-    if rate is not None:
-        request.environ[DEFERRED] = [key, rate, False]  # counted yet?
-
-
-def hit_now() -> RateResult:
-    """Count the deferred hit inside the session's transaction; the caller's commit keeps it."""
-    deferred = request.environ.get(DEFERRED)
-    if deferred is None or deferred[2]:
-        return RateResult(True, 0)
-    key, rate, _ = deferred
-    deferred[2] = True
-    return hit(key, rate.limit, rate.window_seconds, connection=db.session.connection())
-
-
-def settle_deferred_hit(response):
-    """after_request: count a deferred hit nothing counted, or commit one nothing committed."""
-    deferred = request.environ.pop(DEFERRED, None)
-    if deferred is None:
-        return response
-    key, rate, counted = deferred
-    if not counted:
-        hit(key, rate.limit, rate.window_seconds)
-    elif db.session().in_transaction():
-        db.session.commit()  # the request stopped after counting (refused, or its answer was invalid)
-    return response
 
 
 def delete_expired(now: float | None = None) -> int:

@@ -23,7 +23,9 @@ from survey.invites.contacts import ATTRIBUTE_NAME, ContactRow, attribute_key
 from survey.invites.mailer import EmlTransport, InvitationLinks, build_invitation, sender_address
 from survey.invites.models import INVITATION_STATUSES, Campaign, Invitation, OutboxMessage
 from survey.models import Contact, Response, Survey, utcnow
-from survey.operations import Answer, OperationError, Recorded, hash_token, record_response, revise_response
+from survey.operations import (
+    Answer, OperationError, Recorded, hash_token, record_response_in_session, revise_response,
+)
 
 CHUNK = 500  # rows per IN (...) list: under every backend's bound-parameter limit
 
@@ -441,7 +443,7 @@ def answer_invitation(invitation: Invitation, *, score: int | None, comment: str
         revise_response(existing, score, comment)
         return Recorded(existing.id, existing.created_at, False)
     mark()
-    recorded = record_response(survey, Answer(
+    recorded = record_response_in_session(survey, Answer(
         score=score, comment=comment, channel="email", meta=_answer_meta(invitation.contact),
         ua_family=ua_family, submission_key=invitation.submission_key,
         contact_id=invitation.contact_id, invitation_id=invitation.id,

@@ -2,10 +2,10 @@
 
 Every call goes through the same gate, in this order: unknown survey 404,
 origin not allowed 403 (nothing read or stored), closed survey 410, then
-for writes: not JSON 415, body too large 413, bad body 400/422, too many
-requests 429 (every write counts against its client's limit, refused and
-invalid ones too). Submissions caught by a bot trap are answered as if
-stored (so bots do not learn to adapt) and only counted.
+for writes: not JSON 415, body too large 413, too many requests 429, bad
+body 400/422 (so every write counts against its client's limit, refused
+and invalid ones too). Submissions caught by a bot trap are answered as
+if stored (so bots do not learn to adapt) and only counted.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from survey.models import Response, Survey, utcnow
 from survey.operations import Answer
 from survey.public.routes import require_open
 from survey.published import Published, published_or_404
-from survey.ratelimit import RateResult, client_key, defer_hit, hit_now, hit_rate, parse_rate, settle_deferred_hit
+from survey.ratelimit import client_key, hit_rate, parse_rate
 from survey.requestinfo import origin_of, page_path, ua_family
 from survey.widget import api_bp
 from survey.widget.cors import add_cors_headers, allow_origin, check_origin
@@ -56,7 +56,6 @@ def payload_error(exc: PayloadError):
 
 
 api_bp.after_request(add_cors_headers)
-api_bp.after_request(settle_deferred_hit)
 
 
 def gate(public_key: str, write: bool) -> Published:
@@ -77,24 +76,13 @@ def gate(public_key: str, write: bool) -> Published:
         request.max_content_length = limit  # also bounds bodies sent without a Content-Length
         if request.content_length is not None and request.content_length > limit:
             abort(413)
-    if write:
-        # Counted by check_rate in the transaction that stores the answer (one commit, not two).
-        defer_hit(f"widget:{survey.id}:{client_key()}", parse_rate(current_app.config["WIDGET_RATE_LIMIT"]))
-    else:
-        refuse_if_limited(hit_rate(f"widget-load:{survey.id}:{client_key()}",
-                                   parse_rate(current_app.config["WIDGET_CONFIG_RATE_LIMIT"])))
-    return published
-
-
-def check_rate() -> None:
-    """Count this write against its client's limit, just before it stores anything; 429 if over."""
-    refuse_if_limited(hit_now())
-
-
-def refuse_if_limited(result: RateResult) -> None:
+    rate_name = "WIDGET_RATE_LIMIT" if write else "WIDGET_CONFIG_RATE_LIMIT"
+    result = hit_rate(f"widget{'' if write else '-load'}:{survey.id}:{client_key()}",
+                      parse_rate(current_app.config[rate_name]))
     if not result.allowed:
         raise ApiError(429, f"too many requests for this survey from your network; try again in "
                             f"{result.retry_after} seconds", headers={"Retry-After": str(result.retry_after)})
+    return published
 
 
 def scale_of(survey: Survey) -> Scale:
@@ -139,7 +127,6 @@ def create_response(public_key: str):
     survey = published.survey
     payload = parse_new_answer(decode_json(request.get_data()), scale_of(survey))
     window = edit_window()
-    check_rate()
     trap = bot_reason(payload.honeypot_filled, payload.elapsed_ms, current_app.config["WIDGET_MIN_ANSWER_MS"])
     if trap:
         count_bot(survey, trap)
@@ -184,7 +171,6 @@ def update_response(public_key: str, response_id: int):
     """A later step of the same answer (the comment after the score), with the edit token."""
     survey = gate(public_key, write=True).survey
     payload = parse_answer_update(decode_json(request.get_data()), scale_of(survey))
-    check_rate()
     if payload.honeypot_filled:
         count_bot(survey, "honeypot")
         return jsonify({"id": response_id, "score": payload.score, "comment": payload.comment})
