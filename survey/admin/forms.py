@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import (BooleanField, EmailField, IntegerField, PasswordField, SelectField, StringField, TextAreaField,
-                     ValidationError)
+from wtforms import (BooleanField, EmailField, IntegerField, PasswordField, SelectChoice, SelectField, StringField,
+                     TextAreaField, ValidationError)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 from wtforms.validators import Optional as OptionalValidator
 
@@ -18,8 +18,8 @@ from survey.widget.operations import normalise_origin
 
 MAX_ORIGINS = 50
 
-ROLE_CHOICES = [("analyst", "Analyst: reads results, corrects labels"),
-                ("admin", "Admin: also manages surveys, contacts and users")]
+ROLE_CHOICES = [SelectChoice("analyst", "Analyst: reads results, corrects labels"),
+                SelectChoice("admin", "Admin: also manages surveys, contacts and users")]
 
 
 class UserForm(FlaskForm):
@@ -54,8 +54,9 @@ def _optional_text(max_length: int, label: str):
 class SurveyForm(FlaskForm):
     """Create or edit a survey. Blank wording fields take the kind's standard wording on create."""
 
-    kind = SelectField("Kind", choices=[(code, f"{spec.code.upper()} – {spec.title} ({spec.low}–{spec.high})")
-                                        for code, spec in KINDS.items()])
+    kind = SelectField("Kind", choices=[
+        SelectChoice(code, f"{spec.code.upper()} – {spec.title} ({spec.low}–{spec.high})") for code, spec in KINDS.items()
+    ])
     name = StringField("Name", validators=[DataRequired("Give the survey a name analysts will recognise."),
                                            *_optional_text(200, "The name")])
     subject = StringField("Subject", validators=_optional_text(200, "The subject"),

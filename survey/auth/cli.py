@@ -8,6 +8,7 @@ from stdin when it is not a terminal (``printf '%s\\n' "$PW" | flask users creat
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 import sqlalchemy as sa
@@ -25,13 +26,14 @@ tokens_cli = AppGroup("tokens", help="Per-user API tokens for /api/v1.")
 
 
 def _stdin_is_tty() -> bool:
-    return click.get_text_stream("stdin").isatty()
+    # sys.stdin, not click.get_text_stream (deprecated in Click 8.5); CliRunner replaces both.
+    return sys.stdin.isatty()
 
 
 def read_new_password(email: str) -> str:
     """Ask twice with hidden input on a terminal; otherwise read one line from stdin."""
     if not _stdin_is_tty():
-        line = click.get_text_stream("stdin").readline()
+        line = sys.stdin.readline()
         if not line:
             raise click.ClickException("no password on stdin: pipe one line, or run this in a terminal")
         try:
