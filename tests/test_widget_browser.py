@@ -146,6 +146,45 @@ def test_partner_css_cannot_restyle_the_widget(live_server, browser, site, surve
     assert plain_png == hostile_png
 
 
+OPTION_BOXES = """host => Array.from(host.shadowRoot.querySelectorAll('.o label')).map(label => {
+  const box = label.getBoundingClientRect();
+  return [Math.round(box.x), Math.round(box.y), box.width, box.height];
+})"""
+
+
+def test_on_a_phone_every_option_is_a_44px_target(live_server, browser, site, survey, make_survey, tmp_path):
+    """Eleven NPS options go in two rows (0-5 over 6-10); a five-point scale stays in one."""
+    csat = make_survey("csat")
+    add_origins(csat, [site.origin])
+    site.page("nps.html", partner_page(live_server.url, survey.public_key))
+    site.page("csat.html", partner_page(live_server.url, csat.public_key))
+    context = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
+    try:
+        page = context.new_page()
+        page.goto(site.url("nps.html"))
+        widget(page)
+        page.wait_for_timeout(400)  # the entrance animation
+        boxes = page.locator("rapport-widget").evaluate(OPTION_BOXES)
+        page.locator("rapport-widget").screenshot(path=str(tmp_path / "nps-phone.png"))
+        assert len(boxes) == 11
+        assert all(width >= 44 and height >= 44 for _, _, width, height in boxes), boxes
+        rows = sorted({y for _, y, _, _ in boxes})
+        assert len(rows) == 2
+        assert [sum(1 for _, y, _, _ in boxes if y == row) for row in rows] == [6, 5]
+        assert [x for x, y, _, _ in boxes if y == rows[0]] == sorted(x for x, y, _, _ in boxes if y == rows[0])
+        page.locator("rapport-widget").get_by_role("radio", name="6").tap()  # a tap lands on what it shows
+        page.locator("rapport-widget").get_by_role("textbox").wait_for()  # the follow-up step
+        assert [a.score for a in answers()] == [6]
+        page.goto(site.url("csat.html"))
+        widget(page)
+        page.wait_for_timeout(400)
+        boxes = page.locator("rapport-widget").evaluate(OPTION_BOXES)
+        assert len(boxes) == 5 and len({y for _, y, _, _ in boxes}) == 1
+        assert all(width >= 44 for _, _, width, _ in boxes), boxes
+    finally:
+        context.close()
+
+
 def test_keyboard_only(live_server, page, site, survey):
     site.page("account.html", partner_page(live_server.url, survey.public_key, attrs='data-lang="fr"'))
     posts = []

@@ -83,6 +83,9 @@
         "@keyframes in{from{opacity:0;transform:translateY(12px)}}" : "}") +
       ".q{display:block;margin:0 30px 10px 0;font-weight:600}" +
       ".o{display:flex;gap:4px}.o label{flex:1;position:relative;min-width:0}" +
+      // On a phone eleven options in one row are too narrow to tap: 0-5 over 6-10, 44px each.
+      "@media (max-width:480px){.o.m{flex-wrap:wrap;justify-content:center}" +
+      ".o.m label{flex:0 0 calc((100% - 20px)/6)}.o.m .n{height:44px}}" +
       ".o input{position:absolute;inset:0;width:100%;height:100%;margin:0;opacity:0;cursor:pointer}" +
       ".n{display:flex;align-items:center;justify-content:center;height:38px;border:1px solid rgba(128,128,128,.6);" +
       "border-radius:calc(var(--rapport-radius,12px)/2);font-weight:600;background:var(--rapport-background,#fff)}" +
@@ -126,7 +129,7 @@
     var step1 = h("form", {"class": "s1", novalidate: ""}, [
       h("div", {role: "radiogroup", "aria-labelledby": "q", "aria-describedby": "e"}, [
         h("p", {"class": "q", id: "q"}, cfg.question),
-        h("div", {"class": "o"}, options),
+        h("div", {"class": sc.high - sc.low > 6 ? "o m" : "o"}, options),
         h("div", {"class": "e", id: "e"}, [
           h("span", {}, [h("span", {"class": "v"}, sc.low + " = "), sc.low_label]),
           h("span", {}, [h("span", {"class": "v"}, sc.high + " = "), sc.high_label])
