@@ -141,7 +141,6 @@ def create_response(public_key: str):
         recorded, token = record_widget_answer(survey, answer, window)
     except (SubmissionConflict, EditWindowClosed) as exc:
         raise ApiError(409, str(exc), "submission_key") from None
-    # public_key from the URL: the commit expired ``survey``, and reading it back costs a query.
     return _created_body(recorded.id, token, edit_allowed_until(recorded, window), public_key,
                          201 if recorded.created else 200)
 
