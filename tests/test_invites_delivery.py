@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import email
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -302,7 +303,9 @@ def test_the_worker_loop_sends_new_mail_as_it_comes_and_stops_on_sigterm(app, sm
         if worker.poll() is None:
             worker.kill()
     assert worker.returncode == 0, err
-    assert "sent 2" in out
+    # One line per pass that sent something; the second campaign may join the first pass's
+    # last claim or wait for the next pass, so only the total is fixed.
+    assert sum(int(n) for n in re.findall(r"^sent (\d+),", out, re.M)) == 4, out
     ids = mailbox.message_ids()  # the same two people, invited to two surveys: four distinct messages
     assert len(ids) == len(set(ids)) == 4 and sorted(ids) == sorted(m.message_id for m in outbox("sent"))
 
