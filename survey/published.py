@@ -70,14 +70,16 @@ def _load(public_key: str, now: float) -> Published | None:
     # Its own short session: the snapshot leaves it detached, so no commit of the
     # request's session expires it and every thread may read it.
     with Session(db.engine) as session:
-        survey = session.scalar(_survey_by_key, {"public_key": public_key})
+        survey = session.scalar(SURVEY_BY_KEY, {"public_key": public_key})
         if survey is None:
             return None
         origins = frozenset(session.scalars(_origins_of, {"survey_id": survey.id}))
     return Published(survey, origins, now)
 
 
-_survey_by_key = sa.select(Survey).where(Survey.public_key == sa.bindparam("public_key"))
+# Shared with survey_or_404 (the dashboard's uncached look-up): built once per process.
+SURVEY_BY_KEY = sa.select(Survey).where(Survey.public_key == sa.bindparam("public_key"))
+NO_SURVEY = "There is no survey at this address. Please check the link you were given."
 _origins_of = sa.select(SurveyOrigin.origin).where(SurveyOrigin.survey_id == sa.bindparam("survey_id"))
 
 
@@ -85,7 +87,7 @@ def published_or_404(public_key: str) -> Published:
     """The survey at ``public_key`` for its answer endpoints, or a 404 a customer understands."""
     snapshot = current_app.extensions[EXTENSION].get(public_key)
     if snapshot is None:
-        abort(404, description="There is no survey at this address. Please check the link you were given.")
+        abort(404, description=NO_SURVEY)
     return snapshot
 
 

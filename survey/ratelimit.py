@@ -112,13 +112,12 @@ def client_key(remote_addr: str | None = None) -> str:
     return str(ip)
 
 
-def hit(key: str, limit: int, window_seconds: int, now: float | None = None,
-        connection: sa.Connection | None = None) -> RateResult:
+def hit(key: str, limit: int, window_seconds: int, now: float | None = None) -> RateResult:
     """Count one request against ``key``; allowed while it is within ``limit`` per window.
 
     Refused requests count too, so a client that keeps hammering stays refused
-    until the window ends. The count commits at once on its own connection,
-    or with the caller's transaction when ``connection`` is given.
+    until the window ends. The count commits at once, on a connection of its own
+    (``short_write``), never with the caller's session.
     """
     if limit < 1 or window_seconds < 1:
         raise RateError(f"a rate limit needs at least 1 request per at least 1 second, not {limit}/{window_seconds} s")
@@ -128,21 +127,13 @@ def hit(key: str, limit: int, window_seconds: int, now: float | None = None,
     if len(key) > KEY_MAX_LENGTH:
         key = key[:KEY_MAX_LENGTH - 65] + "#" + hashlib.sha256(key.encode()).hexdigest()
     values = {"key": key, "window_start": window_start, "expires_at": window_end}
-    if connection is None:
-        with short_write() as own:
-            count = _count(own, values, now)
-    else:
-        count = _count(connection, values, now)
+    with short_write() as connection:
+        count = connection.execute(_bump_statement(connection.dialect.name), values).scalar_one()
+        if random.randrange(CLEANUP_ONE_IN) == 0:
+            _delete_expired(connection, now)
     if count <= limit:
         return RateResult(True, 0)
     return RateResult(False, max(1, math.ceil(window_end - now)))
-
-
-def _count(connection: sa.Connection, values: dict, now: float) -> int:
-    count = connection.execute(_bump_statement(connection.dialect.name), values).scalar_one()
-    if random.randrange(CLEANUP_ONE_IN) == 0:
-        _delete_expired(connection, now)
-    return count
 
 
 @functools.cache

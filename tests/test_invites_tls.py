@@ -8,6 +8,7 @@ the messages wait in the outbox for a retry.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import ssl
 import subprocess
@@ -46,13 +47,23 @@ class TlsMailbox(Mailbox):
         return await super().handle_DATA(server, session, envelope)
 
 
-def tls_server(certificate, **options) -> tuple[SMTPServer, TlsMailbox]:
+@contextlib.contextmanager
+def tls_server(app, certificate, *, implicit: bool):
+    """aiosmtpd speaking TLS from the first byte (``implicit``) or after STARTTLS, which it then
+    requires; the app is configured to match. Yields the mailbox."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(*certificate)
     mailbox = TlsMailbox()
     server = SMTPServer(mailbox)
-    server.controller_options = {key: context if value == "context" else value for key, value in options.items()}
-    return server.start(), mailbox
+    server.controller_options = ({"ssl_context": context} if implicit
+                                 else {"tls_context": context, "require_starttls": True})
+    server.start()
+    try:
+        server.configure(app)
+        app.config["MAIL_USE_SSL" if implicit else "MAIL_USE_TLS"] = True
+        yield mailbox
+    finally:
+        server.stop()
 
 
 def queue(make_survey, count: int) -> None:
@@ -61,44 +72,31 @@ def queue(make_survey, count: int) -> None:
     operations.send_campaign(survey, base_url=BASE)
 
 
+def sends_encrypted(make_survey, mailbox: TlsMailbox, count: int) -> None:
+    queue(make_survey, count)
+    assert deliver().sent == count
+    assert_each_arrived_once(mailbox, count)
+    assert mailbox.encrypted == [True] * count
+
+
 def test_starttls_sends_every_message_encrypted(app, make_survey, certificate, monkeypatch):
     monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
-    server, mailbox = tls_server(certificate, tls_context="context", require_starttls=True)
-    try:
-        server.configure(app)
-        app.config["MAIL_USE_TLS"] = True
-        queue(make_survey, 3)
-        assert deliver().sent == 3
-        assert_each_arrived_once(mailbox, 3)
-        assert mailbox.encrypted == [True, True, True]
-    finally:
-        server.stop()
+    with tls_server(app, certificate, implicit=False) as mailbox:
+        sends_encrypted(make_survey, mailbox, 3)
 
 
 def test_implicit_tls_on_the_smtps_port(app, make_survey, certificate, monkeypatch):
     monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
-    server, mailbox = tls_server(certificate, ssl_context="context")
-    try:
-        server.configure(app)
-        app.config["MAIL_USE_SSL"] = True
-        queue(make_survey, 2)
-        assert deliver().sent == 2
-        assert_each_arrived_once(mailbox, 2)
-        assert mailbox.encrypted == [True, True]
-    finally:
-        server.stop()
+    with tls_server(app, certificate, implicit=True) as mailbox:
+        sends_encrypted(make_survey, mailbox, 2)
 
 
 def test_an_untrusted_certificate_sends_nothing_and_keeps_the_messages(app, make_survey, certificate, monkeypatch):
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
-    server, mailbox = tls_server(certificate, tls_context="context", require_starttls=True)
-    try:
-        server.configure(app)
-        app.config.update(MAIL_USE_TLS=True, MAIL_TIMEOUT=5)
+    with tls_server(app, certificate, implicit=False) as mailbox:
+        app.config["MAIL_TIMEOUT"] = 5
         queue(make_survey, 2)
         result = deliver()
         assert result.sent == 0 and result.retried == 2
         assert mailbox.received == []
         assert {m.state for m in outbox()} == {"queued"}
-    finally:
-        server.stop()

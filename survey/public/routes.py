@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import json
 
-import sqlalchemy as sa
 from flask import abort, redirect, render_template, request, url_for
 
 from survey.db import db
@@ -13,21 +11,14 @@ from survey.models import Survey
 from survey.operations import Answer, record_response
 from survey.public import bp
 from survey.public.forms import AnswerForm
-from survey.published import published_or_404
+from survey.published import NO_SURVEY, SURVEY_BY_KEY, published_or_404
 from survey.requestinfo import MetaError, clean_meta, origin_of, ua_family
 
 
-@functools.cache
-def _survey_by_key() -> sa.Select:
-    # Built once per process: every answer looks its survey up, and building the
-    # statement anew cost a third of the lookup.
-    return sa.select(Survey).where(Survey.public_key == sa.bindparam("public_key"))
-
-
 def survey_or_404(public_key: str) -> Survey:
-    survey = db.session.scalar(_survey_by_key(), {"public_key": public_key})
+    survey = db.session.scalar(SURVEY_BY_KEY, {"public_key": public_key})
     if survey is None:
-        abort(404, description="There is no survey at this address. Please check the link you were given.")
+        abort(404, description=NO_SURVEY)
     return survey
 
 
