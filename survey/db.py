@@ -6,10 +6,8 @@ keys on every connection; any other SQLAlchemy URL is used as given.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -109,11 +107,13 @@ def ping_after_idle(engine: sa.Engine, idle_seconds: float) -> None:
 
 
 # FULL: a commit the customer saw acknowledged survives a power cut, not just a crash.
+SQLITE_SYNCHRONOUS_INFO = "rapport.sqlite_synchronous"  # each pooled connection's setting, in its info
 _SYNC_MODES = {"FULL": "FULL", "NORMAL": "NORMAL", "EXTRA": "EXTRA", "OFF": "OFF"}  # OFF: throw-away test DBs only
 
 
-def _sqlite_on_connect(synchronous: str, dbapi_connection, _record) -> None:
+def _sqlite_on_connect(synchronous: str, dbapi_connection, record) -> None:
     # The busy timeout itself is set through sqlite3's ``timeout`` connect argument.
+    record.info[SQLITE_SYNCHRONOUS_INFO] = synchronous  # survey.prepared relaxes it for counts
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA synchronous={synchronous}")
@@ -128,21 +128,3 @@ def insert_on_conflict(dialect: str):
     if dialect == "postgresql":
         return postgresql.insert
     raise RuntimeError(f"Rapport needs SQLite or PostgreSQL, not {dialect}")
-
-
-@contextlib.contextmanager
-def short_write() -> Iterator[sa.Connection]:
-    """A connection of its own for one small write outside the ORM session (an answer, a count).
-
-    SQLite: one transaction, committed when the block ends. PostgreSQL: autocommit,
-    so a statement is one round trip with no BEGIN and COMMIT around it (use it
-    for single statements, or ones that need not be atomic together).
-    Every answer and rate-limit count is written this way.
-    """
-    engine = db.engine
-    if engine.dialect.name == "sqlite":
-        with engine.begin() as connection:
-            yield connection
-    else:
-        with engine.connect() as connection:
-            yield connection.execution_options(isolation_level="AUTOCOMMIT")

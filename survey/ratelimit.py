@@ -14,7 +14,7 @@ Use it from any feature (the widget API, login throttling)::
 
 Limits written in configuration as text (``"30/minute"``) go through ``parse_rate``.
 
-``hit`` runs in its own short transaction on its own connection, so it
+``hit`` runs in its own one-statement transaction on its own connection, so it
 never commits (or rolls back) the caller's session; call it before the
 request writes anything (on SQLite a pending write would make it wait).
 Expired windows are deleted now and then by the requests themselves.
@@ -36,7 +36,8 @@ import sqlalchemy as sa
 from flask import request
 from sqlalchemy.orm import Mapped, mapped_column
 
-from survey.db import db, insert_on_conflict, short_write
+from survey.db import db, insert_on_conflict
+from survey.prepared import PreparedWrite
 
 # Roughly one request in this many also deletes expired windows.
 CLEANUP_ONE_IN = 50
@@ -116,8 +117,8 @@ def hit(key: str, limit: int, window_seconds: int, now: float | None = None) -> 
     """Count one request against ``key``; allowed while it is within ``limit`` per window.
 
     Refused requests count too, so a client that keeps hammering stays refused
-    until the window ends. The count commits at once, on a connection of its own
-    (``short_write``), never with the caller's session.
+    until the window ends. The count commits at once, in a transaction of its own
+    (``survey.prepared``), never with the caller's session.
     """
     if limit < 1 or window_seconds < 1:
         raise RateError(f"a rate limit needs at least 1 request per at least 1 second, not {limit}/{window_seconds} s")
@@ -126,25 +127,25 @@ def hit(key: str, limit: int, window_seconds: int, now: float | None = None) -> 
     window_end = window_start + window_seconds
     if len(key) > KEY_MAX_LENGTH:
         key = key[:KEY_MAX_LENGTH - 65] + "#" + hashlib.sha256(key.encode()).hexdigest()
-    values = {"key": key, "window_start": window_start, "expires_at": window_end}
-    with short_write() as connection:
-        count = connection.execute(_bump_statement(connection.dialect.name), values).scalar_one()
-        if random.randrange(CLEANUP_ONE_IN) == 0:
-            _delete_expired(connection, now)
+    (count,) = _bump.run({"key": key, "window_start": window_start, "expires_at": window_end})
+    if random.randrange(CLEANUP_ONE_IN) == 0:
+        delete_expired(now)
     if count <= limit:
         return RateResult(True, 0)
     return RateResult(False, max(1, math.ceil(window_end - now)))
 
 
-@functools.cache
 def _bump_statement(dialect: str) -> sa.Insert:
-    # Built once per process and dialect; the key and window come in as parameters.
     table = RateLimitCounter.__table__
     return (insert_on_conflict(dialect)(table)
             .values(count=1)
             .on_conflict_do_update(index_elements=[table.c.key, table.c.window_start],
                                    set_={"count": table.c.count + 1})
             .returning(table.c.count))
+
+
+# Not durable: after a power cut, a few lost counts only let a client a few more requests.
+_bump = PreparedWrite(_bump_statement, ("key", "window_start", "expires_at"), durable=False)
 
 
 def hit_rate(key: str, rate: Rate | None, now: float | None = None) -> RateResult:
@@ -156,9 +157,6 @@ def hit_rate(key: str, rate: Rate | None, now: float | None = None) -> RateResul
 
 def delete_expired(now: float | None = None) -> int:
     """Delete every counter whose window has ended; return how many."""
+    now = time.time() if now is None else now
     with db.engine.begin() as conn:
-        return _delete_expired(conn, time.time() if now is None else now)
-
-
-def _delete_expired(conn: sa.Connection, now: float) -> int:
-    return conn.execute(sa.delete(RateLimitCounter).where(RateLimitCounter.expires_at <= int(now))).rowcount
+        return conn.execute(sa.delete(RateLimitCounter).where(RateLimitCounter.expires_at <= int(now))).rowcount

@@ -41,9 +41,11 @@ class TurnTakingConnection(sqlite3.Connection):
         return super().cursor(factory or TurnTakingCursor)
 
     def take_turn(self) -> None:
-        if getattr(self, "_turn_fd", None) is not None or self.lock_path is None:
+        if getattr(self, "_has_turn", False) or self.lock_path is None:
             return
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = getattr(self, "_lock_fd", None)
+        if fd is None:  # opened once per connection: the turn itself is only flock calls
+            fd = self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         deadline = time.monotonic() + self.wait_seconds
         pause = _FIRST_POLL
         while True:
@@ -52,17 +54,15 @@ class TurnTakingConnection(sqlite3.Connection):
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    os.close(fd)  # go ahead without a turn; SQLite's busy timeout decides
-                    return
+                    return  # go ahead without a turn; SQLite's busy timeout decides
                 time.sleep(pause)
                 pause = min(pause * 2, _LONGEST_POLL)
-        self._turn_fd = fd
+        self._has_turn = True
 
     def give_turn_back(self) -> None:
-        fd = getattr(self, "_turn_fd", None)
-        if fd is not None:
-            self._turn_fd = None
-            os.close(fd)  # closing the descriptor releases the flock
+        if getattr(self, "_has_turn", False):
+            self._has_turn = False
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     def commit(self) -> None:
         try:
@@ -80,7 +80,9 @@ class TurnTakingConnection(sqlite3.Connection):
         try:
             super().close()
         finally:
-            self.give_turn_back()
+            fd, self._lock_fd, self._has_turn = getattr(self, "_lock_fd", None), None, False
+            if fd is not None:
+                os.close(fd)  # releases the flock too, if it was still held
 
 
 class TurnTakingCursor(sqlite3.Cursor):

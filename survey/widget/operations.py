@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from survey.db import db, insert_on_conflict, short_write
+from survey.db import db, insert_on_conflict
 from survey.models import Response, Survey, SurveyOrigin, utcnow
 from survey.operations import (
     Answer, OperationError, Recorded, hash_token, insert_response, revise_response, stored_with_key,
@@ -156,8 +156,7 @@ def record_widget_answer(survey: Survey, answer: Answer, edit_window: dt.timedel
     token = new_edit_token()
     answer.channel = CHANNEL
     answer.edit_token = token
-    with short_write() as connection:
-        recorded = insert_response(survey, answer, connection)
+    recorded = insert_response(survey, answer)
     if recorded is not None:
         return recorded, token
     existing = stored_with_key(answer.submission_key)

@@ -1,0 +1,114 @@
+"""survey.prepared: the answer and rate-count writes that bypass SQLAlchemy's per-execution work.
+
+They must behave as ``Connection.execute`` would: values converted by the
+column types, one commit, SQLAlchemy's exceptions with nothing stored, and on
+SQLite the writer's turn given back; a count that need not be durable must
+not leave its connection relaxed for the answers that come after it.
+"""
+
+import datetime as dt
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from survey.db import db
+from survey.models import Response
+from survey.operations import Answer, insert_response
+from survey.ratelimit import RateLimitCounter, hit
+from tests.conftest import TEST_DB_URL
+
+
+def an_answer(**fields) -> Answer:
+    values = dict(score=4, comment="  Quick and kind  ", channel="link", meta={"plan": "pro", "seat": "12"},
+                  ua_family="Firefox", submission_key=uuid.uuid4().hex)
+    values.update(fields)
+    return Answer(**values)
+
+
+def stored(submission_key: str) -> Response:
+    db.session.expire_all()
+    return db.session.scalar(sa.select(Response).where(Response.submission_key == submission_key))
+
+
+def test_an_answer_is_stored_with_its_types_converted_and_committed(app, make_survey):
+    survey = make_survey("csat")
+    answer = an_answer()
+    recorded = insert_response(survey, answer)
+    assert recorded.created and recorded.id > 0
+    # Read through a connection of its own: the row is committed, not pending anywhere.
+    with sa.create_engine(db.engine.url).connect() as other:
+        row = other.execute(sa.select(Response.__table__).where(Response.id == recorded.id)).one()
+    assert (row.score, row.comment, row.channel, row.meta) == (4, "Quick and kind", "link", {"plan": "pro", "seat": "12"})
+    assert isinstance(row.created_at, dt.datetime) and row.created_at == recorded.created_at
+    response = stored(answer.submission_key)
+    assert response.id == recorded.id and response.survey_id == survey.id
+
+
+def test_the_same_key_again_stores_nothing_and_returns_none(app, make_survey):
+    survey = make_survey("csat")
+    answer = an_answer()
+    first = insert_response(survey, answer)
+    assert insert_response(survey, an_answer(score=1, submission_key=answer.submission_key)) is None
+    assert stored(answer.submission_key).id == first.id
+    assert stored(answer.submission_key).score == 4
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Response)) == 1
+
+
+def test_a_refused_write_raises_sqlalchemys_error_stores_nothing_and_frees_the_connection(app, make_survey):
+    survey = make_survey("csat")
+    with pytest.raises(sa.exc.IntegrityError):
+        insert_response(survey, an_answer(invitation_id=999_999))  # no such invitation: the foreign key refuses
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Response)) == 0
+    # The connection went back to the pool clean: the next writes (answers and counts) go through.
+    for _ in range(3):
+        assert insert_response(survey, an_answer()).created
+    assert hit("prepared-test", limit=5, window_seconds=60).allowed
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Response)) == 3
+
+
+def test_counts_add_up_in_one_row_per_window(app):
+    results = [hit("prepared-count", limit=3, window_seconds=3600, now=1_800_000_000) for _ in range(5)]
+    assert [r.allowed for r in results] == [True, True, True, False, False]
+    counter = db.session.scalar(sa.select(RateLimitCounter).where(RateLimitCounter.key == "prepared-count"))
+    assert counter.count == 5
+
+
+@pytest.mark.skipif(bool(TEST_DB_URL), reason="SQLite's synchronous setting")
+@pytest.mark.parametrize("setting", ["FULL", "NORMAL"])
+def test_only_a_count_commits_without_its_own_fsync_and_the_connection_is_restored(
+        app_config, tmp_path, monkeypatch, make_survey, setting):
+    from survey import create_app
+
+    app_config["SQLITE_SYNCHRONOUS"] = setting
+    monkeypatch.setenv("RAPPORT_INSTANCE_PATH", str(tmp_path / "instance-sync"))
+    app = create_app(app_config)
+    statements, connections = [], []
+
+    def trace(dbapi_connection, *_):
+        connections.append(dbapi_connection)
+        dbapi_connection.set_trace_callback(statements.append)
+
+    with app.app_context():
+        db.create_all()
+        survey = make_survey("csat")
+        db.session.refresh(survey)  # loaded now, so only the writes appear in the trace
+        sa.event.listen(db.engine, "checkout", trace)
+        hit("prepared-sync", limit=5, window_seconds=60)
+        count_statements, statements[:] = list(statements), []
+        insert_response(survey, an_answer())
+        answer_statements = list(statements)
+        settings = {connection.execute("PRAGMA synchronous").fetchone()[0] for connection in connections}
+        db.engine.dispose()
+
+    def kinds(trace_lines):
+        return [line.split()[0].upper() + (" " + line.split()[1] if line.upper().startswith("PRAGMA") else "")
+                for line in trace_lines if not line.upper().startswith("ROLLBACK")]
+
+    if setting == "FULL":
+        assert kinds(count_statements) == ["PRAGMA synchronous=NORMAL", "BEGIN", "INSERT", "COMMIT",
+                                           "PRAGMA synchronous=FULL"]
+    else:
+        assert kinds(count_statements) == ["BEGIN", "INSERT", "COMMIT"]
+    assert kinds(answer_statements) == ["BEGIN", "INSERT", "COMMIT"], "an answer commits with the configured fsync"
+    assert settings == {{"FULL": 2, "NORMAL": 1}[setting]}, "no pooled connection is left relaxed"
