@@ -182,7 +182,7 @@ class Response(db.Model):
     score: Mapped[Optional[int]]
     comment: Mapped[Optional[str]] = mapped_column(sa.Text)
     channel: Mapped[str] = mapped_column(sa.String(8))
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     # Imported feedback keeps its id from the source, so a re-import adds nothing.
     external_id: Mapped[Optional[str]] = mapped_column(sa.String(200))
@@ -200,9 +200,10 @@ class Response(db.Model):
     edit_token_hash: Mapped[Optional[str]] = mapped_column(sa.String(64))
     # The labels in force, kept here so filters are one indexed column: the
     # newest model's, unless an analyst corrected them (survey.labels keeps
-    # this in step; a correction always wins).
-    sentiment: Mapped[Optional[str]] = mapped_column(sa.String(8), index=True)
-    theme: Mapped[Optional[str]] = mapped_column(sa.String(8), index=True)
+    # this in step; a correction always wins). Indexed with survey_id only
+    # (ix_responses_survey_created): every answer's insert writes each index.
+    sentiment: Mapped[Optional[str]] = mapped_column(sa.String(8))
+    theme: Mapped[Optional[str]] = mapped_column(sa.String(8))
     label_version: Mapped[Optional[str]] = mapped_column(sa.String(64))
 
     survey: Mapped[Survey] = relationship()
