@@ -48,7 +48,15 @@ class RapportSessionInterface(SecureCookieSessionInterface):
     Behind a TLS-terminating proxy the request only looks like HTTPS if the
     proxy's headers are trusted (werkzeug's ProxyFix) or
     ``SESSION_COOKIE_SECURE`` / ``PREFERRED_URL_SCHEME = "https"`` is set.
+
+    A request with no session cookie (every widget answer, a first page view)
+    gets an empty session without building the cookie's signing serializer.
     """
+
+    def open_session(self, app: Flask, request):
+        if app.secret_key and self.get_cookie_name(app) not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
 
     def get_cookie_secure(self, app: Flask) -> bool:
         if app.config.get("SESSION_COOKIE_SECURE"):
