@@ -50,8 +50,20 @@ class RapportSessionInterface(SecureCookieSessionInterface):
     ``SESSION_COOKIE_SECURE`` / ``PREFERRED_URL_SCHEME = "https"`` is set.
 
     A request with no session cookie (every widget answer, a first page view)
-    gets an empty session without building the cookie's signing serializer.
+    gets an empty session without building the cookie's signing serializer,
+    and the serializer is built once per set of keys, not per request
+    (building one serializes a test value to learn its type).
     """
+
+    def get_signing_serializer(self, app: Flask):
+        if not app.secret_key:
+            return None
+        keys = (*(app.config["SECRET_KEY_FALLBACKS"] or ()), app.secret_key)
+        cache = self.__dict__.setdefault("_serializers", {})
+        serializer = cache.get(keys)
+        if serializer is None:
+            serializer = cache[keys] = super().get_signing_serializer(app)
+        return serializer
 
     def open_session(self, app: Flask, request):
         if app.secret_key and self.get_cookie_name(app) not in request.cookies:
