@@ -69,8 +69,15 @@ class User(db.Model):
         return f"<User {self.email} {self.role}>"
 
 
+TOKEN_EXPIRY_WARNING_DAYS = 14  # the tokens page marks tokens that expire this soon
+
+
 class ApiToken(db.Model):
-    """A per-user read token for /api/v1; only its SHA-256 is stored."""
+    """A per-user read token for /api/v1; only its SHA-256 is stored.
+
+    It works until ``expires_at`` (refused from that moment on); NULL means it
+    never expires, as for every token made before tokens had a lifetime.
+    """
 
     __tablename__ = "api_tokens"
 
@@ -81,8 +88,32 @@ class ApiToken(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[Optional[dt.datetime]]
     revoked_at: Mapped[Optional[dt.datetime]]
+    expires_at: Mapped[Optional[dt.datetime]]
 
     user: Mapped[User] = relationship()
+
+    def is_expired(self, now: dt.datetime | None = None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or utcnow())
+
+    def days_left(self, now: dt.datetime | None = None) -> int | None:
+        """Calendar days (UTC) from ``now`` to the expiry date, as the page shows that date:
+        0 on the day itself and once expired, None if it never expires."""
+        if self.expires_at is None:
+            return None
+        return max(0, (self.expires_at.date() - (now or utcnow()).date()).days)
+
+    def status(self, now: dt.datetime | None = None) -> str:
+        """``revoked``, ``expired``, ``expiring`` (within TOKEN_EXPIRY_WARNING_DAYS) or ``active``."""
+        now = now or utcnow()
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is None:
+            return "active"
+        if self.is_expired(now):
+            return "expired"
+        if self.expires_at - now <= dt.timedelta(days=TOKEN_EXPIRY_WARNING_DAYS):
+            return "expiring"
+        return "active"
 
 
 class Survey(db.Model):

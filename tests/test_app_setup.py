@@ -1,5 +1,6 @@
 """The factory's configuration layers, the secret key, SQLite settings and migrations."""
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -110,3 +111,69 @@ def test_proxy_headers_trusted_only_when_configured(tmp_path, monkeypatch):
             "/_whoami", headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}).get_data(as_text=True)
     assert seen[0] == "127.0.0.1 http"
     assert seen[1] == "203.0.113.9 https"
+
+
+def test_token_expiry_migration_keeps_old_tokens_and_its_downgrade_revives_no_expired_one(tmp_path):
+    """a2e127aea5f0 adds api_tokens.expires_at (NULL for tokens made before it: they never expire);
+    going back revokes the tokens that had expired, so dropping the column brings none back."""
+    env = dict(os.environ, RAPPORT_INSTANCE_PATH=str(tmp_path))
+    url = f"sqlite:///{tmp_path / 'rapport.db'}"
+    if TEST_DB_URL:
+        env["RAPPORT_SQLALCHEMY_DATABASE_URI"] = url = normalise_url(TEST_DB_URL)
+    engine = sa.create_engine(url)
+    if TEST_DB_URL:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+
+    def flask_db(*args: str) -> None:
+        done = subprocess.run([sys.executable, "-m", "flask", "--app", "survey", "db", *args], env=env, cwd=REPO,
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    def columns() -> set[str]:
+        return {column["name"] for column in sa.inspect(engine).get_columns("api_tokens")}
+
+    users = sa.table("users", sa.column("id", sa.Integer), sa.column("email", sa.String),
+                     sa.column("password_hash", sa.String), sa.column("role", sa.String),
+                     sa.column("is_active", sa.Boolean), sa.column("failed_logins", sa.Integer),
+                     sa.column("created_at", sa.DateTime))
+    tokens = sa.table("api_tokens", sa.column("id", sa.Integer), sa.column("user_id", sa.Integer),
+                      sa.column("name", sa.String), sa.column("token_hash", sa.String),
+                      sa.column("created_at", sa.DateTime), sa.column("revoked_at", sa.DateTime),
+                      sa.column("expires_at", sa.DateTime))
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    try:
+        flask_db("upgrade", "c41d7e0f2a95")
+        assert "expires_at" not in columns()
+        with engine.begin() as conn:
+            conn.execute(sa.insert(users).values(id=1, email="ana@example.com", password_hash="x", role="analyst",
+                                                 is_active=True, failed_logins=0, created_at=now))
+            before = sa.table("api_tokens", *(sa.column(column.name, column.type) for column in tokens.c
+                                               if column.name != "expires_at"))
+            conn.execute(sa.insert(before), [{"id": n, "user_id": 1, "name": name, "token_hash": f"{n:064d}",
+                                              "created_at": now} for n, name in ((1, "lapsed"), (2, "current"),
+                                                                                (3, "old"))])
+        flask_db("upgrade")
+        with engine.begin() as conn:
+            assert conn.execute(sa.select(tokens.c.id, tokens.c.expires_at, tokens.c.revoked_at)
+                                .order_by(tokens.c.id)).all() == [(1, None, None), (2, None, None), (3, None, None)]
+            lapsed_at = now - dt.timedelta(days=2)
+            conn.execute(sa.update(tokens).where(tokens.c.id == 1).values(expires_at=lapsed_at))
+            conn.execute(sa.update(tokens).where(tokens.c.id == 2).values(expires_at=now + dt.timedelta(days=30)))
+        flask_db("downgrade", "c41d7e0f2a95")
+        assert "expires_at" not in columns()
+        with engine.begin() as conn:
+            revoked = dict(conn.execute(sa.select(tokens.c.id, tokens.c.revoked_at).order_by(tokens.c.id)).all())
+        assert revoked == {1: lapsed_at, 2: None, 3: None}
+        flask_db("upgrade")
+        flask_db("check")
+    finally:
+        if TEST_DB_URL:
+            from survey.db import db as survey_db
+
+            with engine.begin() as conn:
+                conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+                import survey.models_all  # noqa: F401
+
+                survey_db.metadata.create_all(conn)
+        engine.dispose()

@@ -301,6 +301,207 @@ def test_the_api_ignores_the_session_cookie(client):
     assert client.get("/api/v1/surveys").status_code == 401
 
 
+# -- API token lifetimes --------------------------------------------------------------------
+
+
+def created_token(client, **data) -> tuple[ApiToken, str, str]:
+    """POST the tokens form; the stored row, the raw token and the page."""
+    response = client.post("/tokens", data=data)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200, page
+    raw = re.search(r'id="new-token" class="code" value="(rpt_[A-Za-z0-9_-]{40,})"', page).group(1)
+    stored = db.session.scalar(sa.select(ApiToken).where(ApiToken.name == data["name"]))
+    return stored, raw, page
+
+
+@pytest.mark.parametrize("lifetime,days", [("30", 30), ("90", 90), ("365", 365), ("never", None), (None, 90)])
+def test_tokens_are_made_with_the_chosen_lifetime(client, lifetime, days):
+    login(client, "analyst")
+    form = client.get("/tokens").get_data(as_text=True)
+    assert re.search(r'<option selected value="90">90 days</option>', form), form  # the default
+    assert all(f'value="{value}"' in form for value in ("30", "365", "never"))
+    data = {"name": "BI sync"} | ({"lifetime": lifetime} if lifetime else {})
+    before = utcnow()
+    stored, raw, page = created_token(client, **data)
+    if days is None:
+        assert stored.expires_at is None and "It never expires" in page
+    else:
+        assert stored.expires_at - stored.created_at == dt.timedelta(days=days)
+        assert before <= stored.created_at <= utcnow()
+        assert "It works until" in page and stored.expires_at.strftime("%-d %b %Y, %H:%M") + " UTC" in page
+    assert client.get("/api/v1/surveys", headers=bearer(raw)).status_code == 200
+
+
+def test_the_operation_takes_the_configured_default_and_refuses_odd_lifetimes(app):
+    from survey.auth.operations import create_api_token
+    from survey.operations import OperationError
+
+    user = make_user("analyst")
+    assert create_api_token(user, "default")[0].expires_at is not None
+    app.config["API_TOKEN_DEFAULT_DAYS"] = 7
+    token = create_api_token(user, "a week")[0]
+    assert token.expires_at - token.created_at == dt.timedelta(days=7)
+    app.config["API_TOKEN_DEFAULT_DAYS"] = None
+    assert create_api_token(user, "site default never")[0].expires_at is None
+    for bad in (0, -1, 3651, "30", 1.5, True):
+        with pytest.raises(OperationError, match="lifetime is 1 to 3650 days"):
+            create_api_token(user, "odd", bad)
+
+
+def test_the_form_offers_a_configured_default_lifetime(app, client):
+    app.config["API_TOKEN_DEFAULT_DAYS"] = 7  # read on each request
+    login(client, "analyst")
+    form = client.get("/tokens").get_data(as_text=True)
+    assert '<option selected value="7">7 days</option>' in form and 'value="90"' in form
+    stored, _, _ = created_token(client, name="weekly", lifetime="7")
+    assert stored.expires_at - stored.created_at == dt.timedelta(days=7)
+
+
+@pytest.mark.parametrize("lifetime", ["7", "forever", "", "90.0", "-30"])
+def test_the_form_refuses_a_lifetime_it_does_not_offer(client, lifetime):
+    login(client, "analyst")
+    response = client.post("/tokens", data={"name": "BI sync", "lifetime": lifetime})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'id="token-lifetime-error">Choose how long the token lasts: 30, 90 or 365 days, or never.</p>' in page
+    assert 'aria-describedby="token-lifetime-error" aria-invalid="true" id="token-lifetime"' in page
+    assert '<option selected value="90">' in page  # offered again with the default chosen
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ApiToken)) == 0
+
+
+def freeze(monkeypatch, moment: dt.datetime) -> None:
+    """The token checks (find and touch) see ``moment`` as now."""
+    monkeypatch.setattr("survey.auth.operations.utcnow", lambda: moment)
+
+
+def test_an_expired_token_is_refused_with_its_date_and_not_touched(client, monkeypatch):
+    user = make_user("analyst")
+    raw = api_token(user)
+    stored = db.session.scalar(sa.select(ApiToken).where(ApiToken.user_id == user.id))
+    expires = dt.datetime(2027, 2, 25, 9, 30)
+    stored.expires_at = expires
+    db.session.commit()
+
+    for now in (expires, expires + dt.timedelta(seconds=1), expires + dt.timedelta(days=400)):
+        freeze(monkeypatch, now)
+        refused = client.get("/api/v1/surveys", headers=bearer(raw))
+        assert refused.status_code == 401
+        assert refused.get_json()["error"]["message"] == (
+            "This API token expired on 2027-02-25; create a new one on the dashboard's API tokens page.")
+        assert 'error="invalid_token"' in refused.headers["WWW-Authenticate"]
+        db.session.refresh(stored)
+        assert stored.last_used_at is None  # a refused call leaves no trace of use
+
+    freeze(monkeypatch, expires - dt.timedelta(seconds=1))  # its last second still works
+    assert client.get("/api/v1/surveys", headers=bearer(raw)).status_code == 200
+    db.session.refresh(stored)
+    assert stored.last_used_at == expires - dt.timedelta(seconds=1)
+
+
+def test_revoked_and_deactivated_tokens_do_not_claim_to_have_expired(client, monkeypatch):
+    user = make_user("analyst")
+    raw = api_token(user)
+    stored = db.session.scalar(sa.select(ApiToken).where(ApiToken.user_id == user.id))
+    stored.expires_at = utcnow() - dt.timedelta(days=1)
+    user.is_active = False  # a new token would not help: say the account is the problem
+    db.session.commit()
+    message = client.get("/api/v1/surveys", headers=bearer(raw)).get_json()["error"]["message"]
+    assert "not valid" in message and "expired" not in message
+    user.is_active = True
+    stored.revoked_at = utcnow()
+    db.session.commit()
+    message = client.get("/api/v1/surveys", headers=bearer(raw)).get_json()["error"]["message"]
+    assert "revoked" in message and "expired" not in message
+
+
+def test_tokens_that_never_expire_keep_working(client, monkeypatch):
+    from survey.auth.operations import create_api_token
+
+    user = make_user("analyst")
+    chosen = create_api_token(user, "chosen never", None)[1]
+    older = create_api_token(user, "made before lifetimes", None)[1]  # as the migration leaves old rows
+    assert all(token.expires_at is None for token in db.session.scalars(sa.select(ApiToken)))
+    freeze(monkeypatch, utcnow() + dt.timedelta(days=20 * 365))
+    for raw in (chosen, older):
+        assert client.get("/api/v1/surveys", headers=bearer(raw)).status_code == 200
+
+
+def test_token_status_and_days_left_at_their_boundaries():
+    now = dt.datetime(2027, 2, 10, 23, 0)
+
+    def token(expires=None, revoked=None):
+        return ApiToken(name="t", token_hash="0" * 64, expires_at=expires, revoked_at=revoked)
+
+    assert (token().status(now), token().days_left(now)) == ("active", None)
+    assert token(now + dt.timedelta(days=14, seconds=1)).status(now) == "active"
+    assert token(now + dt.timedelta(days=14)).status(now) == "expiring"  # marked from 14 days left
+    assert token(now + dt.timedelta(seconds=1)).status(now) == "expiring"
+    assert token(now).status(now) == "expired" and token(now).days_left(now) == 0
+    assert token(now - dt.timedelta(days=3)).days_left(now) == 0
+    assert token(now, revoked=now).status(now) == "revoked"
+    # Days are counted to the date shown: 2 hours before midnight, tomorrow 01:00 is "tomorrow".
+    assert token(now + dt.timedelta(minutes=30)).days_left(now) == 0
+    assert token(now + dt.timedelta(hours=2)).days_left(now) == 1
+    assert token(now + dt.timedelta(days=9, hours=2)).days_left(now) == 10
+
+
+def test_the_tokens_page_shows_each_expiry_and_lists_expired_ones_last(client):
+    user = login(client, "analyst")
+    now = utcnow()
+    rows = {  # name: (created, expires, revoked)
+        "old never": (now - dt.timedelta(days=300), None, None),
+        "quarterly": (now - dt.timedelta(days=1), now + dt.timedelta(days=89), None),
+        "soon": (now - dt.timedelta(days=85), now + dt.timedelta(days=5, hours=1), None),
+        "last day": (now - dt.timedelta(days=30), now + dt.timedelta(hours=3), None),
+        "lapsed": (now - dt.timedelta(hours=2), now - dt.timedelta(hours=1), None),
+        "withdrawn": (now, now + dt.timedelta(days=30), now),
+    }
+    for number, (name, (created, expires, revoked)) in enumerate(rows.items()):
+        db.session.add(ApiToken(user_id=user.id, name=name, token_hash=f"{number:064d}", created_at=created,
+                                expires_at=expires, revoked_at=revoked))
+    db.session.commit()
+    page = client.get("/tokens").get_data(as_text=True)
+    listed = re.findall(r'<tr class="token-(\w+)( muted)?">\s*<td>([^<]+)</td>(.*?)</tr>', page, re.S)
+    order = [(name, status) for status, _, name, _ in listed]
+    # Usable ones newest first, then the expired, then the revoked (newest first within each).
+    assert order == [("quarterly", "active"), ("last day", "expiring"), ("soon", "expiring"),
+                     ("old never", "active"), ("lapsed", "expired"), ("withdrawn", "revoked")]
+    cells = {name: (muted, re.sub(r"<[^>]+>|\s+", " ", rest)) for _, muted, name, rest in listed}
+    quarterly = (now + dt.timedelta(days=89)).strftime("%-d %b %Y")
+    assert f"expires {quarterly}" in cells["quarterly"][1] and "active" in cells["quarterly"][1]
+    # Counted in calendar days to the date shown, so the label agrees with it at any time of day.
+    soon = ((now + dt.timedelta(days=5, hours=1)).date() - now.date()).days
+    assert f"expires {(now + dt.timedelta(days=5, hours=1)).strftime('%-d %b %Y')}" in cells["soon"][1]
+    assert f"expires in {soon} days" in cells["soon"][1]
+    assert ("expires today" if (now + dt.timedelta(hours=3)).date() == now.date() else "expires tomorrow") \
+        in cells["last day"][1]
+    assert "never expires" in cells["old never"][1] and "active" in cells["old never"][1]
+    lapsed = (now - dt.timedelta(hours=1)).strftime("%-d %b %Y")
+    assert f"expired {lapsed}" in cells["lapsed"][1] and 'badge bad">expired' in page
+    assert cells["lapsed"][0] == " muted" and cells["withdrawn"][0] == " muted" and not cells["soon"][0]
+    assert "revoked" in cells["withdrawn"][1]
+    assert page.count(">Revoke</button>") == 4  # not for the expired or revoked ones
+
+
+def test_tokens_create_takes_a_lifetime_and_list_shows_it(runner, monkeypatch):
+    make_user("analyst", email="ana@example.com")
+    week = runner.invoke(args=["tokens", "create", "ana@example.com", "--name", "week", "--days", "7"])
+    assert week.exit_code == 0 and "works until" in week.stderr
+    never = runner.invoke(args=["tokens", "create", "ana@example.com", "--name", "forever", "--days", "never"])
+    assert never.exit_code == 0 and "never expires" in never.stderr
+    tokens = {t.name: t for t in db.session.scalars(sa.select(ApiToken))}
+    assert tokens["week"].expires_at - tokens["week"].created_at == dt.timedelta(days=7)
+    assert tokens["forever"].expires_at is None
+    assert runner.invoke(args=["tokens", "create", "ana@example.com", "--name", "x", "--days", "soon"]).exit_code == 2
+    zero = runner.invoke(args=["tokens", "create", "ana@example.com", "--name", "x", "--days", "0"])
+    assert zero.exit_code == 1 and "lifetime is 1 to 3650 days" in zero.output
+    tokens["week"].expires_at = utcnow() - dt.timedelta(minutes=1)
+    db.session.commit()
+    listing = runner.invoke(args=["tokens", "list", "ana@example.com"]).output.splitlines()
+    assert "forever" in listing[0] and "active, never expires" in listing[0]
+    assert "week" in listing[1] and "expired 20" in listing[1]
+
+
 # -- the command line -----------------------------------------------------------------------
 
 

@@ -164,7 +164,10 @@ FILTER_NOTE = (" Any `attr.KEY=value` parameter (e.g. `attr.plan=pro`) keeps ans
 def _responses(ok_schema: str, description: str, not_found: bool = True, bad_request: bool = True) -> dict:
     error = {"content": {"application/json": {"schema": _ref("Error")}}}
     responses = {"200": {"description": description, "content": {"application/json": {"schema": _ref(ok_schema)}}},
-                 "401": {"description": "No token, or a revoked one.", **error}}
+                 "401": {"description": "No token, or one that is unknown, revoked, of a deactivated account, or "
+                                        "expired (its message then says on which day, e.g. \"This API token expired "
+                                        "on 2027-02-25; create a new one on the dashboard's API tokens page.\"). "
+                                        "A bad token's WWW-Authenticate says error=\"invalid_token\".", **error}}
     if bad_request:
         responses["400"] = {"description": "A query parameter is not valid (its name is in error.field).", **error}
     if not_found:
@@ -243,7 +246,9 @@ def build_document() -> dict[str, Any]:
         "components": {
             "schemas": {**deepcopy(SCHEMAS), **deepcopy(widget_schemas)},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                           "description": "A personal API token, e.g. `rpt_…`."}},
+                                           "description": "A personal API token, e.g. `rpt_…`. It works until "
+                                                          "the end of the lifetime chosen when it was made "
+                                                          "(30, 90 or 365 days, or never)."}},
         },
     }
     # The page-size bound is configurable; say what this site allows.

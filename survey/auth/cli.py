@@ -18,7 +18,7 @@ from survey.auth.operations import (create_api_token, create_user, find_user, no
                                     set_active, set_password, tokens_of, unlock)
 from survey.auth.passwords import PasswordError, check_new_password
 from survey.db import db
-from survey.models import ROLES, ApiToken, User
+from survey.models import ROLES, ApiToken, User, utcnow
 from survey.operations import OperationError
 
 users_cli = AppGroup("users", help="Dashboard accounts: create, list, deactivate, reset passwords.")
@@ -142,23 +142,33 @@ def users_unlock(email: str) -> None:
 @tokens_cli.command("create")
 @click.argument("email")
 @click.option("--name", required=True, help="What the token is for, e.g. 'BI nightly sync'.")
-def tokens_create(email: str, name: str) -> None:
+@click.option("--days", metavar="DAYS|never", default=None,
+              help="How long it works: a number of days, or 'never' (default: API_TOKEN_DEFAULT_DAYS, 90).")
+def tokens_create(email: str, name: str, days: str | None) -> None:
     """Create an API token for EMAIL and print it once (only its hash is stored)."""
     user = user_or_exit(email)
+    lifetime = {}
+    if days is not None:
+        days = days.strip().lower()
+        if days != "never" and not days.isdigit():
+            raise click.BadParameter(f"{days!r} is neither a number of days nor 'never'", param_hint="--days")
+        lifetime["lifetime_days"] = None if days == "never" else int(days)
     try:
-        token, raw = create_api_token(user, name)
+        token, raw = create_api_token(user, name, **lifetime)
     except OperationError as exc:
         raise _fail(exc) from None
-    click.echo(f"token {token.id} “{token.name}” for {user.email}; it is shown only now:", err=True)
+    until = f"works until {token.expires_at:%Y-%m-%d %H:%M} UTC" if token.expires_at else "never expires"
+    click.echo(f"token {token.id} “{token.name}” for {user.email} ({until}); it is shown only now:", err=True)
     click.echo(raw)
 
 
 @tokens_cli.command("list")
 @click.argument("email")
 def tokens_list(email: str) -> None:
-    """Show EMAIL's tokens: id, name, created, last used, revoked."""
+    """Show EMAIL's tokens: id, name, created, last used, and active, expired or revoked."""
     user = user_or_exit(email)
-    tokens = tokens_of(user)
+    now = utcnow()
+    tokens = tokens_of(user, now)
     if not tokens:
         click.echo(f"{user.email} has no API tokens.")
         return
@@ -167,7 +177,13 @@ def tokens_list(email: str) -> None:
         return value.isoformat(timespec="minutes") + "Z" if value else "–"
 
     for token in tokens:
-        state = f"revoked {when(token.revoked_at)}" if token.revoked_at else "active"
+        status = token.status(now)
+        if status == "revoked":
+            state = f"revoked {when(token.revoked_at)}"
+        elif status == "expired":
+            state = f"expired {when(token.expires_at)}"
+        else:
+            state = f"active, expires {when(token.expires_at)}" if token.expires_at else "active, never expires"
         click.echo(f"{token.id:>5}  {token.name}  created {when(token.created_at)}  "
                    f"last used {when(token.last_used_at)}  {state}")
 

@@ -35,8 +35,12 @@ def current_user() -> User | None:
 
 
 def token_user() -> User | None:
-    """The active user whose unrevoked API token came in ``Authorization: Bearer <token>``."""
-    from survey.auth.operations import find_api_token, touch_api_token
+    """The active user whose unrevoked, unexpired API token came in ``Authorization: Bearer <token>``.
+
+    Otherwise None, with ``g.token_problem`` saying why: "missing", "invalid" or
+    "expired" (then ``g.token_expired_at`` says when). A refused token is not touched.
+    """
+    from survey.auth.operations import ApiTokenExpired, find_api_token, touch_api_token
 
     header = request.headers.get("Authorization", "")
     scheme, _, raw = header.partition(" ")
@@ -44,9 +48,18 @@ def token_user() -> User | None:
     if not header:
         g.token_problem = "missing"
         return None
-    token = find_api_token(raw.strip()) if scheme.lower() == "bearer" else None
+    expired = False
+    try:
+        token = find_api_token(raw.strip()) if scheme.lower() == "bearer" else None
+    except ApiTokenExpired as exc:
+        token, expired = exc.token, True
+    # A deactivated account outranks expiry: a new token would not help its owner.
     if token is None or not token.user.is_active:
         g.token_problem = "invalid"
+        return None
+    if expired:
+        g.token_problem = "expired"
+        g.token_expired_at = token.expires_at
         return None
     touch_api_token(token)
     return token.user
@@ -61,6 +74,11 @@ def _no_store(response):
 
 def _refuse_anonymous():
     if is_api_request():
+        if g.get("token_problem") == "expired":
+            return error_response(401, f"This API token expired on {g.token_expired_at:%Y-%m-%d}; "
+                                       "create a new one on the dashboard's API tokens page.",
+                                  headers={"WWW-Authenticate": 'Bearer realm="rapport", error="invalid_token", '
+                                                               'error_description="The token expired"'})
         if g.get("token_problem") == "invalid":
             return error_response(401, "This API token is not valid: it may have been revoked, "
                                        "or its account deactivated.",

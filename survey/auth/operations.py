@@ -169,17 +169,48 @@ def _count_failure(user: User, now: dt.datetime) -> None:
     db.session.commit()
 
 
-def create_api_token(user: User, name: str) -> tuple[ApiToken, str]:
-    """A new read token for ``user``; returns the row and the token itself, which is never stored."""
+TOKEN_MAX_DAYS = 3650  # ten years; "never" is the honest choice beyond that
+
+
+class ApiTokenExpired(Exception):
+    """``find_api_token`` found the token, unrevoked, but past its ``expires_at``."""
+
+    def __init__(self, token: ApiToken):
+        super().__init__(f"this API token expired on {token.expires_at:%Y-%m-%d}")
+        self.token = token
+
+
+_CONFIGURED = object()  # create_api_token's default: the site's API_TOKEN_DEFAULT_DAYS
+
+
+def check_lifetime(days: object) -> int | None:
+    """A token lifetime in whole days (1 to TOKEN_MAX_DAYS), or None for never; raise OperationError otherwise."""
+    if days is None:
+        return None
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= TOKEN_MAX_DAYS:
+        raise OperationError(f"a token's lifetime is 1 to {TOKEN_MAX_DAYS} days, or never; not {days!r}")
+    return days
+
+
+def create_api_token(user: User, name: str, lifetime_days: int | None | object = _CONFIGURED) -> tuple[ApiToken, str]:
+    """A new read token for ``user``; returns the row and the token itself, which is never stored.
+
+    It expires ``lifetime_days`` from now (None: never; left out: ``API_TOKEN_DEFAULT_DAYS``).
+    """
     name = (name or "").strip()
     if not name:
         raise OperationError("give the token a name, e.g. the script or system that will use it")
     if len(name) > 100:
         raise OperationError("a token name can be at most 100 characters")
+    if lifetime_days is _CONFIGURED:
+        lifetime_days = current_app.config["API_TOKEN_DEFAULT_DAYS"]
+    days = check_lifetime(lifetime_days)
     if not user.is_active:
         raise OperationError(f"{user.email} is deactivated")
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(user_id=user.id, name=name, token_hash=hash_token(raw))
+    now = utcnow()
+    token = ApiToken(user_id=user.id, name=name, token_hash=hash_token(raw), created_at=now,
+                     expires_at=None if days is None else now + dt.timedelta(days=days))
     db.session.add(token)
     db.session.commit()
     return token, raw
@@ -192,11 +223,14 @@ def revoke_api_token(token: ApiToken) -> None:
 
 
 def find_api_token(raw: str) -> ApiToken | None:
-    """The unrevoked token with this value, or None."""
+    """The unrevoked token with this value, or None; raise ApiTokenExpired if it has expired."""
     if not raw or len(raw) > 200:
         return None
-    return db.session.scalar(sa.select(ApiToken).where(
+    token = db.session.scalar(sa.select(ApiToken).where(
         ApiToken.token_hash == hash_token(raw), ApiToken.revoked_at.is_(None)))
+    if token is not None and token.is_expired(utcnow()):
+        raise ApiTokenExpired(token)
+    return token
 
 
 def touch_api_token(token: ApiToken) -> None:
@@ -206,7 +240,10 @@ def touch_api_token(token: ApiToken) -> None:
         db.session.commit()
 
 
-def tokens_of(user: User) -> list[ApiToken]:
+def tokens_of(user: User, now: dt.datetime | None = None) -> list[ApiToken]:
+    """``user``'s tokens: usable ones first, then expired, then revoked; newest first within each."""
+    now = now or utcnow()
+    standing = sa.case((ApiToken.revoked_at.is_not(None), 2), (ApiToken.expires_at <= now, 1), else_=0)
     return list(db.session.scalars(
-        sa.select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.revoked_at.is_not(None),
-                                                                         ApiToken.created_at.desc())))
+        sa.select(ApiToken).where(ApiToken.user_id == user.id).order_by(standing, ApiToken.created_at.desc(),
+                                                                         ApiToken.id.desc())))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from flask import abort, flash, g, make_response, redirect, render_template, request, session, url_for
@@ -13,10 +14,18 @@ from survey.auth.operations import (LoginError, as_sentence, authenticate, creat
                                     set_password, tokens_of)
 from survey.auth.sessions import session_payload
 from survey.db import db
-from survey.models import ApiToken
+from survey.models import ApiToken, utcnow
 from survey.operations import OperationError
 
 LANDING_ENDPOINT = "admin.survey_list"
+
+
+class TokenRow(NamedTuple):
+    """One line of the tokens page: ``status`` from ApiToken.status, ``days_left`` None for never."""
+
+    token: ApiToken
+    status: str
+    days_left: int | None
 
 
 def safe_next(target: str | None) -> str:
@@ -84,11 +93,11 @@ def logout():
 def tokens():
     user = current_user()
     form = TokenForm()
-    new_token = None
+    new_token = new_row = None
     status = 200
     if form.validate_on_submit():
         try:
-            _, new_token = create_api_token(user, form.name.data)
+            new_row, new_token = create_api_token(user, form.name.data, form.lifetime_days)
         except OperationError as exc:
             form.name.errors.append(as_sentence(str(exc)))
             status = 422
@@ -96,7 +105,10 @@ def tokens():
             form = TokenForm(formdata=None)
     elif form.is_submitted():
         status = 422
-    return render_template("auth/tokens.html", form=form, tokens=tokens_of(user), new_token=new_token), status
+    now = utcnow()
+    rows = [TokenRow(token, token.status(now), token.days_left(now)) for token in tokens_of(user, now)]
+    return render_template("auth/tokens.html", form=form, rows=rows, new_token=new_token,
+                           new_row=new_row), status
 
 
 @bp.post("/tokens/<int:token_id>/revoke")
