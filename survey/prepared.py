@@ -63,6 +63,10 @@ class PreparedWrite:
         compiled = self._compiled.get(key)
         if compiled is None:
             core = self._build(dialect.name).compile(dialect=dialect, column_keys=self._columns)
+            if core.insert_prefetch or core.update_prefetch:
+                # Python-side defaults are computed by Connection.execute, which this bypasses.
+                missing = ", ".join(column.name for column in [*core.insert_prefetch, *core.update_prefetch])
+                raise TypeError(f"give PreparedWrite the columns with Python-side defaults too: {missing}")
             processors = {}
             for name, bind in core.binds.items():
                 process = bind.type.dialect_impl(dialect).bind_processor(dialect)

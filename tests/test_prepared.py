@@ -67,6 +67,15 @@ def test_a_refused_write_raises_sqlalchemys_error_stores_nothing_and_frees_the_c
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Response)) == 3
 
 
+def test_a_column_with_a_python_default_left_out_is_refused_not_stored_as_null(app, make_survey):
+    from survey.operations import _RESPONSE_COLUMNS, _insert_statement
+    from survey.prepared import PreparedWrite
+
+    without_created_at = PreparedWrite(_insert_statement, [c for c in _RESPONSE_COLUMNS if c != "created_at"])
+    with pytest.raises(TypeError, match="created_at"):
+        without_created_at.run({"survey_id": make_survey("csat").id, "score": 3, "channel": "link"})
+
+
 def test_counts_add_up_in_one_row_per_window(app):
     results = [hit("prepared-count", limit=3, window_seconds=3600, now=1_800_000_000) for _ in range(5)]
     assert [r.allowed for r in results] == [True, True, True, False, False]
