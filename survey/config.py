@@ -57,6 +57,10 @@ class Defaults:
     # -- e-mail invitations (survey.invites) --
     # mailto: half of List-Unsubscribe; None: the sender's own address.
     MAIL_UNSUBSCRIBE_MAILTO: str | None = None
+    # Envelope sender for bounces, e.g. "bounces@example.com": each message then
+    # leaves from bounces+<signed tag>@example.com, and `flask invite bounces`
+    # reads what comes back. None: the From: address, as before.
+    MAIL_BOUNCE_ADDRESS: str | None = None
     # Delivery worker: messages per batch (one SMTP connection each), how long a
     # claim holds before another worker may take the batch over, and retries:
     # a temporary failure is retried after RETRY_BASE * 2**(attempt-1) seconds,

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import signal
+import sys
 from pathlib import Path
 
 import click
@@ -26,6 +28,7 @@ from survey.operations import OperationError
 contacts_cli = AppGroup("contacts", help="Import, unsubscribe and forget the people surveys are sent to.")
 invite_cli = AppGroup("invite", help="Send survey invitations by e-mail, deliver them, remind, report.")
 
+EX_TEMPFAIL = 75  # sysexits.h: a temporary failure, the caller should try again
 DURATION = re.compile(r"^\s*(\d+)\s*([wdhm])\s*$")
 UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes"}
 
@@ -130,6 +133,19 @@ def send_command(key: str, conditions: tuple[str, ...], name: str | None, expiry
                f"{result.throttled} surveyed within {result.campaign.throttle_days} days")
 
 
+def _check_bounce_address() -> str | None:
+    """MAIL_BOUNCE_ADDRESS, refused with a message if it cannot carry a tag."""
+    from survey.invites.bounces import split_bounce_address
+
+    bounce_address = current_app.config.get("MAIL_BOUNCE_ADDRESS")
+    if bounce_address:
+        try:
+            split_bounce_address(bounce_address)
+        except ValueError as exc:
+            raise _fail(exc) from None
+    return bounce_address or None
+
+
 @invite_cli.command("deliver")
 @click.option("--loop", is_flag=True, help="Keep running: deliver, wait --interval seconds, repeat (stop with Ctrl-C or SIGTERM).")
 @click.option("--interval", default=5.0, show_default=True, type=click.FloatRange(min=0.1),
@@ -144,6 +160,7 @@ def deliver_command(loop: bool, interval: float, batch_size: int | None) -> None
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, request_stop)
+    _check_bounce_address()
     transport = delivery.transport_for(current_app.config, current_app.instance_path)
     click.echo(f"delivering to {transport.describe()}", err=True)
 
@@ -267,6 +284,103 @@ def resolve_command(message_id: int, verdict: str | None) -> None:
     except OperationError as exc:
         raise _fail(exc) from None
     click.echo(f"message {message_id}: " + ("marked sent" if verdict == "sent" else "queued again"))
+
+
+@invite_cli.command("bounces")
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--maildir", "maildirs", multiple=True, type=click.Path(path_type=Path), metavar="PATH",
+              help="Read a maildir: the messages in new/ and the unseen ones in cur/; each one read is "
+                   "flagged seen (moved to cur/ with the S flag), so the next run skips it. Repeatable.")
+def bounces_command(files: tuple[Path, ...], maildirs: tuple[Path, ...]) -> None:
+    """Read bounce e-mails (delivery status notifications) and mark hard-bounced contacts.
+
+    Each FILE is one message; with no FILE and no --maildir one message is
+    read from standard input, so a mail server can pipe to it. A hard bounce
+    (5.x.x) marks its contact bounced, as a refusal during sending does;
+    soft bounces and other mail are reported and change nothing. Reading the
+    same bounce twice changes nothing the second time. Exits 1 if an input
+    could not be read (the others are still processed), 75 (EX_TEMPFAIL, so
+    a mail server retries) if the database failed.
+    """
+    from survey.invites.bounces import parse_bounce
+
+    bounce_address = _check_bounce_address()
+    counts = {"hard": 0, "soft": 0, "ignored": 0}
+    marked = 0
+    errors: list[str] = []
+
+    def process(label: str, raw: bytes, envelope: list[str] | None = None) -> None:
+        nonlocal marked
+        parsed = parse_bounce(raw, bounce_address=bounce_address, envelope_recipients=envelope or ())
+        try:
+            outcome = operations.record_bounce(parsed)
+        except sa.exc.DBAPIError as exc:
+            db.session.rollback()
+            # EX_TEMPFAIL: a mail server piping to us keeps the message and tries again later.
+            click.echo(f"{label}: the database failed, nothing recorded; try again later: {exc.orig}", err=True)
+            raise SystemExit(EX_TEMPFAIL) from None
+        counts[outcome.kind] += 1
+        marked += outcome.marked
+        click.echo(f"{label}: {outcome.summary}")
+
+    for path in files:
+        if path.is_dir():
+            errors.append(f"{path} is a folder; for a maildir use --maildir {path}")
+            continue
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            errors.append(f"cannot read {path}: {exc.strerror or exc}")
+            continue
+        process(str(path), raw)
+    for folder in maildirs:
+        try:
+            messages = _maildir_unseen(folder)
+        except OSError as exc:
+            errors.append(f"cannot read the maildir {folder}: {exc.strerror or exc}")
+            continue
+        if messages is None:
+            errors.append(f"{folder} is not a maildir (it needs new/ and cur/ folders)")
+            continue
+        for path in messages:
+            try:
+                raw = path.read_bytes()
+            except OSError as exc:
+                errors.append(f"cannot read {path}: {exc.strerror or exc}")
+                continue
+            process(str(path), raw)
+            try:
+                _maildir_mark_seen(folder, path)
+            except OSError as exc:
+                errors.append(f"cannot flag {path} seen: {exc.strerror or exc}")
+    if not files and not maildirs:
+        envelope = [os.environ[name] for name in ("ORIGINAL_RECIPIENT", "RECIPIENT") if os.environ.get(name)]
+        process("<stdin>", sys.stdin.buffer.read(), envelope)
+    total = sum(counts.values())
+    click.echo(f"{total} message(s): {counts['hard']} hard bounce(s), {marked} contact(s) newly marked bounced; "
+               f"{counts['soft']} soft bounce(s) and {counts['ignored']} other message(s) ignored")
+    for error in errors:
+        click.echo(error, err=True)
+    if errors:
+        raise click.ClickException(f"{len(errors)} input(s) could not be read")
+
+
+def _maildir_unseen(folder: Path) -> list[Path] | None:
+    """The messages of a maildir not yet flagged seen (None if ``folder`` is not a maildir)."""
+    if not (folder / "new").is_dir() or not (folder / "cur").is_dir():
+        return None
+    found = [p for p in sorted((folder / "new").iterdir()) if p.is_file() and not p.name.startswith(".")]
+    for path in sorted((folder / "cur").iterdir()):
+        _, _, flags = path.name.partition(":2,")
+        if path.is_file() and not path.name.startswith(".") and "S" not in flags:
+            found.append(path)
+    return found
+
+
+def _maildir_mark_seen(folder: Path, path: Path) -> None:
+    """Move a processed message to cur/ with the seen flag (the maildir way to say "read")."""
+    base, _, flags = path.name.partition(":2,")
+    path.rename(folder / "cur" / f"{base}:2,{''.join(sorted(set(flags) | {'S'}))}")
 
 
 def init_app(app: Flask) -> None:

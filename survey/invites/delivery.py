@@ -35,7 +35,10 @@ the server's ``250`` it commits ``sending → sent`` and erases the body.
   temporary ones are retried after ``MAIL_RETRY_BASE_SECONDS * 2**(n-1)``
   (capped at ``MAIL_RETRY_MAX_SECONDS``) until ``MAIL_MAX_ATTEMPTS``, then
   ``failed``; permanent ones fail at once, and a 5xx refusal of the recipient
-  marks the contact bounced so later campaigns skip it.
+  marks the contact bounced so later campaigns skip it. Bounces that come
+  back later, as delivery status notifications, are read by ``flask invite
+  bounces`` (``survey.invites.bounces``); with ``MAIL_BOUNCE_ADDRESS`` set
+  each message leaves with its own signed return path so they can be traced.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from survey.db import db
+from survey.invites.bounces import return_path
 from survey.invites.mailer import ClaimLost, DeliveryError, DeliveryUncertain, transport_for
 from survey.invites.models import Invitation, OutboxMessage
 from survey.models import Contact, utcnow
@@ -156,7 +160,8 @@ def deliver_batch(transport, claim: str, messages: list[OutboxMessage]) -> Deliv
     connection_error: DeliveryError | None = None
     connection_retry_at = utcnow()
     # Plain values, read before the first commit expires the objects (no reload per message).
-    pending = [(m.id, m.envelope_from, m.recipient, m.raw) for m in messages]
+    # With MAIL_BOUNCE_ADDRESS each message gets its own signed return path (survey.invites.bounces).
+    pending = [(m.id, return_path(config, m.id, m.envelope_from), m.recipient, m.raw) for m in messages]
     for message_id, envelope_from, recipient, raw in pending:
         if connection_error is not None:
             # The server is unreachable: leave the rest for the next try, not counted against them.

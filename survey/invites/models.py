@@ -148,6 +148,8 @@ class OutboxMessage(db.Model):
     kind: Mapped[str] = mapped_column(sa.String(12))
     state: Mapped[str] = mapped_column(sa.String(12), default="queued")
     message_id: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    # The sender's address. With MAIL_BOUNCE_ADDRESS set the worker sends from a signed
+    # per-message return path instead, worked out from the id (survey.invites.bounces).
     envelope_from: Mapped[str] = mapped_column(sa.String(320))
     recipient: Mapped[Optional[str]] = mapped_column(sa.String(320))
     # The complete message as it goes on the wire. Erased once it has left (or
