@@ -37,7 +37,7 @@ PUBLIC_ENDPOINTS = {
 
 # Pages only admins may use; the test checks they really are marked admin-only.
 ADMIN_ONLY = {"admin.new_survey", "admin.edit_survey", "admin.users", "admin.deactivate_user",
-              "admin.activate_user", "admin.change_role", "admin.contacts"}
+              "admin.activate_user", "admin.change_role", "admin.contacts", "admin.clear_contact_bounce"}
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 

@@ -227,6 +227,70 @@ def test_contacts_search_and_pages(client):
     assert "No contact matches" in client.get("/contacts?q=100%25").get_data(as_text=True)
 
 
+def test_clear_bounce_button_on_bounced_contacts_for_admins_only(app, client):
+    import datetime as dt
+
+    from survey.invites.contacts import ContactRow
+    from survey.invites.operations import import_contacts
+
+    import_contacts([ContactRow(line=2, email="ann@example.com"), ContactRow(line=3, email="bob@example.com"),
+                     ContactRow(line=4, email="cy@example.com")])
+    now = dt.datetime.utcnow()
+    ann, bob, cy = db.session.scalars(sa.select(Contact).order_by(Contact.email)).all()
+    ann.bounced_at = now
+    bob.bounced_at = bob.unsubscribed_at = now
+    db.session.commit()
+    ids = (ann.id, bob.id, cy.id)
+
+    analyst = app.test_client()
+    login(analyst, "analyst")
+    assert analyst.post(f"/contacts/{ids[0]}/unbounce").status_code == 403
+    assert db.session.get(Contact, ids[0]).bounced_at is not None
+
+    login(client, "admin")
+    page = client.get("/contacts").get_data(as_text=True)
+    assert page.count("Clear bounce<") == 2  # ann and bob; cy is not bounced
+    assert f'action="/contacts/{ids[0]}/unbounce"' in page and f"/contacts/{ids[2]}/unbounce" not in page
+    response = client.post(f"/contacts/{ids[0]}/unbounce", data={"q": "example", "page": "1"})
+    assert response.status_code == 302 and response.location == "/contacts?q=example"
+    db.session.expire_all()
+    assert db.session.get(Contact, ids[0]).bounced_at is None
+    assert "Cleared the bounce of ann@example.com: the next campaign invites them again." in \
+        client.get("/contacts").get_data(as_text=True)
+    client.post(f"/contacts/{ids[1]}/unbounce")
+    db.session.expire_all()
+    bob = db.session.get(Contact, ids[1])
+    assert bob.bounced_at is None and bob.unsubscribed_at is not None
+    page = client.get("/contacts").get_data(as_text=True)
+    assert "They stay unsubscribed, so campaigns still skip them." in page and "Clear bounce<" not in page
+    client.post(f"/contacts/{ids[2]}/unbounce")
+    assert "cy@example.com is not marked bounced; nothing changed." in client.get("/contacts").get_data(as_text=True)
+    assert client.post("/contacts/999999/unbounce").status_code == 404
+
+
+def test_clear_bounce_needs_the_pages_csrf_token(app, client):
+    import datetime as dt
+    import re
+
+    from survey.invites.contacts import ContactRow
+    from survey.invites.operations import import_contacts
+
+    import_contacts([ContactRow(line=2, email="ann@example.com")])
+    ann = db.session.scalar(sa.select(Contact))
+    ann.bounced_at = dt.datetime.utcnow()
+    db.session.commit()
+    app.config["WTF_CSRF_ENABLED"] = True
+    login(client, "admin")
+    assert client.post(f"/contacts/{ann.id}/unbounce").status_code == 400
+    db.session.expire_all()
+    assert db.session.get(Contact, ann.id).bounced_at is not None
+    page = client.get("/contacts").get_data(as_text=True)
+    token = re.search(rf'action="/contacts/{ann.id}/unbounce".*?name="csrf_token" value="([^"]+)"', page, re.S)
+    assert client.post(f"/contacts/{ann.id}/unbounce", data={"csrf_token": token.group(1)}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Contact, ann.id).bounced_at is None
+
+
 def test_the_last_active_admin_always_remains(app):
     from survey.auth.operations import set_active, set_role
     from survey.operations import OperationError

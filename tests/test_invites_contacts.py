@@ -1,8 +1,9 @@
-"""Contacts: the CSV parser (examples and properties), `flask contacts import` and `flask contacts forget`."""
+"""Contacts: the CSV parser (examples and properties), `flask contacts import`, `forget` and `unbounce`."""
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from pathlib import Path
 
@@ -18,7 +19,9 @@ from survey.invites.contacts import normalise_email, parse_contacts_csv
 from survey.invites.delivery import deliver
 from survey.invites.models import Invitation, OutboxMessage
 from survey.models import Contact, Response
-from tests.invites_support import add_contacts, local_path, score_links, write_contacts
+from tests.invites_support import (  # noqa: F401  (fixtures)
+    add_contacts, local_path, mailbox, score_links, smtp_server, write_contacts,
+)
 
 
 def parse(text: str, **kwargs):
@@ -232,3 +235,60 @@ def test_the_demo_sends_its_invitations_into_the_offline_outbox_once(app):
     assert b"http://127.0.0.1:5000/i/" in files[0].read_bytes()
     seed_demo_invitations("http://127.0.0.1:5000")
     assert len(list((Path(app.instance_path) / "outbox").glob("*/*.eml"))) == len(DEMO_CONTACTS)
+
+
+# -- clearing a bounce --------------------------------------------------------
+
+
+def mark(email: str, *, bounced: bool = True, unsubscribed: bool = False) -> Contact:
+    contact = contacts()[email]
+    now = dt.datetime.utcnow()
+    contact.bounced_at = now if bounced else None
+    contact.unsubscribed_at = now if unsubscribed else None
+    db.session.commit()
+    return contact
+
+
+def test_clear_bounce_clears_only_the_bounce_and_says_whether_it_changed_anything(app):
+    add_contacts(2)
+    assert operations.clear_bounce(mark("person0@example.com")) is True
+    assert contacts()["person0@example.com"].bounced_at is None
+    assert operations.clear_bounce(contacts()["person0@example.com"]) is False  # nothing left to clear
+    both = mark("person1@example.com", unsubscribed=True)
+    assert operations.clear_bounce(both) is True
+    person1 = contacts()["person1@example.com"]
+    assert person1.bounced_at is None and person1.unsubscribed_at is not None  # stays unsubscribed
+
+
+def test_unbounce_command(runner):
+    add_contacts(2)
+    mark("person0@example.com")
+    out = runner.invoke(args=["contacts", "unbounce", "Person0@Example.com"])
+    assert out.exit_code == 0, out.output
+    assert "cleared the bounce of person0@example.com; the next campaign invites it again" in out.output
+    assert contacts()["person0@example.com"].bounced_at is None
+    out = runner.invoke(args=["contacts", "unbounce", "person0@example.com"])
+    assert out.exit_code == 0 and "is not marked bounced; nothing changed" in out.output
+    mark("person1@example.com", unsubscribed=True)
+    out = runner.invoke(args=["contacts", "unbounce", "person1@example.com"])
+    assert out.exit_code == 0 and "stays unsubscribed, so campaigns still skip it" in out.output
+    assert contacts()["person1@example.com"].unsubscribed_at is not None
+    out = runner.invoke(args=["contacts", "unbounce", "nobody@example.com"])
+    assert out.exit_code == 1 and "no contact has the address 'nobody@example.com'" in out.output
+
+
+def test_a_cleared_contact_is_invited_by_the_next_campaign(smtp_server, mailbox, make_survey):
+    survey = make_survey("nps", throttle_days=0)
+    add_contacts(2)
+    mailbox.refuse["person1@example.com"] = "550 5.1.1 No such user here"
+    operations.send_campaign(survey, base_url="https://surveys.example.com")
+    assert (deliver().sent, contacts()["person1@example.com"].bounced_at is not None) == (1, True)
+    skipped = operations.send_campaign(survey, base_url="https://surveys.example.com")
+    assert (skipped.queued, skipped.bounced, deliver().sent) == (1, 1, 1)
+
+    del mailbox.refuse["person1@example.com"]  # the address was fixed
+    assert operations.clear_bounce(contacts()["person1@example.com"])
+    again = operations.send_campaign(survey, base_url="https://surveys.example.com")
+    assert (again.queued, again.bounced) == (2, 0)
+    assert deliver().sent == 2
+    assert sum(r.recipients == ["person1@example.com"] for r in mailbox.received) == 1

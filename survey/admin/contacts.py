@@ -1,11 +1,12 @@
-"""Admins see the contact list and add to it from a CSV file (survey.invites parses and stores it)."""
+"""Admins see the contact list, add to it from a CSV file (survey.invites parses and stores it)
+and clear a contact's bounced mark."""
 
 from __future__ import annotations
 
 import math
 
 import sqlalchemy as sa
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
 from survey.admin import bp
 from survey.admin.forms import ContactsUploadForm
@@ -13,7 +14,7 @@ from survey.auth import role_required
 from survey.db import db
 from survey.importer import ImportError_, open_csv_text
 from survey.invites.contacts import parse_contacts_csv
-from survey.invites.operations import import_contacts
+from survey.invites.operations import clear_bounce, import_contacts
 from survey.models import Contact
 from survey.results.filters import escape_like
 
@@ -79,3 +80,21 @@ def contacts():
         counts=contact_counts(), rows=rows, total=total, search=search, page=page,
         pages=max(1, math.ceil(total / PER_PAGE)), max_upload=current_app.config["MAX_CONTENT_LENGTH"],
     ), status
+
+
+@bp.post("/contacts/<int:contact_id>/unbounce")
+@role_required("admin")
+def clear_contact_bounce(contact_id: int):
+    """The "Clear bounce" button: campaigns invite the address again (CSRFProtect checks the token)."""
+    contact = db.session.get(Contact, contact_id)
+    if contact is None:
+        abort(404)
+    if not clear_bounce(contact):
+        flash(f"{contact.email} is not marked bounced; nothing changed.", "info")
+    elif contact.unsubscribed_at is not None:
+        flash(f"Cleared the bounce of {contact.email}. They stay unsubscribed, so campaigns still skip them.", "info")
+    else:
+        flash(f"Cleared the bounce of {contact.email}: the next campaign invites them again.", "info")
+    search = (request.form.get("q") or "").strip()[:200]
+    page = max(1, min(request.form.get("page", 1, type=int) or 1, 1_000_000))
+    return redirect(url_for("admin.contacts", q=search or None, page=page if page > 1 else None))

@@ -25,7 +25,7 @@ from survey.invites import delivery, operations
 from survey.invites.models import INVITATION_STATUSES, OUTBOX_STATES, Campaign, Invitation, OutboxMessage
 from survey.operations import OperationError
 
-contacts_cli = AppGroup("contacts", help="Import, unsubscribe and forget the people surveys are sent to.")
+contacts_cli = AppGroup("contacts", help="Import, unsubscribe, unbounce and forget the people surveys are sent to.")
 invite_cli = AppGroup("invite", help="Send survey invitations by e-mail, deliver them, remind, report.")
 
 EX_TEMPFAIL = 75  # sysexits.h: a temporary failure, the caller should try again
@@ -83,6 +83,22 @@ def unsubscribe_command(email: str) -> None:
         raise click.ClickException(f"no contact has the address {email!r}")
     changed = operations.unsubscribe_contact(contact)
     click.echo(f"unsubscribed {contact.email}" if changed else f"{contact.email} was already unsubscribed")
+
+
+@contacts_cli.command("unbounce")
+@click.argument("email")
+def unbounce_command(email: str) -> None:
+    """Clear an address's bounced mark, so campaigns invite it again (after the address was fixed,
+    or when the bounce was a mistake). An unsubscribed address stays unsubscribed."""
+    contact = operations.find_contact(email)
+    if contact is None:
+        raise click.ClickException(f"no contact has the address {email!r}")
+    if not operations.clear_bounce(contact):
+        click.echo(f"{contact.email} is not marked bounced; nothing changed")
+    elif contact.unsubscribed_at is not None:
+        click.echo(f"cleared the bounce of {contact.email}; it stays unsubscribed, so campaigns still skip it")
+    else:
+        click.echo(f"cleared the bounce of {contact.email}; the next campaign invites it again")
 
 
 @contacts_cli.command("forget")

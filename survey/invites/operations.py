@@ -85,6 +85,22 @@ def unsubscribe_contact(contact: Contact, now: dt.datetime | None = None) -> boo
     return first_time
 
 
+def clear_bounce(contact: Contact) -> bool:
+    """Let campaigns and reminders reach a bounced address again (it was fixed, or the bounce was a mistake).
+
+    Only the bounced mark goes: an unsubscribed contact stays unsubscribed, the
+    invitations already failed or suppressed keep their state, and the throttle
+    still counts from the last time the contact was surveyed. Returns False if
+    the contact was not marked bounced (nothing changes then).
+    """
+    changed = db.session.execute(
+        sa.update(Contact).where(Contact.id == contact.id, Contact.bounced_at.is_not(None)).values(bounced_at=None),
+        execution_options={"synchronize_session": False},
+    ).rowcount == 1
+    db.session.commit()
+    return changed
+
+
 def _cancel_queued_mail(contact_id: int, reason: str) -> int:
     """Cancel the contact's mail still queued (``reason`` is a SKIP_REASONS entry); return how many."""
     invitations = sa.select(Invitation.id).where(Invitation.contact_id == contact_id)
