@@ -483,6 +483,68 @@ def test_the_tokens_page_shows_each_expiry_and_lists_expired_ones_last(client):
     assert page.count(">Revoke</button>") == 4  # not for the expired or revoked ones
 
 
+def test_expired_and_revoked_tokens_can_be_removed_from_the_list(client):
+    from survey.auth.operations import remove_api_token
+    from survey.operations import OperationError
+
+    user = login(client, "analyst")
+    now = utcnow()
+    for number, (name, expires, revoked) in enumerate([("live", now + dt.timedelta(days=30), None),
+                                                         ("never", None, None),
+                                                         ("lapsed", now - dt.timedelta(hours=1), None),
+                                                         ("withdrawn", now + dt.timedelta(days=30), now)]):
+        db.session.add(ApiToken(user_id=user.id, name=name, token_hash=f"{number:064d}", created_at=now,
+                                expires_at=expires, revoked_at=revoked))
+    db.session.commit()
+    ids = {t.name: t.id for t in db.session.scalars(sa.select(ApiToken))}
+    page = client.get("/tokens").get_data(as_text=True)
+    assert page.count(">Remove<") == 2  # only the expired and the revoked one
+    assert f'action="/tokens/{ids["lapsed"]}/remove"' in page and f'/tokens/{ids["live"]}/remove' not in page
+
+    response = client.post(f"/tokens/{ids['lapsed']}/remove")
+    assert response.status_code == 302 and response.location == "/tokens"
+    assert "The token “lapsed” is removed from the list." in client.get("/tokens").get_data(as_text=True)
+    assert client.post(f"/tokens/{ids['withdrawn']}/remove").status_code == 302
+    # A token that still works has to be revoked first.
+    client.post(f"/tokens/{ids['live']}/remove")
+    assert "still works: revoke it first, then remove it." in client.get("/tokens").get_data(as_text=True)
+    db.session.expire_all()
+    assert sorted(db.session.scalars(sa.select(ApiToken.name))) == ["live", "never"]
+    with pytest.raises(OperationError, match="revoke it first"):
+        remove_api_token(db.session.get(ApiToken, ids["never"]))
+    assert client.post(f"/tokens/{ids['lapsed']}/remove").status_code == 404  # already gone
+    client.post(f"/tokens/{ids['live']}/revoke")
+    assert client.post(f"/tokens/{ids['live']}/remove").status_code == 302
+    db.session.expire_all()
+    assert list(db.session.scalars(sa.select(ApiToken.name))) == ["never"]
+
+
+def test_nobody_removes_someone_elses_token(client):
+    other = make_user("admin")
+    api_token(other)
+    stored = db.session.scalar(sa.select(ApiToken).where(ApiToken.user_id == other.id))
+    stored.revoked_at = utcnow()
+    db.session.commit()
+    login(client, "admin")
+    assert client.post(f"/tokens/{stored.id}/remove").status_code == 404
+    db.session.expire_all()
+    assert db.session.get(ApiToken, stored.id) is not None
+
+
+def test_removing_a_token_needs_the_pages_csrf_token(app, client):
+    user = login(client, "analyst")
+    db.session.add(ApiToken(user_id=user.id, name="old", token_hash="7" * 64, revoked_at=utcnow()))
+    db.session.commit()
+    stored = db.session.scalar(sa.select(ApiToken))
+    app.config["WTF_CSRF_ENABLED"] = True
+    assert client.post(f"/tokens/{stored.id}/remove").status_code == 400
+    page = client.get("/tokens").get_data(as_text=True)
+    token = re.search(rf'action="/tokens/{stored.id}/remove".*?name="csrf_token" value="([^"]+)"', page, re.S)
+    assert client.post(f"/tokens/{stored.id}/remove", data={"csrf_token": token.group(1)}).status_code == 302
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ApiToken)) == 0
+
+
 def test_tokens_create_takes_a_lifetime_and_list_shows_it(runner, monkeypatch):
     make_user("analyst", email="ana@example.com")
     week = runner.invoke(args=["tokens", "create", "ana@example.com", "--name", "week", "--days", "7"])

@@ -222,6 +222,18 @@ def revoke_api_token(token: ApiToken) -> None:
         db.session.commit()
 
 
+def remove_api_token(token: ApiToken, now: dt.datetime | None = None) -> None:
+    """Delete a token that no longer works (revoked or expired) from its owner's list, in one commit.
+
+    A token that still works is refused (OperationError): it has to be revoked
+    first, so removing a row never cuts off a script by surprise.
+    """
+    if token.status(now or utcnow()) not in ("revoked", "expired"):
+        raise OperationError(f"the token “{token.name}” still works: revoke it first, then remove it")
+    db.session.delete(token)
+    db.session.commit()
+
+
 def find_api_token(raw: str) -> ApiToken | None:
     """The unrevoked token with this value, or None; raise ApiTokenExpired if it has expired."""
     if not raw or len(raw) > 200:

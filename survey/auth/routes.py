@@ -10,8 +10,8 @@ from flask import abort, flash, g, make_response, redirect, render_template, req
 from survey.auth import bp
 from survey.auth.decorators import current_user, login_required
 from survey.auth.forms import LoginForm, PasswordChangeForm, TokenForm
-from survey.auth.operations import (LoginError, as_sentence, authenticate, create_api_token, revoke_api_token,
-                                    set_password, tokens_of)
+from survey.auth.operations import (LoginError, as_sentence, authenticate, create_api_token, remove_api_token,
+                                    revoke_api_token, set_password, tokens_of)
 from survey.auth.sessions import session_payload
 from survey.db import db
 from survey.models import ApiToken, utcnow
@@ -120,6 +120,23 @@ def revoke_token(token_id: int):
         abort(404, description="You have no API token with that id.")
     revoke_api_token(token)
     flash(f"The token “{token.name}” is revoked; calls using it are now refused.", "info")
+    return redirect(url_for("auth.tokens"))
+
+
+@bp.post("/tokens/<int:token_id>/remove")
+@login_required
+def remove_token(token_id: int):
+    """Take an expired or revoked token off the list; one that still works must be revoked first."""
+    token = db.session.get(ApiToken, token_id)
+    if token is None or token.user_id != current_user().id:
+        abort(404, description="You have no API token with that id.")
+    name = token.name
+    try:
+        remove_api_token(token)
+    except OperationError as exc:
+        flash(as_sentence(str(exc)), "error")
+    else:
+        flash(f"The token “{name}” is removed from the list.", "info")
     return redirect(url_for("auth.tokens"))
 
 
