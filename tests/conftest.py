@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 
 from survey import create_app
 from survey.db import db
@@ -55,15 +56,32 @@ def app_config(tmp_path):
     return config
 
 
+class ClosingClient(FlaskClient):
+    """A test client whose responses are all closed when the test ends (see ``app``).
+
+    A streamed response nobody read to the end (the CSV export) keeps its
+    request context pushed until it is closed. Left to the garbage collector,
+    it could be closed in a later test and pop that test's context mid-way.
+    """
+
+    def open(self, *args, **kwargs):
+        response = super().open(*args, **kwargs)
+        self.application.extensions.setdefault("test_responses", []).append(response)
+        return response
+
+
 @pytest.fixture
 def app(app_config, tmp_path, monkeypatch):
     monkeypatch.setenv("RAPPORT_INSTANCE_PATH", str(tmp_path / "instance"))
     app = create_app(app_config)
+    app.test_client_class = ClosingClient
     with app.app_context():
         import survey.models_all  # noqa: F401
 
         db.create_all()
         yield app
+        for response in reversed(app.extensions.pop("test_responses", [])):
+            response.close()  # newest first: each pops the context it pushed
         db.session.remove()
         if TEST_DB_URL:
             _truncate_all()
