@@ -255,7 +255,7 @@ def test_clear_bounce_button_on_bounced_contacts_for_admins_only(app, client):
     assert response.status_code == 302 and response.location == "/contacts?q=example"
     db.session.expire_all()
     assert db.session.get(Contact, ids[0]).bounced_at is None
-    assert "Cleared the bounce of ann@example.com: the next campaign invites them again." in \
+    assert "Cleared the bounce of ann@example.com: campaigns invite them again, as often as the survey throttle allows." in \
         client.get("/contacts").get_data(as_text=True)
     client.post(f"/contacts/{ids[1]}/unbounce")
     db.session.expire_all()

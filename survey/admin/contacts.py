@@ -94,7 +94,8 @@ def clear_contact_bounce(contact_id: int):
     elif contact.unsubscribed_at is not None:
         flash(f"Cleared the bounce of {contact.email}. They stay unsubscribed, so campaigns still skip them.", "info")
     else:
-        flash(f"Cleared the bounce of {contact.email}: the next campaign invites them again.", "info")
+        flash(f"Cleared the bounce of {contact.email}: campaigns invite them again, "
+              "as often as the survey throttle allows.", "info")
     search = (request.form.get("q") or "").strip()[:200]
     page = max(1, min(request.form.get("page", 1, type=int) or 1, 1_000_000))
     return redirect(url_for("admin.contacts", q=search or None, page=page if page > 1 else None))

@@ -98,7 +98,7 @@ def unbounce_command(email: str) -> None:
     elif contact.unsubscribed_at is not None:
         click.echo(f"cleared the bounce of {contact.email}; it stays unsubscribed, so campaigns still skip it")
     else:
-        click.echo(f"cleared the bounce of {contact.email}; the next campaign invites it again")
+        click.echo(f"cleared the bounce of {contact.email}; campaigns invite it again, as often as the throttle allows")
 
 
 @contacts_cli.command("forget")
