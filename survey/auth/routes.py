@@ -111,13 +111,18 @@ def tokens():
                            new_row=new_row), status
 
 
-@bp.post("/tokens/<int:token_id>/revoke")
-@login_required
-def revoke_token(token_id: int):
+def own_token_or_404(token_id: int) -> ApiToken:
     token = db.session.get(ApiToken, token_id)
     # Someone else's token is as good as absent: say nothing about it.
     if token is None or token.user_id != current_user().id:
         abort(404, description="You have no API token with that id.")
+    return token
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int):
+    token = own_token_or_404(token_id)
     revoke_api_token(token)
     flash(f"The token “{token.name}” is revoked; calls using it are now refused.", "info")
     return redirect(url_for("auth.tokens"))
@@ -127,9 +132,7 @@ def revoke_token(token_id: int):
 @login_required
 def remove_token(token_id: int):
     """Take an expired or revoked token off the list; one that still works must be revoked first."""
-    token = db.session.get(ApiToken, token_id)
-    if token is None or token.user_id != current_user().id:
-        abort(404, description="You have no API token with that id.")
+    token = own_token_or_404(token_id)
     name = token.name
     try:
         remove_api_token(token)

@@ -339,16 +339,20 @@ def bounces_command(files: tuple[Path, ...], maildirs: tuple[Path, ...]) -> None
         marked += outcome.marked
         click.echo(f"{label}: {outcome.summary}")
 
+    def read(path: Path) -> bytes | None:
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            errors.append(f"cannot read {path}: {exc.strerror or exc}")
+            return None
+
     for path in files:
         if path.is_dir():
             errors.append(f"{path} is a folder; for a maildir use --maildir {path}")
             continue
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            errors.append(f"cannot read {path}: {exc.strerror or exc}")
-            continue
-        process(str(path), raw)
+        raw = read(path)
+        if raw is not None:
+            process(str(path), raw)
     for folder in maildirs:
         try:
             messages = _maildir_unseen(folder)
@@ -359,10 +363,8 @@ def bounces_command(files: tuple[Path, ...], maildirs: tuple[Path, ...]) -> None
             errors.append(f"{folder} is not a maildir (it needs new/ and cur/ folders)")
             continue
         for path in messages:
-            try:
-                raw = path.read_bytes()
-            except OSError as exc:
-                errors.append(f"cannot read {path}: {exc.strerror or exc}")
+            raw = read(path)
+            if raw is None:
                 continue
             process(str(path), raw)
             try:
