@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from survey.db import db, insert_on_conflict
 from survey.kinds import DEFAULT_FOLLOWUP, DEFAULT_THANK_YOU, KINDS
 from survey.models import CHANNELS, Response, Survey, utcnow
-from survey.prepared import PreparedWrite
+from survey.prepared import PreparedWrite, Transaction
 
 if TYPE_CHECKING:
     from survey.importer import FeedbackRow
@@ -137,20 +137,23 @@ _RESPONSE_COLUMNS = ("survey_id", "score", "comment", "channel", "meta", "create
 _insert_new_response = PreparedWrite(_insert_statement, _RESPONSE_COLUMNS)
 
 
-def insert_response(survey: Survey, answer: Answer, connection: sa.Connection | None = None) -> Recorded | None:
+def insert_response(survey: Survey, answer: Answer, connection: sa.Connection | None = None, *,
+                    transaction: Transaction | None = None) -> Recorded | None:
     """Insert one answer; None, and nothing written, if its ``submission_key`` is stored already.
 
-    With no ``connection``, the insert is a transaction of its own
-    (``survey.prepared``: this is every customer's write, and it runs at a
-    third of the cost of the ORM's unit of work). On a ``connection``, it
-    joins that transaction and the caller commits.
+    With neither ``connection`` nor ``transaction``, the insert is a transaction
+    of its own (``survey.prepared``: this is every customer's write, and it runs
+    at a third of the cost of the ORM's unit of work). On a ``connection``, or in
+    a prepared ``transaction``, it joins that transaction and the caller commits.
     """
     now = utcnow()
     values = _response_values(survey, answer, now)
-    if connection is None:
-        row = _insert_new_response.run(values)
-    else:
+    if connection is not None:
         row = connection.execute(_insert_statement(connection.dialect.name), values).first()
+    elif transaction is not None:
+        row = transaction.run(_insert_new_response, values)
+    else:
+        row = _insert_new_response.run(values)
     return None if row is None else Recorded(row[0], now, True)
 
 

@@ -13,6 +13,10 @@ A write that need not survive a power cut (a rate-limit count) says
 its own fsync. WAL frames are written in order, so the next durable commit's
 fsync covers it anyway; a crash of the process loses nothing either way.
 
+Writes that belong together run in one ``transaction()``: a widget answer
+and its rate-limit count are one commit and one turn at SQLite's writer
+lock instead of two.
+
 What stays as with ``Connection.execute``: the pool (its checkout events
 included), SQLite's writer turns (``survey.sqlite_turns``), and the errors:
 a DBAPI error comes out as SQLAlchemy's exception (``OperationalError`` is
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 
 import sqlalchemy as sa
@@ -50,6 +55,7 @@ class PreparedWrite:
 
     ``run(values)`` executes it in a transaction of its own and returns the first
     row returned (a tuple), or None if none was. ``durable=False``: see the module.
+    Inside a ``transaction()``, ``tx.run(write, values)`` does the same without committing.
     """
 
     def __init__(self, build: Callable[[str], sa.Executable], columns: Sequence[str], durable: bool = True):
@@ -77,41 +83,100 @@ class PreparedWrite:
         return compiled
 
     def run(self, values: Mapping[str, Any]) -> tuple | None:
+        with Transaction(durable=self._durable, single=True) as tx:
+            return tx.run(self, values)
+
+
+def transaction() -> "Transaction":
+    """Prepared writes that commit together: ``with transaction() as tx: tx.run(write, values)``.
+
+    Leaving the block normally commits; an exception rolls everything back.
+    ``tx.after_commit(fn)`` runs ``fn`` once the commit is done (a write to
+    the same SQLite file from inside the block would wait for this one).
+    """
+    return Transaction(durable=True, single=False)
+
+
+class Transaction:
+    """One pooled DBAPI connection, checked out for the ``with`` block (see ``transaction()``)."""
+
+    def __init__(self, durable: bool, single: bool):
+        self._durable = durable
+        self._single = single  # one statement: on PostgreSQL it runs in autocommit, one round trip
+        self._after_commit: list[Callable[[], Any]] = []
+
+    def __enter__(self) -> "Transaction":
         engine = db.engine
-        dialect = engine.dialect
-        compiled = self._compile(dialect)
-        params = compiled.parameters(values)
-        connection = engine.raw_connection()
-        autocommit = dialect.name == "postgresql"
-        relaxed = (not self._durable and connection.info.get(SQLITE_SYNCHRONOUS_INFO) in ("FULL", "EXTRA"))
+        self.dialect = dialect = engine.dialect
+        self.connection = connection = engine.raw_connection()
+        self.autocommit = self._single and dialect.name == "postgresql"
+        self.relaxed = not self._durable and connection.info.get(SQLITE_SYNCHRONOUS_INFO) in ("FULL", "EXTRA")
+        self.lost = False
+        try:
+            if self.autocommit:
+                connection.driver_connection.autocommit = True
+            if self.relaxed:
+                self._execute("PRAGMA synchronous=NORMAL", ())
+        except BaseException:
+            self._release()
+            raise
+        return self
+
+    def run(self, write: PreparedWrite, values: Mapping[str, Any]) -> tuple | None:
+        """Execute ``write`` with ``values`` in this transaction; its first returned row, or None."""
+        compiled = write._compile(self.dialect)
+        row = self._execute(compiled.sql, compiled.parameters(values))
+        return None if row is None else tuple(row)
+
+    def after_commit(self, callback: Callable[[], Any]) -> None:
+        self._after_commit.append(callback)
+
+    def _execute(self, sql: str, params) -> Any:
         cursor = None
         try:
-            if autocommit:
-                connection.driver_connection.autocommit = True
-            cursor = connection.cursor()
-            if relaxed:
-                cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute(compiled.sql, params)
-            row = cursor.fetchone()
+            cursor = self.connection.cursor()
+            cursor.execute(sql, params)
+            row = cursor.fetchone() if cursor.description else None
             cursor.close()
-            if not autocommit:
-                connection.commit()
-            return None if row is None else tuple(row)
-        except dialect.loaded_dbapi.Error as exc:
-            lost = dialect.is_disconnect(exc, connection.dbapi_connection, cursor)
-            if lost:
-                connection.invalidate(exc)
-            elif not autocommit:
-                _rollback_quietly(connection)
-            raise sa.exc.DBAPIError.instance(compiled.sql, params, exc, dialect.loaded_dbapi.Error,
-                                             connection_invalidated=lost, dialect=dialect) from exc
+            return row
+        except self.dialect.loaded_dbapi.Error as exc:
+            raise self._translated(exc, sql, params, cursor) from exc
+
+    def _translated(self, exc: Exception, sql: str, params, cursor) -> sa.exc.DBAPIError:
+        dialect = self.dialect
+        self.lost = dialect.is_disconnect(exc, self.connection.dbapi_connection, cursor)
+        if self.lost:
+            self.connection.invalidate(exc)
+        return sa.exc.DBAPIError.instance(sql, params, exc, dialect.loaded_dbapi.Error,
+                                          connection_invalidated=self.lost, dialect=dialect)
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        try:
+            if self.autocommit or self.lost:
+                pass
+            elif exc_type is None:
+                try:
+                    self.connection.commit()
+                except self.dialect.loaded_dbapi.Error as error:
+                    _rollback_quietly(self.connection)
+                    raise self._translated(error, "COMMIT", (), None) from error
+            else:
+                _rollback_quietly(self.connection)
         finally:
-            if connection.dbapi_connection is not None:
-                if autocommit:
-                    connection.driver_connection.autocommit = False
-                if relaxed:
-                    _restore_synchronous(connection, dialect)
-            connection.close()  # back to the pool, which rolls back anything left open
+            self._release()
+        if exc_type is None:
+            for callback in self._after_commit:
+                callback()
+
+    def _release(self) -> None:
+        connection = self.connection
+        if connection.dbapi_connection is not None:
+            if self.autocommit:
+                connection.driver_connection.autocommit = False
+            if self.relaxed:
+                _restore_synchronous(connection, self.dialect)
+        connection.close()  # back to the pool, which rolls back anything left open
 
 
 def _rollback_quietly(connection) -> None:

@@ -121,3 +121,64 @@ def test_only_a_count_commits_without_its_own_fsync_and_the_connection_is_restor
         assert kinds(count_statements) == ["BEGIN", "INSERT", "COMMIT"]
     assert kinds(answer_statements) == ["BEGIN", "INSERT", "COMMIT"], "an answer commits with the configured fsync"
     assert settings == {{"FULL": 2, "NORMAL": 1}[setting]}, "no pooled connection is left relaxed"
+
+
+def test_writes_in_one_transaction_commit_together_and_roll_back_together(app, make_survey):
+    from survey.prepared import transaction
+
+    survey = make_survey("csat")
+    committed, answer = [], an_answer()
+    with transaction() as tx:
+        assert hit("prepared-together", limit=5, window_seconds=60, transaction=tx).allowed
+        recorded = insert_response(survey, answer, transaction=tx)
+        tx.after_commit(lambda: committed.append(stored_count()))
+    assert committed == [1], "after_commit runs once the answer is committed"
+
+    class Refused(Exception):
+        pass
+
+    with pytest.raises(Refused), transaction() as tx:
+        hit("prepared-apart", limit=5, window_seconds=60, transaction=tx)
+        insert_response(survey, an_answer(), transaction=tx)
+        tx.after_commit(lambda: committed.append("never"))
+        raise Refused
+    assert committed == [1]
+    assert stored_count() == 1 and stored(answer.submission_key).id == recorded.id
+    keys = set(db.session.scalars(sa.select(RateLimitCounter.key)))
+    assert "prepared-together" in keys and "prepared-apart" not in keys
+
+
+def stored_count() -> int:
+    with sa.create_engine(db.engine.url).connect() as other:  # committed rows only
+        return other.execute(sa.select(sa.func.count()).select_from(Response)).scalar_one()
+
+
+def test_a_failed_statement_in_a_transaction_raises_sqlalchemys_error_and_stores_nothing(app, make_survey):
+    from survey.prepared import transaction
+
+    survey = make_survey("csat")
+    with pytest.raises(sa.exc.IntegrityError), transaction() as tx:
+        hit("prepared-failed", limit=5, window_seconds=60, transaction=tx)
+        insert_response(survey, an_answer(invitation_id=999_999), transaction=tx)  # the foreign key refuses
+    assert stored_count() == 0
+    assert db.session.scalar(sa.select(RateLimitCounter).where(RateLimitCounter.key == "prepared-failed")) is None
+    assert insert_response(survey, an_answer()).created  # the connection went back clean
+
+
+@pytest.mark.skipif(bool(TEST_DB_URL), reason="SQLite's statement trace")
+def test_a_widget_answer_and_its_rate_count_are_one_commit(app, client, make_survey):
+    from survey.widget.operations import add_origins
+
+    survey = make_survey("nps")
+    add_origins(survey, ["https://shop.example"])
+    app.config["WIDGET_RATE_LIMIT"] = "30/minute"
+    statements = []
+    sa.event.listen(db.engine, "checkout",
+                    lambda dbapi_connection, *_: dbapi_connection.set_trace_callback(statements.append))
+    db.engine.dispose()  # every connection from now on is traced
+    got = client.post(f"/api/v1/surveys/{survey.public_key}/responses", headers={"Origin": "https://shop.example"},
+                      json={"score": 9, "elapsed_ms": 5000, "submission_key": uuid.uuid4().hex})
+    assert got.status_code == 201, got.get_json()
+    writes = [line.split()[0].upper() + (" INTO " + line.split()[2] if line.upper().startswith("INSERT") else "")
+              for line in statements if line.split()[0].upper() in ("BEGIN", "INSERT", "COMMIT", "UPDATE")]
+    assert writes == ["BEGIN", "INSERT INTO rate_limit_counters", "INSERT INTO responses", "COMMIT"]

@@ -111,6 +111,16 @@ def test_the_embed_page_posts_from_this_sites_own_origin(client, survey):
     assert row.referrer_origin == PARTNER  # the framing page's origin, as it is on the survey's list
 
 
+@pytest.mark.parametrize("host, origin", [("xn--bcher-kva.example", "http://xn--bcher-kva.example"),
+                                          ("shop.example:80", "http://shop.example")])
+def test_this_sites_own_origin_is_compared_as_the_browser_sends_it(client, survey, host, origin):
+    """Browsers send an internationalised host in punycode and leave out the default port."""
+    got = client.post(answers_url(survey), json={"score": 7, "elapsed_ms": HUMAN_MS},
+                      headers={"Origin": origin, "Host": host})
+    assert got.status_code == 201, got.get_json()
+    assert got.headers["Access-Control-Allow-Origin"] == origin
+
+
 # --- CORS ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("method, path", [("POST", ""), ("PATCH", "/1"), ("GET", None)])

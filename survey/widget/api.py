@@ -15,6 +15,7 @@ import secrets
 
 import sqlalchemy as sa
 from flask import abort, current_app, jsonify, request, url_for
+from werkzeug.exceptions import HTTPException
 
 from survey.auth.operations import as_sentence
 from survey.db import db
@@ -23,13 +24,14 @@ from survey.models import Response, Survey, utcnow
 from survey.operations import Answer
 from survey.public.routes import require_open
 from survey.published import Published, published_or_404
-from survey.ratelimit import client_key, hit_rate, parse_rate
+from survey.prepared import Transaction
+from survey.ratelimit import RateResult, client_key, hit_rate, parse_rate
 from survey.requestinfo import origin_of, page_path, ua_family
 from survey.widget import api_bp
 from survey.widget.cors import add_cors_headers, allow_origin, check_origin
 from survey.widget.operations import (
-    EditWindowClosed, SubmissionConflict, TokenMismatch, count_bot, edit_allowed_until, record_widget_answer,
-    update_widget_answer,
+    EditWindowClosed, RateLimited, SubmissionConflict, TokenMismatch, count_bot, edit_allowed_until,
+    record_widget_answer, update_widget_answer,
 )
 from survey.widget.payload import (
     NewAnswer, PayloadError, Scale, bot_reason, decode_json, parse_answer_update, parse_new_answer,
@@ -60,6 +62,13 @@ api_bp.after_request(add_cors_headers)
 
 def gate(public_key: str, write: bool) -> Published:
     """The survey, if this request may use it; otherwise the error that says why."""
+    published = admit(public_key, write)
+    refuse_if_limited(count_request(published.survey, write))
+    return published
+
+
+def admit(public_key: str, write: bool) -> Published:
+    """Every check of ``gate`` before the rate limit, which the caller then counts itself."""
     published = published_or_404(public_key)
     survey = published.survey
     check = check_origin(published, write)
@@ -76,13 +85,24 @@ def gate(public_key: str, write: bool) -> Published:
         request.max_content_length = limit  # also bounds bodies sent without a Content-Length
         if request.content_length is not None and request.content_length > limit:
             abort(413)
-    rate_name = "WIDGET_RATE_LIMIT" if write else "WIDGET_CONFIG_RATE_LIMIT"
-    result = hit_rate(f"widget{'' if write else '-load'}:{survey.id}:{client_key()}",
-                      parse_rate(current_app.config[rate_name]))
-    if not result.allowed:
-        raise ApiError(429, f"too many requests for this survey from your network; try again in "
-                            f"{result.retry_after} seconds", headers={"Retry-After": str(result.retry_after)})
     return published
+
+
+def count_request(survey: Survey, write: bool, transaction: Transaction | None = None) -> RateResult:
+    """Count this request against its client's limit for the survey (in ``transaction``, if given)."""
+    rate_name = "WIDGET_RATE_LIMIT" if write else "WIDGET_CONFIG_RATE_LIMIT"
+    return hit_rate(f"widget{'' if write else '-load'}:{survey.id}:{client_key()}",
+                    parse_rate(current_app.config[rate_name]), transaction=transaction)
+
+
+def refuse_if_limited(result: RateResult) -> None:
+    if not result.allowed:
+        raise too_many_requests(result)
+
+
+def too_many_requests(result: RateResult) -> ApiError:
+    return ApiError(429, f"too many requests for this survey from your network; try again in "
+                         f"{result.retry_after} seconds", headers={"Retry-After": str(result.retry_after)})
 
 
 def scale_of(survey: Survey) -> Scale:
@@ -122,13 +142,22 @@ def widget_config(public_key: str):
 
 @api_bp.route("/<public_key>/responses", methods=["POST"])
 def create_response(public_key: str):
-    """A new widget answer: 201 with its id and the token that may add the comment later."""
-    published = gate(public_key, write=True)
+    """A new widget answer: 201 with its id and the token that may add the comment later.
+
+    A valid answer's rate-limit count commits with the answer itself; a refused
+    or trapped one is counted on its own first, so a flooding client hears 429.
+    """
+    published = admit(public_key, write=True)
     survey = published.survey
-    payload = parse_new_answer(decode_json(request.get_data()), scale_of(survey))
+    try:
+        payload = parse_new_answer(decode_json(request.get_data()), scale_of(survey))
+    except (PayloadError, HTTPException):
+        refuse_if_limited(count_request(survey, write=True))
+        raise
     window = edit_window()
     trap = bot_reason(payload.honeypot_filled, payload.elapsed_ms, current_app.config["WIDGET_MIN_ANSWER_MS"])
     if trap:
+        refuse_if_limited(count_request(survey, write=True))
         count_bot(survey, trap)
         return _created_body(secrets.randbelow(MAX_ID) + 1, secrets.token_urlsafe(32), utcnow() + window,
                              public_key, 201)
@@ -138,7 +167,10 @@ def create_response(public_key: str):
         page_url=page_path(payload.page_url, survey.keep_query_string), submission_key=payload.submission_key,
     )
     try:
-        recorded, token = record_widget_answer(survey, answer, window)
+        recorded, token = record_widget_answer(survey, answer, window,
+                                               lambda tx: count_request(survey, write=True, transaction=tx))
+    except RateLimited as exc:
+        raise too_many_requests(exc.result) from None
     except (SubmissionConflict, EditWindowClosed) as exc:
         raise ApiError(409, str(exc), "submission_key") from None
     return _created_body(recorded.id, token, edit_allowed_until(recorded, window), public_key,

@@ -36,7 +36,13 @@ class OriginCheck:
 
 def own_origin() -> str | None:
     """This site's origin as the browser sees it (ProxyFix makes it right behind a proxy)."""
-    return origin_of(current_app.config.get("PUBLIC_BASE_URL") or request.host_url)
+    return origin_of(current_app.config.get("PUBLIC_BASE_URL")) or request_origin()
+
+
+def request_origin() -> str | None:
+    """The origin this request was sent to, from its Host header as sent (punycode stays punycode,
+    as in the browser's Origin header; ``request.host_url`` would decode it)."""
+    return origin_of(f"{request.scheme}://{request.host}")
 
 
 def check_origin(published: Published, write: bool) -> OriginCheck:
@@ -47,7 +53,7 @@ def check_origin(published: Published, write: bool) -> OriginCheck:
         return OriginCheck(False, None, False, (
             "answers must come from a web page on a site the survey allows (the request had no Origin "
             "header); server-to-server posting is off (WIDGET_ACCEPT_NO_ORIGIN)"))
-    if origin in (own_origin(), origin_of(request.host_url)):
+    if origin in (own_origin(), request_origin()):
         return OriginCheck(True, origin, False)
     if origin in published.origins:
         return OriginCheck(True, origin, True)

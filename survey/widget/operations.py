@@ -11,6 +11,7 @@ import hmac
 import ipaddress
 import re
 import secrets
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -21,6 +22,8 @@ from survey.models import Response, Survey, SurveyOrigin, utcnow
 from survey.operations import (
     Answer, OperationError, Recorded, hash_token, insert_response, revise_response, stored_with_key,
 )
+from survey.prepared import Transaction, transaction
+from survey.ratelimit import RateResult
 from survey.requestinfo import origin_of
 from survey.widget.models import BOT_REASONS, BotCatch
 
@@ -43,6 +46,14 @@ class EditWindowClosed(EditRefused):
 
 class SubmissionConflict(OperationError):
     """A submission key that already belongs to an answer this request may not touch."""
+
+
+class RateLimited(OperationError):
+    """The client is over its rate limit: its request was counted, and nothing else stored."""
+
+    def __init__(self, result: RateResult):
+        super().__init__(f"too many requests; try again in {result.retry_after} seconds")
+        self.result = result
 
 
 # --- Origins ---------------------------------------------------------------------------
@@ -146,17 +157,28 @@ def new_edit_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def record_widget_answer(survey: Survey, answer: Answer, edit_window: dt.timedelta) -> tuple[Recorded, str]:
+def record_widget_answer(survey: Survey, answer: Answer, edit_window: dt.timedelta,
+                         count_request: Callable[[Transaction], RateResult] | None = None) -> tuple[Recorded, str]:
     """Store a widget answer; return what was stored and the edit token.
 
     The edit token lets the same visitor add the comment later (PATCH); only
     its hash is stored. A retried request (same ``submission_key``) revises
     the first answer and gets a fresh token, as the first reply never arrived.
+
+    ``count_request(tx)`` counts the request against its client's rate limit
+    in the same transaction as the answer: one commit, and on SQLite one turn
+    at the writer's lock. If the limit refuses it, only the count is stored
+    and RateLimited is raised.
     """
     token = new_edit_token()
     answer.channel = CHANNEL
     answer.edit_token = token
-    recorded = insert_response(survey, answer)
+    with transaction() as tx:
+        limit = count_request(tx) if count_request is not None else None
+        if limit is None or limit.allowed:
+            recorded = insert_response(survey, answer, transaction=tx)
+    if limit is not None and not limit.allowed:
+        raise RateLimited(limit)
     if recorded is not None:
         return recorded, token
     existing = stored_with_key(answer.submission_key)
