@@ -219,10 +219,10 @@ class Response(db.Model):
     external_id: Mapped[Optional[str]] = mapped_column(sa.String(200))
     # Idempotency key of the form or API call that created it (double-click, retry).
     submission_key: Mapped[Optional[str]] = mapped_column(sa.String(64), unique=True)
-    contact_id: Mapped[Optional[int]] = mapped_column(
-        sa.ForeignKey("contacts.id", ondelete="SET NULL"), index=True
-    )
-    invitation_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("invitations.id", ondelete="SET NULL"), unique=True)
+    # contact_id, invitation_id and external_id are NULL for most answers: their indexes
+    # (below) are partial, so an answer's insert writes no B-tree entry for a NULL.
+    contact_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("contacts.id", ondelete="SET NULL"))
+    invitation_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("invitations.id", ondelete="SET NULL"))
     meta: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     ua_family: Mapped[Optional[str]] = mapped_column(sa.String(64))
     referrer_origin: Mapped[Optional[str]] = mapped_column(sa.String(255))
@@ -243,7 +243,14 @@ class Response(db.Model):
     __table_args__ = (
         sa.CheckConstraint(f"channel IN {CHANNELS}", name="channel_known"),
         sa.CheckConstraint("score IS NOT NULL OR comment IS NOT NULL", name="score_or_comment"),
-        sa.UniqueConstraint("survey_id", "external_id", name="uq_responses_survey_external_id"),
+        # Unique indexes, not constraints, so they can be partial; NULLs never conflicted anyway.
+        sa.Index("uq_responses_invitation_id", "invitation_id", unique=True,
+                 sqlite_where=sa.text("invitation_id IS NOT NULL"),
+                 postgresql_where=sa.text("invitation_id IS NOT NULL")),
+        sa.Index("uq_responses_survey_external_id", "survey_id", "external_id", unique=True,
+                 sqlite_where=sa.text("external_id IS NOT NULL"), postgresql_where=sa.text("external_id IS NOT NULL")),
+        sa.Index("ix_responses_contact_id", "contact_id",
+                 sqlite_where=sa.text("contact_id IS NOT NULL"), postgresql_where=sa.text("contact_id IS NOT NULL")),
         # One survey's answers by date; the results page's counts per score, day, label and
         # channel read only this index (it carries those columns), never the table.
         sa.Index("ix_responses_survey_created", "survey_id", "created_at", "score", "sentiment", "theme", "channel"),
