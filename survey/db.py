@@ -17,7 +17,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase
 
-from survey.sqlite_turns import connection_factory
+from survey.sqlite_turns import TurnTakingConnection, connection_factory
 
 # Named constraints so migrations can alter them on every backend.
 NAMING_CONVENTION = {
@@ -107,15 +107,17 @@ def ping_after_idle(engine: sa.Engine, idle_seconds: float) -> None:
 
 
 # FULL: a commit the customer saw acknowledged survives a power cut, not just a crash.
-SQLITE_SYNCHRONOUS_INFO = "rapport.sqlite_synchronous"  # each pooled connection's setting, in its info
 _SYNC_MODES = {"FULL": "FULL", "NORMAL": "NORMAL", "EXTRA": "EXTRA", "OFF": "OFF"}  # OFF: throw-away test DBs only
 
 
-def _sqlite_on_connect(synchronous: str, dbapi_connection, record) -> None:
+def _sqlite_on_connect(synchronous: str, dbapi_connection, _record) -> None:
     # The busy timeout itself is set through sqlite3's ``timeout`` connect argument.
-    record.info[SQLITE_SYNCHRONOUS_INFO] = synchronous  # survey.prepared relaxes it for counts
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    in_wal = cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower() == "wal"
+    if synchronous == "FULL" and in_wal and isinstance(dbapi_connection, TurnTakingConnection):
+        # As durable as FULL, but the disk flush waits outside the writer's lock (survey.sqlite_turns).
+        dbapi_connection.flush_after_commit = True
+        synchronous = "NORMAL"
     cursor.execute(f"PRAGMA synchronous={synchronous}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()

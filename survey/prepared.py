@@ -10,8 +10,9 @@ commits; on PostgreSQL in autocommit, one round trip.
 
 A write that need not survive a power cut (a rate-limit count) says
 ``durable=False``: on SQLite with ``synchronous=FULL`` it commits without
-its own fsync. WAL frames are written in order, so the next durable commit's
-fsync covers it anyway; a crash of the process loses nothing either way.
+waiting for its own flush of the write-ahead log (``survey.sqlite_turns``).
+Log frames are written in order, so the next durable commit's flush covers
+it anyway; a crash of the process loses nothing either way.
 
 Writes that belong together run in one ``transaction()``: a widget answer
 and its rate-limit count are one commit and one turn at SQLite's writer
@@ -33,7 +34,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from survey.db import SQLITE_SYNCHRONOUS_INFO, db
+from survey.db import db
 
 
 @dataclass(frozen=True)
@@ -110,37 +111,30 @@ class Transaction:
         self.dialect = dialect = engine.dialect
         self.connection = connection = engine.raw_connection()
         self.autocommit = self._single and dialect.name == "postgresql"
-        self.relaxed = not self._durable and connection.info.get(SQLITE_SYNCHRONOUS_INFO) in ("FULL", "EXTRA")
+        self.relaxed = not self._durable and getattr(connection.driver_connection, "flush_after_commit", False)
         self.lost = False
-        try:
-            if self.autocommit:
-                connection.driver_connection.autocommit = True
-            if self.relaxed:
-                self._execute("PRAGMA synchronous=NORMAL", ())
-        except BaseException:
-            self._release()
-            raise
+        if self.autocommit:
+            connection.driver_connection.autocommit = True
+        if self.relaxed:
+            connection.driver_connection.flush_after_commit = False
         return self
 
     def run(self, write: PreparedWrite, values: Mapping[str, Any]) -> tuple | None:
         """Execute ``write`` with ``values`` in this transaction; its first returned row, or None."""
         compiled = write._compile(self.dialect)
-        row = self._execute(compiled.sql, compiled.parameters(values))
+        params = compiled.parameters(values)
+        cursor = None
+        try:
+            cursor = self.connection.cursor()
+            cursor.execute(compiled.sql, params)
+            row = cursor.fetchone() if cursor.description else None
+            cursor.close()
+        except self.dialect.loaded_dbapi.Error as exc:
+            raise self._translated(exc, compiled.sql, params, cursor) from exc
         return None if row is None else tuple(row)
 
     def after_commit(self, callback: Callable[[], Any]) -> None:
         self._after_commit.append(callback)
-
-    def _execute(self, sql: str, params) -> Any:
-        cursor = None
-        try:
-            cursor = self.connection.cursor()
-            cursor.execute(sql, params)
-            row = cursor.fetchone() if cursor.description else None
-            cursor.close()
-            return row
-        except self.dialect.loaded_dbapi.Error as exc:
-            raise self._translated(exc, sql, params, cursor) from exc
 
     def _translated(self, exc: Exception, sql: str, params, cursor) -> sa.exc.DBAPIError:
         dialect = self.dialect
@@ -175,7 +169,7 @@ class Transaction:
             if self.autocommit:
                 connection.driver_connection.autocommit = False
             if self.relaxed:
-                _restore_synchronous(connection, self.dialect)
+                connection.driver_connection.flush_after_commit = True
         connection.close()  # back to the pool, which rolls back anything left open
 
 
@@ -186,11 +180,3 @@ def _rollback_quietly(connection) -> None:
         connection.rollback()
     except Exception:  # noqa: BLE001
         pass
-
-
-def _restore_synchronous(connection, dialect: sa.Dialect) -> None:
-    # A connection that stayed relaxed would commit later answers without their fsync: drop it.
-    try:
-        connection.dbapi_connection.execute(f"PRAGMA synchronous={connection.info[SQLITE_SYNCHRONOUS_INFO]}")
-    except dialect.loaded_dbapi.Error as exc:
-        connection.invalidate(exc)

@@ -3,7 +3,7 @@
 They must behave as ``Connection.execute`` would: values converted by the
 column types, one commit, SQLAlchemy's exceptions with nothing stored, and on
 SQLite the writer's turn given back; a count that need not be durable must
-not leave its connection relaxed for the answers that come after it.
+not leave its connection without the flush the answers after it need.
 """
 
 import datetime as dt
@@ -85,42 +85,76 @@ def test_counts_add_up_in_one_row_per_window(app):
 
 @pytest.mark.skipif(bool(TEST_DB_URL), reason="SQLite's synchronous setting")
 @pytest.mark.parametrize("setting", ["FULL", "NORMAL"])
-def test_only_a_count_commits_without_its_own_fsync_and_the_connection_is_restored(
+def test_an_answer_is_flushed_to_disk_after_its_turn_and_a_count_is_not(
         app_config, tmp_path, monkeypatch, make_survey, setting):
+    """FULL: every answer's commit waits for the log's fdatasync, taken after the writer's turn is
+    given back (so the next writer need not wait for the disk); a rate count waits for none."""
+    import fcntl
+    import os
+
     from survey import create_app
 
     app_config["SQLITE_SYNCHRONOUS"] = setting
     monkeypatch.setenv("RAPPORT_INSTANCE_PATH", str(tmp_path / "instance-sync"))
     app = create_app(app_config)
-    statements, connections = [], []
+    flushes, turn_free_while_flushing = [], []
+    real_fdatasync = os.fdatasync
 
-    def trace(dbapi_connection, *_):
-        connections.append(dbapi_connection)
-        dbapi_connection.set_trace_callback(statements.append)
+    def fdatasync(fd):
+        flushes.append(os.readlink(f"/proc/self/fd/{fd}"))
+        probe = os.open(lock_path, os.O_RDWR)
+        try:  # another writer could take the turn now
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            turn_free_while_flushing.append(True)
+        except BlockingIOError:
+            turn_free_while_flushing.append(False)
+        finally:
+            os.close(probe)
+        return real_fdatasync(fd)
 
     with app.app_context():
         db.create_all()
+        database = db.engine.url.database
+        lock_path = os.path.realpath(database) + "-writer.lock"
         survey = make_survey("csat")
-        db.session.refresh(survey)  # loaded now, so only the writes appear in the trace
-        sa.event.listen(db.engine, "checkout", trace)
+        monkeypatch.setattr(os, "fdatasync", fdatasync)
+        monkeypatch.setattr("survey.ratelimit.random.randrange", lambda n: 1)  # no clean-up of old counts now
         hit("prepared-sync", limit=5, window_seconds=60)
-        count_statements, statements[:] = list(statements), []
+        count_flushes, flushes[:] = list(flushes), []
         insert_response(survey, an_answer())
-        answer_statements = list(statements)
-        settings = {connection.execute("PRAGMA synchronous").fetchone()[0] for connection in connections}
+        answer_flushes, flushes[:] = list(flushes), []
+        hit("prepared-sync", limit=5, window_seconds=60)
+        survey.question = "Changed through the ORM"
+        db.session.commit()
+        later_flushes = list(flushes)
+        pooled = [record.driver_connection for record in _pooled(db.engine)]
+        settings = {connection.execute("PRAGMA synchronous").fetchone()[0] for connection in pooled}
+        flags = {connection.flush_after_commit for connection in pooled}
         db.engine.dispose()
 
-    def kinds(trace_lines):
-        return [line.split()[0].upper() + (" " + line.split()[1] if line.upper().startswith("PRAGMA") else "")
-                for line in trace_lines if not line.upper().startswith("ROLLBACK")]
-
+    wal = os.path.realpath(database) + "-wal"
+    assert count_flushes == []
+    assert settings == {1}, "SQLite itself runs at NORMAL; FULL's flush is Rapport's own"
     if setting == "FULL":
-        assert kinds(count_statements) == ["PRAGMA synchronous=NORMAL", "BEGIN", "INSERT", "COMMIT",
-                                           "PRAGMA synchronous=FULL"]
+        assert answer_flushes == [wal] and turn_free_while_flushing == [True, True]
+        assert later_flushes == [wal], "the count after it did not flush; the ORM's commit did"
+        assert flags == {True}, "no pooled connection is left without its flush"
     else:
-        assert kinds(count_statements) == ["BEGIN", "INSERT", "COMMIT"]
-    assert kinds(answer_statements) == ["BEGIN", "INSERT", "COMMIT"], "an answer commits with the configured fsync"
-    assert settings == {{"FULL": 2, "NORMAL": 1}[setting]}, "no pooled connection is left relaxed"
+        assert answer_flushes == [] and later_flushes == [] and flags == {False}
+
+
+def _pooled(engine):
+    """The DBAPI connections the engine's pool holds now (checked in)."""
+    connections = []
+    while True:
+        try:
+            record = engine.pool._pool.get_nowait()
+        except Exception:  # noqa: BLE001 -- the queue is empty
+            break
+        connections.append(record)
+    for record in connections:
+        engine.pool._pool.put_nowait(record)
+    return connections
 
 
 def test_writes_in_one_transaction_commit_together_and_roll_back_together(app, make_survey):

@@ -117,3 +117,33 @@ def test_a_writer_that_never_gets_its_turn_goes_ahead_after_the_busy_timeout(app
         with db.engine.connect() as conn:
             assert conn.execute(sa.select(counters.c.key)).scalars().all() == ["late"]
         db.engine.dispose()
+
+
+def test_a_commit_whose_flush_fails_is_not_acknowledged(app_config, tmp_path, monkeypatch, make_survey):
+    """With FULL, a failed fdatasync of the log raises (503 for a request) instead of answering "stored"."""
+    import errno
+    import os
+    import uuid
+
+    from survey import create_app
+    from survey.operations import Answer, insert_response
+
+    app_config["SQLITE_SYNCHRONOUS"] = "FULL"
+    monkeypatch.setenv("RAPPORT_INSTANCE_PATH", str(tmp_path / "instance-flush"))
+    app = create_app(app_config)
+    with app.app_context():
+        db.create_all()
+        survey = make_survey("csat")
+
+        def failing_fdatasync(fd):
+            raise OSError(errno.EIO, "Input/output error")
+
+        monkeypatch.setattr(os, "fdatasync", failing_fdatasync)
+        answer = Answer(score=4, comment=None, channel="link", submission_key=uuid.uuid4().hex)
+        with pytest.raises(sa.exc.OperationalError, match="could not flush the write-ahead log"):
+            insert_response(survey, answer)
+        monkeypatch.undo()
+        # The writer's turn went back: the same answer sent again is recognised, and others go in.
+        assert insert_response(survey, answer) is None
+        assert insert_response(survey, Answer(score=5, comment=None, channel="link", submission_key=uuid.uuid4().hex)).created
+        db.engine.dispose()
