@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from survey.db import db, insert_on_conflict
 from survey.kinds import DEFAULT_FOLLOWUP, DEFAULT_THANK_YOU, KINDS
 from survey.models import CHANNELS, Response, Survey, utcnow
-from survey.prepared import PreparedWrite, Transaction
+from survey.prepared import PreparedWrite, Writes
 
 if TYPE_CHECKING:
     from survey.importer import FeedbackRow
@@ -138,20 +138,20 @@ _insert_new_response = PreparedWrite(_insert_statement, _RESPONSE_COLUMNS)
 
 
 def insert_response(survey: Survey, answer: Answer, connection: sa.Connection | None = None, *,
-                    transaction: Transaction | None = None) -> Recorded | None:
+                    together: Writes | None = None) -> Recorded | None:
     """Insert one answer; None, and nothing written, if its ``submission_key`` is stored already.
 
-    With neither ``connection`` nor ``transaction``, the insert is a transaction
-    of its own (``survey.prepared``: this is every customer's write, and it runs
-    at a third of the cost of the ORM's unit of work). On a ``connection``, or in
-    a prepared ``transaction``, it joins that transaction and the caller commits.
+    With neither ``connection`` nor ``together``, the insert is a transaction of
+    its own (``survey.prepared``: this is every customer's write, and it runs at
+    a third of the cost of the ORM's unit of work). On a ``connection`` it joins
+    that transaction and the caller commits; ``together``: one of that group.
     """
     now = utcnow()
     values = _response_values(survey, answer, now)
     if connection is not None:
         row = connection.execute(_insert_statement(connection.dialect.name), values).first()
-    elif transaction is not None:
-        row = transaction.run(_insert_new_response, values)
+    elif together is not None:
+        row = together.run(_insert_new_response, values)
     else:
         row = _insert_new_response.run(values)
     return None if row is None else Recorded(row[0], now, True)

@@ -14,9 +14,9 @@ waiting for its own flush of the write-ahead log (``survey.sqlite_turns``).
 Log frames are written in order, so the next durable commit's flush covers
 it anyway; a crash of the process loses nothing either way.
 
-Writes that belong together run in one ``transaction()``: a widget answer
-and its rate-limit count are one commit and one turn at SQLite's writer
-lock instead of two.
+Writes made for the same request run ``together()``: a widget answer and
+its rate-limit count are one commit, one turn at SQLite's writer lock and
+one flush instead of two; on PostgreSQL each stays one round trip.
 
 What stays as with ``Connection.execute``: the pool (its checkout events
 included), SQLite's writer turns (``survey.sqlite_turns``), and the errors:
@@ -56,7 +56,7 @@ class PreparedWrite:
 
     ``run(values)`` executes it in a transaction of its own and returns the first
     row returned (a tuple), or None if none was. ``durable=False``: see the module.
-    Inside a ``transaction()``, ``tx.run(write, values)`` does the same without committing.
+    Inside ``together()``, ``writes.run(write, values)`` does the same as part of the group.
     """
 
     def __init__(self, build: Callable[[str], sa.Executable], columns: Sequence[str], durable: bool = True):
@@ -84,33 +84,37 @@ class PreparedWrite:
         return compiled
 
     def run(self, values: Mapping[str, Any]) -> tuple | None:
-        with Transaction(durable=self._durable, single=True) as tx:
-            return tx.run(self, values)
+        with Writes(durable=self._durable) as writes:
+            return writes.run(self, values)
 
 
-def transaction() -> "Transaction":
-    """Prepared writes that commit together: ``with transaction() as tx: tx.run(write, values)``.
+def together() -> "Writes":
+    """Prepared writes sent the cheapest way: ``with together() as writes: writes.run(write, values)``.
 
-    Leaving the block normally commits; an exception rolls everything back.
-    ``tx.after_commit(fn)`` runs ``fn`` once the commit is done (a write to
-    the same SQLite file from inside the block would wait for this one).
+    On SQLite, where one writer goes at a time, they are one transaction:
+    one turn at the writer's lock, one commit, one flush; an exception in
+    the block rolls them all back. On PostgreSQL a transaction would cost a
+    BEGIN and a COMMIT round trip more, so each commits as it runs. Group
+    only writes that need not stand or fall together (an answer and its
+    rate-limit count). ``writes.after_commit(fn)`` runs ``fn`` when the block
+    has committed (a write to the same SQLite file from inside the block
+    would wait for this one).
     """
-    return Transaction(durable=True, single=False)
+    return Writes(durable=True)
 
 
-class Transaction:
-    """One pooled DBAPI connection, checked out for the ``with`` block (see ``transaction()``)."""
+class Writes:
+    """One pooled DBAPI connection, checked out for the ``with`` block (see ``together()``)."""
 
-    def __init__(self, durable: bool, single: bool):
+    def __init__(self, durable: bool):
         self._durable = durable
-        self._single = single  # one statement: on PostgreSQL it runs in autocommit, one round trip
         self._after_commit: list[Callable[[], Any]] = []
 
-    def __enter__(self) -> "Transaction":
+    def __enter__(self) -> "Writes":
         engine = db.engine
         self.dialect = dialect = engine.dialect
         self.connection = connection = engine.raw_connection()
-        self.autocommit = self._single and dialect.name == "postgresql"
+        self.autocommit = dialect.name == "postgresql"  # one round trip per write
         self.relaxed = not self._durable and getattr(connection.driver_connection, "flush_after_commit", False)
         self.lost = False
         if self.autocommit:
@@ -120,7 +124,7 @@ class Transaction:
         return self
 
     def run(self, write: PreparedWrite, values: Mapping[str, Any]) -> tuple | None:
-        """Execute ``write`` with ``values`` in this transaction; its first returned row, or None."""
+        """Execute ``write`` with ``values`` in this group; its first returned row, or None."""
         compiled = write._compile(self.dialect)
         params = compiled.parameters(values)
         cursor = None

@@ -17,8 +17,8 @@ Limits written in configuration as text (``"30/minute"``) go through ``parse_rat
 ``hit`` runs in its own one-statement transaction on its own connection, so it
 never commits (or rolls back) the caller's session; call it before the
 request writes anything (on SQLite a pending write would make it wait).
-Or count inside the prepared transaction that stores the request's own
-write (``survey.prepared.transaction()``): one commit for both.
+Or count together with the request's own write (``survey.prepared.together()``):
+on SQLite, one commit for both.
 Expired windows are deleted now and then by the requests themselves.
 """
 
@@ -39,7 +39,7 @@ from flask import request
 from sqlalchemy.orm import Mapped, mapped_column
 
 from survey.db import db, insert_on_conflict
-from survey.prepared import PreparedWrite, Transaction
+from survey.prepared import PreparedWrite, Writes
 
 # Roughly one request in this many also deletes expired windows.
 CLEANUP_ONE_IN = 50
@@ -116,13 +116,13 @@ def client_key(remote_addr: str | None = None) -> str:
 
 
 def hit(key: str, limit: int, window_seconds: int, now: float | None = None,
-        transaction: Transaction | None = None) -> RateResult:
+        together: Writes | None = None) -> RateResult:
     """Count one request against ``key``; allowed while it is within ``limit`` per window.
 
     Refused requests count too, so a client that keeps hammering stays refused
     until the window ends. The count commits at once, in a transaction of its own
-    (``survey.prepared``), never with the caller's session; with ``transaction``
-    it commits with that transaction instead.
+    (``survey.prepared``), never with the caller's session; with ``together``
+    it is one of that group of writes instead.
     """
     if limit < 1 or window_seconds < 1:
         raise RateError(f"a rate limit needs at least 1 request per at least 1 second, not {limit}/{window_seconds} s")
@@ -132,15 +132,15 @@ def hit(key: str, limit: int, window_seconds: int, now: float | None = None,
     if len(key) > KEY_MAX_LENGTH:
         key = key[:KEY_MAX_LENGTH - 65] + "#" + hashlib.sha256(key.encode()).hexdigest()
     values = {"key": key, "window_start": window_start, "expires_at": window_end}
-    if transaction is None:
+    if together is None:
         (count,) = _bump.run(values)
     else:
-        (count,) = transaction.run(_bump, values)
+        (count,) = together.run(_bump, values)
     if random.randrange(CLEANUP_ONE_IN) == 0:
-        if transaction is None:
+        if together is None:
             delete_expired(now)
         else:  # after the commit: another writer to the same SQLite file would wait for this one
-            transaction.after_commit(lambda: delete_expired(now))
+            together.after_commit(lambda: delete_expired(now))
     if count <= limit:
         return RateResult(True, 0)
     return RateResult(False, max(1, math.ceil(window_end - now)))
@@ -160,11 +160,11 @@ _bump = PreparedWrite(_bump_statement, ("key", "window_start", "expires_at"), du
 
 
 def hit_rate(key: str, rate: Rate | None, now: float | None = None,
-             transaction: Transaction | None = None) -> RateResult:
+             together: Writes | None = None) -> RateResult:
     """``hit`` with a parsed ``Rate``; None (no limit configured) always allows and stores nothing."""
     if rate is None:
         return RateResult(True, 0)
-    return hit(key, rate.limit, rate.window_seconds, now, transaction)
+    return hit(key, rate.limit, rate.window_seconds, now, together)
 
 
 def delete_expired(now: float | None = None) -> int:

@@ -24,7 +24,7 @@ from survey.models import Response, Survey, utcnow
 from survey.operations import Answer
 from survey.public.routes import require_open
 from survey.published import Published, published_or_404
-from survey.prepared import Transaction
+from survey.prepared import Writes
 from survey.ratelimit import RateResult, client_key, hit_rate, parse_rate
 from survey.requestinfo import origin_of, page_path, ua_family
 from survey.widget import api_bp
@@ -88,11 +88,11 @@ def admit(public_key: str, write: bool) -> Published:
     return published
 
 
-def count_request(survey: Survey, write: bool, transaction: Transaction | None = None) -> RateResult:
-    """Count this request against its client's limit for the survey (in ``transaction``, if given)."""
+def count_request(survey: Survey, write: bool, together: Writes | None = None) -> RateResult:
+    """Count this request against its client's limit for the survey (``together`` with other writes, if given)."""
     rate_name = "WIDGET_RATE_LIMIT" if write else "WIDGET_CONFIG_RATE_LIMIT"
     return hit_rate(f"widget{'' if write else '-load'}:{survey.id}:{client_key()}",
-                    parse_rate(current_app.config[rate_name]), transaction=transaction)
+                    parse_rate(current_app.config[rate_name]), together=together)
 
 
 def refuse_if_limited(result: RateResult) -> None:
@@ -144,8 +144,8 @@ def widget_config(public_key: str):
 def create_response(public_key: str):
     """A new widget answer: 201 with its id and the token that may add the comment later.
 
-    A valid answer's rate-limit count commits with the answer itself; a refused
-    or trapped one is counted on its own first, so a flooding client hears 429.
+    A valid answer's rate-limit count is written together with the answer; a
+    refused or trapped one is counted on its own first, so a flooding client hears 429.
     """
     published = admit(public_key, write=True)
     survey = published.survey
@@ -168,7 +168,7 @@ def create_response(public_key: str):
     )
     try:
         recorded, token = record_widget_answer(survey, answer, window,
-                                               lambda tx: count_request(survey, write=True, transaction=tx))
+                                               lambda writes: count_request(survey, write=True, together=writes))
     except RateLimited as exc:
         raise too_many_requests(exc.result) from None
     except (SubmissionConflict, EditWindowClosed) as exc:

@@ -22,7 +22,7 @@ from survey.models import Response, Survey, SurveyOrigin, utcnow
 from survey.operations import (
     Answer, OperationError, Recorded, hash_token, insert_response, revise_response, stored_with_key,
 )
-from survey.prepared import Transaction, transaction
+from survey.prepared import Writes, together
 from survey.ratelimit import RateResult
 from survey.requestinfo import origin_of
 from survey.widget.models import BOT_REASONS, BotCatch
@@ -158,25 +158,25 @@ def new_edit_token() -> str:
 
 
 def record_widget_answer(survey: Survey, answer: Answer, edit_window: dt.timedelta,
-                         count_request: Callable[[Transaction], RateResult] | None = None) -> tuple[Recorded, str]:
+                         count_request: Callable[[Writes], RateResult] | None = None) -> tuple[Recorded, str]:
     """Store a widget answer; return what was stored and the edit token.
 
     The edit token lets the same visitor add the comment later (PATCH); only
     its hash is stored. A retried request (same ``submission_key``) revises
     the first answer and gets a fresh token, as the first reply never arrived.
 
-    ``count_request(tx)`` counts the request against its client's rate limit
-    in the same transaction as the answer: one commit, and on SQLite one turn
-    at the writer's lock. If the limit refuses it, only the count is stored
-    and RateLimited is raised.
+    ``count_request(writes)`` counts the request against its client's rate
+    limit together with the answer (``survey.prepared.together``: on SQLite
+    one commit, one turn at the writer's lock). If the limit refuses it,
+    only the count is stored and RateLimited is raised.
     """
     token = new_edit_token()
     answer.channel = CHANNEL
     answer.edit_token = token
-    with transaction() as tx:
-        limit = count_request(tx) if count_request is not None else None
+    with together() as writes:
+        limit = count_request(writes) if count_request is not None else None
         if limit is None or limit.allowed:
-            recorded = insert_response(survey, answer, transaction=tx)
+            recorded = insert_response(survey, answer, together=writes)
     if limit is not None and not limit.allowed:
         raise RateLimited(limit)
     if recorded is not None:
