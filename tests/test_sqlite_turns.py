@@ -145,5 +145,6 @@ def test_a_commit_whose_flush_fails_is_not_acknowledged(app_config, tmp_path, mo
         monkeypatch.undo()
         # The writer's turn went back: the same answer sent again is recognised, and others go in.
         assert insert_response(survey, answer) is None
-        assert insert_response(survey, Answer(score=5, comment=None, channel="link", submission_key=uuid.uuid4().hex)).created
+        another = Answer(score=5, comment=None, channel="link", submission_key=uuid.uuid4().hex)
+        assert insert_response(survey, another).created
         db.engine.dispose()
