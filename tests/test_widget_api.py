@@ -311,7 +311,16 @@ def test_unknown_methods_get_json_405(client, survey):
 
 # --- rate limit ------------------------------------------------------------------------
 
-def test_too_many_answers_from_one_client_get_429_with_retry_after(app, client, survey, make_survey):
+@pytest.fixture
+def rate_clock(monkeypatch):
+    """The rate limiter's clock, held half a minute into a minute (and an hour): its fixed
+    windows must not roll over in the middle of a test and forget the counts so far."""
+    from types import SimpleNamespace
+
+    monkeypatch.setattr("survey.ratelimit.time", SimpleNamespace(time=lambda: 1_800_000_030.0))
+
+
+def test_too_many_answers_from_one_client_get_429_with_retry_after(app, client, survey, make_survey, rate_clock):
     app.config["WIDGET_RATE_LIMIT"] = "3/minute"
     for _ in range(3):
         assert post_answer(client, survey).status_code == 201
@@ -331,7 +340,7 @@ def test_too_many_answers_from_one_client_get_429_with_retry_after(app, client, 
     assert post_answer(client, other).status_code == 201
 
 
-def test_every_write_counts_invalid_refused_and_bots_too(app, client, survey):
+def test_every_write_counts_invalid_refused_and_bots_too(app, client, survey, rate_clock):
     """The count commits with the answer; requests that store nothing still count."""
     app.config["WIDGET_RATE_LIMIT"] = "4/minute"
     assert client.post(answers_url(survey), json={"score": 99, "elapsed_ms": HUMAN_MS},
@@ -348,7 +357,7 @@ def test_every_write_counts_invalid_refused_and_bots_too(app, client, survey):
     assert counts == [5]  # all five were counted and kept, the refused one too
 
 
-def test_widget_loads_have_their_own_limit(app, client, survey):
+def test_widget_loads_have_their_own_limit(app, client, survey, rate_clock):
     app.config["WIDGET_CONFIG_RATE_LIMIT"] = "2/hour"
     assert [client.get(config_url(survey), headers={"Origin": PARTNER}).status_code for _ in range(3)] == [200, 200, 429]
     assert post_answer(client, survey).status_code == 201  # answering is counted separately
