@@ -152,15 +152,15 @@ class Writes:
                  traceback: TracebackType | None) -> None:
         try:
             if self.autocommit or self.lost:
-                pass
-            elif exc_type is None:
+                pass  # nothing open to end: each write committed itself, or the connection is gone
+            elif exc_type is not None:
+                _rollback_quietly(self.connection)
+            else:
                 try:
                     self.connection.commit()
                 except self.dialect.loaded_dbapi.Error as error:
                     _rollback_quietly(self.connection)
                     raise self._translated(error, "COMMIT", (), None) from error
-            else:
-                _rollback_quietly(self.connection)
         finally:
             self._release()
         if exc_type is None:
