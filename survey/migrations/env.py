@@ -1,3 +1,4 @@
+import contextlib
 import logging
 from logging.config import fileConfig
 
@@ -74,6 +75,43 @@ def run_migrations_offline():
         context.run_migrations()
 
 
+@contextlib.contextmanager
+def sqlite_foreign_keys_off(connection):
+    """On SQLite, run the migrations with foreign keys off and refuse a revision that breaks one.
+
+    Batch mode alters a SQLite table by copying it and dropping the old one;
+    with foreign keys on, that DROP TABLE runs ON DELETE CASCADE and empties
+    every table that refers to it (a recreate of responses would delete all
+    labels and pain point links). With them off nothing is deleted. Yields the
+    ``on_version_apply`` hook that runs ``PRAGMA foreign_key_check`` after each
+    revision, before its transaction commits; None on other databases.
+    """
+    if connection.dialect.name != "sqlite":
+        yield None
+        return
+    # The pragma is ignored inside a transaction, so it goes before Alembic begins one.
+    connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    connection.commit()
+    if connection.exec_driver_sql("PRAGMA foreign_keys").scalar():
+        raise RuntimeError("could not turn SQLite's foreign keys off for the migration (a transaction is "
+                           "open): a table recreate would delete the rows that refer to it")
+    broken_before = set(connection.exec_driver_sql("PRAGMA foreign_key_check").all())
+    connection.commit()
+
+    def refuse_broken_keys(ctx, step, heads, run_args):
+        broken = set(connection.exec_driver_sql("PRAGMA foreign_key_check").all()) - broken_before
+        if broken:
+            raise RuntimeError(f"revision {step.up_revision_id} left rows referring to rows that do not exist "
+                               f"(table, rowid, referred table, key): {sorted(broken)[:5]}; the upgrade stopped before recording it")
+
+    try:
+        yield refuse_broken_keys
+    finally:
+        connection.rollback()  # whatever is still open: the pragma below applies only outside one
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")  # the app may use this connection next
+        connection.commit()
+
+
 def run_migrations_online():
     """Run migrations in 'online' mode.
 
@@ -98,11 +136,12 @@ def run_migrations_online():
 
     connectable = get_engine()
 
-    with connectable.connect() as connection:
+    with connectable.connect() as connection, sqlite_foreign_keys_off(connection) as check_keys:
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
-            **conf_args
+            **conf_args,
+            **({"on_version_apply": check_keys} if check_keys else {}),
         )
 
         with context.begin_transaction():

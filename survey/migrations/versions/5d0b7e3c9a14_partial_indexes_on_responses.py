@@ -48,6 +48,7 @@ def _sqlite_foreign_keys_off():
         yield
         return
     dbapi_connection = bind.connection.dbapi_connection
+    was_on = bind.exec_driver_sql("PRAGMA foreign_keys").scalar()  # env.py turns them off for every migration
     # SQLite ignores this pragma inside a transaction; Alembic commits each revision on SQLite, so none is open.
     bind.exec_driver_sql("PRAGMA foreign_keys=OFF")
     if bind.exec_driver_sql("PRAGMA foreign_keys").scalar():
@@ -70,7 +71,8 @@ def _sqlite_foreign_keys_off():
         dbapi_connection.rollback()
         raise
     finally:
-        bind.exec_driver_sql("PRAGMA foreign_keys=ON")  # this connection may serve the app next (flask demo)
+        if was_on:
+            bind.exec_driver_sql("PRAGMA foreign_keys=ON")  # this connection may serve the app next (flask demo)
 
 
 def upgrade():
