@@ -284,10 +284,13 @@ def fetch_form_sessions(server: GunicornServer, survey_key: str, count: int, pat
 
 
 def gunicorn_options(args, kind: str) -> dict:
-    # The README's advice: one thread per worker on SQLite (requests are all Python);
-    # four on PostgreSQL, whose round trips and commits a worker can wait for in parallel.
-    threads = args.gthreads or (1 if kind == "sqlite" else 4)
-    return {"workers": args.workers, "threads": threads, "worker_class": args.worker_class}
+    # The README's advice. SQLite: sync workers, whose requests are all Python and which
+    # take a connection only when free (a threaded worker may take them all and leave
+    # the other cores idle). PostgreSQL: four threads per worker, which wait for its
+    # round trips and commits in parallel.
+    worker_class = args.worker_class or ("sync" if kind == "sqlite" else "gthread")
+    threads = args.gthreads or (1 if worker_class == "sync" else 4)
+    return {"workers": args.workers, "threads": threads, "worker_class": worker_class}
 
 
 def bench_database(kind: str, uri: str, args, work: Path, synchronous: str = "FULL") -> dict:
@@ -419,10 +422,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4, as in the README)")
     parser.add_argument("--gthreads", type=int, default=0,
-                        help="threads per gunicorn worker (default, as in the README: 1 on SQLite, 4 on PostgreSQL)")
+                        help="threads per gthread worker (default 4, as in the README for PostgreSQL)")
     parser.add_argument("--repeat", type=int, default=3,
                         help="saturated runs per endpoint; the fastest counts (default 3: the machine may be shared)")
-    parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class (default gthread)")
+    parser.add_argument("--worker-class", choices=("sync", "gthread"),
+                        help="gunicorn worker class (default, as in the README: sync on SQLite, gthread on PostgreSQL)")
     parser.add_argument("--integrity-count", type=int, default=1000,
                         help="answers in the exact one-for-one check (default 1000)")
     parser.add_argument("--json", type=Path, help="also write the results here as JSON")

@@ -79,6 +79,8 @@ class GunicornServer:
 
     def settings(self) -> str:
         """The gunicorn settings in words, for reports."""
+        if self.worker_class == "sync":  # one request at a time, and no keep-alive
+            return f"{self.workers} sync workers, a new connection per request"
         return f"{self.workers} {self.worker_class} workers × {self.threads} threads, keep-alive 5 s"
 
     def start(self, timeout: float = 30.0) -> "GunicornServer":
