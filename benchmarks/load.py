@@ -288,7 +288,7 @@ def gunicorn_options(args, kind: str) -> dict:
     # take a connection only when free (a threaded worker may take them all and leave
     # the other cores idle). PostgreSQL: four threads per worker, which wait for its
     # round trips and commits in parallel.
-    worker_class = args.worker_class or ("sync" if kind == "sqlite" else "gthread")
+    worker_class = args.worker_class or ("sync" if kind == "sqlite" and not args.gthreads else "gthread")
     threads = args.gthreads or (1 if worker_class == "sync" else 4)
     return {"workers": args.workers, "threads": threads, "worker_class": worker_class}
 
@@ -422,7 +422,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4, as in the README)")
     parser.add_argument("--gthreads", type=int, default=0,
-                        help="threads per gthread worker (default 4, as in the README for PostgreSQL)")
+                        help="threads per gthread worker (default 4, as in the README for PostgreSQL; "
+                             "given alone, SQLite runs gthread workers too)")
     parser.add_argument("--repeat", type=int, default=3,
                         help="saturated runs per endpoint; the fastest counts (default 3: the machine may be shared)")
     parser.add_argument("--worker-class", choices=("sync", "gthread"),
@@ -433,6 +434,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 1 <= args.duration <= 120:
         parser.error("--duration must be from 1 to 120 seconds")
+    if args.worker_class == "sync" and args.gthreads > 1:
+        parser.error("sync workers run one thread each; give --gthreads with --worker-class gthread")
     if not 1 <= args.connections <= 256 or not 1 <= args.integrity_count <= 20000:
         parser.error("--connections must be from 1 to 256 and --integrity-count from 1 to 20000")
     try:

@@ -102,7 +102,8 @@ def sqlite_foreign_keys_off(connection):
         broken = set(connection.exec_driver_sql("PRAGMA foreign_key_check").all()) - broken_before
         if broken:
             raise RuntimeError(f"revision {step.up_revision_id} left rows referring to rows that do not exist "
-                               f"(table, rowid, referred table, key): {sorted(broken)[:5]}; the upgrade stopped before recording it")
+                               f"(table, rowid, referred table, key): {sorted(broken)[:5]}; "
+                               "the upgrade stopped before recording it")
 
     try:
         yield refuse_broken_keys
