@@ -4,13 +4,16 @@
     .venv/bin/python -m benchmarks.load --db sqlite --duration 5
     .venv/bin/python -m benchmarks.load --db postgresql --pg-url postgresql://u@127.0.0.1:5432/db
 
-For each database it serves, one after another on 127.0.0.1 with the same
-gunicorn settings: the bare two-byte endpoint and the minimal Core-insert
-endpoint of ``benchmarks/bare_app.py``, then Rapport itself. ``wrk`` drives
-each endpoint as fast as the server answers, ``--repeat`` times (throughput,
-and latency at saturation; the fastest run counts, since a shared machine's
-neighbours take CPU in bursts), then paced at half that rate (the latency a
-busy day sees).
+For each database it serves on 127.0.0.1, with the same gunicorn settings,
+the bare two-byte endpoint and the minimal Core-insert endpoint of
+``benchmarks/bare_app.py``, then Rapport itself. ``wrk`` drives each endpoint
+as fast as the server answers, ``--repeat`` times (throughput, and latency at
+saturation; the fastest run counts, since a shared machine's neighbours take
+CPU in bursts), then paced at half that rate (the latency a busy day sees).
+The bare endpoint stays up throughout, and each saturated run of another
+endpoint is paired with a run of it: the ratio reported is the median of the
+pairs' ratios, so the VM's drift between one part of the benchmark and the
+next does not end up in it.
 POSTs carry a fresh ``submission_key`` each (``benchmarks/load.lua``), and
 form POSTs use CSRF tokens and session cookies fetched from real page loads.
 
@@ -33,6 +36,7 @@ import os
 import platform
 import secrets
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -65,7 +69,8 @@ class Measurement:
     half_rps: float = 0.0
     half_p50_ms: float = 0.0
     half_p99_ms: float = 0.0
-    ratio: float | None = None
+    ratio: float | None = None  # to the bare endpoint: the median of paired runs' ratios
+    paired_ratios: list[float] = field(default_factory=list)
     acknowledged: int = 0
     stored: int | None = None
     statuses: dict[str, int] = field(default_factory=dict)
@@ -114,21 +119,33 @@ def run_wrk(url: str, mode: str, *, duration: float, connections: int, threads: 
 
 
 def measure(name: str, url: str, mode: str, args, *, data_file: Path | None = None,
-            count_rows=None) -> Measurement:
-    """Warm up, saturate, then pace at half the saturated rate; count rows where a POST stores them."""
+            count_rows=None, bare_url: str | None = None) -> Measurement:
+    """Warm up, saturate, then pace at half the saturated rate; count rows where a POST stores them.
+
+    With ``bare_url``, every saturated run is paired with a run of the bare endpoint
+    just before or after it (the order alternates), and ``ratio`` is the median of
+    the pairs' ratios: the VM's speed drifts by a quarter within minutes, and a
+    ratio taken across such a drift says more about the drift than about the code.
+    """
     run_wrk(url, mode, duration=min(2.0, args.duration), connections=args.connections, threads=args.threads,
             data_file=data_file)
-    result, mismatches = None, 0
-    for _ in range(max(1, args.repeat)):
+    result, mismatches, ratios = None, 0, []
+    for attempt in range(max(1, args.repeat)):
+        bare_first = attempt % 2 == 0
+        bare_rps = _saturated_rps(bare_url, args) if bare_url and bare_first else None
         # Other tenants of a shared machine take CPU in bursts: keep the fastest run, as timeit does.
         full = run_wrk(url, mode, duration=args.duration, connections=args.connections, threads=args.threads,
                        data_file=data_file)
+        if bare_url and not bare_first:
+            bare_rps = _saturated_rps(bare_url, args)
         seconds = full["duration_us"] / 1e6
         run = Measurement(
             name=name, rps=full["requests"] / seconds, p50_ms=full["latency_us"]["p50"] / 1000,
             p99_ms=full["latency_us"]["p99"] / 1000, acknowledged=full["acked"],
             statuses=full["statuses"], errors={k: v for k, v in full["errors"].items() if v},
         )
+        if bare_rps:
+            ratios.append(run.rps / bare_rps)
         if count_rows is not None:
             time.sleep(1.0)  # let requests still in flight when wrk stopped finish
             run.stored = count_rows(full["nonce"])
@@ -139,6 +156,9 @@ def measure(name: str, url: str, mode: str, args, *, data_file: Path | None = No
             result = run
     if mismatches:
         result.errors["runs whose stored rows did not match"] = mismatches
+    if ratios:
+        result.paired_ratios = [round(r, 3) for r in ratios]
+        result.ratio = statistics.median(ratios)
     half = run_wrk(url, mode, duration=args.duration, connections=args.connections, threads=args.threads,
                    data_file=data_file, rate=result.rps / 2)
     half_seconds = half["duration_us"] / 1e6
@@ -147,10 +167,16 @@ def measure(name: str, url: str, mode: str, args, *, data_file: Path | None = No
     result.half_p99_ms = half["latency_us"]["p99"] / 1000
     print(f"  {name:<32} {result.rps:8.0f} req/s  p50 {result.p50_ms:6.1f} ms  p99 {result.p99_ms:6.1f} ms"
           f"  | at {result.half_rps:.0f} req/s: p50 {result.half_p50_ms:.1f} ms  p99 {result.half_p99_ms:.1f} ms"
+          + (f"  | × bare, paired runs: {result.paired_ratios}" if ratios else "")
           + (f"  | acked {result.acknowledged}, stored {result.stored}" if result.stored is not None else "")
           + (f"  | statuses {result.statuses}" if mode != "get" else "")
           + (f"  | errors {result.errors}" if result.errors else ""), flush=True)
     return result
+
+
+def _saturated_rps(url: str, args) -> float:
+    run = run_wrk(url, "get", duration=args.duration, connections=args.connections, threads=args.threads)
+    return run["requests"] / (run["duration_us"] / 1e6)
 
 
 # --- databases ---------------------------------------------------------------------------------------
@@ -284,13 +310,13 @@ def fetch_form_sessions(server: GunicornServer, survey_key: str, count: int, pat
 
 
 def gunicorn_options(args, kind: str) -> dict:
-    # The README's advice. SQLite: sync workers, whose requests are all Python and which
-    # take a connection only when free (a threaded worker may take them all and leave
-    # the other cores idle). PostgreSQL: four threads per worker, which wait for its
-    # round trips and commits in parallel.
-    worker_class = args.worker_class or ("sync" if kind == "sqlite" and not args.gthreads else "gthread")
+    # The README's advice: sync workers, which take a connection only when free (a
+    # threaded worker may take them all and leave the other cores idle); two per core
+    # on SQLite, three on PostgreSQL, where a worker also waits for round trips.
+    worker_class = args.worker_class or ("gthread" if args.gthreads else "sync")
     threads = args.gthreads or (1 if worker_class == "sync" else 4)
-    return {"workers": args.workers, "threads": threads, "worker_class": worker_class}
+    workers = args.workers or (os.cpu_count() or 1) * (2 if kind == "sqlite" else 3)
+    return {"workers": workers, "threads": threads, "worker_class": worker_class}
 
 
 def bench_database(kind: str, uri: str, args, work: Path, synchronous: str = "FULL") -> dict:
@@ -303,38 +329,42 @@ def bench_database(kind: str, uri: str, args, work: Path, synchronous: str = "FU
                      PROXY_FIX_X_FOR="1")
     results: list[Measurement] = []
 
+    # The bare endpoint stays up beside the others (its idle sync workers cost nothing):
+    # every other endpoint's runs are paired with runs of it (see measure).
     with GunicornServer("benchmarks.bare_app:create_app()", env=env, **gunicorn_options(args, kind),
                         log_path=work / "bare.log") as bare:
         settings = bare.settings()
-        bare_get = measure("bare Flask endpoint (2 bytes)", bare.url + "/", "get", args)
-    results.append(bare_get)
+        bare_url = bare.url + "/"
+        bare_get = measure("bare Flask endpoint (2 bytes)", bare_url, "get", args)
+        bare_get.ratio = 1.0
+        results.append(bare_get)
 
-    insert_uri = uri if kind == "postgresql" else f"sqlite:///{work / 'bench-insert.db'}"
-    insert_env = {**env, "BENCH_INSERT_DATABASE_URL": _driver_url(insert_uri), "BENCH_SQLITE_SYNCHRONOUS": synchronous}
-    os.environ.update({k: v for k, v in insert_env.items() if k.startswith("BENCH_")})
-    from benchmarks.bare_app import create_insert_app
+        insert_uri = uri if kind == "postgresql" else f"sqlite:///{work / 'bench-insert.db'}"
+        insert_env = {**env, "BENCH_INSERT_DATABASE_URL": _driver_url(insert_uri),
+                      "BENCH_SQLITE_SYNCHRONOUS": synchronous}
+        os.environ.update({k: v for k, v in insert_env.items() if k.startswith("BENCH_")})
+        from benchmarks.bare_app import create_insert_app
 
-    create_insert_app()  # creates its table before the workers race to
-    with GunicornServer("benchmarks.bare_app:create_insert_app()", env=insert_env, **gunicorn_options(args, kind),
-                        log_path=work / "insert.log") as insert:
-        results.append(measure("minimal Core insert (reference)", insert.url + "/insert", "insert", args,
-                               count_rows=row_counter(insert_uri, "bench_rows")))
+        create_insert_app()  # creates its table before the workers race to
+        with GunicornServer("benchmarks.bare_app:create_insert_app()", env=insert_env,
+                            **gunicorn_options(args, kind), log_path=work / "insert.log") as insert:
+            results.append(measure("minimal Core insert (reference)", insert.url + "/insert", "insert", args,
+                                   count_rows=row_counter(insert_uri, "bench_rows"), bare_url=bare_url))
 
-    count_rows = row_counter(uri)
-    with GunicornServer(env=env, **gunicorn_options(args, kind), log_path=work / "rapport.log") as server:
-        page_url = f"{server.url}/s/{site.survey_key}"
-        results.append(measure("answer page GET /s/<key>", page_url, "get", args))
-        tokens = fetch_form_sessions(server, site.survey_key, 200, work / "forms.tsv")
-        results.append(measure("form POST /s/<key>", page_url, "form", args, data_file=tokens,
-                               count_rows=count_rows))
-        path, body_file = widget_bodies(site, work / "widget.txt")
-        results.append(measure("widget API POST /api/v1/surveys/<key>/responses", server.url + path, "widget",
-                               args, data_file=body_file, count_rows=count_rows))
-        integrity = check_integrity(server, site, args.integrity_count, args.connections)
-        print(f"  exact check: {integrity}", flush=True)
+        count_rows = row_counter(uri)
+        with GunicornServer(env=env, **gunicorn_options(args, kind), log_path=work / "rapport.log") as server:
+            page_url = f"{server.url}/s/{site.survey_key}"
+            results.append(measure("answer page GET /s/<key>", page_url, "get", args, bare_url=bare_url))
+            tokens = fetch_form_sessions(server, site.survey_key, 200, work / "forms.tsv")
+            results.append(measure("form POST /s/<key>", page_url, "form", args, data_file=tokens,
+                                   count_rows=count_rows, bare_url=bare_url))
+            path, body_file = widget_bodies(site, work / "widget.txt")
+            results.append(measure("widget API POST /api/v1/surveys/<key>/responses", server.url + path,
+                                   "widget", args, data_file=body_file, count_rows=count_rows,
+                                   bare_url=bare_url))
+            integrity = check_integrity(server, site, args.integrity_count, args.connections)
+            print(f"  exact check: {integrity}", flush=True)
 
-    for result in results:
-        result.ratio = result.rps / bare_get.rps if bare_get.rps else None
     return {"database": kind, "label": label, "gunicorn": settings, "results": [asdict(r) for r in results],
             "integrity": asdict(integrity)}
 
@@ -361,17 +391,24 @@ def markdown(report: dict) -> str:
         lines += [
             f"### {run['label']} — gunicorn {run['gunicorn']}",
             "",
-            "| endpoint | req/s | × bare | p50 ms | p99 ms | req/s at half | p50 ms | p99 ms | acked | stored |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| endpoint | req/s | × bare | × insert | p50 ms | p99 ms | req/s at half | p50 ms | p99 ms | acked | stored |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
+        reference = next((r["ratio"] for r in run["results"] if r["name"].startswith("minimal")), None)
         for r in run["results"]:
+            versus_insert = f"{r['ratio'] / reference:.2f}" if reference and r["name"].startswith(("form", "widget")) else ""
             lines.append(
-                f"| {r['name']} | {r['rps']:.0f} | {r['ratio']:.2f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} "
+                f"| {r['name']} | {r['rps']:.0f} | {r['ratio']:.2f} | {versus_insert} "
+                f"| {r['p50_ms']:.1f} | {r['p99_ms']:.1f} "
                 f"| {r['half_rps']:.0f} | {r['half_p50_ms']:.1f} | {r['half_p99_ms']:.1f} "
                 f"| {r['acknowledged'] if r['stored'] is not None else ''} "
                 f"| {r['stored'] if r['stored'] is not None else ''} |")
         integrity = run["integrity"]
-        lines += ["", f"Targets: POSTs ≥ {target:.2f} × bare; p99 < {P99_TARGET_MS:.0f} ms at half rate. "
+        paired = "; ".join(f"{r['name'].split(' /')[0]} {', '.join(f'{x:.2f}' for x in r['paired_ratios'])}"
+                           for r in run["results"] if r["paired_ratios"])
+        lines += ["", f"× bare: the median of {len(run['results'][-1]['paired_ratios'])} runs each paired with a "
+                      f"bare run beside it ({paired}). × insert: that ratio over the minimal insert's.", "",
+                  f"Targets: POSTs ≥ {target:.2f} × bare; p99 < {P99_TARGET_MS:.0f} ms at half rate. "
                       f"Exact check: {integrity['sent']} answers sent, {integrity['acknowledged']} acknowledged, "
                       f"{integrity['stored']} stored, {integrity['lost']} lost, "
                       f"{integrity['duplicated']} duplicated, {integrity['wrong']} stored wrong.", ""]
@@ -420,20 +457,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run (default 10)")
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections (default 16)")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4, as in the README)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="gunicorn workers (default, as in the README: two per core on SQLite, three on "
+                             "PostgreSQL)")
     parser.add_argument("--gthreads", type=int, default=0,
-                        help="threads per gthread worker (default 4, as in the README for PostgreSQL; "
-                             "given alone, SQLite runs gthread workers too)")
+                        help="threads per worker: runs gthread workers (default: sync workers, as in the README)")
     parser.add_argument("--repeat", type=int, default=3,
-                        help="saturated runs per endpoint; the fastest counts (default 3: the machine may be shared)")
+                        help="saturated runs per endpoint, each paired with a run of the bare endpoint: the fastest "
+                             "gives req/s and latency, the median of the pairs' ratios × bare (default 3)")
     parser.add_argument("--worker-class", choices=("sync", "gthread"),
-                        help="gunicorn worker class (default, as in the README: sync on SQLite, gthread on PostgreSQL)")
+                        help="gunicorn worker class (default sync, as in the README; gthread: 4 threads each "
+                             "unless --gthreads says otherwise)")
     parser.add_argument("--integrity-count", type=int, default=1000,
                         help="answers in the exact one-for-one check (default 1000)")
     parser.add_argument("--json", type=Path, help="also write the results here as JSON")
     args = parser.parse_args(argv)
     if not 1 <= args.duration <= 120:
         parser.error("--duration must be from 1 to 120 seconds")
+    if not 0 <= args.workers <= 64 or not 0 <= args.gthreads <= 64:
+        parser.error("--workers and --gthreads must be from 1 to 64 (or left out for the README's settings)")
     if args.worker_class == "sync" and args.gthreads > 1:
         parser.error("sync workers run one thread each; give --gthreads with --worker-class gthread")
     if not 1 <= args.connections <= 256 or not 1 <= args.integrity_count <= 20000:
