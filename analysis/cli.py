@@ -430,11 +430,19 @@ def _print_summary(report: dict, out_dir: Path) -> None:
               help="CSV file (UTF-8) with a header row.")
 @click.option("--text-col", required=True, help="Column holding the text to label.")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="CSV file to write: the input plus sentiment, sentiment_proba, theme, theme_proba.")
+              help="CSV file to write: the input plus sentiment, sentiment_proba, theme, theme_proba "
+                   "(model_sentiment, … when the input already has such columns).")
+@click.option("--prefix", default=None, metavar="TEXT",
+              help="Prefix for the four label columns (default: none, or 'model_' when a name is taken).")
 @click.option("--model", "model_version", metavar="VERSION", help="Model version (default: the newest).")
 @click.option("--batch-size", default=BATCH_SIZE, show_default=True, type=click.IntRange(1, 100_000))
-def classify_command(in_path: Path, text_col: str, out_path: Path, model_version: str | None, batch_size: int) -> None:
-    """Label every row of any CSV file, streaming (memory does not grow with the file)."""
+def classify_command(in_path: Path, text_col: str, out_path: Path, prefix: str | None, model_version: str | None,
+                     batch_size: int) -> None:
+    """Label every row of any CSV file, streaming (memory does not grow with the file).
+
+    Your columns are never overwritten: a file that already has `sentiment` or
+    `theme` gets the model's labels as `model_sentiment`, `model_theme`, ….
+    """
     from analysis.classify import ColumnNotFound, classify_csv
 
     if out_path.resolve() == in_path.resolve():
@@ -444,7 +452,7 @@ def classify_command(in_path: Path, text_col: str, out_path: Path, model_version
     labeller = load_labeller(model_version)
     try:
         with _written_aside(out_path) as tmp:
-            rows = classify_csv(in_path, tmp, text_col, labeller, batch_size=batch_size)
+            rows = classify_csv(in_path, tmp, text_col, labeller, batch_size=batch_size, prefix=prefix)
     except ColumnNotFound as exc:
         raise click.ClickException(str(exc)) from None
     except UnicodeDecodeError:

@@ -16,7 +16,9 @@ Procedure (same for both tasks, all seeds fixed):
    data; the shipped model has seen every row.
 
 Weak sentiment labels (e.g. from NPS scores) get a sample weight of
-:data:`WEAK_WEIGHT`, extra hand labels a weight of 1 like the corpus.
+:data:`WEAK_WEIGHT`. Extra hand labels (the team's own: ``train --labels`` and
+dashboard corrections) get a weight cross-validated on them
+(:mod:`analysis.own_labels`), so a couple of hundred of them move the model.
 
 Run ``python -m analysis.train`` to train the default model into ``models/``.
 """
@@ -144,6 +146,19 @@ def _jsonable(v):
     return v.item() if hasattr(v, "item") else v
 
 
+def choose_weight_for(task: str, corpus_texts, corpus_labels, own_texts, own_labels,
+                      seed: int) -> tuple[float, dict]:
+    """Sample weight of the own labels of ``task``, cross-validated on them
+    (:func:`analysis.own_labels.choose_own_weight`); ``(1.0, {})`` without own labels."""
+    from analysis.own_labels import choose_own_weight, fit_features
+
+    if not own_texts:
+        return 1.0, {}
+    pipe = build_pipeline(task, seed=seed)
+    return choose_own_weight(pipe, fit_features(pipe, corpus_texts), corpus_labels,
+                             fit_features(pipe, own_texts), own_labels, seed=seed)
+
+
 def _split(corpus, seed: int):
     from sklearn.model_selection import train_test_split
 
@@ -210,12 +225,15 @@ def train_models(corpus_paths=DEFAULT_CORPUS_DIR, extra_labeled=(), weak_sentime
         wk_t = [t for t, _ in weak] if task == "sentiment" else []
         wk_y = [lab for _, lab in weak] if task == "sentiment" else []
 
+        own_weight, own_cv = choose_weight_for(task, x[train_idx], y[train_idx], ex_t, ex_y, seed)
+
         def rows(idx):
             texts = list(x[idx]) + ex_t + wk_t
             labels = list(y[idx]) + ex_y + wk_y
             weights = None
-            if wk_t:
-                weights = [1.0] * (len(idx) + len(ex_t)) + [WEAK_WEIGHT] * len(wk_t)
+            if wk_t or ex_t:
+                weights = ([1.0] * len(idx) + [own_weight] * len(ex_t)
+                           + [WEAK_WEIGHT] * len(wk_t))
             return texts, labels, weights
 
         texts, labels, weights = rows(train_idx)
@@ -227,7 +245,8 @@ def train_models(corpus_paths=DEFAULT_CORPUS_DIR, extra_labeled=(), weak_sentime
                             params=info["best_params"])
         pipelines[task] = final
         metrics[task] = {"held_out": held, **info,
-                         "train_rows": len(texts), "held_out_rows": len(test_idx)}
+                         "train_rows": len(texts), "held_out_rows": len(test_idx),
+                         "own_weight": own_weight if ex_t else None, "own_weight_cv": own_cv}
 
     digest = _digest(corpus.checksum, sorted(extra), sorted(weak), params, seed,
                      {t: metrics[t]["best_params"] for t in TASKS},
