@@ -482,18 +482,25 @@ def _written_aside(target: Path) -> Iterator[Path]:
 @click.option("--text-col", required=True, help="Column holding the text.")
 @click.option("--label-col", required=True, help="Column holding the right label (rows left blank are skipped).")
 @click.option("--task", required=True, type=click.Choice(TASKS), help="Which labels to score.")
+@click.option("--score-col", help="Column with each answer's score: sentiment then also uses the score band, "
+                                  "as `flask analyze` does (blank scores: text only). Needs --kind.")
+@click.option("--kind", type=click.Choice(sorted(KINDS)), help="Survey kind of --score-col (its scale and bands).")
 @click.option("--model", "model_version", metavar="VERSION", help="Model version (default: the newest).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of the table.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON here.")
-def evaluate_command(in_path: Path, text_col: str, label_col: str, task: str, model_version: str | None,
-                     as_json: bool, out_path: Path | None) -> None:
+def evaluate_command(in_path: Path, text_col: str, label_col: str, task: str, score_col: str | None,
+                     kind: str | None, model_version: str | None, as_json: bool, out_path: Path | None) -> None:
     """Accuracy, macro-F1, per-class precision/recall and the confusion matrix against labelled data."""
     from analysis.evaluate import evaluate, format_report
     from analysis.pipelines import LABELS
 
-    texts, gold, skipped = [], [], 0
+    if bool(score_col) != bool(kind):
+        raise click.UsageError("--score-col and --kind go together (the kind says how to read the score)")
+    if score_col and task != "sentiment":
+        raise click.UsageError("--score-col only changes sentiment; use it with --task sentiment")
+    texts, gold, bands, skipped = [], [], [], 0
     problems = []
-    for line, row in _read_csv(in_path, [text_col, label_col]):
+    for line, row in _read_csv(in_path, [text_col, label_col] + ([score_col] if score_col else [])):
         label = (row[label_col] or "").strip().lower()
         if not label:
             skipped += 1
@@ -501,13 +508,19 @@ def evaluate_command(in_path: Path, text_col: str, label_col: str, task: str, mo
         if label not in LABELS[task]:
             problems.append(f"line {line}: {task} {row[label_col]!r} is not one of {', '.join(LABELS[task])}")
             continue
+        if score_col:
+            band, problem = _score_band(row[score_col], kind)
+            if problem:
+                problems.append(f"line {line}: {score_col} {problem}")
+                continue
+            bands.append(band)
         texts.append(row[text_col] or "")
         gold.append(label)
-    _fail_on(problems, in_path)
+    _fail_on(problems, in_path, what="bad value(s)" if score_col else "bad label(s)")
     if not texts:
         raise click.ClickException(f"{in_path}: no rows with a {label_col!r} label to evaluate against")
     labeller = load_labeller(model_version)
-    result = evaluate(texts, gold, task, labeller)
+    result = evaluate(texts, gold, task, labeller, bands=bands if score_col else None)
     result["skipped_unlabelled_rows"] = skipped
     text = json.dumps(result, indent=2)
     if out_path:
@@ -518,6 +531,21 @@ def evaluate_command(in_path: Path, text_col: str, label_col: str, task: str, mo
         click.echo(f"model {labeller.version} on {in_path.name}" + (f" ({skipped} unlabelled row(s) skipped)"
                                                                       if skipped else ""))
         click.echo(format_report(result))
+
+
+def _score_band(raw: str | None, kind: str) -> tuple[str | None, str | None]:
+    """``(band, None)`` for a score of ``kind`` (``(None, None)`` when blank), or ``(None, problem)``."""
+    spec = KINDS[kind]
+    raw = (raw or "").strip()
+    if not raw:
+        return None, None
+    try:
+        score = float(raw)
+    except ValueError:
+        return None, f"{raw!r} is not a number"
+    if not score.is_integer() or not spec.low <= score <= spec.high:
+        return None, f"{raw!r} is not a whole number from {spec.low} to {spec.high} ({kind.upper()})"
+    return spec.band(int(score)), None
 
 
 def _read_csv(path: Path, columns: list[str]):
@@ -538,11 +566,11 @@ def _read_csv(path: Path, columns: list[str]):
         raise click.ClickException(f"{path}: {exc}") from None
 
 
-def _fail_on(problems: list[str], path: Path) -> None:
+def _fail_on(problems: list[str], path: Path, what: str = "bad label(s)") -> None:
     if problems:
         shown = "\n".join(f"{path}: {p}" for p in problems[:20])
         more = f"\n… and {len(problems) - 20} more" if len(problems) > 20 else ""
-        raise click.ClickException(f"{len(problems)} bad label(s); nothing was done:\n{shown}{more}")
+        raise click.ClickException(f"{len(problems)} {what}; nothing was done:\n{shown}{more}")
 
 
 @analyze_cli.command("train")

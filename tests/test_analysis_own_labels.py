@@ -73,3 +73,26 @@ def test_training_records_the_cross_validated_own_weight(tmp_path):
     assert theme["own_weight"] > 1.0 and theme["own_weight_cv"][str(theme["own_weight"])] == max(
         theme["own_weight_cv"].values())
     assert meta["metrics"]["sentiment"]["own_weight"] is None  # no own sentiment labels
+
+
+# --------------------------------------------------------------------------- #
+# the score band (analysis.score_band)
+# --------------------------------------------------------------------------- #
+def test_score_band_tilts_only_uncertain_comments_and_keeps_unscored_ones():
+    import pytest
+
+    from analysis.score_band import combine
+
+    probs = np.array([[0.40, 0.35, 0.25],   # unsure text, detractor -> negative firmer
+                      [0.40, 0.20, 0.40],   # a tie, promoter -> positive
+                      [0.90, 0.05, 0.05],   # a clear complaint from a promoter stays negative
+                      [0.30, 0.40, 0.30]])  # no score: unchanged
+    out = combine(probs, ["negative", "positive", "positive", None], weight=0.5)
+    assert np.allclose(out.sum(1), 1.0)
+    assert out[0, 0] > probs[0, 0] and out[1].argmax() == 2 and out[2].argmax() == 0
+    assert np.array_equal(out[3], probs[3])
+    assert np.array_equal(combine(probs, ["negative"] * 4, weight=0), probs)
+    with pytest.raises(ValueError, match="unknown score band"):
+        combine(probs[:1], ["detractor"])
+    with pytest.raises(ValueError, match="4 probability rows but 1 bands"):
+        combine(probs, ["negative"])

@@ -128,6 +128,35 @@ def test_evaluate_prints_the_table_and_writes_json(runner, tmp_path):
     assert json.loads(as_json.output)["accuracy"] == data["accuracy"]
 
 
+def test_evaluate_with_the_score_band(runner, tmp_path):
+    rows = [["I was on hold for two hours", "negative", "2"], ["the staff were kind", "positive", "10"],
+            ["the engineer is booked for tuesday", "neutral", "7"], ["price went up again", "negative", ""]]
+    src = write_csv(tmp_path / "gold.csv", ["text", "gold", "nps"], rows)
+    base = ["analyze", "evaluate", "--in", str(src), "--text-col", "text", "--label-col", "gold"]
+    result = runner.invoke(args=[*base, "--task", "sentiment", "--score-col", "nps", "--kind", "nps", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["n"] == 4 and data["with_score"] == 3 and "macro_f1" in data["text_only"]
+    table = runner.invoke(args=[*base, "--task", "sentiment", "--score-col", "nps", "--kind", "nps"])
+    assert "with the score band (3 of 4 rows scored" in table.output and "text alone:" in table.output
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--task", "sentiment", "--score-col", "nps"], "--score-col and --kind go together"),
+    (["--task", "theme", "--score-col", "nps", "--kind", "nps"], "only changes sentiment"),
+    (["--task", "sentiment", "--score-col", "score", "--kind", "nps"], "no column 'score'"),
+    (["--task", "sentiment", "--score-col", "nps", "--kind", "csat"], "line 3: nps '10' is not a whole number from 1 to 5"),
+])
+def test_evaluate_score_options_are_checked(runner, tmp_path, extra, message):
+    src = write_csv(tmp_path / "gold.csv", ["text", "gold", "nps"],
+                    [["slow", "negative", "2"], ["kind staff", "positive", "10"], ["ok", "neutral", "seven"]])
+    result = runner.invoke(args=["analyze", "evaluate", "--in", str(src), "--text-col", "text", "--label-col", "gold",
+                                 *extra])
+    assert result.exit_code != 0 and message in result.output, result.output
+    if extra[-1] == "csat":
+        assert "line 4: nps 'seven' is not a number" in result.output and "nothing was done" in result.output
+
+
 def test_evaluate_bad_input(runner, tmp_path):
     src = write_csv(tmp_path / "gold.csv", ["text", "gold"], [["a", "angry"], ["b", "care"], ["c", "service"]])
     base = ["analyze", "evaluate", "--in", str(src), "--text-col", "text"]
