@@ -93,7 +93,9 @@ def main(argv=None) -> int:
     corpus = load_corpus()
     X_corpus = fit_features(build_pipeline("sentiment"), corpus.texts)
     print(f"corpus {len(corpus)} rows; C from model {found.version}: {params}", flush=True)
-    cache: dict = {}  # n = 0 gives the same model on every repeat
+    base_pipes = {task: train_with_own(task, X_corpus, corpus.labels(task), [], [],
+                                       params[task])[0] for task in TASKS}
+    cache = {(task, 0): base_pipes[task] for task in TASKS}  # n = 0: the same model every time
     result = {"mode": args.mode, "model_version": found.version, "repeats": args.repeats,
               "seed": args.seed, "sets": {}}
     for name in args.sets:
@@ -102,6 +104,7 @@ def main(argv=None) -> int:
         for n in args.sizes:
             rng = np.random.default_rng(args.seed)
             scores = {t: [] for t in TASKS}
+            base = {t: [] for t in TASKS}  # the no-own-label model on the same scored rows
             weights = {t: [] for t in TASKS}
             t0 = time.perf_counter()
             for _ in range(args.repeats if n else 1):
@@ -119,17 +122,29 @@ def main(argv=None) -> int:
                     if key:
                         cache[key] = pipes[task]
                 labels = Labeller(pipes, version="learning-curve").label([r["text"] for r in scored])
+                if n:
+                    base_labels = Labeller(base_pipes, version="no-own").label(
+                        [r["text"] for r in scored])
                 for task in TASKS:
                     m = evaluate_predictions([r[task] for r in scored],
                                              [getattr(c, task) for c in labels], task)
                     scores[task].append(m["macro_f1"])
+                    if n:
+                        b = evaluate_predictions([r[task] for r in scored],
+                                                 [getattr(c, task) for c in base_labels], task)
+                        base[task].append(b["macro_f1"])
+                    else:
+                        base[task].append(m["macro_f1"])
             per_n[n] = {t: {"mean": round(float(np.mean(scores[t])), 4),
                             "std": round(float(np.std(scores[t])), 4), "runs": scores[t],
+                            "no_own_labels_same_rows": round(float(np.mean(base[t])), 4),
+                            "gain": round(float(np.mean(scores[t]) - np.mean(base[t])), 4),
                             "own_weights": weights[t]} for t in TASKS}
-            print(f"{name:28s} n={n:3d}  sentiment {per_n[n]['sentiment']['mean']:.3f} "
-                  f"± {per_n[n]['sentiment']['std']:.3f}  theme {per_n[n]['theme']['mean']:.3f} "
-                  f"± {per_n[n]['theme']['std']:.3f}  weights s={weights['sentiment']} "
-                  f"t={weights['theme']} ({time.perf_counter() - t0:.0f}s)", flush=True)
+            line = "  ".join(f"{t} {per_n[n][t]['mean']:.3f} ± {per_n[n][t]['std']:.3f} "
+                             f"(no own labels {per_n[n][t]['no_own_labels_same_rows']:.3f}, "
+                             f"gain {per_n[n][t]['gain']:+.3f}, weights {weights[t]})"
+                             for t in TASKS)
+            print(f"{name:28s} n={n:3d}  {line} ({time.perf_counter() - t0:.0f}s)", flush=True)
         result["sets"][name] = per_n
     out = Path(args.out or REPO / "benchmarks" / "results" / f"learning_curve-{args.mode}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
