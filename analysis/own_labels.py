@@ -123,3 +123,37 @@ def train_with_own(task: str, X_corpus, y_corpus, own_texts, own_labels, params=
         X, y, sw, scores, weight = X_corpus, np.asarray(y_corpus), None, {}, None
     fit_classifier_on_features(pipe, X, y, sw)
     return pipe, {"own_rows": len(own_texts), "own_weight": weight, "own_weight_cv": scores}
+
+
+def cross_validated_predictions(task: str, corpus_texts, corpus_labels, own_texts, own_labels,
+                                params=None, weight: float | None = None, folds: int = CV_FOLDS,
+                                seed: int = 0):
+    """Out-of-fold whole-text predictions for the own rows, or ``None``
+    when they are too few to split. Each fold trains on the corpus plus the other folds'
+    own rows at ``weight`` (default :data:`DEFAULT_OWN_WEIGHT`)."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    from analysis.pipelines import build_pipeline
+
+    own_texts, own_labels = list(own_texts), np.asarray(list(own_labels))
+    if len(own_texts) < max(folds, 2):
+        return None
+    counts = np.unique(own_labels, return_counts=True)[1]
+    splitter = (StratifiedKFold(folds, shuffle=True, random_state=seed) if counts.min() >= folds
+                else KFold(folds, shuffle=True, random_state=seed))
+    pipe = build_pipeline(task, seed=seed)
+    X_corpus = fit_features(pipe, corpus_texts)
+    X_own = fit_features(pipe, own_texts)
+    pred = np.empty(len(own_texts), dtype=object)
+    w = DEFAULT_OWN_WEIGHT if weight is None else float(weight)
+    for tr, te in splitter.split(np.zeros(len(own_texts)), own_labels):
+        import scipy.sparse as sp
+
+        model = build_pipeline(task, seed=seed).set_params(**(params or {}))
+        fit_features(model, ["warm"])
+        X = sp.vstack([X_corpus, X_own[tr]], format="csr")
+        y = np.concatenate([np.asarray(corpus_labels), own_labels[tr]])
+        sw = np.concatenate([np.ones(X_corpus.shape[0]), np.full(len(tr), w)])
+        fit_classifier_on_features(model, X, y, sw)
+        pred[te] = model[-1].predict(X_own[te])
+    return [str(p) for p in pred]

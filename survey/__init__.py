@@ -29,6 +29,7 @@ FEATURES = (
     "survey.api",
     "survey.results",
     "survey.widget",
+    "survey.labelling",
     "analysis.cli",
 )
 
