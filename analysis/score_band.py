@@ -55,3 +55,21 @@ def combined_labels(comment_labels, bands, weight: float = SCORE_WEIGHT) -> list
     names = LABELS["sentiment"]
     probs = np.array([[c.sentiment_probs[n] for n in names] for c in comment_labels]).reshape(-1, len(names))
     return [names[k] for k in combine(probs, bands, weight).argmax(1)]
+
+
+def with_score_bands(comment_labels, bands, weight: float = SCORE_WEIGHT) -> list:
+    """Copies of :class:`analysis.labeller.CommentLabels` whose comment-level sentiment has the
+    band folded in; theme and every clause's labels are left as the text gave them."""
+    import dataclasses
+
+    names = LABELS["sentiment"]
+    comment_labels = list(comment_labels)
+    if not comment_labels:
+        return []
+    probs = combine([[c.sentiment_probs[n] for n in names] for c in comment_labels], bands, weight)
+    out = []
+    for c, row in zip(comment_labels, probs.tolist()):
+        k = max(range(len(names)), key=row.__getitem__)
+        out.append(dataclasses.replace(c, sentiment=names[k], sentiment_proba=row[k],
+                                       sentiment_probs=dict(zip(names, row))))
+    return out

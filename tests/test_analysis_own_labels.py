@@ -96,3 +96,21 @@ def test_score_band_tilts_only_uncertain_comments_and_keeps_unscored_ones():
         combine(probs[:1], ["detractor"])
     with pytest.raises(ValueError, match="4 probability rows but 1 bands"):
         combine(probs, ["negative"])
+
+
+def test_score_band_changes_the_comment_sentiment_but_never_a_clause():
+    from analysis.labeller import ClauseLabels, CommentLabels
+    from analysis.score_band import with_score_bands
+
+    s = {"negative": 0.45, "neutral": 0.15, "positive": 0.40}
+    t = {"service": 0.6, "care": 0.3, "other": 0.1}
+    clauses = [ClauseLabels("great engineer", "positive", {"negative": 0.1, "neutral": 0.1, "positive": 0.8},
+                            "service", t),
+               ClauseLabels("but the bill was wrong", "negative", {"negative": 0.8, "neutral": 0.1, "positive": 0.1},
+                            "service", t)]
+    comment = CommentLabels("negative", 0.45, s, "service", 0.6, t, clauses)
+    (promoter,) = with_score_bands([comment], ["positive"], weight=1.0)
+    assert promoter.sentiment == "positive" and abs(sum(promoter.sentiment_probs.values()) - 1) < 1e-9
+    assert promoter.clauses == clauses  # the promoter's one complaint still counts as a negative clause
+    assert promoter.theme == "service" and comment.sentiment == "negative"  # the input is not changed
+    assert with_score_bands([comment], [None])[0].sentiment == "negative"
