@@ -29,7 +29,7 @@ BAND_SENTIMENT = {
     "positive": (0.15, 0.20, 0.65),
 }
 #: Exponent of the band prior (see module docstring); set from the tuning-half measurement.
-SCORE_WEIGHT = 0.5
+SCORE_WEIGHT = 0.25
 
 
 def combine(sent_probs, bands, weight: float = SCORE_WEIGHT) -> np.ndarray:
