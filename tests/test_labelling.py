@@ -107,7 +107,7 @@ def test_admin_retrains_in_the_background_compares_and_switches(labelled, client
     assert theme["new"]["own_weight"] is not None
     page = client.get("/labelling").get_data(as_text=True)
     assert f"A new model is ready: <strong>{run.candidate_version}</strong>" in page
-    assert "macro-F1 on your 8 correction(s)" in page and "Switch to" in page
+    assert "Theme, your 8 correction(s)" in page and "Switch to" in page
 
     response = client.post(f"/labelling/runs/{run.id}/switch", follow_redirects=True)
     assert f"Model {run.candidate_version} is now in use" in response.get_data(as_text=True)
