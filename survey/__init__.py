@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 FEATURES = (
     "survey.db",
     "survey.errors",
+    "survey.display",
     "survey.security",
     "survey.published",
     "survey.public",

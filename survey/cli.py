@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup
 
 from survey.db import db
@@ -69,9 +69,11 @@ def create_command(kind: str, name: str, subject: str | None, closed: bool) -> N
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 def list_command(as_json: bool) -> None:
     """Show each survey's key, kind, name, number of answers and current score."""
+    from survey.display import TOO_FEW, enough, score_text
     from survey.metrics import metric_for
 
-    rows = []
+    minimum = current_app.config["MIN_ANSWERS"]
+    rows, shown = [], []
     for survey in db.session.scalars(sa.select(Survey).order_by(Survey.id)):
         scores = survey_scores(survey.id)
         answers = db.session.scalar(sa.select(sa.func.count()).where(Response.survey_id == survey.id))
@@ -80,7 +82,13 @@ def list_command(as_json: bool) -> None:
             "key": survey.public_key, "kind": survey.kind, "name": survey.name,
             "open": survey.is_open, "responses": answers,
             "score": None if result.score is None else round(result.score, 1),
+            "ci_low": None if result.ci_low is None else round(result.ci_low, 1),
+            "ci_high": None if result.ci_high is None else round(result.ci_high, 1),
+            "method": result.method,
         })
+        # The table writes a score the way the dashboard does, and not at all below MIN_ANSWERS.
+        shown.append(score_text(result.score, survey.kind) if enough(result.n, minimum) or result.n == 0
+                     else TOO_FEW)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -89,9 +97,8 @@ def list_command(as_json: bool) -> None:
         return
     header = ("KEY", "KIND", "NAME", "OPEN", "ANSWERS", "SCORE")
     table = [header] + [
-        (r["key"], r["kind"], r["name"], "yes" if r["open"] else "no", str(r["responses"]),
-         "–" if r["score"] is None else f"{r['score']:g}")
-        for r in rows
+        (r["key"], r["kind"], r["name"], "yes" if r["open"] else "no", str(r["responses"]), score)
+        for r, score in zip(rows, shown)
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:

@@ -15,7 +15,8 @@ from survey.db import db
 from survey.labels import ModelLabels, corrections_for_training, record_model_labels
 from survey.metrics import change, metric_for
 from survey.models import LabelCorrection, Response, utcnow
-from survey.results.present import metric_text, p_value_text
+from survey.display import change_text, score_text
+from survey.results.present import p_value_text
 from tests.conftest import extract_csrf
 from tests.dashboard_support import login
 from tests.results_support import add_run, label
@@ -87,13 +88,15 @@ def test_headline_metric_interval_count_and_change(client, survey, make_response
     login(client)
     html = client.get(f"/surveys/{survey.public_key}/results").get_data(as_text=True)
     everything = metric_for("nps", before + after)
-    assert metric_text(everything.score, "nps") in html
-    assert f"95% CI {metric_text(everything.ci_low, 'nps')} to {metric_text(everything.ci_high, 'nps')}" in html
+    assert score_text(everything.score, "nps") in html
+    assert f"95% CI {score_text(everything.ci_low, 'nps')} to {score_text(everything.ci_high, 'nps')}" in html
+    assert "(mover-wilson)" in html
     assert "n = 24" in html
     expected = change("nps", before, after)
     assert expected.significant
     assert "Change vs previous 30 days" in html and escape(p_value_text(expected.p_value)) in html
-    assert f"{expected.difference:+.1f} points" in html and ">significant<" in html
+    assert change_text(expected.difference, "nps") in html and ">significant<" in html
+    assert "▲" in html or "▼" in html
 
 
 def test_change_over_a_chosen_period(client, survey, make_response):
@@ -105,7 +108,7 @@ def test_change_over_a_chosen_period(client, survey, make_response):
     html = client.get(f"/surveys/{survey.public_key}/results?start=2024-03-10&end=2024-03-16").get_data(as_text=True)
     assert "Change vs previous 7 days" in html
     assert "3 Mar 2024 – 9 Mar 2024" in html
-    assert "not significant" in html  # two answers a side: far too few
+    assert "too few answers" in html and "each period needs 10" in html  # two answers a side
     assert "n = 2" in html
 
 
