@@ -56,6 +56,13 @@ def change_text(value: float | None, kind: str) -> str:
     return f"{_fixed(value, kind, signed=True)} {UNIT}"
 
 
+def change_interval_text(low: float | None, high: float | None, kind: str) -> str:
+    """The interval of a change: "-66 to -2 points"."""
+    if low is None or high is None:
+        return NOTHING
+    return f"{_fixed(low, kind, signed=True)} to {change_text(high, kind)}"
+
+
 def method_text(method: str | None) -> str:
     """The interval method's name as a reader sees it ("Wilson score interval")."""
     return METHODS.get(method or "", method or NOTHING)
@@ -67,7 +74,7 @@ def enough(n: int | None, minimum: int = DEFAULT_MIN_ANSWERS) -> bool:
 
 
 def init_app(app) -> None:
-    for function in (score_text, interval_text, change_text, method_text):
+    for function in (score_text, interval_text, change_text, change_interval_text, method_text):
         app.add_template_filter(function)
 
     @app.context_processor

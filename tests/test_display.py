@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from survey.display import change_text, enough, interval_text, method_text, score_text
+from survey.display import change_interval_text, change_text, enough, interval_text, method_text, score_text
 
 
 @pytest.mark.parametrize("value, kind, text", [
@@ -28,5 +28,6 @@ def test_intervals_methods_and_the_minimum():
     assert interval_text(-12.2, 30.4, "nps") == "-12 to +30"
     assert interval_text(48.2, 71.0, "csat") == "48% to 71%"
     assert interval_text(None, 3.0, "ces") == "–"
+    assert change_interval_text(-66.2, -1.5, "nps") == "-66 to -2 points"
     assert method_text("wilson") == "Wilson score interval"
     assert (enough(9), enough(10), enough(3, minimum=3), enough(None)) == (False, True, True, False)
