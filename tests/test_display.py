@@ -31,3 +31,11 @@ def test_intervals_methods_and_the_minimum():
     assert change_interval_text(-66.2, -1.5, "nps") == "-66 to -2 points"
     assert method_text("wilson") == "Wilson score interval"
     assert (enough(9), enough(10), enough(3, minimum=3), enough(None)) == (False, True, True, False)
+
+
+def test_favicon_is_served_on_every_site(client):
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.mimetype == "image/vnd.microsoft.icon"
+    assert icon.data[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    assert icon.cache_control.max_age == 86400
+    assert 'rel="icon" href="/favicon.ico"' in client.get("/login").get_data(as_text=True)
