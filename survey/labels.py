@@ -15,7 +15,8 @@ from typing import Any, Iterable
 import sqlalchemy as sa
 
 from survey.db import db
-from survey.models import SENTIMENTS, THEMES, LabelCorrection, Response, ResponseLabel, User, utcnow
+from analysis.labels import SENTIMENTS, THEMES
+from survey.models import LabelCorrection, Response, ResponseLabel, User, utcnow
 
 
 @dataclass

@@ -15,6 +15,7 @@ from typing import Any, Optional
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from analysis.labels import SENTIMENTS, THEMES
 from survey.db import db
 from survey.kinds import KINDS, SurveyKind
 
@@ -25,8 +26,6 @@ def utcnow() -> dt.datetime:
 
 
 CHANNELS = ("link", "email", "widget", "import")
-SENTIMENTS = ("negative", "neutral", "positive")
-THEMES = ("service", "care", "other")
 ROLES = ("admin", "analyst")
 
 

@@ -34,9 +34,10 @@ import sqlalchemy as sa
 import sqlalchemy.orm
 
 from survey.db import db
-from survey.models import CHANNELS, SENTIMENTS, THEMES, Contact, PainPoint, Response, Survey, pain_point_responses
+from analysis.labels import SENTIMENTS, THEMES
+from survey.kinds import BANDS
+from survey.models import CHANNELS, Contact, PainPoint, Response, Survey, pain_point_responses
 
-BANDS = ("negative", "neutral", "positive")
 ATTR_PREFIX = "attr."
 MAX_SEARCH_LENGTH = 200
 MAX_ATTR_FILTERS = 10

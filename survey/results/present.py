@@ -15,9 +15,7 @@ CHANNEL_NAMES = {"link": "survey link", "email": "e-mail", "widget": "widget", "
 
 
 def band_names(survey: Survey) -> dict[str, str]:
-    if survey.kind == "nps":
-        return {"negative": "detractors", "neutral": "passives", "positive": "promoters"}
-    return {"negative": "negative", "neutral": "neutral", "positive": "positive"}
+    return survey.spec.band_names
 
 
 @bp.app_template_filter()

@@ -19,7 +19,8 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from survey.db import db
 from survey.metrics import ChangeResult, MetricResult, change, metric_for
-from survey.models import (SENTIMENTS, THEMES, AnalysisRun, Contact, LabelCorrection, PainPoint, Response,
+from analysis.labels import SENTIMENTS, THEMES
+from survey.models import (AnalysisRun, Contact, LabelCorrection, PainPoint, Response,
                            ResponseLabel, Survey, User, pain_point_responses)
 from survey.results.filters import ResponseFilter
 
