@@ -322,8 +322,8 @@ class AnalysisRun(db.Model):
     report_dir: Mapped[Optional[str]] = mapped_column(sa.String(1000))
     summary: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
 
-    pain_points: Mapped[list["PainPoint"]] = relationship(
-        back_populates="run", cascade="all, delete-orphan", order_by="PainPoint.rank"
+    pain_points: Mapped[list["PainPointRecord"]] = relationship(
+        back_populates="run", cascade="all, delete-orphan", order_by="PainPointRecord.rank"
     )
 
 
@@ -335,7 +335,9 @@ pain_point_responses = sa.Table(
 )
 
 
-class PainPoint(db.Model):
+class PainPointRecord(db.Model):
+    """A pain point of one run as stored for the dashboard (found by ``analysis.painpoints.PainPoint``)."""
+
     __tablename__ = "pain_points"
 
     id: Mapped[int] = mapped_column(primary_key=True)

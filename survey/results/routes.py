@@ -11,7 +11,7 @@ from analysis.labels import SENTIMENTS, THEMES
 from survey.auth import current_user, login_required
 from survey.db import db
 from survey.errors import error_response
-from survey.models import PainPoint, Response, utcnow
+from survey.models import PainPointRecord, Response, utcnow
 from survey.public.routes import survey_or_404
 from survey.results import bp, charts_cache, queries
 from survey.results.export import csv_lines
@@ -40,7 +40,7 @@ def page_number() -> int:
 
 def filter_bar(flt: ResponseFilter, endpoint: str) -> dict:
     """What the filter form needs: choices, the filters in use, and where to send it."""
-    pain = db.session.get(PainPoint, flt.pain_point) if flt.pain_point is not None else None
+    pain = db.session.get(PainPointRecord, flt.pain_point) if flt.pain_point is not None else None
     return {
         "flt": flt,
         "endpoint": endpoint,
