@@ -199,6 +199,12 @@ def test_on_a_desktop_the_eleven_options_are_one_row_of_wide_buttons(live_server
         page.locator("rapport-widget").screenshot(path=str(tmp_path / "nps-desktop.png"))
         assert len(boxes) == 11 and len({y for _, y, _, _ in boxes}) == 1  # 0-10 in one row
         assert all(width >= 40 for _, _, width, _ in boxes), boxes  # they were 26 px
+        page.wait_for_timeout(MIN_MS)
+        card = widget(page)
+        card.get_by_role("radio", name="9", exact=True).click()
+        card.get_by_role("textbox").wait_for()
+        assert card.locator(".got .n").inner_text() == "9" and card.locator(".got .n").is_visible()
+        page.locator("rapport-widget").screenshot(path=str(tmp_path / "nps-desktop-followup.png"))
     finally:
         context.close()
 
