@@ -17,6 +17,7 @@ from flask import current_app
 from survey.kinds import KINDS
 from analysis.labels import SENTIMENTS, THEMES
 from survey.kinds import BANDS
+from survey.metrics import METHODS
 from survey.models import CHANNELS
 
 BEARER = [{"bearer": []}]
@@ -82,7 +83,9 @@ SCHEMAS: dict[str, Any] = {
         **_object({
             "kind": {"type": "string", "enum": list(KINDS)},
             "score": _nullable(NUMBER), "n": {"type": "integer", "minimum": 0}, "se": _nullable(NUMBER),
-            "ci_low": _nullable(NUMBER), "ci_high": _nullable(NUMBER), "confidence": NUMBER, "method": STRING,
+            "ci_low": _nullable(NUMBER), "ci_high": _nullable(NUMBER), "confidence": NUMBER,
+            "method": {"type": "string", "enum": list(METHODS), "description": "How the interval was made: "
+                       + "; ".join(f"{name}: {text}" for name, text in METHODS.items())},
             # NPS
             "promoters": INTEGER, "passives": INTEGER, "detractors": INTEGER,
             # CSAT
