@@ -154,6 +154,16 @@ OPTION_BOXES = """host => Array.from(host.shadowRoot.querySelectorAll('.o label'
 })"""
 
 
+def option_boxes(page, url: str, shot) -> list:
+    """Open ``url``, wait for the card to settle and return its options' boxes (x, y, width, height)."""
+    page.goto(url)
+    widget(page)
+    page.wait_for_timeout(400)  # the entrance animation
+    if shot:
+        page.locator("rapport-widget").screenshot(path=str(shot))
+    return page.locator("rapport-widget").evaluate(OPTION_BOXES)
+
+
 def test_on_a_phone_every_option_is_a_44px_target(live_server, browser, site, survey, make_survey, tmp_path):
     """Eleven NPS options go in two rows (0-5 over 6-10); a five-point scale stays in one."""
     csat = make_survey("csat")
@@ -163,11 +173,7 @@ def test_on_a_phone_every_option_is_a_44px_target(live_server, browser, site, su
     context = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
     try:
         page = context.new_page()
-        page.goto(site.url("nps.html"))
-        widget(page)
-        page.wait_for_timeout(400)  # the entrance animation
-        boxes = page.locator("rapport-widget").evaluate(OPTION_BOXES)
-        page.locator("rapport-widget").screenshot(path=str(tmp_path / "nps-phone.png"))
+        boxes = option_boxes(page, site.url("nps.html"), tmp_path / "nps-phone.png")
         assert len(boxes) == 11
         assert all(width >= 44 and height >= 44 for _, _, width, height in boxes), boxes
         rows = sorted({y for _, y, _, _ in boxes})
@@ -177,10 +183,7 @@ def test_on_a_phone_every_option_is_a_44px_target(live_server, browser, site, su
         page.locator("rapport-widget").get_by_role("radio", name="6").tap()  # a tap lands on what it shows
         page.locator("rapport-widget").get_by_role("textbox").wait_for()  # the follow-up step
         assert [a.score for a in answers()] == [6]
-        page.goto(site.url("csat.html"))
-        widget(page)
-        page.wait_for_timeout(400)
-        boxes = page.locator("rapport-widget").evaluate(OPTION_BOXES)
+        boxes = option_boxes(page, site.url("csat.html"), None)
         assert len(boxes) == 5 and len({y for _, y, _, _ in boxes}) == 1
         assert all(width >= 44 for _, _, width, _ in boxes), boxes
     finally:
@@ -192,11 +195,7 @@ def test_on_a_desktop_the_eleven_options_are_one_row_of_wide_buttons(live_server
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     try:
         page = context.new_page()
-        page.goto(site.url("nps.html"))
-        widget(page)
-        page.wait_for_timeout(400)  # the entrance animation
-        boxes = page.locator("rapport-widget").evaluate(OPTION_BOXES)
-        page.locator("rapport-widget").screenshot(path=str(tmp_path / "nps-desktop.png"))
+        boxes = option_boxes(page, site.url("nps.html"), tmp_path / "nps-desktop.png")
         assert len(boxes) == 11 and len({y for _, y, _, _ in boxes}) == 1  # 0-10 in one row
         assert all(width >= 40 for _, _, width, _ in boxes), boxes  # they were 26 px
         page.wait_for_timeout(MIN_MS)
