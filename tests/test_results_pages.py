@@ -100,6 +100,39 @@ def test_headline_metric_interval_count_and_change(client, survey, make_response
     assert "▲" in html or "▼" in html
 
 
+def test_a_change_that_is_not_significant_gets_no_arrow(client, make_survey, make_response):
+    survey = make_survey("csat", name="Support CSAT")
+    before = [5, 4, 2, 5, 1, 4, 3, 5, 2, 4, 1, 5]  # 7 of 12 satisfied
+    after = [5, 4, 5, 2, 4, 5, 1, 4, 3, 5, 2, 4]  # 8 of 12
+    for i, score in enumerate(before):
+        make_response(survey, score=score, created_at=days_ago(35 + i))
+    for i, score in enumerate(after):
+        make_response(survey, score=score, created_at=days_ago(1 + i))
+    login(client)
+    html = client.get(f"/surveys/{survey.public_key}/results").get_data(as_text=True)
+    expected = change("csat", before, after)
+    assert not expected.significant and expected.difference > 0
+    change_box = html[html.index('class="stat change"'):html.index('class="stat bands"')]
+    assert "no clear change" in change_box and "▲" not in change_box and 'class="stat-value up"' not in change_box
+    assert change_text(expected.difference, "csat") == "+8 points" and "+8 points" in change_box
+    assert f"95% CI {expected.ci_low:+.0f} to {expected.ci_high:+.0f} points" in change_box
+
+
+def test_too_few_answers_are_not_shown_as_a_score(app, client, make_survey, make_response):
+    survey = make_survey("csat", name="Tiny CSAT")
+    make_response(survey, score=5, created_at=days_ago(2))
+    login(client)
+    html = client.get(f"/surveys/{survey.public_key}/results").get_data(as_text=True)
+    headline = html[html.index('class="stat metric"'):html.index('class="stat change"')]
+    # One answer of 5: not "100%" as if it were known, and an interval that is not the point [100, 100].
+    assert "too few answers" in headline and "100%</span>" not in headline
+    assert "n = 1: a score needs at least 10" in headline and "95% CI 21% to 100%" in headline
+    assert "(wilson)" in headline
+    app.config["MIN_ANSWERS"] = 1
+    html = client.get(f"/surveys/{survey.public_key}/results").get_data(as_text=True)
+    assert '<span class="stat-value big">100%</span>' in html
+
+
 def test_change_over_a_chosen_period(client, survey, make_response):
     make_response(survey, score=9, created_at=dt.datetime(2024, 3, 5))
     make_response(survey, score=10, created_at=dt.datetime(2024, 3, 6))
