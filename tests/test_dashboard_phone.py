@@ -123,6 +123,10 @@ def test_the_dashboard_on_a_phone(demo, live_server, browser, tmp_path):
     shots["phone-surveys"] = tmp_path / "phone-surveys.png"
     page.screenshot(path=str(shots["phone-surveys"]), full_page=True)
 
+    # The survey's own page: its link and snippets fit too.
+    page.goto(f"{live_server.url}/surveys/{survey.public_key}")
+    check_screen("survey page")
+
     # Results: the filters wait behind a button, so the score is on the first screen.
     page.goto(f"{live_server.url}/surveys/{survey.public_key}/results")
     page.wait_for_load_state("networkidle")
