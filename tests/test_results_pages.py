@@ -128,9 +128,13 @@ def test_too_few_answers_are_not_shown_as_a_score(app, client, make_survey, make
     assert "too few answers" in headline and "100%</span>" not in headline
     assert "n = 1: a score needs at least 10" in headline and "95% CI 21% to 100%" in headline
     assert "(wilson)" in headline
+    # The trend is not drawn from one answer either; its data table still lists the week.
+    assert "Too few answers for a trend." in html and "/charts/trend.svg" not in html
+    trend_data = html[html.index("Score per week"):]
+    assert "too few answers" in trend_data[:trend_data.index("</table>")]
     app.config["MIN_ANSWERS"] = 1
     html = client.get(f"/surveys/{survey.public_key}/results").get_data(as_text=True)
-    assert '<span class="stat-value big">100%</span>' in html
+    assert '<span class="stat-value big">100%</span>' in html and "Too few answers for a trend." not in html
 
 
 def test_change_over_a_chosen_period(client, survey, make_response):
