@@ -14,9 +14,8 @@ from typing import Any
 
 from flask import current_app
 
-from survey.kinds import KINDS
 from analysis.labels import SENTIMENTS, THEMES
-from survey.kinds import BANDS
+from survey.kinds import BANDS, KINDS
 from survey.models import CHANNELS
 
 BEARER = [{"bearer": []}]

@@ -18,22 +18,17 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from flask import current_app
 
-from survey.db import db
+from survey.db import IN_LIST_MAX as CHUNK, db
+from survey.db import chunks as _chunks
 from survey.invites.bounces import ParsedBounce, RecipientReport, mask, read_tag
 from survey.invites.contacts import ATTRIBUTE_NAME, ContactRow, attribute_key
 from survey.invites.mailer import EmlTransport, InvitationLinks, build_invitation, sender_address
 from survey.invites.models import INVITATION_STATUSES, Campaign, Invitation, OutboxMessage
 from survey.models import Contact, Response, Survey, utcnow
 from survey.operations import (
-    Answer, OperationError, Recorded, hash_token, record_response_in_session, revise_response,
+    Answer, OperationError, Recorded, record_response_in_session, revise_response,
 )
-
-CHUNK = 500  # rows per IN (...) list: under every backend's bound-parameter limit
-
-
-def _chunks(items: list, size: int = CHUNK) -> Iterable[list]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
+from survey.tokens import hash_token
 
 
 # -- contacts ----------------------------------------------------------------

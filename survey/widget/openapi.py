@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from survey.kinds import KINDS
 from survey.widget.payload import HONEYPOT_FIELD, PAGE_URL_MAX_LENGTH, TOKEN_MAX_LENGTH
 
 TAG = "widget"
@@ -33,7 +34,7 @@ SCHEMAS: dict[str, Any] = {
     }, optional=("field",))}),
     "WidgetConfig": _object({
         "key": STRING,
-        "kind": {"type": "string", "enum": ["nps", "csat", "ces"]},
+        "kind": {"type": "string", "enum": list(KINDS)},
         "question": STRING,
         "scale": _object({
             "low": INTEGER, "high": INTEGER, "low_label": STRING, "high_label": STRING,
