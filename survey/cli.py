@@ -157,6 +157,9 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
 
     from survey.demo import seed_demo, seed_demo_admin, seed_demo_invitations
 
+    if not current_app.config.get("MAIL_SERVER") and not current_app.config.get("MAIL_TRANSPORT"):
+        # The demo writes its invitations as .eml files; a real site chooses this explicitly.
+        current_app.config["MAIL_TRANSPORT"] = "file"
     upgrade()
     base_url = f"http://{host}:{port}"
     lines = seed_demo(base_url=base_url) + seed_demo_admin(base_url) + seed_demo_invitations(base_url)

@@ -23,6 +23,7 @@ from survey.cli import find_survey
 from survey.db import db
 from survey.invites import delivery, operations
 from survey.invites.models import INVITATION_STATUSES, OUTBOX_STATES, Campaign, Invitation, OutboxMessage
+from survey.invites.mailer import MailNotConfigured
 from survey.operations import OperationError
 
 contacts_cli = AppGroup("contacts", help="Import, unsubscribe, unbounce and forget the people surveys are sent to.")
@@ -168,7 +169,7 @@ def _check_bounce_address() -> str | None:
               help="Seconds between passes with --loop.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Messages per SMTP connection (default MAIL_BATCH_SIZE).")
 def deliver_command(loop: bool, interval: float, batch_size: int | None) -> None:
-    """Send the queued e-mails over SMTP (MAIL_SERVER), or into instance/outbox/*.eml without one."""
+    """Send the queued e-mails over SMTP (MAIL_SERVER), or into instance/outbox/*.eml with MAIL_TRANSPORT=file."""
     stop = {"now": False}
 
     def request_stop(signum, frame):
@@ -177,7 +178,10 @@ def deliver_command(loop: bool, interval: float, batch_size: int | None) -> None
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, request_stop)
     _check_bounce_address()
-    transport = delivery.transport_for(current_app.config, current_app.instance_path)
+    try:
+        transport = delivery.transport_for(current_app.config, current_app.instance_path)
+    except MailNotConfigured as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"delivering to {transport.describe()}", err=True)
 
     def show(report: delivery.DeliveryReport) -> None:
