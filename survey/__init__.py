@@ -19,6 +19,7 @@ FEATURES = (
     "survey.db",
     "survey.errors",
     "survey.security",
+    "survey.health",
     "survey.published",
     "survey.public",
     "survey.invites",
