@@ -120,8 +120,8 @@ def open_command(key: str) -> None:
 @click.option("--text-col", required=True, help="Column holding the free-text comment.")
 @click.option("--score-col", help="Column holding the score (may be blank on some lines).")
 @click.option("--date-col", help="Column holding when the answer was given.")
-@click.option("--date-format", help="strptime format of --date-col, e.g. '%d/%m/%Y %H:%M'. "
-                                    "Default: the one known format that fits every date.")
+@click.option("--date-format", help="strptime format of --date-col, e.g. '%d/%m/%Y %H:%M', or iso8601 "
+                                    "(2024-01-05T10:00:00+01:00, …Z). Default: the known format most dates fit.")
 @click.option("--id-col", help="Column with the source's own id: re-importing the file then adds nothing twice.")
 @click.option("--skip-bad", is_flag=True, help="Load the good lines even if some lines are bad.")
 def import_command(file: Path, key: str, text_col: str, score_col: str | None, date_col: str | None,
