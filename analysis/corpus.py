@@ -18,8 +18,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from analysis.labels import LABELS
 from analysis.model_store import DEFAULT_MODEL_DIR
-from analysis.pipelines import LABELS
 from analysis.text import normalise
 
 DEFAULT_CORPUS_DIR = DEFAULT_MODEL_DIR / "corpus"
