@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import mailbox
 import os
 import re
 import signal
@@ -363,22 +364,25 @@ def bounces_command(files: tuple[Path, ...], maildirs: tuple[Path, ...]) -> None
             process(str(path), raw)
     for folder in maildirs:
         try:
-            messages = _maildir_unseen(folder)
-        except OSError as exc:
-            errors.append(f"cannot read the maildir {folder}: {exc.strerror or exc}")
+            unseen = _maildir_unseen(folder)
+        except (OSError, mailbox.Error) as exc:
+            errors.append(f"cannot read the maildir {folder}: {getattr(exc, 'strerror', None) or exc}")
             continue
-        if messages is None:
+        if unseen is None:
             errors.append(f"{folder} is not a maildir (it needs new/ and cur/ folders)")
             continue
-        for path in messages:
-            raw = read(path)
-            if raw is None:
-                continue
-            process(str(path), raw)
+        box, keys = unseen
+        for key in keys:
             try:
-                _maildir_mark_seen(folder, path)
-            except OSError as exc:
-                errors.append(f"cannot flag {path} seen: {exc.strerror or exc}")
+                raw = box.get_bytes(key)
+            except (OSError, KeyError) as exc:
+                errors.append(f"cannot read message {key} of {folder}: {getattr(exc, 'strerror', None) or exc}")
+                continue
+            process(f"{folder}/{key}", raw)
+            try:
+                _maildir_mark_seen(box, key)
+            except (OSError, KeyError) as exc:
+                errors.append(f"cannot flag message {key} of {folder} seen: {getattr(exc, 'strerror', None) or exc}")
     if not files and not maildirs:
         envelope = [os.environ[name] for name in ("ORIGINAL_RECIPIENT", "RECIPIENT") if os.environ.get(name)]
         process("<stdin>", sys.stdin.buffer.read(), envelope)
@@ -391,22 +395,20 @@ def bounces_command(files: tuple[Path, ...], maildirs: tuple[Path, ...]) -> None
         raise click.ClickException(f"{len(errors)} input(s) could not be read")
 
 
-def _maildir_unseen(folder: Path) -> list[Path] | None:
-    """The messages of a maildir not yet flagged seen (None if ``folder`` is not a maildir)."""
+def _maildir_unseen(folder: Path) -> tuple[mailbox.Maildir, list[str]] | None:
+    """The maildir and the keys of its messages not yet flagged seen (None if ``folder`` is not a maildir)."""
     if not (folder / "new").is_dir() or not (folder / "cur").is_dir():
         return None
-    found = [p for p in sorted((folder / "new").iterdir()) if p.is_file() and not p.name.startswith(".")]
-    for path in sorted((folder / "cur").iterdir()):
-        _, _, flags = path.name.partition(":2,")
-        if path.is_file() and not path.name.startswith(".") and "S" not in flags:
-            found.append(path)
-    return found
+    box = mailbox.Maildir(folder, factory=None, create=False)
+    return box, [key for key in sorted(box.keys()) if "S" not in box.get_message(key).get_flags()]
 
 
-def _maildir_mark_seen(folder: Path, path: Path) -> None:
+def _maildir_mark_seen(box: mailbox.Maildir, key: str) -> None:
     """Move a processed message to cur/ with the seen flag (the maildir way to say "read")."""
-    base, _, flags = path.name.partition(":2,")
-    path.rename(folder / "cur" / f"{base}:2,{''.join(sorted(set(flags) | {'S'}))}")
+    message = box.get_message(key)
+    message.set_subdir("cur")
+    message.add_flag("S")
+    box[key] = message
 
 
 def init_app(app: Flask) -> None:
