@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from analysis.painpoints import NegativeClause, ScoreTotals, _tidy_quote, default_min_count, find_pain_points
+from analysis.painpoint_names import tidy_quote as _tidy_quote
+from analysis.painpoints import NegativeClause, ScoreTotals, default_min_count, find_pain_points
 
 HOLD = ["I was on hold for two hours", "on hold for two hours again", "kept on hold for two hours today",
         "two hours on hold before anyone answered", "on hold for hours and then cut off",
