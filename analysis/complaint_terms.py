@@ -34,7 +34,7 @@ MIN_BACKGROUND = 30
 CHUNK = 50_000
 #: Lexicon words at least this strong (VADER valence, -4..4) say how the writer feels:
 #: "terrible", "worst", "love"; milder ones ("delay" -1.3, "lost" -1.3) name what happened.
-STRONG_VALENCE = 2.0
+STRONG_VALENCE = 2.05
 #: Largest vocabulary kept (most frequent features of the negative clauses).
 MAX_FEATURES = 50_000
 

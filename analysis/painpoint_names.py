@@ -1,4 +1,4 @@
-"""Names for pain points: a short phrase the members wrote, as an analyst would put it.
+"""Words for pain points: a name the members wrote, as an analyst would put it, and quotes.
 
 A name is a 2-5 word run from the group's clauses ("nobody called back",
 "engineer did not turn up", "lost my bag") that
@@ -154,3 +154,37 @@ def tidy_quote(text: str, limit: int = 240) -> str:
     if len(text) > limit:
         text = text[: limit - 1].rsplit(" ", 1)[0] + "…"
     return text[:1].upper() + text[1:]
+
+
+def quotes_for(group, label, clauses, words, weighted, limit: int = 3) -> list[str]:
+    """Up to three clauses from different answers: naming phrase first, then nearest the group's centre."""
+    centre = np.asarray(weighted[group].mean(axis=0)).ravel()
+    closeness = weighted[group] @ centre
+    phrase = label.split()
+    ranked = sorted(
+        range(len(group)),
+        key=lambda k: (
+            not phrase_contains(words[group[k]], phrase),
+            not 4 <= len(words[group[k]]) <= 30,
+            -float(closeness[k]),
+            group[k],
+        ),
+    )
+    quotes, seen_responses, seen_words = [], set(), []
+    for k in ranked:
+        clause = clauses[group[k]]
+        text = tidy_quote(clause.text)
+        said = set(words[group[k]])
+        # Three ways of saying it, not one remark three times.
+        if not text or clause.response_id in seen_responses or any(_jaccard(said, w) > 0.75 for w in seen_words):
+            continue
+        quotes.append(text)
+        seen_responses.add(clause.response_id)
+        seen_words.append(said)
+        if len(quotes) == limit:
+            break
+    return quotes
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / (len(a | b) or 1)

@@ -17,18 +17,20 @@ How:
    with an informative Dirichlet prior, :mod:`analysis.complaint_terms`):
    brand names, @handles, greetings and thanks fall out by themselves.
 2. **Anchors.** The features surest to belong to complaints (z at least
-   :data:`Z_ANCHOR`, said by enough answers, not a sentiment word on its own:
-   "terrible" says how, not what) seed the pain points.
-3. **Anchor groups.** Anchors said in the same company ("delayed", "late",
-   "hours late") or by the same clauses ("cancel", "cancelled flight") join by
-   average linkage on the larger of their context cosine and their member
-   overlap. The work grows with the number of anchors, not of comments.
-4. **Members.** Each negative clause joins the anchor group whose anchors it
-   says with the most weight; a comment with several negative clauses may
-   carry several pain points. A clause with no anchor is an "other negative
-   comment".
+   :data:`Z_ANCHOR`, odds at least :data:`MIN_ODDS_RATIO` times higher, said
+   by enough answers, not a strong sentiment word on its own: "terrible" says
+   how, not what) seed the pain points.
+3. **Anchor groups.** Anchors said in the same company (cosine of their
+   positive-PMI contexts) or by the same clauses (member Jaccard) join by
+   average linkage. The work grows with the number of anchors, not comments.
+4. **Members.** A clause joins the group of the surest anchor it says, and any
+   group whose anchor it says nearly as surely: a clause (and a comment) may
+   carry several pain points. Groups too small to report give their clauses
+   to the next group they say something of. A clause with no anchor is an
+   "other negative comment".
 5. **Merge** near-duplicates: groups with close centroids, mostly the same
-   answers, or the same name become one, so the top ten are ten problems.
+   answers, or names sharing a head word ("hours late", "hrs late") become
+   one, so the top ten are ten problems.
 6. **Names** are phrases the members wrote (2-5 words, negation kept, never a
    torn fragment, no brand or handle): the one most typical of the group and
    least of the others (:mod:`analysis.painpoint_names`).
@@ -48,10 +50,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from analysis import complaint_terms as terms
-from analysis.painpoint_names import name_groups, phrase_contains, tidy_quote
+from analysis.painpoint_names import name_groups, quotes_for
 
 THEMES = ("service", "care", "other")
-#: A feature whose log-odds z-score reaches this may seed a pain point (p < 0.025, one-sided).
+#: A feature whose log-odds z-score reaches this may seed a pain point (p < 0.07, one-sided) ...
 Z_ANCHOR = 1.5
 #: ... and whose odds of being said are at least this many times higher in complaints
 #: (log-odds ratio): a word everyone uses ("flight" to an airline) is sure but not specific.
@@ -61,12 +63,14 @@ MAX_ANCHORS = 300
 #: Anchors closer than this (1 - similarity) form one group (average linkage).
 ANCHOR_DISTANCE = 0.8
 #: Groups whose centroids are at least this similar (cosine) are one pain point ...
-MERGE_SIMILARITY = 0.5
+MERGE_SIMILARITY = 0.7
 #: ... and so are groups sharing at least this share of the smaller one's answers.
 MERGE_OVERLAP = 0.8
+#: A clause also joins any other group whose anchor it says at least this strongly,
+#: relative to its strongest ("still waiting for the engineer to call back").
+SECOND_GROUP_SHARE = 0.7
 #: Clauses are placed on the groups this many at a time (memory stays flat).
 ASSIGN_CHUNK = 20_000
-QUOTES = 3
 RANKED_BY_SCORE = "score impact"
 RANKED_BY_SIZE = "size × negativity"
 
@@ -194,12 +198,18 @@ def analyse_pain_points(
     anchors = _anchors(weights, z, min_count)
     if not anchors:
         return nothing
-    groups = _assign(weights.matrix[:, anchors], z[anchors], _anchor_groups(weights.matrix[:, anchors], weights.matrix))
-    groups = [g for g in groups if len({clauses[i].response_id for i in g}) >= min_count]
+    present = weights.matrix[:, anchors]
+    groups = _members(present, z[anchors], _anchor_groups(present, weights.matrix), clauses, min_count)
     groups = _merge(groups, weighted, clauses)
-    anchor_units = [_units_of(g, weights.matrix, anchors, weights.vocabulary) for g in groups]
-    labels = name_groups(groups, words, anchor_units, z_of=_unigram_z(weights.vocabulary, z),
-                         excluded=frozenset(excluded), seed=seed)
+    z_of = _unigram_z(weights.vocabulary, z)
+    delta_of = {f: float(d) for f, d in zip(weights.vocabulary, weights.delta) if " " not in f}
+    for _ in range(4):  # name, merge groups whose names share a head word, name the merged ones again
+        anchor_units = [_units_of(g, weights.matrix, anchors, weights.vocabulary) for g in groups]
+        labels = name_groups(groups, words, anchor_units, z_of=z_of, excluded=frozenset(excluded), seed=seed)
+        merged = _merge_same_heads(groups, labels, delta_of)
+        if len(merged) == len(groups):
+            break
+        groups = merged
     groups, labels = _merge_same_names(groups, labels)
     points = [_pain_point(g, label, clauses, words, weighted, weights.vocabulary, z, total_comments, scores)
               for g, label in zip(groups, labels)]
@@ -280,10 +290,12 @@ def _anchor_groups(present, matrix) -> list[list[int]]:
 
 
 def _assign(present, anchor_z: np.ndarray, anchor_groups: list[list[int]]) -> list[list[int]]:
-    """Each clause joins the group of the surest anchor it says (ties: the earlier group).
+    """Each clause's members list per anchor group (in the groups' order, empty lists kept).
 
-    The strongest anchor, not the sum: a long clause that touches many words
-    of a broad group would otherwise always land there.
+    A clause joins the group of the surest anchor it says and any other group
+    whose anchor it says nearly as surely (:data:`SECOND_GROUP_SHARE`). The
+    strongest anchor, not the sum: a long clause that touches many words of a
+    broad group would otherwise always land there.
     """
     order = [c for group in anchor_groups for c in group]
     starts = np.cumsum([0] + [len(g) for g in anchor_groups[:-1]])
@@ -292,10 +304,28 @@ def _assign(present, anchor_z: np.ndarray, anchor_groups: list[list[int]]) -> li
     for start in range(0, present.shape[0], ASSIGN_CHUNK):
         said = present[start:start + ASSIGN_CHUNK][:, order].toarray() * weights
         scores = np.maximum.reduceat(said, starts, axis=1)
-        best = scores.argmax(axis=1)
-        for offset in np.flatnonzero(scores.max(axis=1) > 0):
-            members[int(best[offset])].append(start + int(offset))
-    return [m for m in members if m]
+        top = scores.max(axis=1, keepdims=True)
+        joined = (scores > 0) & (scores >= SECOND_GROUP_SHARE * top)
+        for offset, group in zip(*np.nonzero(joined)):
+            members[int(group)].append(start + int(offset))
+    return members
+
+
+def _members(present, strength: np.ndarray, anchor_groups: list[list[int]], clauses, min_count: int):
+    """Clause groups of at least ``min_count`` answers.
+
+    The anchors of a group too small to report step aside and their clauses go
+    to the next group they say something of, until every group is big enough.
+    """
+    for _ in range(5):
+        members = _assign(present, strength, anchor_groups)
+        big = [len({clauses[i].response_id for i in m}) >= min_count for m in members]
+        if all(big):
+            break
+        anchor_groups = [g for g, m, keep in zip(anchor_groups, members, big) if m and keep]
+        if not anchor_groups:
+            return []
+    return [m for m in members if m and len({clauses[i].response_id for i in m}) >= min_count]
 
 
 def _centroids(groups, weighted) -> np.ndarray:
@@ -305,12 +335,20 @@ def _centroids(groups, weighted) -> np.ndarray:
 
 
 def _merge(groups: list[list[int]], weighted, clauses) -> list[list[int]]:
-    """Union groups with near-duplicate centroids or mostly the same answers (closest pairs first)."""
+    """Union groups with near-duplicate centroids or mostly the same answers."""
     if len(groups) < 2:
         return groups
     centroids = _centroids(groups, weighted)
     similar = centroids @ centroids.T
     answers = [{clauses[i].response_id for i in g} for g in groups]
+    pairs = [(i, j) for i in range(len(groups)) for j in range(i + 1, len(groups))
+             if similar[i, j] >= MERGE_SIMILARITY
+             or len(answers[i] & answers[j]) >= MERGE_OVERLAP * min(len(answers[i]), len(answers[j]))]
+    return _unite(groups, pairs)
+
+
+def _unite(groups: list[list[int]], pairs) -> list[list[int]]:
+    """The connected groups of ``pairs`` as one group each (union-find; order-free, so deterministic)."""
     parent = list(range(len(groups)))
 
     def find(i: int) -> int:
@@ -319,20 +357,13 @@ def _merge(groups: list[list[int]], weighted, clauses) -> list[list[int]]:
             i = parent[i]
         return i
 
-    pairs = []
-    for i in range(len(groups)):
-        for j in range(i + 1, len(groups)):
-            shared = len(answers[i] & answers[j]) / min(len(answers[i]), len(answers[j]))
-            closeness = max(similar[i, j], shared * MERGE_SIMILARITY / MERGE_OVERLAP)
-            if closeness >= MERGE_SIMILARITY:
-                pairs.append((closeness, i, j))
-    for _, i, j in sorted(pairs, key=lambda p: (-p[0], p[1], p[2])):
+    for i, j in pairs:
         a, b = find(i), find(j)
         if a != b:
             parent[max(a, b)] = min(a, b)
-    merged: dict[int, list[int]] = defaultdict(list)
+    merged: dict[int, set[int]] = defaultdict(set)
     for i, group in enumerate(groups):
-        merged[find(i)].extend(group)
+        merged[find(i)].update(group)
     return [sorted(merged[root]) for root in sorted(merged)]
 
 
@@ -350,6 +381,24 @@ def _units_of(group: list[int], matrix, anchors: list[int], vocabulary) -> dict[
 
 def _unigram_z(vocabulary, z: np.ndarray) -> dict[str, float]:
     return {f: float(v) for f, v in zip(vocabulary, z) if " " not in f}
+
+
+def _heads(label: str | None, delta_of: dict[str, float]) -> set[str]:
+    """The words of a name that say what went wrong: content stems specific to complaints."""
+    if not label:
+        return set()
+    stems = {terms.stem(w) for w in label.split() if terms.is_content(w)}
+    return {s for s in stems if delta_of.get(s, 0.0) >= math.log(MIN_ODDS_RATIO)}
+
+
+def _merge_same_heads(groups, labels, delta_of):
+    """Union groups whose names share a head word ("hours late", "hrs late"; "lost bag", "checked bag")."""
+    first: dict[str, int] = {}
+    pairs = []
+    for i, label in enumerate(labels):
+        for head in sorted(_heads(label, delta_of)):
+            pairs.append((first.setdefault(head, i), i))
+    return _unite(groups, pairs)
 
 
 def _merge_same_names(groups, labels):
@@ -381,7 +430,7 @@ def _pain_point(group, label, clauses, words, weighted, vocabulary, z, total_com
         score_impact, impact = None, share * 100 * (sum(negativity.values()) / count)
     return PainPoint(
         rank=0, label=label, theme=theme, count=count, share=share, score_impact=score_impact, impact=impact,
-        response_ids=sorted(responses), quotes=_quotes(group, label, clauses, words, weighted),
+        response_ids=sorted(responses), quotes=quotes_for(group, label, clauses, words, weighted),
         terms=_top_terms(group, weighted, vocabulary, z),
     )
 
@@ -401,37 +450,3 @@ def _top_terms(group, weighted, vocabulary, z, limit: int = 6) -> list[str]:
     weights = np.asarray(weighted[group].sum(axis=0)).ravel()
     top = np.lexsort((vocabulary, -weights))[:limit]
     return [str(vocabulary[i]) for i in top if weights[i] > 0]
-
-
-def _quotes(group, label, clauses, words, weighted) -> list[str]:
-    """Up to three clauses from different answers: naming phrase first, then nearest the group's centre."""
-    centre = np.asarray(weighted[group].mean(axis=0)).ravel()
-    closeness = weighted[group] @ centre
-    phrase = label.split()
-    ranked = sorted(
-        range(len(group)),
-        key=lambda k: (
-            not phrase_contains(words[group[k]], phrase),
-            not 4 <= len(words[group[k]]) <= 30,
-            -float(closeness[k]),
-            group[k],
-        ),
-    )
-    quotes, seen_responses, seen_words = [], set(), []
-    for k in ranked:
-        clause = clauses[group[k]]
-        text = tidy_quote(clause.text)
-        said = set(words[group[k]])
-        # Three ways of saying it, not one remark three times.
-        if not text or clause.response_id in seen_responses or any(_jaccard(said, w) > 0.75 for w in seen_words):
-            continue
-        quotes.append(text)
-        seen_responses.add(clause.response_id)
-        seen_words.append(said)
-        if len(quotes) == QUOTES:
-            break
-    return quotes
-
-
-def _jaccard(a: set[str], b: set[str]) -> float:
-    return len(a & b) / (len(a | b) or 1)
