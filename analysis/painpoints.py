@@ -50,9 +50,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from analysis import complaint_terms as terms
+from analysis.labels import theme_order
 from analysis.painpoint_names import name_groups, quotes_for
 
-THEMES = ("service", "care", "other")
 #: A feature whose log-odds z-score reaches this may seed a pain point (p < 0.07, one-sided) ...
 Z_ANCHOR = 1.5
 #: ... and whose odds of being said are at least this many times higher in complaints
@@ -421,7 +421,7 @@ def _pain_point(group, label, clauses, words, weighted, vocabulary, z, total_com
         responses[clause.response_id] = clause.score
         negativity[clause.response_id] = max(negativity.get(clause.response_id, 0.0), clause.negativity)
         themes[clause.theme] += 1
-    theme = sorted(themes.items(), key=lambda kv: (-kv[1], THEMES.index(kv[0]) if kv[0] in THEMES else 9))[0][0]
+    theme = sorted(themes.items(), key=lambda kv: (-kv[1], theme_order(kv[0])))[0][0]
     count = len(responses)
     share = count / total_comments
     if scores is not None and scores.n:
