@@ -52,7 +52,8 @@ you've we've they've he's she's let's what's im ive id dont didnt doesnt isnt wa
 getting really even though although however yet whereas except etc ok okay well much many lot lots one's
 company s t u ur amp rt
 again now like said say says told tell ever since ago almost due another bc way thing things something anything
-everything someone anyone everyone guys please literally actually already always also back's whole
+everything someone anyone everyone guys please literally actually already always also whole honestly seriously
+basically absolutely totally completely simply truly definitely certainly obviously clearly
 """.split())
 #: Words that open a negation; in features they all become "not" ("no one called" = "nobody called").
 NEGATORS = frozenset({"no", "not", "never", "nobody", "nothing", "none", "noone", "nowhere", "neither", "nor",
@@ -65,9 +66,24 @@ _WORD_RE = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+(?:[.,:]\d+)*|\[(?:email|phone)\]"
 _NO_ONE = re.compile(r"\bno[ -]?one\b")
 
 
+_HANDLE_PART_RE = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+
+
 def handles(text: str) -> list[str]:
-    """The @handles of ``text``, lower-cased, without the "@"."""
-    return [h.lower() for h in _HANDLE_RE.findall(text)] if "@" in text else []
+    """The names @handles of ``text`` stand for, lower-cased: the handle and its first word.
+
+    "@SkyLarkAir" -> "skylarkair", "sky"; "@bluefin_air" -> "bluefin_air", "bluefin": people
+    write the company's name without the "@" too, and the name is no complaint.
+    """
+    if "@" not in text:
+        return []
+    out = []
+    for handle in _HANDLE_RE.findall(text):
+        out.append(handle.lower())
+        parts = _HANDLE_PART_RE.findall(handle)
+        if len(parts) > 1 and len(parts[0]) >= 4:
+            out.append(parts[0].lower())
+    return out
 
 
 def tokens(text: str) -> list[str]:

@@ -46,7 +46,8 @@ _BAD_LAST = (_STOP - _PARTICLES) | terms.NEGATORS | {
     "still", "got", "get", "getting", "yet", "now", "please", "just", "ever", "again",
 }
 # A name never runs across these (they join two thoughts) ...
-_BREAKS = frozenset({"but", "so", "because", "although", "though", "however", "whereas", "except"})
+_BREAKS = frozenset({"but", "so", "because", "although", "though", "however", "whereas", "except", "and", "or",
+                     "then", "while", "when", "if", "like"})
 # ... nor across "and" into a new subject ("month and it took").
 _PRONOUNS = frozenset({"i", "it", "we", "they", "he", "she", "you", "this", "that", "there"})
 _LEADING_CONJUNCTION = re.compile(r"^\s*(?:but|however|although|though|yet|whereas|except|and|so)\b[\s,]*", re.I)
@@ -93,6 +94,8 @@ def _phrases(tokens: list[str]) -> set[tuple[str, ...]]:
             last = tokens[j - 1]
             if not last[0].isalpha() or last in _BREAKS or (last in _PRONOUNS and tokens[j - 2] == "and"):
                 break
+            if j < n and tokens[j] in _PARTICLES:
+                continue  # "turned" without its "up" is a torn phrasal verb
             if last not in _BAD_LAST and not last.endswith("n't"):
                 found.add(tuple(tokens[i:j]))
     return found
@@ -111,9 +114,10 @@ def _fits(phrase: tuple[str, ...], units: dict[str, float], z_of: dict[str, floa
 
 
 def _weight(phrase: tuple[str, ...], units: dict[str, float]) -> float:
+    """Phrases that say more of what the group is about weigh more; beyond three words, length costs."""
     content = sum(1 for w in phrase if terms.is_content(w) or terms.is_negator(w))
     anchored = len({terms.stem(w) for w in phrase if terms.is_content(w)} & units.keys())
-    return (1 + 0.35 * (content - 1)) * (1 + 0.15 * (len(phrase) - 2)) * (1 + 0.5 * (anchored - 1))
+    return (1 + 0.5 * (anchored - 1)) * (1 + 0.2 * (content - 1)) / (1 + 0.25 * max(0, len(phrase) - 3))
 
 
 def _best(counts: Counter, rates: Counter, size: int, weight):
