@@ -16,6 +16,7 @@ from flask.cli import AppGroup, FlaskGroup
 
 from survey.db import db
 from survey.kinds import KINDS
+from survey.lookups import survey_by_key
 from survey.models import Response, Survey
 from survey.operations import OperationError, create_survey, import_feedback, set_survey_open
 
@@ -25,7 +26,7 @@ responses_cli = AppGroup("responses", help="Import past feedback as answers.")
 
 def find_survey(key: str) -> Survey:
     """The survey with this public key, or a clear error and exit status 1."""
-    survey = db.session.scalar(sa.select(Survey).where(Survey.public_key == key))
+    survey = survey_by_key(key)
     if survey is None:
         raise click.ClickException(f"no survey has the key {key!r}; `flask survey list` shows them")
     return survey
@@ -127,8 +128,8 @@ def open_command(key: str) -> None:
 @click.option("--text-col", required=True, help="Column holding the free-text comment.")
 @click.option("--score-col", help="Column holding the score (may be blank on some lines).")
 @click.option("--date-col", help="Column holding when the answer was given.")
-@click.option("--date-format", help="strptime format of --date-col, e.g. '%d/%m/%Y %H:%M'. "
-                                    "Default: the one known format that fits every date.")
+@click.option("--date-format", help="strptime format of --date-col, e.g. '%d/%m/%Y %H:%M', or iso8601 "
+                                    "(2024-01-05T10:00:00+01:00, …Z). Default: the known format most dates fit.")
 @click.option("--id-col", help="Column with the source's own id: re-importing the file then adds nothing twice.")
 @click.option("--skip-bad", is_flag=True, help="Load the good lines even if some lines are bad.")
 def import_command(file: Path, key: str, text_col: str, score_col: str | None, date_col: str | None,
@@ -164,6 +165,9 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
 
     from survey.demo import seed_demo, seed_demo_admin, seed_demo_invitations
 
+    if not current_app.config.get("MAIL_SERVER") and not current_app.config.get("MAIL_TRANSPORT"):
+        # The demo writes its invitations as .eml files; a real site chooses this explicitly.
+        current_app.config["MAIL_TRANSPORT"] = "file"
     upgrade()
     base_url = f"http://{host}:{port}"
     lines = seed_demo(base_url=base_url) + seed_demo_admin(base_url) + seed_demo_invitations(base_url)

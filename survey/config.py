@@ -44,6 +44,9 @@ class Defaults:
     PUBLIC_BASE_URL: str | None = None
 
     # Invitations and e-mail (Flask-Mail's familiar key names)
+    # "smtp" (through MAIL_SERVER) or "file" (.eml files under instance/outbox, for demos and
+    # trials; nothing leaves the machine). None: SMTP; without a MAIL_SERVER delivery refuses.
+    MAIL_TRANSPORT: str | None = None
     MAIL_SERVER: str | None = None
     MAIL_PORT = 25
     MAIL_USE_TLS = False

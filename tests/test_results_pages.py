@@ -75,19 +75,27 @@ def test_analysts_and_admins_may_read_and_correct(client, survey, make_response,
 
 def test_unknown_survey_is_404(client):
     login(client)
-    assert client.get("/surveys/nope/results").status_code == 404
+    missing = client.get("/surveys/nope/results")
+    # The dashboard's wording, not the customer's "check the link you were given".
+    assert missing.status_code == 404 and "There is no survey with that key." in missing.get_data(as_text=True)
+    assert "check the link" not in missing.get_data(as_text=True)
     assert client.get("/surveys/nope/export.csv").status_code == 404
 
 
-def test_headline_metric_interval_count_and_change(client, survey, make_response):
-    before = [9, 10, 10, 9, 8, 3, 10, 9, 9, 10, 10, 9]
-    after = [0, 3, 5, 6, 9, 2, 4, 10, 1, 6, 7, 3]
+def results_of_two_periods(client, survey, make_response, before: list[int], after: list[int]) -> str:
+    """The results page after ``before`` answers 35+ days ago and ``after`` in the last 30 days."""
     for i, score in enumerate(before):
         make_response(survey, score=score, created_at=days_ago(35 + i))
     for i, score in enumerate(after):
         make_response(survey, score=score, created_at=days_ago(1 + i))
     login(client)
-    html = client.get(f"/surveys/{survey.public_key}/results").get_data(as_text=True)
+    return client.get(f"/surveys/{survey.public_key}/results").get_data(as_text=True)
+
+
+def test_headline_metric_interval_count_and_change(client, survey, make_response):
+    before = [9, 10, 10, 9, 8, 3, 10, 9, 9, 10, 10, 9]
+    after = [0, 3, 5, 6, 9, 2, 4, 10, 1, 6, 7, 3]
+    html = results_of_two_periods(client, survey, make_response, before, after)
     everything = metric_for("nps", before + after)
     assert score_text(everything.score, "nps") in html
     assert f"95% CI {score_text(everything.ci_low, 'nps')} to {score_text(everything.ci_high, 'nps')}" in html
@@ -104,12 +112,7 @@ def test_a_change_that_is_not_significant_gets_no_arrow(client, make_survey, mak
     survey = make_survey("csat", name="Support CSAT")
     before = [5, 4, 2, 5, 1, 4, 3, 5, 2, 4, 1, 5]  # 7 of 12 satisfied
     after = [5, 4, 5, 2, 4, 5, 1, 4, 3, 5, 2, 4]  # 8 of 12
-    for i, score in enumerate(before):
-        make_response(survey, score=score, created_at=days_ago(35 + i))
-    for i, score in enumerate(after):
-        make_response(survey, score=score, created_at=days_ago(1 + i))
-    login(client)
-    html = client.get(f"/surveys/{survey.public_key}/results").get_data(as_text=True)
+    html = results_of_two_periods(client, survey, make_response, before, after)
     expected = change("csat", before, after)
     assert not expected.significant and expected.difference > 0
     change_box = html[html.index('class="stat change"'):html.index('class="stat bands"')]

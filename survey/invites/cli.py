@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import mailbox
 import os
 import re
 import signal
@@ -23,6 +24,7 @@ from survey.cli import find_survey
 from survey.db import db
 from survey.invites import delivery, operations
 from survey.invites.models import INVITATION_STATUSES, OUTBOX_STATES, Campaign, Invitation, OutboxMessage
+from survey.invites.mailer import MailNotConfigured
 from survey.invites.reporting import describe_progress
 from survey.operations import OperationError
 
@@ -169,7 +171,7 @@ def _check_bounce_address() -> str | None:
               help="Seconds between passes with --loop.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Messages per SMTP connection (default MAIL_BATCH_SIZE).")
 def deliver_command(loop: bool, interval: float, batch_size: int | None) -> None:
-    """Send the queued e-mails over SMTP (MAIL_SERVER), or into instance/outbox/*.eml without one."""
+    """Send the queued e-mails over SMTP (MAIL_SERVER), or into instance/outbox/*.eml with MAIL_TRANSPORT=file."""
     stop = {"now": False}
 
     def request_stop(signum, frame):
@@ -178,7 +180,10 @@ def deliver_command(loop: bool, interval: float, batch_size: int | None) -> None
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, request_stop)
     _check_bounce_address()
-    transport = delivery.transport_for(current_app.config, current_app.instance_path)
+    try:
+        transport = delivery.transport_for(current_app.config, current_app.instance_path)
+    except MailNotConfigured as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"delivering to {transport.describe()}", err=True)
 
     def show(report: delivery.DeliveryReport) -> None:
@@ -359,22 +364,25 @@ def bounces_command(files: tuple[Path, ...], maildirs: tuple[Path, ...]) -> None
             process(str(path), raw)
     for folder in maildirs:
         try:
-            messages = _maildir_unseen(folder)
-        except OSError as exc:
-            errors.append(f"cannot read the maildir {folder}: {exc.strerror or exc}")
+            unseen = _maildir_unseen(folder)
+        except (OSError, mailbox.Error) as exc:
+            errors.append(f"cannot read the maildir {folder}: {getattr(exc, 'strerror', None) or exc}")
             continue
-        if messages is None:
+        if unseen is None:
             errors.append(f"{folder} is not a maildir (it needs new/ and cur/ folders)")
             continue
-        for path in messages:
-            raw = read(path)
-            if raw is None:
-                continue
-            process(str(path), raw)
+        box, keys = unseen
+        for key in keys:
             try:
-                _maildir_mark_seen(folder, path)
-            except OSError as exc:
-                errors.append(f"cannot flag {path} seen: {exc.strerror or exc}")
+                raw = box.get_bytes(key)
+            except (OSError, KeyError) as exc:
+                errors.append(f"cannot read message {key} of {folder}: {getattr(exc, 'strerror', None) or exc}")
+                continue
+            process(f"{folder}/{key}", raw)
+            try:
+                _maildir_mark_seen(box, key)
+            except (OSError, KeyError) as exc:
+                errors.append(f"cannot flag message {key} of {folder} seen: {getattr(exc, 'strerror', None) or exc}")
     if not files and not maildirs:
         envelope = [os.environ[name] for name in ("ORIGINAL_RECIPIENT", "RECIPIENT") if os.environ.get(name)]
         process("<stdin>", sys.stdin.buffer.read(), envelope)
@@ -387,22 +395,20 @@ def bounces_command(files: tuple[Path, ...], maildirs: tuple[Path, ...]) -> None
         raise click.ClickException(f"{len(errors)} input(s) could not be read")
 
 
-def _maildir_unseen(folder: Path) -> list[Path] | None:
-    """The messages of a maildir not yet flagged seen (None if ``folder`` is not a maildir)."""
+def _maildir_unseen(folder: Path) -> tuple[mailbox.Maildir, list[str]] | None:
+    """The maildir and the keys of its messages not yet flagged seen (None if ``folder`` is not a maildir)."""
     if not (folder / "new").is_dir() or not (folder / "cur").is_dir():
         return None
-    found = [p for p in sorted((folder / "new").iterdir()) if p.is_file() and not p.name.startswith(".")]
-    for path in sorted((folder / "cur").iterdir()):
-        _, _, flags = path.name.partition(":2,")
-        if path.is_file() and not path.name.startswith(".") and "S" not in flags:
-            found.append(path)
-    return found
+    box = mailbox.Maildir(folder, factory=None, create=False)
+    return box, [key for key in sorted(box.keys()) if "S" not in box.get_message(key).get_flags()]
 
 
-def _maildir_mark_seen(folder: Path, path: Path) -> None:
+def _maildir_mark_seen(box: mailbox.Maildir, key: str) -> None:
     """Move a processed message to cur/ with the seen flag (the maildir way to say "read")."""
-    base, _, flags = path.name.partition(":2,")
-    path.rename(folder / "cur" / f"{base}:2,{''.join(sorted(set(flags) | {'S'}))}")
+    message = box.get_message(key)
+    message.set_subdir("cur")
+    message.add_flag("S")
+    box[key] = message
 
 
 def init_app(app: Flask) -> None:
