@@ -21,6 +21,7 @@ from flask.cli import AppGroup, FlaskGroup
 
 from survey.db import db
 from survey.kinds import KINDS
+from survey.lookups import survey_by_key
 from survey.models import Response, Survey
 from survey.operations import OperationError, create_survey, import_feedback, set_survey_open
 
@@ -46,7 +47,7 @@ def add_group(app: Flask, group: click.Group, *old_names: str) -> None:
 
 def find_survey(key: str) -> Survey:
     """The survey with this public key, or a clear error and exit status 1."""
-    survey = db.session.scalar(sa.select(Survey).where(Survey.public_key == key))
+    survey = survey_by_key(key)
     if survey is None:
         raise click.ClickException(f"no survey has the key {key!r}; `flask survey list` shows them")
     return survey

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import sqlalchemy as sa
 from flask import Flask
@@ -18,6 +20,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase
 
 from survey.sqlite_turns import TurnTakingConnection, connection_factory
+
+T = TypeVar("T")
 
 # Named constraints so migrations can alter them on every backend.
 NAMING_CONVENTION = {
@@ -142,3 +146,13 @@ def insert_on_conflict(dialect: str):
     if dialect == "postgresql":
         return postgresql.insert
     raise RuntimeError(f"Rapport needs SQLite or PostgreSQL, not {dialect}")
+
+
+#: Values per ``IN (...)`` list: under every backend's bound-parameter limit.
+IN_LIST_MAX = 500
+
+
+def chunks(items: Sequence[T], size: int = IN_LIST_MAX) -> Iterator[Sequence[T]]:
+    """``items`` in consecutive slices of at most ``size`` (for IN lists and batched inserts)."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]

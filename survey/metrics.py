@@ -188,7 +188,7 @@ class ChangeResult:
 
 def _check_kind(kind: object) -> str:
     if not isinstance(kind, str) or kind not in SCALES:
-        raise MetricError(f"unknown metric kind {kind!r}; expected one of 'nps', 'csat', 'ces'")
+        raise MetricError(f"unknown metric kind {kind!r}; expected one of {', '.join(map(repr, KINDS))}")
     return kind
 
 

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from survey.db import db, insert_on_conflict
+from survey.db import chunks, db, insert_on_conflict
 from survey.kinds import DEFAULT_FOLLOWUP, DEFAULT_THANK_YOU, KINDS
 from survey.models import CHANNELS, Response, Survey, utcnow
 from survey.prepared import PreparedWrite, Writes
+from survey.tokens import hash_token
 
 if TYPE_CHECKING:
     from survey.importer import FeedbackRow
@@ -88,11 +88,6 @@ class Answer:
     contact_id: int | None = None
     invitation_id: int | None = None
     edit_token: str | None = None
-
-
-def hash_token(token: str) -> str:
-    """Tokens are stored as SHA-256 so a database leak reveals no working link."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -222,8 +217,7 @@ def import_feedback(survey: Survey, rows: "list[FeedbackRow]") -> tuple[int, int
     """
     ids = [row.external_id for row in rows if row.external_id is not None]
     existing: set[str] = set()
-    for start in range(0, len(ids), 500):  # stay under every backend's bound-parameter limit
-        chunk = ids[start:start + 500]
+    for chunk in chunks(ids):
         existing.update(db.session.scalars(
             sa.select(Response.external_id).where(Response.survey_id == survey.id, Response.external_id.in_(chunk))
         ))

@@ -74,7 +74,10 @@ def test_analysts_and_admins_may_read_and_correct(client, survey, make_response,
 
 def test_unknown_survey_is_404(client):
     login(client)
-    assert client.get("/surveys/nope/results").status_code == 404
+    missing = client.get("/surveys/nope/results")
+    # The dashboard's wording, not the customer's "check the link you were given".
+    assert missing.status_code == 404 and "There is no survey with that key." in missing.get_data(as_text=True)
+    assert "check the link" not in missing.get_data(as_text=True)
     assert client.get("/surveys/nope/export.csv").status_code == 404
 
 

@@ -17,9 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+from analysis.labels import SENTIMENTS, THEMES
 from survey.db import db
 from survey.metrics import ChangeResult, MetricResult, change, metric_for
-from analysis.labels import SENTIMENTS, THEMES
 from survey.models import (AnalysisRun, Contact, LabelCorrection, PainPointRecord, Response,
                            ResponseLabel, Survey, User, pain_point_responses)
 from survey.results.filters import ResponseFilter

@@ -11,8 +11,8 @@ from analysis.labels import SENTIMENTS, THEMES
 from survey.auth import current_user, login_required
 from survey.db import db
 from survey.errors import error_response
+from survey.lookups import survey_or_404
 from survey.models import PainPointRecord, Response, utcnow
-from survey.public.routes import survey_or_404
 from survey.results import bp, charts_cache, queries
 from survey.results.export import csv_lines
 from survey.results.filters import FilterError, ResponseFilter
