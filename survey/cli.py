@@ -197,6 +197,8 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     if not current_app.config.get("MAIL_SERVER") and not current_app.config.get("MAIL_TRANSPORT"):
         # The demo writes its invitations as .eml files; a real site chooses this explicitly.
         current_app.config["MAIL_TRANSPORT"] = "file"
+    if not no_serve:
+        _check_port_free(host, port)  # before seeding, so the URLs printed are the ones served
     upgrade()
     base_url = f"http://{host}:{port}"
     lines = seed_demo(base_url=base_url) + seed_demo_admin(base_url) + seed_demo_invitations(base_url)
@@ -207,6 +209,21 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
         # Flask ignores app.run() inside its own CLI, so serve directly.
         click.echo("Press Ctrl+C to stop.")
         run_simple(host, port, current_app._get_current_object(), threaded=True)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """A clear message instead of a traceback when the port is taken (another demo, another app)."""
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot serve on {host}:{port}: {exc.strerror or exc}. Pick another port: "
+                f"`bash .ci/demo --port {port + 1}` (or `flask demo --port {port + 1}`); the database is "
+                f"set up either way.") from None
 
 
 @click.command("backup")
