@@ -105,7 +105,7 @@ class Defaults:
     # The session cookie is always HttpOnly and SameSite=Lax, and Secure on HTTPS requests;
     # set SESSION_COOKIE_SECURE = True (or PREFERRED_URL_SCHEME = "https") to insist on it.
     # A new API token lasts this many days unless its maker chooses otherwise (30, 90, 365 or
-    # never on the tokens page, any number with `flask tokens create --days`); None: never expires.
+    # never on the tokens page, any number with `flask token create --days`); None: never expires.
     API_TOKEN_DEFAULT_DAYS: int | None = 90
     API_PAGE_SIZE = 50
     API_MAX_PAGE_SIZE = 500

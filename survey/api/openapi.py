@@ -233,7 +233,7 @@ def build_document() -> dict[str, Any]:
             "title": "Rapport API",
             "version": "1",
             "description": "Read surveys, metrics and answers (Bearer token from the dashboard's API tokens page "
-                           "or `flask tokens create`), and the public widget endpoints.",
+                           "or `flask token create`), and the public widget endpoints.",
         },
         "paths": merge_paths(PATHS, widget_openapi.PATHS),
         "components": {
