@@ -20,7 +20,7 @@ import csv
 import gc
 from pathlib import Path
 
-from analysis.pipelines import LABELS
+from analysis.labels import LABELS
 
 OUT_COLUMNS = ("sentiment", "sentiment_proba", "theme", "theme_proba")
 #: Prefix of the model's columns when the input already has a column of the plain name.

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.pipelines import LABELS
+from analysis.labels import LABELS
 
 #: P(sentiment | band), columns in ``LABELS["sentiment"]`` order (negative, neutral, positive).
 BAND_SENTIMENT = {

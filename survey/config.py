@@ -44,6 +44,9 @@ class Defaults:
     PUBLIC_BASE_URL: str | None = None
 
     # Invitations and e-mail (Flask-Mail's familiar key names)
+    # "smtp" (through MAIL_SERVER) or "file" (.eml files under instance/outbox, for demos and
+    # trials; nothing leaves the machine). None: SMTP; without a MAIL_SERVER delivery refuses.
+    MAIL_TRANSPORT: str | None = None
     MAIL_SERVER: str | None = None
     MAIL_PORT = 25
     MAIL_USE_TLS = False
@@ -65,14 +68,25 @@ class Defaults:
     # claim holds before another worker may take the batch over, and retries:
     # a temporary failure is retried after RETRY_BASE * 2**(attempt-1) seconds,
     # at most MAX_ATTEMPTS tries in all, then the message is failed.
-    MAIL_BATCH_SIZE = 100
+    # A batch is also what a crash can leave of unknown fate (see survey.invites.delivery):
+    # 200 was measured in benchmarks/README.md to be past the point where larger batches pay.
+    MAIL_BATCH_SIZE = 200
     MAIL_CLAIM_SECONDS = 600
     MAIL_MAX_ATTEMPTS = 10  # 1, 2, 4 … 256 minutes apart: about 8.5 hours in all
     MAIL_RETRY_BASE_SECONDS = 60
     MAIL_RETRY_MAX_SECONDS = 6 * 3600
+    # Messages per minute to one receiving domain (the part after "@"), counted over
+    # all workers: None for no limit. MAIL_DOMAIN_RATES sets it per domain, e.g.
+    # {"gmail.com": 3000, "yahoo.com": 1200} (RAPPORT_MAIL_DOMAIN_RATES as JSON).
+    MAIL_DOMAIN_RATE_PER_MINUTE: int | None = None
+    MAIL_DOMAIN_RATES: dict = {}
     # Different score links of one e-mail confirmed within this many seconds of
     # each other are a link scanner fanning out, not a person: none of them counts.
     INVITE_CLICK_BURST_SECONDS = 10
+
+    # Results: below this many answers a score (or a change, or a trend period) is
+    # shown as "too few answers", not as a number; its interval is still given.
+    MIN_ANSWERS = 10
 
     # Analysis
     ANALYSIS_MODEL_VERSION: str | None = None  # None: the newest model found
@@ -80,6 +94,8 @@ class Defaults:
     ANALYSIS_KEEP_RUNS = 20
     # Corpus a dashboard retrain learns from besides the corrections (CSV files or folders); None: models/corpus
     ANALYSIS_CORPUS: list[str] | str | None = None
+    # Exponent of the score-band prior on comment sentiment (analysis.score_band); None: its measured default, 0: off
+    ANALYSIS_SCORE_WEIGHT: float | None = None
 
     # Logging in
     LOGIN_MAX_FAILURES = 5
@@ -93,7 +109,7 @@ class Defaults:
     # The session cookie is always HttpOnly and SameSite=Lax, and Secure on HTTPS requests;
     # set SESSION_COOKIE_SECURE = True (or PREFERRED_URL_SCHEME = "https") to insist on it.
     # A new API token lasts this many days unless its maker chooses otherwise (30, 90, 365 or
-    # never on the tokens page, any number with `flask tokens create --days`); None: never expires.
+    # never on the tokens page, any number with `flask token create --days`); None: never expires.
     API_TOKEN_DEFAULT_DAYS: int | None = 90
     API_PAGE_SIZE = 50
     API_MAX_PAGE_SIZE = 500

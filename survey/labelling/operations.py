@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 
 from survey.db import db
+from survey.insights.service import model_dirs, training_data
 from survey.labelling.models import TrainingRun
 from survey.labels import corrections_for_training
 from survey.models import LabelCorrection, Response, ResponseLabel, Survey, User, utcnow
@@ -45,12 +46,6 @@ class RetrainError(RuntimeError):
 # --------------------------------------------------------------------------- #
 # The model in use
 # --------------------------------------------------------------------------- #
-def model_dirs() -> list[Path]:
-    from analysis.model_store import DEFAULT_MODEL_DIR
-
-    return [Path(current_app.instance_path) / "models", DEFAULT_MODEL_DIR]
-
-
 def candidates_dir() -> Path:
     return Path(current_app.instance_path) / CANDIDATES
 
@@ -172,12 +167,11 @@ def train_candidate(run: TrainingRun) -> tuple[str, dict]:
     from analysis.corpus import DEFAULT_CORPUS_DIR
     from analysis.labeller import Labeller
     from analysis.model_store import find_version
-    from analysis.pipelines import TASKS
-    from analysis.text import mask_pii
+    from analysis.labels import TASKS
     from analysis.train import train_models
 
     previous = find_version(model_dirs(), run.previous_version)
-    own = [(mask_pii(text), task, label) for text, task, label in corrections_for_training()]
+    own = training_data([], corrections=True, from_scores=False).labelled  # PII-masked
     corpus = current_app.config.get("ANALYSIS_CORPUS") or DEFAULT_CORPUS_DIR
     params = {task: previous.metadata["metrics"][task]["best_params"] for task in TASKS}
     out = candidates_dir()
@@ -202,7 +196,7 @@ def compare(old_labeller, old_meta: dict, new_meta: dict, own: list[tuple[str, s
     from analysis.corpus import load_corpus
     from analysis.evaluate import evaluate_predictions
     from analysis.own_labels import cross_validated_predictions
-    from analysis.pipelines import LABELS, TASKS
+    from analysis.labels import LABELS, TASKS
 
     rows = load_corpus(corpus)
     out = {}

@@ -33,10 +33,12 @@ from dataclasses import dataclass, field, replace
 import sqlalchemy as sa
 import sqlalchemy.orm
 
+from analysis.labels import SENTIMENTS, THEMES
 from survey.db import db
-from survey.models import CHANNELS, SENTIMENTS, THEMES, Contact, PainPoint, Response, Survey, pain_point_responses
+from survey.kinds import BANDS
+from survey.text import escape_like
+from survey.models import CHANNELS, Contact, PainPointRecord, Response, Survey, pain_point_responses
 
-BANDS = ("negative", "neutral", "positive")
 ATTR_PREFIX = "attr."
 MAX_SEARCH_LENGTH = 200
 MAX_ATTR_FILTERS = 10
@@ -206,11 +208,6 @@ FIRST_YEAR, LAST_YEAR = 1900, 2999
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def escape_like(text: str) -> str:
-    """``text`` with LIKE's wildcards and the escape character itself taken literally."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time())
 
@@ -244,7 +241,7 @@ def _parse_pain_point(survey: Survey, value: str | None) -> int | None:
         return None
     if not value.isdigit() or len(value) > 18:
         raise FilterError(f"pain point {value[:40]!r} is not a pain point number", "pain")
-    point = db.session.get(PainPoint, int(value))
+    point = db.session.get(PainPointRecord, int(value))
     # A run over all surveys has pain points with no survey of their own.
     if point is None or point.survey_id not in (None, survey.id):
         raise FilterError(f"there is no pain point {value} for this survey; it may be from an older analysis",

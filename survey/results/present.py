@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from flask import url_for
 
-from survey.models import PainPoint, Survey
+from survey.models import PainPointRecord, Survey
 from survey.results import bp
 from survey.results.filters import ResponseFilter
 
@@ -15,33 +15,7 @@ CHANNEL_NAMES = {"link": "survey link", "email": "e-mail", "widget": "widget", "
 
 
 def band_names(survey: Survey) -> dict[str, str]:
-    if survey.kind == "nps":
-        return {"negative": "detractors", "neutral": "passives", "positive": "promoters"}
-    return {"negative": "negative", "neutral": "neutral", "positive": "positive"}
-
-
-@bp.app_template_filter()
-def metric_text(value: float | None, kind: str) -> str:
-    """A score on its reporting scale: NPS as signed points, CSAT as a percent, CES to two decimals."""
-    if value is None:
-        return "–"
-    if kind == "nps":
-        return f"{value:+.0f}" if round(value) else "0"
-    if kind == "csat":
-        return f"{value:.0f}%"
-    return f"{value:.2f}"
-
-
-@bp.app_template_filter()
-def change_text(value: float | None, kind: str) -> str:
-    """A difference of two scores, always signed, in the metric's units."""
-    if value is None:
-        return "–"
-    if kind == "nps":
-        return f"{value:+.1f} points"
-    if kind == "csat":
-        return f"{value:+.1f} pts"
-    return f"{value:+.2f}"
+    return survey.spec.band_names
 
 
 @bp.app_template_filter()
@@ -88,6 +62,6 @@ def filter_chips(flt: ResponseFilter, endpoint: str, pain_label: str | None = No
     ]
 
 
-def pain_point_label(point: PainPoint | None) -> str | None:
+def pain_point_label(point: PainPointRecord | None) -> str | None:
     return None if point is None else f"#{point.rank} {point.label}"
 

@@ -1,7 +1,7 @@
 """The analysis report: a JSON-able dict, and the folder it is written to.
 
-``flask analyze`` gathers the numbers from the database and calls
-:func:`build_report`; :func:`write_report` then writes, into one folder:
+The insights service gathers the numbers (``survey.insights.findings``) and
+calls :func:`build_report`; :func:`write_report` then writes, into one folder:
 
 * ``report.json`` -- the dict itself (schema below);
 * ``report.html`` -- rendered from that dict alone (Jinja2, autoescaped, charts
@@ -13,14 +13,15 @@ Comments are attacker-controlled: everything written is PII-masked
 (:func:`analysis.text.mask_pii`), HTML is escaped by the template engine, and
 CSV cells that a spreadsheet would run as a formula are neutralised
 (:func:`survey.csvsafe.safe_cell`). Files are written aside and moved into
-place, so a reader never sees half a report. No Flask here.
+place, so a reader never sees half a report. No Flask here: it needs no app.
 
 ``report.json``::
 
     {"generated_at", "model_version", "scope": {"survey", "since"},
      "totals": {"responses", "comments", "labelled_now"},
      "metrics": {KEY: {"kind", "score", "n", "se", "ci_low", "ci_high", "confidence", "method"}},
-     "surveys": [{"key", "name", "kind", "responses", "comments", "period", "impact_basis",
+     "surveys": [{"key", "name", "kind", "responses", "comments", "period", "impact_basis", "ranked_by",
+                  "negative_comments", "pain_point_comments", "other_negative_comments", "coverage",
                   "score_counts": {score: n}, "trend": [{"period_start", "score", "n", ...}]}],
      "sentiment": {label: n}, "theme": {label: n}, "sentiment_by_theme": {theme: {sentiment: n}},
      "pain_points": [{"rank", "survey", "label", "theme", "count", "share", "score_impact",
@@ -37,16 +38,17 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
-from analysis import charts
+from analysis.labels import SENTIMENTS, THEMES
 from analysis.text import mask_pii
 from survey.csvsafe import safe_cell
+from survey.display import DEFAULT_MIN_ANSWERS, enough, interval_text, method_text, score_text
+from survey.insights import charts
+from survey.insights.findings import SurveyPainPoint, SurveySummary
+from survey.kinds import KINDS
 from survey.metrics import MetricResult, metric_for
 
-SENTIMENTS = ("negative", "neutral", "positive")
-THEMES = ("service", "care", "other")
 REPORT_FILES = ("report.html", "report.json", "responses.csv")
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -60,24 +62,6 @@ RESPONSE_COLUMNS = (
 )
 
 
-@dataclass
-class SurveySummary:
-    """One survey's numbers in scope, gathered by the caller."""
-
-    key: str
-    name: str
-    kind: str
-    responses: int
-    comments: int
-    score_counts: dict[int, int]
-    trend: list[tuple[dt.date, MetricResult]]  # the metric per period, oldest first
-    period: str = "week"                         # "week" or "month": what one trend point covers
-
-    @property
-    def scores(self) -> list[int]:
-        return [score for score, n in sorted(self.score_counts.items()) for _ in range(n)]
-
-
 # --------------------------------------------------------------------------- #
 # The report dict
 # --------------------------------------------------------------------------- #
@@ -85,7 +69,7 @@ def build_report(
     *,
     surveys: list[SurveySummary],
     sentiment_by_theme: Mapping[str, Mapping[str, int]],
-    pain_points: list[dict],
+    pain_points: list[SurveyPainPoint],
     model_version: str,
     scope: dict,
     labelled_now: int,
@@ -104,15 +88,16 @@ def build_report(
             "key": survey.key, "name": survey.name, "kind": survey.kind,
             "responses": survey.responses, "comments": survey.comments,
             "period": survey.period,
-            "impact_basis": "score" if metric.n else "share",
+            "impact_basis": "score" if metric.n else "size_negativity",
+            "ranked_by": survey.ranked_by,
+            "negative_comments": survey.negative_comments, "pain_point_comments": survey.pain_point_comments,
+            "other_negative_comments": survey.negative_comments - survey.pain_point_comments,
+            "coverage": round(survey.coverage, 4),
             "score_counts": {str(score): n for score, n in sorted(survey.score_counts.items())},
             "trend": [{"period_start": start.isoformat(), **_metric_dict(result)} for start, result in survey.trend],
         })
-    points = []
-    for point in pain_points:
-        point = dict(point)
-        point["quotes"] = [mask_pii(q) for q in point.get("quotes", [])]
-        points.append(point)
+    cross_survey = len(surveys) > 1
+    points = [pain_point_entry(found, rank, cross_survey) for rank, found in enumerate(pain_points, start=1)]
     return {
         "generated_at": generated_at.replace(microsecond=0).isoformat(),
         "model_version": model_version,
@@ -129,6 +114,19 @@ def build_report(
         "sentiment_by_theme": by_theme,
         "pain_points": points,
     }
+
+
+def pain_point_entry(found: SurveyPainPoint, rank: int, cross_survey: bool) -> dict:
+    """One ``pain_points`` entry: the pain point as it serialises itself, with its survey.
+
+    Across several surveys ``rank`` is the place in the whole list and
+    ``survey_rank`` the place within its own survey.
+    """
+    entry = {"survey": found.survey_key, **found.point.as_dict()}
+    entry["quotes"] = [mask_pii(q) for q in entry["quotes"]]
+    if cross_survey:
+        entry["survey_rank"], entry["rank"] = entry["rank"], rank
+    return entry
 
 
 def _metric_dict(result: MetricResult) -> dict:
@@ -151,6 +149,12 @@ def render_html(report: Mapping) -> str:
     env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["number"] = _number
+    # Scores and intervals are written by the dashboard's one rule (survey.display).
+    env.filters["score_text"] = score_text
+    env.filters["interval_text"] = interval_text
+    env.filters["method_text"] = method_text
+    env.globals["enough_answers"] = enough
+    env.globals["min_answers"] = DEFAULT_MIN_ANSWERS
     env.filters["percent"] = lambda value, digits=1: "–" if value is None else f"{value * 100:.{digits}f}%"
     sections = []
     for survey in report["surveys"]:
@@ -159,7 +163,7 @@ def render_html(report: Mapping) -> str:
         sections.append({
             **survey,
             "metric": report["metrics"][survey["key"]],
-            # The SVG comes from analysis.charts, which escapes every text it draws.
+            # The SVG comes from survey.insights.charts, which escapes every text it draws.
             "distribution_svg": Markup(charts.score_distribution_svg(survey["kind"], scores)),
             "trend_svg": Markup(charts.metric_trend_svg(survey["kind"], periods)),
         })
@@ -173,7 +177,7 @@ def render_html(report: Mapping) -> str:
         survey_names=names,
         sentiment_svg=Markup(charts.sentiment_by_theme_svg(report["sentiment_by_theme"])),
         pain_points_svg=Markup(charts.pain_points_svg(chart_points)),
-        metric_names=charts.METRIC_NAMES,
+        metric_names={code: kind.metric_name for code, kind in KINDS.items()},
     )
 
 
