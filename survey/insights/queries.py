@@ -51,8 +51,7 @@ def negative_clauses(survey_ids: list[int], since: dt.datetime | None, version: 
                      background: list[str] | None = None) -> Iterator[NegativeClause]:
     """Negative clauses from the stored labels of ``version``.
 
-    A one-clause comment follows an analyst's correction (labels in force that
-    differ from the model's comment labels), so a correction of its sentiment or
+    A one-clause comment follows an analyst's correction, so a correction of its sentiment or
     theme also moves it in or out of the pain points. Otherwise the clause keeps
     the text's own label: the score band may tip the comment's sentiment
     (``analysis.score_band``), never its clauses, so a promoter's one complaint
@@ -62,23 +61,29 @@ def negative_clauses(survey_ids: list[int], since: dt.datetime | None, version: 
     """
     rows = db.session.execute(
         scoped(sa.select(ResponseLabel.response_id, ResponseLabel.clauses, Response.score,
-                         Response.sentiment, Response.theme, ResponseLabel.sentiment, ResponseLabel.theme)
+                         Response.sentiment, Response.theme, _corrected("sentiment"), _corrected("theme"))
                .join(Response, Response.id == ResponseLabel.response_id)
                .where(ResponseLabel.model_version == version), survey_ids, since)
         .order_by(ResponseLabel.response_id)
         .execution_options(yield_per=STREAM_ROWS)
     )
-    for response_id, clauses, score, sentiment, theme, model_sentiment, model_theme in rows:
+    for response_id, clauses, score, sentiment, theme, sentiment_fixed, theme_fixed in rows:
         if len(clauses) == 1:
             clause = clauses[0]
             clauses = [{**clause,
-                        "sentiment": sentiment if sentiment and sentiment != model_sentiment else clause["sentiment"],
-                        "theme": theme if theme and theme != model_theme else clause["theme"]}]
+                        "sentiment": sentiment if sentiment_fixed and sentiment else clause["sentiment"],
+                        "theme": theme if theme_fixed and theme else clause["theme"]}]
         for clause in clauses:
             if clause["sentiment"] == "negative":
                 yield NegativeClause(response_id, clause["text"], clause["theme"], score, _negativity(clause))
             elif background is not None:
                 background.append(clause["text"])
+
+
+def _corrected(field: str):
+    """Whether an analyst corrected ``field`` of the answer (a boolean column)."""
+    return sa.exists().where(LabelCorrection.response_id == Response.id,
+                             LabelCorrection.field == field).label(f"{field}_corrected")
 
 
 def _negativity(clause: dict) -> float:

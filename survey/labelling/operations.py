@@ -27,7 +27,6 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 
 from survey.db import db
-from survey.insights.service import model_dirs, training_data
 from survey.labelling.models import TrainingRun
 from survey.labels import corrections_for_training
 from survey.models import LabelCorrection, Response, ResponseLabel, Survey, User, utcnow
@@ -46,6 +45,13 @@ class RetrainError(RuntimeError):
 # --------------------------------------------------------------------------- #
 # The model in use
 # --------------------------------------------------------------------------- #
+def model_dirs() -> list[Path]:
+    # imported here: survey.insights.service imports every model module, this package's included
+    from survey.insights.service import model_dirs as insights_model_dirs
+
+    return insights_model_dirs()
+
+
 def candidates_dir() -> Path:
     return Path(current_app.instance_path) / CANDIDATES
 
@@ -169,6 +175,7 @@ def train_candidate(run: TrainingRun) -> tuple[str, dict]:
     from analysis.model_store import find_version
     from analysis.labels import TASKS
     from analysis.train import train_models
+    from survey.insights.service import training_data
 
     previous = find_version(model_dirs(), run.previous_version)
     own = training_data([], corrections=True, from_scores=False).labelled  # PII-masked
