@@ -81,8 +81,20 @@ def init_app(app: Flask) -> None:
         if db.engine.dialect.name == "sqlite":
             synchronous = _SYNC_MODES[app.config["SQLITE_SYNCHRONOUS"].upper()]
             sa.event.listen(db.engine, "connect", functools.partial(_sqlite_on_connect, synchronous))
+            sa.event.listen(db.engine, "do_connect", _make_sqlite_folder)
         elif "pool_pre_ping" not in options:
             ping_after_idle(db.engine, app.config["DATABASE_PING_AFTER_IDLE_SECONDS"])
+
+
+def _make_sqlite_folder(_dialect, _record, cargs, _cparams) -> None:
+    """Make the database's folder (by default the instance folder) when the first connection needs it.
+
+    Not at start-up: loading the app, even for ``--help``, writes nothing.
+    """
+    if cargs and isinstance(cargs[0], str) and cargs[0] != ":memory:" and not cargs[0].startswith("file:"):
+        folder = Path(cargs[0]).parent
+        if not folder.is_dir():
+            folder.mkdir(parents=True, exist_ok=True)
 
 
 def ping_after_idle(engine: sa.Engine, idle_seconds: float) -> None:
