@@ -96,9 +96,14 @@ def _phrases(tokens: list[str]) -> set[tuple[str, ...]]:
                 break
             if j < n and tokens[j] in _PARTICLES:
                 continue  # "turned" without its "up" is a torn phrasal verb
-            if last not in _BAD_LAST and not last.endswith("n't"):
+            if last not in _BAD_LAST and not last.endswith("n't") and not _adverb(last):
                 found.add(tuple(tokens[i:j]))
     return found
+
+
+def _adverb(word: str) -> bool:
+    """"painfully", "really": a name ending on one is cut off before what it qualifies."""
+    return len(word) > 5 and word.endswith("ly") and not word.endswith(("ply", "ily", "bly"))
 
 
 def _fits(phrase: tuple[str, ...], units: dict[str, float], z_of: dict[str, float], excluded) -> bool:
