@@ -340,12 +340,22 @@ def _merge(groups: list[list[int]], owns: list[set[int]], weighted, clauses):
     """Union groups with near-duplicate centroids or mostly the same answers."""
     if len(groups) < 2:
         return groups, owns
+    from scipy import sparse
+
     centroids = _centroids(groups, weighted)
     similar = centroids @ centroids.T
-    answers = [{clauses[i].response_id for i in g} for g in groups]
+    # Answers shared by each pair of groups, by one sparse product (not set by set: groups get big).
+    ids = {rid: k for k, rid in enumerate(sorted({clauses[i].response_id for g in groups for i in g}))}
+    rows, cols = [], []
+    for g, group in enumerate(groups):
+        answers = {ids[clauses[i].response_id] for i in group}
+        rows.extend([g] * len(answers))
+        cols.extend(answers)
+    member = sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(groups), len(ids)))
+    shared = (member @ member.T).toarray()
+    size = np.diag(shared)
     pairs = [(i, j) for i in range(len(groups)) for j in range(i + 1, len(groups))
-             if similar[i, j] >= MERGE_SIMILARITY
-             or len(answers[i] & answers[j]) >= MERGE_OVERLAP * min(len(answers[i]), len(answers[j]))]
+             if similar[i, j] >= MERGE_SIMILARITY or shared[i, j] >= MERGE_OVERLAP * min(size[i], size[j])]
     return _unite(groups, owns, pairs)
 
 
