@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from survey import models_all  # noqa: F401  (every table, so flushes can resolve every foreign key)
-from survey.db import db
+from survey.db import chunks, db
 from survey.insights import queries
 from survey.insights.findings import Findings, SurveyPainPoint, SurveySummary
 from survey.kinds import KINDS
@@ -262,16 +262,11 @@ def record_run(survey: Survey | None, surveys: list[Survey], version: str, start
         db.session.add(row)
         db.session.flush()
         links.extend({"pain_point_id": row.id, "response_id": rid} for rid in found.point.response_ids)
-    insert_in_chunks(pain_point_responses, links)
+    for chunk in chunks(links, size=5000):
+        db.session.execute(sa.insert(pain_point_responses), chunk)
     _prune_runs(run.survey_id, keep=current_app.config["ANALYSIS_KEEP_RUNS"])
     db.session.commit()
     return run
-
-
-def insert_in_chunks(table, rows: list[dict], size: int = 5000) -> None:
-    """One executemany per ``size`` rows: bounded statements on both databases."""
-    for start in range(0, len(rows), size):
-        db.session.execute(sa.insert(table), rows[start:start + size])
 
 
 def _prune_runs(survey_id: int | None, keep: int) -> None:
