@@ -63,7 +63,7 @@ def smtp_server(port: int, pipelining: bool, ready, control) -> None:
     ready.set()
     control.recv()  # "stop"
     controller.stop()
-    control.send(handler.message_ids)
+    control.send((handler.message_ids, time.process_time()))
 
 
 def main() -> None:
@@ -117,23 +117,27 @@ def main() -> None:
                     for i in range(start, min(start + 10_000, args.count))])
                 db.session.commit()
             nps = create_survey("nps", "Benchmark NPS", "Northwind Broadband")
+            env = dict(os.environ, PYTHONPATH=str(REPO), **{f"RAPPORT_{k}": str(v) for k, v in settings.items()})
+            command = [sys.executable, "-m", "flask", "--app", "survey", "invite", "deliver"]
+            # A worker's start-up (imports, app) with nothing to send: subtracted from the workers' CPU.
+            subprocess.run(command, cwd=REPO, env=env, check=True, capture_output=True)
+            startup_cpu = _cpu(resource.RUSAGE_CHILDREN)
             rss_before = _peak_rss_mb(resource.RUSAGE_SELF)
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             result = send_campaign(nps, base_url="https://surveys.example.com")
-            queued_in = time.perf_counter() - started
+            queued_in, queue_cpu = time.perf_counter() - started, time.process_time() - cpu_started
             rss_queue = _peak_rss_mb(resource.RUSAGE_SELF)
             db.session.remove()
 
-            env = dict(os.environ, PYTHONPATH=str(REPO), **{f"RAPPORT_{k}": str(v) for k, v in settings.items()})
             started = time.perf_counter()
             profile = (lambda n: ["-m", "cProfile", "-o", str(args.profile / f"worker{n}.prof")]) if args.profile \
                 else (lambda n: [])
-            workers = [subprocess.Popen([sys.executable, *profile(n), "-m", "flask", "--app", "survey", "invite",
-                                         "deliver"], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            workers = [subprocess.Popen([sys.executable, *profile(n), *command[1:]], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                         text=True) for n in range(1, args.workers + 1)]
             outputs = [worker.communicate()[0].strip() for worker in workers]
             delivered_in = time.perf_counter() - started
             rss_workers = _peak_rss_mb(resource.RUSAGE_CHILDREN)
+            worker_cpu = _cpu(resource.RUSAGE_CHILDREN) - startup_cpu * (1 + args.workers)
             states = dict(db.session.execute(
                 sa.select(OutboxMessage.state, sa.func.count()).group_by(OutboxMessage.state)).all())
         finally:
@@ -141,7 +145,7 @@ def main() -> None:
             if args.database_url:
                 db.drop_all()
     control.send("stop")
-    message_ids = control.recv()
+    message_ids, server_cpu = control.recv()
     server.join(10)
 
     arrived, unique = len(message_ids), len(set(message_ids))
@@ -152,15 +156,25 @@ def main() -> None:
           f"pipelining {'on' if args.pipelining else 'off'}; {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}")
     print(f"queued {result.queued:,} invitations in {queued_in:.1f} s ({result.queued / queued_in:,.0f}/s), "
+          f"{queue_cpu * 1e6 / result.queued:,.0f} µs CPU each in this process; "
           f"peak memory {rss_queue:.0f} MB ({rss_before:.0f} MB before)")
     print(f"delivered {arrived:,} in {delivered_in:.1f} s: {arrived / delivered_in:,.0f} messages/s, "
           f"peak worker memory {rss_workers:.0f} MB")
+    # CPU per message does not depend on what else the machine runs, unlike the wall-clock rates.
+    print(f"CPU per message: workers {worker_cpu * 1e6 / arrived:,.0f} µs, SMTP server "
+          f"{server_cpu * 1e6 / arrived:,.0f} µs (each on a core of its own: at most "
+          f"{arrived / max(worker_cpu / args.workers, server_cpu):,.0f} messages/s)")
     for n, output in enumerate(outputs, 1):
         print(f"  worker {n}: {output}")
     print(f"arrived {arrived:,}, distinct Message-IDs {unique:,}; outbox: "
           + ", ".join(f"{s} {c:,}" for s, c in sorted(states.items())))
     if not (arrived == unique == states.get("sent") == args.count):
         sys.exit("not every message arrived exactly once")
+
+
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _peak_rss_mb(who: int) -> float:
