@@ -222,7 +222,7 @@ def test_migration_keeps_every_row_and_builds_the_indexes_the_models_describe(tm
 
 def seed() -> None:
     """Answers of every kind, and rows in each table that refers to responses (ON DELETE CASCADE)."""
-    from survey.models import AnalysisRun, LabelCorrection, PainPoint, ResponseLabel
+    from survey.models import AnalysisRun, LabelCorrection, PainPointRecord, ResponseLabel
     from survey.operations import create_survey
 
     survey = create_survey("nps", "Migration survey", "Acme")
@@ -242,6 +242,6 @@ def seed() -> None:
                                      theme_proba=0.8, theme_probs={"care": 0.8}))
     db.session.add(LabelCorrection(response_id=answers[0].id, field="theme", value="service"))
     run = AnalysisRun(survey_id=survey.id, model_version="m1")
-    db.session.add(PainPoint(run=run, survey_id=survey.id, rank=1, label="slow", theme="care", count=2, share=0.5,
+    db.session.add(PainPointRecord(run=run, survey_id=survey.id, rank=1, label="slow", theme="care", count=2, share=0.5,
                              impact=1.0, responses=answers[:2]))
     db.session.commit()

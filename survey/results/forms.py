@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, ValidationError
 from wtforms.fields.choices import SelectChoice
 
-from survey.models import SENTIMENTS, THEMES
+from analysis.labels import SENTIMENTS, THEMES
 
 
 class CorrectionForm(FlaskForm):
