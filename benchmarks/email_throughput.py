@@ -23,6 +23,7 @@ import argparse
 import multiprocessing
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -147,6 +148,7 @@ def main() -> None:
     control.send("stop")
     message_ids, server_cpu = control.recv()
     server.join(10)
+    shutil.rmtree(folder, ignore_errors=True)  # a 100,000-message SQLite file is over a gigabyte
 
     arrived, unique = len(message_ids), len(set(message_ids))
     backend = database_url.split(":", 1)[0]

@@ -214,3 +214,45 @@ def test_status_shows_the_rate_and_time_left_while_delivering(app, make_survey, 
     assert stats["delivery"] == {"left": 6, "per_minute": 2.0, "seconds_left": 180}
     shown = runner.invoke(args=["invite", "status", "--campaign", str(result.campaign.id)])
     assert "delivering 2/min, 6 left, about 3 min" in shown.output, shown.output
+
+
+@pytest.mark.slow
+def test_two_looping_worker_processes_share_the_outbox_and_send_each_message_once(app, smtp_server, mailbox,
+                                                                                 make_survey):
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+    from tests.invites_support import wait_for
+
+    mailbox.pipelining = True
+    mailbox.delay = 0.002  # both workers are mid-batch at the same time
+    add_contacts(300)
+    operations.send_campaign(make_survey("nps"), base_url=BASE)
+    env = dict(os.environ, RAPPORT_INSTANCE_PATH=app.instance_path,
+               RAPPORT_SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
+               RAPPORT_SECRET_KEY="test-secret", RAPPORT_MAIL_SERVER="127.0.0.1",
+               RAPPORT_MAIL_PORT=str(smtp_server.port), RAPPORT_MAIL_BATCH_SIZE="20",
+               RAPPORT_SQLITE_BUSY_TIMEOUT_MS="20000")
+    workers = [subprocess.Popen([sys.executable, "-m", "flask", "--app", "survey", "invite", "deliver", "--loop",
+                                 "--interval", "0.2"], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    try:
+        wait_for(lambda: len(mailbox.received) >= 300, timeout=120)
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        outputs = [worker.communicate(timeout=30)[0] for worker in workers]
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+    assert [worker.returncode for worker in workers] == [0, 0]
+    sent = [sum(int(n) for n in re.findall(r"^sent (\d+),", output, re.M)) for output in outputs]
+    assert sum(sent) == 300 and min(sent) > 0, sent
+    ids = mailbox.message_ids()
+    assert len(ids) == len(set(ids)) == 300
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count()).where(OutboxMessage.state == "sent")) == 300

@@ -19,7 +19,7 @@ recipient an MTA pipe passes on); and the ``Message-ID`` of the original
 message quoted in it (``text/rfc822-headers`` or ``message/rfc822``). Anything
 else (an auto-reply, an out-of-office, spam) is *not a bounce*. It never
 raises: unreadable input is reported as such. It reads; attributing a bounce
-to a contact and recording it is ``survey.invites.operations.record_bounce``.
+to a contact and recording it is ``survey.invites.bounce_handling.record_bounce``.
 """
 
 from __future__ import annotations
