@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import sqlalchemy as sa
 from flask import Flask
@@ -18,6 +20,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase
 
 from survey.sqlite_turns import TurnTakingConnection, connection_factory
+
+T = TypeVar("T")
 
 # Named constraints so migrations can alter them on every backend.
 NAMING_CONVENTION = {
@@ -77,8 +81,20 @@ def init_app(app: Flask) -> None:
         if db.engine.dialect.name == "sqlite":
             synchronous = _SYNC_MODES[app.config["SQLITE_SYNCHRONOUS"].upper()]
             sa.event.listen(db.engine, "connect", functools.partial(_sqlite_on_connect, synchronous))
+            sa.event.listen(db.engine, "do_connect", _make_sqlite_folder)
         elif "pool_pre_ping" not in options:
             ping_after_idle(db.engine, app.config["DATABASE_PING_AFTER_IDLE_SECONDS"])
+
+
+def _make_sqlite_folder(_dialect, _record, cargs, _cparams) -> None:
+    """Make the database's folder (by default the instance folder) when the first connection needs it.
+
+    Not at start-up: loading the app, even for ``--help``, writes nothing.
+    """
+    if cargs and isinstance(cargs[0], str) and cargs[0] != ":memory:" and not cargs[0].startswith("file:"):
+        folder = Path(cargs[0]).parent
+        if not folder.is_dir():
+            folder.mkdir(parents=True, exist_ok=True)
 
 
 def ping_after_idle(engine: sa.Engine, idle_seconds: float) -> None:
@@ -130,3 +146,13 @@ def insert_on_conflict(dialect: str):
     if dialect == "postgresql":
         return postgresql.insert
     raise RuntimeError(f"Rapport needs SQLite or PostgreSQL, not {dialect}")
+
+
+#: Values per ``IN (...)`` list: under every backend's bound-parameter limit.
+IN_LIST_MAX = 500
+
+
+def chunks(items: Sequence[T], size: int = IN_LIST_MAX) -> Iterator[Sequence[T]]:
+    """``items`` in consecutive slices of at most ``size`` (for IN lists and batched inserts)."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]

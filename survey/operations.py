@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from survey.db import db, insert_on_conflict
+from survey.db import chunks, db, insert_on_conflict
 from survey.kinds import DEFAULT_FOLLOWUP, DEFAULT_THANK_YOU, KINDS
 from survey.models import CHANNELS, Response, Survey, utcnow
 from survey.prepared import PreparedWrite, Writes
+from survey.tokens import hash_token
 
 if TYPE_CHECKING:
     from survey.importer import FeedbackRow
@@ -90,11 +90,6 @@ class Answer:
     edit_token: str | None = None
 
 
-def hash_token(token: str) -> str:
-    """Tokens are stored as SHA-256 so a database leak reveals no working link."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 @dataclass(frozen=True)
 class Recorded:
     """What storing an answer left in the database."""
@@ -160,7 +155,7 @@ def insert_response(survey: Survey, answer: Answer, connection: sa.Connection | 
 def stored_with_key(submission_key: str) -> Response:
     """The answer already stored under ``submission_key`` (after insert_response returned None)."""
     existing = db.session.scalar(sa.select(Response).where(Response.submission_key == submission_key))
-    if existing is None:  # only a concurrent delete can get here (``flask contacts forget`` keeps answers)
+    if existing is None:  # only a concurrent delete can get here (``flask contact forget`` keeps answers)
         raise OperationError("this answer was removed while it was being sent; please send it again")
     return existing
 
@@ -222,8 +217,7 @@ def import_feedback(survey: Survey, rows: "list[FeedbackRow]") -> tuple[int, int
     """
     ids = [row.external_id for row in rows if row.external_id is not None]
     existing: set[str] = set()
-    for start in range(0, len(ids), 500):  # stay under every backend's bound-parameter limit
-        chunk = ids[start:start + 500]
+    for chunk in chunks(ids):
         existing.update(db.session.scalars(
             sa.select(Response.external_id).where(Response.survey_id == survey.id, Response.external_id.in_(chunk))
         ))

@@ -52,6 +52,7 @@ def app_config(tmp_path):
         "SQLITE_SYNCHRONOUS": "OFF" if not TEST_DB_URL else "FULL",
         "WTF_CSRF_ENABLED": False,
         "MAIL_SERVER": None,
+        "MAIL_TRANSPORT": "file",  # chosen explicitly: without it delivery refuses
     }
     return config
 

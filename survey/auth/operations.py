@@ -21,7 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from survey.auth.passwords import check_new_password, hash_password, needs_rehash, verify_password
 from survey.db import db
 from survey.models import ROLES, ApiToken, User, utcnow
-from survey.operations import OperationError, hash_token
+from survey.operations import OperationError
+from survey.tokens import hash_token
 from survey.ratelimit import client_key, hit
 
 TOKEN_PREFIX = "rpt_"  # lets secret scanners and people recognise a leaked Rapport token
@@ -35,15 +36,6 @@ class LoginError(Exception):
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
-
-
-def as_sentence(message: str) -> str:
-    """``"no such thing"`` → ``"No such thing."``: operation errors read as sentences on pages."""
-    message = message.strip()
-    if not message:
-        return message
-    message = message[0].upper() + message[1:]
-    return message if message[-1] in ".!?" else message + "."
 
 
 def normalise_email(email: str) -> str:

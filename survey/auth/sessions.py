@@ -17,7 +17,7 @@ from flask.sessions import SecureCookieSessionInterface
 
 from survey.db import db
 from survey.models import User
-from survey.operations import hash_token
+from survey.tokens import hash_token
 
 
 def password_stamp(user: User) -> str:

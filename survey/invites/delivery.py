@@ -57,8 +57,7 @@ from typing import Callable
 import sqlalchemy as sa
 from flask import current_app
 
-from survey.db import db
-from survey.invites.addressbook import chunks
+from survey.db import chunks, db
 from survey.invites.bounces import return_path
 from survey.invites.domain_rates import within_domain_rates
 from survey.invites.mailer import DeliveryError, DeliveryUncertain, transport_for

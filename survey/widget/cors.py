@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from flask import current_app, request
 from werkzeug.exceptions import HTTPException
 
-from survey.auth.operations import as_sentence
 from survey.errors import error_response
 from survey.published import Published, published_or_404
 from survey.requestinfo import origin_of
+from survey.text import as_sentence
 
 ALLOWED_HEADERS = "Content-Type"
 PREFLIGHT_MAX_AGE = 7200  # Chromium's ceiling; preflights are cached that long per origin and URL

@@ -20,8 +20,9 @@ from sqlalchemy.exc import IntegrityError
 from survey.db import db, insert_on_conflict
 from survey.models import Response, Survey, SurveyOrigin, utcnow
 from survey.operations import (
-    Answer, OperationError, Recorded, hash_token, insert_response, revise_response, stored_with_key,
+    Answer, OperationError, Recorded, insert_response, revise_response, stored_with_key,
 )
+from survey.tokens import hash_token
 from survey.prepared import Writes, together
 from survey.ratelimit import RateResult
 from survey.requestinfo import origin_of
