@@ -29,6 +29,7 @@ FEATURES = (
     "survey.admin",
     "survey.api",
     "survey.results",
+    "survey.codeframe",
     "survey.widget",
     "survey.insights",
 )
