@@ -279,3 +279,22 @@ def test_trend_small_moves_are_steady_and_one_period_has_no_change():
     assert only["periods"][0]["share"] == 0.5 and only["latest_change"] is None
     none = trend([], {0: week1})
     assert none["periods"][0]["ci_low"] == 0.0 and none["periods"][0]["count"] == 0
+
+
+@pytest.mark.usefixtures("analysis_app")
+def test_read_api_lists_pain_points_with_their_trend(runner, client, make_survey, make_response, tmp_path):
+    from survey.auth.operations import create_api_token, create_user
+
+    survey, responses = add_answers(make_survey, make_response, ANSWERS)
+    user = create_user("api@example.com", "analyst", "a long enough password")
+    _, token = create_api_token(user, "test")
+    headers = {"Authorization": f"Bearer {token}"}
+    empty = client.get(f"/api/v1/surveys/{survey.public_key}/pain-points", headers=headers).get_json()
+    assert empty == {"survey": survey.public_key, "run": None, "pain_points": []}
+    invoke(runner, "import", str(FIXTURE), "--survey", survey.public_key)
+    report = _analyze(runner, survey, tmp_path / "r")
+    body = client.get(f"/api/v1/surveys/{survey.public_key}/pain-points", headers=headers).get_json()
+    assert [(p["label"], p["proposal"], p["trend"]) for p in body["pain_points"]] == [
+        (p["label"], p["proposal"], p["trend"]) for p in report["pain_points"]]
+    assert client.get("/api/v1/surveys/nope/pain-points", headers=headers).status_code == 404
+    assert client.get(f"/api/v1/surveys/{survey.public_key}/pain-points").status_code == 401

@@ -107,6 +107,8 @@ def sort_survey(survey_id: int, clauses: Sequence[NegativeClause], background: l
     covered = {rid for p in found for rid in p.response_ids}
     discovered = analyse_pain_points(unsorted, total_comments, scores, background=background)
     proposals, dismissed = _not_dismissed(survey_id, discovered.points, {p.name.casefold() for p in points})
+    for rank, proposal in enumerate(proposals, start=len(found) + 1):  # proposals follow the codeframe
+        proposal.rank = rank
     return CodeframeFindings(found, proposals, len({c.response_id for c in clauses}),
                              len(covered | hidden_members), ranked_by, dismissed, dict(best))
 
@@ -132,8 +134,6 @@ def _not_dismissed(survey_id: int, proposals: list[PainPoint], names: set[str]) 
             left_out += 1
         else:
             kept.append(proposal)
-    for rank, proposal in enumerate(kept, start=1):
-        proposal.rank = rank
     return kept, left_out
 
 
