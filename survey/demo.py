@@ -112,11 +112,11 @@ def seed_demo_admin(base_url: str) -> list[str]:
 
     if find_user(DEMO_ADMIN) is not None:
         return [f"Dashboard: {base_url}/login as {DEMO_ADMIN} (the account exists; its password was shown when it "
-                f"was created; set a new one with `flask users password {DEMO_ADMIN}`)"]
+                f"was created; set a new one with `flask user password {DEMO_ADMIN}`)"]
     password = secrets.token_urlsafe(12)
     create_user(DEMO_ADMIN, "admin", password)
     return [f"Dashboard: {base_url}/login as {DEMO_ADMIN} with password {password}",
-            "  (shown only this once; `flask users password admin@example.com` sets a new one)"]
+            "  (shown only this once; `flask user password admin@example.com` sets a new one)"]
 
 
 def _add_answers(survey: Survey, answers, count: int, rng: random.Random, now: dt.datetime) -> None:

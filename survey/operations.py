@@ -155,7 +155,7 @@ def insert_response(survey: Survey, answer: Answer, connection: sa.Connection | 
 def stored_with_key(submission_key: str) -> Response:
     """The answer already stored under ``submission_key`` (after insert_response returned None)."""
     existing = db.session.scalar(sa.select(Response).where(Response.submission_key == submission_key))
-    if existing is None:  # only a concurrent delete can get here (``flask contacts forget`` keeps answers)
+    if existing is None:  # only a concurrent delete can get here (``flask contact forget`` keeps answers)
         raise OperationError("this answer was removed while it was being sent; please send it again")
     return existing
 

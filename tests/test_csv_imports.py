@@ -1,6 +1,6 @@
 """CSV files as spreadsheets and careless hands make them: every problem named with its line, nothing half-imported.
 
-Covers `flask responses import`, `flask contacts import` and the dashboard's contacts upload.
+Covers `flask response import`, `flask contact import` and the dashboard's contacts upload.
 """
 
 from __future__ import annotations

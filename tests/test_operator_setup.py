@@ -80,3 +80,16 @@ def test_https_scheme_from_the_environment_makes_the_session_cookie_secure(app_c
         assert cookies and "Secure" in cookies[-1]
         db.session.remove()
         db.drop_all()
+
+
+def test_the_demo_says_how_to_pick_another_port_when_its_port_is_busy(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = flask_cli("demo", "--port", str(port), instance=tmp_path / "instance")
+    assert result.returncode == 1
+    assert f"cannot serve on 127.0.0.1:{port}" in result.stderr and f"--port {port + 1}" in result.stderr
+    assert "Traceback" not in result.stderr

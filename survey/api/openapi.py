@@ -14,6 +14,7 @@ from flask import current_app
 
 from analysis.labels import SENTIMENTS, THEMES
 from survey.kinds import BANDS, KINDS
+from survey.metrics import METHODS
 from survey.models import CHANNELS
 from survey.widget import openapi as widget_openapi
 
@@ -80,7 +81,9 @@ SCHEMAS: dict[str, Any] = {
         **_object({
             "kind": {"type": "string", "enum": list(KINDS)},
             "score": _nullable(NUMBER), "n": {"type": "integer", "minimum": 0}, "se": _nullable(NUMBER),
-            "ci_low": _nullable(NUMBER), "ci_high": _nullable(NUMBER), "confidence": NUMBER, "method": STRING,
+            "ci_low": _nullable(NUMBER), "ci_high": _nullable(NUMBER), "confidence": NUMBER,
+            "method": {"type": "string", "enum": list(METHODS), "description": "How the interval was made: "
+                       + "; ".join(f"{name}: {text}" for name, text in METHODS.items())},
             # NPS
             "promoters": INTEGER, "passives": INTEGER, "detractors": INTEGER,
             # CSAT
@@ -260,7 +263,7 @@ def build_document() -> dict[str, Any]:
             "title": "Rapport API",
             "version": "1",
             "description": "Read surveys, metrics and answers (Bearer token from the dashboard's API tokens page "
-                           "or `flask tokens create`), and the public widget endpoints.",
+                           "or `flask token create`), and the public widget endpoints.",
         },
         "paths": merge_paths(PATHS, widget_openapi.PATHS),
         "components": {

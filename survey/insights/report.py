@@ -50,6 +50,7 @@ from pathlib import Path
 from analysis.labels import SENTIMENTS, THEMES
 from analysis.text import mask_pii
 from survey.csvsafe import safe_cell
+from survey.display import DEFAULT_MIN_ANSWERS, enough, interval_text, method_text, score_text
 from survey.insights import charts
 from survey.insights.findings import SurveyPainPoint, SurveySummary
 from survey.kinds import KINDS
@@ -157,6 +158,12 @@ def render_html(report: Mapping) -> str:
     env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["number"] = _number
+    # Scores and intervals are written by the dashboard's one rule (survey.display).
+    env.filters["score_text"] = score_text
+    env.filters["interval_text"] = interval_text
+    env.filters["method_text"] = method_text
+    env.globals["enough_answers"] = enough
+    env.globals["min_answers"] = DEFAULT_MIN_ANSWERS
     env.filters["percent"] = lambda value, digits=1: "–" if value is None else f"{value * 100:.{digits}f}%"
     sections = []
     for survey in report["surveys"]:

@@ -1,4 +1,4 @@
-"""``flask contacts …`` and ``flask invite …``: parse options, call the operations, print.
+"""``flask contact …`` and ``flask invite …``: parse options, call the operations, print.
 
 Errors go to stderr with exit status 1 (click.ClickException) or 2 for a
 wrong option (click.UsageError).
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from survey.cli import find_survey
+from survey.cli import add_group, find_survey, json_option, problems_json, survey_option
 from survey.db import db
 from survey.invites import delivery, operations
 from survey.invites.models import INVITATION_STATUSES, OUTBOX_STATES, Campaign, Invitation, OutboxMessage
@@ -28,7 +28,7 @@ from survey.invites.mailer import MailNotConfigured
 from survey.invites.reporting import describe_progress
 from survey.operations import OperationError
 
-contacts_cli = AppGroup("contacts", help="Import, unsubscribe, unbounce and forget the people surveys are sent to.")
+contacts_cli = AppGroup("contact", help="Import, unsubscribe, unbounce and forget the people surveys are sent to.")
 invite_cli = AppGroup("invite", help="Send survey invitations by e-mail, deliver them, remind, report.")
 
 EX_TEMPFAIL = 75  # sysexits.h: a temporary failure, the caller should try again
@@ -44,6 +44,20 @@ def parse_duration(value: str) -> dt.timedelta:
     return dt.timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
 
 
+class Duration(click.ParamType):
+    """A click type, so a bad value is reported with the option's name (``--after``)."""
+
+    name = "DURATION"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, dt.timedelta):
+            return value
+        try:
+            return parse_duration(value)
+        except click.BadParameter as exc:
+            self.fail(exc.message, param, ctx)
+
+
 def _fail(exc: Exception) -> click.ClickException:
     return click.ClickException(str(exc))
 
@@ -54,7 +68,8 @@ def _fail(exc: Exception) -> click.ClickException:
 @contacts_cli.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--skip-bad", is_flag=True, help="Load the good lines even if some lines are bad.")
-def import_command(file: Path, skip_bad: bool) -> None:
+@json_option
+def import_command(file: Path, skip_bad: bool, as_json: bool) -> None:
     """Add or update contacts from a CSV file (UTF-8) with an 'email' column.
 
     A 'name' column is optional; every other column is kept as an attribute
@@ -71,8 +86,12 @@ def import_command(file: Path, skip_bad: bool) -> None:
                                     max_value=config["META_MAX_VALUE_LENGTH"])
     except ImportError_ as exc:
         raise click.ClickException(f"{file}: {exc}") from None
-    report_bad_lines(file, parsed.problems, skip_bad)
+    report_bad_lines(file, parsed.problems, skip_bad, as_json=as_json)
     result = operations.import_contacts(parsed.rows)
+    if as_json:
+        click.echo(json.dumps({"file": str(file), "added": result.added, "updated": result.updated,
+                               "merged": parsed.merged, "bad_lines": problems_json(parsed.problems)}, indent=2))
+        return
     click.echo(f"imported {file}: {result.added} new contact(s), {result.updated} updated, "
                f"{parsed.merged} duplicate line(s) merged, {len(parsed.problems)} bad line(s) skipped")
 
@@ -125,7 +144,7 @@ def forget_command(email: str, yes: bool) -> None:
 
 
 @invite_cli.command("send")
-@click.option("--survey", "key", required=True, help="Public key of the survey to invite to.")
+@survey_option("Public key of the survey to invite to.", required=True)
 @click.option("--where", "conditions", multiple=True, metavar="ATTR=VALUE[,VALUE]",
               help="Only contacts whose attribute has one of these values; repeat to narrow (AND).")
 @click.option("--name", help="The campaign's name (default: survey name and time).")
@@ -170,7 +189,9 @@ def _check_bounce_address() -> str | None:
 @click.option("--interval", default=5.0, show_default=True, type=click.FloatRange(min=0.1),
               help="Seconds between passes with --loop.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Messages per SMTP connection (default MAIL_BATCH_SIZE).")
-def deliver_command(loop: bool, interval: float, batch_size: int | None) -> None:
+@click.option("--json", "as_json", is_flag=True,
+              help="Print each pass's counts as one line of JSON (with --loop: one line per pass that did something).")
+def deliver_command(loop: bool, interval: float, batch_size: int | None, as_json: bool) -> None:
     """Send the queued e-mails over SMTP (MAIL_SERVER), or into instance/outbox/*.eml with MAIL_TRANSPORT=file."""
     stop = {"now": False}
 
@@ -187,6 +208,11 @@ def deliver_command(loop: bool, interval: float, batch_size: int | None) -> None
     click.echo(f"delivering to {transport.describe()}", err=True)
 
     def show(report: delivery.DeliveryReport) -> None:
+        if as_json:
+            click.echo(json.dumps({"sent": report.sent, "retried": report.retried, "failed": report.failed,
+                                   "uncertain": report.uncertain, "deferred": report.deferred,
+                                   "recovered": report.recovered, "errors": report.errors[:20]}))
+            return
         for error in report.errors[:20]:
             click.echo(error, err=True)
         click.echo(f"sent {report.sent}, retry later {report.retried}, failed {report.failed}, "
@@ -205,12 +231,13 @@ def deliver_command(loop: bool, interval: float, batch_size: int | None) -> None
 
 
 @invite_cli.command("remind")
-@click.option("--after", "after", required=True, help="Remind those who have not answered this long after the e-mail, e.g. 3d.")
-@click.option("--survey", "key", help="Only this survey's campaigns.")
+@click.option("--after", "after", required=True, type=Duration(),
+              help="Remind those who have not answered this long after the e-mail, e.g. 3d.")
+@survey_option("Only this survey's campaigns.")
 @click.option("--campaign", "campaign_id", type=int, help="Only this campaign.")
-def remind_command(after: str, key: str | None, campaign_id: int | None) -> None:
+def remind_command(after: dt.timedelta, key: str | None, campaign_id: int | None) -> None:
     """Queue one reminder to each invitation not answered after --after (never a second one)."""
-    delay = parse_duration(after)
+    delay = after
     survey = find_survey(key) if key else None
     campaign = _campaign(campaign_id) if campaign_id else None
     result = operations.queue_reminders(after=delay, survey=survey, campaign=campaign)
@@ -227,7 +254,7 @@ def _campaign(campaign_id: int) -> Campaign:
 
 @invite_cli.command("status")
 @click.option("--campaign", "campaign_id", type=int, help="One campaign.")
-@click.option("--survey", "key", help="This survey's campaigns.")
+@survey_option("This survey's campaigns.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status_command(campaign_id: int | None, key: str | None, as_json: bool) -> None:
     """Per campaign: invited, sent, failed, answered, response rate, skipped."""
@@ -281,14 +308,22 @@ def list_command(campaign_id: int, status: str | None, as_json: bool) -> None:
 
 @invite_cli.command("outbox")
 @click.option("--state", type=click.Choice(OUTBOX_STATES), help="Only messages in this state.")
-def outbox_command(state: str | None) -> None:
+@json_option
+def outbox_command(state: str | None, as_json: bool) -> None:
     """Count outbox messages by state, and list the ones that need a person (uncertain, failed)."""
     counts = dict(db.session.execute(
         sa.select(OutboxMessage.state, sa.func.count()).group_by(OutboxMessage.state)).all())
-    click.echo(", ".join(f"{s} {counts.get(s, 0)}" for s in OUTBOX_STATES))
     shown = (state,) if state else ("uncertain", "failed")
-    for message in db.session.scalars(
-            sa.select(OutboxMessage).where(OutboxMessage.state.in_(shown)).order_by(OutboxMessage.id).limit(200)):
+    messages = db.session.scalars(
+        sa.select(OutboxMessage).where(OutboxMessage.state.in_(shown)).order_by(OutboxMessage.id).limit(200))
+    if as_json:
+        click.echo(json.dumps({
+            "counts": {s: counts.get(s, 0) for s in OUTBOX_STATES},
+            "messages": [{"id": m.id, "state": m.state, "recipient": m.recipient, "message_id": m.message_id,
+                          "last_error": m.last_error} for m in messages]}, indent=2))
+        return
+    click.echo(", ".join(f"{s} {counts.get(s, 0)}" for s in OUTBOX_STATES))
+    for message in messages:
         click.echo(f"{message.id}\t{message.state}\t{message.recipient}\t{message.message_id}\t"
                    f"{message.last_error or ''}".rstrip())
 
@@ -412,5 +447,5 @@ def _maildir_mark_seen(box: mailbox.Maildir, key: str) -> None:
 
 
 def init_app(app: Flask) -> None:
-    app.cli.add_command(contacts_cli)
+    add_group(app, contacts_cli, "contacts")
     app.cli.add_command(invite_cli)
