@@ -376,8 +376,14 @@ class PainPointRecord(db.Model):
     score_impact: Mapped[Optional[float]]
     impact: Mapped[float]
     quotes: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    # "discovered", "codeframe" (a survey's own pain point) or "proposal" (see survey.codeframe).
+    source: Mapped[str] = mapped_column(sa.String(10), default="discovered", server_default="discovered")
+    trend: Mapped[Optional[dict[str, Any]]] = mapped_column(sa.JSON)
 
     run: Mapped[AnalysisRun] = relationship(back_populates="pain_points")
     responses: Mapped[list[Response]] = relationship(secondary=pain_point_responses)
 
-    __table_args__ = (sa.CheckConstraint(f"theme IN {THEMES}", name="theme_known"),)
+    __table_args__ = (
+        sa.CheckConstraint(f"theme IN {THEMES}", name="theme_known"),
+        sa.CheckConstraint("source IN ('discovered', 'codeframe', 'proposal')", name="source_known"),
+    )
