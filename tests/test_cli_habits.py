@@ -84,7 +84,7 @@ def test_json_where_scripts_read_the_result(app, runner, make_survey, tmp_path):
                                "--base-url", "http://rapport.test"]).exit_code == 0
     delivered = runner.invoke(args=["invite", "deliver", "--json"])
     assert delivered.exit_code == 0, delivered.output
-    report = json.loads(delivered.stdout.strip().splitlines()[-1])
+    report = json.loads([line for line in delivered.output.splitlines() if line.startswith("{")][-1])
     assert report["sent"] == 4 and report["failed"] == 0
     outbox = json.loads(runner.invoke(args=["invite", "outbox", "--json"]).output)
     assert outbox["counts"]["sent"] == 4 and outbox["messages"] == []
