@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 FEATURES = (
     "survey.db",
     "survey.errors",
+    "survey.display",
     "survey.security",
     "survey.health",
     "survey.published",
@@ -29,6 +30,7 @@ FEATURES = (
     "survey.admin",
     "survey.api",
     "survey.results",
+    "survey.codeframe",
     "survey.widget",
     "survey.insights",
 )
@@ -62,8 +64,21 @@ def create_app(test_config: dict | None = None) -> "Flask":
     defer_secret_key(app)
     for name in FEATURES:
         import_module(name).init_app(app)
+    _favicon(app)
     _trust_proxies(app)
     return app
+
+
+def _favicon(app: "Flask") -> None:
+    """/favicon.ico, which browsers and readers ask for on every site whatever the page says."""
+
+    def favicon():
+        from flask import send_from_directory
+
+        return send_from_directory(app.static_folder, "favicon.ico", mimetype="image/vnd.microsoft.icon",
+                                   max_age=86400)
+
+    app.add_url_rule("/favicon.ico", "favicon", favicon)
 
 
 def _trust_proxies(app: "Flask") -> None:

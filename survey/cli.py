@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup
 
 from survey.db import db
@@ -100,9 +100,11 @@ def create_command(kind: str, name: str, subject: str | None, closed: bool) -> N
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 def list_command(as_json: bool) -> None:
     """Show each survey's key, kind, name, number of answers and current score."""
+    from survey.display import TOO_FEW, enough, score_text
     from survey.metrics import metric_for
 
-    rows = []
+    minimum = current_app.config["MIN_ANSWERS"]
+    rows, shown = [], []
     for survey in db.session.scalars(sa.select(Survey).order_by(Survey.id)):
         scores = survey_scores(survey.id)
         answers = db.session.scalar(sa.select(sa.func.count()).where(Response.survey_id == survey.id))
@@ -111,7 +113,13 @@ def list_command(as_json: bool) -> None:
             "key": survey.public_key, "kind": survey.kind, "name": survey.name,
             "open": survey.is_open, "responses": answers,
             "score": None if result.score is None else round(result.score, 1),
+            "ci_low": None if result.ci_low is None else round(result.ci_low, 1),
+            "ci_high": None if result.ci_high is None else round(result.ci_high, 1),
+            "method": result.method,
         })
+        # The table writes a score the way the dashboard does, and not at all below MIN_ANSWERS.
+        shown.append(score_text(result.score, survey.kind) if enough(result.n, minimum) or result.n == 0
+                     else TOO_FEW)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -120,9 +128,8 @@ def list_command(as_json: bool) -> None:
         return
     header = ("KEY", "KIND", "NAME", "OPEN", "ANSWERS", "SCORE")
     table = [header] + [
-        (r["key"], r["kind"], r["name"], "yes" if r["open"] else "no", str(r["responses"]),
-         "–" if r["score"] is None else f"{r['score']:g}")
-        for r in rows
+        (r["key"], r["kind"], r["name"], "yes" if r["open"] else "no", str(r["responses"]), score)
+        for r, score in zip(rows, shown)
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
@@ -192,7 +199,7 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     from flask import current_app
     from flask_migrate import upgrade
 
-    from survey.demo import seed_demo, seed_demo_admin, seed_demo_invitations
+    from survey.demo import analyse_demo, seed_demo, seed_demo_admin, seed_demo_invitations
 
     if not current_app.config.get("MAIL_SERVER") and not current_app.config.get("MAIL_TRANSPORT"):
         # The demo writes its invitations as .eml files; a real site chooses this explicitly.
@@ -201,7 +208,7 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
         _check_port_free(host, port)  # before seeding, so the URLs printed are the ones served
     upgrade()
     base_url = f"http://{host}:{port}"
-    lines = seed_demo(base_url=base_url) + seed_demo_admin(base_url) + seed_demo_invitations(base_url)
+    lines = seed_demo(base_url=base_url) + analyse_demo() + seed_demo_admin(base_url) + seed_demo_invitations(base_url)
     click.echo("\n".join(lines))
     if not no_serve:
         from werkzeug.serving import run_simple

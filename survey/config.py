@@ -84,6 +84,10 @@ class Defaults:
     # each other are a link scanner fanning out, not a person: none of them counts.
     INVITE_CLICK_BURST_SECONDS = 10
 
+    # Results: below this many answers a score (or a change, or a trend period) is
+    # shown as "too few answers", not as a number; its interval is still given.
+    MIN_ANSWERS = 10
+
     # Analysis
     ANALYSIS_MODEL_VERSION: str | None = None  # None: the newest model found
     # `flask analyze` keeps this many runs (with their pain points) per scope; older ones are deleted.

@@ -14,6 +14,7 @@ from flask import current_app
 
 from analysis.labels import SENTIMENTS, THEMES
 from survey.kinds import BANDS, KINDS
+from survey.metrics import METHODS
 from survey.models import CHANNELS
 from survey.widget import openapi as widget_openapi
 
@@ -80,7 +81,9 @@ SCHEMAS: dict[str, Any] = {
         **_object({
             "kind": {"type": "string", "enum": list(KINDS)},
             "score": _nullable(NUMBER), "n": {"type": "integer", "minimum": 0}, "se": _nullable(NUMBER),
-            "ci_low": _nullable(NUMBER), "ci_high": _nullable(NUMBER), "confidence": NUMBER, "method": STRING,
+            "ci_low": _nullable(NUMBER), "ci_high": _nullable(NUMBER), "confidence": NUMBER,
+            "method": {"type": "string", "enum": list(METHODS), "description": "How the interval was made: "
+                       + "; ".join(f"{name}: {text}" for name, text in METHODS.items())},
             # NPS
             "promoters": INTEGER, "passives": INTEGER, "detractors": INTEGER,
             # CSAT
@@ -112,6 +115,26 @@ SCHEMAS: dict[str, Any] = {
         "metric": _ref("Metric"),
         "comparison": _object({"period": _ref("Period"), "previous_period": _ref("Period"),
                                "change": _ref("Change")}),
+    }),
+    "PainPointTrend": _object({
+        "periods": {"type": "array", "items": _object({
+            "period_start": DATE, "count": INTEGER, "n": INTEGER, "share": _nullable(NUMBER),
+            "ci_low": _nullable(NUMBER), "ci_high": _nullable(NUMBER)})},
+        "latest_change": _nullable(_object({
+            "from": DATE, "to": DATE, "difference": _nullable(NUMBER), "ci_low": _nullable(NUMBER),
+            "ci_high": _nullable(NUMBER), "p_value": _nullable(NUMBER), "significant": {"type": "boolean"},
+            "direction": {"type": "string", "enum": ["up", "down", "steady"]}})),
+        "confidence": NUMBER,
+    }),
+    "PainPoints": _object({
+        "survey": STRING,
+        "run": _nullable(_object({"id": INTEGER, "finished_at": _nullable(DATE_TIME), "model_version": STRING})),
+        "pain_points": {"type": "array", "items": _object({
+            "id": INTEGER, "rank": INTEGER, "label": STRING, "theme": {"type": "string", "enum": list(THEMES)},
+            "source": {"type": "string", "enum": ["discovered", "codeframe", "proposal"]},
+            "proposal": {"type": "boolean"}, "count": INTEGER, "share": NUMBER,
+            "score_impact": _nullable(NUMBER), "impact": NUMBER, "quotes": {"type": "array", "items": STRING},
+            "trend": _nullable(_ref("PainPointTrend"))})},
     }),
     "Answer": _object({
         "id": INTEGER,
@@ -200,6 +223,16 @@ PATHS: dict[str, Any] = {
         "description": "The same filters as the dashboard." + FILTER_NOTE,
         "parameters": [KEY_PARAMETER, *FILTER_PARAMETERS, *PAGE_PARAMETERS],
         "responses": _responses("AnswerPage", "One page of answers."),
+    }},
+    "/api/v1/surveys/{public_key}/pain-points": {"get": {
+        "operationId": "listPainPoints", "tags": ["pain points"], "security": BEARER,
+        "summary": "The latest analysis's pain points, each with its share of comments per period.",
+        "description": "With a codeframe, its pain points by name (`source: codeframe`) and then the proposals "
+                       "found among comments that fit none (`proposal: true`). `trend.periods` is the share of "
+                       "the survey's comments per week or month with a 95% Wilson interval; "
+                       "`trend.latest_change` tests the last period against the one before.",
+        "parameters": [KEY_PARAMETER],
+        "responses": _responses("PainPoints", "The pain points (an empty list before any analysis)."),
     }},
     "/api/v1/openapi.json": {"get": {
         "operationId": "getOpenApi", "summary": "This document.", "tags": ["meta"], "security": [],

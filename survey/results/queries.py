@@ -176,15 +176,32 @@ def answer_count(flt: ResponseFilter) -> int:
 
 
 def latest_run(survey: Survey) -> AnalysisRun | None:
-    """The newest finished analysis that covered this survey (alone, or all surveys at once)."""
+    """The newest finished analysis that covered this survey (alone, or all surveys at once).
+
+    A run of all surveys covers every survey in its ``summary["survey_ids"]``,
+    also those it found no pain point in (so the page says "found none", not
+    "no analysis has run").
+    """
     own_points = sa.exists().where(PainPointRecord.run_id == AnalysisRun.id, PainPointRecord.survey_id == survey.id)
-    return db.session.scalar(
+    runs = db.session.scalars(
         sa.select(AnalysisRun)
         .where(AnalysisRun.finished_at.is_not(None),
-               sa.or_(AnalysisRun.survey_id == survey.id, AnalysisRun.survey_id.is_(None) & own_points))
+               sa.or_(AnalysisRun.survey_id == survey.id, AnalysisRun.survey_id.is_(None)))
         .order_by(AnalysisRun.finished_at.desc(), AnalysisRun.id.desc())
-        .limit(1)
+        .limit(20)
     )
+    for run in runs:
+        if run.survey_id == survey.id or survey.id in (run.summary or {}).get("survey_ids", ()):
+            return run
+    return db.session.scalar(  # older runs of all surveys, recorded before survey_ids
+        sa.select(AnalysisRun).where(AnalysisRun.finished_at.is_not(None), AnalysisRun.survey_id.is_(None), own_points)
+        .order_by(AnalysisRun.finished_at.desc(), AnalysisRun.id.desc()).limit(1))
+
+
+def comment_count(survey: Survey) -> int:
+    """Answers of the survey with a comment (all of them, whatever the page's filters)."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Response)
+                             .where(Response.survey_id == survey.id, Response.comment.is_not(None))) or 0
 
 
 @dataclass(frozen=True)
@@ -236,6 +253,13 @@ class CommentRow:
     @property
     def corrected(self) -> frozenset[str]:
         return frozenset(self.corrections)
+
+    @property
+    def attributes(self) -> list[tuple[str, object, bool]]:
+        """``(name, value, from_contact)`` for each attribute, each name once (see ``answer_attributes``)."""
+        meta = self.response.meta or {}
+        contact = self.contact.attributes if self.contact else None
+        return [(key, value, key not in meta) for key, value in answer_attributes(meta, contact)]
 
     @property
     def band(self) -> str | None:
@@ -312,10 +336,21 @@ def model_confidence(response_ids: list[int]) -> dict[int, tuple[float, float]]:
 # ---------------------------------------------------------------------- filter choices
 
 
-def attribute_choices(survey: Survey, sample: int = 2000, max_values: int = 25) -> dict[str, list[str]]:
+#: An attribute with more distinct values than this (an id, an e-mail, a city) is filtered by
+#: typing, with the commonest values as suggestions; fewer get a drop-down.
+DROPDOWN_MAX_VALUES = 12
+
+
+@dataclass(frozen=True)
+class AttributeChoice:
+    values: list[str]  # the commonest values, sorted
+    many: bool  # more distinct values than a drop-down should hold
+
+
+def attribute_choices(survey: Survey, sample: int = 2000, max_values: int = 25) -> dict[str, AttributeChoice]:
     """Attribute names and their commonest values among the latest answers, for the filter bar.
 
-    A sample keeps this cheap at any size; any other value still works typed into the URL.
+    A sample keeps this cheap at any size; any other value still works typed in (or in the URL).
     """
     recent = db.session.execute(
         sa.select(Response.meta, Contact.attributes)
@@ -325,11 +360,26 @@ def attribute_choices(survey: Survey, sample: int = 2000, max_values: int = 25) 
     )
     seen: dict[str, Counter] = {}
     for meta, attributes in recent:
-        for source in (meta, attributes):
-            if not isinstance(source, dict):
-                continue
-            for key, value in source.items():
-                if isinstance(value, (str, int, float)) and not isinstance(value, bool) and str(value).strip():
-                    seen.setdefault(key, Counter())[str(value)] += 1
-    return {key: sorted(value for value, _ in counter.most_common(max_values))
+        # The filter matches the answer's meta or its contact's attribute: offer both, each pair once.
+        pairs = {(key, str(value)) for source in (meta, attributes) if isinstance(source, dict)
+                 for key, value in source.items()
+                 if isinstance(value, (str, int, float)) and not isinstance(value, bool) and str(value).strip()}
+        for key, value in pairs:
+            seen.setdefault(key, Counter())[value] += 1
+    return {key: AttributeChoice(sorted(value for value, _ in counter.most_common(max_values)),
+                                 len(counter) > DROPDOWN_MAX_VALUES)
             for key, counter in sorted(seen.items())}
+
+
+def answer_attributes(meta: object, attributes: object) -> list[tuple[str, object]]:
+    """An answer's attributes, each name once: its own meta first, then its contact's.
+
+    An e-mailed answer stores the contact's attributes as its meta, so both hold the
+    same pairs; the meta is what was true when the person answered.
+    """
+    merged: dict[str, object] = {}
+    for source in (meta, attributes):
+        if isinstance(source, dict):
+            for key, value in source.items():
+                merged.setdefault(key, value)
+    return list(merged.items())

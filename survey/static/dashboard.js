@@ -111,3 +111,57 @@
     });
   });
 })();
+
+// == analysis progress ==
+// While an analysis runs, the pain-point panel's bar polls its status and reloads the page when it ends.
+(function () {
+  "use strict";
+  var bar = document.querySelector(".analysis-bar[data-status='running']");
+  if (!bar || !window.fetch) return;
+  var step = bar.querySelector("[data-analysis-step]");
+  var meter = bar.querySelector("[data-analysis-meter]");
+  function poll() {
+    fetch(bar.getAttribute("data-analysis-status"), { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (response) { return response.json(); })
+      .then(function (job) {
+        if (job.status !== "running") { window.location.reload(); return; }
+        step.textContent = "Analysis running: " + job.step + (job.total ? " (" + job.done + " of " + job.total + ")" : "");
+        if (job.total) { meter.max = job.total; meter.value = job.done; }
+        window.setTimeout(poll, 1500);
+      })
+      .catch(function () { window.setTimeout(poll, 5000); });
+  }
+  window.setTimeout(poll, 1000);
+})();
+
+// == results: filters on a phone ==
+// Below 44rem the filter fields fold behind a "Filters" button (showing how many are in use),
+// so the score is on the first screen; the chips of the filters in use stay visible.
+(function () {
+  "use strict";
+  var toggle = document.querySelector(".filter-toggle");
+  if (!toggle) return;
+  var fields = document.getElementById(toggle.getAttribute("aria-controls"));
+  var phone = window.matchMedia("(max-width: 44rem)");
+
+  function show(open) {
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    fields.hidden = !open;
+  }
+
+  function fit() {
+    toggle.hidden = !phone.matches;
+    show(!phone.matches);
+  }
+
+  toggle.addEventListener("click", function () {
+    var open = toggle.getAttribute("aria-expanded") !== "true";
+    show(open);
+    if (open) {
+      var first = fields.querySelector("input, select");
+      if (first) first.focus();
+    }
+  });
+  if (phone.addEventListener) phone.addEventListener("change", fit);
+  fit();
+})();
