@@ -346,21 +346,28 @@ def outbox_command(state: str | None, as_json: bool) -> None:
 
 
 @invite_cli.command("resolve")
-@click.argument("message_id", type=int)
-@click.option("--sent", "verdict", flag_value="sent", help="The mail server's log shows it was accepted.")
-@click.option("--resend", "verdict", flag_value="resend", help="It was not accepted: send it again.")
-def resolve_command(message_id: int, verdict: str | None) -> None:
-    """Settle an 'uncertain' message (see `flask invite outbox`)."""
+@click.argument("message_ids", nargs=-1, type=int, required=True, metavar="MESSAGE_ID...")
+@click.option("--sent", "verdict", flag_value="sent", help="The mail server's log shows they were accepted.")
+@click.option("--resend", "verdict", flag_value="resend", help="They were not accepted: send them again.")
+def resolve_command(message_ids: tuple[int, ...], verdict: str | None) -> None:
+    """Settle 'uncertain' messages (see `flask invite outbox`): a crashed worker leaves up to a batch of them.
+
+    Every MESSAGE_ID must be uncertain, or nothing changes.
+    """
     if verdict is None:
         raise click.UsageError("say --sent or --resend")
-    message = db.session.get(OutboxMessage, message_id)
-    if message is None:
-        raise click.ClickException(f"there is no outbox message {message_id}")
-    try:
+    messages = []
+    for message_id in dict.fromkeys(message_ids):
+        message = db.session.get(OutboxMessage, message_id)
+        if message is None:
+            raise click.ClickException(f"there is no outbox message {message_id}; nothing was changed")
+        if message.state != "uncertain":
+            raise click.ClickException(f"message {message_id} is {message.state}, not uncertain; "
+                                       "nothing was changed")
+        messages.append(message)
+    for message in messages:
         delivery.resolve_uncertain(message, delivered=verdict == "sent")
-    except OperationError as exc:
-        raise _fail(exc) from None
-    click.echo(f"message {message_id}: " + ("marked sent" if verdict == "sent" else "queued again"))
+        click.echo(f"message {message.id}: " + ("marked sent" if verdict == "sent" else "queued again"))
 
 
 @invite_cli.command("bounces")
