@@ -32,6 +32,7 @@ FEATURES = (
     "survey.results",
     "survey.widget",
     "survey.insights",
+    "survey.followup",
 )
 
 
