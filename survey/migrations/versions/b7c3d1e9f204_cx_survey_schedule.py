@@ -5,7 +5,7 @@ max_responses answers (survey.schedule). NULL means no date / no cap, which
 is what every survey made before this revision keeps.
 
 Revision ID: b7c3d1e9f204
-Revises: e5b1c07d9a22
+Revises: b7c3d9e1f022
 Create Date: 2026-12-06 10:00:00
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 
 revision = 'b7c3d1e9f204'
-down_revision = 'e5b1c07d9a22'
+down_revision = 'b7c3d9e1f022'
 branch_labels = None
 depends_on = None
 
