@@ -12,6 +12,8 @@ from wtforms.validators import Optional as OptionalValidator
 from survey.admin.operations import WORDING
 from survey.auth.operations import find_user, normalise_email
 from survey.auth.passwords import PasswordError, check_new_password
+from survey.invites.contacts import MAX_NAME, clean_text, parse_attribute_lines
+from survey.invites.contacts import normalise_email as normalise_contact_email
 from survey.kinds import KINDS
 from survey.operations import OperationError
 from survey.text import as_sentence
@@ -145,3 +147,47 @@ class SurveyForm(FlaskForm):
 class ContactsUploadForm(FlaskForm):
     file = FileField("Contacts CSV file", validators=[FileRequired("Choose a CSV file to upload.")])
     skip_bad = BooleanField("Load the good lines even if some lines are bad")
+
+
+class ContactAttributesMixin:
+    """Name and attributes as a person types them, checked like a CSV file's line."""
+
+    def contact_fields(self, max_attributes: int, max_value: int) -> tuple[str | None, dict[str, str]] | None:
+        """(name, attributes), or None with the errors on the fields."""
+        name = clean_text(self.name.data or "")
+        if name and len(name) > MAX_NAME:
+            self.name.errors.append(f"A name can be at most {MAX_NAME} characters.")
+            return None
+        try:
+            attributes = parse_attribute_lines(self.attributes.data or "", max_attributes=max_attributes,
+                                               max_value=max_value)
+        except ValueError as exc:
+            self.attributes.errors.append(as_sentence(str(exc)))
+            return None
+        return name, attributes
+
+
+ATTRIBUTES_HINT = "One per line as name: value, e.g. plan: pro. Campaign segments and result filters use them."
+
+
+class ContactForm(ContactAttributesMixin, FlaskForm):
+    email = EmailField("E-mail address", validators=[DataRequired("Enter the contact's e-mail address."),
+                                                     Length(max=254)])
+    name = StringField("Name")
+    attributes = TextAreaField("Attributes", description=ATTRIBUTES_HINT)
+
+    def validate_email(self, field: EmailField) -> None:
+        try:
+            field.data = normalise_contact_email(field.data)
+        except ValueError as exc:
+            raise ValidationError(as_sentence(str(exc))) from None
+
+
+class ContactEditForm(ContactAttributesMixin, FlaskForm):
+    name = StringField("Name")
+    attributes = TextAreaField("Attributes", description=ATTRIBUTES_HINT + " Delete a line to remove it.")
+
+
+class ForgetContactForm(FlaskForm):
+    confirm_email = StringField("Type the address to confirm", validators=[
+        DataRequired("Type the contact's e-mail address to confirm.")])
