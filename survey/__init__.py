@@ -30,8 +30,10 @@ FEATURES = (
     "survey.admin",
     "survey.api",
     "survey.results",
+    "survey.codeframe",
     "survey.widget",
     "survey.insights",
+    "survey.followup",
     "survey.labelling",
 )
 

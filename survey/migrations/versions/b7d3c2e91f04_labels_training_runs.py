@@ -4,7 +4,7 @@ One row per retraining an admin starts from the label queue: its state, the
 model it would replace, the candidate it trained and both versions' scores.
 
 Revision ID: b7d3c2e91f04
-Revises: 5d0b7e3c9a14
+Revises: c5e8a2f7d310
 Create Date: 2026-12-06 09:40:00
 
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = 'b7d3c2e91f04'
-down_revision = '5d0b7e3c9a14'
+down_revision = 'c5e8a2f7d310'
 branch_labels = None
 depends_on = None
 
