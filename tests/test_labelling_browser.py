@@ -13,18 +13,11 @@ from survey.labelling import operations
 from survey.labelling.models import TrainingRun
 from survey.models import LabelCorrection
 from tests.analyze_support import CORPUS, add_answers, analysis_app, tiny_model  # noqa: F401
-from tests.dashboard_support import PASSWORD, make_user
+from tests.dashboard_support import make_user
 from tests.test_labelling import COMMENTS
+from tests.test_results_browser import sign_in
 
 pytestmark = pytest.mark.browser
-
-
-def sign_in(page, base_url: str, email: str) -> None:
-    page.goto(f"{base_url}/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/surveys")
 
 
 def test_admin_corrects_from_the_queue_retrains_and_switches(analysis_app, app, runner, live_server, browser,
