@@ -152,6 +152,36 @@ def open_command(key: str) -> None:
     click.echo(f"opened {key}")
 
 
+@survey_cli.command("schedule")
+@click.argument("key")
+@click.option("--closes-at", metavar="DATE", help="Stop taking answers at this moment: 2026-12-31 (after that "
+                                                  "day, UTC), '2026-12-31 18:00' (UTC) or 2026-12-31T18:00+01:00.")
+@click.option("--no-close-date", is_flag=True, help="Remove the close date.")
+@click.option("--max-responses", type=int, metavar="N", help="Stop taking new answers once the survey has N.")
+@click.option("--no-cap", is_flag=True, help="Remove the response cap.")
+def schedule_command(key: str, closes_at: str | None, no_close_date: bool, max_responses: int | None,
+                     no_cap: bool) -> None:
+    """Show or set when a survey closes by itself: a close date and a response cap."""
+    from survey.schedule import date_text, parse_close_date, set_schedule, state
+
+    survey = find_survey(key)
+    if closes_at and no_close_date:
+        raise click.UsageError("--closes-at and --no-close-date contradict each other; pass one")
+    if max_responses is not None and no_cap:
+        raise click.UsageError("--max-responses and --no-cap contradict each other; pass one")
+    if closes_at or no_close_date or max_responses is not None or no_cap:
+        try:
+            when = None if no_close_date else parse_close_date(closes_at) if closes_at else survey.closes_at
+            cap = None if no_cap else max_responses if max_responses is not None else survey.max_responses
+            set_schedule(survey, closes_at=when, max_responses=cap)
+        except OperationError as exc:
+            raise click.UsageError(str(exc)) from None
+    answers = db.session.scalar(sa.select(sa.func.count()).where(Response.survey_id == survey.id))
+    close_date = date_text(survey.closes_at) if survey.closes_at else "none"
+    cap = f"{answers} of at most {survey.max_responses}" if survey.max_responses else f"{answers} (no cap)"
+    click.echo(f"{key}: {state(survey, answers)}; close date: {close_date}; answers: {cap}")
+
+
 @responses_cli.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @survey_option("Public key of the survey the answers belong to.", required=True)
