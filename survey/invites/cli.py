@@ -212,7 +212,7 @@ def deliver_command(loop: bool, interval: float, batch_size: int | None, as_json
     stop = {"now": False}
 
     def request_stop(signum, frame):
-        stop["now"] = True  # finish the message in hand, then leave
+        stop["now"] = True  # finish the batch in hand (its results recorded), then leave
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, request_stop)
