@@ -4,9 +4,9 @@ A name is a 2-5 word run from the group's clauses ("nobody called back",
 "engineer did not turn up", "lost my bag") that
 
 * holds at least one of the group's complaint anchors (what the group is about),
-* keeps its negation: a phrase never starts right after "not", "never",
-  "nobody" or a "n't" word, which would turn "nobody called back" into
-  "called back",
+* keeps its negation: a phrase never starts within three words after "not",
+  "never", "nobody" or a "n't" word, which would turn "nobody called back"
+  into "called back" and "never got the call back" into "call back",
 * reads on its own: it neither starts nor ends on a filler word and never
   runs across "but", "so" or "and" into a new subject,
 * names no @handle seen in the data and no word said clearly more often
@@ -29,7 +29,9 @@ import numpy as np
 from analysis import complaint_terms as terms
 
 #: Members read per group to name it: bounds time on big surveys.
-NAMING_SAMPLE = 3000
+NAMING_SAMPLE = 1500
+#: A phrase may not start this close after a negation, which it would leave out.
+NEGATION_REACH = 3
 #: A word said this much more surely outside complaints (z below) never goes in a name.
 Z_NAME_FLOOR = -2.0
 
@@ -59,10 +61,19 @@ def name_groups(groups: list[list[int]], words: list[list[str]], anchor_units: l
     samples = [_sample(group, words, seed) for group in groups]
     counts: list[Counter] = []
     rates: Counter = Counter()
+    phrases_of: dict[int, set] = {}
     for sample, units in zip(samples, anchor_units):
         found: Counter = Counter()
+        fits: dict[tuple[str, ...], bool] = {}  # a phrase said by many members is judged once
         for i in sample:
-            found.update(p for p in _phrases(words[i]) if _fits(p, units, z_of, excluded))
+            if i not in phrases_of:
+                phrases_of[i] = _phrases(words[i])
+            for p in phrases_of[i]:
+                ok = fits.get(p)
+                if ok is None:
+                    ok = fits[p] = _fits(p, units, z_of, excluded)
+                if ok:
+                    found[p] += 1
         counts.append(found)
         rates.update({p: c / len(sample) for p, c in found.items()})
     names: list[str | None] = []
@@ -88,17 +99,22 @@ def _phrases(tokens: list[str]) -> set[tuple[str, ...]]:
     for i in range(n):
         if tokens[i] in _BAD_FIRST or not tokens[i][0].isalpha():
             continue
-        if i and terms.is_negator(tokens[i - 1]):
-            continue  # "called back" after "nobody": the name must keep the negation
+        if any(terms.is_negator(t) for t in tokens[max(0, i - NEGATION_REACH):i]):
+            continue  # "called back" after "nobody", "call back" in "never got the call back": keep the negation
         for j in range(i + 2, min(n, i + 5) + 1):
             last = tokens[j - 1]
             if not last[0].isalpha() or last in _BREAKS or (last in _PRONOUNS and tokens[j - 2] == "and"):
                 break
             if j < n and tokens[j] in _PARTICLES:
                 continue  # "turned" without its "up" is a torn phrasal verb
-            if last not in _BAD_LAST and not last.endswith("n't"):
+            if last not in _BAD_LAST and not last.endswith("n't") and not _adverb(last):
                 found.add(tuple(tokens[i:j]))
     return found
+
+
+def _adverb(word: str) -> bool:
+    """"painfully", "really": a name ending on one is cut off before what it qualifies."""
+    return len(word) > 5 and word.endswith("ly") and not word.endswith(("ply", "ily", "bly"))
 
 
 def _fits(phrase: tuple[str, ...], units: dict[str, float], z_of: dict[str, float], excluded) -> bool:

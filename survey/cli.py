@@ -152,6 +152,36 @@ def open_command(key: str) -> None:
     click.echo(f"opened {key}")
 
 
+@survey_cli.command("schedule")
+@click.argument("key")
+@click.option("--closes-at", metavar="DATE", help="Stop taking answers at this moment: 2026-12-31 (after that "
+                                                  "day, UTC), '2026-12-31 18:00' (UTC) or 2026-12-31T18:00+01:00.")
+@click.option("--no-close-date", is_flag=True, help="Remove the close date.")
+@click.option("--max-responses", type=int, metavar="N", help="Stop taking new answers once the survey has N.")
+@click.option("--no-cap", is_flag=True, help="Remove the response cap.")
+def schedule_command(key: str, closes_at: str | None, no_close_date: bool, max_responses: int | None,
+                     no_cap: bool) -> None:
+    """Show or set when a survey closes by itself: a close date and a response cap."""
+    from survey.schedule import date_text, parse_close_date, set_schedule, state
+
+    survey = find_survey(key)
+    if closes_at and no_close_date:
+        raise click.UsageError("--closes-at and --no-close-date contradict each other; pass one")
+    if max_responses is not None and no_cap:
+        raise click.UsageError("--max-responses and --no-cap contradict each other; pass one")
+    if closes_at or no_close_date or max_responses is not None or no_cap:
+        try:
+            when = None if no_close_date else parse_close_date(closes_at) if closes_at else survey.closes_at
+            cap = None if no_cap else max_responses if max_responses is not None else survey.max_responses
+            set_schedule(survey, closes_at=when, max_responses=cap)
+        except OperationError as exc:
+            raise click.UsageError(str(exc)) from None
+    answers = db.session.scalar(sa.select(sa.func.count()).where(Response.survey_id == survey.id))
+    close_date = date_text(survey.closes_at) if survey.closes_at else "none"
+    cap = f"{answers} of at most {survey.max_responses}" if survey.max_responses else f"{answers} (no cap)"
+    click.echo(f"{key}: {state(survey, answers)}; close date: {close_date}; answers: {cap}")
+
+
 @responses_cli.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @survey_option("Public key of the survey the answers belong to.", required=True)
@@ -199,7 +229,7 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     from flask import current_app
     from flask_migrate import upgrade
 
-    from survey.demo import seed_demo, seed_demo_admin, seed_demo_invitations
+    from survey.demo import analyse_demo, seed_demo, seed_demo_admin, seed_demo_invitations
 
     if not current_app.config.get("MAIL_SERVER") and not current_app.config.get("MAIL_TRANSPORT"):
         # The demo writes its invitations as .eml files; a real site chooses this explicitly.
@@ -208,7 +238,7 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
         _check_port_free(host, port)  # before seeding, so the URLs printed are the ones served
     upgrade()
     base_url = f"http://{host}:{port}"
-    lines = seed_demo(base_url=base_url) + seed_demo_admin(base_url) + seed_demo_invitations(base_url)
+    lines = seed_demo(base_url=base_url) + analyse_demo() + seed_demo_admin(base_url) + seed_demo_invitations(base_url)
     click.echo("\n".join(lines))
     if not no_serve:
         from werkzeug.serving import run_simple

@@ -25,7 +25,6 @@ from survey.db import db
 from survey.invites import delivery, operations
 from survey.invites.models import INVITATION_STATUSES, OUTBOX_STATES, Campaign, Invitation, OutboxMessage
 from survey.invites.mailer import MailNotConfigured
-from survey.invites.reporting import describe_progress
 from survey.operations import OperationError
 
 contacts_cli = AppGroup("contact", help="Import, unsubscribe, unbounce and forget the people surveys are sent to.")
@@ -144,16 +143,29 @@ def forget_command(email: str, yes: bool) -> None:
 
 
 @invite_cli.command("send")
-@survey_option("Public key of the survey to invite to.", required=True)
+@survey_option("Public key of the survey to invite to.")
+@click.option("--resume", "resume_id", type=int, metavar="CAMPAIGN",
+              help="Finish queueing a campaign that was interrupted (its contacts not yet accounted for).")
 @click.option("--where", "conditions", multiple=True, metavar="ATTR=VALUE[,VALUE]",
               help="Only contacts whose attribute has one of these values; repeat to narrow (AND).")
 @click.option("--name", help="The campaign's name (default: survey name and time).")
 @click.option("--expiry-days", type=click.IntRange(min=1), help="Days the links work (default INVITATION_EXPIRY_DAYS).")
 @click.option("--base-url", help="Public address of this site for the links (default PUBLIC_BASE_URL).")
 @click.option("--sender", help="From: address, e.g. 'Acme Support <support@acme.example>' (default MAIL_DEFAULT_SENDER).")
-def send_command(key: str, conditions: tuple[str, ...], name: str | None, expiry_days: int | None,
-                 base_url: str | None, sender: str | None) -> None:
+def send_command(key: str | None, resume_id: int | None, conditions: tuple[str, ...], name: str | None,
+                 expiry_days: int | None, base_url: str | None, sender: str | None) -> None:
     """Queue an invitation e-mail to every contact of the segment; `flask invite deliver` sends them."""
+    if resume_id is not None:
+        if key or conditions or name or expiry_days or base_url or sender:
+            raise click.UsageError("--resume takes the campaign's own survey, segment and settings; give it alone")
+        try:
+            result = operations.queue_campaign(_campaign(resume_id))
+        except OperationError as exc:
+            raise _fail(exc) from None
+        _say_queued(result)
+        return
+    if not key:
+        raise click.UsageError("say which survey: --survey KEY (or --resume CAMPAIGN)")
     survey = find_survey(key)
     base_url = base_url or current_app.config.get("PUBLIC_BASE_URL")
     if not base_url:
@@ -165,7 +177,11 @@ def send_command(key: str, conditions: tuple[str, ...], name: str | None, expiry
                                           expiry_days=expiry_days, sender=sender)
     except OperationError as exc:
         raise _fail(exc) from None
-    click.echo(f"campaign {result.campaign.id} ({operations.describe_segment(segment)}): "
+    _say_queued(result)
+
+
+def _say_queued(result: operations.CampaignResult) -> None:
+    click.echo(f"campaign {result.campaign.id} ({operations.describe_segment(result.campaign.segment or {})}): "
                f"{result.queued} invitation(s) queued; skipped {result.skipped}: "
                f"{result.unsubscribed} unsubscribed, {result.bounced} bounced, "
                f"{result.throttled} surveyed within {result.campaign.throttle_days} days")
@@ -196,7 +212,7 @@ def deliver_command(loop: bool, interval: float, batch_size: int | None, as_json
     stop = {"now": False}
 
     def request_stop(signum, frame):
-        stop["now"] = True  # finish the message in hand, then leave
+        stop["now"] = True  # finish the batch in hand (its results recorded), then leave
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, request_stop)
@@ -278,7 +294,7 @@ def status_command(campaign_id: int | None, key: str | None, as_json: bool) -> N
                    f"skipped {s['skipped_unsubscribed']} unsubscribed, {s['skipped_bounced']} bounced, "
                    f"{s['skipped_throttled']} throttled")
         if s["delivery"]:
-            click.echo(f"  {describe_progress(s['delivery'])}")
+            click.echo(f"  {s['delivery']['summary']}")
 
 
 @invite_cli.command("list")
@@ -329,21 +345,28 @@ def outbox_command(state: str | None, as_json: bool) -> None:
 
 
 @invite_cli.command("resolve")
-@click.argument("message_id", type=int)
-@click.option("--sent", "verdict", flag_value="sent", help="The mail server's log shows it was accepted.")
-@click.option("--resend", "verdict", flag_value="resend", help="It was not accepted: send it again.")
-def resolve_command(message_id: int, verdict: str | None) -> None:
-    """Settle an 'uncertain' message (see `flask invite outbox`)."""
+@click.argument("message_ids", nargs=-1, type=int, required=True, metavar="MESSAGE_ID...")
+@click.option("--sent", "verdict", flag_value="sent", help="The mail server's log shows they were accepted.")
+@click.option("--resend", "verdict", flag_value="resend", help="They were not accepted: send them again.")
+def resolve_command(message_ids: tuple[int, ...], verdict: str | None) -> None:
+    """Settle 'uncertain' messages (see `flask invite outbox`): a crashed worker leaves up to a batch of them.
+
+    Every MESSAGE_ID must be uncertain, or nothing changes.
+    """
     if verdict is None:
         raise click.UsageError("say --sent or --resend")
-    message = db.session.get(OutboxMessage, message_id)
-    if message is None:
-        raise click.ClickException(f"there is no outbox message {message_id}")
-    try:
+    messages = []
+    for message_id in dict.fromkeys(message_ids):
+        message = db.session.get(OutboxMessage, message_id)
+        if message is None:
+            raise click.ClickException(f"there is no outbox message {message_id}; nothing was changed")
+        if message.state != "uncertain":
+            raise click.ClickException(f"message {message_id} is {message.state}, not uncertain; "
+                                       "nothing was changed")
+        messages.append(message)
+    for message in messages:
         delivery.resolve_uncertain(message, delivered=verdict == "sent")
-    except OperationError as exc:
-        raise _fail(exc) from None
-    click.echo(f"message {message_id}: " + ("marked sent" if verdict == "sent" else "queued again"))
+        click.echo(f"message {message.id}: " + ("marked sent" if verdict == "sent" else "queued again"))
 
 
 @invite_cli.command("bounces")

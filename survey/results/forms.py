@@ -1,4 +1,4 @@
-"""The one form of the results screens: an analyst's correction of a comment's labels."""
+"""The forms of the results screens: an analyst's correction of a comment's labels, an admin's "Analyze now"."""
 
 from __future__ import annotations
 
@@ -37,3 +37,7 @@ class CorrectionForm(FlaskForm):
         # Only a path on this site: never an open redirect to another host.
         if field.data and (not field.data.startswith("/") or field.data.startswith("//") or "\\" in field.data):
             raise ValidationError("The page to return to must be on this site.")
+
+
+class AnalyzeForm(FlaskForm):
+    """Start an analysis of this survey now (a button: the form carries only its CSRF token)."""
