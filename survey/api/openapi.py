@@ -23,6 +23,8 @@ NO_CONTROL_CHARACTERS = "^[^\\x00-\\x1f\\x7f]*$"
 
 
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" in schema:  # a reference has no type to widen: either the referenced object or null
+        return {"anyOf": [dict(schema), {"type": "null"}]}
     schema = dict(schema)
     if "enum" in schema:
         schema["enum"] = [*schema["enum"], None]
