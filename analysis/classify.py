@@ -2,9 +2,15 @@
 
 Rows are read with :mod:`csv`, labelled ``batch_size`` at a time and written
 straight out, so memory stays flat whatever the file size. Four columns are
-added: ``sentiment``, ``sentiment_proba``, ``theme``, ``theme_proba``. If the
-input already has columns with those names they are overwritten in place
-(re-classifying a classified file gives the same shape).
+added: ``sentiment``, ``sentiment_proba``, ``theme``, ``theme_proba``.
+
+The user's columns are never overwritten. A labelled file (the common case
+when checking a model) already has ``sentiment`` and ``theme``: the model's
+labels then go under ``model_sentiment``, ``model_sentiment_proba``,
+``model_theme``, ``model_theme_proba`` (:func:`output_columns`), so the two
+can be compared side by side. If those names are taken as well, or an
+explicit ``prefix`` collides, :class:`ColumnClash` refuses the file before
+anything is written.
 """
 
 from __future__ import annotations
@@ -17,6 +23,32 @@ from pathlib import Path
 from analysis.labels import LABELS
 
 OUT_COLUMNS = ("sentiment", "sentiment_proba", "theme", "theme_proba")
+#: Prefix of the model's columns when the input already has a column of the plain name.
+CLASH_PREFIX = "model_"
+
+
+class ColumnClash(ValueError):
+    """The input already has columns under every name the labels could be written to."""
+
+
+def output_columns(header: list[str], prefix: str | None = None) -> list[str]:
+    """Names for the four label columns that collide with none of ``header``.
+
+    ``prefix=None``: the plain names, or :data:`CLASH_PREFIX` + name when any
+    plain name is taken. An explicit prefix (``""`` included) is used as given.
+    Raises :class:`ColumnClash` naming the taken columns when nothing fits.
+    """
+    taken = set(header)
+    candidates = [prefix] if prefix is not None else ["", CLASH_PREFIX]
+    for pre in candidates:
+        names = [pre + name for name in OUT_COLUMNS]
+        if not taken.intersection(names):
+            return names
+    clashing = [n for n in (p + name for p in candidates for name in OUT_COLUMNS) if n in taken]
+    raise ColumnClash(
+        f"the file already has column(s) {', '.join(clashing)}; the model's labels would "
+        f"overwrite them. Rename those columns or choose another prefix for the labels "
+        f"(--prefix)")
 
 
 class ColumnNotFound(KeyError):
@@ -26,11 +58,14 @@ class ColumnNotFound(KeyError):
         return str(self.args[0])
 
 
-def classify_csv(in_path, out_path, text_col: str, labeller, batch_size: int = 2000) -> int:
+def classify_csv(in_path, out_path, text_col: str, labeller, batch_size: int = 2000,
+                 prefix: str | None = None) -> int:
     """Write ``in_path`` to ``out_path`` with label columns added; return the row count.
 
     Raises :class:`ColumnNotFound` (naming the columns that exist) when
-    ``text_col`` is missing, and ``ValueError`` for an empty file.
+    ``text_col`` is missing, :class:`ColumnClash` when the label columns
+    would overwrite the user's (see :func:`output_columns`), and
+    ``ValueError`` for an empty file.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
@@ -48,13 +83,10 @@ def classify_csv(in_path, out_path, text_col: str, labeller, batch_size: int = 2
                 f"columns are: {', '.join(header)}"
             )
         col = header.index(text_col)
-        out_header = list(header)
-        out_idx = []
-        for name in OUT_COLUMNS:
-            if name not in out_header:
-                out_header.append(name)
-            out_idx.append(out_header.index(name))
-        width = len(out_header)
+        names = output_columns(header, prefix)
+        out_header = list(header) + names
+        out_idx = list(range(len(header), len(out_header)))
+        n_in, blanks = len(header), [""] * len(names)
         writer = csv.writer(fout)
         writer.writerow(out_header)
 
@@ -67,8 +99,11 @@ def classify_csv(in_path, out_path, text_col: str, labeller, batch_size: int = 2
             t_p = theme.max(1).round(4).tolist()
             i0, i1, i2, i3 = out_idx
             for k, row in enumerate(rows):
-                if len(row) < width:
-                    row.extend([""] * (width - len(row)))
+                if len(row) == n_in:
+                    row.extend(blanks)
+                else:  # ragged: pad to the header, keep any extra cells after the labels
+                    row.extend([""] * (n_in - len(row)))
+                    row[n_in:n_in] = blanks
                 row[i0] = s_lab[s_arg[k]]
                 row[i1] = s_p[k]
                 row[i2] = t_lab[t_arg[k]]

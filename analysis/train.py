@@ -16,7 +16,9 @@ Procedure (same for both tasks, all seeds fixed):
    data; the shipped model has seen every row.
 
 Weak sentiment labels (e.g. from NPS scores) get a sample weight of
-:data:`WEAK_WEIGHT`, extra hand labels a weight of 1 like the corpus.
+:data:`WEAK_WEIGHT`. Extra hand labels (the team's own: ``train --labels`` and
+dashboard corrections) get a weight cross-validated on them
+(:mod:`analysis.own_labels`), so a couple of hundred of them move the model.
 
 Run ``python -m analysis.train`` to train the default model into ``models/``.
 """
@@ -145,6 +147,19 @@ def _jsonable(v):
     return v.item() if hasattr(v, "item") else v
 
 
+def choose_weight_for(task: str, corpus_texts, corpus_labels, own_texts, own_labels,
+                      seed: int) -> tuple[float, dict]:
+    """Sample weight of the own labels of ``task``, cross-validated on them
+    (:func:`analysis.own_labels.choose_own_weight`); ``(1.0, {})`` without own labels."""
+    from analysis.own_labels import choose_own_weight, fit_features
+
+    if not own_texts:
+        return 1.0, {}
+    pipe = build_pipeline(task, seed=seed)
+    return choose_own_weight(pipe, fit_features(pipe, corpus_texts), corpus_labels,
+                             fit_features(pipe, own_texts), own_labels, seed=seed)
+
+
 def _split(corpus, seed: int):
     from sklearn.model_selection import train_test_split
 
@@ -186,11 +201,14 @@ def _check_labels(extra_labeled, weak_sentiment):
 
 
 def train_models(corpus_paths=DEFAULT_CORPUS_DIR, extra_labeled=(), weak_sentiment=(),
-                 out_dir=None, seed: int = 0) -> str:
+                 out_dir=None, seed: int = 0, fixed_params: dict | None = None) -> str:
     """Train both tasks, save them in ``out_dir`` (default: ``models/``), return the version.
 
     ``extra_labeled``: ``(text, task, label)`` rows a user labelled (``train --labels``).
     ``weak_sentiment``: ``(text, label)`` rows with weaker sentiment labels.
+    ``fixed_params``: ``{task: {step__param: value}}`` to reuse (e.g. the model in use's
+    ``best_params``) instead of the grid search; a retrain from the dashboard takes
+    a fraction of the time this way.
     """
     from analysis.evaluate import evaluate_predictions
 
@@ -211,16 +229,23 @@ def train_models(corpus_paths=DEFAULT_CORPUS_DIR, extra_labeled=(), weak_sentime
         wk_t = [t for t, _ in weak] if task == "sentiment" else []
         wk_y = [lab for _, lab in weak] if task == "sentiment" else []
 
+        own_weight, own_cv = choose_weight_for(task, x[train_idx], y[train_idx], ex_t, ex_y, seed)
+
         def rows(idx):
             texts = list(x[idx]) + ex_t + wk_t
             labels = list(y[idx]) + ex_y + wk_y
             weights = None
-            if wk_t:
-                weights = [1.0] * (len(idx) + len(ex_t)) + [WEAK_WEIGHT] * len(wk_t)
+            if wk_t or ex_t:
+                weights = ([1.0] * len(idx) + [own_weight] * len(ex_t)
+                           + [WEAK_WEIGHT] * len(wk_t))
             return texts, labels, weights
 
         texts, labels, weights = rows(train_idx)
-        model, info = fit_task(task, texts, labels, weights, seed=seed)
+        if fixed_params and task in fixed_params:
+            model, info = fit_task(task, texts, labels, weights, seed=seed, grid={},
+                                   params=fixed_params[task])
+        else:
+            model, info = fit_task(task, texts, labels, weights, seed=seed)
         held = evaluate_predictions(list(y[test_idx]), list(model.predict(list(x[test_idx]))),
                                     task)
         texts, labels, weights = rows(np.arange(len(corpus)))
@@ -228,7 +253,8 @@ def train_models(corpus_paths=DEFAULT_CORPUS_DIR, extra_labeled=(), weak_sentime
                             params=info["best_params"])
         pipelines[task] = final
         metrics[task] = {"held_out": held, **info,
-                         "train_rows": len(texts), "held_out_rows": len(test_idx)}
+                         "train_rows": len(texts), "held_out_rows": len(test_idx),
+                         "own_weight": own_weight if ex_t else None, "own_weight_cv": own_cv}
 
     digest = _digest(corpus.checksum, sorted(extra), sorted(weak), params, seed,
                      {t: metrics[t]["best_params"] for t in TASKS},

@@ -92,6 +92,10 @@ class Defaults:
     ANALYSIS_MODEL_VERSION: str | None = None  # None: the newest model found
     # `flask analyze` keeps this many runs (with their pain points) per scope; older ones are deleted.
     ANALYSIS_KEEP_RUNS = 20
+    # Corpus a dashboard retrain learns from besides the corrections (CSV files or folders); None: models/corpus
+    ANALYSIS_CORPUS: list[str] | str | None = None
+    # Exponent of the score-band prior on comment sentiment (analysis.score_band); None: its measured default, 0: off
+    ANALYSIS_SCORE_WEIGHT: float | None = None
 
     # Logging in
     LOGIN_MAX_FAILURES = 5

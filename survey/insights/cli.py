@@ -31,6 +31,7 @@ from analysis.labels import LABELS, TASKS
 from survey.cli import find_survey
 from survey.insights import service
 from survey.insights.service import BATCH_SIZE, AnalysisError
+from survey.kinds import KINDS
 
 #: Show a progress bar when at least this many comments are to be labelled.
 PROGRESS_FROM = 2000
@@ -130,12 +131,19 @@ def _print_summary(report: dict, out_dir: Path) -> None:
               help="Old spelling of FILE.")
 @click.option("--text-col", required=True, help="Column holding the text to label.")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="CSV file to write: the input plus sentiment, sentiment_proba, theme, theme_proba.")
+              help="CSV file to write: the input plus sentiment, sentiment_proba, theme, theme_proba "
+                   "(model_sentiment, … when the input already has such columns).")
+@click.option("--prefix", default=None, metavar="TEXT",
+              help="Prefix for the four label columns (default: none, or 'model_' when a name is taken).")
 @click.option("--model", "model_version", metavar="VERSION", help="Model version (default: the newest).")
 @click.option("--batch-size", default=BATCH_SIZE, show_default=True, type=click.IntRange(1, 100_000))
-def classify_command(file: Path | None, in_path: Path | None, text_col: str, out_path: Path,
+def classify_command(file: Path | None, in_path: Path | None, text_col: str, out_path: Path, prefix: str | None,
                      model_version: str | None, batch_size: int) -> None:
-    """Label every row of the CSV FILE (UTF-8, header row), streaming (memory does not grow with the file)."""
+    """Label every row of the CSV FILE (UTF-8, header row), streaming (memory does not grow with the file).
+
+    Your columns are never overwritten: a file that already has `sentiment` or
+    `theme` gets the model's labels as `model_sentiment`, `model_theme`, ….
+    """
     from analysis.classify import ColumnNotFound, classify_csv
 
     in_path = _input_file(file, in_path)
@@ -146,7 +154,7 @@ def classify_command(file: Path | None, in_path: Path | None, text_col: str, out
     labeller = _labeller(model_version)
     try:
         with _written_aside(out_path) as tmp:
-            rows = classify_csv(in_path, tmp, text_col, labeller, batch_size=batch_size)
+            rows = classify_csv(in_path, tmp, text_col, labeller, batch_size=batch_size, prefix=prefix)
     except ColumnNotFound as exc:
         raise click.ClickException(str(exc)) from None
     except UnicodeDecodeError:
@@ -177,19 +185,26 @@ def _written_aside(target: Path) -> Iterator[Path]:
 @click.option("--text-col", required=True, help="Column holding the text.")
 @click.option("--label-col", required=True, help="Column holding the right label (rows left blank are skipped).")
 @click.option("--task", required=True, type=click.Choice(TASKS), help="Which labels to score.")
+@click.option("--score-col", help="Column with each answer's score: sentiment then also uses the score band, "
+                                  "as `flask analyze` does (blank scores: text only). Needs --kind.")
+@click.option("--kind", type=click.Choice(sorted(KINDS)), help="Survey kind of --score-col (its scale and bands).")
 @click.option("--model", "model_version", metavar="VERSION", help="Model version (default: the newest).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of the table.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON here.")
 def evaluate_command(file: Path | None, in_path: Path | None, text_col: str, label_col: str, task: str,
-                     model_version: str | None, as_json: bool, out_path: Path | None) -> None:
+                     score_col: str | None, kind: str | None, model_version: str | None, as_json: bool,
+                     out_path: Path | None) -> None:
     """Accuracy, macro-F1, per-class precision/recall and the confusion matrix against the labelled CSV FILE."""
     from analysis.evaluate import evaluate, format_report
 
     in_path = _input_file(file, in_path)
-
-    texts, gold, skipped = [], [], 0
+    if bool(score_col) != bool(kind):
+        raise click.UsageError("--score-col and --kind go together (the kind says how to read the score)")
+    if score_col and task != "sentiment":
+        raise click.UsageError("--score-col only changes sentiment; use it with --task sentiment")
+    texts, gold, bands, skipped = [], [], [], 0
     problems = []
-    for line, row in _read_csv(in_path, [text_col, label_col]):
+    for line, row in _read_csv(in_path, [text_col, label_col] + ([score_col] if score_col else [])):
         label = (row[label_col] or "").strip().lower()
         if not label:
             skipped += 1
@@ -197,13 +212,19 @@ def evaluate_command(file: Path | None, in_path: Path | None, text_col: str, lab
         if label not in LABELS[task]:
             problems.append(f"line {line}: {task} {row[label_col]!r} is not one of {', '.join(LABELS[task])}")
             continue
+        if score_col:
+            band, problem = _score_band(row[score_col], kind)
+            if problem:
+                problems.append(f"line {line}: {score_col} {problem}")
+                continue
+            bands.append(band)
         texts.append(row[text_col] or "")
         gold.append(label)
-    _fail_on(problems, in_path)
+    _fail_on(problems, in_path, what="bad value(s)" if score_col else "bad label(s)")
     if not texts:
         raise click.ClickException(f"{in_path}: no rows with a {label_col!r} label to evaluate against")
     labeller = _labeller(model_version)
-    result = evaluate(texts, gold, task, labeller)
+    result = evaluate(texts, gold, task, labeller, bands=bands if score_col else None)
     result["skipped_unlabelled_rows"] = skipped
     text = json.dumps(result, indent=2)
     if out_path:
@@ -225,6 +246,21 @@ def _input_file(file: Path | None, old_option: Path | None) -> Path:
     return file or old_option
 
 
+def _score_band(raw: str | None, kind: str) -> tuple[str | None, str | None]:
+    """``(band, None)`` for a score of ``kind`` (``(None, None)`` when blank), or ``(None, problem)``."""
+    spec = KINDS[kind]
+    raw = (raw or "").strip()
+    if not raw:
+        return None, None
+    try:
+        score = float(raw)
+    except ValueError:
+        return None, f"{raw!r} is not a number"
+    if not score.is_integer() or not spec.low <= score <= spec.high:
+        return None, f"{raw!r} is not a whole number from {spec.low} to {spec.high} ({kind.upper()})"
+    return spec.band(int(score)), None
+
+
 def _read_csv(path: Path, columns: list[str]):
     """``(line number, row dict)`` of a UTF-8 CSV, after checking its header has ``columns``."""
     try:
@@ -243,11 +279,11 @@ def _read_csv(path: Path, columns: list[str]):
         raise click.ClickException(f"{path}: {exc}") from None
 
 
-def _fail_on(problems: list[str], path: Path) -> None:
+def _fail_on(problems: list[str], path: Path, what: str = "bad label(s)") -> None:
     if problems:
         shown = "\n".join(f"{path}: {p}" for p in problems[:20])
         more = f"\n… and {len(problems) - 20} more" if len(problems) > 20 else ""
-        raise click.ClickException(f"{len(problems)} bad label(s); nothing was done:\n{shown}{more}")
+        raise click.ClickException(f"{len(problems)} {what}; nothing was done:\n{shown}{more}")
 
 
 @analyze_cli.command("train")

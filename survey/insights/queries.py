@@ -51,28 +51,39 @@ def negative_clauses(survey_ids: list[int], since: dt.datetime | None, version: 
                      background: list[str] | None = None) -> Iterator[NegativeClause]:
     """Negative clauses from the stored labels of ``version``.
 
-    A one-clause comment follows the labels in force, so an analyst's correction
-    of its sentiment or theme also moves it in or out of the pain points.
+    A one-clause comment follows an analyst's correction, so a correction of its sentiment or
+    theme also moves it in or out of the pain points. Otherwise the clause keeps
+    the text's own label: the score band may tip the comment's sentiment
+    (``analysis.score_band``), never its clauses, so a promoter's one complaint
+    still counts.
     The texts of the other clauses are appended to ``background`` when given:
     the pain-point grouping weighs words by how much more complaints say them.
     """
     rows = db.session.execute(
         scoped(sa.select(ResponseLabel.response_id, ResponseLabel.clauses, Response.score,
-                         Response.sentiment, Response.theme)
+                         Response.sentiment, Response.theme, _corrected("sentiment"), _corrected("theme"))
                .join(Response, Response.id == ResponseLabel.response_id)
                .where(ResponseLabel.model_version == version), survey_ids, since)
         .order_by(ResponseLabel.response_id)
         .execution_options(yield_per=STREAM_ROWS)
     )
-    for response_id, clauses, score, sentiment, theme in rows:
+    for response_id, clauses, score, sentiment, theme, sentiment_fixed, theme_fixed in rows:
         if len(clauses) == 1:
-            clauses = [{**clauses[0], "sentiment": sentiment or clauses[0]["sentiment"],
-                        "theme": theme or clauses[0]["theme"]}]
+            clause = clauses[0]
+            clauses = [{**clause,
+                        "sentiment": sentiment if sentiment_fixed and sentiment else clause["sentiment"],
+                        "theme": theme if theme_fixed and theme else clause["theme"]}]
         for clause in clauses:
             if clause["sentiment"] == "negative":
                 yield NegativeClause(response_id, clause["text"], clause["theme"], score, _negativity(clause))
             elif background is not None:
                 background.append(clause["text"])
+
+
+def _corrected(field: str):
+    """Whether an analyst corrected ``field`` of the answer (a boolean column)."""
+    return sa.exists().where(LabelCorrection.response_id == Response.id,
+                             LabelCorrection.field == field).label(f"{field}_corrected")
 
 
 def _negativity(clause: dict) -> float:
@@ -123,10 +134,12 @@ def response_rows(survey_ids: list[int], since: dt.datetime | None, version: str
 
 
 def pending_labelling(version: str, survey_id: int | None, since: dt.datetime | None) -> sa.Select:
-    """``(id, comment)`` of the comments in scope that ``version`` has not labelled, by id."""
+    """``(id, comment, score, kind)`` of the comments in scope that ``version`` has not labelled, by id."""
     done = sa.select(ResponseLabel.id).where(ResponseLabel.response_id == Response.id,
                                              ResponseLabel.model_version == version)
-    query = sa.select(Response.id, Response.comment).where(Response.comment.is_not(None), ~sa.exists(done))
+    query = (sa.select(Response.id, Response.comment, Response.score, Survey.kind)
+             .join(Survey, Survey.id == Response.survey_id)
+             .where(Response.comment.is_not(None), ~sa.exists(done)))
     if survey_id is not None:
         query = query.where(Response.survey_id == survey_id)
     if since is not None:

@@ -157,6 +157,11 @@ def label_new_comments(labeller: "Labeller", survey_id: int | None, since: dt.da
     Keyset pagination on the id keeps memory flat; each batch is one transaction,
     so an interrupted run keeps what it finished and the next run goes on from there.
     """
+    from analysis.score_band import SCORE_WEIGHT, with_score_bands
+
+    # The score band tips close calls of comment sentiment (measured: benchmarks/score_band.py).
+    weight = current_app.config.get("ANALYSIS_SCORE_WEIGHT")
+    weight = SCORE_WEIGHT if weight is None else float(weight)
     pending = queries.pending_labelling(labeller.version, survey_id, since)
     total = db.session.scalar(sa.select(sa.func.count()).select_from(pending.subquery()))
     done, last_id = 0, 0
@@ -166,7 +171,9 @@ def label_new_comments(labeller: "Labeller", survey_id: int | None, since: dt.da
             if not rows:
                 break
             last_id = rows[-1].id
-            labels = labeller.label([row.comment for row in rows])
+            labels = with_score_bands(labeller.label([row.comment for row in rows]),
+                                      [None if row.score is None else KINDS[row.kind].band(row.score) for row in rows],
+                                      weight)
             done += _store_batch(labeller.version, [(row.id, label) for row, label in zip(rows, labels)])
             bar.update(len(rows))
     return done

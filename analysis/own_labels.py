@@ -1,0 +1,159 @@
+"""The team's own labels weigh more than the generic corpus.
+
+A few hundred labels a team gives (``flask analyze train --labels``, dashboard
+corrections) describe *its* customers; the 6,000-row written corpus describes
+everyone's. Trained side by side with weight 1, 200 own rows are 3% of the
+data and hardly move the model. Each own row therefore gets a sample weight
+``w`` chosen by cross-validation on the own rows themselves
+(:func:`choose_own_weight`): for each candidate in :data:`OWN_WEIGHTS`, the
+classifier is trained on the corpus plus the other folds of own rows at that
+weight and scored (macro-F1) on the held-out own fold; the best pooled score
+wins, ties going to the smaller weight. This is the sample-weight form of
+domain adaptation (the corpus is the source domain, the team's comments the
+target); with too few own rows to cross-validate, :data:`DEFAULT_OWN_WEIGHT`
+(chosen by the learning-curve benchmark on the tuning halves) applies.
+
+The feature steps are stateless (hashing + fixed lexicons), so features are
+computed once per text and only the linear classifier is refit per candidate;
+selection uses the uncalibrated LinearSVC (calibration does not change which
+weight ranks best and costs five extra fits).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Candidate weights of one own label relative to one corpus row.
+OWN_WEIGHTS = (1.0, 3.0, 10.0, 30.0)
+#: Weight used when there are too few own labels to cross-validate.
+DEFAULT_OWN_WEIGHT = 10.0
+#: Cross-validation needs at least this many own rows, and 2 per class present.
+MIN_ROWS_FOR_CV = 20
+CV_FOLDS = 3
+
+
+def fit_features(pipeline, texts):
+    """Fit the (stateless) feature steps of ``pipeline`` and return the feature matrix of ``texts``."""
+    return pipeline[:-1].fit_transform(list(texts))
+
+
+def fit_classifier_on_features(pipeline, X, labels, sample_weight=None):
+    """Fit only the final step on precomputed features; the pipeline is then ready to use."""
+    from analysis.train import single_threaded_blas
+
+    with single_threaded_blas():
+        pipeline[-1].fit(X, np.asarray(labels), sample_weight=sample_weight)
+    return pipeline
+
+
+def _svc(pipeline):
+    """An unfitted copy of the pipeline's LinearSVC (the calibrated classifier's estimator)."""
+    from sklearn.base import clone
+
+    clf = pipeline[-1]
+    return clone(getattr(clf, "estimator", clf))
+
+
+def choose_own_weight(pipeline, X_corpus, y_corpus, X_own, y_own, weights=OWN_WEIGHTS,
+                      folds: int = CV_FOLDS, seed: int = 0) -> tuple[float, dict]:
+    """Cross-validate the weight of own rows; return ``(weight, {weight: macro-F1})``.
+
+    ``pipeline`` supplies the classifier settings (C, class weights);
+    ``X_*`` are feature matrices from :func:`fit_features`. Returns
+    :data:`DEFAULT_OWN_WEIGHT` and ``{}`` when the own rows are too few or too
+    one-sided to cross-validate.
+    """
+    import scipy.sparse as sp
+    from sklearn.metrics import f1_score
+    from sklearn.model_selection import StratifiedKFold
+
+    from analysis.train import single_threaded_blas
+
+    y_own = np.asarray(y_own)
+    y_corpus = np.asarray(y_corpus)
+    classes, counts = np.unique(y_own, return_counts=True)
+    if len(y_own) < MIN_ROWS_FOR_CV or len(classes) < 2 or counts.min() < 2:
+        return DEFAULT_OWN_WEIGHT, {}
+    n_splits = int(min(folds, counts.min()))
+    cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    splits = list(cv.split(np.zeros(len(y_own)), y_own))
+    scores = {}
+    with single_threaded_blas():
+        for w in weights:
+            pred = np.empty(len(y_own), dtype=object)
+            for tr, te in splits:
+                X = sp.vstack([X_corpus, X_own[tr]], format="csr")
+                y = np.concatenate([y_corpus, y_own[tr]])
+                sw = np.concatenate([np.ones(len(y_corpus)), np.full(len(tr), float(w))])
+                model = _svc(pipeline).fit(X, y, sample_weight=sw)
+                pred[te] = model.predict(X_own[te])
+            scores[float(w)] = round(float(f1_score(y_own, pred.astype(str), average="macro",
+                                                    zero_division=0)), 4)
+    best = max(scores.values())
+    chosen = min(w for w, s in scores.items() if s >= best - 1e-9)
+    return chosen, scores
+
+
+def train_with_own(task: str, X_corpus, y_corpus, own_texts, own_labels, params=None,
+                   seed: int = 0, weight: float | None = None):
+    """A fitted pipeline for ``task`` from precomputed corpus features plus own rows.
+
+    The own weight is cross-validated unless ``weight`` is given. Returns
+    ``(pipeline, info)`` with the weight and the CV scores. Used by the
+    learning-curve benchmark and by the dashboard's retrain.
+    """
+    import scipy.sparse as sp
+
+    from analysis.pipelines import build_pipeline
+
+    pipe = build_pipeline(task, seed=seed).set_params(**(params or {}))
+    own_texts, own_labels = list(own_texts), list(own_labels)
+    if own_texts:
+        X_own = fit_features(pipe, own_texts)
+        if weight is None:
+            weight, scores = choose_own_weight(pipe, X_corpus, y_corpus, X_own, own_labels,
+                                               seed=seed)
+        else:
+            scores = {}
+        X = sp.vstack([X_corpus, X_own], format="csr")
+        y = np.concatenate([np.asarray(y_corpus), np.asarray(own_labels)])
+        sw = np.concatenate([np.ones(X_corpus.shape[0]), np.full(len(own_texts), float(weight))])
+    else:
+        fit_features(pipe, ["warm"])  # fit the stateless steps
+        X, y, sw, scores, weight = X_corpus, np.asarray(y_corpus), None, {}, None
+    fit_classifier_on_features(pipe, X, y, sw)
+    return pipe, {"own_rows": len(own_texts), "own_weight": weight, "own_weight_cv": scores}
+
+
+def cross_validated_predictions(task: str, corpus_texts, corpus_labels, own_texts, own_labels,
+                                params=None, weight: float | None = None, folds: int = CV_FOLDS,
+                                seed: int = 0):
+    """Out-of-fold whole-text predictions for the own rows, or ``None``
+    when they are too few to split. Each fold trains on the corpus plus the other folds'
+    own rows at ``weight`` (default :data:`DEFAULT_OWN_WEIGHT`)."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    from analysis.pipelines import build_pipeline
+
+    own_texts, own_labels = list(own_texts), np.asarray(list(own_labels))
+    if len(own_texts) < max(folds, 2):
+        return None
+    counts = np.unique(own_labels, return_counts=True)[1]
+    splitter = (StratifiedKFold(folds, shuffle=True, random_state=seed) if counts.min() >= folds
+                else KFold(folds, shuffle=True, random_state=seed))
+    pipe = build_pipeline(task, seed=seed)
+    X_corpus = fit_features(pipe, corpus_texts)
+    X_own = fit_features(pipe, own_texts)
+    pred = np.empty(len(own_texts), dtype=object)
+    w = DEFAULT_OWN_WEIGHT if weight is None else float(weight)
+    for tr, te in splitter.split(np.zeros(len(own_texts)), own_labels):
+        import scipy.sparse as sp
+
+        model = build_pipeline(task, seed=seed).set_params(**(params or {}))
+        fit_features(model, ["warm"])
+        X = sp.vstack([X_corpus, X_own[tr]], format="csr")
+        y = np.concatenate([np.asarray(corpus_labels), own_labels[tr]])
+        sw = np.concatenate([np.ones(X_corpus.shape[0]), np.full(len(tr), w)])
+        fit_classifier_on_features(model, X, y, sw)
+        pred[te] = model[-1].predict(X_own[te])
+    return [str(p) for p in pred]

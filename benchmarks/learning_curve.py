@@ -1,0 +1,157 @@
+"""Learning curve: macro-F1 against the number of the team's own labels.
+
+For each shared labelled set and each number ``n`` of own labels, repeated
+``--repeats`` times with different draws (seeded): train both pipelines on the
+shipped corpus plus ``n`` labelled rows of that set (own weight cross-validated
+on those ``n`` rows, :mod:`analysis.own_labels`), label the scored rows with
+the comment-level rule, and report mean and standard deviation of the
+sentiment and theme macro-F1 over the repeats.
+
+Which rows are own labels and which are scored (``--mode``):
+
+* ``tuning`` (default, for development): both come from the tuning half
+  (``benchmarks/splits.py``), so ``n`` must stay below 125;
+* ``test``: scored rows always come from the test half. Own labels are drawn
+  from the tuning half first and, past its 125 rows, from the test half
+  (those rows are then not scored): ``n = 200`` is scored on the remaining 50
+  test rows. Logged as a look at the test half;
+* ``all``: the plain version, train on ``n`` random rows of the whole set and
+  score the other ``250 - n`` (rows of the tuning half included).
+
+The classifier's ``C`` comes from the model in ``--model-dir`` (newest
+version). Usage::
+
+    nice -n 10 .venv/bin/python benchmarks/learning_curve.py --mode test --sizes 0 50 100 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from benchmarks.splits import DATA, LABELLED_SETS, load_split, record_test_look  # noqa: E402
+
+
+def draws(mode: str, tuning: list[dict], test: list[dict], n: int, rng) -> tuple[list, list]:
+    """``(own rows, scored rows)`` for one repeat."""
+    if mode == "tuning":
+        if n >= len(tuning):
+            raise SystemExit(f"--mode tuning: {n} own labels leave no tuning row to score")
+        order = rng.permutation(len(tuning))
+        return [tuning[i] for i in order[:n]], [tuning[i] for i in order[n:]]
+    if mode == "all":
+        rows = tuning + test
+        order = rng.permutation(len(rows))
+        return [rows[i] for i in order[:n]], [rows[i] for i in order[n:]]
+    order_tu = rng.permutation(len(tuning))
+    own = [tuning[i] for i in order_tu[:n]]
+    extra = max(0, n - len(tuning))
+    if extra >= len(test):
+        raise SystemExit(f"--mode test: {n} own labels leave no test row to score")
+    order_te = rng.permutation(len(test))
+    own += [test[i] for i in order_te[:extra]]
+    return own, [test[i] for i in order_te[extra:]]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mode", choices=("tuning", "test", "all"), default="tuning")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[0, 25, 50, 100])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--weight", type=float, default=None,
+                        help="fix the own-label weight instead of cross-validating it")
+    parser.add_argument("--model-dir", default=str(REPO / "models"))
+    parser.add_argument("--sets", nargs="+", default=list(LABELLED_SETS))
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+    if not DATA.is_dir():
+        print(f"SKIP: real data folder {DATA} is absent; nothing to measure.")
+        return 0
+
+    from analysis import model_store
+    from analysis.corpus import load_corpus
+    from analysis.evaluate import evaluate_predictions
+    from analysis.labeller import Labeller
+    from analysis.own_labels import fit_features, train_with_own
+    from analysis.pipelines import TASKS, build_pipeline
+
+    found = model_store.find_version([Path(args.model_dir)])
+    params = {t: found.metadata["metrics"][t]["best_params"] for t in TASKS}
+    if args.mode == "test":
+        looks = record_test_look(f"benchmarks/learning_curve.py --mode test {args.sizes}",
+                                 found.version)
+        print(f"test halves looked at {looks} time(s) so far")
+    corpus = load_corpus()
+    X_corpus = fit_features(build_pipeline("sentiment"), corpus.texts)
+    print(f"corpus {len(corpus)} rows; C from model {found.version}: {params}", flush=True)
+    base_pipes = {task: train_with_own(task, X_corpus, corpus.labels(task), [], [],
+                                       params[task])[0] for task in TASKS}
+    cache = {(task, 0): base_pipes[task] for task in TASKS}  # n = 0: the same model every time
+    result = {"mode": args.mode, "model_version": found.version, "repeats": args.repeats,
+              "seed": args.seed, "sets": {}}
+    for name in args.sets:
+        tuning, test = load_split(name, "tuning"), load_split(name, "test")
+        per_n = {}
+        for n in args.sizes:
+            rng = np.random.default_rng(args.seed)
+            scores = {t: [] for t in TASKS}
+            base = {t: [] for t in TASKS}  # the no-own-label model on the same scored rows
+            weights = {t: [] for t in TASKS}
+            t0 = time.perf_counter()
+            for _ in range(args.repeats if n else 1):
+                own, scored = draws(args.mode, tuning, test, n, rng)
+                pipes = {}
+                for task in TASKS:
+                    key = (task, 0) if n == 0 else None
+                    if key in cache:
+                        pipes[task] = cache[key]
+                        continue
+                    pipes[task], info = train_with_own(
+                        task, X_corpus, corpus.labels(task), [r["text"] for r in own],
+                        [r[task] for r in own], params[task], weight=args.weight)
+                    weights[task].append(info["own_weight"])
+                    if key:
+                        cache[key] = pipes[task]
+                labels = Labeller(pipes, version="learning-curve").label([r["text"] for r in scored])
+                if n:
+                    base_labels = Labeller(base_pipes, version="no-own").label(
+                        [r["text"] for r in scored])
+                for task in TASKS:
+                    m = evaluate_predictions([r[task] for r in scored],
+                                             [getattr(c, task) for c in labels], task)
+                    scores[task].append(m["macro_f1"])
+                    if n:
+                        b = evaluate_predictions([r[task] for r in scored],
+                                                 [getattr(c, task) for c in base_labels], task)
+                        base[task].append(b["macro_f1"])
+                    else:
+                        base[task].append(m["macro_f1"])
+            per_n[n] = {t: {"mean": round(float(np.mean(scores[t])), 4),
+                            "std": round(float(np.std(scores[t])), 4), "runs": scores[t],
+                            "no_own_labels_same_rows": round(float(np.mean(base[t])), 4),
+                            "gain": round(float(np.mean(scores[t]) - np.mean(base[t])), 4),
+                            "own_weights": weights[t]} for t in TASKS}
+            line = "  ".join(f"{t} {per_n[n][t]['mean']:.3f} ± {per_n[n][t]['std']:.3f} "
+                             f"(no own labels {per_n[n][t]['no_own_labels_same_rows']:.3f}, "
+                             f"gain {per_n[n][t]['gain']:+.3f}, weights {weights[t]})"
+                             for t in TASKS)
+            print(f"{name:28s} n={n:3d}  {line} ({time.perf_counter() - t0:.0f}s)", flush=True)
+        result["sets"][name] = per_n
+    out = Path(args.out or REPO / "benchmarks" / "results" / f"learning_curve-{args.mode}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

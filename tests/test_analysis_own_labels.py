@@ -1,0 +1,116 @@
+"""The team's own labels weigh more than the corpus (analysis.own_labels), on the fixture corpus."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from analysis.corpus import load_corpus
+from analysis.own_labels import DEFAULT_OWN_WEIGHT, choose_own_weight, fit_features, train_with_own
+from analysis.pipelines import build_pipeline
+from analysis.train import train_models
+
+MINI = Path(__file__).resolve().parent / "fixtures" / "mini_corpus.csv"
+SHIFT = {"service": "care", "care": "other", "other": "service"}
+
+
+def team_rows(corpus, tag: str):
+    """Own labels that disagree with the corpus: corpus-like texts of one team, every theme shifted.
+
+    Only a model that weighs these rows above the corpus learns the team's convention.
+    """
+    texts = [f"{text} at the {tag} depot" for text in corpus.texts]
+    return texts, [SHIFT[t] for t in corpus.theme]
+
+
+def test_cross_validation_picks_a_weight_above_one_when_own_labels_disagree():
+    corpus = load_corpus([MINI])
+    pipe = build_pipeline("theme")
+    texts, labels = team_rows(corpus, "Leeds")
+    weight, scores = choose_own_weight(pipe, fit_features(pipe, corpus.texts), corpus.theme,
+                                       fit_features(pipe, texts), labels)
+    assert set(scores) == {1.0, 3.0, 10.0, 30.0}
+    assert weight > 1.0 and scores[weight] == max(scores.values())
+    assert scores[weight] > scores[1.0]
+
+
+def test_too_few_own_labels_fall_back_to_the_default_weight():
+    corpus = load_corpus([MINI])
+    pipe = build_pipeline("theme")
+    X = fit_features(pipe, corpus.texts)
+    assert choose_own_weight(pipe, X, corpus.theme, X[:5], corpus.theme[:5]) == (DEFAULT_OWN_WEIGHT, {})
+    one_class = fit_features(pipe, ["slow refund"] * 30)
+    assert choose_own_weight(pipe, X, corpus.theme, one_class, ["service"] * 30) == (DEFAULT_OWN_WEIGHT, {})
+
+
+def test_weighted_own_labels_move_the_model_where_weight_one_does_not():
+    corpus = load_corpus([MINI])
+    pipe = build_pipeline("theme")
+    X = fit_features(pipe, corpus.texts)
+    texts, labels = team_rows(corpus, "Leeds")
+    new_texts, new_labels = team_rows(corpus, "Hull")  # unseen comments of the same team
+
+    def agreement(model):
+        return float(np.mean(model.predict(new_texts) == np.array(new_labels)))
+
+    plain, info_plain = train_with_own("theme", X, corpus.theme, texts, labels, weight=1.0)
+    weighted, info = train_with_own("theme", X, corpus.theme, texts, labels)
+    assert info_plain["own_weight"] == 1.0 and info["own_weight"] > 1.0 and info["own_rows"] == 36
+    # weight 1: the corpus drowns the team's 36 labels; the chosen weight learns their convention
+    assert agreement(plain) < 0.2
+    assert agreement(weighted) >= 0.6
+
+
+def test_training_records_the_cross_validated_own_weight(tmp_path):
+    corpus = load_corpus([MINI])
+    texts, labels = team_rows(corpus, "Leeds")
+    version = train_models([MINI], extra_labeled=[(t, "theme", lab) for t, lab in zip(texts, labels)],
+                           out_dir=tmp_path, seed=0)
+    meta = json.loads((tmp_path / f"{version}.json").read_text())
+    theme = meta["metrics"]["theme"]
+    assert theme["own_weight"] > 1.0 and theme["own_weight_cv"][str(theme["own_weight"])] == max(
+        theme["own_weight_cv"].values())
+    assert meta["metrics"]["sentiment"]["own_weight"] is None  # no own sentiment labels
+
+
+# --------------------------------------------------------------------------- #
+# the score band (analysis.score_band)
+# --------------------------------------------------------------------------- #
+def test_score_band_tilts_only_uncertain_comments_and_keeps_unscored_ones():
+    import pytest
+
+    from analysis.score_band import combine
+
+    probs = np.array([[0.40, 0.35, 0.25],   # unsure text, detractor -> negative firmer
+                      [0.40, 0.20, 0.40],   # a tie, promoter -> positive
+                      [0.90, 0.05, 0.05],   # a clear complaint from a promoter stays negative
+                      [0.30, 0.40, 0.30]])  # no score: unchanged
+    out = combine(probs, ["negative", "positive", "positive", None], weight=0.5)
+    assert np.allclose(out.sum(1), 1.0)
+    assert out[0, 0] > probs[0, 0] and out[1].argmax() == 2 and out[2].argmax() == 0
+    assert np.array_equal(out[3], probs[3])
+    assert np.array_equal(combine(probs, ["negative"] * 4, weight=0), probs)
+    with pytest.raises(ValueError, match="unknown score band"):
+        combine(probs[:1], ["detractor"])
+    with pytest.raises(ValueError, match="4 probability rows but 1 bands"):
+        combine(probs, ["negative"])
+
+
+def test_score_band_changes_the_comment_sentiment_but_never_a_clause():
+    from analysis.labeller import ClauseLabels, CommentLabels
+    from analysis.score_band import with_score_bands
+
+    s = {"negative": 0.45, "neutral": 0.15, "positive": 0.40}
+    t = {"service": 0.6, "care": 0.3, "other": 0.1}
+    clauses = [ClauseLabels("great engineer", "positive", {"negative": 0.1, "neutral": 0.1, "positive": 0.8},
+                            "service", t),
+               ClauseLabels("but the bill was wrong", "negative", {"negative": 0.8, "neutral": 0.1, "positive": 0.1},
+                            "service", t)]
+    comment = CommentLabels("negative", 0.45, s, "service", 0.6, t, clauses)
+    (promoter,) = with_score_bands([comment], ["positive"], weight=1.0)
+    assert promoter.sentiment == "positive" and abs(sum(promoter.sentiment_probs.values()) - 1) < 1e-9
+    assert promoter.clauses == clauses  # the promoter's one complaint still counts as a negative clause
+    assert promoter.theme == "service" and comment.sentiment == "negative"  # the input is not changed
+    assert with_score_bands([comment], [None])[0].sentiment == "negative"

@@ -1,0 +1,141 @@
+"""The label queue, corrections since the last training, and retraining from the dashboard.
+
+Runs on the tiny fixture model and corpus (tests/fixtures/analyze_corpus.csv), with
+comments written for these tests; the background training is joined with ``wait_for``.
+"""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from survey.db import db
+from survey.labelling import operations
+from survey.labelling.models import TrainingRun
+from survey.labels import correct_label
+from survey.models import ResponseLabel
+from tests.analyze_support import CORPUS, add_answers, analysis_app, tiny_model  # noqa: F401
+from tests.dashboard_support import login
+
+COMMENTS = [
+    (2, "On hold for an hour and the line went dead"),
+    (9, "Lovely engineer, sorted in ten minutes"),
+    (7, "ok I guess"),
+    (3, "Nobody called me back as promised"),
+    (10, "Great value for the price"),
+    (6, "The parcel came, the box was a bit squashed"),
+    (8, "fine"),
+    (1, "Charged twice and still waiting for the refund"),
+]
+
+
+@pytest.fixture
+def labelled(analysis_app, app, runner, make_survey, make_response, tmp_path):
+    """Two surveys of comments labelled by the tiny model (unpinned, so it can be switched)."""
+    app.config["ANALYSIS_CORPUS"] = [str(CORPUS)]
+    app.config["ANALYSIS_MODEL_VERSION"] = None  # the newest: the tiny model, trained today
+    first, a = add_answers(make_survey, make_response, COMMENTS[:5])
+    second, b = add_answers(make_survey, make_response, COMMENTS[5:], kind="csat")
+    for response in b:
+        response.score = min(5, max(1, response.score // 2))
+    db.session.commit()
+    result = runner.invoke(args=["analyze", "--out", str(tmp_path / "report")])
+    assert result.exit_code == 0, result.output
+    return first, second, a + b
+
+
+def test_queue_offers_the_least_certain_comments_spread_over_surveys(labelled, app):
+    first, second, responses = labelled
+    picked = operations.review_queue(size=4)
+    assert len(picked) == 4
+    assert {r.survey_id for r, _ in picked} == {first.id, second.id}
+    scores = [u for _, u in picked]
+    assert all(0.0 <= u <= 1.0 for u in scores)
+    # the queue starts with the least certain comment of all
+    labels = db.session.scalars(sa.select(ResponseLabel)).all()
+    from analysis.review_queue import Candidate, uncertainty
+    most = max(uncertainty(Candidate(lab.response_id, "", "", lab.sentiment_probs, lab.theme_probs)) for lab in labels)
+    assert scores[0] == pytest.approx(most)
+    # a corrected comment leaves the queue
+    top = picked[0][0]
+    correct_label(top, "theme", "care", None)
+    assert top.id not in {r.id for r, _ in operations.review_queue(size=20)}
+
+
+def test_corrections_are_counted_from_the_last_training(labelled, app):
+    _, _, responses = labelled
+    assert operations.corrections_since_training()[0] == 0
+    correct_label(responses[0], "theme", "service", None)
+    correct_label(responses[1], "sentiment", "positive", None)
+    count, trained_at = operations.corrections_since_training()
+    assert count == 2 and trained_at is not None
+
+
+def test_page_shows_queue_count_and_retrain_only_to_admins(labelled, client, app):
+    _, _, responses = labelled
+    correct_label(responses[2], "sentiment", "neutral", None)
+    login(client, "analyst")
+    html = client.get("/labelling").get_data(as_text=True)
+    assert "Comments the model is least sure of" in html and "model unsure" in html
+    assert "<strong>1</strong> correction(s) made since it was trained" in html
+    assert "Retrain with the corrections" not in html
+    assert client.post("/labelling/retrain").status_code == 403
+    login(client, "admin")
+    assert "Retrain with the corrections" in client.get("/labelling").get_data(as_text=True)
+
+
+def test_admin_retrains_in_the_background_compares_and_switches(labelled, client, app):
+    _, _, responses = labelled
+    old = operations.model_in_use().version
+    for response, theme in zip(responses, ["service", "service", "other", "care", "other", "service", "other",
+                                           "service"]):
+        correct_label(response, "theme", theme, None)
+    login(client, "admin")
+    response = client.post("/labelling/retrain", follow_redirects=True)
+    assert "Retraining started with 8 correction(s)" in response.get_data(as_text=True)
+    run = db.session.scalar(sa.select(TrainingRun))
+    assert run.state == "running" and run.previous_version == old
+    assert "already running" in client.post("/labelling/retrain", follow_redirects=True).get_data(as_text=True)
+
+    operations.wait_for(run.id, timeout=300)
+    db.session.expire_all()
+    run = db.session.get(TrainingRun, run.id)
+    assert run.state == "ready", run.error
+    assert run.candidate_version != old and operations.model_in_use().version == old  # not switched yet
+    theme = run.scores["theme"]
+    assert theme["rows"] == 8 and "own_macro_f1" in theme["old"] and "own_macro_f1" in theme["new"]
+    assert theme["new"]["own_weight"] is not None
+    page = client.get("/labelling").get_data(as_text=True)
+    assert f"A new model is ready: <strong>{run.candidate_version}</strong>" in page
+    assert "Theme, your 8 correction(s)" in page and "Switch to" in page
+
+    response = client.post(f"/labelling/runs/{run.id}/switch", follow_redirects=True)
+    assert f"Model {run.candidate_version} is now in use" in response.get_data(as_text=True)
+    assert operations.model_in_use().version == run.candidate_version
+    assert operations.corrections_since_training()[0] == 0
+    again = client.post(f"/labelling/runs/{run.id}/switch", follow_redirects=True).get_data(as_text=True)
+    assert "Not switched: this training is switched" in again
+
+
+def test_a_failed_training_is_recorded_and_can_be_discarded(labelled, client, app):
+    app.config["ANALYSIS_CORPUS"] = [str(CORPUS.parent / "no-such-corpus.csv")]
+    login(client, "admin")
+    client.post("/labelling/retrain")
+    run = db.session.scalar(sa.select(TrainingRun))
+    operations.wait_for(run.id, timeout=60)
+    db.session.expire_all()
+    run = db.session.get(TrainingRun, run.id)
+    assert run.state == "failed" and "corpus path not found" in run.error
+    assert "The last retraining failed" in client.get("/labelling").get_data(as_text=True)
+    client.post(f"/labelling/runs/{run.id}/discard")
+    db.session.expire_all()
+    assert db.session.get(TrainingRun, run.id).state == "discarded"
+
+
+def test_switch_refuses_while_a_version_is_pinned(labelled, app):
+    run = TrainingRun(state="ready", previous_version="x", candidate_version="20260101-deadbeef")
+    db.session.add(run)
+    db.session.commit()
+    app.config["ANALYSIS_MODEL_VERSION"] = "20260101-cafecafe"
+    with pytest.raises(operations.RetrainError, match="ANALYSIS_MODEL_VERSION pins"):
+        operations.switch_to(run)
