@@ -103,6 +103,10 @@ def _print_summary(report: dict, out_dir: Path) -> None:
         interval = (f" (95% CI {metric['ci_low']:.1f} to {metric['ci_high']:.1f})"
                     if metric["ci_low"] is not None else "")
         click.echo(f"{survey['kind'].upper():4} {survey['name']} [{survey['key']}]: {score}{interval}, n={metric['n']:,}")
+        if survey["negative_comments"]:
+            click.echo(f"     pain points hold {survey['pain_point_comments']:,} of {survey['negative_comments']:,} "
+                       f"negative comments ({survey['coverage'] * 100:.0f}%; "
+                       f"{survey['other_negative_comments']:,} other), ranked by {survey['ranked_by']}")
     click.echo("Sentiment: " + ", ".join(f"{n:,} {label}" for label, n in report["sentiment"].items()))
     click.echo("Themes:    " + ", ".join(f"{n:,} {label}" for label, n in report["theme"].items()))
     points = report["pain_points"]
