@@ -36,6 +36,9 @@ class Defaults:
     COMMENT_MAX_LENGTH = 5000
     META_MAX_FIELDS = 20
     META_MAX_VALUE_LENGTH = 200
+    # An answer may be changed (its score, its comment) this long after it was first sent,
+    # whatever its channel: the answer page, the widget (its edit token) or an invitation link.
+    ANSWER_EDIT_WINDOW_SECONDS = 24 * 3600
     # Each web process re-reads a survey's wording, open flag and widget origins at most
     # this often (survey.published); changes made elsewhere reach answers this much later.
     SURVEY_CACHE_SECONDS = 5.0
@@ -101,7 +104,6 @@ class Defaults:
     WIDGET_RATE_LIMIT = "30/minute"  # answers and their edits (POST, PATCH)
     WIDGET_CONFIG_RATE_LIMIT = "120/minute"  # widget loads (GET …/widget)
     WIDGET_MIN_ANSWER_MS = 1200  # faster answers are counted as bots and not stored
-    WIDGET_EDIT_WINDOW_SECONDS = 24 * 3600  # how long the first answer's token may add the comment
     WIDGET_MAX_BODY_BYTES = 64 * 1024  # larger answer bodies get 413 before they are read
     WIDGET_ACCEPT_NO_ORIGIN = False  # True: accept answers sent without an Origin (server to server)
     WIDGET_SCRIPT_MAX_AGE = 3600  # seconds browsers may reuse /widget.js before revalidating it

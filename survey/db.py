@@ -7,6 +7,7 @@ keys on every connection; any other SQLAlchemy URL is used as given.
 from __future__ import annotations
 
 import functools
+import os
 import time
 from pathlib import Path
 
@@ -52,12 +53,16 @@ def init_app(app: Flask) -> None:
         uri = "sqlite:///" + str(Path(app.instance_path) / "rapport.db")
     app.config["SQLALCHEMY_DATABASE_URI"] = uri = normalise_url(uri)
     options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    # Errors and logs show each statement without its parameters: those are comments, meta,
+    # keys, token hashes and addresses, which have no place in a log file.
+    options.setdefault("hide_parameters", True)
     if uri.startswith("sqlite"):
         connect_args = dict(options.get("connect_args") or {})
         # Python's sqlite3 timeout is the busy timeout, in seconds.
         connect_args.setdefault("timeout", app.config["SQLITE_BUSY_TIMEOUT_MS"] / 1000)
         database = sa.engine.make_url(uri).database
         if database and database != ":memory:" and not database.startswith("file:"):
+            create_private_file(Path(database))
             # Writers queue on a lock file rather than in SQLite's sleep-and-retry loop.
             connect_args.setdefault("factory", connection_factory(
                 str(Path(database).resolve()), app.config["SQLITE_BUSY_TIMEOUT_MS"] / 1000))
@@ -79,6 +84,20 @@ def init_app(app: Flask) -> None:
             sa.event.listen(db.engine, "connect", functools.partial(_sqlite_on_connect, synchronous))
         elif "pool_pre_ping" not in options:
             ping_after_idle(db.engine, app.config["DATABASE_PING_AFTER_IDLE_SECONDS"])
+
+
+def create_private_file(path: Path) -> None:
+    """Create the SQLite file readable by its owner only (0600), as the secret key is, if it is not there yet.
+
+    SQLite gives its -wal and -shm files the same mode as the database file.
+    """
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:  # another process created it first
+        pass
 
 
 def ping_after_idle(engine: sa.Engine, idle_seconds: float) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from survey.db import db
+from survey.operations import OperationError
 
 TITLES = {
     400: "Something in that request was not right",
@@ -16,6 +17,7 @@ TITLES = {
     403: "You do not have access to this page",
     404: "Not found",
     405: "Not allowed",
+    409: "That could not be done",
     410: "This is no longer available",
     413: "That was too large",
     422: "Please check your answer",
@@ -76,6 +78,14 @@ def init_app(app: Flask) -> None:
         return error_response(503, "We are very busy right now and could not save this. "
                                    "Nothing was stored; please try again in a moment.",
                               headers={"Retry-After": "2"})
+
+    @app.errorhandler(OperationError)
+    def operation_refused(exc: OperationError):
+        # A service function refused the request as a whole (it stored nothing); a view that
+        # did not expect it still answers with its message, never a 500.
+        db.session.rollback()
+        message = str(exc).strip() or "That could not be done"
+        return error_response(409, message[0].upper() + message[1:].rstrip(".") + ".")
 
     @app.errorhandler(InternalServerError)
     def server_error(exc: InternalServerError):

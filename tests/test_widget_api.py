@@ -98,8 +98,8 @@ def test_retried_submission_revises_the_first_answer_with_a_fresh_token(client, 
     [row] = answers()
     assert row.score == 6
     new_token, old_token = again.get_json()["edit_token"], first.get_json()["edit_token"]
-    assert patch_answer(client, survey, row.id, {"edit_token": old_token, "comment": "x"}).status_code == 403
-    assert patch_answer(client, survey, row.id, {"edit_token": new_token, "comment": "ok"}).status_code == 200
+    assert patch_answer(client, survey, row.public_id, {"edit_token": old_token, "comment": "x"}).status_code == 403
+    assert patch_answer(client, survey, row.public_id, {"edit_token": new_token, "comment": "ok"}).status_code == 200
 
 
 def test_the_embed_page_posts_from_this_sites_own_origin(client, survey):
@@ -273,7 +273,8 @@ def test_patch_errors(app, client, survey, make_survey):
     wrong = patch_answer(client, survey, url_id, {"edit_token": "x" * 43, "comment": "hijack"})
     assert wrong.status_code == 403 and error_of(wrong)["field"] == "edit_token"
     assert patch_answer(client, survey, url_id, {"comment": "no token"}).status_code == 400
-    assert patch_answer(client, survey, url_id + 1000, {"edit_token": token, "comment": "x"}).status_code == 404
+    assert patch_answer(client, survey, url_id[::-1], {"edit_token": token, "comment": "x"}).status_code == 404
+    assert patch_answer(client, survey, "x" * 500, {"edit_token": token, "comment": "x"}).status_code == 404
     assert patch_answer(client, survey, 2**63, {"edit_token": token, "comment": "x"}).status_code == 404
     other = make_survey("nps")
     add_origins(other, [PARTNER])
@@ -288,7 +289,7 @@ def test_patch_errors(app, client, survey, make_survey):
 
 def test_patch_only_within_the_edit_window_and_only_widget_answers(client, survey, make_response):
     body = post_answer(client, survey, {"score": 2, "elapsed_ms": HUMAN_MS}).get_json()
-    row = db.session.get(Response, body["id"])
+    row = db.session.scalar(sa.select(Response).where(Response.public_id == body["id"]))
     row.created_at -= dt.timedelta(hours=25)
     db.session.commit()
     late = patch_answer(client, survey, body["id"], {"edit_token": body["edit_token"], "comment": "late"})
@@ -297,8 +298,8 @@ def test_patch_only_within_the_edit_window_and_only_widget_answers(client, surve
     from survey.operations import hash_token
 
     link_answer = make_response(survey, score=9, channel="link", edit_token_hash=hash_token("t" * 43),
-                                submission_key="L" * 32)
-    assert patch_answer(client, survey, link_answer.id, {"edit_token": "t" * 43, "comment": "x"}).status_code == 403
+                                submission_key="L" * 32, public_id="L" * 22)
+    assert patch_answer(client, survey, link_answer.public_id, {"edit_token": "t" * 43, "comment": "x"}).status_code == 403
     taken = post_answer(client, survey, {"score": 1, "elapsed_ms": HUMAN_MS, "submission_key": "L" * 32})
     assert taken.status_code == 409 and error_of(taken)["field"] == "submission_key"
     assert [a.comment for a in answers()] == [None, None]

@@ -8,7 +8,7 @@ from flask import abort, redirect, render_template, request, url_for
 
 from survey.db import db
 from survey.models import Survey
-from survey.operations import Answer, record_response
+from survey.operations import Answer, OperationError, record_response
 from survey.public import bp
 from survey.public.forms import AnswerForm
 from survey.published import NO_SURVEY, SURVEY_BY_KEY, published_or_404
@@ -51,18 +51,21 @@ def submit(public_key: str):
     form = AnswerForm.for_survey(survey)
     if not form.validate():
         return render_template("public/answer.html", survey=survey, form=form), 422
-    record_response(
-        survey,
-        Answer(
-            score=form.score.data,
-            comment=form.comment.data,
-            channel="link",
-            meta=form.meta_dict,
-            ua_family=ua_family(request.user_agent.string),
-            referrer_origin=origin_of(form.ref.data),
-            submission_key=form.submission_key.data,
-        ),
-    )
+    try:
+        record_response(
+            survey,
+            Answer(
+                score=form.score.data,
+                comment=form.comment.data,
+                channel="link",
+                meta=form.meta_dict,
+                ua_family=ua_family(request.user_agent.string),
+                referrer_origin=origin_of(form.ref.data),
+                submission_key=form.submission_key.data,
+            ),
+        )
+    except OperationError as exc:  # a key of another answer, or an answer too old to change
+        abort(409, description=f"Your answer could not be changed: {exc}. Please reload the page to send a new one.")
     # Post/redirect/get: a reload of the thank-you page sends nothing twice.
     return redirect(url_for("public.thanks", public_key=public_key), code=303)
 
