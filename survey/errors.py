@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import re
+import traceback
+
 from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
@@ -47,7 +51,30 @@ def error_response(status: int, message: str, field: str | None = None, headers:
     return response
 
 
+# What a database error's text may carry of the customer's data: SQLAlchemy's parameter list
+# (hidden by the engine's hide_parameters, survey.db) and PostgreSQL's DETAIL line ("Failing row
+# contains (…)", "Key (submission_key)=(…)").
+_DATA_IN_ERRORS = re.compile(r"^(\s*)(DETAIL:|\[parameters:).*$", re.MULTILINE)
+
+
+def without_data(text: str) -> str:
+    return _DATA_IN_ERRORS.sub(r"\1\2 (hidden: it may hold customer data)", text)
+
+
+class HideDatabaseData(logging.Filter):
+    """Log records of the app (its errors, with tracebacks) lose what database errors quote of the data."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        record.msg, record.args = without_data(message), ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = without_data("".join(traceback.format_exception(*record.exc_info)).rstrip("\n"))
+        return True
+
+
 def init_app(app: Flask) -> None:
+    app.logger.addFilter(HideDatabaseData())
+
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
         return error_response(400, "This form has expired or was sent from another site. "

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (BooleanField, EmailField, IntegerField, PasswordField, SelectChoice, SelectField, StringField,
                      TextAreaField, ValidationError)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 from wtforms.validators import Optional as OptionalValidator
 
+from survey.security import PageForm
 from survey.admin.operations import WORDING
 from survey.auth.operations import as_sentence, find_user, normalise_email
 from survey.auth.passwords import PasswordError, check_new_password
@@ -22,7 +22,7 @@ ROLE_CHOICES = [SelectChoice("analyst", "Analyst: reads results, corrects labels
                 SelectChoice("admin", "Admin: also manages surveys, contacts and users")]
 
 
-class UserForm(FlaskForm):
+class UserForm(PageForm):
     email = EmailField("E-mail address", validators=[DataRequired("Enter the person's e-mail address."),
                                                      Length(max=254)])
     role = SelectField("Role", choices=ROLE_CHOICES, default="analyst")
@@ -43,7 +43,7 @@ class UserForm(FlaskForm):
             raise ValidationError(str(exc)) from None
 
 
-class RoleForm(FlaskForm):
+class RoleForm(PageForm):
     role = SelectField("Role", choices=ROLE_CHOICES)
 
 
@@ -51,7 +51,7 @@ def _optional_text(max_length: int, label: str):
     return [Length(max=max_length, message=f"{label} can be at most {max_length} characters.")]
 
 
-class SurveyForm(FlaskForm):
+class SurveyForm(PageForm):
     """Create or edit a survey. Blank wording fields take the kind's standard wording on create."""
 
     kind = SelectField("Kind", choices=[
@@ -126,6 +126,6 @@ class SurveyForm(FlaskForm):
         return values
 
 
-class ContactsUploadForm(FlaskForm):
+class ContactsUploadForm(PageForm):
     file = FileField("Contacts CSV file", validators=[FileRequired("Choose a CSV file to upload.")])
     skip_bad = BooleanField("Load the good lines even if some lines are bad")

@@ -10,6 +10,7 @@ from flask import abort, flash, jsonify, redirect, render_template, request, str
 from survey.auth import current_user, login_required
 from survey.db import db
 from survey.errors import error_response
+from survey.redirects import safe_next
 from survey.models import PainPoint, Response, utcnow
 from survey.public.routes import survey_or_404
 from survey.results import bp, charts_cache, queries
@@ -148,7 +149,7 @@ def correct(public_key: str, response_id: int):
         flash(f"Saved: answer #{response.id} is now {response.sentiment or '–'} · {response.theme or '–'}.", "ok")
     else:
         flash(f"Nothing changed on answer #{response.id}.", "info")
-    back = form.next.data or url_for("results.comments", public_key=survey.public_key)
+    back = safe_next(form.next.data, url_for("results.comments", public_key=survey.public_key))
     return redirect(f"{back}#r{response.id}", code=303)
 
 
