@@ -82,9 +82,14 @@ class Defaults:
     # `flask analyze` keeps this many runs (with their pain points) per scope; older ones are deleted.
     ANALYSIS_KEEP_RUNS = 20
 
-    # Logging in
-    LOGIN_MAX_FAILURES = 5
+    # Logging in: failures per e-mail address as typed (known or not, so nothing tells them apart).
+    LOGIN_MAX_FAILURES = 5  # from one client network per LOGIN_LOCKOUT_SECONDS
     LOGIN_LOCKOUT_SECONDS = 300
+    # From all networks together per window; the owner's networks (a sign-in there within
+    # LOGIN_KNOWN_NETWORK_DAYS) are not held, so nobody can lock an owner out.
+    LOGIN_ACCOUNT_MAX_FAILURES = 50
+    LOGIN_ACCOUNT_WINDOW_SECONDS = 3600
+    LOGIN_KNOWN_NETWORK_DAYS = 30
     # -- dashboard accounts and API (survey.auth, survey.api) --
     # Each client address gets this many sign-in attempts per window (survey.ratelimit).
     LOGIN_ATTEMPTS_PER_IP = 30

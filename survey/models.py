@@ -69,6 +69,25 @@ class User(db.Model):
         return f"<User {self.email} {self.role}>"
 
 
+class LoginSession(db.Model):
+    """One signed-in browser: its cookie carries a random id whose SHA-256 is stored here.
+
+    A session works while it has no ``ended_at`` (sign-out, an admin ending the user's
+    sessions, a password change) and is younger than LOGIN_SESSION_HOURS, so a copied
+    cookie stops working the moment its session is ended on the server.
+    """
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[Optional[dt.datetime]]
+
+    user: Mapped[User] = relationship()
+
+
 TOKEN_EXPIRY_WARNING_DAYS = 14  # the tokens page marks tokens that expire this soon
 
 

@@ -11,7 +11,7 @@ from survey.auth.decorators import current_user, login_required
 from survey.auth.forms import LoginForm, PasswordChangeForm, TokenForm
 from survey.auth.operations import (LoginError, as_sentence, authenticate, create_api_token, remove_api_token,
                                     revoke_api_token, set_password, tokens_of)
-from survey.auth.sessions import session_payload
+from survey.auth.sessions import end_session, end_sessions_of, session_payload
 from survey.db import db
 from survey.models import ApiToken, utcnow
 from survey.operations import OperationError
@@ -73,6 +73,7 @@ def _login_page(form: LoginForm, status: int, headers: dict | None = None):
 def logout():
     # CSRFProtect checks the token of every POST, so another site cannot sign people out.
     signed_in = g.get("user") is not None
+    end_session(session)  # a copy of the cookie taken before now stops working too
     session.clear()
     if signed_in:
         flash("You have signed out.", "info")
@@ -150,6 +151,7 @@ def account():
             status = exc.status if exc.status == 429 else 422
         else:
             set_password(user, form.new_password.data)
+            end_sessions_of(user)
             start_session(user)
             flash("Your password is changed. Any other browser signed in as you has been signed out.", "info")
             return redirect(url_for("auth.account"))
