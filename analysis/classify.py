@@ -14,7 +14,7 @@ import csv
 import gc
 from pathlib import Path
 
-from analysis.pipelines import LABELS
+from analysis.labels import LABELS
 
 OUT_COLUMNS = ("sentiment", "sentiment_proba", "theme", "theme_proba")
 

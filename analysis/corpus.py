@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analysis.pipelines import LABELS
+from analysis.labels import LABELS
 from analysis.text import normalise
 
 DEFAULT_CORPUS_DIR = Path(__file__).resolve().parent.parent / "models" / "corpus"

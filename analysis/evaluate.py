@@ -9,7 +9,7 @@ uses it for the held-out split, the benchmarks for baselines);
 
 from __future__ import annotations
 
-from analysis.pipelines import LABELS
+from analysis.labels import LABELS
 
 
 def evaluate_predictions(gold, pred, task: str) -> dict:

@@ -37,6 +37,7 @@ from sklearn.preprocessing import normalize
 from sklearn.utils import murmurhash3_32
 
 from analysis import text as textmod
+from analysis.labels import THEMES
 
 NEG = textmod.NEG_PREFIX
 _MAX_CACHE = 500_000  # distinct tokens kept before the caches are cleared
@@ -297,8 +298,6 @@ class CharNgrams(_HashedNgrams):
 # --------------------------------------------------------------------------- #
 # Lexicon and theme cues
 # --------------------------------------------------------------------------- #
-THEMES = ("service", "care", "other")
-
 
 @functools.cache
 def read_sentiment_lexicon() -> dict[str, float]:

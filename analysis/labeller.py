@@ -35,8 +35,8 @@ import numpy as np
 
 from analysis import model_store
 from analysis.model_store import ModelNotFound  # noqa: F401  (re-exported for callers)
-from analysis.pipelines import LABELS, TASKS
 from analysis.features import Tokenizer
+from analysis.labels import LABELS, TASKS
 from analysis.text import mask_pii, split_clauses, tokenize
 
 #: Weight multipliers for a clause by its first word (see module docstring).

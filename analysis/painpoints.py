@@ -41,7 +41,8 @@ from functools import lru_cache
 
 import numpy as np
 
-THEMES = ("service", "care", "other")
+from analysis.labels import THEMES, theme_order
+
 #: Centroid cosine similarity above which two groups are the same pain point.
 MERGE_SIMILARITY = 0.5
 #: Up to this many negative clauses are clustered by linkage (exact, and it
@@ -244,7 +245,7 @@ def _topic_groups(clauses, matrix, keep, seed: int) -> list[list[int]]:
     for i in keep:
         by_theme[clauses[i].theme].append(int(i))
     groups: list[list[int]] = []
-    for theme in sorted(by_theme, key=lambda t: (THEMES.index(t) if t in THEMES else len(THEMES), t)):
+    for theme in sorted(by_theme, key=theme_order):
         rows = np.array(by_theme[theme])
         if len(rows) > 1:
             groups.extend(_nmf_groups(rows, matrix, seed))

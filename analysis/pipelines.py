@@ -39,12 +39,8 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
 from analysis.features import CharNgrams, LexiconFeatures, Tokenizer, WordNgrams
+from analysis.labels import TASKS
 
-TASKS = ("sentiment", "theme")
-LABELS = {
-    "sentiment": ("negative", "neutral", "positive"),
-    "theme": ("service", "care", "other"),
-}
 
 #: Hyper-parameters searched by ``analysis.train`` (GridSearchCV, training split only).
 PARAM_GRID = {

@@ -35,7 +35,8 @@ import numpy as np
 
 from analysis import model_store
 from analysis.corpus import DEFAULT_CORPUS_DIR, load_corpus
-from analysis.pipelines import LABELS, PARAM_GRID, TASKS, build_pipeline
+from analysis.labels import LABELS, TASKS
+from analysis.pipelines import PARAM_GRID, build_pipeline
 
 HELD_OUT = 0.2
 WEAK_WEIGHT = 0.3

@@ -1,7 +1,8 @@
 """Rapport: self-hosted CSAT, NPS and CES surveys with offline ML insights.
 
-Importing the package does no work and pulls in no Flask, so the Flask-free
-``analysis`` core can use ``survey.metrics`` and ``survey.kinds``.
+Importing the package does no work and pulls in no Flask, so scripts and
+benchmarks can use ``survey.metrics`` and ``survey.kinds`` without an app.
+Imports go one way: ``survey`` uses ``analysis`` (the ML), never the reverse.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ FEATURES = (
     "survey.api",
     "survey.results",
     "survey.widget",
-    "analysis.cli",
+    "survey.insights",
 )
 
 

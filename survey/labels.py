@@ -1,48 +1,24 @@
 """Labels on answers: what models said, what analysts corrected, and which is in force.
 
-``flask analyze`` stores model labels through ``record_model_labels``; the
-dashboard stores corrections through ``correct_label``. Both keep
+The insights service (``survey.insights.service``) stores model labels through
+``record_model_labels``; the dashboard stores corrections through
+``correct_label``. Both keep
 ``Response.sentiment`` / ``Response.theme`` (the labels in force) in step,
 and a correction is never overwritten by a later model run.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import sqlalchemy as sa
 
+from analysis.labels import SENTIMENTS, THEMES
 from survey.db import db
-from survey.models import SENTIMENTS, THEMES, LabelCorrection, Response, ResponseLabel, User, utcnow
+from survey.models import LabelCorrection, Response, ResponseLabel, User, utcnow
 
-
-@dataclass
-class ModelLabels:
-    """One response's labels from one model version (plain data; no ML imports here)."""
-
-    response_id: int
-    sentiment: str
-    sentiment_proba: float
-    sentiment_probs: dict[str, float]
-    theme: str
-    theme_proba: float
-    theme_probs: dict[str, float]
-    clauses: list[dict[str, Any]]
-
-
-def unlabelled_query(model_version: str, survey_id: int | None = None, since: dt.datetime | None = None) -> sa.Select:
-    """Responses with a comment that ``model_version`` has not labelled yet."""
-    done = sa.select(ResponseLabel.id).where(
-        ResponseLabel.response_id == Response.id, ResponseLabel.model_version == model_version
-    )
-    query = sa.select(Response).where(Response.comment.is_not(None), ~sa.exists(done))
-    if survey_id is not None:
-        query = query.where(Response.survey_id == survey_id)
-    if since is not None:
-        query = query.where(Response.created_at >= since)
-    return query.order_by(Response.id)
+if TYPE_CHECKING:  # the labeller's own result type; importing it would load numpy into every web worker
+    from analysis.labeller import CommentLabels
 
 
 def corrected_fields(response_ids: Iterable[int]) -> dict[int, set[str]]:
@@ -59,33 +35,41 @@ def corrected_fields(response_ids: Iterable[int]) -> dict[int, set[str]]:
     return found
 
 
-def record_model_labels(model_version: str, labels: list[ModelLabels]) -> int:
-    """Store one batch of model labels and update the labels in force; commit once."""
-    if not labels:
+def record_model_labels(model_version: str, labelled: list[tuple[int, "CommentLabels"]]) -> int:
+    """Add one batch of model labels (``(response id, labels)``) and update the labels in force.
+
+    Probabilities are stored to four decimals. The caller commits: a batch is one transaction.
+    """
+    if not labelled:
         return 0
     now = utcnow()
     db.session.execute(sa.insert(ResponseLabel), [
-        {"response_id": item.response_id, "model_version": model_version, "sentiment": item.sentiment,
-         "sentiment_proba": item.sentiment_proba, "sentiment_probs": item.sentiment_probs,
-         "theme": item.theme, "theme_proba": item.theme_proba, "theme_probs": item.theme_probs,
-         "clauses": item.clauses, "labelled_at": now}
-        for item in labels
+        {"response_id": response_id, "model_version": model_version, "sentiment": labels.sentiment,
+         "sentiment_proba": round(labels.sentiment_proba, 4), "sentiment_probs": _rounded(labels.sentiment_probs),
+         "theme": labels.theme, "theme_proba": round(labels.theme_proba, 4), "theme_probs": _rounded(labels.theme_probs),
+         "clauses": [{"text": c.text, "sentiment": c.sentiment, "sentiment_probs": _rounded(c.sentiment_probs),
+                      "theme": c.theme, "theme_probs": _rounded(c.theme_probs)} for c in labels.clauses],
+         "labelled_at": now}
+        for response_id, labels in labelled
     ])
-    corrected = corrected_fields(item.response_id for item in labels)
+    corrected = corrected_fields(response_id for response_id, _ in labelled)
     updates = []
-    for item in labels:
-        fields = corrected.get(item.response_id, set())
-        row = {"id": item.response_id, "label_version": model_version}
+    for response_id, labels in labelled:
+        fields = corrected.get(response_id, set())
+        row = {"id": response_id, "label_version": model_version}
         if "sentiment" not in fields:
-            row["sentiment"] = item.sentiment
+            row["sentiment"] = labels.sentiment
         if "theme" not in fields:
-            row["theme"] = item.theme
+            row["theme"] = labels.theme
         updates.append(row)
     # Group by shape: executemany needs the same keys in every row.
     for keys in {tuple(sorted(row)) for row in updates}:
         db.session.execute(sa.update(Response), [row for row in updates if tuple(sorted(row)) == keys])
-    db.session.commit()
-    return len(labels)
+    return len(labelled)
+
+
+def _rounded(probs: dict[str, float]) -> dict[str, float]:
+    return {label: round(float(p), 4) for label, p in probs.items()}
 
 
 class LabelError(ValueError):

@@ -4,7 +4,7 @@ confidence intervals and tests for change between two periods.
 Why a module of its own, in plain Python: these numbers are what customers
 read off the dashboard and act on, so the arithmetic lives in one small place
 that is easy to check by hand (``tests/test_metrics.py`` does exactly that).
-Only the standard library is used; ``statistics.NormalDist`` provides the
+Only the standard library (and the kinds of ``survey.kinds``) is used; ``statistics.NormalDist`` provides the
 normal quantiles and CDF.
 
 Conventions shared by every function here:
@@ -32,6 +32,8 @@ from numbers import Real
 from statistics import NormalDist, fmean, stdev
 from typing import Any, ClassVar, Literal
 
+from survey.kinds import KINDS
+
 __all__ = [
     "SCALES",
     "Band",
@@ -55,19 +57,12 @@ __all__ = [
 Kind = Literal["nps", "csat", "ces"]
 Band = Literal["negative", "neutral", "positive"]
 
-#: Inclusive (low, high) answer range of each survey kind.
-SCALES: dict[str, tuple[int, int]] = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
+#: Inclusive (low, high) answer range of each survey kind (from ``survey.kinds``).
+SCALES: dict[str, tuple[int, int]] = {code: (k.low, k.high) for code, k in KINDS.items()}
 
-_LABELS = {"nps": "NPS", "csat": "CSAT", "ces": "CES"}
-
-# Highest answer in the "negative" band and highest in the "neutral" band.
-# The same cut points define NPS detractors/passives/promoters, CSAT
-# "satisfied" (4-5) and CES "agree" (5-7), so bands and metrics cannot drift apart.
-_BAND_CUTS = {"nps": (6, 8), "csat": (2, 3), "ces": (3, 4)}
-
-# Widest possible difference between two scores, used to clip change intervals.
-# NPS runs -100..100 points, CSAT 0..100 percent, CES 1..7.
-_SPANS = {"nps": 200.0, "csat": 100.0, "ces": 6.0}
+# Widest possible difference between two scores, used to clip change intervals:
+# the span of the reporting scale (NPS -100..100 points, CSAT 0..100 percent, CES 1..7).
+_SPANS = {code: k.metric_range[1] - k.metric_range[0] for code, k in KINDS.items()}
 
 
 class MetricError(ValueError):
@@ -213,7 +208,7 @@ def _z_for(confidence: object) -> float:
 
 def _check_score(kind: str, value: object, position: int | None) -> int:
     lo, hi = SCALES[kind]
-    label = _LABELS[kind]
+    label = KINDS[kind].abbreviation
     where = f" at position {position}" if position is not None else ""
     # bool is an int subclass, but True/False in survey data is a bug upstream.
     if isinstance(value, bool) or not isinstance(value, int):
@@ -256,12 +251,9 @@ def _interval(centre: float, se: float, z: float, lo: float, hi: float) -> tuple
 
 
 def _band_of(kind: str, value: int) -> Band:
-    negative_max, neutral_max = _BAND_CUTS[kind]
-    if value <= negative_max:
-        return "negative"
-    if value <= neutral_max:
-        return "neutral"
-    return "positive"
+    # The same cut points define NPS detractors/passives/promoters, CSAT
+    # "satisfied" and CES "agree", so bands and metrics cannot drift apart.
+    return KINDS[kind].band(value)  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------

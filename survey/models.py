@@ -15,6 +15,7 @@ from typing import Any, Optional
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from analysis.labels import SENTIMENTS, THEMES
 from survey.db import db
 from survey.kinds import KINDS, SurveyKind
 
@@ -25,8 +26,6 @@ def utcnow() -> dt.datetime:
 
 
 CHANNELS = ("link", "email", "widget", "import")
-SENTIMENTS = ("negative", "neutral", "positive")
-THEMES = ("service", "care", "other")
 ROLES = ("admin", "analyst")
 
 
@@ -350,8 +349,8 @@ class AnalysisRun(db.Model):
     report_dir: Mapped[Optional[str]] = mapped_column(sa.String(1000))
     summary: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
 
-    pain_points: Mapped[list["PainPoint"]] = relationship(
-        back_populates="run", cascade="all, delete-orphan", order_by="PainPoint.rank"
+    pain_points: Mapped[list["PainPointRecord"]] = relationship(
+        back_populates="run", cascade="all, delete-orphan", order_by="PainPointRecord.rank"
     )
 
 
@@ -363,7 +362,9 @@ pain_point_responses = sa.Table(
 )
 
 
-class PainPoint(db.Model):
+class PainPointRecord(db.Model):
+    """A pain point of one run as stored for the dashboard (found by ``analysis.painpoints.PainPoint``)."""
+
     __tablename__ = "pain_points"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -12,8 +12,9 @@ import datetime as dt
 from collections.abc import Sequence
 
 from survey.db import db
-from survey.labels import ModelLabels, record_model_labels
-from survey.models import AnalysisRun, PainPoint, Response, utcnow
+from analysis.labeller import CommentLabels
+from survey.labels import record_model_labels
+from survey.models import AnalysisRun, PainPointRecord, Response, utcnow
 
 MODEL = "test-model"
 
@@ -21,20 +22,20 @@ MODEL = "test-model"
 def label(response: Response, sentiment: str, theme: str, version: str = MODEL,
           sentiment_proba: float = 0.8, theme_proba: float = 0.7) -> None:
     """Store one model label for ``response`` and put it in force (unless corrected)."""
-    record_model_labels(version, [ModelLabels(
-        response.id, sentiment, sentiment_proba, {sentiment: sentiment_proba}, theme, theme_proba,
-        {theme: theme_proba}, [])])
+    record_model_labels(version, [(response.id, CommentLabels(
+        sentiment, sentiment_proba, {sentiment: sentiment_proba}, theme, theme_proba, {theme: theme_proba}, []))])
+    db.session.commit()
     db.session.refresh(response)
 
 
 def add_run(survey, points: Sequence[tuple[str, str, Sequence[Response]]], finished: dt.datetime | None = None,
-            quotes: Sequence[str] | None = None) -> tuple[AnalysisRun, list[PainPoint]]:
+            quotes: Sequence[str] | None = None) -> tuple[AnalysisRun, list[PainPointRecord]]:
     """A finished analysis run of ``survey`` with pain points ``(label, theme, responses)``, ranked in order."""
     run = AnalysisRun(survey_id=survey.id, model_version=MODEL, finished_at=finished or utcnow())
     commented = max(1, sum(len(responses) for _, _, responses in points))
     made = []
     for rank, (name, theme, responses) in enumerate(points, start=1):
-        made.append(PainPoint(
+        made.append(PainPointRecord(
             run=run, survey_id=survey.id, rank=rank, label=name, theme=theme, count=len(responses),
             share=len(responses) / commented, score_impact=-2.5 / rank, impact=10.0 / rank,
             quotes=list(quotes) if quotes is not None else [r.comment for r in responses[:3] if r.comment],

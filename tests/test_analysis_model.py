@@ -20,7 +20,8 @@ from analysis.corpus import CorpusError, load_corpus
 from analysis.evaluate import evaluate, evaluate_predictions, format_report
 from analysis.labeller import ClauseLabels, CommentLabels, Labeller
 from analysis.model_store import ModelNotFound, UntrustedModelError
-from analysis.pipelines import LABELS, build_pipeline
+from analysis.labels import LABELS
+from analysis.pipelines import build_pipeline
 from analysis.train import train_models
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -1,4 +1,4 @@
-"""analysis.charts: inline-safe, accessible, deterministic SVG."""
+"""survey.insights.charts: inline-safe, accessible, deterministic SVG."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from analysis import charts
+from survey.insights import charts
 from survey.metrics import metric_for
 
 SVG = "{http://www.w3.org/2000/svg}"

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from survey.db import db
 from survey.labels import correct_label
-from survey.models import AnalysisRun, PainPoint, ResponseLabel, pain_point_responses
+from survey.models import AnalysisRun, PainPointRecord, ResponseLabel, pain_point_responses
 from tests.analyze_support import NPS_ANSWERS, add_answers, analysis_app, read_report, tiny_model  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("analysis_app")
@@ -130,7 +130,7 @@ def test_runs_and_pain_points_are_stored_for_the_dashboard(runner, make_survey, 
     assert run.survey_id == survey.id and run.finished_at and run.report_dir == str(out.resolve())
     assert run.summary["totals"]["comments"] == 13
     report = read_report(out)
-    stored = db.session.scalars(sa.select(PainPoint).order_by(PainPoint.rank)).all()
+    stored = db.session.scalars(sa.select(PainPointRecord).order_by(PainPointRecord.rank)).all()
     assert [(p.label, p.count, p.rank) for p in stored] == [(p["label"], p["count"], p["rank"])
                                                             for p in report["pain_points"]]
     for point, row in zip(report["pain_points"], stored):
@@ -153,8 +153,8 @@ def test_all_surveys_run_ranks_across_surveys_and_keeps_per_survey_ranks(runner,
     run = db.session.scalar(sa.select(AnalysisRun))
     assert run.survey_id is None and sorted(run.summary["survey_ids"]) == sorted([nps.id, csat.id])
     for survey in (nps, csat):
-        ranks = db.session.scalars(sa.select(PainPoint.rank).where(PainPoint.survey_id == survey.id)
-                                   .order_by(PainPoint.rank)).all()
+        ranks = db.session.scalars(sa.select(PainPointRecord.rank).where(PainPointRecord.survey_id == survey.id)
+                                   .order_by(PainPointRecord.rank)).all()
         assert ranks == list(range(1, len(ranks) + 1))
 
 
@@ -172,9 +172,9 @@ def test_default_report_folder_and_old_runs_pruned(runner, make_survey, make_res
     runs = db.session.scalars(sa.select(AnalysisRun.report_dir).order_by(AnalysisRun.id)).all()
     assert len(runs) == 2 and runs[-1] + "/report.html" == folders[-1]
     kept = set(db.session.scalars(sa.select(AnalysisRun.id)))
-    assert set(db.session.scalars(sa.select(PainPoint.run_id))) <= kept
+    assert set(db.session.scalars(sa.select(PainPointRecord.run_id))) <= kept
     orphan = sa.select(sa.func.count()).select_from(pain_point_responses).where(
-        ~pain_point_responses.c.pain_point_id.in_(sa.select(PainPoint.id)))
+        ~pain_point_responses.c.pain_point_id.in_(sa.select(PainPointRecord.id)))
     assert db.session.scalar(orphan) == 0
 
 
@@ -241,19 +241,19 @@ def test_group_options_do_not_leak_into_subcommands(runner):
 def test_interrupted_batch_from_another_run_is_not_labelled_twice(runner, make_survey, make_response, tmp_path,
                                                                   analysis_app):
     """Two runs at once: a batch the other run stored meanwhile is skipped, not an error."""
-    from analysis.cli import _store_batch
-    from survey.labels import ModelLabels
+    from analysis.labeller import CommentLabels
+    from survey.insights.service import _store_batch
 
     survey, responses = add_answers(make_survey, make_response, NPS_ANSWERS[:3])
-    item = lambda r: ModelLabels(r.id, "negative", 0.9, {"negative": 0.9, "neutral": 0.05, "positive": 0.05},  # noqa
-                                 "service", 0.8, {"service": 0.8, "care": 0.1, "other": 0.1}, [])
+    item = lambda r: (r.id, CommentLabels("negative", 0.9, {"negative": 0.9, "neutral": 0.05, "positive": 0.05},  # noqa
+                                          "service", 0.8, {"service": 0.8, "care": 0.1, "other": 0.1}, []))
     assert _store_batch(analysis_app, [item(responses[0])]) == 1
     assert _store_batch(analysis_app, [item(r) for r in responses]) == 2
     assert db.session.scalar(sa.select(sa.func.count(ResponseLabel.id))) == 3
 
 
 def test_progress_bar_on_stderr_for_long_runs(runner, make_survey, make_response, tmp_path, monkeypatch):
-    monkeypatch.setattr("analysis.cli.PROGRESS_FROM", 3)
+    monkeypatch.setattr("survey.insights.cli.PROGRESS_FROM", 3)
     survey, _ = add_answers(make_survey, make_response, NPS_ANSWERS[:5])
     result = runner.invoke(args=["analyze", "--out", str(tmp_path / "r"), "--batch-size", "2"])
     assert result.exit_code == 0, result.output

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from survey.db import db
-from survey.models import AnalysisRun, PainPoint, Response, ResponseLabel, Survey
+from survey.models import AnalysisRun, PainPointRecord, Response, ResponseLabel, Survey
 from tests.analyze_support import analysis_app, read_report, tiny_model  # noqa: F401
 from tests.conftest import shared_file
 
@@ -61,7 +61,7 @@ def test_imported_nps_verbatims(runner, tmp_path):
         assert set(point["response_ids"]) <= ids and point["count"] == len(point["response_ids"])
         assert point["score_impact"] is not None and len(point["quotes"]) >= 1
     assert sum(p["score_impact"] < 0 for p in points) > len(points) / 2  # complaints come with lower scores
-    assert db.session.scalar(sa.select(sa.func.count(PainPoint.id))) == len(points)
+    assert db.session.scalar(sa.select(sa.func.count(PainPointRecord.id))) == len(points)
     assert db.session.scalar(sa.select(AnalysisRun.summary)).get("pain_points") == len(points)
 
     with open(out / "responses.csv", encoding="utf-8", newline="") as fh:

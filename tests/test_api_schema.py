@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from survey.db import db
-from survey.models import AnalysisRun, Contact, PainPoint, utcnow
+from survey.models import AnalysisRun, Contact, PainPointRecord, utcnow
 from tests.dashboard_support import api_token, bearer, make_user
 
 schemathesis = pytest.importorskip("schemathesis")
@@ -38,7 +38,7 @@ def seeded(app, make_survey, make_response):
                       sentiment=("negative", "neutral", "positive")[i % 3] if i % 3 == 0 else None)
     make_survey("ces")
     run = AnalysisRun(survey_id=survey.id, model_version="test", finished_at=now)
-    point = PainPoint(rank=1, label="slow refunds", theme="service", count=2, share=0.2, impact=1.0,
+    point = PainPointRecord(rank=1, label="slow refunds", theme="service", count=2, share=0.2, impact=1.0,
                       survey_id=survey.id, quotes=[])
     run.pain_points.append(point)
     db.session.add(run)

@@ -173,33 +173,26 @@ def test_no_reply_after_the_data_is_held_as_uncertain_not_resent(app, smtp_serve
     assert again.exit_code == 1 and "not uncertain" in again.output
 
 
-def _worker(app, smtp_port: int) -> subprocess.Popen:
+def _worker(app, smtp_port: int, batch_size: int = 100) -> subprocess.Popen:
     env = dict(os.environ, RAPPORT_INSTANCE_PATH=app.instance_path,
                RAPPORT_SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
                RAPPORT_SECRET_KEY="test-secret", RAPPORT_MAIL_SERVER="127.0.0.1", RAPPORT_MAIL_PORT=str(smtp_port),
-               RAPPORT_MAIL_TIMEOUT="2", RAPPORT_MAIL_CLAIM_SECONDS="1")
+               RAPPORT_MAIL_TIMEOUT="2", RAPPORT_MAIL_CLAIM_SECONDS="1", RAPPORT_MAIL_BATCH_SIZE=str(batch_size))
     return subprocess.Popen([sys.executable, "-m", "flask", "--app", "survey", "invite", "deliver"], cwd=REPO,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("killed_at", ["before the end of the data", "waiting for the final reply"])
-def test_worker_killed_mid_batch_restart_sends_the_rest_exactly_once(app, smtp_server, mailbox, make_survey,
-                                                                    killed_at):
-    app.config.update(MAIL_CLAIM_SECONDS=1, MAIL_TIMEOUT=2)
-    queue(make_survey, 8)
+def _kill_worker_at(app, smtp_server, mailbox, hook: str, n: int, batch_size: int) -> None:
+    """Start a worker process and SIGKILL it when the server reaches its n-th message (at ``hook``)."""
     reached = threading.Event()
 
-    async def hang(n):
-        if n == 4:
+    async def hang(count):
+        if count == n:
             reached.set()
             await asyncio.sleep(30)
 
-    if killed_at == "before the end of the data":
-        mailbox.before_rcpt = hang
-    else:
-        mailbox.before_data_reply = hang
-    worker = _worker(app, smtp_server.port)
+    setattr(mailbox, hook, hang)
+    worker = _worker(app, smtp_server.port, batch_size)
     try:
         assert reached.wait(60), worker.communicate(timeout=5)
         worker.send_signal(signal.SIGKILL)  # a crash: no clean-up of any kind
@@ -210,19 +203,54 @@ def test_worker_killed_mid_batch_restart_sends_the_rest_exactly_once(app, smtp_s
     mailbox.before_rcpt = mailbox.before_data_reply = None
     smtp_server.stop()
     smtp_server.start()  # drop the dead worker's half-open session
-    assert len(outbox("sent")) == 3
     wait_for(lambda: all(m.lease_until < dt.datetime.utcnow() for m in outbox() if m.lease_until), timeout=10)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("hook", ["before_rcpt", "before_data_reply"])
+def test_worker_killed_mid_batch_only_that_batch_is_uncertain_and_nothing_arrives_twice(
+        app, smtp_server, mailbox, make_survey, runner, hook):
+    app.config.update(MAIL_CLAIM_SECONDS=1, MAIL_TIMEOUT=2)
+    queue(make_survey, 8)
+    # Batches of 3: the first is sent and recorded; the worker dies on the first message of the second.
+    _kill_worker_at(app, smtp_server, mailbox, hook, n=4, batch_size=3)
+    assert len(outbox("sent")) == 3 and len(outbox("sending")) == 3 and len(outbox("queued")) == 2
+    in_flight = {m.id for m in outbox("sending")}
     report = deliver()
-    if killed_at == "before the end of the data":
-        # The server never got the final ".", so it dropped the data: sending it again is right.
-        assert (report.sent, report.uncertain) == (5, 0)
-        assert_each_arrived_once(mailbox, 8)
-    else:
-        # The server took the fourth message but the worker died before recording it: held, not resent.
-        assert (report.sent, report.recovered) == (4, 1)
-        [held] = outbox("uncertain")
-        ids = mailbox.message_ids()
-        assert len(ids) == len(set(ids)) == 8 and held.message_id in ids
+    # The batch in flight is held (the server may have some of it), the rest goes out.
+    assert (report.recovered, report.sent, report.uncertain) == (3, 2, 0)
+    assert {m.id for m in outbox("uncertain")} == in_flight
+    make_due()
+    assert deliver().sent == 0  # never sent again on its own
+    ids = mailbox.message_ids()
+    assert len(ids) == len(set(ids)) == (5 if hook == "before_rcpt" else 6)
+    # The operator looks up each one in the server's log: arrived ones are marked sent, the others resent.
+    for message in outbox("uncertain"):
+        verdict = "--sent" if message.message_id in ids else "--resend"
+        assert runner.invoke(args=["invite", "resolve", str(message.id), verdict]).exit_code == 0
+    assert deliver().sent == (3 if hook == "before_rcpt" else 2)
+    assert_each_arrived_once(mailbox, 8)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("hook, n", [("before_data_reply", 5), ("before_data_reply", 6), ("before_rcpt", 6)])
+def test_a_crash_anywhere_in_a_batch_never_causes_a_second_delivery(app, smtp_server, mailbox, make_survey, hook, n):
+    """Killed after some, or all, of a batch was accepted but before the batch was recorded."""
+    app.config.update(MAIL_CLAIM_SECONDS=1, MAIL_TIMEOUT=2)
+    queue(make_survey, 10)
+    _kill_worker_at(app, smtp_server, mailbox, hook, n=n, batch_size=4)
+    accepted_before_restart = set(mailbox.message_ids())
+    for _ in range(3):  # restart, retry everything that is due, again and again
+        deliver()
+        make_due()
+    ids = mailbox.message_ids()
+    assert len(ids) == len(set(ids)), "a message arrived twice"
+    states = {m.message_id: m.state for m in outbox()}
+    uncertain = {mid for mid, state in states.items() if state == "uncertain"}
+    assert len(uncertain) == 4  # exactly the batch in flight: messages 5 to 8
+    assert accepted_before_restart - set(ids) == set()
+    assert all(state == "sent" for mid, state in states.items() if mid not in uncertain)
+    assert set(ids) - uncertain == {mid for mid, state in states.items() if state == "sent"}
 
 
 @pytest.mark.slow
@@ -272,7 +300,7 @@ def test_eml_worker_stopped_after_claiming_is_settled_by_the_file(app, make_surv
     transport = EmlTransport(Path(app.instance_path) / "outbox")
     written, lost = outbox()
     # One message got as far as its file, the other only to "sending": then the worker died.
-    transport.send(written.envelope_from, written.recipient, written.raw, lambda: True)
+    transport.send(written.envelope_from, written.recipient, written.raw)
     for message in (written, lost):
         message.state, message.lease_until = "sending", dt.datetime.utcnow() - dt.timedelta(seconds=1)
     db.session.commit()

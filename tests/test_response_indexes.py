@@ -178,18 +178,22 @@ def test_migration_keeps_every_row_and_builds_the_indexes_the_models_describe(tm
                     conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
             db.engine.dispose()
 
+        shape: dict[str, set[str]] = {}  # the tables and columns BEFORE has (later revisions add some)
+
         def rows() -> dict[str, list[tuple]]:
-            """Every row, of the columns both BEFORE and the head have (later revisions add some)."""
+            """Every row, of the tables and columns BEFORE has (the first call is made there)."""
             db.session.remove()
             with db.engine.connect() as conn:
                 inspector = sa.inspect(conn)
+                if not shape:
+                    shape.update({table.name: {column["name"] for column in inspector.get_columns(table.name)}
+                                  for table in db.metadata.sorted_tables if inspector.has_table(table.name)})
                 tables = {}
                 for table in db.metadata.sorted_tables:
-                    if not inspector.has_table(table.name):
-                        continue
-                    there = {column["name"] for column in inspector.get_columns(table.name)}
-                    columns = [column for column in table.c if column.name in there and column.name not in LATER]
-                    tables[table.name] = sorted(map(tuple, conn.execute(sa.select(*columns))), key=repr)
+                    if table.name in shape:
+                        columns = [column for column in table.c
+                                   if column.name in shape[table.name] and column.name not in LATER]
+                        tables[table.name] = sorted(map(tuple, conn.execute(sa.select(*columns))), key=repr)
                 return tables
 
         def indexes() -> set[tuple]:
@@ -239,7 +243,7 @@ def test_migration_keeps_every_row_and_builds_the_indexes_the_models_describe(tm
 
 def seed() -> None:
     """Answers of every kind, and rows in each table that refers to responses (ON DELETE CASCADE)."""
-    from survey.models import AnalysisRun, LabelCorrection, PainPoint, ResponseLabel
+    from survey.models import AnalysisRun, LabelCorrection, PainPointRecord, ResponseLabel
     from survey.operations import create_survey
 
     survey = create_survey("nps", "Migration survey", "Acme")
@@ -259,6 +263,6 @@ def seed() -> None:
                                      theme_proba=0.8, theme_probs={"care": 0.8}))
     db.session.add(LabelCorrection(response_id=answers[0].id, field="theme", value="service"))
     run = AnalysisRun(survey_id=survey.id, model_version="m1")
-    db.session.add(PainPoint(run=run, survey_id=survey.id, rank=1, label="slow", theme="care", count=2, share=0.5,
+    db.session.add(PainPointRecord(run=run, survey_id=survey.id, rank=1, label="slow", theme="care", count=2, share=0.5,
                              impact=1.0, responses=answers[:2]))
     db.session.commit()

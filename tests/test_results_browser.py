@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from survey.db import db
-from survey.models import LabelCorrection, PainPoint, Response, Survey
+from survey.models import LabelCorrection, PainPointRecord, Response, Survey
 from tests.dashboard_support import PASSWORD, make_user
 from tests.results_support import add_run, label
 
@@ -125,7 +125,7 @@ def test_screenshots_of_the_demo_after_a_real_analysis(app, runner, live_server,
         result = runner.invoke(args=["analyze"])
     assert result.exit_code == 0, result.output
     survey = db.session.scalar(sa.select(Survey).where(Survey.kind == "nps"))
-    point = db.session.scalar(sa.select(PainPoint).where(PainPoint.survey_id == survey.id).order_by(PainPoint.rank))
+    point = db.session.scalar(sa.select(PainPointRecord).where(PainPointRecord.survey_id == survey.id).order_by(PainPointRecord.rank))
     assert point is not None, "the analysis found no pain point in the demo NPS survey"
     analyst = make_user("analyst", email="analyst@example.com")
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from werkzeug.datastructures import MultiDict
 
 from survey.db import db
-from survey.models import AnalysisRun, Contact, PainPoint, Response
+from survey.models import AnalysisRun, Contact, PainPointRecord, Response
 from survey.results.filters import FilterError, ResponseFilter, escape_like
 
 
@@ -85,7 +85,7 @@ def test_each_filter_selects_its_answers(answers, args, expected):
 def test_pain_point_selects_the_answers_it_was_built_from(answers):
     survey, row = answers
     run = AnalysisRun(survey_id=survey.id, model_version="test")
-    point = PainPoint(run=run, survey_id=survey.id, rank=1, label="Rude agents", theme="care", count=2,
+    point = PainPointRecord(run=run, survey_id=survey.id, rank=1, label="Rude agents", theme="care", count=2,
                       share=0.5, impact=1.0, responses=[db.session.get(Response, row["mid"]),
                                                          db.session.get(Response, row["last_minute"])])
     db.session.add(run)
@@ -125,7 +125,7 @@ def test_a_pain_point_of_another_survey_is_refused(answers, make_survey):
     survey, _ = answers
     other = make_survey("csat")
     run = AnalysisRun(survey_id=other.id, model_version="test")
-    point = PainPoint(run=run, survey_id=other.id, rank=1, label="x", theme="care", count=0, share=0, impact=0)
+    point = PainPointRecord(run=run, survey_id=other.id, rank=1, label="x", theme="care", count=0, share=0, impact=0)
     db.session.add(run)
     db.session.commit()
     with pytest.raises(FilterError, match="no pain point"):

@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from markupsafe import escape
 
 from survey.db import db
-from survey.labels import ModelLabels, corrections_for_training, record_model_labels
+from analysis.labeller import CommentLabels
+from survey.labels import corrections_for_training, record_model_labels
 from survey.metrics import change, metric_for
 from survey.models import LabelCorrection, Response, utcnow
 from survey.results.present import metric_text, p_value_text
@@ -211,7 +212,8 @@ def test_a_correction_is_stored_with_who_and_when_and_outlives_the_next_analysis
     assert "Saved: answer #" in page and "✎ corrected" in page and f"corrected by {analyst.email}" in page
 
     # A later model run labels it again: the corrections stay in force.
-    record_model_labels("model-2", [ModelLabels(response.id, "positive", 0.9, {}, "care", 0.9, {}, [])])
+    record_model_labels("model-2", [(response.id, CommentLabels("positive", 0.9, {}, "care", 0.9, {}, []))])
+    db.session.commit()
     db.session.refresh(response)
     assert (response.sentiment, response.theme, response.label_version) == ("negative", "service", "model-2")
     assert set(corrections_for_training()) == {

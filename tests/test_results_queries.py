@@ -13,9 +13,10 @@ from werkzeug.datastructures import MultiDict
 
 from survey.csvsafe import csv_line, safe_cell
 from survey.db import db
-from survey.labels import ModelLabels, correct_label, record_model_labels
+from analysis.labeller import CommentLabels
+from survey.labels import correct_label, record_model_labels
 from survey.metrics import change, metric_for
-from survey.models import AnalysisRun, Contact, PainPoint, Response
+from survey.models import AnalysisRun, Contact, PainPointRecord, Response
 from survey.results import export, queries
 from survey.results.filters import ResponseFilter
 
@@ -115,7 +116,7 @@ def test_comments_are_newest_first_and_paginated(nps_rows):
 def test_comment_rows_carry_corrections_and_model_confidence(make_survey, make_response):
     survey = make_survey("csat")
     response = make_response(survey, score=2, comment="slow refund")
-    record_model_labels("m1", [ModelLabels(response.id, "negative", 0.91, {}, "service", 0.64, {}, [])])
+    record_model_labels("m1", [(response.id, CommentLabels("negative", 0.91, {}, "service", 0.64, {}, []))])
     correct_label(response, "theme", "care", None)
     [row] = queries.comments(flt(survey)).rows
     assert row.corrected == {"theme"} and (row.sentiment_proba, row.theme_proba) == (0.91, 0.64)
@@ -127,11 +128,11 @@ def test_pain_points_of_the_latest_finished_run_with_filtered_counts(make_survey
     answers = [make_response(survey, score=s, comment=f"c{s}", channel=ch)
                for s, ch in [(1, "email"), (2, "link"), (3, "email"), (9, "email")]]
     old = AnalysisRun(survey_id=survey.id, model_version="m", finished_at=dt.datetime(2024, 1, 1))
-    PainPoint(run=old, survey_id=survey.id, rank=1, label="old", theme="care", count=1, share=.1, impact=1)
+    PainPointRecord(run=old, survey_id=survey.id, rank=1, label="old", theme="care", count=1, share=.1, impact=1)
     new = AnalysisRun(survey_id=survey.id, model_version="m", finished_at=dt.datetime(2024, 2, 1))
-    second = PainPoint(run=new, survey_id=survey.id, rank=2, label="Billing", theme="other", count=1, share=.25,
+    second = PainPointRecord(run=new, survey_id=survey.id, rank=2, label="Billing", theme="other", count=1, share=.25,
                        impact=1, responses=[answers[1]])
-    first = PainPoint(run=new, survey_id=survey.id, rank=1, label="Waiting", theme="service", count=3, share=.75,
+    first = PainPointRecord(run=new, survey_id=survey.id, rank=1, label="Waiting", theme="service", count=3, share=.75,
                       impact=2, responses=answers[:3])
     unfinished = AnalysisRun(survey_id=survey.id, model_version="m")
     db.session.add_all([old, new, unfinished])
@@ -179,7 +180,7 @@ def test_export_has_labels_corrections_and_attribute_columns(make_survey, make_r
                       created_at=dt.datetime(2024, 3, 1, 9), contact_id=contact.id, external_id="X-1")
     b = make_response(survey, score=10, comment=None, created_at=dt.datetime(2024, 3, 2), meta={"region": "north"})
     make_response(survey, score=9, comment="other channel", channel="widget", created_at=dt.datetime(2024, 3, 3))
-    record_model_labels("m1", [ModelLabels(a.id, "negative", 0.8, {}, "service", 0.7, {}, [])])
+    record_model_labels("m1", [(a.id, CommentLabels("negative", 0.8, {}, "service", 0.7, {}, []))])
     correct_label(a, "sentiment", "neutral", None)
     text = "".join(export.csv_lines(flt(survey, start="2024-03-01", end="2024-03-02")))
     rows = list(csv.DictReader(io.StringIO(text)))

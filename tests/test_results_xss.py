@@ -17,8 +17,9 @@ import pytest
 import sqlalchemy as sa
 
 from survey.db import db
-from survey.labels import ModelLabels, record_model_labels
-from survey.models import AnalysisRun, Contact, PainPoint, Response, utcnow
+from analysis.labeller import ClauseLabels, CommentLabels
+from survey.labels import record_model_labels
+from survey.models import AnalysisRun, Contact, PainPointRecord, Response, utcnow
 from tests.conftest import REPO
 from tests.dashboard_support import PASSWORD, make_user
 
@@ -60,10 +61,10 @@ def hostile(app, make_survey):
         responses.append(response)
     db.session.commit()
     record_model_labels(SHORT, [
-        ModelLabels(r.id, "negative", 0.9, {"negative": 0.9}, "care", 0.8, {"care": 0.8},
-                    [{"text": r.comment, "sentiment": "negative", "theme": "care"}]) for r in responses])
+        (r.id, CommentLabels("negative", 0.9, {"negative": 0.9}, "care", 0.8, {"care": 0.8},
+                             [ClauseLabels(r.comment, "negative", {}, "care", {})])) for r in responses])
     run = AnalysisRun(survey_id=survey.id, model_version=SHORT, finished_at=utcnow(), summary={"note": PAYLOADS[0]})
-    points = [PainPoint(run=run, survey_id=survey.id, rank=i + 1, label=payload[:200], theme="care", count=2,
+    points = [PainPointRecord(run=run, survey_id=survey.id, rank=i + 1, label=payload[:200], theme="care", count=2,
                         share=0.2, score_impact=-1.0, impact=5.0 - i, quotes=PAYLOADS[:3],
                         responses=responses[i:i + 2]) for i, payload in enumerate(PAYLOADS[:6])]
     db.session.add(run)
@@ -145,7 +146,7 @@ def analyse(runner, survey, out, tmp_path) -> None:
 
 @pytest.mark.slow
 def test_no_payload_runs_in_report_html(runner, browser, hostile, tmp_path):
-    pytest.importorskip("analysis.report", reason="analysis.report (report.html) is not installed")
+    pytest.importorskip("survey.insights.report", reason="survey.insights.report (report.html) is not installed")
     survey, _ = hostile
     out = tmp_path / "report"
     analyse(runner, survey, out, tmp_path)

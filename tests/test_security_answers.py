@@ -175,7 +175,7 @@ def test_the_key_migration_clears_invitation_keys_and_gives_widget_answers_publi
             at_head = keys()
             email = [row for row in at_head if row[1] == "email"]
             assert len(email) == 2 and all(row[2] is None for row in email)
-            flask_db("downgrade", "5d0b7e3c9a14")
+            flask_db("downgrade", "e5b1c07d9a22")
             assert [row[2] for row in keys() if row[1] == "email"] == [f"invitation-{row[3]}" for row in email]
             flask_db("upgrade")
             assert [row[:4] for row in keys()] == [row[:4] for row in at_head]

@@ -15,9 +15,10 @@ from typing import Any
 from flask import current_app
 
 from survey.kinds import KINDS
-from survey.models import CHANNELS, SENTIMENTS, THEMES
+from analysis.labels import SENTIMENTS, THEMES
+from survey.kinds import BANDS
+from survey.models import CHANNELS
 
-BANDS = ["negative", "neutral", "positive"]
 BEARER = [{"bearer": []}]
 NO_CONTROL_CHARACTERS = "^[^\\x00-\\x1f\\x7f]*$"
 
@@ -117,7 +118,7 @@ SCHEMAS: dict[str, Any] = {
     "Answer": _object({
         "id": INTEGER,
         "score": _nullable(INTEGER),
-        "band": _nullable({"type": "string", "enum": BANDS}),
+        "band": _nullable({"type": "string", "enum": list(BANDS)}),
         "comment": _nullable(STRING),
         "channel": {"type": "string", "enum": list(CHANNELS)},
         "created_at": DATE_TIME,
@@ -148,7 +149,7 @@ FILTER_PARAMETERS = [
     {"name": "end", "in": "query", "description": "Last day (UTC), inclusive.", "schema": DATE},
     {"name": "channel", "in": "query", "schema": {"type": "string", "enum": list(CHANNELS)}},
     {"name": "band", "in": "query", "description": "Score band (NPS detractors, passives, promoters).",
-     "schema": {"type": "string", "enum": BANDS}},
+     "schema": {"type": "string", "enum": list(BANDS)}},
     {"name": "sentiment", "in": "query", "schema": {"type": "string", "enum": list(SENTIMENTS)}},
     {"name": "theme", "in": "query", "schema": {"type": "string", "enum": list(THEMES)}},
     {"name": "pain", "in": "query", "description": "A pain point's id (from the latest analysis): its answers.",

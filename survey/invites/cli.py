@@ -23,6 +23,7 @@ from survey.cli import find_survey
 from survey.db import db
 from survey.invites import delivery, operations
 from survey.invites.models import INVITATION_STATUSES, OUTBOX_STATES, Campaign, Invitation, OutboxMessage
+from survey.invites.reporting import describe_progress
 from survey.operations import OperationError
 
 contacts_cli = AppGroup("contacts", help="Import, unsubscribe, unbounce and forget the people surveys are sent to.")
@@ -184,8 +185,9 @@ def deliver_command(loop: bool, interval: float, batch_size: int | None) -> None
         for error in report.errors[:20]:
             click.echo(error, err=True)
         click.echo(f"sent {report.sent}, retry later {report.retried}, failed {report.failed}, "
-                   f"uncertain {report.uncertain}" + (f", settled {report.recovered} left by a stopped worker"
-                                                      if report.recovered else ""))
+                   f"uncertain {report.uncertain}"
+                   + (f", held back by a domain's rate limit {report.deferred}" if report.deferred else "")
+                   + (f", settled {report.recovered} left by a stopped worker" if report.recovered else ""))
 
     if loop:
         delivery.deliver_forever(interval=interval, batch_size=batch_size, should_stop=lambda: stop["now"],
@@ -243,6 +245,8 @@ def status_command(campaign_id: int | None, key: str | None, as_json: bool) -> N
                    f"answered {s['answered']} ({rate}), expired {s['expired']}, reminded {s['reminded']}; "
                    f"skipped {s['skipped_unsubscribed']} unsubscribed, {s['skipped_bounced']} bounced, "
                    f"{s['skipped_throttled']} throttled")
+        if s["delivery"]:
+            click.echo(f"  {describe_progress(s['delivery'])}")
 
 
 @invite_cli.command("list")

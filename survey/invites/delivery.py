@@ -1,4 +1,4 @@
-"""The delivery worker: claims queued outbox messages and sends them, exactly once.
+"""The delivery worker: claims queued outbox messages and sends them, a batch at a time, exactly once.
 
 Run it with ``flask invite deliver`` (one pass) or ``--loop`` (a service); any
 number of workers on any number of hosts may share one database.
@@ -11,26 +11,30 @@ time, so the statement is atomic there as it stands. Every later change to a
 message is conditional on the worker's claim token, so a worker whose lease
 ran out (another took the batch over) can no longer touch it.
 
-States and the guarantee. For each message of its batch the worker opens (or
-reuses) the batch's SMTP connection, sends MAIL, RCPT, DATA and the whole
-body, and only then commits ``queued → sending`` (conditional on its claim)
-before sending the final ``.`` that makes the server take the message. After
-the server's ``250`` it commits ``sending → sent`` and erases the body.
+States and the guarantee. A batch costs three commits, whatever its size:
 
-* Crash before the ``sending`` commit: the server never saw the final ``.``
-  and, by RFC 5321, discards the data. The message is still ``queued`` under
-  a dead claim; once the lease runs out any worker sends it. Not lost, not
-  doubled.
-* Claim lost (the lease ran out while the worker was slow): the conditional
-  ``sending`` update matches no row, the worker hangs up without the ``.``,
-  and the message goes out once, from the worker that owns it now.
-* Crash or lost connection after the ``sending`` commit and before ``sent``:
-  the one window SMTP cannot close — the server may or may not have taken
-  the message. Such a message becomes ``uncertain`` and is never resent
-  automatically; ``flask invite outbox`` lists it and ``flask invite resolve``
-  lets an operator mark it sent or send it again. The ``.eml`` transport
-  needs no operator: its rename is the final step, so the file's existence
-  answers the question and the worker settles it on its own.
+1. the claim;
+2. ``queued → sending`` for the whole batch (conditional on the claim; the
+   rows another worker took over are left to it), after the per-domain rate
+   limit (``MAIL_DOMAIN_RATES``) has put back what would exceed it;
+3. after the batch went out over one SMTP connection (MAIL, RCPT and DATA
+   pipelined when the server offers PIPELINING): ``sent`` for the accepted
+   ones (their bodies erased), the refused ones retried or failed, and those
+   not tried because the connection was lost put back as ``queued``.
+
+* Crash before commit 2: nothing was handed over; the batch is still
+  ``queued`` under a dead claim and goes out once the lease runs out.
+* Crash or lost database between commits 2 and 3: the server may have any
+  of the batch's messages. They are ``sending`` under a lease the worker
+  keeps renewing while it works; once it ran out they become ``uncertain``
+  and are never resent automatically: ``flask invite outbox`` lists them and
+  ``flask invite resolve`` lets an operator mark them sent or send them
+  again. So after a crash at most one batch (``MAIL_BATCH_SIZE`` messages)
+  per worker is of unknown fate, and none is ever delivered twice. The
+  ``.eml`` transport needs no operator: its rename is the final step, so the
+  file's existence answers the question and the worker settles it alone.
+* No reply after the final ``.`` of one message (the connection broke): that
+  message alone becomes ``uncertain``; the rest of the batch is retried.
 * A definite refusal (4xx/5xx reply) is recorded with the server's text:
   temporary ones are retried after ``MAIL_RETRY_BASE_SECONDS * 2**(n-1)``
   (capped at ``MAIL_RETRY_MAX_SECONDS``) until ``MAIL_MAX_ATTEMPTS``, then
@@ -55,11 +59,14 @@ from flask import current_app
 
 from survey.db import db
 from survey.invites.bounces import return_path
-from survey.invites.mailer import ClaimLost, DeliveryError, DeliveryUncertain, transport_for
-from survey.invites.models import Invitation, OutboxMessage
+from survey.invites.addressbook import chunks
+from survey.invites.mailer import DeliveryError, DeliveryUncertain, transport_for
+from survey.invites.models import Invitation, OutboxMessage, recipient_domain
 from survey.models import Contact, utcnow
 
 log = logging.getLogger(__name__)
+# pg_advisory_xact_lock key that serialises the per-domain rate check between workers.
+DOMAIN_RATE_LOCK = 0x5241_5054  # "RAPT"
 
 
 @dataclass
@@ -70,26 +77,23 @@ class DeliveryReport:
     uncertain: int = 0
     lost_claims: int = 0
     recovered: int = 0
+    deferred: int = 0  # held back by a domain's rate limit, not tried
     errors: list[str] = field(default_factory=list)
 
     def add(self, other: "DeliveryReport") -> None:
-        for name in ("sent", "retried", "failed", "uncertain", "lost_claims", "recovered"):
+        for name in ("sent", "retried", "failed", "uncertain", "lost_claims", "recovered", "deferred"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors.extend(other.errors)
 
     @property
     def handled(self) -> int:
-        return self.sent + self.retried + self.failed + self.uncertain + self.lost_claims
+        return self.sent + self.retried + self.failed + self.uncertain + self.lost_claims + self.deferred
 
 
 def backoff_seconds(attempts: int, config) -> float:
     """Wait before try number ``attempts + 1``: base, 2×base, 4×base… up to the cap."""
     base = float(config["MAIL_RETRY_BASE_SECONDS"])
     return min(base * 2 ** max(attempts - 1, 0), float(config["MAIL_RETRY_MAX_SECONDS"]))
-
-
-def _mine(message_id: int, claim: str):
-    return sa.and_(OutboxMessage.id == message_id, OutboxMessage.claim_token == claim)
 
 
 def claim_batch(limit: int, now: dt.datetime | None = None) -> tuple[str, list[OutboxMessage]]:
@@ -132,74 +136,203 @@ def claim_batch(limit: int, now: dt.datetime | None = None) -> tuple[str, list[O
 def recover_abandoned(transport, now: dt.datetime | None = None) -> int:
     """Settle messages left in ``sending`` by a worker whose lease ran out; return how many."""
     now = now or utcnow()
-    stale = db.session.scalars(
-        sa.select(OutboxMessage).where(OutboxMessage.state == "sending", OutboxMessage.lease_until < now)
+    stale = db.session.execute(
+        sa.select(OutboxMessage.id, OutboxMessage.message_id)
+        .where(OutboxMessage.state == "sending", OutboxMessage.lease_until < now)
     ).all()
-    for message in stale:
-        delivered = transport.was_delivered(message.message_id)
-        if delivered is True:
-            _record_sent(message.id, "found delivered after a worker stopped", now)
-        elif delivered is False:
-            message.state, message.claim_token, message.lease_until = "queued", None, None
-            message.last_error = "a worker stopped before handing this message over; it will be sent again"
-        else:
-            message.state = "uncertain"
-            message.last_error = (
-                "a worker stopped between the end of this message and the server's reply: it may or may not "
-                "have been delivered. Check the mail server's log for its Message-ID, then run "
-                "`flask invite resolve --sent` or `--resend`."
-            )
+    verdicts: dict[bool | None, list[int]] = {True: [], False: [], None: []}
+    for row in stale:
+        verdicts[transport.was_delivered(row.message_id)].append(row.id)
+    for ids in chunks(verdicts[True]):
+        _mark_sent(ids, now, condition=OutboxMessage.state == "sending")
+    if stale:
+        log.warning("outbox: settled %s message(s) a stopped worker left: %s delivered, %s to send again, "
+                    "%s uncertain", len(stale), len(verdicts[True]), len(verdicts[False]), len(verdicts[None]))
+    for ids in chunks(verdicts[False]):
+        db.session.execute(
+            sa.update(OutboxMessage).where(OutboxMessage.id.in_(ids), OutboxMessage.state == "sending")
+            .values(state="queued", claim_token=None, lease_until=None,
+                    last_error="a worker stopped before handing this message over; it will be sent again"),
+            execution_options={"synchronize_session": False})
+    for ids in chunks(verdicts[None]):
+        db.session.execute(
+            sa.update(OutboxMessage).where(OutboxMessage.id.in_(ids), OutboxMessage.state == "sending")
+            .values(state="uncertain", last_error=(
+                "a worker stopped while this message's batch was being handed to the server: it may or may "
+                "not have been delivered. Check the mail server's log for its Message-ID, then run "
+                "`flask invite resolve --sent` or `--resend`.")),
+            execution_options={"synchronize_session": False})
     db.session.commit()
     return len(stale)
 
 
+@dataclass
+class _Pending:
+    """What the worker needs of one claimed message, read before the first commit expires the objects."""
+
+    id: int
+    envelope_from: str
+    recipient: str
+    raw: bytes
+    domain: str | None
+    attempts: int
+
+
 def deliver_batch(transport, claim: str, messages: list[OutboxMessage]) -> DeliveryReport:
-    """Send a claimed batch over one connection, committing each message's result as it happens."""
+    """Send a claimed batch over one connection: mark it sending, send it, record the results (3 commits)."""
     config = current_app.config
     report = DeliveryReport()
-    connection_error: DeliveryError | None = None
-    connection_retry_at = utcnow()
-    # Plain values, read before the first commit expires the objects (no reload per message).
     # With MAIL_BOUNCE_ADDRESS each message gets its own signed return path (survey.invites.bounces).
-    pending = [(m.id, return_path(config, m.id, m.envelope_from), m.recipient, m.raw) for m in messages]
-    for message_id, envelope_from, recipient, raw in pending:
+    pending = [_Pending(m.id, return_path(config, m.id, m.envelope_from), m.recipient, m.raw,
+                        m.domain or recipient_domain(m.recipient), m.attempts) for m in messages]
+    started = _start_sending(claim, pending, report)
+    hold = _hold_seconds(config)
+    renewed = time.monotonic()
+    sent: list[tuple[int, str]] = []
+    failed: list[tuple[_Pending, DeliveryError]] = []
+    uncertain: list[tuple[int, str]] = []
+    untried: list[int] = []
+    connection_error: DeliveryError | None = None
+    for message in started:
         if connection_error is not None:
             # The server is unreachable: leave the rest for the next try, not counted against them.
-            _release(message_id, claim, connection_error.reply, connection_retry_at)
-            report.retried += 1
+            untried.append(message.id)
             continue
-        commit_point = _commit_point(message_id, claim)
+        if time.monotonic() - renewed > hold / 3:  # a slow server: keep the batch ours
+            _renew_lease(claim, hold)
+            renewed = time.monotonic()
         try:
-            reply = transport.send(envelope_from, recipient, raw, commit_point)
-        except ClaimLost:
-            db.session.rollback()
-            report.lost_claims += 1
-            log.warning("outbox message %s was taken over by another worker; left to it", message_id)
-            continue
+            sent.append((message.id, transport.send(message.envelope_from, message.recipient, message.raw)))
         except DeliveryUncertain as exc:
-            db.session.rollback()
-            _mark_uncertain(message_id, claim, str(exc))
-            report.uncertain += 1
-            report.errors.append(f"message {message_id}: {exc}")
-            continue
+            uncertain.append((message.id, str(exc)))
+            report.errors.append(f"message {message.id}: {exc}")
         except DeliveryError as exc:
-            db.session.rollback()
-            final = _record_failure(message_id, claim, exc)
-            report.failed += final
-            report.retried += not final
-            report.errors.append(f"message {message_id} to {recipient}: {exc.reply}")
+            failed.append((message, exc))
+            report.errors.append(f"message {message.id} to {message.recipient}: {exc.reply}")
             if exc.connection_lost:
                 try:  # one reconnection per failure: a restarted server picks up straight away
                     transport.close()
                 except Exception:  # noqa: BLE001 - the connection is gone either way
                     pass
                 connection_error = _unreachable(transport)
-                connection_retry_at = utcnow() + dt.timedelta(seconds=backoff_seconds(1, config))
-            continue
-        _record_sent(message_id, reply, utcnow(), _mine(message_id, claim))
-        db.session.commit()
-        report.sent += 1
+    now = utcnow()
+    mine = sa.and_(OutboxMessage.claim_token == claim, OutboxMessage.state == "sending")
+    for part in chunks(sent):
+        _mark_sent([message_id for message_id, _ in part], now, condition=mine)
+    report.sent = len(sent)
+    for message, error in failed:
+        final = _record_failure(message, claim, error, now)
+        report.failed += final
+        report.retried += not final
+    for message_id, reason in uncertain:
+        db.session.execute(
+            sa.update(OutboxMessage).where(OutboxMessage.id == message_id, mine)
+            .values(state="uncertain", last_error=(
+                f"{reason}. It may or may not have been delivered: check the mail server's log, then run "
+                "`flask invite resolve --sent` or `--resend`.")[:1000]),
+            execution_options={"synchronize_session": False})
+    report.uncertain = len(uncertain)
+    if untried:
+        retry_at = now + dt.timedelta(seconds=backoff_seconds(1, config))
+        for part in chunks(untried):
+            db.session.execute(
+                sa.update(OutboxMessage).where(OutboxMessage.id.in_(part), mine)
+                .values(state="queued", claim_token=None, lease_until=None, next_attempt_at=retry_at,
+                        last_error=f"not tried: {connection_error.reply}"[:1000]),
+                execution_options={"synchronize_session": False})
+        report.retried += len(untried)
+    db.session.commit()
+    log.info("outbox batch %s: sent %s, retry %s, failed %s, uncertain %s", claim[:8], report.sent,
+             report.retried, report.failed, report.uncertain)
     return report
+
+
+def _hold_seconds(config) -> float:
+    """How long a ``sending`` mark holds without renewal: a reply's wait plus the claim's lease."""
+    return float(config.get("MAIL_TIMEOUT") or 30) + float(config["MAIL_CLAIM_SECONDS"])
+
+
+def _renew_lease(claim: str, hold: float) -> None:
+    db.session.execute(
+        sa.update(OutboxMessage).where(OutboxMessage.claim_token == claim, OutboxMessage.state == "sending")
+        .values(lease_until=utcnow() + dt.timedelta(seconds=hold)),
+        execution_options={"synchronize_session": False})
+    db.session.commit()
+
+
+def _start_sending(claim: str, pending: list[_Pending], report: DeliveryReport) -> list[_Pending]:
+    """Commit 2: the batch becomes ``sending`` (what the rate limit allows); return what is ours to send."""
+    config = current_app.config
+    now = utcnow()
+    ids = [m.id for m in pending]
+    # A write first: on SQLite it takes the write lock, so no other worker counts the same minute.
+    db.session.execute(sa.update(OutboxMessage).where(OutboxMessage.id.in_(ids), OutboxMessage.claim_token == claim)
+                       .values(lease_until=OutboxMessage.lease_until),
+                       execution_options={"synchronize_session": False})
+    allowed = domain_budget(pending, now, config, report)
+    started = set(db.session.scalars(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.id.in_([m.id for m in allowed]), OutboxMessage.claim_token == claim,
+               OutboxMessage.state == "queued")
+        .values(state="sending", attempted_at=now,
+                lease_until=now + dt.timedelta(seconds=_hold_seconds(config)))
+        .returning(OutboxMessage.id),
+        execution_options={"synchronize_session": False},
+    ))
+    db.session.commit()
+    report.lost_claims += len(allowed) - len(started)
+    if len(allowed) > len(started):
+        log.warning("outbox: %s message(s) were taken over by another worker; left to it",
+                    len(allowed) - len(started))
+    return [m for m in allowed if m.id in started]
+
+
+def domain_limit(domain: str | None, config) -> int | None:
+    """Messages per minute allowed to ``domain`` (None: no limit)."""
+    limits = config.get("MAIL_DOMAIN_RATES") or {}
+    limit = limits.get(domain or "", config.get("MAIL_DOMAIN_RATE_PER_MINUTE"))
+    return int(limit) if limit else None
+
+
+def domain_budget(pending: list[_Pending], now: dt.datetime, config, report: DeliveryReport) -> list[_Pending]:
+    """The messages that keep each receiving domain within its messages per minute; the others wait.
+
+    Counts what was handed to the server in the last minute by every worker
+    (``attempted_at``), inside the transaction that marks the batch sending:
+    SQLite's write lock, or PostgreSQL's advisory lock, makes workers take
+    their turns, so together they stay within the limit.
+    """
+    limits = {m.domain: domain_limit(m.domain, config) for m in pending}
+    limited = sorted(d for d, limit in limits.items() if limit and d)
+    if not limited:
+        return pending
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(DOMAIN_RATE_LOCK)))
+    window = now - dt.timedelta(minutes=1)
+    recent = {domain: (count, oldest) for domain, count, oldest in db.session.execute(
+        sa.select(OutboxMessage.domain, sa.func.count(), sa.func.min(OutboxMessage.attempted_at))
+        .where(OutboxMessage.domain.in_(limited), OutboxMessage.attempted_at > window)
+        .group_by(OutboxMessage.domain))}
+    used = {domain: recent.get(domain, (0, None))[0] for domain in limited}
+    allowed: list[_Pending] = []
+    waiting: dict[str, list[int]] = {}
+    for message in pending:
+        limit = limits[message.domain] if message.domain else None
+        if limit is None or used[message.domain] < limit:
+            allowed.append(message)
+            if limit is not None:
+                used[message.domain] += 1
+        else:
+            waiting.setdefault(message.domain, []).append(message.id)
+    for domain, ids in waiting.items():
+        # A place frees up when the oldest message of the last minute leaves the window.
+        oldest = recent.get(domain, (0, None))[1] or now
+        db.session.execute(
+            sa.update(OutboxMessage).where(OutboxMessage.id.in_(ids))
+            .values(claim_token=None, lease_until=None, next_attempt_at=max(oldest + dt.timedelta(minutes=1), now)),
+            execution_options={"synchronize_session": False})
+        report.deferred += len(ids)
+    return allowed
 
 
 def _unreachable(transport) -> DeliveryError | None:
@@ -211,92 +344,55 @@ def _unreachable(transport) -> DeliveryError | None:
     return None
 
 
-def _commit_point(message_id: int, claim: str) -> Callable[[], bool]:
-    def commit_point() -> bool:
-        # Long enough to wait for the reply; past it, a stopped worker's message is settled.
-        config = current_app.config
-        hold = float(config.get("MAIL_TIMEOUT") or 30) + float(config["MAIL_CLAIM_SECONDS"])
-        result = db.session.execute(
-            sa.update(OutboxMessage).where(_mine(message_id, claim), OutboxMessage.state == "queued")
-            .values(state="sending", lease_until=utcnow() + dt.timedelta(seconds=hold)),
-            execution_options={"synchronize_session": False},
-        )
-        db.session.commit()
-        return result.rowcount == 1
-
-    return commit_point
-
-
-def _record_sent(message_id: int, reply: str, now: dt.datetime, condition=sa.true()) -> None:
-    """The server took it: mark it sent (erasing the body) and its invitation sent. Caller commits."""
+def _mark_sent(ids: list[int], now: dt.datetime, condition=sa.true()) -> None:
+    """The server took them: mark them sent (erasing the bodies) and their invitations sent. Caller commits."""
     done = db.session.execute(
         sa.update(OutboxMessage)
-        .where(OutboxMessage.id == message_id, OutboxMessage.state.in_(("sending", "uncertain")), condition)
+        .where(OutboxMessage.id.in_(ids), OutboxMessage.state.in_(("sending", "uncertain")), condition)
         .values(state="sent", sent_at=now, raw=None, attempts=OutboxMessage.attempts + 1, last_error=None,
                 lease_until=None)
         .returning(OutboxMessage.invitation_id, OutboxMessage.kind),
         execution_options={"synchronize_session": False},
-    ).first()
-    log.info("sent outbox message %s: %s", message_id, reply)
-    if done is None or done.invitation_id is None:
-        return
-    values = {"state": sa.case((Invitation.state == "queued", "sent"), else_=Invitation.state)}
-    if done.kind == "invitation":
-        values["sent_at"] = sa.func.coalesce(Invitation.sent_at, now)
-    db.session.execute(sa.update(Invitation).where(Invitation.id == done.invitation_id).values(**values),
-                       execution_options={"synchronize_session": False})
+    ).all()
+    state = {"state": sa.case((Invitation.state == "queued", "sent"), else_=Invitation.state)}
+    for kind, values in (("invitation", {**state, "sent_at": sa.func.coalesce(Invitation.sent_at, now)}),
+                         ("reminder", state)):
+        invitation_ids = [row.invitation_id for row in done if row.kind == kind and row.invitation_id is not None]
+        if invitation_ids:
+            db.session.execute(sa.update(Invitation).where(Invitation.id.in_(invitation_ids)).values(**values),
+                               execution_options={"synchronize_session": False})
 
 
-def _record_failure(message_id: int, claim: str, error: DeliveryError) -> bool:
-    """Record a refused try; return True if the message is now failed for good."""
+def _record_failure(message: _Pending, claim: str, error: DeliveryError, now: dt.datetime) -> bool:
+    """Record a refused try (the caller commits); return True if the message is now failed for good."""
     config = current_app.config
-    message = db.session.get(OutboxMessage, message_id, populate_existing=True)
-    if message is None or message.claim_token != claim:
+    attempts = message.attempts + 1
+    final = error.permanent or attempts >= config["MAIL_MAX_ATTEMPTS"]
+    mine = sa.and_(OutboxMessage.id == message.id, OutboxMessage.claim_token == claim,
+                   OutboxMessage.state == "sending")
+    if not final:
+        db.session.execute(
+            sa.update(OutboxMessage).where(mine).values(
+                state="queued", claim_token=None, lease_until=None, attempts=attempts, last_error=error.reply,
+                next_attempt_at=now + dt.timedelta(seconds=backoff_seconds(attempts, config))),
+            execution_options={"synchronize_session": False})
         return False
-    now = utcnow()
-    message.attempts += 1
-    message.last_error = error.reply
-    final = error.permanent or message.attempts >= config["MAIL_MAX_ATTEMPTS"]
-    if final:
-        message.state, message.raw, message.lease_until = "failed", None, None
-        if message.invitation_id is not None:
+    invitation_id = db.session.scalar(
+        sa.update(OutboxMessage).where(mine)
+        .values(state="failed", raw=None, lease_until=None, attempts=attempts, last_error=error.reply)
+        .returning(OutboxMessage.invitation_id), execution_options={"synchronize_session": False})
+    if invitation_id is not None:
+        db.session.execute(
+            sa.update(Invitation).where(Invitation.id == invitation_id, Invitation.state == "queued")
+            .values(state="failed", last_error=error.reply[:500]),
+            execution_options={"synchronize_session": False})
+        if error.recipient_refused:
+            contact_id = sa.select(Invitation.contact_id).where(Invitation.id == invitation_id).scalar_subquery()
             db.session.execute(
-                sa.update(Invitation).where(Invitation.id == message.invitation_id, Invitation.state == "queued")
-                .values(state="failed", last_error=error.reply[:500]),
-                execution_options={"synchronize_session": False},
-            )
-        if error.recipient_refused and message.invitation is not None and message.invitation.contact_id:
-            db.session.execute(
-                sa.update(Contact).where(Contact.id == message.invitation.contact_id, Contact.bounced_at.is_(None))
+                sa.update(Contact).where(Contact.id == contact_id, Contact.bounced_at.is_(None))
                 .values(bounced_at=now),
-                execution_options={"synchronize_session": False},
-            )
-    else:
-        message.state, message.claim_token, message.lease_until = "queued", None, None
-        message.next_attempt_at = now + dt.timedelta(seconds=backoff_seconds(message.attempts, config))
-    db.session.commit()
-    return final
-
-
-def _release(message_id: int, claim: str, reason: str, retry_at: dt.datetime) -> None:
-    db.session.execute(
-        sa.update(OutboxMessage).where(_mine(message_id, claim), OutboxMessage.state == "queued")
-        .values(claim_token=None, lease_until=None, next_attempt_at=retry_at,
-                last_error=f"not tried: {reason}"[:1000]),
-        execution_options={"synchronize_session": False},
-    )
-    db.session.commit()
-
-
-def _mark_uncertain(message_id: int, claim: str, reason: str) -> None:
-    db.session.execute(
-        sa.update(OutboxMessage).where(_mine(message_id, claim), OutboxMessage.state == "sending")
-        .values(state="uncertain", last_error=(
-            f"{reason}. It may or may not have been delivered: check the mail server's log, then run "
-            "`flask invite resolve --sent` or `--resend`.")[:1000]),
-        execution_options={"synchronize_session": False},
-    )
-    db.session.commit()
+                execution_options={"synchronize_session": False})
+    return True
 
 
 def deliver(*, batch_size: int | None = None, max_batches: int | None = None,
@@ -349,7 +445,8 @@ def resolve_uncertain(message: OutboxMessage, delivered: bool) -> None:
         raise OperationError(f"message {message.id} is {message.state}, not uncertain")
     now = utcnow()
     if delivered:
-        _record_sent(message.id, "marked delivered by an operator", now)
+        _mark_sent([message.id], now)
+        log.info("outbox message %s marked delivered by an operator", message.id)
     else:
         message.state, message.claim_token, message.lease_until = "queued", None, None
         message.next_attempt_at = now

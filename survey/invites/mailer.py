@@ -1,160 +1,28 @@
-"""Building invitation e-mails, and the two ways they leave: SMTP or ``.eml`` files.
+"""The two ways invitation e-mails leave: SMTP, or ``.eml`` files in a folder.
 
-Messages are ``email.message.EmailMessage`` objects under ``policy.SMTP``,
-which refuses CR or LF inside any header; names and survey texts are also
-cleaned to one printable line first, so nothing a contact supplied can add a
-header. Each message is multipart/alternative: plain text, then HTML built
-from tables with inline styles (no scripts, no images), whose score buttons
-are plain links.
-
-A transport's ``send`` calls ``commit_point()`` at the last moment before
-the message is handed over for good (for SMTP: after the data, before the
-final ``.``). If that returns False the transport abandons the message
-without delivering it; ``survey.invites.delivery`` explains why.
+Messages come built (``survey.invites.compose``); a transport only hands
+them over. ``send`` returns the server's reply when a message was taken,
+raises ``DeliveryError`` when it certainly was not (the server refused it,
+or the connection broke before the final ``.`` of its data, which makes the
+server discard it: RFC 5321 section 4.1.1.4), and ``DeliveryUncertain`` when
+the data went out but no reply came: only then may the server have it.
+``survey.invites.delivery`` builds its exactly-once promise on that split.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import os
 import re
 import secrets
 import smtplib
 import socket
 import ssl
-from dataclasses import dataclass
-from email import policy
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Mapping
 
-from flask import render_template
+from survey.invites.compose import needs_smtputf8
 
-from survey.invites.contacts import clean_text
-from survey.models import Survey
-
-# Band colours, matching the answer page (rapport.css) on a white background.
-BAND_COLOURS = {"negative": "#d64545", "neutral": "#c99a1c", "positive": "#1f9d55"}
-
-
-@dataclass
-class InvitationLinks:
-    """The absolute links one e-mail carries."""
-
-    scores: dict[int, str]  # score -> one-click link
-    followup: str  # the answer page without a score chosen
-    unsubscribe: str  # page and RFC 8058 one-click POST target
-
-
-@dataclass
-class BuiltMessage:
-    message: EmailMessage
-    message_id: str
-    envelope_from: str
-    recipient: str
-
-    def as_bytes(self) -> bytes:
-        return self.message.as_bytes()
-
-
-def fill_placeholders(text: str, values: Mapping[str, str]) -> str:
-    """Replace ``{name}`` and ``{subject}`` in an editable survey text; other braces stay as typed."""
-    return re.sub(r"\{(name|subject)\}", lambda m: values.get(m.group(1), ""), text)
-
-
-def default_subject(survey: Survey, reminder: bool) -> str:
-    prefix = "Reminder: " if reminder else ""
-    return f"{prefix}A quick question about {survey.subject}"
-
-
-def default_intro(survey: Survey) -> str:
-    return ("We would love to hear how we did. It takes one click: choose your answer below. "
-            "You can add a comment on the next page if you like.")
-
-
-@functools.lru_cache(maxsize=64)  # parsed once per campaign, not once per message
-def sender_address(sender: str) -> Address:
-    """Parse ``Name <addr@example.com>`` (or a bare address); ValueError if it is not one address."""
-    probe = EmailMessage(policy=policy.SMTP)
-    try:
-        probe["From"] = sender
-        addresses = probe["From"].addresses
-    except (ValueError, IndexError, TypeError) as exc:
-        raise ValueError(f"the sender {sender!r} is not an e-mail address: {exc}") from None
-    if len(addresses) != 1 or not addresses[0].domain:
-        raise ValueError(f"the sender {sender!r} must be exactly one address like 'Name <surveys@example.com>'")
-    return addresses[0]
-
-
-def needs_smtputf8(address: str) -> bool:
-    return not address.isascii()
-
-
-def wire_address(address: str) -> str:
-    """The form an address travels in: the domain in IDNA (ASCII) so only non-ASCII local parts need SMTPUTF8."""
-    local, _, domain = address.rpartition("@")
-    try:
-        domain = domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        pass  # leave it; the server will say what it thinks
-    return f"{local}@{domain}"
-
-
-def build_invitation(
-    *,
-    survey: Survey,
-    email: str,
-    name: str | None,
-    links: InvitationLinks,
-    sender: str,
-    expires_at: dt.datetime,
-    reminder: bool = False,
-    unsubscribe_mailto: str | None = None,
-    now: dt.datetime | None = None,
-) -> BuiltMessage:
-    """Render one invitation (or its reminder) as a complete message with every header set."""
-    from_address = sender_address(sender)
-    name = clean_text(name or "")
-    recipient = wire_address(email)
-    values = {"name": name or "", "subject": survey.subject}
-    subject = clean_text(fill_placeholders(survey.email_subject or "", values)) or default_subject(survey, reminder)
-    if reminder and survey.email_subject:
-        subject = f"Reminder: {subject}"
-    intro = fill_placeholders(survey.email_intro or "", values).strip() or default_intro(survey)
-    context = dict(
-        survey=survey, spec=survey.spec, name=name, intro_paragraphs=[p.strip() for p in intro.split("\n\n") if p.strip()],
-        links=links, expires_at=expires_at, reminder=reminder, subject=subject,
-        band_colours={score: BAND_COLOURS[survey.spec.band(score)] for score in survey.scale},
-        sender_name=from_address.display_name or survey.subject,
-        expires_on=f"{expires_at:%d %B %Y}".lstrip("0"),
-        button_width=round(100 / len(survey.scale), 2),
-    )
-    template = "reminder" if reminder else "invitation"
-    text = render_template(f"email/{template}.txt", **context)
-    html = render_template(f"email/{template}.html", **context)
-
-    message = EmailMessage(policy=policy.SMTPUTF8 if needs_smtputf8(recipient) else policy.SMTP)
-    message["From"] = from_address
-    message["To"] = Address(display_name=name or "", addr_spec=recipient)
-    message["Subject"] = subject
-    message["Date"] = format_datetime((now or dt.datetime.now(dt.timezone.utc)).replace(tzinfo=dt.timezone.utc))
-    # 128 random bits: unique without make_msgid's time and pid, and short enough not to be folded.
-    message_id = f"<{secrets.token_hex(16)}@{from_address.domain}>"
-    message["Message-ID"] = message_id
-    mailto = unsubscribe_mailto or from_address.addr_spec
-    message["List-Unsubscribe"] = f"<mailto:{mailto}?subject=unsubscribe>, <{links.unsubscribe}>"
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message["Auto-Submitted"] = "auto-generated"
-    message.set_content(text)
-    message.add_alternative(html, subtype="html")
-    return BuiltMessage(message=message, message_id=message_id, envelope_from=from_address.addr_spec,
-                        recipient=recipient)
-
-
-# -- transports -------------------------------------------------------------
 
 
 class DeliveryError(Exception):
@@ -173,13 +41,6 @@ class DeliveryUncertain(Exception):
     """The data went out but no reply came back: the server may or may not have the message."""
 
 
-class ClaimLost(Exception):
-    """``commit_point`` said another worker owns the message now; it was not delivered."""
-
-
-CommitPoint = Callable[[], bool]
-
-
 def _reply_text(code: int, text: bytes | str) -> str:
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
@@ -188,6 +49,10 @@ def _reply_text(code: int, text: bytes | str) -> str:
 
 def _dot_stuff(data: bytes) -> bytes:
     """CRLF line ends and leading dots doubled (RFC 5321 4.5.2), without the final '.'."""
+    if b"\n" not in data.replace(b"\r\n", b"") and b"\r" not in data.replace(b"\r\n", b""):
+        # Already CRLF throughout (what survey.invites.compose writes): plain replaces, no regex.
+        data = (b"." if data.startswith(b".") else b"") + data.replace(b"\r\n.", b"\r\n..")
+        return data if data.endswith(b"\r\n") else data + b"\r\n"
     data = re.sub(rb"(?:\r\n|\n|\r(?!\n))", b"\r\n", data)
     data = re.sub(rb"(?m)^\.", b"..", data)
     return data if data.endswith(b"\r\n") else data + b"\r\n"
@@ -258,25 +123,24 @@ class SMTPTransport:
                 pass
         self._drop()
 
-    def send(self, envelope_from: str, recipient: str, data: bytes, commit_point: CommitPoint) -> str:
-        """Deliver one message; return the server's final reply. Raises DeliveryError,
-        DeliveryUncertain or ClaimLost (see the module docstring)."""
+    @property
+    def pipelining(self) -> bool:
+        """Whether the open connection's server offers PIPELINING (RFC 2920)."""
+        return self._smtp is not None and self._smtp.has_extn("pipelining")
+
+    def send(self, envelope_from: str, recipient: str, data: bytes) -> str:
+        """Deliver one message; return the server's final reply. Raises DeliveryError or
+        DeliveryUncertain (see the module docstring)."""
         smtp = self._connect()
-        options = ["SMTPUTF8", "BODY=8BITMIME"] if needs_smtputf8(recipient) else []
+        utf8 = needs_smtputf8(recipient)
+        if utf8 and not smtp.has_extn("smtputf8"):
+            raise DeliveryError(f"{self.describe()} does not offer SMTPUTF8, which the address {recipient!r} needs",
+                                permanent=True)
         try:
-            code, text = smtp.mail(envelope_from, options)
-            if code != 250:
-                self._reset()
-                raise DeliveryError(_reply_text(code, text), permanent=code >= 500)
-            code, text = smtp.rcpt(recipient)
-            if code not in (250, 251):
-                self._reset()
-                raise DeliveryError(_reply_text(code, text), permanent=code >= 500, recipient_refused=code >= 500)
-            smtp.putcmd("data")
-            code, text = smtp.getreply()
-            if code != 354:
-                self._reset()
-                raise DeliveryError(_reply_text(code, text), permanent=code >= 500)
+            if smtp.has_extn("pipelining"):
+                self._envelope_pipelined(smtp, envelope_from, recipient, utf8)
+            else:
+                self._envelope_in_turn(smtp, envelope_from, recipient, utf8)
             smtp.send(_dot_stuff(data))
         except smtplib.SMTPServerDisconnected as exc:
             self._drop()
@@ -284,10 +148,6 @@ class SMTPTransport:
         except (OSError, smtplib.SMTPException) as exc:
             self._drop()
             raise DeliveryError(f"sending to {self.describe()} failed: {exc}", connection_lost=True) from None
-        if not commit_point():
-            # Hanging up without the final "." makes the server discard the data.
-            self._drop()
-            raise ClaimLost()
         try:
             smtp.send(b".\r\n")
             code, text = smtp.getreply()
@@ -299,6 +159,49 @@ class SMTPTransport:
         if code != 250:
             raise DeliveryError(_reply_text(code, text), permanent=code >= 500, connection_lost=code == 421)
         return _reply_text(code, text)
+
+    @staticmethod
+    def _options(utf8: bool) -> str:
+        return " SMTPUTF8 BODY=8BITMIME" if utf8 else ""
+
+    def _envelope_in_turn(self, smtp: smtplib.SMTP, envelope_from: str, recipient: str, utf8: bool) -> None:
+        """MAIL, RCPT and DATA, each waiting for its reply."""
+        smtp.command_encoding = "utf-8" if utf8 else "ascii"
+        smtp.putcmd("mail", f"FROM:{smtplib.quoteaddr(envelope_from)}{self._options(utf8)}")
+        code, text = smtp.getreply()
+        if code != 250:
+            self._reset()
+            raise DeliveryError(_reply_text(code, text), permanent=code >= 500)
+        smtp.putcmd("rcpt", f"TO:{smtplib.quoteaddr(recipient)}")
+        code, text = smtp.getreply()
+        if code not in (250, 251):
+            self._reset()
+            raise DeliveryError(_reply_text(code, text), permanent=code >= 500, recipient_refused=code >= 500)
+        smtp.putcmd("data")
+        code, text = smtp.getreply()
+        if code != 354:
+            self._reset()
+            raise DeliveryError(_reply_text(code, text), permanent=code >= 500)
+
+    def _envelope_pipelined(self, smtp: smtplib.SMTP, envelope_from: str, recipient: str, utf8: bool) -> None:
+        """MAIL, RCPT and DATA in one write, then their three replies: one round trip instead of three."""
+        commands = (f"MAIL FROM:{smtplib.quoteaddr(envelope_from)}{self._options(utf8)}\r\n"
+                    f"RCPT TO:{smtplib.quoteaddr(recipient)}\r\nDATA\r\n")
+        smtp.send(commands.encode("utf-8" if utf8 else "ascii"))
+        mail, rcpt, data = smtp.getreply(), smtp.getreply(), smtp.getreply()
+        if mail[0] == 250 and rcpt[0] in (250, 251) and data[0] == 354:
+            return
+        if data[0] == 354:
+            # The server wants the data although it refused the sender or recipient: hanging up
+            # without the final "." makes it discard whatever it has (RFC 5321 4.1.1.4).
+            self._drop()
+        else:
+            self._reset()
+        if mail[0] != 250:
+            raise DeliveryError(_reply_text(*mail), permanent=mail[0] >= 500)
+        if rcpt[0] not in (250, 251):
+            raise DeliveryError(_reply_text(*rcpt), permanent=rcpt[0] >= 500, recipient_refused=rcpt[0] >= 500)
+        raise DeliveryError(_reply_text(*data), permanent=data[0] >= 500, connection_lost=data[0] == 354)
 
     def _reset(self) -> None:
         try:
@@ -333,7 +236,7 @@ class EmlTransport:
     def path_for(self, message_id: str, day: dt.date) -> Path:
         return self.folder / day.isoformat() / self.file_name(message_id)
 
-    def send(self, envelope_from: str, recipient: str, data: bytes, commit_point: CommitPoint) -> str:
+    def send(self, envelope_from: str, recipient: str, data: bytes) -> str:
         path = self.path_for(self._message_id(data), dt.date.today())
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -344,9 +247,6 @@ class EmlTransport:
                 os.fsync(handle.fileno())
         except OSError as exc:
             raise DeliveryError(f"could not write {path}: {exc}") from None
-        if not commit_point():
-            aside.unlink(missing_ok=True)
-            raise ClaimLost()
         os.replace(aside, path)
         return f"written to {path}"
 
@@ -370,7 +270,4 @@ def transport_for(config: Mapping, instance_path: str):
     return EmlTransport(Path(instance_path) / "outbox")
 
 
-__all__ = [
-    "BuiltMessage", "ClaimLost", "DeliveryError", "DeliveryUncertain", "EmlTransport", "InvitationLinks",
-    "SMTPTransport", "build_invitation", "transport_for",
-]
+__all__ = ["DeliveryError", "DeliveryUncertain", "EmlTransport", "SMTPTransport", "transport_for"]

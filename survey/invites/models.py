@@ -31,6 +31,11 @@ MESSAGE_KINDS = ("invitation", "reminder")
 OUTBOX_STATES = ("queued", "sending", "sent", "failed", "uncertain", "cancelled")
 
 
+def recipient_domain(address: str | None) -> str | None:
+    """The part of an address after the last ``@``, lower-cased: what receivers throttle by."""
+    return address.rpartition("@")[2].lower() or None if address else None
+
+
 class Campaign(db.Model):
     """One sending of a survey to a set of contacts."""
 
@@ -147,6 +152,10 @@ class OutboxMessage(db.Model):
     # per-message return path instead, worked out from the id (survey.invites.bounces).
     envelope_from: Mapped[str] = mapped_column(sa.String(320))
     recipient: Mapped[Optional[str]] = mapped_column(sa.String(320))
+    # The recipient's domain, lower-cased, and when the message was last handed to the
+    # server: together they count the messages per minute to one domain (MAIL_DOMAIN_RATES).
+    domain: Mapped[Optional[str]] = mapped_column(sa.String(255))
+    attempted_at: Mapped[Optional[dt.datetime]]
     # The complete message as it goes on the wire. Erased once it has left (or
     # was given up), because it holds the recipient's working links.
     raw: Mapped[Optional[bytes]] = mapped_column(sa.LargeBinary)
@@ -164,6 +173,7 @@ class OutboxMessage(db.Model):
 
     __table_args__ = (
         sa.Index("ix_outbox_messages_due", "state", "next_attempt_at"),
+        sa.Index("ix_outbox_messages_domain_attempted", "domain", "attempted_at"),
         sa.CheckConstraint(f"state IN {OUTBOX_STATES}", name="state_known"),
         sa.CheckConstraint(f"kind IN {MESSAGE_KINDS}", name="kind_known"),
         sa.CheckConstraint("state NOT IN ('queued', 'sending') OR raw IS NOT NULL", name="pending_has_body"),

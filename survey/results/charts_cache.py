@@ -1,4 +1,4 @@
-"""The results charts (``analysis.charts``), remembered by their data.
+"""The results charts (``survey.insights.charts``), remembered by their data.
 
 Drawing a chart with matplotlib takes a good part of a second whatever the
 number of answers; the data behind it is a handful of counts. The same counts
@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 
-from analysis import charts
+from survey.insights import charts
 from survey.metrics import MetricResult
 from survey.results.queries import expand
 

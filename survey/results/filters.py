@@ -34,9 +34,10 @@ import sqlalchemy as sa
 import sqlalchemy.orm
 
 from survey.db import db
-from survey.models import CHANNELS, SENTIMENTS, THEMES, Contact, PainPoint, Response, Survey, pain_point_responses
+from analysis.labels import SENTIMENTS, THEMES
+from survey.kinds import BANDS
+from survey.models import CHANNELS, Contact, PainPointRecord, Response, Survey, pain_point_responses
 
-BANDS = ("negative", "neutral", "positive")
 ATTR_PREFIX = "attr."
 MAX_SEARCH_LENGTH = 200
 MAX_ATTR_FILTERS = 10
@@ -244,7 +245,7 @@ def _parse_pain_point(survey: Survey, value: str | None) -> int | None:
         return None
     if not value.isdigit() or len(value) > 18:
         raise FilterError(f"pain point {value[:40]!r} is not a pain point number", "pain")
-    point = db.session.get(PainPoint, int(value))
+    point = db.session.get(PainPointRecord, int(value))
     # A run over all surveys has pain points with no survey of their own.
     if point is None or point.survey_id not in (None, survey.id):
         raise FilterError(f"there is no pain point {value} for this survey; it may be from an older analysis",

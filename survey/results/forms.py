@@ -5,9 +5,9 @@ from __future__ import annotations
 from wtforms import HiddenField, SelectField, ValidationError
 from wtforms.fields.choices import SelectChoice
 
-from survey.security import PageForm
-from survey.models import SENTIMENTS, THEMES
+from analysis.labels import SENTIMENTS, THEMES
 from survey.redirects import local_path
+from survey.security import PageForm
 
 
 class CorrectionForm(PageForm):

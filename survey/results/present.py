@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from flask import url_for
 
-from survey.models import PainPoint, Survey
+from survey.models import PainPointRecord, Survey
 from survey.results import bp
 from survey.results.filters import ResponseFilter
 
@@ -15,9 +15,7 @@ CHANNEL_NAMES = {"link": "survey link", "email": "e-mail", "widget": "widget", "
 
 
 def band_names(survey: Survey) -> dict[str, str]:
-    if survey.kind == "nps":
-        return {"negative": "detractors", "neutral": "passives", "positive": "promoters"}
-    return {"negative": "negative", "neutral": "neutral", "positive": "positive"}
+    return survey.spec.band_names
 
 
 @bp.app_template_filter()
@@ -88,6 +86,6 @@ def filter_chips(flt: ResponseFilter, endpoint: str, pain_label: str | None = No
     ]
 
 
-def pain_point_label(point: PainPoint | None) -> str | None:
+def pain_point_label(point: PainPointRecord | None) -> str | None:
     return None if point is None else f"#{point.rank} {point.label}"
 

@@ -19,7 +19,8 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from survey.db import db
 from survey.metrics import ChangeResult, MetricResult, change, metric_for
-from survey.models import (SENTIMENTS, THEMES, AnalysisRun, Contact, LabelCorrection, PainPoint, Response,
+from analysis.labels import SENTIMENTS, THEMES
+from survey.models import (AnalysisRun, Contact, LabelCorrection, PainPointRecord, Response,
                            ResponseLabel, Survey, User, pain_point_responses)
 from survey.results.filters import ResponseFilter
 
@@ -176,7 +177,7 @@ def answer_count(flt: ResponseFilter) -> int:
 
 def latest_run(survey: Survey) -> AnalysisRun | None:
     """The newest finished analysis that covered this survey (alone, or all surveys at once)."""
-    own_points = sa.exists().where(PainPoint.run_id == AnalysisRun.id, PainPoint.survey_id == survey.id)
+    own_points = sa.exists().where(PainPointRecord.run_id == AnalysisRun.id, PainPointRecord.survey_id == survey.id)
     return db.session.scalar(
         sa.select(AnalysisRun)
         .where(AnalysisRun.finished_at.is_not(None),
@@ -188,7 +189,7 @@ def latest_run(survey: Survey) -> AnalysisRun | None:
 
 @dataclass(frozen=True)
 class PainPointRow:
-    point: PainPoint
+    point: PainPointRecord
     matching: int  # its answers that pass the page's filters
 
 
@@ -197,9 +198,9 @@ def pain_points(flt: ResponseFilter, run: AnalysisRun | None) -> list[PainPointR
     if run is None:
         return []
     points = list(db.session.scalars(
-        sa.select(PainPoint)
-        .where(PainPoint.run_id == run.id, sa.or_(PainPoint.survey_id == flt.survey.id, PainPoint.survey_id.is_(None)))
-        .order_by(PainPoint.rank, PainPoint.id)
+        sa.select(PainPointRecord)
+        .where(PainPointRecord.run_id == run.id, sa.or_(PainPointRecord.survey_id == flt.survey.id, PainPointRecord.survey_id.is_(None)))
+        .order_by(PainPointRecord.rank, PainPointRecord.id)
     ))
     if not points:
         return []

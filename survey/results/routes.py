@@ -7,11 +7,12 @@ import re
 from flask import Response as HttpResponse
 from flask import abort, flash, jsonify, redirect, render_template, request, stream_with_context, url_for
 
+from analysis.labels import SENTIMENTS, THEMES
 from survey.auth import current_user, login_required
 from survey.db import db
 from survey.errors import error_response
+from survey.models import PainPointRecord, Response, utcnow
 from survey.redirects import safe_next
-from survey.models import PainPoint, Response, utcnow
 from survey.public.routes import survey_or_404
 from survey.results import bp, charts_cache, queries
 from survey.results.export import csv_lines
@@ -40,11 +41,13 @@ def page_number() -> int:
 
 def filter_bar(flt: ResponseFilter, endpoint: str) -> dict:
     """What the filter form needs: choices, the filters in use, and where to send it."""
-    pain = db.session.get(PainPoint, flt.pain_point) if flt.pain_point is not None else None
+    pain = db.session.get(PainPointRecord, flt.pain_point) if flt.pain_point is not None else None
     return {
         "flt": flt,
         "endpoint": endpoint,
         "band_names": band_names(flt.survey),
+        "sentiments": SENTIMENTS,
+        "themes": THEMES,
         "attribute_choices": queries.attribute_choices(flt.survey),
         "chips": filter_chips(flt, endpoint, pain_point_label(pain)),
         "pain": pain,

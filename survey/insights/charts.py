@@ -25,8 +25,9 @@ import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
-from survey.kinds import KINDS
-from survey.metrics import SCALES, MetricResult
+from analysis.labels import SENTIMENTS, THEMES
+from survey.kinds import BANDS, KINDS
+from survey.metrics import MetricResult
 
 __all__ = ["score_distribution_svg", "metric_trend_svg", "sentiment_by_theme_svg", "pain_points_svg",
            "BAND_COLOURS", "THEME_COLOURS"]
@@ -35,9 +36,6 @@ __all__ = ["score_distribution_svg", "metric_trend_svg", "sentiment_by_theme_svg
 BAND_COLOURS = {"negative": "#d64545", "neutral": "#c99a1c", "positive": "#1f9d55"}
 THEME_COLOURS = {"service": "#2457d6", "care": "#8e44ad", "other": "#7f8c8d"}
 INK, MUTED, GRID, ACCENT = "#1b1f24", "#5b6470", "#dfe3e8", "#2457d6"
-SENTIMENT_ORDER = ("negative", "neutral", "positive")
-THEME_ORDER = ("service", "care", "other")
-METRIC_NAMES = {"nps": "NPS", "csat": "CSAT (% satisfied)", "ces": "CES (mean)"}
 
 WIDTH_IN = 8.0       # 576 px at 72 dpi: matplotlib writes SVG in points, kept 1:1 as px
 DPI = 72
@@ -107,9 +105,9 @@ def score_distribution_svg(kind: str, scores: Sequence[int | None]) -> str:
             ax.set_ylim(0, 1)
             ax.set_yticks([])
             _empty_note(ax, "No scored answers yet")
-        handles = [_patch(BAND_COLOURS[b]) for b in SENTIMENT_ORDER]
-        names = _band_names(kind)
-        ax.legend(handles, [names[b] for b in SENTIMENT_ORDER], loc="lower right", ncols=3,
+        handles = [_patch(BAND_COLOURS[b]) for b in BANDS]
+        names = spec.band_names
+        ax.legend(handles, [names[b] for b in BANDS], loc="lower right", ncols=3,
                   bbox_to_anchor=(1, 1.0), fontsize=9, handlelength=1, borderaxespad=0)
 
     return _render(draw, (WIDTH_IN, 3.3), title, desc, key=("dist", kind, tuple(counts.items())))
@@ -120,9 +118,9 @@ def metric_trend_svg(kind: str, periods: Sequence[tuple[dt.date, MetricResult]])
 
     Periods whose score cannot be estimated (no answers) are left out of the line.
     """
-    KINDS[kind]  # KeyError for an unknown kind, like the other charts
+    spec = KINDS[kind]  # KeyError for an unknown kind, like the other charts
     points = [(day, result) for day, result in sorted(periods, key=lambda p: p[0]) if result.score is not None]
-    name = METRIC_NAMES[kind]
+    name = spec.metric_name
     title = f"{name} over time"
     if points:
         desc = f"{len(points)} periods. " + "; ".join(
@@ -132,7 +130,7 @@ def metric_trend_svg(kind: str, periods: Sequence[tuple[dt.date, MetricResult]])
             for day, result in points)
     else:
         desc = "No answers yet."
-    low, high = _metric_range(kind)
+    low, high = spec.metric_range
 
     def draw(fig, ax):
         import matplotlib.dates as mdates
@@ -168,12 +166,12 @@ def metric_trend_svg(kind: str, periods: Sequence[tuple[dt.date, MetricResult]])
 
 def sentiment_by_theme_svg(counts: dict[str, dict[str, int]]) -> str:
     """Stacked horizontal bars: for each theme, its comments split by sentiment."""
-    themes = [t for t in THEME_ORDER if t in counts] + sorted(t for t in counts if t not in THEME_ORDER)
+    themes = [t for t in THEMES if t in counts] + sorted(t for t in counts if t not in THEMES)
     title = "Sentiment by theme"
-    rows = [(theme, [int(counts[theme].get(s, 0)) for s in SENTIMENT_ORDER]) for theme in themes]
+    rows = [(theme, [int(counts[theme].get(s, 0)) for s in SENTIMENTS]) for theme in themes]
     rows = [(theme, values) for theme, values in rows if sum(values)]
     desc = "; ".join(
-        f"{theme}: " + ", ".join(f"{n} {s}" for s, n in zip(SENTIMENT_ORDER, values)) for theme, values in rows
+        f"{theme}: " + ", ".join(f"{n} {s}" for s, n in zip(SENTIMENTS, values)) for theme, values in rows
     ) or "No labelled comments yet."
 
     def draw(fig, ax):
@@ -185,7 +183,7 @@ def sentiment_by_theme_svg(counts: dict[str, dict[str, int]]) -> str:
         else:
             names = [theme for theme, _ in rows][::-1]
             left = [0] * len(names)
-            for k, sentiment in enumerate(SENTIMENT_ORDER):
+            for k, sentiment in enumerate(SENTIMENTS):
                 widths = [values[k] for _, values in rows][::-1]
                 bars = ax.barh(names, widths, left=left, color=BAND_COLOURS[sentiment], height=0.6, label=sentiment)
                 # Counts inside segments wide enough to hold them.
@@ -241,7 +239,7 @@ def pain_points_svg(points: Sequence[dict]) -> str:
             if min(impacts) >= 0:
                 ax.set_xlim(left=0)
             ax.axvline(0, color=MUTED, linewidth=0.8)
-            themes = [t for t in THEME_ORDER if any(p.get("theme") == t for p in shown)]
+            themes = [t for t in THEMES if any(p.get("theme") == t for p in shown)]
             if themes:
                 ax.legend([_patch(THEME_COLOURS[t]) for t in themes], themes, loc="lower right",
                           ncols=len(themes), bbox_to_anchor=(1, 1.0), fontsize=9, handlelength=1,
@@ -256,22 +254,6 @@ def pain_points_svg(points: Sequence[dict]) -> str:
 # --------------------------------------------------------------------------- #
 # Helpers
 # --------------------------------------------------------------------------- #
-def _band_names(kind: str) -> dict[str, str]:
-    if kind == "nps":
-        return {"negative": "detractors", "neutral": "passives", "positive": "promoters"}
-    return {b: b for b in SENTIMENT_ORDER}
-
-
-def _metric_range(kind: str) -> tuple[float, float]:
-    """The reporting scale of a metric (NPS points, CSAT percent, CES scale units)."""
-    if kind == "nps":
-        return -100.0, 100.0
-    if kind == "csat":
-        return 0.0, 100.0
-    low, high = SCALES[kind]
-    return float(low), float(high)
-
-
 def _shorten(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

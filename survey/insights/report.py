@@ -1,7 +1,7 @@
 """The analysis report: a JSON-able dict, and the folder it is written to.
 
-``flask analyze`` gathers the numbers from the database and calls
-:func:`build_report`; :func:`write_report` then writes, into one folder:
+The insights service gathers the numbers (``survey.insights.findings``) and
+calls :func:`build_report`; :func:`write_report` then writes, into one folder:
 
 * ``report.json`` -- the dict itself (schema below);
 * ``report.html`` -- rendered from that dict alone (Jinja2, autoescaped, charts
@@ -13,7 +13,7 @@ Comments are attacker-controlled: everything written is PII-masked
 (:func:`analysis.text.mask_pii`), HTML is escaped by the template engine, and
 CSV cells that a spreadsheet would run as a formula are neutralised
 (:func:`survey.csvsafe.safe_cell`). Files are written aside and moved into
-place, so a reader never sees half a report. No Flask here.
+place, so a reader never sees half a report. No Flask here: it needs no app.
 
 ``report.json``::
 
@@ -37,16 +37,16 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
-from analysis import charts
+from analysis.labels import SENTIMENTS, THEMES
 from analysis.text import mask_pii
 from survey.csvsafe import safe_cell
+from survey.insights import charts
+from survey.insights.findings import SurveyPainPoint, SurveySummary
+from survey.kinds import KINDS
 from survey.metrics import MetricResult, metric_for
 
-SENTIMENTS = ("negative", "neutral", "positive")
-THEMES = ("service", "care", "other")
 REPORT_FILES = ("report.html", "report.json", "responses.csv")
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -60,24 +60,6 @@ RESPONSE_COLUMNS = (
 )
 
 
-@dataclass
-class SurveySummary:
-    """One survey's numbers in scope, gathered by the caller."""
-
-    key: str
-    name: str
-    kind: str
-    responses: int
-    comments: int
-    score_counts: dict[int, int]
-    trend: list[tuple[dt.date, MetricResult]]  # the metric per period, oldest first
-    period: str = "week"                         # "week" or "month": what one trend point covers
-
-    @property
-    def scores(self) -> list[int]:
-        return [score for score, n in sorted(self.score_counts.items()) for _ in range(n)]
-
-
 # --------------------------------------------------------------------------- #
 # The report dict
 # --------------------------------------------------------------------------- #
@@ -85,7 +67,7 @@ def build_report(
     *,
     surveys: list[SurveySummary],
     sentiment_by_theme: Mapping[str, Mapping[str, int]],
-    pain_points: list[dict],
+    pain_points: list[SurveyPainPoint],
     model_version: str,
     scope: dict,
     labelled_now: int,
@@ -108,11 +90,8 @@ def build_report(
             "score_counts": {str(score): n for score, n in sorted(survey.score_counts.items())},
             "trend": [{"period_start": start.isoformat(), **_metric_dict(result)} for start, result in survey.trend],
         })
-    points = []
-    for point in pain_points:
-        point = dict(point)
-        point["quotes"] = [mask_pii(q) for q in point.get("quotes", [])]
-        points.append(point)
+    cross_survey = len(surveys) > 1
+    points = [pain_point_entry(found, rank, cross_survey) for rank, found in enumerate(pain_points, start=1)]
     return {
         "generated_at": generated_at.replace(microsecond=0).isoformat(),
         "model_version": model_version,
@@ -129,6 +108,19 @@ def build_report(
         "sentiment_by_theme": by_theme,
         "pain_points": points,
     }
+
+
+def pain_point_entry(found: SurveyPainPoint, rank: int, cross_survey: bool) -> dict:
+    """One ``pain_points`` entry: the pain point as it serialises itself, with its survey.
+
+    Across several surveys ``rank`` is the place in the whole list and
+    ``survey_rank`` the place within its own survey.
+    """
+    entry = {"survey": found.survey_key, **found.point.as_dict()}
+    entry["quotes"] = [mask_pii(q) for q in entry["quotes"]]
+    if cross_survey:
+        entry["survey_rank"], entry["rank"] = entry["rank"], rank
+    return entry
 
 
 def _metric_dict(result: MetricResult) -> dict:
@@ -159,7 +151,7 @@ def render_html(report: Mapping) -> str:
         sections.append({
             **survey,
             "metric": report["metrics"][survey["key"]],
-            # The SVG comes from analysis.charts, which escapes every text it draws.
+            # The SVG comes from survey.insights.charts, which escapes every text it draws.
             "distribution_svg": Markup(charts.score_distribution_svg(survey["kind"], scores)),
             "trend_svg": Markup(charts.metric_trend_svg(survey["kind"], periods)),
         })
@@ -173,7 +165,7 @@ def render_html(report: Mapping) -> str:
         survey_names=names,
         sentiment_svg=Markup(charts.sentiment_by_theme_svg(report["sentiment_by_theme"])),
         pain_points_svg=Markup(charts.pain_points_svg(chart_points)),
-        metric_names=charts.METRIC_NAMES,
+        metric_names={code: kind.metric_name for code, kind in KINDS.items()},
     )
 
 

@@ -1,0 +1,287 @@
+"""``flask analyze``: parse the options, call the insights service, print what it did.
+
+* ``flask analyze [--survey KEY] [--since DATE] [--out DIR] [--model VERSION]``
+  labels every comment the current model has not labelled yet, recomputes the
+  pain points from the stored clause labels of *all* comments in scope, writes
+  the report folder and records the run for the dashboard
+  (:func:`survey.insights.service.run_analysis`).
+* ``flask analyze classify`` / ``evaluate`` / ``train``: label a CSV file,
+  score the model against a labelled CSV, train a new model version.
+
+No SQL and no orchestration here: the service does the work and raises
+``AnalysisError`` with a message, which becomes a click error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup, with_appcontext
+
+from analysis.labels import LABELS, TASKS
+from survey.cli import find_survey
+from survey.insights import service
+from survey.insights.service import BATCH_SIZE, AnalysisError
+
+#: Show a progress bar when at least this many comments are to be labelled.
+PROGRESS_FROM = 2000
+
+
+# --------------------------------------------------------------------------- #
+# flask analyze
+# --------------------------------------------------------------------------- #
+@click.group("analyze", cls=AppGroup, invoke_without_command=True)
+@click.option("--survey", "key", metavar="KEY", help="Public key of one survey (default: every survey).")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Only answers given on or after this day (YYYY-MM-DD, UTC).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the report (default: <instance>/reports/<survey or all>-<time>/).")
+@click.option("--model", "model_version", metavar="VERSION",
+              help="Use this model version instead of the newest (see `flask analyze train`).")
+@click.option("--batch-size", default=BATCH_SIZE, show_default=True, type=click.IntRange(1, 100_000),
+              help="Comments labelled and stored per transaction.")
+@click.pass_context
+@with_appcontext
+def analyze_cli(ctx: click.Context, key: str | None, since: dt.datetime | None, out_dir: Path | None,
+                model_version: str | None, batch_size: int) -> None:
+    """Label new comments, find pain points and write a report.
+
+    Incremental: comments already labelled by this model version are not
+    labelled again, so a second run only rebuilds the report. The
+    subcommands label a CSV file, score the model and train a new one.
+    """
+    if ctx.invoked_subcommand is not None:
+        given = [name for name, value in (("--survey", key), ("--since", since), ("--out", out_dir),
+                                          ("--model", model_version)) if value is not None]
+        if given:
+            raise click.UsageError(f"{', '.join(given)} belong(s) to `flask analyze` itself, "
+                                   f"not to `flask analyze {ctx.invoked_subcommand}`")
+        return
+    try:
+        outcome = service.run_analysis(find_survey(key) if key else None, since, out_dir, model_version,
+                                       batch_size, progress=_progress)
+    except AnalysisError as exc:
+        raise click.ClickException(str(exc)) from None
+    _print_summary(outcome.report, outcome.out_dir)
+
+
+def _progress(total: int, label: str):
+    """click's progress bar on stderr for long runs; nothing for short ones."""
+    if total < PROGRESS_FROM:
+        return service.no_progress(total, label)
+    return click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True, show_eta=True)
+
+
+def _print_summary(report: dict, out_dir: Path) -> None:
+    totals = report["totals"]
+    click.echo(f"Model {report['model_version']}: labelled {totals['labelled_now']:,} new comment(s); "
+               f"{totals['comments']:,} comment(s) in {totals['responses']:,} answer(s) in scope.")
+    for survey in report["surveys"]:
+        metric = report["metrics"][survey["key"]]
+        score = "no scores" if metric["score"] is None else f"{metric['score']:.1f}"
+        interval = (f" (95% CI {metric['ci_low']:.1f} to {metric['ci_high']:.1f})"
+                    if metric["ci_low"] is not None else "")
+        click.echo(f"{survey['kind'].upper():4} {survey['name']} [{survey['key']}]: {score}{interval}, n={metric['n']:,}")
+    click.echo("Sentiment: " + ", ".join(f"{n:,} {label}" for label, n in report["sentiment"].items()))
+    click.echo("Themes:    " + ", ".join(f"{n:,} {label}" for label, n in report["theme"].items()))
+    points = report["pain_points"]
+    if points:
+        click.echo(f"Top pain points (of {len(points)}):")
+        for point in points[:5]:
+            gap = "" if point["score_impact"] is None else f", score {point['score_impact']:+.2f}"
+            click.echo(f"  {point['rank']}. {point['label']} ({point['theme']}): {point['count']:,} answer(s), "
+                       f"{point['share'] * 100:.1f}% of comments{gap}")
+    else:
+        click.echo("No pain points: too few negative remarks to group.")
+    click.echo(f"Report: {Path(out_dir) / 'report.html'}")
+
+
+# --------------------------------------------------------------------------- #
+# flask analyze classify / evaluate / train
+# --------------------------------------------------------------------------- #
+@analyze_cli.command("classify")
+@click.option("--in", "in_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSV file (UTF-8) with a header row.")
+@click.option("--text-col", required=True, help="Column holding the text to label.")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="CSV file to write: the input plus sentiment, sentiment_proba, theme, theme_proba.")
+@click.option("--model", "model_version", metavar="VERSION", help="Model version (default: the newest).")
+@click.option("--batch-size", default=BATCH_SIZE, show_default=True, type=click.IntRange(1, 100_000))
+def classify_command(in_path: Path, text_col: str, out_path: Path, model_version: str | None, batch_size: int) -> None:
+    """Label every row of any CSV file, streaming (memory does not grow with the file)."""
+    from analysis.classify import ColumnNotFound, classify_csv
+
+    if out_path.resolve() == in_path.resolve():
+        raise click.UsageError("--out must be a different file from --in (it would be overwritten while read)")
+    if not out_path.parent.is_dir():
+        raise click.UsageError(f"--out: folder {out_path.parent} does not exist")
+    labeller = _labeller(model_version)
+    try:
+        with _written_aside(out_path) as tmp:
+            rows = classify_csv(in_path, tmp, text_col, labeller, batch_size=batch_size)
+    except ColumnNotFound as exc:
+        raise click.ClickException(str(exc)) from None
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{in_path} is not UTF-8 text; save it as CSV UTF-8 and try again") from None
+    except (ValueError, csv.Error) as exc:
+        raise click.ClickException(f"{in_path}: {exc}") from None
+    click.echo(f"labelled {rows:,} row(s) with model {labeller.version}: {out_path}")
+
+
+@contextlib.contextmanager
+def _written_aside(target: Path) -> Iterator[Path]:
+    """A temporary file next to ``target``, renamed onto it only if the block succeeds."""
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@analyze_cli.command("evaluate")
+@click.option("--in", "in_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSV file (UTF-8) with the text and the right answers.")
+@click.option("--text-col", required=True, help="Column holding the text.")
+@click.option("--label-col", required=True, help="Column holding the right label (rows left blank are skipped).")
+@click.option("--task", required=True, type=click.Choice(TASKS), help="Which labels to score.")
+@click.option("--model", "model_version", metavar="VERSION", help="Model version (default: the newest).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of the table.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON here.")
+def evaluate_command(in_path: Path, text_col: str, label_col: str, task: str, model_version: str | None,
+                     as_json: bool, out_path: Path | None) -> None:
+    """Accuracy, macro-F1, per-class precision/recall and the confusion matrix against labelled data."""
+    from analysis.evaluate import evaluate, format_report
+
+    texts, gold, skipped = [], [], 0
+    problems = []
+    for line, row in _read_csv(in_path, [text_col, label_col]):
+        label = (row[label_col] or "").strip().lower()
+        if not label:
+            skipped += 1
+            continue
+        if label not in LABELS[task]:
+            problems.append(f"line {line}: {task} {row[label_col]!r} is not one of {', '.join(LABELS[task])}")
+            continue
+        texts.append(row[text_col] or "")
+        gold.append(label)
+    _fail_on(problems, in_path)
+    if not texts:
+        raise click.ClickException(f"{in_path}: no rows with a {label_col!r} label to evaluate against")
+    labeller = _labeller(model_version)
+    result = evaluate(texts, gold, task, labeller)
+    result["skipped_unlabelled_rows"] = skipped
+    text = json.dumps(result, indent=2)
+    if out_path:
+        out_path.write_text(text + "\n", encoding="utf-8")
+    if as_json:
+        click.echo(text)
+    else:
+        click.echo(f"model {labeller.version} on {in_path.name}" + (f" ({skipped} unlabelled row(s) skipped)"
+                                                                      if skipped else ""))
+        click.echo(format_report(result))
+
+
+def _read_csv(path: Path, columns: list[str]):
+    """``(line number, row dict)`` of a UTF-8 CSV, after checking its header has ``columns``."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            reader = csv.DictReader(fh)
+            header = reader.fieldnames or []
+            missing = [c for c in dict.fromkeys(columns) if c not in header]
+            if missing:
+                raise click.ClickException(
+                    f"{path}: no column {', '.join(map(repr, missing))}; the columns are: {', '.join(header) or 'none'}")
+            for row in reader:
+                yield reader.line_num, row
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{path} is not UTF-8 text; save it as CSV UTF-8 and try again") from None
+    except csv.Error as exc:
+        raise click.ClickException(f"{path}: {exc}") from None
+
+
+def _fail_on(problems: list[str], path: Path) -> None:
+    if problems:
+        shown = "\n".join(f"{path}: {p}" for p in problems[:20])
+        more = f"\n… and {len(problems) - 20} more" if len(problems) > 20 else ""
+        raise click.ClickException(f"{len(problems)} bad label(s); nothing was done:\n{shown}{more}")
+
+
+@analyze_cli.command("train")
+@click.option("--labels", "labels_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Your own labelled comments: a CSV with a text column and a sentiment and/or theme column.")
+@click.option("--text-col", default="text", show_default=True, help="Text column of --labels.")
+@click.option("--from-scores", is_flag=True,
+              help="Also learn sentiment from this site's comments and their scores "
+                   "(negative band → negative, positive band → positive; weak labels).")
+@click.option("--survey", "key", metavar="KEY", help="With --from-scores: only this survey's comments.")
+@click.option("--no-corrections", is_flag=True, help="Leave out the corrections analysts made in the dashboard.")
+@click.option("--corpus", "corpus_paths", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Corpus CSV files or folders (text,sentiment,theme) instead of the shipped corpus.")
+@click.option("--seed", default=0, show_default=True, type=int)
+def train_command(labels_path: Path | None, text_col: str, from_scores: bool, key: str | None,
+                  no_corrections: bool, corpus_paths: tuple[Path, ...], seed: int) -> None:
+    """Train a new model version into <instance>/models; `flask analyze` then uses it."""
+    if key and not from_scores:
+        raise click.UsageError("--survey only applies together with --from-scores")
+    own = _read_labelled(labels_path, text_col, LABELS) if labels_path else []
+    try:
+        data = service.training_data(own, corrections=not no_corrections, from_scores=from_scores,
+                                     survey=find_survey(key) if key else None)
+        click.echo(f"Training on the {'given' if corpus_paths else 'shipped'} corpus + {len(data.labelled):,} "
+                   f"labelled ({data.corrections:,} analyst correction(s)) + {len(data.weak_sentiment):,} weak "
+                   f"row(s)…", err=True)
+        version, out_dir, metadata = service.train_model(data, list(corpus_paths), seed)
+    except AnalysisError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"model {version} saved in {out_dir}")
+    for task in TASKS:
+        held_out = metadata["metrics"][task]["held_out"]
+        click.echo(f"  {task}: held-out accuracy {held_out['accuracy']:.3f}, macro-F1 {held_out['macro_f1']:.3f}")
+    click.echo("`flask analyze` now uses it (pin another with --model or ANALYSIS_MODEL_VERSION).")
+
+
+def _read_labelled(path: Path, text_col: str, labels: dict) -> list[tuple[str, str, str]]:
+    """``(text, task, label)`` from a CSV with a sentiment and/or theme column; blank cells are skipped."""
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        header = next(csv.reader(fh), [])
+    tasks = [task for task in TASKS if task in header]
+    if not tasks:
+        raise click.ClickException(f"{path}: needs a 'sentiment' or a 'theme' column; "
+                                   f"the columns are: {', '.join(header) or 'none'}")
+    rows, problems = [], []
+    for line, row in _read_csv(path, [text_col, *tasks]):
+        text = (row[text_col] or "").strip()
+        for task in tasks:
+            label = (row[task] or "").strip().lower()
+            if not label:
+                continue
+            if not text:
+                problems.append(f"line {line}: a {task} label but no text")
+            elif label not in labels[task]:
+                problems.append(f"line {line}: {task} {row[task]!r} is not one of {', '.join(labels[task])}")
+            else:
+                rows.append((text, task, label))
+    _fail_on(problems, path)
+    if not rows:
+        raise click.ClickException(f"{path}: no labelled rows")
+    return rows
+
+
+def _labeller(version: str | None):
+    try:
+        return service.load_labeller(version)
+    except AnalysisError as exc:
+        raise click.ClickException(str(exc)) from None

@@ -1,0 +1,53 @@
+"""What one analysis run finds, as typed objects: the service builds them, the report and the store read them.
+
+A pain point keeps one shape from the grouping to the database: the
+:class:`analysis.painpoints.PainPoint` that ``find_pain_points`` returns,
+carried with the survey it was found in. ``report.json`` serialises it
+(``PainPoint.as_dict``) and the run's records are stored from it; neither is
+rebuilt from the other.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from analysis.painpoints import PainPoint
+from survey.metrics import MetricResult
+
+
+@dataclass
+class SurveySummary:
+    """One survey's numbers in scope."""
+
+    key: str
+    name: str
+    kind: str
+    responses: int
+    comments: int
+    score_counts: dict[int, int]
+    trend: list[tuple[dt.date, MetricResult]]  # the metric per period, oldest first
+    period: str = "week"                         # "week" or "month": what one trend point covers
+
+    @property
+    def scores(self) -> list[int]:
+        return [score for score, n in sorted(self.score_counts.items()) for _ in range(n)]
+
+
+@dataclass(frozen=True)
+class SurveyPainPoint:
+    """A pain point and the survey it was found in (``point.rank`` is its rank within that survey)."""
+
+    survey_key: str
+    survey_id: int | None
+    point: PainPoint
+
+
+@dataclass
+class Findings:
+    """Everything a run found in its scope, pain points ranked across the scope (report order)."""
+
+    surveys: list[SurveySummary]
+    pain_points: list[SurveyPainPoint]
+    sentiment_by_theme: dict[str, dict[str, int]] = field(default_factory=dict)
+

@@ -1,0 +1,146 @@
+"""What the insights service reads from the database: the answers, labels and scores in a run's scope.
+
+Read-only; every query is limited to the surveys in scope and, with ``since``,
+to answers given on or after that moment. Large results stream
+(``yield_per``) so memory stays flat on big surveys.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+
+from analysis.painpoints import NegativeClause
+from survey.db import db
+from survey.insights.findings import SurveyPainPoint
+from survey.kinds import KINDS
+from survey.models import LabelCorrection, Response, ResponseLabel, Survey
+
+#: Rows fetched at a time from the big streaming queries.
+STREAM_ROWS = 2000
+
+
+def scoped(query: sa.Select, survey_ids: list[int], since: dt.datetime | None) -> sa.Select:
+    """``query`` limited to the answers of these surveys given on or after ``since``."""
+    query = query.where(Response.survey_id.in_(survey_ids))
+    return query.where(Response.created_at >= since) if since is not None else query
+
+
+def count_comments(survey_ids: list[int], since: dt.datetime | None) -> int:
+    if not survey_ids:
+        return 0
+    return db.session.scalar(scoped(sa.select(sa.func.count(Response.id)).where(Response.comment.is_not(None)),
+                                    survey_ids, since))
+
+
+def count_answers(survey_ids: list[int], since: dt.datetime | None) -> int:
+    return db.session.scalar(scoped(sa.select(sa.func.count(Response.id)), survey_ids, since))
+
+
+def surveys_with_answers(since: dt.datetime | None) -> list[Survey]:
+    has_answers = sa.select(Response.id).where(Response.survey_id == Survey.id)
+    if since is not None:
+        has_answers = has_answers.where(Response.created_at >= since)
+    return list(db.session.scalars(sa.select(Survey).where(sa.exists(has_answers)).order_by(Survey.id)))
+
+
+def negative_clauses(survey_ids: list[int], since: dt.datetime | None, version: str) -> Iterator[NegativeClause]:
+    """Negative clauses from the stored labels of ``version``.
+
+    A one-clause comment follows the labels in force, so an analyst's correction
+    of its sentiment or theme also moves it in or out of the pain points.
+    """
+    rows = db.session.execute(
+        scoped(sa.select(ResponseLabel.response_id, ResponseLabel.clauses, Response.score,
+                         Response.sentiment, Response.theme)
+               .join(Response, Response.id == ResponseLabel.response_id)
+               .where(ResponseLabel.model_version == version), survey_ids, since)
+        .order_by(ResponseLabel.response_id)
+        .execution_options(yield_per=STREAM_ROWS)
+    )
+    for response_id, clauses, score, sentiment, theme in rows:
+        if len(clauses) == 1:
+            clauses = [{**clauses[0], "sentiment": sentiment or clauses[0]["sentiment"],
+                        "theme": theme or clauses[0]["theme"]}]
+        for clause in clauses:
+            if clause["sentiment"] == "negative":
+                yield NegativeClause(response_id, clause["text"], clause["theme"], score)
+
+
+def response_rows(survey_ids: list[int], since: dt.datetime | None, version: str,
+                  pain_points: list[SurveyPainPoint]) -> Iterator[dict]:
+    """responses.csv lines, streamed: every answer in scope with its labels and probabilities."""
+    in_points: dict[int, list[str]] = defaultdict(list)
+    for found in pain_points:
+        for response_id in found.point.response_ids:
+            in_points[response_id].append(found.point.label)
+    corrected: dict[int, set[str]] = defaultdict(set)
+    for response_id, field in db.session.execute(
+        scoped(sa.select(LabelCorrection.response_id, LabelCorrection.field)
+               .join(Response, Response.id == LabelCorrection.response_id), survey_ids, since).distinct()
+    ):
+        corrected[response_id].add(field)
+    keys = dict(db.session.execute(sa.select(Survey.id, Survey.public_key).where(Survey.id.in_(survey_ids))).all())
+    kinds = dict(db.session.execute(sa.select(Survey.id, Survey.kind).where(Survey.id.in_(survey_ids))).all())
+    rows = db.session.execute(
+        scoped(sa.select(Response.id, Response.survey_id, Response.external_id, Response.created_at,
+                         Response.channel, Response.score, Response.sentiment, Response.theme, Response.comment,
+                         ResponseLabel.sentiment_proba, ResponseLabel.theme_proba, ResponseLabel.sentiment_probs,
+                         ResponseLabel.theme_probs, ResponseLabel.model_version)
+               .outerjoin(ResponseLabel, (ResponseLabel.response_id == Response.id)
+                          & (ResponseLabel.model_version == version)), survey_ids, since)
+        .order_by(Response.id)
+        .execution_options(yield_per=STREAM_ROWS)
+    )
+    for row in rows:
+        probs = {**(row.sentiment_probs or {}), **(row.theme_probs or {})}
+        yield {
+            "response_id": row.id, "survey": keys[row.survey_id], "external_id": row.external_id,
+            "created_at": row.created_at.replace(microsecond=0).isoformat(), "channel": row.channel,
+            "score": row.score,
+            "band": KINDS[kinds[row.survey_id]].band_name(row.score) if row.score is not None else None,
+            "sentiment": row.sentiment, "sentiment_proba": row.sentiment_proba,
+            "theme": row.theme, "theme_proba": row.theme_proba,
+            **{f"p_{label}": p for label, p in probs.items()},
+            "corrected": sorted(corrected.get(row.id, ())), "model_version": row.model_version,
+            "pain_points": in_points.get(row.id, []), "comment": row.comment,
+        }
+
+
+def pending_labelling(version: str, survey_id: int | None, since: dt.datetime | None) -> sa.Select:
+    """``(id, comment)`` of the comments in scope that ``version`` has not labelled, by id."""
+    done = sa.select(ResponseLabel.id).where(ResponseLabel.response_id == Response.id,
+                                             ResponseLabel.model_version == version)
+    query = sa.select(Response.id, Response.comment).where(Response.comment.is_not(None), ~sa.exists(done))
+    if survey_id is not None:
+        query = query.where(Response.survey_id == survey_id)
+    if since is not None:
+        query = query.where(Response.created_at >= since)
+    return query.order_by(Response.id)
+
+
+def still_unlabelled(version: str, response_ids: list[int]) -> set[int]:
+    """Which of these answers still exist and have no labels from ``version``."""
+    return set(db.session.scalars(
+        sa.select(Response.id).where(
+            Response.id.in_(response_ids),
+            ~sa.exists().where(ResponseLabel.response_id == Response.id, ResponseLabel.model_version == version),
+        )
+    ))
+
+
+def weak_labels(survey: Survey | None) -> list[tuple[str, str]]:
+    """Comments whose score is in the negative or positive band, with that band as a sentiment label."""
+    query = (sa.select(Response.comment, Response.score, Survey.kind).join(Survey, Survey.id == Response.survey_id)
+             .where(Response.comment.is_not(None), Response.score.is_not(None)).order_by(Response.id))
+    if survey is not None:
+        query = query.where(Response.survey_id == survey.id)
+    weak = []
+    for comment, score, kind in db.session.execute(query.execution_options(yield_per=STREAM_ROWS)):
+        band = KINDS[kind].band(score)
+        if band != "neutral" and comment.strip():
+            weak.append((comment, band))
+    return weak
