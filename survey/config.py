@@ -39,6 +39,12 @@ class Defaults:
     # An answer may be changed (its score, its comment) this long after it was first sent,
     # whatever its channel: the answer page, the widget (its edit token) or an invitation link.
     ANSWER_EDIT_WINDOW_SECONDS = 24 * 3600
+    # The answer page (/s/KEY): posts per client address (IPv6: per /64) per survey, and per
+    # survey from everyone ("30/minute", "100 per hour"; None: no limit), counted in the database.
+    ANSWER_RATE_LIMIT = "30/minute"
+    ANSWER_SURVEY_RATE_LIMIT = "600/minute"
+    # Posts sent sooner than this after the page was shown are bots: counted, not stored (0: off).
+    ANSWER_MIN_FILL_MS = 1200
     # Each web process re-reads a survey's wording, open flag and widget origins at most
     # this often (survey.published); changes made elsewhere reach answers this much later.
     SURVEY_CACHE_SECONDS = 5.0

@@ -19,10 +19,13 @@ from flask import current_app
 from survey.db import db, insert_on_conflict
 from survey.kinds import DEFAULT_FOLLOWUP, DEFAULT_THANK_YOU, KINDS
 from survey.models import CHANNELS, Response, Survey, utcnow
-from survey.prepared import PreparedWrite, Writes
+from survey.prepared import PreparedWrite, Writes, together
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from survey.importer import FeedbackRow
+    from survey.ratelimit import RateResult
 
 
 class OperationError(ValueError):
@@ -31,6 +34,14 @@ class OperationError(ValueError):
 
 class SubmissionConflict(OperationError):
     """A submission key that already belongs to an answer this request may not touch (409)."""
+
+
+class RateLimited(OperationError):
+    """The client is over its rate limit: its request was counted, and nothing else stored."""
+
+    def __init__(self, result: "RateResult"):
+        super().__init__(f"too many requests; try again in {result.retry_after} seconds")
+        self.result = result
 
 
 class EditWindowClosed(OperationError):
@@ -224,15 +235,27 @@ def stored_with_key(answer: Answer) -> Response:
     return existing
 
 
-def record_response(survey: Survey, answer: Answer) -> Recorded:
+def record_response(survey: Survey, answer: Answer,
+                    count_request: "Callable[[Writes], RateResult] | None" = None) -> Recorded:
     """Store one answer, or revise the one stored under the same ``submission_key``.
 
     The same ``submission_key`` twice (double-click, back button, a retried
     request, two copies racing) revises the first answer with the latest
     score and comment instead of storing a second one. A new answer is one
     statement in a transaction of its own, outside the ORM session.
+
+    ``count_request(writes)`` counts the request against its client's rate
+    limits together with the answer (``survey.prepared.together``: on SQLite one
+    commit). If a limit refuses it, only the count is stored and RateLimited is raised.
     """
-    recorded = insert_response(survey, answer)
+    if count_request is None:
+        recorded = insert_response(survey, answer)
+    else:
+        with together() as writes:
+            limit = count_request(writes)
+            recorded = insert_response(survey, answer, together=writes) if limit.allowed else None
+        if not limit.allowed:
+            raise RateLimited(limit)
     return recorded if recorded is not None else _revise_stored(survey, answer)
 
 

@@ -175,6 +175,10 @@ def server_env(instance_path: Path, database_uri: str, *, secret_key: str = "loa
         "RAPPORT_TEST_DATABASE_URL": None,
         "DATABASE_URL": None,
     }
+    # Load tests post the form at once, thousands a minute, from many addresses: no answer-page
+    # bot timer or per-survey limit (the per-address limit stays, as for the widget).
+    config.setdefault("ANSWER_MIN_FILL_MS", "0")
+    config.setdefault("ANSWER_SURVEY_RATE_LIMIT", "null")
     env.update({f"RAPPORT_{key}": value for key, value in config.items()})
     return env
 

@@ -6,7 +6,7 @@ import json
 import uuid
 
 from flask import current_app
-from wtforms import HiddenField, RadioField, TextAreaField, ValidationError
+from wtforms import HiddenField, RadioField, StringField, TextAreaField, ValidationError
 from wtforms.validators import Optional as OptionalValidator
 
 from survey.models import Survey
@@ -37,6 +37,8 @@ class AnswerForm(PageForm):
     submission_key = HiddenField()
     meta_json = HiddenField()
     ref = HiddenField()  # the referrer's origin, taken when the page was first shown
+    shown = HiddenField()  # when the page was shown, signed (survey.public.traps)
+    website = StringField()  # the honeypot: hidden from people, filled by simple bots
 
     @classmethod
     def for_survey(cls, survey: Survey, **kwargs) -> "AnswerForm":

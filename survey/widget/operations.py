@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from survey.db import db, insert_on_conflict
 from survey.models import Response, Survey, SurveyOrigin, utcnow
 from survey.operations import (  # noqa: F401  (EditWindowClosed, SubmissionConflict: the widget's errors too)
-    Answer, EditWindowClosed, OperationError, Recorded, SubmissionConflict, hash_token, insert_response,
+    Answer, EditWindowClosed, OperationError, RateLimited, Recorded, SubmissionConflict, hash_token, insert_response,
     revise_response, stored_for_revision,
 )
 from survey.prepared import Writes, together
@@ -43,14 +43,6 @@ class TokenMismatch(EditRefused):
     """The edit token is not the one this answer was given."""
 
     MESSAGE = "this edit token does not match the answer"
-
-
-class RateLimited(OperationError):
-    """The client is over its rate limit: its request was counted, and nothing else stored."""
-
-    def __init__(self, result: RateResult):
-        super().__init__(f"too many requests; try again in {result.retry_after} seconds")
-        self.result = result
 
 
 # --- Origins ---------------------------------------------------------------------------
