@@ -1,6 +1,7 @@
 """The widget's JSON API: answers and their edits, CORS, every error, the rate limit and the bot traps."""
 
 import datetime as dt
+from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -111,14 +112,29 @@ def test_the_embed_page_posts_from_this_sites_own_origin(client, survey):
     assert row.referrer_origin == PARTNER  # the framing page's origin, as it is on the survey's list
 
 
-@pytest.mark.parametrize("host, origin", [("xn--bcher-kva.example", "http://xn--bcher-kva.example"),
-                                          ("shop.example:80", "http://shop.example")])
-def test_this_sites_own_origin_is_compared_as_the_browser_sends_it(client, survey, host, origin):
+@pytest.mark.parametrize("base_url, origin", [("http://Bücher.example/feedback", "http://xn--bcher-kva.example"),
+                                              ("http://shop.example:80/", "http://shop.example")])
+def test_this_sites_own_origin_is_compared_as_the_browser_sends_it(app, client, survey, base_url, origin):
     """Browsers send an internationalised host in punycode and leave out the default port."""
+    app.config["PUBLIC_BASE_URL"] = base_url
     got = client.post(answers_url(survey), json={"score": 7, "elapsed_ms": HUMAN_MS},
-                      headers={"Origin": origin, "Host": host})
+                      headers={"Origin": origin, "Host": urlsplit(origin).netloc})
     assert got.status_code == 201, got.get_json()
     assert got.headers["Access-Control-Allow-Origin"] == origin
+
+
+@pytest.mark.parametrize("base_url", ["https://feedback.example.com", None])
+def test_the_host_header_does_not_make_an_origin_this_sites_own(app, client, survey, base_url):
+    """``Host: evil.example`` with ``Origin: http://evil.example`` used to pass as this site's own origin."""
+    app.config["PUBLIC_BASE_URL"] = base_url
+    got = client.post(answers_url(survey), json={"score": 7, "elapsed_ms": HUMAN_MS},
+                      headers={"Origin": "http://evil.example", "Host": "evil.example"})
+    assert got.status_code == 403 and "Access-Control-Allow-Origin" not in got.headers
+    assert answers() == []
+    if base_url:
+        own = client.post(answers_url(survey), json={"score": 7, "elapsed_ms": HUMAN_MS},
+                          headers={"Origin": base_url, "Host": "evil.example"})
+        assert own.status_code == 201
 
 
 # --- CORS ------------------------------------------------------------------------------
