@@ -24,6 +24,7 @@ import datetime as dt
 import functools
 import re
 import secrets
+import email.utils
 from dataclasses import dataclass
 from email import policy
 from email.headerregistry import Address
@@ -129,7 +130,10 @@ def _header(name: str, value: str) -> bytes:
 
 def _to_header(display_name: str, recipient: str) -> bytes:
     if needs_smtputf8(recipient):
-        return _folded("To", Address(display_name=display_name, addr_spec=recipient), utf8=True)
+        # Address() raises on a non-ASCII local part (NonASCIILocalPartDefect) even under the SMTPUTF8
+        # policy, where it is allowed; the header parser only notes it, so give it the text.
+        value = f'"{email.utils.quote(display_name)}" <{recipient}>' if display_name else recipient
+        return _folded("To", value, utf8=True)
     plain = f"{display_name} <{recipient}>" if display_name else recipient
     if (display_name.isascii() and _PLAIN_NAME.fullmatch(display_name) and "  " not in display_name
             and len(plain) + 4 <= MAX_LINE):
