@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from analysis.labels import LABELS
+from analysis.model_store import DEFAULT_MODEL_DIR
 from analysis.text import normalise
 
-DEFAULT_CORPUS_DIR = Path(__file__).resolve().parent.parent / "models" / "corpus"
+DEFAULT_CORPUS_DIR = DEFAULT_MODEL_DIR / "corpus"
 REQUIRED_COLUMNS = ("text", "sentiment", "theme")
 
 

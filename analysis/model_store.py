@@ -25,6 +25,7 @@ byte-identical files (checked by the tests).
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import os
@@ -33,7 +34,24 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
+
+
+def _shipped_model_dir() -> Path:
+    """``models/`` of the source tree, or of an installed wheel (the data package ``rapport_models``).
+
+    The source tree is recognised by its setup.cfg beside ``models/``, so an
+    unrelated top-level ``models`` folder in site-packages is never taken.
+    """
+    root = Path(__file__).resolve().parent.parent
+    if (root / "setup.cfg").is_file() and (root / "models").is_dir():
+        return root / "models"
+    spec = importlib.util.find_spec("rapport_models")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return root / "models"
+
+
+DEFAULT_MODEL_DIR = _shipped_model_dir()
 TASKS = ("sentiment", "theme")
 
 #: Types a model file may contain beyond those skops trusts by default.

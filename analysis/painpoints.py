@@ -1,99 +1,78 @@
 """Pain points: negative clauses grouped into named, ranked problems.
 
 Input is every negative clause of the comments in scope (PII-masked text, the
-clause's theme, its response's id and score) plus how the scores of *all*
-answers in scope add up. Output is a list of :class:`PainPoint`, biggest
-impact first. Pure and deterministic (fixed seeds, stable sorts); no Flask.
+clause's theme, its response's id and score, how negative it is), the other
+clauses of those comments as background, and how the scores of *all* answers
+in scope add up. Output is a :class:`PainPointAnalysis`: the pain points,
+biggest impact first, and how many negative comments they cover. Pure and
+deterministic (stable sorts, no random step that the data does not fix); no
+Flask.
 
 How:
 
-1. **Features.** Each clause becomes Porter-stemmed content words and their
-   bigrams (negations such as "no", "never", "nobody" are kept: "no one
-   called" is the complaint), weighted by TF-IDF.
-2. **Groups.** Within each theme (service, care, other) non-negative matrix
-   factorisation (NMF) finds topics; each clause joins its strongest topic.
-   Working per theme keeps "how a request was handled" apart from "how the
-   person was treated", which is the question analysts ask. A few hundred
-   clauses or fewer are clustered by average linkage across themes instead.
-3. **Merge.** Groups whose centroids are near-duplicates (cosine at least
-   :data:`MERGE_SIMILARITY`), or that end up with the same name, become one;
-   the theme is the one most of its clauses carry.
-4. **Drop** groups with fewer responses than ``min_count``.
-5. **Names** are real phrases from the group's clauses ("on hold for hours",
-   "no one called back"): the 2–5 word phrase most distinctive of the group
-   against all negative clauses (class-based TF-IDF), not starting or ending
-   on a filler word.
-6. **Rank** by impact: how much the overall mean score would rise if the
-   answers with this pain point scored like the others, in percent of the
-   scale (share of scored answers × score gap ÷ scale span × 100). Surveys
-   without scores fall back to size: impact is then the percentage of
-   comments.
+1. **Complaint terms.** Each clause becomes stemmed content words and their
+   bigrams, every negation kept as "not" ("nobody called back" is the
+   complaint, "called back" is not). Each feature is weighed by how much more
+   often negative clauses say it than the other clauses (z-scored log-odds
+   with an informative Dirichlet prior, :mod:`analysis.complaint_terms`):
+   brand names, @handles, greetings and thanks fall out by themselves.
+2. **Anchors.** The features surest to belong to complaints (z at least
+   :data:`Z_ANCHOR`, odds at least :data:`MIN_ODDS_RATIO` times higher, said
+   by enough answers, not a strong sentiment word on its own: "terrible" says
+   how, not what) seed the pain points.
+3. **Anchor groups.** Anchors said in the same company (cosine of their
+   positive-PMI contexts) or by the same clauses (member Jaccard) join by
+   average linkage. The work grows with the number of anchors, not comments.
+4. **Members.** A clause joins the group of the surest anchor it says, and any
+   group whose anchor it says nearly as surely: a clause (and a comment) may
+   carry several pain points. Groups too small to report give their clauses
+   to the next group they say something of. A clause with no anchor is an
+   "other negative comment".
+5. **Merge** near-duplicates: groups with close centroids, mostly the same
+   answers, or names sharing a head word ("hours late", "hrs late") become
+   one, so the top ten are ten problems.
+6. **Names** are phrases the members wrote (2-5 words, negation kept, never a
+   torn fragment, no brand or handle): the one most typical of the group and
+   least of the others (:mod:`analysis.painpoint_names`).
+7. **Rank** by impact: with scores, how much the overall mean score would rise
+   if the answers with this pain point scored like the others, in percent of
+   the scale; without scores, by size × negativity (percent of comments times
+   the members' mean probability of being negative).
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 
-from analysis.labels import THEMES, theme_order
+from analysis import complaint_terms as terms
+from analysis.labels import theme_order
+from analysis.painpoint_names import name_groups, quotes_for
 
-#: Centroid cosine similarity above which two groups are the same pain point.
-MERGE_SIMILARITY = 0.5
-#: Up to this many negative clauses are clustered by linkage (exact, and it
-#: leaves one-off remarks alone); more by NMF topics, which scale.
-LINKAGE_UP_TO = 300
-#: Linkage joins clauses (and clusters) closer than this cosine distance.
-LINKAGE_DISTANCE = 0.9
-#: Most NMF topics looked for in one theme.
-MAX_TOPICS_PER_THEME = 15
-#: NMF learns its topics from at most this many clauses of a theme.
-NMF_FIT_SAMPLE = 6000
-#: Largest clustering vocabulary (most frequent terms kept).
-MAX_FEATURES = 20_000
-QUOTES = 3
-#: Clauses sampled per group (and overall) to name it: bounds time on big surveys.
-NAMING_SAMPLE = 3000
-
-# Words that carry no complaint on their own. Negations, "back", "again",
-# "still", "call" and the like are deliberately *not* here. "company" is what
-# exports often put in place of the company's own name.
-STOP_WORDS = frozenset("""
-a about above after all also am an and any are as at be because been before being below between both but by
-can could did do does doing down during each few for from further had has have having he her here hers herself
-him himself his how i if in into is it its itself just me more most my myself of off on once only or other our
-ours ourselves out over own same she should so some such than that the their theirs them themselves then there
-these they this those through to too under until up very was we were what when where which while who whom why
-will with would you your yours yourself yourselves i'm i've i'd i'll it's that's there's they're we're you're
-you've we've they've he's she's let's what's im ive id dont didnt doesnt isnt wasnt cant wont got get gets
-getting really even though although however yet whereas except etc ok okay well much many lot lots one's
-company s t
-""".split())
-# "turned up", "cut off", "sent out": a verb's particle may end a name.
-_PARTICLES = frozenset({"up", "off", "out", "down", "over"})
-# A name may not start with these (they make it read like a torn-off sentence) ...
-_BAD_FIRST = STOP_WORDS - {"no", "not", "never", "nobody", "nothing", "on", "off", "too", "out", "down", "up",
-                           "more", "over", "once", "only", "same", "very", "after", "before", "without", "as"}
-# ... nor end with these.
-_BAD_LAST = (STOP_WORDS - _PARTICLES) | {
-    "no", "not", "never", "without", "nobody", "nothing", "because", "being", "took", "take", "make", "made",
-    "said", "say", "went", "go", "come", "came", "want", "wanted", "need", "needed", "tried", "try", "seems",
-    "seem", "like", "every", "another", "kept", "keep", "still", "got", "get", "getting",
-}
-# A name never runs across these (they join two thoughts) ...
-_BREAKS = frozenset({"but", "so", "because", "although", "though", "however", "whereas", "except"})
-# ... nor across "and" into a new subject ("month and it took").
-_PRONOUNS = frozenset({"i", "it", "we", "they", "he", "she", "you", "this", "that", "there"})
-_KEEP_IN_FEATURES = frozenset({"no", "not", "never", "nobody", "nothing", "none", "without"})
-
-_WORD_RE = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+(?:[.,:]\d+)*|\[(?:email|phone)\]")
-_NO_ONE = re.compile(r"\bno[ -]?one\b")
-_LEADING_CONJUNCTION = re.compile(r"^\s*(?:but|however|although|though|yet|whereas|except|and|so)\b[\s,]*", re.I)
+#: A feature whose log-odds z-score reaches this may seed a pain point (p < 0.07, one-sided) ...
+Z_ANCHOR = 1.5
+#: ... and whose odds of being said are at least this many times higher in complaints
+#: (log-odds ratio): a word everyone uses ("flight" to an airline) is sure but not specific.
+MIN_ODDS_RATIO = 2.0
+#: Most anchors grouped (the surest first): bounds the anchor-by-anchor step.
+MAX_ANCHORS = 300
+#: Anchors closer than this (1 - similarity) form one group (average linkage).
+ANCHOR_DISTANCE = 0.8
+#: Groups whose centroids are at least this similar (cosine) are one pain point ...
+MERGE_SIMILARITY = 0.7
+#: ... and so are groups sharing at least this share of the smaller one's answers.
+MERGE_OVERLAP = 0.8
+#: A clause also joins any other group whose anchor it says at least this strongly,
+#: relative to its strongest ("still waiting for the engineer to call back").
+SECOND_GROUP_SHARE = 0.7
+#: Clauses are placed on the groups this many at a time (memory stays flat).
+ASSIGN_CHUNK = 20_000
+RANKED_BY_SCORE = "score impact"
+RANKED_BY_SIZE = "size × negativity"
 
 
 @dataclass(frozen=True)
@@ -104,6 +83,7 @@ class NegativeClause:
     text: str
     theme: str
     score: int | None
+    negativity: float = 1.0   # the clause's probability of being negative
 
 
 @dataclass(frozen=True)
@@ -128,10 +108,10 @@ class PainPoint:
     count: int                  # responses with at least one clause in the group
     share: float                # count / all comments in scope
     score_impact: float | None  # mean score with it minus mean score of the other answers
-    impact: float               # see the module docstring, step 6
+    impact: float               # see the module docstring, step 7
     response_ids: list[int]
     quotes: list[str]
-    terms: list[str] = field(default_factory=list)  # the group's strongest stems, for explanations
+    terms: list[str] = field(default_factory=list)  # the group's strongest complaint terms
 
     def as_dict(self) -> dict:
         return {
@@ -143,166 +123,232 @@ class PainPoint:
         }
 
 
+@dataclass
+class PainPointAnalysis:
+    """The pain points of one scope and what they leave out."""
+
+    points: list[PainPoint]
+    negative_comments: int   # comments with at least one negative clause
+    covered_comments: int    # of those, in at least one pain point
+    ranked_by: str
+
+    @property
+    def other_comments(self) -> int:
+        """Negative comments in no pain point ("other negative comments")."""
+        return self.negative_comments - self.covered_comments
+
+    @property
+    def coverage(self) -> float:
+        return self.covered_comments / self.negative_comments if self.negative_comments else 0.0
+
+    def as_dict(self) -> dict:
+        return {"negative_comments": self.negative_comments, "covered_comments": self.covered_comments,
+                "other_negative_comments": self.other_comments, "coverage": round(self.coverage, 4),
+                "ranked_by": self.ranked_by}
+
+
 def default_min_count(total_comments: int) -> int:
     """Smallest group worth reporting: 2 answers, or 0.2% of the comments on big surveys."""
     return max(2, math.ceil(total_comments * 0.002))
 
 
-def find_pain_points(
+def find_pain_points(clauses: Sequence[NegativeClause], total_comments: int, scores: ScoreTotals | None = None,
+                     **options) -> list[PainPoint]:
+    """The ranked pain points of ``clauses`` (see :func:`analyse_pain_points`)."""
+    return analyse_pain_points(clauses, total_comments, scores, **options).points
+
+
+def analyse_pain_points(
     clauses: Sequence[NegativeClause],
     total_comments: int,
     scores: ScoreTotals | None = None,
     *,
+    background: Iterable[str] = (),
     min_count: int | None = None,
     seed: int = 0,
-) -> list[PainPoint]:
-    """Group ``clauses`` into pain points, name them and rank them by impact."""
+) -> PainPointAnalysis:
+    """Group ``clauses`` into pain points, name them and rank them by impact.
+
+    ``background`` are the texts of the other (not negative) clauses in scope,
+    streamed once: what complaints say more often than they do is what they
+    are about. ``seed`` only picks which members are read for a name when a
+    group is very large.
+    """
+    clauses = list(clauses)
+    ranked_by = RANKED_BY_SCORE if scores is not None and scores.n else RANKED_BY_SIZE
+    negative_comments = len({c.response_id for c in clauses})
+    nothing = PainPointAnalysis([], negative_comments, 0, ranked_by)
     if total_comments < 1 or not clauses:
-        return []
+        return nothing
     min_count = default_min_count(total_comments) if min_count is None else min_count
-    tokens = [_tokens(c.text) for c in clauses]
-    matrix, vocabulary, keep = _tfidf([_features(t) for t in tokens])
-    if matrix is None:
-        return []
-    groups = _topic_groups(clauses, matrix, keep, seed)
-    groups = _merge_similar(groups, matrix)
-    groups = [g for g in groups if len({clauses[i].response_id for i in g}) >= min_count]
-    if not groups:
-        return []
-    names = _names(groups, tokens, matrix, seed)
-    # A group with no phrase or word in common is a coincidence of stems: not a pain point.
-    groups, names = [g for g, n in zip(groups, names) if n], [n for n in names if n]
-    groups, names = _merge_same_names(groups, names)
-    points = [
-        _pain_point(group, name, clauses, tokens, matrix, vocabulary, total_comments, scores)
-        for group, name in zip(groups, names)
-    ]
+    words = [terms.tokens(c.text) for c in clauses]
+    names = {h for c in clauses for h in terms.handles(c.text)}
+
+    def streamed():
+        for text in background:
+            names.update(terms.handles(text))
+            yield text
+
+    weights = terms.weigh(words, streamed())
+    if weights is None:
+        return nothing
+    excluded = {terms.stem(n) for n in names} | names
+    z = _usable(weights, excluded)
+    weighted = _weighted(weights.matrix, z)
+    anchors = _anchors(weights, z, min_count)
+    if not anchors:
+        return nothing
+    present = weights.matrix[:, anchors]
+    groups = _members(present, z[anchors], _anchor_groups(present, weights.matrix), clauses, min_count)
+    groups = _merge(groups, weighted, clauses)
+    z_of = _unigram_z(weights.vocabulary, z)
+    delta_of = {f: float(d) for f, d in zip(weights.vocabulary, weights.delta) if " " not in f}
+    for _ in range(4):  # name, merge groups whose names share a head word, name the merged ones again
+        anchor_units = [_units_of(g, weights.matrix, anchors, weights.vocabulary) for g in groups]
+        labels = name_groups(groups, words, anchor_units, z_of=z_of, excluded=frozenset(excluded), seed=seed)
+        merged = _merge_same_heads(groups, labels, delta_of)
+        if len(merged) == len(groups):
+            break
+        groups = merged
+    groups, labels = _merge_same_names(groups, labels)
+    points = [_pain_point(g, label, clauses, words, weighted, weights.vocabulary, z, total_comments, scores)
+              for g, label in zip(groups, labels)]
     points.sort(key=lambda p: (-p.impact, -p.count, p.label))
     for rank, point in enumerate(points, start=1):
         point.rank = rank
-    return points
+    covered = len({r for p in points for r in p.response_ids})
+    return PainPointAnalysis(points, negative_comments, covered, ranked_by)
 
 
 # --------------------------------------------------------------------------- #
-# Features
+# Anchors and groups
 # --------------------------------------------------------------------------- #
-def _tokens(text: str) -> list[str]:
-    text = _NO_ONE.sub("nobody", text.lower().replace("\u2019", "'"))
-    return _WORD_RE.findall(text)
+def _usable(weights: terms.TermWeights, excluded: set[str]) -> np.ndarray:
+    """The features' z-scores, with names seen as @handles set to zero (a name is not a complaint)."""
+    z = weights.z.astype(np.float64).copy()
+    if excluded:
+        for j, feature in enumerate(weights.vocabulary):
+            if any(p in excluded for p in feature.split()):
+                z[j] = 0.0
+    return z
 
 
-@lru_cache(maxsize=50_000)
-def _stem(word: str) -> str:
-    return _stemmer().stem(word)
+def _weighted(matrix, z: np.ndarray):
+    """Clauses × features, each present feature weighing its z-score if positive, rows L2-normalised."""
+    from scipy import sparse
+    from sklearn.preprocessing import normalize
+
+    return normalize(matrix @ sparse.diags(np.clip(z, 0, None).astype(np.float32)), copy=False).tocsr()
 
 
-@lru_cache(maxsize=1)
-def _stemmer():
-    from nltk.stem import PorterStemmer
-
-    return PorterStemmer()
-
-
-def _features(tokens: list[str]) -> list[str]:
-    """Stemmed content words (negations kept, "didn't" -> "not") and their bigrams."""
-    words = []
-    for token in tokens:
-        if token.endswith("n't") or token in _KEEP_IN_FEATURES:
-            words.append("not" if token.endswith("n't") else token)
-        elif token[0].isalpha() and token not in STOP_WORDS and len(token) > 1:
-            words.append(_stem(token.split("'")[0]))
-    return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+def _anchors(weights: terms.TermWeights, z: np.ndarray, min_count: int) -> list[int]:
+    df = np.asarray(weights.matrix.sum(axis=0)).ravel()
+    floor = Z_ANCHOR if weights.has_background else 0.0
+    order = np.lexsort((weights.vocabulary, -z))
+    chosen = [int(j) for j in order
+              if z[j] >= floor and z[j] > 0 and weights.delta[j] >= math.log(MIN_ODDS_RATIO)
+              and df[j] >= max(2, min_count)
+              and not terms.is_sentiment_only(weights.vocabulary[j])]
+    return chosen[:MAX_ANCHORS]
 
 
-def _tfidf(docs: list[list[str]]):
-    """Row-normalised TF-IDF; ``keep`` lists the rows that have any feature."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
+def _anchor_groups(present, matrix) -> list[list[int]]:
+    """Anchor columns grouped by average linkage on max(context cosine, member Jaccard).
 
-    min_df = 2 if len(docs) >= 50 else 1
-    vectorizer = TfidfVectorizer(analyzer=lambda doc: doc, min_df=min_df, max_df=0.5 if len(docs) >= 50 else 1.0,
-                                 max_features=MAX_FEATURES, sublinear_tf=True, dtype=np.float32)
-    try:
-        matrix = vectorizer.fit_transform(docs).tocsr()
-    except ValueError:  # no feature survives (every clause is filler words)
-        return None, None, []
-    keep = np.flatnonzero(matrix.getnnz(axis=1))
-    return matrix, vectorizer.get_feature_names_out(), keep
-
-
-# --------------------------------------------------------------------------- #
-# Grouping
-# --------------------------------------------------------------------------- #
-def _topic_groups(clauses, matrix, keep, seed: int) -> list[list[int]]:
-    """Clause groups: linkage clustering of all clauses when few, else NMF topics within each theme.
-
-    Few clauses are clustered across themes: the clause-level theme of a short
-    remark is the least certain label, and splitting a handful of clauses three
-    ways would leave nothing to group.
+    An anchor's context is the positive pointwise mutual information of the
+    features said with it: what is said *specially* with "delayed", not the
+    "flight" said with everything.
     """
-    if len(keep) <= LINKAGE_UP_TO:
-        return _linkage_groups(np.asarray(keep), matrix) if len(keep) > 1 else []
-    by_theme: dict[str, list[int]] = defaultdict(list)
-    for i in keep:
-        by_theme[clauses[i].theme].append(int(i))
-    groups: list[list[int]] = []
-    for theme in sorted(by_theme, key=theme_order):
-        rows = np.array(by_theme[theme])
-        if len(rows) > 1:
-            groups.extend(_nmf_groups(rows, matrix, seed))
-    return groups
-
-
-def _linkage_groups(rows: np.ndarray, matrix) -> list[list[int]]:
-    """Average-linkage clusters of clauses closer than :data:`LINKAGE_DISTANCE` (cosine)."""
+    from scipy import sparse
     from sklearn.cluster import AgglomerativeClustering
+    from sklearn.preprocessing import normalize
 
-    sub = matrix[rows]
-    distances = np.clip(1.0 - (sub @ sub.T).toarray(), 0.0, 2.0)
+    k = present.shape[1]
+    if k == 1:
+        return [[0]]
+    n = matrix.shape[0]
+    together_f = (present.T @ matrix).tocoo()
+    df_a = np.asarray(present.sum(axis=0)).ravel()
+    df_f = np.asarray(matrix.sum(axis=0)).ravel()
+    pmi = np.log(together_f.data * n / (df_a[together_f.row] * df_f[together_f.col]))
+    keep = (pmi > 0) & (together_f.data >= 2)
+    context = normalize(sparse.csr_matrix((pmi[keep], (together_f.row[keep], together_f.col[keep])),
+                                          shape=together_f.shape))
+    cosine = (context @ context.T).toarray()
+    together = (present.T @ present).toarray()
+    df = np.diag(together).copy()
+    # Jaccard, not overlap: "cancelled flight" lies inside "flight" too, and must not tie all flights together.
+    shared = together / np.maximum(np.add.outer(df, df) - together, 1)
+    distance = np.clip(1.0 - np.maximum(cosine, shared), 0.0, 1.0)
+    np.fill_diagonal(distance, 0.0)
     labels = AgglomerativeClustering(n_clusters=None, metric="precomputed", linkage="average",
-                                     distance_threshold=LINKAGE_DISTANCE).fit_predict(distances)
+                                     distance_threshold=ANCHOR_DISTANCE).fit_predict(distance)
     members: dict[int, list[int]] = defaultdict(list)
-    for row, label in zip(rows, labels):
-        members[int(label)].append(int(row))
-    return [sorted(g) for g in sorted(members.values(), key=min) if len(g) > 1]
+    for column, label in enumerate(labels):
+        members[int(label)].append(column)
+    return sorted(members.values(), key=min)
 
 
-def _nmf_groups(rows: np.ndarray, matrix, seed: int) -> list[list[int]]:
-    """Each clause joins its strongest NMF topic (more topics for more clauses, up to a cap)."""
-    from sklearn.decomposition import NMF
-    from threadpoolctl import threadpool_limits
+def _assign(present, anchor_z: np.ndarray, anchor_groups: list[list[int]]) -> list[list[int]]:
+    """Each clause's members list per anchor group (in the groups' order, empty lists kept).
 
-    sub = matrix[rows]
-    used = np.flatnonzero(sub.getnnz(axis=0))
-    sub = sub[:, used].astype(np.float64)
-    k = int(min(MAX_TOPICS_PER_THEME, max(2, round(math.sqrt(len(rows) / 4))), len(used)))
-    model = NMF(n_components=k, init="nndsvda", random_state=seed, max_iter=400, tol=1e-4)
-    # One BLAS thread: the same numbers on every machine, and no threads spinning on a busy host.
-    with threadpool_limits(limits=1, user_api="blas"):
-        if len(rows) <= NMF_FIT_SAMPLE:
-            weights = model.fit_transform(sub)
-        else:  # topics from a sample, then every clause placed on them: time stays flat on big surveys
-            sample = np.sort(np.random.default_rng(seed).choice(len(rows), NMF_FIT_SAMPLE, replace=False))
-            model.fit(sub[sample])
-            weights = model.transform(sub)
-    best = weights.argmax(axis=1)
-    members: dict[int, list[int]] = defaultdict(list)
-    for row, topic, strength in zip(rows, best, weights.max(axis=1)):
-        if strength > 0:
-            members[int(topic)].append(int(row))
-    return [members[t] for t in sorted(members)]
+    A clause joins the group of the surest anchor it says and any other group
+    whose anchor it says nearly as surely (:data:`SECOND_GROUP_SHARE`). The
+    strongest anchor, not the sum: a long clause that touches many words of a
+    broad group would otherwise always land there.
+    """
+    order = [c for group in anchor_groups for c in group]
+    starts = np.cumsum([0] + [len(g) for g in anchor_groups[:-1]])
+    weights = anchor_z[order].astype(np.float32)
+    members: list[list[int]] = [[] for _ in anchor_groups]
+    for start in range(0, present.shape[0], ASSIGN_CHUNK):
+        said = present[start:start + ASSIGN_CHUNK][:, order].toarray() * weights
+        scores = np.maximum.reduceat(said, starts, axis=1)
+        top = scores.max(axis=1, keepdims=True)
+        joined = (scores > 0) & (scores >= SECOND_GROUP_SHARE * top)
+        for offset, group in zip(*np.nonzero(joined)):
+            members[int(group)].append(start + int(offset))
+    return members
 
 
-def _centroids(groups, matrix) -> np.ndarray:
-    out = np.vstack([np.asarray(matrix[g].mean(axis=0)).ravel() for g in groups])
+def _members(present, strength: np.ndarray, anchor_groups: list[list[int]], clauses, min_count: int):
+    """Clause groups of at least ``min_count`` answers.
+
+    The anchors of a group too small to report step aside and their clauses go
+    to the next group they say something of, until every group is big enough.
+    """
+    for _ in range(5):
+        members = _assign(present, strength, anchor_groups)
+        big = [len({clauses[i].response_id for i in m}) >= min_count for m in members]
+        if all(big):
+            break
+        anchor_groups = [g for g, m, keep in zip(anchor_groups, members, big) if m and keep]
+        if not anchor_groups:
+            return []
+    return [m for m in members if m and len({clauses[i].response_id for i in m}) >= min_count]
+
+
+def _centroids(groups, weighted) -> np.ndarray:
+    out = np.vstack([np.asarray(weighted[g].mean(axis=0)).ravel() for g in groups])
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     return out / np.where(norms == 0, 1, norms)
 
 
-def _merge_similar(groups: list[list[int]], matrix) -> list[list[int]]:
-    """Union groups whose centroids are near-duplicates (most similar pairs first)."""
+def _merge(groups: list[list[int]], weighted, clauses) -> list[list[int]]:
+    """Union groups with near-duplicate centroids or mostly the same answers."""
     if len(groups) < 2:
         return groups
-    sims = _centroids(groups, matrix) @ _centroids(groups, matrix).T
+    centroids = _centroids(groups, weighted)
+    similar = centroids @ centroids.T
+    answers = [{clauses[i].response_id for i in g} for g in groups]
+    pairs = [(i, j) for i in range(len(groups)) for j in range(i + 1, len(groups))
+             if similar[i, j] >= MERGE_SIMILARITY
+             or len(answers[i] & answers[j]) >= MERGE_OVERLAP * min(len(answers[i]), len(answers[j]))]
+    return _unite(groups, pairs)
+
+
+def _unite(groups: list[list[int]], pairs) -> list[list[int]]:
+    """The connected groups of ``pairs`` as one group each (union-find; order-free, so deterministic)."""
     parent = list(range(len(groups)))
 
     def find(i: int) -> int:
@@ -311,153 +357,85 @@ def _merge_similar(groups: list[list[int]], matrix) -> list[list[int]]:
             i = parent[i]
         return i
 
-    pairs = sorted(((sims[i, j], i, j) for i in range(len(groups)) for j in range(i + 1, len(groups))
-                    if sims[i, j] >= MERGE_SIMILARITY), key=lambda p: (-p[0], p[1], p[2]))
-    for _, i, j in pairs:
+    for i, j in pairs:
         a, b = find(i), find(j)
         if a != b:
             parent[max(a, b)] = min(a, b)
-    merged: dict[int, list[int]] = defaultdict(list)
+    merged: dict[int, set[int]] = defaultdict(set)
     for i, group in enumerate(groups):
-        merged[find(i)].extend(group)
+        merged[find(i)].update(group)
     return [sorted(merged[root]) for root in sorted(merged)]
 
 
-def _merge_same_names(groups, names):
+def _units_of(group: list[int], matrix, anchors: list[int], vocabulary) -> dict[str, float]:
+    """The stems of the anchors the group's clauses say, with how many of them say each."""
+    counts = np.asarray(matrix[group][:, anchors].sum(axis=0)).ravel()
+    out: Counter = Counter()
+    for column, count in zip(anchors, counts):
+        if count:
+            for unit in vocabulary[column].split():
+                if unit != "not":
+                    out[unit] = max(out[unit], float(count))
+    return dict(out)
+
+
+def _unigram_z(vocabulary, z: np.ndarray) -> dict[str, float]:
+    return {f: float(v) for f, v in zip(vocabulary, z) if " " not in f}
+
+
+def _heads(label: str | None, delta_of: dict[str, float]) -> set[str]:
+    """The words of a name that say what went wrong: content stems specific to complaints."""
+    if not label:
+        return set()
+    stems = {terms.stem(w) for w in label.split() if terms.is_content(w)}
+    return {s for s in stems if delta_of.get(s, 0.0) >= math.log(MIN_ODDS_RATIO)}
+
+
+def _merge_same_heads(groups, labels, delta_of):
+    """Union groups whose names share a head word ("hours late", "hrs late"; "lost bag", "checked bag")."""
+    first: dict[str, int] = {}
+    pairs = []
+    for i, label in enumerate(labels):
+        for head in sorted(_heads(label, delta_of)):
+            pairs.append((first.setdefault(head, i), i))
+    return _unite(groups, pairs)
+
+
+def _merge_same_names(groups, labels):
     by_name: dict[str, list[int]] = {}
-    order: list[str] = []
-    for group, name in zip(groups, names):
-        if name not in by_name:
-            by_name[name] = []
-            order.append(name)
-        by_name[name].extend(group)
-    return [sorted(by_name[n]) for n in order], order
-
-
-# --------------------------------------------------------------------------- #
-# Names
-# --------------------------------------------------------------------------- #
-def _phrases(tokens: list[str]) -> set[tuple[str, ...]]:
-    """Candidate names in one clause: 2–5 word runs that read as a phrase on their own."""
-    found = set()
-    n = len(tokens)
-    for i in range(n):
-        if tokens[i] in _BAD_FIRST or not tokens[i][0].isalpha():
-            continue
-        for j in range(i + 2, min(n, i + 5) + 1):
-            last = tokens[j - 1]
-            if not last[0].isalpha() or last in _BREAKS or (last in _PRONOUNS and tokens[j - 2] == "and"):
-                break
-            if last not in _BAD_LAST:
-                found.add(tuple(tokens[i:j]))
-    return found
-
-
-def _sample(indices: Sequence[int], limit: int, seed: int) -> Sequence[int]:
-    if len(indices) <= limit:
-        return indices
-    rng = np.random.default_rng(seed)
-    return sorted(rng.choice(np.asarray(indices), size=limit, replace=False).tolist())
-
-
-def _names(groups: list[list[int]], tokens: list[list[str]], matrix, seed: int) -> list[str]:
-    """Each group's most distinctive phrase said at least twice (class-based TF-IDF across groups).
-
-    A group with no such phrase is named after the word most of its clauses
-    share, with its neighbours in the most typical clause ("visit was cancelled");
-    a group without even that (or whose name another group took) gets None.
-    """
-    # The same text pasted twenty times is one voice, not twenty.
-    samples = [list({" ".join(tokens[i]): i for i in _sample(group, NAMING_SAMPLE, seed)}.values())
-               for group in groups]
-    phrase_counts, word_counts = [], []
-    phrase_rates: Counter = Counter()
-    word_rates: Counter = Counter()
-    for sample in samples:
-        phrases, words = Counter(), Counter()
-        for i in sample:
-            phrases.update(_phrases(tokens[i]))
-            words.update({w for w in tokens[i] if w[0].isalpha() and w not in STOP_WORDS and len(w) > 2})
-        phrase_counts.append(phrases)
-        word_counts.append(words)
-        phrase_rates.update({p: c / len(sample) for p, c in phrases.items()})
-        word_rates.update({w: c / len(sample) for w, c in words.items()})
-    names: list[str] = []
-    for group, sample, phrases, words in zip(groups, samples, phrase_counts, word_counts):
-        size = len(sample)
-        best = _best(phrases, phrase_rates, size, lambda p: (1 + 0.35 * (_content(p) - 1)) * (1 + 0.15 * (len(p) - 2)))
-        name = " ".join(best) if best else ""
-        if not name or name in names:
-            anchor = _best(words, word_rates, size, lambda w: 1.0)
-            name = _phrase_around(anchor, _by_centrality(group, matrix), tokens) if anchor else ""
-        names.append(name if name and name not in names else None)
-    return names
-
-
-def _best(counts: Counter, rates: Counter, size: int, weight):
-    """The item said at least twice with the best rate × distinctiveness × ``weight``; ties by order."""
-    best, best_score = None, 0.0
-    for item, count in sorted(counts.items()):
-        if count < 2:
-            continue
-        rate = count / size
-        # How much more this group says it than the other groups do.
-        distinct = rate / (rates[item] - rate + 1 / size)
-        score = rate * math.log1p(distinct) * weight(item)
-        if score > best_score:
-            best, best_score = item, score
-    return best
-
-
-def _content(phrase: tuple[str, ...]) -> int:
-    return sum(1 for w in phrase if w not in STOP_WORDS)
-
-
-def _phrase_around(anchor: str, order: list[int], tokens: list[list[str]]) -> str:
-    """A 2–3 word phrase holding ``anchor`` from the first clause (in ``order``) that has one."""
-    for i in order:
-        words = tokens[i]
-        if anchor not in words:
-            continue
-        at = words.index(anchor)
-        for start, end in ((at - 1, at + 2), (at - 2, at + 1), (at, at + 3), (at - 1, at + 1), (at, at + 2)):
-            if start >= 0 and end <= len(words):
-                candidate = tuple(words[start:end])
-                if candidate in _phrases(list(candidate)):
-                    return " ".join(candidate)
-    return anchor
-
-
-def _by_centrality(group: list[int], matrix) -> list[int]:
-    """The group's clauses, most typical (nearest the centroid) first."""
-    centre = np.asarray(matrix[group].mean(axis=0)).ravel()
-    closeness = matrix[group] @ centre
-    return [group[k] for k in sorted(range(len(group)), key=lambda k: (-float(closeness[k]), group[k]))]
+    for group, label in zip(groups, labels):
+        if label:
+            by_name.setdefault(label, []).extend(group)
+    return [sorted(set(g)) for g in by_name.values()], list(by_name)
 
 
 # --------------------------------------------------------------------------- #
 # Measures and quotes
 # --------------------------------------------------------------------------- #
-def _pain_point(group, name, clauses, tokens, matrix, vocabulary, total_comments, scores) -> PainPoint:
+def _pain_point(group, label, clauses, words, weighted, vocabulary, z, total_comments, scores) -> PainPoint:
     responses: dict[int, int | None] = {}
+    negativity: dict[int, float] = {}
     themes: Counter = Counter()
     for i in group:
-        responses[clauses[i].response_id] = clauses[i].score
-        themes[clauses[i].theme] += 1
-    theme = sorted(themes.items(), key=lambda kv: (-kv[1], THEMES.index(kv[0]) if kv[0] in THEMES else 9))[0][0]
+        clause = clauses[i]
+        responses[clause.response_id] = clause.score
+        negativity[clause.response_id] = max(negativity.get(clause.response_id, 0.0), clause.negativity)
+        themes[clause.theme] += 1
+    theme = sorted(themes.items(), key=lambda kv: (-kv[1], theme_order(kv[0])))[0][0]
     count = len(responses)
     share = count / total_comments
-    score_impact, impact = _impact(responses, share, scores)
+    if scores is not None and scores.n:
+        score_impact, impact = _impact(responses, share, scores)
+    else:
+        score_impact, impact = None, share * 100 * (sum(negativity.values()) / count)
     return PainPoint(
-        rank=0, label=name, theme=theme, count=count, share=share, score_impact=score_impact, impact=impact,
-        response_ids=sorted(responses), quotes=_quotes(group, name, clauses, tokens, matrix),
-        terms=_top_terms(group, matrix, vocabulary),
+        rank=0, label=label, theme=theme, count=count, share=share, score_impact=score_impact, impact=impact,
+        response_ids=sorted(responses), quotes=quotes_for(group, label, clauses, words, weighted),
+        terms=_top_terms(group, weighted, vocabulary, z),
     )
 
 
-def _impact(responses: dict[int, int | None], share: float, scores: ScoreTotals | None):
-    if scores is None or scores.n == 0:
-        return None, share * 100
+def _impact(responses: dict[int, int | None], share: float, scores: ScoreTotals):
     scored = [s for s in responses.values() if s is not None]
     if not scored or len(scored) >= scores.n:
         return None, 0.0
@@ -468,54 +446,7 @@ def _impact(responses: dict[int, int | None], share: float, scores: ScoreTotals 
     return gap, impact
 
 
-def _top_terms(group, matrix, vocabulary, limit: int = 6) -> list[str]:
-    weights = np.asarray(matrix[group].sum(axis=0)).ravel()
-    top = np.argsort(-weights, kind="stable")[:limit]
+def _top_terms(group, weighted, vocabulary, z, limit: int = 6) -> list[str]:
+    weights = np.asarray(weighted[group].sum(axis=0)).ravel()
+    top = np.lexsort((vocabulary, -weights))[:limit]
     return [str(vocabulary[i]) for i in top if weights[i] > 0]
-
-
-def _quotes(group, name, clauses, tokens, matrix) -> list[str]:
-    """Up to three clauses from different answers: nearest the group's centre, naming phrase first."""
-    centre = np.asarray(matrix[group].mean(axis=0)).ravel()
-    closeness = matrix[group] @ centre
-    phrase = name.split()
-    ranked = sorted(
-        range(len(group)),
-        key=lambda k: (
-            not _contains(tokens[group[k]], phrase),
-            not 4 <= len(tokens[group[k]]) <= 30,
-            -float(closeness[k]),
-            group[k],
-        ),
-    )
-    quotes, seen_responses, seen_words = [], set(), []
-    for k in ranked:
-        clause = clauses[group[k]]
-        text = _tidy_quote(clause.text)
-        words = set(tokens[group[k]])
-        # Three ways of saying it, not one remark three times.
-        if not text or clause.response_id in seen_responses or any(_jaccard(words, w) > 0.75 for w in seen_words):
-            continue
-        quotes.append(text)
-        seen_responses.add(clause.response_id)
-        seen_words.append(words)
-        if len(quotes) == QUOTES:
-            break
-    return quotes
-
-
-def _jaccard(a: set[str], b: set[str]) -> float:
-    return len(a & b) / (len(a | b) or 1)
-
-
-def _contains(tokens: list[str], phrase: list[str]) -> bool:
-    n = len(phrase)
-    return any(tokens[i:i + n] == phrase for i in range(len(tokens) - n + 1))
-
-
-def _tidy_quote(text: str, limit: int = 240) -> str:
-    """The clause as written, minus a leading "but"/"although", capitalised, at most ``limit`` characters."""
-    text = " ".join(_LEADING_CONJUNCTION.sub("", text).split())
-    if len(text) > limit:
-        text = text[: limit - 1].rsplit(" ", 1)[0] + "…"
-    return text[:1].upper() + text[1:]

@@ -8,7 +8,6 @@ Imports go one way: ``survey`` uses ``analysis`` (the ML), never the reverse.
 from __future__ import annotations
 
 import os
-import secrets
 from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,7 +19,9 @@ if TYPE_CHECKING:
 FEATURES = (
     "survey.db",
     "survey.errors",
+    "survey.display",
     "survey.security",
+    "survey.health",
     "survey.published",
     "survey.public",
     "survey.invites",
@@ -39,12 +40,14 @@ def create_app(test_config: dict | None = None) -> "Flask":
 
     Configuration is layered: built-in defaults, ``instance/config.py``,
     ``RAPPORT_*`` environment variables, then ``test_config``.
-    ``RAPPORT_INSTANCE_PATH`` moves the whole instance folder.
+    ``RAPPORT_INSTANCE_PATH`` moves the whole instance folder. Nothing is
+    written here: the instance folder and its secret key are made when first
+    needed (survey.instance).
     """
-    from flask import Flask
+    from survey.instance import RapportFlask, defer_secret_key
 
     instance_path = os.environ.get("RAPPORT_INSTANCE_PATH")
-    app = Flask(
+    app = RapportFlask(
         __name__,
         instance_relative_config=True,
         instance_path=str(Path(instance_path).resolve()) if instance_path else None,
@@ -57,12 +60,24 @@ def create_app(test_config: dict | None = None) -> "Flask":
     if test_config:
         app.config.from_mapping(test_config)
 
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    _ensure_secret_key(app)
+    defer_secret_key(app)
     for name in FEATURES:
         import_module(name).init_app(app)
+    _favicon(app)
     _trust_proxies(app)
     return app
+
+
+def _favicon(app: "Flask") -> None:
+    """/favicon.ico, which browsers and readers ask for on every site whatever the page says."""
+
+    def favicon():
+        from flask import send_from_directory
+
+        return send_from_directory(app.static_folder, "favicon.ico", mimetype="image/vnd.microsoft.icon",
+                                   max_age=86400)
+
+    app.add_url_rule("/favicon.ico", "favicon", favicon)
 
 
 def _trust_proxies(app: "Flask") -> None:
@@ -78,23 +93,3 @@ def _trust_proxies(app: "Flask") -> None:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=counts["for"], x_proto=counts["proto"],
                                 x_host=counts["host"], x_prefix=counts["prefix"])
-
-
-def _ensure_secret_key(app: "Flask") -> None:
-    """Use the configured SECRET_KEY, or one generated once into the instance folder."""
-    if app.config.get("SECRET_KEY"):
-        return
-    key_file = Path(app.instance_path) / "secret_key"
-    if not key_file.exists():
-        # Write aside, then link into place: link fails if another process won
-        # the race, so every process ends up reading the same complete key.
-        tmp = key_file.with_name(f".secret_key.{os.getpid()}")
-        tmp.write_text(secrets.token_hex(32))
-        tmp.chmod(0o600)
-        try:
-            os.link(tmp, key_file)
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
-    app.config["SECRET_KEY"] = key_file.read_text().strip()

@@ -1,7 +1,12 @@
-"""Command-line glue: ``flask survey``, ``flask responses`` and ``flask demo``.
+"""Command-line glue: ``flask survey``, ``flask response`` and ``flask demo``.
 
 Commands parse options, call ``survey.operations`` and print. Errors go to
 stderr with a non-zero exit (click's ClickException / UsageError).
+
+Habits every group keeps: groups are singular nouns (``survey``, ``response``,
+``contact``, ``invite``, ``user``, ``token``; the old plural names still work),
+input files are positional arguments, a survey is ``--survey KEY``, and
+commands whose output a script may read take ``--json``.
 """
 
 from __future__ import annotations
@@ -11,36 +16,62 @@ from pathlib import Path
 
 import click
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup
 
 from survey.db import db
 from survey.kinds import KINDS
+from survey.lookups import survey_by_key
 from survey.models import Response, Survey
 from survey.operations import OperationError, create_survey, import_feedback, set_survey_open
 
 survey_cli = AppGroup("survey", help="Create and list surveys.")
-responses_cli = AppGroup("responses", help="Import past feedback as answers.")
+responses_cli = AppGroup("response", help="Import past feedback as answers.")
+
+def survey_option(help: str, required: bool = False):  # noqa: A002 - click's own word
+    """``--survey KEY``, the same everywhere (``help`` differs per command)."""
+    return click.option("--survey", "key", metavar="KEY", required=required, help=help)
+
+
+#: ``--json``: the command's result as JSON on stdout instead of sentences.
+json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+
+
+def add_group(app: Flask, group: click.Group, *old_names: str) -> None:
+    """Register a command group, and under each old name a hidden alias with the same commands."""
+    app.cli.add_command(group)
+    for old in old_names:
+        app.cli.add_command(AppGroup(old, commands=group.commands, hidden=True,
+                                     help=f"Old name of `flask {group.name}`; it still works."))
 
 
 def find_survey(key: str) -> Survey:
     """The survey with this public key, or a clear error and exit status 1."""
-    survey = db.session.scalar(sa.select(Survey).where(Survey.public_key == key))
+    survey = survey_by_key(key)
     if survey is None:
         raise click.ClickException(f"no survey has the key {key!r}; `flask survey list` shows them")
     return survey
 
 
-def report_bad_lines(file: Path, problems: list, skip_bad: bool, shown: int = 50) -> None:
-    """Print a file's bad lines to stderr; unless ``skip_bad``, stop: a file with errors loads nothing."""
+def report_bad_lines(file: Path, problems: list, skip_bad: bool, shown: int = 50, as_json: bool = False) -> None:
+    """Print a file's bad lines to stderr; unless ``skip_bad``, stop: a file with errors loads nothing.
+
+    With ``as_json`` a refused file also prints ``{"imported": 0, "bad_lines": [...]}`` on stdout.
+    """
     for problem in problems[:shown]:
         click.echo(f"{file}: {problem}", err=True)
     if len(problems) > shown:
         click.echo(f"{file}: … and {len(problems) - shown} more bad lines", err=True)
     if problems and not skip_bad:
+        if as_json:
+            click.echo(json.dumps({"file": str(file), "imported": 0, "bad_lines": problems_json(problems)}, indent=2))
         raise click.ClickException(
             f"{len(problems)} bad line(s); nothing was imported. Fix them, or pass --skip-bad to load the rest."
         )
+
+
+def problems_json(problems: list) -> list[dict]:
+    return [{"line": problem.line, "message": problem.message} for problem in problems]
 
 
 def survey_scores(survey_id: int) -> list[int]:
@@ -69,9 +100,11 @@ def create_command(kind: str, name: str, subject: str | None, closed: bool) -> N
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 def list_command(as_json: bool) -> None:
     """Show each survey's key, kind, name, number of answers and current score."""
+    from survey.display import TOO_FEW, enough, score_text
     from survey.metrics import metric_for
 
-    rows = []
+    minimum = current_app.config["MIN_ANSWERS"]
+    rows, shown = [], []
     for survey in db.session.scalars(sa.select(Survey).order_by(Survey.id)):
         scores = survey_scores(survey.id)
         answers = db.session.scalar(sa.select(sa.func.count()).where(Response.survey_id == survey.id))
@@ -80,7 +113,13 @@ def list_command(as_json: bool) -> None:
             "key": survey.public_key, "kind": survey.kind, "name": survey.name,
             "open": survey.is_open, "responses": answers,
             "score": None if result.score is None else round(result.score, 1),
+            "ci_low": None if result.ci_low is None else round(result.ci_low, 1),
+            "ci_high": None if result.ci_high is None else round(result.ci_high, 1),
+            "method": result.method,
         })
+        # The table writes a score the way the dashboard does, and not at all below MIN_ANSWERS.
+        shown.append(score_text(result.score, survey.kind) if enough(result.n, minimum) or result.n == 0
+                     else TOO_FEW)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -89,9 +128,8 @@ def list_command(as_json: bool) -> None:
         return
     header = ("KEY", "KIND", "NAME", "OPEN", "ANSWERS", "SCORE")
     table = [header] + [
-        (r["key"], r["kind"], r["name"], "yes" if r["open"] else "no", str(r["responses"]),
-         "–" if r["score"] is None else f"{r['score']:g}")
-        for r in rows
+        (r["key"], r["kind"], r["name"], "yes" if r["open"] else "no", str(r["responses"]), score)
+        for r, score in zip(rows, shown)
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
@@ -116,16 +154,17 @@ def open_command(key: str) -> None:
 
 @responses_cli.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--survey", "key", required=True, help="Public key of the survey the answers belong to.")
+@survey_option("Public key of the survey the answers belong to.", required=True)
 @click.option("--text-col", required=True, help="Column holding the free-text comment.")
 @click.option("--score-col", help="Column holding the score (may be blank on some lines).")
 @click.option("--date-col", help="Column holding when the answer was given.")
-@click.option("--date-format", help="strptime format of --date-col, e.g. '%d/%m/%Y %H:%M'. "
-                                    "Default: the one known format that fits every date.")
+@click.option("--date-format", help="strptime format of --date-col, e.g. '%d/%m/%Y %H:%M', or iso8601 "
+                                    "(2024-01-05T10:00:00+01:00, …Z). Default: the known format most dates fit.")
 @click.option("--id-col", help="Column with the source's own id: re-importing the file then adds nothing twice.")
 @click.option("--skip-bad", is_flag=True, help="Load the good lines even if some lines are bad.")
+@json_option
 def import_command(file: Path, key: str, text_col: str, score_col: str | None, date_col: str | None,
-                   date_format: str | None, id_col: str | None, skip_bad: bool) -> None:
+                   date_format: str | None, id_col: str | None, skip_bad: bool, as_json: bool) -> None:
     """Load historical feedback from a CSV file (UTF-8) in one transaction."""
     from survey.importer import ImportError_, open_csv_text, parse_feedback_csv
 
@@ -139,8 +178,13 @@ def import_command(file: Path, key: str, text_col: str, score_col: str | None, d
         )
     except ImportError_ as exc:
         raise click.ClickException(f"{file}: {exc}") from None
-    report_bad_lines(file, parsed.problems, skip_bad)
+    report_bad_lines(file, parsed.problems, skip_bad, as_json=as_json)
     added, existing = import_feedback(survey, parsed.rows)
+    if as_json:
+        click.echo(json.dumps({"file": str(file), "survey": survey.public_key, "imported": added,
+                               "already_there": existing, "bad_lines": problems_json(parsed.problems),
+                               "date_format": parsed.date_format}, indent=2))
+        return
     note = f" (dates read as {parsed.date_format})" if parsed.date_format else ""
     click.echo(f"imported {added} answer(s) into {survey.public_key}; {existing} were already there; "
                f"{len(parsed.problems)} bad line(s) skipped{note}")
@@ -157,6 +201,11 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
 
     from survey.demo import seed_demo, seed_demo_admin, seed_demo_invitations
 
+    if not current_app.config.get("MAIL_SERVER") and not current_app.config.get("MAIL_TRANSPORT"):
+        # The demo writes its invitations as .eml files; a real site chooses this explicitly.
+        current_app.config["MAIL_TRANSPORT"] = "file"
+    if not no_serve:
+        _check_port_free(host, port)  # before seeding, so the URLs printed are the ones served
     upgrade()
     base_url = f"http://{host}:{port}"
     lines = seed_demo(base_url=base_url) + seed_demo_admin(base_url) + seed_demo_invitations(base_url)
@@ -167,6 +216,21 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
         # Flask ignores app.run() inside its own CLI, so serve directly.
         click.echo("Press Ctrl+C to stop.")
         run_simple(host, port, current_app._get_current_object(), threaded=True)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """A clear message instead of a traceback when the port is taken (another demo, another app)."""
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot serve on {host}:{port}: {exc.strerror or exc}. Pick another port: "
+                f"`bash .ci/demo --port {port + 1}` (or `flask demo --port {port + 1}`); the database is "
+                f"set up either way.") from None
 
 
 @click.command("backup")
@@ -191,8 +255,8 @@ def backup_command(path: Path) -> None:
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(backup_command)
-    app.cli.add_command(survey_cli)
-    app.cli.add_command(responses_cli)
+    add_group(app, survey_cli, "surveys")
+    add_group(app, responses_cli, "responses")
     app.cli.add_command(demo_command)
 
 
@@ -200,4 +264,6 @@ def main() -> None:
     """``rapport`` console script: the same commands as ``flask --app survey``."""
     from survey import create_app
 
-    FlaskGroup(create_app=create_app, help="Rapport: surveys and feedback insights.")()
+    cli = FlaskGroup(create_app=create_app, add_version_option=False, help="Rapport: surveys and feedback insights.")
+    click.version_option(package_name="rapport", prog_name="Rapport", message="%(prog)s %(version)s")(cli)
+    cli()

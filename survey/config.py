@@ -53,6 +53,9 @@ class Defaults:
     PUBLIC_BASE_URL: str | None = None
 
     # Invitations and e-mail (Flask-Mail's familiar key names)
+    # "smtp" (through MAIL_SERVER) or "file" (.eml files under instance/outbox, for demos and
+    # trials; nothing leaves the machine). None: SMTP; without a MAIL_SERVER delivery refuses.
+    MAIL_TRANSPORT: str | None = None
     MAIL_SERVER: str | None = None
     MAIL_PORT = 25
     MAIL_USE_TLS = False
@@ -90,6 +93,10 @@ class Defaults:
     # each other are a link scanner fanning out, not a person: none of them counts.
     INVITE_CLICK_BURST_SECONDS = 10
 
+    # Results: below this many answers a score (or a change, or a trend period) is
+    # shown as "too few answers", not as a number; its interval is still given.
+    MIN_ANSWERS = 10
+
     # Analysis
     ANALYSIS_MODEL_VERSION: str | None = None  # None: the newest model found
     # `flask analyze` keeps this many runs (with their pain points) per scope; older ones are deleted.
@@ -112,7 +119,7 @@ class Defaults:
     # The session cookie is always HttpOnly and SameSite=Lax, and Secure on HTTPS requests;
     # set SESSION_COOKIE_SECURE = True (or PREFERRED_URL_SCHEME = "https") to insist on it.
     # A new API token lasts this many days unless its maker chooses otherwise (30, 90, 365 or
-    # never on the tokens page, any number with `flask tokens create --days`); None: never expires.
+    # never on the tokens page, any number with `flask token create --days`); None: never expires.
     API_TOKEN_DEFAULT_DAYS: int | None = 90
     API_PAGE_SIZE = 50
     API_MAX_PAGE_SIZE = 500

@@ -9,7 +9,9 @@ from __future__ import annotations
 import functools
 import os
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import sqlalchemy as sa
 from flask import Flask
@@ -19,6 +21,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase
 
 from survey.sqlite_turns import TurnTakingConnection, connection_factory
+
+T = TypeVar("T")
 
 # Named constraints so migrations can alter them on every backend.
 NAMING_CONVENTION = {
@@ -62,7 +66,6 @@ def init_app(app: Flask) -> None:
         connect_args.setdefault("timeout", app.config["SQLITE_BUSY_TIMEOUT_MS"] / 1000)
         database = sa.engine.make_url(uri).database
         if database and database != ":memory:" and not database.startswith("file:"):
-            create_private_file(Path(database))
             # Writers queue on a lock file rather than in SQLite's sleep-and-retry loop.
             connect_args.setdefault("factory", connection_factory(
                 str(Path(database).resolve()), app.config["SQLITE_BUSY_TIMEOUT_MS"] / 1000))
@@ -82,22 +85,27 @@ def init_app(app: Flask) -> None:
         if db.engine.dialect.name == "sqlite":
             synchronous = _SYNC_MODES[app.config["SQLITE_SYNCHRONOUS"].upper()]
             sa.event.listen(db.engine, "connect", functools.partial(_sqlite_on_connect, synchronous))
+            sa.event.listen(db.engine, "do_connect", _make_sqlite_folder)
         elif "pool_pre_ping" not in options:
             ping_after_idle(db.engine, app.config["DATABASE_PING_AFTER_IDLE_SECONDS"])
 
 
-def create_private_file(path: Path) -> None:
-    """Create the SQLite file readable by its owner only (0600), as the secret key is, if it is not there yet.
+def _make_sqlite_folder(_dialect, _record, cargs, _cparams) -> None:
+    """Make the database's folder (by default the instance folder) and the file itself, readable by
+    its owner only (0600, as the secret key), when the first connection needs them.
 
-    SQLite gives its -wal and -shm files the same mode as the database file.
+    Not at start-up: loading the app, even for ``--help``, writes nothing. SQLite gives its
+    -wal and -shm files the same mode as the database file.
     """
-    if path.exists():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except FileExistsError:  # another process created it first
-        pass
+    if cargs and isinstance(cargs[0], str) and cargs[0] != ":memory:" and not cargs[0].startswith("file:"):
+        path = Path(cargs[0])
+        if not path.parent.is_dir():
+            path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            except FileExistsError:  # another process created it first
+                pass
 
 
 def ping_after_idle(engine: sa.Engine, idle_seconds: float) -> None:
@@ -149,3 +157,13 @@ def insert_on_conflict(dialect: str):
     if dialect == "postgresql":
         return postgresql.insert
     raise RuntimeError(f"Rapport needs SQLite or PostgreSQL, not {dialect}")
+
+
+#: Values per ``IN (...)`` list: under every backend's bound-parameter limit.
+IN_LIST_MAX = 500
+
+
+def chunks(items: Sequence[T], size: int = IN_LIST_MAX) -> Iterator[Sequence[T]]:
+    """``items`` in consecutive slices of at most ``size`` (for IN lists and batched inserts)."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]

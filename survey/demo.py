@@ -112,11 +112,11 @@ def seed_demo_admin(base_url: str) -> list[str]:
 
     if find_user(DEMO_ADMIN) is not None:
         return [f"Dashboard: {base_url}/login as {DEMO_ADMIN} (the account exists; its password was shown when it "
-                f"was created; set a new one with `flask users password {DEMO_ADMIN}`)"]
+                f"was created; set a new one with `flask user password {DEMO_ADMIN}`)"]
     password = secrets.token_urlsafe(12)
     create_user(DEMO_ADMIN, "admin", password)
     return [f"Dashboard: {base_url}/login as {DEMO_ADMIN} with password {password}",
-            "  (shown only this once; `flask users password admin@example.com` sets a new one)"]
+            "  (shown only this once; `flask user password admin@example.com` sets a new one)"]
 
 
 def _add_answers(survey: Survey, answers, count: int, rng: random.Random, now: dt.datetime) -> None:
@@ -149,9 +149,10 @@ DEMO_CAMPAIGN = "Demo: broadband NPS by e-mail"
 def seed_demo_invitations(base_url: str) -> list[str]:
     """Import a few demo contacts once and e-mail them the demo NPS survey.
 
-    Without MAIL_SERVER the worker writes the messages as .eml files under the
-    instance folder, so the demo shows real invitations offline; with one, they
-    stay queued for `flask invite deliver` (the addresses are example.com).
+    With the file transport (which `flask demo` chooses when no MAIL_SERVER is
+    set) the messages are written as .eml files under the instance folder, so
+    the demo shows real invitations offline; with SMTP they stay queued for
+    `flask invite deliver` (the addresses are example.com).
     """
     from flask import current_app
 
@@ -168,8 +169,8 @@ def seed_demo_invitations(base_url: str) -> list[str]:
         import_contacts([ContactRow(line=i, email=email, name=name, attributes=dict(attributes))
                          for i, (email, name, attributes) in enumerate(DEMO_CONTACTS, start=2)])
         send_campaign(survey, base_url=base_url, name=DEMO_CAMPAIGN)
-        if not current_app.config.get("MAIL_SERVER"):
+        if current_app.config.get("MAIL_TRANSPORT") == "file":
             deliver()
-    if current_app.config.get("MAIL_SERVER"):
+    if current_app.config.get("MAIL_TRANSPORT") != "file":
         return ["Demo invitations are queued: `flask invite deliver` sends them (to example.com addresses)"]
     return [f"Demo invitation e-mails (.eml, open in any mail program): {outbox}/<date>/"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from dataclasses import dataclass, field
 from typing import Iterable, TextIO
 
@@ -24,7 +25,13 @@ DATE_FORMATS = (
     "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y",
     "%d.%m.%Y %H:%M", "%d.%m.%Y", "%d-%m-%Y", "%m-%d-%Y",
     "%d %b %Y", "%d %B %Y", "%b %d %Y", "%B %d, %Y",
+    "iso8601",
 )
+#: ``--date-format iso8601``: any ISO 8601 date or time, with ``T``, fractions of a second
+#: and an offset or ``Z`` (``2024-01-05T10:00:00+01:00``, ``2024-01-05T09:00:00.123Z``).
+ISO_8601 = "iso8601"
+#: Spreadsheets export with these; the header line decides which one a file uses.
+DELIMITERS = (",", ";", "\t", "|")
 
 
 class ImportError_(ValueError):
@@ -56,16 +63,63 @@ class ParsedFile:
     date_format: str | None = None
 
 
-def read_records(stream: TextIO) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
-    """Return the header and ``(line number, record)`` pairs; line numbers count the header as 1."""
-    reader = csv.DictReader(stream)
-    header = reader.fieldnames or []
-    records = []
-    line = reader.line_num + 1
-    for record in reader:
-        records.append((line, record))
-        line = reader.line_num + 1  # a quoted field may span several physical lines
-    return header, records
+def sniff_delimiter(text: str) -> str:
+    """The separator that splits the header line into the most columns (a comma when none does)."""
+    first_line = re.split(r"[\r\n]", text, maxsplit=1)[0]
+    counts = {d: len(next(csv.reader([first_line], delimiter=d), [])) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: counts[d])  # max keeps the first of equals: the comma
+    return best if counts[best] > 1 else ","
+
+
+def read_records(stream: TextIO) -> tuple[list[str], list[tuple[int, dict[str, str]]], list[Problem]]:
+    """The header, ``(line number, record)`` pairs and the ragged lines as problems.
+
+    Line numbers count the header as 1 and name the line a record starts on (a
+    quoted field may span several). The separator is sniffed from the header.
+    A file that cannot be read as CSV at all (a quote never closed, a field
+    over the csv module's 128 KiB) raises ImportError_ naming the line: in
+    such a file any later line may be misread, so none is imported.
+    """
+    text = stream.read()
+    delimiter = sniff_delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    header: list[str] | None = None
+    records: list[tuple[int, dict[str, str]]] = []
+    problems: list[Problem] = []
+    line = 1
+    try:
+        for fields in reader:
+            if header is None:
+                header = fields
+            elif fields:  # a blank line is no record
+                if len(fields) != len(header):
+                    problems.append(Problem(line, _ragged(len(fields), len(header), delimiter)))
+                else:
+                    records.append((line, dict(zip(header, fields))))
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        raise ImportError_(_unreadable(line, reader.line_num, str(exc))) from None
+    return header or [], records, problems
+
+
+def _ragged(found: int, expected: int, delimiter: str) -> str:
+    name = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "'|'"}[delimiter]
+    more = "more" if found > expected else "fewer"
+    return (f"the line has {found} field(s): {more} fields than the header ({expected}, separated by {name}s); "
+            "is a separator missing or extra, or a field with a separator not quoted?")
+
+
+def _unreadable(start: int, at: int, reason: str) -> str:
+    if "field larger than field limit" in reason:
+        why = (f"a field is longer than {csv.field_size_limit() // 1024} KiB; no answer is that long, "
+               "so a quote was probably left open there or above")
+    elif "unexpected end of data" in reason:
+        why = ('a quoted field starts here and its closing quote (") is missing, so the rest of the file '
+               f"(to line {at}) would be read as one field")
+    else:
+        why = (f"the CSV is malformed ({reason}): a field holding a quote, a separator or a line break must be "
+               'enclosed in double quotes, with each quote inside doubled ("")')
+    return f"line {start}: {why}; nothing was imported"
 
 
 def require_columns(header: list[str], **columns: str | None) -> None:
@@ -78,36 +132,64 @@ def require_columns(header: list[str], **columns: str | None) -> None:
 
 
 def parse_datetime(value: str, fmt: str) -> dt.datetime:
-    parsed = dt.datetime.strptime(value.strip(), fmt)
+    """A naive UTC datetime; an offset (or ``Z``) in the value is applied, not dropped."""
+    value = value.strip()
+    if fmt == ISO_8601:
+        # Python 3.10's fromisoformat knows neither Z nor every fraction length; 3.11's does.
+        parsed = dt.datetime.fromisoformat(value[:-1] + "+00:00" if value[-1:] in "Zz" else value)
+    else:
+        parsed = dt.datetime.strptime(value, fmt)
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
     return parsed
 
 
+def _parses(value: str, fmt: str) -> dt.datetime | None:
+    try:
+        return parse_datetime(value, fmt)
+    except ValueError:
+        return None
+
+
 def detect_date_format(values: Iterable[str], formats: Iterable[str] = DATE_FORMATS) -> str:
     """The one format that parses every value; ImportError_ if none or several do."""
-    values = [v for v in values if v.strip()]
-    if not values:
+    dated = [(None, v) for v in values]
+    fmt, misfits = pick_date_format(dated, formats)
+    if misfits:
+        raise ImportError_(f"no known date format fits every date (for example {misfits[0][1]!r}); "
+                           "give one with --date-format, e.g. --date-format '%d/%m/%Y %H:%M'")
+    return fmt
+
+
+def pick_date_format(dated: Iterable[tuple[int | None, str]],
+                     formats: Iterable[str] = DATE_FORMATS) -> tuple[str, list[tuple[int | None, str]]]:
+    """The format most ``(line, value)`` dates fit, and the dates it does not fit.
+
+    Formats that read every date alike (``%Y-%m-%dT%H:%M:%S`` and ISO 8601)
+    are one choice; formats that fit equally many dates but read them
+    differently (04/05: April or May?) make the file ambiguous (ImportError_).
+    None fitting any date is an ImportError_ that names the first line.
+    """
+    dated = [(line, v) for line, v in dated if v and v.strip()]
+    if not dated:
         raise ImportError_("the date column is empty")
-    fitting = []
-    for fmt in formats:
-        try:
-            for value in values:
-                parse_datetime(value, fmt)
-        except ValueError:
-            continue
-        fitting.append(fmt)
-    if not fitting:
+    readings = {fmt: [_parses(value, fmt) for _, value in dated] for fmt in formats}
+    fits = {fmt: sum(r is not None for r in read) for fmt, read in readings.items()}
+    most = max(fits.values())
+    if most == 0:
+        line, value = dated[0]
+        where = f"line {line}: " if line is not None else ""
+        raise ImportError_(f"{where}no known date format fits the date {value!r}; give one with --date-format, "
+                           "e.g. --date-format '%d/%m/%Y %H:%M' (or iso8601)")
+    best = [fmt for fmt in readings if fits[fmt] == most]
+    if any(readings[fmt] != readings[best[0]] for fmt in best[1:]):
+        differing = [fmt for fmt in best if readings[fmt] != readings[best[0]]]
         raise ImportError_(
-            f"no known date format fits every date (for example {values[0]!r}); "
-            "give one with --date-format, e.g. --date-format '%d/%m/%Y %H:%M'"
-        )
-    if len(fitting) > 1:
-        raise ImportError_(
-            "the dates are ambiguous: every one of them parses as " + " and as ".join(repr(f) for f in fitting[:3])
-            + " (is 04/05 April or May?); say which with --date-format"
-        )
-    return fitting[0]
+            "the dates are ambiguous: " + ("every one" if most == len(dated) else f"{most} of them")
+            + " parse as " + " and as ".join(repr(f) for f in [best[0], *differing][:3])
+            + " (is 04/05 April or May?); say which with --date-format")
+    chosen = best[0]
+    return chosen, [pair for pair, reading in zip(dated, readings[chosen]) if reading is None]
 
 
 def parse_score(value: str, low: int, high: int) -> int | None:
@@ -134,11 +216,12 @@ def parse_feedback_csv(
     id_col: str | None = None,
     max_text: int = 5000,
 ) -> ParsedFile:
-    header, records = read_records(stream)
+    header, records, ragged = read_records(stream)
     require_columns(header, text_col=text_col, score_col=score_col, date_col=date_col, id_col=id_col)
-    result = ParsedFile()
+    result = ParsedFile(problems=ragged)
     if date_col and records:
-        result.date_format = date_format or detect_date_format(r[date_col] or "" for _, r in records)
+        # Lines whose date does not fit the format most dates use are reported one by one below.
+        result.date_format = date_format or pick_date_format((line, r[date_col]) for line, r in records)[0]
     seen_ids: dict[str, int] = {}
     for line, record in records:
         try:
@@ -155,12 +238,11 @@ def parse_feedback_csv(
                 continue
             seen_ids[row.external_id] = line
         result.rows.append(row)
+    result.problems.sort(key=lambda problem: problem.line)
     return result
 
 
 def _parse_record(line, record, text_col, scale, score_col, date_col, date_format, id_col, max_text):
-    if None in record:
-        raise ValueError("the line has more fields than the header")
     text = (record.get(text_col) or "").strip() or None
     if text is not None:
         check_text(text, "the text")  # the rule every channel shares; TextError is a ValueError
@@ -177,7 +259,8 @@ def _parse_record(line, record, text_col, scale, score_col, date_col, date_forma
         try:
             created_at = parse_datetime(raw, date_format)
         except ValueError:
-            raise ValueError(f"date {raw!r} does not match {date_format!r}") from None
+            raise ValueError(f"date {raw!r} does not match {date_format!r}, the format of the other dates; "
+                             "correct it, or pass --date-format") from None
     external_id = None
     if id_col:
         external_id = (record.get(id_col) or "").strip() or None

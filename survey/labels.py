@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Iterable
 import sqlalchemy as sa
 
 from analysis.labels import SENTIMENTS, THEMES
-from survey.db import db
+from survey.db import chunks, db
 from survey.models import LabelCorrection, Response, ResponseLabel, User, utcnow
 
 if TYPE_CHECKING:  # the labeller's own result type; importing it would load numpy into every web worker
@@ -25,10 +25,10 @@ def corrected_fields(response_ids: Iterable[int]) -> dict[int, set[str]]:
     """Which of these responses have an analyst's correction, and for which fields."""
     ids = list(response_ids)
     found: dict[int, set[str]] = {}
-    for start in range(0, len(ids), 500):
+    for chunk in chunks(ids):
         rows = db.session.execute(
             sa.select(LabelCorrection.response_id, LabelCorrection.field)
-            .where(LabelCorrection.response_id.in_(ids[start:start + 500])).distinct()
+            .where(LabelCorrection.response_id.in_(chunk)).distinct()
         )
         for response_id, field in rows:
             found.setdefault(response_id, set()).add(field)

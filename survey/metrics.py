@@ -20,7 +20,13 @@ Conventions shared by every function here:
 * Scores, standard errors and interval bounds are on the reporting scale
   (NPS points -100..100, CSAT percent 0..100, CES scale units 1..7), and
   intervals are clipped to that scale because values outside it are impossible.
-* Intervals use the normal approximation with ``z = Φ⁻¹(1/2 + confidence/2)``.
+* Every default interval is valid at every sample size, including n = 1 and
+  unanimous answers (no zero-width interval): Wilson for shares (CSAT, the CES
+  agree share), a MOVER-Wilson interval for NPS, and a Student-t interval with
+  one prior degree of freedom for the CES mean. Each result's ``method`` names
+  the one used (``METHODS`` lists them). The normal (Wald) intervals remain
+  available by name for comparison; the change test uses the normal
+  approximation with ``z = Φ⁻¹(1/2 + confidence/2)``.
 """
 
 from __future__ import annotations
@@ -32,10 +38,14 @@ from numbers import Real
 from statistics import NormalDist, fmean, stdev
 from typing import Any, ClassVar, Literal
 
+from scipy.special import stdtrit
+
 from survey.kinds import KINDS
 
 __all__ = [
     "SCALES",
+    "METHODS",
+    "DEFAULT_METHODS",
     "Band",
     "Kind",
     "MetricError",
@@ -63,6 +73,19 @@ SCALES: dict[str, tuple[int, int]] = {code: (k.low, k.high) for code, k in KINDS
 # Widest possible difference between two scores, used to clip change intervals:
 # the span of the reporting scale (NPS -100..100 points, CSAT 0..100 percent, CES 1..7).
 _SPANS = {code: k.metric_range[1] - k.metric_range[0] for code, k in KINDS.items()}
+
+#: What each interval ``method`` name means, as shown beside an interval.
+METHODS: dict[str, str] = {
+    "wilson": "Wilson score interval",
+    "mover-wilson": "MOVER interval from Wilson intervals of promoters and detractors",
+    "t-prior": "Student t interval with one prior degree of freedom",
+    "adjusted": "adjusted Wald interval (n + 3)",
+    "wald": "Wald (normal) interval",
+    "normal": "normal interval",
+}
+
+#: The interval each kind uses unless asked otherwise: valid at every sample size.
+DEFAULT_METHODS: dict[str, str] = {"nps": "mover-wilson", "csat": "wilson", "ces": "t-prior"}
 
 
 class MetricError(ValueError):
@@ -93,7 +116,8 @@ class MetricResult:
     """Fields every metric shares; ``kind`` is fixed per subclass.
 
     ``score``/``se``/``ci_low``/``ci_high`` are None when they cannot be
-    estimated (no answers; for CES also a single answer).
+    estimated (no answers; with CES's "normal" method also a single answer).
+    ``method`` names the interval (a key of ``METHODS``).
     """
 
     kind: ClassVar[str] = ""
@@ -135,10 +159,10 @@ class CSATResult(MetricResult):
 class CESResult(MetricResult):
     """CES: mean effort score (1..7) plus the percent who agree (5..7).
 
-    ``sd`` is the sample standard deviation (n-1 denominator); it, ``se`` and
-    the CI are None for fewer than two answers because a spread cannot be
-    estimated from one. The agree share is a proportion, so like NPS and CSAT
-    its Wald se exists from n = 1 (and is 0 there).
+    ``sd`` is the sample standard deviation (n-1 denominator), None for fewer
+    than two answers. ``se`` and the interval are the method's (see ``ces``).
+    The agree share is a proportion, so like CSAT it has a Wald se (0 when
+    unanimous) and a Wilson interval.
     """
 
     kind: ClassVar[str] = "ces"
@@ -188,7 +212,7 @@ class ChangeResult:
 
 def _check_kind(kind: object) -> str:
     if not isinstance(kind, str) or kind not in SCALES:
-        raise MetricError(f"unknown metric kind {kind!r}; expected one of 'nps', 'csat', 'ces'")
+        raise MetricError(f"unknown metric kind {kind!r}; expected one of {', '.join(map(repr, KINDS))}")
     return kind
 
 
@@ -261,7 +285,7 @@ def _band_of(kind: str, value: int) -> Band:
 # --------------------------------------------------------------------------
 
 
-def nps(scores: Iterable[int], confidence: float = 0.95, method: str = "wald") -> NPSResult:
+def nps(scores: Iterable[int], confidence: float = 0.95, method: str = "mover-wilson") -> NPSResult:
     """Net Promoter Score of 0..10 answers, with a confidence interval.
 
     Promoters answer 9-10, passives 7-8, detractors 0-6;
@@ -273,30 +297,33 @@ def nps(scores: Iterable[int], confidence: float = 0.95, method: str = "wald") -
         Var = (p_P + p_D - (p_P - p_D)**2) / n
         se  = 100 * sqrt(Var)
 
-    ``method="wald"``: the interval is ``score ± z * se``.
+    ``se`` is this (Wald) standard error, except with "adjusted" (its own).
 
-    ``method="adjusted"`` (adjusted Wald, Rocks 2016, "Interval estimation for
-    the Net Promoter Score", The American Statistician): add pseudo-observations
-    -- 3/4 to promoters, 3/4 to detractors, 3/2 to passives, so n' = n + 3 --
-    and compute the Wald interval on those adjusted proportions::
+    ``method="mover-wilson"`` (default; Zou & Donner's "method of variance
+    estimates recovery" for a difference of two correlated proportions):
+    take the Wilson interval (l_P, u_P) of p_P and (l_D, u_D) of p_D, and the
+    multinomial correlation ``r = -sqrt(p_P p_D / ((1 - p_P)(1 - p_D)))``::
 
-        p_P' = (P + 3/4) / (n + 3)      p_D' = (D + 3/4) / (n + 3)
-        Var' = (p_P' + p_D' - (p_P' - p_D')**2) / (n + 3)
-        se   = 100 * sqrt(Var')
-        CI   = 100 * (p_P' - p_D') ± z * se
+        low  = d - sqrt((p_P - l_P)**2 + (u_D - p_D)**2 - 2 r (p_P - l_P)(u_D - p_D))
+        high = d + sqrt((u_P - p_P)**2 + (p_D - l_D)**2 - 2 r (u_P - p_P)(p_D - l_D))
 
-    The pseudo-counts pull the interval towards 0 and keep it from collapsing
-    to a point at 100 or -100 in small samples, which gives much better
-    coverage than plain Wald. Because the interval is centred on the adjusted
-    estimate, with very few answers (e.g. a single promoter) the reported
-    observed ``score`` can lie outside it; that is the method, not a bug.
+    with d = p_P - p_D. Wilson intervals never collapse and always hold their
+    own estimate, so this interval has width at every n and always contains
+    the observed score. When everyone is a promoter or everyone a detractor r
+    is 0/0; its limit with no passives, -1, is used.
+
+    ``method="wald"``: ``score ± z * se``, which is zero-width when everyone
+    gives the same band. ``method="adjusted"`` (adjusted Wald, Rocks 2016):
+    add 3/4 promoter, 3/4 detractor and 3/2 passive, then Wald on n + 3; it is
+    centred on the adjusted estimate, so with very few answers the observed
+    score can lie outside it.
 
     Bounds are clipped to -100..100. Empty input gives ``n == 0`` and None
     for score, se and the interval.
     """
     values = _validate("nps", scores)
     z = _z_for(confidence)
-    method = _check_method(method, ("wald", "adjusted"), "NPS")
+    method = _check_method(method, ("mover-wilson", "wald", "adjusted"), "NPS")
     n = len(values)
     bands = [_band_of("nps", v) for v in values]
     promoters = bands.count("positive")
@@ -306,18 +333,39 @@ def nps(scores: Iterable[int], confidence: float = 0.95, method: str = "wald") -
         return NPSResult(None, 0, None, None, None, float(confidence), method, 0, 0, 0)
 
     score = 100 * (promoters - detractors) / n
-    if method == "wald":
-        size, p_pro, p_det = float(n), promoters / n, detractors / n
-    else:
-        size = n + 3.0
-        p_pro, p_det = (promoters + 0.75) / size, (detractors + 0.75) / size
+    p_pro, p_det = promoters / n, detractors / n
     # max() guards against a rounding-level negative when p_P or p_D is 1.
-    variance = max(0.0, (p_pro + p_det - (p_pro - p_det) ** 2) / size)
-    se = 100 * math.sqrt(variance)
-    ci_low, ci_high = _interval(100 * (p_pro - p_det), se, z, -100.0, 100.0)
+    se = 100 * math.sqrt(max(0.0, (p_pro + p_det - (p_pro - p_det) ** 2) / n))
+    if method == "mover-wilson":
+        ci_low, ci_high = _mover_wilson(promoters, detractors, n, z)
+    else:
+        size, adj_pro, adj_det, adj_se = float(n), p_pro, p_det, se
+        if method == "adjusted":
+            size = n + 3.0
+            adj_pro, adj_det = (promoters + 0.75) / size, (detractors + 0.75) / size
+            adj_se = 100 * math.sqrt(max(0.0, (adj_pro + adj_det - (adj_pro - adj_det) ** 2) / size))
+        ci_low, ci_high = _interval(100 * (adj_pro - adj_det), adj_se, z, -100.0, 100.0)
+        se = adj_se
     return NPSResult(
         score, n, se, ci_low, ci_high, float(confidence), method, promoters, passives, detractors
     )
+
+
+def _mover_wilson(promoters: int, detractors: int, n: int, z: float) -> tuple[float, float]:
+    """MOVER interval of 100 * (p_P - p_D) from the two Wilson intervals; see ``nps``."""
+    p_pro, p_det = promoters / n, detractors / n
+    l_pro, u_pro = _wilson(promoters, n, z)
+    l_det, u_det = _wilson(detractors, n, z)
+    if p_pro == 1 or p_det == 1:
+        r = -1.0
+    else:
+        r = -math.sqrt(p_pro * p_det / ((1 - p_pro) * (1 - p_det)))
+    d = p_pro - p_det
+    below_pro, above_det = p_pro - l_pro, u_det - p_det
+    above_pro, below_det = u_pro - p_pro, p_det - l_det
+    low = d - math.sqrt(max(0.0, below_pro**2 + above_det**2 - 2 * r * below_pro * above_det))
+    high = d + math.sqrt(max(0.0, above_pro**2 + below_det**2 - 2 * r * above_pro * below_det))
+    return _clip(100 * low, -100.0, 100 * d), _clip(100 * high, 100 * d, 100.0)
 
 
 def _wilson(successes: int, n: int, z: float) -> tuple[float, float]:
@@ -340,75 +388,91 @@ def _wilson(successes: int, n: int, z: float) -> tuple[float, float]:
     return low, high
 
 
-def csat(scores: Iterable[int], confidence: float = 0.95, method: str = "wald") -> CSATResult:
+def _share(successes: int, n: int, z: float, method: str) -> tuple[float, float, float, float]:
+    """Percent share, its Wald se and its interval (``method`` "wilson" or "wald"), all 0..100."""
+    p = successes / n
+    share = 100 * p
+    se = 100 * math.sqrt(p * (1 - p) / n)
+    if method == "wald":
+        low, high = _interval(share, se, z, 0.0, 100.0)
+    else:
+        low, high = (100 * bound for bound in _wilson(successes, n, z))
+    return share, se, low, high
+
+
+def csat(scores: Iterable[int], confidence: float = 0.95, method: str = "wilson") -> CSATResult:
     """CSAT of 1..5 answers: percent of 4s and 5s, with a confidence interval.
 
     ``score = 100 * p`` where p is the share of 4-5; ``se = 100 * sqrt(p(1-p)/n)``
     (the Wald se, whatever the method, so it stays comparable across methods).
 
+    ``method="wilson"`` (default): the Wilson score interval (see ``_wilson``),
+    valid for small n and for p at 0 or 1, where Wald collapses to a point.
     ``method="wald"``: ``CI = score ± z * se``, clipped to 0..100.
-    ``method="wilson"``: the Wilson score interval (see ``_wilson``), which
-    behaves far better than Wald for small n or p near 0 or 1 -- Wald
-    collapses to a zero-width interval when everyone agrees.
 
     Empty input gives ``n == 0`` and None for score, se and the interval.
     """
     values = _validate("csat", scores)
     z = _z_for(confidence)
-    method = _check_method(method, ("wald", "wilson"), "CSAT")
+    method = _check_method(method, ("wilson", "wald"), "CSAT")
     n = len(values)
     satisfied = sum(1 for v in values if _band_of("csat", v) == "positive")
     if n == 0:
         return CSATResult(None, 0, None, None, None, float(confidence), method, 0)
-
-    p = satisfied / n
-    score = 100 * p
-    se = 100 * math.sqrt(p * (1 - p) / n)
-    if method == "wald":
-        ci_low, ci_high = _interval(score, se, z, 0.0, 100.0)
-    else:
-        low, high = _wilson(satisfied, n, z)
-        ci_low, ci_high = 100 * low, 100 * high
+    score, se, ci_low, ci_high = _share(satisfied, n, z, method)
     return CSATResult(score, n, se, ci_low, ci_high, float(confidence), method, satisfied)
 
 
-def ces(scores: Iterable[int], confidence: float = 0.95) -> CESResult:
+def ces(scores: Iterable[int], confidence: float = 0.95, method: str = "t-prior") -> CESResult:
     """CES of 1..7 answers: mean effort score, plus the percent who agree (5-7).
 
-    ``score`` is the mean; ``sd`` the sample standard deviation (n-1);
-    ``se = sd / sqrt(n)`` and ``CI = mean ± z * se`` clipped to 1..7. A normal
-    z rather than Student's t keeps this dependency-free and consistent with
-    the other metrics; it is slightly narrow for very small samples.
+    ``score`` is the mean; ``sd`` the sample standard deviation (n-1, None
+    below two answers).
 
-    With one answer there is no spread to estimate, so sd, se and the CI are
-    None (the mean is still reported). With none, everything is None.
+    ``method="t-prior"`` (default): a Student t interval whose variance
+    estimate carries one prior degree of freedom at the variance of an answer
+    spread evenly over the scale (4 on 1..7), so one answer, or several
+    identical ones, still give an honest width instead of none::
 
-    ``agree_share`` is ``100 * share of 5-7`` with a Wald se/CI (clipped to
-    0..100), computed exactly like CSAT.
+        s*² = (Σ(x - mean)² + 4) / n        se = s* / sqrt(n)
+        CI  = mean ± t(n df) * se           (clipped to 1..7)
+
+    With many answers this is the ordinary t interval (the prior is one
+    answer's worth of spread among n). ``method="normal"``: ``mean ± z *
+    sd/sqrt(n)`` for n >= 2, None below; zero-width for identical answers.
+
+    ``agree_share`` is ``100 * share of 5-7`` with its Wald se and a Wilson
+    interval (with ``method="normal"``: a Wald one).
     """
     values = _validate("ces", scores)
     z = _z_for(confidence)
+    method = _check_method(method, ("t-prior", "normal"), "CES")
     n = len(values)
     agree = sum(1 for v in values if _band_of("ces", v) == "positive")
     if n == 0:
         return CESResult(
-            None, 0, None, None, None, float(confidence), "normal", None, 0, None, None, None, None
+            None, 0, None, None, None, float(confidence), method, None, 0, None, None, None, None
         )
 
     lo, hi = SCALES["ces"]
     mean = fmean(values)
-    sd = se = ci_low = ci_high = None
-    if n >= 2:
-        sd = stdev(values)
+    sd = stdev(values) if n >= 2 else None
+    se = ci_low = ci_high = None
+    if method == "t-prior":
+        # Variance of an answer spread evenly over the scale: ((hi - lo + 1)² - 1) / 12.
+        prior_variance = ((hi - lo + 1) ** 2 - 1) / 12
+        squares = sum((v - mean) ** 2 for v in values)
+        se = math.sqrt((squares + prior_variance) / n / n)
+        t = float(stdtrit(n, 0.5 + float(confidence) / 2))
+        ci_low, ci_high = _interval(mean, se, t, float(lo), float(hi))
+    elif sd is not None:
         se = sd / math.sqrt(n)
         ci_low, ci_high = _interval(mean, se, z, float(lo), float(hi))
 
-    p = agree / n
-    agree_share = 100 * p
-    agree_se = 100 * math.sqrt(p * (1 - p) / n)
-    agree_ci_low, agree_ci_high = _interval(agree_share, agree_se, z, 0.0, 100.0)
+    share_method = "wald" if method == "normal" else "wilson"
+    agree_share, agree_se, agree_ci_low, agree_ci_high = _share(agree, n, z, share_method)
     return CESResult(
-        mean, n, se, ci_low, ci_high, float(confidence), "normal",
+        mean, n, se, ci_low, ci_high, float(confidence), method,
         sd, agree, agree_share, agree_se, agree_ci_low, agree_ci_high,
     )  # fmt: skip
 
@@ -418,16 +482,17 @@ def metric_for(
 ) -> MetricResult:
     """Compute the metric named by ``kind`` ("nps", "csat" or "ces").
 
-    ``method`` is passed through when given ("wald"/"adjusted" for NPS,
-    "wald"/"wilson" for CSAT); CES has a single method, "normal".
+    ``method`` None uses ``DEFAULT_METHODS[kind]``; otherwise "mover-wilson",
+    "wald" or "adjusted" for NPS, "wilson" or "wald" for CSAT, "t-prior" or
+    "normal" for CES.
     """
     kind = _check_kind(kind)
+    method = method or DEFAULT_METHODS[kind]
     if kind == "nps":
-        return nps(scores, confidence, method or "wald")
+        return nps(scores, confidence, method)
     if kind == "csat":
-        return csat(scores, confidence, method or "wald")
-    _check_method(method or "normal", ("normal",), "CES")
-    return ces(scores, confidence)
+        return csat(scores, confidence, method)
+    return ces(scores, confidence, method)
 
 
 def band(kind: str, score: int) -> Band:
@@ -472,8 +537,11 @@ def change(
     """
     kind = _check_kind(kind)
     z_crit = _z_for(confidence)
-    first = metric_for(kind, before, confidence)
-    second = metric_for(kind, after, confidence)
+    # The test needs each side's plain standard error: for CES the sample sd / sqrt(n)
+    # (the "normal" method), for NPS and CSAT the Wald se every method reports.
+    se_method = "normal" if kind == "ces" else None
+    first = metric_for(kind, before, confidence, method=se_method)
+    second = metric_for(kind, after, confidence, method=se_method)
     method = "welch" if kind == "ces" else "wald"
 
     difference = se = z = p_value = ci_low = ci_high = None

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
 import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -16,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from flask import current_app
 
-from survey.db import db, insert_on_conflict
+from survey.db import chunks, db, insert_on_conflict
 from survey.kinds import DEFAULT_FOLLOWUP, DEFAULT_THANK_YOU, KINDS
 from survey.models import CHANNELS, Response, Survey, utcnow
 from survey.prepared import PreparedWrite, Writes, together
+from survey.tokens import hash_token
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -133,11 +133,6 @@ class Answer:
     edit_token: str | None = None
 
 
-def hash_token(token: str) -> str:
-    """Tokens are stored as SHA-256 so a database leak reveals no working link."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 @dataclass(frozen=True)
 class Recorded:
     """What storing an answer left in the database."""
@@ -230,7 +225,7 @@ def stored_with_key(answer: Answer) -> Response:
     else:
         where = Response.submission_key == answer.submission_key
     existing = db.session.scalar(sa.select(Response).where(where))
-    if existing is None:  # only a concurrent delete can get here (``flask contacts forget`` keeps answers)
+    if existing is None:  # only a concurrent delete can get here (``flask contact forget`` keeps answers)
         raise OperationError("this answer was removed while it was being sent; please send it again")
     return existing
 
@@ -316,8 +311,7 @@ def import_feedback(survey: Survey, rows: "list[FeedbackRow]") -> tuple[int, int
     """
     ids = [row.external_id for row in rows if row.external_id is not None]
     existing: set[str] = set()
-    for start in range(0, len(ids), 500):  # stay under every backend's bound-parameter limit
-        chunk = ids[start:start + 500]
+    for chunk in chunks(ids):
         existing.update(db.session.scalars(
             sa.select(Response.external_id).where(Response.survey_id == survey.id, Response.external_id.in_(chunk))
         ))

@@ -25,6 +25,7 @@ from flask import Flask, abort, current_app
 from sqlalchemy.orm import Session
 
 from survey.db import db
+from survey.lookups import SURVEY_BY_KEY
 from survey.models import Survey, SurveyOrigin
 
 EXTENSION = "rapport.published"
@@ -77,8 +78,6 @@ def _load(public_key: str, now: float) -> Published | None:
     return Published(survey, origins, now)
 
 
-# Shared with survey_or_404 (the dashboard's uncached look-up): built once per process.
-SURVEY_BY_KEY = sa.select(Survey).where(Survey.public_key == sa.bindparam("public_key"))
 NO_SURVEY = "There is no survey at this address. Please check the link you were given."
 _origins_of = sa.select(SurveyOrigin.origin).where(SurveyOrigin.survey_id == sa.bindparam("survey_id"))
 

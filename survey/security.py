@@ -58,4 +58,5 @@ def init_app(app: Flask) -> None:
         return response
 
     if app.config.get("PREFERRED_URL_SCHEME") == "https":
-        app.config.setdefault("SESSION_COOKIE_SECURE", True)
+        # Not setdefault: Flask's own defaults already hold SESSION_COOKIE_SECURE = False.
+        app.config["SESSION_COOKIE_SECURE"] = True

@@ -98,8 +98,8 @@ class SMTPServer:
             self.controller = None
 
     def configure(self, app) -> None:
-        app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=self.port, MAIL_USE_TLS=False, MAIL_USE_SSL=False,
-                          MAIL_TIMEOUT=10)
+        app.config.update(MAIL_TRANSPORT="smtp", MAIL_SERVER="127.0.0.1", MAIL_PORT=self.port, MAIL_USE_TLS=False,
+                          MAIL_USE_SSL=False, MAIL_TIMEOUT=10)
 
 
 @pytest.fixture

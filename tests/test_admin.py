@@ -21,7 +21,7 @@ def form_data(**overrides):
     return {key: value for key, value in data.items() if value is not None}
 
 
-def test_survey_list_shows_key_kind_answers_and_score(client, make_survey, make_response):
+def test_survey_list_shows_key_kind_answers_and_score(app, client, make_survey, make_response):
     nps = make_survey("nps", name="Broadband NPS")
     for score in (10, 10, 9, 3):
         make_response(nps, score=score)
@@ -30,7 +30,12 @@ def test_survey_list_shows_key_kind_answers_and_score(client, make_survey, make_
     page = client.get("/surveys").get_data(as_text=True)
     assert "Broadband NPS" in page and nps.public_key in page and "Closed CES" in page
     row = page[page.index("Broadband NPS"):page.index("Closed CES")]
-    assert ">4<" in row and "50.0" in row  # 4 answers; NPS = 75 % promoters − 25 % detractors
+    assert ">4<" in row and "too few answers" in row and "4 of 10 needed" in row  # MIN_ANSWERS is 10
+    app.config["MIN_ANSWERS"] = 4
+    page = client.get("/surveys").get_data(as_text=True)
+    row = page[page.index("Broadband NPS"):page.index("Closed CES")]
+    # NPS = 75 % promoters − 25 % detractors, written as on the results page, with its interval
+    assert '<span class="score-number">+50</span>' in row and " to +" in row
     assert "New survey" not in page  # analysts do not create surveys
 
 

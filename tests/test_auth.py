@@ -750,7 +750,7 @@ def test_the_demo_creates_an_admin_once_and_prints_its_password_once(app):
     user = authenticate(DEMO_ADMIN, password)
     assert user.role == "admin" and password not in user.password_hash
     again = seed_demo_admin("http://127.0.0.1:5000")
-    assert len(again) == 1 and "exists" in again[0] and "flask users password admin@example.com" in again[0]
+    assert len(again) == 1 and "exists" in again[0] and "flask user password admin@example.com" in again[0]
     assert password not in again[0]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 1
 

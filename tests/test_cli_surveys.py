@@ -32,18 +32,22 @@ def test_create_rejects_bad_kind_on_stderr(runner):
     assert "xyz" in result.stderr and result.stdout == ""
 
 
-def test_list_table_and_json(runner, make_survey, make_response):
+def test_list_table_and_json(app, runner, make_survey, make_response):
     nps = make_survey("nps", name="Broadband")
     for score in (10, 9, 0, 7):
         make_response(nps, score=score)
     make_survey("csat", name="Empty")
     table = runner.invoke(args=["survey", "list"])
     assert table.exit_code == 0
-    assert "Broadband" in table.output and "25" in table.output
+    assert "Broadband" in table.output and "too few answers" in table.output  # 4 < MIN_ANSWERS
+    app.config["MIN_ANSWERS"] = 4
+    table = runner.invoke(args=["survey", "list"])
+    assert "+25" in table.output  # written as on the dashboard
     rows = json.loads(runner.invoke(args=["survey", "list", "--json"]).output)
     assert rows[0] | {} == rows[0]
     assert {"key", "kind", "name", "responses", "score"} <= set(rows[0])
     assert (rows[0]["kind"], rows[0]["responses"], rows[0]["score"]) == ("nps", 4, 25.0)
+    assert rows[0]["method"] == "mover-wilson" and rows[0]["ci_low"] < 25.0 < rows[0]["ci_high"]
     assert rows[1]["score"] is None and rows[1]["responses"] == 0
 
 

@@ -512,3 +512,42 @@ def test_without_a_bounce_address_the_envelope_sender_stays_the_from_address(app
     operations.send_campaign(survey, base_url=BASE)
     assert deliver().sent == 1
     assert [r.mail_from for r in mailbox.received] == ["surveys@localhost"]
+
+
+# -- bounces in an MTA's own format (not RFC 3464), read with flufl.bounce ----------------
+
+
+def qmail_failure(to: str, recipient: str, reply: str = "550 5.1.1 <{r}>: Recipient address rejected") -> bytes:
+    """qmail-send's "failure notice": plain text, no delivery-status part."""
+    return (f"Return-Path: <>\r\nDelivered-To: {to}\r\nFrom: MAILER-DAEMON@mx.example.net\r\nTo: {to}\r\n"
+            "Subject: failure notice\r\nDate: 6 Dec 2026 09:00:00 -0000\r\n\r\n"
+            "Hi. This is the qmail-send program at mx.example.net.\r\n"
+            "I'm afraid I wasn't able to deliver your message to the following addresses.\r\n"
+            "This is a permanent error; I've given up. Sorry it didn't work out.\r\n\r\n"
+            f"<{recipient}>:\r\n192.0.2.7 does not like recipient.\r\n"
+            f"Remote host said: {reply.format(r=recipient)}\r\nGiving up on 192.0.2.7.\r\n\r\n"
+            "--- Below this line is a copy of the message.\r\n\r\nSubject: How did we do?\r\n\r\nHello\r\n"
+            ).encode()
+
+
+def test_a_qmail_bounce_to_the_signed_return_path_is_a_hard_bounce(verp, make_survey):
+    sent_campaign(make_survey)
+    message = message_to("person0@example.com")
+    parsed = parse_bounce(qmail_failure(tagged(message, verp), "person0@example.com"), bounce_address=BOUNCES)
+    assert parsed.is_dsn and [(r.address, r.action, r.status) for r in parsed.recipients] == [
+        ("person0@example.com", "failed", "5.1.1")]
+    outcome = operations.record_bounce(parsed)
+    assert (outcome.kind, outcome.marked) == ("hard", 1)
+    assert contact("person0@example.com").bounced_at is not None
+    assert contact("person1@example.com").bounced_at is None
+
+
+def test_a_qmail_bounce_without_the_tag_or_with_a_forged_one_marks_nobody(verp, make_survey):
+    sent_campaign(make_survey)
+    message = message_to("person0@example.com")
+    before = snapshot()
+    untagged = process(qmail_failure(BOUNCES, "person0@example.com"), verp)
+    assert untagged.kind == "ignored"
+    forged = tagged(message, verp).replace("+", "+9", 1)
+    assert process(qmail_failure(forged, "person0@example.com"), verp).kind == "ignored"
+    assert snapshot() == before

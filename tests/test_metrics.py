@@ -60,7 +60,7 @@ def test_nps_wald_by_hand() -> None:
     # se  = 100 * sqrt(0.076) = 27.568097504180443
     # CI  = 20 ± 1.959963984540054 * 27.568097504 = 20 ± 54.032478230
     #     = [-34.032478230482205, 74.03247823048221]
-    r = nps(NPS_SAMPLE)
+    r = nps(NPS_SAMPLE, method="wald")
     assert isinstance(r, NPSResult)
     assert (r.promoters, r.passives, r.detractors, r.n) == (5, 2, 3, 10)
     assert r.score == approx(20.0)
@@ -104,7 +104,7 @@ def test_nps_clipping() -> None:
     # [10,10,10,10,0]: P = 4, D = 1, n = 5, NPS = 60
     # Var = (0.8 + 0.2 - 0.36)/5 = 0.128, se = 35.77708763999664
     # CI = 60 ± 70.12180324612652 = [-10.121803246126518, 130.12...] -> high clipped to 100
-    r = nps([10, 10, 10, 10, 0])
+    r = nps([10, 10, 10, 10, 0], method="wald")
     assert r.score == approx(60.0)
     assert r.se == approx(35.77708763999664)
     assert r.ci_low == approx(-10.121803246126518)
@@ -113,18 +113,18 @@ def test_nps_clipping() -> None:
 
 def test_nps_all_promoters_has_zero_se() -> None:
     # p_P = 1, p_D = 0: Var = (1 + 0 - 1)/n = 0, so the Wald CI is the point 100.
-    r = nps([9, 10, 10, 9])
+    r = nps([9, 10, 10, 9], method="wald")
     assert (r.score, r.se, r.ci_low, r.ci_high) == (100.0, 0.0, 100.0, 100.0)
 
 
 def test_nps_all_detractors() -> None:
-    r = nps([0, 6, 3])
+    r = nps([0, 6, 3], method="wald")
     assert (r.score, r.se, r.ci_low, r.ci_high) == (-100.0, 0.0, -100.0, -100.0)
 
 
 def test_nps_higher_confidence_is_wider() -> None:
-    r95 = nps(NPS_SAMPLE, confidence=0.95)
-    r99 = nps(NPS_SAMPLE, confidence=0.99)
+    r95 = nps(NPS_SAMPLE, confidence=0.95, method="wald")
+    r99 = nps(NPS_SAMPLE, confidence=0.99, method="wald")
     assert r99.se == r95.se
     assert r99.ci_low < r95.ci_low and r99.ci_high > r95.ci_high
     # z for 99% is 2.5758293035489
@@ -143,7 +143,7 @@ def test_csat_wald_by_hand() -> None:
     # se = 100 * sqrt(0.625 * 0.375 / 8) = 100 * sqrt(0.029296875) = 17.116329922036442
     # CI = 62.5 ± 1.959963985 * 17.116329922 = 62.5 ± 33.547390195
     #    = [28.95260980530331, 96.04739019469669]
-    r = csat(CSAT_SAMPLE)
+    r = csat(CSAT_SAMPLE, method="wald")
     assert isinstance(r, CSATResult)
     assert (r.n, r.satisfied, r.kind, r.method) == (8, 5, "csat", "wald")
     assert r.score == approx(62.5)
@@ -170,7 +170,7 @@ def test_csat_wilson_by_hand() -> None:
 def test_csat_wilson_unanimous_keeps_width() -> None:
     # All satisfied: Wald collapses to [100, 100]; Wilson's lower bound is
     # n/(n + z^2) = 4/7.8414588 = 51.0109... and the upper bound exactly 100.
-    assert csat([5, 4, 5, 5]).ci_low == 100.0
+    assert csat([5, 4, 5, 5], method="wald").ci_low == 100.0
     r = csat([5, 4, 5, 5], method="wilson")
     assert r.ci_low == approx(100 * 4 / (4 + Z95**2))
     assert r.ci_high == 100.0
@@ -192,7 +192,7 @@ def test_ces_by_hand() -> None:
     # agree (5-7): 5,5,6,7 -> 4 of 6 = 66.666...%
     # agree se = 100 * sqrt((2/3)(1/3)/6) = 100 * sqrt(1/27) = 19.245008972987527
     # agree CI = 66.667 ± 37.719524 = [28.947142197460956, 104.386...] -> high clipped to 100
-    r = ces([3, 5, 5, 6, 7, 4])
+    r = ces([3, 5, 5, 6, 7, 4], method="normal")
     assert isinstance(r, CESResult)
     assert (r.n, r.kind, r.agree) == (6, "ces", 4)
     assert r.score == approx(5.0)
@@ -209,14 +209,14 @@ def test_ces_by_hand() -> None:
 def test_ces_ci_clipped_to_scale() -> None:
     # [1,1,1,2]: mean 1.25, SS = 3*0.0625 + 0.5625 = 0.75, s^2 = 0.25, sd = 0.5,
     # se = 0.25, CI = 1.25 ± 0.49 -> low 0.76 clipped to 1.
-    r = ces([1, 1, 1, 2])
+    r = ces([1, 1, 1, 2], method="normal")
     assert r.se == approx(0.25)
     assert r.ci_low == 1.0
     assert r.ci_high == approx(1.25 + Z95 * 0.25)
 
 
 def test_ces_single_answer_has_mean_but_no_spread() -> None:
-    r = ces([6])
+    r = ces([6], method="normal")
     assert (r.score, r.n, r.sd, r.se, r.ci_low, r.ci_high) == (6.0, 1, None, None, None, None)
     assert (r.agree, r.agree_share, r.agree_se) == (1, 100.0, 0.0)
 
@@ -442,6 +442,8 @@ def test_bad_confidence(kind: str, confidence: object) -> None:
 def test_bad_methods() -> None:
     with pytest.raises(ValueError, match="unknown NPS method 'wilson'"):
         nps([9], method="wilson")
+    with pytest.raises(ValueError, match="unknown CES method 'wald'"):
+        ces([4], method="wald")
     with pytest.raises(ValueError, match="unknown CSAT method 'adjusted'"):
         csat([4], method="adjusted")
 
@@ -462,10 +464,10 @@ def score_bounds(kind: str) -> tuple[float, float]:
 
 def all_results(kind: str, scores: list[int]) -> list:
     if kind == "nps":
-        return [nps(scores), nps(scores, method="adjusted")]
+        return [nps(scores), nps(scores, method="wald"), nps(scores, method="adjusted")]
     if kind == "csat":
-        return [csat(scores), csat(scores, method="wilson")]
-    return [ces(scores)]
+        return [csat(scores), csat(scores, method="wald")]
+    return [ces(scores), ces(scores, method="normal")]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -527,7 +529,7 @@ def test_prop_permutation_invariance(kind: str, data: st.DataObject) -> None:
 
 @given(st.lists(st.sampled_from([9, 10]), min_size=1, max_size=60))
 def test_prop_all_promoters_is_100(scores: list[int]) -> None:
-    r = nps(scores)
+    r = nps(scores, method="wald")
     assert (r.score, r.se, r.ci_low, r.ci_high) == (100.0, 0.0, 100.0, 100.0)
     assert nps(scores, method="adjusted").score == 100.0
 

@@ -10,7 +10,8 @@ from werkzeug.datastructures import MultiDict
 
 from survey.db import db
 from survey.models import AnalysisRun, Contact, PainPointRecord, Response
-from survey.results.filters import FilterError, ResponseFilter, escape_like
+from survey.results.filters import FilterError, ResponseFilter
+from survey.text import escape_like
 
 
 def ids(flt: ResponseFilter) -> set[int]:

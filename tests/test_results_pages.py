@@ -16,7 +16,8 @@ from analysis.labeller import CommentLabels
 from survey.labels import corrections_for_training, record_model_labels
 from survey.metrics import change, metric_for
 from survey.models import LabelCorrection, Response, utcnow
-from survey.results.present import metric_text, p_value_text
+from survey.display import change_text, score_text
+from survey.results.present import p_value_text
 from tests.conftest import extract_csrf
 from tests.dashboard_support import login
 from tests.results_support import add_run, label
@@ -74,27 +75,69 @@ def test_analysts_and_admins_may_read_and_correct(client, survey, make_response,
 
 def test_unknown_survey_is_404(client):
     login(client)
-    assert client.get("/surveys/nope/results").status_code == 404
+    missing = client.get("/surveys/nope/results")
+    # The dashboard's wording, not the customer's "check the link you were given".
+    assert missing.status_code == 404 and "There is no survey with that key." in missing.get_data(as_text=True)
+    assert "check the link" not in missing.get_data(as_text=True)
     assert client.get("/surveys/nope/export.csv").status_code == 404
 
 
-def test_headline_metric_interval_count_and_change(client, survey, make_response):
-    before = [9, 10, 10, 9, 8, 3, 10, 9, 9, 10, 10, 9]
-    after = [0, 3, 5, 6, 9, 2, 4, 10, 1, 6, 7, 3]
+def results_of_two_periods(client, survey, make_response, before: list[int], after: list[int]) -> str:
+    """The results page after ``before`` answers 35+ days ago and ``after`` in the last 30 days."""
     for i, score in enumerate(before):
         make_response(survey, score=score, created_at=days_ago(35 + i))
     for i, score in enumerate(after):
         make_response(survey, score=score, created_at=days_ago(1 + i))
     login(client)
-    html = client.get(f"/surveys/{survey.public_key}/results").get_data(as_text=True)
+    return client.get(f"/surveys/{survey.public_key}/results").get_data(as_text=True)
+
+
+def test_headline_metric_interval_count_and_change(client, survey, make_response):
+    before = [9, 10, 10, 9, 8, 3, 10, 9, 9, 10, 10, 9]
+    after = [0, 3, 5, 6, 9, 2, 4, 10, 1, 6, 7, 3]
+    html = results_of_two_periods(client, survey, make_response, before, after)
     everything = metric_for("nps", before + after)
-    assert metric_text(everything.score, "nps") in html
-    assert f"95% CI {metric_text(everything.ci_low, 'nps')} to {metric_text(everything.ci_high, 'nps')}" in html
+    assert score_text(everything.score, "nps") in html
+    assert f"95% CI {score_text(everything.ci_low, 'nps')} to {score_text(everything.ci_high, 'nps')}" in html
+    assert "(mover-wilson)" in html
     assert "n = 24" in html
     expected = change("nps", before, after)
     assert expected.significant
     assert "Change vs previous 30 days" in html and escape(p_value_text(expected.p_value)) in html
-    assert f"{expected.difference:+.1f} points" in html and ">significant<" in html
+    assert change_text(expected.difference, "nps") in html and ">significant<" in html
+    assert "▲" in html or "▼" in html
+
+
+def test_a_change_that_is_not_significant_gets_no_arrow(client, make_survey, make_response):
+    survey = make_survey("csat", name="Support CSAT")
+    before = [5, 4, 2, 5, 1, 4, 3, 5, 2, 4, 1, 5]  # 7 of 12 satisfied
+    after = [5, 4, 5, 2, 4, 5, 1, 4, 3, 5, 2, 4]  # 8 of 12
+    html = results_of_two_periods(client, survey, make_response, before, after)
+    expected = change("csat", before, after)
+    assert not expected.significant and expected.difference > 0
+    change_box = html[html.index('class="stat change"'):html.index('class="stat bands"')]
+    assert "no clear change" in change_box and "▲" not in change_box and 'class="stat-value up"' not in change_box
+    assert change_text(expected.difference, "csat") == "+8 points" and "+8 points" in change_box
+    assert f"95% CI {expected.ci_low:+.0f} to {expected.ci_high:+.0f} points" in change_box
+
+
+def test_too_few_answers_are_not_shown_as_a_score(app, client, make_survey, make_response):
+    survey = make_survey("csat", name="Tiny CSAT")
+    make_response(survey, score=5, created_at=days_ago(2))
+    login(client)
+    html = client.get(f"/surveys/{survey.public_key}/results").get_data(as_text=True)
+    headline = html[html.index('class="stat metric"'):html.index('class="stat change"')]
+    # One answer of 5: not "100%" as if it were known, and an interval that is not the point [100, 100].
+    assert "too few answers" in headline and "100%</span>" not in headline
+    assert "n = 1: a score needs at least 10" in headline and "95% CI 21% to 100%" in headline
+    assert "(wilson)" in headline
+    # The trend is not drawn from one answer either; its data table still lists the week.
+    assert "Too few answers for a trend." in html and "/charts/trend.svg" not in html
+    trend_data = html[html.index("Score per week"):]
+    assert "too few answers" in trend_data[:trend_data.index("</table>")]
+    app.config["MIN_ANSWERS"] = 1
+    html = client.get(f"/surveys/{survey.public_key}/results").get_data(as_text=True)
+    assert '<span class="stat-value big">100%</span>' in html and "Too few answers for a trend." not in html
 
 
 def test_change_over_a_chosen_period(client, survey, make_response):
@@ -106,7 +149,7 @@ def test_change_over_a_chosen_period(client, survey, make_response):
     html = client.get(f"/surveys/{survey.public_key}/results?start=2024-03-10&end=2024-03-16").get_data(as_text=True)
     assert "Change vs previous 7 days" in html
     assert "3 Mar 2024 – 9 Mar 2024" in html
-    assert "not significant" in html  # two answers a side: far too few
+    assert "too few answers" in html and "each period needs 10" in html  # two answers a side
     assert "n = 2" in html
 
 

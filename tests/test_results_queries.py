@@ -151,7 +151,43 @@ def test_attribute_choices_come_from_meta_and_contacts(make_survey, make_respons
     db.session.commit()
     make_response(survey, score=1, meta={"plan": "pro"})
     make_response(survey, score=2, meta={"plan": "basic", "region": "south"}, contact_id=contact.id)
-    assert queries.attribute_choices(survey) == {"plan": ["basic", "pro"], "region": ["north", "south"], "seats": ["3"]}
+    choices = queries.attribute_choices(survey)
+    assert {key: choice.values for key, choice in choices.items()} == \
+        {"plan": ["basic", "pro"], "region": ["north", "south"], "seats": ["3"]}
+    assert not any(choice.many for choice in choices.values())
+
+
+def test_an_id_like_attribute_is_typed_with_suggestions(client, make_survey, make_response):
+    from tests.dashboard_support import login
+
+    survey = make_survey("csat")
+    for i in range(30):
+        make_response(survey, score=4, comment=f"answer {i}", meta={"customer-id": f"C{i:04d}", "plan": "pro"})
+    choices = queries.attribute_choices(survey)
+    assert choices["customer-id"].many and len(choices["customer-id"].values) == 25
+    assert not choices["plan"].many
+    login(client)
+    html = client.get(f"/surveys/{survey.public_key}/comments?attr.customer-id=C0029").get_data(as_text=True)
+    # A text box with suggestions, keeping what was typed, and the one matching answer.
+    assert 'name="attr.customer-id" value="C0029"' in html and 'list="f-attr-1-values"' in html
+    assert '<datalist id="f-attr-1-values">' in html and '<select id="f-attr-2" name="attr.plan">' in html
+    assert "answer 29" in html and "answer 28" not in html
+
+
+def test_an_emailed_answer_shows_each_attribute_once(client, make_survey, make_response):
+    from tests.dashboard_support import login
+
+    survey = make_survey("nps")
+    contact = Contact(email="b@example.com", attributes={"plan": "business", "region": "west", "seats": "9"})
+    db.session.add(contact)
+    db.session.commit()
+    make_response(survey, score=3, comment="slow", channel="email", contact_id=contact.id,
+                  meta={"plan": "business", "region": "west"})
+    login(client)
+    html = client.get(f"/surveys/{survey.public_key}/comments").get_data(as_text=True)
+    attrs = html[html.index('<ul class="attrs"'):]
+    attrs = attrs[:attrs.index("</ul>")]
+    assert attrs.count(">plan<") == 1 and attrs.count(">region<") == 1 and attrs.count(">seats<") == 1
 
 
 # ---------------------------------------------------------------------- CSV

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from survey.db import db
 from survey.models import ApiToken, Response
-from survey.operations import hash_token
+from survey.tokens import hash_token
 
 
 def bits_of(urlsafe: str) -> int:

@@ -311,7 +311,7 @@ def test_patch_only_within_the_edit_window_and_only_widget_answers(client, surve
     late = patch_answer(client, survey, body["id"], {"edit_token": body["edit_token"], "comment": "late"})
     assert late.status_code == 409 and "no longer be changed" in error_of(late)["message"]
     # A retry of that old submission cannot revise it either.
-    from survey.operations import hash_token
+    from survey.tokens import hash_token
 
     link_answer = make_response(survey, score=9, channel="link", edit_token_hash=hash_token("t" * 43),
                                 submission_key="L" * 32, public_id="L" * 22)

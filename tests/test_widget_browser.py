@@ -62,6 +62,8 @@ def test_visitor_answers_score_then_comment_by_mouse_and_it_is_one_response(live
     comment = card.get_by_role("textbox", name="Sorry! What went wrong?")
     comment.wait_for()
     assert comment.evaluate("el => el.getRootNode().activeElement === el")  # focus moved to the follow-up
+    # The card still says which score was chosen while the comment is written.
+    assert " ".join(card.locator(".got").inner_text().split()) == "Your score: 3"
     # What goes over the wire: the documented fields, nothing that identifies the visitor.
     [body] = posted
     assert set(body) == {"score", "meta", "page_url", "website", "elapsed_ms", "submission_key"}
@@ -152,6 +154,16 @@ OPTION_BOXES = """host => Array.from(host.shadowRoot.querySelectorAll('.o label'
 })"""
 
 
+def option_boxes(page, url: str, shot) -> list:
+    """Open ``url``, wait for the card to settle and return its options' boxes (x, y, width, height)."""
+    page.goto(url)
+    widget(page)
+    page.wait_for_timeout(400)  # the entrance animation
+    if shot:
+        page.locator("rapport-widget").screenshot(path=str(shot))
+    return page.locator("rapport-widget").evaluate(OPTION_BOXES)
+
+
 def test_on_a_phone_every_option_is_a_44px_target(live_server, browser, site, survey, make_survey, tmp_path):
     """Eleven NPS options go in two rows (0-5 over 6-10); a five-point scale stays in one."""
     csat = make_survey("csat")
@@ -161,11 +173,7 @@ def test_on_a_phone_every_option_is_a_44px_target(live_server, browser, site, su
     context = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
     try:
         page = context.new_page()
-        page.goto(site.url("nps.html"))
-        widget(page)
-        page.wait_for_timeout(400)  # the entrance animation
-        boxes = page.locator("rapport-widget").evaluate(OPTION_BOXES)
-        page.locator("rapport-widget").screenshot(path=str(tmp_path / "nps-phone.png"))
+        boxes = option_boxes(page, site.url("nps.html"), tmp_path / "nps-phone.png")
         assert len(boxes) == 11
         assert all(width >= 44 and height >= 44 for _, _, width, height in boxes), boxes
         rows = sorted({y for _, y, _, _ in boxes})
@@ -175,14 +183,48 @@ def test_on_a_phone_every_option_is_a_44px_target(live_server, browser, site, su
         page.locator("rapport-widget").get_by_role("radio", name="6").tap()  # a tap lands on what it shows
         page.locator("rapport-widget").get_by_role("textbox").wait_for()  # the follow-up step
         assert [a.score for a in answers()] == [6]
-        page.goto(site.url("csat.html"))
-        widget(page)
-        page.wait_for_timeout(400)
-        boxes = page.locator("rapport-widget").evaluate(OPTION_BOXES)
+        boxes = option_boxes(page, site.url("csat.html"), None)
         assert len(boxes) == 5 and len({y for _, y, _, _ in boxes}) == 1
         assert all(width >= 44 for _, _, width, _ in boxes), boxes
     finally:
         context.close()
+
+
+def test_on_a_desktop_the_eleven_options_are_one_row_of_wide_buttons(live_server, browser, site, survey, tmp_path):
+    site.page("nps.html", partner_page(live_server.url, survey.public_key))
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        boxes = option_boxes(page, site.url("nps.html"), tmp_path / "nps-desktop.png")
+        assert len(boxes) == 11 and len({y for _, y, _, _ in boxes}) == 1  # 0-10 in one row
+        assert all(width >= 40 for _, _, width, _ in boxes), boxes  # they were 26 px
+        page.wait_for_timeout(MIN_MS)
+        card = widget(page)
+        card.get_by_role("radio", name="9", exact=True).click()
+        card.get_by_role("textbox").wait_for()
+        assert card.locator(".got .n").inner_text() == "9" and card.locator(".got .n").is_visible()
+        page.locator("rapport-widget").screenshot(path=str(tmp_path / "nps-desktop-followup.png"))
+    finally:
+        context.close()
+
+
+def test_the_dashboards_iframe_snippet_fits_the_frame_to_the_widget(app, live_server, page, site, survey):
+    from survey.admin.links import embed_snippet
+
+    with app.test_request_context(base_url=live_server.url):
+        snippet = embed_snippet(survey)
+    assert 'height="360"' not in snippet and "resize" in snippet
+    site.page("help.html", f"<!doctype html><html><head><meta charset='utf-8'><title>Help</title></head><body><h1>Help</h1>{snippet}</body></html>")
+    page.goto(site.url("help.html"))
+    frame_id = f"rapport-{survey.public_key}"
+    frame = page.frame_locator(f"#{frame_id}")
+    card = frame.locator("rapport-widget .w")
+    card.wait_for()
+    # The frame starts at 200 px; the widget inside reports its height and the snippet's script applies it.
+    page.wait_for_function(f"document.getElementById('{frame_id}').height !== '200'")
+    frame_height = float(page.evaluate(f"document.getElementById('{frame_id}').height"))
+    card_height = card.bounding_box()["height"]
+    assert abs(frame_height - card_height) <= 2, (frame_height, card_height)
 
 
 def test_keyboard_only(live_server, page, site, survey):

@@ -16,7 +16,7 @@ from survey.importer import ImportError_, open_csv_text
 from survey.invites.contacts import parse_contacts_csv
 from survey.invites.operations import clear_bounce, import_contacts
 from survey.models import Contact
-from survey.results.filters import escape_like
+from survey.text import escape_like
 
 PER_PAGE = 50
 SHOWN_PROBLEMS = 20

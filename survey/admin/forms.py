@@ -10,10 +10,11 @@ from wtforms.validators import Optional as OptionalValidator
 
 from survey.security import PageForm
 from survey.admin.operations import WORDING
-from survey.auth.operations import as_sentence, find_user, normalise_email
+from survey.auth.operations import find_user, normalise_email
 from survey.auth.passwords import PasswordError, check_new_password
 from survey.kinds import KINDS
 from survey.operations import OperationError
+from survey.text import as_sentence
 from survey.widget.operations import normalise_origin
 
 MAX_ORIGINS = 50

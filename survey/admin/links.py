@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import current_app, request, url_for
 
 from survey.models import Survey
+
+
+#: The frame's height until the widget inside reports its own (about the question and the scale).
+EMBED_START_HEIGHT = 200
 
 
 def public_base_url() -> str:
@@ -22,14 +28,23 @@ def widget_snippet(survey: Survey) -> str:
 
 
 def embed_snippet(survey: Survey) -> str:
-    """The iframe for partners whose Content-Security-Policy forbids third-party scripts.
+    """The iframe for partners whose Content-Security-Policy forbids third-party scripts, and its resizer.
 
-    No style attribute: such a policy usually forbids inline styles too, so the
-    partner styles the frame (border, width) in their own stylesheet.
+    The embedded page posts its height to the parent (README, "Iframe alternative");
+    the few lines of script set the frame's ``height`` to it, so the frame fits its
+    content at every step. They set the attribute, not a style: a policy strict
+    enough to need the iframe usually forbids inline styles too. Where the partner's
+    own policy refuses the inline script, the frame keeps its starting height.
     """
-    src = public_base_url() + url_for("widget.embed", public_key=survey.public_key)
-    return (f'<iframe src="{src}" title="{_attribute(survey.name)} – feedback" loading="lazy" '
-            'width="100%" height="360"></iframe>')
+    base = public_base_url()
+    origin = urlsplit(base)._replace(path="", query="", fragment="").geturl()
+    src = base + url_for("widget.embed", public_key=survey.public_key)
+    frame_id = f"rapport-{survey.public_key}"
+    return (f'<iframe id="{frame_id}" src="{src}" title="{_attribute(survey.name)} – feedback" loading="lazy" '
+            f'width="100%" height="{EMBED_START_HEIGHT}"></iframe>\n'
+            f'<script>addEventListener("message", e => {{ if (e.origin === "{origin}" && e.data.rapport === "resize" '
+            f'&& e.data.survey === "{survey.public_key}")\n'
+            f'  document.getElementById("{frame_id}").height = e.data.height; }});</script>')
 
 
 def _attribute(text: str) -> str:

@@ -62,10 +62,6 @@ def all_surveys() -> list[Survey]:
                                                               Survey.id.desc())))
 
 
-def survey_by_key(public_key: str) -> Survey | None:
-    return db.session.scalar(sa.select(Survey).where(Survey.public_key == public_key))
-
-
 def campaign_stats_of(survey: Survey, limit: int = 20) -> list[dict]:
     """The survey's newest e-mail campaigns with their delivery counts and response rate."""
     from survey.invites.models import Campaign

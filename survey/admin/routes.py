@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 
 from survey.admin import bp
 from survey.admin.forms import SurveyForm
 from survey.admin.links import embed_snippet, public_url, widget_snippet
 from survey.admin.operations import answer_count, create_survey_from_settings, update_survey
-from survey.admin.queries import all_surveys, campaign_count, campaign_stats_of, summarise, survey_by_key
+from survey.admin.queries import all_surveys, campaign_count, campaign_stats_of, summarise
 from survey.auth import current_user, login_required, role_required
-from survey.auth.operations import as_sentence
 from survey.db import db
+from survey.lookups import survey_or_404
 from survey.models import Survey
 from survey.operations import OperationError
+from survey.text import as_sentence
 
 
 @bp.get("/")
@@ -26,13 +27,6 @@ def index():
 @login_required
 def survey_list():
     return render_template("admin/surveys.html", summaries=summarise(all_surveys()))
-
-
-def survey_or_404(public_key: str) -> Survey:
-    survey = survey_by_key(public_key)
-    if survey is None:
-        abort(404, description="There is no survey with that key.")
-    return survey
 
 
 @bp.route("/surveys/new", methods=["GET", "POST"])

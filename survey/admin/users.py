@@ -8,8 +8,9 @@ from flask import abort, flash, redirect, render_template, url_for
 from survey.admin import bp
 from survey.admin.forms import RoleForm, UserForm
 from survey.auth import current_user, role_required
-from survey.auth.operations import as_sentence, create_user, set_active, set_role
+from survey.auth.operations import create_user, set_active, set_role
 from survey.auth.sessions import end_sessions_of
+from survey.text import as_sentence
 from survey.db import db
 from survey.models import User
 from survey.operations import OperationError

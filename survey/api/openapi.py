@@ -1,23 +1,22 @@
 """The OpenAPI 3.1 document served at /api/v1/openapi.json.
 
-It describes this package's read API and, when the widget feature is
-installed, its public endpoints (``survey.widget.openapi.PATHS`` and
-``SCHEMAS``). ``tests/test_api_schema.py`` runs schemathesis against it, so
+It describes this package's read API and the widget's public endpoints
+(``survey.widget.openapi.PATHS`` and ``SCHEMAS``, merged path by path). ``tests/test_api_schema.py`` runs schemathesis against it, so
 the document and the responses cannot drift apart.
 """
 
 from __future__ import annotations
 
 from copy import deepcopy
-from importlib import import_module
 from typing import Any
 
 from flask import current_app
 
-from survey.kinds import KINDS
 from analysis.labels import SENTIMENTS, THEMES
-from survey.kinds import BANDS
+from survey.kinds import BANDS, KINDS
+from survey.metrics import METHODS
 from survey.models import CHANNELS
+from survey.widget import openapi as widget_openapi
 
 BEARER = [{"bearer": []}]
 NO_CONTROL_CHARACTERS = "^[^\\x00-\\x1f\\x7f]*$"
@@ -82,7 +81,9 @@ SCHEMAS: dict[str, Any] = {
         **_object({
             "kind": {"type": "string", "enum": list(KINDS)},
             "score": _nullable(NUMBER), "n": {"type": "integer", "minimum": 0}, "se": _nullable(NUMBER),
-            "ci_low": _nullable(NUMBER), "ci_high": _nullable(NUMBER), "confidence": NUMBER, "method": STRING,
+            "ci_low": _nullable(NUMBER), "ci_high": _nullable(NUMBER), "confidence": NUMBER,
+            "method": {"type": "string", "enum": list(METHODS), "description": "How the interval was made: "
+                       + "; ".join(f"{name}: {text}" for name, text in METHODS.items())},
             # NPS
             "promoters": INTEGER, "passives": INTEGER, "detractors": INTEGER,
             # CSAT
@@ -211,14 +212,6 @@ PATHS: dict[str, Any] = {
 }
 
 
-def _widget_parts() -> tuple[dict, dict]:
-    try:
-        widget = import_module("survey.widget.openapi")
-    except ImportError:
-        return {}, {}
-    return getattr(widget, "PATHS", {}), getattr(widget, "SCHEMAS", {})
-
-
 def merge_paths(*parts: dict[str, Any]) -> dict[str, Any]:
     """One path may have operations from two features (GET answers here, POST from the widget)."""
     paths: dict[str, Any] = {}
@@ -233,7 +226,6 @@ def merge_paths(*parts: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_document() -> dict[str, Any]:
-    widget_paths, widget_schemas = _widget_parts()
     per_page = PAGE_PARAMETERS[1]["schema"]
     document = {
         "openapi": "3.1.0",
@@ -241,11 +233,11 @@ def build_document() -> dict[str, Any]:
             "title": "Rapport API",
             "version": "1",
             "description": "Read surveys, metrics and answers (Bearer token from the dashboard's API tokens page "
-                           "or `flask tokens create`), and the public widget endpoints.",
+                           "or `flask token create`), and the public widget endpoints.",
         },
-        "paths": merge_paths(PATHS, widget_paths),
+        "paths": merge_paths(PATHS, widget_openapi.PATHS),
         "components": {
-            "schemas": {**deepcopy(SCHEMAS), **deepcopy(widget_schemas)},
+            "schemas": {**deepcopy(SCHEMAS), **deepcopy(widget_openapi.SCHEMAS)},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "description": "A personal API token, e.g. `rpt_…`. It works until "
                                                           "the end of the lifetime chosen when it was made "

@@ -14,17 +14,18 @@ import sqlalchemy as sa
 from flask import current_app, jsonify, request, url_for
 from sqlalchemy.orm import selectinload
 
-from survey.admin.queries import summarise, survey_by_key
+from survey.admin.queries import summarise
 from survey.api import bp
 from survey.api.openapi import build_document
 from survey.api.representations import change_json, metric_json, period_json, response_json, survey_json
 from survey.auth import login_required
-from survey.auth.operations import as_sentence
 from survey.db import db
+from survey.lookups import survey_by_key
 from survey.errors import error_response
 from survey.models import Response, Survey, utcnow
 from survey.results.filters import ATTR_PREFIX, FilterError, ResponseFilter
 from survey.results.queries import comparison, headline
+from survey.text import as_sentence
 
 FILTER_ARGS = ("start", "end", "channel", "band", "sentiment", "theme", "pain", "q")
 PAGE_ARGS = ("page", "per_page")

@@ -20,9 +20,10 @@ def init_app(app: Flask) -> None:
     from survey.auth.cli import tokens_cli, users_cli
     from survey.auth.decorators import load_user
     from survey.auth.sessions import RapportSessionInterface
+    from survey.cli import add_group
 
     app.session_interface = RapportSessionInterface()
     app.before_request(load_user)
     app.register_blueprint(bp)
-    app.cli.add_command(users_cli)
-    app.cli.add_command(tokens_cli)
+    add_group(app, users_cli, "users")
+    add_group(app, tokens_cli, "tokens")

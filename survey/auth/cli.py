@@ -2,7 +2,7 @@
 
 Passwords are never command-line arguments (they would land in shell history
 and ``ps``): they are asked for twice with hidden input, or read as one line
-from stdin when it is not a terminal (``printf '%s\\n' "$PW" | flask users create …``).
+from stdin when it is not a terminal (``printf '%s\\n' "$PW" | flask user create …``).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from survey.db import db
 from survey.models import ROLES, ApiToken, User, utcnow
 from survey.operations import OperationError
 
-users_cli = AppGroup("users", help="Dashboard accounts: create, list, deactivate, reset passwords.")
-tokens_cli = AppGroup("tokens", help="Per-user API tokens for /api/v1.")
+users_cli = AppGroup("user", help="Dashboard accounts: create, list, deactivate, reset passwords.")
+tokens_cli = AppGroup("token", help="Per-user API tokens for /api/v1.")
 
 
 def _stdin_is_tty() -> bool:
@@ -53,7 +53,7 @@ def read_new_password(email: str) -> str:
 def user_or_exit(email: str) -> User:
     user = find_user(email)
     if user is None:
-        raise click.ClickException(f"there is no account for {email!r}; `flask users list` shows them")
+        raise click.ClickException(f"there is no account for {email!r}; `flask user list` shows them")
     return user
 
 
@@ -89,7 +89,7 @@ def users_list(as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=2))
         return
     if not rows:
-        click.echo("No accounts yet. Create one with `flask users create EMAIL --role admin`.")
+        click.echo("No accounts yet. Create one with `flask user create EMAIL --role admin`.")
         return
     width = max(len(r["email"]) for r in rows)
     click.echo(f"{'EMAIL':<{width}}  ROLE     ACTIVE  CREATED")
@@ -164,11 +164,20 @@ def tokens_create(email: str, name: str, days: str | None) -> None:
 
 @tokens_cli.command("list")
 @click.argument("email")
-def tokens_list(email: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of lines.")
+def tokens_list(email: str, as_json: bool) -> None:
     """Show EMAIL's tokens: id, name, created, last used, and active, expired or revoked."""
     user = user_or_exit(email)
     now = utcnow()
     tokens = tokens_of(user, now)
+    if as_json:
+        def stamp(value):
+            return value.isoformat(timespec="seconds") + "Z" if value else None
+
+        click.echo(json.dumps([{"id": t.id, "name": t.name, "status": t.status(now), "created_at": stamp(t.created_at),
+                                "last_used_at": stamp(t.last_used_at), "expires_at": stamp(t.expires_at),
+                                "revoked_at": stamp(t.revoked_at)} for t in tokens], indent=2))
+        return
     if not tokens:
         click.echo(f"{user.email} has no API tokens.")
         return
@@ -191,7 +200,7 @@ def tokens_list(email: str) -> None:
 @tokens_cli.command("revoke")
 @click.argument("token_id", type=int)
 def tokens_revoke(token_id: int) -> None:
-    """Revoke the token with this id (see `flask tokens list EMAIL`)."""
+    """Revoke the token with this id (see `flask token list EMAIL`)."""
     token = db.session.get(ApiToken, token_id)
     if token is None:
         raise click.ClickException(f"there is no API token with id {token_id}")

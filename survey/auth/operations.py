@@ -27,8 +27,9 @@ from sqlalchemy.exc import IntegrityError
 from survey.auth.passwords import check_new_password, hash_password, needs_rehash, verify_password
 from survey.db import db
 from survey.models import ROLES, ApiToken, User, utcnow
-from survey.operations import OperationError, hash_token
+from survey.operations import OperationError
 from survey.ratelimit import client_key, forget, hit, peek
+from survey.tokens import hash_token
 
 TOKEN_PREFIX = "rpt_"  # lets secret scanners and people recognise a leaked Rapport token
 TOKEN_TOUCH_SECONDS = 60  # last_used_at is kept to the minute, not written on every call
@@ -41,15 +42,6 @@ class LoginError(Exception):
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
-
-
-def as_sentence(message: str) -> str:
-    """``"no such thing"`` → ``"No such thing."``: operation errors read as sentences on pages."""
-    message = message.strip()
-    if not message:
-        return message
-    message = message[0].upper() + message[1:]
-    return message if message[-1] in ".!?" else message + "."
 
 
 def normalise_email(email: str) -> str:

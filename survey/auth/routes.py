@@ -9,13 +9,14 @@ from flask import abort, flash, g, make_response, redirect, render_template, req
 from survey.auth import bp
 from survey.auth.decorators import current_user, login_required
 from survey.auth.forms import LoginForm, PasswordChangeForm, TokenForm
-from survey.auth.operations import (LoginError, as_sentence, authenticate, create_api_token, remove_api_token,
+from survey.auth.operations import (LoginError, authenticate, create_api_token, remove_api_token,
                                     revoke_api_token, set_password, tokens_of)
 from survey.auth.sessions import end_session, end_sessions_of, session_payload
 from survey.db import db
 from survey.models import ApiToken, utcnow
 from survey.operations import OperationError
 from survey.redirects import safe_next
+from survey.text import as_sentence
 
 LANDING_ENDPOINT = "admin.survey_list"
 

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from survey.db import db
 from survey.models import LoginSession, User, utcnow
-from survey.operations import hash_token
+from survey.tokens import hash_token
 
 
 def password_stamp(user: User) -> str:

@@ -28,6 +28,14 @@ class SurveySummary:
     score_counts: dict[int, int]
     trend: list[tuple[dt.date, MetricResult]]  # the metric per period, oldest first
     period: str = "week"                         # "week" or "month": what one trend point covers
+    negative_comments: int = 0                   # comments with a negative clause
+    pain_point_comments: int = 0                 # of those, in at least one pain point
+    ranked_by: str = ""                          # how its pain points are ranked (analysis.painpoints.RANKED_BY_*)
+
+    @property
+    def coverage(self) -> float:
+        """Share of the negative comments that some pain point holds."""
+        return self.pain_point_comments / self.negative_comments if self.negative_comments else 0.0
 
     @property
     def scores(self) -> list[int]:

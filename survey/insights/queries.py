@@ -47,11 +47,14 @@ def surveys_with_answers(since: dt.datetime | None) -> list[Survey]:
     return list(db.session.scalars(sa.select(Survey).where(sa.exists(has_answers)).order_by(Survey.id)))
 
 
-def negative_clauses(survey_ids: list[int], since: dt.datetime | None, version: str) -> Iterator[NegativeClause]:
+def negative_clauses(survey_ids: list[int], since: dt.datetime | None, version: str,
+                     background: list[str] | None = None) -> Iterator[NegativeClause]:
     """Negative clauses from the stored labels of ``version``.
 
     A one-clause comment follows the labels in force, so an analyst's correction
     of its sentiment or theme also moves it in or out of the pain points.
+    The texts of the other clauses are appended to ``background`` when given:
+    the pain-point grouping weighs words by how much more complaints say them.
     """
     rows = db.session.execute(
         scoped(sa.select(ResponseLabel.response_id, ResponseLabel.clauses, Response.score,
@@ -67,7 +70,16 @@ def negative_clauses(survey_ids: list[int], since: dt.datetime | None, version: 
                         "theme": theme or clauses[0]["theme"]}]
         for clause in clauses:
             if clause["sentiment"] == "negative":
-                yield NegativeClause(response_id, clause["text"], clause["theme"], score)
+                yield NegativeClause(response_id, clause["text"], clause["theme"], score, _negativity(clause))
+            elif background is not None:
+                background.append(clause["text"])
+
+
+def _negativity(clause: dict) -> float:
+    """The clause's probability of being negative (1 when an analyst said so against the model)."""
+    probs = clause.get("sentiment_probs") or {}
+    p = float(probs.get("negative", 1.0))
+    return p if max(probs.values(), default=0.0) == p else 1.0
 
 
 def response_rows(survey_ids: list[int], since: dt.datetime | None, version: str,

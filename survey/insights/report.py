@@ -20,7 +20,8 @@ place, so a reader never sees half a report. No Flask here: it needs no app.
     {"generated_at", "model_version", "scope": {"survey", "since"},
      "totals": {"responses", "comments", "labelled_now"},
      "metrics": {KEY: {"kind", "score", "n", "se", "ci_low", "ci_high", "confidence", "method"}},
-     "surveys": [{"key", "name", "kind", "responses", "comments", "period", "impact_basis",
+     "surveys": [{"key", "name", "kind", "responses", "comments", "period", "impact_basis", "ranked_by",
+                  "negative_comments", "pain_point_comments", "other_negative_comments", "coverage",
                   "score_counts": {score: n}, "trend": [{"period_start", "score", "n", ...}]}],
      "sentiment": {label: n}, "theme": {label: n}, "sentiment_by_theme": {theme: {sentiment: n}},
      "pain_points": [{"rank", "survey", "label", "theme", "count", "share", "score_impact",
@@ -42,6 +43,7 @@ from pathlib import Path
 from analysis.labels import SENTIMENTS, THEMES
 from analysis.text import mask_pii
 from survey.csvsafe import safe_cell
+from survey.display import DEFAULT_MIN_ANSWERS, enough, interval_text, method_text, score_text
 from survey.insights import charts
 from survey.insights.findings import SurveyPainPoint, SurveySummary
 from survey.kinds import KINDS
@@ -86,7 +88,11 @@ def build_report(
             "key": survey.key, "name": survey.name, "kind": survey.kind,
             "responses": survey.responses, "comments": survey.comments,
             "period": survey.period,
-            "impact_basis": "score" if metric.n else "share",
+            "impact_basis": "score" if metric.n else "size_negativity",
+            "ranked_by": survey.ranked_by,
+            "negative_comments": survey.negative_comments, "pain_point_comments": survey.pain_point_comments,
+            "other_negative_comments": survey.negative_comments - survey.pain_point_comments,
+            "coverage": round(survey.coverage, 4),
             "score_counts": {str(score): n for score, n in sorted(survey.score_counts.items())},
             "trend": [{"period_start": start.isoformat(), **_metric_dict(result)} for start, result in survey.trend],
         })
@@ -143,6 +149,12 @@ def render_html(report: Mapping) -> str:
     env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["number"] = _number
+    # Scores and intervals are written by the dashboard's one rule (survey.display).
+    env.filters["score_text"] = score_text
+    env.filters["interval_text"] = interval_text
+    env.filters["method_text"] = method_text
+    env.globals["enough_answers"] = enough
+    env.globals["min_answers"] = DEFAULT_MIN_ANSWERS
     env.filters["percent"] = lambda value, digits=1: "–" if value is None else f"{value * 100:.{digits}f}%"
     sections = []
     for survey in report["surveys"]:

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from survey import models_all  # noqa: F401  (every table, so flushes can resolve every foreign key)
-from survey.db import db
+from survey.db import chunks, db
 from survey.insights import queries
 from survey.insights.findings import Findings, SurveyPainPoint, SurveySummary
 from survey.kinds import KINDS
@@ -194,7 +194,7 @@ def find_insights(surveys: list[Survey], since: dt.datetime | None, version: str
     The numbers come from the same queries as the dashboard (``survey.results``),
     so the report and the results page agree.
     """
-    from analysis.painpoints import ScoreTotals, find_pain_points
+    from analysis.painpoints import ScoreTotals, analyse_pain_points
     from survey.results import queries as results
     from survey.results.filters import ResponseFilter
 
@@ -207,16 +207,19 @@ def find_insights(surveys: list[Survey], since: dt.datetime | None, version: str
         for theme, counts in results.sentiment_by_theme(flt).items():
             by_theme[theme].update(counts)
         comments = queries.count_comments([survey.id], since)
-        summaries.append(SurveySummary(
-            key=survey.public_key, name=survey.name, kind=survey.kind, responses=results.answer_count(flt),
-            comments=comments, score_counts=score_counts, trend=trend, period=period,
-        ))
         spec = KINDS[survey.kind]
         totals = ScoreTotals(n=sum(score_counts.values()), total=float(sum(s * n for s, n in score_counts.items())),
                              low=spec.low, high=spec.high)
-        clauses = list(queries.negative_clauses([survey.id], since, version))
-        found.extend(SurveyPainPoint(survey.public_key, survey.id, point)
-                     for point in find_pain_points(clauses, comments, totals))
+        background: list[str] = []
+        clauses = list(queries.negative_clauses([survey.id], since, version, background))
+        analysis = analyse_pain_points(clauses, comments, totals, background=background)
+        summaries.append(SurveySummary(
+            key=survey.public_key, name=survey.name, kind=survey.kind, responses=results.answer_count(flt),
+            comments=comments, score_counts=score_counts, trend=trend, period=period,
+            negative_comments=analysis.negative_comments, pain_point_comments=analysis.covered_comments,
+            ranked_by=analysis.ranked_by,
+        ))
+        found.extend(SurveyPainPoint(survey.public_key, survey.id, point) for point in analysis.points)
     if len(surveys) > 1:  # one list for the report, ranked across surveys
         found.sort(key=_cross_survey_order)
     return Findings(summaries, found, {theme: dict(counts) for theme, counts in by_theme.items()})
@@ -259,16 +262,11 @@ def record_run(survey: Survey | None, surveys: list[Survey], version: str, start
         db.session.add(row)
         db.session.flush()
         links.extend({"pain_point_id": row.id, "response_id": rid} for rid in found.point.response_ids)
-    insert_in_chunks(pain_point_responses, links)
+    for chunk in chunks(links, size=5000):
+        db.session.execute(sa.insert(pain_point_responses), chunk)
     _prune_runs(run.survey_id, keep=current_app.config["ANALYSIS_KEEP_RUNS"])
     db.session.commit()
     return run
-
-
-def insert_in_chunks(table, rows: list[dict], size: int = 5000) -> None:
-    """One executemany per ``size`` rows: bounded statements on both databases."""
-    for start in range(0, len(rows), size):
-        db.session.execute(sa.insert(table), rows[start:start + size])
 
 
 def _prune_runs(survey_id: int | None, keep: int) -> None:

@@ -10,25 +10,16 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import sqlalchemy as sa
 from flask import current_app
 
-from survey.db import db
+from survey.db import chunks, db
 from survey.invites.contacts import ContactRow
 from survey.invites.mailer import EmlTransport
 from survey.invites.models import Invitation, OutboxMessage
 from survey.models import Contact, Response, utcnow
 from survey.operations import OperationError
-
-CHUNK = 500  # rows per IN (...) list: under every backend's bound-parameter limit
-
-
-def chunks(items: list, size: int = CHUNK) -> Iterable[list]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
 
 @dataclass
 class ContactImport:

@@ -16,7 +16,8 @@ from survey.invites.addressbook import unsubscribe_contact
 from survey.invites.contacts import ATTRIBUTE_NAME
 from survey.invites.models import Invitation
 from survey.models import Contact, utcnow
-from survey.operations import Answer, Recorded, hash_token, record_response_in_session, revise_response
+from survey.operations import Answer, Recorded, record_response_in_session, revise_response
+from survey.tokens import hash_token
 
 
 def find_invitation(token: str) -> Invitation | None:

@@ -17,7 +17,9 @@ report-type=delivery-status``) with, per recipient, its ``Action`` and
 ``Delivered-To``, ``X-Original-To``, ``Envelope-To``, and the envelope
 recipient an MTA pipe passes on); and the ``Message-ID`` of the original
 message quoted in it (``text/rfc822-headers`` or ``message/rfc822``). Anything
-else (an auto-reply, an out-of-office, spam) is *not a bounce*. It never
+else (an auto-reply, an out-of-office, spam) is *not a bounce*, except that
+mail to a tagged return path in an MTA's own format (qmail's "failure
+notice", old Exim and Sendmail texts) is read with ``flufl.bounce``. It never
 raises: unreadable input is reported as such. It reads; attributing a bounce
 to a contact and recording it is ``survey.invites.operations.record_bounce``.
 """
@@ -149,11 +151,38 @@ def _parse(raw: bytes, bounce_address: str | None, envelope_recipients: list[str
     tags = _tags(message, bounce_address, envelope_recipients)
     status_part = next((p for p in message.walk() if p.get_content_type() == "message/delivery-status"), None)
     if status_part is None:
+        # Not RFC 3464 (qmail, old Exim, Sendmail): trusted only on the signed return path.
+        recipients = _other_format_recipients(raw) if tags else []
+        if recipients:
+            return ParsedBounce(is_dsn=True, recipients=recipients, tags=tags,
+                                original_message_ids=_original_ids(message))
         return ParsedBounce(is_dsn=False, tags=tags, problem=_what_else(message))
     recipients = [r for r in (_recipient(block) for block in _status_blocks(status_part)[1:]) if r is not None]
     if not recipients:
         return ParsedBounce(is_dsn=False, tags=tags, problem="a delivery report naming no recipient")
     return ParsedBounce(is_dsn=True, recipients=recipients, tags=tags, original_message_ids=_original_ids(message))
+
+
+def _other_format_recipients(raw: bytes) -> list[RecipientReport]:
+    """Failed recipients of a bounce in an MTA's own format, as flufl.bounce's detectors read them.
+
+    Those formats have no Action or Status fields: a permanent failure is a
+    hard bounce, with the first enhanced status code the text quotes (5.0.0
+    when it quotes none); a temporary one is soft.
+    """
+    from flufl.bounce import all_failures
+
+    legacy = message_from_bytes(bytes(raw[:MAX_BYTES]))  # flufl.bounce reads compat32 messages
+    temporary, permanent = all_failures(legacy)
+    text = bytes(raw[:MAX_BYTES]).decode("utf-8", "replace")
+    quoted = next((".".join(m.groups()) for m in STATUS.finditer(text) if m.group(1) == "5"), None)
+    reports = []
+    for found, action, status in ((permanent, "failed", quoted or "5.0.0"), (temporary - permanent, "delayed", "4.0.0")):
+        for address in sorted(found):
+            address = address.decode("utf-8", "replace") if isinstance(address, bytes) else str(address)
+            reports.append(RecipientReport(address=address, original=None, action=action, status=status,
+                                           diagnostic="bounce in a non-RFC 3464 format (read by flufl.bounce)"))
+    return reports
 
 
 def _what_else(message: Message) -> str:

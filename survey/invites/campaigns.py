@@ -29,7 +29,8 @@ from survey.invites.compose import Composer, InvitationLinks, new_token, sender_
 from survey.invites.contacts import ATTRIBUTE_NAME, attribute_key
 from survey.invites.models import Campaign, Invitation, OutboxMessage, recipient_domain
 from survey.models import Contact, Survey, utcnow
-from survey.operations import OperationError, hash_token
+from survey.operations import OperationError
+from survey.tokens import hash_token
 
 # Contacts per chunk (one commit each); measured in benchmarks/README.md: past about a
 # thousand the rate no longer rises, and the write lock is held for well under a second.

@@ -1,4 +1,4 @@
-"""``flask contacts …`` and ``flask invite …``: parse options, call the operations, print.
+"""``flask contact …`` and ``flask invite …``: parse options, call the operations, print.
 
 Errors go to stderr with exit status 1 (click.ClickException) or 2 for a
 wrong option (click.UsageError).
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import mailbox
 import os
 import re
 import signal
@@ -19,14 +20,15 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from survey.cli import find_survey
+from survey.cli import add_group, find_survey, json_option, problems_json, survey_option
 from survey.db import db
 from survey.invites import delivery, operations
 from survey.invites.models import INVITATION_STATUSES, OUTBOX_STATES, Campaign, Invitation, OutboxMessage
+from survey.invites.mailer import MailNotConfigured
 from survey.invites.reporting import describe_progress
 from survey.operations import OperationError
 
-contacts_cli = AppGroup("contacts", help="Import, unsubscribe, unbounce and forget the people surveys are sent to.")
+contacts_cli = AppGroup("contact", help="Import, unsubscribe, unbounce and forget the people surveys are sent to.")
 invite_cli = AppGroup("invite", help="Send survey invitations by e-mail, deliver them, remind, report.")
 
 EX_TEMPFAIL = 75  # sysexits.h: a temporary failure, the caller should try again
@@ -42,6 +44,20 @@ def parse_duration(value: str) -> dt.timedelta:
     return dt.timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
 
 
+class Duration(click.ParamType):
+    """A click type, so a bad value is reported with the option's name (``--after``)."""
+
+    name = "DURATION"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, dt.timedelta):
+            return value
+        try:
+            return parse_duration(value)
+        except click.BadParameter as exc:
+            self.fail(exc.message, param, ctx)
+
+
 def _fail(exc: Exception) -> click.ClickException:
     return click.ClickException(str(exc))
 
@@ -52,7 +68,8 @@ def _fail(exc: Exception) -> click.ClickException:
 @contacts_cli.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--skip-bad", is_flag=True, help="Load the good lines even if some lines are bad.")
-def import_command(file: Path, skip_bad: bool) -> None:
+@json_option
+def import_command(file: Path, skip_bad: bool, as_json: bool) -> None:
     """Add or update contacts from a CSV file (UTF-8) with an 'email' column.
 
     A 'name' column is optional; every other column is kept as an attribute
@@ -69,8 +86,12 @@ def import_command(file: Path, skip_bad: bool) -> None:
                                     max_value=config["META_MAX_VALUE_LENGTH"])
     except ImportError_ as exc:
         raise click.ClickException(f"{file}: {exc}") from None
-    report_bad_lines(file, parsed.problems, skip_bad)
+    report_bad_lines(file, parsed.problems, skip_bad, as_json=as_json)
     result = operations.import_contacts(parsed.rows)
+    if as_json:
+        click.echo(json.dumps({"file": str(file), "added": result.added, "updated": result.updated,
+                               "merged": parsed.merged, "bad_lines": problems_json(parsed.problems)}, indent=2))
+        return
     click.echo(f"imported {file}: {result.added} new contact(s), {result.updated} updated, "
                f"{parsed.merged} duplicate line(s) merged, {len(parsed.problems)} bad line(s) skipped")
 
@@ -123,7 +144,7 @@ def forget_command(email: str, yes: bool) -> None:
 
 
 @invite_cli.command("send")
-@click.option("--survey", "key", required=True, help="Public key of the survey to invite to.")
+@survey_option("Public key of the survey to invite to.", required=True)
 @click.option("--where", "conditions", multiple=True, metavar="ATTR=VALUE[,VALUE]",
               help="Only contacts whose attribute has one of these values; repeat to narrow (AND).")
 @click.option("--name", help="The campaign's name (default: survey name and time).")
@@ -168,8 +189,10 @@ def _check_bounce_address() -> str | None:
 @click.option("--interval", default=5.0, show_default=True, type=click.FloatRange(min=0.1),
               help="Seconds between passes with --loop.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Messages per SMTP connection (default MAIL_BATCH_SIZE).")
-def deliver_command(loop: bool, interval: float, batch_size: int | None) -> None:
-    """Send the queued e-mails over SMTP (MAIL_SERVER), or into instance/outbox/*.eml without one."""
+@click.option("--json", "as_json", is_flag=True,
+              help="Print each pass's counts as one line of JSON (with --loop: one line per pass that did something).")
+def deliver_command(loop: bool, interval: float, batch_size: int | None, as_json: bool) -> None:
+    """Send the queued e-mails over SMTP (MAIL_SERVER), or into instance/outbox/*.eml with MAIL_TRANSPORT=file."""
     stop = {"now": False}
 
     def request_stop(signum, frame):
@@ -178,10 +201,18 @@ def deliver_command(loop: bool, interval: float, batch_size: int | None) -> None
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, request_stop)
     _check_bounce_address()
-    transport = delivery.transport_for(current_app.config, current_app.instance_path)
+    try:
+        transport = delivery.transport_for(current_app.config, current_app.instance_path)
+    except MailNotConfigured as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"delivering to {transport.describe()}", err=True)
 
     def show(report: delivery.DeliveryReport) -> None:
+        if as_json:
+            click.echo(json.dumps({"sent": report.sent, "retried": report.retried, "failed": report.failed,
+                                   "uncertain": report.uncertain, "deferred": report.deferred,
+                                   "recovered": report.recovered, "errors": report.errors[:20]}))
+            return
         for error in report.errors[:20]:
             click.echo(error, err=True)
         click.echo(f"sent {report.sent}, retry later {report.retried}, failed {report.failed}, "
@@ -200,12 +231,13 @@ def deliver_command(loop: bool, interval: float, batch_size: int | None) -> None
 
 
 @invite_cli.command("remind")
-@click.option("--after", "after", required=True, help="Remind those who have not answered this long after the e-mail, e.g. 3d.")
-@click.option("--survey", "key", help="Only this survey's campaigns.")
+@click.option("--after", "after", required=True, type=Duration(),
+              help="Remind those who have not answered this long after the e-mail, e.g. 3d.")
+@survey_option("Only this survey's campaigns.")
 @click.option("--campaign", "campaign_id", type=int, help="Only this campaign.")
-def remind_command(after: str, key: str | None, campaign_id: int | None) -> None:
+def remind_command(after: dt.timedelta, key: str | None, campaign_id: int | None) -> None:
     """Queue one reminder to each invitation not answered after --after (never a second one)."""
-    delay = parse_duration(after)
+    delay = after
     survey = find_survey(key) if key else None
     campaign = _campaign(campaign_id) if campaign_id else None
     result = operations.queue_reminders(after=delay, survey=survey, campaign=campaign)
@@ -222,7 +254,7 @@ def _campaign(campaign_id: int) -> Campaign:
 
 @invite_cli.command("status")
 @click.option("--campaign", "campaign_id", type=int, help="One campaign.")
-@click.option("--survey", "key", help="This survey's campaigns.")
+@survey_option("This survey's campaigns.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status_command(campaign_id: int | None, key: str | None, as_json: bool) -> None:
     """Per campaign: invited, sent, failed, answered, response rate, skipped."""
@@ -276,14 +308,22 @@ def list_command(campaign_id: int, status: str | None, as_json: bool) -> None:
 
 @invite_cli.command("outbox")
 @click.option("--state", type=click.Choice(OUTBOX_STATES), help="Only messages in this state.")
-def outbox_command(state: str | None) -> None:
+@json_option
+def outbox_command(state: str | None, as_json: bool) -> None:
     """Count outbox messages by state, and list the ones that need a person (uncertain, failed)."""
     counts = dict(db.session.execute(
         sa.select(OutboxMessage.state, sa.func.count()).group_by(OutboxMessage.state)).all())
-    click.echo(", ".join(f"{s} {counts.get(s, 0)}" for s in OUTBOX_STATES))
     shown = (state,) if state else ("uncertain", "failed")
-    for message in db.session.scalars(
-            sa.select(OutboxMessage).where(OutboxMessage.state.in_(shown)).order_by(OutboxMessage.id).limit(200)):
+    messages = db.session.scalars(
+        sa.select(OutboxMessage).where(OutboxMessage.state.in_(shown)).order_by(OutboxMessage.id).limit(200))
+    if as_json:
+        click.echo(json.dumps({
+            "counts": {s: counts.get(s, 0) for s in OUTBOX_STATES},
+            "messages": [{"id": m.id, "state": m.state, "recipient": m.recipient, "message_id": m.message_id,
+                          "last_error": m.last_error} for m in messages]}, indent=2))
+        return
+    click.echo(", ".join(f"{s} {counts.get(s, 0)}" for s in OUTBOX_STATES))
+    for message in messages:
         click.echo(f"{message.id}\t{message.state}\t{message.recipient}\t{message.message_id}\t"
                    f"{message.last_error or ''}".rstrip())
 
@@ -359,22 +399,25 @@ def bounces_command(files: tuple[Path, ...], maildirs: tuple[Path, ...]) -> None
             process(str(path), raw)
     for folder in maildirs:
         try:
-            messages = _maildir_unseen(folder)
-        except OSError as exc:
-            errors.append(f"cannot read the maildir {folder}: {exc.strerror or exc}")
+            unseen = _maildir_unseen(folder)
+        except (OSError, mailbox.Error) as exc:
+            errors.append(f"cannot read the maildir {folder}: {getattr(exc, 'strerror', None) or exc}")
             continue
-        if messages is None:
+        if unseen is None:
             errors.append(f"{folder} is not a maildir (it needs new/ and cur/ folders)")
             continue
-        for path in messages:
-            raw = read(path)
-            if raw is None:
-                continue
-            process(str(path), raw)
+        box, keys = unseen
+        for key in keys:
             try:
-                _maildir_mark_seen(folder, path)
-            except OSError as exc:
-                errors.append(f"cannot flag {path} seen: {exc.strerror or exc}")
+                raw = box.get_bytes(key)
+            except (OSError, KeyError) as exc:
+                errors.append(f"cannot read message {key} of {folder}: {getattr(exc, 'strerror', None) or exc}")
+                continue
+            process(f"{folder}/{key}", raw)
+            try:
+                _maildir_mark_seen(box, key)
+            except (OSError, KeyError) as exc:
+                errors.append(f"cannot flag message {key} of {folder} seen: {getattr(exc, 'strerror', None) or exc}")
     if not files and not maildirs:
         envelope = [os.environ[name] for name in ("ORIGINAL_RECIPIENT", "RECIPIENT") if os.environ.get(name)]
         process("<stdin>", sys.stdin.buffer.read(), envelope)
@@ -387,24 +430,22 @@ def bounces_command(files: tuple[Path, ...], maildirs: tuple[Path, ...]) -> None
         raise click.ClickException(f"{len(errors)} input(s) could not be read")
 
 
-def _maildir_unseen(folder: Path) -> list[Path] | None:
-    """The messages of a maildir not yet flagged seen (None if ``folder`` is not a maildir)."""
+def _maildir_unseen(folder: Path) -> tuple[mailbox.Maildir, list[str]] | None:
+    """The maildir and the keys of its messages not yet flagged seen (None if ``folder`` is not a maildir)."""
     if not (folder / "new").is_dir() or not (folder / "cur").is_dir():
         return None
-    found = [p for p in sorted((folder / "new").iterdir()) if p.is_file() and not p.name.startswith(".")]
-    for path in sorted((folder / "cur").iterdir()):
-        _, _, flags = path.name.partition(":2,")
-        if path.is_file() and not path.name.startswith(".") and "S" not in flags:
-            found.append(path)
-    return found
+    box = mailbox.Maildir(folder, factory=None, create=False)
+    return box, [key for key in sorted(box.keys()) if "S" not in box.get_message(key).get_flags()]
 
 
-def _maildir_mark_seen(folder: Path, path: Path) -> None:
+def _maildir_mark_seen(box: mailbox.Maildir, key: str) -> None:
     """Move a processed message to cur/ with the seen flag (the maildir way to say "read")."""
-    base, _, flags = path.name.partition(":2,")
-    path.rename(folder / "cur" / f"{base}:2,{''.join(sorted(set(flags) | {'S'}))}")
+    message = box.get_message(key)
+    message.set_subdir("cur")
+    message.add_flag("S")
+    box[key] = message
 
 
 def init_app(app: Flask) -> None:
-    app.cli.add_command(contacts_cli)
+    add_group(app, contacts_cli, "contacts")
     app.cli.add_command(invite_cli)

@@ -68,9 +68,9 @@ def attribute_key(header: str) -> str:
 
 def parse_contacts_csv(stream: TextIO, *, max_attributes: int = 20, max_value: int = 200) -> ParsedContacts:
     """Read every line; return the good contacts (merged by address) and the problems."""
-    header, records = read_records(stream)
+    header, records, ragged = read_records(stream)
     email_col, name_col, attribute_cols = _columns(header, max_attributes)
-    result = ParsedContacts()
+    result = ParsedContacts(problems=ragged)
     by_email: dict[str, ContactRow] = {}
     for line, record in records:
         try:
@@ -86,6 +86,7 @@ def parse_contacts_csv(stream: TextIO, *, max_attributes: int = 20, max_value: i
             first.name = row.name or first.name
             first.attributes.update(row.attributes)
             result.merged += 1
+    result.problems.sort(key=lambda problem: problem.line)
     return result
 
 
@@ -116,8 +117,6 @@ def _columns(header: list[str], max_attributes: int) -> tuple[str, str | None, d
 
 
 def _parse_record(line, record, email_col, name_col, attribute_cols, max_value) -> ContactRow:
-    if None in record:
-        raise ValueError("the line has more fields than the header")
     email = normalise_email(record.get(email_col) or "")
     name = clean_text(record.get(name_col) or "") if name_col else None
     if name and len(name) > MAX_NAME:

@@ -57,9 +57,8 @@ from typing import Callable
 import sqlalchemy as sa
 from flask import current_app
 
-from survey.db import db
+from survey.db import chunks, db
 from survey.invites.bounces import return_path
-from survey.invites.addressbook import chunks
 from survey.invites.mailer import DeliveryError, DeliveryUncertain, transport_for
 from survey.invites.models import Invitation, OutboxMessage, recipient_domain
 from survey.models import Contact, utcnow

@@ -263,11 +263,29 @@ class EmlTransport:
         return match.group(1).decode("ascii", "replace") if match else f"<{secrets.token_hex(16)}@local>"
 
 
+class MailNotConfigured(ValueError):
+    """Neither an SMTP server nor, explicitly, the file transport: nothing may be "sent"."""
+
+
 def transport_for(config: Mapping, instance_path: str):
-    """SMTP when ``MAIL_SERVER`` is set, otherwise ``.eml`` files under ``instance/outbox``."""
+    """``.eml`` files under ``instance/outbox`` when ``MAIL_TRANSPORT = "file"``, SMTP when ``MAIL_SERVER`` is set.
+
+    Never the files by default: a worker started without its SMTP settings must
+    not record a whole campaign as sent into a folder.
+    """
+    chosen = (config.get("MAIL_TRANSPORT") or "").lower()
+    if chosen == "file":
+        return EmlTransport(Path(instance_path) / "outbox")
+    if chosen not in ("", "smtp"):
+        raise MailNotConfigured(f"MAIL_TRANSPORT is {config.get('MAIL_TRANSPORT')!r}; it must be 'smtp' or 'file'")
     if config.get("MAIL_SERVER"):
         return SMTPTransport(config)
-    return EmlTransport(Path(instance_path) / "outbox")
+    raise MailNotConfigured(
+        "no mail server: set MAIL_SERVER (and MAIL_PORT, MAIL_USE_TLS, MAIL_USERNAME, MAIL_PASSWORD) in "
+        "instance/config.py or as RAPPORT_MAIL_… environment variables; or, to write the messages as .eml "
+        "files under instance/outbox instead of sending them, set MAIL_TRANSPORT = 'file' "
+        "(RAPPORT_MAIL_TRANSPORT=file). Nothing was sent.")
 
 
-__all__ = ["DeliveryError", "DeliveryUncertain", "EmlTransport", "SMTPTransport", "transport_for"]
+__all__ = ["DeliveryError", "DeliveryUncertain", "EmlTransport", "MailNotConfigured", "SMTPTransport",
+           "transport_for"]

@@ -6,27 +6,15 @@ import json
 
 from flask import abort, make_response, redirect, render_template, request, url_for
 
-from survey.db import db
+from survey.lookups import require_open
 from survey.models import Survey
 from survey.operations import Answer, OperationError, RateLimited, record_response
 from survey.public import bp
 from survey.public.forms import AnswerForm
 from survey.public.traps import bot_trap, count_answer_post, shown_stamp
-from survey.published import NO_SURVEY, SURVEY_BY_KEY, published_or_404
+from survey.published import published_or_404
 from survey.ratelimit import RateResult
 from survey.requestinfo import MetaError, clean_meta, origin_of, ua_family
-
-
-def survey_or_404(public_key: str) -> Survey:
-    survey = db.session.scalar(SURVEY_BY_KEY, {"public_key": public_key})
-    if survey is None:
-        abort(404, description=NO_SURVEY)
-    return survey
-
-
-def require_open(survey: Survey) -> None:
-    if not survey.is_open:
-        abort(410, description="This survey is closed and no longer takes answers. Thank you for your interest.")
 
 
 @bp.get("/s/<public_key>")

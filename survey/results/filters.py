@@ -33,9 +33,10 @@ from dataclasses import dataclass, field, replace
 import sqlalchemy as sa
 import sqlalchemy.orm
 
-from survey.db import db
 from analysis.labels import SENTIMENTS, THEMES
+from survey.db import db
 from survey.kinds import BANDS
+from survey.text import escape_like
 from survey.models import CHANNELS, Contact, PainPointRecord, Response, Survey, pain_point_responses
 
 ATTR_PREFIX = "attr."
@@ -205,11 +206,6 @@ class ResponseFilter:
 
 FIRST_YEAR, LAST_YEAR = 1900, 2999
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def escape_like(text: str) -> str:
-    """``text`` with LIKE's wildcards and the escape character itself taken literally."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _midnight(day: dt.date) -> dt.datetime:

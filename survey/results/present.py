@@ -19,30 +19,6 @@ def band_names(survey: Survey) -> dict[str, str]:
 
 
 @bp.app_template_filter()
-def metric_text(value: float | None, kind: str) -> str:
-    """A score on its reporting scale: NPS as signed points, CSAT as a percent, CES to two decimals."""
-    if value is None:
-        return "–"
-    if kind == "nps":
-        return f"{value:+.0f}" if round(value) else "0"
-    if kind == "csat":
-        return f"{value:.0f}%"
-    return f"{value:.2f}"
-
-
-@bp.app_template_filter()
-def change_text(value: float | None, kind: str) -> str:
-    """A difference of two scores, always signed, in the metric's units."""
-    if value is None:
-        return "–"
-    if kind == "nps":
-        return f"{value:+.1f} points"
-    if kind == "csat":
-        return f"{value:+.1f} pts"
-    return f"{value:+.2f}"
-
-
-@bp.app_template_filter()
 def p_value_text(p: float | None) -> str:
     if p is None:
         return "p –"

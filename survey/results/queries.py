@@ -17,9 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+from analysis.labels import SENTIMENTS, THEMES
 from survey.db import db
 from survey.metrics import ChangeResult, MetricResult, change, metric_for
-from analysis.labels import SENTIMENTS, THEMES
 from survey.models import (AnalysisRun, Contact, LabelCorrection, PainPointRecord, Response,
                            ResponseLabel, Survey, User, pain_point_responses)
 from survey.results.filters import ResponseFilter
@@ -238,6 +238,13 @@ class CommentRow:
         return frozenset(self.corrections)
 
     @property
+    def attributes(self) -> list[tuple[str, object, bool]]:
+        """``(name, value, from_contact)`` for each attribute, each name once (see ``answer_attributes``)."""
+        meta = self.response.meta or {}
+        contact = self.contact.attributes if self.contact else None
+        return [(key, value, key not in meta) for key, value in answer_attributes(meta, contact)]
+
+    @property
     def band(self) -> str | None:
         return None if self.response.score is None else self.response.survey.spec.band(self.response.score)
 
@@ -312,10 +319,21 @@ def model_confidence(response_ids: list[int]) -> dict[int, tuple[float, float]]:
 # ---------------------------------------------------------------------- filter choices
 
 
-def attribute_choices(survey: Survey, sample: int = 2000, max_values: int = 25) -> dict[str, list[str]]:
+#: An attribute with more distinct values than this (an id, an e-mail, a city) is filtered by
+#: typing, with the commonest values as suggestions; fewer get a drop-down.
+DROPDOWN_MAX_VALUES = 12
+
+
+@dataclass(frozen=True)
+class AttributeChoice:
+    values: list[str]  # the commonest values, sorted
+    many: bool  # more distinct values than a drop-down should hold
+
+
+def attribute_choices(survey: Survey, sample: int = 2000, max_values: int = 25) -> dict[str, AttributeChoice]:
     """Attribute names and their commonest values among the latest answers, for the filter bar.
 
-    A sample keeps this cheap at any size; any other value still works typed into the URL.
+    A sample keeps this cheap at any size; any other value still works typed in (or in the URL).
     """
     recent = db.session.execute(
         sa.select(Response.meta, Contact.attributes)
@@ -325,11 +343,26 @@ def attribute_choices(survey: Survey, sample: int = 2000, max_values: int = 25) 
     )
     seen: dict[str, Counter] = {}
     for meta, attributes in recent:
-        for source in (meta, attributes):
-            if not isinstance(source, dict):
-                continue
-            for key, value in source.items():
-                if isinstance(value, (str, int, float)) and not isinstance(value, bool) and str(value).strip():
-                    seen.setdefault(key, Counter())[str(value)] += 1
-    return {key: sorted(value for value, _ in counter.most_common(max_values))
+        # The filter matches the answer's meta or its contact's attribute: offer both, each pair once.
+        pairs = {(key, str(value)) for source in (meta, attributes) if isinstance(source, dict)
+                 for key, value in source.items()
+                 if isinstance(value, (str, int, float)) and not isinstance(value, bool) and str(value).strip()}
+        for key, value in pairs:
+            seen.setdefault(key, Counter())[value] += 1
+    return {key: AttributeChoice(sorted(value for value, _ in counter.most_common(max_values)),
+                                 len(counter) > DROPDOWN_MAX_VALUES)
             for key, counter in sorted(seen.items())}
+
+
+def answer_attributes(meta: object, attributes: object) -> list[tuple[str, object]]:
+    """An answer's attributes, each name once: its own meta first, then its contact's.
+
+    An e-mailed answer stores the contact's attributes as its meta, so both hold the
+    same pairs; the meta is what was true when the person answered.
+    """
+    merged: dict[str, object] = {}
+    for source in (meta, attributes):
+        if isinstance(source, dict):
+            for key, value in source.items():
+                merged.setdefault(key, value)
+    return list(merged.items())

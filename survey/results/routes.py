@@ -5,15 +5,15 @@ from __future__ import annotations
 import re
 
 from flask import Response as HttpResponse
-from flask import abort, flash, jsonify, redirect, render_template, request, stream_with_context, url_for
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, stream_with_context, url_for
 
 from analysis.labels import SENTIMENTS, THEMES
 from survey.auth import current_user, login_required
 from survey.db import db
 from survey.errors import error_response
+from survey.lookups import survey_or_404
 from survey.models import PainPointRecord, Response, utcnow
 from survey.redirects import safe_next
-from survey.public.routes import survey_or_404
 from survey.results import bp, charts_cache, queries
 from survey.results.export import csv_lines
 from survey.results.filters import FilterError, ResponseFilter
@@ -70,6 +70,17 @@ def band_rows(survey, counts: dict[int, int]) -> list[dict]:
              "percent": f"{100 * n / scored:.0f}%" if scored else "–"} for band, n in bands.items()]
 
 
+def score_rows(survey, counts: dict[int, int]) -> list[dict]:
+    """Every score of the scale with its band and count: the distribution chart's data."""
+    names = band_names(survey)
+    return [{"score": score, "band": names[survey.spec.band(score)], "count": counts.get(score, 0)}
+            for score in survey.spec.scale]
+
+
+def enough_answers(result) -> bool:
+    return result.n >= current_app.config["MIN_ANSWERS"]
+
+
 @bp.get("/surveys/<public_key>/results")
 @login_required
 def survey_results(public_key: str):
@@ -85,7 +96,8 @@ def survey_results(public_key: str):
         "results/results.html", survey=survey, metric=queries.metric_from_counts(survey, counts),
         answers=queries.answer_count(flt), band_rows=band_rows(survey, counts), comparison=queries.comparison(flt, utcnow().date()),
         grain=grain, run=run, pain_rows=pain_rows, show_matching=not flt.without("pain").is_empty,
-        latest=latest,
+        latest=latest, score_rows=score_rows(survey, counts), trend_points=queries.trend(flt, grain)[1],
+        themes=queries.sentiment_by_theme(flt),
         bar=filter_bar(flt, "results.survey_results"), correction_form=CorrectionForm(),
     )
 
@@ -99,7 +111,9 @@ def chart(public_key: str, name: str):
     if name == "distribution":
         svg = charts_cache.distribution(survey.kind, queries.score_counts(flt))
     elif name == "trend":
-        svg = charts_cache.trend(survey.kind, queries.trend(flt, grain_arg())[1])
+        # A period with too few answers is not drawn as if its score were known (the data table lists it).
+        points = [(start, result) for start, result in queries.trend(flt, grain_arg())[1] if enough_answers(result)]
+        svg = charts_cache.trend(survey.kind, points)
     elif name == "themes":
         svg = charts_cache.themes(queries.sentiment_by_theme(flt))
     else:

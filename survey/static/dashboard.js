@@ -111,3 +111,35 @@
     });
   });
 })();
+
+// == results: filters on a phone ==
+// Below 44rem the filter fields fold behind a "Filters" button (showing how many are in use),
+// so the score is on the first screen; the chips of the filters in use stay visible.
+(function () {
+  "use strict";
+  var toggle = document.querySelector(".filter-toggle");
+  if (!toggle) return;
+  var fields = document.getElementById(toggle.getAttribute("aria-controls"));
+  var phone = window.matchMedia("(max-width: 44rem)");
+
+  function show(open) {
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    fields.hidden = !open;
+  }
+
+  function fit() {
+    toggle.hidden = !phone.matches;
+    show(!phone.matches);
+  }
+
+  toggle.addEventListener("click", function () {
+    var open = toggle.getAttribute("aria-expanded") !== "true";
+    show(open);
+    if (open) {
+      var first = fields.querySelector("input, select");
+      if (first) first.focus();
+    }
+  });
+  if (phone.addEventListener) phone.addEventListener("change", fit);
+  fit();
+})();

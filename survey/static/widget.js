@@ -14,15 +14,15 @@
   var embed = me.hasAttribute("data-embed");
   var target = opt("target");
   var floating = !target && !embed;
-  // Fixed labels: send, close, region name, send failed, choose a score.
+  // Fixed labels: send, close, region name, send failed, choose a score, the score chosen.
   var T = {
-    en: ["Send", "Close", "Feedback", "Could not send. Please try again.", "Please choose a score."],
-    fr: ["Envoyer", "Fermer", "Votre avis", "Envoi impossible. Veuillez réessayer.", "Veuillez choisir une note."],
-    de: ["Senden", "Schließen", "Feedback", "Senden fehlgeschlagen. Bitte erneut versuchen.", "Bitte wählen Sie einen Wert."],
-    es: ["Enviar", "Cerrar", "Su opinión", "No se pudo enviar. Inténtelo de nuevo.", "Elija una puntuación."],
-    it: ["Invia", "Chiudi", "Il tuo parere", "Invio non riuscito. Riprova.", "Scegli un punteggio."],
-    nl: ["Versturen", "Sluiten", "Feedback", "Versturen mislukt. Probeer het opnieuw.", "Kies een score."],
-    pt: ["Enviar", "Fechar", "A sua opinião", "Não foi possível enviar. Tente novamente.", "Escolha uma nota."]
+    en: ["Send", "Close", "Feedback", "Could not send. Please try again.", "Please choose a score.", "Your score"],
+    fr: ["Envoyer", "Fermer", "Votre avis", "Envoi impossible. Veuillez réessayer.", "Veuillez choisir une note.", "Votre note"],
+    de: ["Senden", "Schließen", "Feedback", "Senden fehlgeschlagen. Bitte erneut versuchen.", "Bitte wählen Sie einen Wert.", "Ihre Bewertung"],
+    es: ["Enviar", "Cerrar", "Su opinión", "No se pudo enviar. Inténtelo de nuevo.", "Elija una puntuación.", "Su puntuación"],
+    it: ["Invia", "Chiudi", "Il tuo parere", "Invio non riuscito. Riprova.", "Scegli un punteggio.", "Il tuo punteggio"],
+    nl: ["Versturen", "Sluiten", "Feedback", "Versturen mislukt. Probeer het opnieuw.", "Kies een score.", "Uw score"],
+    pt: ["Enviar", "Fechar", "A sua opinião", "Não foi possível enviar. Tente novamente.", "Escolha uma nota.", "A sua nota"]
   };
   var lang = (opt("lang") || d.documentElement.lang || "en").toLowerCase().split("-")[0];
   var L = T[lang] || T[lang = "en"];
@@ -59,7 +59,7 @@
   });
 
   function render(cfg) {
-    var sc = cfg.scale, started = performance.now(), answer = null, busy = false, prev = d.activeElement;
+    var sc = cfg.scale, many = sc.high - sc.low > 6, started = performance.now(), answer = null, busy = false, prev = d.activeElement;
     // One key per answer: if a reply is lost and the visitor sends again, the API revises, not duplicates.
     var submissionKey = [].map.call(crypto.getRandomValues(new Uint8Array(16)), function (b) {
       return (b + 256).toString(16).slice(1);
@@ -68,13 +68,14 @@
     // Inline !important beats any page rule, so the page's CSS cannot move, hide or restyle the box.
     host.style.cssText = "all:initial!important;display:block!important;" + (floating
       ? "position:fixed!important;z-index:2147483000!important;bottom:16px!important;" +
-        (/left/.test(opt("position")) ? "left" : "right") + ":16px!important;width:min(360px,calc(100vw - 32px))!important"
+        (/left/.test(opt("position")) ? "left" : "right") + ":16px!important;width:min(" + (many ? 520 : 360) +
+        "px,calc(100vw - 32px))!important"
       : "");
     if (/top/.test(opt("position")) && floating) host.style.cssText += ";bottom:auto!important;top:16px!important";
     if (opt("accent")) host.style.setProperty("--rapport-accent", opt("accent"));
     var root = host.attachShadow({mode: "open"});
     var css = ":host{all:initial}*{box-sizing:border-box}" +
-      ".w{all:initial;display:block;position:relative;box-sizing:border-box;padding:16px;" +
+      ".w{all:initial;display:block;container-type:inline-size;position:relative;box-sizing:border-box;padding:16px;" +
       "font:15px/1.4 var(--rapport-font,system-ui,-apple-system,'Segoe UI',Roboto,sans-serif);" +
       "color:var(--rapport-text,#1b1f24);background:var(--rapport-background,#fff);" +
       "border:1px solid rgba(128,128,128,.35);border-radius:var(--rapport-radius,12px);" +
@@ -83,14 +84,16 @@
         "@keyframes in{from{opacity:0;transform:translateY(12px)}}" : "}") +
       ".q{display:block;margin:0 30px 10px 0;font-weight:600}" +
       ".o{display:flex;gap:4px}.o label{flex:1;position:relative;min-width:0}" +
-      // On a phone eleven options in one row are too narrow to tap: 0-5 over 6-10, 44px each.
-      "@media (max-width:480px){.o.m{flex-wrap:wrap;justify-content:center}" +
+      // Eleven options in one row under 40px wide are too narrow to tap (a phone, a narrow
+      // column): 0-5 over 6-10, 44px each. A floating card is wide enough for one row on a desktop.
+      "@container (max-width:470px){.o.m{flex-wrap:wrap;justify-content:center}" +
       ".o.m label{flex:0 0 calc((100% - 20px)/6)}.o.m .n{height:44px}}" +
       ".o input{position:absolute;inset:0;width:100%;height:100%;margin:0;opacity:0;cursor:pointer}" +
       ".n{display:flex;align-items:center;justify-content:center;height:38px;border:1px solid rgba(128,128,128,.6);" +
       "border-radius:calc(var(--rapport-radius,12px)/2);font-weight:600;background:var(--rapport-background,#fff)}" +
       "label:hover .n{border-color:var(--rapport-accent,#2457d6)}" +
-      "input:checked+.n{background:var(--rapport-accent,#2457d6);border-color:var(--rapport-accent,#2457d6);color:#fff}" +
+      ".got{display:flex;align-items:center;gap:8px;margin:0 30px 10px 0}.got .n{width:38px}" +
+      "input:checked+.n,.on{background:var(--rapport-accent,#2457d6);border-color:var(--rapport-accent,#2457d6);color:#fff}" +
       ":focus-visible,input:focus-visible+.n{outline:3px solid var(--rapport-accent,#2457d6);outline-offset:2px}" +
       ".e{display:flex;justify-content:space-between;gap:8px;margin-top:4px;font-size:12px;opacity:.8}" +
       ".e span:last-child{text-align:right}" +
@@ -129,7 +132,7 @@
     var step1 = h("form", {"class": "s1", novalidate: ""}, [
       h("div", {role: "radiogroup", "aria-labelledby": "q", "aria-describedby": "e"}, [
         h("p", {"class": "q", id: "q"}, cfg.question),
-        h("div", {"class": sc.high - sc.low > 6 ? "o m" : "o"}, options),
+        h("div", {"class": many ? "o m" : "o"}, options),
         h("div", {"class": "e", id: "e"}, [
           h("span", {}, [h("span", {"class": "v"}, sc.low + " = "), sc.low_label]),
           h("span", {}, [h("span", {"class": "v"}, sc.high + " = "), sc.high_label])
@@ -177,18 +180,20 @@
         answer = j;
         remember();
         var band = score <= sc.negative_max ? "negative" : score >= sc.positive_min ? "positive" : "neutral";
-        if (cfg.followup) showFollowup(cfg.followup[band]); else thank();
+        if (cfg.followup) showFollowup(cfg.followup[band], score); else thank();
       }, function (e) {
         busy = false;
         err1.textContent = e instanceof TypeError ? L[3] : e.message;
       });
     }
 
-    // Step 2: the follow-up question for the score's band; its answer updates the same response.
-    function showFollowup(prompt) {
+    // Step 2: the follow-up question for the score's band, under the score chosen; its answer
+    // updates the same response.
+    function showFollowup(prompt, score) {
       var area = h("textarea", {id: "c", name: "comment", maxlength: cfg.comment_max_length, rows: "3"});
       var err2 = h("p", {"class": "err", role: "alert"});
       var step2 = h("form", {"class": "s2", novalidate: ""}, [
+        h("p", {"class": "got"}, [L[5] + ":", h("b", {"class": "n on"}, String(score))]),
         h("label", {"class": "q", "for": "c"}, prompt), area, h("button", {"class": "b", type: "submit"}, L[0]), err2
       ]);
       card.replaceChild(step2, step1);

@@ -16,16 +16,16 @@ import sqlalchemy as sa
 from flask import abort, current_app, jsonify, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from survey.auth.operations import as_sentence
 from survey.db import db
 from survey.errors import error_response
 from survey.models import Response, Survey, utcnow
+from survey.lookups import require_open
 from survey.operations import Answer, edit_allowed_until, edit_window
-from survey.public.routes import require_open
 from survey.published import Published, published_or_404
 from survey.prepared import Writes
 from survey.ratelimit import RateResult, client_key, hit_rate, parse_rate
 from survey.requestinfo import origin_of, page_path, ua_family
+from survey.text import as_sentence
 from survey.widget import api_bp
 from survey.widget.cors import add_cors_headers, allow_origin, check_origin
 from survey.widget.operations import (

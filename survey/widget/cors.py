@@ -20,11 +20,11 @@ from urllib.parse import urlsplit
 from flask import current_app, request
 from werkzeug.exceptions import HTTPException
 
-from survey.auth.operations import as_sentence
 from survey.errors import error_response
 from survey.operations import OperationError
 from survey.published import Published, published_or_404
 from survey.requestinfo import origin_of
+from survey.text import as_sentence
 from survey.widget.operations import normalise_origin
 
 ALLOWED_HEADERS = "Content-Type"

@@ -1,15 +1,16 @@
 """OpenAPI 3.1 description of the widget's public endpoints (``PATHS`` and ``SCHEMAS``).
 
 ``survey.api.openapi.build_document`` merges these into /api/v1/openapi.json.
-The answers path is shared with the read API's ``GET …/responses``: its
-path item here also carries that operation (when the read API is installed),
-so merging the two ``PATHS`` dicts path by path keeps both methods.
+The answers path is shared with the read API's ``GET …/responses``: this
+module documents only the widget's methods on it, and the merge, path by
+path, keeps both. It imports nothing from the read API (imports go api → widget).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from survey.kinds import KINDS
 from survey.widget.payload import HONEYPOT_FIELD, PAGE_URL_MAX_LENGTH, TOKEN_MAX_LENGTH
 
 TAG = "widget"
@@ -35,7 +36,7 @@ SCHEMAS: dict[str, Any] = {
     }, optional=("field",))}),
     "WidgetConfig": _object({
         "key": STRING,
-        "kind": {"type": "string", "enum": ["nps", "csat", "ces"]},
+        "kind": {"type": "string", "enum": list(KINDS)},
         "question": STRING,
         "scale": _object({
             "low": INTEGER, "high": INTEGER, "low_label": STRING, "high_label": STRING,
@@ -122,14 +123,6 @@ def _json_body(schema: str) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": _ref(schema)}}}
 
 
-def _read_api_operations(path: str) -> dict[str, Any]:
-    try:
-        from survey.api.openapi import PATHS as READ_PATHS
-    except ImportError:
-        return {}
-    return dict(READ_PATHS.get(path, {}))
-
-
 ANSWERS_PATH = "/api/v1/surveys/{public_key}/responses"
 
 PATHS: dict[str, Any] = {
@@ -142,7 +135,7 @@ PATHS: dict[str, Any] = {
                               "content": {"application/json": {"schema": _ref("WidgetConfig")}}},
                       **_errors(write=False)},
     }},
-    ANSWERS_PATH: {**_read_api_operations(ANSWERS_PATH), "post": {
+    ANSWERS_PATH: {"post": {
         "operationId": "createWidgetAnswer", "tags": [TAG], "security": [],
         "summary": "Store a widget answer (channel widget); returns its id and an edit token.",
         "description": "Submissions caught by the bot traps (honeypot filled in, answered faster than "

@@ -22,9 +22,10 @@ from sqlalchemy.exc import IntegrityError
 from survey.db import db, insert_on_conflict
 from survey.models import Response, Survey, SurveyOrigin, utcnow
 from survey.operations import (  # noqa: F401  (EditWindowClosed, SubmissionConflict: the widget's errors too)
-    Answer, EditWindowClosed, OperationError, RateLimited, Recorded, SubmissionConflict, hash_token, insert_response,
+    Answer, EditWindowClosed, OperationError, RateLimited, Recorded, SubmissionConflict, insert_response,
     revise_response, stored_for_revision,
 )
+from survey.tokens import hash_token
 from survey.prepared import Writes, together
 from survey.ratelimit import RateResult
 from survey.requestinfo import origin_of

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from flask import abort, current_app, render_template, request
 
-from survey.public.routes import require_open
+from survey.lookups import require_open
 from survey.published import published_or_404
 from survey.requestinfo import MetaError, clean_meta
 from survey.widget import bp

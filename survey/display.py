@@ -1,0 +1,83 @@
+"""How a score, an interval and a change are written, wherever they appear.
+
+One rule, so the same number reads the same on the survey list, the results
+page, the survey's own page, the analysis report and ``flask survey list``:
+
+* NPS: whole points, signed ("+12", "-26", "0"), on -100..100;
+* CSAT: whole percent ("62%");
+* CES: two decimals ("5.25") on the 1..7 scale;
+* a change: signed, with the score's decimals, and always the one unit word
+  ``UNIT`` ("+8 points", "-0.25 points"): percentage points for CSAT, NPS
+  points, scale points for CES.
+
+Below ``MIN_ANSWERS`` (config key, default 10) a score is not written as if it
+were known: ``enough(n)`` is False and the pages say "too few answers".
+Plain Python; ``init_app`` makes each function a Jinja filter.
+"""
+
+from __future__ import annotations
+
+from survey.metrics import METHODS
+
+UNIT = "points"
+DECIMALS = {"nps": 0, "csat": 0, "ces": 2}
+DEFAULT_MIN_ANSWERS = 10
+TOO_FEW = "too few answers"
+NOTHING = "–"
+
+
+def _fixed(value: float, kind: str, signed: bool) -> str:
+    text = f"{value:{'+' if signed else ''}.{DECIMALS[kind]}f}"
+    # -0.4 rounds to "-0": a sign on nothing reads as a change that is not there.
+    if text.lstrip("+-").strip("0.") == "":
+        return text.lstrip("+-")
+    return text
+
+
+def score_text(value: float | None, kind: str) -> str:
+    """A score on its reporting scale: "+12" (NPS), "62%" (CSAT), "5.25" (CES), "–" when unknown."""
+    if value is None:
+        return NOTHING
+    text = _fixed(value, kind, signed=kind == "nps")
+    return f"{text}%" if kind == "csat" else text
+
+
+def interval_text(low: float | None, high: float | None, kind: str) -> str:
+    """ "+4 to +30" / "48% to 71%"; "–" when there is no interval."""
+    if low is None or high is None:
+        return NOTHING
+    return f"{score_text(low, kind)} to {score_text(high, kind)}"
+
+
+def change_text(value: float | None, kind: str) -> str:
+    """A difference of two scores: "+8 points", "-0.25 points", "0 points"."""
+    if value is None:
+        return NOTHING
+    return f"{_fixed(value, kind, signed=True)} {UNIT}"
+
+
+def change_interval_text(low: float | None, high: float | None, kind: str) -> str:
+    """The interval of a change: "-66 to -2 points"."""
+    if low is None or high is None:
+        return NOTHING
+    return f"{_fixed(low, kind, signed=True)} to {change_text(high, kind)}"
+
+
+def method_text(method: str | None) -> str:
+    """The interval method's name as a reader sees it ("Wilson score interval")."""
+    return METHODS.get(method or "", method or NOTHING)
+
+
+def enough(n: int | None, minimum: int = DEFAULT_MIN_ANSWERS) -> bool:
+    """Whether ``n`` answers are enough to show a score as a number."""
+    return n is not None and n >= minimum
+
+
+def init_app(app) -> None:
+    for function in (score_text, interval_text, change_text, change_interval_text, method_text):
+        app.add_template_filter(function)
+
+    @app.context_processor
+    def min_answers() -> dict:
+        minimum = int(app.config.get("MIN_ANSWERS", DEFAULT_MIN_ANSWERS))
+        return {"min_answers": minimum, "enough_answers": lambda n: enough(n, minimum), "too_few": TOO_FEW}

@@ -1,0 +1,89 @@
+"""The instance folder and the generated secret key, made when first needed.
+
+Loading the app (every command, even ``--help``) creates nothing: the folder
+appears when something is written into it (the SQLite database, the outbox, a
+report), and ``instance/secret_key`` when something first signs or checks a
+signature (a session, a CSRF token, an invitation link, a bounce address).
+A command first run as root therefore leaves no key the service user cannot
+read, and when a key cannot be read the message says what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import click
+from flask import Config, Flask
+
+
+class InstanceError(click.ClickException):
+    """The instance folder or its secret key cannot be used (a CLI prints it; a request logs it)."""
+
+
+def load_or_create_secret_key(instance_path: str | os.PathLike) -> str:
+    """The key in ``<instance>/secret_key``, written (0600) by whichever process needs it first."""
+    key_file = Path(instance_path) / "secret_key"
+    try:
+        if not key_file.exists():
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            # Write aside, then link into place: link fails if another process won
+            # the race, so every process ends up reading the same complete key.
+            tmp = key_file.with_name(f".secret_key.{os.getpid()}")
+            tmp.write_text(secrets.token_hex(32))
+            tmp.chmod(0o600)
+            try:
+                os.link(tmp, key_file)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        key = key_file.read_text().strip()
+    except OSError as exc:
+        raise InstanceError(
+            f"cannot use the secret key {key_file}: {exc.strerror or exc}. Rapport runs as user "
+            f"{_user()}; give that user the instance folder (e.g. `chown -R {_user()} {key_file.parent}`), "
+            f"or set SECRET_KEY in instance/config.py or RAPPORT_SECRET_KEY in the environment."
+        ) from None
+    if not key:
+        raise InstanceError(f"the secret key file {key_file} is empty; delete it and a new key is made "
+                            f"(signed-in users then sign in again), or set RAPPORT_SECRET_KEY")
+    return key
+
+
+def _user() -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except (ImportError, KeyError):
+        return str(os.geteuid()) if hasattr(os, "geteuid") else "the current user"
+
+
+class InstanceConfig(Config):
+    """Flask's config, whose ``SECRET_KEY``, when none is configured, comes from the instance folder on first use.
+
+    ``root_path`` is the instance folder (``instance_relative_config``).
+    """
+
+    def __missing__(self, key: str):
+        if key != "SECRET_KEY":
+            raise KeyError(key)
+        value = self["SECRET_KEY"] = load_or_create_secret_key(self.root_path)
+        return value
+
+    def get(self, key, default=None):
+        if key == "SECRET_KEY" and key not in self:
+            return self[key]
+        return super().get(key, default)
+
+
+class RapportFlask(Flask):
+    config_class = InstanceConfig
+
+
+def defer_secret_key(app: Flask) -> None:
+    """Without a configured key, leave ``SECRET_KEY`` out so the first read loads or makes it."""
+    if not app.config.get("SECRET_KEY"):
+        app.config.pop("SECRET_KEY", None)

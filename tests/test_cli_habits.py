@@ -1,0 +1,103 @@
+"""One set of command-line habits: singular group names (old plural names still work), input files
+as arguments, ``--survey KEY`` everywhere, ``--json`` where a script reads the result,
+``rapport --version`` saying Rapport's version, and bad values naming their option."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from importlib.metadata import version
+
+import click
+import pytest
+
+from survey.auth.operations import create_api_token
+from tests.conftest import REPO
+from tests.dashboard_support import make_user
+from tests.invites_support import add_contacts
+
+GROUPS = {"survey": "surveys", "response": "responses", "contact": "contacts", "invite": "invites",
+          "user": "users", "token": "tokens"}
+
+
+def walk(group: click.Group, path=()):
+    for name, command in group.commands.items():
+        yield path + (name,), command
+        if isinstance(command, click.Group):
+            yield from walk(command, path + (name,))
+
+
+def test_groups_are_singular_and_the_old_names_still_work(app, runner, tmp_path):
+    visible = {name for name, command in app.cli.commands.items() if not command.hidden}
+    assert {"survey", "response", "contact", "invite", "user", "token"} <= visible
+    assert not visible & {"responses", "contacts", "users", "tokens", "surveys"}
+    for new, old in GROUPS.items():
+        if old in app.cli.commands:
+            assert app.cli.commands[old].commands is app.cli.commands[new].commands
+    path = tmp_path / "c.csv"
+    path.write_text("email\nann@example.com\n")
+    assert runner.invoke(args=["contacts", "import", str(path)]).exit_code == 0  # the old name
+    assert runner.invoke(args=["contact", "import", str(path)]).exit_code == 0
+
+
+def test_survey_is_always_shown_as_key_and_input_files_are_arguments(app):
+    seen = 0
+    for path, command in walk(app.cli):
+        for param in command.params:
+            if isinstance(param, click.Option) and "--survey" in param.opts:
+                seen += 1
+                assert param.metavar == "KEY", " ".join(path)
+            if isinstance(param, click.Option) and not param.hidden:
+                assert "--in" not in param.opts, f"{' '.join(path)}: input files are arguments"
+    assert seen >= 6
+
+
+def test_json_where_scripts_read_the_result(app, runner, make_survey, tmp_path):
+    user = make_user("admin")
+    create_api_token(user, "ci")
+    tokens = json.loads(runner.invoke(args=["token", "list", user.email, "--json"]).output)
+    assert [(t["name"], t["status"]) for t in tokens] == [("ci", "active")]
+
+    survey = make_survey("nps")
+    answers = tmp_path / "a.csv"
+    answers.write_text("score,text\n9,good\n3,slow\n")
+    imported = runner.invoke(args=["response", "import", str(answers), "--survey", survey.public_key,
+                                   "--text-col", "text", "--score-col", "score", "--json"])
+    assert json.loads(imported.output) == {"file": str(answers), "survey": survey.public_key, "imported": 2,
+                                           "already_there": 0, "bad_lines": [], "date_format": None}
+    bad = tmp_path / "bad.csv"
+    bad.write_text("score,text\n9,good\n42,too high\n")
+    refused = runner.invoke(args=["response", "import", str(bad), "--survey", survey.public_key,
+                                  "--text-col", "text", "--score-col", "score", "--json"])
+    assert refused.exit_code == 1
+    body = refused.stdout if hasattr(refused, "stdout") else refused.output
+    assert json.loads(body[:body.rindex("}") + 1])["bad_lines"][0]["line"] == 3
+
+    contacts = tmp_path / "c.csv"
+    contacts.write_text("email,name\nann@example.com,Ann\nbob@example.com,Bob\n")
+    result = json.loads(runner.invoke(args=["contact", "import", str(contacts), "--json"]).output)
+    assert (result["added"], result["updated"], result["bad_lines"]) == (2, 0, [])
+
+    add_contacts(2, start=10)
+    assert runner.invoke(args=["invite", "send", "--survey", survey.public_key,
+                               "--base-url", "http://rapport.test"]).exit_code == 0
+    delivered = runner.invoke(args=["invite", "deliver", "--json"])
+    assert delivered.exit_code == 0, delivered.output
+    report = json.loads(delivered.stdout.strip().splitlines()[-1])
+    assert report["sent"] == 4 and report["failed"] == 0
+    outbox = json.loads(runner.invoke(args=["invite", "outbox", "--json"]).output)
+    assert outbox["counts"]["sent"] == 4 and outbox["messages"] == []
+
+
+def test_a_bad_duration_names_its_option(runner):
+    result = runner.invoke(args=["invite", "remind", "--after", "3x"])
+    assert result.exit_code == 2 and "Invalid value for '--after'" in result.output and "'3x'" in result.output
+
+
+def test_rapport_version_is_rapports(tmp_path):
+    result = subprocess.run([sys.executable, "-c", "from survey.cli import main; main()", "--version"],
+                            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO),
+                                 "RAPPORT_INSTANCE_PATH": str(tmp_path / "i")},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == f"Rapport {version('rapport')}"

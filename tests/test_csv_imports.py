@@ -1,0 +1,148 @@
+"""CSV files as spreadsheets and careless hands make them: every problem named with its line, nothing half-imported.
+
+Covers `flask response import`, `flask contact import` and the dashboard's contacts upload.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+import sqlalchemy as sa
+
+from survey.db import db
+from survey.importer import ImportError_, open_csv_text, parse_feedback_csv
+from survey.invites.contacts import parse_contacts_csv
+from survey.models import Contact, Response
+from tests.dashboard_support import login
+
+BIG = "x" * (128 * 1024 + 10)
+
+
+def answers() -> list[Response]:
+    db.session.expire_all()
+    return list(db.session.scalars(sa.select(Response).order_by(Response.id)))
+
+
+def contacts() -> list[Contact]:
+    db.session.expire_all()
+    return list(db.session.scalars(sa.select(Contact)))
+
+
+def import_answers(runner, survey, path, *extra):
+    return runner.invoke(args=["responses", "import", str(path), "--survey", survey.public_key,
+                               "--text-col", "text", "--score-col", "score", *extra])
+
+
+def write(tmp_path, text: str, name: str = "in.csv"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8", newline="")
+    return path
+
+
+# -- files that cannot be read as CSV: refused whole, with the line ------------------
+
+
+def test_an_unterminated_quote_is_refused_with_its_line(runner, make_survey, tmp_path):
+    survey = make_survey("nps")
+    path = write(tmp_path, 'score,text\n9,fine\n3,"the agent never called back\n7,okay I guess\n8,good\n')
+    result = import_answers(runner, survey, path)
+    assert result.exit_code == 1
+    assert "line 3:" in result.output and "closing quote" in result.output and "nothing was imported" in result.output
+    assert answers() == []
+
+
+@pytest.mark.parametrize("where", ["text", "contacts"])
+def test_a_field_over_128_kib_is_a_message_not_a_traceback(runner, make_survey, tmp_path, where):
+    if where == "text":
+        path = write(tmp_path, f"score,text\n9,fine\n3,{BIG}\n")
+        result = import_answers(runner, make_survey("nps"), path)
+    else:
+        path = write(tmp_path, f"email,name\nann@example.com,Ann\nbob@example.com,{BIG}\n")
+        result = runner.invoke(args=["contacts", "import", str(path)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "line 3:" in result.output and "128 KiB" in result.output
+    assert answers() == [] and contacts() == []
+
+
+def test_the_dashboard_upload_answers_a_huge_field_or_open_quote_with_422(client):
+    login(client, "admin")
+    for content in (f"email,name\nann@example.com,Ann\nbob@example.com,{BIG}\n",
+                    'email,name\nann@example.com,"Ann\nbob@example.com,Bob\n'):
+        response = client.post("/contacts", data={"file": (io.BytesIO(content.encode()), "c.csv")},
+                               content_type="multipart/form-data")
+        assert response.status_code == 422
+        assert "line 2" in response.get_data(as_text=True) or "line 3" in response.get_data(as_text=True)
+    assert contacts() == []
+
+
+# -- what spreadsheets export ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("separator", [";", "\t"])
+def test_semicolon_and_tab_separated_files_import(runner, make_survey, tmp_path, separator):
+    survey = make_survey("nps")
+    rows = ["score;text", "9;quick and friendly, thanks", '2;"waited; and waited"', "7;ok"]
+    path = write(tmp_path, "\n".join(row.replace(";", separator, 1) for row in rows) + "\n")
+    result = import_answers(runner, survey, path)
+    assert result.exit_code == 0, result.output
+    assert [(a.score, a.comment) for a in answers()] == [
+        (9, "quick and friendly, thanks"), (2, "waited; and waited"), (7, "ok")]
+    contacts_file = write(tmp_path, f"email{separator}name{separator}plan\nann@example.com{separator}Ann"
+                                    f"{separator}pro\n", "contacts.csv")
+    assert runner.invoke(args=["contacts", "import", str(contacts_file)]).exit_code == 0
+    assert [(c.email, c.attributes) for c in contacts()] == [("ann@example.com", {"plan": "pro"})]
+
+
+def test_iso_8601_dates_with_t_and_an_offset_or_z(runner, make_survey, tmp_path):
+    survey = make_survey("nps")
+    path = write(tmp_path, "score,text,when\n"
+                           "9,a,2024-01-05T10:00:00+01:00\n"
+                           "8,b,2024-01-05T09:30:00.123Z\n"
+                           "7,c,2024-01-06T23:15:00-05:00\n")
+    result = import_answers(runner, survey, path, "--date-col", "when")
+    assert result.exit_code == 0, result.output
+    assert [a.created_at.replace(tzinfo=None) for a in answers()] == [
+        dt.datetime(2024, 1, 5, 9, 0), dt.datetime(2024, 1, 5, 9, 30, 0, 123000), dt.datetime(2024, 1, 7, 4, 15)]
+    explicit = parse_feedback_csv(io.StringIO("text,when\nx,2024-02-01T08:00:00Z\n"), text_col="text",
+                                  scale=(0, 10), date_col="when", date_format="iso8601")
+    assert explicit.rows[0].created_at == dt.datetime(2024, 2, 1, 8, 0)
+
+
+# -- lines that are wrong: each named, none stored unless --skip-bad ---------------------
+
+
+def test_ragged_rows_are_named_by_line_and_nothing_is_half_imported(runner, make_survey, tmp_path):
+    survey = make_survey("nps")
+    path = write(tmp_path, "score,text,when\n9,fine,2024-01-05\n3,no date here\n8,good,2024-01-06,extra\n"
+                           "7,ok,2024-01-07\n")
+    result = import_answers(runner, survey, path, "--date-col", "when")
+    assert result.exit_code == 1
+    assert "line 3: the line has 2 field(s): fewer fields than the header" in result.output
+    assert "line 4: the line has 4 field(s): more fields than the header" in result.output
+    assert "nothing was imported" in result.output and answers() == []
+    skipped = import_answers(runner, survey, path, "--date-col", "when", "--skip-bad")
+    assert skipped.exit_code == 0 and len(answers()) == 2
+
+
+def test_mixed_date_formats_name_the_odd_line_not_a_good_date(runner, make_survey, tmp_path):
+    survey = make_survey("nps")
+    path = write(tmp_path, "score,text,when\n9,a,2024-01-05\n8,b,2024-01-13\n7,c,13/01/2024\n6,d,2024-01-20\n")
+    result = import_answers(runner, survey, path, "--date-col", "when")
+    assert result.exit_code == 1
+    assert "line 4: date '13/01/2024' does not match '%Y-%m-%d'" in result.output
+    assert "2024-01-05" not in result.output and answers() == []
+
+
+def test_a_date_column_no_format_fits_names_its_first_line():
+    with pytest.raises(ImportError_) as caught:
+        parse_feedback_csv(open_csv_text(b"text,when\na,\nb,sometime\n"), text_col="text", scale=(0, 10),
+                           date_col="when")
+    assert "line 3" in str(caught.value) and "'sometime'" in str(caught.value)
+
+
+def test_the_contacts_parser_reports_ragged_lines():
+    parsed = parse_contacts_csv(io.StringIO("email;name\nann@example.com;Ann\nbob@example.com\n", newline=""))
+    assert [row.email for row in parsed.rows] == ["ann@example.com"]
+    assert [(p.line, "fewer fields" in p.message) for p in parsed.problems] == [(3, True)]

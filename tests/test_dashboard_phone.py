@@ -1,0 +1,182 @@
+"""The dashboard on a phone (390 × 844) in real headless Chromium.
+
+An analyst walks the survey list, the results (filters collapsed, then opened),
+the comments and a label correction. On every screen no text is cut (no cell or
+container scrolls sideways, nothing hangs past the viewport) and every control
+is at least 44 px tall. ``RAPPORT_UPDATE_SCREENSHOTS=1`` copies the phone
+screenshots to survey/static/screenshots/ for the README.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from survey.db import db
+from survey.demo import seed_demo
+from survey.models import Contact, Response, Survey
+from tests.dashboard_support import make_user
+from tests.results_support import add_run, label
+from tests.test_results_browser import sign_in
+
+pytestmark = pytest.mark.browser
+
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "survey" / "static" / "screenshots"
+PHONE = {"width": 390, "height": 844}
+MIN_TARGET = 44
+
+# Everything a finger can use, and every box that holds text.
+CONTROLS = "a[href], button, input:not([type=hidden]), select, textarea, summary"
+# Read for screen readers only (clipped to a pixel): not on screen, so not cut.
+VISUALLY_HIDDEN = """const visuallyHidden = (el) => {
+  for (let at = el; at; at = at.parentElement) {
+    const style = getComputedStyle(at);
+    if (style.position === "absolute" && style.clip !== "auto") return true;
+  }
+  return false;
+};"""
+CUT_TEXT = """() => {
+  %s
+  const cut = [];
+  const tolerance = 1;
+  for (const el of document.querySelectorAll("td, th, .stat, .panel, .chip, .button, .label, .comment, .field, main, h1, h2")) {
+    const style = getComputedStyle(el);
+    if (style.display === "none" || style.visibility === "hidden" || visuallyHidden(el)) continue;
+    if (el.closest(".table-scroll")) continue;  // a table that scrolls on purpose, inside its own box
+    if (el.scrollWidth > el.clientWidth + tolerance && style.overflowX !== "auto" && style.overflowX !== "scroll") {
+      cut.push(`${el.tagName.toLowerCase()}.${el.className}: ${el.scrollWidth} > ${el.clientWidth}: ${el.innerText.slice(0, 40)}`);
+    }
+    const box = el.getBoundingClientRect();
+    if (box.width && box.right > document.documentElement.clientWidth + tolerance) {
+      cut.push(`${el.tagName.toLowerCase()}.${el.className} ends at ${Math.round(box.right)}px: ${el.innerText.slice(0, 40)}`);
+    }
+  }
+  return cut;
+}""" % VISUALLY_HIDDEN
+SMALL_CONTROLS = """([selector, minimum]) => {
+  %s
+  const small = [];
+  for (const el of document.querySelectorAll(selector)) {
+    const box = el.getBoundingClientRect();
+    if (!box.width || !box.height || getComputedStyle(el).visibility === "hidden") continue;  // not shown
+    if (visuallyHidden(el)) continue;
+    if (box.height < minimum - 0.5) small.push(`${el.tagName.toLowerCase()} "${(el.innerText || el.value || el.getAttribute("aria-label") || "").trim().slice(0, 30)}" ${Math.round(box.width)}×${Math.round(box.height)}`);
+  }
+  return small;
+}""" % VISUALLY_HIDDEN
+
+
+def problems_on(page, name: str) -> list[str]:
+    """What is cut or too small to tap on the screen shown, each line naming the screen."""
+    found = []
+    width = page.evaluate("document.documentElement.scrollWidth")
+    if width > PHONE["width"]:
+        found.append(f"the page is {width} px wide")
+    found += [f"cut: {item}" for item in page.evaluate(CUT_TEXT)]
+    found += [f"under {MIN_TARGET} px: {item}" for item in page.evaluate(SMALL_CONTROLS, [CONTROLS, MIN_TARGET])]
+    return [f"{name}: {item}" for item in found]
+
+
+@pytest.fixture
+def demo(app):
+    seed_demo("http://127.0.0.1")
+    survey = db.session.scalar(sa.select(Survey).where(Survey.kind == "nps"))
+    commented = list(db.session.scalars(
+        sa.select(Response).where(Response.survey_id == survey.id, Response.comment.is_not(None)).order_by(Response.id)))
+    for i, response in enumerate(commented):
+        negative = response.score <= 6
+        label(response, "negative" if negative else "positive", ("service", "care", "other")[i % 3])
+    worst = [r for r in commented if r.score <= 6]
+    add_run(survey, [("slow to fix faults", "service", worst[:3]), ("rude on the phone", "care", worst[3:5])])
+    # An e-mailed answer from a contact with an id-like attribute.
+    contact = Contact(email="dana.ruiz@example.com", name="Dana Ruiz",
+                      attributes={"plan": "business", "region": "west", "customer-id": "C-100234"})
+    db.session.add(contact)
+    db.session.commit()
+    db.session.add(Response(survey_id=survey.id, score=4, channel="email", contact_id=contact.id,
+                            comment="Engineer came twice and the line still drops every evening.",
+                            meta=dict(contact.attributes)))
+    db.session.commit()
+    return survey
+
+
+def test_the_dashboard_on_a_phone(demo, live_server, browser, tmp_path):
+    survey = demo
+    make_user("analyst", email="phone@example.com")
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    sign_in(page, live_server.url, "phone@example.com")
+    shots, problems = {}, []
+
+    def check_screen(name: str) -> None:
+        problems.extend(problems_on(page, name))
+
+    # The survey list: the score column is whole.
+    page.wait_for_load_state("networkidle")
+    check_screen("survey list")
+    score = page.locator("table.surveys tbody tr").first.locator("td.score-col")
+    assert score.is_visible() and score.evaluate("td => td.scrollWidth <= td.clientWidth")
+    shots["phone-surveys"] = tmp_path / "phone-surveys.png"
+    page.screenshot(path=str(shots["phone-surveys"]), full_page=True)
+
+    # The survey's own page: its link and snippets fit too.
+    page.goto(f"{live_server.url}/surveys/{survey.public_key}")
+    check_screen("survey page")
+
+    # Results: the filters wait behind a button, so the score is on the first screen.
+    page.goto(f"{live_server.url}/surveys/{survey.public_key}/results")
+    page.wait_for_load_state("networkidle")
+    toggle = page.get_by_role("button", name="Filters")
+    assert toggle.is_visible() and toggle.get_attribute("aria-expanded") == "false"
+    assert not page.get_by_label("Channel").is_visible()
+    headline = page.locator(".stat.metric .stat-value")
+    assert headline.bounding_box()["y"] + headline.bounding_box()["height"] < PHONE["height"]
+    check_screen("results")
+    shots["phone-results"] = tmp_path / "phone-results.png"
+    page.screenshot(path=str(shots["phone-results"]))
+
+    toggle.click()
+    assert toggle.get_attribute("aria-expanded") == "true"
+    page.get_by_label("Channel").select_option("email")
+    page.get_by_label("Score", exact=True).select_option("negative")
+    check_screen("results, filters open")
+    shots["phone-filters"] = tmp_path / "phone-filters.png"
+    page.screenshot(path=str(shots["phone-filters"]))
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url("**channel=email**")
+    # Collapsed again after applying, and the button says how many filters are in use.
+    toggle = page.get_by_role("button", name="Filters")
+    assert "2" in toggle.inner_text() and toggle.get_attribute("aria-expanded") == "false"
+    check_screen("results, filtered")
+
+    # The charts' numbers, for anyone who cannot see the image.
+    page.goto(f"{live_server.url}/surveys/{survey.public_key}/results")
+    data = page.locator("details.chart-data").first
+    data.locator("summary").click()
+    assert data.locator("table").is_visible() and data.locator("tbody tr").count() == 11
+    check_screen("results, chart data open")
+    page.screenshot(path=str(tmp_path / "phone-results-full.png"), full_page=True)  # to look at, not for the README
+
+    # Comments, and a label correction with a thumb.
+    page.goto(f"{live_server.url}/surveys/{survey.public_key}/comments")
+    page.wait_for_load_state("networkidle")
+    check_screen("comments")
+    emailed = page.locator(".comment", has_text="Engineer came twice")
+    assert emailed.locator(".attrs li").count() == 3  # plan, region, customer-id: once each
+    emailed.get_by_text("Correct labels").click()
+    emailed.get_by_label("Theme").select_option("service")
+    check_screen("comments, correction open")
+    shots["phone-comments"] = tmp_path / "phone-comments.png"
+    emailed.scroll_into_view_if_needed()
+    page.screenshot(path=str(shots["phone-comments"]))
+    emailed.get_by_role("button", name="Save").click()
+    assert emailed.get_by_role("status").inner_text() == "Saved."
+    context.close()
+    assert not problems, "\n".join(problems)
+    if os.environ.get("RAPPORT_UPDATE_SCREENSHOTS"):
+        for name, path in shots.items():
+            shutil.copyfile(path, SCREENSHOTS / f"{name}.png")

@@ -1,0 +1,181 @@
+"""Pain points on made-up social posts and survey answers (written for these tests, no shared data).
+
+What an analyst relies on: brands, @handles and thanks never become a pain
+point; negation stays in names; near-duplicates are one pain point; the same
+data gives the same answer and 10% more data keeps the pain points found.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from analysis.complaint_terms import handles, log_odds, tokens
+from analysis.painpoints import RANKED_BY_SCORE, RANKED_BY_SIZE, NegativeClause, ScoreTotals, analyse_pain_points
+
+BRANDS = ["@skylark", "@skylark_help", "@bluefin_air", "Skylark", "Bluefin"]
+OPENINGS = ["", "so ", "honestly ", "wow ", "again ", "ugh ", "seriously ", "well "]
+ENDINGS = ["", " today", " this morning", " again", " last night", " on my trip home", " for the 2nd time", " smh"]
+COMPLAINTS = {
+    "cancel": ["my flight got cancelled", "they cancelled my flight", "flight cancelled with no reason",
+               "cancelled flight and no rebooking", "our flight was cancelled at the gate"],
+    "late": ["flight is 3 hours late", "two hours late and counting", "4 hrs late now", "plane is hours late",
+             "we are 5 hours late", "flight running hours late"],
+    "bag": ["lost my bag", "you lost my luggage", "my bag never arrived", "still no sign of my lost bag",
+            "lost bag and nobody knows where"],
+    "callback": ["nobody called me back", "nobody ever called me back", "promised a call and nobody called back",
+                 "nobody called back like they said"],
+}
+HAPPY = ["thanks for the smooth flight", "great crew on the flight in", "love the new seats", "thank you so much",
+         "best flight in ages", "flight was on time", "my flight landed early", "which flight has wifi",
+         "the app works nicely", "called me back within minutes, thanks", "thanks for the upgrade",
+         "thanks team", "many thanks for the help", "quick boarding today",
+         "friendly staff at the desk", "good snacks", "see you next week", "booked my trip for may",
+         "landed early, nice", "the lounge was quiet", "what time does boarding start"]
+
+
+def posts(n_each: dict[str, int], seed: int, start_id: int = 1):
+    """(negative clauses, background texts): every post addressed to a brand, a sarcastic "thanks" in some."""
+    rng = random.Random(seed)
+    clauses, background, rid = [], [], start_id
+    for kind, n in n_each.items():
+        for _ in range(n):
+            brand = rng.choice(BRANDS)
+            text = f"{brand} {rng.choice(OPENINGS)}{rng.choice(COMPLAINTS[kind])}{rng.choice(ENDINGS)}"
+            if rng.random() < 0.15:  # sarcasm; most thanks are meant
+                text += " thanks a lot"
+            clauses.append(NegativeClause(rid, text, "service", None, 0.9))
+            rid += 1
+    for _ in range(sum(n_each.values())):
+        background.append(f"{rng.choice(BRANDS)} {rng.choice(HAPPY)}{rng.choice(ENDINGS)}")
+    return clauses, background
+
+
+SIZES = {"cancel": 60, "late": 50, "bag": 40, "callback": 30}
+
+
+def run(clauses, background, total=None):
+    return analyse_pain_points(clauses, total or len(clauses) + len(background), None, background=background)
+
+
+def test_brands_handles_and_thanks_never_name_a_pain_point():
+    clauses, background = posts(SIZES, seed=1)
+    result = run(clauses, background)
+    labels = [p.label for p in result.points]
+    assert len(labels) >= 4, labels
+    for label in labels:
+        words = label.lower().split()
+        assert not any(w.startswith(("skylark", "bluefin", "@", "thank")) for w in words), labels
+    for point in result.points:
+        assert not any(term.startswith(("skylark", "bluefin", "thank")) for term in point.terms), point.terms
+
+
+def test_each_complaint_is_one_pain_point_named_from_its_members():
+    clauses, background = posts(SIZES, seed=2)
+    result = run(clauses, background)
+    kinds = {c.response_id: kind for kind, lo in _ranges(SIZES).items() for c in clauses if c.response_id in lo}
+    top = result.points[:4]
+    leading = []
+    for point in top:
+        counted = {}
+        for rid in point.response_ids:
+            counted[kinds[rid]] = counted.get(kinds[rid], 0) + 1
+        kind, n = max(counted.items(), key=lambda kv: kv[1])
+        assert n / point.count >= 0.8, (point.label, counted)
+        assert n >= 0.8 * SIZES[kind], (point.label, counted)  # near-duplicates merged: the whole complaint
+        leading.append(kind)
+    assert sorted(leading) == sorted(SIZES), [p.label for p in top]
+    names = {kind: p.label for kind, p in zip(leading, top)}
+    assert "late" in names["late"] and "bag" in names["bag"] and "cancel" in names["cancel"], names
+
+
+def test_negation_stays_in_the_name():
+    clauses, background = posts(SIZES, seed=3)
+    result = run(clauses, background)
+    callback = next(p for p in result.points if "call" in p.label)
+    assert callback.label.split()[0] in {"nobody", "no", "never", "not"}, callback.label
+    assert callback.label not in {"called me back", "called back", "me back"}
+
+
+def test_hours_late_and_hrs_late_are_one_pain_point():
+    rng = random.Random(4)
+    texts = [f"flight {rng.randint(2, 6)} hours late{rng.choice(ENDINGS)}" for _ in range(30)] + \
+            [f"{rng.randint(2, 6)} hrs late{rng.choice(ENDINGS)} on the runway" for _ in range(30)]
+    clauses = [NegativeClause(i, t, "service", None) for i, t in enumerate(texts, start=1)]
+    background = [f"{rng.choice(HAPPY)}{rng.choice(ENDINGS)}" for _ in range(60)]
+    result = run(clauses, background)
+    late = [p for p in result.points if "late" in p.label]
+    assert len(late) == 1, [p.label for p in result.points]
+    assert late[0].count >= 54
+
+
+def test_a_comment_with_two_complaints_carries_both():
+    clauses, background = posts(SIZES, seed=5)
+    both = [NegativeClause(999, "@skylark my flight got cancelled", "service", None),
+            NegativeClause(999, "and you lost my bag as well", "service", None)]
+    result = run(clauses + both, background)
+    holding = [p.label for p in result.points if 999 in p.response_ids]
+    assert len(holding) >= 2, holding
+
+
+def test_coverage_other_comments_and_ranking_basis_are_reported():
+    clauses, background = posts(SIZES, seed=6)
+    odd = [NegativeClause(900 + i, text, "other", None) for i, text in
+           enumerate(["the colour of the van was ugly", "parking was hard", "their logo is odd"])]
+    result = run(clauses + odd, background)
+    assert result.ranked_by == RANKED_BY_SIZE
+    assert result.negative_comments == len(clauses) + 3
+    assert result.other_comments >= 3 and 0.8 <= result.coverage < 1.0
+    assert result.as_dict()["other_negative_comments"] == result.other_comments
+    impacts = [p.impact for p in result.points]
+    assert impacts == sorted(impacts, reverse=True)
+    first = result.points[0]
+    assert first.impact == pytest.approx(first.count / (len(clauses) + 3 + len(background)) * 100 * 0.9, rel=0.02)
+
+    scored = [NegativeClause(c.response_id, c.text, c.theme, 2) for c in clauses]
+    with_scores = analyse_pain_points(scored, 400, ScoreTotals(n=400, total=2400.0), background=background)
+    assert with_scores.ranked_by == RANKED_BY_SCORE
+
+
+def test_same_data_same_pain_points_and_ten_percent_more_keeps_them():
+    clauses, background = posts(SIZES, seed=7)
+    first = run(clauses, background)
+    again = run(list(clauses), list(background))
+    assert [p.as_dict() for p in first.points] == [p.as_dict() for p in again.points]
+
+    extra, extra_background = posts({k: v // 10 for k, v in SIZES.items()}, seed=8, start_id=5000)
+    grown = run(clauses + extra, background + extra_background)
+    base_ids = {c.response_id for c in clauses}
+    for point in first.points:
+        before = set(point.response_ids)
+        best = max(len(before & (set(p.response_ids) & base_ids)) / len(before | (set(p.response_ids) & base_ids))
+                   for p in grown.points)
+        assert best >= 0.8, (point.label, best)
+
+
+def test_log_odds_favours_what_complaints_say_more():
+    # "late" in 40 of 100 complaints and 4 of 100 others; "flight" in half of both; "thanks" mostly outside.
+    delta, z = log_odds(np.array([40.0, 50.0, 5.0]), 100, np.array([4.0, 50.0, 30.0]), 100)
+    assert z[0] > 3 and abs(z[1]) < 0.5 and z[2] < -3
+    assert delta[0] > np.log(2) > delta[1]
+
+
+def test_handles_stand_for_their_names():
+    assert handles("@SkylarkAir and @bluefin_air, cc @ab_cd @united") == \
+        ["skylarkair", "skylark", "bluefin_air", "bluefin", "ab_cd", "united"]
+
+
+def test_tokens_drop_handles_urls_and_the_hash_of_hashtags():
+    assert tokens("@Skylark_Help my bag is lost https://t.co/x1 #NeverAgain www.example.com") == \
+        ["my", "bag", "is", "lost", "neveragain"]
+    assert tokens("No one called") == ["nobody", "called"]
+
+
+def _ranges(sizes):
+    out, start = {}, 1
+    for kind, n in sizes.items():
+        out[kind] = range(start, start + n)
+        start += n
+    return out
