@@ -38,7 +38,8 @@ PUBLIC_ENDPOINTS = {
 
 # Pages only admins may use; the test checks they really are marked admin-only.
 ADMIN_ONLY = {"admin.new_survey", "admin.edit_survey", "admin.users", "admin.deactivate_user",
-              "admin.activate_user", "admin.change_role", "admin.contacts", "admin.clear_contact_bounce"}
+              "admin.activate_user", "admin.change_role", "admin.contacts", "admin.clear_contact_bounce",
+              "admin.end_user_sessions"}
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
