@@ -116,15 +116,20 @@ def _stemmer():
     return PorterStemmer()
 
 
+@lru_cache(maxsize=200_000)
+def _unit(token: str) -> str | None:
+    if is_negator(token):
+        return "not"
+    return stem(token) if is_content(token) else None
+
+
 def units(words: Sequence[str]) -> list[str]:
     """Stemmed content words with every negation as "not", in order."""
-    out = []
+    out: list[str] = []
     for token in words:
-        if is_negator(token):
-            if not out or out[-1] != "not":
-                out.append("not")
-        elif is_content(token):
-            out.append(stem(token))
+        unit = _unit(token)
+        if unit is not None and not (unit == "not" and out and out[-1] == "not"):
+            out.append(unit)
     return out
 
 
@@ -173,7 +178,10 @@ def weigh(negative_words: list[list[str]], background_texts: Iterable[str], *,
     from sklearn.feature_extraction.text import CountVectorizer
 
     def analyse(words):
-        return [f for f in features(words) if not any(p in excluded for p in f.split())]
+        found = features(words)
+        if excluded:
+            found = [f for f in found if not any(p in excluded for p in f.split())]
+        return found
 
     docs = [analyse(w) for w in negative_words]
     vectorizer = CountVectorizer(analyzer=lambda doc: doc, binary=True, dtype=np.float32,

@@ -29,7 +29,7 @@ import numpy as np
 from analysis import complaint_terms as terms
 
 #: Members read per group to name it: bounds time on big surveys.
-NAMING_SAMPLE = 3000
+NAMING_SAMPLE = 1500
 #: A word said this much more surely outside complaints (z below) never goes in a name.
 Z_NAME_FLOOR = -2.0
 
@@ -59,10 +59,19 @@ def name_groups(groups: list[list[int]], words: list[list[str]], anchor_units: l
     samples = [_sample(group, words, seed) for group in groups]
     counts: list[Counter] = []
     rates: Counter = Counter()
+    phrases_of: dict[int, set] = {}
     for sample, units in zip(samples, anchor_units):
         found: Counter = Counter()
+        fits: dict[tuple[str, ...], bool] = {}  # a phrase said by many members is judged once
         for i in sample:
-            found.update(p for p in _phrases(words[i]) if _fits(p, units, z_of, excluded))
+            if i not in phrases_of:
+                phrases_of[i] = _phrases(words[i])
+            for p in phrases_of[i]:
+                ok = fits.get(p)
+                if ok is None:
+                    ok = fits[p] = _fits(p, units, z_of, excluded)
+                if ok:
+                    found[p] += 1
         counts.append(found)
         rates.update({p: c / len(sample) for p, c in found.items()})
     names: list[str | None] = []
@@ -96,9 +105,14 @@ def _phrases(tokens: list[str]) -> set[tuple[str, ...]]:
                 break
             if j < n and tokens[j] in _PARTICLES:
                 continue  # "turned" without its "up" is a torn phrasal verb
-            if last not in _BAD_LAST and not last.endswith("n't"):
+            if last not in _BAD_LAST and not last.endswith("n't") and not _adverb(last):
                 found.add(tuple(tokens[i:j]))
     return found
+
+
+def _adverb(word: str) -> bool:
+    """"painfully", "really": a name ending on one is cut off before what it qualifies."""
+    return len(word) > 5 and word.endswith("ly") and not word.endswith(("ply", "ily", "bly"))
 
 
 def _fits(phrase: tuple[str, ...], units: dict[str, float], z_of: dict[str, float], excluded) -> bool:

@@ -68,7 +68,7 @@ MERGE_SIMILARITY = 0.7
 MERGE_OVERLAP = 0.8
 #: A clause also joins any other group whose anchor it says at least this strongly,
 #: relative to its strongest ("still waiting for the engineer to call back").
-SECOND_GROUP_SHARE = 0.7
+SECOND_GROUP_SHARE = 0.85
 #: Clauses are placed on the groups this many at a time (memory stays flat).
 ASSIGN_CHUNK = 20_000
 RANKED_BY_SCORE = "score impact"
@@ -199,14 +199,14 @@ def analyse_pain_points(
     if not anchors:
         return nothing
     present = weights.matrix[:, anchors]
-    groups = _members(present, z[anchors], _anchor_groups(present, weights.matrix), clauses, min_count)
-    groups = _merge(groups, weighted, clauses)
+    groups, owns = _members(present, z[anchors], _anchor_groups(present, weights.matrix), clauses, min_count)
+    groups, owns = _merge(groups, owns, weighted, clauses)
     z_of = _unigram_z(weights.vocabulary, z)
     delta_of = {f: float(d) for f, d in zip(weights.vocabulary, weights.delta) if " " not in f}
     for _ in range(4):  # name, merge groups whose names share a head word, name the merged ones again
-        anchor_units = [_units_of(g, weights.matrix, anchors, weights.vocabulary) for g in groups]
+        anchor_units = [_units_of(g, own, present, anchors, weights.vocabulary) for g, own in zip(groups, owns)]
         labels = name_groups(groups, words, anchor_units, z_of=z_of, excluded=frozenset(excluded), seed=seed)
-        merged = _merge_same_heads(groups, labels, delta_of)
+        merged, owns = _merge_same_heads(groups, owns, labels, delta_of)
         if len(merged) == len(groups):
             break
         groups = merged
@@ -312,7 +312,7 @@ def _assign(present, anchor_z: np.ndarray, anchor_groups: list[list[int]]) -> li
 
 
 def _members(present, strength: np.ndarray, anchor_groups: list[list[int]], clauses, min_count: int):
-    """Clause groups of at least ``min_count`` answers.
+    """Clause groups of at least ``min_count`` answers, and the anchor columns each owns.
 
     The anchors of a group too small to report step aside and their clauses go
     to the next group they say something of, until every group is big enough.
@@ -324,8 +324,10 @@ def _members(present, strength: np.ndarray, anchor_groups: list[list[int]], clau
             break
         anchor_groups = [g for g, m, keep in zip(anchor_groups, members, big) if m and keep]
         if not anchor_groups:
-            return []
-    return [m for m in members if m and len({clauses[i].response_id for i in m}) >= min_count]
+            return [], []
+    kept = [(m, set(g)) for m, g in zip(members, anchor_groups)
+            if m and len({clauses[i].response_id for i in m}) >= min_count]
+    return [m for m, _ in kept], [g for _, g in kept]
 
 
 def _centroids(groups, weighted) -> np.ndarray:
@@ -334,21 +336,31 @@ def _centroids(groups, weighted) -> np.ndarray:
     return out / np.where(norms == 0, 1, norms)
 
 
-def _merge(groups: list[list[int]], weighted, clauses) -> list[list[int]]:
+def _merge(groups: list[list[int]], owns: list[set[int]], weighted, clauses):
     """Union groups with near-duplicate centroids or mostly the same answers."""
     if len(groups) < 2:
-        return groups
+        return groups, owns
+    from scipy import sparse
+
     centroids = _centroids(groups, weighted)
     similar = centroids @ centroids.T
-    answers = [{clauses[i].response_id for i in g} for g in groups]
+    # Answers shared by each pair of groups, by one sparse product (not set by set: groups get big).
+    ids = {rid: k for k, rid in enumerate(sorted({clauses[i].response_id for g in groups for i in g}))}
+    rows, cols = [], []
+    for g, group in enumerate(groups):
+        answers = {ids[clauses[i].response_id] for i in group}
+        rows.extend([g] * len(answers))
+        cols.extend(answers)
+    member = sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(groups), len(ids)))
+    shared = (member @ member.T).toarray()
+    size = np.diag(shared)
     pairs = [(i, j) for i in range(len(groups)) for j in range(i + 1, len(groups))
-             if similar[i, j] >= MERGE_SIMILARITY
-             or len(answers[i] & answers[j]) >= MERGE_OVERLAP * min(len(answers[i]), len(answers[j]))]
-    return _unite(groups, pairs)
+             if similar[i, j] >= MERGE_SIMILARITY or shared[i, j] >= MERGE_OVERLAP * min(size[i], size[j])]
+    return _unite(groups, owns, pairs)
 
 
-def _unite(groups: list[list[int]], pairs) -> list[list[int]]:
-    """The connected groups of ``pairs`` as one group each (union-find; order-free, so deterministic)."""
+def _unite(groups: list[list[int]], owns: list[set[int]], pairs):
+    """The connected groups of ``pairs`` as one group each, with all their anchors (union-find: order-free)."""
     parent = list(range(len(groups)))
 
     def find(i: int) -> int:
@@ -362,16 +374,24 @@ def _unite(groups: list[list[int]], pairs) -> list[list[int]]:
         if a != b:
             parent[max(a, b)] = min(a, b)
     merged: dict[int, set[int]] = defaultdict(set)
+    anchors: dict[int, set[int]] = defaultdict(set)
     for i, group in enumerate(groups):
         merged[find(i)].update(group)
-    return [sorted(merged[root]) for root in sorted(merged)]
+        anchors[find(i)].update(owns[i])
+    roots = sorted(merged)
+    return [sorted(merged[root]) for root in roots], [anchors[root] for root in roots]
 
 
-def _units_of(group: list[int], matrix, anchors: list[int], vocabulary) -> dict[str, float]:
-    """The stems of the anchors the group's clauses say, with how many of them say each."""
-    counts = np.asarray(matrix[group][:, anchors].sum(axis=0)).ravel()
+def _units_of(group: list[int], own: set[int], present, anchors: list[int], vocabulary) -> dict[str, float]:
+    """The stems of the group's own anchors, with how many of its clauses say each.
+
+    Only its own: a clause that joined a second group brings that group's
+    words along ("still waiting" in a group about cancelled orders).
+    """
+    columns = sorted(own)
+    counts = np.asarray(present[group][:, columns].sum(axis=0)).ravel()
     out: Counter = Counter()
-    for column, count in zip(anchors, counts):
+    for column, count in zip((anchors[c] for c in columns), counts):
         if count:
             for unit in vocabulary[column].split():
                 if unit != "not":
@@ -391,14 +411,14 @@ def _heads(label: str | None, delta_of: dict[str, float]) -> set[str]:
     return {s for s in stems if delta_of.get(s, 0.0) >= math.log(MIN_ODDS_RATIO)}
 
 
-def _merge_same_heads(groups, labels, delta_of):
+def _merge_same_heads(groups, owns, labels, delta_of):
     """Union groups whose names share a head word ("hours late", "hrs late"; "lost bag", "checked bag")."""
     first: dict[str, int] = {}
     pairs = []
     for i, label in enumerate(labels):
         for head in sorted(_heads(label, delta_of)):
             pairs.append((first.setdefault(head, i), i))
-    return _unite(groups, pairs)
+    return _unite(groups, owns, pairs)
 
 
 def _merge_same_names(groups, labels):

@@ -30,6 +30,7 @@ FEATURES = (
     "survey.admin",
     "survey.api",
     "survey.results",
+    "survey.codeframe",
     "survey.widget",
     "survey.insights",
 )

@@ -199,7 +199,7 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     from flask import current_app
     from flask_migrate import upgrade
 
-    from survey.demo import seed_demo, seed_demo_admin, seed_demo_invitations
+    from survey.demo import analyse_demo, seed_demo, seed_demo_admin, seed_demo_invitations
 
     if not current_app.config.get("MAIL_SERVER") and not current_app.config.get("MAIL_TRANSPORT"):
         # The demo writes its invitations as .eml files; a real site chooses this explicitly.
@@ -208,7 +208,7 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
         _check_port_free(host, port)  # before seeding, so the URLs printed are the ones served
     upgrade()
     base_url = f"http://{host}:{port}"
-    lines = seed_demo(base_url=base_url) + seed_demo_admin(base_url) + seed_demo_invitations(base_url)
+    lines = seed_demo(base_url=base_url) + analyse_demo() + seed_demo_admin(base_url) + seed_demo_invitations(base_url)
     click.echo("\n".join(lines))
     if not no_serve:
         from werkzeug.serving import run_simple

@@ -1,8 +1,10 @@
 """Seed the demo site: an NPS, a CSAT and a CES survey, each with answers, and a demo admin.
 
 Seeding is idempotent: a second run finds the demo surveys and adds nothing.
-The comments are our own writing, spread over the last twelve weeks with a
-fixed seed so every demo looks the same.
+The comments are our own writing (a few dozen by hand, hundreds composed by
+:mod:`survey.demo_comments`), spread over the last twelve weeks with a fixed
+seed so every demo looks the same. The first seeding also runs the analysis,
+so the results pages show pain points on first sign-in.
 """
 
 from __future__ import annotations
@@ -82,10 +84,14 @@ CES_ANSWERS = [
 ]
 
 DEMO_SURVEYS = [
-    ("nps", "Demo: broadband NPS", "Northwind Broadband", NPS_ANSWERS, 160),
-    ("csat", "Demo: support CSAT", "your support conversation", CSAT_ANSWERS, 120),
-    ("ces", "Demo: account changes CES", "Northwind", CES_ANSWERS, 90),
+    ("nps", "Demo: broadband NPS", "Northwind Broadband", NPS_ANSWERS, 420),
+    ("csat", "Demo: support CSAT", "your support conversation", CSAT_ANSWERS, 280),
+    ("ces", "Demo: account changes CES", "Northwind", CES_ANSWERS, 220),
 ]
+#: Share of the generated answers (after the hand-written ones) that leave a comment.
+COMMENT_SHARE = 0.75
+# Where on each scale an answer of this sentiment lands (low .. high as fractions of the scale).
+SCORE_RANGE = {"negative": (0.0, 0.55), "mixed": (0.3, 0.8), "neutral": (0.5, 0.85), "positive": (0.75, 1.0)}
 
 
 def seed_demo(base_url: str, seed: int = 7) -> list[str]:
@@ -101,6 +107,21 @@ def seed_demo(base_url: str, seed: int = 7) -> list[str]:
         total = db.session.scalar(sa.select(sa.func.count()).where(Response.survey_id == survey.id))
         lines.append(f"  {kind.upper():<5} {name} ({total} answers): {base_url}/s/{survey.public_key}")
     return lines
+
+
+def analyse_demo() -> list[str]:
+    """Run the analysis of all surveys once, if none has run yet (the first sign-in then shows insight)."""
+    from survey.insights.service import AnalysisError, run_analysis
+    from survey.models import AnalysisRun
+
+    if db.session.scalar(sa.select(AnalysisRun.id).limit(1)) is not None:
+        return []
+    try:
+        outcome = run_analysis(None, None, None, None)
+    except AnalysisError as exc:  # no model installed, or nothing to analyse
+        return [f"Analysis not run: {exc}"]
+    return [f"Analysed {outcome.report['totals']['comments']} comments: "
+            f"{len(outcome.report['pain_points'])} pain points (report: {outcome.out_dir}/report.html)"]
 
 
 DEMO_ADMIN = "admin@example.com"
@@ -120,12 +141,21 @@ def seed_demo_admin(base_url: str) -> list[str]:
 
 
 def _add_answers(survey: Survey, answers, count: int, rng: random.Random, now: dt.datetime) -> None:
+    """The hand-written answers, then generated ones (:mod:`survey.demo_comments`), a quarter score-only."""
+    from survey.demo_comments import demo_comments
+
     channels = ["link", "link", "email", "email", "widget"]
+    generated = iter(demo_comments(survey.kind, count))
+    low, high = survey.spec.low, survey.spec.high
     for i in range(count):
-        score, comment = answers[i % len(answers)]
-        if i >= len(answers):
-            comment = None  # later answers are score-only, drifting a little
-            score = min(survey.spec.high, max(survey.spec.low, score + rng.choice((-1, 0, 0, 1))))
+        if i < len(answers):
+            score, comment = answers[i]
+        else:
+            sentiment, comment = next(generated)
+            start, end = SCORE_RANGE[sentiment]
+            score = round(low + (high - low) * rng.uniform(start, end))
+            if rng.random() > COMMENT_SHARE:
+                comment = None
         when = now - dt.timedelta(days=rng.uniform(0, 84))
         db.session.add(Response(
             survey_id=survey.id, score=score, comment=comment, channel=rng.choice(channels),

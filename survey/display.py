@@ -17,10 +17,11 @@ Plain Python; ``init_app`` makes each function a Jinja filter.
 
 from __future__ import annotations
 
+from survey.kinds import KINDS
 from survey.metrics import METHODS
 
 UNIT = "points"
-DECIMALS = {"nps": 0, "csat": 0, "ces": 2}
+DECIMALS = {code: kind.score_decimals for code, kind in KINDS.items()}
 DEFAULT_MIN_ANSWERS = 10
 TOO_FEW = "too few answers"
 NOTHING = "–"
@@ -38,8 +39,8 @@ def score_text(value: float | None, kind: str) -> str:
     """A score on its reporting scale: "+12" (NPS), "62%" (CSAT), "5.25" (CES), "–" when unknown."""
     if value is None:
         return NOTHING
-    text = _fixed(value, kind, signed=kind == "nps")
-    return f"{text}%" if kind == "csat" else text
+    text = _fixed(value, kind, signed=KINDS[kind].score_signed)
+    return text + KINDS[kind].score_suffix
 
 
 def interval_text(low: float | None, high: float | None, kind: str) -> str:

@@ -28,6 +28,10 @@ class SurveyKind:
     abbreviation: str  # "NPS": how errors and tables name the kind
     metric_name: str   # what the reported metric is called on charts ("CSAT (% satisfied)")
     metric_range: tuple[float, float]  # the reporting scale: NPS points, CSAT percent, CES scale units
+    #: How its score is written (``survey.display``): decimals, a sign, a unit after it.
+    score_decimals: int
+    score_signed: bool
+    score_suffix: str
     #: band → (one answer, the group): "detractor", "detractors". Default: the band's own name.
     band_words: dict[str, tuple[str, str]] = field(
         default_factory=lambda: {band: (band, band) for band in BANDS})
@@ -59,7 +63,7 @@ KINDS: dict[str, SurveyKind] = {
         "nps", "Net Promoter Score", 0, 10,
         "How likely are you to recommend {subject} to a friend or colleague?",
         "Not at all likely", "Extremely likely", 6, 9,
-        "NPS", "NPS", (-100.0, 100.0),
+        "NPS", "NPS", (-100.0, 100.0), 0, True, "",
         {"negative": ("detractor", "detractors"), "neutral": ("passive", "passives"),
          "positive": ("promoter", "promoters")},
     ),
@@ -67,13 +71,13 @@ KINDS: dict[str, SurveyKind] = {
         "csat", "Customer Satisfaction", 1, 5,
         "How satisfied were you with {subject}?",
         "Very dissatisfied", "Very satisfied", 2, 4,
-        "CSAT", "CSAT (% satisfied)", (0.0, 100.0),
+        "CSAT", "CSAT (% satisfied)", (0.0, 100.0), 0, False, "%",
     ),
     "ces": SurveyKind(
         "ces", "Customer Effort Score", 1, 7,
         "{subject} made it easy for me to handle my issue.",
         "Strongly disagree", "Strongly agree", 3, 5,
-        "CES", "CES (mean)", (1.0, 7.0),
+        "CES", "CES (mean)", (1.0, 7.0), 2, False, "",
     ),
 }
 

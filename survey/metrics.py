@@ -4,8 +4,12 @@ confidence intervals and tests for change between two periods.
 Why a module of its own, in plain Python: these numbers are what customers
 read off the dashboard and act on, so the arithmetic lives in one small place
 that is easy to check by hand (``tests/test_metrics.py`` does exactly that).
-Only the standard library (and the kinds of ``survey.kinds``) is used; ``statistics.NormalDist`` provides the
-normal quantiles and CDF.
+Only the standard library (and the kinds of ``survey.kinds``) is used;
+``statistics.NormalDist`` provides the normal quantiles and CDF.
+
+Longer than our usual ~400 lines on purpose: about half of it is the
+derivation of each estimator, its interval and its test in the docstrings,
+kept beside the arithmetic it justifies so it can be checked in one reading.
 
 Conventions shared by every function here:
 
@@ -576,3 +580,59 @@ def change(
 def nps_change(before: Iterable[int], after: Iterable[int], confidence: float = 0.95) -> ChangeResult:
     """NPS change ``after - before`` in points; see ``change`` for the method."""
     return change("nps", before, after, confidence)
+
+
+# --------------------------------------------------------------------------
+# Shares of comments (a pain point's trend)
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShareResult:
+    """``count`` of ``n`` as a proportion with its Wilson interval (fractions in [0, 1]); None when n is 0."""
+
+    count: int
+    n: int
+    share: float | None
+    ci_low: float | None
+    ci_high: float | None
+    confidence: float
+    method: str = "wilson"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def share(count: int, n: int, confidence: float = 0.95) -> ShareResult:
+    """The share ``count / n`` with the same Wilson interval as CSAT's ``method="wilson"``."""
+    z = _z_for(confidence)
+    if n < 0 or count < 0 or count > n:
+        raise MetricError(f"a share needs 0 <= count <= n, got {count} of {n}")
+    if n == 0:
+        return ShareResult(count, n, None, None, None, float(confidence))
+    low, high = _wilson(count, n, z)
+    return ShareResult(count, n, count / n, low, high, float(confidence))
+
+
+def share_change(before: tuple[int, int], after: tuple[int, int], confidence: float = 0.95) -> ChangeResult:
+    """Change of a share from ``before = (count, n)`` to ``after``, as fractions.
+
+    The unpooled two-proportion z test, as :func:`change` does for CSAT: the
+    Wald se of each share, ``se = sqrt(se_before² + se_after²)``.
+    """
+    z_crit = _z_for(confidence)
+    first, second = share(*before, confidence), share(*after, confidence)
+    difference = se = z = p_value = ci_low = ci_high = None
+    if first.share is not None and second.share is not None:
+        difference = second.share - first.share
+        se = math.hypot(math.sqrt(first.share * (1 - first.share) / first.n),
+                        math.sqrt(second.share * (1 - second.share) / second.n))
+        ci_low, ci_high = _interval(difference, se, z_crit, -1.0, 1.0)
+        if se > 0:
+            z = difference / se
+            p_value = 2 * NormalDist().cdf(-abs(z))
+    return ChangeResult(
+        kind="share", difference=difference, se=se, z=z, p_value=p_value, ci_low=ci_low, ci_high=ci_high,
+        significant=p_value is not None and p_value < 1 - confidence, confidence=float(confidence), method="wald",
+        before_score=first.share, after_score=second.share, before_n=first.n, after_n=second.n,
+    )

@@ -354,6 +354,31 @@ class AnalysisRun(db.Model):
     )
 
 
+class AnalysisJob(db.Model):
+    """An analysis started from the dashboard: it runs in the background and reports its progress here.
+
+    ``running`` is True while it runs and NULL after; its unique constraint lets
+    only one job run at a time, across every web process (NULLs never collide).
+    """
+
+    __tablename__ = "analysis_jobs"
+    __table_args__ = (sa.UniqueConstraint("running", name="uq_analysis_jobs_running"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("surveys.id", ondelete="CASCADE"))
+    requested_by_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    run_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("analysis_runs.id", ondelete="SET NULL"))
+    running: Mapped[Optional[bool]]
+    status: Mapped[str] = mapped_column(sa.String(16), default="running")  # running, done, failed
+    step: Mapped[str] = mapped_column(sa.String(200), default="starting")
+    done: Mapped[int] = mapped_column(default=0)
+    total: Mapped[int] = mapped_column(default=0)
+    message: Mapped[Optional[str]] = mapped_column(sa.String(1000))
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[Optional[dt.datetime]]
+
+
 pain_point_responses = sa.Table(
     "pain_point_responses",
     db.metadata,
@@ -378,8 +403,14 @@ class PainPointRecord(db.Model):
     score_impact: Mapped[Optional[float]]
     impact: Mapped[float]
     quotes: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    # "discovered", "codeframe" (a survey's own pain point) or "proposal" (see survey.codeframe).
+    source: Mapped[str] = mapped_column(sa.String(10), default="discovered", server_default="discovered")
+    trend: Mapped[Optional[dict[str, Any]]] = mapped_column(sa.JSON)
 
     run: Mapped[AnalysisRun] = relationship(back_populates="pain_points")
     responses: Mapped[list[Response]] = relationship(secondary=pain_point_responses)
 
-    __table_args__ = (sa.CheckConstraint(f"theme IN {THEMES}", name="theme_known"),)
+    __table_args__ = (
+        sa.CheckConstraint(f"theme IN {THEMES}", name="theme_known"),
+        sa.CheckConstraint("source IN ('discovered', 'codeframe', 'proposal')", name="source_known"),
+    )

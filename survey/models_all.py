@@ -8,3 +8,4 @@ from survey import models  # noqa: F401
 from survey.invites import models as invites_models  # noqa: F401
 from survey import ratelimit  # noqa: F401
 from survey.widget import models as widget_models  # noqa: F401
+from survey.codeframe import models as codeframe_models  # noqa: F401

@@ -22,10 +22,10 @@ from survey.prepared import PreparedWrite, Writes, together
 from survey.tokens import hash_token
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Sequence
 
     from survey.importer import FeedbackRow
-    from survey.ratelimit import RateResult
+    from survey.ratelimit import RateLimit, RateResult
 
 
 class OperationError(ValueError):
@@ -230,8 +230,7 @@ def stored_with_key(answer: Answer) -> Response:
     return existing
 
 
-def record_response(survey: Survey, answer: Answer,
-                    count_request: "Callable[[Writes], RateResult] | None" = None) -> Recorded:
+def record_response(survey: Survey, answer: Answer, limits: "Sequence[RateLimit]" = ()) -> Recorded:
     """Store one answer, or revise the one stored under the same ``submission_key``.
 
     The same ``submission_key`` twice (double-click, back button, a retried
@@ -239,19 +238,24 @@ def record_response(survey: Survey, answer: Answer,
     score and comment instead of storing a second one. A new answer is one
     statement in a transaction of its own, outside the ORM session.
 
-    ``count_request(writes)`` counts the request against its client's rate
-    limits together with the answer (``survey.prepared.together``: on SQLite one
-    commit). If a limit refuses it, only the count is stored and RateLimited is raised.
+    Each of ``limits`` (the request's rate limits) counts the request together
+    with the answer (``survey.prepared.together``: on SQLite one commit). If one
+    refuses it, only the counts are stored and RateLimited is raised.
     """
-    if count_request is None:
+    if not limits:
         recorded = insert_response(survey, answer)
     else:
         with together() as writes:
-            limit = count_request(writes)
-            recorded = insert_response(survey, answer, together=writes) if limit.allowed else None
-        if not limit.allowed:
-            raise RateLimited(limit)
+            refused = first_refusal([limit.hit(together=writes) for limit in limits])
+            recorded = insert_response(survey, answer, together=writes) if refused is None else None
+        if refused is not None:
+            raise RateLimited(refused)
     return recorded if recorded is not None else _revise_stored(survey, answer)
+
+
+def first_refusal(results: "Sequence[RateResult]") -> "RateResult | None":
+    """The first of these rate-limit counts that refused its request, or None."""
+    return next((result for result in results if not result.allowed), None)
 
 
 def record_response_in_session(survey: Survey, answer: Answer) -> Recorded:

@@ -165,6 +165,17 @@ def hit_rate(key: str, rate: Rate | None, now: float | None = None,
     return hit(key, rate.limit, rate.window_seconds, now, together)
 
 
+@dataclass(frozen=True)
+class RateLimit:
+    """What one request counts against: hits on ``key`` at ``rate`` (None: no limit)."""
+
+    key: str
+    rate: Rate | None
+
+    def hit(self, together: Writes | None = None, now: float | None = None) -> RateResult:
+        return hit_rate(self.key, self.rate, now, together)
+
+
 def peek(key: str, window_seconds: int, now: float | None = None) -> int:
     """How many hits ``key`` has in the current window, without counting one."""
     now = time.time() if now is None else now

@@ -1,6 +1,8 @@
-"""Small text helpers every feature uses: messages as sentences, literal LIKE patterns."""
+"""Small text helpers every feature uses: messages as sentences, e-mail addresses, literal LIKE patterns."""
 
 from __future__ import annotations
+
+from email_validator import EmailNotValidError, validate_email
 
 
 def as_sentence(message: str) -> str:
@@ -15,3 +17,16 @@ def as_sentence(message: str) -> str:
 def escape_like(text: str) -> str:
     """``text`` with LIKE's wildcards and the escape character itself taken literally (use ``escape="\\\\"``)."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def normalise_email(value: str) -> str:
+    """The stored form of an address: syntax-checked, Unicode-normalised, lower-cased.
+
+    Raises ValueError with the validator's explanation (callers turn it into their own error).
+    """
+    value = (value or "").strip()
+    try:
+        checked = validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"{value!r} is not a valid e-mail address: {exc}") from None
+    return checked.normalized.lower()

@@ -6,6 +6,7 @@ names another (CI runs the whole suite a second time against PostgreSQL).
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 import shutil
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask import has_app_context
 from flask.testing import FlaskClient
 
 from survey import create_app
@@ -61,17 +63,57 @@ def app_config(tmp_path):
 
 
 class ClosingClient(FlaskClient):
-    """A test client whose responses are all closed when the test ends (see ``app``).
+    """A test client whose requests run as in production and whose responses are closed at the end.
+
+    The ``app`` fixture keeps an app context open for the test's own database
+    work. A request made inside it would reuse that context (Flask pushes a new
+    one only when none is current), so ``g`` and the database session would
+    carry over from one request to the next. Each request therefore runs in a
+    fresh ``contextvars`` context: it gets its own app context, ``g`` and
+    session, torn down when it ends, exactly as under a real server.
 
     A streamed response nobody read to the end (the CSV export) keeps its
     request context pushed until it is closed. Left to the garbage collector,
     it could be closed in a later test and pop that test's context mid-way.
     """
 
+    _following = False  # set while werkzeug follows a redirect (it calls open again)
+
     def open(self, *args, **kwargs):
-        response = super().open(*args, **kwargs)
+        if self._following:
+            return super().open(*args, **kwargs)
+        context = contextvars.Context()
+        self._following = True
+        try:
+            response = context.run(super().open, *args, **kwargs)
+        finally:
+            self._following = False
+        # A streamed body is produced while it is read: in the request's context too.
+        response.response = _ReadIn(context, response.response)
+        if has_app_context():  # what the request committed, the test's own session reads afresh
+            db.session.expire_all()
         self.application.extensions.setdefault("test_responses", []).append(response)
         return response
+
+
+class _ReadIn:
+    """A response body iterated (and closed) inside the ``contextvars`` context of its request."""
+
+    def __init__(self, context: contextvars.Context, body):
+        self._context, self._body, self._iterator = context, body, None
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._iterator is None:
+            self._iterator = self._context.run(iter, self._body)
+        return self._context.run(next, self._iterator)
+
+    def close(self) -> None:
+        close = getattr(self._body, "close", None)
+        if close is not None:
+            self._context.run(close)
 
 
 @pytest.fixture

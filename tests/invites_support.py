@@ -47,6 +47,13 @@ class Mailbox:
         self.before_rcpt = None
         self.before_data_reply = None
         self.delay = 0.0
+        self.pipelining = False  # offer PIPELINING (aiosmtpd reads commands in order, so it copes)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(1, "250-PIPELINING")
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         self.rcpt_count += 1

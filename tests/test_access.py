@@ -16,6 +16,7 @@ from tests.dashboard_support import api_token, bearer, login, make_user
 PUBLIC_ENDPOINTS = {
     "static": "stylesheets, scripts and images",
     "favicon": "the site's icon, which browsers fetch on every site",
+    "health.healthz": "load balancers and monitors probe it; the body holds no data",
     "auth.login": "the sign-in page",
     "auth.logout": "signing out needs no account (and is CSRF-protected)",
     "api.openapi": "the API's own description; it holds no data",

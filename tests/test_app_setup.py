@@ -179,3 +179,19 @@ def test_token_expiry_migration_keeps_old_tokens_and_its_downgrade_revives_no_ex
 
                 survey_db.metadata.create_all(conn)
         engine.dispose()
+
+
+def test_each_test_request_has_its_own_app_context(app, client):
+    """The test's open app context is not shared with requests: no ``g`` or session carries over."""
+    from flask import g
+
+    @app.get("/_probe/g")
+    def probe():
+        seen = g.get("probe")
+        g.probe = "set by an earlier request"
+        return {"seen": seen, "session": id(db.session())}
+
+    first, second = client.get("/_probe/g").get_json(), client.get("/_probe/g").get_json()
+    assert first["seen"] is None and second["seen"] is None
+    assert g.get("probe") is None  # nor does a request write into the test's context
+    assert id(db.session()) not in (first["session"], second["session"])

@@ -116,6 +116,26 @@ SCHEMAS: dict[str, Any] = {
         "comparison": _object({"period": _ref("Period"), "previous_period": _ref("Period"),
                                "change": _ref("Change")}),
     }),
+    "PainPointTrend": _object({
+        "periods": {"type": "array", "items": _object({
+            "period_start": DATE, "count": INTEGER, "n": INTEGER, "share": _nullable(NUMBER),
+            "ci_low": _nullable(NUMBER), "ci_high": _nullable(NUMBER)})},
+        "latest_change": _nullable(_object({
+            "from": DATE, "to": DATE, "difference": _nullable(NUMBER), "ci_low": _nullable(NUMBER),
+            "ci_high": _nullable(NUMBER), "p_value": _nullable(NUMBER), "significant": {"type": "boolean"},
+            "direction": {"type": "string", "enum": ["up", "down", "steady"]}})),
+        "confidence": NUMBER,
+    }),
+    "PainPoints": _object({
+        "survey": STRING,
+        "run": _nullable(_object({"id": INTEGER, "finished_at": _nullable(DATE_TIME), "model_version": STRING})),
+        "pain_points": {"type": "array", "items": _object({
+            "id": INTEGER, "rank": INTEGER, "label": STRING, "theme": {"type": "string", "enum": list(THEMES)},
+            "source": {"type": "string", "enum": ["discovered", "codeframe", "proposal"]},
+            "proposal": {"type": "boolean"}, "count": INTEGER, "share": NUMBER,
+            "score_impact": _nullable(NUMBER), "impact": NUMBER, "quotes": {"type": "array", "items": STRING},
+            "trend": _nullable(_ref("PainPointTrend"))})},
+    }),
     "Answer": _object({
         "id": INTEGER,
         "score": _nullable(INTEGER),
@@ -203,6 +223,16 @@ PATHS: dict[str, Any] = {
         "description": "The same filters as the dashboard." + FILTER_NOTE,
         "parameters": [KEY_PARAMETER, *FILTER_PARAMETERS, *PAGE_PARAMETERS],
         "responses": _responses("AnswerPage", "One page of answers."),
+    }},
+    "/api/v1/surveys/{public_key}/pain-points": {"get": {
+        "operationId": "listPainPoints", "tags": ["pain points"], "security": BEARER,
+        "summary": "The latest analysis's pain points, each with its share of comments per period.",
+        "description": "With a codeframe, its pain points by name (`source: codeframe`) and then the proposals "
+                       "found among comments that fit none (`proposal: true`). `trend.periods` is the share of "
+                       "the survey's comments per week or month with a 95% Wilson interval; "
+                       "`trend.latest_change` tests the last period against the one before.",
+        "parameters": [KEY_PARAMETER],
+        "responses": _responses("PainPoints", "The pain points (an empty list before any analysis)."),
     }},
     "/api/v1/openapi.json": {"get": {
         "operationId": "getOpenApi", "summary": "This document.", "tags": ["meta"], "security": [],

@@ -17,14 +17,15 @@ from sqlalchemy.orm import selectinload
 from survey.admin.queries import summarise
 from survey.api import bp
 from survey.api.openapi import build_document
-from survey.api.representations import change_json, metric_json, period_json, response_json, survey_json
+from survey.api.representations import (change_json, metric_json, period_json, response_json, survey_json,
+                                        timestamp)
 from survey.auth import login_required
 from survey.db import db
 from survey.lookups import survey_by_key
 from survey.errors import error_response
 from survey.models import Response, Survey, utcnow
 from survey.results.filters import ATTR_PREFIX, FilterError, ResponseFilter
-from survey.results.queries import comparison, headline
+from survey.results.queries import comparison, headline, latest_run
 from survey.text import as_sentence
 
 FILTER_ARGS = ("start", "end", "channel", "band", "sentiment", "theme", "pain", "q")
@@ -145,6 +146,26 @@ def metrics(public_key: str):
             "previous_period": period_json(compared.previous),
             "change": change_json(compared.result),
         },
+    })
+
+
+@bp.get("/surveys/<public_key>/pain-points")
+@login_required
+def pain_points(public_key: str):
+    survey = survey_or_404(public_key)
+    check_query(())
+    run = latest_run(survey)
+    points = [p for p in run.pain_points if p.survey_id in (survey.id, None)] if run else []
+    return jsonify({
+        "survey": survey.public_key,
+        "run": None if run is None else {
+            "id": run.id, "model_version": run.model_version,
+            "finished_at": timestamp(run.finished_at)},
+        "pain_points": [{
+            "id": p.id, "rank": p.rank, "label": p.label, "theme": p.theme, "source": p.source,
+            "proposal": p.source == "proposal", "count": p.count, "share": p.share, "score_impact": p.score_impact,
+            "impact": p.impact, "quotes": list(p.quotes), "trend": p.trend,
+        } for p in points],
     })
 
 

@@ -20,7 +20,6 @@ import secrets
 import time
 
 import sqlalchemy as sa
-from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
@@ -28,6 +27,7 @@ from survey.auth.passwords import check_new_password, hash_password, needs_rehas
 from survey.db import db
 from survey.models import ROLES, ApiToken, User, utcnow
 from survey.operations import OperationError
+from survey import text
 from survey.ratelimit import client_key, forget, hit, peek
 from survey.tokens import hash_token
 
@@ -46,12 +46,10 @@ class LoginError(Exception):
 
 def normalise_email(email: str) -> str:
     """A syntactically valid address, lower-cased; raise OperationError otherwise."""
-    email = (email or "").strip()
     try:
-        checked = validate_email(email, check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise OperationError(f"{email!r} is not a valid e-mail address: {exc}") from None
-    return checked.normalized.lower()
+        return text.normalise_email(email)
+    except ValueError as exc:
+        raise OperationError(str(exc)) from None
 
 
 def find_user(email: str) -> User | None:

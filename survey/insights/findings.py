@@ -31,6 +31,8 @@ class SurveySummary:
     negative_comments: int = 0                   # comments with a negative clause
     pain_point_comments: int = 0                 # of those, in at least one pain point
     ranked_by: str = ""                          # how its pain points are ranked (analysis.painpoints.RANKED_BY_*)
+    codeframe: bool = False                      # pain points are the survey's codeframe (plus proposals)
+    dismissed_proposals: int = 0                 # proposals left out as like one an analyst dismissed
 
     @property
     def coverage(self) -> float:
@@ -49,6 +51,15 @@ class SurveyPainPoint:
     survey_key: str
     survey_id: int | None
     point: PainPoint
+    #: "discovered" (no codeframe), "codeframe" (one of the survey's own pain points)
+    #: or "proposal" (discovered among the comments that fit no codeframe pain point).
+    source: str = "discovered"
+    #: Share of the survey's comments per period, and the latest change (survey.insights.codeframe.trend).
+    trend: dict | None = None
+
+    @property
+    def is_proposal(self) -> bool:
+        return self.source == "proposal"
 
 
 @dataclass

@@ -25,7 +25,14 @@ place, so a reader never sees half a report. No Flask here: it needs no app.
                   "score_counts": {score: n}, "trend": [{"period_start", "score", "n", ...}]}],
      "sentiment": {label: n}, "theme": {label: n}, "sentiment_by_theme": {theme: {sentiment: n}},
      "pain_points": [{"rank", "survey", "label", "theme", "count", "share", "score_impact",
-                      "impact", "response_ids", "quotes", "terms"}]}
+                      "impact", "response_ids", "quotes", "terms",
+                      "source": "discovered" | "codeframe" | "proposal", "proposal": bool,
+                      "trend": {"periods": [{"period_start", "count", "n", "share", "ci_low", "ci_high"}],
+                                "latest_change": {"from", "to", "difference", "ci_low", "ci_high", "p_value",
+                                                  "significant", "direction"} | null, "confidence"}}]}
+
+With a codeframe, ``label`` is the codeframe's name and ``response_ids`` the
+comments sorted into it; proposals (``"proposal": true``) follow.
 """
 
 from __future__ import annotations
@@ -93,6 +100,7 @@ def build_report(
             "negative_comments": survey.negative_comments, "pain_point_comments": survey.pain_point_comments,
             "other_negative_comments": survey.negative_comments - survey.pain_point_comments,
             "coverage": round(survey.coverage, 4),
+            "codeframe": survey.codeframe, "dismissed_proposals": survey.dismissed_proposals,
             "score_counts": {str(score): n for score, n in sorted(survey.score_counts.items())},
             "trend": [{"period_start": start.isoformat(), **_metric_dict(result)} for start, result in survey.trend],
         })
@@ -122,7 +130,8 @@ def pain_point_entry(found: SurveyPainPoint, rank: int, cross_survey: bool) -> d
     Across several surveys ``rank`` is the place in the whole list and
     ``survey_rank`` the place within its own survey.
     """
-    entry = {"survey": found.survey_key, **found.point.as_dict()}
+    entry = {"survey": found.survey_key, **found.point.as_dict(), "source": found.source,
+             "proposal": found.is_proposal, "trend": found.trend}
     entry["quotes"] = [mask_pii(q) for q in entry["quotes"]]
     if cross_survey:
         entry["survey_rank"], entry["rank"] = entry["rank"], rank

@@ -25,7 +25,8 @@ from flask import current_app
 
 from survey import models_all  # noqa: F401  (every table, so flushes can resolve every foreign key)
 from survey.db import chunks, db
-from survey.insights import queries
+from survey.codeframe.operations import has_codeframe
+from survey.insights import codeframe, queries
 from survey.insights.findings import Findings, SurveyPainPoint, SurveySummary
 from survey.kinds import KINDS
 from survey.labels import corrections_for_training, record_model_labels
@@ -212,22 +213,36 @@ def find_insights(surveys: list[Survey], since: dt.datetime | None, version: str
                              low=spec.low, high=spec.high)
         background: list[str] = []
         clauses = list(queries.negative_clauses([survey.id], since, version, background))
-        analysis = analyse_pain_points(clauses, comments, totals, background=background)
+        periods = codeframe.comment_periods(survey.id, since, period)
+        if has_codeframe(survey.id):
+            sorted_ = codeframe.sort_survey(survey.id, clauses, background, comments, totals)
+            points = [(p, "codeframe") for p in sorted_.points] + [(p, "proposal") for p in sorted_.proposals]
+            negative, covered, ranked_by = sorted_.negative_comments, sorted_.covered_comments, sorted_.ranked_by
+            dismissed = sorted_.dismissed
+        else:
+            analysis = analyse_pain_points(clauses, comments, totals, background=background)
+            points = [(p, "discovered") for p in analysis.points]
+            negative, covered, ranked_by = analysis.negative_comments, analysis.covered_comments, analysis.ranked_by
+            dismissed = 0
         summaries.append(SurveySummary(
             key=survey.public_key, name=survey.name, kind=survey.kind, responses=results.answer_count(flt),
             comments=comments, score_counts=score_counts, trend=trend, period=period,
-            negative_comments=analysis.negative_comments, pain_point_comments=analysis.covered_comments,
-            ranked_by=analysis.ranked_by,
+            negative_comments=negative, pain_point_comments=covered, ranked_by=ranked_by,
+            codeframe=any(source == "codeframe" for _, source in points) or has_codeframe(survey.id),
+            dismissed_proposals=dismissed,
         ))
-        found.extend(SurveyPainPoint(survey.public_key, survey.id, point) for point in analysis.points)
+        found.extend(SurveyPainPoint(survey.public_key, survey.id, point, source,
+                                     codeframe.trend(point.response_ids, periods)) for point, source in points)
     if len(surveys) > 1:  # one list for the report, ranked across surveys
         found.sort(key=_cross_survey_order)
     return Findings(summaries, found, {theme: dict(counts) for theme, counts in by_theme.items()})
 
 
 def _cross_survey_order(found: SurveyPainPoint) -> tuple:
-    # On the rounded impact the report shows, so equal-looking points fall back to size and name.
-    return (-round(found.point.impact, 3), -found.point.count, found.point.label, found.survey_key)
+    # Proposals after the pain points; on the rounded impact the report shows, so equal-looking
+    # points fall back to size and name.
+    return (found.is_proposal, -round(found.point.impact, 3), -found.point.count, found.point.label,
+            found.survey_key)
 
 
 # --------------------------------------------------------------------------- #
@@ -258,6 +273,7 @@ def record_run(survey: Survey | None, surveys: list[Survey], version: str, start
             run_id=run.id, survey_id=found.survey_id, rank=found.point.rank, label=found.point.label[:200],
             theme=found.point.theme, count=found.point.count, share=point["share"],
             score_impact=point["score_impact"], impact=point["impact"], quotes=list(found.point.quotes),
+            source=found.source, trend=found.trend,
         )
         db.session.add(row)
         db.session.flush()

@@ -21,7 +21,7 @@ else (an auto-reply, an out-of-office, spam) is *not a bounce*, except that
 mail to a tagged return path in an MTA's own format (qmail's "failure
 notice", old Exim and Sendmail texts) is read with ``flufl.bounce``. It never
 raises: unreadable input is reported as such. It reads; attributing a bounce
-to a contact and recording it is ``survey.invites.operations.record_bounce``.
+to a contact and recording it is ``survey.invites.bounce_handling.record_bounce``.
 """
 
 from __future__ import annotations

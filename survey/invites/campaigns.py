@@ -32,9 +32,9 @@ from survey.models import Contact, Survey, utcnow
 from survey.operations import OperationError
 from survey.tokens import hash_token
 
-# Contacts per chunk (one commit each); measured in benchmarks/README.md: past about a
-# thousand the rate no longer rises, and the write lock is held for well under a second.
-QUEUE_CHUNK = 1000
+# Contacts per chunk (one commit each, about 15 MB of messages in memory); see
+# benchmarks/README.md: a commit with fsync costs as much as building ~100 messages.
+QUEUE_CHUNK = 2000
 
 
 def parse_segment(conditions: Iterable[str]) -> dict[str, list[str]]:
@@ -154,6 +154,8 @@ def send_campaign(survey: Survey, *, base_url: str, segment: dict[str, list[str]
 def queue_campaign(campaign: Campaign, *, now: dt.datetime | None = None) -> CampaignResult:
     """Invite every contact of the campaign's segment it has not accounted for yet, chunk by chunk."""
     now = now or utcnow()
+    if not campaign.survey.is_open:
+        raise OperationError(f"survey {campaign.survey.public_key} is closed; open it before inviting anyone")
     campaign_id = campaign.id
     composer = composer_for(campaign, reminder=False, now=now)
     cutoff = now - dt.timedelta(days=campaign.throttle_days)
@@ -191,12 +193,14 @@ def _queue_chunk(campaign_id: int, ids: list[int], composer: Composer, cutoff: d
     ).all()
     if claimed:
         tokens = {contact_id: new_token() for contact_id, _, _ in claimed}
-        invitation_ids = dict(db.session.execute(
-            sa.insert(Invitation).returning(Invitation.contact_id, Invitation.id),
+        # Core statements: the ORM's per-row bookkeeping would cost more than the rows themselves.
+        connection = db.session.connection()
+        invitation_ids = dict(connection.execute(
+            sa.insert(Invitation.__table__).returning(Invitation.contact_id, Invitation.id),
             [dict(campaign_id=campaign_id, contact_id=contact_id, state="queued", token_hash=hash_token(token),
                   expires_at=expires_at, created_at=now) for contact_id, token in tokens.items()],
         ).all())
-        db.session.execute(sa.insert(OutboxMessage), [
+        connection.execute(sa.insert(OutboxMessage.__table__), [
             outbox_row(invitation_ids[contact_id], "invitation", composer.build(email, name, tokens[contact_id]), now)
             for contact_id, email, name in claimed])
     reason = sa.case((Contact.unsubscribed_at.is_not(None), "unsubscribed"),

@@ -144,16 +144,29 @@ def forget_command(email: str, yes: bool) -> None:
 
 
 @invite_cli.command("send")
-@survey_option("Public key of the survey to invite to.", required=True)
+@survey_option("Public key of the survey to invite to.")
+@click.option("--resume", "resume_id", type=int, metavar="CAMPAIGN",
+              help="Finish queueing a campaign that was interrupted (its contacts not yet accounted for).")
 @click.option("--where", "conditions", multiple=True, metavar="ATTR=VALUE[,VALUE]",
               help="Only contacts whose attribute has one of these values; repeat to narrow (AND).")
 @click.option("--name", help="The campaign's name (default: survey name and time).")
 @click.option("--expiry-days", type=click.IntRange(min=1), help="Days the links work (default INVITATION_EXPIRY_DAYS).")
 @click.option("--base-url", help="Public address of this site for the links (default PUBLIC_BASE_URL).")
 @click.option("--sender", help="From: address, e.g. 'Acme Support <support@acme.example>' (default MAIL_DEFAULT_SENDER).")
-def send_command(key: str, conditions: tuple[str, ...], name: str | None, expiry_days: int | None,
-                 base_url: str | None, sender: str | None) -> None:
+def send_command(key: str | None, resume_id: int | None, conditions: tuple[str, ...], name: str | None,
+                 expiry_days: int | None, base_url: str | None, sender: str | None) -> None:
     """Queue an invitation e-mail to every contact of the segment; `flask invite deliver` sends them."""
+    if resume_id is not None:
+        if key or conditions or name or expiry_days or base_url or sender:
+            raise click.UsageError("--resume takes the campaign's own survey, segment and settings; give it alone")
+        try:
+            result = operations.queue_campaign(_campaign(resume_id))
+        except OperationError as exc:
+            raise _fail(exc) from None
+        _say_queued(result)
+        return
+    if not key:
+        raise click.UsageError("say which survey: --survey KEY (or --resume CAMPAIGN)")
     survey = find_survey(key)
     base_url = base_url or current_app.config.get("PUBLIC_BASE_URL")
     if not base_url:
@@ -165,7 +178,11 @@ def send_command(key: str, conditions: tuple[str, ...], name: str | None, expiry
                                           expiry_days=expiry_days, sender=sender)
     except OperationError as exc:
         raise _fail(exc) from None
-    click.echo(f"campaign {result.campaign.id} ({operations.describe_segment(segment)}): "
+    _say_queued(result)
+
+
+def _say_queued(result: operations.CampaignResult) -> None:
+    click.echo(f"campaign {result.campaign.id} ({operations.describe_segment(result.campaign.segment or {})}): "
                f"{result.queued} invitation(s) queued; skipped {result.skipped}: "
                f"{result.unsubscribed} unsubscribed, {result.bounced} bounced, "
                f"{result.throttled} surveyed within {result.campaign.throttle_days} days")

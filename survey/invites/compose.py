@@ -4,7 +4,7 @@ A campaign's e-mails differ only in the contact's name, address and link
 token. So a ``Composer`` renders the ``email/*.txt`` and ``email/*.html``
 templates once (twice if some contacts have a name and some do not) with
 stand-in values, and each message is those renderings with the contact's
-parts put in their places, encoded as quoted-printable and wrapped in
+parts put in their places, encoded and wrapped in
 headers, straight to the bytes that go on the wire: no ``EmailMessage`` is
 built or re-parsed per message unless a header needs the ``email`` package's
 encoding (a name outside plain ASCII, a long subject), and then it is that
@@ -14,7 +14,9 @@ Each message is multipart/alternative: plain text, then HTML built from
 tables with inline styles (no scripts, no images), whose score buttons are
 plain links. Header injection: names pass through ``clean_text`` (no control
 characters, so no CR or LF) and headers are only ever written whole, by the
-fast path for plain printable ASCII or else by the ``email`` package.
+fast path for plain printable ASCII or else by the ``email`` package. Bodies
+go as they are (7bit) when they are ASCII in lines of at most 998
+characters, else quoted-printable.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ import datetime as dt
 import functools
 import re
 import secrets
-import email.utils
 from dataclasses import dataclass
 from email import policy
 from email.headerregistry import Address
@@ -130,10 +131,11 @@ def _header(name: str, value: str) -> bytes:
 
 def _to_header(display_name: str, recipient: str) -> bytes:
     if needs_smtputf8(recipient):
-        # Address() raises on a non-ASCII local part (NonASCIILocalPartDefect) even under the SMTPUTF8
-        # policy, where it is allowed; the header parser only notes it, so give it the text.
-        value = f'"{email.utils.quote(display_name)}" <{recipient}>' if display_name else recipient
-        return _folded("To", value, utf8=True)
+        # The email package refuses a non-ASCII local part in an Address; the header travels in
+        # UTF-8 (SMTPUTF8), so it is folded around a stand-in that the address then replaces.
+        stand_in = "recipient@stand-in.invalid"
+        folded = _folded("To", Address(display_name=display_name, addr_spec=stand_in), utf8=True)
+        return folded.replace(stand_in.encode("ascii"), recipient.encode("utf-8"))
     plain = f"{display_name} <{recipient}>" if display_name else recipient
     if (display_name.isascii() and _PLAIN_NAME.fullmatch(display_name) and "  " not in display_name
             and len(plain) + 4 <= MAX_LINE):
@@ -141,8 +143,21 @@ def _to_header(display_name: str, recipient: str) -> bytes:
     return _folded("To", Address(display_name=display_name, addr_spec=recipient))
 
 
-def _quoted_printable(text: str) -> bytes:
-    return binascii.b2a_qp(text.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
+MAX_BODY_LINE = 998  # RFC 5322 2.1.1, without the CRLF
+
+
+def longest_line(text: str) -> int:
+    return max(map(len, text.split("\n")))
+
+
+def _body_part(content_type: str, text: str, short_lines: bool) -> bytes:
+    """A text part: as it is (7bit) when plain ASCII in short enough lines, else quoted-printable."""
+    if text.isascii() and (short_lines or longest_line(text) <= MAX_BODY_LINE):
+        encoding, body = "7bit", text.encode("ascii")
+    else:
+        encoding, body = "quoted-printable", binascii.b2a_qp(text.encode("utf-8"), istext=True)
+    return (f'Content-Type: {content_type}; charset="utf-8"\r\nContent-Transfer-Encoding: {encoding}\r\n\r\n'
+            .encode("ascii") + body.replace(b"\n", b"\r\n"))
 
 
 class Composer:
@@ -165,6 +180,7 @@ class Composer:
         self._name_slot = "N" + secrets.token_hex(12)
         self._links = links_for(self._token_slot)
         self._bodies: dict[bool, tuple[str, str]] = {}
+        self._line_bound: dict[bool, tuple[int, int]] = {}
         when = (now or dt.datetime.now(dt.timezone.utc)).replace(tzinfo=dt.timezone.utc)
         mailto = unsubscribe_mailto or self.from_address.addr_spec
         self._unsubscribe_value = f"<mailto:{mailto}?subject=unsubscribe>, <{self._links.unsubscribe}>"
@@ -201,8 +217,14 @@ class Composer:
                 button_width=round(100 / len(survey.scale), 2),
             )
             template = "reminder" if self.reminder else "invitation"
-            self._bodies[has_name] = (render_template(f"email/{template}.txt", **context),
-                                      render_template(f"email/{template}.html", **context))
+            text = render_template(f"email/{template}.txt", **context)
+            html = render_template(f"email/{template}.html", **context)
+            self._bodies[has_name] = (text, html)
+            # The longest line, and the most stand-ins for the name on one line: with the name's
+            # length they bound every line, so bodies need no scan per message.
+            self._line_bound[has_name] = (
+                max(longest_line(text), longest_line(html)),
+                max(line.count(self._name_slot) for line in (text + "\n" + html).split("\n")))
         return self._bodies[has_name]
 
     def build(self, email: str, name: str | None, token: str) -> BuiltMessage:
@@ -210,8 +232,11 @@ class Composer:
         name = clean_text(name or "") or ""
         recipient = wire_address(email)
         text, html = self._rendered(bool(name))
+        escaped = str(escape(name))
+        longest, per_line = self._line_bound[bool(name)]
+        short_lines = longest + per_line * len(escaped) + len(token) <= MAX_BODY_LINE
         text = text.replace(self._token_slot, token).replace(self._name_slot, name)
-        html = html.replace(self._token_slot, token).replace(self._name_slot, str(escape(name)))
+        html = html.replace(self._token_slot, token).replace(self._name_slot, escaped)
         random_part = secrets.token_hex(16)
         # 128 random bits: unique without make_msgid's time and pid, and short enough not to be folded.
         message_id = f"<{random_part}@{self.from_address.domain}>"
@@ -219,17 +244,14 @@ class Composer:
             unsubscribe = self._unsubscribe.replace(self._token_slot.encode(), token.encode())
         else:
             unsubscribe = _folded("List-Unsubscribe", self._unsubscribe_value.replace(self._token_slot, token))
-        boundary = f"==============={random_part}=="  # "=" never appears bare in quoted-printable
+        # Random, and "=_" never appears in quoted-printable; a template would have to contain it.
+        boundary = f"=_{random_part}"
         raw = b"".join((
             self._from, _to_header(name, recipient), _header("Subject", self.subject(name)), self._date,
             f"Message-ID: {message_id}\r\n".encode("ascii"), unsubscribe, self._fixed_tail,
             f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'.encode("ascii"),
-            f'--{boundary}\r\nContent-Type: text/plain; charset="utf-8"\r\n'
-            "Content-Transfer-Encoding: quoted-printable\r\n\r\n".encode("ascii"),
-            _quoted_printable(text),
-            f'\r\n--{boundary}\r\nContent-Type: text/html; charset="utf-8"\r\n'
-            "Content-Transfer-Encoding: quoted-printable\r\n\r\n".encode("ascii"),
-            _quoted_printable(html),
+            f"--{boundary}\r\n".encode("ascii"), _body_part("text/plain", text, short_lines),
+            f"\r\n--{boundary}\r\n".encode("ascii"), _body_part("text/html", html, short_lines),
             f"\r\n--{boundary}--\r\n".encode("ascii"),
         ))
         return BuiltMessage(raw=raw, message_id=message_id, envelope_from=self.envelope_from, recipient=recipient)

@@ -15,8 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from email_validator import EmailNotValidError, validate_email
-
+from survey import text
 from survey.importer import ImportError_, Problem, read_records
 
 EMAIL_HEADERS = ("email", "e-mail", "email address", "e-mail address", "mail")
@@ -45,14 +44,9 @@ def normalise_email(value: str) -> str:
 
     Raises ValueError with the validator's explanation.
     """
-    value = (value or "").strip()
-    if not value:
+    if not (value or "").strip():
         raise ValueError("the e-mail address is empty")
-    try:
-        checked = validate_email(value, check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise ValueError(f"{value!r} is not a valid e-mail address: {exc}") from None
-    return checked.normalized.lower()
+    return text.normalise_email(value)
 
 
 def clean_text(value: str) -> str | None:

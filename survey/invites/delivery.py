@@ -59,13 +59,12 @@ from flask import current_app
 
 from survey.db import chunks, db
 from survey.invites.bounces import return_path
+from survey.invites.domain_rates import within_domain_rates
 from survey.invites.mailer import DeliveryError, DeliveryUncertain, transport_for
 from survey.invites.models import Invitation, OutboxMessage, recipient_domain
 from survey.models import Contact, utcnow
 
 log = logging.getLogger(__name__)
-# pg_advisory_xact_lock key that serialises the per-domain rate check between workers.
-DOMAIN_RATE_LOCK = 0x5241_5054  # "RAPT"
 
 
 @dataclass
@@ -268,7 +267,8 @@ def _start_sending(claim: str, pending: list[_Pending], report: DeliveryReport) 
     db.session.execute(sa.update(OutboxMessage).where(OutboxMessage.id.in_(ids), OutboxMessage.claim_token == claim)
                        .values(lease_until=OutboxMessage.lease_until),
                        execution_options={"synchronize_session": False})
-    allowed = domain_budget(pending, now, config, report)
+    allowed, waiting = within_domain_rates(pending, now, config, claim)
+    report.deferred += waiting
     started = set(db.session.scalars(
         sa.update(OutboxMessage)
         .where(OutboxMessage.id.in_([m.id for m in allowed]), OutboxMessage.claim_token == claim,
@@ -284,54 +284,6 @@ def _start_sending(claim: str, pending: list[_Pending], report: DeliveryReport) 
         log.warning("outbox: %s message(s) were taken over by another worker; left to it",
                     len(allowed) - len(started))
     return [m for m in allowed if m.id in started]
-
-
-def domain_limit(domain: str | None, config) -> int | None:
-    """Messages per minute allowed to ``domain`` (None: no limit)."""
-    limits = config.get("MAIL_DOMAIN_RATES") or {}
-    limit = limits.get(domain or "", config.get("MAIL_DOMAIN_RATE_PER_MINUTE"))
-    return int(limit) if limit else None
-
-
-def domain_budget(pending: list[_Pending], now: dt.datetime, config, report: DeliveryReport) -> list[_Pending]:
-    """The messages that keep each receiving domain within its messages per minute; the others wait.
-
-    Counts what was handed to the server in the last minute by every worker
-    (``attempted_at``), inside the transaction that marks the batch sending:
-    SQLite's write lock, or PostgreSQL's advisory lock, makes workers take
-    their turns, so together they stay within the limit.
-    """
-    limits = {m.domain: domain_limit(m.domain, config) for m in pending}
-    limited = sorted(d for d, limit in limits.items() if limit and d)
-    if not limited:
-        return pending
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(DOMAIN_RATE_LOCK)))
-    window = now - dt.timedelta(minutes=1)
-    recent = {domain: (count, oldest) for domain, count, oldest in db.session.execute(
-        sa.select(OutboxMessage.domain, sa.func.count(), sa.func.min(OutboxMessage.attempted_at))
-        .where(OutboxMessage.domain.in_(limited), OutboxMessage.attempted_at > window)
-        .group_by(OutboxMessage.domain))}
-    used = {domain: recent.get(domain, (0, None))[0] for domain in limited}
-    allowed: list[_Pending] = []
-    waiting: dict[str, list[int]] = {}
-    for message in pending:
-        limit = limits[message.domain] if message.domain else None
-        if limit is None or used[message.domain] < limit:
-            allowed.append(message)
-            if limit is not None:
-                used[message.domain] += 1
-        else:
-            waiting.setdefault(message.domain, []).append(message.id)
-    for domain, ids in waiting.items():
-        # A place frees up when the oldest message of the last minute leaves the window.
-        oldest = recent.get(domain, (0, None))[1] or now
-        db.session.execute(
-            sa.update(OutboxMessage).where(OutboxMessage.id.in_(ids))
-            .values(claim_token=None, lease_until=None, next_attempt_at=max(oldest + dt.timedelta(minutes=1), now)),
-            execution_options={"synchronize_session": False})
-        report.deferred += len(ids)
-    return allowed
 
 
 def _unreachable(transport) -> DeliveryError | None:

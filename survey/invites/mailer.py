@@ -41,6 +41,14 @@ class DeliveryUncertain(Exception):
     """The data went out but no reply came back: the server may or may not have the message."""
 
 
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~@-]+")
+
+
+def _path(address: str) -> str:
+    """``<address>`` for MAIL FROM and RCPT TO; smtplib's parser only when the address is not plain."""
+    return f"<{address}>" if _PLAIN_ADDRESS.fullmatch(address) else smtplib.quoteaddr(address)
+
+
 def _reply_text(code: int, text: bytes | str) -> str:
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
@@ -167,12 +175,12 @@ class SMTPTransport:
     def _envelope_in_turn(self, smtp: smtplib.SMTP, envelope_from: str, recipient: str, utf8: bool) -> None:
         """MAIL, RCPT and DATA, each waiting for its reply."""
         smtp.command_encoding = "utf-8" if utf8 else "ascii"
-        smtp.putcmd("mail", f"FROM:{smtplib.quoteaddr(envelope_from)}{self._options(utf8)}")
+        smtp.putcmd("mail", f"FROM:{_path(envelope_from)}{self._options(utf8)}")
         code, text = smtp.getreply()
         if code != 250:
             self._reset()
             raise DeliveryError(_reply_text(code, text), permanent=code >= 500)
-        smtp.putcmd("rcpt", f"TO:{smtplib.quoteaddr(recipient)}")
+        smtp.putcmd("rcpt", f"TO:{_path(recipient)}")
         code, text = smtp.getreply()
         if code not in (250, 251):
             self._reset()
@@ -185,8 +193,8 @@ class SMTPTransport:
 
     def _envelope_pipelined(self, smtp: smtplib.SMTP, envelope_from: str, recipient: str, utf8: bool) -> None:
         """MAIL, RCPT and DATA in one write, then their three replies: one round trip instead of three."""
-        commands = (f"MAIL FROM:{smtplib.quoteaddr(envelope_from)}{self._options(utf8)}\r\n"
-                    f"RCPT TO:{smtplib.quoteaddr(recipient)}\r\nDATA\r\n")
+        commands = (f"MAIL FROM:{_path(envelope_from)}{self._options(utf8)}\r\n"
+                    f"RCPT TO:{_path(recipient)}\r\nDATA\r\n")
         smtp.send(commands.encode("utf-8" if utf8 else "ascii"))
         mail, rcpt, data = smtp.getreply(), smtp.getreply(), smtp.getreply()
         if mail[0] == 250 and rcpt[0] in (250, 251) and data[0] == 354:

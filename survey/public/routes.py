@@ -11,7 +11,7 @@ from survey.models import Survey
 from survey.operations import Answer, OperationError, RateLimited, record_response
 from survey.public import bp
 from survey.public.forms import AnswerForm
-from survey.public.traps import bot_trap, count_answer_post, shown_stamp
+from survey.public.traps import answer_limits, bot_trap, count_answer_post, shown_stamp
 from survey.published import published_or_404
 from survey.ratelimit import RateResult
 from survey.requestinfo import MetaError, clean_meta, origin_of, ua_family
@@ -42,13 +42,13 @@ def submit(public_key: str):
     require_open(survey)
     form = AnswerForm.for_survey(survey)
     if not form.validate():
-        limit = count_answer_post(survey)
-        return _answer_page(survey, form, 422) if limit.allowed else _too_many(survey, form, limit)
+        refused = count_answer_post(survey)
+        return _answer_page(survey, form, 422) if refused is None else _too_many(survey, form, refused)
     trap = bot_trap(survey, form.website.data, form.shown.data)
     if trap:
-        limit = count_answer_post(survey)
-        if not limit.allowed:
-            return _too_many(survey, form, limit)
+        refused = count_answer_post(survey)
+        if refused is not None:
+            return _too_many(survey, form, refused)
         from survey.widget.operations import count_bot  # the widget's bot counts (its package imports this one)
 
         count_bot(survey, trap)
@@ -65,7 +65,7 @@ def submit(public_key: str):
                 referrer_origin=origin_of(form.ref.data),
                 submission_key=form.submission_key.data,
             ),
-            count_request=lambda writes: count_answer_post(survey, writes),
+            limits=answer_limits(survey),
         )
     except RateLimited as exc:
         return _too_many(survey, form, exc.result)

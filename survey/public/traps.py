@@ -20,8 +20,8 @@ import time
 from flask import current_app
 
 from survey.models import Survey
-from survey.prepared import Writes
-from survey.ratelimit import RateResult, client_key, hit_rate, parse_rate
+from survey.operations import first_refusal
+from survey.ratelimit import RateLimit, RateResult, client_key, parse_rate
 
 HONEYPOT_FIELD = "website"
 
@@ -60,9 +60,13 @@ def bot_trap(survey: Survey, honeypot: str | None, stamp: str | None) -> str | N
     return None
 
 
-def count_answer_post(survey: Survey, writes: Writes | None = None) -> RateResult:
-    """Count one post of the answer page against both limits; the first refusal, or allowed."""
+def answer_limits(survey: Survey) -> list[RateLimit]:
+    """What a post of the answer page counts against: its client network's limit, and the survey's."""
     config = current_app.config
-    mine = hit_rate(f"answer:{survey.id}:{client_key()}", parse_rate(config["ANSWER_RATE_LIMIT"]), together=writes)
-    everyone = hit_rate(f"answer-all:{survey.id}", parse_rate(config["ANSWER_SURVEY_RATE_LIMIT"]), together=writes)
-    return mine if not mine.allowed else everyone
+    return [RateLimit(f"answer:{survey.id}:{client_key()}", parse_rate(config["ANSWER_RATE_LIMIT"])),
+            RateLimit(f"answer-all:{survey.id}", parse_rate(config["ANSWER_SURVEY_RATE_LIMIT"]))]
+
+
+def count_answer_post(survey: Survey) -> RateResult | None:
+    """Count a post that stores nothing (invalid or trapped) against both limits; the refusal, or None."""
+    return first_refusal([limit.hit() for limit in answer_limits(survey)])

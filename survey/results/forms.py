@@ -1,4 +1,4 @@
-"""The one form of the results screens: an analyst's correction of a comment's labels."""
+"""The forms of the results screens: an analyst's correction of a comment's labels, an admin's "Analyze now"."""
 
 from __future__ import annotations
 
@@ -38,3 +38,7 @@ class CorrectionForm(PageForm):
         # Only a path on this site (survey.redirects, the one check): never an open redirect to another host.
         if field.data and local_path(field.data) is None:
             raise ValidationError("The page to return to must be on this site.")
+
+
+class AnalyzeForm(PageForm):
+    """Start an analysis of this survey now (a button: the form carries only its CSRF token)."""

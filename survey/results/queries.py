@@ -176,15 +176,32 @@ def answer_count(flt: ResponseFilter) -> int:
 
 
 def latest_run(survey: Survey) -> AnalysisRun | None:
-    """The newest finished analysis that covered this survey (alone, or all surveys at once)."""
+    """The newest finished analysis that covered this survey (alone, or all surveys at once).
+
+    A run of all surveys covers every survey in its ``summary["survey_ids"]``,
+    also those it found no pain point in (so the page says "found none", not
+    "no analysis has run").
+    """
     own_points = sa.exists().where(PainPointRecord.run_id == AnalysisRun.id, PainPointRecord.survey_id == survey.id)
-    return db.session.scalar(
+    runs = db.session.scalars(
         sa.select(AnalysisRun)
         .where(AnalysisRun.finished_at.is_not(None),
-               sa.or_(AnalysisRun.survey_id == survey.id, AnalysisRun.survey_id.is_(None) & own_points))
+               sa.or_(AnalysisRun.survey_id == survey.id, AnalysisRun.survey_id.is_(None)))
         .order_by(AnalysisRun.finished_at.desc(), AnalysisRun.id.desc())
-        .limit(1)
+        .limit(20)
     )
+    for run in runs:
+        if run.survey_id == survey.id or survey.id in (run.summary or {}).get("survey_ids", ()):
+            return run
+    return db.session.scalar(  # older runs of all surveys, recorded before survey_ids
+        sa.select(AnalysisRun).where(AnalysisRun.finished_at.is_not(None), AnalysisRun.survey_id.is_(None), own_points)
+        .order_by(AnalysisRun.finished_at.desc(), AnalysisRun.id.desc()).limit(1))
+
+
+def comment_count(survey: Survey) -> int:
+    """Answers of the survey with a comment (all of them, whatever the page's filters)."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Response)
+                             .where(Response.survey_id == survey.id, Response.comment.is_not(None))) or 0
 
 
 @dataclass(frozen=True)

@@ -8,16 +8,17 @@ from flask import Response as HttpResponse
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, stream_with_context, url_for
 
 from analysis.labels import SENTIMENTS, THEMES
-from survey.auth import current_user, login_required
+from survey.auth import current_user, login_required, role_required
 from survey.db import db
 from survey.errors import error_response
+from survey.insights import jobs
 from survey.lookups import survey_or_404
 from survey.models import PainPointRecord, Response, utcnow
 from survey.redirects import safe_next
 from survey.results import bp, charts_cache, queries
 from survey.results.export import csv_lines
 from survey.results.filters import FilterError, ResponseFilter
-from survey.results.forms import CorrectionForm
+from survey.results.forms import AnalyzeForm, CorrectionForm
 from survey.results.operations import apply_corrections
 from survey.results.present import band_names, filter_chips, pain_point_label
 
@@ -92,6 +93,7 @@ def survey_results(public_key: str):
     latest = queries.comments(flt, page=1, per_page=LATEST_ON_RESULTS)
     run = queries.latest_run(survey)
     pain_rows = queries.pain_points(flt, run)
+    job = jobs.latest_job(survey)
     return render_template(
         "results/results.html", survey=survey, metric=queries.metric_from_counts(survey, counts),
         answers=queries.answer_count(flt), band_rows=band_rows(survey, counts), comparison=queries.comparison(flt, utcnow().date()),
@@ -99,7 +101,35 @@ def survey_results(public_key: str):
         latest=latest, score_rows=score_rows(survey, counts), trend_points=queries.trend(flt, grain)[1],
         themes=queries.sentiment_by_theme(flt),
         bar=filter_bar(flt, "results.survey_results"), correction_form=CorrectionForm(),
+        job=job, job_status=jobs.job_status(job), analyze_form=AnalyzeForm(),
+        can_analyze=current_user().role == "admin", comment_count=queries.comment_count(survey),
     )
+
+
+@bp.post("/surveys/<public_key>/analyze")
+@role_required("admin")
+def analyze_now(public_key: str):
+    """Start an analysis of this survey in the background; one at a time across the site."""
+    survey = survey_or_404(public_key)
+    if not AnalyzeForm().validate():
+        abort(error_response(400, "The form expired; reload the page and press Analyze now again."))
+    try:
+        jobs.start_analysis(survey, current_user(), background=current_app.config.get("ANALYSIS_JOBS_IN_BACKGROUND",
+                                                                                        True))
+    except jobs.AnalysisBusy as busy:
+        flash(f"Not started: {busy}. This page shows its progress.", "error")
+    else:
+        flash("Analysis started: it labels new comments and finds the pain points; this page updates when done.",
+              "ok")
+    return redirect(url_for("results.survey_results", public_key=survey.public_key), code=303)
+
+
+@bp.get("/surveys/<public_key>/analysis.json")
+@login_required
+def analysis_status(public_key: str):
+    """The latest analysis job of this survey (the results page polls it while one runs)."""
+    survey = survey_or_404(public_key)
+    return jsonify(jobs.job_status(jobs.latest_job(survey)))
 
 
 @bp.get("/surveys/<public_key>/charts/<any(distribution, trend, themes, pain):name>.svg")

@@ -112,6 +112,28 @@
   });
 })();
 
+// == analysis progress ==
+// While an analysis runs, the pain-point panel's bar polls its status and reloads the page when it ends.
+(function () {
+  "use strict";
+  var bar = document.querySelector(".analysis-bar[data-status='running']");
+  if (!bar || !window.fetch) return;
+  var step = bar.querySelector("[data-analysis-step]");
+  var meter = bar.querySelector("[data-analysis-meter]");
+  function poll() {
+    fetch(bar.getAttribute("data-analysis-status"), { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (response) { return response.json(); })
+      .then(function (job) {
+        if (job.status !== "running") { window.location.reload(); return; }
+        step.textContent = "Analysis running: " + job.step + (job.total ? " (" + job.done + " of " + job.total + ")" : "");
+        if (job.total) { meter.max = job.total; meter.value = job.done; }
+        window.setTimeout(poll, 1500);
+      })
+      .catch(function () { window.setTimeout(poll, 5000); });
+  }
+  window.setTimeout(poll, 1000);
+})();
+
 // == results: filters on a phone ==
 // Below 44rem the filter fields fold behind a "Filters" button (showing how many are in use),
 // so the score is on the first screen; the chips of the filters in use stay visible.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
-from flask import abort, current_app, jsonify, request, url_for
+from flask import abort, current_app, g, jsonify, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from survey.db import db
@@ -22,8 +22,7 @@ from survey.models import Response, Survey, utcnow
 from survey.lookups import require_open
 from survey.operations import Answer, edit_allowed_until, edit_window
 from survey.published import Published, published_or_404
-from survey.prepared import Writes
-from survey.ratelimit import RateResult, client_key, hit_rate, parse_rate
+from survey.ratelimit import RateLimit, RateResult, client_key, parse_rate
 from survey.requestinfo import origin_of, page_path, ua_family
 from survey.text import as_sentence
 from survey.widget import api_bp
@@ -75,7 +74,7 @@ def admit(public_key: str, write: bool) -> Published:
         raise ApiError(403, check.message)
     allow_origin(check.origin)
     # Remembered so partner_origin need not ask the database the same question again.
-    request.environ["rapport.partner_origin"] = check.origin if check.partner else None
+    g.partner_origin = check.origin if check.partner else None
     require_open(survey)
     if write:
         if not request.is_json:
@@ -87,11 +86,16 @@ def admit(public_key: str, write: bool) -> Published:
     return published
 
 
-def count_request(survey: Survey, write: bool, together: Writes | None = None) -> RateResult:
-    """Count this request against its client's limit for the survey (``together`` with other writes, if given)."""
+def rate_limit(survey: Survey, write: bool) -> RateLimit:
+    """This request's client's limit for the survey (answers and loads are counted apart)."""
     rate_name = "WIDGET_RATE_LIMIT" if write else "WIDGET_CONFIG_RATE_LIMIT"
-    return hit_rate(f"widget{'' if write else '-load'}:{survey.id}:{client_key()}",
-                    parse_rate(current_app.config[rate_name]), together=together)
+    return RateLimit(f"widget{'' if write else '-load'}:{survey.id}:{client_key()}",
+                     parse_rate(current_app.config[rate_name]))
+
+
+def count_request(survey: Survey, write: bool) -> RateResult:
+    """Count this request against its client's limit for the survey."""
+    return rate_limit(survey, write).hit()
 
 
 def refuse_if_limited(result: RateResult) -> None:
@@ -161,8 +165,7 @@ def create_response(public_key: str):
         page_url=page_path(payload.page_url, survey.keep_query_string), submission_key=payload.submission_key,
     )
     try:
-        recorded, token = record_widget_answer(survey, answer,
-                                               lambda writes: count_request(survey, write=True, together=writes))
+        recorded, token = record_widget_answer(survey, answer, rate_limit(survey, write=True))
     except RateLimited as exc:
         raise too_many_requests(exc.result) from None
     except (SubmissionConflict, EditWindowClosed) as exc:
@@ -184,7 +187,7 @@ def partner_origin(published: Published, payload: NewAnswer) -> str | None:
     """The partner site the answer was given on: the request's Origin, or for the embed page
     (same-origin requests) the origin of the page that framed it; only if the survey lists it."""
     header = request.headers.get("Origin")
-    if header and header == request.environ.get("rapport.partner_origin"):
+    if header and header == g.get("partner_origin"):
         return header  # the gate found it on the survey's list
     for candidate in (header, origin_of(payload.page_url)):
         if candidate in published.origins:

@@ -17,7 +17,7 @@ import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flask import current_app, request
+from flask import current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from survey.errors import error_response
@@ -95,14 +95,13 @@ def check_origin(published: Published, write: bool) -> OriginCheck:
 
 def allow_origin(origin: str | None) -> None:
     """Send CORS headers for ``origin`` on this request's response, whatever its status."""
-    # Kept on the request, not on g: tests run many requests inside one app context.
-    request.environ["rapport.cors_origin"] = origin
+    g.cors_origin = origin
 
 
 def add_cors_headers(response):
     """after_request: every API response varies by Origin; allowed ones carry the CORS headers."""
     response.vary.add("Origin")
-    origin = request.environ.get("rapport.cors_origin")
+    origin = g.get("cors_origin")
     if origin:
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Expose-Headers"] = "Retry-After, Location"

@@ -12,7 +12,6 @@ import hmac
 import ipaddress
 import re
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -26,8 +25,8 @@ from survey.operations import (  # noqa: F401  (EditWindowClosed, SubmissionConf
     revise_response, stored_for_revision,
 )
 from survey.tokens import hash_token
-from survey.prepared import Writes, together
-from survey.ratelimit import RateResult
+from survey.prepared import together
+from survey.ratelimit import RateLimit
 from survey.requestinfo import origin_of
 from survey.widget.models import BOT_REASONS, BotCatch
 
@@ -147,28 +146,27 @@ def new_edit_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def record_widget_answer(survey: Survey, answer: Answer,
-                         count_request: Callable[[Writes], RateResult] | None = None) -> tuple[Recorded, str]:
+def record_widget_answer(survey: Survey, answer: Answer, limit: RateLimit | None = None) -> tuple[Recorded, str]:
     """Store a widget answer; return what was stored and the edit token.
 
     The edit token lets the same visitor add the comment later (PATCH); only
     its hash is stored. A retried request (same ``submission_key``) revises
     the first answer and gets a fresh token, as the first reply never arrived.
 
-    ``count_request(writes)`` counts the request against its client's rate
-    limit together with the answer (``survey.prepared.together``: on SQLite
-    one commit, one turn at the writer's lock). If the limit refuses it,
-    only the count is stored and RateLimited is raised.
+    ``limit`` (the request's client's rate limit) is counted together with
+    the answer (``survey.prepared.together``: on SQLite one commit, one turn
+    at the writer's lock). If the limit refuses it, only the count is stored
+    and RateLimited is raised.
     """
     token = new_edit_token()
     answer.channel = CHANNEL
     answer.edit_token = token
     with together() as writes:
-        limit = count_request(writes) if count_request is not None else None
-        if limit is None or limit.allowed:
+        counted = limit.hit(together=writes) if limit is not None else None
+        if counted is None or counted.allowed:
             recorded = insert_response(survey, answer, together=writes)
-    if limit is not None and not limit.allowed:
-        raise RateLimited(limit)
+    if counted is not None and not counted.allowed:
+        raise RateLimited(counted)
     if recorded is not None:
         return recorded, token
     existing = stored_for_revision(survey, answer)

@@ -1,4 +1,9 @@
-"""Outbox messages record their recipient's domain and when they were last handed over
+"""Outbox messages record their recipient's domain and when they were last handed over; claims read in order
+
+The claim query takes the due messages ORDER BY next_attempt_at, id: with id
+in ix_outbox_messages_due it reads them in that order from the index instead
+of sorting every queued message of a million-contact campaign per batch
+(PostgreSQL; SQLite had the rowid there already).
 
 The per-domain rate limit (MAIL_DOMAIN_RATES) counts, for one receiving
 domain, the messages handed to the server in the last minute; an index on
@@ -26,6 +31,8 @@ def upgrade():
         batch_op.add_column(sa.Column('domain', sa.String(length=255), nullable=True))
         batch_op.add_column(sa.Column('attempted_at', sa.DateTime(), nullable=True))
         batch_op.create_index('ix_outbox_messages_domain_attempted', ['domain', 'attempted_at'], unique=False)
+        batch_op.drop_index('ix_outbox_messages_due')
+        batch_op.create_index('ix_outbox_messages_due', ['state', 'next_attempt_at', 'id'], unique=False)
     outbox = sa.table('outbox_messages', sa.column('id', sa.Integer), sa.column('recipient', sa.String),
                       sa.column('domain', sa.String))
     connection = op.get_bind()
@@ -39,6 +46,8 @@ def upgrade():
 
 def downgrade():
     with op.batch_alter_table('outbox_messages') as batch_op:
+        batch_op.drop_index('ix_outbox_messages_due')
+        batch_op.create_index('ix_outbox_messages_due', ['state', 'next_attempt_at'], unique=False)
         batch_op.drop_index('ix_outbox_messages_domain_attempted')
         batch_op.drop_column('attempted_at')
         batch_op.drop_column('domain')

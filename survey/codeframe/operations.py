@@ -1,0 +1,383 @@
+"""Changes to a survey's codeframe: the only module that writes its tables, and it commits.
+
+Every change is recorded as a :class:`CodeframeEdit` (who, what, when) in the
+same transaction. Problems a person can fix raise :class:`CodeframeError`
+with a message for them; nothing is half-written.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from analysis.labels import THEMES
+from survey.codeframe.models import (NAME_MAX, CodeframeEdit, CodeframeExample, CodeframePoint, DismissedProposal,
+                                     text_key)
+from survey.db import db
+from survey.models import Response, Survey, User
+
+#: The file format (import and export): one row per example.
+COLUMNS = ("name", "theme", "keywords", "example", "hidden")
+REQUIRED_ONE_OF = ("example", "keywords")
+DEFAULT_THEME = "other"
+KEYWORD_SEPARATOR = ";"
+EXAMPLE_MAX = 5000
+
+
+class CodeframeError(ValueError):
+    """A change that cannot be made; the message says why, for a person."""
+
+
+@dataclass
+class PointSpec:
+    """One pain point as a file describes it."""
+
+    name: str
+    theme: str | None = None
+    keywords: list[str] = field(default_factory=list)
+    examples: list[str] = field(default_factory=list)
+    hidden: bool = False
+
+
+@dataclass
+class ImportOutcome:
+    points_added: int = 0
+    examples_added: int = 0
+    keywords_added: int = 0
+    themes_changed: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.points_added or self.examples_added or self.keywords_added or self.themes_changed)
+
+
+# --------------------------------------------------------------------------- #
+# Reading
+# --------------------------------------------------------------------------- #
+def points_of(survey: Survey, include_hidden: bool = True) -> list[CodeframePoint]:
+    query = sa.select(CodeframePoint).where(CodeframePoint.survey_id == survey.id)
+    if not include_hidden:
+        query = query.where(CodeframePoint.hidden.is_(False))
+    return list(db.session.scalars(query.order_by(CodeframePoint.name)))
+
+
+def has_codeframe(survey_id: int) -> bool:
+    return db.session.scalar(sa.select(sa.func.count(CodeframePoint.id))
+                             .where(CodeframePoint.survey_id == survey_id)) > 0
+
+
+def point_by_name(survey: Survey, name: str) -> CodeframePoint:
+    point = db.session.scalar(sa.select(CodeframePoint).where(CodeframePoint.survey_id == survey.id,
+                                                              CodeframePoint.name == name))
+    if point is None:
+        raise CodeframeError(f"survey {survey.public_key} has no pain point named {name!r} in its codeframe")
+    return point
+
+
+def edits_of(survey: Survey, limit: int = 100) -> list[CodeframeEdit]:
+    return list(db.session.scalars(sa.select(CodeframeEdit).where(CodeframeEdit.survey_id == survey.id)
+                                   .order_by(CodeframeEdit.created_at.desc(), CodeframeEdit.id.desc()).limit(limit)))
+
+
+# --------------------------------------------------------------------------- #
+# The file format
+# --------------------------------------------------------------------------- #
+def parse_csv(text: str) -> tuple[list[PointSpec], list[str]]:
+    """Pain points from a codeframe file's text, and its problems as "line N: what" (all of them)."""
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    if not header:
+        return [], ["line 1: the file is empty; it needs a header with `name` and `example` and/or `keywords`"]
+    unknown = sorted(set(header) - set(COLUMNS))
+    problems = []
+    if "name" not in header or not set(REQUIRED_ONE_OF) & set(header):
+        problems.append(f"line 1: the header needs `name` and `example` and/or `keywords` (it has {', '.join(header)})")
+    if unknown:
+        problems.append(f"line 1: unknown column(s) {', '.join(unknown)}; the columns are {', '.join(COLUMNS)}")
+    if len(set(header)) != len(header):
+        problems.append("line 1: a column appears twice")
+    if problems:
+        return [], problems
+    reader.fieldnames = header
+    specs: dict[str, PointSpec] = {}
+    for row in reader:
+        line = reader.line_num
+        if None in row:
+            problems.append(f"line {line}: more cells than columns")
+            continue
+        cells = {k: (v or "").strip() for k, v in row.items()}
+        if not any(cells.values()):
+            continue
+        name, theme = " ".join(cells.get("name", "").split()), cells.get("theme", "").lower()
+        keywords = [" ".join(k.split()) for k in cells.get("keywords", "").split(KEYWORD_SEPARATOR) if k.strip()]
+        example = cells.get("example", "")
+        hidden = cells.get("hidden", "").lower()
+        if not name:
+            problems.append(f"line {line}: no name")
+        elif len(name) > NAME_MAX:
+            problems.append(f"line {line}: the name is longer than {NAME_MAX} characters")
+        elif not example and not keywords:
+            problems.append(f"line {line}: {name!r} has neither an example nor keywords")
+        elif theme and theme not in THEMES:
+            problems.append(f"line {line}: unknown theme {theme!r}; use one of {', '.join(THEMES)}")
+        elif len(example) > EXAMPLE_MAX:
+            problems.append(f"line {line}: the example is longer than {EXAMPLE_MAX} characters")
+        elif hidden not in ("", "yes", "no", "true", "false", "1", "0"):
+            problems.append(f"line {line}: hidden is {hidden!r}; write yes or leave it empty")
+        elif theme and specs.get(name) and specs[name].theme and specs[name].theme != theme:
+            problems.append(f"line {line}: {name!r} has theme {theme!r} here but {specs[name].theme!r} above")
+        else:
+            spec = specs.setdefault(name, PointSpec(name))
+            spec.theme = spec.theme or theme or None
+            spec.keywords.extend(k for k in keywords if k.casefold() not in {x.casefold() for x in spec.keywords})
+            if example:
+                spec.examples.append(example)
+            spec.hidden = spec.hidden or hidden in ("yes", "true", "1")
+    return list(specs.values()), problems
+
+
+def read_file(path: Path) -> tuple[list[PointSpec], list[str]]:
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = Path(path).read_bytes()[: exc.start].count(b"\n") + 1
+        return [], [f"line {line}: not UTF-8 text; save the file as UTF-8"]
+    except csv.Error as exc:
+        return [], [str(exc)]
+    try:
+        return parse_csv(text)
+    except csv.Error as exc:
+        return [], [f"not a readable CSV file: {exc}"]
+
+
+def export_rows(survey: Survey) -> Iterable[dict]:
+    """The codeframe as file rows (the import format): one per example, one for a point without examples."""
+    for point in points_of(survey):
+        base = {"name": point.name, "theme": point.theme, "keywords": f"{KEYWORD_SEPARATOR} ".join(point.keywords),
+                "hidden": "yes" if point.hidden else ""}
+        examples = [e.text for e in point.examples if e.role == "example"]
+        for text in examples or [""]:
+            yield {**base, "example": text}
+
+
+def write_csv(rows: Iterable[dict], out) -> None:
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+
+
+# --------------------------------------------------------------------------- #
+# Writing
+# --------------------------------------------------------------------------- #
+def _record(survey: Survey, user: User | None, action: str, **detail) -> None:
+    db.session.add(CodeframeEdit(survey_id=survey.id, user_id=user.id if user else None,
+                                 actor=user.email if user else "cli", action=action, detail=detail))
+
+
+def _merge_specs(survey: Survey, specs: list[PointSpec], user: User | None) -> ImportOutcome:
+    """Add what ``specs`` say that the codeframe lacks; nothing already there changes but a given theme."""
+    outcome = ImportOutcome()
+    existing = {p.name: p for p in points_of(survey)}
+    for spec in specs:
+        point = existing.get(spec.name)
+        if point is None:
+            point = CodeframePoint(survey_id=survey.id, name=spec.name, theme=spec.theme or DEFAULT_THEME,
+                                   keywords=[], hidden=spec.hidden)
+            db.session.add(point)
+            db.session.flush()
+            existing[spec.name] = point
+            outcome.points_added += 1
+        elif spec.theme and spec.theme != point.theme:
+            point.theme = spec.theme
+            outcome.themes_changed += 1
+        known = {k.casefold() for k in point.keywords}
+        new_keywords = [k for k in spec.keywords if k.casefold() not in known]
+        if new_keywords:
+            point.keywords = [*point.keywords, *new_keywords]
+            outcome.keywords_added += len(new_keywords)
+        keys = {e.text_key for e in point.examples if e.role == "example"}
+        for text in spec.examples:
+            key = text_key(text)
+            if key not in keys:
+                point.examples.append(CodeframeExample(role="example", text=text, text_key=key,
+                                                       user_id=user.id if user else None))
+                keys.add(key)
+                outcome.examples_added += 1
+    return outcome
+
+
+def import_codeframe(survey: Survey, specs: list[PointSpec], user: User | None = None,
+                     source: str = "") -> ImportOutcome:
+    """Merge a parsed file into the survey's codeframe, in one transaction; re-importing changes nothing."""
+    outcome = _merge_specs(survey, specs, user)
+    if outcome.changed:
+        _record(survey, user, "import", source=source, points_added=outcome.points_added,
+                examples_added=outcome.examples_added, keywords_added=outcome.keywords_added)
+    db.session.commit()
+    return outcome
+
+
+def copy_codeframe(source: Survey, target: Survey, user: User | None = None) -> ImportOutcome:
+    """Give ``target`` the pain points of ``source`` (names, themes, keywords, example texts, hidden flags)."""
+    if source.id == target.id:
+        raise CodeframeError("a codeframe cannot be copied onto its own survey")
+    specs = [PointSpec(p.name, p.theme, list(p.keywords), [e.text for e in p.examples if e.role == "example"],
+                       p.hidden) for p in points_of(source)]
+    if not specs:
+        raise CodeframeError(f"survey {source.public_key} has no codeframe to copy")
+    outcome = _merge_specs(target, specs, user)
+    _record(target, user, "copy", source=source.public_key, points_added=outcome.points_added,
+            examples_added=outcome.examples_added)
+    db.session.commit()
+    return outcome
+
+
+def _check_name(survey: Survey, name: str, keep: CodeframePoint | None = None) -> str:
+    name = " ".join((name or "").split())
+    if not name:
+        raise CodeframeError("a pain point needs a name")
+    if len(name) > NAME_MAX:
+        raise CodeframeError(f"a pain point's name is at most {NAME_MAX} characters")
+    clash = db.session.scalar(sa.select(CodeframePoint).where(CodeframePoint.survey_id == survey.id,
+                                                              CodeframePoint.name == name))
+    if clash is not None and clash is not keep:
+        raise CodeframeError(f"the codeframe already has a pain point named {name!r}")
+    return name
+
+
+def add_point(survey: Survey, name: str, theme: str, user: User | None = None,
+              examples: Iterable[Response] = (), keywords: Iterable[str] = ()) -> CodeframePoint:
+    """A new pain point (accepting a proposal: its name and a few of its comments as examples)."""
+    name = _check_name(survey, name)
+    if theme not in THEMES:
+        raise CodeframeError(f"unknown theme {theme!r}; use one of {', '.join(THEMES)}")
+    point = CodeframePoint(survey_id=survey.id, name=name, theme=theme, keywords=list(keywords), hidden=False)
+    db.session.add(point)
+    for response in examples:
+        if response.comment:
+            point.examples.append(CodeframeExample(role="example", text=response.comment,
+                                                   text_key=text_key(response.comment), response_id=response.id,
+                                                   user_id=user.id if user else None))
+    db.session.flush()
+    _record(survey, user, "add", point=name, examples=len(point.examples))
+    db.session.commit()
+    return point
+
+
+def rename_point(point: CodeframePoint, new_name: str, user: User | None = None) -> None:
+    survey = db.session.get(Survey, point.survey_id)
+    new_name = _check_name(survey, new_name, keep=point)
+    old, point.name = point.name, new_name
+    _record(survey, user, "rename", point=new_name, old_name=old)
+    db.session.commit()
+
+
+def set_hidden(point: CodeframePoint, hidden: bool, user: User | None = None) -> None:
+    point.hidden = hidden
+    _record(db.session.get(Survey, point.survey_id), user, "hide" if hidden else "show", point=point.name)
+    db.session.commit()
+
+
+def merge_points(into: CodeframePoint, others: list[CodeframePoint], user: User | None = None) -> None:
+    """``others`` become part of ``into``: their examples, exclusions and keywords move, they go."""
+    others = [p for p in others if p.id != into.id]
+    if not others:
+        raise CodeframeError("choose at least one other pain point to merge")
+    if any(p.survey_id != into.survey_id for p in others):
+        raise CodeframeError("only pain points of the same survey can be merged")
+    keys = {(e.role, e.text_key) for e in into.examples}
+    for other in others:
+        for example in list(other.examples):
+            if (example.role, example.text_key) not in keys:
+                into.examples.append(CodeframeExample(role=example.role, text=example.text, text_key=example.text_key,
+                                                      response_id=example.response_id, user_id=example.user_id))
+                keys.add((example.role, example.text_key))
+        known = {k.casefold() for k in into.keywords}
+        into.keywords = [*into.keywords, *(k for k in other.keywords if k.casefold() not in known)]
+        db.session.delete(other)
+    _record(db.session.get(Survey, into.survey_id), user, "merge", point=into.name, merged=[p.name for p in others])
+    db.session.commit()
+
+
+def split_point(point: CodeframePoint, new_name: str, example_ids: list[int], user: User | None = None,
+                theme: str | None = None) -> CodeframePoint:
+    """A new pain point taking some of ``point``'s examples (by example id)."""
+    survey = db.session.get(Survey, point.survey_id)
+    new_name = _check_name(survey, new_name)
+    moving = [e for e in point.examples if e.id in set(example_ids) and e.role == "example"]
+    if not moving:
+        raise CodeframeError("choose the examples that belong to the new pain point")
+    if len(moving) == sum(1 for e in point.examples if e.role == "example"):
+        raise CodeframeError(f"leave at least one example with {point.name!r}, or rename it instead")
+    new = CodeframePoint(survey_id=survey.id, name=new_name, theme=theme or point.theme, keywords=[], hidden=False)
+    db.session.add(new)
+    for example in moving:
+        point.examples.remove(example)
+        new.examples.append(CodeframeExample(role="example", text=example.text, text_key=example.text_key,
+                                             response_id=example.response_id, user_id=example.user_id))
+    db.session.flush()
+    _record(survey, user, "split", point=point.name, new_point=new_name, examples=len(moving))
+    db.session.commit()
+    return new
+
+
+def assign_comment(point: CodeframePoint, response: Response, user: User | None = None) -> None:
+    """``response`` belongs to ``point``: it becomes an example (and is no longer excluded from it)."""
+    if response.survey_id != point.survey_id:
+        raise CodeframeError("that comment is not an answer to this survey")
+    if not response.comment:
+        raise CodeframeError("that answer has no comment")
+    key = text_key(response.comment)
+    for example in list(point.examples):
+        if example.role == "excluded" and (example.response_id == response.id or example.text_key == key):
+            point.examples.remove(example)
+    if not any(e.role == "example" and e.text_key == key for e in point.examples):
+        point.examples.append(CodeframeExample(role="example", text=response.comment, text_key=key,
+                                               response_id=response.id, user_id=user.id if user else None))
+    db.session.flush()
+    _record(db.session.get(Survey, point.survey_id), user, "assign", point=point.name, response_id=response.id)
+    db.session.commit()
+
+
+def remove_comment(point: CodeframePoint, response: Response, user: User | None = None) -> None:
+    """``response`` does not belong to ``point``: no longer an example, and never sorted into it again."""
+    if response.survey_id != point.survey_id:
+        raise CodeframeError("that comment is not an answer to this survey")
+    key = text_key(response.comment or "")
+    for example in list(point.examples):
+        if example.role == "example" and (example.response_id == response.id or example.text_key == key):
+            point.examples.remove(example)
+    if not any(e.role == "excluded" and e.response_id == response.id for e in point.examples):
+        point.examples.append(CodeframeExample(role="excluded", text=response.comment or "", text_key=key,
+                                               response_id=response.id, user_id=user.id if user else None))
+    db.session.flush()
+    _record(db.session.get(Survey, point.survey_id), user, "remove", point=point.name, response_id=response.id)
+    db.session.commit()
+
+
+def move_comment(source: CodeframePoint, target: CodeframePoint, response: Response,
+                 user: User | None = None) -> None:
+    remove_comment(source, response, user)
+    assign_comment(target, response, user)
+
+
+def dismiss_proposal(survey: Survey, label: str, terms: list[str], response_ids: list[int],
+                     user: User | None = None) -> None:
+    """Remember that this proposal is not wanted (a later one like it stays out)."""
+    label = " ".join(label.split())[:NAME_MAX]
+    existing = db.session.scalar(sa.select(DismissedProposal).where(DismissedProposal.survey_id == survey.id,
+                                                                    DismissedProposal.label == label))
+    if existing is None:
+        db.session.add(DismissedProposal(survey_id=survey.id, label=label, terms=list(terms),
+                                         response_ids=sorted(set(response_ids)), user_id=user.id if user else None))
+        _record(survey, user, "dismiss", proposal=label)
+    db.session.commit()
+
+
+def dismissed_of(survey_id: int) -> list[DismissedProposal]:
+    return list(db.session.scalars(sa.select(DismissedProposal).where(DismissedProposal.survey_id == survey_id)))

@@ -1,0 +1,154 @@
+"""Analyses started from the dashboard: one at a time, in the background, with their progress on record.
+
+:func:`start_analysis` records an :class:`~survey.models.AnalysisJob` and runs
+:func:`survey.insights.service.run_analysis` in a thread of the web process;
+the thread writes its progress to the job row, which every web process can
+read (:func:`job_status`). Only one job runs at a time, on every web host: the
+row's ``running`` flag has a unique constraint. A job whose process died stops
+blocking others once it has not reported for :data:`STALE_AFTER`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import threading
+import time
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+from flask import current_app
+
+from survey.db import db
+from survey.models import AnalysisJob, Survey, User, utcnow
+
+#: A running job silent for this long is taken for dead (its process stopped).
+STALE_AFTER = dt.timedelta(minutes=10)
+#: Progress is written at most this often (seconds), so a big run does not hammer the database.
+REPORT_EVERY = 1.0
+
+
+class AnalysisBusy(Exception):
+    """Another analysis is running; ``job`` is it."""
+
+    def __init__(self, job: AnalysisJob):
+        super().__init__(f"an analysis is already running (started {job.started_at:%Y-%m-%d %H:%M} UTC)")
+        self.job = job
+
+
+def running_job() -> AnalysisJob | None:
+    return db.session.scalar(sa.select(AnalysisJob).where(AnalysisJob.running.is_(True)))
+
+
+def latest_job(survey: Survey) -> AnalysisJob | None:
+    """The newest job that covered ``survey`` (its own, or one of all surveys)."""
+    return db.session.scalar(
+        sa.select(AnalysisJob)
+        .where(sa.or_(AnalysisJob.survey_id == survey.id, AnalysisJob.survey_id.is_(None)))
+        .order_by(AnalysisJob.started_at.desc(), AnalysisJob.id.desc()).limit(1))
+
+
+def start_analysis(survey: Survey | None, user: User | None, *, background: bool = True) -> AnalysisJob:
+    """Record a job and run it (in a thread unless ``background`` is False); AnalysisBusy if one runs."""
+    _retire_stale()
+    job = AnalysisJob(survey_id=survey.id if survey else None, requested_by_id=user.id if user else None,
+                      running=True, status="running", step="starting")
+    db.session.add(job)
+    try:
+        db.session.commit()
+    except sa.exc.IntegrityError:
+        db.session.rollback()
+        busy = running_job()
+        if busy is None:  # it finished in between: the caller may simply try again
+            raise AnalysisBusy(AnalysisJob(started_at=utcnow())) from None
+        raise AnalysisBusy(busy) from None
+    if background:
+        app = current_app._get_current_object()
+        threading.Thread(target=_run_in_app, args=(app, job.id), name=f"analysis-job-{job.id}", daemon=True).start()
+    else:
+        run_job(job.id)
+    return job
+
+
+def _retire_stale() -> None:
+    stale = running_job()
+    if stale is not None and utcnow() - stale.updated_at > STALE_AFTER:
+        _finish(stale, "failed", "stopped reporting progress (its process ended); start it again")
+        db.session.commit()
+
+
+def _run_in_app(app, job_id: int) -> None:
+    with app.app_context():
+        run_job(job_id)
+
+
+def run_job(job_id: int) -> None:
+    """Run the job's analysis, recording its progress and how it ended; never raises."""
+    from survey.insights.service import AnalysisError, run_analysis
+
+    job = db.session.get(AnalysisJob, job_id)
+    survey = db.session.get(Survey, job.survey_id) if job.survey_id else None
+    try:
+        outcome = run_analysis(survey, None, None, None, progress=_progress_of(job_id))
+    except AnalysisError as exc:
+        db.session.rollback()
+        _finish(db.session.get(AnalysisJob, job_id), "failed", str(exc))
+    except Exception as exc:  # noqa: BLE001 - a background job must record every way it ends
+        db.session.rollback()
+        current_app.logger.exception("analysis job %s failed", job_id)
+        _finish(db.session.get(AnalysisJob, job_id), "failed", f"unexpected error: {type(exc).__name__}")
+    else:
+        job = db.session.get(AnalysisJob, job_id)
+        job.run_id = outcome.run.id
+        points = len(outcome.report["pain_points"])
+        _finish(job, "done", f"{outcome.report['totals']['comments']} comments, {points} pain point(s)")
+    db.session.commit()
+
+
+def _finish(job: AnalysisJob, status: str, message: str) -> None:
+    job.status, job.message, job.running = status, message[:1000], None
+    job.finished_at = job.updated_at = utcnow()
+    if status == "done":
+        job.step, job.done = "finished", job.total
+
+
+class _JobProgress:
+    """The ``Progress`` the service reports to: writes done/total to the job row, at most once a second."""
+
+    def __init__(self, job_id: int, total: int):
+        self.job_id, self.total, self.done, self._written = job_id, total, 0, 0.0
+
+    def update(self, n: int) -> None:
+        self.done += n
+        if time.monotonic() - self._written >= REPORT_EVERY or self.done >= self.total:
+            self.write("labelling comments")
+
+    def write(self, step: str) -> None:
+        db.session.execute(sa.update(AnalysisJob).where(AnalysisJob.id == self.job_id)
+                           .values(step=step, done=self.done, total=self.total, updated_at=utcnow()))
+        db.session.commit()
+        self._written = time.monotonic()
+
+
+def _progress_of(job_id: int):
+    @contextlib.contextmanager
+    def progress(total: int, label: str) -> Iterator[_JobProgress]:
+        tracker = _JobProgress(job_id, total)
+        tracker.write("labelling comments")
+        yield tracker
+        tracker.done = total
+        tracker.write("grouping pain points and writing the report")
+
+    return progress
+
+
+def job_status(job: AnalysisJob | None) -> dict:
+    """What the dashboard shows of a job, as JSON-able data."""
+    if job is None:
+        return {"status": "none"}
+    return {"id": job.id, "status": job.status, "step": job.step, "done": job.done, "total": job.total,
+            "message": job.message, "started_at": _iso(job.started_at), "finished_at": _iso(job.finished_at)}
+
+
+def _iso(when: dt.datetime | None) -> str | None:
+    return when.replace(microsecond=0).isoformat() + "Z" if when else None

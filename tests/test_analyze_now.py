@@ -1,0 +1,125 @@
+"""Starting an analysis from the dashboard, its progress, one at a time, and what the page says when empty."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+
+from survey.db import db
+from survey.models import AnalysisJob, AnalysisRun, PainPointRecord, utcnow
+from tests.analyze_support import add_answers, analysis_app, tiny_model  # noqa: F401
+from tests.dashboard_support import login
+
+pytestmark = pytest.mark.usefixtures("analysis_app")
+
+
+@pytest.fixture
+def inline_jobs(app_config):
+    # The job runs in the request here, so the test sees it end; the browser test runs it in its thread.
+    app_config["ANALYSIS_JOBS_IN_BACKGROUND"] = False
+
+
+def page(client, survey) -> str:
+    return client.get(f"/surveys/{survey.public_key}/results").get_data(as_text=True)
+
+
+def test_an_admin_starts_an_analysis_and_sees_its_pain_points(inline_jobs, client, make_survey, make_response):
+    survey, _ = add_answers(make_survey, make_response)
+    admin = login(client, "admin")
+    before = page(client, survey)
+    assert "No analysis has run for this survey yet" in before and "Analyze now" in before
+
+    reply = client.post(f"/surveys/{survey.public_key}/analyze")
+    assert reply.status_code == 303
+    job = db.session.scalar(sa.select(AnalysisJob))
+    assert job.status == "done" and job.running is None and job.requested_by_id == admin.id
+    assert job.run_id is not None and job.finished_at is not None and "pain point" in job.message
+    after = page(client, survey)
+    assert "Analysis started" in after and "Last analysis" in after
+    points = db.session.scalars(sa.select(PainPointRecord).where(PainPointRecord.run_id == job.run_id)).all()
+    assert points and all(p.label in after for p in points)
+    status = client.get(f"/surveys/{survey.public_key}/analysis.json").get_json()
+    assert status["status"] == "done" and status["id"] == job.id and status["finished_at"].endswith("Z")
+
+
+def test_analysts_cannot_start_one(inline_jobs, client, make_survey, make_response):
+    survey, _ = add_answers(make_survey, make_response)
+    login(client, "analyst")
+    assert "Analyze now" not in page(client, survey)
+    assert "An admin can start one here" in page(client, survey)
+    assert client.post(f"/surveys/{survey.public_key}/analyze").status_code == 403
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AnalysisJob)) == 0
+
+
+def test_one_analysis_at_a_time(inline_jobs, client, make_survey, make_response):
+    survey, _ = add_answers(make_survey, make_response)
+    login(client, "admin")
+    running = AnalysisJob(survey_id=None, running=True, status="running", step="labelling comments", done=3, total=9)
+    db.session.add(running)
+    db.session.commit()
+    reply = client.post(f"/surveys/{survey.public_key}/analyze", follow_redirects=True)
+    text = reply.get_data(as_text=True)
+    assert "Not started: an analysis is already running" in text
+    assert "Analysis running: labelling comments (3 of 9)" in text and "Analyze now" not in text
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AnalysisJob)) == 1
+    # The flag's unique constraint holds across processes too: a second running row is refused by the database.
+    db.session.add(AnalysisJob(running=True, status="running", step="starting"))
+    with pytest.raises(sa.exc.IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+
+
+def test_a_job_whose_process_died_stops_blocking(inline_jobs, client, make_survey, make_response):
+    survey, _ = add_answers(make_survey, make_response)
+    login(client, "admin")
+    old = utcnow() - dt.timedelta(hours=1)
+    db.session.add(AnalysisJob(running=True, status="running", step="labelling comments", started_at=old,
+                               updated_at=old))
+    db.session.commit()
+    client.post(f"/surveys/{survey.public_key}/analyze")
+    jobs = db.session.scalars(sa.select(AnalysisJob).order_by(AnalysisJob.id)).all()
+    assert [j.status for j in jobs] == ["failed", "done"]
+    assert "stopped reporting progress" in jobs[0].message
+
+
+def test_a_failed_analysis_says_why(client, make_survey, app_config):
+    app_config["ANALYSIS_JOBS_IN_BACKGROUND"] = False
+    survey = make_survey("csat")
+    login(client, "admin")
+    assert "No comments yet" in page(client, survey) and "Analyze now" not in page(client, survey)
+    from survey.insights.jobs import start_analysis
+
+    job = start_analysis(survey, None, background=False)
+    assert job.status == "failed" and "no comments" in job.message
+    assert "The last attempt failed" in page(client, survey)
+
+
+def test_the_background_thread_runs_the_job(app, make_survey, make_response):
+    from survey.insights.jobs import start_analysis
+
+    survey, _ = add_answers(make_survey, make_response)
+    job_id = start_analysis(survey, None).id
+    import threading
+
+    for thread in threading.enumerate():
+        if thread.name == f"analysis-job-{job_id}":
+            thread.join(timeout=120)
+    db.session.expire_all()
+    job = db.session.get(AnalysisJob, job_id)
+    assert job.status == "done" and job.total >= 1 and job.done == job.total
+
+
+def test_a_run_of_all_surveys_counts_for_a_survey_it_found_nothing_in(client, make_survey, make_response, runner,
+                                                                      tmp_path):
+    survey, _ = add_answers(make_survey, make_response)
+    calm = make_survey("csat", name="Calm CSAT")
+    make_response(calm, score=5, comment="all fine, thank you")
+    result = runner.invoke(args=["analyze", "--out", str(tmp_path / "all")])
+    assert result.exit_code == 0, result.output
+    assert db.session.scalar(sa.select(AnalysisRun.survey_id)) is None
+    login(client, "analyst")
+    text = page(client, calm)
+    assert "found no complaint that enough answers share" in text
+    assert "No analysis has run" not in text

@@ -1,0 +1,300 @@
+"""The codeframe: import/export/list/copy from the command line, sorting, proposals, dismissals, edits, trends."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from analysis.codeframe import CodeframeSorter
+from survey.codeframe import operations as ops
+from survey.codeframe.models import CodeframeEdit, CodeframeExample, CodeframePoint
+from survey.db import db
+from survey.insights.codeframe import trend
+from survey.models import PainPointRecord
+from tests.analyze_support import add_answers, analysis_app, read_report, tiny_model  # noqa: F401
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "codeframe_broadband.csv"
+
+# Our own comments: three known problems, a fourth the codeframe does not know, praise.
+ANSWERS = [
+    (0, "on hold for two hours and nobody answered the phone"),
+    (1, "I was kept on hold for ages, terrible"),
+    (2, "waited on hold for an hour then the line went dead"),
+    (1, "the engineer never turned up, I wasted a whole day"),
+    (0, "engineer did not show up and nobody called to say why"),
+    (3, "the app crashes every time I try to pay my bill"),
+    (2, "the app keeps freezing and crashing, useless"),
+    (1, "my bill was wrong again and I was overcharged"),
+    (2, "overcharged on my bill for the third month, the bill is always wrong"),
+    (0, "bill wrong again, overcharged by twenty pounds"),
+    (10, "lovely staff, quick and friendly installation"),
+    (9, "great value and the speed is brilliant"),
+]
+
+
+def invoke(runner, *args):
+    return runner.invoke(args=["codeframe", *args])
+
+
+def export_text(runner, key) -> str:
+    result = invoke(runner, "export", "--survey", key)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+# --------------------------------------------------------------------------- #
+# Import, export, list, copy
+# --------------------------------------------------------------------------- #
+def test_import_export_round_trip_and_reimport_changes_nothing(runner, make_survey, tmp_path):
+    survey, other = make_survey("nps"), make_survey("csat")
+    result = invoke(runner, "import", str(FIXTURE), "--survey", survey.public_key)
+    assert result.exit_code == 0, result.output
+    assert "3 new pain point(s), 9 new example(s), 3 new keyword(s)" in result.output
+
+    listed = json.loads(invoke(runner, "list", "--survey", survey.public_key, "--json").stdout)
+    assert [(p["name"], p["theme"], p["examples"], p["keywords"]) for p in listed] == [
+        ("app keeps crashing", "other", 3, ["crash"]),
+        ("engineer did not turn up", "service", 3, ["no show"]),
+        ("on hold for hours", "service", 3, ["on hold"]),
+    ]
+    edits = db.session.scalars(sa.select(CodeframeEdit)).all()
+    assert [(e.action, e.actor) for e in edits] == [("import", "cli")]
+
+    again = invoke(runner, "import", str(FIXTURE), "--survey", survey.public_key)
+    assert again.exit_code == 0 and "Nothing changed" in again.output
+    assert db.session.scalar(sa.select(sa.func.count(CodeframeExample.id))) == 9
+    assert db.session.scalar(sa.select(sa.func.count(CodeframeEdit.id))) == 1
+
+    exported = export_text(runner, survey.public_key)
+    rows = list(csv.DictReader(io.StringIO(exported)))
+    assert len(rows) == 9 and set(rows[0]) == set(ops.COLUMNS)
+    path = tmp_path / "exported.csv"
+    path.write_text(exported, encoding="utf-8")
+    assert invoke(runner, "import", str(path), "--survey", survey.public_key).output.startswith("Nothing changed")
+    assert invoke(runner, "import", str(path), "--survey", other.public_key).exit_code == 0
+    assert export_text(runner, other.public_key) == exported
+
+
+def test_every_bad_line_is_reported_and_nothing_is_imported(runner, make_survey, tmp_path):
+    survey = make_survey()
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "name,theme,keywords,example\n"
+        "late refunds,service,,refund took six weeks\n"        # line 2: fine
+        ",service,,no name here\n"                              # line 3
+        "late refunds,pricing,,unknown theme\n"                 # line 4
+        "nothing given,service,,\n"                             # line 5
+        "late refunds,care,,theme differs from line 2\n"        # line 6
+        "rude staff,care,,fine,extra cell\n",                   # line 7
+        encoding="utf-8")
+    result = invoke(runner, "import", str(bad), "--survey", survey.public_key)
+    assert result.exit_code == 1
+    for line in ("line 3: no name", "line 4: unknown theme 'pricing'", "line 5: 'nothing given' has neither",
+                 "line 6: 'late refunds' has theme 'care' here but 'service' above", "line 7: more cells"):
+        assert line in result.output, result.output
+    assert "5 bad line(s); nothing was imported" in result.output
+    assert db.session.scalar(sa.select(sa.func.count(CodeframePoint.id))) == 0
+
+    header = tmp_path / "header.csv"
+    header.write_text("title,text\nx,y\n", encoding="utf-8")
+    result = invoke(runner, "import", str(header), "--survey", survey.public_key)
+    assert result.exit_code == 1 and "line 1: the header needs `name`" in result.output
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("name,example\ncaf\xe9,ok\n".encode("latin-1"))
+    result = invoke(runner, "import", str(latin), "--survey", survey.public_key)
+    assert result.exit_code == 1 and "line 2: not UTF-8" in result.output
+    result = invoke(runner, "import", str(FIXTURE), "--survey", "no-such-key")
+    assert result.exit_code == 1 and "no survey has the key" in result.output
+
+
+def test_copy_to_another_survey_and_list_table(runner, make_survey):
+    source, target = make_survey(), make_survey()
+    assert invoke(runner, "copy", "--survey", source.public_key, "--to", target.public_key).exit_code == 1
+    invoke(runner, "import", str(FIXTURE), "--survey", source.public_key)
+    result = invoke(runner, "copy", "--survey", source.public_key, "--to", target.public_key)
+    assert result.exit_code == 0 and "3 new pain point(s), 9 new example(s)" in result.output
+    assert export_text(runner, target.public_key) == export_text(runner, source.public_key)
+    table = invoke(runner, "list", "--survey", target.public_key).output
+    assert "engineer did not turn up" in table and "no show" in table
+    assert invoke(runner, "export", "--survey", make_survey().public_key).exit_code == 1
+
+
+# --------------------------------------------------------------------------- #
+# Sorting (pure ML)
+# --------------------------------------------------------------------------- #
+def _fixture_examples():
+    specs, problems = ops.read_file(FIXTURE)
+    assert not problems
+    return [(text, s.name) for s in specs for text in s.examples]
+
+
+def test_sorter_assigns_by_examples_and_keywords_and_says_none():
+    texts = ["on hold for two hours and nobody answered", "the engineer never turned up for my appointment",
+             "app crashes when I open the bill page", "the parking outside was muddy and the weather was grim",
+             "it keeps crashing whenever I log in"]
+    sorter = CodeframeSorter.fit(_fixture_examples(), {"app keeps crashing": ["crashing"]}, unlabelled=texts)
+    assigned = [[a.name for a in row] for row in sorter.assign(texts)]
+    assert assigned[0][0] == "on hold for hours"
+    assert assigned[1][0] == "engineer did not turn up"
+    assert assigned[2][0] == "app keeps crashing"
+    assert assigned[3] == []  # nothing like any example: "none" is an honest answer
+    assert "app keeps crashing" in assigned[4]
+    again = CodeframeSorter.fit(_fixture_examples(), {"app keeps crashing": ["crashing"]}, unlabelled=texts)
+    assert [[a.name for a in row] for row in again.assign(texts)] == assigned  # deterministic
+
+
+# --------------------------------------------------------------------------- #
+# flask analyze with a codeframe
+# --------------------------------------------------------------------------- #
+def _analyze(runner, survey, out: Path) -> dict:
+    result = runner.invoke(args=["analyze", "--survey", survey.public_key, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return read_report(out)
+
+
+def _by_label(report) -> dict:
+    return {p["label"]: p for p in report["pain_points"]}
+
+
+@pytest.mark.usefixtures("analysis_app")
+def test_analyze_reports_the_codeframe_by_name_and_proposes_the_rest(runner, make_survey, make_response, tmp_path):
+    survey, responses = add_answers(make_survey, make_response, ANSWERS)
+    invoke(runner, "import", str(FIXTURE), "--survey", survey.public_key)
+    report = _analyze(runner, survey, tmp_path / "r1")
+    points = [p for p in report["pain_points"] if not p["proposal"]]
+    assert [p["label"] for p in points] and {p["label"] for p in points} <= {
+        "on hold for hours", "engineer did not turn up", "app keeps crashing"}
+    assert all(p["source"] == "codeframe" for p in points)
+    by = _by_label(report)
+    hold = by["on hold for hours"]
+    assert responses[0].id in hold["response_ids"] and responses[2].id in hold["response_ids"]
+    assert responses[10].id not in hold["response_ids"]
+    assert responses[3].id in by["engineer did not turn up"]["response_ids"]
+    # Everything after the codeframe's pain points is a proposal, found among what fits none of them.
+    proposals = [p for p in report["pain_points"] if p["proposal"]]
+    assert report["pain_points"][: len(points)] == points
+    assert all(p["source"] == "proposal" for p in proposals)
+    in_codeframe = {rid for p in points for rid in p["response_ids"]}
+    assert all(not set(p["response_ids"]) & in_codeframe for p in proposals)
+    assert report["surveys"][0]["codeframe"] is True
+    assert hold["trend"]["periods"] and hold["trend"]["periods"][0]["n"] >= 1
+    stored = db.session.scalars(sa.select(PainPointRecord).where(PainPointRecord.label == "on hold for hours")).one()
+    assert stored.source == "codeframe" and stored.trend == hold["trend"]
+
+
+@pytest.mark.usefixtures("analysis_app")
+def test_a_dismissed_proposal_does_not_come_back(runner, make_survey, make_response, tmp_path):
+    survey, _ = add_answers(make_survey, make_response, ANSWERS)
+    invoke(runner, "import", str(FIXTURE), "--survey", survey.public_key)
+    report = _analyze(runner, survey, tmp_path / "r1")
+    proposals = [p for p in report["pain_points"] if p["proposal"]]
+    if not proposals:
+        pytest.fail(f"the billing complaints should be proposed: {report['pain_points']}")
+    first = proposals[0]
+    ops.dismiss_proposal(survey, first["label"], first["terms"], first["response_ids"])
+    again = _analyze(runner, survey, tmp_path / "r2")
+    assert first["label"] not in {p["label"] for p in again["pain_points"]}
+    assert again["surveys"][0]["dismissed_proposals"] >= 1
+
+
+@pytest.mark.usefixtures("analysis_app")
+def test_edits_are_recorded_and_survive_every_rerun(runner, make_survey, make_response, tmp_path, app):
+    from survey.auth.operations import create_user
+
+    analyst = create_user("ana@example.com", "analyst", "a long enough password")
+    survey, responses = add_answers(make_survey, make_response, ANSWERS)
+    invoke(runner, "import", str(FIXTURE), "--survey", survey.public_key)
+    _analyze(runner, survey, tmp_path / "r1")
+
+    hold = ops.point_by_name(survey, "on hold for hours")
+    ops.rename_point(hold, "long waits on the phone", analyst)
+    ops.merge_points(ops.point_by_name(survey, "engineer did not turn up"),
+                     [ops.point_by_name(survey, "app keeps crashing")], analyst)
+    billing = ops.add_point(survey, "wrong bills", "other", analyst)
+    moved = responses[2]  # "waited on hold ... line went dead": an analyst files it under wrong bills
+    ops.move_comment(ops.point_by_name(survey, "long waits on the phone"), billing, moved, analyst)
+
+    for run in ("r2", "r3"):
+        by = _by_label(_analyze(runner, survey, tmp_path / run))
+        assert "on hold for hours" not in by and "app keeps crashing" not in by
+        assert moved.id not in by["long waits on the phone"]["response_ids"]
+        assert moved.id in by["wrong bills"]["response_ids"]
+        assert responses[0].id in by["long waits on the phone"]["response_ids"]
+        assert responses[5].id in by["engineer did not turn up"]["response_ids"]  # merged: the app crash
+    actions = [(e.action, e.actor) for e in ops.edits_of(survey)]
+    assert ("rename", "ana@example.com") in actions and ("merge", "ana@example.com") in actions
+    assert ("remove", "ana@example.com") in actions and ("assign", "ana@example.com") in actions
+    with pytest.raises(ops.CodeframeError, match="already has a pain point"):
+        ops.rename_point(billing, "long waits on the phone")
+
+
+@pytest.mark.usefixtures("analysis_app")
+def test_split_and_hide(runner, make_survey, make_response, tmp_path):
+    survey, _ = add_answers(make_survey, make_response, ANSWERS)
+    invoke(runner, "import", str(FIXTURE), "--survey", survey.public_key)
+    engineer = ops.point_by_name(survey, "engineer did not turn up")
+    day_off = [e.id for e in engineer.examples if "day off" in e.text]
+    ops.split_point(engineer, "wasted a day off", day_off)
+    assert [e.text for e in ops.point_by_name(survey, "wasted a day off").examples] == [
+        "took a day off work and the engineer never came"]
+    with pytest.raises(ops.CodeframeError, match="leave at least one"):
+        ops.split_point(engineer, "everything", [e.id for e in engineer.examples])
+    ops.set_hidden(ops.point_by_name(survey, "app keeps crashing"), True)
+    labels = set(_by_label(_analyze(runner, survey, tmp_path / "r")))
+    assert "app keeps crashing" not in labels
+    rows = list(csv.DictReader(io.StringIO(export_text(runner, survey.public_key))))
+    assert {r["hidden"] for r in rows if r["name"] == "app keeps crashing"} == {"yes"}
+
+
+# --------------------------------------------------------------------------- #
+# Trends, hand-worked
+# --------------------------------------------------------------------------- #
+def test_trend_shares_intervals_and_a_significant_rise():
+    week1, week2 = dt.date(2024, 1, 1), dt.date(2024, 1, 8)
+    periods = {i: week1 for i in range(10)} | {i: week2 for i in range(10, 20)}
+    members = [0, 1] + list(range(10, 18))  # 2 of 10, then 8 of 10
+    result = trend(members, periods)
+    first, second = result["periods"]
+    assert (first["count"], first["n"], first["share"]) == (2, 10, 0.2)
+    # Wilson, z = 1.96: centre (0.2 + 0.19208) / 1.38416 = 0.28326, half 1.96 * 0.16001 / 1.38416 = 0.22657
+    assert first["ci_low"] == pytest.approx(0.0567, abs=2e-4) and first["ci_high"] == pytest.approx(0.5098, abs=2e-4)
+    change = result["latest_change"]
+    # unpooled: se = sqrt(0.016 + 0.016) = 0.17889, z = 3.354, p = 0.0008
+    assert change["difference"] == pytest.approx(0.6) and change["p_value"] == pytest.approx(0.0008, abs=1e-4)
+    assert change["significant"] is True and change["direction"] == "up"
+
+
+def test_trend_small_moves_are_steady_and_one_period_has_no_change():
+    week1, week2 = dt.date(2024, 1, 1), dt.date(2024, 1, 8)
+    periods = {i: week1 for i in range(10)} | {i: week2 for i in range(10, 20)}
+    result = trend([0, 1, 2, 10, 11, 12, 13], periods)  # 3 of 10, then 4 of 10
+    assert result["latest_change"]["significant"] is False and result["latest_change"]["direction"] == "steady"
+    only = trend([0], {0: week1, 1: week1})
+    assert only["periods"][0]["share"] == 0.5 and only["latest_change"] is None
+    none = trend([], {0: week1})
+    assert none["periods"][0]["ci_low"] == 0.0 and none["periods"][0]["count"] == 0
+
+
+@pytest.mark.usefixtures("analysis_app")
+def test_read_api_lists_pain_points_with_their_trend(runner, client, make_survey, make_response, tmp_path):
+    from survey.auth.operations import create_api_token, create_user
+
+    survey, responses = add_answers(make_survey, make_response, ANSWERS)
+    user = create_user("api@example.com", "analyst", "a long enough password")
+    _, token = create_api_token(user, "test")
+    headers = {"Authorization": f"Bearer {token}"}
+    empty = client.get(f"/api/v1/surveys/{survey.public_key}/pain-points", headers=headers).get_json()
+    assert empty == {"survey": survey.public_key, "run": None, "pain_points": []}
+    invoke(runner, "import", str(FIXTURE), "--survey", survey.public_key)
+    report = _analyze(runner, survey, tmp_path / "r")
+    body = client.get(f"/api/v1/surveys/{survey.public_key}/pain-points", headers=headers).get_json()
+    assert [(p["label"], p["proposal"], p["trend"]) for p in body["pain_points"]] == [
+        (p["label"], p["proposal"], p["trend"]) for p in report["pain_points"]]
+    assert client.get("/api/v1/surveys/nope/pain-points", headers=headers).status_code == 404
+    assert client.get(f"/api/v1/surveys/{survey.public_key}/pain-points").status_code == 401
