@@ -199,21 +199,17 @@ def insert_response(survey: Survey, answer: Answer, connection: sa.Connection | 
     """
     now = utcnow()
     values = _response_values(survey, answer, now)
+    statement, prepared = _insert_statement, _insert_new_response
     if answer.invitation_id is not None:
         if answer.submission_key is not None:
             raise OperationError("an invitation's answer is keyed by its invitation, not by a submission key")
-        if connection is not None:
-            row = connection.execute(_insert_invitation_answer_statement(connection.dialect.name), values).first()
-        elif together is not None:
-            row = together.run(_insert_new_invitation_answer, values)
-        else:
-            row = _insert_new_invitation_answer.run(values)
-    elif connection is not None:
-        row = connection.execute(_insert_statement(connection.dialect.name), values).first()
+        statement, prepared = _insert_invitation_answer_statement, _insert_new_invitation_answer
+    if connection is not None:
+        row = connection.execute(statement(connection.dialect.name), values).first()
     elif together is not None:
-        row = together.run(_insert_new_response, values)
+        row = together.run(prepared, values)
     else:
-        row = _insert_new_response.run(values)
+        row = prepared.run(values)
     return None if row is None else Recorded(row[0], now, True, values["public_id"])
 
 

@@ -152,31 +152,41 @@ def test_the_lookups_on_these_columns_use_the_partial_indexes(app, make_survey):
     assert "INDEX uq_responses_invitation_id (invitation_id=?)" in plans[1], plans
 
 
-def test_migration_keeps_every_row_and_builds_the_indexes_the_models_describe(tmp_path, monkeypatch):
-    """Upgrade and downgrade with rows in every table that refers to responses; after the upgrade every
-    index (partial WHERE included, which `flask db check` does not compare) is the one create_all makes."""
+def migrated_site(tmp_path, monkeypatch):
+    """An app on a database of its own (SQLite file, or the PostgreSQL test database) and ``flask_db(*args)``,
+    which runs ``flask db ARGS`` on it in a subprocess, as an operator would."""
     monkeypatch.setenv("RAPPORT_INSTANCE_PATH", str(tmp_path))
     url = normalise_url(TEST_DB_URL) if TEST_DB_URL else f"sqlite:///{tmp_path / 'rapport.db'}"
     env = dict(os.environ, RAPPORT_INSTANCE_PATH=str(tmp_path), RAPPORT_SQLALCHEMY_DATABASE_URI=url)
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "MAIL_SERVER": None})
 
     def flask_db(*args: str) -> None:
         done = subprocess.run([sys.executable, "-m", "flask", "--app", "survey", "db", *args], env=env, cwd=REPO,
                               capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr
 
+    return create_app({"SQLALCHEMY_DATABASE_URI": url, "MAIL_SERVER": None}), flask_db
+
+
+def reset_database() -> None:
+    """Every table gone, alembic_version too (inside the app context of ``migrated_site``)."""
+    db.session.remove()
+    with db.engine.begin() as conn:
+        if TEST_DB_URL:
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        else:
+            db.metadata.drop_all(conn)
+            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+    db.engine.dispose()
+
+
+def test_migration_keeps_every_row_and_builds_the_indexes_the_models_describe(tmp_path, monkeypatch):
+    """Upgrade and downgrade with rows in every table that refers to responses; after the upgrade every
+    index (partial WHERE included, which `flask db check` does not compare) is the one create_all makes."""
+    app, flask_db = migrated_site(tmp_path, monkeypatch)
     with app.app_context():
         import survey.models_all  # noqa: F401
 
-        def reset() -> None:
-            db.session.remove()
-            with db.engine.begin() as conn:
-                if TEST_DB_URL:
-                    conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-                else:
-                    db.metadata.drop_all(conn)
-                    conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
-            db.engine.dispose()
+        reset = reset_database
 
         shape: dict[str, set[str]] = {}  # the tables and columns BEFORE has (later revisions add some)
 

@@ -15,6 +15,7 @@ from survey.invites.models import Invitation
 from survey.models import Response
 from survey.operations import Answer
 from survey.widget.operations import add_origins, record_widget_answer
+from tests.conftest import TEST_DB_URL
 from tests.invites_support import add_contacts, mailbox, score_links, smtp_server  # noqa: F401  (fixtures)
 from tests.test_invites_email import click, send
 from tests.widget_support import HUMAN_MS, PARTNER, answers, error_of, patch_answer, post_answer
@@ -127,23 +128,7 @@ def test_a_trapped_answer_looks_like_a_real_one_to_its_sender(client, survey):
 
 def test_the_key_migration_clears_invitation_keys_and_gives_widget_answers_public_ids(tmp_path, monkeypatch):
     """2bcae5ee70ee on a database with answers: down to the old keys and back, nothing lost."""
-    import os
-    import subprocess
-    import sys
-
-    from survey import create_app
-    from survey.db import normalise_url
-    from tests.conftest import REPO, TEST_DB_URL
-    from tests.test_response_indexes import seed
-
-    monkeypatch.setenv("RAPPORT_INSTANCE_PATH", str(tmp_path))
-    url = normalise_url(TEST_DB_URL) if TEST_DB_URL else f"sqlite:///{tmp_path / 'rapport.db'}"
-    env = dict(os.environ, RAPPORT_INSTANCE_PATH=str(tmp_path), RAPPORT_SQLALCHEMY_DATABASE_URI=url)
-
-    def flask_db(*args: str) -> None:
-        done = subprocess.run([sys.executable, "-m", "flask", "--app", "survey", "db", *args], env=env, cwd=REPO,
-                              capture_output=True, text=True)
-        assert done.returncode == 0, done.stdout + done.stderr
+    from tests.test_response_indexes import migrated_site, reset_database, seed
 
     def keys() -> list[tuple]:
         db.session.remove()
@@ -153,19 +138,13 @@ def test_the_key_migration_clears_invitation_keys_and_gives_widget_answers_publi
             return [tuple(row) for row in conn.execute(sa.text(
                 f"SELECT id, channel, submission_key, invitation_id, {public} FROM responses ORDER BY id"))]
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "MAIL_SERVER": None})
+    app, flask_db = migrated_site(tmp_path, monkeypatch)
     with app.app_context():
         import survey.models_all  # noqa: F401
 
-        def reset() -> None:
-            db.session.remove()
-            with db.engine.begin() as conn:
-                if TEST_DB_URL:
-                    conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-            db.engine.dispose()
-
         try:
-            reset()
+            if TEST_DB_URL:
+                reset_database()
             flask_db("upgrade")
             seed()
             survey_id = db.session.scalar(sa.select(Response.survey_id))
@@ -185,7 +164,7 @@ def test_the_key_migration_clears_invitation_keys_and_gives_widget_answers_publi
                     conn.execute(sa.text("UPDATE responses SET submission_key = 'x' WHERE invitation_id IS NOT NULL"))
         finally:
             if TEST_DB_URL:  # leave the shared test database as the app fixture expects it
-                reset()
+                reset_database()
                 db.metadata.create_all(db.engine)
             db.session.remove()
             db.engine.dispose()
