@@ -354,6 +354,7 @@ async def post_answer(conn: Connection, survey_key: str, form: FormSession, sub:
     return await conn.request("POST", f"/s/{survey_key}", {
         "Content-Type": "application/x-www-form-urlencoded",
         "Cookie": f"session={form.cookie}",
+        "X-Forwarded-For": sub.client_ip,  # each customer from an address of their own, as the widget's
         "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
                       "Chrome/124.0 Safari/537.36",
     }, form_body(form, sub))
