@@ -4,9 +4,9 @@ A name is a 2-5 word run from the group's clauses ("nobody called back",
 "engineer did not turn up", "lost my bag") that
 
 * holds at least one of the group's complaint anchors (what the group is about),
-* keeps its negation: a phrase never starts right after "not", "never",
-  "nobody" or a "n't" word, which would turn "nobody called back" into
-  "called back",
+* keeps its negation: a phrase never starts within three words after "not",
+  "never", "nobody" or a "n't" word, which would turn "nobody called back"
+  into "called back" and "never got the call back" into "call back",
 * reads on its own: it neither starts nor ends on a filler word and never
   runs across "but", "so" or "and" into a new subject,
 * names no @handle seen in the data and no word said clearly more often
@@ -30,6 +30,8 @@ from analysis import complaint_terms as terms
 
 #: Members read per group to name it: bounds time on big surveys.
 NAMING_SAMPLE = 1500
+#: A phrase may not start this close after a negation, which it would leave out.
+NEGATION_REACH = 3
 #: A word said this much more surely outside complaints (z below) never goes in a name.
 Z_NAME_FLOOR = -2.0
 
@@ -97,8 +99,8 @@ def _phrases(tokens: list[str]) -> set[tuple[str, ...]]:
     for i in range(n):
         if tokens[i] in _BAD_FIRST or not tokens[i][0].isalpha():
             continue
-        if i and terms.is_negator(tokens[i - 1]):
-            continue  # "called back" after "nobody": the name must keep the negation
+        if any(terms.is_negator(t) for t in tokens[max(0, i - NEGATION_REACH):i]):
+            continue  # "called back" after "nobody", "call back" in "never got the call back": keep the negation
         for j in range(i + 2, min(n, i + 5) + 1):
             last = tokens[j - 1]
             if not last[0].isalpha() or last in _BREAKS or (last in _PRONOUNS and tokens[j - 2] == "and"):

@@ -224,12 +224,12 @@ def analyse_pain_points(
 # Anchors and groups
 # --------------------------------------------------------------------------- #
 def _usable(weights: terms.TermWeights, excluded: set[str]) -> np.ndarray:
-    """The features' z-scores, with names seen as @handles set to zero (a name is not a complaint)."""
+    """The features' z-scores, zero for names seen as @handles and for a lone "not"."""
     z = weights.z.astype(np.float64).copy()
-    if excluded:
-        for j, feature in enumerate(weights.vocabulary):
-            if any(p in excluded for p in feature.split()):
-                z[j] = 0.0
+    for j, feature in enumerate(weights.vocabulary):
+        # A name is not a complaint; nor is "not" alone (its pairs, "not call", "not turn", say what).
+        if feature == "not" or (excluded and any(p in excluded for p in feature.split())):
+            z[j] = 0.0
     return z
 
 

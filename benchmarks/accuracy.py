@@ -13,7 +13,8 @@ Prints a table and writes JSON (default ``benchmarks/results/accuracy.json``):
   ``train --labels`` does (grid search included; ``--skip-cv`` to leave out).
 
 The data folder is resolved as ``<repo>/../shared/data``; when it is absent the
-script says so and exits 0. Usage::
+script says so and exits 0. The VADER baseline needs the ``bench`` extra
+(``.venv/bin/pip install -e '.[bench]'``). Usage::
 
     .venv/bin/python benchmarks/accuracy.py [--model-dir models] [--skip-cv]
 """

@@ -33,6 +33,7 @@ FEATURES = (
     "survey.codeframe",
     "survey.widget",
     "survey.insights",
+    "survey.followup",
 )
 
 

@@ -99,9 +99,10 @@ def create_command(kind: str, name: str, subject: str | None, closed: bool) -> N
 @survey_cli.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 def list_command(as_json: bool) -> None:
-    """Show each survey's key, kind, name, number of answers and current score."""
+    """Show each survey's key, kind, name, state (open, closed, or full at its cap), answers and current score."""
     from survey.display import TOO_FEW, enough, score_text
     from survey.metrics import metric_for
+    from survey.schedule import state
 
     minimum = current_app.config["MIN_ANSWERS"]
     rows, shown = [], []
@@ -111,7 +112,7 @@ def list_command(as_json: bool) -> None:
         result = metric_for(survey.kind, scores)
         rows.append({
             "key": survey.public_key, "kind": survey.kind, "name": survey.name,
-            "open": survey.is_open, "responses": answers,
+            "open": survey.is_open, "state": state(survey, answers), "responses": answers,
             "score": None if result.score is None else round(result.score, 1),
             "ci_low": None if result.ci_low is None else round(result.ci_low, 1),
             "ci_high": None if result.ci_high is None else round(result.ci_high, 1),
@@ -126,9 +127,9 @@ def list_command(as_json: bool) -> None:
     if not rows:
         click.echo("No surveys yet. Create one with `flask survey create --kind nps --name NAME`.")
         return
-    header = ("KEY", "KIND", "NAME", "OPEN", "ANSWERS", "SCORE")
+    header = ("KEY", "KIND", "NAME", "STATE", "ANSWERS", "SCORE")
     table = [header] + [
-        (r["key"], r["kind"], r["name"], "yes" if r["open"] else "no", str(r["responses"]), score)
+        (r["key"], r["kind"], r["name"], r["state"], str(r["responses"]), score)
         for r, score in zip(rows, shown)
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
@@ -150,6 +151,36 @@ def open_command(key: str) -> None:
     """Re-open a closed survey."""
     set_survey_open(find_survey(key), True)
     click.echo(f"opened {key}")
+
+
+@survey_cli.command("schedule")
+@click.argument("key")
+@click.option("--closes-at", metavar="DATE", help="Stop taking answers at this moment: 2026-12-31 (after that "
+                                                  "day, UTC), '2026-12-31 18:00' (UTC) or 2026-12-31T18:00+01:00.")
+@click.option("--no-close-date", is_flag=True, help="Remove the close date.")
+@click.option("--max-responses", type=int, metavar="N", help="Stop taking new answers once the survey has N.")
+@click.option("--no-cap", is_flag=True, help="Remove the response cap.")
+def schedule_command(key: str, closes_at: str | None, no_close_date: bool, max_responses: int | None,
+                     no_cap: bool) -> None:
+    """Show or set when a survey closes by itself: a close date and a response cap."""
+    from survey.schedule import date_text, parse_close_date, set_schedule, state
+
+    survey = find_survey(key)
+    if closes_at and no_close_date:
+        raise click.UsageError("--closes-at and --no-close-date contradict each other; pass one")
+    if max_responses is not None and no_cap:
+        raise click.UsageError("--max-responses and --no-cap contradict each other; pass one")
+    if closes_at or no_close_date or max_responses is not None or no_cap:
+        try:
+            when = None if no_close_date else parse_close_date(closes_at) if closes_at else survey.closes_at
+            cap = None if no_cap else max_responses if max_responses is not None else survey.max_responses
+            set_schedule(survey, closes_at=when, max_responses=cap)
+        except OperationError as exc:
+            raise click.UsageError(str(exc)) from None
+    answers = db.session.scalar(sa.select(sa.func.count()).where(Response.survey_id == survey.id))
+    close_date = date_text(survey.closes_at) if survey.closes_at else "none"
+    cap = f"{answers} of at most {survey.max_responses}" if survey.max_responses else f"{answers} (no cap)"
+    click.echo(f"{key}: {state(survey, answers)}; close date: {close_date}; answers: {cap}")
 
 
 @responses_cli.command("import")

@@ -75,8 +75,11 @@ def enough(n: int | None, minimum: int = DEFAULT_MIN_ANSWERS) -> bool:
 
 
 def init_app(app) -> None:
+    from survey.schedule import date_text
+
     for function in (score_text, interval_text, change_text, change_interval_text, method_text):
         app.add_template_filter(function)
+    app.add_template_filter(date_text, "close_date")
 
     @app.context_processor
     def min_answers() -> dict:

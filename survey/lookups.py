@@ -14,11 +14,11 @@ from flask import abort
 
 from survey.db import db
 from survey.models import Survey
+from survey.schedule import closed_reason
 
 #: The look-up as one statement, built once per process (also used by ``survey.published``).
 SURVEY_BY_KEY = sa.select(Survey).where(Survey.public_key == sa.bindparam("public_key"))
 NO_SURVEY_WITH_KEY = "There is no survey with that key."
-CLOSED = "This survey is closed and no longer takes answers. Thank you for your interest."
 
 
 def survey_by_key(public_key: str) -> Survey | None:
@@ -33,7 +33,8 @@ def survey_or_404(public_key: str) -> Survey:
     return survey
 
 
-def require_open(survey: Survey) -> None:
-    """410 for a survey that takes no more answers (its page, its widget)."""
-    if not survey.is_open:
-        abort(410, description=CLOSED)
+def require_open(survey: Survey, *, new_answer: bool = True) -> None:
+    """410 for a survey that takes no more answers (closed, past its close date, or at its cap)."""
+    reason = closed_reason(survey, new_answer=new_answer)
+    if reason is not None:
+        abort(410, description=reason)

@@ -152,6 +152,11 @@ class Survey(db.Model):
     followup_positive: Mapped[str] = mapped_column(sa.String(300))
     thank_you: Mapped[str] = mapped_column(sa.String(1000))
     is_open: Mapped[bool] = mapped_column(default=True)
+    # Schedule (survey.schedule): no answers from closes_at on (naive UTC), no new ones past max_responses.
+    closes_at: Mapped[Optional[dt.datetime]]
+    max_responses: Mapped[Optional[int]]
+    # Scores up to here need a follow-up (survey.followup); None: the top of the kind's negative band.
+    followup_max_score: Mapped[Optional[int]]
     owner_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     # E-mail invitations
@@ -171,6 +176,7 @@ class Survey(db.Model):
         sa.CheckConstraint(f"kind IN {tuple(KINDS)}", name="kind_known"),
         sa.CheckConstraint("widget_cap_days >= 0", name="cap_not_negative"),
         sa.CheckConstraint("throttle_days IS NULL OR throttle_days >= 0", name="throttle_not_negative"),
+        sa.CheckConstraint("max_responses IS NULL OR max_responses >= 1", name="max_responses_positive"),
     )
 
     @property
@@ -180,6 +186,11 @@ class Survey(db.Model):
     @property
     def scale(self) -> range:
         return self.spec.scale
+
+    @property
+    def followup_threshold(self) -> int:
+        """The highest score that lands in the follow-up inbox."""
+        return self.spec.negative_max if self.followup_max_score is None else self.followup_max_score
 
     def followup_prompt(self, score: int | None) -> str:
         """The follow-up question for this score's band (the neutral one before a score)."""

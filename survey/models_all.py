@@ -9,3 +9,4 @@ from survey.invites import models as invites_models  # noqa: F401
 from survey import ratelimit  # noqa: F401
 from survey.widget import models as widget_models  # noqa: F401
 from survey.codeframe import models as codeframe_models  # noqa: F401
+from survey.followup import models as followup_models  # noqa: F401

@@ -40,7 +40,12 @@ PUBLIC_ENDPOINTS = {
 # Pages only admins may use; the test checks they really are marked admin-only.
 ADMIN_ONLY = {"admin.new_survey", "admin.edit_survey", "admin.users", "admin.deactivate_user",
               "admin.activate_user", "admin.change_role", "admin.contacts", "admin.clear_contact_bounce",
+              "admin.new_contact", "admin.contact_detail", "admin.unsubscribe_contact_page", "admin.forget_contact_page",
               "admin.end_user_sessions"}
+# Pages every signed-in role works, by decision; the test checks they are not admin-only.
+# The follow-up inbox: analysts and admins both follow up with unhappy customers (it changes no
+# survey, contact or account, only the answer's follow-up and notes).
+EVERY_ROLE = {"followup.inbox_page", "followup.answer_page"}
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
@@ -80,6 +85,8 @@ def test_every_route_is_public_by_decision_or_protected(app):
                           "PUBLIC_ENDPOINTS (tests/test_access.py) with a reason")
     for endpoint in ADMIN_ONLY:
         assert app.view_functions[endpoint].access == "admin", endpoint
+    for endpoint in EVERY_ROLE:
+        assert app.view_functions[endpoint].access == "login", endpoint
 
 
 def test_anonymous_visitors_are_sent_to_sign_in_or_get_401(app, make_survey):

@@ -123,3 +123,24 @@ def test_a_run_of_all_surveys_counts_for_a_survey_it_found_nothing_in(client, ma
     text = page(client, calm)
     assert "found no complaint that enough answers share" in text
     assert "No analysis has run" not in text
+
+
+def test_the_demo_shows_pain_points_on_first_sign_in(client):
+    from survey.demo import analyse_demo, seed_demo
+    from survey.demo_comments import demo_comments
+    from survey.models import Response, Survey
+
+    seed_demo("http://127.0.0.1:5000")
+    [line] = analyse_demo()
+    assert line.startswith("Analysed") and "pain points" in line
+    assert analyse_demo() == []  # once: a second seeding leaves the analysis alone
+    comments = db.session.scalar(sa.select(sa.func.count()).select_from(Response).where(Response.comment.is_not(None)))
+    assert comments >= 500  # hundreds of comments across the three kinds
+    assert len({text for _, text in demo_comments("nps", 400)}) >= 250  # varied, not a few repeated
+    login(client, "analyst")
+    nps = db.session.scalar(sa.select(Survey).where(Survey.kind == "nps"))
+    text = page(client, nps)
+    assert "Last analysis" in text and "No analysis has run" not in text
+    assert 'class="table pain-table"' in text
+    for survey in db.session.scalars(sa.select(Survey)):
+        assert "No analysis has run" not in page(client, survey), survey.name

@@ -13,6 +13,7 @@ import click
 import pytest
 
 from survey.auth.operations import create_api_token
+from tests.analyze_support import add_answers, analysis_app, tiny_model  # noqa: F401  (fixtures)
 from tests.conftest import REPO
 from tests.dashboard_support import make_user
 from tests.invites_support import add_contacts
@@ -84,7 +85,7 @@ def test_json_where_scripts_read_the_result(app, runner, make_survey, tmp_path):
                                "--base-url", "http://rapport.test"]).exit_code == 0
     delivered = runner.invoke(args=["invite", "deliver", "--json"])
     assert delivered.exit_code == 0, delivered.output
-    report = json.loads(delivered.stdout.strip().splitlines()[-1])
+    report = json.loads([line for line in delivered.output.splitlines() if line.startswith("{")][-1])
     assert report["sent"] == 4 and report["failed"] == 0
     outbox = json.loads(runner.invoke(args=["invite", "outbox", "--json"]).output)
     assert outbox["counts"]["sent"] == 4 and outbox["messages"] == []
@@ -101,3 +102,35 @@ def test_rapport_version_is_rapports(tmp_path):
                                  "RAPPORT_INSTANCE_PATH": str(tmp_path / "i")},
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stdout.strip() == f"Rapport {version('rapport')}"
+
+
+def test_analyze_prints_its_summary_as_json(runner, make_survey, make_response, tmp_path, analysis_app):
+    survey, responses = add_answers(make_survey, make_response)
+    out = tmp_path / "report"
+    result = runner.invoke(args=["analyze", "--survey", survey.public_key, "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["model_version"] == analysis_app
+    assert summary["totals"]["labelled_now"] == len([r for r in responses if r.comment])
+    assert [s["key"] for s in summary["surveys"]] == [survey.public_key]
+    assert summary["report_html"] == str(out / "report.html") and (out / "report.html").exists()
+    assert isinstance(summary["pain_points"], list)
+    misplaced = runner.invoke(args=["analyze", "--json", "classify", "x.csv"])
+    assert misplaced.exit_code == 2 and "--json" in misplaced.output
+
+
+def test_classify_and_evaluate_take_the_file_as_an_argument(runner, tmp_path, analysis_app):
+    src = tmp_path / "in.csv"
+    src.write_text("text,gold\nthe agent was rude to me,negative\nquick fix thanks,positive\n")
+    out = tmp_path / "out.csv"
+    result = runner.invoke(args=["analyze", "classify", str(src), "--text-col", "text", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_text().splitlines()[0].startswith("text,gold,sentiment")
+    scored = runner.invoke(args=["analyze", "evaluate", str(src), "--text-col", "text", "--label-col", "gold",
+                                 "--task", "sentiment", "--json"])
+    assert scored.exit_code == 0 and "accuracy" in json.loads(scored.stdout)
+    assert "missing the input CSV FILE" in runner.invoke(
+        args=["analyze", "classify", "--text-col", "text", "--out", str(out)]).output
+    twice = runner.invoke(args=["analyze", "classify", str(src), "--in", str(src), "--text-col", "text",
+                                "--out", str(out)])
+    assert twice.exit_code == 2 and "once" in twice.output

@@ -225,9 +225,16 @@ def test_worker_killed_mid_batch_only_that_batch_is_uncertain_and_nothing_arrive
     ids = mailbox.message_ids()
     assert len(ids) == len(set(ids)) == (5 if hook == "before_rcpt" else 6)
     # The operator looks up each one in the server's log: arrived ones are marked sent, the others resent.
-    for message in outbox("uncertain"):
-        verdict = "--sent" if message.message_id in ids else "--resend"
-        assert runner.invoke(args=["invite", "resolve", str(message.id), verdict]).exit_code == 0
+    held = outbox("uncertain")
+    arrived = [str(m.id) for m in held if m.message_id in ids]
+    missing = [str(m.id) for m in held if m.message_id not in ids]
+    mixed = runner.invoke(args=["invite", "resolve", "--sent", *arrived, *missing, str(outbox("sent")[0].id)])
+    assert mixed.exit_code == 1 and "nothing was changed" in mixed.output
+    assert len(outbox("uncertain")) == 3
+    for verdict, message_ids in (("--sent", arrived), ("--resend", missing)):
+        if message_ids:
+            settled = runner.invoke(args=["invite", "resolve", verdict, *message_ids])
+            assert settled.exit_code == 0 and settled.output.count("message ") == len(message_ids), settled.output
     assert deliver().sent == (3 if hook == "before_rcpt" else 2)
     assert_each_arrived_once(mailbox, 8)
 

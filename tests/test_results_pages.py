@@ -351,3 +351,17 @@ def test_export_is_the_filtered_answers_as_safe_csv(client, survey, make_respons
     assert row["id"] == str(a.id) and row["comment"] == "'=HYPERLINK(\"http://evil\")" and row["meta.plan"] == "'@pro"
     assert (row["sentiment"], row["theme"], row["sentiment_proba"], row["band"]) == ("negative", "service", "0.8", "negative")
     assert reply.get_data().startswith(b"\xef\xbb\xbf")  # UTF-8 BOM for Excel
+
+
+def test_filter_form_and_chart_tables_offer_every_label(client, survey, make_response):
+    """The label vocabulary reaches the templates (analysis.labels), not a list written in them."""
+    from analysis.labels import SENTIMENTS, THEMES
+
+    response = make_response(survey, score=2, comment="slow")
+    label(response, "negative", "service")
+    login(client)
+    page = client.get(f"/surveys/{survey.public_key}/results").get_data(as_text=True)
+    for value in (*SENTIMENTS, *THEMES):
+        assert f'<option value="{value}"' in page, value
+    for sentiment in SENTIMENTS:
+        assert f'<th scope="col" class="num">{sentiment}</th>' in page, sentiment

@@ -10,7 +10,7 @@ from flask import Blueprint, Flask
 
 bp = Blueprint("admin", __name__)
 
-from survey.admin import contacts, routes, users  # noqa: E402,F401
+from survey.admin import contact_pages, contacts, routes, users  # noqa: E402,F401
 
 
 def init_app(app: Flask) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf.file import FileField, FileRequired
-from wtforms import (BooleanField, EmailField, IntegerField, PasswordField, SelectChoice, SelectField, StringField,
+from wtforms import (BooleanField, DateTimeLocalField, EmailField, IntegerField, PasswordField, SelectChoice, SelectField, StringField,
                      TextAreaField, ValidationError)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 from wtforms.validators import Optional as OptionalValidator
@@ -12,6 +12,8 @@ from survey.security import PageForm
 from survey.admin.operations import WORDING
 from survey.auth.operations import find_user, normalise_email
 from survey.auth.passwords import PasswordError, check_new_password
+from survey.invites.contacts import MAX_NAME, clean_text, parse_attribute_lines
+from survey.invites.contacts import normalise_email as normalise_contact_email
 from survey.kinds import KINDS
 from survey.operations import OperationError
 from survey.text import as_sentence
@@ -84,6 +86,16 @@ class SurveyForm(PageForm):
     email_subject = StringField("E-mail subject", validators=_optional_text(200, "The e-mail subject"))
     email_intro = TextAreaField("E-mail introduction", validators=_optional_text(5000, "The e-mail introduction"))
     is_open = BooleanField("Open: taking answers", default=True)
+    followup_max_score = IntegerField("Follow up answers scoring at most", validators=[OptionalValidator()],
+                                      description="Blank: the kind's lowest band (detractors, 0–6, for NPS). "
+                                                  "These answers wait in the follow-up inbox.")
+    closes_at = DateTimeLocalField("Close date (UTC)", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
+                                   validators=[OptionalValidator()],
+                                   description="Blank: open until you close it. From this moment the survey "
+                                               "takes no answers.")
+    max_responses = IntegerField("Response cap", validators=[
+        OptionalValidator(), NumberRange(1, 10_000_000, "Enter a number of answers from 1 to 10,000,000.")],
+        description="Blank: no cap. Once the survey has this many answers it takes no new ones.")
 
     def validate_origins(self, field: TextAreaField) -> None:
         origins, problems = [], []
@@ -110,6 +122,11 @@ class SurveyForm(PageForm):
             raise ValidationError(f"This survey already has {self.answer_count} answers on the "
                                   f"{survey.kind.upper()} scale; its kind can no longer change.")
 
+    def validate_followup_max_score(self, field: IntegerField) -> None:
+        spec = KINDS.get(self.kind.data)
+        if field.data is not None and spec is not None and field.data not in spec.scale:
+            raise ValidationError(f"Enter a score from {spec.low} to {spec.high}, or leave it blank.")
+
     def show_standard_wording(self) -> None:
         """On create, blank wording fields say what they will hold (the kind is not chosen yet)."""
         for name in (*WORDING, "email_subject", "email_intro"):
@@ -119,7 +136,7 @@ class SurveyForm(PageForm):
         """The fields as ``Survey`` attributes; blank wording means the standard wording."""
         values = {name: getattr(self, name).data for name in (
             "name", "subject", "followup_enabled", "throttle_days", "widget_cap_days", "keep_query_string",
-            "is_open", *WORDING)}
+            "is_open", "closes_at", "max_responses", "followup_max_score", *WORDING)}
         for name in ("name", "subject", *WORDING):
             values[name] = (values[name] or "").strip()
         values["email_subject"] = (self.email_subject.data or "").strip() or None
@@ -130,3 +147,47 @@ class SurveyForm(PageForm):
 class ContactsUploadForm(PageForm):
     file = FileField("Contacts CSV file", validators=[FileRequired("Choose a CSV file to upload.")])
     skip_bad = BooleanField("Load the good lines even if some lines are bad")
+
+
+class ContactAttributesMixin:
+    """Name and attributes as a person types them, checked like a CSV file's line."""
+
+    def contact_fields(self, max_attributes: int, max_value: int) -> tuple[str | None, dict[str, str]] | None:
+        """(name, attributes), or None with the errors on the fields."""
+        name = clean_text(self.name.data or "")
+        if name and len(name) > MAX_NAME:
+            self.name.errors.append(f"A name can be at most {MAX_NAME} characters.")
+            return None
+        try:
+            attributes = parse_attribute_lines(self.attributes.data or "", max_attributes=max_attributes,
+                                               max_value=max_value)
+        except ValueError as exc:
+            self.attributes.errors.append(as_sentence(str(exc)))
+            return None
+        return name, attributes
+
+
+ATTRIBUTES_HINT = "One per line as name: value, e.g. plan: pro. Campaign segments and result filters use them."
+
+
+class ContactForm(ContactAttributesMixin, PageForm):
+    email = EmailField("E-mail address", validators=[DataRequired("Enter the contact's e-mail address."),
+                                                     Length(max=254)])
+    name = StringField("Name")
+    attributes = TextAreaField("Attributes", description=ATTRIBUTES_HINT)
+
+    def validate_email(self, field: EmailField) -> None:
+        try:
+            field.data = normalise_contact_email(field.data)
+        except ValueError as exc:
+            raise ValidationError(as_sentence(str(exc))) from None
+
+
+class ContactEditForm(ContactAttributesMixin, PageForm):
+    name = StringField("Name")
+    attributes = TextAreaField("Attributes", description=ATTRIBUTES_HINT + " Delete a line to remove it.")
+
+
+class ForgetContactForm(PageForm):
+    confirm_email = StringField("Type the address to confirm", validators=[
+        DataRequired("Type the contact's e-mail address to confirm.")])

@@ -11,6 +11,7 @@ from survey.db import db
 from survey.metrics import MetricResult, metric_for
 from survey.models import Response, Survey
 from survey.results.queries import expand
+from survey.schedule import state
 
 
 @dataclass
@@ -18,6 +19,7 @@ class SurveySummary:
     survey: Survey
     responses: int
     metric: MetricResult
+    state: str  # survey.schedule.state: open, closed or full
 
 
 def score_counts(survey_ids: list[int]) -> dict[int, dict[int, int]]:
@@ -52,7 +54,8 @@ def summarise(surveys: list[Survey]) -> list[SurveySummary]:
     """Each survey with its number of answers and its all-time metric."""
     ids = [survey.id for survey in surveys]
     scores, totals = score_counts(ids), response_counts(ids)
-    return [SurveySummary(survey, totals.get(survey.id, 0), metric_from_counts(survey.kind, scores.get(survey.id, {})))
+    return [SurveySummary(survey, totals.get(survey.id, 0), metric_from_counts(survey.kind, scores.get(survey.id, {})),
+                          state(survey, answers=totals.get(survey.id, 0)))
             for survey in surveys]
 
 

@@ -134,7 +134,7 @@ SCHEMAS: dict[str, Any] = {
             "source": {"type": "string", "enum": ["discovered", "codeframe", "proposal"]},
             "proposal": {"type": "boolean"}, "count": INTEGER, "share": NUMBER,
             "score_impact": _nullable(NUMBER), "impact": NUMBER, "quotes": {"type": "array", "items": STRING},
-            "trend": _nullable(_ref("PainPointTrend"))})},
+            "trend": {"anyOf": [_ref("PainPointTrend"), {"type": "null"}]}})},
     }),
     "Answer": _object({
         "id": INTEGER,

@@ -49,10 +49,11 @@ PROGRESS_FROM = 2000
               help="Use this model version instead of the newest (see `flask analyze train`).")
 @click.option("--batch-size", default=BATCH_SIZE, show_default=True, type=click.IntRange(1, 100_000),
               help="Comments labelled and stored per transaction.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (the report's figures, its folder).")
 @click.pass_context
 @with_appcontext
 def analyze_cli(ctx: click.Context, key: str | None, since: dt.datetime | None, out_dir: Path | None,
-                model_version: str | None, batch_size: int) -> None:
+                model_version: str | None, batch_size: int, as_json: bool) -> None:
     """Label new comments, find pain points and write a report.
 
     Incremental: comments already labelled by this model version are not
@@ -61,7 +62,8 @@ def analyze_cli(ctx: click.Context, key: str | None, since: dt.datetime | None, 
     """
     if ctx.invoked_subcommand is not None:
         given = [name for name, value in (("--survey", key), ("--since", since), ("--out", out_dir),
-                                          ("--model", model_version)) if value is not None]
+                                          ("--model", model_version), ("--json", as_json or None))
+                 if value is not None]
         if given:
             raise click.UsageError(f"{', '.join(given)} belong(s) to `flask analyze` itself, "
                                    f"not to `flask analyze {ctx.invoked_subcommand}`")
@@ -71,7 +73,17 @@ def analyze_cli(ctx: click.Context, key: str | None, since: dt.datetime | None, 
                                        batch_size, progress=_progress)
     except AnalysisError as exc:
         raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(_summary_json(outcome.report, outcome.out_dir), indent=2, default=str))
+        return
     _print_summary(outcome.report, outcome.out_dir)
+
+
+def _summary_json(report: dict, out_dir: Path) -> dict:
+    """What the text summary says, as data: figures per survey, labels, every pain point, where the report is."""
+    keys = ("model_version", "totals", "surveys", "metrics", "sentiment", "theme", "pain_points")
+    return {**{key: report[key] for key in keys if key in report},
+            "out_dir": str(out_dir), "report_html": str(Path(out_dir) / "report.html")}
 
 
 def _progress(total: int, label: str):
@@ -91,6 +103,10 @@ def _print_summary(report: dict, out_dir: Path) -> None:
         interval = (f" (95% CI {metric['ci_low']:.1f} to {metric['ci_high']:.1f})"
                     if metric["ci_low"] is not None else "")
         click.echo(f"{survey['kind'].upper():4} {survey['name']} [{survey['key']}]: {score}{interval}, n={metric['n']:,}")
+        if survey["negative_comments"]:
+            click.echo(f"     pain points hold {survey['pain_point_comments']:,} of {survey['negative_comments']:,} "
+                       f"negative comments ({survey['coverage'] * 100:.0f}%; "
+                       f"{survey['other_negative_comments']:,} other), ranked by {survey['ranked_by']}")
     click.echo("Sentiment: " + ", ".join(f"{n:,} {label}" for label, n in report["sentiment"].items()))
     click.echo("Themes:    " + ", ".join(f"{n:,} {label}" for label, n in report["theme"].items()))
     points = report["pain_points"]
@@ -109,19 +125,22 @@ def _print_summary(report: dict, out_dir: Path) -> None:
 # flask analyze classify / evaluate / train
 # --------------------------------------------------------------------------- #
 @analyze_cli.command("classify")
-@click.option("--in", "in_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="CSV file (UTF-8) with a header row.")
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--in", "in_path", hidden=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Old spelling of FILE.")
 @click.option("--text-col", required=True, help="Column holding the text to label.")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="CSV file to write: the input plus sentiment, sentiment_proba, theme, theme_proba.")
 @click.option("--model", "model_version", metavar="VERSION", help="Model version (default: the newest).")
 @click.option("--batch-size", default=BATCH_SIZE, show_default=True, type=click.IntRange(1, 100_000))
-def classify_command(in_path: Path, text_col: str, out_path: Path, model_version: str | None, batch_size: int) -> None:
-    """Label every row of any CSV file, streaming (memory does not grow with the file)."""
+def classify_command(file: Path | None, in_path: Path | None, text_col: str, out_path: Path,
+                     model_version: str | None, batch_size: int) -> None:
+    """Label every row of the CSV FILE (UTF-8, header row), streaming (memory does not grow with the file)."""
     from analysis.classify import ColumnNotFound, classify_csv
 
+    in_path = _input_file(file, in_path)
     if out_path.resolve() == in_path.resolve():
-        raise click.UsageError("--out must be a different file from --in (it would be overwritten while read)")
+        raise click.UsageError("--out must be a different file from FILE (it would be overwritten while read)")
     if not out_path.parent.is_dir():
         raise click.UsageError(f"--out: folder {out_path.parent} does not exist")
     labeller = _labeller(model_version)
@@ -152,18 +171,21 @@ def _written_aside(target: Path) -> Iterator[Path]:
 
 
 @analyze_cli.command("evaluate")
-@click.option("--in", "in_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="CSV file (UTF-8) with the text and the right answers.")
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--in", "in_path", hidden=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Old spelling of FILE.")
 @click.option("--text-col", required=True, help="Column holding the text.")
 @click.option("--label-col", required=True, help="Column holding the right label (rows left blank are skipped).")
 @click.option("--task", required=True, type=click.Choice(TASKS), help="Which labels to score.")
 @click.option("--model", "model_version", metavar="VERSION", help="Model version (default: the newest).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of the table.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON here.")
-def evaluate_command(in_path: Path, text_col: str, label_col: str, task: str, model_version: str | None,
-                     as_json: bool, out_path: Path | None) -> None:
-    """Accuracy, macro-F1, per-class precision/recall and the confusion matrix against labelled data."""
+def evaluate_command(file: Path | None, in_path: Path | None, text_col: str, label_col: str, task: str,
+                     model_version: str | None, as_json: bool, out_path: Path | None) -> None:
+    """Accuracy, macro-F1, per-class precision/recall and the confusion matrix against the labelled CSV FILE."""
     from analysis.evaluate import evaluate, format_report
+
+    in_path = _input_file(file, in_path)
 
     texts, gold, skipped = [], [], 0
     problems = []
@@ -192,6 +214,15 @@ def evaluate_command(in_path: Path, text_col: str, label_col: str, task: str, mo
         click.echo(f"model {labeller.version} on {in_path.name}" + (f" ({skipped} unlabelled row(s) skipped)"
                                                                       if skipped else ""))
         click.echo(format_report(result))
+
+
+def _input_file(file: Path | None, old_option: Path | None) -> Path:
+    """FILE as an argument, like every other command's input; ``--in FILE`` still works."""
+    if file and old_option:
+        raise click.UsageError("give the input file once: as FILE (--in is its old spelling)")
+    if not (file or old_option):
+        raise click.UsageError("missing the input CSV FILE")
+    return file or old_option
 
 
 def _read_csv(path: Path, columns: list[str]):

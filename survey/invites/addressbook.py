@@ -49,6 +49,26 @@ def import_contacts(rows: list[ContactRow]) -> ContactImport:
     return ContactImport(added=added, updated=updated)
 
 
+def add_contact(row: ContactRow) -> Contact:
+    """One new contact, typed in (``row`` already checked: survey.invites.contacts); a known address is refused."""
+    if find_contact(row.email) is not None:
+        raise OperationError(f"{row.email} is already a contact; open it to edit it")
+    contact = Contact(email=row.email, name=row.name, attributes=dict(row.attributes))
+    db.session.add(contact)
+    db.session.commit()
+    return contact
+
+
+def update_contact(contact: Contact, name: str | None, attributes: dict[str, str]) -> bool:
+    """Replace the contact's name and attributes (an attribute left out is removed); False if nothing changed."""
+    if name == contact.name and attributes == (contact.attributes or {}):
+        return False
+    contact.name = name
+    contact.attributes = dict(attributes)  # a new dict, so the JSON column is seen as changed
+    db.session.commit()
+    return True
+
+
 def find_contact(email: str) -> Contact | None:
     return db.session.scalar(sa.select(Contact).where(Contact.email == (email or "").strip().lower()))
 
@@ -123,6 +143,7 @@ def forget_contact(email: str) -> Forgotten:
     invitation_ids = list(db.session.scalars(sa.select(Invitation.id).where(Invitation.contact_id == contact.id)))
     answers = sa.or_(Response.contact_id == contact.id,
                      Response.invitation_id.in_(invitation_ids) if invitation_ids else sa.false())
+    erase_follow_up_notes(sa.select(Response.id).where(answers))
     anonymised = db.session.execute(
         sa.update(Response).where(answers)
         .values(contact_id=None, invitation_id=None, submission_key=None, edit_token_hash=None, meta={}),
@@ -144,6 +165,15 @@ def forget_contact(email: str) -> Forgotten:
     files = _delete_eml_files(message_ids)
     return Forgotten(email=contact.email, answers_anonymised=anonymised, invitations_anonymised=len(invitation_ids),
                      messages_deleted=len(message_ids), files_deleted=files)
+
+
+def erase_follow_up_notes(response_ids: sa.Select) -> None:
+    """The team's notes on these answers may name the person: they go with the person (no commit)."""
+    from survey.followup.models import FollowUp, FollowUpNote
+
+    follow_ups = sa.select(FollowUp.id).where(FollowUp.response_id.in_(response_ids))
+    db.session.execute(sa.delete(FollowUpNote).where(FollowUpNote.follow_up_id.in_(follow_ups)),
+                       execution_options={"synchronize_session": False})
 
 
 def _delete_eml_files(message_ids: list[str]) -> int:

@@ -30,6 +30,7 @@ from survey.invites.contacts import ATTRIBUTE_NAME, attribute_key
 from survey.invites.models import Campaign, Invitation, OutboxMessage, recipient_domain
 from survey.models import Contact, Survey, utcnow
 from survey.operations import OperationError
+from survey.schedule import refusal_for_staff
 from survey.tokens import hash_token
 
 # Contacts per chunk (one commit each, about 15 MB of messages in memory); see
@@ -129,8 +130,9 @@ def send_campaign(survey: Survey, *, base_url: str, segment: dict[str, list[str]
     config = current_app.config
     now = now or utcnow()
     segment = segment or {}
-    if not survey.is_open:
-        raise OperationError(f"survey {survey.public_key} is closed; open it before inviting anyone")
+    refusal = refusal_for_staff(survey, now)
+    if refusal:
+        raise OperationError(refusal)
     links = Links(base_url)
     sender = sender or config["MAIL_DEFAULT_SENDER"]
     try:

@@ -25,7 +25,6 @@ from survey.db import db
 from survey.invites import delivery, operations
 from survey.invites.models import INVITATION_STATUSES, OUTBOX_STATES, Campaign, Invitation, OutboxMessage
 from survey.invites.mailer import MailNotConfigured
-from survey.invites.reporting import describe_progress
 from survey.operations import OperationError
 
 contacts_cli = AppGroup("contact", help="Import, unsubscribe, unbounce and forget the people surveys are sent to.")
@@ -213,7 +212,7 @@ def deliver_command(loop: bool, interval: float, batch_size: int | None, as_json
     stop = {"now": False}
 
     def request_stop(signum, frame):
-        stop["now"] = True  # finish the message in hand, then leave
+        stop["now"] = True  # finish the batch in hand (its results recorded), then leave
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, request_stop)
@@ -295,7 +294,7 @@ def status_command(campaign_id: int | None, key: str | None, as_json: bool) -> N
                    f"skipped {s['skipped_unsubscribed']} unsubscribed, {s['skipped_bounced']} bounced, "
                    f"{s['skipped_throttled']} throttled")
         if s["delivery"]:
-            click.echo(f"  {describe_progress(s['delivery'])}")
+            click.echo(f"  {s['delivery']['summary']}")
 
 
 @invite_cli.command("list")
@@ -346,21 +345,28 @@ def outbox_command(state: str | None, as_json: bool) -> None:
 
 
 @invite_cli.command("resolve")
-@click.argument("message_id", type=int)
-@click.option("--sent", "verdict", flag_value="sent", help="The mail server's log shows it was accepted.")
-@click.option("--resend", "verdict", flag_value="resend", help="It was not accepted: send it again.")
-def resolve_command(message_id: int, verdict: str | None) -> None:
-    """Settle an 'uncertain' message (see `flask invite outbox`)."""
+@click.argument("message_ids", nargs=-1, type=int, required=True, metavar="MESSAGE_ID...")
+@click.option("--sent", "verdict", flag_value="sent", help="The mail server's log shows they were accepted.")
+@click.option("--resend", "verdict", flag_value="resend", help="They were not accepted: send them again.")
+def resolve_command(message_ids: tuple[int, ...], verdict: str | None) -> None:
+    """Settle 'uncertain' messages (see `flask invite outbox`): a crashed worker leaves up to a batch of them.
+
+    Every MESSAGE_ID must be uncertain, or nothing changes.
+    """
     if verdict is None:
         raise click.UsageError("say --sent or --resend")
-    message = db.session.get(OutboxMessage, message_id)
-    if message is None:
-        raise click.ClickException(f"there is no outbox message {message_id}")
-    try:
+    messages = []
+    for message_id in dict.fromkeys(message_ids):
+        message = db.session.get(OutboxMessage, message_id)
+        if message is None:
+            raise click.ClickException(f"there is no outbox message {message_id}; nothing was changed")
+        if message.state != "uncertain":
+            raise click.ClickException(f"message {message_id} is {message.state}, not uncertain; "
+                                       "nothing was changed")
+        messages.append(message)
+    for message in messages:
         delivery.resolve_uncertain(message, delivered=verdict == "sent")
-    except OperationError as exc:
-        raise _fail(exc) from None
-    click.echo(f"message {message_id}: " + ("marked sent" if verdict == "sent" else "queued again"))
+        click.echo(f"message {message.id}: " + ("marked sent" if verdict == "sent" else "queued again"))
 
 
 @invite_cli.command("bounces")

@@ -84,6 +84,34 @@ def parse_contacts_csv(stream: TextIO, *, max_attributes: int = 20, max_value: i
     return result
 
 
+def parse_attribute_lines(text: str, *, max_attributes: int = 20, max_value: int = 200) -> dict[str, str]:
+    """Attributes typed one per line as ``plan: pro`` (or ``plan = pro``), checked like a CSV file's columns.
+
+    Raises ValueError naming the line at fault. A line without a value is refused, not read as "erase".
+    """
+    attributes: dict[str, str] = {}
+    for number, line in enumerate((text or "").splitlines(), start=1):
+        if not line.strip():
+            continue
+        split = min((line.find(mark) for mark in ":=" if mark in line), default=-1)
+        if split < 0:
+            raise ValueError(f"line {number}: write the attribute as name: value, e.g. plan: pro")
+        key, value = attribute_key(line[:split]), clean_text(line[split + 1:])
+        if not ATTRIBUTE_NAME.match(key) or key in ("email", "name"):
+            raise ValueError(f"line {number}: {line[:split].strip()!r} cannot be an attribute name: use letters, "
+                             "digits, spaces, '-' or '_' (at most 64; not email or name)")
+        if not value:
+            raise ValueError(f"line {number}: {key!r} has no value; delete the line to remove the attribute")
+        if len(value) > max_value:
+            raise ValueError(f"line {number}: {key!r} is longer than {max_value} characters")
+        if key in attributes:
+            raise ValueError(f"line {number}: {key!r} appears twice")
+        attributes[key] = value
+    if len(attributes) > max_attributes:
+        raise ValueError(f"{len(attributes)} attributes; at most {max_attributes} are kept")
+    return attributes
+
+
 def _columns(header: list[str], max_attributes: int) -> tuple[str, str | None, dict[str, str]]:
     if not header:
         raise ImportError_("the file is empty: it needs a header line with an 'email' column")

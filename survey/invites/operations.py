@@ -8,7 +8,8 @@ place and raises ``OperationError`` with a message for a person.
 """
 
 from survey.invites.addressbook import (  # noqa: F401
-    ContactImport, Forgotten, clear_bounce, find_contact, forget_contact, import_contacts, unsubscribe_contact,
+    ContactImport, Forgotten, add_contact, clear_bounce, find_contact, forget_contact, import_contacts,
+    unsubscribe_contact, update_contact,
 )
 from survey.invites.answers import (  # noqa: F401
     answer_invitation, find_invitation, record_click, unsubscribe_invitation,

@@ -34,6 +34,7 @@ from survey.invites.models import Invitation
 from survey.models import utcnow
 from survey.operations import edit_allowed_until
 from survey.invites.operations import answer_invitation, find_invitation, record_click, unsubscribe_invitation
+from survey.lookups import require_open
 from survey.requestinfo import ua_family
 from survey.security import csrf
 
@@ -61,8 +62,7 @@ def invitation_or_abort(token: str, *, usable: bool = True) -> Invitation:
                                    f"{_date(invitation.expires_at)}.")
         abort(410, description=f"This survey link expired on {_date(invitation.expires_at)}, so it no longer "
                                "takes answers. Thank you for your interest.")
-    if not invitation.campaign.survey.is_open:
-        abort(410, description="This survey is closed and no longer takes answers. Thank you for your interest.")
+    require_open(invitation.campaign.survey, new_answer=invitation.response is None)
     return invitation
 
 

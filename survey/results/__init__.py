@@ -7,6 +7,8 @@ are about; the API reuses it so both accept the same query arguments.
 
 from flask import Blueprint, Flask
 
+from analysis.labels import SENTIMENTS, THEMES
+
 bp = Blueprint("results", __name__)
 
 from survey.results import present, routes  # noqa: E402,F401
@@ -14,3 +16,5 @@ from survey.results import present, routes  # noqa: E402,F401
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    # The label vocabulary, for the filter form and the chart tables.
+    app.jinja_env.globals.update(SENTIMENTS=SENTIMENTS, THEMES=THEMES)

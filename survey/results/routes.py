@@ -7,7 +7,6 @@ import re
 from flask import Response as HttpResponse
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, stream_with_context, url_for
 
-from analysis.labels import SENTIMENTS, THEMES
 from survey.auth import current_user, login_required, role_required
 from survey.db import db
 from survey.errors import error_response
@@ -47,8 +46,6 @@ def filter_bar(flt: ResponseFilter, endpoint: str) -> dict:
         "flt": flt,
         "endpoint": endpoint,
         "band_names": band_names(flt.survey),
-        "sentiments": SENTIMENTS,
-        "themes": THEMES,
         "attribute_choices": queries.attribute_choices(flt.survey),
         "chips": filter_chips(flt, endpoint, pain_point_label(pain)),
         "pain": pain,

@@ -75,7 +75,7 @@ def admit(public_key: str, write: bool) -> Published:
     allow_origin(check.origin)
     # Remembered so partner_origin need not ask the database the same question again.
     g.partner_origin = check.origin if check.partner else None
-    require_open(survey)
+    require_open(survey, new_answer=request.method != "PATCH")  # a comment to a counted answer is no new one
     if write:
         if not request.is_json:
             raise ApiError(415, "send the body as JSON with Content-Type: application/json")

@@ -15,7 +15,7 @@ On SQLite the check needs a table recreate (batch mode), run with foreign keys
 off as in 5d0b7e3c9a14, whose helper is reused.
 
 Revision ID: 2bcae5ee70ee
-Revises: b7c3d9e1f022, b7d2e4f61c30
+Revises: c5e8a2f7d310
 Create Date: 2026-12-06 09:10:00
 
 """
@@ -28,8 +28,7 @@ import sqlalchemy as sa
 
 
 revision = '2bcae5ee70ee'
-# Also joins the two heads main had when this was written (codeframe and pain analysis).
-down_revision = ('b7c3d9e1f022', 'b7d2e4f61c30')
+down_revision = 'c5e8a2f7d310'
 branch_labels = None
 depends_on = None
 

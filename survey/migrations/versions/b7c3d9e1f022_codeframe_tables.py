@@ -1,7 +1,7 @@
 """Codeframe: pain points say where they come from and carry their trend; a survey's own named pain points, their examples, analysts' edits, dismissed proposals
 
 Revision ID: b7c3d9e1f022
-Revises: e5b1c07d9a22
+Revises: b7d2e4f61c30
 Create Date: 2026-12-06 09:55:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'b7c3d9e1f022'
-down_revision = 'e5b1c07d9a22'
+down_revision = 'b7d2e4f61c30'
 branch_labels = None
 depends_on = None
 
