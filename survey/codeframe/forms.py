@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
+from survey.security import PageForm
 from wtforms import HiddenField, IntegerField, SelectMultipleField, StringField
 from wtforms.validators import Length, Optional
 
@@ -11,7 +11,7 @@ from survey.codeframe.models import NAME_MAX
 ACTIONS = ("rename", "merge", "split", "hide", "show", "assign", "remove", "accept", "dismiss")
 
 
-class CodeframeEditForm(FlaskForm):
+class CodeframeEditForm(PageForm):
     action = HiddenField()
     point_id = IntegerField(validators=[Optional()])
     target_id = IntegerField(validators=[Optional()])
