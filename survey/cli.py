@@ -99,9 +99,10 @@ def create_command(kind: str, name: str, subject: str | None, closed: bool) -> N
 @survey_cli.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 def list_command(as_json: bool) -> None:
-    """Show each survey's key, kind, name, number of answers and current score."""
+    """Show each survey's key, kind, name, state (open, closed, or full at its cap), answers and current score."""
     from survey.display import TOO_FEW, enough, score_text
     from survey.metrics import metric_for
+    from survey.schedule import state
 
     minimum = current_app.config["MIN_ANSWERS"]
     rows, shown = [], []
@@ -111,7 +112,7 @@ def list_command(as_json: bool) -> None:
         result = metric_for(survey.kind, scores)
         rows.append({
             "key": survey.public_key, "kind": survey.kind, "name": survey.name,
-            "open": survey.is_open, "responses": answers,
+            "open": survey.is_open, "state": state(survey, answers), "responses": answers,
             "score": None if result.score is None else round(result.score, 1),
             "ci_low": None if result.ci_low is None else round(result.ci_low, 1),
             "ci_high": None if result.ci_high is None else round(result.ci_high, 1),
@@ -126,9 +127,9 @@ def list_command(as_json: bool) -> None:
     if not rows:
         click.echo("No surveys yet. Create one with `flask survey create --kind nps --name NAME`.")
         return
-    header = ("KEY", "KIND", "NAME", "OPEN", "ANSWERS", "SCORE")
+    header = ("KEY", "KIND", "NAME", "STATE", "ANSWERS", "SCORE")
     table = [header] + [
-        (r["key"], r["kind"], r["name"], "yes" if r["open"] else "no", str(r["responses"]), score)
+        (r["key"], r["kind"], r["name"], r["state"], str(r["responses"]), score)
         for r, score in zip(rows, shown)
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]

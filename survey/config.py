@@ -36,6 +36,15 @@ class Defaults:
     COMMENT_MAX_LENGTH = 5000
     META_MAX_FIELDS = 20
     META_MAX_VALUE_LENGTH = 200
+    # An answer may be changed (its score, its comment) this long after it was first sent,
+    # whatever its channel: the answer page, the widget (its edit token) or an invitation link.
+    ANSWER_EDIT_WINDOW_SECONDS = 24 * 3600
+    # The answer page (/s/KEY): posts per client address (IPv6: per /64) per survey, and per
+    # survey from everyone ("30/minute", "100 per hour"; None: no limit), counted in the database.
+    ANSWER_RATE_LIMIT = "30/minute"
+    ANSWER_SURVEY_RATE_LIMIT = "600/minute"
+    # Posts sent sooner than this after the page was shown are bots: counted, not stored (0: off).
+    ANSWER_MIN_FILL_MS = 1200
     # Each web process re-reads a survey's wording, open flag and widget origins at most
     # this often (survey.published); changes made elsewhere reach answers this much later.
     SURVEY_CACHE_SECONDS = 5.0
@@ -97,9 +106,14 @@ class Defaults:
     # Exponent of the score-band prior on comment sentiment (analysis.score_band); None: its measured default, 0: off
     ANALYSIS_SCORE_WEIGHT: float | None = None
 
-    # Logging in
-    LOGIN_MAX_FAILURES = 5
+    # Logging in: failures per e-mail address as typed (known or not, so nothing tells them apart).
+    LOGIN_MAX_FAILURES = 5  # from one client network per LOGIN_LOCKOUT_SECONDS
     LOGIN_LOCKOUT_SECONDS = 300
+    # From all networks together per window; the owner's networks (a sign-in there within
+    # LOGIN_KNOWN_NETWORK_DAYS) are not held, so nobody can lock an owner out.
+    LOGIN_ACCOUNT_MAX_FAILURES = 50
+    LOGIN_ACCOUNT_WINDOW_SECONDS = 3600
+    LOGIN_KNOWN_NETWORK_DAYS = 30
     # -- dashboard accounts and API (survey.auth, survey.api) --
     # Each client address gets this many sign-in attempts per window (survey.ratelimit).
     LOGIN_ATTEMPTS_PER_IP = 30
@@ -119,7 +133,6 @@ class Defaults:
     WIDGET_RATE_LIMIT = "30/minute"  # answers and their edits (POST, PATCH)
     WIDGET_CONFIG_RATE_LIMIT = "120/minute"  # widget loads (GET …/widget)
     WIDGET_MIN_ANSWER_MS = 1200  # faster answers are counted as bots and not stored
-    WIDGET_EDIT_WINDOW_SECONDS = 24 * 3600  # how long the first answer's token may add the comment
     WIDGET_MAX_BODY_BYTES = 64 * 1024  # larger answer bodies get 413 before they are read
     WIDGET_ACCEPT_NO_ORIGIN = False  # True: accept answers sent without an Origin (server to server)
     WIDGET_SCRIPT_MAX_AGE = 3600  # seconds browsers may reuse /widget.js before revalidating it

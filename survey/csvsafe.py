@@ -1,10 +1,12 @@
 """CSV cells that a spreadsheet will never run as a formula (plain Python, no Flask).
 
 Excel, LibreOffice and Google Sheets treat a cell starting with ``=``, ``+``,
-``-`` or ``@`` as a formula, and tab or carriage return can smuggle one past
-a first-character check; a customer's comment must never do that on an
-analyst's machine (OWASP "CSV injection"). Such text cells get a leading
-apostrophe, which spreadsheets show as text. Numbers are written as numbers:
+``-`` or ``@`` as a formula, and tab, carriage return or line feed can smuggle
+one past a first-character check, as can spaces (no-break ones too) in front of
+it, which spreadsheets skip; a customer's comment must never do that on an
+analyst's machine (OWASP "CSV injection", its full list, and the full-width
+forms some spreadsheets also read). Such text cells get a leading apostrophe,
+which spreadsheets show as text. Numbers are written as numbers:
 they cannot hold a formula, and ``-3`` should stay a number.
 
 Every CSV Rapport writes (the dashboard export, ``report.html``'s downloads)
@@ -16,9 +18,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from collections.abc import Iterable
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Whitespace (no-break and other Unicode spaces too) and zero-width characters a spreadsheet skips.
+_INVISIBLE_LEAD = re.compile(r"^[\s\u200b-\u200d\u2060\ufeff]+")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
 def safe_cell(value: object) -> object:
@@ -32,7 +37,7 @@ def safe_cell(value: object) -> object:
     if isinstance(value, (dt.datetime, dt.date)):
         return value.isoformat()
     text = str(value)
-    if text.startswith(FORMULA_STARTS):
+    if text.startswith(FORMULA_STARTS) or _INVISIBLE_LEAD.sub("", text, count=1).startswith(FORMULA_STARTS):
         return "'" + text
     return text
 

@@ -7,6 +7,7 @@ keys on every connection; any other SQLAlchemy URL is used as given.
 from __future__ import annotations
 
 import functools
+import os
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -56,6 +57,9 @@ def init_app(app: Flask) -> None:
         uri = "sqlite:///" + str(Path(app.instance_path) / "rapport.db")
     app.config["SQLALCHEMY_DATABASE_URI"] = uri = normalise_url(uri)
     options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    # Errors and logs show each statement without its parameters: those are comments, meta,
+    # keys, token hashes and addresses, which have no place in a log file.
+    options.setdefault("hide_parameters", True)
     if uri.startswith("sqlite"):
         connect_args = dict(options.get("connect_args") or {})
         # Python's sqlite3 timeout is the busy timeout, in seconds.
@@ -87,14 +91,21 @@ def init_app(app: Flask) -> None:
 
 
 def _make_sqlite_folder(_dialect, _record, cargs, _cparams) -> None:
-    """Make the database's folder (by default the instance folder) when the first connection needs it.
+    """Make the database's folder (by default the instance folder) and the file itself, readable by
+    its owner only (0600, as the secret key), when the first connection needs them.
 
-    Not at start-up: loading the app, even for ``--help``, writes nothing.
+    Not at start-up: loading the app, even for ``--help``, writes nothing. SQLite gives its
+    -wal and -shm files the same mode as the database file.
     """
     if cargs and isinstance(cargs[0], str) and cargs[0] != ":memory:" and not cargs[0].startswith("file:"):
-        folder = Path(cargs[0]).parent
-        if not folder.is_dir():
-            folder.mkdir(parents=True, exist_ok=True)
+        path = Path(cargs[0])
+        if not path.parent.is_dir():
+            path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            except FileExistsError:  # another process created it first
+                pass
 
 
 def ping_after_idle(engine: sa.Engine, idle_seconds: float) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import re
+import traceback
+
 from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
@@ -9,6 +13,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from survey.db import db
+from survey.operations import OperationError
 
 TITLES = {
     400: "Something in that request was not right",
@@ -16,6 +21,7 @@ TITLES = {
     403: "You do not have access to this page",
     404: "Not found",
     405: "Not allowed",
+    409: "That could not be done",
     410: "This is no longer available",
     413: "That was too large",
     422: "Please check your answer",
@@ -45,7 +51,30 @@ def error_response(status: int, message: str, field: str | None = None, headers:
     return response
 
 
+# What a database error's text may carry of the customer's data: SQLAlchemy's parameter list
+# (hidden by the engine's hide_parameters, survey.db) and PostgreSQL's DETAIL line ("Failing row
+# contains (…)", "Key (submission_key)=(…)").
+_DATA_IN_ERRORS = re.compile(r"^(\s*)(DETAIL:|\[parameters:).*$", re.MULTILINE)
+
+
+def without_data(text: str) -> str:
+    return _DATA_IN_ERRORS.sub(r"\1\2 (hidden: it may hold customer data)", text)
+
+
+class HideDatabaseData(logging.Filter):
+    """Log records of the app (its errors, with tracebacks) lose what database errors quote of the data."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        record.msg, record.args = without_data(message), ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = without_data("".join(traceback.format_exception(*record.exc_info)).rstrip("\n"))
+        return True
+
+
 def init_app(app: Flask) -> None:
+    app.logger.addFilter(HideDatabaseData())
+
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
         return error_response(400, "This form has expired or was sent from another site. "
@@ -76,6 +105,14 @@ def init_app(app: Flask) -> None:
         return error_response(503, "We are very busy right now and could not save this. "
                                    "Nothing was stored; please try again in a moment.",
                               headers={"Retry-After": "2"})
+
+    @app.errorhandler(OperationError)
+    def operation_refused(exc: OperationError):
+        # A service function refused the request as a whole (it stored nothing); a view that
+        # did not expect it still answers with its message, never a 500.
+        db.session.rollback()
+        message = str(exc).strip() or "That could not be done"
+        return error_response(409, message[0].upper() + message[1:].rstrip(".") + ".")
 
     @app.errorhandler(InternalServerError)
     def server_error(exc: InternalServerError):

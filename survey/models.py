@@ -68,6 +68,25 @@ class User(db.Model):
         return f"<User {self.email} {self.role}>"
 
 
+class LoginSession(db.Model):
+    """One signed-in browser: its cookie carries a random id whose SHA-256 is stored here.
+
+    A session works while it has no ``ended_at`` (sign-out, an admin ending the user's
+    sessions, a password change) and is younger than LOGIN_SESSION_HOURS, so a copied
+    cookie stops working the moment its session is ended on the server.
+    """
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[Optional[dt.datetime]]
+
+    user: Mapped[User] = relationship()
+
+
 TOKEN_EXPIRY_WARNING_DAYS = 14  # the tokens page marks tokens that expire this soon
 
 
@@ -219,6 +238,8 @@ class Response(db.Model):
     __tablename__ = "responses"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The id the public widget API shows (random, so it tells a sender nothing; survey.operations.new_public_id).
+    public_id: Mapped[Optional[str]] = mapped_column(sa.String(32))
     survey_id: Mapped[int] = mapped_column(sa.ForeignKey("surveys.id", ondelete="CASCADE"))
     score: Mapped[Optional[int]]
     comment: Mapped[Optional[str]] = mapped_column(sa.Text)
@@ -227,7 +248,8 @@ class Response(db.Model):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     # Imported feedback keeps its id from the source, so a re-import adds nothing.
     external_id: Mapped[Optional[str]] = mapped_column(sa.String(200))
-    # Idempotency key of the form or API call that created it (double-click, retry).
+    # Idempotency key the client chose for the form or API call that created it (double-click,
+    # retry). An invitation's answer has none: its invitation_id is its key, so no client can pick it.
     submission_key: Mapped[Optional[str]] = mapped_column(sa.String(64), unique=True)
     # contact_id, invitation_id and external_id are NULL for most answers: their indexes
     # (below) are partial, so an answer's insert writes no B-tree entry for a NULL.
@@ -253,10 +275,15 @@ class Response(db.Model):
     __table_args__ = (
         sa.CheckConstraint(f"channel IN {CHANNELS}", name="channel_known"),
         sa.CheckConstraint("score IS NOT NULL OR comment IS NOT NULL", name="score_or_comment"),
+        # Server-chosen keys (invitation_id) and client-chosen ones (submission_key) never share a row,
+        # so a client cannot pre-empt or take over an invitation's answer with a key of its choosing.
+        sa.CheckConstraint("invitation_id IS NULL OR submission_key IS NULL", name="one_idempotency_key"),
         # Unique indexes, not constraints, so they can be partial; NULLs never conflicted anyway.
         sa.Index("uq_responses_invitation_id", "invitation_id", unique=True,
                  sqlite_where=sa.text("invitation_id IS NOT NULL"),
                  postgresql_where=sa.text("invitation_id IS NOT NULL")),
+        sa.Index("uq_responses_public_id", "public_id", unique=True,
+                 sqlite_where=sa.text("public_id IS NOT NULL"), postgresql_where=sa.text("public_id IS NOT NULL")),
         sa.Index("uq_responses_survey_external_id", "survey_id", "external_id", unique=True,
                  sqlite_where=sa.text("external_id IS NOT NULL"), postgresql_where=sa.text("external_id IS NOT NULL")),
         sa.Index("ix_responses_contact_id", "contact_id",

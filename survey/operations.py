@@ -8,23 +8,66 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from flask import current_app
 
 from survey.db import chunks, db, insert_on_conflict
 from survey.kinds import DEFAULT_FOLLOWUP, DEFAULT_THANK_YOU, KINDS
 from survey.models import CHANNELS, Response, Survey, utcnow
-from survey.prepared import PreparedWrite, Writes
+from survey.prepared import PreparedWrite, Writes, together
 from survey.tokens import hash_token
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from survey.importer import FeedbackRow
+    from survey.ratelimit import RateLimit, RateResult
 
 
 class OperationError(ValueError):
     """A request that cannot be carried out, with a message for a person."""
+
+
+class SubmissionConflict(OperationError):
+    """A submission key that already belongs to an answer this request may not touch (409)."""
+
+
+class RateLimited(OperationError):
+    """The client is over its rate limit: its request was counted, and nothing else stored."""
+
+    def __init__(self, result: "RateResult"):
+        super().__init__(f"too many requests; try again in {result.retry_after} seconds")
+        self.result = result
+
+
+class EditWindowClosed(OperationError):
+    """The answer is older than the edit window every channel shares (409)."""
+
+
+def edit_window() -> dt.timedelta:
+    """How long after its first sending an answer may still be changed, whatever its channel."""
+    return dt.timedelta(seconds=current_app.config["ANSWER_EDIT_WINDOW_SECONDS"])
+
+
+def edit_allowed_until(response: "Response | Recorded") -> dt.datetime:
+    return response.created_at + edit_window()
+
+
+def check_edit_window(response: Response, now: dt.datetime | None = None) -> None:
+    """EditWindowClosed once the answer is older than the edit window."""
+    if (now or utcnow()) > edit_allowed_until(response):
+        hours = edit_window().total_seconds() / 3600
+        raise EditWindowClosed(f"this answer can no longer be changed: changes are accepted for {hours:g} hours "
+                               "after it was first sent")
+
+
+def new_public_id() -> str:
+    """An answer's id on the public API: 128 random bits, so ids tell nothing about how many there are."""
+    return secrets.token_urlsafe(16)
 
 
 def create_survey(kind: str, name: str, subject: str | None = None, owner_id: int | None = None,
@@ -97,6 +140,7 @@ class Recorded:
     id: int
     created_at: dt.datetime
     created: bool  # False: its submission_key was stored already, and that answer was revised
+    public_id: str | None = None  # its id on the public API
 
 
 def _response_values(survey: Survey, answer: Answer, now: dt.datetime) -> dict[str, Any]:
@@ -108,7 +152,7 @@ def _response_values(survey: Survey, answer: Answer, now: dt.datetime) -> dict[s
     if score is None and comment is None:
         raise OperationError("an answer needs a score or a comment")
     return dict(
-        survey_id=survey.id, score=score, comment=comment, channel=answer.channel, meta=dict(answer.meta),
+        public_id=new_public_id(), survey_id=survey.id, score=score, comment=comment, channel=answer.channel, meta=dict(answer.meta),
         created_at=now, updated_at=now, ua_family=answer.ua_family, referrer_origin=answer.referrer_origin,
         page_url=answer.page_url, submission_key=answer.submission_key, contact_id=answer.contact_id,
         invitation_id=answer.invitation_id,
@@ -126,10 +170,22 @@ def _insert_statement(dialect: str) -> sa.Insert:
             .returning(table.c.id))
 
 
-_RESPONSE_COLUMNS = ("survey_id", "score", "comment", "channel", "meta", "created_at", "updated_at", "ua_family",
+@functools.cache
+def _insert_invitation_answer_statement(dialect: str) -> sa.Insert:
+    # An invitation's answer is keyed by its invitation_id (a server-chosen key in a column of
+    # its own), never by a submission_key a client could choose (ck_responses_one_idempotency_key).
+    table = Response.__table__
+    return (insert_on_conflict(dialect)(table)
+            .on_conflict_do_nothing(index_elements=[table.c.invitation_id],
+                                    index_where=table.c.invitation_id.isnot(None))
+            .returning(table.c.id))
+
+
+_RESPONSE_COLUMNS = ("public_id", "survey_id", "score", "comment", "channel", "meta", "created_at", "updated_at", "ua_family",
                      "referrer_origin", "page_url", "submission_key", "contact_id", "invitation_id",
                      "edit_token_hash")
 _insert_new_response = PreparedWrite(_insert_statement, _RESPONSE_COLUMNS)
+_insert_new_invitation_answer = PreparedWrite(_insert_invitation_answer_statement, _RESPONSE_COLUMNS)
 
 
 def insert_response(survey: Survey, answer: Answer, connection: sa.Connection | None = None, *,
@@ -143,33 +199,59 @@ def insert_response(survey: Survey, answer: Answer, connection: sa.Connection | 
     """
     now = utcnow()
     values = _response_values(survey, answer, now)
+    statement, prepared = _insert_statement, _insert_new_response
+    if answer.invitation_id is not None:
+        if answer.submission_key is not None:
+            raise OperationError("an invitation's answer is keyed by its invitation, not by a submission key")
+        statement, prepared = _insert_invitation_answer_statement, _insert_new_invitation_answer
     if connection is not None:
-        row = connection.execute(_insert_statement(connection.dialect.name), values).first()
+        row = connection.execute(statement(connection.dialect.name), values).first()
     elif together is not None:
-        row = together.run(_insert_new_response, values)
+        row = together.run(prepared, values)
     else:
-        row = _insert_new_response.run(values)
-    return None if row is None else Recorded(row[0], now, True)
+        row = prepared.run(values)
+    return None if row is None else Recorded(row[0], now, True, values["public_id"])
 
 
-def stored_with_key(submission_key: str) -> Response:
-    """The answer already stored under ``submission_key`` (after insert_response returned None)."""
-    existing = db.session.scalar(sa.select(Response).where(Response.submission_key == submission_key))
+def stored_with_key(answer: Answer) -> Response:
+    """The answer already stored under ``answer``'s key (after insert_response returned None):
+    its invitation's answer, or the one with its ``submission_key``."""
+    if answer.invitation_id is not None:
+        where = Response.invitation_id == answer.invitation_id
+    else:
+        where = Response.submission_key == answer.submission_key
+    existing = db.session.scalar(sa.select(Response).where(where))
     if existing is None:  # only a concurrent delete can get here (``flask contact forget`` keeps answers)
         raise OperationError("this answer was removed while it was being sent; please send it again")
     return existing
 
 
-def record_response(survey: Survey, answer: Answer) -> Recorded:
+def record_response(survey: Survey, answer: Answer, limits: "Sequence[RateLimit]" = ()) -> Recorded:
     """Store one answer, or revise the one stored under the same ``submission_key``.
 
     The same ``submission_key`` twice (double-click, back button, a retried
     request, two copies racing) revises the first answer with the latest
     score and comment instead of storing a second one. A new answer is one
     statement in a transaction of its own, outside the ORM session.
+
+    Each of ``limits`` (the request's rate limits) counts the request together
+    with the answer (``survey.prepared.together``: on SQLite one commit). If one
+    refuses it, only the counts are stored and RateLimited is raised.
     """
-    recorded = insert_response(survey, answer)
+    if not limits:
+        recorded = insert_response(survey, answer)
+    else:
+        with together() as writes:
+            refused = first_refusal([limit.hit(together=writes) for limit in limits])
+            recorded = insert_response(survey, answer, together=writes) if refused is None else None
+        if refused is not None:
+            raise RateLimited(refused)
     return recorded if recorded is not None else _revise_stored(survey, answer)
+
+
+def first_refusal(results: "Sequence[RateResult]") -> "RateResult | None":
+    """The first of these rate-limit counts that refused its request, or None."""
+    return next((result for result in results if not result.allowed), None)
 
 
 def record_response_in_session(survey: Survey, answer: Answer) -> Recorded:
@@ -182,13 +264,25 @@ def record_response_in_session(survey: Survey, answer: Answer) -> Recorded:
 
 
 def _revise_stored(survey: Survey, answer: Answer) -> Recorded:
-    existing = stored_with_key(answer.submission_key)
+    existing = stored_for_revision(survey, answer)
     _revise(survey, existing, check_score(survey, answer.score), (answer.comment or "").strip() or None)
-    return Recorded(existing.id, existing.created_at, False)
+    return Recorded(existing.id, existing.created_at, False, existing.public_id)
+
+
+def stored_for_revision(survey: Survey, answer: Answer) -> Response:
+    """The stored answer a repeat of ``answer`` revises; SubmissionConflict if its key names an
+    answer of another survey or channel, EditWindowClosed if it is too old to change."""
+    existing = stored_with_key(answer)
+    if existing.survey_id != survey.id or existing.channel != answer.channel:
+        raise SubmissionConflict("this submission_key already belongs to another answer; "
+                                 "send a new one for each answer")
+    check_edit_window(existing)
+    return existing
 
 
 def revise_response(response: Response, score: Any = None, comment: str | None = None) -> Response:
-    """Change a stored answer's score and/or comment (a later step of the same answer)."""
+    """Change a stored answer's score and/or comment (a later step of the same answer), within the edit window."""
+    check_edit_window(response)
     return _revise(response.survey, response, check_score(response.survey, score), (comment or "").strip() or None)
 
 

@@ -113,6 +113,7 @@ class Writes:
     def __enter__(self) -> "Writes":
         engine = db.engine
         self.dialect = dialect = engine.dialect
+        self.hide_parameters = engine.hide_parameters  # errors name the statement, not the customer's data
         self.connection = connection = engine.raw_connection()
         self.autocommit = dialect.name == "postgresql"  # one round trip per write
         self.relaxed = not self._durable and getattr(connection.driver_connection, "flush_after_commit", False)
@@ -146,6 +147,7 @@ class Writes:
         if self.lost:
             self.connection.invalidate(exc)
         return sa.exc.DBAPIError.instance(sql, params, exc, dialect.loaded_dbapi.Error,
+                                          hide_parameters=self.hide_parameters,
                                           connection_invalidated=self.lost, dialect=dialect)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -129,9 +129,7 @@ def hit(key: str, limit: int, window_seconds: int, now: float | None = None,
     now = time.time() if now is None else now
     window_start = int(now // window_seconds) * window_seconds
     window_end = window_start + window_seconds
-    if len(key) > KEY_MAX_LENGTH:
-        key = key[:KEY_MAX_LENGTH - 65] + "#" + hashlib.sha256(key.encode()).hexdigest()
-    values = {"key": key, "window_start": window_start, "expires_at": window_end}
+    values = {"key": _stored_key(key), "window_start": window_start, "expires_at": window_end}
     if together is None:
         (count,) = _bump.run(values)
     else:
@@ -176,6 +174,29 @@ class RateLimit:
 
     def hit(self, together: Writes | None = None, now: float | None = None) -> RateResult:
         return hit_rate(self.key, self.rate, now, together)
+
+
+def peek(key: str, window_seconds: int, now: float | None = None) -> int:
+    """How many hits ``key`` has in the current window, without counting one."""
+    now = time.time() if now is None else now
+    window_start = int(now // window_seconds) * window_seconds
+    with db.engine.connect() as conn:
+        return conn.scalar(sa.select(RateLimitCounter.count).where(
+            RateLimitCounter.key == _stored_key(key), RateLimitCounter.window_start == window_start)) or 0
+
+
+def _stored_key(key: str) -> str:
+    if len(key) > KEY_MAX_LENGTH:
+        return key[:KEY_MAX_LENGTH - 65] + "#" + hashlib.sha256(key.encode()).hexdigest()
+    return key
+
+
+def forget(key_prefix: str) -> int:
+    """Delete the counters of every key starting with ``key_prefix`` (lifting those limits); return how many."""
+    escaped = key_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    with db.engine.begin() as conn:
+        return conn.execute(sa.delete(RateLimitCounter).where(
+            RateLimitCounter.key.like(escaped + "%", escape="\\"))).rowcount
 
 
 def delete_expired(now: float | None = None) -> int:

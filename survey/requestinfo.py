@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 
+from survey.textrules import text_problem
+
 
 class MetaError(ValueError):
     pass
@@ -69,6 +71,9 @@ def clean_meta(raw: Mapping[str, object], prefix: str = "") -> dict[str, str]:
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
             raise MetaError(f"meta field {name!r} must be a string or number")
         text = str(value)
+        problem = text_problem(text)
+        if problem is not None:
+            raise MetaError(f"meta field {name!r} {problem}")
         if len(text) > max_len:
             raise MetaError(f"meta field {name!r} is longer than {max_len} characters")
         meta[name] = text

@@ -3,9 +3,34 @@
 from __future__ import annotations
 
 from flask import Flask, request
+from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
+from flask_wtf.file import FileField
+from flask_wtf.form import SUBMIT_METHODS
+from flask_wtf.form import _Auto as _AUTO  # FlaskForm's "read the request" marker
+from werkzeug.datastructures import CombinedMultiDict
 
 csrf = CSRFProtect()
+
+
+class PageForm(FlaskForm):
+    """Every form of the site: fields are read from what an HTML form sends, nothing else.
+
+    Flask-WTF also fills fields from uploaded file parts and from a JSON body, so a
+    comment sent as a file or as a JSON object reached the views as something other
+    than text. Here text fields read only ``request.form``; file parts only reach
+    forms that have a FileField, and a JSON body none.
+    """
+
+    class Meta:
+        def wrap_formdata(self, form, formdata):
+            if formdata is not _AUTO:
+                return formdata
+            if request.method not in SUBMIT_METHODS:
+                return None
+            if request.files and any(isinstance(field, FileField) for field in form):
+                return CombinedMultiDict((request.files, request.form))
+            return request.form
 
 # No inline scripts anywhere; pages that may be framed (the embed) set their own CSP.
 DEFAULT_CSP = (

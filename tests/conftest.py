@@ -55,6 +55,9 @@ def app_config(tmp_path):
         "WTF_CSRF_ENABLED": False,
         "MAIL_SERVER": None,
         "MAIL_TRANSPORT": "file",  # chosen explicitly: without it delivery refuses
+        # Tests post the answer form the moment they read it (or without reading it); the
+        # minimum fill time is tested on its own (tests/test_security_floods.py).
+        "ANSWER_MIN_FILL_MS": 0,
     }
     return config
 

@@ -133,6 +133,7 @@ def test_survey_page_shows_link_snippets_and_campaigns(client, make_survey, app)
     assert "Spring wave" in page and "none yet" in page
     campaigns = page[page.index("Spring wave"):page.index("</tbody>", page.index("Spring wave"))]
     assert ">2<" in campaigns  # invited
+    assert "waiting to deliver 2" in campaigns  # no worker has sent any yet
     assert "Edit" not in page[:page.index("Answers")]  # analysts cannot edit
 
 

@@ -73,35 +73,92 @@ def test_an_empty_form_says_what_is_missing(client):
 
 
 def test_repeated_failures_lock_the_account_for_a_while(client, app):
+    """Failures hold that address from that network for a while; the same happens for an unknown address."""
     app.config.update(LOGIN_MAX_FAILURES=3, LOGIN_LOCKOUT_SECONDS=600)
     user = make_user("admin", email="boss@example.com")
-    for _ in range(3):
-        assert sign_in(client, user.email, "not it at all").status_code == 401
-    locked = sign_in(client, user.email)  # even the right password is refused while locked
-    assert locked.status_code == 429
-    assert 0 < int(locked.headers["Retry-After"]) <= 600
-    assert "locked" in locked.get_data(as_text=True) and "10 minutes" in locked.get_data(as_text=True)
-    db.session.refresh(user)
-    assert user.is_locked
-    user.locked_until = utcnow() - dt.timedelta(seconds=1)  # the lock has run out
-    db.session.commit()
+    for email in (user.email, "nobody@example.com"):
+        for _ in range(3):
+            assert sign_in(client, email, "not it at all").status_code == 401
+        held = sign_in(client, email)  # even the right password waits, so guessing learns nothing
+        assert held.status_code == 429
+        assert 0 < int(held.headers["Retry-After"]) <= 600
+        assert "Too many failed sign-ins for this address from your network" in held.get_data(as_text=True)
+    # The owner on another network is not locked out; a success there lifts nothing for the attacker's.
+    elsewhere = client.post("/login", data={"email": user.email, "password": PASSWORD},
+                            environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    assert elsewhere.status_code == 302
+    from survey.auth.operations import unlock
+
+    unlock(user)  # `flask users unlock` lifts the limits at once
     assert sign_in(client, user.email).status_code == 302
-    db.session.refresh(user)
-    assert user.failed_logins == 0 and not user.is_locked
+
+
+def test_the_lockout_tells_nobody_which_accounts_exist(app, monkeypatch):
+    """Known and unknown addresses: the same replies, in the same order, with the same work (statements
+    run and password hashes checked), so neither the answer nor its timing tells them apart."""
+    import time
+
+    from survey.auth import passwords
+
+    app.config.update(LOGIN_MAX_FAILURES=5)
+    monkeypatch.setattr("survey.ratelimit.CLEANUP_ONE_IN", 10**9)  # no clean-up of old counters mid-count
+    make_user("analyst", email="ana@example.com")
+    checks = []
+    original = passwords.check_password_hash
+    statements = []
+
+    def count(*_args):
+        statements.append(1)
+
+    def story(email: str, client) -> list:
+        replies = []
+        for _ in range(7):
+            statements.clear(), checks.clear()
+            started = time.perf_counter()
+            reply = sign_in(client, email, "wrong password!")
+            text = re.sub(r"\d+ minutes?", "N minutes", reply.get_data(as_text=True))
+            replies.append((reply.status_code, reply.headers.get("Retry-After") is not None,
+                            re.search(r'class="form-error[^>]*>([^<]+)', text) or text.count("account"),
+                            len(statements), len(checks)))
+            assert time.perf_counter() - started < 5
+        return replies
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    passwords.check_password_hash = lambda *args: checks.append(1) or original(*args)
+    try:
+        known = story("ana@example.com", app.test_client())
+        unknown = story("nobody@example.com", app.test_client())
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+        passwords.check_password_hash = original
+    assert [reply[:3] for reply in known] == [reply[:3] for reply in unknown]
+    assert [reply[0] for reply in known] == [401] * 5 + [429] * 2
+    assert [reply[3:] for reply in known] == [reply[3:] for reply in unknown]
 
 
 def test_failures_count_across_requests_without_losing_any(app):
-    app.config.update(LOGIN_MAX_FAILURES=4)
+    import threading
+
+    app.config.update(LOGIN_MAX_FAILURES=8)
     user = make_user("analyst")
-    for expected in (1, 2, 3):
-        with pytest.raises(LoginError):
-            authenticate(user.email, "wrong password!")
-        db.session.refresh(user)
-        assert user.failed_logins == expected and user.locked_until is None
-    with pytest.raises(LoginError):
-        authenticate(user.email, "wrong password!")
-    db.session.refresh(user)
-    assert user.failed_logins == 0 and user.is_locked
+    errors = []
+
+    def guess():
+        with app.app_context():
+            try:
+                authenticate(user.email, "wrong password!", "192.0.2.1")
+            except LoginError as exc:
+                errors.append(exc.status)
+
+    threads = [threading.Thread(target=guess) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == [401] * 8
+    with pytest.raises(LoginError) as caught:
+        authenticate(user.email, PASSWORD, "192.0.2.1")
+    assert caught.value.status == 429
 
 
 def test_each_address_is_slowed_down_after_many_attempts(client, app):
@@ -134,6 +191,36 @@ def test_changing_the_password_ends_other_sessions(client, app):
     assert client.get("/surveys").status_code == 200
     set_password(user, "a brand new passphrase")
     assert client.get("/surveys").status_code == 302
+
+
+def test_signing_out_ends_the_session_even_for_a_copied_cookie(app, client):
+    login(client, "analyst", via_form=True)
+    assert client.get("/surveys").status_code == 200
+    copied = client.get_cookie("session").value
+    thief = app.test_client()
+    thief.set_cookie("session", copied)
+    assert thief.get("/surveys").status_code == 200
+    assert client.post("/logout").status_code == 302
+    assert client.get("/surveys").status_code == 302
+    assert thief.get("/surveys").status_code == 302  # the copy taken before sign-out no longer works
+
+
+def test_an_admin_ends_every_session_of_a_user(app, client):
+    from tests.dashboard_support import login as sign_in_as
+
+    user = make_user("analyst")
+    browsers = [app.test_client() for _ in range(2)]
+    for browser in browsers:
+        sign_in_as(browser, user=user)
+        assert browser.get("/surveys").status_code == 200
+    sign_in_as(client, "admin")
+    page = client.get("/users").get_data(as_text=True)
+    assert f"/users/{user.id}/sessions/end" in page and "Sign out everywhere" in page
+    done = client.post(f"/users/{user.id}/sessions/end", follow_redirects=True)
+    assert done.status_code == 200 and f"Every session of {user.email} is ended" in done.get_data(as_text=True)
+    assert [browser.get("/surveys").status_code for browser in browsers] == [302, 302]
+    assert client.get("/surveys").status_code == 200  # the admin's own session goes on
+    assert sign_in(browsers[0], user.email).status_code == 302  # the user simply signs in again
 
 
 def test_sessions_expire_after_the_configured_hours(client, app):
@@ -684,8 +771,10 @@ def test_people_change_their_own_password_and_other_sessions_end(app):
     refused = client.post("/account", data={"current_password": "not my password",
                                             "new_password": "a fresh passphrase", "confirm_password": "a fresh passphrase"})
     assert refused.status_code == 422 and "not your current password" in refused.get_data(as_text=True)
-    db.session.refresh(user)
-    assert user.failed_logins == 1  # a wrong current password counts towards the lock-out
+    from survey.ratelimit import peek
+
+    # A wrong current password counts towards the limit on guessing, as a failed sign-in does.
+    assert peek(f"login-fail-any:{user.email}", app.config["LOGIN_ACCOUNT_WINDOW_SECONDS"]) == 1
     changed = client.post("/account", data={"current_password": PASSWORD, "new_password": "a fresh passphrase",
                                             "confirm_password": "a fresh passphrase"})
     assert changed.status_code == 302

@@ -110,13 +110,13 @@ def test_analyze_prints_its_summary_as_json(runner, make_survey, make_response, 
     result = runner.invoke(args=["analyze", "--survey", survey.public_key, "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert summary["model_version"] == analysis_app
-    assert summary["totals"]["labelled_now"] == len([r for r in responses if r.comment])
+    assert summary["model_version"] == analysis_app, result.output
+    assert summary["totals"]["labelled_now"] == len([r for r in responses if r.comment]), summary["totals"]
     assert [s["key"] for s in summary["surveys"]] == [survey.public_key]
     assert summary["report_html"] == str(out / "report.html") and (out / "report.html").exists()
     assert isinstance(summary["pain_points"], list)
     misplaced = runner.invoke(args=["analyze", "--json", "classify", "x.csv"])
-    assert misplaced.exit_code == 2 and "--json" in misplaced.output
+    assert misplaced.exit_code == 2 and "--json" in misplaced.output, misplaced.output
 
 
 def test_classify_and_evaluate_take_the_file_as_an_argument(runner, tmp_path, analysis_app):

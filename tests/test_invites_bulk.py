@@ -211,7 +211,8 @@ def test_status_shows_the_rate_and_time_left_while_delivering(app, make_survey, 
         message.state, message.raw, message.sent_at = "sent", None, now - dt.timedelta(seconds=120 - 40 * n)
     db.session.commit()
     stats = operations.campaign_stats(result.campaign, now=now)
-    assert stats["delivery"] == {"left": 6, "per_minute": 2.0, "seconds_left": 180}
+    assert stats["delivery"] == {"left": 6, "per_minute": 2.0, "seconds_left": 180,
+                                 "summary": "delivering 2/min, 6 left, about 3 min"}
     shown = runner.invoke(args=["invite", "status", "--campaign", str(result.campaign.id)])
     assert "delivering 2/min, 6 left, about 3 min" in shown.output, shown.output
 

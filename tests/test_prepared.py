@@ -22,6 +22,8 @@ from tests.conftest import TEST_DB_URL
 def an_answer(**fields) -> Answer:
     values = dict(score=4, comment="  Quick and kind  ", channel="link", meta={"plan": "pro", "seat": "12"},
                   ua_family="Firefox", submission_key=uuid.uuid4().hex)
+    if fields.get("invitation_id") is not None:
+        values["submission_key"] = None  # an invitation's answer is keyed by its invitation
     values.update(fields)
     return Answer(**values)
 

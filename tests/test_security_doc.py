@@ -24,5 +24,7 @@ def test_every_test_named_in_security_md_exists():
 def test_every_listed_threat_has_a_row():
     text = (REPO / "SECURITY.md").read_text(encoding="utf-8").lower()
     for threat in ("forged", "replayed", "csrf", "xss", "csv formula", "cors", "brute-force", "enumeration",
-                   "header injection", "unsafe model loading", "oversized bodies"):
+                   "header injection", "unsafe model loading", "oversized bodies", "taken over", "rewritten",
+                   "control characters", "logs", "sign-in and account enumeration", "floods and bots",
+                   "one contact stopping a campaign", "readable files"):
         assert threat in text, threat

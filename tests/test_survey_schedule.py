@@ -168,3 +168,19 @@ def test_settings_page_edits_the_schedule(client, make_survey):
     listing = client.get("/surveys").get_data(as_text=True)
     assert '<span class="badge">closed</span>' in listing
     assert "closed on 1 January 2020" in client.get(f"/surveys/{survey.public_key}").get_data(as_text=True)
+
+
+def test_survey_list_shows_the_schedule_state(runner, make_survey):
+    import json
+
+    full = make_survey("nps", name="Full one")
+    set_schedule(full, closes_at=None, max_responses=1)
+    answer(full)
+    past = make_survey("csat", name="Past one")
+    set_schedule(past, closes_at=PAST, max_responses=None)
+    make_survey("ces", name="Open one")
+    table = runner.invoke(args=["survey", "list"]).output
+    assert "STATE" in table.splitlines()[0]
+    rows = {row["name"]: (row["open"], row["state"]) for row in json.loads(runner.invoke(args=["survey", "list",
+                                                                                              "--json"]).output)}
+    assert rows == {"Full one": (True, "full"), "Past one": (True, "closed"), "Open one": (True, "open")}

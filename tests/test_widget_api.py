@@ -1,6 +1,7 @@
 """The widget's JSON API: answers and their edits, CORS, every error, the rate limit and the bot traps."""
 
 import datetime as dt
+from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -98,8 +99,8 @@ def test_retried_submission_revises_the_first_answer_with_a_fresh_token(client, 
     [row] = answers()
     assert row.score == 6
     new_token, old_token = again.get_json()["edit_token"], first.get_json()["edit_token"]
-    assert patch_answer(client, survey, row.id, {"edit_token": old_token, "comment": "x"}).status_code == 403
-    assert patch_answer(client, survey, row.id, {"edit_token": new_token, "comment": "ok"}).status_code == 200
+    assert patch_answer(client, survey, row.public_id, {"edit_token": old_token, "comment": "x"}).status_code == 403
+    assert patch_answer(client, survey, row.public_id, {"edit_token": new_token, "comment": "ok"}).status_code == 200
 
 
 def test_the_embed_page_posts_from_this_sites_own_origin(client, survey):
@@ -111,14 +112,29 @@ def test_the_embed_page_posts_from_this_sites_own_origin(client, survey):
     assert row.referrer_origin == PARTNER  # the framing page's origin, as it is on the survey's list
 
 
-@pytest.mark.parametrize("host, origin", [("xn--bcher-kva.example", "http://xn--bcher-kva.example"),
-                                          ("shop.example:80", "http://shop.example")])
-def test_this_sites_own_origin_is_compared_as_the_browser_sends_it(client, survey, host, origin):
+@pytest.mark.parametrize("base_url, origin", [("http://Bücher.example/feedback", "http://xn--bcher-kva.example"),
+                                              ("http://shop.example:80/", "http://shop.example")])
+def test_this_sites_own_origin_is_compared_as_the_browser_sends_it(app, client, survey, base_url, origin):
     """Browsers send an internationalised host in punycode and leave out the default port."""
+    app.config["PUBLIC_BASE_URL"] = base_url
     got = client.post(answers_url(survey), json={"score": 7, "elapsed_ms": HUMAN_MS},
-                      headers={"Origin": origin, "Host": host})
+                      headers={"Origin": origin, "Host": urlsplit(origin).netloc})
     assert got.status_code == 201, got.get_json()
     assert got.headers["Access-Control-Allow-Origin"] == origin
+
+
+@pytest.mark.parametrize("base_url", ["https://feedback.example.com", None])
+def test_the_host_header_does_not_make_an_origin_this_sites_own(app, client, survey, base_url):
+    """``Host: evil.example`` with ``Origin: http://evil.example`` used to pass as this site's own origin."""
+    app.config["PUBLIC_BASE_URL"] = base_url
+    got = client.post(answers_url(survey), json={"score": 7, "elapsed_ms": HUMAN_MS},
+                      headers={"Origin": "http://evil.example", "Host": "evil.example"})
+    assert got.status_code == 403 and "Access-Control-Allow-Origin" not in got.headers
+    assert answers() == []
+    if base_url:
+        own = client.post(answers_url(survey), json={"score": 7, "elapsed_ms": HUMAN_MS},
+                          headers={"Origin": base_url, "Host": "evil.example"})
+        assert own.status_code == 201
 
 
 # --- CORS ------------------------------------------------------------------------------
@@ -273,7 +289,8 @@ def test_patch_errors(app, client, survey, make_survey):
     wrong = patch_answer(client, survey, url_id, {"edit_token": "x" * 43, "comment": "hijack"})
     assert wrong.status_code == 403 and error_of(wrong)["field"] == "edit_token"
     assert patch_answer(client, survey, url_id, {"comment": "no token"}).status_code == 400
-    assert patch_answer(client, survey, url_id + 1000, {"edit_token": token, "comment": "x"}).status_code == 404
+    assert patch_answer(client, survey, url_id[::-1], {"edit_token": token, "comment": "x"}).status_code == 404
+    assert patch_answer(client, survey, "x" * 500, {"edit_token": token, "comment": "x"}).status_code == 404
     assert patch_answer(client, survey, 2**63, {"edit_token": token, "comment": "x"}).status_code == 404
     other = make_survey("nps")
     add_origins(other, [PARTNER])
@@ -288,7 +305,7 @@ def test_patch_errors(app, client, survey, make_survey):
 
 def test_patch_only_within_the_edit_window_and_only_widget_answers(client, survey, make_response):
     body = post_answer(client, survey, {"score": 2, "elapsed_ms": HUMAN_MS}).get_json()
-    row = db.session.get(Response, body["id"])
+    row = db.session.scalar(sa.select(Response).where(Response.public_id == body["id"]))
     row.created_at -= dt.timedelta(hours=25)
     db.session.commit()
     late = patch_answer(client, survey, body["id"], {"edit_token": body["edit_token"], "comment": "late"})
@@ -297,8 +314,8 @@ def test_patch_only_within_the_edit_window_and_only_widget_answers(client, surve
     from survey.tokens import hash_token
 
     link_answer = make_response(survey, score=9, channel="link", edit_token_hash=hash_token("t" * 43),
-                                submission_key="L" * 32)
-    assert patch_answer(client, survey, link_answer.id, {"edit_token": "t" * 43, "comment": "x"}).status_code == 403
+                                submission_key="L" * 32, public_id="L" * 22)
+    assert patch_answer(client, survey, link_answer.public_id, {"edit_token": "t" * 43, "comment": "x"}).status_code == 403
     taken = post_answer(client, survey, {"score": 1, "elapsed_ms": HUMAN_MS, "submission_key": "L" * 32})
     assert taken.status_code == 409 and error_of(taken)["field"] == "submission_key"
     assert [a.comment for a in answers()] == [None, None]

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from survey.textrules import text_problem
 from survey.widget.payload import (
     NEW_ANSWER_FIELDS, UPDATE_FIELDS, PayloadError, Scale, bot_reason, decode_json, parse_answer_update,
     parse_new_answer,
@@ -19,11 +20,12 @@ json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=
 field_names = st.sampled_from(NEW_ANSWER_FIELDS + UPDATE_FIELDS) | st.text(max_size=10)
 bodies = st.dictionaries(field_names, json_values, max_size=8) | json_values
 meta_names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_", min_size=1, max_size=20)
-meta_values = st.text(max_size=60).filter(lambda s: "\x00" not in s) | st.integers(-10**6, 10**6)
-
-
 def storable(text: str) -> bool:
-    return "\x00" not in text and text.encode("utf-8") is not None
+    """Text the rule every channel shares accepts (survey.textrules)."""
+    return text_problem(text) is None
+
+
+meta_values = st.text(max_size=60).filter(storable) | st.integers(-10**6, 10**6)
 
 
 @pytest.fixture

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (BooleanField, DateTimeLocalField, EmailField, IntegerField, PasswordField, SelectChoice, SelectField, StringField,
                      TextAreaField, ValidationError)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 from wtforms.validators import Optional as OptionalValidator
 
+from survey.security import PageForm
 from survey.admin.operations import WORDING
 from survey.auth.operations import find_user, normalise_email
 from survey.auth.passwords import PasswordError, check_new_password
@@ -25,7 +25,7 @@ ROLE_CHOICES = [SelectChoice("analyst", "Analyst: reads results, corrects labels
                 SelectChoice("admin", "Admin: also manages surveys, contacts and users")]
 
 
-class UserForm(FlaskForm):
+class UserForm(PageForm):
     email = EmailField("E-mail address", validators=[DataRequired("Enter the person's e-mail address."),
                                                      Length(max=254)])
     role = SelectField("Role", choices=ROLE_CHOICES, default="analyst")
@@ -46,7 +46,7 @@ class UserForm(FlaskForm):
             raise ValidationError(str(exc)) from None
 
 
-class RoleForm(FlaskForm):
+class RoleForm(PageForm):
     role = SelectField("Role", choices=ROLE_CHOICES)
 
 
@@ -54,7 +54,7 @@ def _optional_text(max_length: int, label: str):
     return [Length(max=max_length, message=f"{label} can be at most {max_length} characters.")]
 
 
-class SurveyForm(FlaskForm):
+class SurveyForm(PageForm):
     """Create or edit a survey. Blank wording fields take the kind's standard wording on create."""
 
     kind = SelectField("Kind", choices=[
@@ -144,7 +144,7 @@ class SurveyForm(FlaskForm):
         return values
 
 
-class ContactsUploadForm(FlaskForm):
+class ContactsUploadForm(PageForm):
     file = FileField("Contacts CSV file", validators=[FileRequired("Choose a CSV file to upload.")])
     skip_bad = BooleanField("Load the good lines even if some lines are bad")
 
@@ -170,7 +170,7 @@ class ContactAttributesMixin:
 ATTRIBUTES_HINT = "One per line as name: value, e.g. plan: pro. Campaign segments and result filters use them."
 
 
-class ContactForm(ContactAttributesMixin, FlaskForm):
+class ContactForm(ContactAttributesMixin, PageForm):
     email = EmailField("E-mail address", validators=[DataRequired("Enter the contact's e-mail address."),
                                                      Length(max=254)])
     name = StringField("Name")
@@ -183,11 +183,11 @@ class ContactForm(ContactAttributesMixin, FlaskForm):
             raise ValidationError(as_sentence(str(exc))) from None
 
 
-class ContactEditForm(ContactAttributesMixin, FlaskForm):
+class ContactEditForm(ContactAttributesMixin, PageForm):
     name = StringField("Name")
     attributes = TextAreaField("Attributes", description=ATTRIBUTES_HINT + " Delete a line to remove it.")
 
 
-class ForgetContactForm(FlaskForm):
+class ForgetContactForm(PageForm):
     confirm_email = StringField("Type the address to confirm", validators=[
         DataRequired("Type the contact's e-mail address to confirm.")])

@@ -9,6 +9,7 @@ from survey.admin import bp
 from survey.admin.forms import RoleForm, UserForm
 from survey.auth import current_user, role_required
 from survey.auth.operations import create_user, set_active, set_role
+from survey.auth.sessions import end_sessions_of
 from survey.text import as_sentence
 from survey.db import db
 from survey.models import User
@@ -55,6 +56,14 @@ def deactivate_user(user_id: int):
 @role_required("admin")
 def activate_user(user_id: int):
     return _change(user_id, lambda user: set_active(user, True), "{email} can sign in again.")
+
+
+@bp.post("/users/<int:user_id>/sessions/end")
+@role_required("admin")
+def end_user_sessions(user_id: int):
+    """End every session of the account (a lost laptop, a copied cookie); its API tokens are not touched."""
+    return _change(user_id, end_sessions_of, "Every session of {email} is ended: each browser signed in as "
+                                             "them has to sign in again.")
 
 
 @bp.post("/users/<int:user_id>/role")

@@ -23,6 +23,8 @@ NO_CONTROL_CHARACTERS = "^[^\\x00-\\x1f\\x7f]*$"
 
 
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" in schema:  # a reference has no type to widen: either the referenced object or null
+        return {"anyOf": [dict(schema), {"type": "null"}]}
     schema = dict(schema)
     if "enum" in schema:
         schema["enum"] = [*schema["enum"], None]
@@ -134,7 +136,7 @@ SCHEMAS: dict[str, Any] = {
             "source": {"type": "string", "enum": ["discovered", "codeframe", "proposal"]},
             "proposal": {"type": "boolean"}, "count": INTEGER, "share": NUMBER,
             "score_impact": _nullable(NUMBER), "impact": NUMBER, "quotes": {"type": "array", "items": STRING},
-            "trend": _nullable(_ref("PainPointTrend"))})},
+            "trend": {"anyOf": [_ref("PainPointTrend"), {"type": "null"}]}})},
     }),
     "Answer": _object({
         "id": INTEGER,

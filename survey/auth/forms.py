@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from flask import current_app
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField, ValidationError
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from survey.security import PageForm
 from survey.auth.passwords import PasswordError, check_new_password
 
 
-class LoginForm(FlaskForm):
+class LoginForm(PageForm):
     email = EmailField("E-mail address", validators=[DataRequired("Enter your e-mail address."), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired("Enter your password."), Length(max=1024)])
 
@@ -33,7 +33,7 @@ def default_lifetime() -> str:
     return NEVER if configured is None else str(configured)
 
 
-class TokenForm(FlaskForm):
+class TokenForm(PageForm):
     name = StringField("Name", validators=[
         DataRequired("Give the token a name, e.g. the script or system that will use it."),
         Length(max=100, message="A token name can be at most 100 characters."),
@@ -55,7 +55,7 @@ class TokenForm(FlaskForm):
         return None if self.lifetime.data == NEVER else int(self.lifetime.data)
 
 
-class PasswordChangeForm(FlaskForm):
+class PasswordChangeForm(PageForm):
     current_password = PasswordField("Current password", validators=[DataRequired("Enter your current password.")])
     new_password = PasswordField("New password", validators=[DataRequired("Choose a new password.")])
     confirm_password = PasswordField("New password again", validators=[

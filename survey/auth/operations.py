@@ -1,10 +1,15 @@
 """Accounts and API tokens: every write goes through one of these and commits once.
 
-Failed sign-ins count against the account: after ``LOGIN_MAX_FAILURES`` in a
-row it is locked for ``LOGIN_LOCKOUT_SECONDS`` (even the right password is
-refused meanwhile). Each client address is also limited to
-``LOGIN_ATTEMPTS_PER_IP`` attempts per ``LOGIN_ATTEMPT_WINDOW_SECONDS``, which
-slows password guessing across many addresses and unknown accounts.
+Sign-in never tells whether an account exists, and nobody can lock another
+person out. Failures are counted per e-mail address *as typed* (so an unknown
+address behaves exactly as a known one) and per client network, in the shared
+rate-limit table: ``LOGIN_MAX_FAILURES`` per ``LOGIN_LOCKOUT_SECONDS`` for one
+address from one network, and ``LOGIN_ACCOUNT_MAX_FAILURES`` per
+``LOGIN_ACCOUNT_WINDOW_SECONDS`` for one address from all networks together;
+the owner signing in from a network they signed in from before
+(``LOGIN_KNOWN_NETWORK_DAYS``) is not held by the second. Each client network
+is also limited to ``LOGIN_ATTEMPTS_PER_IP`` attempts per
+``LOGIN_ATTEMPT_WINDOW_SECONDS``.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import secrets
+import time
 
 import sqlalchemy as sa
 from flask import current_app
@@ -22,8 +28,8 @@ from survey.db import db
 from survey.models import ROLES, ApiToken, User, utcnow
 from survey.operations import OperationError
 from survey import text
+from survey.ratelimit import client_key, forget, hit, peek
 from survey.tokens import hash_token
-from survey.ratelimit import client_key, hit
 
 TOKEN_PREFIX = "rpt_"  # lets secret scanners and people recognise a leaked Rapport token
 TOKEN_TOUCH_SECONDS = 60  # last_used_at is kept to the minute, not written on every call
@@ -71,12 +77,13 @@ def set_password(user: User, password: str) -> None:
     """Change the password; this ends the user's other sessions and lifts any lock."""
     check_new_password(password, user.email)
     user.password_hash = hash_password(password)
-    user.failed_logins = 0
-    user.locked_until = None
-    db.session.commit()
+    unlock(user)
 
 
 def unlock(user: User) -> None:
+    """Lift every sign-in limit on this account's address (from every network)."""
+    for prefix in ("login-fail:", "login-fail-any:"):
+        forget(f"{prefix}{_login_name(user.email)}")
     user.failed_logins = 0
     user.locked_until = None
     db.session.commit()
@@ -120,43 +127,50 @@ def _minutes(seconds: float) -> str:
     return "a minute" if minutes == 1 else f"{minutes} minutes"
 
 
+def _login_name(email: str | None) -> str:
+    return (email or "").strip().lower()[:254]
+
+
 def authenticate(email: str, password: str, address: str | None = None, *, signing_in: bool = True) -> User:
     """The active user with this e-mail and password; raise LoginError (and count the failure) otherwise.
 
-    ``signing_in=False`` only confirms the password (the account page asks
-    for it again) without recording a sign-in.
+    Every step is the same whether or not the account exists. ``signing_in=False``
+    only confirms the password (the account page asks for it again) without
+    recording a sign-in.
     """
     _throttle_address(address)
+    config = current_app.config
+    name, network = _login_name(email), client_key(address) if address else "unknown"
+    pair, anywhere, known = f"login-fail:{name}:{network}", f"login-fail-any:{name}", f"login-ok:{name}:{network}"
+    held = _held(pair, config["LOGIN_MAX_FAILURES"], config["LOGIN_LOCKOUT_SECONDS"])
+    if held:
+        raise LoginError("Too many failed sign-ins for this address from your network. "
+                         f"Please wait {_minutes(held)} and try again.", 429, held)
+    held = _held(anywhere, config["LOGIN_ACCOUNT_MAX_FAILURES"], config["LOGIN_ACCOUNT_WINDOW_SECONDS"])
+    if held and not peek(known, config["LOGIN_KNOWN_NETWORK_DAYS"] * 86400):
+        raise LoginError("Too many failed sign-ins for this address. Please wait "
+                         f"{_minutes(held)}, or sign in from a network you have used before.", 429, held)
     user = find_user(email)
-    now = utcnow()
-    if user is not None and user.locked_until is not None and user.locked_until > now:
-        wait = (user.locked_until - now).total_seconds()
-        raise LoginError("This account is locked after too many failed sign-ins. "
-                         f"Please wait {_minutes(wait)} and try again.", 429, math.ceil(wait))
     if not verify_password(user.password_hash if user else None, password or ""):
-        if user is not None:
-            _count_failure(user, now)
+        hit(pair, 10**9, config["LOGIN_LOCKOUT_SECONDS"])
+        hit(anywhere, 10**9, config["LOGIN_ACCOUNT_WINDOW_SECONDS"])
         raise LoginError("That e-mail address and password do not match an account.")
     if not user.is_active:
         raise LoginError("This account has been deactivated. Ask an administrator to reactivate it.", 403)
-    user.failed_logins = 0
-    user.locked_until = None
+    hit(known, 10**9, config["LOGIN_KNOWN_NETWORK_DAYS"] * 86400)
     if signing_in:
-        user.last_login_at = now
+        user.last_login_at = utcnow()
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     db.session.commit()
     return user
 
 
-def _count_failure(user: User, now: dt.datetime) -> None:
-    # One UPDATE, so simultaneous wrong guesses all count.
-    limit = current_app.config["LOGIN_MAX_FAILURES"]
-    db.session.execute(sa.update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1))
-    db.session.execute(
-        sa.update(User).where(User.id == user.id, User.failed_logins >= limit).values(
-            failed_logins=0, locked_until=now + dt.timedelta(seconds=current_app.config["LOGIN_LOCKOUT_SECONDS"])))
-    db.session.commit()
+def _held(key: str, limit: int, window_seconds: int) -> int:
+    """Seconds until ``key``'s window ends if it already has ``limit`` failures in it, else 0."""
+    if peek(key, window_seconds) < limit:
+        return 0
+    return max(1, math.ceil(window_seconds - time.time() % window_seconds))
 
 
 TOKEN_MAX_DAYS = 3650  # ten years; "never" is the honest choice beyond that

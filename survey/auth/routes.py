@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import NamedTuple
-from urllib.parse import urlsplit
 
 from flask import abort, flash, g, make_response, redirect, render_template, request, session, url_for
 
@@ -12,10 +11,11 @@ from survey.auth.decorators import current_user, login_required
 from survey.auth.forms import LoginForm, PasswordChangeForm, TokenForm
 from survey.auth.operations import (LoginError, authenticate, create_api_token, remove_api_token,
                                     revoke_api_token, set_password, tokens_of)
-from survey.auth.sessions import session_payload
+from survey.auth.sessions import end_session, end_sessions_of, session_payload
 from survey.db import db
 from survey.models import ApiToken, utcnow
 from survey.operations import OperationError
+from survey.redirects import safe_next
 from survey.text import as_sentence
 
 LANDING_ENDPOINT = "admin.survey_list"
@@ -29,25 +29,16 @@ class TokenRow(NamedTuple):
     days_left: int | None
 
 
-def safe_next(target: str | None) -> str:
-    """``target`` if it is a path on this site, else the landing page (no open redirects)."""
-    landing = url_for(LANDING_ENDPOINT)
-    if not target or not target.startswith("/") or target.startswith("//"):
-        return landing
-    # Browsers read "/\evil.example" as "//evil.example" and drop tabs and newlines.
-    if "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target):
-        return landing
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or target.startswith(url_for("auth.login")):
-        return landing
-    return target
+def next_or_landing(target: str | None) -> str:
+    """``target`` if it is a page of this site other than sign-in, else the landing page (no open redirects)."""
+    return safe_next(target, url_for(LANDING_ENDPOINT), avoid=(url_for("auth.login"),))
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     next_url = request.args.get("next")
     if current_user() is not None:
-        return redirect(safe_next(next_url))
+        return redirect(next_or_landing(next_url))
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
@@ -58,7 +49,7 @@ def login():
             headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
             return _login_page(form, exc.status, headers)
         start_session(user)
-        return redirect(safe_next(next_url))
+        return redirect(next_or_landing(next_url))
     if form.is_submitted():
         status = 422
     return _login_page(form, status)
@@ -83,6 +74,7 @@ def _login_page(form: LoginForm, status: int, headers: dict | None = None):
 def logout():
     # CSRFProtect checks the token of every POST, so another site cannot sign people out.
     signed_in = g.get("user") is not None
+    end_session(session)  # a copy of the cookie taken before now stops working too
     session.clear()
     if signed_in:
         flash("You have signed out.", "info")
@@ -160,6 +152,7 @@ def account():
             status = exc.status if exc.status == 429 else 422
         else:
             set_password(user, form.new_password.data)
+            end_sessions_of(user)
             start_session(user)
             flash("Your password is changed. Any other browser signed in as you has been signed out.", "info")
             return redirect(url_for("auth.account"))

@@ -1,9 +1,11 @@
 """What the session cookie holds for a signed-in person, and the cookie's flags.
 
 The cookie is Flask's signed cookie. It carries the user id, the time of
-sign-in and a stamp derived from the password hash, so changing a password
-ends every other session, and a deactivated account's sessions stop working
-at the next request. Sessions end ``LOGIN_SESSION_HOURS`` after sign-in.
+sign-in, a stamp derived from the password hash (changing a password ends
+every other session) and the random id of a server-side ``LoginSession``:
+signing out ends that row, and an admin can end all of a user's rows, so a
+copied cookie stops working at once. A deactivated account's sessions stop
+working at the next request. Sessions end ``LOGIN_SESSION_HOURS`` after sign-in.
 """
 
 from __future__ import annotations
@@ -15,8 +17,13 @@ from typing import Any
 from flask import Flask, current_app, has_request_context, request
 from flask.sessions import SecureCookieSessionInterface
 
+import datetime as dt
+import secrets
+
+import sqlalchemy as sa
+
 from survey.db import db
-from survey.models import User
+from survey.models import LoginSession, User, utcnow
 from survey.tokens import hash_token
 
 
@@ -25,21 +32,53 @@ def password_stamp(user: User) -> str:
 
 
 def session_payload(user: User, now: float | None = None) -> dict[str, Any]:
-    """The keys a fresh session gets at sign-in (tests use it to sign in without the form)."""
-    return {"uid": user.id, "stamp": password_stamp(user), "since": int(now if now is not None else time.time())}
+    """The keys a fresh session gets at sign-in, its server-side session stored (tests use it
+    to sign in without the form)."""
+    sid = secrets.token_urlsafe(32)
+    db.session.add(LoginSession(user_id=user.id, token_hash=hash_token(sid)))
+    db.session.commit()
+    return {"uid": user.id, "sid": sid, "stamp": password_stamp(user),
+            "since": int(now if now is not None else time.time())}
 
 
 def user_from_session(session: Mapping[str, Any]) -> User | None:
-    """The active user this session belongs to, or None if it is anonymous, expired or stale."""
-    uid, stamp, since = session.get("uid"), session.get("stamp"), session.get("since")
-    if not isinstance(uid, int) or not isinstance(since, int) or not isinstance(stamp, str):
+    """The active user this session belongs to, or None if it is anonymous, expired, ended or stale."""
+    uid, sid, stamp, since = session.get("uid"), session.get("sid"), session.get("stamp"), session.get("since")
+    if not all(isinstance(value, kind) for value, kind in ((uid, int), (sid, str), (stamp, str), (since, int))):
         return None
-    if time.time() - since > current_app.config["LOGIN_SESSION_HOURS"] * 3600:
+    hours = current_app.config["LOGIN_SESSION_HOURS"]
+    if time.time() - since > hours * 3600 or len(sid) > 128:
         return None
-    user = db.session.get(User, uid)
+    user = db.session.scalar(
+        sa.select(User).join(LoginSession, LoginSession.user_id == User.id)
+        .where(User.id == uid, LoginSession.token_hash == hash_token(sid), LoginSession.ended_at.is_(None),
+               LoginSession.created_at > utcnow() - dt.timedelta(hours=hours))
+    )
     if user is None or not user.is_active or stamp != password_stamp(user):
         return None
     return user
+
+
+def end_session(session: Mapping[str, Any]) -> None:
+    """Sign-out: the server-side session behind this cookie stops working, wherever the cookie is."""
+    sid = session.get("sid")
+    if isinstance(sid, str) and len(sid) <= 128:
+        db.session.execute(sa.update(LoginSession).where(LoginSession.token_hash == hash_token(sid),
+                                                         LoginSession.ended_at.is_(None)).values(ended_at=utcnow()))
+        db.session.commit()
+
+
+def end_sessions_of(user: User) -> int:
+    """End every session of ``user`` (an admin's action; a password change); return how many were live."""
+    ended = db.session.execute(sa.update(LoginSession).where(LoginSession.user_id == user.id,
+                                                             LoginSession.ended_at.is_(None))
+                               .values(ended_at=utcnow())).rowcount
+    # Sessions ended or expired long ago are of no further use.
+    db.session.execute(sa.delete(LoginSession).where(
+        LoginSession.user_id == user.id,
+        LoginSession.created_at < utcnow() - dt.timedelta(hours=current_app.config["LOGIN_SESSION_HOURS"])))
+    db.session.commit()
+    return ended
 
 
 class RapportSessionInterface(SecureCookieSessionInterface):

@@ -2,7 +2,8 @@
 
 * :mod:`~survey.codeframe.models` -- the tables;
 * :mod:`~survey.codeframe.operations` -- every change (commits, records who and when);
-* :mod:`~survey.codeframe.cli` -- ``flask codeframe import/export/list/copy``.
+* :mod:`~survey.codeframe.cli` -- ``flask codeframe import/export/list/copy``;
+* :mod:`~survey.codeframe.routes` -- the dashboard screen where analysts edit it.
 
 The sorting itself is pure ML (:mod:`analysis.codeframe`); the insights
 service (:mod:`survey.insights.codeframe`) runs it during ``flask analyze``.
@@ -10,13 +11,15 @@ service (:mod:`survey.insights.codeframe`) runs it during ``flask analyze``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from flask import Blueprint, Flask
 
-if TYPE_CHECKING:
-    from flask import Flask
+bp = Blueprint("codeframe", __name__)
+
+from survey.codeframe import routes  # noqa: E402,F401
 
 
-def init_app(app: "Flask") -> None:
+def init_app(app: Flask) -> None:
     from survey.codeframe.cli import codeframe_cli
 
+    app.register_blueprint(bp)
     app.cli.add_command(codeframe_cli)

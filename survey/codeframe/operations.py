@@ -84,6 +84,22 @@ def edits_of(survey: Survey, limit: int = 100) -> list[CodeframeEdit]:
                                    .order_by(CodeframeEdit.created_at.desc(), CodeframeEdit.id.desc()).limit(limit)))
 
 
+def renamed(survey: Survey) -> dict[str, str]:
+    """Every former name of a pain point (renamed or merged away) and the name it goes by now."""
+    now: dict[str, str] = {}
+    for edit in db.session.scalars(sa.select(CodeframeEdit).where(CodeframeEdit.survey_id == survey.id,
+                                                                  CodeframeEdit.action.in_(("rename", "merge")))
+                                   .order_by(CodeframeEdit.created_at, CodeframeEdit.id)):
+        olds = [edit.detail.get("old_name")] if edit.action == "rename" else list(edit.detail.get("merged", []))
+        new = edit.detail.get("point")
+        for old in filter(None, olds):
+            for name, current in list(now.items()):
+                if current == old:
+                    now[name] = new
+            now[old] = new
+    return now
+
+
 # --------------------------------------------------------------------------- #
 # The file format
 # --------------------------------------------------------------------------- #

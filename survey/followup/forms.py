@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
+from survey.security import PageForm
 from wtforms import SelectChoice, SelectField, TextAreaField
 from wtforms.validators import Length
 
@@ -14,7 +14,7 @@ VIEW_TITLES = {"waiting": "Waiting (open or contacted)", "open": "Open", "contac
 NOBODY = 0
 
 
-class InboxFilterForm(FlaskForm):
+class InboxFilterForm(PageForm):
     """The inbox's filters, read from the query string (a GET changes nothing, so no CSRF token)."""
 
     class Meta:
@@ -27,7 +27,7 @@ class InboxFilterForm(FlaskForm):
                       default="")
 
 
-class FollowUpForm(FlaskForm):
+class FollowUpForm(PageForm):
     assignee = SelectField("Assigned to", coerce=int)
     state = SelectField("Follow-up state", choices=[SelectChoice(*item) for item in STATE_TITLES.items()])
     note = TextAreaField("Add an internal note", validators=[

@@ -335,3 +335,30 @@ def _clean_svg(text: str, title: str, desc: str, prefix: str) -> str:
     root.insert(0, desc_el)
     root.insert(0, title_el)
     return ET.tostring(root, encoding="unicode")
+
+
+def share_sparkline_svg(periods: Sequence[dict], width: int = 140, height: int = 36) -> str:
+    """A small inline SVG of a pain point's share of comments per period, with its interval as a band.
+
+    ``periods`` are ``report.json``'s ``trend.periods``. Only numbers are drawn
+    (no text from comments), so nothing needs escaping; the title says what it shows.
+    """
+    points = [p for p in periods if p.get("share") is not None]
+    if not points:
+        return ""
+    top = max(max(p["ci_high"] or p["share"] for p in points), 0.01)
+    step = (width - 4) / max(len(points) - 1, 1)
+
+    def xy(i: int, value: float) -> str:
+        return f"{2 + i * step:.1f},{height - 2 - (height - 4) * value / top:.1f}"
+
+    line = " ".join(xy(i, p["share"]) for i, p in enumerate(points))
+    band = " ".join([xy(i, p["ci_high"]) for i, p in enumerate(points)]
+                    + [xy(i, p["ci_low"]) for i, p in reversed(list(enumerate(points)))])
+    last = points[-1]
+    title = (f"Share of comments per period, {len(points)} periods; latest {last['share'] * 100:.0f}% "
+             f"({last['ci_low'] * 100:.0f}–{last['ci_high'] * 100:.0f}%)")
+    return (f'<svg class="sparkline" role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+            f'xmlns="http://www.w3.org/2000/svg"><title>{title}</title>'
+            f'<polygon points="{band}" fill="#c7d7f2" opacity="0.7"/>'
+            f'<polyline points="{line}" fill="none" stroke="#2356a8" stroke-width="1.5"/></svg>')

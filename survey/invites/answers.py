@@ -79,7 +79,7 @@ def answer_invitation(invitation: Invitation, *, score: int | None, comment: str
     mark()
     recorded = record_response_in_session(survey, Answer(
         score=score, comment=comment, channel="email", meta=_answer_meta(invitation.contact),
-        ua_family=ua_family, submission_key=invitation.submission_key,
+        ua_family=ua_family,
         contact_id=invitation.contact_id, invitation_id=invitation.id,
     ))
     if invitation.state != "answered":  # a simultaneous first answer won the race; ours revised it

@@ -25,7 +25,6 @@ from survey.db import db
 from survey.invites import delivery, operations
 from survey.invites.models import INVITATION_STATUSES, OUTBOX_STATES, Campaign, Invitation, OutboxMessage
 from survey.invites.mailer import MailNotConfigured
-from survey.invites.reporting import describe_progress
 from survey.operations import OperationError
 
 contacts_cli = AppGroup("contact", help="Import, unsubscribe, unbounce and forget the people surveys are sent to.")
@@ -213,7 +212,7 @@ def deliver_command(loop: bool, interval: float, batch_size: int | None, as_json
     stop = {"now": False}
 
     def request_stop(signum, frame):
-        stop["now"] = True  # finish the message in hand, then leave
+        stop["now"] = True  # finish the batch in hand (its results recorded), then leave
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, request_stop)
@@ -295,7 +294,7 @@ def status_command(campaign_id: int | None, key: str | None, as_json: bool) -> N
                    f"skipped {s['skipped_unsubscribed']} unsubscribed, {s['skipped_bounced']} bounced, "
                    f"{s['skipped_throttled']} throttled")
         if s["delivery"]:
-            click.echo(f"  {describe_progress(s['delivery'])}")
+            click.echo(f"  {s['delivery']['summary']}")
 
 
 @invite_cli.command("list")

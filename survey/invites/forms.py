@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import IntegerField
 from wtforms.validators import InputRequired
 
+from survey.security import PageForm
 from survey.public.forms import AnswerForm
 
 
@@ -13,7 +13,7 @@ class InvitationAnswerForm(AnswerForm):
     """The public answer form; the invitation, not the submission key, makes the answer unique."""
 
 
-class ClickForm(FlaskForm):
+class ClickForm(PageForm):
     """What the score-link page's script POSTs: the score of the button that was clicked."""
 
     score = IntegerField("Score", validators=[InputRequired("Please choose a score.")])
@@ -28,7 +28,7 @@ class ClickForm(FlaskForm):
         return True
 
 
-class UnsubscribeForm(FlaskForm):
+class UnsubscribeForm(PageForm):
     """The unsubscribe button. The link's own secret token authorises it, and RFC 8058
     one-click POSTs from mail providers carry no form token, so CSRF is off."""
 

@@ -111,11 +111,6 @@ class Invitation(db.Model):
         sa.CheckConstraint("(state = 'suppressed') = (skip_reason IS NOT NULL)", name="suppressed_has_reason"),
     )
 
-    @property
-    def submission_key(self) -> str:
-        """Idempotency key of this invitation's answer: one answer per invitation, however often sent."""
-        return f"invitation-{self.id}"
-
     def is_expired(self, now: dt.datetime | None = None) -> bool:
         return self.expires_at <= (now or utcnow())
 

@@ -83,17 +83,16 @@ def delivery_progress(campaign: Campaign, outbox: dict[str, int], now: dt.dateti
     # ago is not reported at a fifth of its rate.
     seconds = max((now - first).total_seconds(), 1.0) if recent else RATE_WINDOW.total_seconds()
     per_second = recent / seconds
-    return {
+    progress = {
         "left": left,
         "per_minute": round(per_second * 60, 1),
         "seconds_left": round(left / per_second) if per_second else None,
     }
+    return {**progress, "summary": describe_progress(progress)}
 
 
-def describe_progress(progress: dict | None) -> str:
-    """``delivering 1,234/min, 56,789 left, about 46 min`` for the status command."""
-    if progress is None:
-        return ""
+def describe_progress(progress: dict) -> str:
+    """``delivering 1,234/min, 56,789 left, about 46 min``: for the status command and the survey page."""
     if progress["seconds_left"] is None:
         return f"waiting to deliver {progress['left']:,} (nothing sent in the last {RATE_WINDOW.seconds // 60} min)"
     seconds = progress["seconds_left"]

@@ -31,6 +31,8 @@ from survey.errors import error_response
 from survey.invites import bp
 from survey.invites.forms import ClickForm, InvitationAnswerForm, UnsubscribeForm
 from survey.invites.models import Invitation
+from survey.models import utcnow
+from survey.operations import edit_allowed_until
 from survey.invites.operations import answer_invitation, find_invitation, record_click, unsubscribe_invitation
 from survey.lookups import require_open
 from survey.requestinfo import ua_family
@@ -51,6 +53,9 @@ def invitation_or_abort(token: str, *, usable: bool = True) -> Invitation:
         abort(404, description=NOT_FOUND)
     if not usable:
         return invitation
+    if invitation.response is not None and utcnow() > edit_allowed_until(invitation.response):
+        abort(410, description=f"Thank you, your answer was recorded. It could be changed until "
+                               f"{_date(edit_allowed_until(invitation.response))}; it is final now.")
     if invitation.is_expired():
         if invitation.answered_at is not None:
             abort(410, description=f"Thank you, your answer was recorded. This link stopped taking changes on "

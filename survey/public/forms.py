@@ -6,12 +6,13 @@ import json
 import uuid
 
 from flask import current_app
-from flask_wtf import FlaskForm
-from wtforms import HiddenField, RadioField, TextAreaField, ValidationError
+from wtforms import HiddenField, RadioField, StringField, TextAreaField, ValidationError
 from wtforms.validators import Optional as OptionalValidator
 
 from survey.models import Survey
 from survey.requestinfo import MetaError, clean_meta
+from survey.security import PageForm
+from survey.textrules import text_problem
 
 
 class ScaleField(RadioField):
@@ -25,7 +26,7 @@ class ScaleField(RadioField):
             raise ValidationError(f"Please choose a score from {low} to {high}.")
 
 
-class AnswerForm(FlaskForm):
+class AnswerForm(PageForm):
     class Meta:
         # CSRFProtect (survey.security) checks every POST before the view runs; checking
         # and re-signing the token again here cost each answer a tenth of its time.
@@ -36,6 +37,8 @@ class AnswerForm(FlaskForm):
     submission_key = HiddenField()
     meta_json = HiddenField()
     ref = HiddenField()  # the referrer's origin, taken when the page was first shown
+    shown = HiddenField()  # when the page was shown, signed (survey.public.traps)
+    website = StringField()  # the honeypot: hidden from people, filled by simple bots
 
     @classmethod
     def for_survey(cls, survey: Survey, **kwargs) -> "AnswerForm":
@@ -48,6 +51,9 @@ class AnswerForm(FlaskForm):
 
     def validate_comment(self, field: TextAreaField) -> None:
         limit = current_app.config["COMMENT_MAX_LENGTH"]
+        problem = text_problem(field.data or "")
+        if problem is not None:
+            raise ValidationError(f"Your comment {problem}; please remove it and send again.")
         if field.data and len(field.data) > limit:
             raise ValidationError(f"Please keep your comment under {limit} characters (it has {len(field.data)}).")
 
@@ -60,5 +66,8 @@ class AnswerForm(FlaskForm):
     def validate_meta_json(self, field: HiddenField) -> None:
         try:
             self.meta_dict = clean_meta(json.loads(field.data)) if field.data else {}
+        except RecursionError:
+            raise ValidationError("This form is damaged; please reload the page. (its meta data is nested "
+                                  "too deeply)") from None
         except (ValueError, AttributeError, MetaError) as exc:
             raise ValidationError(f"This form is damaged; please reload the page. ({exc})") from None

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, ValidationError
 from wtforms.fields.choices import SelectChoice
 
 from analysis.labels import SENTIMENTS, THEMES
+from survey.redirects import local_path
+from survey.security import PageForm
 
 
-class CorrectionForm(FlaskForm):
+class CorrectionForm(PageForm):
     """Sentiment and theme as the analyst reads the comment; unchanged fields are left alone."""
 
     # "" is "not labelled yet": choosing nothing leaves that field as it is.
@@ -34,10 +35,10 @@ class CorrectionForm(FlaskForm):
             raise ValidationError(f"Theme must be one of {', '.join(THEMES)}.")
 
     def validate_next(self, field: HiddenField) -> None:
-        # Only a path on this site: never an open redirect to another host.
-        if field.data and (not field.data.startswith("/") or field.data.startswith("//") or "\\" in field.data):
+        # Only a path on this site (survey.redirects, the one check): never an open redirect to another host.
+        if field.data and local_path(field.data) is None:
             raise ValidationError("The page to return to must be on this site.")
 
 
-class AnalyzeForm(FlaskForm):
+class AnalyzeForm(PageForm):
     """Start an analysis of this survey now (a button: the form carries only its CSRF token)."""

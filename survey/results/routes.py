@@ -13,6 +13,7 @@ from survey.errors import error_response
 from survey.insights import jobs
 from survey.lookups import survey_or_404
 from survey.models import PainPointRecord, Response, utcnow
+from survey.redirects import safe_next
 from survey.results import bp, charts_cache, queries
 from survey.results.export import csv_lines
 from survey.results.filters import FilterError, ResponseFilter
@@ -192,7 +193,7 @@ def correct(public_key: str, response_id: int):
         flash(f"Saved: answer #{response.id} is now {response.sentiment or '–'} · {response.theme or '–'}.", "ok")
     else:
         flash(f"Nothing changed on answer #{response.id}.", "info")
-    back = form.next.data or url_for("results.comments", public_key=survey.public_key)
+    back = safe_next(form.next.data, url_for("results.comments", public_key=survey.public_key))
     return redirect(f"{back}#r{response.id}", code=303)
 
 

@@ -11,7 +11,6 @@ if stored (so bots do not learn to adapt) and only counted.
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 
 import sqlalchemy as sa
 from flask import abort, current_app, g, jsonify, request, url_for
@@ -20,8 +19,8 @@ from werkzeug.exceptions import HTTPException
 from survey.db import db
 from survey.errors import error_response
 from survey.models import Response, Survey, utcnow
-from survey.operations import Answer
 from survey.lookups import require_open
+from survey.operations import Answer, edit_allowed_until, edit_window
 from survey.published import Published, published_or_404
 from survey.ratelimit import RateLimit, RateResult, client_key, parse_rate
 from survey.requestinfo import origin_of, page_path, ua_family
@@ -29,15 +28,15 @@ from survey.text import as_sentence
 from survey.widget import api_bp
 from survey.widget.cors import add_cors_headers, allow_origin, check_origin
 from survey.widget.operations import (
-    EditWindowClosed, RateLimited, SubmissionConflict, TokenMismatch, count_bot, edit_allowed_until,
-    record_widget_answer, update_widget_answer,
+    EditWindowClosed, RateLimited, SubmissionConflict, TokenMismatch, count_bot, record_widget_answer,
+    find_trapped, trapped_answer, update_widget_answer,
 )
 from survey.widget.payload import (
     NewAnswer, PayloadError, Scale, bot_reason, decode_json, parse_answer_update, parse_new_answer,
 )
 
 
-MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL; anything larger names no answer
+PUBLIC_ID_MAX_LENGTH = 32  # Response.public_id; anything longer names no answer
 
 
 class ApiError(Exception):
@@ -113,10 +112,6 @@ def scale_of(survey: Survey) -> Scale:
     return Scale(survey.spec.low, survey.spec.high, current_app.config["COMMENT_MAX_LENGTH"])
 
 
-def edit_window() -> dt.timedelta:
-    return dt.timedelta(seconds=current_app.config["WIDGET_EDIT_WINDOW_SECONDS"])
-
-
 def iso(moment: dt.datetime) -> str:
     return moment.replace(microsecond=0).isoformat() + "Z"
 
@@ -158,26 +153,34 @@ def create_response(public_key: str):
     except (PayloadError, HTTPException):
         refuse_if_limited(count_request(survey, write=True))
         raise
-    window = edit_window()
     trap = bot_reason(payload.honeypot_filled, payload.elapsed_ms, current_app.config["WIDGET_MIN_ANSWER_MS"])
     if trap:
         refuse_if_limited(count_request(survey, write=True))
         count_bot(survey, trap)
-        return _created_body(secrets.randbelow(MAX_ID) + 1, secrets.token_urlsafe(32), utcnow() + window,
-                             public_key, 201)
+        public_id, token = trapped_answer(_secret(), payload.score)
+        return _created_body(public_id, token, utcnow() + edit_window(), public_key, 201)
     answer = Answer(
         score=payload.score, comment=payload.comment, channel="widget", meta=payload.meta,
         ua_family=ua_family(request.user_agent.string), referrer_origin=partner_origin(published, payload),
         page_url=page_path(payload.page_url, survey.keep_query_string), submission_key=payload.submission_key,
     )
     try:
-        recorded, token = record_widget_answer(survey, answer, window, rate_limit(survey, write=True))
+        recorded, token = record_widget_answer(survey, answer, rate_limit(survey, write=True))
     except RateLimited as exc:
         raise too_many_requests(exc.result) from None
     except (SubmissionConflict, EditWindowClosed) as exc:
         raise ApiError(409, str(exc), "submission_key") from None
-    return _created_body(recorded.id, token, edit_allowed_until(recorded, window), public_key,
+    return _created_body(recorded.public_id, token, edit_allowed_until(recorded), public_key,
                          201 if recorded.created else 200)
+
+
+def _token_mismatch() -> ApiError:
+    return ApiError(403, TokenMismatch.MESSAGE, "edit_token")
+
+
+def _secret() -> bytes:
+    key = current_app.secret_key
+    return key.encode() if isinstance(key, str) else key
 
 
 def partner_origin(published: Published, payload: NewAnswer) -> str | None:
@@ -192,7 +195,7 @@ def partner_origin(published: Published, payload: NewAnswer) -> str | None:
     return None
 
 
-def _created_body(response_id: int, token: str, until: dt.datetime, public_key: str, status: int):
+def _created_body(response_id: str, token: str, until: dt.datetime, public_key: str, status: int):
     body = jsonify({"id": response_id, "edit_token": token, "edit_until": iso(until)})
     body.status_code = status
     body.headers["Location"] = url_for("widget_api.update_response", public_key=public_key,
@@ -200,24 +203,33 @@ def _created_body(response_id: int, token: str, until: dt.datetime, public_key: 
     return body
 
 
-@api_bp.route("/<public_key>/responses/<int:response_id>", methods=["PATCH"])
-def update_response(public_key: str, response_id: int):
-    """A later step of the same answer (the comment after the score), with the edit token."""
+@api_bp.route("/<public_key>/responses/<response_id>", methods=["PATCH"])
+def update_response(public_key: str, response_id: str):
+    """A later step of the same answer (the comment after the score), with the edit token.
+
+    The id and token of a trapped answer (never stored) are answered as a real edit is.
+    """
     survey = gate(public_key, write=True).survey
     payload = parse_answer_update(decode_json(request.get_data()), scale_of(survey))
     if payload.honeypot_filled:
         count_bot(survey, "honeypot")
         return jsonify({"id": response_id, "score": payload.score, "comment": payload.comment})
     response = None
-    if response_id <= MAX_ID:
-        response = db.session.scalar(sa.select(Response).where(Response.id == response_id,
+    if len(response_id) <= PUBLIC_ID_MAX_LENGTH:
+        response = db.session.scalar(sa.select(Response).where(Response.public_id == response_id,
                                                                Response.survey_id == survey.id))
     if response is None:
-        raise ApiError(404, f"this survey has no answer {response_id}")
+        trapped = find_trapped(_secret(), response_id, payload.edit_token)
+        if trapped is None:
+            raise ApiError(404, f"this survey has no answer {response_id[:PUBLIC_ID_MAX_LENGTH]!r}")
+        if not trapped.edit_token_ok:
+            raise _token_mismatch()
+        score = payload.score if payload.score is not None else trapped.score
+        return jsonify({"id": response_id, "score": score, "comment": payload.comment})
     try:
-        response = update_widget_answer(response, payload.edit_token, payload.score, payload.comment, edit_window())
-    except TokenMismatch as exc:
-        raise ApiError(403, str(exc), "edit_token") from None
+        response = update_widget_answer(response, payload.edit_token, payload.score, payload.comment)
+    except TokenMismatch:
+        raise _token_mismatch() from None
     except EditWindowClosed as exc:
         raise ApiError(409, str(exc)) from None
-    return jsonify({"id": response.id, "score": response.score, "comment": response.comment})
+    return jsonify({"id": response.public_id, "score": response.score, "comment": response.comment})

@@ -12,15 +12,20 @@ the browser hides even the refusal from the page.
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from flask import current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from survey.errors import error_response
+from survey.operations import OperationError
 from survey.published import Published, published_or_404
 from survey.requestinfo import origin_of
 from survey.text import as_sentence
+from survey.widget.operations import normalise_origin
 
 ALLOWED_HEADERS = "Content-Type"
 PREFLIGHT_MAX_AGE = 7200  # Chromium's ceiling; preflights are cached that long per origin and URL
@@ -35,8 +40,34 @@ class OriginCheck:
 
 
 def own_origin() -> str | None:
-    """This site's origin as the browser sees it (ProxyFix makes it right behind a proxy)."""
-    return origin_of(current_app.config.get("PUBLIC_BASE_URL")) or request_origin()
+    """This site's origin, from its configured public address (``PUBLIC_BASE_URL``), never from the
+    request's Host header, which the sender chooses. Without one, only a loopback address (a
+    developer's machine) counts as this site; a public site sets PUBLIC_BASE_URL for its links anyway."""
+    configured = current_app.config.get("PUBLIC_BASE_URL")
+    if configured:
+        return _configured_origin(configured)
+    origin = request_origin()
+    host = urlsplit(origin).hostname if origin else None
+    return origin if host is not None and _is_loopback(host) else None
+
+
+@functools.lru_cache(maxsize=8)
+def _configured_origin(base_url: str) -> str | None:
+    """``https://Bücher.example/feedback`` → ``https://xn--bcher-kva.example``, as browsers send it."""
+    origin = origin_of(base_url)
+    try:
+        return normalise_origin(origin) if origin else None
+    except OperationError:
+        return None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def request_origin() -> str | None:
@@ -53,7 +84,7 @@ def check_origin(published: Published, write: bool) -> OriginCheck:
         return OriginCheck(False, None, False, (
             "answers must come from a web page on a site the survey allows (the request had no Origin "
             "header); server-to-server posting is off (WIDGET_ACCEPT_NO_ORIGIN)"))
-    if origin in (own_origin(), request_origin()):
+    if origin == own_origin():
         return OriginCheck(True, origin, False)
     if origin in published.origins:
         return OriginCheck(True, origin, True)

@@ -16,6 +16,8 @@ from survey.widget.payload import HONEYPOT_FIELD, PAGE_URL_MAX_LENGTH, TOKEN_MAX
 TAG = "widget"
 STRING = {"type": "string"}
 INTEGER = {"type": "integer"}
+PUBLIC_ID = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,32}$",
+             "description": "The answer's opaque public id (random, not a row number)."}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -70,7 +72,7 @@ SCHEMAS: dict[str, Any] = {
     }, optional=("score", "comment", "meta", "page_url", "submission_key", HONEYPOT_FIELD),
         description="A score, a comment or both."),
     "WidgetAnswerCreated": _object({
-        "id": {"type": "integer", "description": "The answer's id, for PATCH."},
+        "id": {**PUBLIC_ID, "description": "The answer's opaque id, for PATCH."},
         "edit_token": {"type": "string", "description": "Authorises PATCH on this answer; shown only now."},
         "edit_until": {"type": "string", "format": "date-time", "description": "PATCH is accepted until then."},
     }),
@@ -80,14 +82,14 @@ SCHEMAS: dict[str, Any] = {
         "comment": {"type": ["string", "null"]},
         HONEYPOT_FIELD: {"type": ["string", "null"]},
     }, optional=("score", "comment", HONEYPOT_FIELD)),
-    "WidgetAnswer": _object({"id": INTEGER, "score": {"type": ["integer", "null"]},
+    "WidgetAnswer": _object({"id": PUBLIC_ID, "score": {"type": ["integer", "null"]},
                              "comment": {"type": ["string", "null"]}}),
 }
 
 KEY = {"name": "public_key", "in": "path", "required": True, "description": "The survey's key.",
        "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,43}$"}}
 RESPONSE_ID = {"name": "response_id", "in": "path", "required": True, "description": "The id POST returned.",
-               "schema": {"type": "integer", "minimum": 0}}
+               "schema": PUBLIC_ID}
 ORIGIN_NOTE = (" Browsers send an Origin header: it must be one of the survey's origins (or this site's). "
                "Writes without an Origin are refused unless WIDGET_ACCEPT_NO_ORIGIN is set.")
 
@@ -152,7 +154,7 @@ PATHS: dict[str, Any] = {
     ANSWERS_PATH + "/{response_id}": {"patch": {
         "operationId": "updateWidgetAnswer", "tags": [TAG], "security": [],
         "summary": "Add the comment (or change the score) of a widget answer, with its edit token.",
-        "description": "Accepted for WIDGET_EDIT_WINDOW_SECONDS after the answer." + ORIGIN_NOTE,
+        "description": "Accepted for ANSWER_EDIT_WINDOW_SECONDS after the answer." + ORIGIN_NOTE,
         "parameters": [KEY, RESPONSE_ID],
         "requestBody": _json_body("WidgetAnswerUpdate"),
         "responses": {"200": {"description": "Updated.",

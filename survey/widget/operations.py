@@ -6,11 +6,13 @@ nothing; the dashboard and ``flask survey origins`` share the origin ones.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hmac
 import ipaddress
 import re
 import secrets
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -18,12 +20,13 @@ from sqlalchemy.exc import IntegrityError
 
 from survey.db import db, insert_on_conflict
 from survey.models import Response, Survey, SurveyOrigin, utcnow
-from survey.operations import (
-    Answer, OperationError, Recorded, insert_response, revise_response, stored_with_key,
+from survey.operations import (  # noqa: F401  (EditWindowClosed, SubmissionConflict: the widget's errors too)
+    Answer, EditWindowClosed, OperationError, RateLimited, Recorded, SubmissionConflict, insert_response,
+    revise_response, stored_for_revision,
 )
 from survey.tokens import hash_token
 from survey.prepared import together
-from survey.ratelimit import RateLimit, RateResult
+from survey.ratelimit import RateLimit
 from survey.requestinfo import origin_of
 from survey.widget.models import BOT_REASONS, BotCatch
 
@@ -39,21 +42,7 @@ class EditRefused(OperationError):
 class TokenMismatch(EditRefused):
     """The edit token is not the one this answer was given."""
 
-
-class EditWindowClosed(EditRefused):
-    """The answer is older than the edit window."""
-
-
-class SubmissionConflict(OperationError):
-    """A submission key that already belongs to an answer this request may not touch."""
-
-
-class RateLimited(OperationError):
-    """The client is over its rate limit: its request was counted, and nothing else stored."""
-
-    def __init__(self, result: RateResult):
-        super().__init__(f"too many requests; try again in {result.retry_after} seconds")
-        self.result = result
+    MESSAGE = "this edit token does not match the answer"
 
 
 # --- Origins ---------------------------------------------------------------------------
@@ -157,8 +146,7 @@ def new_edit_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def record_widget_answer(survey: Survey, answer: Answer, edit_window: dt.timedelta,
-                         limit: RateLimit | None = None) -> tuple[Recorded, str]:
+def record_widget_answer(survey: Survey, answer: Answer, limit: RateLimit | None = None) -> tuple[Recorded, str]:
     """Store a widget answer; return what was stored and the edit token.
 
     The edit token lets the same visitor add the comment later (PATCH); only
@@ -181,18 +169,10 @@ def record_widget_answer(survey: Survey, answer: Answer, edit_window: dt.timedel
         raise RateLimited(counted)
     if recorded is not None:
         return recorded, token
-    existing = stored_with_key(answer.submission_key)
-    if existing.survey_id != survey.id or existing.channel != CHANNEL:
-        raise SubmissionConflict("this submission_key already belongs to another answer; "
-                                 "send a new one for each answer")
-    _check_edit_window(existing, edit_window)
+    existing = stored_for_revision(survey, answer)
     existing.edit_token_hash = hash_token(token)
     revise_response(existing, answer.score, answer.comment)
-    return Recorded(existing.id, existing.created_at, False), token
-
-
-def edit_allowed_until(response: Response | Recorded, edit_window: dt.timedelta) -> dt.datetime:
-    return response.created_at + edit_window
+    return Recorded(existing.id, existing.created_at, False, existing.public_id), token
 
 
 def token_matches(response: Response, token: str) -> bool:
@@ -202,22 +182,63 @@ def token_matches(response: Response, token: str) -> bool:
     return hmac.compare_digest(response.edit_token_hash, hash_token(token))
 
 
-def update_widget_answer(response: Response, token: str, score: int | None, comment: str | None,
-                         edit_window: dt.timedelta) -> Response:
-    """A later step of a widget answer (usually the comment); EditRefused unless the token and time allow it."""
+def update_widget_answer(response: Response, token: str, score: int | None, comment: str | None) -> Response:
+    """A later step of a widget answer (usually the comment); TokenMismatch or EditWindowClosed
+    unless the token and time allow it."""
     if response.channel != CHANNEL or not token_matches(response, token):
-        raise TokenMismatch("this edit token does not match the answer")
-    _check_edit_window(response, edit_window)
+        raise TokenMismatch(TokenMismatch.MESSAGE)
     return revise_response(response, score, comment)
 
 
-def _check_edit_window(response: Response, edit_window: dt.timedelta) -> None:
-    if utcnow() > edit_allowed_until(response, edit_window):
-        hours = edit_window.total_seconds() / 3600
-        raise EditWindowClosed(f"this answer can no longer be changed: edits are accepted for {hours:g} hours")
-
-
 # --- Bot traps -------------------------------------------------------------------------
+# A trapped answer is not stored, yet its sender gets an id and an edit token like a real
+# answer's, and a PATCH is answered as for a real answer (403 for a wrong token). Both come from
+# the secret key, so nothing about the trap is kept: the id is 11 random bytes, a 4-byte tag that
+# marks it as a trap's and the score masked by an HMAC (so a PATCH can echo it), 16 bytes like a
+# real id; the token is an HMAC of the id. Without the key the two kinds of id look the same.
+
+_NO_SCORE = 255
+
+
+@dataclass(frozen=True)
+class TrappedAnswer:
+    edit_token_ok: bool
+    score: int | None
+
+
+def _trap_mac(secret: bytes, label: str, value: bytes) -> bytes:
+    return hmac.new(secret, label.encode() + b":" + value, "sha256").digest()
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def trapped_answer(secret: bytes, score: int | None) -> tuple[str, str]:
+    """The (public id, edit token) a trapped answer's sender is given."""
+    nonce = secrets.token_bytes(11)
+    mask = _trap_mac(secret, "trap-score", nonce)[0]
+    raw = nonce + _trap_mac(secret, "trap-id", nonce)[:4] + bytes([(_NO_SCORE if score is None else score) ^ mask])
+    public_id = _b64(raw)
+    return public_id, _b64(_trap_mac(secret, "trap-token", public_id.encode()))
+
+
+def find_trapped(secret: bytes, public_id: str, token: str) -> TrappedAnswer | None:
+    """What ``trapped_answer`` handed out under ``public_id`` (and whether ``token`` is its token), or None."""
+    try:
+        raw = base64.urlsafe_b64decode(public_id + "==")
+    except ValueError:
+        return None
+    if len(raw) != 16 or _b64(raw) != public_id:
+        return None
+    nonce, tag = raw[:11], raw[11:15]
+    if not hmac.compare_digest(tag, _trap_mac(secret, "trap-id", nonce)[:4]):
+        return None
+    expected = _b64(_trap_mac(secret, "trap-token", public_id.encode()))
+    score = raw[15] ^ _trap_mac(secret, "trap-score", nonce)[0]
+    return TrappedAnswer(hmac.compare_digest(expected.encode(), token.encode("utf-8", "replace")),
+                         None if score == _NO_SCORE else score)
+
 
 def count_bot(survey: Survey, reason: str, day: dt.date | None = None) -> None:
     """Add one to today's count of submissions caught by ``reason`` (one atomic statement)."""

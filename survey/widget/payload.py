@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from survey.requestinfo import MetaError, clean_meta
+from survey.textrules import text_problem
 
 PAGE_URL_MAX_LENGTH = 4096
 TOKEN_MAX_LENGTH = 128
@@ -167,15 +168,12 @@ def _comment(value: Any, scale: Scale) -> str | None:
 
 
 def _text(value: Any, name: str) -> str:
-    """A string every database can store: valid Unicode without NUL characters."""
+    """A string that passes the text rule every channel shares (survey.textrules)."""
     if not isinstance(value, str):
         raise PayloadError(f"{name} must be a string", name)
-    if "\x00" in value:
-        raise PayloadError(f"{name} contains a NUL character", name)
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise PayloadError(f"{name} is not valid Unicode text (a lone surrogate escape)", name) from None
+    problem = text_problem(value)
+    if problem is not None:
+        raise PayloadError(f"{name} {problem}", name)
     return value
 
 

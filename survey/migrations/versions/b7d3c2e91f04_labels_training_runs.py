@@ -4,7 +4,7 @@ One row per retraining an admin starts from the label queue: its state, the
 model it would replace, the candidate it trained and both versions' scores.
 
 Revision ID: b7d3c2e91f04
-Revises: c5e8a2f7d310
+Revises: 3a9f2cc75e9c
 Create Date: 2026-12-06 09:40:00
 
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = 'b7d3c2e91f04'
-down_revision = 'c5e8a2f7d310'
+down_revision = '3a9f2cc75e9c'
 branch_labels = None
 depends_on = None
 

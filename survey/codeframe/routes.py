@@ -1,0 +1,146 @@
+"""The codeframe screen: a survey's pain points with their trend, and every analyst edit (thin views).
+
+GET shows the codeframe beside the latest analysis (members, proposals,
+trends); POST applies one edit through :mod:`survey.codeframe.operations`
+(which records who and when) and redirects back.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import flash, redirect, render_template, url_for
+from markupsafe import Markup
+
+from analysis.labels import THEMES
+from survey.auth import current_user, login_required
+from survey.codeframe import bp
+from survey.codeframe import operations as ops
+from survey.codeframe.forms import ACTIONS, CodeframeEditForm
+from survey.codeframe.models import CodeframePoint
+from survey.db import db
+from survey.errors import error_response
+from survey.insights.charts import share_sparkline_svg
+from survey.lookups import survey_or_404
+from survey.models import PainPointRecord, Response, pain_point_responses
+from survey.results.queries import latest_run
+
+MEMBERS_SHOWN = 8
+
+
+@bp.get("/surveys/<public_key>/codeframe")
+@login_required
+def codeframe(public_key: str):
+    survey = survey_or_404(public_key)
+    run = latest_run(survey)
+    records = [p for p in (run.pain_points if run else []) if p.survey_id in (survey.id, None)]
+    # The latest run knew the pain points by the names they had then: follow renames and merges since.
+    now = ops.renamed(survey)
+    sorted_into = {}
+    for record in records:
+        if record.source == "codeframe":
+            sorted_into.setdefault(now.get(record.label, record.label), record)
+    rows = []
+    for point in ops.points_of(survey):
+        record = sorted_into.get(point.name)
+        rows.append({"point": point, "record": record, "members": _members(record),
+                     "examples": [e for e in point.examples if e.role == "example"],
+                     "excluded": sum(1 for e in point.examples if e.role == "excluded"),
+                     "sparkline": Markup(share_sparkline_svg((record.trend or {}).get("periods", [])))
+                     if record else None})
+    proposals = [p for p in records if p.source in ("proposal", "discovered")]
+    return render_template("codeframe/codeframe.html", survey=survey, run=run, rows=rows, proposals=proposals,
+                           form=CodeframeEditForm(), themes=THEMES, edits=ops.edits_of(survey, limit=20),
+                           proposal_members={p.id: _members(p) for p in proposals})
+
+
+def _members(record: PainPointRecord | None) -> list[Response]:
+    if record is None:
+        return []
+    return list(db.session.scalars(
+        sa.select(Response).join(pain_point_responses, pain_point_responses.c.response_id == Response.id)
+        .where(pain_point_responses.c.pain_point_id == record.id).order_by(Response.id).limit(MEMBERS_SHOWN)))
+
+
+@bp.post("/surveys/<public_key>/codeframe")
+@login_required
+def edit(public_key: str):
+    survey = survey_or_404(public_key)
+    form = CodeframeEditForm()
+    if not form.validate_on_submit() or form.action.data not in ACTIONS:
+        return error_response(400, "This edit cannot be made: " + _form_errors(form))
+    user = current_user()
+    try:
+        message = _apply(survey, form, user)
+    except ops.CodeframeError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(message, "success")
+    return redirect(url_for("codeframe.codeframe", public_key=survey.public_key))
+
+
+def _form_errors(form: CodeframeEditForm) -> str:
+    if form.action.data not in ACTIONS:
+        return "unknown edit."
+    return "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()) or "the form is invalid."
+
+
+def _point(survey, point_id: int | None) -> CodeframePoint:
+    point = db.session.get(CodeframePoint, point_id) if point_id else None
+    if point is None or point.survey_id != survey.id:
+        raise ops.CodeframeError("that pain point is no longer in this survey's codeframe (reload the page)")
+    return point
+
+
+def _response(survey, response_id: int | None) -> Response:
+    response = db.session.get(Response, response_id) if response_id else None
+    if response is None or response.survey_id != survey.id:
+        raise ops.CodeframeError("that comment is not an answer to this survey")
+    return response
+
+
+def _proposal(survey, proposal_id: int | None) -> PainPointRecord:
+    record = db.session.get(PainPointRecord, proposal_id) if proposal_id else None
+    if record is None or record.survey_id not in (survey.id, None):
+        raise ops.CodeframeError("that proposal is no longer in the latest analysis (reload the page)")
+    return record
+
+
+def _apply(survey, form: CodeframeEditForm, user) -> str:
+    action = form.action.data
+    if action == "rename":
+        point = _point(survey, form.point_id.data)
+        old = point.name
+        ops.rename_point(point, form.name.data or "", user)
+        return f"Renamed “{old}” to “{point.name}”."
+    if action in ("hide", "show"):
+        point = _point(survey, form.point_id.data)
+        ops.set_hidden(point, action == "hide", user)
+        return f"“{point.name}” is {'hidden' if action == 'hide' else 'shown again'}."
+    if action == "merge":
+        point, into = _point(survey, form.point_id.data), _point(survey, form.target_id.data)
+        name = point.name
+        ops.merge_points(into, [point], user)
+        return f"Merged “{name}” into “{into.name}”."
+    if action == "split":
+        point = _point(survey, form.point_id.data)
+        new = ops.split_point(point, form.name.data or "", list(form.example_ids.data or []), user)
+        return f"“{new.name}” split off “{point.name}”."
+    if action in ("assign", "remove"):
+        response = _response(survey, form.response_id.data)
+        if action == "remove":
+            point = _point(survey, form.point_id.data)
+            ops.remove_comment(point, response, user)
+            return f"That comment is no longer in “{point.name}”."
+        target = _point(survey, form.target_id.data)
+        if form.point_id.data:
+            ops.move_comment(_point(survey, form.point_id.data), target, response, user)
+        else:
+            ops.assign_comment(target, response, user)
+        return f"That comment is now an example of “{target.name}”."
+    record = _proposal(survey, form.proposal_id.data)
+    if action == "dismiss":
+        ops.dismiss_proposal(survey, record.label, [], [r.id for r in record.responses], user)
+        return f"“{record.label}” will not be proposed again."
+    theme = form.theme.data if form.theme.data in THEMES else record.theme
+    point = ops.add_point(survey, form.name.data or record.label, theme, user, examples=_members(record))
+    return f"“{point.name}” is now in the codeframe; the next analysis sorts comments into it."
