@@ -4,6 +4,9 @@ Feature packages add their own tables in their own ``models`` modules
 (``survey.invites.models``, ``survey.widget.models``); ``survey.models_all``
 imports every one so migrations and ``create_all`` see the whole schema.
 Invariants live in the database as named constraints.
+
+Why one module over 400 lines: the core tables refer to each other, and their
+named constraints are easiest to check against the migrations in one place.
 """
 
 from __future__ import annotations

@@ -2,6 +2,10 @@
 
 Errors go to stderr with exit status 1 (click.ClickException) or 2 for a
 wrong option (click.UsageError).
+
+Why one module over 400 lines: it is only option parsing and printing for the
+two command groups an operator reads together (``flask contact``, ``flask
+invite``); every command body is a few lines around one service call.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 Run it with ``flask invite deliver`` (one pass) or ``--loop`` (a service); any
 number of workers on any number of hosts may share one database.
 
+Why one module over 400 lines: the exactly-once guarantee below is a protocol
+of claim, hand-over and result commits; it is read and checked as one piece.
+
 Claiming. A worker takes a batch in one statement: ``UPDATE … SET
 claim_token=<its own random token>, lease_until=now+MAIL_CLAIM_SECONDS WHERE
 id IN (SELECT … due … LIMIT n FOR UPDATE SKIP LOCKED)``. PostgreSQL's row locks
