@@ -262,7 +262,8 @@ def train_models(corpus_paths=DEFAULT_CORPUS_DIR, extra_labeled=(), weak_sentime
     version = model_store.make_version(_dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d"),
                                        digest)
     metadata = {
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        # to the microsecond: the dashboard counts corrections made after it, even in the same second
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds"),
         "corpus": {
             "files": corpus.files,
             "checksum": corpus.checksum,

@@ -12,9 +12,9 @@ import survey.models_all  # noqa: F401  (every feature's tables in the metadata)
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-fileConfig(config.config_file_name)
+# Interpret the config file for Python logging, leaving the loggers that exist alone:
+# a migration run inside a process (the demo, tests) must not silence the app's own logs.
+fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
 
