@@ -221,7 +221,7 @@ def _pain_point(group, label, clauses, words, weighted, vocabulary, z, total_com
     count = len(responses)
     share = count / total_comments
     if scores is not None and scores.n:
-        score_impact, impact = _impact(responses, share, scores)
+        score_impact, impact = pain_point_impact(responses, share, scores)
     else:
         score_impact, impact = None, share * 100 * (sum(negativity.values()) / count)
     return PainPoint(
@@ -231,7 +231,8 @@ def _pain_point(group, label, clauses, words, weighted, vocabulary, z, total_com
     )
 
 
-def _impact(responses: dict[int, int | None], share: float, scores: ScoreTotals):
+def pain_point_impact(responses: dict[int, int | None], share: float, scores: ScoreTotals):
+    """``(score_impact, impact)`` of a pain point with these members; codeframe points use it too."""
     scored = [s for s in responses.values() if s is not None]
     if not scored or len(scored) >= scores.n:
         return None, 0.0

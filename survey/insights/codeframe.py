@@ -51,7 +51,7 @@ class CodeframeFindings:
 def sort_survey(survey_id: int, clauses: Sequence[NegativeClause], background: list[str], total_comments: int,
                 scores: ScoreTotals) -> CodeframeFindings:
     """Sort ``clauses`` into the survey's codeframe and propose pain points from the rest."""
-    from analysis.painpoints import _impact  # one impact formula for discovered and codeframe pain points
+    from analysis.painpoints import pain_point_impact  # one impact formula for discovered and codeframe pain points
 
     points = [p for p in _codeframe(survey_id)]
     examples, keywords, confirmed, excluded = [], {}, defaultdict(set), defaultdict(set)
@@ -93,7 +93,7 @@ def sort_survey(survey_id: int, clauses: Sequence[NegativeClause], background: l
         count = len(group)
         share_ = count / total_comments if total_comments else 0.0
         if scores.n:
-            score_impact, impact = _impact({rid: c.score for rid, c in group.items()}, share_, scores)
+            score_impact, impact = pain_point_impact({rid: c.score for rid, c in group.items()}, share_, scores)
         else:
             negativity = sum(c.negativity for c in group.values()) / count if count else 0.0
             score_impact, impact = None, share_ * 100 * negativity
