@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import sys
 import time
@@ -31,6 +30,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from benchmarks.output import write_result  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
 TARGETS = {"sentiment_f1_margin_over_vader": 0.18, "theme_macro_f1": 0.75,
@@ -197,10 +198,7 @@ def main(argv=None) -> int:
               f"{'MET' if cv['target_met'] else 'NOT MET'}")
 
     result["all_targets_met"] = bool(ok)
-    out = Path(args.out or REPO / "benchmarks" / "results" / f"accuracy-{args.half}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {out}")
+    write_result(Path(args.out or REPO / "benchmarks" / "results" / f"accuracy-{args.half}.json"), result)
     return 0
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import random
 import resource
@@ -33,6 +32,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from benchmarks.output import write_result  # noqa: E402
 
 TARGET = 10_000  # comments per second
 
@@ -116,10 +117,7 @@ def main(argv=None) -> int:
     print(f"peak RSS {result['peak_rss_mb']} MB; tracemalloc peak "
           f"{result.get('tracemalloc_peak_mb', 'skipped')}; "
           f"load average before {result['load_average_before'][0]:.1f}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {out}")
+    write_result(Path(args.out), result)
     return 0
 
 

@@ -27,7 +27,6 @@ version). Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -36,6 +35,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from benchmarks.output import write_result  # noqa: E402
 
 from benchmarks.splits import DATA, LABELLED_SETS, load_split, record_test_look  # noqa: E402
 
@@ -146,10 +147,7 @@ def main(argv=None) -> int:
                              for t in TASKS)
             print(f"{name:28s} n={n:3d}  {line} ({time.perf_counter() - t0:.0f}s)", flush=True)
         result["sets"][name] = per_n
-    out = Path(args.out or REPO / "benchmarks" / "results" / f"learning_curve-{args.mode}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {out}")
+    write_result(Path(args.out or REPO / "benchmarks" / "results" / f"learning_curve-{args.mode}.json"), result)
     return 0
 
 
