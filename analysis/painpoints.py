@@ -47,12 +47,14 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
 from analysis import complaint_terms as terms
+from analysis import painpoint_vectors as vectors
 from analysis.labels import theme_order
-from analysis.painpoint_groups import (anchor_groups, anchors_of, members, merge, merge_same_heads,
+from analysis.painpoint_groups import (MIN_ODDS_RATIO, anchor_groups, anchors_of, members, merge, merge_same_heads,
                                        merge_same_names, unigram_z, units_of, usable, weighted_rows)
 from analysis.painpoint_names import name_groups, quotes_for
 
@@ -174,7 +176,7 @@ def analyse_pain_points(
             names.update(terms.handles(text))
             yield text
 
-    weights = terms.weigh(words, streamed())
+    weights = terms.weigh(words, streamed(), context_of=_cooccurrence)
     if weights is None:
         return nothing
     excluded = {terms.stem(n) for n in names} | names
@@ -186,6 +188,9 @@ def analyse_pain_points(
     present = weights.matrix[:, anchors]
     groups, owns = members(present, z[anchors], anchor_groups(present, weights.matrix), clauses, min_count)
     groups, owns = merge(groups, owns, weighted, clauses)
+    cooc = weights.context
+    groups, owns = vectors.refine(groups, owns, weights.matrix, cooc, vectors.word_weights(cooc, z, weights.delta, math.log(MIN_ODDS_RATIO)), cooc.vectors())
+    groups, owns = _big_enough(groups, owns, clauses, min_count)
     z_of = unigram_z(weights.vocabulary, z)
     delta_of = {f: float(d) for f, d in zip(weights.vocabulary, weights.delta) if " " not in f}
     for _ in range(4):  # name, merge groups whose names share a head word, name the merged ones again
@@ -203,6 +208,29 @@ def analyse_pain_points(
         point.rank = rank
     covered = len({r for p in points for r in p.response_ids})
     return PainPointAnalysis(points, negative_comments, covered, ranked_by)
+
+
+def _cooccurrence(vocabulary, df):
+    """Word co-occurrence of this run's clauses, primed with the shipped corpus (how customers write)."""
+    context = vectors.Cooccurrence(vocabulary, df)
+    context.add_units(_corpus_features())
+    return context
+
+
+@lru_cache(maxsize=1)
+def _corpus_features() -> tuple[tuple[str, ...], ...]:
+    from analysis.corpus import CorpusError, load_corpus
+
+    try:
+        texts = load_corpus().texts
+    except CorpusError:  # an install without the corpus learns from its own comments only
+        return ()
+    return tuple(tuple(terms.units(terms.tokens(t))) for t in texts)
+
+
+def _big_enough(groups, owns, clauses, min_count: int):
+    kept = [(g, o) for g, o in zip(groups, owns) if len({clauses[i].response_id for i in g}) >= min_count]
+    return [g for g, _ in kept], [o for _, o in kept]
 
 
 # --------------------------------------------------------------------------- #
