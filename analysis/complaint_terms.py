@@ -96,6 +96,21 @@ def tokens(text: str) -> list[str]:
     return _WORD_RE.findall(_NO_ONE.sub("nobody", text.replace("#", " ")))
 
 
+class ClauseTokens(Sequence):
+    """The tokens of each text, computed when asked: a million clauses' token lists are never held at once."""
+
+    def __init__(self, texts: Sequence[str]):
+        self._texts = texts
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [tokens(t) for t in self._texts[i]]
+        return tokens(self._texts[i])
+
+
 def is_negator(token: str) -> bool:
     return token in NEGATORS or token.endswith("n't")
 
@@ -169,7 +184,7 @@ class TermWeights:
     context: object = None    # what ``context_of`` built, fed every clause's features
 
 
-def weigh(negative_words: list[list[str]], background_texts: Iterable[str], *,
+def weigh(negative_words: Sequence[Sequence[str]], background_texts: Iterable[str], *,
           excluded: frozenset[str] = frozenset(), context_of=None) -> TermWeights | None:
     """Features of the negative clauses weighed against the background clauses.
 
@@ -187,9 +202,9 @@ def weigh(negative_words: list[list[str]], background_texts: Iterable[str], *,
             found = [f for f in found if not any(p in excluded for p in f.split())]
         return found
 
-    docs = [analyse(w) for w in negative_words]
+    docs = (analyse(w) for w in negative_words)  # streamed: the feature lists are never all held
     vectorizer = CountVectorizer(analyzer=lambda doc: doc, binary=True, dtype=np.float32,
-                                 min_df=2 if len(docs) >= 20 else 1, max_features=MAX_FEATURES)
+                                 min_df=2 if len(negative_words) >= 20 else 1, max_features=MAX_FEATURES)
     try:
         matrix = vectorizer.fit_transform(docs).tocsr()
     except ValueError:  # no feature at all

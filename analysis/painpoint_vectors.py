@@ -85,17 +85,21 @@ class Cooccurrence:
         from sklearn.utils.extmath import randomized_svd
 
         k = len(self.columns)
-        counts = self.counts.astype(np.float64)
-        np.fill_diagonal(counts, 0.0)
-        total = counts.sum()
+        # PPMI in place, in float32: one k x k array at a time (memory stays at cap² floats).
+        ppmi = self.counts
+        np.fill_diagonal(ppmi, 0.0)
+        word = ppmi.sum(axis=1, dtype=np.float64)
+        total = float(word.sum())
         if k < 3 or total == 0:
             return np.zeros((k, 1), dtype=np.float32)
-        word = counts.sum(axis=1)
         context = word ** CONTEXT_ALPHA
         context /= context.sum()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            pmi = np.log(counts * total / np.outer(np.maximum(word, 1e-12), context * total))
-        ppmi = np.where(np.isfinite(pmi) & (pmi > 0), pmi, 0.0)
+        # PMI = P(w, c) / (P(w) P_alpha(c)) = count / (count(w) * P_alpha(c))
+        ppmi /= np.maximum(word, 1e-12).astype(np.float32)[:, None]
+        ppmi /= np.maximum(context, 1e-12).astype(np.float32)[None, :]
+        np.maximum(ppmi, 1.0, out=ppmi)  # log(<= 1) <= 0: not positive, dropped
+        np.log(ppmi, out=ppmi)
+        self.counts = np.zeros((0, 0), dtype=np.float32)  # spent: vectors are computed once
         u, s, _ = randomized_svd(ppmi, n_components=min(DIMENSIONS, k - 1), random_state=0)
         return normalize(u * np.sqrt(s)).astype(np.float32)
 

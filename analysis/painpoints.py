@@ -55,7 +55,7 @@ from analysis import complaint_terms as terms
 from analysis import painpoint_vectors as vectors
 from analysis.labels import theme_order
 from analysis.painpoint_groups import (MIN_ODDS_RATIO, anchor_groups, anchors_of, members, merge, merge_same_heads,
-                                       merge_same_names, unigram_z, units_of, usable, weighted_rows)
+                                       merge_same_names, unigram_z, units_of, usable, WeightedRows)
 from analysis.painpoint_names import name_groups, quotes_for
 
 RANKED_BY_SCORE = "score impact"
@@ -168,7 +168,7 @@ def analyse_pain_points(
     if total_comments < 1 or not clauses:
         return nothing
     min_count = default_min_count(total_comments) if min_count is None else min_count
-    words = [terms.tokens(c.text) for c in clauses]
+    words = terms.ClauseTokens([c.text for c in clauses])
     names = {h for c in clauses for h in terms.handles(c.text)}
 
     def streamed():
@@ -181,7 +181,7 @@ def analyse_pain_points(
         return nothing
     excluded = {terms.stem(n) for n in names} | names
     z = usable(weights, excluded)
-    weighted = weighted_rows(weights.matrix, z)
+    weighted = WeightedRows(weights.matrix, z)
     anchors = anchors_of(weights, z, min_count)
     if not anchors:
         return nothing
