@@ -14,8 +14,10 @@ file: a few seconds of linear algebra per run.
 A clause's vector is the mean of its words' vectors, each weighing how much
 a complaint word it is (its positive log-odds z-score, as for the anchors).
 Groups are then refined as a deterministic k-means started from the seed-word
-groups: centroids close enough merge, every clause goes to its nearest
-centroid when close enough (and to a second one when nearly as close).
+groups: every clause goes to its nearest centroid when close enough (and to a
+second one when nearly as close), so a clause that says "delayed 3 hours"
+lands with the delays although "hours" seeded a group of its own, and a
+clause without any seed word joins the complaint it says in other words.
 
 All work is linear in the number of clauses (chunked sparse products); the
 vocabulary with vectors is capped, so memory stays flat.
@@ -37,8 +39,6 @@ DIMENSIONS = 100
 CONTEXT_ALPHA = 0.75
 #: A word needs this many clauses to get a vector.
 MIN_WORD_CLAUSES = 3
-#: Groups whose centroids are this similar (average linkage, cosine) are one pain point.
-CENTROID_MERGE = 0.8
 #: A clause joins its nearest group only when at least this similar to its centroid ...
 JOIN_SIMILARITY = 0.5
 #: ... and also a second group at most this much less similar (a clause may carry two complaints).
@@ -129,25 +129,6 @@ def centroids(groups: list[list[int]], matrix, cooc, weights, vectors) -> np.nda
     return out / np.where(norms == 0, 1, norms)
 
 
-def merge_close(groups: list[list[int]], owns: list[set[int]], centres: np.ndarray):
-    """Groups whose centroids are close (average linkage) become one; anchors united."""
-    if len(groups) < 2:
-        return groups, owns
-    from sklearn.cluster import AgglomerativeClustering
-
-    distance = np.clip(1.0 - centres @ centres.T, 0.0, 2.0)
-    np.fill_diagonal(distance, 0.0)
-    labels = AgglomerativeClustering(n_clusters=None, metric="precomputed", linkage="average",
-                                     distance_threshold=1.0 - CENTROID_MERGE).fit_predict(distance)
-    merged: dict[int, tuple[set[int], set[int]]] = {}
-    for group, own, label in zip(groups, owns, labels):
-        members, anchors = merged.setdefault(int(label), (set(), set()))
-        members.update(group)
-        anchors.update(own)
-    kept = sorted(merged.values(), key=lambda ma: min(ma[0]))
-    return [sorted(m) for m, _ in kept], [a for _, a in kept]
-
-
 def assign(n: int, matrix, cooc, weights, vectors, centres: np.ndarray) -> list[list[int]]:
     """Each clause to its nearest centroid when close enough, and to a second one nearly as close."""
     members: list[list[int]] = [[] for _ in range(len(centres))]
@@ -162,13 +143,16 @@ def assign(n: int, matrix, cooc, weights, vectors, centres: np.ndarray) -> list[
 
 
 def refine(groups: list[list[int]], owns: list[set[int]], matrix, cooc, weights, vectors):
-    """Seed-word groups refined by k-means on clause vectors: merged when close, members reassigned."""
+    """Seed-word groups refined by k-means on clause vectors: every clause goes to its nearest centroid.
+
+    Centroids are not merged here: on both tuning halves, merging close
+    centroids joined different complaints that share words ("still waiting
+    for my order", "order was cancelled") and lost more than it gained.
+    """
     if not groups or vectors.shape[1] < 2:
         return groups, owns
     n = matrix.shape[0]
     for _ in range(ROUNDS):
-        centres = centroids(groups, matrix, cooc, weights, vectors)
-        groups, owns = merge_close(groups, owns, centres)
         centres = centroids(groups, matrix, cooc, weights, vectors)
         placed = assign(n, matrix, cooc, weights, vectors, centres)
         keep = [k for k, m in enumerate(placed) if m]
