@@ -40,6 +40,7 @@ def campaign_stats(campaign: Campaign, now: dt.datetime | None = None) -> dict:
         "skipped_unsubscribed": count(inv.skip_reason == "unsubscribed"),
         "skipped_bounced": count(inv.skip_reason == "bounced"),
         "skipped_throttled": count(inv.skip_reason == "throttled"),
+        "skipped_cancelled": count(inv.skip_reason == "cancelled"),
         "reminded": count(inv.reminded_at.is_not(None)),
     }
     row = db.session.execute(sa.select(*(c.label(n) for n, c in counted.items()))
