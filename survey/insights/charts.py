@@ -179,7 +179,7 @@ def campaign_course_svg(days: Sequence[tuple[dt.date, int, int]]) -> str:
             ax.set_yticks([])
             _empty_note(ax, "Nothing sent yet")
             return
-        when = [day for day, _, _ in days]
+        when = [dt.datetime.combine(day, dt.time(12)) for day, _, _ in days]  # bars centred on their day
         offset = dt.timedelta(hours=5)
         ax.bar([d - offset for d in when], [s for _, s, _ in days], width=0.4, color=GRID, edgecolor=MUTED,
                linewidth=0.5, label="sent")
@@ -190,6 +190,7 @@ def campaign_course_svg(days: Sequence[tuple[dt.date, int, int]]) -> str:
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
         if len(when) == 1:
             ax.set_xlim(when[0] - dt.timedelta(days=2), when[0] + dt.timedelta(days=2))
+        ax.set_ylim(0, max(max(s, a) for _, s, a in days) * 1.15 or 1)
         ax.legend(loc="lower right", ncols=2, bbox_to_anchor=(1, 1.0), fontsize=9, borderaxespad=0)
         ax.set_ylabel("per day")
 
