@@ -179,7 +179,7 @@ def campaign_course_svg(days: Sequence[tuple[dt.date, int, int]]) -> str:
             ax.set_yticks([])
             _empty_note(ax, "Nothing sent yet")
             return
-        when = [dt.datetime.combine(day, dt.time(12)) for day, _, _ in days]  # bars centred on their day
+        when = [dt.datetime.combine(day, dt.time()) for day, _, _ in days]  # the pair centred on its day's tick
         offset = dt.timedelta(hours=5)
         ax.bar([d - offset for d in when], [s for _, s, _ in days], width=0.4, color=GRID, edgecolor=MUTED,
                linewidth=0.5, label="sent")
