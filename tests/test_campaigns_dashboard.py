@@ -319,3 +319,31 @@ def test_two_workers_queue_a_due_campaign_once(app, make_survey):
     assert len(outbox()) == 300
     assert db.session.scalar(sa.select(sa.func.count(sa.distinct(Invitation.contact_id)))
                              .where(Invitation.campaign_id == campaign.id)) == 300
+
+
+def test_the_delivery_worker_queues_a_due_campaign_before_it_sends(app, make_survey, runner):
+    survey = make_survey("nps")
+    add_contacts(2)
+    campaign = operations.create_campaign(survey, base_url=BASE, send_at=utcnow() + dt.timedelta(hours=1))
+    assert runner.invoke(args=["invite", "deliver"]).output.count("sent 0") == 1
+    campaign.send_at = utcnow() - dt.timedelta(seconds=1)  # the hour has passed
+    db.session.commit()
+    out = runner.invoke(args=["invite", "deliver"])
+    assert out.exit_code == 0, out.output
+    assert f"campaign {campaign.id}" in out.output and "2 invitation(s) queued" in out.output
+    assert "sent 2," in out.output
+    assert "sent 0," in runner.invoke(args=["invite", "deliver"]).output  # once
+
+
+def test_a_campaign_whose_worker_stopped_half_way_is_taken_up_once_its_lease_ran_out(app, make_survey):
+    from survey.invites.scheduling import claim
+
+    survey = make_survey("nps")
+    add_contacts(3)
+    send_at = utcnow() + dt.timedelta(minutes=1)
+    campaign = operations.create_campaign(survey, base_url=BASE, send_at=send_at)
+    assert claim(campaign.id, send_at)  # a worker claims it, then stops before queueing
+    assert not claim(campaign.id, send_at)  # nobody else while its lease holds
+    assert not run_due(send_at + dt.timedelta(minutes=5)).anything
+    report = run_due(send_at + dt.timedelta(minutes=11))
+    assert [r.queued for r in report.queued] == [3] and campaigns()[0].state == "queued"

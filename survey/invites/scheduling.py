@@ -89,7 +89,12 @@ def queue_due_campaigns(now: dt.datetime | None = None, report: SchedulerReport 
     for campaign_id in due:
         if not claim(campaign_id, now):
             continue  # another worker took it
-        outcome = queue_claimed(db.session.get(Campaign, campaign_id), now)
+        try:
+            outcome = queue_claimed(db.session.get(Campaign, campaign_id), now)
+        except Exception:  # noqa: BLE001 - one campaign's fault must not stop the worker's deliveries
+            db.session.rollback()
+            log.exception("campaign %s: queueing failed; it is taken up again once its lease runs out", campaign_id)
+            continue
         if isinstance(outcome, str):
             report.refused.append((campaign_id, outcome))
         else:
