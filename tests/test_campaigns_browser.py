@@ -109,8 +109,9 @@ def test_an_admin_sends_a_campaign_and_the_answer_from_the_email_is_followed_up(
     small.goto(page.url)
     assert small.evaluate("document.documentElement.scrollWidth") <= 390  # nothing scrolls sideways
     small.screenshot(path=str(shots["campaign-phone"]), full_page=True)
-    small.goto(f"{url}/campaigns/new")
-    assert small.evaluate("document.documentElement.scrollWidth") <= 390
+    for path in ("/campaigns/new", "/campaigns"):
+        small.goto(f"{url}{path}")
+        assert small.evaluate("document.documentElement.scrollWidth") <= 390, path
     phone.close()
 
     # The team follows the low score up.

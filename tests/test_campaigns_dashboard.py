@@ -222,6 +222,7 @@ def test_a_closed_survey_is_refused_in_the_form_and_when_a_scheduled_campaign_fa
     survey = make_survey("csat")
     add_contacts(2)
     login(client, "admin")
+    assert f"{closed.name} (closed)</option>" in client.get("/campaigns/new").get_data(as_text=True)
     response, html, _ = preview(client, closed)
     assert response.status_code == 422 and "is closed; open it before inviting anyone" in html
     assert campaigns() == []
@@ -326,6 +327,8 @@ def test_the_delivery_worker_queues_a_due_campaign_before_it_sends(app, make_sur
     add_contacts(2)
     campaign = operations.create_campaign(survey, base_url=BASE, send_at=utcnow() + dt.timedelta(hours=1))
     assert runner.invoke(args=["invite", "deliver"]).output.count("sent 0") == 1
+    status = runner.invoke(args=["invite", "status"]).output
+    assert f"campaign {campaign.id}" in status and f"scheduled for {campaign.send_at:%Y-%m-%dT%H:%M}" in status
     campaign.send_at = utcnow() - dt.timedelta(seconds=1)  # the hour has passed
     db.session.commit()
     out = runner.invoke(args=["invite", "deliver"])

@@ -57,7 +57,8 @@ def survey_campaigns(public_key: str):
 def new_campaign():
     form = CampaignForm()
     surveys = list(db.session.scalars(sa.select(Survey).order_by(Survey.is_open.desc(), Survey.name, Survey.id)))
-    form.survey.choices = [SelectChoice(s.public_key, s.name) for s in surveys]
+    form.survey.choices = [SelectChoice(s.public_key, s.name if refusal_for_staff(s) is None else f"{s.name} (closed)")
+                           for s in surveys]
     if not form.is_submitted():
         wanted = request.args.get("survey")
         form.survey.data = wanted if any(s.public_key == wanted for s in surveys) else None

@@ -303,6 +303,11 @@ def status_command(campaign_id: int | None, key: str | None, as_json: bool) -> N
         return
     for s in stats:
         rate = "–" if s["response_rate"] is None else f"{s['response_rate']:.1%}"
+        if s["state"] in ("scheduled", "cancelled", "refused"):
+            when = f" for {s['send_at']} UTC" if s["state"] == "scheduled" else ""
+            click.echo(f"campaign {s['campaign']} {s['name']!r} (survey {s['survey']}): {s['state']}{when}")
+            if s["state"] == "scheduled":
+                continue
         click.echo(f"campaign {s['campaign']} {s['name']!r} (survey {s['survey']}, {s['segment']}): "
                    f"invited {s['invited']}, queued {s['queued']}, sent {s['sent']}, failed {s['failed']}, "
                    f"answered {s['answered']} ({rate}), expired {s['expired']}, reminded {s['reminded']}; "

@@ -64,6 +64,8 @@ class Campaign(db.Model):
     lease_until: Mapped[Optional[dt.datetime]]
     # One reminder to those who have not answered this many days after their e-mail.
     remind_after_days: Mapped[Optional[int]]
+    # When the scheduler last looked for its reminders due (it looks at most hourly).
+    reminders_checked_at: Mapped[Optional[dt.datetime]]
     cancelled_at: Mapped[Optional[dt.datetime]]
     # Why it did not go out (a refusal), for the campaign page.
     problem: Mapped[Optional[str]] = mapped_column(sa.String(500))

@@ -13,7 +13,8 @@ worker runs the schedule, and any number of workers may share one database:
 * When it falls due, its survey is checked again: a survey that closed
   meanwhile (by hand, by date or by its cap) refuses it, and the campaign
   says why (state ``refused``).
-* Reminders go through ``queue_reminders``, which claims each invitation's
+* Each campaign's reminders are looked for at most hourly (claimed the same
+  way), and go through ``queue_reminders``, which claims each invitation's
   ``reminded_at`` conditionally: one reminder per invitation, whatever the
   number of workers.
 """
@@ -36,6 +37,9 @@ from survey.schedule import refusal_for_staff
 log = logging.getLogger(__name__)
 
 CANCELLABLE = ("scheduled", "queued")
+# A campaign's reminders are looked for at most this often: each look counts its unanswered
+# invitations, too much for every pass of every worker; mail sent late waits up to this long.
+REMINDER_CHECK_INTERVAL = dt.timedelta(hours=1)
 
 
 @dataclass
@@ -112,6 +116,15 @@ def queue_due_reminders(now: dt.datetime | None = None, report: SchedulerReport 
         after = dt.timedelta(days=campaign.remind_after_days)
         if (campaign.queued_at or campaign.created_at) + after > now or campaign.links_expire_at <= now:
             continue  # nobody is due yet, or every link has stopped working
+        looked = db.session.execute(
+            sa.update(Campaign).where(Campaign.id == campaign.id, sa.or_(
+                Campaign.reminders_checked_at.is_(None),
+                Campaign.reminders_checked_at <= now - REMINDER_CHECK_INTERVAL))
+            .values(reminders_checked_at=now).returning(Campaign.id),
+            execution_options={"synchronize_session": False}).first()
+        db.session.commit()
+        if looked is None:
+            continue  # looked at within the hour (by this worker or another)
         report.reminded += queue_reminders(after=after, campaign=campaign, now=now).reminded
     return report
 

@@ -33,6 +33,7 @@ def upgrade():
         batch_op.add_column(sa.Column('queued_at', sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column('lease_until', sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column('remind_after_days', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('reminders_checked_at', sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column('cancelled_at', sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column('problem', sa.String(length=500), nullable=True))
         batch_op.add_column(sa.Column('created_by_id', sa.Integer(), nullable=True))
@@ -63,6 +64,6 @@ def downgrade():
         batch_op.drop_constraint(op.f('ck_campaigns_state_known'), type_='check')
         batch_op.drop_constraint(op.f('fk_campaigns_created_by_id_users'), type_='foreignkey')
         batch_op.drop_constraint(op.f('uq_campaigns_submission_key'), type_='unique')
-        for column in ('submission_key', 'created_by_id', 'problem', 'cancelled_at', 'remind_after_days', 'lease_until', 'queued_at',
+        for column in ('submission_key', 'created_by_id', 'problem', 'cancelled_at', 'reminders_checked_at', 'remind_after_days', 'lease_until', 'queued_at',
                        'send_at', 'state'):
             batch_op.drop_column(column)
