@@ -112,6 +112,7 @@ def test_an_admin_sends_a_campaign_and_the_answer_from_the_email_is_followed_up(
     for path in ("/campaigns/new", "/campaigns"):
         small.goto(f"{url}{path}")
         assert small.evaluate("document.documentElement.scrollWidth") <= 390, path
+        small.screenshot(path=str(tmp_path / f"phone{path.replace('/', '-')}.png"), full_page=True)
     phone.close()
 
     # The team follows the low score up.
