@@ -27,7 +27,7 @@ from flask import current_app
 from survey.db import db
 from survey.invites.compose import Composer, InvitationLinks, new_token, sender_address
 from survey.invites.contacts import ATTRIBUTE_NAME, attribute_key
-from survey.invites.models import Campaign, Invitation, OutboxMessage, recipient_domain
+from survey.invites.models import SKIP_REASONS, Campaign, Invitation, OutboxMessage, recipient_domain
 from survey.models import Contact, Survey, utcnow
 from survey.operations import OperationError
 from survey.schedule import refusal_for_staff
@@ -105,7 +105,7 @@ def preview_audience(survey: Survey, segment: dict[str, list[str]], now: dt.date
     counts = dict(db.session.execute(sa.select(outcome, sa.func.count()).where(segment_filter(segment))
                                      .group_by(outcome)).all())
     return AudiencePreview(segment=segment, throttle_days=throttle_days, invited=counts.pop("invited", 0),
-                           skipped={reason: counts.get(reason, 0) for reason in ("unsubscribed", "bounced", "throttled")})
+                           skipped={reason: counts.get(reason, 0) for reason in SKIP_REASONS if reason != "cancelled"})
 
 
 def describe_segment(segment: dict[str, list[str]]) -> str:
