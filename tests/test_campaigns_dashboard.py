@@ -350,3 +350,18 @@ def test_a_campaign_whose_worker_stopped_half_way_is_taken_up_once_its_lease_ran
     assert not run_due(send_at + dt.timedelta(minutes=5)).anything
     report = run_due(send_at + dt.timedelta(minutes=11))
     assert [r.queued for r in report.queued] == [3] and campaigns()[0].state == "queued"
+
+
+def test_the_campaign_lists_page(client, make_survey):
+    survey = make_survey("nps")
+    add_contacts(1)
+    for number in range(26):
+        operations.create_campaign(survey, base_url=BASE, name=f"Wave {number}",
+                                   send_at=utcnow() + dt.timedelta(days=1))
+    login(client, "analyst")
+    for url in ("/campaigns", f"/surveys/{survey.public_key}/campaigns"):
+        first = client.get(url).get_data(as_text=True)
+        assert "Page 1 of 2" in first and f'href="{url}?page=2"' in first
+        assert "Wave 25" in first and "Wave 0<" not in first  # newest first
+        second = client.get(f"{url}?page=2").get_data(as_text=True)
+        assert "Wave 0<" in second and "Page 2 of 2" in second
