@@ -27,15 +27,20 @@ How:
 4. **Members.** A clause joins the group of the surest anchor it says, and any
    group whose anchor it says nearly as surely: a clause (and a comment) may
    carry several pain points. Groups too small to report give their clauses
-   to the next group they say something of. A clause with no anchor is an
-   "other negative comment".
-5. **Merge** near-duplicates: groups with close centroids, mostly the same
+   to the next group they say something of.
+5. **Refine** by word vectors learnt from the run's own clauses and the shipped
+   corpus (:mod:`analysis.painpoint_vectors`): every clause goes to the group
+   whose centroid is nearest its vector, when close enough, so "delayed 3
+   hours" joins the delays although "hours" seeded a group, and a clause with
+   no seed word joins the complaint it says in other words. A clause close to
+   no group is an "other negative comment".
+6. **Merge** near-duplicates: groups with close centroids, mostly the same
    answers, or names sharing a head word ("hours late", "hrs late") become
    one, so the top ten are ten problems.
-6. **Names** are phrases the members wrote (2-5 words, negation kept, never a
+7. **Names** are phrases the members wrote (2-5 words, negation kept, never a
    torn fragment, no brand or handle): the one most typical of the group and
    least of the others (:mod:`analysis.painpoint_names`).
-7. **Rank** by impact: with scores, how much the overall mean score would rise
+8. **Rank** by impact: with scores, how much the overall mean score would rise
    if the answers with this pain point scored like the others, in percent of
    the scale; without scores, by size × negativity (percent of comments times
    the members' mean probability of being negative).
@@ -95,7 +100,7 @@ class PainPoint:
     count: int                  # responses with at least one clause in the group
     share: float                # count / all comments in scope
     score_impact: float | None  # mean score with it minus mean score of the other answers
-    impact: float               # see the module docstring, step 7
+    impact: float               # see the module docstring, step 8
     response_ids: list[int]
     quotes: list[str]
     terms: list[str] = field(default_factory=list)  # the group's strongest complaint terms
@@ -189,7 +194,8 @@ def analyse_pain_points(
     groups, owns = members(present, z[anchors], anchor_groups(present, weights.matrix), clauses, min_count)
     groups, owns = merge(groups, owns, weighted, clauses)
     cooc = weights.context
-    groups, owns = vectors.refine(groups, owns, weights.matrix, cooc, vectors.word_weights(cooc, z, weights.delta, math.log(MIN_ODDS_RATIO)), cooc.vectors())
+    word_weights = vectors.word_weights(cooc, z, weights.delta, math.log(MIN_ODDS_RATIO))
+    groups, owns = vectors.refine(groups, owns, weights.matrix, cooc, word_weights, cooc.vectors())
     groups, owns = _big_enough(groups, owns, clauses, min_count)
     z_of = unigram_z(weights.vocabulary, z)
     delta_of = {f: float(d) for f, d in zip(weights.vocabulary, weights.delta) if " " not in f}
