@@ -124,7 +124,12 @@ def clause_vectors(matrix, rows: slice | np.ndarray, cooc: Cooccurrence, weights
 
 
 def centroids(groups: list[list[int]], matrix, cooc, weights, vectors) -> np.ndarray:
-    out = np.vstack([clause_vectors(matrix, np.asarray(g), cooc, weights, vectors).mean(axis=0) for g in groups])
+    """Each group's mean clause vector, unit length; a big group is read :data:`CHUNK` clauses at a time."""
+    out = np.zeros((len(groups), vectors.shape[1]), dtype=np.float64)
+    for k, group in enumerate(groups):
+        rows = np.asarray(group)
+        for start in range(0, len(rows), CHUNK):
+            out[k] += clause_vectors(matrix, rows[start:start + CHUNK], cooc, weights, vectors).sum(axis=0)
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     return out / np.where(norms == 0, 1, norms)
 
