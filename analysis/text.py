@@ -11,7 +11,8 @@ Public functions (used by the report and CLI code):
 * :func:`normalise` -- canonical lower-case string with URL/USER/EMO_* markers
 * :func:`tokenize` -- tokens with negation scope marked by a ``NEG_`` prefix
 * :func:`mask_pii` -- e-mail addresses -> ``[email]``, phone numbers -> ``[phone]``
-* :func:`split_clauses` -- sentences, then clauses at contrastive conjunctions
+* :func:`split_clauses` -- sentences, then clauses at contrastive conjunctions,
+  ";" and commas between two clause-like pieces
 """
 
 from __future__ import annotations
@@ -349,7 +350,8 @@ need needs want wants tried try tries
 
 
 def split_clauses(text: str) -> list[str]:
-    """Split ``text`` into sentences, then into clauses at contrastive conjunctions.
+    """Split ``text`` into sentences, then into clauses at contrastive conjunctions,
+    at ";", and at commas that join two clauses (:func:`_comma_clauses`).
 
     "the engineer was lovely but it took three months" ->
     ["the engineer was lovely", "but it took three months"]. The conjunction
