@@ -235,6 +235,41 @@ def test_edits_are_recorded_and_survive_every_rerun(runner, make_survey, make_re
 
 
 @pytest.mark.usefixtures("analysis_app")
+def test_each_edit_changes_the_next_runs_numbers(runner, make_survey, make_response, tmp_path):
+    """Merge, split and move each show in the next run's counts, and a moved comment teaches the sort."""
+    survey, responses = add_answers(make_survey, make_response, ANSWERS)
+    invoke(runner, "import", str(FIXTURE), "--survey", survey.public_key)
+    first = {label: set(p["response_ids"]) for label, p in _by_label(_analyze(runner, survey, tmp_path / "r1")).items()}
+    bills = {responses[i].id for i in (7, 8, 9)}
+    assert not bills & set().union(*(first[n] for n in ("on hold for hours", "engineer did not turn up",
+                                                         "app keeps crashing")))
+
+    # Move: one bill comment filed under a new point; the other two bills follow it in the next run.
+    billing = ops.add_point(survey, "wrong bills", "other")
+    ops.assign_comment(billing, responses[7])
+    moved = _by_label(_analyze(runner, survey, tmp_path / "r2"))
+    assert set(moved["wrong bills"]["response_ids"]) == bills
+    assert moved["wrong bills"]["count"] == 3
+
+    # Merge: the merged point counts both points' comments.
+    ops.merge_points(ops.point_by_name(survey, "engineer did not turn up"),
+                     [ops.point_by_name(survey, "app keeps crashing")])
+    merged = _by_label(_analyze(runner, survey, tmp_path / "r3"))
+    assert "app keeps crashing" not in merged
+    assert set(merged["engineer did not turn up"]["response_ids"]) == (
+        first["engineer did not turn up"] | first["app keeps crashing"])
+
+    # Split: the examples about a dropped line become their own point and take its comment along.
+    hold = ops.point_by_name(survey, "on hold for hours")
+    ops.split_point(hold, "line cut off", [e.id for e in hold.examples if "cut off" in e.text])
+    ops.move_comment(hold, ops.point_by_name(survey, "line cut off"), responses[2])
+    split = _by_label(_analyze(runner, survey, tmp_path / "r4"))
+    assert responses[2].id in split["line cut off"]["response_ids"]
+    assert responses[2].id not in split["on hold for hours"]["response_ids"]
+    assert split["on hold for hours"]["count"] + split["line cut off"]["count"] >= len(first["on hold for hours"])
+
+
+@pytest.mark.usefixtures("analysis_app")
 def test_split_and_hide(runner, make_survey, make_response, tmp_path):
     survey, _ = add_answers(make_survey, make_response, ANSWERS)
     invoke(runner, "import", str(FIXTURE), "--survey", survey.public_key)
