@@ -27,8 +27,10 @@ How (each step measured on the tuning half of ``benchmarks/codeframe.py``):
    :data:`PRIOR_EM_STEPS` steps because with twenty examples the posteriors are
    too rough for EM's fixed point (which starves the rare points); the
    probabilities are corrected for it.
-5. **"None"**: a comment whose best corrected probability stays below
-   :data:`NONE_FACTOR` times its point's share is like no example: none.
+5. **"None"**: a comment whose best point's corrected probability stays below
+   :data:`NONE_FACTOR` times that point's share (for a point that holds most
+   comments: halfway from its share to certain) says little more about it
+   than any comment does: none.
    A second pain point is kept when it comes close to the first
    (:data:`SECOND_RATIO`).
 6. **Keywords** always assign: a comment that says a pain point's keyword (as a
@@ -55,7 +57,8 @@ MAX_FIT_TEXTS = 30_000
 MIN_TEMPERATURE = 0.2
 #: EM steps of the prior correction (see step 4 of the module's docstring).
 PRIOR_EM_STEPS = 3
-#: A comment is "none" when its best point's corrected probability is below this many times the point's share.
+#: A comment is "none" when its best point's corrected probability is below this many times the point's
+#: share among the comments (for a point holding most of them: below halfway from its share to certain).
 NONE_FACTOR = 1.5
 #: A second pain point is kept when its probability is at least this share of the first's.
 SECOND_RATIO = 0.85
@@ -133,14 +136,13 @@ class CodeframeSorter:
         out: list[list[Assignment]] = [[] for _ in texts]
         if self._model is not None and len(texts):
             proba = np.vstack([self.probabilities(texts[start:start + CHUNK]) for start in range(0, len(texts), CHUNK)])
+            bar = np.minimum(NONE_FACTOR * self.prior, (1 + self.prior) / 2)
             for i, row in enumerate(proba):
                 order = np.argsort(-row, kind="stable")
                 best = row[order[0]]
-                if best < NONE_FACTOR * self.prior[order[0]]:
-                    continue  # says no more about any point than a comment picked at random: none
                 for j in order:
-                    if row[j] < SECOND_RATIO * best or row[j] < NONE_FACTOR * self.prior[j]:
-                        break
+                    if row[j] < SECOND_RATIO * best or row[j] < bar[j]:
+                        break  # (at the first point: says little more about any point than its share does: none)
                     out[i].append(Assignment(self.names[j], float(row[j])))
         if self._keyword_units:
             for i, text in enumerate(texts):

@@ -149,6 +149,39 @@ def test_sorter_assigns_by_examples_and_keywords_and_says_none():
     assert [[a.name for a in row] for row in again.assign(texts)] == assigned  # deterministic
 
 
+def _rare_point_case():
+    examples = [(t, "on hold for hours") for t in (
+        "on hold for two hours before anyone picked up", "kept on hold forever and then cut off",
+        "waited on hold an hour just to change my address", "on hold again for 90 minutes, nobody answers")]
+    examples += [(t, "engineer did not turn up") for t in (
+        "the engineer never turned up and nobody called", "engineer did not show for the install",
+        "took a day off work and the engineer never came", "second missed engineer visit this month")]
+    examples += [(t, "router arrived broken") for t in (
+        "the router arrived with a cracked case", "new router was broken out of the box",
+        "hub delivered smashed, box crushed", "router came damaged and will not power on")]
+    waits = [f"{verb} on hold for {n} {unit}{tail}" for verb in ("stuck", "left", "waited", "sat", "kept")
+             for n, unit in (("two", "hours"), ("forty", "minutes"), ("three", "hours"))
+             for tail in ("", " and gave up", ", useless")][:30]
+    visits = [f"engineer {what} {when}" for what in ("never showed up", "did not come", "missed the slot")
+              for when in ("on monday", "again", "twice now")]
+    vague = ["really poor, not happy at all", "awful experience from start to finish", "very disappointed",
+             "worst company I have dealt with", "not good enough, sort it out", "terrible, just terrible"]
+    broken = ["my router arrived broken"]
+    return examples, waits, visits, vague, broken
+
+
+def test_a_rare_point_is_not_swamped_by_the_common_ones():
+    examples, waits, visits, vague, broken = _rare_point_case()
+    comments = waits + visits + vague + broken
+    sorter = CodeframeSorter.fit(examples, unlabelled=comments)
+    share = dict(zip(sorter.names, sorter.prior))
+    assert share["on hold for hours"] > share["engineer did not turn up"] > share["router arrived broken"]
+    assigned = [[a.name for a in row] for row in sorter.assign(comments)]
+    rare = [text for text, names in zip(comments, assigned) if "router arrived broken" in names]
+    assert rare == broken  # the one broken router, and none of the vague or common complaints
+    assert sum("on hold for hours" in names for names in assigned[:len(waits)]) >= 0.9 * len(waits)
+
+
 # --------------------------------------------------------------------------- #
 # flask analyze with a codeframe
 # --------------------------------------------------------------------------- #
