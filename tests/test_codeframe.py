@@ -157,8 +157,8 @@ def _rare_point_case():
         "the engineer never turned up and nobody called", "engineer did not show for the install",
         "took a day off work and the engineer never came", "second missed engineer visit this month")]
     examples += [(t, "router arrived broken") for t in (
-        "the router arrived with a cracked case", "new router was broken out of the box",
-        "hub delivered smashed, box crushed", "router came damaged and will not power on")]
+        "the router arrived with a cracked case, really disappointed", "awful, new router was broken out of the box",
+        "hub delivered smashed, box crushed, not happy", "router came damaged and will not power on, terrible")]
     waits = [f"{verb} on hold for {n} {unit}{tail}" for verb in ("stuck", "left", "waited", "sat", "kept")
              for n, unit in (("two", "hours"), ("forty", "minutes"), ("three", "hours"))
              for tail in ("", " and gave up", ", useless")][:30]
@@ -170,17 +170,27 @@ def _rare_point_case():
     return examples, waits, visits, vague, broken
 
 
-def test_a_rare_point_is_not_swamped_by_the_common_ones():
+def test_a_rare_point_is_not_swamped_by_the_common_ones(monkeypatch):
+    """Vague complaints that share a few words with the rare point's examples stay out of it."""
+    import analysis.codeframe as codeframe
+
     examples, waits, visits, vague, broken = _rare_point_case()
     comments = waits + visits + vague + broken
+
+    def rare_members(sorter):
+        rows = sorter.assign(comments)
+        assert sum("on hold for hours" in {a.name for a in row} for row in rows[:len(waits)]) == len(waits)
+        return [text for text, row in zip(comments, rows) if "router arrived broken" in {a.name for a in row}]
+
     sorter = CodeframeSorter.fit(examples, unlabelled=comments)
     share = dict(zip(sorter.names, sorter.prior))
     assert share["on hold for hours"] > share["engineer did not turn up"] > share["router arrived broken"]
-    assigned = [[a.name for a in row] for row in sorter.assign(comments)]
-    rare = [text for text, names in zip(comments, assigned) if "router arrived broken" in names]
-    assert rare == broken  # the one broken router, and none of the vague or common complaints
-    assert sum("on hold for hours" in names for names in assigned[:len(waits)]) >= 0.9 * len(waits)
-
+    corrected = rare_members(sorter)
+    monkeypatch.setattr(codeframe, "PRIOR_EM_STEPS", 0)  # every point assumed as common as the others
+    uncorrected = rare_members(CodeframeSorter.fit(examples, unlabelled=comments))
+    assert broken[0] in corrected and broken[0] in uncorrected
+    assert len(uncorrected) >= len(vague)  # swamped: most vague complaints land in the rare point
+    assert len(corrected) <= 1 + len(vague) // 2
 
 # --------------------------------------------------------------------------- #
 # flask analyze with a codeframe
