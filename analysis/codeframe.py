@@ -175,7 +175,7 @@ class CodeframeSorter:
         return hstack([x, csr_matrix(latent)]).tocsr()
 
     def _calibrated(self, x) -> np.ndarray:
-        return _softmax(self._model.decision_function(x) / self.temperature)
+        return _softmax(_scores(self._model, x) / self.temperature)
 
 
 def _contains(units: list[str], phrase: tuple[str, ...]) -> bool:
@@ -215,10 +215,13 @@ def _sample(texts: list[str], limit: int, seed: int) -> list[str]:
     return [texts[i] for i in keep]
 
 
+def _scores(model, x) -> np.ndarray:
+    """One column per class: with two, scikit-learn gives a single score (the second class's log-odds)."""
+    scores = model.decision_function(x)
+    return np.column_stack([np.zeros_like(scores), scores]) if scores.ndim == 1 else scores
+
+
 def _softmax(scores: np.ndarray) -> np.ndarray:
-    scores = np.atleast_2d(scores)
-    if scores.shape[1] == 1:  # two classes: scikit-learn gives one score, for the second
-        scores = np.hstack([np.zeros_like(scores), scores])
     scores = scores - scores.max(axis=1, keepdims=True)
     e = np.exp(scores)
     return e / e.sum(axis=1, keepdims=True)
@@ -233,11 +236,7 @@ def _temperature(x, y: np.ndarray, n_classes: int, seed: int) -> float:
         return 1.0
     scores = np.zeros((len(y), n_classes))
     for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y):
-        model = _classifier(seed).fit(x[train], y[train])
-        s = np.atleast_2d(model.decision_function(x[test]))
-        if s.shape[1] == 1:
-            s = np.hstack([np.zeros_like(s), s])
-        scores[test] = s
+        scores[test] = _scores(_classifier(seed).fit(x[train], y[train]), x[test])
     candidates = np.exp(np.linspace(np.log(MIN_TEMPERATURE), np.log(5.0), 80))
     loss = [-np.log(_softmax(scores / t)[np.arange(len(y)), y] + 1e-12).mean() for t in candidates]
     return float(candidates[int(np.argmin(loss))])

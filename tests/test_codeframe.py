@@ -170,6 +170,14 @@ def _rare_point_case():
     return examples, waits, visits, vague, broken
 
 
+def test_two_pain_points_sort_and_say_none():
+    examples = [(t, "on hold") for t in ("on hold two hours", "kept on hold forever", "hold music for an hour")]
+    examples += [(t, "engineer") for t in ("engineer never came", "no engineer showed", "engineer missed the visit")]
+    texts = ["on hold again today", "the engineer was a no show", "my bill is wrong"]
+    sorter = CodeframeSorter.fit(examples, unlabelled=texts)
+    assert [[a.name for a in row] for row in sorter.assign(texts)] == [["on hold"], ["engineer"], []]
+
+
 def test_a_rare_point_is_not_swamped_by_the_common_ones(monkeypatch):
     """Vague complaints that share a few words with the rare point's examples stay out of it."""
     import analysis.codeframe as codeframe
