@@ -93,6 +93,17 @@ class Defaults:
     # each other are a link scanner fanning out, not a person: none of them counts.
     INVITE_CLICK_BURST_SECONDS = 10
 
+    # -- owner e-mails (survey.alerts) --
+    # Low-score alerts: at most one e-mail per owner per survey per this many minutes, listing
+    # every low score since the last one (the first ALERT_MAX_ITEMS, and how many more). Only
+    # answers of the last ALERT_LOOKBACK_HOURS are alerted (an old import is not news).
+    ALERT_BATCH_MINUTES = 15
+    ALERT_MAX_ITEMS = 20
+    ALERT_LOOKBACK_HOURS = 24
+    # The weekly digest of the last ISO week goes out from this weekday (0 = Monday) and hour (UTC).
+    DIGEST_WEEKDAY = 0
+    DIGEST_HOUR = 8
+
     # Results: below this many answers a score (or a change, or a trend period) is
     # shown as "too few answers", not as a number; its interval is still given.
     MIN_ANSWERS = 10

@@ -240,10 +240,13 @@ def deliver_command(loop: bool, interval: float, batch_size: int | None, as_json
                    + (f", held back by a domain's rate limit {report.deferred}" if report.deferred else "")
                    + (f", settled {report.recovered} left by a stopped worker" if report.recovered else ""))
 
+    from survey.alerts.worker import queue_owner_mail  # low-score alerts and digests due go out in the same pass
+
     if loop:
         delivery.deliver_forever(interval=interval, batch_size=batch_size, should_stop=lambda: stop["now"],
-                                 on_report=show)
+                                 on_report=show, before_pass=queue_owner_mail)
         return
+    queue_owner_mail()
     report = delivery.deliver(batch_size=batch_size, should_stop=lambda: stop["now"], transport=transport)
     show(report)
     if report.failed or report.uncertain:

@@ -373,10 +373,14 @@ def deliver(*, batch_size: int | None = None, max_batches: int | None = None,
 
 
 def deliver_forever(*, interval: float, batch_size: int | None = None, should_stop: Callable[[], bool],
-                    on_report: Callable[[DeliveryReport], None] = lambda report: None) -> None:
-    """The worker service: deliver what is due, sleep ``interval`` seconds, repeat until stopped."""
+                    on_report: Callable[[DeliveryReport], None] = lambda report: None,
+                    before_pass: Callable[[], None] = lambda: None) -> None:
+    """The worker service: deliver what is due, sleep ``interval`` seconds, repeat until stopped.
+
+    ``before_pass`` queues what is due to be written first (survey.alerts: alerts and digests)."""
     while not should_stop():
         try:
+            before_pass()
             report = deliver(batch_size=batch_size, should_stop=should_stop)
         except sa.exc.OperationalError as exc:
             # The database is restarting or busy: claims are safe to retry, so wait and try again.

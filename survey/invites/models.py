@@ -24,7 +24,8 @@ INVITATION_STATES = ("queued", "sent", "failed", "answered", "suppressed")
 INVITATION_STATUSES = INVITATION_STATES + ("expired",)
 # Why a contact in the segment got no e-mail.
 SKIP_REASONS = ("unsubscribed", "bounced", "throttled")
-MESSAGE_KINDS = ("invitation", "reminder")
+# "alert" and "digest" go to survey owners (survey.alerts), not to contacts.
+MESSAGE_KINDS = ("invitation", "reminder", "alert", "digest")
 # queued -> sending -> sent; queued -> failed (given up); sending -> uncertain
 # (a worker died between the end of the data and the server's reply);
 # queued -> cancelled (the contact unsubscribed or was forgotten first).

@@ -1,0 +1,217 @@
+"""Low-score alerts: found by the worker, batched per survey and owner, exactly once, opt-out, through SMTP."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from survey.alerts import low_scores
+from survey.alerts.low_scores import queue_alerts
+from survey.alerts.mail import set_preferences, unsubscribe_token
+from survey.alerts.models import AlertBatch, AlertedResponse, MailPreference, OwnerMail
+from survey.db import db
+from survey.invites import delivery
+from survey.models import User, utcnow
+from tests.alerts_support import BASE_URL, outbox_count, owner, queued, site  # noqa: F401
+from tests.dashboard_support import login, make_user
+from tests.invites_support import html_links, html_part, local_path, mailbox, smtp_server, text_part  # noqa: F401
+
+
+@pytest.fixture
+def survey(make_survey, owner):
+    return make_survey("nps", name="Broadband NPS", owner_id=owner.id)
+
+
+def test_a_burst_of_50_low_scores_gives_each_owner_one_mail(site, survey, owner, make_response):
+    now = utcnow()
+    for i in range(50):
+        make_response(survey, score=i % 7, comment=f"problem number {i}", created_at=now - dt.timedelta(seconds=i))
+    report = queue_alerts(now)
+    assert (report.batches, report.answers, report.mails) == (1, 50, 1)
+    [message] = queued("alert")
+    assert message["To"] == owner.email
+    assert message["Subject"] == "50 low scores on Broadband NPS"
+    text = text_part(message)
+    # The newest first, at most ALERT_MAX_ITEMS (20) listed, and a count of the rest.
+    assert text.count("Follow up: ") == 20 and "...and 30 more." in text
+    assert "problem number 0" in text and "problem number 19" in text and "problem number 20" not in text
+    assert f"{BASE_URL}/follow-up?survey={survey.public_key}" in text
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AlertedResponse)) == 50
+
+    # Another pass finds nothing new; a new low score within the window waits for it to pass.
+    assert queue_alerts(now).batches == 0
+    make_response(survey, score=1, comment="still broken", created_at=now + dt.timedelta(minutes=1))
+    waiting = queue_alerts(now + dt.timedelta(minutes=2))
+    assert (waiting.batches, waiting.waiting) == (0, 1) and outbox_count("alert") == 1
+    later = queue_alerts(now + dt.timedelta(minutes=16))  # ALERT_BATCH_MINUTES = 15
+    assert (later.batches, later.answers, later.mails) == (1, 1, 1)
+    assert queued("alert")[-1]["Subject"] == "Low score on Broadband NPS: 1"
+
+
+def test_scores_above_the_threshold_are_not_alerted(site, make_survey, owner, make_response):
+    nps = make_survey("nps", owner_id=owner.id)
+    for score in (7, 8, 9, 10):  # passives and promoters
+        make_response(nps, score=score, comment="fine")
+    make_response(nps, comment="a comment without a score")
+    strict = make_survey("csat", owner_id=owner.id, followup_max_score=1)
+    make_response(strict, score=2, comment="meh")  # in the negative band, above this survey's own threshold
+    assert queue_alerts().batches == 0 and outbox_count("alert") == 0
+    make_response(strict, score=1, comment="awful")
+    make_response(nps, score=6, comment="a detractor")
+    assert queue_alerts().mails == 2
+
+
+def test_answers_older_than_the_lookback_are_not_news(site, survey, make_response):
+    make_response(survey, score=0, comment="last month", created_at=utcnow() - dt.timedelta(days=30))
+    assert queue_alerts().batches == 0
+
+
+def test_a_survey_without_owner_alerts_every_active_admin(site, make_survey, make_response):
+    admins = [make_user("admin"), make_user("admin")]
+    make_user("admin", active=False)
+    make_user("analyst")
+    orphan = make_survey("ces")
+    make_response(orphan, score=1, comment="so much effort")
+    assert queue_alerts().mails == 2
+    assert sorted(m["To"] for m in queued("alert")) == sorted(a.email for a in admins)
+
+
+def test_a_deleted_owner_hands_alerts_to_the_admins(site, survey, owner, make_response):
+    admin = make_user("admin")
+    db.session.delete(owner)
+    db.session.commit()
+    make_response(survey, score=2)
+    queue_alerts()
+    assert [m["To"] for m in queued("alert")] == [admin.email]
+
+
+def test_opting_out_is_honoured_and_marks_the_answers_anyway(site, survey, owner, make_response):
+    set_preferences(owner, low_score_alerts=False)
+    make_response(survey, score=0, comment="cancelling tomorrow")
+    report = queue_alerts()
+    assert (report.batches, report.mails) == (1, 0) and outbox_count("alert") == 0
+    assert db.session.scalar(sa.select(AlertBatch.recipients)) == 0
+    set_preferences(owner, low_score_alerts=True)  # back on: the answer already covered is not sent late
+    assert queue_alerts(utcnow() + dt.timedelta(hours=1)).mails == 0
+
+
+def test_a_crash_before_the_commit_loses_and_doubles_nothing(site, survey, make_response, monkeypatch):
+    for score in (0, 3, 5):
+        make_response(survey, score=score)
+    real_commit = db.session.commit
+
+    def crash():
+        raise RuntimeError("worker killed between queueing and commit")
+
+    monkeypatch.setattr(db.session, "commit", crash)
+    with pytest.raises(RuntimeError):
+        queue_alerts()
+    db.session.rollback()
+    monkeypatch.setattr(db.session, "commit", real_commit)
+    assert outbox_count("alert") == 0 and db.session.scalar(sa.select(sa.func.count()).select_from(AlertedResponse)) == 0
+    assert queue_alerts().answers == 3  # the next pass does the whole batch
+    assert queue_alerts(utcnow() + dt.timedelta(hours=1)).batches == 0
+    assert outbox_count("alert") == 1
+
+
+def test_two_workers_never_alert_one_answer_twice(site, survey, owner, make_response):
+    now = utcnow()
+    make_response(survey, score=0)
+    assert queue_alerts(now).mails == 1
+    # A second worker that listed the survey before the first committed finds nothing left to send.
+    since = now - dt.timedelta(hours=24)
+    links = low_scores.site_links()
+    assert low_scores._queue_batch(survey, since, links, now) == (0, 0)
+    assert outbox_count("alert") == 1 and db.session.scalar(sa.select(sa.func.count()).select_from(AlertBatch)) == 1
+    # And the database refuses a second e-mail of one batch to one person.
+    batch_id = db.session.scalar(sa.select(AlertBatch.id))
+    with pytest.raises(sa.exc.IntegrityError):
+        db.session.add(OwnerMail(kind="alert", survey_id=survey.id, user_id=owner.id, batch_id=batch_id))
+        db.session.commit()
+    db.session.rollback()
+
+
+def test_without_a_public_address_alerts_wait_unmarked(app, survey, make_response):
+    app.config["PUBLIC_BASE_URL"] = None
+    make_response(survey, score=0)
+    assert queue_alerts().batches == 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AlertedResponse)) == 0
+    app.config["PUBLIC_BASE_URL"] = BASE_URL
+    assert queue_alerts().mails == 1
+
+
+def test_a_comment_cannot_inject_html(site, survey, make_response):
+    make_response(survey, score=0, comment='<script>alert(1)</script><a href="https://evil.example">x</a>')
+    queue_alerts()
+    html = html_part(queued("alert")[0])
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "https://evil.example" not in [link for link in html_links(queued("alert")[0])]
+
+
+def test_alert_delivered_over_smtp_and_one_click_unsubscribe(site, survey, owner, make_response, smtp_server,
+                                                             mailbox, client):
+    make_response(survey, score=2, comment="The engineer never came", channel="email")
+    queue_alerts()
+    report = delivery.deliver()
+    assert report.sent == 1
+    [message] = mailbox.messages()
+    assert message["To"] == owner.email and message["Auto-Submitted"] == "auto-generated"
+    assert "“The engineer never came”" in html_part(message) and "via e-mail" in text_part(message)
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    unsubscribe = re.search(r"<(https://[^>]+)>", str(message["List-Unsubscribe"])).group(1)
+    assert unsubscribe in html_links(message)
+    # A scanner's GET changes nothing; the mail provider's one-click POST turns alerts off.
+    page = client.get(local_path(unsubscribe))
+    assert page.status_code == 200 and "Stop low-score alerts?" in page.get_data(as_text=True)
+    assert db.session.get(MailPreference, owner.id) is None
+    assert client.post(local_path(unsubscribe), data={"List-Unsubscribe": "One-Click"}).status_code == 204
+    preference = db.session.get(MailPreference, owner.id)
+    assert preference.low_score_alerts is False and preference.weekly_digest is True
+
+
+def test_invite_deliver_queues_due_alerts_in_the_same_pass(site, survey, owner, make_response, smtp_server,
+                                                            mailbox, runner):
+    make_response(survey, score=0, comment="cancelling tomorrow")
+    result = runner.invoke(args=["invite", "deliver"])
+    assert result.exit_code == 0, result.output
+    assert "sent 1" in result.output
+    assert [m["Subject"] for m in mailbox.messages()] == ["Low score on Broadband NPS: 0"]
+
+
+def test_forged_and_orphaned_unsubscribe_links(site, owner, client):
+    token = unsubscribe_token(owner, "alert")
+    forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    for bad in (forged, "nonsense", token.replace(".", "")):
+        response = client.post(f"/mail/unsubscribe/{bad}", data={"List-Unsubscribe": "One-Click"})
+        assert response.status_code == 404
+        assert "not valid" in client.get(f"/mail/unsubscribe/{bad}").get_data(as_text=True)
+    assert db.session.get(MailPreference, owner.id) is None
+    # The link of a deleted account says so, and does not work for a new account that got the same id.
+    owner_id = owner.id
+    db.session.delete(owner)
+    db.session.commit()
+    assert client.get(f"/mail/unsubscribe/{token}").status_code == 410
+    db.session.add(User(id=owner_id, email="newcomer@example.com", role="analyst", password_hash="x"))
+    db.session.commit()
+    assert client.post(f"/mail/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"}).status_code == 410
+    assert db.session.get(MailPreference, owner_id) is None
+
+
+def test_unsubscribe_page_button_and_account_settings(site, owner, client):
+    token = unsubscribe_token(owner, "digest")
+    page = client.post(f"/mail/unsubscribe/{token}")
+    assert page.status_code == 200 and "no more of the weekly digest" in page.get_data(as_text=True)
+    assert db.session.get(MailPreference, owner.id).weekly_digest is False
+    assert "already unsubscribed from the weekly digest" in client.get(f"/mail/unsubscribe/{token}").get_data(as_text=True)
+    login(client, user=owner)
+    account = client.get("/account").get_data(as_text=True)
+    assert re.search(r'<input [^>]*checked id="low_score_alerts"', account)
+    assert re.search(r'<input [^>]*id="weekly_digest"', account)
+    assert not re.search(r'<input [^>]*checked id="weekly_digest"', account)
+    saved = client.post("/account/mail", data={"weekly_digest": "y"}, follow_redirects=True)
+    assert "Your e-mail settings are saved." in saved.get_data(as_text=True)
+    preference = db.session.get(MailPreference, owner.id)
+    assert (preference.low_score_alerts, preference.weekly_digest) == (False, True)
