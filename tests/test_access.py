@@ -35,6 +35,7 @@ PUBLIC_ENDPOINTS = {
     "invites.thanks": "e-mailed invitation links",
     "invites.unsubscribe": "unsubscribe links in e-mails",
     "invites.static": "the invitation pages' stylesheet",
+    "alerts.unsubscribe": "unsubscribe links in alert and digest e-mails (the signed token is the credential)",
 }
 
 # Pages only admins may use; the test checks they really are marked admin-only.
@@ -45,7 +46,8 @@ ADMIN_ONLY = {"admin.new_survey", "admin.edit_survey", "admin.users", "admin.dea
 # Pages every signed-in role works, by decision; the test checks they are not admin-only.
 # The follow-up inbox: analysts and admins both follow up with unhappy customers (it changes no
 # survey, contact or account, only the answer's follow-up and notes).
-EVERY_ROLE = {"followup.inbox_page", "followup.answer_page"}
+# Each person's own e-mail settings (low-score alerts, weekly digest): every role has them.
+EVERY_ROLE = {"followup.inbox_page", "followup.answer_page", "alerts.mail_settings"}
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 

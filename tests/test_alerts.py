@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from survey.alerts import low_scores
+from survey.alerts.digest import due_week, week_name
 from survey.alerts.low_scores import queue_alerts
 from survey.alerts.mail import set_preferences, unsubscribe_token
 from survey.alerts.models import AlertBatch, AlertedResponse, MailPreference, OwnerMail
@@ -177,8 +178,13 @@ def test_invite_deliver_queues_due_alerts_in_the_same_pass(site, survey, owner, 
     make_response(survey, score=0, comment="cancelling tomorrow")
     result = runner.invoke(args=["invite", "deliver"])
     assert result.exit_code == 0, result.output
-    assert "sent 1" in result.output
-    assert [m["Subject"] for m in mailbox.messages()] == ["Low score on Broadband NPS: 0"]
+    # The last week's digest is due too (a follow-up is waiting): both go out in this one pass.
+    assert "sent 2" in result.output
+    assert sorted(m["Subject"] for m in mailbox.messages())[0] == "Broadband NPS: your week " \
+        f"{week_name(due_week(utcnow()))} in brief"
+    assert sorted(m["Subject"] for m in mailbox.messages())[1] == "Low score on Broadband NPS: 0"
+    again = runner.invoke(args=["invite", "deliver"])
+    assert again.exit_code == 0 and "sent 0" in again.output
 
 
 def test_forged_and_orphaned_unsubscribe_links(site, owner, client):

@@ -60,9 +60,12 @@ def week_name(monday: dt.date) -> str:
 def due_week(now: dt.datetime) -> dt.date:
     """Monday of the most recent week whose digest is due at ``now`` (its send time has passed)."""
     config = current_app.config
+    weekday, hour = config["DIGEST_WEEKDAY"], config["DIGEST_HOUR"]
+    if not (isinstance(weekday, int) and 0 <= weekday <= 6 and isinstance(hour, int) and 0 <= hour <= 23):
+        raise OperationError(f"DIGEST_WEEKDAY must be 0 (Monday) to 6 and DIGEST_HOUR 0 to 23, not "
+                             f"{weekday!r} and {hour!r}")
     this_monday = now.date() - dt.timedelta(days=now.weekday())
-    send_at = dt.datetime.combine(this_monday + dt.timedelta(days=config["DIGEST_WEEKDAY"]),
-                                  dt.time(config["DIGEST_HOUR"]))
+    send_at = dt.datetime.combine(this_monday + dt.timedelta(days=weekday), dt.time(hour))
     # Before this week's send time the last digest due is the one sent last week.
     return this_monday - dt.timedelta(weeks=1 if now >= send_at else 2)
 
@@ -184,8 +187,7 @@ def queue_digests(monday: dt.date, survey: Survey | None = None, now: dt.datetim
         raise OperationError("the digest links back to this site: set PUBLIC_BASE_URL (RAPPORT_PUBLIC_BASE_URL), "
                              "e.g. https://surveys.example.com")
     report = DigestReport(week=week_name(monday))
-    surveys = [survey] if survey is not None else list(db.session.scalars(
-        sa.select(Survey).where(Survey.created_at < _window(monday)[1]).order_by(Survey.id)))
+    surveys = [survey] if survey is not None else list(db.session.scalars(sa.select(Survey).order_by(Survey.id)))
     for one in surveys:
         try:
             _queue_survey(one, monday, links, now, report)
@@ -211,7 +213,7 @@ def _queue_survey(survey: Survey, monday: dt.date, links: Links, now: dt.datetim
     subject = f"{survey.name}: your week {week} in brief"
     for user in people:
         built = build_mail(user, "digest", subject, "weekly_digest", links, now, digest=digest, week=week,
-                           kind=survey.kind, min_answers=current_app.config["MIN_ANSWERS"],
+                           metric_kind=survey.kind, min_answers=current_app.config["MIN_ANSWERS"],
                            results_url=links.build("results.survey_results", public_key=survey.public_key),
                            inbox_url=links.build("followup.inbox_page", survey=survey.public_key),
                            oldest_url=(links.build("followup.answer_page", response_id=digest.oldest_waiting.id)
