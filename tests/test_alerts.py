@@ -221,3 +221,23 @@ def test_unsubscribe_page_button_and_account_settings(site, owner, client):
     assert "Your e-mail settings are saved." in saved.get_data(as_text=True)
     preference = db.session.get(MailPreference, owner.id)
     assert (preference.low_score_alerts, preference.weekly_digest) == (False, True)
+
+
+def test_an_admin_hands_a_survey_to_another_owner(site, survey, owner, client, make_response):
+    login(client, "admin")
+    colleague = make_user("analyst", email="carl.colleague@example.com")
+    page = client.get(f"/surveys/{survey.public_key}/edit").get_data(as_text=True)
+    assert f'<option selected value="{owner.id}">{owner.email}</option>' in page
+    edit = client.post(f"/surveys/{survey.public_key}/edit", data={
+        "kind": "nps", "name": survey.name, "subject": survey.subject, "widget_cap_days": "90", "is_open": "y",
+        "owner_id": str(colleague.id)})
+    assert edit.status_code == 302
+    db.session.refresh(survey)
+    assert survey.owner_id == colleague.id
+    make_response(survey, score=1)
+    queue_alerts()
+    assert [m["To"] for m in queued("alert")] == [colleague.email]
+    # Someone who is not an account cannot be made the owner.
+    refused = client.post(f"/surveys/{survey.public_key}/edit", data={
+        "kind": "nps", "name": survey.name, "widget_cap_days": "90", "owner_id": "999"})
+    assert refused.status_code == 422 and "Not a valid choice" in refused.get_data(as_text=True)

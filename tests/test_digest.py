@@ -17,57 +17,13 @@ from survey.followup.models import FollowUp
 from survey.invites import delivery
 from survey.models import AnalysisRun, PainPointRecord, pain_point_responses
 from survey.operations import OperationError
-from tests.alerts_support import BASE_URL, outbox_count, owner, queued, site  # noqa: F401
+from tests.alerts_support import (AFTER_THE_WEEK, BASE_URL, BEFORE, MONDAY, WEEK, at, digest_week,  # noqa: F401
+                                  outbox_count, owner, queued, site)
 from tests.dashboard_support import make_user
 from tests.invites_support import html_part, local_path, mailbox, smtp_server, text_part  # noqa: F401
 
-WEEK = "2026-W10"
-MONDAY = dt.date(2026, 3, 2)  # 2 to 8 March 2026
-BEFORE = MONDAY - dt.timedelta(weeks=1)  # 23 February to 1 March
-AFTER_THE_WEEK = dt.datetime(2026, 3, 9, 9, 0)
-
-
-def at(monday: dt.date, hour: int) -> dt.datetime:
-    return dt.datetime.combine(monday, dt.time()) + dt.timedelta(hours=hour)
-
-
-@pytest.fixture
-def week(site, make_survey, make_response, owner):
-    """An NPS survey whose score fell from +50 to -50, with three pain points and 14 low scores."""
-    survey = make_survey("nps", name="Broadband NPS", owner_id=owner.id)
-    answers = {"before": [], "this": []}
-    # The week before: 12 promoters, 6 passives, 2 detractors = +50 (n 20).
-    for i, score in enumerate([3, 3] + [9] * 12 + [7] * 6):
-        comment = "Oldest complaint" if i == 0 else (f"comment {i}" if i < 10 else None)
-        answers["before"].append(make_response(survey, score=score, comment=comment, created_at=at(BEFORE, i)))
-    # This week: 2 promoters, 6 passives, 12 detractors = -50 (n 20).
-    for i, score in enumerate([2] * 12 + [10] * 2 + [8] * 6):
-        comment = f"this week {i}" if i < 10 else None
-        answers["this"].append(make_response(survey, score=score, comment=comment, created_at=at(MONDAY, i)))
-    run = AnalysisRun(survey_id=survey.id, model_version="test", started_at=AFTER_THE_WEEK,
-                      finished_at=AFTER_THE_WEEK + dt.timedelta(minutes=1))
-    db.session.add(run)
-    db.session.flush()
-    # Members among the 10 comments of each week: slow 1 -> 5, rude 3 -> 2, billing 0 -> 1.
-    for rank, (label, before, this) in enumerate(
-            [("Rude staff", [1, 2, 3], [5, 6]), ("Slow delivery", [4], [0, 1, 2, 3, 4]), ("Billing errors", [], [7])],
-            start=1):
-        point = PainPointRecord(run_id=run.id, survey_id=survey.id, rank=rank, label=label, theme="service",
-                                count=len(before) + len(this), share=0.1, impact=1.0, quotes=[])
-        db.session.add(point)
-        db.session.flush()
-        for response in [answers["before"][i] for i in before] + [answers["this"][i] for i in this]:
-            db.session.execute(pain_point_responses.insert().values(pain_point_id=point.id, response_id=response.id))
-    # Low scores: 12 this week, 2 the week before; 3 resolved, 1 contacted (still waiting).
-    for response in answers["this"][:3]:
-        db.session.add(FollowUp(response_id=response.id, state="resolved"))
-    db.session.add(FollowUp(response_id=answers["before"][1].id, state="contacted"))
-    db.session.commit()
-    return survey, answers
-
-
-def test_digest_content_on_hand_worked_numbers(week):
-    survey, answers = week
+def test_digest_content_on_hand_worked_numbers(digest_week):
+    survey, answers = digest_week
     digest = build_digest(survey, MONDAY)
     assert (digest.metric.n, digest.metric.score) == (20, -50.0)
     change = digest.change
@@ -97,7 +53,7 @@ def test_digest_content_on_hand_worked_numbers(week):
     assert "- Billing errors: 1 of 10 (10%), up from 0 of 10 (0%) (p = 0.292; may be chance)" in text
     assert "Rude staff" not in text
     assert "11 low scores waiting for a follow-up (open or contacted)." in text
-    assert "The oldest: 3/10 on 23 Feb 2026: “Oldest complaint”" in text
+    assert "The oldest: 3/10 on 23 Feb 2026: “Engineer missed two appointments, still no internet”" in text
     assert f"Results: {BASE_URL}/surveys/{survey.public_key}/results" in text
     html = html_part(message)
     assert "-100 points from the week before" in html and "Slow delivery" in html
@@ -119,8 +75,8 @@ def test_honest_lines_without_analysis_and_with_too_few_answers(site, make_surve
     assert "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html
 
 
-def test_an_analysis_older_than_the_week_says_so(week):
-    survey, _ = week
+def test_an_analysis_older_than_the_week_says_so(digest_week):
+    survey, _ = digest_week
     db.session.execute(sa.update(AnalysisRun).values(finished_at=at(BEFORE, 3)))
     db.session.commit()
     queue_digests(MONDAY, now=AFTER_THE_WEEK)
@@ -128,8 +84,8 @@ def test_an_analysis_older_than_the_week_says_so(week):
             "into pain points yet.") in text_part(queued("digest")[0])
 
 
-def test_exactly_once_per_survey_week_and_person(week, owner):
-    survey, _ = week
+def test_exactly_once_per_survey_week_and_person(digest_week, owner):
+    survey, _ = digest_week
     assert queue_digests(MONDAY, now=AFTER_THE_WEEK).queued == 1
     again = queue_digests(MONDAY, now=AFTER_THE_WEEK)
     assert (again.queued, again.already) == (0, 1) and outbox_count("digest") == 1
@@ -145,7 +101,7 @@ def test_exactly_once_per_survey_week_and_person(week, owner):
     db.session.rollback()
 
 
-def test_a_crash_between_queueing_and_commit_sends_it_once(week, monkeypatch):
+def test_a_crash_between_queueing_and_commit_sends_it_once(digest_week, monkeypatch):
     real_commit = db.session.commit
 
     def crash():
@@ -161,7 +117,7 @@ def test_a_crash_between_queueing_and_commit_sends_it_once(week, monkeypatch):
     assert queue_digests(MONDAY, now=AFTER_THE_WEEK).queued == 0 and outbox_count("digest") == 1
 
 
-def test_opt_out_and_quiet_surveys(week, owner, make_survey):
+def test_opt_out_and_quiet_surveys(digest_week, owner, make_survey):
     make_survey("ces", name="Nothing happened", owner_id=owner.id)
     set_preferences(owner, weekly_digest=False)
     report = queue_digests(MONDAY, now=AFTER_THE_WEEK)
@@ -184,7 +140,7 @@ def test_due_week_follows_the_configured_weekday_and_hour(site):
         due_week(dt.datetime(2026, 3, 13, 17, 0))
 
 
-def test_the_worker_queues_the_due_week_once(week):
+def test_the_worker_queues_the_due_week_once(digest_week):
     assert queue_due_digests(AFTER_THE_WEEK).queued == 1
     assert queue_due_digests(AFTER_THE_WEEK + dt.timedelta(hours=5)).queued == 0
     assert outbox_count("digest") == 1
@@ -196,8 +152,8 @@ def test_bad_weeks_are_refused(text):
         parse_week(text)
 
 
-def test_digest_send_command(week, runner, smtp_server, mailbox, client, owner):
-    survey, _ = week
+def test_digest_send_command(digest_week, runner, smtp_server, mailbox, client, owner):
+    survey, _ = digest_week
     result = runner.invoke(args=["digest", "send", "--week", WEEK])
     assert result.exit_code == 0, result.output
     assert "digest 2026-W10: queued 1 e-mail(s) for 1 survey(s)" in result.output and "sent 1" in result.output
@@ -211,7 +167,7 @@ def test_digest_send_command(week, runner, smtp_server, mailbox, client, owner):
     assert db.session.get(MailPreference, owner.id).weekly_digest is False
 
 
-def test_digest_send_refuses_clearly(week, runner, app):
+def test_digest_send_refuses_clearly(digest_week, runner, app):
     bad = runner.invoke(args=["digest", "send", "--week", "2026-W99"])
     assert bad.exit_code == 2 and "--week" in bad.output and "has no week 99" in bad.output
     unfinished = runner.invoke(args=["digest", "send", "--week", "2099-W10"])
@@ -227,7 +183,7 @@ def test_digest_send_refuses_clearly(week, runner, app):
     assert nowhere.exit_code == 1 and "PUBLIC_BASE_URL" in nowhere.output
 
 
-def test_delivered_digest_goes_through_smtp_with_the_outbox(week, smtp_server, mailbox):
+def test_delivered_digest_goes_through_smtp_with_the_outbox(digest_week, smtp_server, mailbox):
     queue_digests(MONDAY, now=AFTER_THE_WEEK)
     assert delivery.deliver().sent == 1
     assert delivery.deliver().sent == 0  # exactly once
