@@ -21,6 +21,10 @@ from tests.dashboard_support import make_user
 
 BASE_URL = "https://rapport.example.com"
 
+
+class Killed(BaseException):
+    """The process dies here (SIGKILL, power cut): nothing after this line of the code runs, no handler."""
+
 WEEK = "2026-W10"
 MONDAY = dt.date(2026, 3, 2)  # 2 to 8 March 2026
 BEFORE = MONDAY - dt.timedelta(weeks=1)  # 23 February to 1 March

@@ -17,6 +17,7 @@ from survey.db import db
 from survey.invites import delivery
 from survey.models import User, utcnow
 from tests.alerts_support import BASE_URL, outbox_count, owner, queued, site  # noqa: F401
+from tests.alerts_support import Killed
 from tests.dashboard_support import login, make_user
 from tests.invites_support import html_links, html_part, local_path, mailbox, smtp_server, text_part  # noqa: F401
 
@@ -105,10 +106,10 @@ def test_a_crash_before_the_commit_loses_and_doubles_nothing(site, survey, make_
     real_commit = db.session.commit
 
     def crash():
-        raise RuntimeError("worker killed between queueing and commit")
+        raise Killed("worker killed between queueing and commit")
 
     monkeypatch.setattr(db.session, "commit", crash)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(Killed):
         queue_alerts()
     db.session.rollback()
     monkeypatch.setattr(db.session, "commit", real_commit)
@@ -241,3 +242,33 @@ def test_an_admin_hands_a_survey_to_another_owner(site, survey, owner, client, m
     refused = client.post(f"/surveys/{survey.public_key}/edit", data={
         "kind": "nps", "name": survey.name, "widget_cap_days": "90", "owner_id": "999"})
     assert refused.status_code == 422 and "Not a valid choice" in refused.get_data(as_text=True)
+
+
+def test_one_broken_survey_holds_back_nothing_else(site, make_survey, owner, make_response, monkeypatch):
+    good = make_survey("nps", name="Good", owner_id=owner.id)
+    bad = make_survey("nps", name="Bad", owner_id=owner.id)
+    make_response(good, score=0)
+    make_response(bad, score=0)
+    real = low_scores.build_mail
+
+    def build(user, kind, subject, *args, **kwargs):
+        if kwargs["survey"].id == bad.id:
+            raise ValueError("a template error")
+        return real(user, kind, subject, *args, **kwargs)
+
+    monkeypatch.setattr(low_scores, "build_mail", build)
+    report = queue_alerts()
+    assert (report.batches, report.mails) == (1, 1)
+    assert [m["Subject"] for m in queued("alert")] == ["Low score on Good: 0"]
+    monkeypatch.setattr(low_scores, "build_mail", real)
+    assert queue_alerts().mails == 1  # the broken one's answer was not marked: it goes out once fixed
+
+
+def test_a_survey_name_cannot_break_the_headers(site, make_survey, owner, make_response):
+    survey = make_survey("nps", name="Shop", owner_id=owner.id)
+    survey.name = "Shop\r\nBcc: victim@example.com"
+    db.session.commit()
+    make_response(survey, score=3)
+    assert queue_alerts().mails == 1
+    [message] = queued("alert")
+    assert message["Bcc"] is None and "Bcc: victim@example.com" in message["Subject"]

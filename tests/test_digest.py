@@ -19,6 +19,7 @@ from survey.models import AnalysisRun, PainPointRecord, pain_point_responses
 from survey.operations import OperationError
 from tests.alerts_support import (AFTER_THE_WEEK, BASE_URL, BEFORE, MONDAY, WEEK, at, digest_week,  # noqa: F401
                                   outbox_count, owner, queued, site)
+from tests.alerts_support import Killed
 from tests.dashboard_support import make_user
 from tests.invites_support import html_part, local_path, mailbox, smtp_server, text_part  # noqa: F401
 
@@ -105,10 +106,10 @@ def test_a_crash_between_queueing_and_commit_sends_it_once(digest_week, monkeypa
     real_commit = db.session.commit
 
     def crash():
-        raise RuntimeError("worker killed between queueing and commit")
+        raise Killed("worker killed between queueing and commit")
 
     monkeypatch.setattr(db.session, "commit", crash)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(Killed):
         queue_digests(MONDAY, now=AFTER_THE_WEEK)
     db.session.rollback()
     monkeypatch.setattr(db.session, "commit", real_commit)

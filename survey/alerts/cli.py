@@ -39,7 +39,11 @@ def send_command(key: str | None, week: str | None, queue_only: bool) -> None:
     click.echo(f"digest {report.week}: queued {report.queued} e-mail(s) for {report.surveys} survey(s); "
                f"already sent {report.already}; nothing to report {report.quiet}; "
                f"nobody to send to {report.nobody}")
+    if report.failed:
+        click.echo(f"could not queue the digest of survey(s) {', '.join(report.failed)}: see the log above", err=True)
     if queue_only or not report.queued:
+        if report.failed:
+            raise SystemExit(1)
         return
     try:
         transport = delivery.transport_for(current_app.config, current_app.instance_path)
@@ -49,7 +53,7 @@ def send_command(key: str | None, week: str | None, queue_only: bool) -> None:
     sent = delivery.deliver(transport=transport)
     click.echo(f"delivered: sent {sent.sent}, retry later {sent.retried}, failed {sent.failed}, "
                f"uncertain {sent.uncertain}")
-    if sent.failed or sent.uncertain:
+    if sent.failed or sent.uncertain or report.failed:
         raise SystemExit(1)
 
 

@@ -30,6 +30,7 @@ from survey.db import db
 from survey.followup.models import FollowUp
 from survey.followup.queries import needs_follow_up
 from survey.invites.campaigns import Links
+from survey.invites.contacts import clean_text
 from survey.metrics import ChangeResult, MetricResult, share_change
 from survey.models import AnalysisRun, PainPointRecord, Response, Survey, pain_point_responses, utcnow
 from survey.operations import OperationError
@@ -174,6 +175,7 @@ class DigestReport:
     already: int = 0  # (survey, person) pairs that had this week's digest before
     quiet: int = 0  # surveys with nothing to report
     nobody: int = 0  # surveys whose owners all turned the digest off (or have none)
+    failed: list[str] = field(default_factory=list)  # keys of surveys that could not be queued (logged)
 
 
 def queue_digests(monday: dt.date, survey: Survey | None = None, now: dt.datetime | None = None) -> DigestReport:
@@ -194,6 +196,12 @@ def queue_digests(monday: dt.date, survey: Survey | None = None, now: dt.datetim
         except sa.exc.IntegrityError:
             db.session.rollback()  # another worker queued it at the same moment: it is sent once, by that one
             report.already += 1
+        except (sa.exc.OperationalError, sa.exc.InterfaceError):
+            raise  # the database itself is away: the caller retries the whole week
+        except Exception:  # noqa: BLE001 - one survey's problem must not hold back the others' digests
+            db.session.rollback()
+            report.failed.append(one.public_key)
+            log.exception("digest %s: survey %s could not be queued", report.week, one.public_key)
     return report
 
 
@@ -210,7 +218,7 @@ def _queue_survey(survey: Survey, monday: dt.date, links: Links, now: dt.datetim
     if digest.is_empty:
         report.quiet += 1
         return
-    subject = f"{survey.name}: your week {week} in brief"
+    subject = f"{clean_text(survey.name) or survey.public_key}: your week {week} in brief"
     for user in people:
         built = build_mail(user, "digest", subject, "weekly_digest", links, now, digest=digest, week=week,
                            metric_kind=survey.kind, min_answers=current_app.config["MIN_ANSWERS"],

@@ -29,6 +29,7 @@ from survey.alerts.mail import build_mail, outbox_message, recipients, site_link
 from survey.alerts.models import AlertBatch, AlertedResponse, OwnerMail
 from survey.db import db
 from survey.followup.queries import needs_follow_up
+from survey.invites.contacts import clean_text
 from survey.models import Response, Survey, utcnow
 from survey.results.present import CHANNEL_NAMES
 
@@ -44,10 +45,11 @@ class AlertReport:
     waiting: int = 0  # surveys whose low scores wait for the end of their batch window
 
 
-def _unalerted(since: dt.datetime) -> sa.Select:
+def _unalerted(since: dt.datetime) -> sa.ColumnElement[bool]:
+    """Low scores since ``since`` that no batch covered; correlated with ``Survey`` so each survey's
+    answers are read by ix_responses_survey_created (survey, date, score) and not by a scan of all."""
     alerted = sa.exists().where(AlertedResponse.response_id == Response.id)
-    return (sa.select(Response).join(Survey, Survey.id == Response.survey_id)
-            .where(Response.created_at >= since, needs_follow_up(), ~alerted))
+    return sa.and_(Response.survey_id == Survey.id, Response.created_at >= since, needs_follow_up(), ~alerted)
 
 
 def queue_alerts(now: dt.datetime | None = None) -> AlertReport:
@@ -57,7 +59,8 @@ def queue_alerts(now: dt.datetime | None = None) -> AlertReport:
     report = AlertReport()
     links = site_links()
     since = now - dt.timedelta(hours=config["ALERT_LOOKBACK_HOURS"])
-    survey_ids = list(db.session.scalars(_unalerted(since).with_only_columns(Response.survey_id).distinct()))
+    survey_ids = list(db.session.scalars(
+        sa.select(Survey.id).where(sa.exists().where(_unalerted(since))).order_by(Survey.id)))
     if survey_ids and links is None:
         log.warning("alerts: %s survey(s) have new low scores, but PUBLIC_BASE_URL is not set, so no alert "
                     "can link to them; they wait until it is", len(survey_ids))
@@ -73,6 +76,11 @@ def queue_alerts(now: dt.datetime | None = None) -> AlertReport:
         except sa.exc.IntegrityError:
             mails = answers = 0
             db.session.rollback()  # another worker covered these answers first (the marks' primary key)
+        except Exception:  # noqa: BLE001 - one survey's problem must not hold back the others' alerts
+            db.session.rollback()
+            log.exception("alerts: survey %s could not be batched; its low scores wait for the next pass",
+                          survey_id)
+            continue
         if not answers:
             log.info("alerts: survey %s was batched by another worker", survey_id)
             continue
@@ -84,8 +92,10 @@ def queue_alerts(now: dt.datetime | None = None) -> AlertReport:
 
 def _queue_batch(survey: Survey, since: dt.datetime, links, now: dt.datetime) -> tuple[int, int]:
     """One survey's batch: marks, e-mails and records in one commit; returns (e-mails, answers)."""
-    answers = list(db.session.scalars(_unalerted(since).where(Response.survey_id == survey.id)
-                                      .order_by(Response.created_at.desc(), Response.id.desc())))
+    answers = list(db.session.scalars(
+        sa.select(Response).join(Survey, Survey.id == Response.survey_id)
+        .where(Survey.id == survey.id, _unalerted(since))
+        .order_by(Response.created_at.desc(), Response.id.desc())))
     if not answers:  # another worker covered them since this one looked
         db.session.rollback()
         return 0, 0
@@ -97,8 +107,8 @@ def _queue_batch(survey: Survey, since: dt.datetime, links, now: dt.datetime) ->
     cap = current_app.config["ALERT_MAX_ITEMS"]
     items = [_item(answer, links) for answer in answers[:cap]]
     count = len(answers)
-    subject = (f"Low score on {survey.name}: {answers[0].score}" if count == 1
-               else f"{count} low scores on {survey.name}")
+    name = clean_text(survey.name) or survey.public_key
+    subject = f"Low score on {name}: {answers[0].score}" if count == 1 else f"{count} low scores on {name}"
     for user in people:
         built = build_mail(user, "alert", subject, "low_score_alert", links, now, survey=survey, items=items,
                            count=count, more=count - len(items), threshold=survey.followup_threshold,
