@@ -27,7 +27,7 @@ from flask import current_app
 
 from survey.alerts.mail import build_mail, outbox_message, recipients, site_links
 from survey.alerts.models import AlertBatch, AlertedResponse, OwnerMail
-from survey.db import db
+from survey.db import chunks, db
 from survey.followup.queries import needs_follow_up
 from survey.invites.contacts import clean_text
 from survey.models import Response, Survey, utcnow
@@ -92,23 +92,25 @@ def queue_alerts(now: dt.datetime | None = None) -> AlertReport:
 
 def _queue_batch(survey: Survey, since: dt.datetime, links, now: dt.datetime) -> tuple[int, int]:
     """One survey's batch: marks, e-mails and records in one commit; returns (e-mails, answers)."""
-    answers = list(db.session.scalars(
-        sa.select(Response).join(Survey, Survey.id == Response.survey_id)
+    ids = list(db.session.scalars(
+        sa.select(Response.id).join(Survey, Survey.id == Response.survey_id)
         .where(Survey.id == survey.id, _unalerted(since))
         .order_by(Response.created_at.desc(), Response.id.desc())))
-    if not answers:  # another worker covered them since this one looked
+    if not ids:  # another worker covered them since this one looked
         db.session.rollback()
         return 0, 0
-    batch = AlertBatch(survey_id=survey.id, created_at=now, answers=len(answers))
+    batch = AlertBatch(survey_id=survey.id, created_at=now, answers=len(ids))
     db.session.add(batch)
     db.session.flush()
-    db.session.add_all(AlertedResponse(response_id=answer.id, batch_id=batch.id) for answer in answers)
+    for part in chunks(ids, 1000):
+        db.session.execute(sa.insert(AlertedResponse), [{"response_id": i, "batch_id": batch.id} for i in part])
     people = recipients(survey, "alert")
-    cap = current_app.config["ALERT_MAX_ITEMS"]
-    items = [_item(answer, links) for answer in answers[:cap]]
-    count = len(answers)
+    shown = ids[:current_app.config["ALERT_MAX_ITEMS"]]
+    listed = {answer.id: answer for answer in db.session.scalars(sa.select(Response).where(Response.id.in_(shown)))}
+    items = [_item(listed[i], links) for i in shown]
+    count = len(ids)
     name = clean_text(survey.name) or survey.public_key
-    subject = f"Low score on {name}: {answers[0].score}" if count == 1 else f"{count} low scores on {name}"
+    subject = f"Low score on {name}: {items[0].score}" if count == 1 else f"{count} low scores on {name}"
     for user in people:
         built = build_mail(user, "alert", subject, "low_score_alert", links, now, survey=survey, items=items,
                            count=count, more=count - len(items), threshold=survey.followup_threshold,
