@@ -67,3 +67,29 @@ def test_the_alert_reads_well_on_a_phone(browser, site, owner, make_survey, make
     context.close()
     if os.environ.get("RAPPORT_UPDATE_SCREENSHOTS"):
         shutil.copyfile(tmp_path / "alert-email-phone.png", SCREENSHOTS / "alert-email-phone.png")
+
+
+def test_a_person_turns_the_digest_off_on_the_account_page_from_a_phone(live_server, browser, site, owner):
+    from survey.alerts.models import MailPreference
+    from survey.db import db
+    from tests.dashboard_support import PASSWORD
+
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.goto(f"{live_server.url}/login")
+    page.get_by_label("E-mail address").fill(owner.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"{live_server.url}/account")
+    digest = page.get_by_label("Weekly digest")
+    assert digest.is_checked() and page.get_by_label("Low-score alerts").is_checked()
+    digest.uncheck()
+    page.get_by_role("button", name="Save e-mail settings").click()
+    assert page.get_by_text("Your e-mail settings are saved.").is_visible()
+    assert not page.get_by_label("Weekly digest").is_checked()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path="/tmp/alerts-account-phone.png", full_page=True)
+    context.close()
+    db.session.expire_all()
+    preference = db.session.get(MailPreference, owner.id)
+    assert (preference.low_score_alerts, preference.weekly_digest) == (True, False)
