@@ -44,8 +44,9 @@ def unsubscribe(token: str):
     if kind is None:
         abort(404, description=FORGED)
     if user is None:
-        abort(410, description="The account this e-mail was sent to no longer exists, so nothing more will be "
-                               "sent to it.")
+        abort(410, description="The account this e-mail was sent to no longer exists (or its address has "
+                               "changed), so nothing more is sent to it from this link. If you still have an "
+                               "account, sign in and choose your e-mails on your account page.")
     form = OneClickForm()
     if request.method == "POST":
         set_preferences(user, **{"low_score_alerts" if kind == "alert" else "weekly_digest": False})
