@@ -62,8 +62,10 @@ def queue_alerts(now: dt.datetime | None = None) -> AlertReport:
     survey_ids = list(db.session.scalars(
         sa.select(Survey.id).where(sa.exists().where(_unalerted(since))).order_by(Survey.id)))
     if survey_ids and links is None:
-        log.warning("alerts: %s survey(s) have new low scores, but PUBLIC_BASE_URL is not set, so no alert "
-                    "can link to them; they wait until it is", len(survey_ids))
+        if not current_app.extensions.get("rapport.alerts_warned_no_base_url"):  # once per process, not per pass
+            current_app.extensions["rapport.alerts_warned_no_base_url"] = True
+            log.warning("alerts: %s survey(s) have new low scores, but PUBLIC_BASE_URL is not set, so no alert "
+                        "can link to them; they wait until it is", len(survey_ids))
         return report
     window = dt.timedelta(minutes=config["ALERT_BATCH_MINUTES"])
     for survey_id in survey_ids:
