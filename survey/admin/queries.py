@@ -6,11 +6,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from wtforms import SelectChoice
 
 from survey.db import db
 from survey.metrics import MetricResult, metric_for
-from wtforms import SelectChoice
-
 from survey.models import Response, Survey, User
 from survey.results.queries import expand
 from survey.schedule import state
