@@ -272,3 +272,14 @@ def test_a_survey_name_cannot_break_the_headers(site, make_survey, owner, make_r
     assert queue_alerts().mails == 1
     [message] = queued("alert")
     assert message["Bcc"] is None and "Bcc: victim@example.com" in message["Subject"]
+
+
+def test_each_mail_says_why_its_reader_gets_it(site, survey, owner, make_survey, make_response):
+    admin = make_user("admin")
+    orphan = make_survey("csat", name="Orphan CSAT")
+    make_response(survey, score=0)
+    make_response(orphan, score=1)
+    queue_alerts()
+    reasons = {m["To"]: text_part(m) for m in queued("alert")}
+    assert "because you own Broadband NPS." in reasons[owner.email]
+    assert "because you are an admin and Orphan CSAT has no active owner." in reasons[admin.email]

@@ -147,7 +147,7 @@ def test_the_worker_queues_the_due_week_once(digest_week):
     assert outbox_count("digest") == 1
 
 
-@pytest.mark.parametrize("text", ["2026-10", "2026-W54", "W10", "2026-W1", ""])
+@pytest.mark.parametrize("text", ["2026-10", "2026-W54", "W10", "2026-W1", "", "2026-W10-1"])
 def test_bad_weeks_are_refused(text):
     with pytest.raises(OperationError, match="week"):
         parse_week(text)
@@ -191,3 +191,8 @@ def test_delivered_digest_goes_through_smtp_with_the_outbox(digest_week, smtp_se
     [message] = mailbox.messages()
     assert "Slow delivery" in html_part(message)
     assert digest_module.week_name(MONDAY) == WEEK
+
+
+def test_a_week_may_be_typed_in_lower_case():
+    assert parse_week(" 2026-w10 ") == MONDAY
+    assert parse_week("2020-W53") == dt.date(2020, 12, 28)  # a year with 53 ISO weeks

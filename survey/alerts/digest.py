@@ -38,7 +38,7 @@ from survey.results.filters import ResponseFilter
 from survey.results.queries import comparison, headline, latest_run
 
 log = logging.getLogger(__name__)
-WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+WEEK = re.compile(r"^(\d{4})-W(\d{2})$", re.IGNORECASE)
 GROWN_SHOWN = 3
 
 
@@ -182,8 +182,9 @@ def queue_digests(monday: dt.date, survey: Survey | None = None, now: dt.datetim
     """Queue the week's digest of ``survey`` (or of every survey) to each owner who has not had it yet."""
     now = now or utcnow()
     if _window(monday)[1] > now:
-        raise OperationError(f"the week {week_name(monday)} has not ended yet (it ends on "
-                             f"{monday + dt.timedelta(days=6):%d %B %Y} at midnight UTC)")
+        last_day = monday + dt.timedelta(days=6)
+        raise OperationError(f"the week {week_name(monday)} has not ended yet (its last day is Sunday "
+                             f"{last_day.day} {last_day:%B %Y}, UTC)")
     links = site_links()
     if links is None:
         raise OperationError("the digest links back to this site: set PUBLIC_BASE_URL (RAPPORT_PUBLIC_BASE_URL), "

@@ -107,8 +107,12 @@ def build_mail(user: User, kind: str, subject: str, template: str, links: Links,
     """The e-mail from ``email/<template>.txt`` and ``.html``, with a one-click unsubscribe for ``kind``."""
     sender = sender_address(current_app.config["MAIL_DEFAULT_SENDER"])
     unsubscribe = links.build("alerts.unsubscribe", token=unsubscribe_token(user, kind))
+    survey = context.get("survey") or context["digest"].survey
+    # Why this person gets it: they own the survey, or it has no active owner and they are an admin.
+    reason = (f"you own {survey.name}" if survey.owner_id == user.id
+              else f"you are an admin and {survey.name} has no active owner")
     context.update(subject=subject, unsubscribe_url=unsubscribe, account_url=links.build("auth.account"),
-                   kind_title=KIND_TITLES[kind])
+                   kind_title=KIND_TITLES[kind], reason=reason)
     message = EmailMessage(policy=policy.SMTP)
     message["From"] = sender
     message["To"] = wire_address(user.email)
