@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -18,6 +20,7 @@ from survey.invites import delivery
 from survey.models import User, utcnow
 from tests.alerts_support import BASE_URL, outbox_count, owner, queued, site  # noqa: F401
 from tests.alerts_support import Killed
+from tests.conftest import TEST_DB_URL
 from tests.dashboard_support import login, make_user
 from tests.invites_support import html_links, html_part, local_path, mailbox, smtp_server, text_part  # noqa: F401
 
@@ -124,9 +127,11 @@ def test_two_workers_never_alert_one_answer_twice(site, survey, owner, make_resp
     make_response(survey, score=0)
     assert queue_alerts(now).mails == 1
     # A second worker that listed the survey before the first committed finds nothing left to send.
-    since = now - dt.timedelta(hours=24)
+    since, window = now - dt.timedelta(hours=24), dt.timedelta(minutes=15)
     links = low_scores.site_links()
-    assert low_scores._queue_batch(survey, since, links, now) == (0, 0)
+    assert low_scores._queue_batch(survey.id, since, window, links, now) == (0, 0)
+    # Also once its window has passed: nothing is left to send.
+    assert low_scores._queue_batch(survey.id, since, window, links, now + dt.timedelta(hours=1)) == (0, 0)
     assert outbox_count("alert") == 1 and db.session.scalar(sa.select(sa.func.count()).select_from(AlertBatch)) == 1
     # And the database refuses a second e-mail of one batch to one person.
     batch_id = db.session.scalar(sa.select(AlertBatch.id))
@@ -283,3 +288,45 @@ def test_each_mail_says_why_its_reader_gets_it(site, survey, owner, make_survey,
     reasons = {m["To"]: text_part(m) for m in queued("alert")}
     assert "because you own Broadband NPS." in reasons[owner.email]
     assert "because you are an admin and Orphan CSAT has no active owner." in reasons[admin.email]
+
+
+@pytest.mark.skipif(not TEST_DB_URL, reason="two workers at once on PostgreSQL (SQLite runs one writer at a time)")
+def test_two_workers_at_once_send_one_alert_per_window(site, survey, owner, make_response, monkeypatch):
+    """Worker A is inside its batch when a new low score arrives and worker B looks: B sends nothing (it
+    waits for A's batch and then sees it within the window, or its mark of A's answer is refused), and
+    the new answer goes out with the next window."""
+    now = utcnow()
+    make_response(survey, score=0, comment="first")
+    inside, go_on = threading.Event(), threading.Event()
+    real = low_scores.recipients
+
+    def slow_recipients(one, kind):
+        if threading.current_thread().name == "worker-a":
+            inside.set()
+            go_on.wait(10)
+        return real(one, kind)
+
+    monkeypatch.setattr(low_scores, "recipients", slow_recipients)
+    reports = {}
+
+    def work(name):
+        with site.app_context():
+            reports[name] = queue_alerts(now)
+            db.session.remove()
+
+    a = threading.Thread(target=work, args=("a",), name="worker-a")
+    a.start()
+    assert inside.wait(10)
+    make_response(survey, score=1, comment="second, while A works")
+    b = threading.Thread(target=work, args=("b",), name="worker-b")
+    b.start()
+    time.sleep(0.5)  # B is now waiting for A's lock on the survey
+    go_on.set()
+    a.join(20)
+    b.join(20)
+    assert (reports["a"].mails, reports["a"].answers) == (1, 1)
+    assert reports["b"].mails == 0
+    db.session.expire_all()
+    assert outbox_count("alert") == 1
+    later = queue_alerts(now + dt.timedelta(minutes=16))
+    assert (later.mails, later.answers) == (1, 1)  # the second answer, in the next window

@@ -69,12 +69,11 @@ def queue_alerts(now: dt.datetime | None = None) -> AlertReport:
         return report
     window = dt.timedelta(minutes=config["ALERT_BATCH_MINUTES"])
     for survey_id in survey_ids:
-        last = db.session.scalar(sa.select(sa.func.max(AlertBatch.created_at)).where(AlertBatch.survey_id == survey_id))
-        if last is not None and last > now - window:
+        if _last_batch_at(survey_id, lock=False) > now - window:
             report.waiting += 1
             continue
         try:
-            mails, answers = _queue_batch(db.session.get(Survey, survey_id), since, links, now)
+            mails, answers = _queue_batch(survey_id, since, window, links, now)
         except sa.exc.IntegrityError:
             mails = answers = 0
             db.session.rollback()  # another worker covered these answers first (the marks' primary key)
@@ -92,8 +91,23 @@ def queue_alerts(now: dt.datetime | None = None) -> AlertReport:
     return report
 
 
-def _queue_batch(survey: Survey, since: dt.datetime, links, now: dt.datetime) -> tuple[int, int]:
+def _last_batch_at(survey_id: int, *, lock: bool) -> dt.datetime:
+    if lock:
+        # Workers take a survey's batch one at a time (PostgreSQL: a row lock that answers' inserts, which
+        # take KEY SHARE, do not wait for). SQLite runs one writer at a time already: a worker whose
+        # snapshot is older than another's batch cannot write its own.
+        db.session.execute(sa.select(Survey.id).where(Survey.id == survey_id).with_for_update(key_share=True))
+    last = db.session.scalar(sa.select(sa.func.max(AlertBatch.created_at)).where(AlertBatch.survey_id == survey_id))
+    return last or dt.datetime.min
+
+
+def _queue_batch(survey_id: int, since: dt.datetime, window: dt.timedelta, links,
+                 now: dt.datetime) -> tuple[int, int]:
     """One survey's batch: marks, e-mails and records in one commit; returns (e-mails, answers)."""
+    if _last_batch_at(survey_id, lock=True) > now - window:  # another worker's batch came first
+        db.session.rollback()
+        return 0, 0
+    survey = db.session.get(Survey, survey_id)
     ids = list(db.session.scalars(
         sa.select(Response.id).join(Survey, Survey.id == Response.survey_id)
         .where(Survey.id == survey.id, _unalerted(since))
