@@ -377,9 +377,12 @@ def deliver_forever(*, interval: float, batch_size: int | None = None, should_st
                     before_pass: Callable[[], None] = lambda: None) -> None:
     """The worker service: deliver what is due, sleep ``interval`` seconds, repeat until stopped.
 
-    ``before_pass`` queues what is due to be written first (survey.alerts: alerts and digests)."""
+    ``before_pass`` queues more that is due first (survey.alerts: low-score alerts and digests)."""
+    from survey.invites.scheduling import run_due
+
     while not should_stop():
         try:
+            run_due()  # the campaigns and reminders that fell due, queued before this pass sends
             before_pass()
             report = deliver(batch_size=batch_size, should_stop=should_stop)
         except sa.exc.OperationalError as exc:

@@ -7,7 +7,7 @@ any work on the answer path; owner_mails records each e-mail queued to an owner,
 unique per alert batch and person and per survey, week and person.
 
 Revision ID: d4a7e2c81b90
-Revises: b7d3c2e91f04
+Revises: d4a7c1e08b52
 Create Date: 2026-12-06 12:30:00
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 
 revision = 'd4a7e2c81b90'
-down_revision = 'b7d3c2e91f04'
+down_revision = 'd4a7c1e08b52'
 branch_labels = None
 depends_on = None
 
