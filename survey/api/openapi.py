@@ -19,6 +19,8 @@ from survey.models import CHANNELS
 from survey.widget import openapi as widget_openapi
 
 BEARER = [{"bearer": []}]
+SCHEDULE_STATES = ("open", "closed", "full")  # survey.schedule.state
+CLOSED_REASONS = ("closed_by_hand", "close_date_passed", "response_cap_reached")  # representations.schedule_json
 NO_CONTROL_CHARACTERS = "^[^\\x00-\\x1f\\x7f]*$"
 
 
@@ -72,6 +74,16 @@ SCHEMAS: dict[str, Any] = {
                            "cap_days": {"type": "integer", "minimum": 0},
                            "keep_query_string": {"type": "boolean"}}),
         "throttle_days": _nullable({"type": "integer", "minimum": 0}),
+        "schedule": {**_object({
+            "closes_at": _nullable({**DATE_TIME, "description": "From this moment the survey takes no answers."}),
+            "max_responses": _nullable({"type": "integer", "minimum": 1,
+                                        "description": "No new answers once it has this many."}),
+            "state": {"type": "string", "enum": list(SCHEDULE_STATES),
+                      "description": "open; closed (by hand or at its close date); full (its cap is reached)."},
+            "closed_reason": _nullable({"type": "string", "enum": list(CLOSED_REASONS),
+                                        "description": "Why it takes no answers now; null while open."}),
+            "message": _nullable({**STRING, "description": "What customers are told instead of the form."}),
+        }), "description": "When the survey stops taking answers (close date, response cap) and whether it has."},
         "responses": {"type": "integer", "minimum": 0, "description": "Number of answers, all time."},
         "score": _nullable({**NUMBER, "description": "The survey's metric over all its answers."}),
         "links": _object({"self": STRING, "metrics": STRING, "responses": STRING,
