@@ -35,6 +35,7 @@ FEATURES = (
     "survey.insights",
     "survey.followup",
     "survey.labelling",
+    "survey.webhooks",
 )
 
 

@@ -386,6 +386,11 @@ def deliver_forever(*, interval: float, batch_size: int | None = None, should_st
             if report.handled or report.recovered:
                 on_report(report)
         db.session.remove()
+        # The same service sends the surveys' webhooks (survey.webhooks.worker), a bounded pass each time.
+        from survey.webhooks.worker import run_alongside_mail
+
+        run_alongside_mail(should_stop)
+        db.session.remove()
         deadline = time.monotonic() + interval
         while not should_stop() and time.monotonic() < deadline:
             time.sleep(min(0.2, interval))

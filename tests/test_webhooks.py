@@ -1,0 +1,298 @@
+"""Webhooks end to end against a real HTTP receiver on 127.0.0.1: signature, body, retries, give-up,
+idempotency ids, crash recovery, changed answers, and surveys without webhooks left alone."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from survey.db import db
+from survey.models import Response, SurveyOrigin, utcnow
+from survey.operations import Answer, record_response
+from survey.webhooks.events import scan_all
+from survey.webhooks.models import WebhookDelivery, WebhookEndpoint
+from survey.webhooks.worker import backoff_seconds, claim, deliver_due
+from tests.dashboard_support import api_token, bearer, login, make_user
+from tests.test_public import form_fields
+from tests.webhooks_support import Receiver, readme_verify, secret_on
+from tests.widget_support import HUMAN_MS, PARTNER, patch_answer, post_answer
+
+
+@pytest.fixture
+def app_config(app_config):
+    app_config.update(WEBHOOK_ALLOW_LOCAL_TARGETS=True, WEBHOOK_TIMEOUT_SECONDS=1, WEBHOOK_RETRY_BASE_SECONDS=0)
+    return app_config
+
+
+@pytest.fixture
+def receiver():
+    with Receiver() as running:
+        yield running
+
+
+@pytest.fixture
+def admin(client):
+    return login(client, "admin")
+
+
+def add_endpoint(client, survey, url) -> tuple[WebhookEndpoint, str]:
+    page = client.post(f"/surveys/{survey.public_key}/webhooks/new", data={"url": url})
+    assert page.status_code == 201, page.get_data(as_text=True)
+    endpoint = db.session.scalar(sa.select(WebhookEndpoint).where(WebhookEndpoint.survey_id == survey.id)
+                                 .order_by(WebhookEndpoint.id.desc()).limit(1))
+    return endpoint, secret_on(page.get_data(as_text=True))
+
+
+def deliveries() -> list[WebhookDelivery]:
+    db.session.expire_all()
+    return list(db.session.scalars(sa.select(WebhookDelivery).order_by(WebhookDelivery.id)))
+
+
+def answer_on_page(client, survey, score, comment=None):
+    fields = form_fields(client.get(f"/s/{survey.public_key}").get_data(as_text=True))
+    data = {"score": str(score), **fields, **({"comment": comment} if comment else {})}
+    assert client.post(f"/s/{survey.public_key}", data=data).status_code == 303
+
+
+def test_a_new_answer_is_posted_signed_in_the_read_apis_shape(app, client, admin, make_survey, receiver, caplog):
+    survey = make_survey("nps", name="Support NPS")
+    endpoint, secret = add_endpoint(client, survey, receiver.url)
+    answer_on_page(app.test_client(), survey, 3, "Waited two weeks for a refund")
+    caplog.set_level("DEBUG")
+    report = deliver_due()
+    assert (report.queued, report.delivered) == (1, 1)
+    [got] = receiver.received
+    assert got.path == "/hooks/rapport" and got.headers["Content-Type"] == "application/json"
+    assert readme_verify()(secret, got.headers["Rapport-Signature"], got.body)
+    assert not readme_verify()("whsec_wrong", got.headers["Rapport-Signature"], got.body)
+    assert not readme_verify()(secret, got.headers["Rapport-Signature"], got.body + b" ")
+    body = json.loads(got.body)
+    assert body["type"] == "answer.created" and got.headers["Rapport-Event-Type"] == "answer.created"
+    assert body["id"] == got.headers["Rapport-Event-Id"] and got.headers["Rapport-Delivery-Attempt"] == "1"
+    assert body["survey"] == {"key": survey.public_key, "kind": "nps", "name": "Support NPS"}
+    stored = db.session.scalar(sa.select(Response))
+    assert body["answer"]["public_id"] == stored.public_id
+    # The answer as the read API shows it, plus its public id.
+    [listed] = client.get(f"/api/v1/surveys/{survey.public_key}/responses",
+                          headers=bearer(api_token(make_user("analyst")))).get_json()["data"]
+    assert {key: value for key, value in body["answer"].items() if key != "public_id"} == listed
+    assert listed["score"] == 3 and listed["comment"] == "Waited two weeks for a refund" and listed["channel"] == "link"
+    [delivery] = deliveries()
+    assert (delivery.state, delivery.attempts, delivery.last_status, delivery.body) == ("delivered", 1, 200, None)
+    assert delivery.reply_excerpt == "thanks"
+    assert secret not in caplog.text
+    # Nothing new: the next pass sends nothing.
+    assert deliver_due().handled == 0 and len(receiver.received) == 1
+
+
+def test_a_comment_added_later_and_an_edit_each_send_an_update(app, client, admin, make_survey, receiver):
+    survey = make_survey("csat", origins=[SurveyOrigin(origin=PARTNER)])
+    endpoint, _ = add_endpoint(client, survey, receiver.url)
+    widget = app.test_client()
+    created = post_answer(widget, survey, {"score": 2, "elapsed_ms": HUMAN_MS}).get_json()
+    deliver_due()
+    assert patch_answer(widget, survey, created["id"], {"edit_token": created["edit_token"],
+                                                        "comment": "Nobody called back"}).status_code == 200
+    deliver_due()
+    assert patch_answer(widget, survey, created["id"], {"edit_token": created["edit_token"],
+                                                        "score": 4}).status_code == 200
+    deliver_due()
+    bodies = [json.loads(got.body) for got in receiver.received]
+    assert [body["type"] for body in bodies] == ["answer.created", "answer.updated", "answer.updated"]
+    assert [(b["answer"]["score"], b["answer"]["comment"]) for b in bodies] == [
+        (2, None), (2, "Nobody called back"), (4, "Nobody called back")]
+    assert len({body["id"] for body in bodies}) == 3
+    assert all(body["answer"]["channel"] == "widget" for body in bodies)
+    # A change of labels alone (an analysis run) touches updated_at but sends nothing.
+    db.session.execute(sa.update(Response).values(sentiment="negative", updated_at=utcnow()))
+    db.session.commit()
+    assert deliver_due().handled == 0 and len(receiver.received) == 3
+
+
+def test_answers_from_every_channel_are_sent_but_imports_are_not(app, client, admin, make_survey, receiver):
+    survey = make_survey("nps")
+    add_endpoint(client, survey, receiver.url)
+    answer_on_page(app.test_client(), survey, 9)
+    record_response(survey, Answer(score=6, comment=None, channel="email"))
+    from survey.importer import FeedbackRow
+    from survey.operations import import_feedback
+
+    import_feedback(survey, [FeedbackRow(line=2, text="old ticket", score=5, created_at=None, external_id="t1")])
+    deliver_due()
+    assert sorted(json.loads(got.body)["answer"]["channel"] for got in receiver.received) == ["email", "link"]
+
+
+def test_retries_after_a_500_and_a_timeout_then_succeeds_with_one_event_id(client, admin, make_survey, receiver):
+    survey = make_survey("nps")
+    _, secret = add_endpoint(client, survey, receiver.url)
+    receiver.plan = [500, ("sleep", 2)]  # then 200
+    record_response(survey, Answer(score=1, comment="cancelling tomorrow", channel="link"))
+    started = time.monotonic()
+    report = deliver_due()
+    assert time.monotonic() - started < 6  # the 2 s sleep was cut at the 1 s timeout
+    assert (report.retried, report.delivered, report.failed) == (2, 1, 0)
+    assert len(receiver.received) == 3
+    assert len({got.headers["Rapport-Event-Id"] for got in receiver.received}) == 1
+    assert len({got.body for got in receiver.received}) == 1
+    assert [got.headers["Rapport-Delivery-Attempt"] for got in receiver.received] == ["1", "2", "3"]
+    assert all(readme_verify()(secret, got.headers["Rapport-Signature"], got.body) for got in receiver.received)
+    [delivery] = deliveries()
+    assert (delivery.state, delivery.attempts, delivery.last_error) == ("delivered", 3, None)
+    assert "timed out" not in report.errors[0] and "HTTP 500" in report.errors[0]
+    assert "no reply within 1 seconds" in report.errors[1]
+
+
+def test_backoff_doubles_and_delivery_gives_up_after_the_limit(app, client, admin, make_survey, receiver):
+    app.config.update(WEBHOOK_RETRY_BASE_SECONDS=30, WEBHOOK_MAX_ATTEMPTS=3)
+    assert [backoff_seconds(n, app.config) for n in (1, 2, 3, 8, 9)] == [30, 60, 120, 3600, 3600]
+    survey = make_survey("nps")
+    add_endpoint(client, survey, receiver.url)
+    receiver.plan = [500, 503, 500, 500]
+    record_response(survey, Answer(score=1, comment=None, channel="link"))
+    waits = []
+    for _ in range(3):
+        before = utcnow()
+        deliver_due()
+        [delivery] = deliveries()
+        waits.append(round((delivery.next_attempt_at - before).total_seconds()))
+        delivery.next_attempt_at = utcnow() - dt.timedelta(seconds=1)  # time passes
+        db.session.commit()
+    [delivery] = deliveries()
+    assert waits[:2] == [30, 60]
+    assert (delivery.state, delivery.attempts, delivery.body) == ("failed", 3, None)
+    assert delivery.last_error.startswith("HTTP 500") and len(delivery.reply_excerpt) <= 300
+    assert deliver_due().handled == 0 and len(receiver.received) == 3
+    # Given up on by time too: an event older than WEBHOOK_GIVE_UP_SECONDS fails at its next failed try.
+    app.config.update(WEBHOOK_MAX_ATTEMPTS=100, WEBHOOK_GIVE_UP_SECONDS=3600)
+    receiver.plan = [500]
+    record_response(survey, Answer(score=2, comment=None, channel="link"))
+    scan_all()
+    newest = deliveries()[-1]
+    newest.created_at = utcnow() - dt.timedelta(hours=2)
+    db.session.commit()
+    deliver_due()
+    assert (deliveries()[-1].state, deliveries()[-1].attempts) == ("failed", 1)
+
+
+def test_a_crash_between_claim_and_send_delivers_later_with_the_same_event_id(client, admin, make_survey, receiver):
+    survey = make_survey("nps")
+    add_endpoint(client, survey, receiver.url)
+    record_response(survey, Answer(score=7, comment=None, channel="link"))
+    assert scan_all() == 1
+    token, ids = claim(20)  # a worker claims it, then dies before sending
+    assert len(ids) == 1 and claim(20)[1] == []  # nobody else may take it meanwhile
+    assert deliver_due().handled == 0 and receiver.received == []
+    [delivery] = deliveries()
+    assert delivery.claim_token == token and delivery.state == "queued"
+    delivery.lease_until = utcnow() - dt.timedelta(seconds=1)  # its lease runs out
+    db.session.commit()
+    assert deliver_due().delivered == 1
+    [got] = receiver.received
+    assert got.headers["Rapport-Event-Id"] == delivery.event_id == json.loads(got.body)["id"]
+
+
+def test_a_crash_before_the_cursor_commits_loses_nothing(app, client, admin, make_survey, receiver, monkeypatch):
+    survey = make_survey("nps")
+    endpoint, _ = add_endpoint(client, survey, receiver.url)
+    record_response(survey, Answer(score=4, comment=None, channel="link"))
+    import survey.webhooks.events as events
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("killed mid-scan")
+
+    monkeypatch.setattr(events, "event_body", crash)
+    with pytest.raises(RuntimeError):
+        scan_all()
+    db.session.rollback()
+    assert deliveries() == []
+    monkeypatch.undo()
+    assert deliver_due().delivered == 1 and len(receiver.received) == 1
+
+
+def test_a_survey_without_webhooks_is_not_touched(app, client, admin, make_survey, receiver):
+    hooked, plain = make_survey("nps"), make_survey("csat")
+    add_endpoint(client, hooked, receiver.url)
+    for score in (1, 2, 3):
+        record_response(plain, Answer(score=score, comment="fine", channel="link"))
+    answer_on_page(app.test_client(), plain, 5)
+    assert deliver_due().handled == 0
+    assert deliveries() == [] and receiver.received == []
+
+
+def test_the_test_event_pause_enable_and_delete(app, client, admin, make_survey, receiver):
+    survey = make_survey("nps")
+    endpoint, secret = add_endpoint(client, survey, receiver.url)
+    base = f"/surveys/{survey.public_key}/webhooks/{endpoint.id}"
+    page = client.post(f"{base}/test", follow_redirects=True).get_data(as_text=True)
+    assert "Test event delivered: HTTP 200" in page
+    [ping] = receiver.received
+    assert json.loads(ping.body)["type"] == "ping" and json.loads(ping.body)["answer"] is None
+    assert readme_verify()(secret, ping.headers["Rapport-Signature"], ping.body)
+    receiver.plan = [500]
+    page = client.post(f"{base}/test", follow_redirects=True).get_data(as_text=True)
+    assert "not delivered: HTTP 500" in page
+    assert deliveries()[-1].state == "failed"  # a test gets one try
+    # Paused: an answer meanwhile is never sent; one after enabling is.
+    client.post(f"{base}/disable")
+    record_response(survey, Answer(score=5, comment="while paused", channel="link"))
+    assert deliver_due().handled == 0
+    assert "Enable the endpoint" in client.post(f"{base}/test", follow_redirects=True).get_data(as_text=True)
+    client.post(f"{base}/enable")
+    time.sleep(0.01)
+    record_response(survey, Answer(score=6, comment="after", channel="link"))
+    deliver_due()
+    assert [json.loads(got.body)["answer"]["comment"] for got in receiver.received[2:]] == ["after"]
+    # The page shows the deliveries; delete asks first, then removes it and its history.
+    page = client.get(base).get_data(as_text=True)
+    assert "answer.created" in page and "failed" in page and "HTTP 500" in page
+    assert "Delete this webhook?" in client.get(f"{base}/delete").get_data(as_text=True)
+    endpoint_id = endpoint.id
+    assert client.post(f"{base}/delete").status_code == 303
+    db.session.expire_all()
+    assert db.session.get(WebhookEndpoint, endpoint_id) is None and deliveries() == []
+
+
+def test_rotating_the_secret_signs_with_both_for_a_while(client, admin, make_survey, receiver):
+    survey = make_survey("nps")
+    endpoint, old = add_endpoint(client, survey, receiver.url)
+    page = client.post(f"/surveys/{survey.public_key}/webhooks/{endpoint.id}/rotate").get_data(as_text=True)
+    new = secret_on(page)
+    assert new != old and "shown only this once" in page
+    record_response(survey, Answer(score=8, comment=None, channel="link"))
+    deliver_due()
+    [got] = receiver.received
+    header = got.headers["Rapport-Signature"]
+    assert header.count("v1=") == 2
+    assert readme_verify()(new, header, got.body) and readme_verify()(old, header, got.body)
+    # The secret is never shown again.
+    assert new not in client.get(f"/surveys/{survey.public_key}/webhooks/{endpoint.id}").get_data(as_text=True)
+    assert new not in client.get(f"/surveys/{survey.public_key}").get_data(as_text=True)
+
+
+def test_the_e_mail_worker_sends_webhooks_too(app, client, admin, make_survey, receiver):
+    from survey.invites.delivery import deliver_forever
+
+    survey = make_survey("nps")
+    add_endpoint(client, survey, receiver.url)
+    record_response(survey, Answer(score=10, comment=None, channel="email"))
+    deadline = time.monotonic() + 10
+    deliver_forever(interval=0.1, should_stop=lambda: receiver.arrived.is_set() or time.monotonic() > deadline)
+    assert len(receiver.received) == 1 and deliveries()[0].state == "delivered"
+
+
+def test_flask_webhook_deliver_reports_its_pass(app, runner, client, admin, make_survey, receiver):
+    survey = make_survey("nps")
+    add_endpoint(client, survey, receiver.url)
+    record_response(survey, Answer(score=10, comment=None, channel="email"))
+    result = runner.invoke(args=["webhook", "deliver", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output.strip().splitlines()[-1])["delivered"] == 1
+    receiver.plan = [500]
+    app.config["WEBHOOK_MAX_ATTEMPTS"] = 1
+    record_response(survey, Answer(score=1, comment=None, channel="email"))
+    result = runner.invoke(args=["webhook", "deliver"])
+    assert result.exit_code == 1 and "failed 1" in result.output
