@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from survey.db import db
 from survey.models import Response, SurveyOrigin, utcnow
 from survey.operations import Answer, record_response
-from survey.webhooks.events import scan_all
+from survey.webhooks.events import scan_all, signature_header
 from survey.webhooks.models import WebhookDelivery, WebhookEndpoint
 from survey.webhooks.worker import backoff_seconds, claim, deliver_due
 from tests.dashboard_support import api_token, bearer, login, make_user
@@ -70,6 +70,8 @@ def test_a_new_answer_is_posted_signed_in_the_read_apis_shape(app, client, admin
     assert readme_verify()(secret, got.headers["Rapport-Signature"], got.body)
     assert not readme_verify()("whsec_wrong", got.headers["Rapport-Signature"], got.body)
     assert not readme_verify()(secret, got.headers["Rapport-Signature"], got.body + b" ")
+    stale = int(time.time()) - 3600  # a replay an hour later
+    assert not readme_verify()(secret, signature_header([secret], stale, got.body), got.body)
     body = json.loads(got.body)
     assert body["type"] == "answer.created" and got.headers["Rapport-Event-Type"] == "answer.created"
     assert body["id"] == got.headers["Rapport-Event-Id"] and got.headers["Rapport-Delivery-Attempt"] == "1"
@@ -296,3 +298,36 @@ def test_flask_webhook_deliver_reports_its_pass(app, runner, client, admin, make
     record_response(survey, Answer(score=1, comment=None, channel="email"))
     result = runner.invoke(args=["webhook", "deliver"])
     assert result.exit_code == 1 and "failed 1" in result.output
+
+
+def test_two_workers_at_once_send_each_event_once(app, client, admin, make_survey, receiver):
+    """Both scan and claim at the same moment: row locks (PostgreSQL) or the single writer (SQLite)."""
+    import threading
+
+    surveys = [make_survey("nps"), make_survey("csat")]
+    for survey in surveys:
+        add_endpoint(client, survey, receiver.url)
+        for score in range(1, 6):
+            record_response(survey, Answer(score=score, comment=f"answer {score}", channel="link"))
+    app.config["WEBHOOK_BATCH_SIZE"] = 2
+    receiver.plan = [("sleep", 0.05)] * 10  # slow enough for the workers' passes to overlap
+    start, errors = threading.Barrier(2), []
+
+    def work():
+        try:
+            with app.app_context():
+                start.wait()
+                deliver_due()
+                db.session.remove()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=work) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert not errors, errors
+    ids = [got.headers["Rapport-Event-Id"] for got in receiver.received]
+    assert len(ids) == 10 and len(set(ids)) == 10
+    assert [d.state for d in deliveries()] == ["delivered"] * 10
