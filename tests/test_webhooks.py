@@ -18,20 +18,8 @@ from survey.webhooks.models import WebhookDelivery, WebhookEndpoint
 from survey.webhooks.worker import backoff_seconds, claim, deliver_due
 from tests.dashboard_support import api_token, bearer, login, make_user
 from tests.test_public import form_fields
-from tests.webhooks_support import Receiver, readme_verify, secret_on
+from tests.webhooks_support import app_config, readme_verify, receiver, secret_on  # noqa: F401 (fixtures)
 from tests.widget_support import HUMAN_MS, PARTNER, patch_answer, post_answer
-
-
-@pytest.fixture
-def app_config(app_config):
-    app_config.update(WEBHOOK_ALLOW_LOCAL_TARGETS=True, WEBHOOK_TIMEOUT_SECONDS=1, WEBHOOK_RETRY_BASE_SECONDS=0)
-    return app_config
-
-
-@pytest.fixture
-def receiver():
-    with Receiver() as running:
-        yield running
 
 
 @pytest.fixture

@@ -16,19 +16,7 @@ from survey.webhooks.targets import TargetRefused, check_url, post
 from survey.webhooks.worker import deliver_due
 from tests.dashboard_support import login
 from tests.test_webhooks import add_endpoint, deliveries
-from tests.webhooks_support import Receiver
-
-
-@pytest.fixture
-def app_config(app_config):
-    app_config.update(WEBHOOK_ALLOW_LOCAL_TARGETS=True, WEBHOOK_TIMEOUT_SECONDS=1, WEBHOOK_RETRY_BASE_SECONDS=0)
-    return app_config
-
-
-@pytest.fixture
-def receiver():
-    with Receiver() as running:
-        yield running
+from tests.webhooks_support import app_config, receiver  # noqa: F401 (fixtures)
 
 
 @pytest.mark.parametrize("url,message", [

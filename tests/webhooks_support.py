@@ -8,7 +8,23 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
+
 from tests.conftest import REPO
+
+
+@pytest.fixture
+def app_config(app_config):
+    """Webhooks to the receiver on 127.0.0.1, each try cut at 1 s, retries due at once.
+    (Test modules import these fixtures to use them.)"""
+    app_config.update(WEBHOOK_ALLOW_LOCAL_TARGETS=True, WEBHOOK_TIMEOUT_SECONDS=1, WEBHOOK_RETRY_BASE_SECONDS=0)
+    return app_config
+
+
+@pytest.fixture
+def receiver():
+    with Receiver() as running:
+        yield running
 
 
 @dataclass

@@ -76,18 +76,20 @@ def test_endpoint(public_key: str, endpoint_id: int):
 @bp.post("/surveys/<public_key>/webhooks/<int:endpoint_id>/disable")
 @role_required("admin")
 def disable_endpoint(public_key: str, endpoint_id: int):
-    _, endpoint = _endpoint_or_404(public_key, endpoint_id)
-    set_enabled(endpoint, False)
-    flash("Paused: nothing is sent to this endpoint until you enable it again.", "info")
-    return _back(endpoint)
+    return _switch(public_key, endpoint_id, False)
 
 
 @bp.post("/surveys/<public_key>/webhooks/<int:endpoint_id>/enable")
 @role_required("admin")
 def enable_endpoint(public_key: str, endpoint_id: int):
+    return _switch(public_key, endpoint_id, True)
+
+
+def _switch(public_key: str, endpoint_id: int, enabled: bool):
     _, endpoint = _endpoint_or_404(public_key, endpoint_id)
-    set_enabled(endpoint, True)
-    flash("Enabled: answers changed from now on are sent, and deliveries still queued go out.", "info")
+    set_enabled(endpoint, enabled)
+    flash("Enabled: answers changed from now on are sent, and deliveries still queued go out." if enabled else
+          "Paused: nothing is sent to this endpoint until you enable it again.", "info")
     return _back(endpoint)
 
 
