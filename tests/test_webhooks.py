@@ -145,10 +145,9 @@ def test_backoff_doubles_and_delivery_gives_up_after_the_limit(app, client, admi
     record_response(survey, Answer(score=1, comment=None, channel="link"))
     waits = []
     for _ in range(3):
-        before = utcnow()
         deliver_due()
         [delivery] = deliveries()
-        waits.append(round((delivery.next_attempt_at - before).total_seconds()))
+        waits.append((delivery.next_attempt_at - delivery.last_attempt_at).total_seconds())
         delivery.next_attempt_at = utcnow() - dt.timedelta(seconds=1)  # time passes
         db.session.commit()
     [delivery] = deliveries()
@@ -319,3 +318,20 @@ def test_two_workers_at_once_send_each_event_once(app, client, admin, make_surve
     ids = [got.headers["Rapport-Event-Id"] for got in receiver.received]
     assert len(ids) == 10 and len(set(ids)) == 10
     assert [d.state for d in deliveries()] == ["delivered"] * 10
+
+
+def test_a_quiet_endpoint_is_read_not_written_each_pass(app, client, admin, make_survey, receiver):
+    survey = make_survey("nps")
+    endpoint, _ = add_endpoint(client, survey, receiver.url)
+    record_response(survey, Answer(score=9, comment=None, channel="link"))
+    assert scan_all() == 1
+    db.session.refresh(endpoint)
+    cursor = endpoint.scanned_until
+    assert scan_all() == 0  # the answer is still inside the overlap, but was sent already: no write
+    db.session.refresh(endpoint)
+    assert endpoint.scanned_until == cursor
+    endpoint.scanned_until = cursor - dt.timedelta(seconds=app.config["WEBHOOK_SCAN_OVERLAP_SECONDS"])
+    db.session.commit()
+    assert scan_all() == 0  # an old cursor moves on, so the window read stays short
+    db.session.refresh(endpoint)
+    assert endpoint.scanned_until > cursor and len(deliveries()) == 1

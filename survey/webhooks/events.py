@@ -78,10 +78,20 @@ def scan_endpoint(endpoint_id: int, now: dt.datetime | None = None) -> int | Non
     """Queue the endpoint's new events and move its cursor, in one commit; return how many were queued.
 
     None: another worker is scanning it (PostgreSQL's row lock), or it is gone or disabled.
+    Nothing is written while there is nothing to send and the cursor is fresh, so a quiet
+    survey's endpoint costs a read per pass, not a write (on SQLite, a turn at the writer's lock).
     """
     now = now or utcnow()
     db.session.commit()
+    endpoint = db.session.get(WebhookEndpoint, endpoint_id, populate_existing=True)
+    if endpoint is None or not endpoint.enabled:
+        return None
+    overlap = dt.timedelta(seconds=current_app.config["WEBHOOK_SCAN_OVERLAP_SECONDS"])
+    if not _fresh_events(endpoint, overlap) and now - endpoint.scanned_until < overlap / 2:
+        db.session.rollback()
+        return 0
     lock = sa.select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.enabled)
+    db.session.rollback()
     if db.session.get_bind().dialect.name == "sqlite":
         # A write first: SQLite's writer lock keeps a second worker out until this commits.
         db.session.execute(sa.update(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id)
@@ -93,23 +103,7 @@ def scan_endpoint(endpoint_id: int, now: dt.datetime | None = None) -> int | Non
     if endpoint is None:
         db.session.rollback()
         return None
-    overlap = dt.timedelta(seconds=current_app.config["WEBHOOK_SCAN_OVERLAP_SECONDS"])
-    since = max(endpoint.scanned_until - overlap, endpoint.sending_since)
-    rows = db.session.execute(
-        sa.select(Response.id, Response.created_at, Response.updated_at, Response.score, Response.comment)
-        .where(Response.survey_id == endpoint.survey_id, Response.created_at >= since - edit_window() - overlap,
-               Response.updated_at >= since, Response.channel != "import")
-        .order_by(Response.updated_at, Response.id)
-    ).all()
-    sent = _last_fingerprints(endpoint.id, [row.id for row in rows])
-    fresh = []
-    for row in rows:
-        print_ = fingerprint(row.score, row.comment)
-        if sent.get(row.id) == print_:
-            continue
-        kind = "answer.created" if row.id not in sent and row.created_at >= endpoint.sending_since else "answer.updated"
-        fresh.append((row, print_, kind))
-        sent[row.id] = print_
+    fresh = _fresh_events(endpoint, overlap)
     for part in chunks(fresh, 200):
         responses = {response.id: response for response in db.session.scalars(
             sa.select(Response).options(joinedload(Response.contact), joinedload(Response.survey))
@@ -127,6 +121,28 @@ def scan_endpoint(endpoint_id: int, now: dt.datetime | None = None) -> int | Non
     endpoint.scanned_until = max(now, endpoint.scanned_until)
     db.session.commit()
     return len(fresh)
+
+
+def _fresh_events(endpoint: WebhookEndpoint, overlap: dt.timedelta) -> list[tuple[Any, str, str]]:
+    """The answers changed since the cursor (less the overlap) whose score or comment the endpoint
+    has not been sent yet: ``(row, fingerprint, event type)`` each, oldest change first."""
+    since = max(endpoint.scanned_until - overlap, endpoint.sending_since)
+    rows = db.session.execute(
+        sa.select(Response.id, Response.created_at, Response.updated_at, Response.score, Response.comment)
+        .where(Response.survey_id == endpoint.survey_id, Response.created_at >= since - edit_window() - overlap,
+               Response.updated_at >= since, Response.channel != "import")
+        .order_by(Response.updated_at, Response.id)
+    ).all()
+    sent = _last_fingerprints(endpoint.id, [row.id for row in rows])
+    fresh = []
+    for row in rows:
+        print_ = fingerprint(row.score, row.comment)
+        if sent.get(row.id) == print_:
+            continue
+        kind = "answer.created" if row.id not in sent and row.created_at >= endpoint.sending_since else "answer.updated"
+        fresh.append((row, print_, kind))
+        sent[row.id] = print_
+    return fresh
 
 
 def _last_fingerprints(endpoint_id: int, response_ids: list[int]) -> dict[int, str]:
