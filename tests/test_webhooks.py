@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from survey.db import db
-from survey.models import Response, SurveyOrigin, utcnow
+from survey.models import Contact, Response, SurveyOrigin, utcnow
 from survey.operations import Answer, record_response
 from survey.webhooks.events import scan_all, signature_header
 from survey.webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -335,3 +335,25 @@ def test_a_quiet_endpoint_is_read_not_written_each_pass(app, client, admin, make
     assert scan_all() == 0  # an old cursor moves on, so the window read stays short
     db.session.refresh(endpoint)
     assert endpoint.scanned_until > cursor and len(deliveries()) == 1
+
+
+def test_every_event_matches_the_openapi_documents_webhooks_section(app, client, admin, make_survey, receiver):
+    jsonschema_rs = pytest.importorskip("jsonschema_rs")  # comes with schemathesis (the test extra)
+    survey = make_survey("ces")
+    endpoint, _ = add_endpoint(client, survey, receiver.url)
+    client.post(f"/surveys/{survey.public_key}/webhooks/{endpoint.id}/test")
+    contact = Contact(email="ann@example.com", name="Ann", attributes={"plan": "pro"})
+    db.session.add(contact)
+    db.session.commit()
+    record_response(survey, Answer(score=2, comment="slow", channel="email", contact_id=contact.id,
+                                   meta={"region": "north"}))
+    deliver_due()
+    document = client.get("/api/v1/openapi.json").get_json()
+    schema = document["webhooks"]["answer"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    validator = jsonschema_rs.validator_for({**schema, "components": document["components"]})
+    bodies = [json.loads(got.body) for got in receiver.received]
+    assert [body["type"] for body in bodies] == ["ping", "answer.created"]
+    assert bodies[1]["answer"]["contact"]["attributes"] == {"plan": "pro"}
+    for body in bodies:
+        validator.validate(body)
+    assert not validator.is_valid({**bodies[1], "answer": {**bodies[1]["answer"], "public_id": None}})
