@@ -357,3 +357,24 @@ def test_every_event_matches_the_openapi_documents_webhooks_section(app, client,
     for body in bodies:
         validator.validate(body)
     assert not validator.is_valid({**bodies[1], "answer": {**bodies[1]["answer"], "public_id": None}})
+
+
+def test_forgetting_a_contact_strips_them_from_events_not_yet_sent(app, client, admin, make_survey, receiver):
+    from survey.invites.operations import forget_contact
+
+    survey = make_survey("nps")
+    add_endpoint(client, survey, receiver.url)
+    contact = Contact(email="ann@example.com", name="Ann", attributes={"plan": "pro"})
+    db.session.add(contact)
+    db.session.commit()
+    record_response(survey, Answer(score=2, comment="slow", channel="email", contact_id=contact.id,
+                                   meta={"region": "north"}))
+    receiver.plan = [500]
+    deliver_due(max_batches=1)  # queued, tried once, waiting for its retry
+    assert json.loads(receiver.received[0].body)["answer"]["contact"]["email"] == "ann@example.com"
+    forget_contact("ann@example.com")
+    deliver_due()
+    retried = json.loads(receiver.received[1].body)
+    assert retried["id"] == json.loads(receiver.received[0].body)["id"]
+    assert retried["answer"]["contact"] is None and retried["answer"]["meta"] == {}
+    assert retried["answer"]["comment"] == "slow" and "ann@example.com" not in receiver.received[1].body.decode()

@@ -162,3 +162,17 @@ def scan_all(now: dt.datetime | None = None) -> int:
     ids = list(db.session.scalars(sa.select(WebhookEndpoint.id).where(WebhookEndpoint.enabled)
                                   .order_by(WebhookEndpoint.id)))
     return sum(scan_endpoint(endpoint_id, now) or 0 for endpoint_id in ids)
+
+
+def anonymise_queued_events(response_ids: sa.Select) -> int:
+    """Webhook events not yet sent for these answers lose the person, as the answers do when a
+    contact is forgotten (no contact, no meta); sent ones keep no body already. No commit."""
+    queued = db.session.scalars(sa.select(WebhookDelivery).where(
+        WebhookDelivery.response_id.in_(response_ids), WebhookDelivery.state == "queued",
+        WebhookDelivery.body.is_not(None))).all()
+    for delivery in queued:
+        body = json.loads(delivery.body)
+        if body.get("answer"):
+            body["answer"].update(contact=None, meta={})
+        delivery.body = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return len(queued)
