@@ -378,3 +378,56 @@ def test_forgetting_a_contact_strips_them_from_events_not_yet_sent(app, client, 
     assert retried["id"] == json.loads(receiver.received[0].body)["id"]
     assert retried["answer"]["contact"] is None and retried["answer"]["meta"] == {}
     assert retried["answer"]["comment"] == "slow" and "ann@example.com" not in receiver.received[1].body.decode()
+
+
+def test_a_worker_killed_mid_request_leaves_the_event_to_be_sent_again(app, client, admin, make_survey, receiver):
+    """A real SIGKILL while the receiver holds the request: the claim's lease runs out, another
+    worker sends it, with the same event id and body (at least once)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    survey = make_survey("nps")
+    add_endpoint(client, survey, receiver.url)
+    record_response(survey, Answer(score=0, comment="cancelling tomorrow", channel="email"))
+    receiver.plan = [("sleep", 30)]
+    env = dict(os.environ, RAPPORT_INSTANCE_PATH=app.instance_path,
+               RAPPORT_SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"], RAPPORT_SECRET_KEY="test-secret",
+               RAPPORT_WEBHOOK_ALLOW_LOCAL_TARGETS="true", RAPPORT_WEBHOOK_TIMEOUT_SECONDS="60",
+               RAPPORT_WEBHOOK_BATCH_SIZE="1")
+    worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "survey", "webhook", "deliver"], cwd=REPO,
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert receiver.arrived.wait(60), worker.communicate(timeout=5)
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    [delivery] = deliveries()
+    assert delivery.state == "queued" and delivery.claim_token is not None and delivery.attempts == 0
+    assert deliver_due().handled == 0  # its lease still holds: nobody sends it twice at once
+    delivery.lease_until = utcnow() - dt.timedelta(seconds=1)  # the lease runs out
+    db.session.commit()
+    assert deliver_due().delivered == 1
+    first, again = receiver.received
+    assert first.headers["Rapport-Event-Id"] == again.headers["Rapport-Event-Id"] and first.body == again.body
+    assert deliveries()[0].state == "delivered"
+
+
+def test_a_worker_told_to_stop_hands_its_unsent_claims_back_at_once(client, admin, make_survey, receiver):
+    from survey.webhooks.worker import WebhookReport, deliver_claimed
+
+    survey = make_survey("nps")
+    add_endpoint(client, survey, receiver.url)
+    for score in (1, 2):
+        record_response(survey, Answer(score=score, comment=None, channel="link"))
+    scan_all()
+    token, ids = claim(20)
+    assert len(ids) == 2
+    deliver_claimed(token, ids, WebhookReport(), should_stop=lambda: True)  # SIGTERM before the first request
+    assert receiver.received == [] and all(d.claim_token is None for d in deliveries())
+    assert deliver_due().delivered == 2  # no wait for a lease to run out

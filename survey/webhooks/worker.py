@@ -177,7 +177,13 @@ def deliver_claimed(token: str, ids: list[int], report: WebhookReport,
     now = utcnow()
     for item in _load(token, ids, now):
         if should_stop():
-            break  # the rest goes out once this claim's lease has run out
+            # Told to stop: hand the unsent rest back at once rather than when the lease runs out.
+            db.session.execute(
+                sa.update(WebhookDelivery).where(WebhookDelivery.claim_token == token,
+                                                 WebhookDelivery.state == "queued")
+                .values(claim_token=None, lease_until=None), execution_options={"synchronize_session": False})
+            db.session.commit()
+            break
         record(item, token, send_one(item), report)
 
 
