@@ -285,6 +285,11 @@ def test_flask_webhook_deliver_reports_its_pass(app, runner, client, admin, make
     record_response(survey, Answer(score=1, comment=None, channel="email"))
     result = runner.invoke(args=["webhook", "deliver"])
     assert result.exit_code == 1 and "failed 1" in result.output
+    listed = json.loads(runner.invoke(args=["webhook", "list", "--survey", survey.public_key, "--json"]).output)
+    assert [(row["delivered"], row["failed"], row["enabled"]) for row in listed] == [(1, 1, True)]
+    assert listed[0]["last_error"].startswith("HTTP 500") and listed[0]["url"].endswith("/hooks/rapport")
+    assert "waiting 0, failed 1" in runner.invoke(args=["webhook", "list"]).output
+    assert runner.invoke(args=["webhook", "list", "--survey", "nope"]).exit_code == 1
 
 
 def test_two_workers_at_once_send_each_event_once(app, client, admin, make_survey, receiver):

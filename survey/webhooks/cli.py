@@ -1,4 +1,5 @@
-"""``flask webhook deliver [--loop]``: the webhook worker on its own (the e-mail worker runs it too)."""
+"""``flask webhook deliver [--loop]``: the webhook worker on its own (the e-mail worker runs it too);
+``flask webhook list``: each endpoint's state and last problem, for operators."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import signal
 import click
 from flask.cli import AppGroup
 
+from survey.cli import find_survey, json_option, survey_option
 from survey.webhooks import worker
 
 webhook_cli = AppGroup("webhook", help="Send the surveys' webhook events (new and changed answers).")
@@ -46,3 +48,33 @@ def deliver_command(loop: bool, interval: float, as_json: bool) -> None:
     show(report)
     if report.failed:
         raise SystemExit(1)
+
+
+@webhook_cli.command("list")
+@survey_option("Only this survey's endpoints.")
+@json_option
+def list_command(key: str | None, as_json: bool) -> None:
+    """Each endpoint: its survey, address (without its query string), state and deliveries by state."""
+    import sqlalchemy as sa
+
+    from survey.db import db
+    from survey.models import Survey
+    from survey.webhooks.operations import endpoints_of, shown_url
+
+    surveys = [find_survey(key)] if key else list(db.session.scalars(sa.select(Survey).order_by(Survey.id)))
+    rows = []
+    for survey in surveys:
+        for item in endpoints_of(survey, recent=0):
+            failure = item.last_failure
+            rows.append({"id": item.endpoint.id, "survey": survey.public_key,
+                         "url": shown_url(item.endpoint.url, full=False), "enabled": item.endpoint.enabled,
+                         **item.counts, "last_error": failure.last_error if failure else None})
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    if not rows:
+        click.echo("no webhook endpoints")
+    for row in rows:
+        click.echo(f"{row['id']}  {row['survey']}  {row['url']}  {'enabled' if row['enabled'] else 'paused'}  "
+                   f"delivered {row['delivered']}, waiting {row['queued']}, failed {row['failed']}"
+                   + (f"  last problem: {row['last_error']}" if row["last_error"] else ""))
