@@ -6,7 +6,7 @@ webhook_deliveries the durable queue the worker sends from (and what each
 try gave). No existing table changes: the answer write path stays as it was.
 
 Revision ID: d4e9a7c1b2f3
-Revises: b7d3c2e91f04
+Revises: d4a7c1e08b52
 Create Date: 2026-12-06 12:17:53.741690
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'd4e9a7c1b2f3'
-down_revision = 'b7d3c2e91f04'
+down_revision = 'd4a7c1e08b52'
 branch_labels = None
 depends_on = None
 
