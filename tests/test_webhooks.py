@@ -152,15 +152,29 @@ def test_backoff_doubles_and_delivery_gives_up_after_the_limit(app, client, admi
         db.session.commit()
     [delivery] = deliveries()
     assert waits[:2] == [30, 60]
-    assert (delivery.state, delivery.attempts, delivery.body) == ("failed", 3, None)
+    assert (delivery.state, delivery.attempts) == ("failed", 3) and delivery.body is not None
     assert delivery.last_error.startswith("HTTP 500") and len(delivery.reply_excerpt) <= 300
     assert deliver_due().handled == 0 and len(receiver.received) == 3
+    # The receiver is fixed: an admin sends it again, with the same event id and body.
+    receiver.plan = []
+    base = f"/surveys/{survey.public_key}/webhooks/{delivery.endpoint_id}"
+    assert "Send again" in client.get(base).get_data(as_text=True)
+    page = client.post(f"{base}/deliveries/{delivery.id}/resend", follow_redirects=True).get_data(as_text=True)
+    assert "Sent again and delivered: HTTP 200" in page
+    assert receiver.received[3].body == receiver.received[0].body
+    assert receiver.received[3].headers["Rapport-Event-Id"] == receiver.received[0].headers["Rapport-Event-Id"]
+    [delivery] = deliveries()
+    assert (delivery.state, delivery.body) == ("delivered", None)
+    again = client.post(f"{base}/deliveries/{delivery.id}/resend", follow_redirects=True).get_data(as_text=True)
+    assert "Only a failed delivery can be sent again" in again and len(receiver.received) == 4
+    assert client.post(f"{base}/deliveries/99999/resend").status_code == 404
     # Given up on by time too: an event older than WEBHOOK_GIVE_UP_SECONDS fails at its next failed try.
     app.config.update(WEBHOOK_MAX_ATTEMPTS=100, WEBHOOK_GIVE_UP_SECONDS=3600)
     receiver.plan = [500]
     record_response(survey, Answer(score=2, comment=None, channel="link"))
     scan_all()
     newest = deliveries()[-1]
+    assert len(receiver.received) == 4
     newest.created_at = utcnow() - dt.timedelta(hours=2)
     db.session.commit()
     deliver_due()

@@ -109,13 +109,22 @@ def test_another_surveys_endpoint_ids_are_404(app, client, make_survey, receiver
     login(client, "admin")
     endpoint, _ = add_endpoint(client, theirs, receiver.url)
     endpoint_id = endpoint.id
+    receiver.plan = [500]
+    client.post(f"/surveys/{theirs.public_key}/webhooks/{endpoint_id}/test")  # a failed ping to send again
+    delivery_id = deliveries()[0].id
+    mine_endpoint, _ = add_endpoint(client, mine, receiver.url)
+    # Another endpoint's delivery through this survey's own endpoint: 404 too.
+    assert client.post(f"/surveys/{mine.public_key}/webhooks/{mine_endpoint.id}/deliveries/{delivery_id}/resend"
+                       ).status_code == 404
     for method, suffix in (("GET", ""), ("POST", "/test"), ("POST", "/disable"), ("POST", "/enable"),
-                           ("POST", "/rotate"), ("GET", "/delete"), ("POST", "/delete")):
+                           ("POST", "/rotate"), ("GET", "/delete"), ("POST", "/delete"),
+                           ("POST", f"/deliveries/{delivery_id}/resend")):
         response = client.open(f"/surveys/{mine.public_key}/webhooks/{endpoint_id}{suffix}", method=method)
         assert response.status_code == 404, (method, suffix)
     db.session.expire_all()
     still = db.session.get(WebhookEndpoint, endpoint_id)
-    assert still is not None and still.enabled and still.secret_rotated_at is None and receiver.received == []
+    assert still is not None and still.enabled and still.secret_rotated_at is None and len(receiver.received) == 1
+    assert deliveries()[0].state == "failed"
 
 
 def test_analysts_see_endpoints_and_deliveries_but_change_nothing(app, client, make_survey, receiver):

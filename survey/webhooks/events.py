@@ -165,11 +165,11 @@ def scan_all(now: dt.datetime | None = None) -> int:
 
 
 def anonymise_queued_events(response_ids: sa.Select) -> int:
-    """Webhook events not yet sent for these answers lose the person, as the answers do when a
-    contact is forgotten (no contact, no meta); sent ones keep no body already. No commit."""
+    """Webhook events not delivered for these answers (queued, or failed and kept to send again) lose
+    the person, as the answers do when a contact is forgotten (no contact, no meta); delivered ones
+    keep no body already. No commit."""
     queued = db.session.scalars(sa.select(WebhookDelivery).where(
-        WebhookDelivery.response_id.in_(response_ids), WebhookDelivery.state == "queued",
-        WebhookDelivery.body.is_not(None))).all()
+        WebhookDelivery.response_id.in_(response_ids), WebhookDelivery.body.is_not(None))).all()
     for delivery in queued:
         body = json.loads(delivery.body)
         if body.get("answer"):

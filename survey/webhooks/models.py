@@ -66,7 +66,7 @@ class WebhookDelivery(db.Model):
     response_updated_at: Mapped[Optional[dt.datetime]]
     # What the receiver last heard of the answer (score and comment): a change of labels alone sends nothing.
     fingerprint: Mapped[Optional[str]] = mapped_column(sa.String(32))
-    body: Mapped[Optional[str]] = mapped_column(sa.Text)  # erased once delivered or failed
+    body: Mapped[Optional[str]] = mapped_column(sa.Text)  # erased once delivered
     state: Mapped[str] = mapped_column(sa.String(10), default="queued")
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

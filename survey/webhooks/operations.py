@@ -97,7 +97,29 @@ def send_test_event(endpoint: WebhookEndpoint) -> WebhookDelivery:
                                state="queued", attempts=0, next_attempt_at=now, created_at=now)
     db.session.add(delivery)
     db.session.commit()
-    delivery_id = delivery.id
+    return _try_now(delivery.id)
+
+
+def send_again(endpoint: WebhookEndpoint, delivery_id: int) -> WebhookDelivery:
+    """A failed delivery of this endpoint, queued afresh (same event id and body) and tried at once."""
+    delivery = db.session.scalar(sa.select(WebhookDelivery).where(WebhookDelivery.id == delivery_id,
+                                                                  WebhookDelivery.endpoint_id == endpoint.id))
+    if delivery is None:
+        raise LookupError(delivery_id)
+    if delivery.state != "failed" or delivery.body is None:
+        raise OperationError("Only a failed delivery can be sent again.")
+    if not endpoint.enabled:
+        raise OperationError("Enable the endpoint before sending anything to it.")
+    now = utcnow()
+    # A fresh start of its tries and of its give-up clock; its tries so far stay counted in what it shows.
+    delivery.state, delivery.attempts, delivery.next_attempt_at, delivery.created_at = "queued", 0, now, now
+    delivery.claim_token = delivery.lease_until = None
+    db.session.commit()
+    return _try_now(delivery.id)
+
+
+def _try_now(delivery_id: int) -> WebhookDelivery:
+    """One try of a queued delivery in this request (claimed like any other, so no worker sends it meanwhile)."""
     token, ids = claim(1, only_id=delivery_id)
     deliver_claimed(token, ids, WebhookReport())
     return db.session.get(WebhookDelivery, delivery_id, populate_existing=True)

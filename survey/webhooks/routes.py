@@ -12,7 +12,8 @@ from survey.webhooks import bp
 from survey.webhooks.forms import EndpointForm
 from survey.webhooks.models import WebhookEndpoint
 from survey.webhooks.operations import (
-    create_endpoint, delete_endpoint, deliveries_of, endpoint_of, rotate_secret, send_test_event, set_enabled,
+    create_endpoint, delete_endpoint, deliveries_of, endpoint_of, rotate_secret, send_again, send_test_event,
+    set_enabled,
 )
 
 PAGE_DELIVERIES = 50
@@ -70,6 +71,24 @@ def test_endpoint(public_key: str, endpoint_id: int):
             flash(f"Test event delivered: HTTP {delivery.last_status} in {delivery.duration_ms} ms.", "info")
         else:
             flash(f"The test event was not delivered: {delivery.last_error}.", "error")
+    return _back(endpoint)
+
+
+@bp.post("/surveys/<public_key>/webhooks/<int:endpoint_id>/deliveries/<int:delivery_id>/resend")
+@role_required("admin")
+def resend_delivery(public_key: str, endpoint_id: int, delivery_id: int):
+    _, endpoint = _endpoint_or_404(public_key, endpoint_id)
+    try:
+        delivery = send_again(endpoint, delivery_id)
+    except LookupError:
+        abort(404, description="This endpoint has no delivery with that number.")
+    except OperationError as exc:
+        flash(str(exc), "error")
+    else:
+        if delivery.state == "delivered":
+            flash(f"Sent again and delivered: HTTP {delivery.last_status}.", "info")
+        else:
+            flash(f"Sent again, not delivered yet ({delivery.last_error}); it is retried with growing waits.", "error")
     return _back(endpoint)
 
 

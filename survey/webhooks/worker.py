@@ -19,8 +19,8 @@ within ``WEBHOOK_TIMEOUT_SECONDS``, an address that became private) is retried
 after ``WEBHOOK_RETRY_BASE_SECONDS * 2**(n-1)`` (capped at
 ``WEBHOOK_RETRY_MAX_SECONDS``) until ``WEBHOOK_MAX_ATTEMPTS`` tries or
 ``WEBHOOK_GIVE_UP_SECONDS`` after the event, then marked failed. A test event
-gets one try. Bodies are erased once delivered or failed; of a reply only its
-status and first bytes are kept.
+gets one try. A body is erased once delivered (a failed one is kept so an admin
+can send it again); of a reply only its status and first bytes are kept.
 """
 
 from __future__ import annotations
@@ -151,7 +151,8 @@ def record(item: _Claimed, token: str, reply: Reply, report: WebhookReport) -> s
     elif (item.event_type == "ping" or attempts >= config["WEBHOOK_MAX_ATTEMPTS"]
           or now - item.created_at >= dt.timedelta(seconds=config["WEBHOOK_GIVE_UP_SECONDS"])):
         state = "failed"
-        values = dict(common, state=state, body=None, last_error=reply.error[:500])
+        # The body stays (for "Send again" on the endpoint's page) until the endpoint is deleted.
+        values = dict(common, state=state, last_error=reply.error[:500])
     else:
         state = "queued"
         values = dict(common, last_error=reply.error[:500],
