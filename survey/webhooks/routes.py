@@ -62,16 +62,8 @@ def endpoint_page(public_key: str, endpoint_id: int):
 @role_required("admin")
 def test_endpoint(public_key: str, endpoint_id: int):
     _, endpoint = _endpoint_or_404(public_key, endpoint_id)
-    try:
-        delivery = send_test_event(endpoint)
-    except OperationError as exc:
-        flash(str(exc), "error")
-    else:
-        if delivery.state == "delivered":
-            flash(f"Test event delivered: HTTP {delivery.last_status} in {delivery.duration_ms} ms.", "info")
-        else:
-            flash(f"The test event was not delivered: {delivery.last_error}.", "error")
-    return _back(endpoint)
+    return _tried(endpoint, lambda: send_test_event(endpoint), "Test event delivered",
+                  "The test event was not delivered: {error}.")
 
 
 @bp.post("/surveys/<public_key>/webhooks/<int:endpoint_id>/deliveries/<int:delivery_id>/resend")
@@ -79,16 +71,23 @@ def test_endpoint(public_key: str, endpoint_id: int):
 def resend_delivery(public_key: str, endpoint_id: int, delivery_id: int):
     _, endpoint = _endpoint_or_404(public_key, endpoint_id)
     try:
-        delivery = send_again(endpoint, delivery_id)
+        return _tried(endpoint, lambda: send_again(endpoint, delivery_id), "Sent again and delivered",
+                      "Sent again, not delivered yet ({error}); it is retried with growing waits.")
     except LookupError:
         abort(404, description="This endpoint has no delivery with that number.")
+
+
+def _tried(endpoint: WebhookEndpoint, attempt, delivered: str, failed: str):
+    """Run one immediate try and say how it went."""
+    try:
+        delivery = attempt()
     except OperationError as exc:
         flash(str(exc), "error")
     else:
         if delivery.state == "delivered":
-            flash(f"Sent again and delivered: HTTP {delivery.last_status}.", "info")
+            flash(f"{delivered}: HTTP {delivery.last_status} in {delivery.duration_ms} ms.", "info")
         else:
-            flash(f"Sent again, not delivered yet ({delivery.last_error}); it is retried with growing waits.", "error")
+            flash(failed.format(error=delivery.last_error), "error")
     return _back(endpoint)
 
 
