@@ -37,6 +37,7 @@ FEATURES = (
     "survey.campaigns",
     "survey.labelling",
     "survey.alerts",
+    "survey.webhooks",
 )
 
 

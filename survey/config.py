@@ -89,6 +89,21 @@ class Defaults:
     # {"gmail.com": 3000, "yahoo.com": 1200} (RAPPORT_MAIL_DOMAIN_RATES as JSON).
     MAIL_DOMAIN_RATE_PER_MINUTE: int | None = None
     MAIL_DOMAIN_RATES: dict = {}
+    # Webhooks (survey.webhooks): each try waits at most TIMEOUT seconds in all; a failed
+    # try is retried after RETRY_BASE * 2**(attempt-1) seconds (at most RETRY_MAX), until
+    # MAX_ATTEMPTS tries or GIVE_UP seconds after the event, then the delivery is failed.
+    WEBHOOK_TIMEOUT_SECONDS = 10
+    WEBHOOK_MAX_ATTEMPTS = 10  # 30 s, 1, 2, 4 … 60 minutes apart: about 4.5 hours in all
+    WEBHOOK_RETRY_BASE_SECONDS = 30
+    WEBHOOK_RETRY_MAX_SECONDS = 3600
+    WEBHOOK_GIVE_UP_SECONDS = 24 * 3600
+    WEBHOOK_BATCH_SIZE = 20  # deliveries a worker claims at a time
+    # Each scan for changed answers starts this far before the previous one ended, so an
+    # answer whose transaction committed late (a lock wait, clocks of several hosts) is seen.
+    WEBHOOK_SCAN_OVERLAP_SECONDS = 300
+    # True: endpoints may be on private, loopback and link-local addresses, and plain
+    # http:// to loopback. Off in production (server-side request forgery); tests turn it on.
+    WEBHOOK_ALLOW_LOCAL_TARGETS = False
     # Different score links of one e-mail confirmed within this many seconds of
     # each other are a link scanner fanning out, not a person: none of them counts.
     INVITE_CLICK_BURST_SECONDS = 10

@@ -42,7 +42,10 @@ PUBLIC_ENDPOINTS = {
 ADMIN_ONLY = {"admin.new_survey", "admin.edit_survey", "admin.users", "admin.deactivate_user",
               "admin.activate_user", "admin.change_role", "admin.contacts", "admin.clear_contact_bounce",
               "admin.new_contact", "admin.contact_detail", "admin.unsubscribe_contact_page", "admin.forget_contact_page",
-              "admin.end_user_sessions", "campaigns.new_campaign", "campaigns.cancel_campaign_page"}
+              "admin.end_user_sessions", "campaigns.new_campaign", "campaigns.cancel_campaign_page",
+              "webhooks.new_endpoint", "webhooks.test_endpoint", "webhooks.disable_endpoint",
+              "webhooks.enable_endpoint", "webhooks.rotate_endpoint_secret", "webhooks.delete_endpoint_page",
+              "webhooks.resend_delivery"}
 # Pages every signed-in role works, by decision; the test checks they are not admin-only.
 # The follow-up inbox: analysts and admins both follow up with unhappy customers (it changes no
 # survey, contact or account, only the answer's follow-up and notes).
