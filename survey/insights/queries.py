@@ -48,7 +48,8 @@ def surveys_with_answers(since: dt.datetime | None) -> list[Survey]:
 
 
 def negative_clauses(survey_ids: list[int], since: dt.datetime | None, version: str,
-                     background: list[str] | None = None) -> Iterator[NegativeClause]:
+                     background: list[str] | None = None,
+                     comments: dict[int, str] | None = None) -> Iterator[NegativeClause]:
     """Negative clauses from the stored labels of ``version``.
 
     A one-clause comment follows an analyst's correction, so a correction of its sentiment or
@@ -58,6 +59,9 @@ def negative_clauses(survey_ids: list[int], since: dt.datetime | None, version: 
     still counts.
     The texts of the other clauses are appended to ``background`` when given:
     the pain-point grouping weighs words by how much more complaints say them.
+    With ``comments``, each comment that has a negative clause also gets its
+    whole (masked) text there, all clauses joined: the codeframe sorts whole
+    comments, whose other clauses often name what went wrong.
     """
     rows = db.session.execute(
         scoped(sa.select(ResponseLabel.response_id, ResponseLabel.clauses, Response.score,
@@ -73,6 +77,8 @@ def negative_clauses(survey_ids: list[int], since: dt.datetime | None, version: 
             clauses = [{**clause,
                         "sentiment": sentiment if sentiment_fixed and sentiment else clause["sentiment"],
                         "theme": theme if theme_fixed and theme else clause["theme"]}]
+        if comments is not None and any(clause["sentiment"] == "negative" for clause in clauses):
+            comments[response_id] = " ".join(clause["text"] for clause in clauses)
         for clause in clauses:
             if clause["sentiment"] == "negative":
                 yield NegativeClause(response_id, clause["text"], clause["theme"], score, _negativity(clause))

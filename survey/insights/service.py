@@ -219,10 +219,12 @@ def find_insights(surveys: list[Survey], since: dt.datetime | None, version: str
         totals = ScoreTotals(n=sum(score_counts.values()), total=float(sum(s * n for s, n in score_counts.items())),
                              low=spec.low, high=spec.high)
         background: list[str] = []
-        clauses = list(queries.negative_clauses([survey.id], since, version, background))
+        with_codeframe = has_codeframe(survey.id)
+        whole: dict[int, str] | None = {} if with_codeframe else None
+        clauses = list(queries.negative_clauses([survey.id], since, version, background, whole))
         periods = codeframe.comment_periods(survey.id, since, period)
-        if has_codeframe(survey.id):
-            sorted_ = codeframe.sort_survey(survey.id, clauses, background, comments, totals)
+        if with_codeframe:
+            sorted_ = codeframe.sort_survey(survey.id, clauses, background, comments, totals, whole)
             points = [(p, "codeframe") for p in sorted_.points] + [(p, "proposal") for p in sorted_.proposals]
             negative, covered, ranked_by = sorted_.negative_comments, sorted_.covered_comments, sorted_.ranked_by
             dismissed = sorted_.dismissed
