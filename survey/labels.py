@@ -43,7 +43,9 @@ def record_model_labels(model_version: str, labelled: list[tuple[int, "CommentLa
     if not labelled:
         return 0
     now = utcnow()
-    db.session.execute(sa.insert(ResponseLabel), [
+    # Core statements on the tables: one executemany each, without the ORM's per-row bookkeeping
+    # (at a million comments that bookkeeping cost more than the model).
+    db.session.execute(ResponseLabel.__table__.insert(), [
         {"response_id": response_id, "model_version": model_version, "sentiment": labels.sentiment,
          "sentiment_proba": round(labels.sentiment_proba, 4), "sentiment_probs": _rounded(labels.sentiment_probs),
          "theme": labels.theme, "theme_proba": round(labels.theme_proba, 4), "theme_probs": _rounded(labels.theme_probs),
@@ -56,15 +58,18 @@ def record_model_labels(model_version: str, labelled: list[tuple[int, "CommentLa
     updates = []
     for response_id, labels in labelled:
         fields = corrected.get(response_id, set())
-        row = {"id": response_id, "label_version": model_version}
+        row = {"response_id": response_id, "label_version": model_version}
         if "sentiment" not in fields:
             row["sentiment"] = labels.sentiment
         if "theme" not in fields:
             row["theme"] = labels.theme
         updates.append(row)
     # Group by shape: executemany needs the same keys in every row.
+    table = Response.__table__
     for keys in {tuple(sorted(row)) for row in updates}:
-        db.session.execute(sa.update(Response), [row for row in updates if tuple(sorted(row)) == keys])
+        values = {key: sa.bindparam(key) for key in keys if key != "response_id"}
+        db.session.execute(table.update().where(table.c.id == sa.bindparam("response_id")).values(values),
+                           [row for row in updates if tuple(sorted(row)) == keys])
     return len(labelled)
 
 

@@ -75,7 +75,8 @@ def analyze_cli(ctx: click.Context, key: str | None, since: dt.datetime | None, 
     except AnalysisError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
-        click.echo(json.dumps(_summary_json(outcome.report, outcome.out_dir), indent=2, default=str))
+        click.echo(json.dumps({**_summary_json(outcome.report, outcome.out_dir), "phases": outcome.phases},
+                              indent=2, default=str))
         return
     _print_summary(outcome.report, outcome.out_dir)
 

@@ -67,6 +67,7 @@ RESPONSE_COLUMNS = (
     *(f"p_{label}" for label in SENTIMENTS), *(f"p_{label}" for label in THEMES),
     "corrected", "model_version", "pain_points", "comment",
 )
+_COMMENT_COLUMN = RESPONSE_COLUMNS.index("comment")
 
 
 # --------------------------------------------------------------------------- #
@@ -234,20 +235,25 @@ def write_responses_csv(path: Path, rows: Iterable[Mapping]) -> int:
         writer = csv.writer(fh)
         writer.writerow(RESPONSE_COLUMNS)
         for row in rows:
-            values = dict(row)
-            if values.get("comment"):
-                values["comment"] = mask_pii(values["comment"])
-            writer.writerow([safe_cell(_csv_value(values.get(column))) for column in RESPONSE_COLUMNS])
+            cells = [_csv_cell(row.get(column)) for column in RESPONSE_COLUMNS]
+            comment = row.get("comment")
+            if comment:
+                cells[_COMMENT_COLUMN] = safe_cell(mask_pii(comment))
+            writer.writerow(cells)
             count += 1
     return count
 
 
-def _csv_value(value):
-    if isinstance(value, float):
+def _csv_cell(value):
+    """A value as a formula-safe cell: floats to four decimals, lists joined with "; "."""
+    kind = type(value)
+    if kind is float:
         return round(value, 4)
-    if isinstance(value, (list, tuple, set)):
-        return "; ".join(str(v) for v in value)
-    return value
+    if kind is int or value is None:
+        return "" if value is None else value
+    if kind in (list, tuple, set):
+        return safe_cell("; ".join(str(v) for v in value))
+    return safe_cell(value)
 
 
 def remove_partial(out_dir: Path) -> None:

@@ -28,6 +28,7 @@ from survey.db import chunks, db
 from survey.codeframe.operations import has_codeframe
 from survey.insights import codeframe, queries
 from survey.insights.findings import Findings, SurveyPainPoint, SurveySummary
+from survey.insights.phases import PhaseLog, no_phase
 from survey.kinds import KINDS
 from survey.labels import corrections_for_training, record_model_labels
 from survey.models import AnalysisRun, PainPointRecord, Response, Survey, pain_point_responses, utcnow
@@ -64,6 +65,7 @@ class AnalysisOutcome:
     run: AnalysisRun
     report: dict
     out_dir: Path
+    phases: list[dict]  # time and memory per step (survey.insights.phases)
 
 
 # --------------------------------------------------------------------------- #
@@ -100,32 +102,40 @@ def run_analysis(survey: Survey | None, since: dt.datetime | None, out_dir: Path
     from survey.insights.report import build_report, remove_partial, write_report
 
     started = utcnow()
-    surveys = [survey] if survey else queries.surveys_with_answers(since)
-    survey_ids = [s.id for s in surveys]
-    if not queries.count_comments(survey_ids, since):
-        raise AnalysisError(_nothing_to_analyse(survey, since))
-    labeller = load_labeller(model_version)
+    phases = PhaseLog()
+    with phases.phase("counting comments"):
+        surveys = [survey] if survey else queries.surveys_with_answers(since)
+        survey_ids = [s.id for s in surveys]
+        if not queries.count_comments(survey_ids, since):
+            raise AnalysisError(_nothing_to_analyse(survey, since))
+    with phases.phase("loading the model"):
+        labeller = load_labeller(model_version)
 
-    labelled = label_new_comments(labeller, survey.id if survey else None, since, batch_size, progress)
-    findings = find_insights(surveys, since, labeller.version)
-    report = build_report(
-        surveys=findings.surveys, sentiment_by_theme=findings.sentiment_by_theme, pain_points=findings.pain_points,
-        model_version=labeller.version, labelled_now=labelled, generated_at=started,
-        scope={"survey": survey.public_key if survey else None,
-               "since": since.date().isoformat() if since else None,
-               "label": survey.name if survey else "all surveys"},
-    )
+    with phases.phase("labelling and storing labels"):
+        labelled = label_new_comments(labeller, survey.id if survey else None, since, batch_size, progress)
+    findings = find_insights(surveys, since, labeller.version, phase=phases.phase)
+    with phases.phase("building the report"):
+        report = build_report(
+            surveys=findings.surveys, sentiment_by_theme=findings.sentiment_by_theme,
+            pain_points=findings.pain_points, model_version=labeller.version, labelled_now=labelled,
+            generated_at=started,
+            scope={"survey": survey.public_key if survey else None,
+                   "since": since.date().isoformat() if since else None,
+                   "label": survey.name if survey else "all surveys"},
+        )
     created = out_dir is None
     out_dir = out_dir or _default_report_dir(survey, started)
     try:
-        write_report(out_dir, report, queries.response_rows(survey_ids, since, labeller.version,
-                                                            findings.pain_points))
+        with phases.phase("writing report files"):
+            write_report(out_dir, report, queries.response_rows(survey_ids, since, labeller.version,
+                                                                findings.pain_points))
     except OSError as exc:
         if created:
             remove_partial(out_dir)
         raise AnalysisError(f"could not write the report to {out_dir}: {exc}") from None
-    run = record_run(survey, surveys, labeller.version, started, out_dir, findings, report)
-    return AnalysisOutcome(run, report, out_dir)
+    with phases.phase("storing the run and its pain points"):
+        run = record_run(survey, surveys, labeller.version, started, out_dir, findings, report)
+    return AnalysisOutcome(run, report, out_dir, phases.phases)
 
 
 def _nothing_to_analyse(survey: Survey | None, since: dt.datetime | None) -> str:
@@ -196,7 +206,8 @@ def _store_batch(version: str, labelled: list) -> int:
 # --------------------------------------------------------------------------- #
 # Numbers and pain points
 # --------------------------------------------------------------------------- #
-def find_insights(surveys: list[Survey], since: dt.datetime | None, version: str) -> Findings:
+def find_insights(surveys: list[Survey], since: dt.datetime | None, version: str,
+                  phase: Callable[[str], ContextManager] = no_phase) -> Findings:
     """Per-survey summaries, pain points ranked across the scope, and the sentiment × theme counts.
 
     The numbers come from the same queries as the dashboard (``survey.results``),
@@ -209,28 +220,35 @@ def find_insights(surveys: list[Survey], since: dt.datetime | None, version: str
     summaries, found = [], []
     by_theme: dict[str, Counter] = defaultdict(Counter)
     for survey in surveys:
-        flt = ResponseFilter(survey=survey, start=since.date() if since else None)
-        score_counts = results.score_counts(flt)
-        period, trend = results.trend(flt)
-        for theme, counts in results.sentiment_by_theme(flt).items():
-            by_theme[theme].update(counts)
-        comments = queries.count_comments([survey.id], since)
-        spec = KINDS[survey.kind]
-        totals = ScoreTotals(n=sum(score_counts.values()), total=float(sum(s * n for s, n in score_counts.items())),
-                             low=spec.low, high=spec.high)
-        background: list[str] = []
-        clauses = list(queries.negative_clauses([survey.id], since, version, background))
-        periods = codeframe.comment_periods(survey.id, since, period)
+        with phase("survey figures"):
+            flt = ResponseFilter(survey=survey, start=since.date() if since else None)
+            score_counts = results.score_counts(flt)
+            period, trend = results.trend(flt)
+            for theme, counts in results.sentiment_by_theme(flt).items():
+                by_theme[theme].update(counts)
+            comments = queries.count_comments([survey.id], since)
+            spec = KINDS[survey.kind]
+            totals = ScoreTotals(n=sum(score_counts.values()),
+                                 total=float(sum(s * n for s, n in score_counts.items())),
+                                 low=spec.low, high=spec.high)
+        with phase("reading negative clauses"):
+            background: list[str] = []
+            clauses = list(queries.negative_clauses([survey.id], since, version, background))
+        with phase("comment periods"):
+            periods = codeframe.comment_periods(survey.id, since, period)
         if has_codeframe(survey.id):
-            sorted_ = codeframe.sort_survey(survey.id, clauses, background, comments, totals)
+            with phase("sorting into the codeframe"):
+                sorted_ = codeframe.sort_survey(survey.id, clauses, background, comments, totals)
             points = [(p, "codeframe") for p in sorted_.points] + [(p, "proposal") for p in sorted_.proposals]
             negative, covered, ranked_by = sorted_.negative_comments, sorted_.covered_comments, sorted_.ranked_by
             dismissed = sorted_.dismissed
         else:
-            analysis = analyse_pain_points(clauses, comments, totals, background=background)
+            with phase("grouping and naming pain points"):
+                analysis = analyse_pain_points(clauses, comments, totals, background=background)
             points = [(p, "discovered") for p in analysis.points]
             negative, covered, ranked_by = analysis.negative_comments, analysis.covered_comments, analysis.ranked_by
             dismissed = 0
+        del clauses, background  # the next survey's clauses need the room
         summaries.append(SurveySummary(
             key=survey.public_key, name=survey.name, kind=survey.kind, responses=results.answer_count(flt),
             comments=comments, score_counts=score_counts, trend=trend, period=period,
@@ -238,8 +256,9 @@ def find_insights(surveys: list[Survey], since: dt.datetime | None, version: str
             codeframe=any(source == "codeframe" for _, source in points) or has_codeframe(survey.id),
             dismissed_proposals=dismissed,
         ))
-        found.extend(SurveyPainPoint(survey.public_key, survey.id, point, source,
-                                     codeframe.trend(point.response_ids, periods)) for point, source in points)
+        with phase("pain point trends"):
+            found.extend(SurveyPainPoint(survey.public_key, survey.id, point, source,
+                                         codeframe.trend(point.response_ids, periods)) for point, source in points)
     if len(surveys) > 1:  # one list for the report, ranked across surveys
         found.sort(key=_cross_survey_order)
     return Findings(summaries, found, {theme: dict(counts) for theme, counts in by_theme.items()})
