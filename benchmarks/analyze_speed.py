@@ -126,6 +126,23 @@ def generate(instance: Path, n: int, seed: int, corpus: list[Path]) -> str:
     return key
 
 
+def generated_database(instance: Path, args) -> str:
+    """Generate the answers into ``instance``, or copy them from ``--cache`` (generating it the first time)."""
+    cache = args.cache
+    if cache is not None and (cache / "KEY").exists() and (cache / "COUNT").read_text() == str(args.responses):
+        shutil.copy2(cache / "rapport.db", instance / "rapport.db")
+        return (cache / "KEY").read_text()
+    t0 = time.perf_counter()
+    key = generate(instance, args.responses, args.seed, args.corpus)
+    print(f"generated {args.responses:,} answers in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(instance / "rapport.db", cache / "rapport.db")
+        (cache / "KEY").write_text(key)
+        (cache / "COUNT").write_text(str(args.responses))
+    return key
+
+
 def timed_analyze(instance: Path, key: str, out: Path) -> dict:
     """Run ``flask analyze`` in a child process; its wall time, peak memory and output."""
     env = {**os.environ, "RAPPORT_INSTANCE_PATH": str(instance)}
@@ -179,6 +196,8 @@ def main(argv=None) -> int:
     parser.add_argument("--keep", type=Path, help="use and keep this instance folder instead of a temporary one")
     parser.add_argument("--corpus", type=Path, nargs="+", default=sorted(CORPUS.glob("*.csv")),
                         help="corpus CSV files the comments are drawn from (default: all of models/corpus)")
+    parser.add_argument("--cache", type=Path,
+                        help="keep the generated answers here and reuse them next time (1M take minutes to make)")
     parser.add_argument("--only-first", action="store_true",
                         help="skip the second (nothing new to label) run")
     parser.add_argument("--screenshot", type=Path,
@@ -193,9 +212,7 @@ def main(argv=None) -> int:
         if args.model_dir:
             shutil.copytree(args.model_dir, instance / "models", dirs_exist_ok=True)
         load_before = os.getloadavg()[0]
-        t0 = time.perf_counter()
-        key = generate(instance, args.responses, args.seed, args.corpus)
-        print(f"generated {args.responses:,} answers in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+        key = generated_database(instance, args)
         first = timed_analyze(instance, key, instance / "reports" / "first")
         print_phases("first run", first)
         second = None

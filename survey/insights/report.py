@@ -58,6 +58,9 @@ from survey.metrics import MetricResult, metric_for
 
 REPORT_FILES = ("report.html", "report.json", "responses.csv")
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+#: report.html lists at most this many answer ids per pain point: on a million comments a big
+#: pain point has tens of thousands, which would make the page megabytes long (responses.csv has all).
+MAX_LISTED_IDS = 500
 
 #: Columns of responses.csv, in order. ``sentiment``/``theme`` are the labels in
 #: force (an analyst's correction wins); the probabilities are the model's.
@@ -165,6 +168,7 @@ def render_html(report: Mapping) -> str:
     env.filters["method_text"] = method_text
     env.globals["enough_answers"] = enough
     env.globals["min_answers"] = DEFAULT_MIN_ANSWERS
+    env.globals["max_listed_ids"] = MAX_LISTED_IDS
     env.filters["percent"] = lambda value, digits=1: "–" if value is None else f"{value * 100:.{digits}f}%"
     sections = []
     for survey in report["surveys"]:
