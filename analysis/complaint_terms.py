@@ -183,9 +183,11 @@ def weigh(negative_words: list[list[str]], background_texts: Iterable[str], *,
             found = [f for f in found if not any(p in excluded for p in f.split())]
         return found
 
-    docs = [analyse(w) for w in negative_words]
+    # A generator: the vectorizer keeps only column numbers per clause, never every clause's
+    # feature strings at once (at a million comments those lists took more than a gigabyte).
+    docs = (analyse(w) for w in negative_words)
     vectorizer = CountVectorizer(analyzer=lambda doc: doc, binary=True, dtype=np.float32,
-                                 min_df=2 if len(docs) >= 20 else 1, max_features=MAX_FEATURES)
+                                 min_df=2 if len(negative_words) >= 20 else 1, max_features=MAX_FEATURES)
     try:
         matrix = vectorizer.fit_transform(docs).tocsr()
     except ValueError:  # no feature at all

@@ -44,6 +44,7 @@ How:
 from __future__ import annotations
 
 import math
+import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -60,7 +61,7 @@ RANKED_BY_SCORE = "score impact"
 RANKED_BY_SIZE = "size × negativity"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a big survey holds hundreds of thousands
 class NegativeClause:
     """One negative clause of a comment (``text`` already PII-masked)."""
 
@@ -166,7 +167,8 @@ def analyse_pain_points(
     if total_comments < 1 or not clauses:
         return nothing
     min_count = default_min_count(total_comments) if min_count is None else min_count
-    words = [terms.tokens(c.text) for c in clauses]
+    # Interned: the same few thousand words, not a string object per word of every clause.
+    words = [list(map(sys.intern, terms.tokens(c.text))) for c in clauses]
     names = {h for c in clauses for h in terms.handles(c.text)}
 
     def streamed():
