@@ -45,17 +45,19 @@ def forget_labels() -> None:
 def test_batch_size_changes_no_label_and_no_pain_point(runner, make_survey, make_response, tmp_path):
     survey, _ = add_answers(make_survey, make_response, ANSWERS)
     results = []
-    for size in ("1", "7", "100000"):
+    # in this process, and in one or two child processes (survey.insights.workers)
+    for size, workers in (("1", "0"), ("7", "0"), ("100000", "0"), ("4", "1"), ("3", "2")):
         forget_labels()
-        out = tmp_path / f"batch-{size}"
-        result = analyze(runner, "--survey", survey.public_key, "--out", str(out), "--batch-size", size)
+        out = tmp_path / f"batch-{size}-{workers}"
+        result = analyze(runner, "--survey", survey.public_key, "--out", str(out), "--batch-size", size,
+                         "--workers", workers)
         assert result.exit_code == 0, result.output
         db.session.expire_all()
         results.append((stored_labels(), labels_in_force(), pain_points_of(out),
                         (out / "responses.csv").read_text(encoding="utf-8")))
     commented = sum(1 for _, comment in ANSWERS if comment)
     assert len(results[0][0]) == commented and results[0][2], "nothing to compare"
-    assert results[0] == results[1] == results[2]
+    assert all(result == results[0] for result in results[1:])
 
 
 def test_labelling_interrupted_keeps_whole_batches_only(runner, make_survey, make_response, tmp_path, monkeypatch):

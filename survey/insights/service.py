@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,7 +97,7 @@ def load_labeller(version: str | None) -> "Labeller":
 # --------------------------------------------------------------------------- #
 def run_analysis(survey: Survey | None, since: dt.datetime | None, out_dir: Path | None,
                  model_version: str | None, batch_size: int = BATCH_SIZE,
-                 progress: ProgressFactory = no_progress) -> AnalysisOutcome:
+                 progress: ProgressFactory = no_progress, workers: int = 0) -> AnalysisOutcome:
     """Label what is new in scope, find the pain points, write the report and record the run."""
     from survey.insights.report import build_report, remove_partial, write_report
 
@@ -112,7 +112,8 @@ def run_analysis(survey: Survey | None, since: dt.datetime | None, out_dir: Path
         labeller = load_labeller(model_version)
 
     with phases.phase("labelling and storing labels"):
-        labelled = label_new_comments(labeller, survey.id if survey else None, since, batch_size, progress)
+        labelled = label_new_comments(labeller, survey.id if survey else None, since, batch_size, progress,
+                                      workers)
     findings = find_insights(surveys, since, labeller.version, phase=phases.phase)
     with phases.phase("building the report"):
         report = build_report(
@@ -161,13 +162,19 @@ def _default_report_dir(survey: Survey | None, started: dt.datetime) -> Path:
 # Labelling
 # --------------------------------------------------------------------------- #
 def label_new_comments(labeller: "Labeller", survey_id: int | None, since: dt.datetime | None,
-                       batch_size: int = BATCH_SIZE, progress: ProgressFactory = no_progress) -> int:
+                       batch_size: int = BATCH_SIZE, progress: ProgressFactory = no_progress,
+                       workers: int = 0) -> int:
     """Label, in batches, every comment in scope that this model version has not labelled; return how many.
 
     Keyset pagination on the id keeps memory flat; each batch is one transaction,
     so an interrupted run keeps what it finished and the next run goes on from there.
+    With ``workers`` child processes (:mod:`survey.insights.workers`) the model
+    labels the next batches while this process stores the last one; batches are
+    still stored and committed one at a time, in order.
     """
-    from analysis.score_band import SCORE_WEIGHT, with_score_bands
+    from analysis.score_band import SCORE_WEIGHT
+
+    from survey.insights.workers import labelling
 
     # The score band tips close calls of comment sentiment (measured: benchmarks/score_band.py).
     weight = current_app.config.get("ANALYSIS_SCORE_WEIGHT")
@@ -175,17 +182,23 @@ def label_new_comments(labeller: "Labeller", survey_id: int | None, since: dt.da
     pending = queries.pending_labelling(labeller.version, survey_id, since)
     total = db.session.scalar(sa.select(sa.func.count()).select_from(pending.subquery()))
     done, last_id = 0, 0
-    with progress(total, "Labelling comments") as bar:
+    in_flight: deque = deque()  # (ids, future labels), oldest first
+    with progress(total, "Labelling comments") as bar, labelling(labeller, workers) as label:
         while True:
-            rows = db.session.execute(pending.where(Response.id > last_id).limit(batch_size)).all()
-            if not rows:
+            rows = []
+            if last_id is not None:
+                rows = db.session.execute(pending.where(Response.id > last_id).limit(batch_size)).all()
+                last_id = rows[-1].id if rows else None
+            if rows:
+                bands = [None if row.score is None else KINDS[row.kind].band(row.score) for row in rows]
+                in_flight.append(([row.id for row in rows], label([row.comment for row in rows], bands, weight)))
+            if not in_flight:
                 break
-            last_id = rows[-1].id
-            labels = with_score_bands(labeller.label([row.comment for row in rows]),
-                                      [None if row.score is None else KINDS[row.kind].band(row.score) for row in rows],
-                                      weight)
-            done += _store_batch(labeller.version, [(row.id, label) for row, label in zip(rows, labels)])
-            bar.update(len(rows))
+            if rows and len(in_flight) <= workers:
+                continue  # keep every worker busy before waiting for the oldest batch
+            ids, labels = in_flight.popleft()
+            done += _store_batch(labeller.version, list(zip(ids, labels.result())))
+            bar.update(len(ids))
     return done
 
 
