@@ -143,13 +143,14 @@ def generated_database(instance: Path, args) -> str:
     return key
 
 
-def timed_analyze(instance: Path, key: str, out: Path) -> dict:
+def timed_analyze(instance: Path, key: str, out: Path, workers: int = 0) -> dict:
     """Run ``flask analyze`` in a child process; its wall time, peak memory and output."""
     env = {**os.environ, "RAPPORT_INSTANCE_PATH": str(instance)}
     with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
         started = time.perf_counter()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "survey", "analyze", "--survey", key, "--out", str(out), "--json"],
+            [sys.executable, "-m", "flask", "--app", "survey", "analyze", "--survey", key, "--out", str(out), "--json",
+             "--workers", str(workers)],
             cwd=REPO, env=env, stdout=stdout, stderr=stderr, text=True,
         )
         # wait4 gives this child's own peak resident set size (kilobytes on Linux).
@@ -198,6 +199,8 @@ def main(argv=None) -> int:
                         help="corpus CSV files the comments are drawn from (default: all of models/corpus)")
     parser.add_argument("--cache", type=Path,
                         help="keep the generated answers here and reuse them next time (1M take minutes to make)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="flask analyze --workers: child processes running the model (default 1, for 2 cores)")
     parser.add_argument("--only-first", action="store_true",
                         help="skip the second (nothing new to label) run")
     parser.add_argument("--screenshot", type=Path,
@@ -213,16 +216,17 @@ def main(argv=None) -> int:
             shutil.copytree(args.model_dir, instance / "models", dirs_exist_ok=True)
         load_before = os.getloadavg()[0]
         key = generated_database(instance, args)
-        first = timed_analyze(instance, key, instance / "reports" / "first")
+        first = timed_analyze(instance, key, instance / "reports" / "first", args.workers)
         print_phases("first run", first)
         second = None
         if not args.only_first:
-            second = timed_analyze(instance, key, instance / "reports" / "second")
+            second = timed_analyze(instance, key, instance / "reports" / "second", args.workers)
             print_phases("second run", second)
         report = json.loads((instance / "reports" / "first" / "report.json").read_text())
         keep = ("seconds", "cpu_seconds", "peak_mb", "load_average", "phases")
         result = {
             "responses": args.responses,
+            "workers": args.workers,
             "model_version": report["model_version"],
             "first_run": {k: first[k] for k in keep},
             "second_run": {k: second[k] for k in keep} if second else None,

@@ -30,7 +30,7 @@ from survey.insights import codeframe, queries
 from survey.insights.findings import Findings, SurveyPainPoint, SurveySummary
 from survey.insights.phases import PhaseLog, no_phase
 from survey.kinds import KINDS
-from survey.labels import corrections_for_training, record_model_labels
+from survey.labels import corrections_for_training, label_rows, store_label_rows
 from survey.models import AnalysisRun, PainPointRecord, Response, Survey, pain_point_responses, utcnow
 
 if TYPE_CHECKING:
@@ -191,27 +191,33 @@ def label_new_comments(labeller: "Labeller", survey_id: int | None, since: dt.da
                 last_id = rows[-1].id if rows else None
             if rows:
                 bands = [None if row.score is None else KINDS[row.kind].band(row.score) for row in rows]
-                in_flight.append(([row.id for row in rows], label([row.comment for row in rows], bands, weight)))
+                in_flight.append((len(rows), label([row.id for row in rows], [row.comment for row in rows], bands,
+                                                   weight)))
             if not in_flight:
                 break
             if rows and len(in_flight) <= workers:
                 continue  # keep every worker busy before waiting for the oldest batch
-            ids, labels = in_flight.popleft()
-            done += _store_batch(labeller.version, list(zip(ids, labels.result())))
-            bar.update(len(ids))
+            size, labelled = in_flight.popleft()
+            done += _store_rows(labeller.version, labelled.result())
+            bar.update(size)
     return done
 
 
 def _store_batch(version: str, labelled: list) -> int:
+    """Store and commit a batch of ``(response id, labels)``; see :func:`_store_rows`."""
+    return _store_rows(version, label_rows(version, labelled))
+
+
+def _store_rows(version: str, rows: list[dict]) -> int:
     """Store and commit a batch; if another run stored some of it meanwhile (or answers were deleted), the rest."""
     try:
-        stored = record_model_labels(version, labelled)
+        stored = store_label_rows(rows)
         db.session.commit()
         return stored
     except sa.exc.IntegrityError:
         db.session.rollback()
-        pending = queries.still_unlabelled(version, [response_id for response_id, _ in labelled])
-        stored = record_model_labels(version, [item for item in labelled if item[0] in pending])
+        pending = queries.still_unlabelled(version, [row["response_id"] for row in rows])
+        stored = store_label_rows([row for row in rows if row["response_id"] in pending])
         db.session.commit()
         return stored
 

@@ -23,24 +23,27 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from analysis.labeller import CommentLabels, Labeller
+    from analysis.labeller import Labeller
 
 #: The labeller children use: set before they are forked, so each inherits it.
 _labeller: "Labeller | None" = None
 
-#: ``label(texts, bands, weight)``: a future of the batch's labels, score bands folded in.
-LabelBatch = Callable[[list[str], list[str | None], float], "Future[list[CommentLabels]]"]
+#: ``label(ids, texts, bands, weight)``: a future of the batch's ``response_labels`` rows.
+LabelBatch = Callable[[list[int], list[str], list[str | None], float], "Future[list[dict]]"]
 
 
-def label_batch(labeller: "Labeller", texts: list[str], bands: list[str | None], weight: float):
-    """One batch's labels, with the score band tipping close calls of comment sentiment."""
+def label_batch(labeller: "Labeller", ids: list[int], texts: list[str], bands: list[str | None],
+                weight: float) -> list[dict]:
+    """One batch's label rows (:func:`survey.labels.label_rows`), the score band tipping close calls
+    of comment sentiment; built where the model ran, so the storing process only stores."""
     from analysis.score_band import with_score_bands
+    from survey.labels import label_rows
 
-    return with_score_bands(labeller.label(texts), bands, weight)
+    return label_rows(labeller.version, list(zip(ids, with_score_bands(labeller.label(texts), bands, weight))))
 
 
-def _label_in_child(texts: list[str], bands: list[str | None], weight: float):
-    return label_batch(_labeller, texts, bands, weight)
+def _label_in_child(ids: list[int], texts: list[str], bands: list[str | None], weight: float) -> list[dict]:
+    return label_batch(_labeller, ids, texts, bands, weight)
 
 
 @contextlib.contextmanager
@@ -48,9 +51,9 @@ def labelling(labeller: "Labeller", workers: int) -> Iterator[LabelBatch]:
     """A function that labels a batch, in ``workers`` child processes (0: here, at once)."""
     global _labeller
     if workers < 1 or sys.platform != "linux":
-        def here(texts, bands, weight):
+        def here(ids, texts, bands, weight):
             done: Future = Future()
-            done.set_result(label_batch(labeller, texts, bands, weight))
+            done.set_result(label_batch(labeller, ids, texts, bands, weight))
             return done
 
         yield here
@@ -58,6 +61,6 @@ def labelling(labeller: "Labeller", workers: int) -> Iterator[LabelBatch]:
     _labeller = labeller
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            yield lambda texts, bands, weight: pool.submit(_label_in_child, texts, bands, weight)
+            yield lambda ids, texts, bands, weight: pool.submit(_label_in_child, ids, texts, bands, weight)
     finally:
         _labeller = None
