@@ -18,7 +18,10 @@ side that dominates"):
   above *and* by how strongly each clause carries the comment's sentiment
   (its probability of the comment's sentiment label). So in "lovely staff but
   it took three months" (negative) the theme comes mostly from the waiting
-  clause. The result is again averaged with the whole-text probabilities.
+  clause. The result is averaged with the whole-text probabilities, which
+  weigh 0.7 here (0.5 for sentiment): with commas splitting clauses, short
+  side clauses ("went in on Tuesday morning,") otherwise pull the theme away from the
+  text's main point (chosen on the tuning halves of both labelled sets).
 * A comment with a single clause gets the whole-text probabilities as they are.
 
 Each clause keeps its own labels, so a promoter's single negative clause still
@@ -44,6 +47,8 @@ CLAUSE_OPENER_WEIGHT = {"but": 1.5, "however": 1.5, "yet": 1.5,
                         "although": 0.5, "though": 0.5}
 #: Share of the whole-text prediction in a multi-clause comment's probabilities.
 WHOLE_TEXT_WEIGHT = 0.5
+#: The same share for theme (chosen on the tuning halves, see MODEL_CARD.md).
+THEME_WHOLE_TEXT_WEIGHT = 0.7
 
 
 @dataclass
@@ -195,7 +200,8 @@ class Labeller:
             wt = w * c_sent[np.arange(len(w)), label_of] + 1e-9
             mean_t = np.add.reduceat(c_theme * wt[:, None], starts) / \
                 np.add.reduceat(wt, starts)[:, None]
-            theme[multi] = a * theme[multi] + (1 - a) * mean_t
+            b = THEME_WHOLE_TEXT_WEIGHT
+            theme[multi] = b * theme[multi] + (1 - b) * mean_t
         sent /= sent.sum(1, keepdims=True)
         theme /= theme.sum(1, keepdims=True)
         if not keep_clauses:

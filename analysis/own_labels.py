@@ -17,11 +17,20 @@ The feature steps are stateless (hashing + fixed lexicons), so features are
 computed once per text and only the linear classifier is refit per candidate;
 selection uses the uncalibrated LinearSVC (calibration does not change which
 weight ranks best and costs five extra fits).
+
+The other form of domain adaptation, feature augmentation (Daumé III,
+"Frustratingly easy domain adaptation", 2007), is available with
+``augment=True``: every feature gets a second, own-domain copy that is zero on
+corpus rows, so the classifier can learn where the team's labels differ from
+the corpus without moving the shared weights; the team's comments are then
+classified with both copies (:class:`AugmentedClassifier`). The learning-curve
+benchmark measures it against sample weights (``--method augment``).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 #: Candidate weights of one own label relative to one corpus row.
 OWN_WEIGHTS = (1.0, 3.0, 10.0, 30.0)
@@ -46,6 +55,50 @@ def fit_classifier_on_features(pipeline, X, labels, sample_weight=None):
     return pipeline
 
 
+def augment_features(X, own_domain: bool):
+    """``[X, X]`` for own-domain rows, ``[X, 0]`` for corpus rows (Daumé 2007)."""
+    import scipy.sparse as sp
+
+    X = sp.csr_matrix(X)
+    second = X if own_domain else sp.csr_matrix(X.shape, dtype=X.dtype)
+    return sp.hstack([X, second], format="csr")
+
+
+class AugmentedClassifier(ClassifierMixin, BaseEstimator):
+    """``estimator`` fitted on augmented features, applied to own-domain texts.
+
+    ``fit`` takes the augmented training matrix (:func:`_training_matrix`);
+    ``predict``/``predict_proba`` take the plain feature matrix and add the
+    own-domain copy, so a pipeline whose last step is this labels the team's
+    comments as its own domain.
+    """
+
+    def __init__(self, estimator=None):
+        self.estimator = estimator
+
+    def fit(self, X_augmented, y, sample_weight=None):
+        from sklearn.base import clone
+
+        self.fitted_ = clone(self.estimator).fit(X_augmented, y, sample_weight=sample_weight)
+        self.classes_ = self.fitted_.classes_
+        return self
+
+    def predict_proba(self, X):
+        return self.fitted_.predict_proba(augment_features(X, True))
+
+    def predict(self, X):
+        return self.fitted_.predict(augment_features(X, True))
+
+
+def _training_matrix(X_corpus, X_own, augment: bool):
+    import scipy.sparse as sp
+
+    if augment:
+        return sp.vstack([augment_features(X_corpus, False), augment_features(X_own, True)],
+                         format="csr")
+    return sp.vstack([X_corpus, X_own], format="csr")
+
+
 def _svc(pipeline):
     """An unfitted copy of the pipeline's LinearSVC (the calibrated classifier's estimator)."""
     from sklearn.base import clone
@@ -55,7 +108,8 @@ def _svc(pipeline):
 
 
 def choose_own_weight(pipeline, X_corpus, y_corpus, X_own, y_own, weights=OWN_WEIGHTS,
-                      folds: int = CV_FOLDS, seed: int = 0) -> tuple[float, dict]:
+                      folds: int = CV_FOLDS, seed: int = 0,
+                      augment: bool = False) -> tuple[float, dict]:
     """Cross-validate the weight of own rows; return ``(weight, {weight: macro-F1})``.
 
     ``pipeline`` supplies the classifier settings (C, class weights);
@@ -63,7 +117,6 @@ def choose_own_weight(pipeline, X_corpus, y_corpus, X_own, y_own, weights=OWN_WE
     :data:`DEFAULT_OWN_WEIGHT` and ``{}`` when the own rows are too few or too
     one-sided to cross-validate.
     """
-    import scipy.sparse as sp
     from sklearn.metrics import f1_score
     from sklearn.model_selection import StratifiedKFold
 
@@ -82,11 +135,12 @@ def choose_own_weight(pipeline, X_corpus, y_corpus, X_own, y_own, weights=OWN_WE
         for w in weights:
             pred = np.empty(len(y_own), dtype=object)
             for tr, te in splits:
-                X = sp.vstack([X_corpus, X_own[tr]], format="csr")
+                X = _training_matrix(X_corpus, X_own[tr], augment)
                 y = np.concatenate([y_corpus, y_own[tr]])
                 sw = np.concatenate([np.ones(len(y_corpus)), np.full(len(tr), float(w))])
                 model = _svc(pipeline).fit(X, y, sample_weight=sw)
-                pred[te] = model.predict(X_own[te])
+                X_te = augment_features(X_own[te], True) if augment else X_own[te]
+                pred[te] = model.predict(X_te)
             scores[float(w)] = round(float(f1_score(y_own, pred.astype(str), average="macro",
                                                     zero_division=0)), 4)
     best = max(scores.values())
@@ -95,15 +149,15 @@ def choose_own_weight(pipeline, X_corpus, y_corpus, X_own, y_own, weights=OWN_WE
 
 
 def train_with_own(task: str, X_corpus, y_corpus, own_texts, own_labels, params=None,
-                   seed: int = 0, weight: float | None = None):
+                   seed: int = 0, weight: float | None = None, augment: bool = False):
     """A fitted pipeline for ``task`` from precomputed corpus features plus own rows.
 
     The own weight is cross-validated unless ``weight`` is given. Returns
     ``(pipeline, info)`` with the weight and the CV scores. Used by the
-    learning-curve benchmark and by the dashboard's retrain.
+    learning-curve benchmark and by the dashboard's retrain. With ``augment``
+    the own rows are a second domain (Daumé 2007) and the returned pipeline
+    labels texts as that domain (its last step is an :class:`AugmentedClassifier`).
     """
-    import scipy.sparse as sp
-
     from analysis.pipelines import build_pipeline
 
     pipe = build_pipeline(task, seed=seed).set_params(**(params or {}))
@@ -112,17 +166,20 @@ def train_with_own(task: str, X_corpus, y_corpus, own_texts, own_labels, params=
         X_own = fit_features(pipe, own_texts)
         if weight is None:
             weight, scores = choose_own_weight(pipe, X_corpus, y_corpus, X_own, own_labels,
-                                               seed=seed)
+                                               seed=seed, augment=augment)
         else:
             scores = {}
-        X = sp.vstack([X_corpus, X_own], format="csr")
+        X = _training_matrix(X_corpus, X_own, augment)
+        if augment:
+            pipe.steps[-1] = (pipe.steps[-1][0], AugmentedClassifier(pipe[-1]))
         y = np.concatenate([np.asarray(y_corpus), np.asarray(own_labels)])
         sw = np.concatenate([np.ones(X_corpus.shape[0]), np.full(len(own_texts), float(weight))])
     else:
         fit_features(pipe, ["warm"])  # fit the stateless steps
         X, y, sw, scores, weight = X_corpus, np.asarray(y_corpus), None, {}, None
     fit_classifier_on_features(pipe, X, y, sw)
-    return pipe, {"own_rows": len(own_texts), "own_weight": weight, "own_weight_cv": scores}
+    return pipe, {"own_rows": len(own_texts), "own_weight": weight, "own_weight_cv": scores,
+                  "augment": bool(augment and own_texts)}
 
 
 def cross_validated_predictions(task: str, corpus_texts, corpus_labels, own_texts, own_labels,

@@ -325,6 +325,27 @@ _CLAUSE_RE = re.compile(
     r"(?<=;)\s*|\s+(?=(?:but|however|although|though|yet|except|whereas)\b)", re.I
 )
 MIN_CLAUSE_WORDS = 3
+# A comma is a clause boundary only between two clause-like pieces (see
+# :func:`_comma_clauses`); the comma stays at the end of the left piece so the
+# clauses' tokens joined are the whole text's tokens.
+_COMMA_RE = re.compile(r"(?<=,)\s+")
+_WORD_RE = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
+#: Finite verbs and auxiliaries that tell a clause from a noun phrase or a
+#: list item ("fast, friendly, helpful"). Written from English grammar: be,
+#: have, do, the modals, and the commonest irregular past forms; regular
+#: past forms and participles are caught by their "-ed"/"-ing" ending.
+_VERB_WORDS = frozenset("""
+am is are was were be been being isn't aren't wasn't weren't it's i'm you're they're
+we're he's she's that's there's what's has have had having hasn't haven't hadn't
+i've you've we've they've i'd you'd he'd she'd we'd they'd do does did doing don't
+doesn't didn't done can can't cannot could couldn't will won't would wouldn't shall
+should shouldn't may might must i'll you'll he'll she'll we'll they'll it'll took
+take takes taking got get gets getting gave give gives made make makes went go goes
+gone came come comes knew know knows said say says told tell tells felt feel feels
+kept keep keeps left leave leaves found find finds thought think thinks sent send
+sends paid pay pays spent spend seemed seems seem ran run runs saw see sees let lets
+need needs want wants tried try tries
+""".split())
 
 
 def split_clauses(text: str) -> list[str]:
@@ -346,15 +367,20 @@ def split_clauses(text: str) -> list[str]:
     low = text.lower()
     has_clause = (";" in text or "but" in low or "however" in low or "though" in low
                   or "yet" in low or "except" in low or "whereas" in low)
-    if not has_sent and not has_clause:
+    has_comma = ", " in text or ",\t" in text
+    if not has_sent and not has_clause and not has_comma:
         return [text]
     sents = _sentences(text) if has_sent else [text]
     parts = []
     for sent in sents:
-        if has_clause:
-            parts.extend(p for p in _CLAUSE_RE.split(sent) if p and not p.isspace())
-        elif sent and not sent.isspace():
-            parts.append(sent)
+        pieces = _CLAUSE_RE.split(sent) if has_clause else [sent]
+        for piece in pieces:
+            if not piece or piece.isspace():
+                continue
+            if has_comma and "," in piece:
+                parts.extend(_comma_clauses(piece))
+            else:
+                parts.append(piece)
     if len(parts) == 1:
         return [parts[0].strip()]
     merged: list[str] = []
@@ -369,6 +395,45 @@ def split_clauses(text: str) -> list[str]:
             merged.append(part)
             sizes.append(n)
     return merged
+
+
+def _comma_clauses(piece: str) -> list[str]:
+    """Split ``piece`` at the commas that join two clauses.
+
+    "Issue solved in the end, took longer than I'd like" has two clauses with
+    opposite sentiment; "fast, friendly and helpful" or "On Monday, the
+    engineer came" do not. A comma splits when the text on each side has at
+    least :data:`MIN_CLAUSE_WORDS` words and a clause head: a verb
+    (:data:`_VERB_WORDS`, or a word ending in "-ed"/"-ing") or a word of the
+    sentiment lexicon. Otherwise the comma's pieces stay together.
+    """
+    raw = _COMMA_RE.split(piece)
+    if len(raw) == 1:
+        return [piece]
+    out: list[str] = []
+    for part in raw:
+        if out and _clause_like(out[-1]) and _clause_like(part):
+            out.append(part)
+        elif out:
+            out[-1] = f"{out[-1]} {part}"
+        else:
+            out.append(part)
+    return out
+
+
+def _clause_like(part: str) -> bool:
+    words = _WORD_RE.findall(part.lower())
+    if len(words) < MIN_CLAUSE_WORDS:
+        return False
+    heads = _clause_heads()
+    return any(w in heads or (len(w) > 4 and w.endswith(("ed", "ing"))) for w in words)
+
+
+@functools.cache
+def _clause_heads() -> frozenset[str]:
+    """Verbs plus the words of the sentiment lexicon (read once, lazily)."""
+    lexicon = {row[0] for row in _read_table("sentiment_lexicon.tsv")}
+    return _VERB_WORDS | frozenset(lexicon)
 
 
 def _sentences(text: str) -> list[str]:

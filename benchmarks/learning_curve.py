@@ -70,6 +70,9 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--weight", type=float, default=None,
                         help="fix the own-label weight instead of cross-validating it")
+    parser.add_argument("--method", choices=("weight", "augment"), default="weight",
+                        help="own labels as weighted rows (default) or as a second domain "
+                             "by feature augmentation (Daume 2007)")
     parser.add_argument("--model-dir", default=str(REPO / "models"))
     parser.add_argument("--sets", nargs="+", default=list(LABELLED_SETS))
     parser.add_argument("--out", default=None)
@@ -97,7 +100,8 @@ def main(argv=None) -> int:
     base_pipes = {task: train_with_own(task, X_corpus, corpus.labels(task), [], [],
                                        params[task])[0] for task in TASKS}
     cache = {(task, 0): base_pipes[task] for task in TASKS}  # n = 0: the same model every time
-    result = {"mode": args.mode, "model_version": found.version, "repeats": args.repeats,
+    result = {"mode": args.mode, "method": args.method, "model_version": found.version,
+              "repeats": args.repeats,
               "seed": args.seed, "sets": {}}
     for name in args.sets:
         tuning, test = load_split(name, "tuning"), load_split(name, "test")
@@ -118,7 +122,8 @@ def main(argv=None) -> int:
                         continue
                     pipes[task], info = train_with_own(
                         task, X_corpus, corpus.labels(task), [r["text"] for r in own],
-                        [r[task] for r in own], params[task], weight=args.weight)
+                        [r[task] for r in own], params[task], weight=args.weight,
+                        augment=args.method == "augment")
                     weights[task].append(info["own_weight"])
                     if key:
                         cache[key] = pipes[task]
@@ -147,7 +152,7 @@ def main(argv=None) -> int:
                              for t in TASKS)
             print(f"{name:28s} n={n:3d}  {line} ({time.perf_counter() - t0:.0f}s)", flush=True)
         result["sets"][name] = per_n
-    write_result(Path(args.out or REPO / "benchmarks" / "results" / f"learning_curve-{args.mode}.json"), result)
+    write_result(Path(args.out or REPO / "benchmarks" / "results" / f"learning_curve-{args.mode}-{args.method}.json"), result)
     return 0
 
 

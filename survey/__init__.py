@@ -34,6 +34,7 @@ FEATURES = (
     "survey.widget",
     "survey.insights",
     "survey.followup",
+    "survey.campaigns",
     "survey.labelling",
 )
 

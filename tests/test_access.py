@@ -41,11 +41,13 @@ PUBLIC_ENDPOINTS = {
 ADMIN_ONLY = {"admin.new_survey", "admin.edit_survey", "admin.users", "admin.deactivate_user",
               "admin.activate_user", "admin.change_role", "admin.contacts", "admin.clear_contact_bounce",
               "admin.new_contact", "admin.contact_detail", "admin.unsubscribe_contact_page", "admin.forget_contact_page",
-              "admin.end_user_sessions"}
+              "admin.end_user_sessions", "campaigns.new_campaign", "campaigns.cancel_campaign_page"}
 # Pages every signed-in role works, by decision; the test checks they are not admin-only.
 # The follow-up inbox: analysts and admins both follow up with unhappy customers (it changes no
 # survey, contact or account, only the answer's follow-up and notes).
 EVERY_ROLE = {"followup.inbox_page", "followup.answer_page"}
+# Campaigns: everyone reads them; only admins create, send and cancel (ADMIN_ONLY above).
+EVERY_ROLE |= {"campaigns.campaign_list", "campaigns.survey_campaigns", "campaigns.campaign_page"}
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
@@ -126,7 +128,7 @@ def test_admins_reach_admin_pages(app, make_survey):
     survey = make_survey()
     client = app.test_client()
     login(client, "admin")
-    for url in ("/surveys/new", f"/surveys/{survey.public_key}/edit", "/users", "/contacts"):
+    for url in ("/surveys/new", f"/surveys/{survey.public_key}/edit", "/users", "/contacts", "/campaigns/new"):
         assert client.get(url).status_code == 200, url
 
 

@@ -348,3 +348,6 @@ def test_shipped_model_loads_and_labels():
     assert out[2].sentiment == "positive" and out[2].theme == "service"
     # a bare calm report is a near tie between negative and neutral (MODEL_CARD "Limits"): both close to 0.5
     assert out[3].theme == "service" and out[3].sentiment_probs["negative"] >= 0.4
+    # issue #21: a comma between two clauses with different sentiment gives the slow part its own clause
+    mixed = lab.label(["Issue solved in the end, took longer than I'd like"])[0]
+    assert [c.sentiment for c in mixed.clauses] == ["positive", "negative"]

@@ -63,6 +63,23 @@ def test_weighted_own_labels_move_the_model_where_weight_one_does_not():
     assert agreement(weighted) >= 0.6
 
 
+def test_feature_augmentation_learns_the_team_convention_at_weight_one():
+    # Daume 2007: the own-domain copy of each feature lets 36 labels override the corpus
+    corpus = load_corpus([MINI])
+    pipe = build_pipeline("theme")
+    X = fit_features(pipe, corpus.texts)
+    texts, labels = team_rows(corpus, "Leeds")
+    new_texts, new_labels = team_rows(corpus, "Hull")
+    model, info = train_with_own("theme", X, corpus.theme, texts, labels, weight=1.0, augment=True)
+    assert info["augment"] and info["own_weight"] == 1.0
+    assert float(np.mean(model.predict(new_texts) == np.array(new_labels))) >= 0.6
+    probs = model.predict_proba(new_texts)
+    assert probs.shape == (len(new_texts), 3) and np.allclose(probs.sum(1), 1.0)
+    # without own rows there is nothing to augment: the plain pipeline comes back
+    plain, info = train_with_own("theme", X, corpus.theme, [], [], augment=True)
+    assert not info["augment"] and type(plain[-1]).__name__ == "CalibratedClassifierCV"
+
+
 def test_training_records_the_cross_validated_own_weight(tmp_path):
     corpus = load_corpus([MINI])
     texts, labels = team_rows(corpus, "Leeds")

@@ -182,6 +182,32 @@ def test_short_fragments_are_merged():
     assert parts == ["the refund arrived after six weeks, but fine"]
 
 
+def test_comma_splits_two_clauses_with_their_own_heads():
+    # issue #21: each side has a verb or a sentiment word, so each gets its own labels
+    assert split_clauses("Issue solved in the end, took longer than I'd like") == [
+        "Issue solved in the end,", "took longer than I'd like"]
+    assert split_clauses("Hi, I ordered a sofa in May, it arrived broken, nobody called back") == [
+        "Hi, I ordered a sofa in May,", "it arrived broken,", "nobody called back"]
+
+
+@pytest.mark.parametrize("text", [
+    "fast, friendly and helpful",               # a list of adjectives
+    "On Monday, the engineer came",             # an adverbial opener
+    "Quick answer on chat, the agent knew what she was doing",  # a noun phrase, no head
+    "the refund arrived after six weeks, but fine",
+    "Thanks, great service from start to finish",
+])
+def test_comma_without_two_clauses_does_not_split(text):
+    assert split_clauses(text) == [text]
+
+
+def test_comma_clauses_keep_the_comma_so_tokens_join_up():
+    text = "The parcel came on time, the driver was rude to my mum"
+    parts = split_clauses(text)
+    assert len(parts) == 2 and parts[0].endswith(",")
+    assert [t for p in parts for t in tokenize(p)] == tokenize(text)
+
+
 def test_one_clause_text_is_unchanged():
     assert split_clauses("  butter and buttons are fine  ") == ["butter and buttons are fine"]
 

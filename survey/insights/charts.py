@@ -29,7 +29,7 @@ from analysis.labels import SENTIMENTS, THEMES
 from survey.kinds import BANDS, KINDS
 from survey.metrics import MetricResult
 
-__all__ = ["score_distribution_svg", "metric_trend_svg", "sentiment_by_theme_svg", "pain_points_svg",
+__all__ = ["score_distribution_svg", "metric_trend_svg", "campaign_course_svg", "sentiment_by_theme_svg", "pain_points_svg",
            "BAND_COLOURS", "THEME_COLOURS"]
 
 # The site's palette (survey/static/rapport.css).
@@ -162,6 +162,40 @@ def metric_trend_svg(kind: str, periods: Sequence[tuple[dt.date, MetricResult]])
 
     key = ("trend", kind, tuple((d.isoformat(), r.score, r.ci_low, r.ci_high, r.n) for d, r in points))
     return _render(draw, (WIDTH_IN, 3.3), title, desc, key=key)
+
+
+def campaign_course_svg(days: Sequence[tuple[dt.date, int, int]]) -> str:
+    """A campaign's course: e-mails sent and answers received per day, side by side."""
+    title = "Sent and answered per day"
+    desc = ("; ".join(f"{day.isoformat()}: {sent} sent, {answered} answered" for day, sent, answered in days)
+            if days else "Nothing sent yet.")
+
+    def draw(fig, ax):
+        import matplotlib.dates as mdates
+
+        _grid(ax, "y")
+        if not days:
+            ax.set_xticks([])
+            ax.set_yticks([])
+            _empty_note(ax, "Nothing sent yet")
+            return
+        when = [dt.datetime.combine(day, dt.time()) for day, _, _ in days]  # the pair centred on its day's tick
+        offset = dt.timedelta(hours=5)
+        ax.bar([d - offset for d in when], [s for _, s, _ in days], width=0.4, color=GRID, edgecolor=MUTED,
+               linewidth=0.5, label="sent")
+        ax.bar([d + offset for d in when], [a for _, _, a in days], width=0.4, color=ACCENT, label="answered")
+        ax.yaxis.get_major_locator().set_params(integer=True)
+        locator = mdates.AutoDateLocator(minticks=2, maxticks=7)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        if len(when) == 1:
+            ax.set_xlim(when[0] - dt.timedelta(days=2), when[0] + dt.timedelta(days=2))
+        ax.set_ylim(0, max(max(s, a) for _, s, a in days) * 1.15 or 1)
+        ax.legend(loc="lower right", ncols=2, bbox_to_anchor=(1, 1.0), fontsize=9, borderaxespad=0)
+        ax.set_ylabel("per day")
+
+    key = ("course", tuple((d.isoformat(), s, a) for d, s, a in days))
+    return _render(draw, (WIDTH_IN, 3.0), title, desc, key=key)
 
 
 def sentiment_by_theme_svg(counts: dict[str, dict[str, int]]) -> str:

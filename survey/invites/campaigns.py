@@ -27,7 +27,7 @@ from flask import current_app
 from survey.db import db
 from survey.invites.compose import Composer, InvitationLinks, new_token, sender_address
 from survey.invites.contacts import ATTRIBUTE_NAME, attribute_key
-from survey.invites.models import Campaign, Invitation, OutboxMessage, recipient_domain
+from survey.invites.models import SKIP_REASONS, Campaign, Invitation, OutboxMessage, recipient_domain
 from survey.models import Contact, Survey, utcnow
 from survey.operations import OperationError
 from survey.schedule import refusal_for_staff
@@ -36,19 +36,24 @@ from survey.tokens import hash_token
 # Contacts per chunk (one commit each, about 15 MB of messages in memory); see
 # benchmarks/README.md: a commit with fsync costs as much as building ~100 messages.
 QUEUE_CHUNK = 2000
+# How long a campaign being queued stays its worker's before another may take it up
+# (renewed after every chunk, so only a stopped worker's campaign is taken over).
+QUEUE_LEASE = dt.timedelta(minutes=10)
 
 
-def parse_segment(conditions: Iterable[str]) -> dict[str, list[str]]:
-    """``["plan=pro,business", "region=north"]`` -> ``{"plan": ["pro", "business"], "region": ["north"]}``."""
+def parse_segment(conditions: Iterable[str], label: str = "--where") -> dict[str, list[str]]:
+    """``["plan=pro,business", "region=north"]`` -> ``{"plan": ["pro", "business"], "region": ["north"]}``.
+
+    ``label`` names the input in messages (the dashboard says ``line 2:``)."""
     segment: dict[str, list[str]] = {}
     for condition in conditions:
         key, sep, values = condition.partition("=")
         key = attribute_key(key)
         if not sep or not ATTRIBUTE_NAME.match(key):
-            raise OperationError(f"--where {condition!r} must look like attribute=value (e.g. plan=pro)")
+            raise OperationError(f"{label} {condition!r} must look like attribute=value (e.g. plan=pro)")
         wanted = [v.strip() for v in values.split(",") if v.strip()]
         if not wanted:
-            raise OperationError(f"--where {condition!r} names no value")
+            raise OperationError(f"{label} {condition!r} names no value")
         segment.setdefault(key, []).extend(wanted)
     return segment
 
@@ -59,6 +64,48 @@ def segment_filter(segment: dict[str, list[str]]) -> sa.ColumnElement[bool]:
 
 def segment_query(segment: dict[str, list[str]]) -> sa.Select:
     return sa.select(Contact).where(segment_filter(segment)).order_by(Contact.id)
+
+
+def may_invite(cutoff: dt.datetime) -> sa.ColumnElement[bool]:
+    """The contacts a campaign may e-mail: neither unsubscribed nor bounced, nor surveyed since ``cutoff``."""
+    return sa.and_(Contact.unsubscribed_at.is_(None), Contact.bounced_at.is_(None),
+                   sa.or_(Contact.last_surveyed_at.is_(None), Contact.last_surveyed_at <= cutoff))
+
+
+def skip_reason() -> sa.ColumnElement[str]:
+    """Why a contact that ``may_invite`` refuses gets no e-mail (a SKIP_REASONS entry)."""
+    return sa.case((Contact.unsubscribed_at.is_not(None), "unsubscribed"),
+                   (Contact.bounced_at.is_not(None), "bounced"), else_="throttled")
+
+
+def throttle_days_for(survey: Survey) -> int:
+    """Days a contact is left alone after an invitation: the survey's own setting, else THROTTLE_DAYS."""
+    return survey.throttle_days if survey.throttle_days is not None else current_app.config["THROTTLE_DAYS"]
+
+
+@dataclass
+class AudiencePreview:
+    """What a campaign to ``segment`` would do now: how many get the e-mail, how many are skipped and why."""
+
+    segment: dict[str, list[str]]
+    throttle_days: int
+    invited: int
+    skipped: dict[str, int]  # SKIP_REASONS entry -> contacts
+
+    @property
+    def total(self) -> int:
+        return self.invited + sum(self.skipped.values())
+
+
+def preview_audience(survey: Survey, segment: dict[str, list[str]], now: dt.datetime | None = None) -> AudiencePreview:
+    """Count the segment by what queueing would do to each contact now: the rules ``_queue_chunk`` applies."""
+    throttle_days = throttle_days_for(survey)
+    cutoff = (now or utcnow()) - dt.timedelta(days=throttle_days)
+    outcome = sa.case((may_invite(cutoff), "invited"), else_=skip_reason())
+    counts = dict(db.session.execute(sa.select(outcome, sa.func.count()).where(segment_filter(segment))
+                                     .group_by(outcome)).all())
+    return AudiencePreview(segment=segment, throttle_days=throttle_days, invited=counts.pop("invited", 0),
+                           skipped={reason: counts.get(reason, 0) for reason in SKIP_REASONS if reason != "cancelled"})
 
 
 def describe_segment(segment: dict[str, list[str]]) -> str:
@@ -94,7 +141,7 @@ def composer_for(campaign: Campaign, *, reminder: bool, now: dt.datetime) -> Com
     survey = campaign.survey
     links = Links(campaign.base_url)
     return Composer(survey=survey, sender=campaign.sender, links_for=lambda token: links.for_token(survey, token),
-                    expires_at=campaign.created_at + dt.timedelta(days=campaign.expiry_days), reminder=reminder,
+                    expires_at=campaign.links_expire_at, reminder=reminder,
                     unsubscribe_mailto=current_app.config.get("MAIL_UNSUBSCRIBE_MAILTO"), now=now)
 
 
@@ -127,6 +174,19 @@ def send_campaign(survey: Survey, *, base_url: str, segment: dict[str, list[str]
     throttle window (the survey's ``throttle_days``, else ``THROTTLE_DAYS``),
     get a ``suppressed`` invitation with the reason instead of an e-mail.
     """
+    now = now or utcnow()
+    campaign = create_campaign(survey, base_url=base_url, segment=segment, name=name, expiry_days=expiry_days,
+                               sender=sender, now=now)
+    return queue_campaign(campaign, now=now)
+
+
+def create_campaign(survey: Survey, *, base_url: str, segment: dict[str, list[str]] | None = None,
+                    name: str | None = None, expiry_days: int | None = None, sender: str | None = None,
+                    send_at: dt.datetime | None = None, remind_after_days: int | None = None,
+                    created_by_id: int | None = None, submission_key: str | None = None,
+                    now: dt.datetime | None = None) -> Campaign:
+    """Check and store a campaign (one commit): ``queueing`` to be queued now by the caller, or
+    ``scheduled`` for ``send_at`` (survey.invites.scheduling queues it then)."""
     config = current_app.config
     now = now or utcnow()
     segment = segment or {}
@@ -142,26 +202,41 @@ def send_campaign(survey: Survey, *, base_url: str, segment: dict[str, list[str]
     expiry_days = config["INVITATION_EXPIRY_DAYS"] if expiry_days is None else expiry_days
     if not isinstance(expiry_days, int) or expiry_days < 1:
         raise OperationError("invitations must stay valid for at least one day")
-    throttle_days = survey.throttle_days if survey.throttle_days is not None else config["THROTTLE_DAYS"]
+    if remind_after_days is not None and not 1 <= remind_after_days < expiry_days:
+        raise OperationError(f"a reminder must come 1 to {expiry_days - 1} days after the e-mail, while its "
+                             f"links work ({expiry_days} days)")
+    if send_at is not None and send_at <= now:
+        raise OperationError(f"the send time {send_at:%Y-%m-%d %H:%M} UTC has passed; choose a later time "
+                             "or send now")
     if db.session.scalar(sa.select(Contact.id).where(segment_filter(segment)).limit(1)) is None:
         raise OperationError(f"no contact matches {describe_segment(segment)}; nothing was queued")
-    campaign = Campaign(survey=survey, name=(name or f"{survey.name} {now:%Y-%m-%d %H:%M}")[:200],
+    scheduled = send_at is not None
+    campaign = Campaign(survey=survey, name=(name or f"{survey.name} {(send_at or now):%Y-%m-%d %H:%M}")[:200],
                         segment=segment, base_url=links.base_url, sender=sender, expiry_days=expiry_days,
-                        throttle_days=throttle_days, created_at=now)
+                        throttle_days=throttle_days_for(survey), created_at=now,
+                        state="scheduled" if scheduled else "queueing", send_at=send_at,
+                        queued_at=None if scheduled else now,
+                        lease_until=None if scheduled else now + QUEUE_LEASE, remind_after_days=remind_after_days,
+                        created_by_id=created_by_id, submission_key=submission_key)
     db.session.add(campaign)
     db.session.commit()
-    return queue_campaign(campaign, now=now)
+    return campaign
 
 
 def queue_campaign(campaign: Campaign, *, now: dt.datetime | None = None) -> CampaignResult:
     """Invite every contact of the campaign's segment it has not accounted for yet, chunk by chunk."""
     now = now or utcnow()
-    if not campaign.survey.is_open:
-        raise OperationError(f"survey {campaign.survey.public_key} is closed; open it before inviting anyone")
+    if campaign.state in ("scheduled", "cancelled", "refused"):
+        raise OperationError(f"campaign {campaign.id} is {campaign.state}"
+                             + (f" for {campaign.send_at:%Y-%m-%d %H:%M} UTC; it is queued then"
+                                if campaign.state == "scheduled" else "; nothing was queued"))
+    refusal = refusal_for_staff(campaign.survey, now)
+    if refusal:
+        raise OperationError(refusal)
     campaign_id = campaign.id
     composer = composer_for(campaign, reminder=False, now=now)
     cutoff = now - dt.timedelta(days=campaign.throttle_days)
-    expires_at = campaign.created_at + dt.timedelta(days=campaign.expiry_days)
+    expires_at = campaign.links_expire_at
     not_yet = ~sa.exists().where(Invitation.campaign_id == campaign_id, Invitation.contact_id == Contact.id)
     audience = sa.and_(segment_filter(campaign.segment or {}), not_yet)
     last_id = 0
@@ -172,7 +247,10 @@ def queue_campaign(campaign: Campaign, *, now: dt.datetime | None = None) -> Cam
             break
         last_id = ids[-1]
         _queue_chunk(campaign_id, ids, composer, cutoff, expires_at, now)
+        _hold(campaign_id, Campaign.state == "queueing", lease_until=utcnow() + QUEUE_LEASE)
         db.session.commit()
+    _hold(campaign_id, Campaign.state == "queueing", state="queued", lease_until=None)
+    db.session.commit()
     counts = dict(db.session.execute(
         sa.select(sa.func.coalesce(Invitation.skip_reason, "queued"), sa.func.count())
         .where(Invitation.campaign_id == campaign_id).group_by(Invitation.skip_reason)).all())
@@ -181,14 +259,18 @@ def queue_campaign(campaign: Campaign, *, now: dt.datetime | None = None) -> Cam
                           throttled=counts.get("throttled", 0))
 
 
+def _hold(campaign_id: int, condition, **values) -> None:
+    db.session.execute(sa.update(Campaign).where(Campaign.id == campaign_id, condition).values(**values),
+                       execution_options={"synchronize_session": False})
+
+
 def _queue_chunk(campaign_id: int, ids: list[int], composer: Composer, cutoff: dt.datetime,
                  expires_at: dt.datetime, now: dt.datetime) -> None:
     # A conditional UPDATE, so two campaigns sent at the same moment cannot both take the same
     # contact (PostgreSQL re-checks the condition under the row lock; SQLite has one writer).
     claimed = db.session.execute(
         sa.update(Contact)
-        .where(Contact.id.in_(ids), Contact.unsubscribed_at.is_(None), Contact.bounced_at.is_(None),
-               sa.or_(Contact.last_surveyed_at.is_(None), Contact.last_surveyed_at <= cutoff))
+        .where(Contact.id.in_(ids), may_invite(cutoff))
         .values(last_surveyed_at=now)
         .returning(Contact.id, Contact.email, Contact.name),
         execution_options={"synchronize_session": False},
@@ -205,9 +287,7 @@ def _queue_chunk(campaign_id: int, ids: list[int], composer: Composer, cutoff: d
         connection.execute(sa.insert(OutboxMessage.__table__), [
             outbox_row(invitation_ids[contact_id], "invitation", composer.build(email, name, tokens[contact_id]), now)
             for contact_id, email, name in claimed])
-    reason = sa.case((Contact.unsubscribed_at.is_not(None), "unsubscribed"),
-                     (Contact.bounced_at.is_not(None), "bounced"), else_="throttled")
-    skipped = sa.select(sa.literal(campaign_id), Contact.id, sa.literal("suppressed"), reason,
+    skipped = sa.select(sa.literal(campaign_id), Contact.id, sa.literal("suppressed"), skip_reason(),
                         sa.literal(expires_at, sa.DateTime), sa.literal(now, sa.DateTime)).where(
         Contact.id.in_(ids),
         ~sa.exists().where(Invitation.campaign_id == campaign_id, Invitation.contact_id == Contact.id))
@@ -221,6 +301,7 @@ class ReminderResult:
     not_due: int
     unsubscribed: int
     expired: int
+    closed: int = 0  # not reminded: their survey is closed (by hand, by date or by its cap)
 
 
 def queue_reminders(*, after: dt.timedelta, survey: Survey | None = None, campaign: Campaign | None = None,
@@ -241,12 +322,20 @@ def queue_reminders(*, after: dt.timedelta, survey: Survey | None = None, campai
         scope.append(inv.campaign_id.in_(sa.select(Campaign.id).where(Campaign.survey_id == survey.id)))
     if campaign is not None:
         scope.append(inv.campaign_id == campaign.id)
+    scope.append(inv.campaign_id.not_in(sa.select(Campaign.id).where(Campaign.state == "cancelled")))
+    closed = _campaigns_of_closed_surveys(scope, now)
+    closed_count = 0
+    if closed:
+        closed_count = db.session.scalar(sa.select(sa.func.count()).select_from(inv)
+                                         .where(*scope, inv.campaign_id.in_(closed)))
+        scope.append(inv.campaign_id.not_in(closed))
     suppressed = sa.or_(Contact.unsubscribed_at.is_not(None), Contact.bounced_at.is_not(None))
     category = sa.case((suppressed, "unsubscribed"), (inv.expires_at <= now, "expired"),
                        (sa.or_(inv.sent_at.is_(None), inv.sent_at > now - after), "not_due"), else_="due")
     counts = dict(db.session.execute(sa.select(category, sa.func.count()).select_from(inv).join(
         Contact, Contact.id == inv.contact_id).where(*scope).group_by(category)).all())
-    result = ReminderResult(0, counts.get("not_due", 0), counts.get("unsubscribed", 0), counts.get("expired", 0))
+    result = ReminderResult(0, counts.get("not_due", 0), counts.get("unsubscribed", 0), counts.get("expired", 0),
+                            closed_count)
     due = sa.and_(*scope, ~suppressed, inv.expires_at > now, inv.sent_at <= now - after)
     composers: dict[int, Composer] = {}
     last_id = 0
@@ -277,3 +366,13 @@ def queue_reminders(*, after: dt.timedelta, survey: Survey | None = None, campai
         result.reminded += len(messages)
         db.session.commit()
     return result
+
+
+def _campaigns_of_closed_surveys(scope: list, now: dt.datetime) -> list[int]:
+    """The campaigns with reminder candidates in ``scope`` whose survey takes no answers now."""
+    campaign_ids = sa.select(Invitation.campaign_id).where(*scope).distinct()
+    campaigns = db.session.execute(sa.select(Campaign.id, Campaign.survey_id).where(Campaign.id.in_(campaign_ids))).all()
+    surveys = {survey_id for _, survey_id in campaigns}
+    closed = {survey.id for survey in db.session.scalars(sa.select(Survey).where(Survey.id.in_(surveys)))
+              if refusal_for_staff(survey, now)}
+    return [campaign_id for campaign_id, survey_id in campaigns if survey_id in closed]

@@ -26,7 +26,7 @@ from flask.cli import AppGroup
 
 from survey.cli import add_group, find_survey, json_option, problems_json, survey_option
 from survey.db import db
-from survey.invites import delivery, operations
+from survey.invites import delivery, operations, scheduling
 from survey.invites.models import INVITATION_STATUSES, OUTBOX_STATES, Campaign, Invitation, OutboxMessage
 from survey.invites.mailer import MailNotConfigured
 from survey.operations import OperationError
@@ -191,6 +191,15 @@ def _say_queued(result: operations.CampaignResult) -> None:
                f"{result.throttled} surveyed within {result.campaign.throttle_days} days")
 
 
+def _say_scheduled(report: scheduling.SchedulerReport) -> None:
+    for result in report.queued:
+        _say_queued(result)
+    for campaign_id, why in report.refused:
+        click.echo(f"campaign {campaign_id} was due but not sent: {why}", err=True)
+    if report.reminded:
+        click.echo(f"{report.reminded} reminder(s) queued")
+
+
 def _check_bounce_address() -> str | None:
     """MAIL_BOUNCE_ADDRESS, refused with a message if it cannot carry a tag."""
     from survey.invites.bounces import split_bounce_address
@@ -244,6 +253,7 @@ def deliver_command(loop: bool, interval: float, batch_size: int | None, as_json
         delivery.deliver_forever(interval=interval, batch_size=batch_size, should_stop=lambda: stop["now"],
                                  on_report=show)
         return
+    _say_scheduled(scheduling.run_due())
     report = delivery.deliver(batch_size=batch_size, should_stop=lambda: stop["now"], transport=transport)
     show(report)
     if report.failed or report.uncertain:
@@ -262,7 +272,8 @@ def remind_command(after: dt.timedelta, key: str | None, campaign_id: int | None
     campaign = _campaign(campaign_id) if campaign_id else None
     result = operations.queue_reminders(after=delay, survey=survey, campaign=campaign)
     click.echo(f"{result.reminded} reminder(s) queued; not yet due {result.not_due}; skipped "
-               f"{result.unsubscribed} unsubscribed or bounced, {result.expired} expired")
+               f"{result.unsubscribed} unsubscribed or bounced, {result.expired} expired"
+               + (f", {result.closed} of closed surveys" if result.closed else ""))
 
 
 def _campaign(campaign_id: int) -> Campaign:
@@ -292,6 +303,11 @@ def status_command(campaign_id: int | None, key: str | None, as_json: bool) -> N
         return
     for s in stats:
         rate = "–" if s["response_rate"] is None else f"{s['response_rate']:.1%}"
+        if s["state"] in ("scheduled", "cancelled", "refused"):
+            when = f" for {s['send_at']} UTC" if s["state"] == "scheduled" else ""
+            click.echo(f"campaign {s['campaign']} {s['name']!r} (survey {s['survey']}): {s['state']}{when}")
+            if s["state"] == "scheduled":
+                continue
         click.echo(f"campaign {s['campaign']} {s['name']!r} (survey {s['survey']}, {s['segment']}): "
                    f"invited {s['invited']}, queued {s['queued']}, sent {s['sent']}, failed {s['failed']}, "
                    f"answered {s['answered']} ({rate}), expired {s['expired']}, reminded {s['reminded']}; "

@@ -375,8 +375,11 @@ def deliver(*, batch_size: int | None = None, max_batches: int | None = None,
 def deliver_forever(*, interval: float, batch_size: int | None = None, should_stop: Callable[[], bool],
                     on_report: Callable[[DeliveryReport], None] = lambda report: None) -> None:
     """The worker service: deliver what is due, sleep ``interval`` seconds, repeat until stopped."""
+    from survey.invites.scheduling import run_due
+
     while not should_stop():
         try:
+            run_due()  # the campaigns and reminders that fell due, queued before this pass sends
             report = deliver(batch_size=batch_size, should_stop=should_stop)
         except sa.exc.OperationalError as exc:
             # The database is restarting or busy: claims are safe to retry, so wait and try again.

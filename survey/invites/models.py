@@ -16,14 +16,18 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from survey.db import db
-from survey.models import Contact, Response, Survey, utcnow
+from survey.models import Contact, Response, Survey, User, utcnow
 
 # What the database stores. "expired" is derived (see Invitation.status) so
 # it can never disagree with the clock.
 INVITATION_STATES = ("queued", "sent", "failed", "answered", "suppressed")
 INVITATION_STATUSES = INVITATION_STATES + ("expired",)
 # Why a contact in the segment got no e-mail.
-SKIP_REASONS = ("unsubscribed", "bounced", "throttled")
+# "cancelled": an admin cancelled the campaign before its e-mail left.
+SKIP_REASONS = ("unsubscribed", "bounced", "throttled", "cancelled")
+# scheduled -> queueing -> queued; scheduled -> cancelled; scheduled -> refused (its survey
+# had closed when it fell due); queued -> cancelled (its mail not yet sent is cancelled).
+CAMPAIGN_STATES = ("scheduled", "queueing", "queued", "cancelled", "refused")
 MESSAGE_KINDS = ("invitation", "reminder")
 # queued -> sending -> sent; queued -> failed (given up); sending -> uncertain
 # (a worker died between the end of the data and the server's reply);
@@ -51,14 +55,42 @@ class Campaign(db.Model):
     expiry_days: Mapped[int]
     throttle_days: Mapped[int]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # See CAMPAIGN_STATES; campaigns sent from the command line are queued at once.
+    state: Mapped[str] = mapped_column(sa.String(12), default="queued", server_default="queued")
+    # When it is to go out (None: at once), when its queueing started, and while it is
+    # being queued, until when the worker holding it may (survey.invites.scheduling).
+    send_at: Mapped[Optional[dt.datetime]]
+    queued_at: Mapped[Optional[dt.datetime]]
+    lease_until: Mapped[Optional[dt.datetime]]
+    # One reminder to those who have not answered this many days after their e-mail.
+    remind_after_days: Mapped[Optional[int]]
+    # When the scheduler last looked for its reminders due (it looks at most hourly).
+    reminders_checked_at: Mapped[Optional[dt.datetime]]
+    cancelled_at: Mapped[Optional[dt.datetime]]
+    # Why it did not go out (a refusal), for the campaign page.
+    problem: Mapped[Optional[str]] = mapped_column(sa.String(500))
+    created_by_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    # The dashboard form's one-time key: a form sent twice (a double click, a reload)
+    # finds the campaign the first one made instead of making a second.
+    submission_key: Mapped[Optional[str]] = mapped_column(sa.String(64), unique=True)
 
     survey: Mapped[Survey] = relationship()
+    created_by: Mapped[Optional[User]] = relationship()
     invitations: Mapped[list["Invitation"]] = relationship(back_populates="campaign", passive_deletes=True)
 
     __table_args__ = (
         sa.CheckConstraint("expiry_days > 0", name="expiry_positive"),
         sa.CheckConstraint("throttle_days >= 0", name="throttle_not_negative"),
+        sa.CheckConstraint(f"state IN {CAMPAIGN_STATES}", name="state_known"),
+        sa.CheckConstraint("remind_after_days IS NULL OR remind_after_days > 0", name="remind_after_positive"),
+        # The scheduler's look-up: scheduled campaigns by due time.
+        sa.Index("ix_campaigns_state_send_at", "state", "send_at"),
     )
+
+    @property
+    def links_expire_at(self) -> dt.datetime:
+        """Its links work ``expiry_days`` from when it went out (a scheduled one: from its send time)."""
+        return (self.queued_at or self.created_at) + dt.timedelta(days=self.expiry_days)
 
     def __repr__(self) -> str:
         return f"<Campaign {self.id} survey={self.survey_id} {self.name!r}>"

@@ -16,7 +16,7 @@ from survey.invites.answers import (  # noqa: F401
 )
 from survey.invites.bounce_handling import BounceOutcome, record_bounce  # noqa: F401
 from survey.invites.campaigns import (  # noqa: F401
-    CampaignResult, Links, ReminderResult, describe_segment, parse_segment, queue_campaign, queue_reminders,
-    segment_query, send_campaign,
+    CampaignResult, Links, ReminderResult, create_campaign, describe_segment, parse_segment, queue_campaign,
+    queue_reminders, segment_query, send_campaign,
 )
 from survey.invites.reporting import campaign_stats  # noqa: F401

@@ -36,10 +36,11 @@ def campaign_stats(campaign: Campaign, now: dt.datetime | None = None) -> dict:
         "failed": count(inv.state == "failed"),
         "answered": count(inv.answered_at.is_not(None)),
         "expired": count(inv.status_is("expired", now)),
-        "suppressed": count(inv.state == "suppressed", inv.skip_reason != "throttled"),
+        "suppressed": count(inv.skip_reason.in_(("unsubscribed", "bounced"))),
         "skipped_unsubscribed": count(inv.skip_reason == "unsubscribed"),
         "skipped_bounced": count(inv.skip_reason == "bounced"),
         "skipped_throttled": count(inv.skip_reason == "throttled"),
+        "skipped_cancelled": count(inv.skip_reason == "cancelled"),
         "reminded": count(inv.reminded_at.is_not(None)),
     }
     row = db.session.execute(sa.select(*(c.label(n) for n, c in counted.items()))
@@ -56,6 +57,8 @@ def campaign_stats(campaign: Campaign, now: dt.datetime | None = None) -> dict:
         "name": campaign.name,
         "segment": describe_segment(campaign.segment or {}),
         "created_at": campaign.created_at.isoformat(timespec="seconds"),
+        "state": campaign.state,
+        "send_at": campaign.send_at and campaign.send_at.isoformat(timespec="seconds"),
         **numbers,
         "response_rate": round(answered / sent, 4) if sent else None,
         "channel": "email",
