@@ -162,18 +162,22 @@ def timed_analyze(instance: Path, key: str, out: Path, workers: int = 0) -> dict
         output, errors = stdout.read(), stderr.read()
     if proc.returncode != 0:
         sys.exit(f"flask analyze failed ({proc.returncode}):\n{output}\n{errors}")
+    phases = json.loads(output)["phases"]
     # CPU seconds too: on a busy machine the wall time says more about the neighbours than about us.
     return {"seconds": round(seconds, 1), "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
-            "peak_mb": round(usage.ru_maxrss / 1024), "load_average": round(os.getloadavg()[0], 2),
-            "phases": json.loads(output)["phases"], "output": output}
+            # Phases reset the peak as they start (survey.insights.phases), so the run's peak is theirs.
+            "peak_mb": max([round(usage.ru_maxrss / 1024)] + [p["peak_mb"] for p in phases]),
+            "load_average": round(os.getloadavg()[0], 2), "phases": phases, "output": output}
 
 
 def print_phases(title: str, run: dict) -> None:
     print(f"{title}: {run['seconds']} s wall, {run['cpu_seconds']} s CPU, peak {run['peak_mb']} MB "
           f"(load average {run['load_average']})", file=sys.stderr)
     for p in run["phases"]:
-        print(f"  {p['phase']:<40} {p['seconds']:>7.1f} s {p['cpu_seconds']:>7.1f} s CPU {p['peak_mb']:>6} MB peak",
-              file=sys.stderr)
+        children = (f" (+ child processes: {p['children_cpu_seconds']:.1f} s CPU, peak {p['children_peak_mb']} MB)"
+                    if "children_peak_mb" in p and p["phase"].startswith("labelling") else "")
+        print(f"  {p['phase']:<40} {p['seconds']:>7.1f} s {p['cpu_seconds']:>7.1f} s CPU {p['peak_mb']:>6} MB peak"
+              f"{children}", file=sys.stderr)
 
 
 def screenshot(html: Path, png: Path, width: int = 1100, height: int = 2000) -> None:

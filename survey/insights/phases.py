@@ -72,6 +72,10 @@ class PhaseLog:
             rss = _status_kb("VmRSS")
             if rss is not None:
                 entry["rss_after_mb"] = round(rss / 1024)
+            children = resource.getrusage(resource.RUSAGE_CHILDREN)
+            if children.ru_maxrss:  # labelling child processes (flask analyze --workers), once they ended
+                entry["children_peak_mb"] = round(children.ru_maxrss / 1024)
+                entry["children_cpu_seconds"] = round(children.ru_utime + children.ru_stime, 2)
             self.phases.append(entry)
             log.info("analysis phase %s: %.1f s wall, %.1f s CPU, peak %d MB", name, entry["seconds"],
                      entry["cpu_seconds"], entry["peak_mb"])
