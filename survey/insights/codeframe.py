@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -48,7 +48,7 @@ class CodeframeFindings:
     probabilities: dict[str, dict[int, float]] = field(default_factory=dict)
 
 
-def sort_survey(survey_id: int, clauses: Sequence[NegativeClause], background: list[str], total_comments: int,
+def sort_survey(survey_id: int, clauses: Sequence[NegativeClause], background: Iterable[str], total_comments: int,
                 scores: ScoreTotals) -> CodeframeFindings:
     """Sort ``clauses`` into the survey's codeframe and propose pain points from the rest."""
     from analysis.painpoints import pain_point_impact  # one impact formula for discovered and codeframe pain points

@@ -114,11 +114,13 @@ def run_analysis(survey: Survey | None, since: dt.datetime | None, out_dir: Path
     with phases.phase("labelling and storing labels"):
         labelled = label_new_comments(labeller, survey.id if survey else None, since, batch_size, progress,
                                       workers)
-    findings = find_insights(surveys, since, labeller.version, phase=phases.phase)
+    version = labeller.version
+    del labeller  # the model is not needed past labelling: its memory goes to the grouping
+    findings = find_insights(surveys, since, version, phase=phases.phase)
     with phases.phase("building the report"):
         report = build_report(
             surveys=findings.surveys, sentiment_by_theme=findings.sentiment_by_theme,
-            pain_points=findings.pain_points, model_version=labeller.version, labelled_now=labelled,
+            pain_points=findings.pain_points, model_version=version, labelled_now=labelled,
             generated_at=started,
             scope={"survey": survey.public_key if survey else None,
                    "since": since.date().isoformat() if since else None,
@@ -128,14 +130,14 @@ def run_analysis(survey: Survey | None, since: dt.datetime | None, out_dir: Path
     out_dir = out_dir or _default_report_dir(survey, started)
     try:
         with phases.phase("writing report files"):
-            write_report(out_dir, report, queries.response_rows(survey_ids, since, labeller.version,
+            write_report(out_dir, report, queries.response_rows(survey_ids, since, version,
                                                                 findings.pain_points))
     except OSError as exc:
         if created:
             remove_partial(out_dir)
         raise AnalysisError(f"could not write the report to {out_dir}: {exc}") from None
     with phases.phase("storing the run and its pain points"):
-        run = record_run(survey, surveys, labeller.version, started, out_dir, findings, report)
+        run = record_run(survey, surveys, version, started, out_dir, findings, report)
     return AnalysisOutcome(run, report, out_dir, phases.phases)
 
 
@@ -251,8 +253,8 @@ def find_insights(surveys: list[Survey], since: dt.datetime | None, version: str
                                  total=float(sum(s * n for s, n in score_counts.items())),
                                  low=spec.low, high=spec.high)
         with phase("reading negative clauses"):
-            background: list[str] = []
-            clauses = list(queries.negative_clauses([survey.id], since, version, background))
+            clauses = list(queries.negative_clauses([survey.id], since, version))
+            background = queries.background_clauses([survey.id], since, version)  # streamed when used
         with phase("comment periods"):
             periods = codeframe.comment_periods(survey.id, since, period)
         if has_codeframe(survey.id):
