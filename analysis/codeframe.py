@@ -1,31 +1,39 @@
-"""Sorting negative clauses into a codeframe: the team's own named pain points.
+"""Sorting negative comments into a codeframe: the team's own named pain points.
 
 Input: the codeframe's pain points (a name, optional keywords), example texts
 for each (the team's examples and the comments analysts confirmed) and the
-clauses to sort. Output: for each clause, the pain points it belongs to with a
-probability -- several are fine, none is an honest answer. Pure and
+comments to sort. Output: for each comment, the pain points it belongs to
+with a probability -- several are fine, none is an honest answer. Pure and
 deterministic; no Flask.
 
-How:
+How (each step measured on the tuning half of ``benchmarks/codeframe.py``):
 
 1. **Features**: the complaint units of :mod:`analysis.complaint_terms`
    (stemmed content words, negation kept as "not", their bigrams; handles and
    URLs dropped) and character 2-5-grams within words (misspellings,
-   "cancelled"/"canceled"), TF-IDF weighed over the examples *and* the clauses
-   to sort: the run's own texts say which words are rare.
+   "cancelled"/"canceled"), TF-IDF weighed over the examples, the comments to
+   sort and the run's other clauses (``background``); plus
+   :data:`LSA_DIMENSIONS` latent dimensions (truncated SVD) learnt from those
+   same texts, so that twenty examples also reach the words they do not say
+   but that occur alongside theirs ("bag", "luggage", "suitcase").
 2. **A classifier** (multinomial logistic regression, balanced classes) fit on
    the examples; each keyword is one more short example of its pain point.
-3. **Self-training**: twenty examples are few, the clauses to sort are many.
-   For :data:`SELF_TRAINING_ROUNDS` rounds, the clauses the model is surest of
-   (per pain point, at most :data:`PSEUDO_PER_EXAMPLE` times its examples, and
-   only above the threshold) join the training set at weight
-   :data:`PSEUDO_WEIGHT`, and the model is fit again (Yarowsky 1995; Lee 2013).
-4. **Threshold, calibrated on held-out examples**: out-of-fold probabilities
-   of the examples' own pain point give the value a true member usually
-   reaches; a clause whose best probability stays below it is "none".
+3. **Calibration**: the examples' out-of-fold scores set a temperature
+   (Guo et al. 2017) so probabilities mean what they say.
+4. **Prior correction**: balanced training treats every pain point as equally
+   common, so a rare one (damaged bags) swallows the comments of common ones.
+   The share of each pain point among the comments being sorted is estimated
+   by EM (Saerens, Latinne & Decaestecker 2002), stopped after
+   :data:`PRIOR_EM_STEPS` steps because with twenty examples the posteriors are
+   too rough for EM's fixed point (which starves the rare points); the
+   probabilities are corrected for it.
+5. **"None"**: a comment whose best point's corrected probability stays below
+   :data:`NONE_FACTOR` times that point's share (for a point that holds most
+   comments: halfway from its share to certain) says little more about it
+   than any comment does: none.
    A second pain point is kept when it comes close to the first
-   (:data:`SECOND_RATIO`) and also passes the threshold.
-5. **Keywords** always assign: a clause that says a pain point's keyword (as a
+   (:data:`SECOND_RATIO`).
+6. **Keywords** always assign: a comment that says a pain point's keyword (as a
    stemmed phrase) is in it, whatever the model says.
 """
 
@@ -38,25 +46,32 @@ import numpy as np
 
 from analysis import complaint_terms as terms
 
-#: Self-training rounds over the clauses being sorted.
-SELF_TRAINING_ROUNDS = 2
-#: Per round, at most this many pseudo-labelled clauses per example of a pain point.
-PSEUDO_PER_EXAMPLE = 3
-#: The weight of a pseudo-labelled clause relative to an example.
-PSEUDO_WEIGHT = 0.5
-#: The held-out examples' own-point probability at this quantile is the "none" threshold:
-#: about this share of true members would be missed by the threshold alone.
-THRESHOLD_QUANTILE = 0.25
+#: Latent (LSA) dimensions learnt from the run's texts, and their weight beside the TF-IDF features.
+LSA_DIMENSIONS = 100
+LSA_WEIGHT = 0.5
+#: The texts the vocabulary and latent dimensions are learnt from, at most (a fixed-seed sample beyond).
+MAX_FIT_TEXTS = 30_000
+#: The sharpest temperature allowed: with a handful of examples every fold can be right by luck, and
+#: the calibration would then sharpen without limit, so that a comment about something else entirely
+#: (a bill, when the points are about waits and engineers) is sure of the point its few shared words lean to.
+MIN_TEMPERATURE = 0.2
+#: EM steps of the prior correction (see step 4 of the module's docstring).
+PRIOR_EM_STEPS = 3
+#: A comment is "none" when its best point's corrected probability is below this many times the point's
+#: share among the comments (for a point holding most of them: below halfway from its share to certain).
+NONE_FACTOR = 1.5
 #: A second pain point is kept when its probability is at least this share of the first's.
 SECOND_RATIO = 0.85
+#: Texts are sorted in chunks of this many (memory stays flat on large surveys).
+CHUNK = 20_000
 #: Keyword assignments carry this probability.
 KEYWORD_PROBABILITY = 1.0
-C = 4.0
+C = 1.0
 
 
 @dataclass(frozen=True)
 class Assignment:
-    """One pain point of a clause and how sure the sort is."""
+    """One pain point of a comment and how sure the sort is."""
 
     name: str
     probability: float
@@ -69,16 +84,19 @@ class CodeframeSorter:
 
     names: list[str]
     keywords: dict[str, list[str]] = field(default_factory=dict)
-    threshold: float = 0.5
+    #: Each point's estimated share among the comments sorted (uniform until estimated).
+    prior: np.ndarray | None = None
+    temperature: float = 1.0
     _vectorizer: object = None
+    _lsa: object = None
     _model: object = None
     _keyword_units: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ #
     @classmethod
     def fit(cls, examples: Sequence[tuple[str, str]], keywords: dict[str, list[str]] | None = None,
-            unlabelled: Sequence[str] = (), seed: int = 0) -> "CodeframeSorter":
-        """Train from ``(text, pain point name)`` examples, keywords and the texts to sort."""
+            unlabelled: Sequence[str] = (), background: Sequence[str] = (), seed: int = 0) -> "CodeframeSorter":
+        """Train from ``(text, pain point name)`` examples, keywords, the texts to sort and the run's other texts."""
         keywords = {name: [k for k in kws if k.strip()] for name, kws in (keywords or {}).items()}
         texts = [t for t, _ in examples]
         labels = [n for _, n in examples]
@@ -94,42 +112,37 @@ class CodeframeSorter:
             # One pain point: nothing to tell apart; membership rests on keywords alone.
             return sorter
         unlabelled = list(unlabelled)
-        sorter._vectorizer = _vectorizer()
-        x_all = sorter._vectorizer.fit_transform(texts + unlabelled).tocsr()
-        x_train, x_pool = x_all[:len(texts)], x_all[len(texts):]
+        sorter._fit_features(texts, unlabelled + list(background), seed)
+        x_train = sorter._features(texts)
         y_train = np.array([names.index(n) for n in labels])
-        sorter.threshold = _calibrated_threshold(x_train, y_train, len(names), seed)
-        weights = np.ones(len(texts))
-        sorter._model = _classifier(seed).fit(x_train, y_train, sample_weight=weights)
+        sorter.temperature = _temperature(x_train, y_train, len(names), seed)
+        sorter._model = _classifier(seed).fit(x_train, y_train)
+        uniform = np.full(len(names), 1.0 / len(names))
+        sorter.prior = uniform
         if unlabelled:
-            per_class = np.bincount(y_train, minlength=len(names))
-            for _ in range(SELF_TRAINING_ROUNDS):
-                proba = sorter._model.predict_proba(x_pool)
-                chosen, chosen_labels = _surest(proba, per_class, sorter.threshold)
-                if not len(chosen):
-                    break
-                from scipy.sparse import vstack
-
-                x = vstack([x_train, x_pool[chosen]])
-                y = np.concatenate([y_train, chosen_labels])
-                w = np.concatenate([weights, np.full(len(chosen), PSEUDO_WEIGHT)])
-                sorter._model = _classifier(seed).fit(x, y, sample_weight=w)
+            sample = _sample(unlabelled, MAX_FIT_TEXTS, seed)
+            sorter.prior = _em_prior(sorter._calibrated(sorter._features(sample)), uniform, PRIOR_EM_STEPS)
         return sorter
 
     # ------------------------------------------------------------------ #
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """Each text's probability of each pain point (columns in :attr:`names` order), prior-corrected."""
+        raw = self._calibrated(self._features(list(texts)))
+        corrected = raw * (self.prior * len(self.names))
+        return corrected / corrected.sum(axis=1, keepdims=True)
+
     def assign(self, texts: Sequence[str]) -> list[list[Assignment]]:
         """For each text, its pain points, surest first (an empty list: none fits)."""
         out: list[list[Assignment]] = [[] for _ in texts]
         if self._model is not None and len(texts):
-            raw = self._model.predict_proba(self._vectorizer.transform(list(texts)))
-            for i, row in enumerate(raw):
+            proba = np.vstack([self.probabilities(texts[start:start + CHUNK]) for start in range(0, len(texts), CHUNK)])
+            bar = np.minimum(NONE_FACTOR * self.prior, (1 + self.prior) / 2)
+            for i, row in enumerate(proba):
                 order = np.argsort(-row, kind="stable")
                 best = row[order[0]]
-                if best < self.threshold:
-                    continue  # like no example of any pain point: none
                 for j in order:
-                    if row[j] < self.threshold or row[j] < SECOND_RATIO * best:
-                        break
+                    if row[j] < SECOND_RATIO * best or row[j] < bar[j]:
+                        break  # (at the first point: says little more about any point than its share does: none)
                     out[i].append(Assignment(self.names[j], float(row[j])))
         if self._keyword_units:
             for i, text in enumerate(texts):
@@ -139,6 +152,30 @@ class CodeframeSorter:
                     if name not in have and any(_contains(units, p) for p in phrases):
                         out[i].append(Assignment(name, KEYWORD_PROBABILITY, by_keyword=True))
         return out
+
+    # ------------------------------------------------------------------ #
+    def _fit_features(self, texts: list[str], run_texts: list[str], seed: int) -> None:
+        corpus = texts + _sample(run_texts, MAX_FIT_TEXTS, seed)
+        self._vectorizer = _vectorizer()
+        x = self._vectorizer.fit_transform(corpus)
+        dimensions = min(LSA_DIMENSIONS, min(x.shape) - 1)
+        if dimensions >= 2:
+            from sklearn.decomposition import TruncatedSVD
+
+            self._lsa = TruncatedSVD(dimensions, random_state=seed).fit(x)
+
+    def _features(self, texts: list[str]):
+        from scipy.sparse import csr_matrix, hstack
+        from sklearn.preprocessing import normalize
+
+        x = self._vectorizer.transform(texts)
+        if self._lsa is None:
+            return x.tocsr()
+        latent = normalize(self._lsa.transform(x)) * LSA_WEIGHT
+        return hstack([x, csr_matrix(latent)]).tocsr()
+
+    def _calibrated(self, x) -> np.ndarray:
+        return _softmax(_scores(self._model, x) / self.temperature)
 
 
 def _contains(units: list[str], phrase: tuple[str, ...]) -> bool:
@@ -168,34 +205,48 @@ def _characters_of(text: str) -> str:
 def _classifier(seed: int):
     from sklearn.linear_model import LogisticRegression
 
-    return LogisticRegression(C=C, class_weight="balanced", max_iter=500, random_state=seed)
+    return LogisticRegression(C=C, class_weight="balanced", max_iter=1000, random_state=seed)
 
 
-def _calibrated_threshold(x, y: np.ndarray, n_classes: int, seed: int) -> float:
-    """The probability held-out examples reach for their own pain point (see step 4)."""
+def _sample(texts: list[str], limit: int, seed: int) -> list[str]:
+    if len(texts) <= limit:
+        return texts
+    keep = np.sort(np.random.default_rng(seed).choice(len(texts), limit, replace=False))
+    return [texts[i] for i in keep]
+
+
+def _scores(model, x) -> np.ndarray:
+    """One column per class: with two, scikit-learn gives a single score (the second class's log-odds)."""
+    scores = model.decision_function(x)
+    return np.column_stack([np.zeros_like(scores), scores]) if scores.ndim == 1 else scores
+
+
+def _softmax(scores: np.ndarray) -> np.ndarray:
+    scores = scores - scores.max(axis=1, keepdims=True)
+    e = np.exp(scores)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _temperature(x, y: np.ndarray, n_classes: int, seed: int) -> float:
+    """The temperature that makes held-out examples' probabilities most likely (out-of-fold, step 3)."""
     from sklearn.model_selection import StratifiedKFold
 
-    counts = np.bincount(y, minlength=n_classes)
-    folds = int(min(5, counts.min()))
-    floor = 1.0 / n_classes
+    folds = int(min(5, np.bincount(y, minlength=n_classes).min()))
     if folds < 2:
-        return min(0.9, 1.5 * floor)
-    own = np.zeros(len(y))
+        return 1.0
+    scores = np.zeros((len(y), n_classes))
     for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y):
-        model = _classifier(seed).fit(x[train], y[train])
-        proba = model.predict_proba(x[test])
-        own[test] = proba[np.arange(len(test)), y[test]]
-    return float(np.clip(np.quantile(own, THRESHOLD_QUANTILE), floor, 0.9))
+        scores[test] = _scores(_classifier(seed).fit(x[train], y[train]), x[test])
+    candidates = np.exp(np.linspace(np.log(MIN_TEMPERATURE), np.log(5.0), 80))
+    loss = [-np.log(_softmax(scores / t)[np.arange(len(y)), y] + 1e-12).mean() for t in candidates]
+    return float(candidates[int(np.argmin(loss))])
 
 
-def _surest(proba: np.ndarray, per_class: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """Indexes and labels of the pool texts surest of one pain point (at most PSEUDO_PER_EXAMPLE × its examples)."""
-    best = proba.argmax(axis=1)
-    top = proba.max(axis=1)
-    chosen, labels = [], []
-    for c in range(proba.shape[1]):
-        candidates = np.flatnonzero((best == c) & (top >= threshold))
-        candidates = candidates[np.argsort(-top[candidates], kind="stable")][: PSEUDO_PER_EXAMPLE * per_class[c]]
-        chosen.extend(candidates.tolist())
-        labels.extend([c] * len(candidates))
-    return np.array(chosen, dtype=int), np.array(labels, dtype=int)
+def _em_prior(proba: np.ndarray, trained: np.ndarray, steps: int) -> np.ndarray:
+    """Each point's share among the texts behind ``proba`` (Saerens et al. 2002, ``steps`` EM steps)."""
+    prior = trained.copy()
+    for _ in range(steps):
+        adjusted = proba * (prior / trained)
+        adjusted /= adjusted.sum(axis=1, keepdims=True)
+        prior = adjusted.mean(axis=0)
+    return prior

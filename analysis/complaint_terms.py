@@ -96,6 +96,21 @@ def tokens(text: str) -> list[str]:
     return _WORD_RE.findall(_NO_ONE.sub("nobody", text.replace("#", " ")))
 
 
+class ClauseTokens(Sequence):
+    """The tokens of each text, computed when asked: a million clauses' token lists are never held at once."""
+
+    def __init__(self, texts: Sequence[str]):
+        self._texts = texts
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [tokens(t) for t in self._texts[i]]
+        return tokens(self._texts[i])
+
+
 def is_negator(token: str) -> bool:
     return token in NEGATORS or token.endswith("n't")
 
@@ -166,14 +181,18 @@ class TermWeights:
     z: np.ndarray             # z-scored log-odds, negative clauses vs background
     delta: np.ndarray         # the log-odds ratio itself (effect size)
     has_background: bool
+    context: object = None    # what ``context_of`` built, fed every clause's features
 
 
-def weigh(negative_words: list[list[str]], background_texts: Iterable[str], *,
-          excluded: frozenset[str] = frozenset()) -> TermWeights | None:
+def weigh(negative_words: Sequence[Sequence[str]], background_texts: Iterable[str], *,
+          excluded: frozenset[str] = frozenset(), context_of=None) -> TermWeights | None:
     """Features of the negative clauses weighed against the background clauses.
 
     ``excluded`` are stems never used as features (the @handles' names seen in
-    the data: a name is not a complaint). None when no feature occurs twice.
+    the data: a name is not a complaint). ``context_of(vocabulary, df)``, if
+    given, returns an object whose ``add_matrix`` sees the negative clauses and
+    ``add_units`` every chunk of background clauses (word vectors learn from
+    all of them in the same single pass). None when no feature occurs twice.
     """
     from sklearn.feature_extraction.text import CountVectorizer
 
@@ -183,9 +202,7 @@ def weigh(negative_words: list[list[str]], background_texts: Iterable[str], *,
             found = [f for f in found if not any(p in excluded for p in f.split())]
         return found
 
-    # A generator: the vectorizer keeps only column numbers per clause, never every clause's
-    # feature strings at once (at a million comments those lists took more than a gigabyte).
-    docs = (analyse(w) for w in negative_words)
+    docs = (analyse(w) for w in negative_words)  # streamed: the feature lists are never all held
     vectorizer = CountVectorizer(analyzer=lambda doc: doc, binary=True, dtype=np.float32,
                                  min_df=2 if len(negative_words) >= 20 else 1, max_features=MAX_FEATURES)
     try:
@@ -195,23 +212,34 @@ def weigh(negative_words: list[list[str]], background_texts: Iterable[str], *,
     vocabulary = vectorizer.get_feature_names_out()
     y_neg = np.asarray(matrix.sum(axis=0)).ravel().astype(np.float64)
     n_neg = matrix.shape[0]
+    context = None if context_of is None else context_of(vocabulary, y_neg)
+    if context is not None:
+        for start in range(0, n_neg, CHUNK):
+            context.add_matrix(matrix[start:start + CHUNK][:, context.columns])
     y_bg = np.zeros_like(y_neg)
     n_bg = 0
+
+    def count(chunk):
+        if context is not None:
+            context.add_units(chunk)
+        return np.asarray(vectorizer.transform(chunk).sum(axis=0)).ravel()
+
     chunk: list[list[str]] = []
     for text in background_texts:
         chunk.append(analyse(tokens(text)))
         if len(chunk) == CHUNK:
-            y_bg += np.asarray(vectorizer.transform(chunk).sum(axis=0)).ravel()
+            y_bg += count(chunk)
             n_bg += len(chunk)
             chunk = []
     if chunk:
-        y_bg += np.asarray(vectorizer.transform(chunk).sum(axis=0)).ravel()
+        y_bg += count(chunk)
         n_bg += len(chunk)
     if n_bg < MIN_BACKGROUND:
         # Nothing to compare with: weigh by how sure the word is frequent (sqrt of its count).
-        return TermWeights(matrix, vocabulary, np.sqrt(y_neg), np.full_like(y_neg, np.inf), has_background=False)
+        return TermWeights(matrix, vocabulary, np.sqrt(y_neg), np.full_like(y_neg, np.inf), has_background=False,
+                           context=context)
     delta, z = log_odds(y_neg, n_neg, y_bg, n_bg)
-    return TermWeights(matrix, vocabulary, z, delta, has_background=True)
+    return TermWeights(matrix, vocabulary, z, delta, has_background=True, context=context)
 
 
 def log_odds(y_a: np.ndarray, n_a: int, y_b: np.ndarray, n_b: int, prior: float = PRIOR_CLAUSES):

@@ -53,6 +53,16 @@ def weighted_rows(matrix, z: np.ndarray):
     return normalize(matrix @ sparse.diags(np.clip(z, 0, None).astype(np.float32)), copy=False).tocsr()
 
 
+class WeightedRows:
+    """:func:`weighted_rows` of any rows, computed when asked (the whole weighted matrix is never held)."""
+
+    def __init__(self, matrix, z: np.ndarray):
+        self._matrix, self._z = matrix, z
+
+    def __getitem__(self, rows):
+        return weighted_rows(self._matrix[rows], self._z)
+
+
 def anchors_of(weights: terms.TermWeights, z: np.ndarray, min_count: int) -> list[int]:
     df = np.asarray(weights.matrix.sum(axis=0)).ravel()
     floor = Z_ANCHOR if weights.has_background else 0.0

@@ -177,7 +177,12 @@ def tidy_quote(text: str, limit: int = 240) -> str:
 
 
 def quotes_for(group, label, clauses, words, weighted, limit: int = 3) -> list[str]:
-    """Up to three clauses from different answers: naming phrase first, then nearest the group's centre."""
+    """Up to three clauses from different answers: naming phrase first, then nearest the group's centre.
+
+    Read from an evenly spread sample of a big group (bounds time and memory).
+    """
+    if len(group) > NAMING_SAMPLE:
+        group = group[:: math.ceil(len(group) / NAMING_SAMPLE)]
     centre = np.asarray(weighted[group].mean(axis=0)).ravel()
     closeness = weighted[group] @ centre
     phrase = label.split()

@@ -27,15 +27,20 @@ How:
 4. **Members.** A clause joins the group of the surest anchor it says, and any
    group whose anchor it says nearly as surely: a clause (and a comment) may
    carry several pain points. Groups too small to report give their clauses
-   to the next group they say something of. A clause with no anchor is an
-   "other negative comment".
-5. **Merge** near-duplicates: groups with close centroids, mostly the same
+   to the next group they say something of.
+5. **Refine** by word vectors learnt from the run's own clauses and the shipped
+   corpus (:mod:`analysis.painpoint_vectors`): every clause goes to the group
+   whose centroid is nearest its vector, when close enough, so "delayed 3
+   hours" joins the delays although "hours" seeded a group, and a clause with
+   no seed word joins the complaint it says in other words. A clause close to
+   no group is an "other negative comment".
+6. **Merge** near-duplicates: groups with close centroids, mostly the same
    answers, or names sharing a head word ("hours late", "hrs late") become
    one, so the top ten are ten problems.
-6. **Names** are phrases the members wrote (2-5 words, negation kept, never a
+7. **Names** are phrases the members wrote (2-5 words, negation kept, never a
    torn fragment, no brand or handle): the one most typical of the group and
    least of the others (:mod:`analysis.painpoint_names`).
-7. **Rank** by impact: with scores, how much the overall mean score would rise
+8. **Rank** by impact: with scores, how much the overall mean score would rise
    if the answers with this pain point scored like the others, in percent of
    the scale; without scores, by size × negativity (percent of comments times
    the members' mean probability of being negative).
@@ -44,17 +49,18 @@ How:
 from __future__ import annotations
 
 import math
-import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
 from analysis import complaint_terms as terms
+from analysis import painpoint_vectors as vectors
 from analysis.labels import theme_order
-from analysis.painpoint_groups import (anchor_groups, anchors_of, members, merge, merge_same_heads,
-                                       merge_same_names, unigram_z, units_of, usable, weighted_rows)
+from analysis.painpoint_groups import (MIN_ODDS_RATIO, anchor_groups, anchors_of, members, merge, merge_same_heads,
+                                       merge_same_names, unigram_z, units_of, usable, WeightedRows)
 from analysis.painpoint_names import name_groups, quotes_for
 
 RANKED_BY_SCORE = "score impact"
@@ -94,7 +100,7 @@ class PainPoint:
     count: int                  # responses with at least one clause in the group
     share: float                # count / all comments in scope
     score_impact: float | None  # mean score with it minus mean score of the other answers
-    impact: float               # see the module docstring, step 7
+    impact: float               # see the module docstring, step 8
     response_ids: list[int]
     quotes: list[str]
     terms: list[str] = field(default_factory=list)  # the group's strongest complaint terms
@@ -167,8 +173,7 @@ def analyse_pain_points(
     if total_comments < 1 or not clauses:
         return nothing
     min_count = default_min_count(total_comments) if min_count is None else min_count
-    # Interned: the same few thousand words, not a string object per word of every clause.
-    words = [list(map(sys.intern, terms.tokens(c.text))) for c in clauses]
+    words = terms.ClauseTokens([c.text for c in clauses])
     names = {h for c in clauses for h in terms.handles(c.text)}
 
     def streamed():
@@ -176,18 +181,22 @@ def analyse_pain_points(
             names.update(terms.handles(text))
             yield text
 
-    weights = terms.weigh(words, streamed())
+    weights = terms.weigh(words, streamed(), context_of=_cooccurrence)
     if weights is None:
         return nothing
     excluded = {terms.stem(n) for n in names} | names
     z = usable(weights, excluded)
-    weighted = weighted_rows(weights.matrix, z)
+    weighted = WeightedRows(weights.matrix, z)
     anchors = anchors_of(weights, z, min_count)
     if not anchors:
         return nothing
     present = weights.matrix[:, anchors]
     groups, owns = members(present, z[anchors], anchor_groups(present, weights.matrix), clauses, min_count)
     groups, owns = merge(groups, owns, weighted, clauses)
+    cooc = weights.context
+    word_weights = vectors.word_weights(cooc, z, weights.delta, math.log(MIN_ODDS_RATIO))
+    groups, owns = vectors.refine(groups, owns, weights.matrix, cooc, word_weights, cooc.vectors())
+    groups, owns = _big_enough(groups, owns, clauses, min_count)
     z_of = unigram_z(weights.vocabulary, z)
     delta_of = {f: float(d) for f, d in zip(weights.vocabulary, weights.delta) if " " not in f}
     for _ in range(4):  # name, merge groups whose names share a head word, name the merged ones again
@@ -205,6 +214,29 @@ def analyse_pain_points(
         point.rank = rank
     covered = len({r for p in points for r in p.response_ids})
     return PainPointAnalysis(points, negative_comments, covered, ranked_by)
+
+
+def _cooccurrence(vocabulary, df):
+    """Word co-occurrence of this run's clauses, primed with the shipped corpus (how customers write)."""
+    context = vectors.Cooccurrence(vocabulary, df)
+    context.add_units(_corpus_features())
+    return context
+
+
+@lru_cache(maxsize=1)
+def _corpus_features() -> tuple[tuple[str, ...], ...]:
+    from analysis.corpus import CorpusError, load_corpus
+
+    try:
+        texts = load_corpus().texts
+    except CorpusError:  # an install without the corpus learns from its own comments only
+        return ()
+    return tuple(tuple(terms.units(terms.tokens(t))) for t in texts)
+
+
+def _big_enough(groups, owns, clauses, min_count: int):
+    kept = [(g, o) for g, o in zip(groups, owns) if len({clauses[i].response_id for i in g}) >= min_count]
+    return [g for g, _ in kept], [o for _, o in kept]
 
 
 # --------------------------------------------------------------------------- #

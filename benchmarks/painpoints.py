@@ -247,12 +247,15 @@ def scale_child(n: int) -> None:
                      for k, c in enumerate(rng.choices(negative, k=round(len(negative) * factor)))]
     many_background = [t + rng.choice(endings) for t in rng.choices(background, k=round(len(background) * factor))]
     del negative, background
+    inputs_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # model, data and the clause lists
     started = time.perf_counter()
+    cpu = time.process_time()
     result = analyse_pain_points(many_negative, n, None, background=many_background)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"comments": n, "negative_clauses": len(many_negative), "grouping_seconds": round(seconds, 1),
-                      "peak_mb_whole_process": round(peak), "pain_points": len(result.points),
+                      "grouping_cpu_seconds": round(cpu, 1), "peak_mb_whole_process": round(peak),
+                      "peak_mb_before_grouping": round(inputs_mb), "pain_points": len(result.points),
                       "top": [p.label for p in result.points[:TOP]]}))
 
 

@@ -36,6 +36,8 @@ FEATURES = (
     "survey.followup",
     "survey.campaigns",
     "survey.labelling",
+    "survey.alerts",
+    "survey.webhooks",
 )
 
 

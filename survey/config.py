@@ -89,9 +89,35 @@ class Defaults:
     # {"gmail.com": 3000, "yahoo.com": 1200} (RAPPORT_MAIL_DOMAIN_RATES as JSON).
     MAIL_DOMAIN_RATE_PER_MINUTE: int | None = None
     MAIL_DOMAIN_RATES: dict = {}
+    # Webhooks (survey.webhooks): each try waits at most TIMEOUT seconds in all; a failed
+    # try is retried after RETRY_BASE * 2**(attempt-1) seconds (at most RETRY_MAX), until
+    # MAX_ATTEMPTS tries or GIVE_UP seconds after the event, then the delivery is failed.
+    WEBHOOK_TIMEOUT_SECONDS = 10
+    WEBHOOK_MAX_ATTEMPTS = 10  # 30 s, 1, 2, 4 … 60 minutes apart: about 4.5 hours in all
+    WEBHOOK_RETRY_BASE_SECONDS = 30
+    WEBHOOK_RETRY_MAX_SECONDS = 3600
+    WEBHOOK_GIVE_UP_SECONDS = 24 * 3600
+    WEBHOOK_BATCH_SIZE = 20  # deliveries a worker claims at a time
+    # Each scan for changed answers starts this far before the previous one ended, so an
+    # answer whose transaction committed late (a lock wait, clocks of several hosts) is seen.
+    WEBHOOK_SCAN_OVERLAP_SECONDS = 300
+    # True: endpoints may be on private, loopback and link-local addresses, and plain
+    # http:// to loopback. Off in production (server-side request forgery); tests turn it on.
+    WEBHOOK_ALLOW_LOCAL_TARGETS = False
     # Different score links of one e-mail confirmed within this many seconds of
     # each other are a link scanner fanning out, not a person: none of them counts.
     INVITE_CLICK_BURST_SECONDS = 10
+
+    # -- owner e-mails (survey.alerts) --
+    # Low-score alerts: at most one e-mail per owner per survey per this many minutes, listing
+    # every low score since the last one (the first ALERT_MAX_ITEMS, and how many more). Only
+    # answers of the last ALERT_LOOKBACK_HOURS are alerted (an old import is not news).
+    ALERT_BATCH_MINUTES = 15
+    ALERT_MAX_ITEMS = 20
+    ALERT_LOOKBACK_HOURS = 24
+    # The weekly digest of the last ISO week goes out from this weekday (0 = Monday) and hour (UTC).
+    DIGEST_WEEKDAY = 0
+    DIGEST_HOUR = 8
 
     # Results: below this many answers a score (or a change, or a trend period) is
     # shown as "too few answers", not as a number; its interval is still given.

@@ -35,19 +35,25 @@ PUBLIC_ENDPOINTS = {
     "invites.thanks": "e-mailed invitation links",
     "invites.unsubscribe": "unsubscribe links in e-mails",
     "invites.static": "the invitation pages' stylesheet",
+    "alerts.unsubscribe": "unsubscribe links in alert and digest e-mails (the signed token is the credential)",
 }
 
 # Pages only admins may use; the test checks they really are marked admin-only.
 ADMIN_ONLY = {"admin.new_survey", "admin.edit_survey", "admin.users", "admin.deactivate_user",
               "admin.activate_user", "admin.change_role", "admin.contacts", "admin.clear_contact_bounce",
               "admin.new_contact", "admin.contact_detail", "admin.unsubscribe_contact_page", "admin.forget_contact_page",
-              "admin.end_user_sessions", "campaigns.new_campaign", "campaigns.cancel_campaign_page"}
+              "admin.end_user_sessions", "campaigns.new_campaign", "campaigns.cancel_campaign_page",
+              "webhooks.new_endpoint", "webhooks.test_endpoint", "webhooks.disable_endpoint",
+              "webhooks.enable_endpoint", "webhooks.rotate_endpoint_secret", "webhooks.delete_endpoint_page",
+              "webhooks.resend_delivery"}
 # Pages every signed-in role works, by decision; the test checks they are not admin-only.
 # The follow-up inbox: analysts and admins both follow up with unhappy customers (it changes no
 # survey, contact or account, only the answer's follow-up and notes).
 EVERY_ROLE = {"followup.inbox_page", "followup.answer_page"}
 # Campaigns: everyone reads them; only admins create, send and cancel (ADMIN_ONLY above).
 EVERY_ROLE |= {"campaigns.campaign_list", "campaigns.survey_campaigns", "campaigns.campaign_page"}
+# Each person's own e-mail settings (low-score alerts, weekly digest): every role has them.
+EVERY_ROLE |= {"alerts.mail_settings"}
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 

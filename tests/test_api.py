@@ -72,6 +72,33 @@ def test_a_survey_in_full(get, make_survey, app):
     assert get(f"/api/v1/surveys/{survey.public_key}", page=1).status_code == 400
 
 
+def test_a_survey_carries_its_schedule_and_why_it_is_closed(get, make_survey, make_response):
+    survey = make_survey("csat")
+    schedule = get(f"/api/v1/surveys/{survey.public_key}").get_json()["schedule"]
+    assert schedule == {"closes_at": None, "max_responses": None, "state": "open", "closed_reason": None,
+                        "message": None}
+    later = (utcnow() + dt.timedelta(days=3)).replace(microsecond=0)
+    survey.closes_at, survey.max_responses = later, 2
+    db.session.commit()
+    schedule = get(f"/api/v1/surveys/{survey.public_key}").get_json()["schedule"]
+    assert schedule["closes_at"] == later.isoformat() + "Z" and schedule["max_responses"] == 2
+    assert schedule["state"] == "open" and schedule["closed_reason"] is None
+    make_response(survey, score=4)
+    make_response(survey, score=5)
+    schedule = get(f"/api/v1/surveys/{survey.public_key}").get_json()["schedule"]
+    assert schedule["state"] == "full" and schedule["closed_reason"] == "response_cap_reached"
+    assert "all the answers it needs" in schedule["message"]
+    survey.closes_at = utcnow() - dt.timedelta(minutes=1)
+    db.session.commit()
+    listed = get("/api/v1/surveys").get_json()["data"][0]["schedule"]
+    assert listed["state"] == "closed" and listed["closed_reason"] == "close_date_passed"
+    assert "closed on" in listed["message"]
+    survey.is_open = False
+    db.session.commit()
+    schedule = get(f"/api/v1/surveys/{survey.public_key}").get_json()["schedule"]
+    assert schedule["closed_reason"] == "closed_by_hand" and schedule["state"] == "closed"
+
+
 @pytest.fixture
 def answered(make_survey, make_response):
     """An NPS survey: email answers in the last 30 days, link answers 31–60 days ago."""

@@ -149,6 +149,57 @@ def test_sorter_assigns_by_examples_and_keywords_and_says_none():
     assert [[a.name for a in row] for row in again.assign(texts)] == assigned  # deterministic
 
 
+def _rare_point_case():
+    examples = [(t, "on hold for hours") for t in (
+        "on hold for two hours before anyone picked up", "kept on hold forever and then cut off",
+        "waited on hold an hour just to change my address", "on hold again for 90 minutes, nobody answers")]
+    examples += [(t, "engineer did not turn up") for t in (
+        "the engineer never turned up and nobody called", "engineer did not show for the install",
+        "took a day off work and the engineer never came", "second missed engineer visit this month")]
+    examples += [(t, "router arrived broken") for t in (
+        "the router arrived with a cracked case, really disappointed", "awful, new router was broken out of the box",
+        "hub delivered smashed, box crushed, not happy", "router came damaged and will not power on, terrible")]
+    waits = [f"{verb} on hold for {n} {unit}{tail}" for verb in ("stuck", "left", "waited", "sat", "kept")
+             for n, unit in (("two", "hours"), ("forty", "minutes"), ("three", "hours"))
+             for tail in ("", " and gave up", ", useless")][:30]
+    visits = [f"engineer {what} {when}" for what in ("never showed up", "did not come", "missed the slot")
+              for when in ("on monday", "again", "twice now")]
+    vague = ["really poor, not happy at all", "awful experience from start to finish", "very disappointed",
+             "worst company I have dealt with", "not good enough, sort it out", "terrible, just terrible"]
+    broken = ["my router arrived broken"]
+    return examples, waits, visits, vague, broken
+
+
+def test_two_pain_points_sort_and_say_none():
+    examples = [(t, "on hold") for t in ("on hold two hours", "kept on hold forever", "hold music for an hour")]
+    examples += [(t, "engineer") for t in ("engineer never came", "no engineer showed", "engineer missed the visit")]
+    texts = ["on hold again today", "the engineer was a no show", "my bill is wrong"]
+    sorter = CodeframeSorter.fit(examples, unlabelled=texts)
+    assert [[a.name for a in row] for row in sorter.assign(texts)] == [["on hold"], ["engineer"], []]
+
+
+def test_a_rare_point_is_not_swamped_by_the_common_ones(monkeypatch):
+    """Vague complaints that share a few words with the rare point's examples stay out of it."""
+    import analysis.codeframe as codeframe
+
+    examples, waits, visits, vague, broken = _rare_point_case()
+    comments = waits + visits + vague + broken
+
+    def rare_members(sorter):
+        rows = sorter.assign(comments)
+        assert sum("on hold for hours" in {a.name for a in row} for row in rows[:len(waits)]) == len(waits)
+        return [text for text, row in zip(comments, rows) if "router arrived broken" in {a.name for a in row}]
+
+    sorter = CodeframeSorter.fit(examples, unlabelled=comments)
+    share = dict(zip(sorter.names, sorter.prior))
+    assert share["on hold for hours"] > share["engineer did not turn up"] > share["router arrived broken"]
+    corrected = rare_members(sorter)
+    monkeypatch.setattr(codeframe, "PRIOR_EM_STEPS", 0)  # every point assumed as common as the others
+    uncorrected = rare_members(CodeframeSorter.fit(examples, unlabelled=comments))
+    assert broken[0] in corrected and broken[0] in uncorrected
+    assert len(uncorrected) >= len(vague)  # swamped: most vague complaints land in the rare point
+    assert len(corrected) <= 1 + len(vague) // 2
+
 # --------------------------------------------------------------------------- #
 # flask analyze with a codeframe
 # --------------------------------------------------------------------------- #
@@ -232,6 +283,41 @@ def test_edits_are_recorded_and_survive_every_rerun(runner, make_survey, make_re
     assert ("remove", "ana@example.com") in actions and ("assign", "ana@example.com") in actions
     with pytest.raises(ops.CodeframeError, match="already has a pain point"):
         ops.rename_point(billing, "long waits on the phone")
+
+
+@pytest.mark.usefixtures("analysis_app")
+def test_each_edit_changes_the_next_runs_numbers(runner, make_survey, make_response, tmp_path):
+    """Merge, split and move each show in the next run's counts, and a moved comment teaches the sort."""
+    survey, responses = add_answers(make_survey, make_response, ANSWERS)
+    invoke(runner, "import", str(FIXTURE), "--survey", survey.public_key)
+    first = {label: set(p["response_ids"]) for label, p in _by_label(_analyze(runner, survey, tmp_path / "r1")).items()}
+    bills = {responses[i].id for i in (7, 8, 9)}
+    assert not bills & set().union(*(first[n] for n in ("on hold for hours", "engineer did not turn up",
+                                                         "app keeps crashing")))
+
+    # Move: one bill comment filed under a new point; the other two bills follow it in the next run.
+    billing = ops.add_point(survey, "wrong bills", "other")
+    ops.assign_comment(billing, responses[7])
+    moved = _by_label(_analyze(runner, survey, tmp_path / "r2"))
+    assert set(moved["wrong bills"]["response_ids"]) == bills
+    assert moved["wrong bills"]["count"] == 3
+
+    # Merge: the merged point counts both points' comments.
+    ops.merge_points(ops.point_by_name(survey, "engineer did not turn up"),
+                     [ops.point_by_name(survey, "app keeps crashing")])
+    merged = _by_label(_analyze(runner, survey, tmp_path / "r3"))
+    assert "app keeps crashing" not in merged
+    assert set(merged["engineer did not turn up"]["response_ids"]) == (
+        first["engineer did not turn up"] | first["app keeps crashing"])
+
+    # Split: the examples about a dropped line become their own point and take its comment along.
+    hold = ops.point_by_name(survey, "on hold for hours")
+    ops.split_point(hold, "line cut off", [e.id for e in hold.examples if "cut off" in e.text])
+    ops.move_comment(hold, ops.point_by_name(survey, "line cut off"), responses[2])
+    split = _by_label(_analyze(runner, survey, tmp_path / "r4"))
+    assert responses[2].id in split["line cut off"]["response_ids"]
+    assert responses[2].id not in split["on hold for hours"]["response_ids"]
+    assert split["on hold for hours"]["count"] + split["line cut off"]["count"] >= len(first["on hold for hours"])
 
 
 @pytest.mark.usefixtures("analysis_app")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 SURVEY = REPO / "survey"
-BLUEPRINTS = ("public", "widget", "invites", "auth", "admin", "results", "api", "followup")
+BLUEPRINTS = ("public", "widget", "invites", "auth", "admin", "results", "api", "followup", "alerts")
 #: Modules that hold a blueprint's views.
 VIEWS = ("routes", "api")
 #: Core modules that knowingly reach into features (see the README).

@@ -89,6 +89,9 @@ class SurveyForm(PageForm):
     followup_max_score = IntegerField("Follow up answers scoring at most", validators=[OptionalValidator()],
                                       description="Blank: the kind's lowest band (detractors, 0–6, for NPS). "
                                                   "These answers wait in the follow-up inbox.")
+    # Only on the edit page (a new survey is its maker's); its choices come from owner_choices().
+    owner_id = SelectField("Owner", coerce=int, description=(
+        "Gets the low-score alerts and the weekly digest. Nobody: every admin gets them."))
     closes_at = DateTimeLocalField("Close date (UTC)", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
                                    validators=[OptionalValidator()],
                                    description="Blank: open until you close it. From this moment the survey "
@@ -139,6 +142,8 @@ class SurveyForm(PageForm):
             "is_open", "closes_at", "max_responses", "followup_max_score", *WORDING)}
         for name in ("name", "subject", *WORDING):
             values[name] = (values[name] or "").strip()
+        if "owner_id" in self._fields:
+            values["owner_id"] = self.owner_id.data or None
         values["email_subject"] = (self.email_subject.data or "").strip() or None
         values["email_intro"] = (self.email_intro.data or "").strip() or None
         return values

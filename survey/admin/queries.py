@@ -6,12 +6,15 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from wtforms import SelectChoice
 
 from survey.db import db
 from survey.metrics import MetricResult, metric_for
-from survey.models import Response, Survey
+from survey.models import Response, Survey, User
 from survey.results.queries import expand
 from survey.schedule import state
+
+NO_OWNER = 0  # the owner choice meaning nobody: the survey's alerts and digest go to every admin
 
 
 @dataclass
@@ -80,3 +83,12 @@ def campaign_count(survey: Survey) -> int:
     from survey.invites.models import Campaign
 
     return db.session.scalar(sa.select(sa.func.count()).select_from(Campaign).where(Campaign.survey_id == survey.id))
+
+
+def owner_choices(survey: Survey) -> list[SelectChoice]:
+    """Who can own a survey: every active account, and its current owner even if deactivated."""
+    users = list(db.session.scalars(sa.select(User).where(User.is_active).order_by(User.email)))
+    if survey.owner is not None and survey.owner not in users:
+        users.append(survey.owner)
+    return [SelectChoice(NO_OWNER, "Nobody (every admin)")] + [
+        SelectChoice(user.id, user.email + ("" if user.is_active else " (deactivated)")) for user in users]

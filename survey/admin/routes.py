@@ -8,7 +8,7 @@ from survey.admin import bp
 from survey.admin.forms import SurveyForm
 from survey.admin.links import embed_snippet, public_url, widget_snippet
 from survey.admin.operations import answer_count, create_survey_from_settings, update_survey
-from survey.admin.queries import all_surveys, campaign_count, campaign_stats_of, summarise
+from survey.admin.queries import NO_OWNER, all_surveys, campaign_count, campaign_stats_of, owner_choices, summarise
 from survey.auth import current_user, login_required, role_required
 from survey.db import db
 from survey.lookups import survey_or_404
@@ -33,6 +33,7 @@ def survey_list():
 @role_required("admin")
 def new_survey():
     form = SurveyForm()
+    del form.owner_id  # a new survey is its maker's
     form.answer_count = 0
     form.show_standard_wording()
     if form.validate_on_submit():
@@ -55,6 +56,9 @@ def edit_survey(public_key: str):
     form = SurveyForm(obj=survey)
     form.survey = survey
     form.answer_count = answer_count(survey)
+    form.owner_id.choices = owner_choices(survey)
+    if form.owner_id.data is None:  # no owner yet, or a post without the field: keep it as it is
+        form.owner_id.data = NO_OWNER
     if not form.is_submitted():
         form.origins.data = "\n".join(row.origin for row in survey.origins)
     if form.validate_on_submit():

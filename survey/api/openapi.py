@@ -16,9 +16,12 @@ from analysis.labels import SENTIMENTS, THEMES
 from survey.kinds import BANDS, KINDS
 from survey.metrics import METHODS
 from survey.models import CHANNELS
+from survey.webhooks.models import EVENT_TYPES
 from survey.widget import openapi as widget_openapi
 
 BEARER = [{"bearer": []}]
+SCHEDULE_STATES = ("open", "closed", "full")  # survey.schedule.state
+CLOSED_REASONS = ("closed_by_hand", "close_date_passed", "response_cap_reached")  # representations.schedule_json
 NO_CONTROL_CHARACTERS = "^[^\\x00-\\x1f\\x7f]*$"
 
 
@@ -72,6 +75,16 @@ SCHEMAS: dict[str, Any] = {
                            "cap_days": {"type": "integer", "minimum": 0},
                            "keep_query_string": {"type": "boolean"}}),
         "throttle_days": _nullable({"type": "integer", "minimum": 0}),
+        "schedule": {**_object({
+            "closes_at": _nullable({**DATE_TIME, "description": "From this moment the survey takes no answers."}),
+            "max_responses": _nullable({"type": "integer", "minimum": 1,
+                                        "description": "No new answers once it has this many."}),
+            "state": {"type": "string", "enum": list(SCHEDULE_STATES),
+                      "description": "open; closed (by hand or at its close date); full (its cap is reached)."},
+            "closed_reason": _nullable({"type": "string", "enum": list(CLOSED_REASONS),
+                                        "description": "Why it takes no answers now; null while open."}),
+            "message": _nullable({**STRING, "description": "What customers are told instead of the form."}),
+        }), "description": "When the survey stops taking answers (close date, response cap) and whether it has."},
         "responses": {"type": "integer", "minimum": 0, "description": "Number of answers, all time."},
         "score": _nullable({**NUMBER, "description": "The survey's metric over all its answers."}),
         "links": _object({"self": STRING, "metrics": STRING, "responses": STRING,
@@ -158,6 +171,36 @@ SCHEMAS: dict[str, Any] = {
     }),
     "AnswerPage": _object({"data": {"type": "array", "items": _ref("Answer")},
                            "pagination": _ref("Pagination"), "links": _ref("PageLinks")}),
+}
+
+SCHEMAS["WebhookEvent"] = _object({
+    "id": {**STRING, "description": "The event's id; the same on every retry (`Rapport-Event-Id`)."},
+    "type": {"type": "string", "enum": list(EVENT_TYPES)},
+    "created_at": DATE_TIME,
+    "survey": _object({"key": STRING, "kind": {"type": "string", "enum": list(KINDS)}, "name": STRING}),
+    "answer": _nullable({**_object({"public_id": STRING, **SCHEMAS["Answer"]["properties"]}),
+                         "description": "The answer as the read API shows it, plus its public id; null for a ping."}),
+})
+
+#: What Rapport POSTs to a survey's webhook endpoints (OpenAPI 3.1 ``webhooks``; README "Webhooks").
+WEBHOOKS: dict[str, Any] = {
+    "answer": {"post": {
+        "summary": "A new or changed answer (or a test ping), signed with the endpoint's secret",
+        "parameters": [
+            {"name": "Rapport-Signature", "in": "header", "required": True, "schema": STRING,
+             "description": "`t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<raw body>\">` (a second `v1=` "
+                            "for 24 hours after a rotation)."},
+            {"name": "Rapport-Event-Id", "in": "header", "required": True, "schema": STRING,
+             "description": "Idempotency id: the same on every retry; equal to the body's `id`."},
+            {"name": "Rapport-Event-Type", "in": "header", "required": True,
+             "schema": {"type": "string", "enum": list(EVENT_TYPES)}},
+            {"name": "Rapport-Delivery-Attempt", "in": "header", "required": True,
+             "schema": {"type": "integer", "minimum": 1}},
+        ],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("WebhookEvent")}}},
+        "responses": {"2XX": {"description": "Delivered. Any other reply (or none within the timeout) is "
+                                             "retried with backoff."}},
+    }},
 }
 
 KEY_PARAMETER = {"name": "public_key", "in": "path", "required": True, "description": "The survey's key.",
@@ -268,6 +311,7 @@ def build_document() -> dict[str, Any]:
                            "or `flask token create`), and the public widget endpoints.",
         },
         "paths": merge_paths(PATHS, widget_openapi.PATHS),
+        "webhooks": deepcopy(WEBHOOKS),
         "components": {
             "schemas": {**deepcopy(SCHEMAS), **deepcopy(widget_openapi.SCHEMAS)},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",

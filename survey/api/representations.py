@@ -12,6 +12,7 @@ from survey.admin.queries import SurveySummary
 from survey.metrics import ChangeResult, MetricResult
 from survey.models import Response
 from survey.results.filters import ResponseFilter
+from survey.schedule import closed_reason
 
 
 def timestamp(value: dt.datetime | None) -> str | None:
@@ -37,6 +38,7 @@ def survey_json(summary: SurveySummary) -> dict[str, Any]:
         "widget": {"origins": [row.origin for row in survey.origins], "cap_days": survey.widget_cap_days,
                    "keep_query_string": survey.keep_query_string},
         "throttle_days": survey.throttle_days,
+        "schedule": schedule_json(summary),
         "responses": summary.responses,
         "score": _rounded(summary.metric.score),
         "links": {
@@ -45,6 +47,24 @@ def survey_json(summary: SurveySummary) -> dict[str, Any]:
             "responses": url_for("api.responses", public_key=survey.public_key),
             "public": public_url(survey),
         },
+    }
+
+
+def schedule_json(summary: SurveySummary) -> dict[str, Any]:
+    """The close date and response cap, and whether (and why) the survey takes no answers now."""
+    survey = summary.survey
+    if summary.state == "open":
+        reason = None
+    elif not survey.is_open:
+        reason = "closed_by_hand"
+    else:
+        reason = "response_cap_reached" if summary.state == "full" else "close_date_passed"
+    return {
+        "closes_at": timestamp(survey.closes_at),
+        "max_responses": survey.max_responses,
+        "state": summary.state,
+        "closed_reason": reason,
+        "message": None if reason is None else closed_reason(survey, answers=summary.responses),
     }
 
 

@@ -1,4 +1,4 @@
-"""A run's codeframe step: sort the negative clauses into the survey's own pain points, propose new ones.
+"""A run's codeframe step: sort the negative comments into the survey's own pain points, propose new ones.
 
 Called by :func:`survey.insights.service.find_insights` for a survey that has
 a codeframe. Reads the codeframe (examples, confirmed and excluded comments,
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -48,9 +48,13 @@ class CodeframeFindings:
     probabilities: dict[str, dict[int, float]] = field(default_factory=dict)
 
 
-def sort_survey(survey_id: int, clauses: Sequence[NegativeClause], background: Iterable[str], total_comments: int,
-                scores: ScoreTotals) -> CodeframeFindings:
-    """Sort ``clauses`` into the survey's codeframe and propose pain points from the rest."""
+def sort_survey(survey_id: int, clauses: Sequence[NegativeClause], background: list[str], total_comments: int,
+                scores: ScoreTotals, comments: dict[int, str] | None = None) -> CodeframeFindings:
+    """Sort the comments behind ``clauses`` into the survey's codeframe and propose pain points from the rest.
+
+    Whole comments are sorted (``comments``: each one's text, all clauses; its negative clauses
+    joined when absent): a complaint's other clauses often say what it is about.
+    """
     from analysis.painpoints import pain_point_impact  # one impact formula for discovered and codeframe pain points
 
     points = [p for p in _codeframe(survey_id)]
@@ -64,23 +68,28 @@ def sort_survey(survey_id: int, clauses: Sequence[NegativeClause], background: I
                     confirmed[point.name].add(example.response_id)
             elif example.response_id is not None:
                 excluded[point.name].add(example.response_id)
-    clauses = list(clauses)
-    sorter = CodeframeSorter.fit(examples, keywords, unlabelled=[c.text for c in clauses])
+    clauses_of: dict[int, list[NegativeClause]] = defaultdict(list)
+    for clause in clauses:
+        clauses_of[clause.response_id].append(clause)
+    comments = comments or {}
+    texts = {rid: comments.get(rid) or " ".join(c.text for c in own) for rid, own in clauses_of.items()}
+    # The clause that stands for a comment in quotes: its most negative one.
+    quoted = {rid: max(own, key=lambda c: c.negativity) for rid, own in clauses_of.items()}
+    sorter = CodeframeSorter.fit(examples, keywords, unlabelled=list(texts.values()), background=background)
     members: dict[str, dict[int, NegativeClause]] = defaultdict(dict)
     best: dict[str, dict[int, float]] = defaultdict(dict)
     unsorted = []
-    for clause, assignments in zip(clauses, sorter.assign([c.text for c in clauses])):
-        kept = [a for a in assignments if clause.response_id not in excluded[a.name]]
+    for rid, assignments in zip(texts, sorter.assign(list(texts.values()))):
+        kept = [a for a in assignments if rid not in excluded[a.name]]
         for a in kept:
-            members[a.name].setdefault(clause.response_id, clause)
-            best[a.name][clause.response_id] = max(best[a.name].get(clause.response_id, 0.0), a.probability)
-        if not kept and not any(clause.response_id in ids for ids in confirmed.values()):
-            unsorted.append(clause)
-    by_response = {c.response_id: c for c in clauses}
+            members[a.name][rid] = quoted[rid]
+            best[a.name][rid] = a.probability
+        if not kept and not any(rid in ids for ids in confirmed.values()):
+            unsorted.extend(clauses_of[rid])
     for name, ids in confirmed.items():  # an analyst's word outranks the sort
         for rid in ids:
-            if rid in by_response:
-                members[name].setdefault(rid, by_response[rid])
+            if rid in quoted:
+                members[name].setdefault(rid, quoted[rid])
                 best[name][rid] = 1.0
     ranked_by = RANKED_BY_SCORE if scores.n else RANKED_BY_SIZE
     found = []
@@ -109,7 +118,7 @@ def sort_survey(survey_id: int, clauses: Sequence[NegativeClause], background: I
     proposals, dismissed = _not_dismissed(survey_id, discovered.points, {p.name.casefold() for p in points})
     for rank, proposal in enumerate(proposals, start=len(found) + 1):  # proposals follow the codeframe
         proposal.rank = rank
-    return CodeframeFindings(found, proposals, len({c.response_id for c in clauses}),
+    return CodeframeFindings(found, proposals, len(clauses_of),
                              len(covered | hidden_members), ranked_by, dismissed, dict(best))
 
 

@@ -50,7 +50,8 @@ def surveys_with_answers(since: dt.datetime | None) -> list[Survey]:
 
 
 def negative_clauses(survey_ids: list[int], since: dt.datetime | None, version: str,
-                     background: list[str] | None = None) -> Iterator[NegativeClause]:
+                     background: list[str] | None = None,
+                     comments: dict[int, str] | None = None) -> Iterator[NegativeClause]:
     """Negative clauses from the stored labels of ``version``.
 
     A one-clause comment follows an analyst's correction, so a correction of its sentiment or
@@ -61,14 +62,20 @@ def negative_clauses(survey_ids: list[int], since: dt.datetime | None, version: 
     The texts of the other clauses are appended to ``background`` when given
     (:func:`background_clauses` streams them instead): the pain-point grouping
     weighs words by how much more complaints say them.
+    With ``comments``, each comment that has a negative clause also gets its
+    whole (masked) text there, all clauses joined: the codeframe sorts whole
+    comments, whose other clauses often name what went wrong.
     """
-    for response_id, clause, score in _clauses_in_force(survey_ids, since, version):
-        if clause["sentiment"] == "negative":
-            # Interned theme: a million clauses share three strings instead of holding one each.
-            yield NegativeClause(response_id, clause["text"], sys.intern(clause["theme"]), score,
-                                 _negativity(clause))
-        elif background is not None:
-            background.append(clause["text"])
+    for response_id, clauses, score in _clauses_in_force(survey_ids, since, version):
+        if comments is not None and any(clause["sentiment"] == "negative" for clause in clauses):
+            comments[response_id] = " ".join(clause["text"] for clause in clauses)
+        for clause in clauses:
+            if clause["sentiment"] == "negative":
+                # Interned theme: a million clauses share three strings instead of holding one each.
+                yield NegativeClause(response_id, clause["text"], sys.intern(clause["theme"]), score,
+                                     _negativity(clause))
+            elif background is not None:
+                background.append(clause["text"])
 
 
 def background_clauses(survey_ids: list[int], since: dt.datetime | None, version: str) -> Iterator[str]:
@@ -77,13 +84,14 @@ def background_clauses(survey_ids: list[int], since: dt.datetime | None, version
     A second pass over the labels instead of a list of every other clause held
     beside the negative ones (on a million comments, about 100 MB).
     """
-    for _, clause, _ in _clauses_in_force(survey_ids, since, version):
-        if clause["sentiment"] != "negative":
-            yield clause["text"]
+    for _, clauses, _ in _clauses_in_force(survey_ids, since, version):
+        for clause in clauses:
+            if clause["sentiment"] != "negative":
+                yield clause["text"]
 
 
 def _clauses_in_force(survey_ids: list[int], since: dt.datetime | None, version: str):
-    """``(response id, clause, score)`` of every clause of ``version``, an analyst's correction applied."""
+    """``(response id, clauses, score)`` of every comment labelled by ``version``, an analyst's correction applied."""
     rows = db.session.execute(
         scoped(sa.select(ResponseLabel.response_id, ResponseLabel.clauses, Response.score,
                          Response.sentiment, Response.theme, _corrected("sentiment"), _corrected("theme"))
@@ -98,8 +106,7 @@ def _clauses_in_force(survey_ids: list[int], since: dt.datetime | None, version:
             clauses = [{**clause,
                         "sentiment": sentiment if sentiment_fixed and sentiment else clause["sentiment"],
                         "theme": theme if theme_fixed and theme else clause["theme"]}]
-        for clause in clauses:
-            yield response_id, clause, score
+        yield response_id, clauses, score
 
 
 def _corrected(field: str):

@@ -252,14 +252,19 @@ def find_insights(surveys: list[Survey], since: dt.datetime | None, version: str
             totals = ScoreTotals(n=sum(score_counts.values()),
                                  total=float(sum(s * n for s, n in score_counts.items())),
                                  low=spec.low, high=spec.high)
+        with_codeframe = has_codeframe(survey.id)
         with phase("reading negative clauses"):
-            clauses = list(queries.negative_clauses([survey.id], since, version))
-            background = queries.background_clauses([survey.id], since, version)  # streamed when used
+            whole: dict[int, str] | None = {} if with_codeframe else None
+            clauses = list(queries.negative_clauses([survey.id], since, version, None, whole))
+            # Streamed when used once (discovery); the codeframe reads it twice, so it gets a list.
+            background = queries.background_clauses([survey.id], since, version)
+            if with_codeframe:
+                background = list(background)
         with phase("comment periods"):
             periods = codeframe.comment_periods(survey.id, since, period)
-        if has_codeframe(survey.id):
+        if with_codeframe:
             with phase("sorting into the codeframe"):
-                sorted_ = codeframe.sort_survey(survey.id, clauses, background, comments, totals)
+                sorted_ = codeframe.sort_survey(survey.id, clauses, background, comments, totals, whole)
             points = [(p, "codeframe") for p in sorted_.points] + [(p, "proposal") for p in sorted_.proposals]
             negative, covered, ranked_by = sorted_.negative_comments, sorted_.covered_comments, sorted_.ranked_by
             dismissed = sorted_.dismissed

@@ -144,6 +144,9 @@ def forget_contact(email: str) -> Forgotten:
     answers = sa.or_(Response.contact_id == contact.id,
                      Response.invitation_id.in_(invitation_ids) if invitation_ids else sa.false())
     erase_follow_up_notes(sa.select(Response.id).where(answers))
+    from survey.webhooks.events import anonymise_queued_events
+
+    anonymise_queued_events(sa.select(Response.id).where(answers))
     anonymised = db.session.execute(
         sa.update(Response).where(answers)
         .values(contact_id=None, invitation_id=None, submission_key=None, edit_token_hash=None, meta={}),

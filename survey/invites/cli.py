@@ -251,13 +251,22 @@ def deliver_command(loop: bool, interval: float, batch_size: int | None, as_json
 
     if loop:
         delivery.deliver_forever(interval=interval, batch_size=batch_size, should_stop=lambda: stop["now"],
-                                 on_report=show)
+                                 on_report=show, **worker_passes(lambda: stop["now"]))
         return
     _say_scheduled(scheduling.run_due())
+    worker_passes(lambda: stop["now"])["before_pass"]()
     report = delivery.deliver(batch_size=batch_size, should_stop=lambda: stop["now"], transport=transport)
     show(report)
     if report.failed or report.uncertain:
         raise SystemExit(1)
+
+
+def worker_passes(should_stop) -> dict:
+    """What the mail worker does around each delivery pass besides e-mail to customers."""
+    from survey.alerts.worker import queue_owner_mail  # low-score alerts and digests due go out in the same pass
+    from survey.webhooks.worker import run_alongside_mail  # and the surveys' webhooks, a bounded pass each time
+
+    return {"before_pass": queue_owner_mail, "after_pass": lambda: run_alongside_mail(should_stop)}
 
 
 @invite_cli.command("remind")

@@ -373,13 +373,19 @@ def deliver(*, batch_size: int | None = None, max_batches: int | None = None,
 
 
 def deliver_forever(*, interval: float, batch_size: int | None = None, should_stop: Callable[[], bool],
-                    on_report: Callable[[DeliveryReport], None] = lambda report: None) -> None:
-    """The worker service: deliver what is due, sleep ``interval`` seconds, repeat until stopped."""
+                    on_report: Callable[[DeliveryReport], None] = lambda report: None,
+                    before_pass: Callable[[], None] = lambda: None,
+                    after_pass: Callable[[], None] = lambda: None) -> None:
+    """The worker service: deliver what is due, sleep ``interval`` seconds, repeat until stopped.
+
+    ``before_pass`` queues more that is due first (survey.alerts: low-score alerts and digests);
+    ``after_pass`` runs other work of the same service (survey.webhooks: a bounded webhook pass)."""
     from survey.invites.scheduling import run_due
 
     while not should_stop():
         try:
             run_due()  # the campaigns and reminders that fell due, queued before this pass sends
+            before_pass()
             report = deliver(batch_size=batch_size, should_stop=should_stop)
         except sa.exc.OperationalError as exc:
             # The database is restarting or busy: claims are safe to retry, so wait and try again.
@@ -388,6 +394,8 @@ def deliver_forever(*, interval: float, batch_size: int | None = None, should_st
         else:
             if report.handled or report.recovered:
                 on_report(report)
+        db.session.remove()
+        after_pass()
         db.session.remove()
         deadline = time.monotonic() + interval
         while not should_stop() and time.monotonic() < deadline:

@@ -28,7 +28,8 @@ SKIP_REASONS = ("unsubscribed", "bounced", "throttled", "cancelled")
 # scheduled -> queueing -> queued; scheduled -> cancelled; scheduled -> refused (its survey
 # had closed when it fell due); queued -> cancelled (its mail not yet sent is cancelled).
 CAMPAIGN_STATES = ("scheduled", "queueing", "queued", "cancelled", "refused")
-MESSAGE_KINDS = ("invitation", "reminder")
+# "alert" and "digest" go to survey owners (survey.alerts), not to contacts.
+MESSAGE_KINDS = ("invitation", "reminder", "alert", "digest")
 # queued -> sending -> sent; queued -> failed (given up); sending -> uncertain
 # (a worker died between the end of the data and the server's reply);
 # queued -> cancelled (the contact unsubscribed or was forgotten first).
