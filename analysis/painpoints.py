@@ -67,7 +67,7 @@ RANKED_BY_SCORE = "score impact"
 RANKED_BY_SIZE = "size × negativity"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a big survey holds hundreds of thousands
 class NegativeClause:
     """One negative clause of a comment (``text`` already PII-masked)."""
 

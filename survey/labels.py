@@ -40,10 +40,13 @@ def record_model_labels(model_version: str, labelled: list[tuple[int, "CommentLa
 
     Probabilities are stored to four decimals. The caller commits: a batch is one transaction.
     """
-    if not labelled:
-        return 0
+    return store_label_rows(label_rows(model_version, labelled))
+
+
+def label_rows(model_version: str, labelled: list[tuple[int, "CommentLabels"]]) -> list[dict]:
+    """The ``response_labels`` rows of a batch: plain data, so a labelling child process can build them."""
     now = utcnow()
-    db.session.execute(sa.insert(ResponseLabel), [
+    return [
         {"response_id": response_id, "model_version": model_version, "sentiment": labels.sentiment,
          "sentiment_proba": round(labels.sentiment_proba, 4), "sentiment_probs": _rounded(labels.sentiment_probs),
          "theme": labels.theme, "theme_proba": round(labels.theme_proba, 4), "theme_probs": _rounded(labels.theme_probs),
@@ -51,25 +54,39 @@ def record_model_labels(model_version: str, labelled: list[tuple[int, "CommentLa
                       "theme": c.theme, "theme_probs": _rounded(c.theme_probs)} for c in labels.clauses],
          "labelled_at": now}
         for response_id, labels in labelled
-    ])
-    corrected = corrected_fields(response_id for response_id, _ in labelled)
+    ]
+
+
+def store_label_rows(rows: list[dict]) -> int:
+    """Insert :func:`label_rows` rows and put their labels in force where no analyst corrected them.
+
+    Core statements on the tables: one executemany each, without the ORM's per-row
+    bookkeeping (at a million comments that bookkeeping cost more than the model).
+    """
+    if not rows:
+        return 0
+    db.session.execute(ResponseLabel.__table__.insert(), rows)
+    corrected = corrected_fields(row["response_id"] for row in rows)
     updates = []
-    for response_id, labels in labelled:
-        fields = corrected.get(response_id, set())
-        row = {"id": response_id, "label_version": model_version}
+    for label in rows:
+        fields = corrected.get(label["response_id"], set())
+        row = {"response_id": label["response_id"], "label_version": label["model_version"]}
         if "sentiment" not in fields:
-            row["sentiment"] = labels.sentiment
+            row["sentiment"] = label["sentiment"]
         if "theme" not in fields:
-            row["theme"] = labels.theme
+            row["theme"] = label["theme"]
         updates.append(row)
     # Group by shape: executemany needs the same keys in every row.
+    table = Response.__table__
     for keys in {tuple(sorted(row)) for row in updates}:
-        db.session.execute(sa.update(Response), [row for row in updates if tuple(sorted(row)) == keys])
-    return len(labelled)
+        values = {key: sa.bindparam(key) for key in keys if key != "response_id"}
+        db.session.execute(table.update().where(table.c.id == sa.bindparam("response_id")).values(values),
+                           [row for row in updates if tuple(sorted(row)) == keys])
+    return len(rows)
 
 
 def _rounded(probs: dict[str, float]) -> dict[str, float]:
-    return {label: round(float(p), 4) for label, p in probs.items()}
+    return {label: round(p, 4) for label, p in probs.items()}
 
 
 class LabelError(ValueError):

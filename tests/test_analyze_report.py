@@ -112,3 +112,15 @@ def test_pain_point_bars_name_their_survey_when_there_are_several():
     report["pain_points"].append(dict(report["pain_points"][0], survey="k2", rank=2))
     html = render_html(report)
     assert "on hold (Shop two)" in html and "on hold (Shop &lt;script&gt;" in html
+
+
+def test_html_lists_a_capped_number_of_answer_ids(monkeypatch):
+    """A big pain point's ids are cut in report.html (responses.csv has them all), a small one's are not."""
+    from survey.insights import report as report_module
+
+    monkeypatch.setattr(report_module, "MAX_LISTED_IDS", 3)
+    data = sample_report()
+    data["pain_points"].append({**data["pain_points"][0], "rank": 2, "label": "many", "response_ids": list(range(10, 20))})
+    html = render_html(data)
+    assert "All 2 answer ids" in html and "3, 7" in html
+    assert "First 3 of 10 answer ids" in html and "10, 11, 12</p>" in html

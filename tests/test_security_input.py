@@ -149,3 +149,21 @@ def test_the_sqlite_database_is_created_readable_by_its_owner_only(tmp_path, mon
     for path in instance.glob("rapport.db*"):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     assert (instance / "rapport.db").exists()
+
+
+def test_safe_cell_fast_path_agrees_with_the_full_rule():
+    """Plain text skips the regular expression; every kind of dangerous or odd first character still gets the rule."""
+    import re
+
+    from survey.csvsafe import FORMULA_STARTS, safe_cell
+
+    lead = re.compile(r"^[\s\u200b-\u200d\u2060\ufeff]+")
+
+    def full_rule(text):
+        return "'" + text if text.startswith(FORMULA_STARTS) or lead.sub("", text, count=1).startswith(FORMULA_STARTS) \
+            else text
+
+    samples = ["", "plain", "=1+1", " =1", "\u00a0+1", "\u200b@x", "\ufeff-3", "\t", "\u3000=A1", " ok", "\u2060text",
+               "\uff1dA1", "-", "a=b", "\u2003\u200b=x"]
+    for text in samples:
+        assert safe_cell(text) == full_rule(text), text

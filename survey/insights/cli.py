@@ -50,11 +50,14 @@ PROGRESS_FROM = 2000
               help="Use this model version instead of the newest (see `flask analyze train`).")
 @click.option("--batch-size", default=BATCH_SIZE, show_default=True, type=click.IntRange(1, 100_000),
               help="Comments labelled and stored per transaction.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (the report's figures, its folder).")
+@click.option("--workers", default=0, show_default=True, type=click.IntRange(0, 16),
+              help="Child processes that run the model while this one stores labels (1 suits a 2-core machine).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the summary as JSON (the report's figures, its folder, time and memory per phase).")
 @click.pass_context
 @with_appcontext
 def analyze_cli(ctx: click.Context, key: str | None, since: dt.datetime | None, out_dir: Path | None,
-                model_version: str | None, batch_size: int, as_json: bool) -> None:
+                model_version: str | None, batch_size: int, workers: int, as_json: bool) -> None:
     """Label new comments, find pain points and write a report.
 
     Incremental: comments already labelled by this model version are not
@@ -71,11 +74,12 @@ def analyze_cli(ctx: click.Context, key: str | None, since: dt.datetime | None, 
         return
     try:
         outcome = service.run_analysis(find_survey(key) if key else None, since, out_dir, model_version,
-                                       batch_size, progress=_progress)
+                                       batch_size, progress=_progress, workers=workers)
     except AnalysisError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
-        click.echo(json.dumps(_summary_json(outcome.report, outcome.out_dir), indent=2, default=str))
+        click.echo(json.dumps({**_summary_json(outcome.report, outcome.out_dir), "phases": outcome.phases},
+                              indent=2, default=str))
         return
     _print_summary(outcome.report, outcome.out_dir)
 

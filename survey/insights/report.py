@@ -58,6 +58,9 @@ from survey.metrics import MetricResult, metric_for
 
 REPORT_FILES = ("report.html", "report.json", "responses.csv")
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+#: report.html lists at most this many answer ids per pain point: on a million comments a big
+#: pain point has tens of thousands, which would make the page megabytes long (responses.csv has all).
+MAX_LISTED_IDS = 500
 
 #: Columns of responses.csv, in order. ``sentiment``/``theme`` are the labels in
 #: force (an analyst's correction wins); the probabilities are the model's.
@@ -67,6 +70,7 @@ RESPONSE_COLUMNS = (
     *(f"p_{label}" for label in SENTIMENTS), *(f"p_{label}" for label in THEMES),
     "corrected", "model_version", "pain_points", "comment",
 )
+_COMMENT_COLUMN = RESPONSE_COLUMNS.index("comment")
 
 
 # --------------------------------------------------------------------------- #
@@ -164,6 +168,7 @@ def render_html(report: Mapping) -> str:
     env.filters["method_text"] = method_text
     env.globals["enough_answers"] = enough
     env.globals["min_answers"] = DEFAULT_MIN_ANSWERS
+    env.globals["max_listed_ids"] = MAX_LISTED_IDS
     env.filters["percent"] = lambda value, digits=1: "–" if value is None else f"{value * 100:.{digits}f}%"
     sections = []
     for survey in report["surveys"]:
@@ -234,20 +239,25 @@ def write_responses_csv(path: Path, rows: Iterable[Mapping]) -> int:
         writer = csv.writer(fh)
         writer.writerow(RESPONSE_COLUMNS)
         for row in rows:
-            values = dict(row)
-            if values.get("comment"):
-                values["comment"] = mask_pii(values["comment"])
-            writer.writerow([safe_cell(_csv_value(values.get(column))) for column in RESPONSE_COLUMNS])
+            cells = [_csv_cell(row.get(column)) for column in RESPONSE_COLUMNS]
+            comment = row.get("comment")
+            if comment:
+                cells[_COMMENT_COLUMN] = safe_cell(mask_pii(comment))
+            writer.writerow(cells)
             count += 1
     return count
 
 
-def _csv_value(value):
-    if isinstance(value, float):
+def _csv_cell(value):
+    """A value as a formula-safe cell: floats to four decimals, lists joined with "; "."""
+    kind = type(value)
+    if kind is float:
         return round(value, 4)
-    if isinstance(value, (list, tuple, set)):
-        return "; ".join(str(v) for v in value)
-    return value
+    if kind is int or value is None:
+        return "" if value is None else value
+    if kind in (list, tuple, set):
+        return safe_cell("; ".join(str(v) for v in value))
+    return safe_cell(value)
 
 
 def remove_partial(out_dir: Path) -> None:

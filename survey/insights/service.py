@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +28,9 @@ from survey.db import chunks, db
 from survey.codeframe.operations import has_codeframe
 from survey.insights import codeframe, queries
 from survey.insights.findings import Findings, SurveyPainPoint, SurveySummary
+from survey.insights.phases import PhaseLog, no_phase
 from survey.kinds import KINDS
-from survey.labels import corrections_for_training, record_model_labels
+from survey.labels import corrections_for_training, label_rows, store_label_rows
 from survey.models import AnalysisRun, PainPointRecord, Response, Survey, pain_point_responses, utcnow
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ class AnalysisOutcome:
     run: AnalysisRun
     report: dict
     out_dir: Path
+    phases: list[dict]  # time and memory per step (survey.insights.phases)
 
 
 # --------------------------------------------------------------------------- #
@@ -95,37 +97,48 @@ def load_labeller(version: str | None) -> "Labeller":
 # --------------------------------------------------------------------------- #
 def run_analysis(survey: Survey | None, since: dt.datetime | None, out_dir: Path | None,
                  model_version: str | None, batch_size: int = BATCH_SIZE,
-                 progress: ProgressFactory = no_progress) -> AnalysisOutcome:
+                 progress: ProgressFactory = no_progress, workers: int = 0) -> AnalysisOutcome:
     """Label what is new in scope, find the pain points, write the report and record the run."""
     from survey.insights.report import build_report, remove_partial, write_report
 
     started = utcnow()
-    surveys = [survey] if survey else queries.surveys_with_answers(since)
-    survey_ids = [s.id for s in surveys]
-    if not queries.count_comments(survey_ids, since):
-        raise AnalysisError(_nothing_to_analyse(survey, since))
-    labeller = load_labeller(model_version)
+    phases = PhaseLog()
+    with phases.phase("counting comments"):
+        surveys = [survey] if survey else queries.surveys_with_answers(since)
+        survey_ids = [s.id for s in surveys]
+        if not queries.count_comments(survey_ids, since):
+            raise AnalysisError(_nothing_to_analyse(survey, since))
+    with phases.phase("loading the model"):
+        labeller = load_labeller(model_version)
 
-    labelled = label_new_comments(labeller, survey.id if survey else None, since, batch_size, progress)
-    findings = find_insights(surveys, since, labeller.version)
-    report = build_report(
-        surveys=findings.surveys, sentiment_by_theme=findings.sentiment_by_theme, pain_points=findings.pain_points,
-        model_version=labeller.version, labelled_now=labelled, generated_at=started,
-        scope={"survey": survey.public_key if survey else None,
-               "since": since.date().isoformat() if since else None,
-               "label": survey.name if survey else "all surveys"},
-    )
+    with phases.phase("labelling and storing labels"):
+        labelled = label_new_comments(labeller, survey.id if survey else None, since, batch_size, progress,
+                                      workers)
+    version = labeller.version
+    del labeller  # the model is not needed past labelling: its memory goes to the grouping
+    findings = find_insights(surveys, since, version, phase=phases.phase)
+    with phases.phase("building the report"):
+        report = build_report(
+            surveys=findings.surveys, sentiment_by_theme=findings.sentiment_by_theme,
+            pain_points=findings.pain_points, model_version=version, labelled_now=labelled,
+            generated_at=started,
+            scope={"survey": survey.public_key if survey else None,
+                   "since": since.date().isoformat() if since else None,
+                   "label": survey.name if survey else "all surveys"},
+        )
     created = out_dir is None
     out_dir = out_dir or _default_report_dir(survey, started)
     try:
-        write_report(out_dir, report, queries.response_rows(survey_ids, since, labeller.version,
-                                                            findings.pain_points))
+        with phases.phase("writing report files"):
+            write_report(out_dir, report, queries.response_rows(survey_ids, since, version,
+                                                                findings.pain_points))
     except OSError as exc:
         if created:
             remove_partial(out_dir)
         raise AnalysisError(f"could not write the report to {out_dir}: {exc}") from None
-    run = record_run(survey, surveys, labeller.version, started, out_dir, findings, report)
-    return AnalysisOutcome(run, report, out_dir)
+    with phases.phase("storing the run and its pain points"):
+        run = record_run(survey, surveys, version, started, out_dir, findings, report)
+    return AnalysisOutcome(run, report, out_dir, phases.phases)
 
 
 def _nothing_to_analyse(survey: Survey | None, since: dt.datetime | None) -> str:
@@ -151,13 +164,19 @@ def _default_report_dir(survey: Survey | None, started: dt.datetime) -> Path:
 # Labelling
 # --------------------------------------------------------------------------- #
 def label_new_comments(labeller: "Labeller", survey_id: int | None, since: dt.datetime | None,
-                       batch_size: int = BATCH_SIZE, progress: ProgressFactory = no_progress) -> int:
+                       batch_size: int = BATCH_SIZE, progress: ProgressFactory = no_progress,
+                       workers: int = 0) -> int:
     """Label, in batches, every comment in scope that this model version has not labelled; return how many.
 
     Keyset pagination on the id keeps memory flat; each batch is one transaction,
     so an interrupted run keeps what it finished and the next run goes on from there.
+    With ``workers`` child processes (:mod:`survey.insights.workers`) the model
+    labels the next batches while this process stores the last one; batches are
+    still stored and committed one at a time, in order.
     """
-    from analysis.score_band import SCORE_WEIGHT, with_score_bands
+    from analysis.score_band import SCORE_WEIGHT
+
+    from survey.insights.workers import labelling
 
     # The score band tips close calls of comment sentiment (measured: benchmarks/score_band.py).
     weight = current_app.config.get("ANALYSIS_SCORE_WEIGHT")
@@ -165,30 +184,42 @@ def label_new_comments(labeller: "Labeller", survey_id: int | None, since: dt.da
     pending = queries.pending_labelling(labeller.version, survey_id, since)
     total = db.session.scalar(sa.select(sa.func.count()).select_from(pending.subquery()))
     done, last_id = 0, 0
-    with progress(total, "Labelling comments") as bar:
+    in_flight: deque = deque()  # (ids, future labels), oldest first
+    with progress(total, "Labelling comments") as bar, labelling(labeller, workers) as label:
         while True:
-            rows = db.session.execute(pending.where(Response.id > last_id).limit(batch_size)).all()
-            if not rows:
+            rows = []
+            if last_id is not None:
+                rows = db.session.execute(pending.where(Response.id > last_id).limit(batch_size)).all()
+                last_id = rows[-1].id if rows else None
+            if rows:
+                bands = [None if row.score is None else KINDS[row.kind].band(row.score) for row in rows]
+                in_flight.append((len(rows), label([row.id for row in rows], [row.comment for row in rows], bands,
+                                                   weight)))
+            if not in_flight:
                 break
-            last_id = rows[-1].id
-            labels = with_score_bands(labeller.label([row.comment for row in rows]),
-                                      [None if row.score is None else KINDS[row.kind].band(row.score) for row in rows],
-                                      weight)
-            done += _store_batch(labeller.version, [(row.id, label) for row, label in zip(rows, labels)])
-            bar.update(len(rows))
+            if rows and len(in_flight) <= workers:
+                continue  # keep every worker busy before waiting for the oldest batch
+            size, labelled = in_flight.popleft()
+            done += _store_rows(labeller.version, labelled.result())
+            bar.update(size)
     return done
 
 
 def _store_batch(version: str, labelled: list) -> int:
+    """Store and commit a batch of ``(response id, labels)``; see :func:`_store_rows`."""
+    return _store_rows(version, label_rows(version, labelled))
+
+
+def _store_rows(version: str, rows: list[dict]) -> int:
     """Store and commit a batch; if another run stored some of it meanwhile (or answers were deleted), the rest."""
     try:
-        stored = record_model_labels(version, labelled)
+        stored = store_label_rows(rows)
         db.session.commit()
         return stored
     except sa.exc.IntegrityError:
         db.session.rollback()
-        pending = queries.still_unlabelled(version, [response_id for response_id, _ in labelled])
-        stored = record_model_labels(version, [item for item in labelled if item[0] in pending])
+        pending = queries.still_unlabelled(version, [row["response_id"] for row in rows])
+        stored = store_label_rows([row for row in rows if row["response_id"] in pending])
         db.session.commit()
         return stored
 
@@ -196,7 +227,8 @@ def _store_batch(version: str, labelled: list) -> int:
 # --------------------------------------------------------------------------- #
 # Numbers and pain points
 # --------------------------------------------------------------------------- #
-def find_insights(surveys: list[Survey], since: dt.datetime | None, version: str) -> Findings:
+def find_insights(surveys: list[Survey], since: dt.datetime | None, version: str,
+                  phase: Callable[[str], ContextManager] = no_phase) -> Findings:
     """Per-survey summaries, pain points ranked across the scope, and the sentiment × theme counts.
 
     The numbers come from the same queries as the dashboard (``survey.results``),
@@ -209,30 +241,40 @@ def find_insights(surveys: list[Survey], since: dt.datetime | None, version: str
     summaries, found = [], []
     by_theme: dict[str, Counter] = defaultdict(Counter)
     for survey in surveys:
-        flt = ResponseFilter(survey=survey, start=since.date() if since else None)
-        score_counts = results.score_counts(flt)
-        period, trend = results.trend(flt)
-        for theme, counts in results.sentiment_by_theme(flt).items():
-            by_theme[theme].update(counts)
-        comments = queries.count_comments([survey.id], since)
-        spec = KINDS[survey.kind]
-        totals = ScoreTotals(n=sum(score_counts.values()), total=float(sum(s * n for s, n in score_counts.items())),
-                             low=spec.low, high=spec.high)
-        background: list[str] = []
+        with phase("survey figures"):
+            flt = ResponseFilter(survey=survey, start=since.date() if since else None)
+            score_counts = results.score_counts(flt)
+            period, trend = results.trend(flt)
+            for theme, counts in results.sentiment_by_theme(flt).items():
+                by_theme[theme].update(counts)
+            comments = queries.count_comments([survey.id], since)
+            spec = KINDS[survey.kind]
+            totals = ScoreTotals(n=sum(score_counts.values()),
+                                 total=float(sum(s * n for s, n in score_counts.items())),
+                                 low=spec.low, high=spec.high)
         with_codeframe = has_codeframe(survey.id)
-        whole: dict[int, str] | None = {} if with_codeframe else None
-        clauses = list(queries.negative_clauses([survey.id], since, version, background, whole))
-        periods = codeframe.comment_periods(survey.id, since, period)
+        with phase("reading negative clauses"):
+            whole: dict[int, str] | None = {} if with_codeframe else None
+            clauses = list(queries.negative_clauses([survey.id], since, version, None, whole))
+            # Streamed when used once (discovery); the codeframe reads it twice, so it gets a list.
+            background = queries.background_clauses([survey.id], since, version)
+            if with_codeframe:
+                background = list(background)
+        with phase("comment periods"):
+            periods = codeframe.comment_periods(survey.id, since, period)
         if with_codeframe:
-            sorted_ = codeframe.sort_survey(survey.id, clauses, background, comments, totals, whole)
+            with phase("sorting into the codeframe"):
+                sorted_ = codeframe.sort_survey(survey.id, clauses, background, comments, totals, whole)
             points = [(p, "codeframe") for p in sorted_.points] + [(p, "proposal") for p in sorted_.proposals]
             negative, covered, ranked_by = sorted_.negative_comments, sorted_.covered_comments, sorted_.ranked_by
             dismissed = sorted_.dismissed
         else:
-            analysis = analyse_pain_points(clauses, comments, totals, background=background)
+            with phase("grouping and naming pain points"):
+                analysis = analyse_pain_points(clauses, comments, totals, background=background)
             points = [(p, "discovered") for p in analysis.points]
             negative, covered, ranked_by = analysis.negative_comments, analysis.covered_comments, analysis.ranked_by
             dismissed = 0
+        del clauses, background  # the next survey's clauses need the room
         summaries.append(SurveySummary(
             key=survey.public_key, name=survey.name, kind=survey.kind, responses=results.answer_count(flt),
             comments=comments, score_counts=score_counts, trend=trend, period=period,
@@ -240,8 +282,9 @@ def find_insights(surveys: list[Survey], since: dt.datetime | None, version: str
             codeframe=any(source == "codeframe" for _, source in points) or has_codeframe(survey.id),
             dismissed_proposals=dismissed,
         ))
-        found.extend(SurveyPainPoint(survey.public_key, survey.id, point, source,
-                                     codeframe.trend(point.response_ids, periods)) for point, source in points)
+        with phase("pain point trends"):
+            found.extend(SurveyPainPoint(survey.public_key, survey.id, point, source,
+                                         codeframe.trend(point.response_ids, periods)) for point, source in points)
     if len(surveys) > 1:  # one list for the report, ranked across surveys
         found.sort(key=_cross_survey_order)
     return Findings(summaries, found, {theme: dict(counts) for theme, counts in by_theme.items()})

@@ -1,0 +1,135 @@
+"""``flask analyze`` in batches: the batch size changes nothing, an interrupted run leaves nothing half-written."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from survey.db import db
+from survey.models import AnalysisRun, PainPointRecord, Response, ResponseLabel, pain_point_responses
+from tests.analyze_support import NPS_ANSWERS, add_answers, analysis_app, read_report, tiny_model  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("analysis_app")
+
+#: Enough repeated complaints for several pain points, in an order that mixes them across batches.
+ANSWERS = [answer for _ in range(3) for answer in NPS_ANSWERS]
+
+
+def analyze(runner, *args):
+    return runner.invoke(args=["analyze", *args])
+
+
+def stored_labels() -> dict[int, tuple]:
+    rows = db.session.execute(sa.select(ResponseLabel.response_id, ResponseLabel.sentiment, ResponseLabel.theme,
+                                        ResponseLabel.sentiment_probs, ResponseLabel.theme_probs,
+                                        ResponseLabel.clauses))
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
+def labels_in_force() -> dict[int, tuple]:
+    rows = db.session.execute(sa.select(Response.id, Response.sentiment, Response.theme, Response.label_version)
+                              .where(Response.comment.is_not(None)))
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
+def pain_points_of(out) -> list[tuple]:
+    return [(p["label"], p["count"], p["response_ids"], p["impact"]) for p in read_report(out)["pain_points"]]
+
+
+def forget_labels() -> None:
+    db.session.execute(sa.delete(ResponseLabel))
+    db.session.execute(sa.update(Response).values(sentiment=None, theme=None, label_version=None))
+    db.session.commit()
+
+
+def test_batch_size_changes_no_label_and_no_pain_point(runner, make_survey, make_response, tmp_path):
+    survey, _ = add_answers(make_survey, make_response, ANSWERS)
+    results = []
+    # in this process, and in one or two child processes (survey.insights.workers)
+    for size, workers in (("1", "0"), ("7", "0"), ("100000", "0"), ("4", "1"), ("3", "2")):
+        forget_labels()
+        out = tmp_path / f"batch-{size}-{workers}"
+        result = analyze(runner, "--survey", survey.public_key, "--out", str(out), "--batch-size", size,
+                         "--workers", workers)
+        assert result.exit_code == 0, result.output
+        db.session.expire_all()
+        results.append((stored_labels(), labels_in_force(), pain_points_of(out),
+                        (out / "responses.csv").read_text(encoding="utf-8")))
+    commented = sum(1 for _, comment in ANSWERS if comment)
+    assert len(results[0][0]) == commented and results[0][2], "nothing to compare"
+    assert all(result == results[0] for result in results[1:])
+
+
+def test_labelling_interrupted_keeps_whole_batches_only(runner, make_survey, make_response, tmp_path, monkeypatch):
+    """A crash in the third batch: two batches stored in full (labels and labels in force), no run, no report."""
+    from analysis.labeller import Labeller
+
+    survey, _ = add_answers(make_survey, make_response, ANSWERS)
+    real_label, calls = Labeller.label, []
+
+    def failing_label(self, texts):
+        calls.append(len(texts))
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # what Ctrl-C does in the middle of a batch
+        return real_label(self, texts)
+
+    monkeypatch.setattr(Labeller, "label", failing_label)
+    out = tmp_path / "report"
+    result = analyze(runner, "--survey", survey.public_key, "--out", str(out), "--batch-size", "5")
+    assert result.exit_code != 0
+    db.session.rollback()  # what the dead process's connection does
+
+    labels, in_force = stored_labels(), labels_in_force()
+    assert len(labels) == 10
+    labelled_now = {rid for rid, (_, _, version) in in_force.items() if version is not None}
+    assert labelled_now == set(labels)  # a stored label is also in force, and only those
+    assert all(in_force[rid][:2] == labels[rid][:2] for rid in labels)
+    assert db.session.scalar(sa.select(sa.func.count(AnalysisRun.id))) == 0
+    assert not out.exists() or not any(out.iterdir())
+
+    monkeypatch.setattr(Labeller, "label", real_label)
+    again = analyze(runner, "--survey", survey.public_key, "--out", str(out), "--batch-size", "5")
+    assert again.exit_code == 0, again.output
+    commented = sum(1 for _, comment in ANSWERS if comment)
+    assert f"labelled {commented - 10} new comment(s)" in again.output
+    assert len(stored_labels()) == commented
+
+
+def test_a_crash_while_storing_the_run_stores_no_part_of_it(runner, make_survey, make_response, tmp_path,
+                                                           monkeypatch):
+    """The run, its pain points and their answers are one transaction: all or nothing."""
+    from survey.insights import service
+
+    survey, _ = add_answers(make_survey, make_response, ANSWERS)
+    assert analyze(runner, "--survey", survey.public_key, "--out", str(tmp_path / "first")).exit_code == 0
+    before = [db.session.scalar(sa.select(sa.func.count()).select_from(table))
+              for table in (AnalysisRun.__table__, PainPointRecord.__table__, pain_point_responses)]
+    assert before[1] and before[2]
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("disk gone")
+
+    monkeypatch.setattr(service, "_prune_runs", crash)  # after every row of the run was added
+    result = analyze(runner, "--survey", survey.public_key, "--out", str(tmp_path / "second"))
+    assert result.exit_code != 0
+    db.session.rollback()
+    after = [db.session.scalar(sa.select(sa.func.count()).select_from(table))
+             for table in (AnalysisRun.__table__, PainPointRecord.__table__, pain_point_responses)]
+    assert after == before
+
+
+def test_a_crash_while_writing_the_report_leaves_no_report_file(runner, make_survey, make_response, tmp_path,
+                                                                monkeypatch):
+    from survey.insights import report
+
+    survey, _ = add_answers(make_survey, make_response, ANSWERS)
+
+    def crash(data):
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(report, "render_html", crash)  # responses.csv and report.json are written by then
+    out = tmp_path / "report"
+    result = analyze(runner, "--survey", survey.public_key, "--out", str(out))
+    assert result.exit_code == 1 and "could not write the report" in result.output
+    assert not out.exists() or sorted(p.name for p in out.iterdir()) == []
+    assert db.session.scalar(sa.select(sa.func.count(AnalysisRun.id))) == 0
