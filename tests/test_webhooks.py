@@ -15,7 +15,8 @@ from survey.models import Contact, Response, SurveyOrigin, utcnow
 from survey.operations import Answer, record_response
 from survey.webhooks.events import scan_all, signature_header
 from survey.webhooks.models import WebhookDelivery, WebhookEndpoint
-from survey.webhooks.worker import backoff_seconds, claim, deliver_due
+from survey.retries import backoff_seconds
+from survey.webhooks.worker import claim, deliver_due
 from tests.dashboard_support import api_token, bearer, login, make_user
 from tests.test_public import form_fields
 from tests.webhooks_support import app_config, readme_verify, receiver, secret_on  # noqa: F401 (fixtures)
@@ -138,7 +139,7 @@ def test_retries_after_a_500_and_a_timeout_then_succeeds_with_one_event_id(clien
 
 def test_backoff_doubles_and_delivery_gives_up_after_the_limit(app, client, admin, make_survey, receiver):
     app.config.update(WEBHOOK_RETRY_BASE_SECONDS=30, WEBHOOK_MAX_ATTEMPTS=3)
-    assert [backoff_seconds(n, app.config) for n in (1, 2, 3, 8, 9)] == [30, 60, 120, 3600, 3600]
+    assert [backoff_seconds(n, app.config, "WEBHOOK") for n in (1, 2, 3, 8, 9)] == [30, 60, 120, 3600, 3600]
     survey = make_survey("nps")
     add_endpoint(client, survey, receiver.url)
     receiver.plan = [500, 503, 500, 500]

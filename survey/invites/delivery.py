@@ -66,6 +66,7 @@ from survey.invites.domain_rates import within_domain_rates
 from survey.invites.mailer import DeliveryError, DeliveryUncertain, transport_for
 from survey.invites.models import Invitation, OutboxMessage, recipient_domain
 from survey.models import Contact, utcnow
+from survey.retries import backoff_seconds
 
 log = logging.getLogger(__name__)
 
@@ -90,11 +91,6 @@ class DeliveryReport:
     def handled(self) -> int:
         return self.sent + self.retried + self.failed + self.uncertain + self.lost_claims + self.deferred
 
-
-def backoff_seconds(attempts: int, config) -> float:
-    """Wait before try number ``attempts + 1``: base, 2×base, 4×base… up to the cap."""
-    base = float(config["MAIL_RETRY_BASE_SECONDS"])
-    return min(base * 2 ** max(attempts - 1, 0), float(config["MAIL_RETRY_MAX_SECONDS"]))
 
 
 def claim_batch(limit: int, now: dt.datetime | None = None) -> tuple[str, list[OutboxMessage]]:
@@ -234,7 +230,7 @@ def deliver_batch(transport, claim: str, messages: list[OutboxMessage]) -> Deliv
             execution_options={"synchronize_session": False})
     report.uncertain = len(uncertain)
     if untried:
-        retry_at = now + dt.timedelta(seconds=backoff_seconds(1, config))
+        retry_at = now + dt.timedelta(seconds=backoff_seconds(1, config, "MAIL"))
         for part in chunks(untried):
             db.session.execute(
                 sa.update(OutboxMessage).where(OutboxMessage.id.in_(part), mine)
@@ -328,7 +324,7 @@ def _record_failure(message: _Pending, claim: str, error: DeliveryError, now: dt
         db.session.execute(
             sa.update(OutboxMessage).where(mine).values(
                 state="queued", claim_token=None, lease_until=None, attempts=attempts, last_error=error.reply,
-                next_attempt_at=now + dt.timedelta(seconds=backoff_seconds(attempts, config))),
+                next_attempt_at=now + dt.timedelta(seconds=backoff_seconds(attempts, config, "MAIL"))),
             execution_options={"synchronize_session": False})
         return False
     invitation_id = db.session.scalar(

@@ -37,6 +37,7 @@ from flask import current_app
 
 from survey.db import db
 from survey.models import utcnow
+from survey.retries import backoff_seconds
 from survey.webhooks.events import EVENT_ID_HEADER, SIGNATURE_HEADER, scan_all, signature_header
 from survey.webhooks.models import WebhookDelivery, WebhookEndpoint
 from survey.webhooks.targets import Reply, post
@@ -56,11 +57,6 @@ class WebhookReport:
     def handled(self) -> int:
         return self.queued + self.delivered + self.retried + self.failed
 
-
-def backoff_seconds(attempts: int, config) -> float:
-    """Wait after try number ``attempts`` failed: base, 2×base, 4×base… up to the cap."""
-    base = float(config["WEBHOOK_RETRY_BASE_SECONDS"])
-    return min(base * 2 ** max(attempts - 1, 0), float(config["WEBHOOK_RETRY_MAX_SECONDS"]))
 
 
 def _due(now: dt.datetime):
@@ -156,7 +152,7 @@ def record(item: _Claimed, token: str, reply: Reply, report: WebhookReport) -> s
     else:
         state = "queued"
         values = dict(common, last_error=reply.error[:500],
-                      next_attempt_at=now + dt.timedelta(seconds=backoff_seconds(attempts, config)))
+                      next_attempt_at=now + dt.timedelta(seconds=backoff_seconds(attempts, config, "WEBHOOK")))
     done = db.session.execute(sa.update(WebhookDelivery).where(mine).values(**values),
                               execution_options={"synchronize_session": False}).rowcount
     db.session.commit()
