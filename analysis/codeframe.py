@@ -89,7 +89,7 @@ NONE_FACTOR = 1.5
 #: A second pain point is kept when its probability is at least this share of the first's.
 SECOND_RATIO = 0.85
 #: Texts are sorted in chunks of this many (memory stays flat on large surveys).
-CHUNK = 20_000
+CHUNK = 5_000
 #: Keyword assignments carry this probability.
 KEYWORD_PROBABILITY = 1.0
 C = 1.0
@@ -147,10 +147,10 @@ class CodeframeSorter:
         sorter.prior = uniform
         if unlabelled:
             sample = _sample(unlabelled, MAX_FIT_TEXTS, seed)
-            x_sample = sorter._features(sample)
-            sorter.prior = _em_prior(sorter._calibrated(x_sample), uniform, PRIOR_EM_STEPS)
-            pool = _sample(list(range(len(sample))), SELF_TRAINING_TEXTS, seed)
-            x_pool = x_sample[pool]
+            # The sample's features are made chunk by chunk each time, never held whole (30,000 rows with
+            # the dense LSA and word-vector blocks took 400 MB more at the peak).
+            sorter.prior = _em_prior(sorter._calibrated_texts(sample), uniform, PRIOR_EM_STEPS)
+            x_pool = sorter._features(_sample(sample, SELF_TRAINING_TEXTS, seed))
             # Only comments the examples alone place in a point teach (fixed before the first refit): one
             # that fits none would teach its own words, and the next round would then place it.
             posteriors = sorter._corrected(sorter._calibrated(x_pool))
@@ -162,7 +162,7 @@ class CodeframeSorter:
                 taught = (x_pool[rows], labels, weight)
                 sorter.temperature = _temperature(x_train, y_train, len(names), seed, taught)
                 sorter._model = _fit(x_train, y_train, len(names), seed, taught)
-                sorter.prior = _em_prior(sorter._calibrated(x_sample), uniform, PRIOR_EM_STEPS)
+                sorter.prior = _em_prior(sorter._calibrated_texts(sample), uniform, PRIOR_EM_STEPS)
         return sorter
 
     # ------------------------------------------------------------------ #
@@ -174,7 +174,7 @@ class CodeframeSorter:
         """For each text, its pain points, surest first (an empty list: none fits)."""
         out: list[list[Assignment]] = [[] for _ in texts]
         if self._model is not None and len(texts):
-            proba = np.vstack([self.probabilities(texts[start:start + CHUNK]) for start in range(0, len(texts), CHUNK)])
+            proba = self._corrected(self._calibrated_texts(texts))
             bar = self._none_bar()
             for i, row in enumerate(proba):
                 order = np.argsort(-row, kind="stable")
@@ -214,6 +214,10 @@ class CodeframeSorter:
         if self._lsa is not None:
             blocks.insert(1, csr_matrix(normalize(self._lsa.transform(x)) * LSA_WEIGHT))
         return hstack(blocks).tocsr()
+
+    def _calibrated_texts(self, texts: Sequence[str]) -> np.ndarray:
+        return np.vstack([self._calibrated(self._features(list(texts[start:start + CHUNK])))
+                          for start in range(0, len(texts), CHUNK)])
 
     def _calibrated(self, x) -> np.ndarray:
         return _softmax(_scores(self._model, x) / self.temperature)
