@@ -44,7 +44,12 @@ How (each step measured on the tuning half of ``benchmarks/codeframe.py``):
 5. **"None"**: a comment whose best point's corrected probability stays below
    :data:`NONE_FACTOR` times that point's share (for a point that holds most
    comments: halfway from its share to certain) says little more about it
-   than any comment does: none.
+   than any comment does: none. That is decided by a *gate*: the same
+   classifier on the same examples without the word vectors (its own
+   temperature and shares), because the dense vectors give every comment a
+   confident lean towards some point: with them deciding, a 4-point codeframe
+   placed 48% of 58,365 generated complaints instead of 30%, mostly ones it had
+   no point for. The point(s) of a comment that passes come from the full model.
    A second pain point is kept when it comes close to the first
    (:data:`SECOND_RATIO`).
 6. **Keywords** always assign: a comment that says a pain point's keyword (as a
@@ -116,6 +121,10 @@ class CodeframeSorter:
     _vectorizer: object = None
     _lsa: object = None
     _model: object = None
+    _gate_model: object = None
+    _gate_temperature: float = 1.0
+    _gate_prior: np.ndarray | None = None
+    _gate_columns: int = 0
     _keyword_units: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ #
@@ -143,13 +152,20 @@ class CodeframeSorter:
         y_train = np.array([names.index(n) for n in labels])
         sorter.temperature = _temperature(x_train, y_train, len(names), seed)
         sorter._model = _classifier(seed).fit(x_train, y_train)
+        # The gate (step 5): the same classifier without the word vectors says whether a comment fits any point.
+        sorter._gate_columns = x_train.shape[1] - _word_vector_dimensions()
+        gate_x = x_train[:, :sorter._gate_columns]
+        sorter._gate_temperature = _temperature(gate_x, y_train, len(names), seed)
+        sorter._gate_model = _classifier(seed).fit(gate_x, y_train)
         uniform = np.full(len(names), 1.0 / len(names))
-        sorter.prior = uniform
+        sorter.prior = sorter._gate_prior = uniform
         if unlabelled:
             sample = _sample(unlabelled, MAX_FIT_TEXTS, seed)
             # The sample's features are made chunk by chunk each time, never held whole (30,000 rows with
             # the dense LSA and word-vector blocks took 400 MB more at the peak).
-            sorter.prior = _em_prior(sorter._calibrated_texts(sample), uniform, PRIOR_EM_STEPS)
+            full, gate = sorter._calibrated_texts(sample, with_gate=True)
+            sorter.prior = _em_prior(full, uniform, PRIOR_EM_STEPS)
+            sorter._gate_prior = _em_prior(gate, uniform, PRIOR_EM_STEPS)
             x_pool = sorter._features(_sample(sample, SELF_TRAINING_TEXTS, seed))
             # Only comments the examples alone place in a point teach (fixed before the first refit): one
             # that fits none would teach its own words, and the next round would then place it.
@@ -174,14 +190,19 @@ class CodeframeSorter:
         """For each text, its pain points, surest first (an empty list: none fits)."""
         out: list[list[Assignment]] = [[] for _ in texts]
         if self._model is not None and len(texts):
-            proba = self._corrected(self._calibrated_texts(texts))
+            full, gate = self._calibrated_texts(texts, with_gate=True)
+            proba = self._corrected(full)
+            gate = _prior_corrected(gate, self._gate_prior)
+            fits = gate.max(axis=1) >= _none_bar(self._gate_prior)[gate.argmax(axis=1)]
             bar = self._none_bar()
             for i, row in enumerate(proba):
+                if not fits[i]:
+                    continue  # says little more about any point than its share does: none
                 order = np.argsort(-row, kind="stable")
                 best = row[order[0]]
                 for j in order:
-                    if row[j] < SECOND_RATIO * best or row[j] < bar[j]:
-                        break  # (at the first point: says little more about any point than its share does: none)
+                    if out[i] and (row[j] < SECOND_RATIO * best or row[j] < bar[j]):
+                        break
                     out[i].append(Assignment(self.names[j], float(row[j])))
         if self._keyword_units:
             for i, text in enumerate(texts):
@@ -215,20 +236,39 @@ class CodeframeSorter:
             blocks.insert(1, csr_matrix(normalize(self._lsa.transform(x)) * LSA_WEIGHT))
         return hstack(blocks).tocsr()
 
-    def _calibrated_texts(self, texts: Sequence[str]) -> np.ndarray:
-        return np.vstack([self._calibrated(self._features(list(texts[start:start + CHUNK])))
-                          for start in range(0, len(texts), CHUNK)])
+    def _calibrated_texts(self, texts: Sequence[str], with_gate: bool = False):
+        full, gate = [], []
+        for start in range(0, len(texts), CHUNK):
+            x = self._features(list(texts[start:start + CHUNK]))
+            full.append(self._calibrated(x))
+            if with_gate:
+                gate.append(_softmax(_scores(self._gate_model, x[:, :self._gate_columns]) / self._gate_temperature))
+        return (np.vstack(full), np.vstack(gate)) if with_gate else np.vstack(full)
 
     def _calibrated(self, x) -> np.ndarray:
         return _softmax(_scores(self._model, x) / self.temperature)
 
     def _none_bar(self) -> np.ndarray:
-        """The corrected probability below which a comment is not in a point (step 5)."""
-        return np.minimum(NONE_FACTOR * self.prior, (1 + self.prior) / 2)
+        return _none_bar(self.prior)
 
     def _corrected(self, raw: np.ndarray) -> np.ndarray:
-        corrected = raw * (self.prior * len(self.names))
-        return corrected / corrected.sum(axis=1, keepdims=True)
+        return _prior_corrected(raw, self.prior)
+
+
+def _none_bar(prior: np.ndarray) -> np.ndarray:
+    """The corrected probability below which a comment is not in a point (step 5)."""
+    return np.minimum(NONE_FACTOR * prior, (1 + prior) / 2)
+
+
+def _prior_corrected(raw: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    corrected = raw * (prior * len(prior))
+    return corrected / corrected.sum(axis=1, keepdims=True)
+
+
+def _word_vector_dimensions() -> int:
+    from analysis.word_vectors import dimensions
+
+    return dimensions()
 
 
 def _contains(units: list[str], phrase: tuple[str, ...]) -> bool:
