@@ -119,9 +119,25 @@ def is_content(token: str) -> bool:
     return token[0].isalpha() and len(token) > 1 and token not in STOP_WORDS and not token.startswith("[")
 
 
+#: Most stems whose written form is remembered (bounds memory on huge, misspelt surveys).
+MAX_SURFACES = 200_000
+_surfaces: dict[str, str] = {}
+
+
 @lru_cache(maxsize=100_000)
 def stem(word: str) -> str:
-    return _stemmer().stem(word.split("'")[0])
+    word = word.split("'")[0]
+    stemmed = _stemmer().stem(word)
+    known = _surfaces.get(stemmed)
+    # The shortest form seen, then the first alphabetically: "delay" for delay/delays/delayed, whatever the order.
+    if (known is None and len(_surfaces) < MAX_SURFACES) or (known is not None and (len(word), word) < (len(known), known)):
+        _surfaces[stemmed] = word
+    return stemmed
+
+
+def surface(stemmed: str) -> str:
+    """A word as customers write it for a stem ("service" for "servic"), for pretrained vectors."""
+    return _surfaces.get(stemmed, stemmed)
 
 
 @lru_cache(maxsize=1)

@@ -74,12 +74,15 @@ def anchors_of(weights: terms.TermWeights, z: np.ndarray, min_count: int) -> lis
     return chosen[:MAX_ANCHORS]
 
 
-def anchor_groups(present, matrix) -> list[list[int]]:
-    """Anchor columns grouped by average linkage on max(context cosine, member Jaccard).
+def anchor_groups(present, matrix, word_similarity: np.ndarray | None = None) -> list[list[int]]:
+    """Anchor columns grouped by average linkage on max(context cosine, member Jaccard, word similarity).
 
     An anchor's context is the positive pointwise mutual information of the
     features said with it: what is said *specially* with "delayed", not the
-    "flight" said with everything.
+    "flight" said with everything. ``word_similarity`` (anchors x anchors, 0..1)
+    is how alike the anchors mean whatever this run's data says: shipped
+    pretrained vectors know that "bag" and "luggage" are one complaint even
+    when a small survey says them in too few clauses to show it.
     """
     from scipy import sparse
     from sklearn.cluster import AgglomerativeClustering
@@ -101,7 +104,10 @@ def anchor_groups(present, matrix) -> list[list[int]]:
     df = np.diag(together).copy()
     # Jaccard, not overlap: "cancelled flight" lies inside "flight" too, and must not tie all flights together.
     shared = together / np.maximum(np.add.outer(df, df) - together, 1)
-    distance = np.clip(1.0 - np.maximum(cosine, shared), 0.0, 1.0)
+    similarity = np.maximum(cosine, shared)
+    if word_similarity is not None:
+        similarity = np.maximum(similarity, word_similarity)
+    distance = np.clip(1.0 - similarity, 0.0, 1.0)
     np.fill_diagonal(distance, 0.0)
     labels = AgglomerativeClustering(n_clusters=None, metric="precomputed", linkage="average",
                                      distance_threshold=ANCHOR_DISTANCE).fit_predict(distance)

@@ -22,14 +22,18 @@ How:
    by enough answers, not a strong sentiment word on its own: "terrible" says
    how, not what) seed the pain points.
 3. **Anchor groups.** Anchors said in the same company (cosine of their
-   positive-PMI contexts) or by the same clauses (member Jaccard) join by
-   average linkage. The work grows with the number of anchors, not comments.
+   positive-PMI contexts), by the same clauses (member Jaccard) or meaning
+   the same by the shipped pretrained word vectors (:mod:`analysis.word_vectors`:
+   "bag", "luggage", "baggage") join by average linkage. The work grows with
+   the number of anchors, not comments.
 4. **Members.** A clause joins the group of the surest anchor it says, and any
    group whose anchor it says nearly as surely: a clause (and a comment) may
    carry several pain points. Groups too small to report give their clauses
    to the next group they say something of.
-5. **Refine** by word vectors learnt from the run's own clauses and the shipped
-   corpus (:mod:`analysis.painpoint_vectors`): every clause goes to the group
+5. **Refine** by word vectors: half the shipped pretrained ones, which do not
+   move when comments are added (so neither do borderline clauses, much), half
+   learnt from the run's own clauses and the shipped corpus, which know this
+   survey's words (:mod:`analysis.painpoint_vectors`): every clause goes to the group
    whose centroid is nearest its vector, when close enough, so "delayed 3
    hours" joins the delays although "hours" seeded a group, and a clause with
    no seed word joins the complaint it says in other words. A clause close to
@@ -191,11 +195,13 @@ def analyse_pain_points(
     if not anchors:
         return nothing
     present = weights.matrix[:, anchors]
-    groups, owns = members(present, z[anchors], anchor_groups(present, weights.matrix), clauses, min_count)
+    seeds = anchor_groups(present, weights.matrix, vectors.anchor_similarity(weights.vocabulary, anchors))
+    groups, owns = members(present, z[anchors], seeds, clauses, min_count)
     groups, owns = merge(groups, owns, weighted, clauses)
     cooc = weights.context
     word_weights = vectors.word_weights(cooc, z, weights.delta, math.log(MIN_ODDS_RATIO))
-    groups, owns = vectors.refine(groups, owns, weights.matrix, cooc, word_weights, cooc.vectors())
+    groups, owns = vectors.refine(groups, owns, weights.matrix, cooc, word_weights,
+                                   vectors.blended_vectors(cooc, weights.vocabulary))
     groups, owns = _big_enough(groups, owns, clauses, min_count)
     z_of = unigram_z(weights.vocabulary, z)
     delta_of = {f: float(d) for f, d in zip(weights.vocabulary, weights.delta) if " " not in f}
