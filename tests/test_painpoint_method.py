@@ -179,3 +179,4 @@ def _ranges(sizes):
         out[kind] = range(start, start + n)
         start += n
     return out
+
