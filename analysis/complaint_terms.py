@@ -182,6 +182,21 @@ def sentiment_stems() -> frozenset[str]:
                      if abs(valence) >= STRONG_VALENCE and word.isalpha())
 
 
+#: Words that say how long or when, not what went wrong ("two hours", "last week" are in delays,
+#: hold queues and repairs alike): general English, like the stop words.
+DURATION_WORDS = frozenset(stem(w) for w in """
+second minute min mins hour hr hrs day week month year time today tonight yesterday tomorrow morning
+afternoon night weekend last next ago one two three four five six seven eight nine ten twelve
+twenty half few couple
+""".split())
+
+
+def is_duration_only(feature: str) -> bool:
+    """A feature made only of duration words and numbers ("hour", "two day", "last week")."""
+    parts = [p for p in feature.split() if p != "not"]
+    return bool(parts) and all(p in DURATION_WORDS or p[0].isdigit() for p in parts)
+
+
 def is_sentiment_only(feature: str) -> bool:
     parts = [p for p in feature.split() if p != "not"]
     lexicon = sentiment_stems()

@@ -70,7 +70,8 @@ def anchors_of(weights: terms.TermWeights, z: np.ndarray, min_count: int) -> lis
     chosen = [int(j) for j in order
               if z[j] >= floor and z[j] > 0 and weights.delta[j] >= math.log(MIN_ODDS_RATIO)
               and df[j] >= max(2, min_count)
-              and not terms.is_sentiment_only(weights.vocabulary[j])]
+              and not terms.is_sentiment_only(weights.vocabulary[j])
+              and not terms.is_duration_only(weights.vocabulary[j])]
     return chosen[:MAX_ANCHORS]
 
 

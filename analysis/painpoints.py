@@ -20,7 +20,8 @@ How:
    :data:`~analysis.painpoint_groups.Z_ANCHOR`, odds at least
    :data:`~analysis.painpoint_groups.MIN_ODDS_RATIO` times higher, said
    by enough answers, not a strong sentiment word on its own: "terrible" says
-   how, not what) seed the pain points.
+   how, not what; nor a duration alone: "two hours" is said of hold queues,
+   delays and repairs alike) seed the pain points.
 3. **Anchor groups.** Anchors said in the same company (cosine of their
    positive-PMI contexts), by the same clauses (member Jaccard) or meaning
    the same by the shipped pretrained word vectors (:mod:`analysis.word_vectors`:

@@ -180,3 +180,20 @@ def _ranges(sizes):
         start += n
     return out
 
+
+
+
+def test_how_long_is_not_what_went_wrong_so_durations_seed_no_pain_point_of_their_own():
+    # "two hours" is said of hold queues, delays and repairs alike: a group seeded by it mixes them.
+    from scipy import sparse
+
+    from analysis.complaint_terms import TermWeights, is_duration_only
+    from analysis.painpoint_groups import anchors_of
+
+    assert is_duration_only("hour") and is_duration_only("two day") and is_duration_only("3 week")
+    assert not is_duration_only("hour late") and not is_duration_only("hold") and not is_duration_only("not")
+    vocabulary = np.array(["hour", "two day", "hold", "hour late"])
+    matrix = sparse.csr_matrix(np.ones((10, 4), dtype=np.float32))
+    weights = TermWeights(matrix, vocabulary, z=np.array([9.0, 8.0, 5.0, 4.0]), delta=np.full(4, 2.0),
+                          has_background=True)
+    assert [vocabulary[j] for j in anchors_of(weights, weights.z, min_count=2)] == ["hold", "hour late"]
