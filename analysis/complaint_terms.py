@@ -62,7 +62,8 @@ NEGATORS = frozenset({"no", "not", "never", "nobody", "nothing", "none", "noone"
 
 _URL_RE = re.compile(r"(?:https?://|www\.)\S+", re.I)
 _HANDLE_RE = re.compile(r"(?<![\w.])@(\w+)")
-_WORD_RE = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+(?:[.,:]\d+)*|\[(?:email|phone)\]")
+# An ordinal is one token ("14th"), not a number and a torn "th" that could seed or name a pain point ("th april").
+_WORD_RE = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+(?:st|nd|rd|th)\b|\d+(?:[.,:]\d+)*|\[(?:email|phone)\]")
 _NO_ONE = re.compile(r"\bno[ -]?one\b")
 
 

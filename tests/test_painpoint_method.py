@@ -197,3 +197,26 @@ def test_how_long_is_not_what_went_wrong_so_durations_seed_no_pain_point_of_thei
     weights = TermWeights(matrix, vocabulary, z=np.array([9.0, 8.0, 5.0, 4.0]), delta=np.full(4, 2.0),
                           has_background=True)
     assert [vocabulary[j] for j in anchors_of(weights, weights.z, min_count=2)] == ["hold", "hour late"]
+
+
+def test_an_ordinal_is_one_token_and_never_torn_into_a_name():
+    # "the 14th April" once gave the pain point "th april": the number went, its suffix stayed a word.
+    assert tokens("connected on the 14th April, 3rd May or 22nd june, 1st") == \
+        ["connected", "on", "the", "14th", "april", "3rd", "may", "or", "22nd", "june", "1st"]
+    assert tokens("1,000 calls at 3:30") == ["1,000", "calls", "at", "3:30"]
+    rng = random.Random(5)
+    days = ["1st", "2nd", "3rd", "4th", "14th", "21st", "22nd", "23rd", "28th"]
+    months = ["april", "may", "june"]
+    waits = ["still not connected since the {d} {m}", "told it would be live on the {d} of {m}",
+             "broadband promised for the {d} {m} and still nothing", "engineer booked for {d} {m} never came",
+             "was meant to go live {d} {m}, still waiting to be connected"]
+    clauses = [NegativeClause(i, rng.choice(waits).format(d=rng.choice(days), m=rng.choice(months)), "service",
+                              2, 0.9) for i in range(1, 81)]
+    background = [f"{rng.choice(HAPPY)} on the {rng.choice(['5', '12', '30'])} {rng.choice(months)}"
+                  for _ in range(80)]
+    points = run(clauses, background)
+    assert points.points, "the waits to be connected are a pain point"
+    suffixes = {"st", "nd", "rd", "th"}
+    for point in points.points:
+        assert not suffixes & set(point.label.split()), point.label
+        assert not suffixes & {w for t in point.terms for w in t.split()}, point.terms
