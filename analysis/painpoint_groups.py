@@ -28,6 +28,12 @@ ANCHOR_DISTANCE = 0.8
 MERGE_SIMILARITY = 0.7
 #: ... and so are groups sharing at least this share of the smaller one's answers.
 MERGE_OVERLAP = 0.8
+#: After placement, groups whose centroids *without durations* are at least this similar ...
+SAME_COMPLAINT_SIMILARITY = 0.45
+#: ... and that share at least this share of the smaller one's answers are one complaint told twice
+#: ("took a month", "weeks to be connected"). Both, not either: "order was cancelled" shares words with
+#: "still waiting for my order" but few answers, "on hold" shares answers with the delays but not words.
+SAME_COMPLAINT_OVERLAP = 0.3
 #: A clause also joins any other group whose anchor it says at least this strongly,
 #: relative to its strongest ("still waiting for the engineer to call back").
 SECOND_GROUP_SHARE = 0.85
@@ -165,10 +171,8 @@ def _centroids(groups, weighted) -> np.ndarray:
     return out / np.where(norms == 0, 1, norms)
 
 
-def merge(groups: list[list[int]], owns: list[set[int]], weighted, clauses):
-    """Union groups with near-duplicate centroids or mostly the same answers."""
-    if len(groups) < 2:
-        return groups, owns
+def _pair_measures(groups: list[list[int]], weighted, clauses):
+    """Centroid cosine of each pair of groups, and the answers each pair shares (and each group's own)."""
     from scipy import sparse
 
     centroids = _centroids(groups, weighted)
@@ -182,9 +186,41 @@ def merge(groups: list[list[int]], owns: list[set[int]], weighted, clauses):
         cols.extend(answers)
     member = sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(groups), len(ids)))
     shared = (member @ member.T).toarray()
-    size = np.diag(shared)
+    return similar, shared, np.diag(shared)
+
+
+def merge(groups: list[list[int]], owns: list[set[int]], weighted, clauses):
+    """Union groups with near-duplicate centroids or mostly the same answers."""
+    if len(groups) < 2:
+        return groups, owns
+    similar, shared, size = _pair_measures(groups, weighted, clauses)
     pairs = [(i, j) for i in range(len(groups)) for j in range(i + 1, len(groups))
              if similar[i, j] >= MERGE_SIMILARITY or shared[i, j] >= MERGE_OVERLAP * min(size[i], size[j])]
+    return _unite(groups, owns, pairs)
+
+
+def without_durations(vocabulary, z: np.ndarray) -> np.ndarray:
+    """``z`` with every feature made only of durations ("week", "two hours", "hour week") at zero."""
+    out = z.copy()
+    for j, feature in enumerate(vocabulary):
+        if terms.is_duration_only(feature):
+            out[j] = 0.0
+    return out
+
+
+def merge_same_complaint(groups: list[list[int]], owns: list[set[int]], weighted_without_durations, clauses):
+    """Union placed groups that are one complaint told in other words: close in what, and the same answers.
+
+    ``weighted_without_durations`` are the clause rows weighed with
+    :func:`without_durations`: how long something took is said of hold queues,
+    delays and connection waits alike, so it must not make two groups alike.
+    """
+    if len(groups) < 2:
+        return groups, owns
+    similar, shared, size = _pair_measures(groups, weighted_without_durations, clauses)
+    pairs = [(i, j) for i in range(len(groups)) for j in range(i + 1, len(groups))
+             if similar[i, j] >= SAME_COMPLAINT_SIMILARITY
+             and shared[i, j] >= SAME_COMPLAINT_OVERLAP * min(size[i], size[j])]
     return _unite(groups, owns, pairs)
 
 

@@ -48,7 +48,11 @@ How:
 8. **Rank** by impact: with scores, how much the overall mean score would rise
    if the answers with this pain point scored like the others, in percent of
    the scale; without scores, by size × negativity (percent of comments times
-   the members' mean probability of being negative).
+   the members' mean probability of being negative). With scores the order
+   uses the impact's lower bound (the gap less :data:`RANK_Z` standard errors
+   of its members' mean score): a small group whose few scores happen to be
+   low does not push a sure, bigger one out of the top ten, and which small
+   groups reach it moves less when comments are added.
 """
 
 from __future__ import annotations
@@ -64,12 +68,16 @@ import numpy as np
 from analysis import complaint_terms as terms
 from analysis import painpoint_vectors as vectors
 from analysis.labels import theme_order
-from analysis.painpoint_groups import (MIN_ODDS_RATIO, anchor_groups, anchors_of, members, merge, merge_same_heads,
-                                       merge_same_names, unigram_z, units_of, usable, WeightedRows)
+from analysis.painpoint_groups import (MIN_ODDS_RATIO, anchor_groups, anchors_of, members, merge, merge_same_complaint,
+                                       merge_same_heads,
+                                       merge_same_names, unigram_z, units_of, usable, WeightedRows,
+                                       without_durations)
 from analysis.painpoint_names import name_groups, quotes_for
 
 RANKED_BY_SCORE = "score impact"
 RANKED_BY_SIZE = "size × negativity"
+#: Pain points with scores are ordered by their impact with the gap this many standard errors smaller.
+RANK_Z = 1.96
 
 
 @dataclass(frozen=True, slots=True)  # slots: a big survey holds hundreds of thousands
@@ -109,6 +117,7 @@ class PainPoint:
     response_ids: list[int]
     quotes: list[str]
     terms: list[str] = field(default_factory=list)  # the group's strongest complaint terms
+    impact_low: float = 0.0     # what the ranking uses: the impact with an uncertain gap made smaller
 
     def as_dict(self) -> dict:
         return {
@@ -204,6 +213,8 @@ def analyse_pain_points(
     groups, owns = vectors.refine(groups, owns, weights.matrix, cooc, word_weights,
                                    vectors.blended_vectors(cooc, weights.vocabulary))
     groups, owns = _big_enough(groups, owns, clauses, min_count)
+    same = WeightedRows(weights.matrix, without_durations(weights.vocabulary, z))
+    groups, owns = merge_same_complaint(groups, owns, same, clauses)
     z_of = unigram_z(weights.vocabulary, z)
     delta_of = {f: float(d) for f, d in zip(weights.vocabulary, weights.delta) if " " not in f}
     for _ in range(4):  # name, merge groups whose names share a head word, name the merged ones again
@@ -216,7 +227,7 @@ def analyse_pain_points(
     groups, labels = merge_same_names(groups, labels)
     points = [_pain_point(g, label, clauses, words, weighted, weights.vocabulary, z, total_comments, scores)
               for g, label in zip(groups, labels)]
-    points.sort(key=lambda p: (-p.impact, -p.count, p.label))
+    points.sort(key=lambda p: (-p.impact_low, -p.impact, -p.count, p.label))
     for rank, point in enumerate(points, start=1):
         point.rank = rank
     covered = len({r for p in points for r in p.response_ids})
@@ -263,12 +274,14 @@ def _pain_point(group, label, clauses, words, weighted, vocabulary, z, total_com
     share = count / total_comments
     if scores is not None and scores.n:
         score_impact, impact = pain_point_impact(responses, share, scores)
+        impact_low = _impact_low(responses, score_impact, scores)
     else:
         score_impact, impact = None, share * 100 * (sum(negativity.values()) / count)
+        impact_low = impact
     return PainPoint(
         rank=0, label=label, theme=theme, count=count, share=share, score_impact=score_impact, impact=impact,
         response_ids=sorted(responses), quotes=quotes_for(group, label, clauses, words, weighted),
-        terms=_top_terms(group, weighted, vocabulary, z),
+        terms=_top_terms(group, weighted, vocabulary, z), impact_low=impact_low,
     )
 
 
@@ -282,6 +295,15 @@ def pain_point_impact(responses: dict[int, int | None], share: float, scores: Sc
     gap = mean_with - mean_others
     impact = (len(scored) / scores.n) * (-gap) / scores.span * 100
     return gap, impact
+
+
+def _impact_low(responses: dict[int, int | None], gap: float | None, scores: ScoreTotals) -> float:
+    """The impact with the gap :data:`RANK_Z` standard errors of the members' mean score smaller (not below 0)."""
+    scored = [s for s in responses.values() if s is not None]
+    if gap is None or len(scored) < 2:
+        return 0.0
+    sure_gap = max(0.0, -gap - RANK_Z * float(np.std(scored, ddof=1)) / math.sqrt(len(scored)))
+    return (len(scored) / scores.n) * sure_gap / scores.span * 100
 
 
 def _top_terms(group, weighted, vocabulary, z, limit: int = 6) -> list[str]:

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from analysis.complaint_terms import handles, log_odds, tokens
-from analysis.painpoints import RANKED_BY_SCORE, RANKED_BY_SIZE, NegativeClause, ScoreTotals, analyse_pain_points
+from analysis.painpoints import (RANKED_BY_SCORE, RANKED_BY_SIZE, NegativeClause, ScoreTotals, analyse_pain_points,
+                                 pain_point_impact)
 
 BRANDS = ["@skylark", "@skylark_help", "@bluefin_air", "Skylark", "Bluefin"]
 OPENINGS = ["", "so ", "honestly ", "wow ", "again ", "ugh ", "seriously ", "well "]
@@ -220,3 +221,56 @@ def test_an_ordinal_is_one_token_and_never_torn_into_a_name():
     for point in points.points:
         assert not suffixes & set(point.label.split()), point.label
         assert not suffixes & {w for t in point.terms for w in t.split()}, point.terms
+
+
+def test_one_complaint_told_as_two_groups_is_joined_but_durations_and_shared_words_alone_join_nothing():
+    from scipy import sparse
+
+    from analysis.painpoint_groups import WeightedRows, merge_same_complaint, without_durations
+
+    vocabulary = np.array(["week", "connect", "wait", "order", "cancel", "hold", "late"])
+    z = without_durations(vocabulary, np.full(len(vocabulary), 3.0))
+    assert z[0] == 0.0 and (z[1:] == 3.0).all()
+    rows = [  # (response id, features)
+        (1, ["week", "connect", "wait"]), (2, ["connect", "wait"]), (3, ["week", "connect"]), (4, ["connect", "wait"]),
+        (5, ["wait", "order"]), (6, ["wait", "order"]), (7, ["order", "cancel"]), (8, ["order", "cancel"]),
+        (9, ["week", "hold"]), (10, ["week", "hold"]), (9, ["week", "late"]), (10, ["week", "late"]),
+    ]
+    column = {f: j for j, f in enumerate(vocabulary)}
+    matrix = sparse.csr_matrix(np.array([[1.0 if f in feats else 0.0 for f in vocabulary] for _, feats in rows],
+                                        dtype=np.float32))
+    clauses = [NegativeClause(rid, " ".join(feats), "service", 3) for rid, feats in rows]
+    assert column["week"] == 0
+    groups = [[0, 1], [2, 3],   # "weeks to be connected", "took a month to connect": the same answers' wait
+              [4, 5], [6, 7],   # "still waiting for my order", "order was cancelled": other answers
+              [8, 9], [10, 11]]  # "weeks on hold", "weeks late": the same answers, alike only in "week"
+    groups[1] = [0, 2, 3]       # the second connection group shares answer 1 with the first
+    owns = [{k} for k in range(len(groups))]
+    merged, _ = merge_same_complaint(groups, owns, WeightedRows(matrix, z), clauses)
+    assert merged == [[0, 1, 2, 3], [4, 5], [6, 7], [8, 9], [10, 11]]
+
+
+def test_with_scores_a_small_group_with_uncertain_scores_does_not_outrank_a_sure_one():
+    from analysis.painpoints import _impact_low
+
+    totals = ScoreTotals(n=1000, total=7000.0, low=0, high=10)
+    sure = {i: 2 for i in range(40)} | {i: 3 for i in range(40, 80)}   # 80 answers, all low
+    unsure = {i: s for i, s in enumerate([0, 0, 10, 0, 9, 0])}          # 6 answers, mixed
+    (gap_sure, impact_sure), (gap_unsure, _) = (pain_point_impact(sure, 0.08, totals),
+                                                pain_point_impact(unsure, 0.006, totals))
+    assert 0 < _impact_low(sure, gap_sure, totals) <= impact_sure
+    assert _impact_low(unsure, gap_unsure, totals) < _impact_low(sure, gap_sure, totals)
+    assert _impact_low({1: 0}, -7.0, totals) == 0.0  # one score: no spread to go by, never ranked on it
+
+
+def test_points_with_scores_are_ordered_by_the_lower_bound_of_their_impact():
+    clauses, background = posts(SIZES, seed=3)
+    rng = random.Random(3)
+    scored = [NegativeClause(c.response_id, c.text, c.theme, rng.choice([0, 1, 2, 3, 6]), c.negativity)
+              for c in clauses]
+    totals = ScoreTotals(n=len(scored) + len(background), total=sum(c.score for c in scored) + 9.0 * len(background))
+    result = analyse_pain_points(scored, len(scored) + len(background), totals, background=background)
+    assert result.ranked_by == RANKED_BY_SCORE and len(result.points) >= 3
+    lows = [p.impact_low for p in result.points]
+    assert lows == sorted(lows, reverse=True)
+    assert all(p.impact_low <= p.impact + 1e-9 for p in result.points)
