@@ -41,7 +41,10 @@ How:
    no group is an "other negative comment".
 6. **Merge** near-duplicates: groups with close centroids, mostly the same
    answers, or names sharing a head word ("hours late", "hrs late") become
-   one, so the top ten are ten problems.
+   one, so the top ten are ten problems; after placement, so do groups close
+   once durations are left out that share some answers ("took a month",
+   "weeks to be connected"), but not "still waiting for my order" and "order
+   was cancelled", which share words, not answers.
 7. **Names** are phrases the members wrote (2-5 words, negation kept, never a
    torn fragment, no brand or handle): the one most typical of the group and
    least of the others (:mod:`analysis.painpoint_names`).
