@@ -152,19 +152,27 @@ def response_rows(survey_ids: list[int], since: dt.datetime | None, version: str
         .execution_options(yield_per=STREAM_ROWS)
     )
     names = [column.name for column in probabilities]
-    for row in rows:
-        probs = dict(zip(names, row[-len(names):]))
-        yield {
-            "response_id": row.id, "survey": keys[row.survey_id], "external_id": row.external_id,
-            "created_at": row.created_at.replace(microsecond=0).isoformat(), "channel": row.channel,
-            "score": row.score,
-            "band": KINDS[kinds[row.survey_id]].band_name(row.score) if row.score is not None else None,
-            "sentiment": row.sentiment, "sentiment_proba": row.sentiment_proba,
-            "theme": row.theme, "theme_proba": row.theme_proba,
-            **probs,
-            "corrected": sorted(corrected.get(row.id, ())), "model_version": row.model_version,
-            "pain_points": in_points.get(row.id, []), "comment": row.comment,
+    bands: dict[tuple[int, int], str] = {}  # (survey, score) -> band name: a few dozen, a million answers
+    for (response_id, survey_id, external_id, created_at, channel, score, sentiment, theme, comment,
+         sentiment_proba, theme_proba, model_version, *probs) in rows:
+        band = None
+        if score is not None:
+            band = bands.get((survey_id, score))
+            if band is None:
+                band = bands[survey_id, score] = KINDS[kinds[survey_id]].band_name(score)
+        line = {
+            "response_id": response_id, "survey": keys[survey_id], "external_id": external_id,
+            "created_at": created_at.replace(microsecond=0).isoformat(), "channel": channel,
+            "score": score, "band": band,
+            "sentiment": sentiment, "sentiment_proba": sentiment_proba,
+            "theme": theme, "theme_proba": theme_proba,
         }
+        line.update(zip(names, probs))
+        line["corrected"] = sorted(corrected.get(response_id, ()))
+        line["model_version"] = model_version
+        line["pain_points"] = in_points.get(response_id, [])
+        line["comment"] = comment
+        yield line
 
 
 def pending_labelling(version: str, survey_id: int | None, since: dt.datetime | None) -> sa.Select:
