@@ -158,3 +158,17 @@ def test_label_rows_from_the_models_arrays_equal_the_rows_from_its_labels(tiny_m
         row.pop("labelled_at")
     assert got == want
     assert json.dumps(got) == json.dumps(want)  # same key order inside the stored JSON too
+
+
+def test_the_background_spool_gives_back_every_text_in_order(monkeypatch):
+    # speed (#20): the other clauses are kept from the one pass over the labels, in blocks
+    from survey.insights.queries import TextSpool
+
+    monkeypatch.setattr(TextSpool, "BLOCK", 4)
+    texts = ["on time", "", "kind staff", "a", "two\nlines", "b", "", "c", "d", "last one"]
+    spool = TextSpool()
+    for text in texts:
+        spool.append(text)
+    assert list(spool) == texts
+    assert list(spool) == texts  # read as often as needed (the codeframe reads it twice)
+    assert list(TextSpool()) == []
