@@ -12,5 +12,5 @@ from setuptools import find_namespace_packages, setup
 
 setup(
     packages=find_namespace_packages(include=["survey", "survey.*", "analysis", "analysis.*"])
-    + ["rapport_models", "rapport_models.corpus"],
+    + ["rapport_models", "rapport_models.corpus", "rapport_models.word_vectors"],
 )
