@@ -436,10 +436,12 @@ def _comma_clauses(piece: str) -> list[str]:
 
 def _clause_signs(part: str) -> tuple[int, bool]:
     """(number of words, whether one is a clause head) of ``part``."""
-    words = _WORD_RE.findall(part.lower())
-    heads = _clause_heads()
-    if not heads.isdisjoint(words):
+    low = part.lower()
+    words = _WORD_RE.findall(low)
+    if not _clause_heads().isdisjoint(words):
         return len(words), True
+    if "ed" not in low and "ing" not in low:  # then no word ends so
+        return len(words), False
     return len(words), any(len(w) > 4 and w.endswith(("ed", "ing")) for w in words)
 
 
