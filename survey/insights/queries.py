@@ -211,7 +211,11 @@ def pending_labelling(version: str, survey_id: int | None, since: dt.datetime | 
              .join(Survey, Survey.id == Response.survey_id)
              .where(Response.comment.is_not(None), ~sa.exists(done)))
     if survey_id is not None:
-        query = query.where(Response.survey_id == survey_id)
+        # "+ 0" keeps the planner off the indexes that lead with survey_id: none can walk ids in
+        # order, so SQLite read and sorted all of the survey's answers for every keyset page
+        # (1.4 s a page at a million: quadratic). The primary key walks on from the last id and
+        # stops after a page (15 ms).
+        query = query.where(Response.survey_id + 0 == survey_id)
     if since is not None:
         query = query.where(Response.created_at >= since)
     return query.order_by(Response.id)
