@@ -129,17 +129,20 @@ class _TokenTables:
             return table
 
 
-    def dense(self, key, width: int, make) -> np.ndarray:
-        """Per-token float rows (``make(token) -> sequence of width``), filled up to the vocab."""
+    def dense(self, key, width: int, make=None, make_rows=None, dtype=np.float64) -> np.ndarray:
+        """Per-token float rows, filled up to the vocab: ``make(token) -> sequence of
+        width``, or ``make_rows(tokens) -> (len(tokens), width)`` for a batch of new tokens."""
         with self.lock:
             entry = self.tables.get(key)
             if entry is None or entry[0] != self.generation:
-                entry = [self.generation, np.zeros((0, width))]
+                entry = [self.generation, np.zeros((0, width), dtype=dtype)]
                 self.tables[key] = entry
             n = len(entry[1])
             if n < len(self.tokens):
-                rows = np.array([make(t) for t in self.tokens[n:]], dtype=np.float64)
-                entry[1] = np.concatenate([entry[1], rows.reshape(-1, width)])
+                new = self.tokens[n:]
+                rows = make_rows(new) if make_rows else [make(t) for t in new]
+                rows = np.asarray(rows, dtype=dtype).reshape(-1, width)
+                entry[1] = np.concatenate([entry[1], rows])
             return entry[1]
 
 
@@ -455,3 +458,88 @@ class LexiconFeatures(TransformerMixin, BaseEstimator):
         if not self.use_sentiment:
             out[:, :self.N_SENTIMENT] = 0.0
         return sp.csr_matrix(out * self.weight)
+
+
+# --------------------------------------------------------------------------- #
+# Pretrained word vectors
+# --------------------------------------------------------------------------- #
+
+def _vector_word(token: str) -> str:
+    """The word a token's vector is read for: negation marks dropped, markers
+    (``NUM``, ``URL``, ``EMO_POS``) and punctuation give none."""
+    base = token[len(NEG):] if token.startswith(NEG) else token
+    if not base or base.isupper() or not any(ch.isalpha() for ch in base):
+        return ""
+    return base.replace("_", " ")
+
+
+class WordVectorMeans(TransformerMixin, BaseEstimator):
+    """Mean of the comment's pretrained word vectors (:mod:`analysis.word_vectors`).
+
+    Each distinct token's vector is looked up once (the vectors' SIF weighting
+    kept, so "the" counts less than "delayed") into a per-process table; a
+    batch is then one sparse product (documents x tokens) @ (tokens x dims),
+    l2-normalised and scaled by ``weight`` against the n-gram blocks. Synonyms
+    and words the corpus never had ("rebooked", "stranded") land near what they
+    mean, which n-grams of a 7,000-row corpus cannot give. ``dims`` keeps the
+    first of the vectors' PCA dimensions (most variance first). Negation is
+    dropped: the block says what a comment is about, the n-grams how it feels.
+
+    Stateless: the vectors ship in ``models/word_vectors`` (like the NLTK data
+    the tokenizer reads), ``fit`` only records their digest so a model trained
+    on other vectors is refused.
+    """
+
+    def __init__(self, weight=1.0, dims=256, negation="split"):
+        self.weight = weight
+        self.dims = dims
+        self.negation = negation
+
+    def _width(self) -> int:
+        return self.dims * (2 if self.negation == "split" else 1)
+
+    def fit(self, X=None, y=None):
+        from analysis import word_vectors
+
+        self.vectors_digest_ = word_vectors.digest()
+        return self
+
+    def _rows(self, tokens: list[str]) -> np.ndarray:
+        from analysis import word_vectors
+
+        words = [_vector_word(t) for t in tokens]
+        out = np.zeros((len(tokens), self._width()), dtype=np.float32)
+        keep = [i for i, w in enumerate(words) if w]
+        if keep:
+            rows = word_vectors.raw_word_vectors([words[i] for i in keep])[:, :self.dims]
+            if self.negation == "split":  # negated words fill a second copy of the columns
+                shift = np.array([self.dims * tokens[i].startswith(NEG) for i in keep])
+                cols = shift[:, None] + np.arange(self.dims)
+                out[np.array(keep)[:, None], cols] = rows
+            else:
+                out[keep] = rows
+        return out
+
+    def transform(self, X):
+        from analysis import word_vectors
+
+        if getattr(self, "vectors_digest_", None) != word_vectors.digest():
+            raise ValueError("this model was trained with other word vectors than "
+                             f"{word_vectors.VECTORS_DIR}; retrain it")
+        with _TABLES.lock:
+            ids, lengths = _TABLES.ids(X)
+            width = self._width()
+            table = _TABLES.dense(("word-vectors", self.dims, self.negation), width,
+                                  make_rows=self._rows, dtype=np.float32)
+            n_tok = len(ids)
+            indptr = np.concatenate([[0], np.cumsum(lengths)])
+            docs = sp.csr_matrix((np.ones(n_tok, dtype=np.float32), ids, indptr),
+                                 shape=(len(X), len(table)))
+            out = np.asarray(docs @ table) if n_tok else np.zeros((len(X), width), np.float32)
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        np.divide(out, norms, out=out, where=norms > 0)
+        out *= np.float32(self.weight)
+        # dense rows as CSR directly: sp.csr_matrix(dense) scans for non-zeros
+        n, w = out.shape
+        return sp.csr_matrix((out.ravel(), np.tile(np.arange(w, dtype=np.int32), n),
+                              np.arange(0, n * w + 1, w, dtype=np.int64)), shape=(n, w))

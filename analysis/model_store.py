@@ -61,6 +61,7 @@ ALLOWED_TYPES = frozenset(
         "analysis.features.WordNgrams",
         "analysis.features.CharNgrams",
         "analysis.features.LexiconFeatures",
+        "analysis.features.WordVectorMeans",
         "sklearn.calibration._CalibratedClassifier",
         "sklearn.calibration._SigmoidCalibration",
         "sklearn.model_selection._split.StratifiedKFold",
