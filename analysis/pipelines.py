@@ -38,8 +38,8 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
-from analysis.features import (CharNgrams, LexiconFeatures, Tokenizer, WordNgrams,
-                               WordVectorMeans)
+from analysis.features import CharNgrams, LexiconFeatures, Tokenizer, WordNgrams
+from analysis.vector_features import WordVectorMeans
 from analysis.labels import TASKS
 
 

@@ -29,12 +29,21 @@ from benchmarks.output import write_result  # noqa: E402
 from benchmarks.splits import DATA, LABELLED_SETS, load_split  # noqa: E402
 
 
-def pipeline_with_block(task: str, params: dict, weight: float, dims: int, negation: str):
-    """``build_pipeline(task)`` with the word-vector block at ``weight`` (0: left out)."""
+def pipeline_with_block(task: str, params: dict, weight: float, dims: int, negation: str,
+                        clusters: int = 0):
+    """``build_pipeline(task)`` with the word-vector block at ``weight`` (0: left out):
+    mean vectors, or with ``clusters`` a bag of that many word clusters."""
+    from analysis.vector_features import WordClusters
     from analysis.pipelines import build_features, build_pipeline
 
     pipe = build_pipeline(task).set_params(**params)
-    pipe.steps[1] = ("features", build_features(weight or None, dims, negation))
+    if clusters:
+        union = build_features(None)
+        if weight:
+            union.transformer_list.append(("clusters", WordClusters(clusters, weight)))
+        pipe.steps[1] = ("features", union)
+    else:
+        pipe.steps[1] = ("features", build_features(weight or None, dims, negation))
     return pipe
 
 
@@ -44,6 +53,8 @@ def main(argv=None) -> int:
     parser.add_argument("--dims", type=int, default=256)
     parser.add_argument("--negation", choices=("drop", "split"), default="split",
                         help="negated words: left out of the block's meaning, or a second copy")
+    parser.add_argument("--clusters", type=int, default=0,
+                        help="a bag of this many word clusters instead of the mean vector")
     parser.add_argument("--model-dir", default=str(REPO / "models"))
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" /
                                              "word_vector_block.json"))
@@ -57,7 +68,8 @@ def main(argv=None) -> int:
     from analysis import model_store
     from analysis.corpus import load_corpus
     from analysis.evaluate import evaluate_predictions
-    from analysis.features import Tokenizer, WordVectorMeans
+    from analysis.features import Tokenizer
+    from analysis.vector_features import WordClusters, WordVectorMeans
     from analysis.labeller import Labeller
     from analysis.own_labels import fit_classifier_on_features, fit_features
     from analysis.pipelines import TASKS, build_features
@@ -68,18 +80,22 @@ def main(argv=None) -> int:
     corpus = load_corpus()
     tokens = Tokenizer().transform(corpus.texts)
     X_base = build_features(None).fit_transform(tokens)
-    X_vec = WordVectorMeans(weight=1.0, dims=args.dims, negation=args.negation).fit().transform(tokens)
+    block = (WordClusters(args.clusters) if args.clusters
+             else WordVectorMeans(weight=1.0, dims=args.dims, negation=args.negation))
+    X_vec = block.fit().transform(tokens)
     sets = {name: load_split(name, "tuning") for name in LABELLED_SETS}
     vader = {name: vader_predict([r["text"] for r in rows]) for name, rows in sets.items()}
     print(f"corpus {len(corpus)} rows; C from model {found.version}: {params}", flush=True)
     result = {"model_version": found.version, "dims": args.dims, "negation": args.negation,
+              "clusters": args.clusters,
               "half": "tuning", "runs": {}}
     for w in args.weights:
         t0 = time.perf_counter()
         X = sp.hstack([X_base, X_vec * w], format="csr") if w else X_base
         pipes = {}
         for task in TASKS:
-            pipes[task] = pipeline_with_block(task, params[task], w, args.dims, args.negation)
+            pipes[task] = pipeline_with_block(task, params[task], w, args.dims, args.negation,
+                                              args.clusters)
             fit_features(pipes[task], ["warm"])
             fit_classifier_on_features(pipes[task], X, corpus.labels(task))
         labeller = Labeller(pipes, version=f"vectors-{w}")
