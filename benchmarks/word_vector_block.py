@@ -55,6 +55,8 @@ def main(argv=None) -> int:
                         help="negated words: left out of the block's meaning, or a second copy")
     parser.add_argument("--clusters", type=int, default=0,
                         help="a bag of this many word clusters instead of the mean vector")
+    parser.add_argument("--tasks", nargs="+", default=["sentiment", "theme"],
+                        help="the pipelines that get the block (the others keep today's features)")
     parser.add_argument("--model-dir", default=str(REPO / "models"))
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" /
                                              "word_vector_block.json"))
@@ -87,15 +89,16 @@ def main(argv=None) -> int:
     vader = {name: vader_predict([r["text"] for r in rows]) for name, rows in sets.items()}
     print(f"corpus {len(corpus)} rows; C from model {found.version}: {params}", flush=True)
     result = {"model_version": found.version, "dims": args.dims, "negation": args.negation,
-              "clusters": args.clusters,
+              "clusters": args.clusters, "tasks": args.tasks,
               "half": "tuning", "runs": {}}
     for w in args.weights:
         t0 = time.perf_counter()
-        X = sp.hstack([X_base, X_vec * w], format="csr") if w else X_base
         pipes = {}
         for task in TASKS:
-            pipes[task] = pipeline_with_block(task, params[task], w, args.dims, args.negation,
-                                              args.clusters)
+            w_task = w if task in args.tasks else 0.0
+            X = sp.hstack([X_base, X_vec * w_task], format="csr") if w_task else X_base
+            pipes[task] = pipeline_with_block(task, params[task], w_task, args.dims,
+                                              args.negation, args.clusters)
             fit_features(pipes[task], ["warm"])
             fit_classifier_on_features(pipes[task], X, corpus.labels(task))
         labeller = Labeller(pipes, version=f"vectors-{w}")
