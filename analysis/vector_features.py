@@ -42,6 +42,10 @@ def _vector_word(token: str) -> str:
     return base.replace("_", " ")
 
 
+def _negated(tokens: list[str]) -> list[list[float]]:
+    return [[float(t.startswith(NEG))] for t in tokens]
+
+
 class WordVectorMeans(TransformerMixin, BaseEstimator):
     """Mean of the comment's pretrained word vectors (:mod:`analysis.word_vectors`).
 
@@ -53,17 +57,19 @@ class WordVectorMeans(TransformerMixin, BaseEstimator):
     mean, which n-grams of a 7,000-row corpus cannot give. ``dims`` keeps the
     first of the vectors' PCA dimensions (most variance first). ``negation``:
     ``"split"`` puts words in a negation scope ("not helpful") in a second copy
-    of the columns, ``"drop"`` reads them as if not negated.
+    of the columns, ``"drop"`` reads them as if not negated. ``norm``: ``"l2"``
+    (unit rows) or ``"mean"`` (divided by the token count: linear in the tokens).
 
     Stateless: the vectors ship in ``models/word_vectors`` (like the NLTK data
     the tokenizer reads), ``fit`` only records their digest so a model trained
     on other vectors is refused.
     """
 
-    def __init__(self, weight=1.0, dims=256, negation="split"):
+    def __init__(self, weight=1.0, dims=256, negation="split", norm="l2"):
         self.weight = weight
         self.dims = dims
         self.negation = negation
+        self.norm = norm
 
     def _width(self) -> int:
         return self.dims * (2 if self.negation == "split" else 1)
@@ -74,35 +80,42 @@ class WordVectorMeans(TransformerMixin, BaseEstimator):
 
     def _rows(self, tokens: list[str]) -> np.ndarray:
         words = [_vector_word(t) for t in tokens]
-        out = np.zeros((len(tokens), self._width()), dtype=np.float32)
+        out = np.zeros((len(tokens), self.dims), dtype=np.float32)
         keep = [i for i, w in enumerate(words) if w]
         if keep:
-            rows = word_vectors.raw_word_vectors([words[i] for i in keep])[:, :self.dims]
-            if self.negation == "split":  # negated words fill a second copy of the columns
-                shift = np.array([self.dims * tokens[i].startswith(NEG) for i in keep])
-                cols = shift[:, None] + np.arange(self.dims)
-                out[np.array(keep)[:, None], cols] = rows
-            else:
-                out[keep] = rows
+            out[keep] = word_vectors.raw_word_vectors([words[i] for i in keep])[:, :self.dims]
         return out
 
     def transform(self, X):
         _check_vectors(self)
+        d = self.dims
         with _TABLES.lock:
             ids, lengths = _TABLES.ids(X)
-            width = self._width()
-            table = _TABLES.dense(("word-vectors", self.dims, self.negation), width,
-                                  make_rows=self._rows, dtype=np.float32)
-            n_tok = len(ids)
+            table = _TABLES.dense(("word-vectors", d), d, make_rows=self._rows,
+                                  dtype=np.float32)
+            n_tok, n = len(ids), len(X)
             indptr = np.concatenate([[0], np.cumsum(lengths)])
-            docs = sp.csr_matrix((np.ones(n_tok, dtype=np.float32), ids, indptr),
-                                 shape=(len(X), len(table)))
-            out = np.asarray(docs @ table) if n_tok else np.zeros((len(X), width), np.float32)
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
+            ones = np.ones(n_tok, dtype=np.float32)
+            out = np.zeros((n, self._width()), dtype=np.float32)
+            if n_tok and self.negation == "split":
+                # one product of d columns per token: negated tokens' counts go to the
+                # second copy (each token is either negated or not)
+                negated = _TABLES.dense(("negated",), 1, make_rows=_negated,
+                                        dtype=np.float32)[ids, 0]
+                out[:, :d] = sp.csr_matrix((ones - negated, ids, indptr),
+                                           shape=(n, len(table))) @ table
+                out[:, d:] = sp.csr_matrix((negated, ids, indptr),
+                                           shape=(n, len(table))) @ table
+            elif n_tok:
+                out[:] = sp.csr_matrix((ones, ids, indptr), shape=(n, len(table))) @ table
+        if self.norm == "l2":
+            norms = np.linalg.norm(out, axis=1, keepdims=True)
+        else:  # "mean": linear in the tokens, so a classifier's part of it is per token
+            norms = np.maximum(lengths, 1).astype(np.float32)[:, None]
         np.divide(out, norms, out=out, where=norms > 0)
         out *= np.float32(self.weight)
         # dense rows as CSR directly: sp.csr_matrix(dense) scans for non-zeros
-        n, w = out.shape
+        w = out.shape[1]
         return sp.csr_matrix((out.ravel(), np.tile(np.arange(w, dtype=np.int32), n),
                               np.arange(0, n * w + 1, w, dtype=np.int64)), shape=(n, w))
 

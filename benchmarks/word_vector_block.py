@@ -30,7 +30,7 @@ from benchmarks.splits import DATA, LABELLED_SETS, load_split  # noqa: E402
 
 
 def pipeline_with_block(task: str, params: dict, weight: float, dims: int, negation: str,
-                        clusters: int = 0):
+                        clusters: int = 0, norm: str = "l2"):
     """``build_pipeline(task)`` with the word-vector block at ``weight`` (0: left out):
     mean vectors, or with ``clusters`` a bag of that many word clusters."""
     from analysis.vector_features import WordClusters
@@ -44,6 +44,8 @@ def pipeline_with_block(task: str, params: dict, weight: float, dims: int, negat
         pipe.steps[1] = ("features", union)
     else:
         pipe.steps[1] = ("features", build_features(weight or None, dims, negation))
+        if weight:
+            pipe.set_params(features__vectors__norm=norm)
     return pipe
 
 
@@ -55,6 +57,7 @@ def main(argv=None) -> int:
                         help="negated words: left out of the block's meaning, or a second copy")
     parser.add_argument("--clusters", type=int, default=0,
                         help="a bag of this many word clusters instead of the mean vector")
+    parser.add_argument("--norm", choices=("l2", "mean"), default="l2")
     parser.add_argument("--tasks", nargs="+", default=["sentiment", "theme"],
                         help="the pipelines that get the block (the others keep today's features)")
     parser.add_argument("--model-dir", default=str(REPO / "models"))
@@ -83,13 +86,15 @@ def main(argv=None) -> int:
     tokens = Tokenizer().transform(corpus.texts)
     X_base = build_features(None).fit_transform(tokens)
     block = (WordClusters(args.clusters) if args.clusters
-             else WordVectorMeans(weight=1.0, dims=args.dims, negation=args.negation))
+             else WordVectorMeans(weight=1.0, dims=args.dims, negation=args.negation,
+                                 norm=args.norm))
     X_vec = block.fit().transform(tokens)
     sets = {name: load_split(name, "tuning") for name in LABELLED_SETS}
     vader = {name: vader_predict([r["text"] for r in rows]) for name, rows in sets.items()}
     print(f"corpus {len(corpus)} rows; C from model {found.version}: {params}", flush=True)
     result = {"model_version": found.version, "dims": args.dims, "negation": args.negation,
               "clusters": args.clusters, "tasks": args.tasks,
+              "norm": args.norm,
               "half": "tuning", "runs": {}}
     for w in args.weights:
         t0 = time.perf_counter()
@@ -98,7 +103,7 @@ def main(argv=None) -> int:
             w_task = w if task in args.tasks else 0.0
             X = sp.hstack([X_base, X_vec * w_task], format="csr") if w_task else X_base
             pipes[task] = pipeline_with_block(task, params[task], w_task, args.dims,
-                                              args.negation, args.clusters)
+                                              args.negation, args.clusters, args.norm)
             fit_features(pipes[task], ["warm"])
             fit_classifier_on_features(pipes[task], X, corpus.labels(task))
         labeller = Labeller(pipes, version=f"vectors-{w}")

@@ -92,3 +92,13 @@ def test_the_default_pipeline_leaves_the_block_out():
     # measured on the tuning halves and not adopted (MODEL_CARD.md, "Word-vector features")
     names = [n for n, _ in pipelines.build_features().transformer_list]
     assert names == ["words", "chars", "lexicon"]
+
+
+def test_mean_norm_is_the_token_mean_so_a_linear_model_can_fold_it_per_token():
+    d = word_vectors.dimensions()
+    block = WordVectorMeans(norm="mean", negation="drop").fit()
+    X = rows(block, ["late", "late late", "late refund"])
+    one = rows(block, ["refund"])[0]
+    assert np.allclose(X[0], X[1], atol=1e-6)  # a repeated word does not change the mean
+    assert np.allclose(X[2], (X[0] + one) / 2, atol=1e-6)
+    assert X.shape == (3, d)
