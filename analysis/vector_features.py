@@ -101,11 +101,14 @@ class WordVectorMeans(TransformerMixin, BaseEstimator):
                 # one product of d columns per token: negated tokens' counts go to the
                 # second copy (each token is either negated or not)
                 negated = _TABLES.dense(("negated",), 1, make_rows=_negated,
-                                        dtype=np.float32)[ids, 0]
-                out[:, :d] = sp.csr_matrix((ones - negated, ids, indptr),
-                                           shape=(n, len(table))) @ table
-                out[:, d:] = sp.csr_matrix((negated, ids, indptr),
-                                           shape=(n, len(table))) @ table
+                                        dtype=np.float32)[ids, 0] > 0
+                doc = np.repeat(np.arange(n), lengths)
+                for part, cols in ((~negated, slice(0, d)), (negated, slice(d, 2 * d))):
+                    per_doc = np.bincount(doc[part], minlength=n)
+                    counts = sp.csr_matrix(
+                        (ones[part], ids[part], np.concatenate([[0], np.cumsum(per_doc)])),
+                        shape=(n, len(table)))
+                    out[:, cols] = counts @ table
             elif n_tok:
                 out[:] = sp.csr_matrix((ones, ids, indptr), shape=(n, len(table))) @ table
         if self.norm == "l2":
