@@ -9,6 +9,7 @@ steps::
         ("words",   WordNgrams()),             hashed stemmed uni+bigrams
         ("chars",   CharNgrams()),             hashed char 3-5-grams within tokens
         ("lexicon", LexiconFeatures())]))      sentiment lexicon + theme cue counts
+        (+ ("vectors", WordVectorMeans()) when WORD_VECTOR_WEIGHT is set: measured, off)
     ("clf", CalibratedClassifierCV(LinearSVC(...), method="sigmoid"))
 
 Why these choices:
