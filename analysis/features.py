@@ -129,17 +129,20 @@ class _TokenTables:
             return table
 
 
-    def dense(self, key, width: int, make) -> np.ndarray:
-        """Per-token float rows (``make(token) -> sequence of width``), filled up to the vocab."""
+    def dense(self, key, width: int, make=None, make_rows=None, dtype=np.float64) -> np.ndarray:
+        """Per-token float rows, filled up to the vocab: ``make(token) -> sequence of
+        width``, or ``make_rows(tokens) -> (len(tokens), width)`` for a batch of new tokens."""
         with self.lock:
             entry = self.tables.get(key)
             if entry is None or entry[0] != self.generation:
-                entry = [self.generation, np.zeros((0, width))]
+                entry = [self.generation, np.zeros((0, width), dtype=dtype)]
                 self.tables[key] = entry
             n = len(entry[1])
             if n < len(self.tokens):
-                rows = np.array([make(t) for t in self.tokens[n:]], dtype=np.float64)
-                entry[1] = np.concatenate([entry[1], rows.reshape(-1, width)])
+                new = self.tokens[n:]
+                rows = make_rows(new) if make_rows else [make(t) for t in new]
+                rows = np.asarray(rows, dtype=dtype).reshape(-1, width)
+                entry[1] = np.concatenate([entry[1], rows])
             return entry[1]
 
 
@@ -472,3 +475,4 @@ class LexiconFeatures(TransformerMixin, BaseEstimator):
         if not self.use_sentiment:
             out[:, :self.N_SENTIMENT] = 0.0
         return sp.csr_matrix(out * self.weight)
+
