@@ -102,10 +102,19 @@ class ScoreTotals:
     total: float = 0.0
     low: int = 0
     high: int = 10
+    squares: float | None = None  # sum of the squared scores, for their spread
 
     @property
     def span(self) -> float:
         return float(self.high - self.low) or 1.0
+
+    @property
+    def spread(self) -> float:
+        """Standard deviation of all the scores (a quarter of the scale when the squares are unknown)."""
+        if self.squares is None or self.n < 2:
+            return self.span / 4
+        mean = self.total / self.n
+        return math.sqrt(max(0.0, (self.squares - self.n * mean * mean) / (self.n - 1)))
 
 
 @dataclass
@@ -305,7 +314,10 @@ def _impact_low(responses: dict[int, int | None], gap: float | None, scores: Sco
     scored = [s for s in responses.values() if s is not None]
     if gap is None or len(scored) < 2:
         return 0.0
-    sure_gap = max(0.0, -gap - RANK_Z * float(np.std(scored, ddof=1)) / math.sqrt(len(scored)))
+    # Two members who both scored 0 have no spread of their own: their standard error would be 0
+    # and they would outrank a sure complaint of hundreds, so the spread is never below all answers'.
+    spread = max(float(np.std(scored, ddof=1)), scores.spread)
+    sure_gap = max(0.0, -gap - RANK_Z * spread / math.sqrt(len(scored)))
     return (len(scored) / scores.n) * sure_gap / scores.span * 100
 
 

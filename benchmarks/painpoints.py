@@ -147,7 +147,8 @@ def analyse(domain: Domain, model):
 
     negative, background = clauses_of(domain, model)
     scored = [s for s in domain.scores if s is not None]
-    totals = ScoreTotals(n=len(scored), total=float(sum(scored)), low=0, high=10) if scored else None
+    totals = ScoreTotals(n=len(scored), total=float(sum(scored)), low=0, high=10,
+                         squares=float(sum(s * s for s in scored))) if scored else None
     started = time.perf_counter()
     result = analyse_pain_points(negative, len(domain.texts), totals, background=background)
     return result, time.perf_counter() - started

@@ -8,6 +8,7 @@ data gives the same answer and 10% more data keeps the pain points found.
 from __future__ import annotations
 
 import random
+import statistics
 
 import numpy as np
 import pytest
@@ -261,6 +262,26 @@ def test_with_scores_a_small_group_with_uncertain_scores_does_not_outrank_a_sure
     assert 0 < _impact_low(sure, gap_sure, totals) <= impact_sure
     assert _impact_low(unsure, gap_unsure, totals) < _impact_low(sure, gap_sure, totals)
     assert _impact_low({1: 0}, -7.0, totals) == 0.0  # one score: no spread to go by, never ranked on it
+
+
+def test_a_tiny_group_that_scored_alike_is_not_surer_than_a_large_one():
+    """Two members both scoring 0 have no spread of their own; the spread of all answers stands in.
+
+    With their own (zero) spread the two would outrank 30 answers whose low mean is sure.
+    """
+    from analysis.painpoints import _impact_low
+
+    scores = [0, 0] + [2, 9] * 15 + [0, 10, 10, 10, 6] * 190
+    totals = ScoreTotals(n=len(scores), total=float(sum(scores)), low=0, high=10,
+                         squares=float(sum(s * s for s in scores)))
+    assert abs(totals.spread - statistics.stdev(scores)) < 1e-9
+    tiny = {0: 0, 1: 0}
+    large = {i: scores[i] for i in range(2, 32)}
+    (gap_tiny, _), (gap_large, _) = pain_point_impact(tiny, 0.002, totals), pain_point_impact(large, 0.03, totals)
+    as_if_sure = 2 / totals.n * -gap_tiny / totals.span * 100  # the tiny group's bound with a spread of 0
+    assert _impact_low(tiny, gap_tiny, totals) < _impact_low(large, gap_large, totals) < as_if_sure
+    # without the squares a quarter of the scale stands in
+    assert ScoreTotals(n=10, total=50.0).spread == 2.5
 
 
 def test_points_with_scores_are_ordered_by_the_lower_bound_of_their_impact():

@@ -251,6 +251,7 @@ def find_insights(surveys: list[Survey], since: dt.datetime | None, version: str
             spec = KINDS[survey.kind]
             totals = ScoreTotals(n=sum(score_counts.values()),
                                  total=float(sum(s * n for s, n in score_counts.items())),
+                                 squares=float(sum(s * s * n for s, n in score_counts.items())),
                                  low=spec.low, high=spec.high)
         with_codeframe = has_codeframe(survey.id)
         with phase("reading negative clauses"):
