@@ -62,7 +62,8 @@ NEGATORS = frozenset({"no", "not", "never", "nobody", "nothing", "none", "noone"
 
 _URL_RE = re.compile(r"(?:https?://|www\.)\S+", re.I)
 _HANDLE_RE = re.compile(r"(?<![\w.])@(\w+)")
-_WORD_RE = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+(?:[.,:]\d+)*|\[(?:email|phone)\]")
+# An ordinal is one token ("14th"), not a number and a torn "th" that could seed or name a pain point ("th april").
+_WORD_RE = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+(?:st|nd|rd|th)\b|\d+(?:[.,:]\d+)*|\[(?:email|phone)\]")
 _NO_ONE = re.compile(r"\bno[ -]?one\b")
 
 
@@ -119,9 +120,25 @@ def is_content(token: str) -> bool:
     return token[0].isalpha() and len(token) > 1 and token not in STOP_WORDS and not token.startswith("[")
 
 
+#: Most stems whose written form is remembered (bounds memory on huge, misspelt surveys).
+MAX_SURFACES = 200_000
+_surfaces: dict[str, str] = {}
+
+
 @lru_cache(maxsize=100_000)
 def stem(word: str) -> str:
-    return _stemmer().stem(word.split("'")[0])
+    word = word.split("'")[0]
+    stemmed = _stemmer().stem(word)
+    known = _surfaces.get(stemmed)
+    # The shortest form seen, then the first alphabetically: "delay" for delay/delays/delayed, whatever the order.
+    if (known is None and len(_surfaces) < MAX_SURFACES) or (known is not None and (len(word), word) < (len(known), known)):
+        _surfaces[stemmed] = word
+    return stemmed
+
+
+def surface(stemmed: str) -> str:
+    """A word as customers write it for a stem ("service" for "servic"), for pretrained vectors."""
+    return _surfaces.get(stemmed, stemmed)
 
 
 @lru_cache(maxsize=1)
@@ -164,6 +181,21 @@ def sentiment_stems() -> frozenset[str]:
 
     return frozenset(stem(word) for word, valence in read_sentiment_lexicon().items()
                      if abs(valence) >= STRONG_VALENCE and word.isalpha())
+
+
+#: Words that say how long or when, not what went wrong ("two hours", "last week" are in delays,
+#: hold queues and repairs alike): general English, like the stop words.
+DURATION_WORDS = frozenset(stem(w) for w in """
+second minute min mins hour hr hrs day week month year time today tonight yesterday tomorrow morning
+afternoon night weekend last next ago one two three four five six seven eight nine ten twelve
+twenty half few couple
+""".split())
+
+
+def is_duration_only(feature: str) -> bool:
+    """A feature made only of duration words and numbers ("hour", "two day", "last week")."""
+    parts = [p for p in feature.split() if p != "not"]
+    return bool(parts) and all(p in DURATION_WORDS or p[0].isdigit() for p in parts)
 
 
 def is_sentiment_only(feature: str) -> bool:

@@ -129,17 +129,20 @@ class _TokenTables:
             return table
 
 
-    def dense(self, key, width: int, make) -> np.ndarray:
-        """Per-token float rows (``make(token) -> sequence of width``), filled up to the vocab."""
+    def dense(self, key, width: int, make=None, make_rows=None, dtype=np.float64) -> np.ndarray:
+        """Per-token float rows, filled up to the vocab: ``make(token) -> sequence of
+        width``, or ``make_rows(tokens) -> (len(tokens), width)`` for a batch of new tokens."""
         with self.lock:
             entry = self.tables.get(key)
             if entry is None or entry[0] != self.generation:
-                entry = [self.generation, np.zeros((0, width))]
+                entry = [self.generation, np.zeros((0, width), dtype=dtype)]
                 self.tables[key] = entry
             n = len(entry[1])
             if n < len(self.tokens):
-                rows = np.array([make(t) for t in self.tokens[n:]], dtype=np.float64)
-                entry[1] = np.concatenate([entry[1], rows.reshape(-1, width)])
+                new = self.tokens[n:]
+                rows = make_rows(new) if make_rows else [make(t) for t in new]
+                rows = np.asarray(rows, dtype=dtype).reshape(-1, width)
+                entry[1] = np.concatenate([entry[1], rows])
             return entry[1]
 
 
@@ -175,14 +178,31 @@ _TABLES = _TokenTables()
 
 def _rows_to_csr(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int,
                  sublinear_tf: bool, norm: str | None) -> sp.csr_matrix:
-    """CSR count matrix from (row, col) pairs (log-scaled, row-normalised)."""
-    if len(rows) > 1 and np.any(rows[1:] < rows[:-1]):
-        order = np.argsort(rows, kind="stable")
-        rows, cols = rows[order], cols[order]
+    """CSR count matrix from (row, col) pairs (log-scaled, row-normalised).
+
+    Each pair becomes one integer ``row * n_cols + col``; one sort of those
+    keys orders the pairs by row, then column, and each run of equal keys is
+    one cell's count. That is the canonical matrix scipy's ``sum_duplicates``
+    would make (sorted indices, duplicates added), bit for bit, without its
+    per-row sort of (index, value) pairs, which cost more than the rest of the
+    n-gram features.
+    """
+    key = rows.astype(np.int64, copy=False) * n_cols + cols
+    key.sort()
+    if len(key):
+        first = np.empty(len(key), dtype=bool)
+        first[0] = True
+        np.not_equal(key[1:], key[:-1], out=first[1:])
+        starts = np.flatnonzero(first)
+        counts = np.diff(np.append(starts, len(key))).astype(np.float64)
+        key = key[starts]
+    else:
+        counts = np.zeros(0)
+    cell_rows, cell_cols = np.divmod(key, n_cols)
     indptr = np.zeros(n_rows + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
-    X = sp.csr_matrix((np.ones(len(cols)), cols, indptr), shape=(n_rows, n_cols))
-    X.sum_duplicates()  # sorts indices and adds up repeated n-grams
+    np.cumsum(np.bincount(cell_rows, minlength=n_rows), out=indptr[1:])
+    X = sp.csr_matrix((counts, cell_cols, indptr), shape=(n_rows, n_cols))
+    X.has_canonical_format = True
     if sublinear_tf:
         np.log1p(X.data, out=X.data)
     if norm:
@@ -455,3 +475,4 @@ class LexiconFeatures(TransformerMixin, BaseEstimator):
         if not self.use_sentiment:
             out[:, :self.N_SENTIMENT] = 0.0
         return sp.csr_matrix(out * self.weight)
+

@@ -75,12 +75,14 @@ class CommentLabels:
     clauses: list[ClauseLabels] = field(default_factory=list)
 
 
-def clause_weight(clause: str) -> float:
-    words = clause.split()
-    if not words:
-        return 0.0
-    first = words[0].strip(",.;:!?").lower()
-    return len(words) * CLAUSE_OPENER_WEIGHT.get(first, 1.0)
+def clause_weights(clauses: list[str]) -> list[float]:
+    """Each clause's weight: its word count times its opener's multiplier (module docstring)."""
+    opener = CLAUSE_OPENER_WEIGHT.get
+    out = []
+    for clause in clauses:
+        words = clause.split()
+        out.append(len(words) * opener(words[0].strip(",.;:!?").lower(), 1.0) if words else 0.0)
+    return out
 
 
 class Labeller:
@@ -191,7 +193,7 @@ class Labeller:
         if multi:
             sizes = np.array([len(split[i]) for i in multi])
             starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-            w = np.array([clause_weight(c) for c in clause_texts]) + 1e-9
+            w = np.array(clause_weights(clause_texts)) + 1e-9
             mean_s = np.add.reduceat(c_sent * w[:, None], starts) / \
                 np.add.reduceat(w, starts)[:, None]
             a = WHOLE_TEXT_WEIGHT

@@ -61,6 +61,8 @@ ALLOWED_TYPES = frozenset(
         "analysis.features.WordNgrams",
         "analysis.features.CharNgrams",
         "analysis.features.LexiconFeatures",
+        "analysis.vector_features.WordVectorMeans",
+        "analysis.vector_features.WordClusters",
         "sklearn.calibration._CalibratedClassifier",
         "sklearn.calibration._SigmoidCalibration",
         "sklearn.model_selection._split.StratifiedKFold",

@@ -28,6 +28,12 @@ ANCHOR_DISTANCE = 0.8
 MERGE_SIMILARITY = 0.7
 #: ... and so are groups sharing at least this share of the smaller one's answers.
 MERGE_OVERLAP = 0.8
+#: After placement, groups whose centroids *without durations* are at least this similar ...
+SAME_COMPLAINT_SIMILARITY = 0.45
+#: ... and that share at least this share of the smaller one's answers are one complaint told twice
+#: ("took a month", "weeks to be connected"). Both, not either: "order was cancelled" shares words with
+#: "still waiting for my order" but few answers, "on hold" shares answers with the delays but not words.
+SAME_COMPLAINT_OVERLAP = 0.3
 #: A clause also joins any other group whose anchor it says at least this strongly,
 #: relative to its strongest ("still waiting for the engineer to call back").
 SECOND_GROUP_SHARE = 0.85
@@ -70,16 +76,20 @@ def anchors_of(weights: terms.TermWeights, z: np.ndarray, min_count: int) -> lis
     chosen = [int(j) for j in order
               if z[j] >= floor and z[j] > 0 and weights.delta[j] >= math.log(MIN_ODDS_RATIO)
               and df[j] >= max(2, min_count)
-              and not terms.is_sentiment_only(weights.vocabulary[j])]
+              and not terms.is_sentiment_only(weights.vocabulary[j])
+              and not terms.is_duration_only(weights.vocabulary[j])]
     return chosen[:MAX_ANCHORS]
 
 
-def anchor_groups(present, matrix) -> list[list[int]]:
-    """Anchor columns grouped by average linkage on max(context cosine, member Jaccard).
+def anchor_groups(present, matrix, word_similarity: np.ndarray | None = None) -> list[list[int]]:
+    """Anchor columns grouped by average linkage on max(context cosine, member Jaccard, word similarity).
 
     An anchor's context is the positive pointwise mutual information of the
     features said with it: what is said *specially* with "delayed", not the
-    "flight" said with everything.
+    "flight" said with everything. ``word_similarity`` (anchors x anchors, 0..1)
+    is how alike the anchors mean whatever this run's data says: shipped
+    pretrained vectors know that "bag" and "luggage" are one complaint even
+    when a small survey says them in too few clauses to show it.
     """
     from scipy import sparse
     from sklearn.cluster import AgglomerativeClustering
@@ -101,7 +111,10 @@ def anchor_groups(present, matrix) -> list[list[int]]:
     df = np.diag(together).copy()
     # Jaccard, not overlap: "cancelled flight" lies inside "flight" too, and must not tie all flights together.
     shared = together / np.maximum(np.add.outer(df, df) - together, 1)
-    distance = np.clip(1.0 - np.maximum(cosine, shared), 0.0, 1.0)
+    similarity = np.maximum(cosine, shared)
+    if word_similarity is not None:
+        similarity = np.maximum(similarity, word_similarity)
+    distance = np.clip(1.0 - similarity, 0.0, 1.0)
     np.fill_diagonal(distance, 0.0)
     labels = AgglomerativeClustering(n_clusters=None, metric="precomputed", linkage="average",
                                      distance_threshold=ANCHOR_DISTANCE).fit_predict(distance)
@@ -158,10 +171,8 @@ def _centroids(groups, weighted) -> np.ndarray:
     return out / np.where(norms == 0, 1, norms)
 
 
-def merge(groups: list[list[int]], owns: list[set[int]], weighted, clauses):
-    """Union groups with near-duplicate centroids or mostly the same answers."""
-    if len(groups) < 2:
-        return groups, owns
+def _pair_measures(groups: list[list[int]], weighted, clauses):
+    """Centroid cosine of each pair of groups, and the answers each pair shares (and each group's own)."""
     from scipy import sparse
 
     centroids = _centroids(groups, weighted)
@@ -175,9 +186,41 @@ def merge(groups: list[list[int]], owns: list[set[int]], weighted, clauses):
         cols.extend(answers)
     member = sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(groups), len(ids)))
     shared = (member @ member.T).toarray()
-    size = np.diag(shared)
+    return similar, shared, np.diag(shared)
+
+
+def merge(groups: list[list[int]], owns: list[set[int]], weighted, clauses):
+    """Union groups with near-duplicate centroids or mostly the same answers."""
+    if len(groups) < 2:
+        return groups, owns
+    similar, shared, size = _pair_measures(groups, weighted, clauses)
     pairs = [(i, j) for i in range(len(groups)) for j in range(i + 1, len(groups))
              if similar[i, j] >= MERGE_SIMILARITY or shared[i, j] >= MERGE_OVERLAP * min(size[i], size[j])]
+    return _unite(groups, owns, pairs)
+
+
+def without_durations(vocabulary, z: np.ndarray) -> np.ndarray:
+    """``z`` with every feature made only of durations ("week", "two hours", "hour week") at zero."""
+    out = z.copy()
+    for j, feature in enumerate(vocabulary):
+        if terms.is_duration_only(feature):
+            out[j] = 0.0
+    return out
+
+
+def merge_same_complaint(groups: list[list[int]], owns: list[set[int]], weighted_without_durations, clauses):
+    """Union placed groups that are one complaint told in other words: close in what, and the same answers.
+
+    ``weighted_without_durations`` are the clause rows weighed with
+    :func:`without_durations`: how long something took is said of hold queues,
+    delays and connection waits alike, so it must not make two groups alike.
+    """
+    if len(groups) < 2:
+        return groups, owns
+    similar, shared, size = _pair_measures(groups, weighted_without_durations, clauses)
+    pairs = [(i, j) for i in range(len(groups)) for j in range(i + 1, len(groups))
+             if similar[i, j] >= SAME_COMPLAINT_SIMILARITY
+             and shared[i, j] >= SAME_COMPLAINT_OVERLAP * min(size[i], size[j])]
     return _unite(groups, owns, pairs)
 
 

@@ -20,30 +20,42 @@ How:
    :data:`~analysis.painpoint_groups.Z_ANCHOR`, odds at least
    :data:`~analysis.painpoint_groups.MIN_ODDS_RATIO` times higher, said
    by enough answers, not a strong sentiment word on its own: "terrible" says
-   how, not what) seed the pain points.
+   how, not what; nor a duration alone: "two hours" is said of hold queues,
+   delays and repairs alike) seed the pain points.
 3. **Anchor groups.** Anchors said in the same company (cosine of their
-   positive-PMI contexts) or by the same clauses (member Jaccard) join by
-   average linkage. The work grows with the number of anchors, not comments.
+   positive-PMI contexts), by the same clauses (member Jaccard) or meaning
+   the same by the shipped pretrained word vectors (:mod:`analysis.word_vectors`:
+   "bag", "luggage", "baggage") join by average linkage. The work grows with
+   the number of anchors, not comments.
 4. **Members.** A clause joins the group of the surest anchor it says, and any
    group whose anchor it says nearly as surely: a clause (and a comment) may
    carry several pain points. Groups too small to report give their clauses
    to the next group they say something of.
-5. **Refine** by word vectors learnt from the run's own clauses and the shipped
-   corpus (:mod:`analysis.painpoint_vectors`): every clause goes to the group
+5. **Refine** by word vectors: half the shipped pretrained ones, which do not
+   move when comments are added (so neither do borderline clauses, much), half
+   learnt from the run's own clauses and the shipped corpus, which know this
+   survey's words (:mod:`analysis.painpoint_vectors`): every clause goes to the group
    whose centroid is nearest its vector, when close enough, so "delayed 3
    hours" joins the delays although "hours" seeded a group, and a clause with
    no seed word joins the complaint it says in other words. A clause close to
    no group is an "other negative comment".
 6. **Merge** near-duplicates: groups with close centroids, mostly the same
    answers, or names sharing a head word ("hours late", "hrs late") become
-   one, so the top ten are ten problems.
+   one, so the top ten are ten problems; after placement, so do groups close
+   once durations are left out that share some answers ("took a month",
+   "weeks to be connected"), but not "still waiting for my order" and "order
+   was cancelled", which share words, not answers.
 7. **Names** are phrases the members wrote (2-5 words, negation kept, never a
    torn fragment, no brand or handle): the one most typical of the group and
    least of the others (:mod:`analysis.painpoint_names`).
 8. **Rank** by impact: with scores, how much the overall mean score would rise
    if the answers with this pain point scored like the others, in percent of
    the scale; without scores, by size × negativity (percent of comments times
-   the members' mean probability of being negative).
+   the members' mean probability of being negative). With scores the order
+   uses the impact's lower bound (the gap less :data:`RANK_Z` standard errors
+   of its members' mean score): a small group whose few scores happen to be
+   low does not push a sure, bigger one out of the top ten, and which small
+   groups reach it moves less when comments are added.
 """
 
 from __future__ import annotations
@@ -59,12 +71,16 @@ import numpy as np
 from analysis import complaint_terms as terms
 from analysis import painpoint_vectors as vectors
 from analysis.labels import theme_order
-from analysis.painpoint_groups import (MIN_ODDS_RATIO, anchor_groups, anchors_of, members, merge, merge_same_heads,
-                                       merge_same_names, unigram_z, units_of, usable, WeightedRows)
+from analysis.painpoint_groups import (MIN_ODDS_RATIO, anchor_groups, anchors_of, members, merge, merge_same_complaint,
+                                       merge_same_heads,
+                                       merge_same_names, unigram_z, units_of, usable, WeightedRows,
+                                       without_durations)
 from analysis.painpoint_names import name_groups, quotes_for
 
 RANKED_BY_SCORE = "score impact"
 RANKED_BY_SIZE = "size × negativity"
+#: Pain points with scores are ordered by their impact with the gap this many standard errors smaller.
+RANK_Z = 1.96
 
 
 @dataclass(frozen=True, slots=True)  # slots: a big survey holds hundreds of thousands
@@ -86,10 +102,19 @@ class ScoreTotals:
     total: float = 0.0
     low: int = 0
     high: int = 10
+    squares: float | None = None  # sum of the squared scores, for their spread
 
     @property
     def span(self) -> float:
         return float(self.high - self.low) or 1.0
+
+    @property
+    def spread(self) -> float:
+        """Standard deviation of all the scores (a quarter of the scale when the squares are unknown)."""
+        if self.squares is None or self.n < 2:
+            return self.span / 4
+        mean = self.total / self.n
+        return math.sqrt(max(0.0, (self.squares - self.n * mean * mean) / (self.n - 1)))
 
 
 @dataclass
@@ -104,6 +129,7 @@ class PainPoint:
     response_ids: list[int]
     quotes: list[str]
     terms: list[str] = field(default_factory=list)  # the group's strongest complaint terms
+    impact_low: float = 0.0     # what the ranking uses: the impact with an uncertain gap made smaller
 
     def as_dict(self) -> dict:
         return {
@@ -191,12 +217,16 @@ def analyse_pain_points(
     if not anchors:
         return nothing
     present = weights.matrix[:, anchors]
-    groups, owns = members(present, z[anchors], anchor_groups(present, weights.matrix), clauses, min_count)
+    seeds = anchor_groups(present, weights.matrix, vectors.anchor_similarity(weights.vocabulary, anchors))
+    groups, owns = members(present, z[anchors], seeds, clauses, min_count)
     groups, owns = merge(groups, owns, weighted, clauses)
     cooc = weights.context
     word_weights = vectors.word_weights(cooc, z, weights.delta, math.log(MIN_ODDS_RATIO))
-    groups, owns = vectors.refine(groups, owns, weights.matrix, cooc, word_weights, cooc.vectors())
+    groups, owns = vectors.refine(groups, owns, weights.matrix, cooc, word_weights,
+                                   vectors.blended_vectors(cooc, weights.vocabulary))
     groups, owns = _big_enough(groups, owns, clauses, min_count)
+    same = WeightedRows(weights.matrix, without_durations(weights.vocabulary, z))
+    groups, owns = merge_same_complaint(groups, owns, same, clauses)
     z_of = unigram_z(weights.vocabulary, z)
     delta_of = {f: float(d) for f, d in zip(weights.vocabulary, weights.delta) if " " not in f}
     for _ in range(4):  # name, merge groups whose names share a head word, name the merged ones again
@@ -209,7 +239,7 @@ def analyse_pain_points(
     groups, labels = merge_same_names(groups, labels)
     points = [_pain_point(g, label, clauses, words, weighted, weights.vocabulary, z, total_comments, scores)
               for g, label in zip(groups, labels)]
-    points.sort(key=lambda p: (-p.impact, -p.count, p.label))
+    points.sort(key=lambda p: (-p.impact_low, -p.impact, -p.count, p.label))
     for rank, point in enumerate(points, start=1):
         point.rank = rank
     covered = len({r for p in points for r in p.response_ids})
@@ -256,12 +286,14 @@ def _pain_point(group, label, clauses, words, weighted, vocabulary, z, total_com
     share = count / total_comments
     if scores is not None and scores.n:
         score_impact, impact = pain_point_impact(responses, share, scores)
+        impact_low = _impact_low(responses, score_impact, scores)
     else:
         score_impact, impact = None, share * 100 * (sum(negativity.values()) / count)
+        impact_low = impact
     return PainPoint(
         rank=0, label=label, theme=theme, count=count, share=share, score_impact=score_impact, impact=impact,
         response_ids=sorted(responses), quotes=quotes_for(group, label, clauses, words, weighted),
-        terms=_top_terms(group, weighted, vocabulary, z),
+        terms=_top_terms(group, weighted, vocabulary, z), impact_low=impact_low,
     )
 
 
@@ -275,6 +307,18 @@ def pain_point_impact(responses: dict[int, int | None], share: float, scores: Sc
     gap = mean_with - mean_others
     impact = (len(scored) / scores.n) * (-gap) / scores.span * 100
     return gap, impact
+
+
+def _impact_low(responses: dict[int, int | None], gap: float | None, scores: ScoreTotals) -> float:
+    """The impact with the gap :data:`RANK_Z` standard errors of the members' mean score smaller (not below 0)."""
+    scored = [s for s in responses.values() if s is not None]
+    if gap is None or len(scored) < 2:
+        return 0.0
+    # Two members who both scored 0 have no spread of their own: their standard error would be 0
+    # and they would outrank a sure complaint of hundreds, so the spread is never below all answers'.
+    spread = max(float(np.std(scored, ddof=1)), scores.spread)
+    sure_gap = max(0.0, -gap - RANK_Z * spread / math.sqrt(len(scored)))
+    return (len(scored) / scores.n) * sure_gap / scores.span * 100
 
 
 def _top_terms(group, weighted, vocabulary, z, limit: int = 6) -> list[str]:

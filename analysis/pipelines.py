@@ -9,6 +9,7 @@ steps::
         ("words",   WordNgrams()),             hashed stemmed uni+bigrams
         ("chars",   CharNgrams()),             hashed char 3-5-grams within tokens
         ("lexicon", LexiconFeatures())]))      sentiment lexicon + theme cue counts
+        (+ ("vectors", WordVectorMeans()) when WORD_VECTOR_WEIGHT is set: measured, off)
     ("clf", CalibratedClassifierCV(LinearSVC(...), method="sigmoid"))
 
 Why these choices:
@@ -39,6 +40,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
 from analysis.features import CharNgrams, LexiconFeatures, Tokenizer, WordNgrams
+from analysis.vector_features import WordVectorMeans
 from analysis.labels import TASKS
 
 
@@ -55,15 +57,37 @@ TASK_DEFAULTS = {
 }
 
 
-def build_features() -> FeatureUnion:
-    """The shared feature union (stateless n-gram hashing + lexicon block)."""
-    return FeatureUnion(
-        [
-            ("words", WordNgrams(ngram_range=(1, 2), n_features=2**17)),
-            ("chars", CharNgrams(ngram_range=(3, 5), n_features=2**17)),
-            ("lexicon", LexiconFeatures(weight=1.0)),
-        ]
-    )
+#: Weight of the word-vector block against the l2-normalised n-gram blocks;
+#: ``None`` leaves the block out (see MODEL_CARD.md for the A/B on the tuning halves).
+WORD_VECTOR_WEIGHT: float | None = None
+WORD_VECTOR_DIMS = 256
+WORD_VECTOR_NEGATION = "split"
+
+
+_SETTING = object()  # "use the module's constant", read at call time
+
+
+def build_features(word_vector_weight=_SETTING, word_vector_dims=_SETTING,
+                   word_vector_negation=_SETTING) -> FeatureUnion:
+    """The shared feature union (stateless n-gram hashing + lexicon block, and
+    the mean pretrained word vector when ``word_vector_weight`` is set).
+    Unset arguments take the module's ``WORD_VECTOR_*`` settings, read at call time."""
+    if word_vector_weight is _SETTING:
+        word_vector_weight = WORD_VECTOR_WEIGHT
+    if word_vector_dims is _SETTING:
+        word_vector_dims = WORD_VECTOR_DIMS
+    if word_vector_negation is _SETTING:
+        word_vector_negation = WORD_VECTOR_NEGATION
+    blocks = [
+        ("words", WordNgrams(ngram_range=(1, 2), n_features=2**17)),
+        ("chars", CharNgrams(ngram_range=(3, 5), n_features=2**17)),
+        ("lexicon", LexiconFeatures(weight=1.0)),
+    ]
+    if word_vector_weight:
+        blocks.append(("vectors", WordVectorMeans(weight=word_vector_weight,
+                                                  dims=word_vector_dims,
+                                                  negation=word_vector_negation)))
+    return FeatureUnion(blocks)
 
 
 def build_pipeline(task: str, seed: int = 0) -> Pipeline:

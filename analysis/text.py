@@ -110,9 +110,11 @@ class _StdlibRegexpTokenizer(RegexpTokenizer):
 
 # Markers travel through lower-casing as private-use characters, so the
 # tokenizer sees each as one token.
+# Words come first because most tokens are words; the alternatives start with
+# disjoint characters, so their order changes no token, only the time to match.
 _TOKENIZER = _StdlibRegexpTokenizer(
-    "[\ue000-\ue0ff]"
-    r"|[^\W\d_]+(?:'[^\W\d_]+)*"
+    r"[^\W\d_]+(?:'[^\W\d_]+)*"
+    "|[\ue000-\ue0ff]"
     r"|\d+(?:[.,:]\d+)*"
     r"|[£$€%]"
     r"|[!?]+"
@@ -259,12 +261,14 @@ def tokenize(text: str) -> list[str]:
     if not text:
         return []
     raw = _TOKENIZER.tokenize(_premark(text).lower())
-    get = _canon_cache.get
-    tokens = [get(t) or _canon(t) for t in raw]
+    # C-level map and filter: this runs on every token of every clause
+    tokens = list(map(_canon_cache.get, raw))
+    if None in tokens:  # tokens not seen yet
+        tokens = [c if c is not None else _canon(t) for c, t in zip(tokens, raw)]
     if not negators().isdisjoint(tokens):
         tokens = mark_negation(tokens)
     if "." in tokens:
-        return [t for t in tokens if t != "."]
+        return list(filter(".".__ne__, tokens))
     return tokens
 
 
@@ -412,23 +416,33 @@ def _comma_clauses(piece: str) -> list[str]:
     raw = _COMMA_RE.split(piece)
     if len(raw) == 1:
         return [piece]
+    # Words never span the space that joins two pieces, so a joined piece's
+    # word count and clause head follow from its parts': each part is read once.
     out: list[str] = []
+    n_words, has_head = 0, False  # of out[-1]
     for part in raw:
-        if out and _clause_like(out[-1]) and _clause_like(part):
+        n, head = _clause_signs(part)
+        if out and n_words >= MIN_CLAUSE_WORDS and has_head and n >= MIN_CLAUSE_WORDS and head:
             out.append(part)
+            n_words, has_head = n, head
         elif out:
             out[-1] = f"{out[-1]} {part}"
+            n_words, has_head = n_words + n, has_head or head
         else:
             out.append(part)
+            n_words, has_head = n, head
     return out
 
 
-def _clause_like(part: str) -> bool:
-    words = _WORD_RE.findall(part.lower())
-    if len(words) < MIN_CLAUSE_WORDS:
-        return False
-    heads = _clause_heads()
-    return any(w in heads or (len(w) > 4 and w.endswith(("ed", "ing"))) for w in words)
+def _clause_signs(part: str) -> tuple[int, bool]:
+    """(number of words, whether one is a clause head) of ``part``."""
+    low = part.lower()
+    words = _WORD_RE.findall(low)
+    if not _clause_heads().isdisjoint(words):
+        return len(words), True
+    if "ed" not in low and "ing" not in low:  # then no word ends so
+        return len(words), False
+    return len(words), any(len(w) > 4 and w.endswith(("ed", "ing")) for w in words)
 
 
 @functools.cache

@@ -39,6 +39,19 @@ def _static_model():
     return StaticModel.from_pretrained(VECTORS_DIR)
 
 
+@lru_cache(maxsize=1)
+def digest() -> str:
+    """Short digest of the shipped vector table: a model trained on one table is
+    not used with another (:class:`analysis.features.WordVectorMeans` checks it)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(VECTORS_DIR / "model.safetensors", "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
 def dimensions() -> int:
     return int(_static_model().dim)
 
@@ -54,6 +67,29 @@ def text_vectors(texts: Sequence[str]) -> np.ndarray:
     if not len(texts):
         return np.zeros((0, dimensions()), dtype=np.float32)
     return _unit_rows(_static_model().encode(list(texts), use_multiprocessing=False))
+
+
+def raw_word_vectors(words: Sequence[str]) -> np.ndarray:
+    """Mean of each word's piece vectors, not normalised, float32 ``(len(words), dimensions())``.
+
+    Their lengths keep the vectors' Zipf (SIF) weighting: frequent words such
+    as "the" are short, so a sum over a comment's words is led by the words
+    that say something. Not cached here: callers keep per-token tables.
+    """
+    if not len(words):
+        return np.zeros((0, dimensions()), dtype=np.float32)
+    rows = _static_model().encode(list(words), normalize=False, use_multiprocessing=False)
+    return np.asarray(rows, dtype=np.float32)
+
+
+def vocabulary_vectors() -> tuple[list[str], np.ndarray]:
+    """The whole words (alphabetic ASCII, two letters or more) of the vectors'
+    vocabulary, sorted, with their unit vectors (each is one row of the table)."""
+    model = _static_model()
+    vocab = model.tokenizer.get_vocab()
+    words = sorted(w for w in vocab if len(w) > 1 and w.isalpha() and w.isascii())
+    rows = np.asarray(model.embedding, dtype=np.float32)[[vocab[w] for w in words]]
+    return words, _unit_rows(rows)
 
 
 #: Words kept in the cache; past it the cache starts again (bounded memory, same results).

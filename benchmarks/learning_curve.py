@@ -75,6 +75,9 @@ def main(argv=None) -> int:
                              "by feature augmentation (Daume 2007)")
     parser.add_argument("--model-dir", default=str(REPO / "models"))
     parser.add_argument("--sets", nargs="+", default=list(LABELLED_SETS))
+    parser.add_argument("--word-vector-weight", type=float, default=None,
+                        help="add the word-vector block at this weight (0: leave it out); "
+                             "default: the pipeline's own setting")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     if not DATA.is_dir():
@@ -86,8 +89,11 @@ def main(argv=None) -> int:
     from analysis.evaluate import evaluate_predictions
     from analysis.labeller import Labeller
     from analysis.own_labels import fit_features, train_with_own
+    from analysis import pipelines as pipelines_module
     from analysis.pipelines import TASKS, build_pipeline
 
+    if args.word_vector_weight is not None:
+        pipelines_module.WORD_VECTOR_WEIGHT = args.word_vector_weight or None
     found = model_store.find_version([Path(args.model_dir)])
     params = {t: found.metadata["metrics"][t]["best_params"] for t in TASKS}
     if args.mode == "test":
@@ -101,6 +107,7 @@ def main(argv=None) -> int:
                                        params[task])[0] for task in TASKS}
     cache = {(task, 0): base_pipes[task] for task in TASKS}  # n = 0: the same model every time
     result = {"mode": args.mode, "method": args.method, "model_version": found.version,
+              "word_vector_weight": pipelines_module.WORD_VECTOR_WEIGHT,
               "repeats": args.repeats,
               "seed": args.seed, "sets": {}}
     for name in args.sets:

@@ -57,6 +57,44 @@ def label_rows(model_version: str, labelled: list[tuple[int, "CommentLabels"]]) 
     ]
 
 
+def label_rows_from_probs(model_version: str, response_ids: list[int], sentiment, theme, clauses) -> list[dict]:
+    """:func:`label_rows` built straight from the labeller's arrays (``Labeller.comment_probs``).
+
+    ``sentiment`` and ``theme`` are (n, 3) comment probabilities (the score band already folded
+    into sentiment), ``clauses`` the ``(texts, offsets, sentiment, theme)`` of their clauses.
+    The rows are those :func:`label_rows` makes from the same labels, value for value
+    (``tests/test_analyze_batches.py``), without a dataclass and two dicts per clause on the
+    way: at a million comments that building cost more than the model itself.
+    """
+    texts, offsets, clause_sentiment, clause_theme = clauses
+    s_names, t_names = tuple(SENTIMENTS), tuple(THEMES)
+
+    def rounded(probs) -> list[list[float]]:
+        flat = [round(p, 4) for p in probs.ravel().tolist()]  # Python's round, as label_rows
+        width = probs.shape[1]
+        return [flat[i:i + width] for i in range(0, len(flat), width)]
+
+    s_top, t_top = sentiment.argmax(1).tolist(), theme.argmax(1).tolist()
+    s_rows, t_rows = rounded(sentiment), rounded(theme)
+    cs_rows, ct_rows = rounded(clause_sentiment), rounded(clause_theme)
+    cs_top = clause_sentiment.argmax(1).tolist() if len(clause_sentiment) else []
+    ct_top = clause_theme.argmax(1).tolist() if len(clause_theme) else []
+    now = utcnow()
+    rows = []
+    for i, response_id in enumerate(response_ids):
+        s, t = s_rows[i], t_rows[i]
+        rows.append({
+            "response_id": response_id, "model_version": model_version, "sentiment": s_names[s_top[i]],
+            "sentiment_proba": s[s_top[i]], "sentiment_probs": dict(zip(s_names, s)),
+            "theme": t_names[t_top[i]], "theme_proba": t[t_top[i]], "theme_probs": dict(zip(t_names, t)),
+            "clauses": [{"text": texts[j], "sentiment": s_names[cs_top[j]],
+                         "sentiment_probs": dict(zip(s_names, cs_rows[j])),
+                         "theme": t_names[ct_top[j]], "theme_probs": dict(zip(t_names, ct_rows[j]))}
+                        for j in range(offsets[i], offsets[i + 1])],
+            "labelled_at": now})
+    return rows
+
+
 def store_label_rows(rows: list[dict]) -> int:
     """Insert :func:`label_rows` rows and put their labels in force where no analyst corrected them.
 

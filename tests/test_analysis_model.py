@@ -351,3 +351,29 @@ def test_shipped_model_loads_and_labels():
     # issue #21: a comma between two clauses with different sentiment gives the slow part its own clause
     mixed = lab.label(["Issue solved in the end, took longer than I'd like"])[0]
     assert [c.sentiment for c in mixed.clauses] == ["positive", "negative"]
+
+
+@pytest.mark.parametrize("n_rows,n_pairs,n_cols", [(50, 2000, 2**17), (7, 300, 11), (5, 0, 2**17)])
+def test_ngram_matrix_is_scipys_canonical_matrix_bit_for_bit(n_rows, n_pairs, n_cols):
+    # speed (#21): the n-gram blocks are built by one sort of (row, col) keys instead of
+    # scipy's sum_duplicates; the matrix (and so every label) must be the same to the bit
+    import scipy.sparse as sp
+    from sklearn.preprocessing import normalize
+
+    from analysis.features import _rows_to_csr
+
+    rng = np.random.default_rng(n_pairs)
+    rows = np.sort(rng.integers(0, n_rows, n_pairs))
+    rows[: n_pairs // 3] = rng.integers(0, n_rows, n_pairs // 3)  # not all in row order
+    cols = rng.integers(0, min(n_cols, 40), n_pairs)  # many repeats per row
+    for sublinear, norm in ((True, "l2"), (False, None)):
+        got = _rows_to_csr(rows, cols, n_rows, n_cols, sublinear, norm)
+        want = sp.csr_matrix((np.ones(n_pairs), (rows, cols)), shape=(n_rows, n_cols))
+        want.sum_duplicates()
+        if sublinear:
+            np.log1p(want.data, out=want.data)
+        if norm:
+            want = normalize(want, norm=norm, copy=False)
+        assert got.has_canonical_format and got.shape == want.shape
+        assert np.array_equal(got.indptr, want.indptr) and np.array_equal(got.indices, want.indices)
+        assert got.data.tobytes() == want.data.tobytes()

@@ -208,6 +208,53 @@ def test_comma_clauses_keep_the_comma_so_tokens_join_up():
     assert [t for p in parts for t in tokenize(p)] == tokenize(text)
 
 
+def _comma_clauses_by_the_rule(piece):
+    """The comma rule read literally: split where the text so far and the next piece are
+    both clause-like, re-reading the joined text each time (what ``_comma_clauses`` must equal)."""
+    import re
+
+    from analysis.text import MIN_CLAUSE_WORDS, _clause_heads
+
+    def clause_like(part):
+        words = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)*", part.lower())
+        return len(words) >= MIN_CLAUSE_WORDS and any(
+            w in _clause_heads() or (len(w) > 4 and w.endswith(("ed", "ing"))) for w in words)
+
+    out = []
+    for part in re.split(r"(?<=,)\s+", piece):
+        if out and clause_like(out[-1]) and clause_like(part):
+            out.append(part)
+        elif out:
+            out[-1] = f"{out[-1]} {part}"
+        else:
+            out.append(part)
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["the", "engineer", "came", "was", "lovely", "waited", "slow",
+                                  "booking", "it's", "Σ", "ΟΔΟΣ", "2", ",", ", ", ",\t", ",  ",
+                                  " ", "rude", "nobody", "called"]), max_size=25))
+def test_comma_clauses_read_each_piece_once_with_the_rules_result(pieces):
+    # speed (#21): each comma piece is read once and joined pieces add up their signs;
+    # the split must be the literal rule's, whatever the text
+    from analysis.text import _comma_clauses
+
+    piece = " ".join(pieces)
+    assert _comma_clauses(piece) == _comma_clauses_by_the_rule(piece)
+
+
+def test_tokens_are_the_same_before_and_after_they_are_cached():
+    import analysis.text as text
+
+    sample = "Sooo RUDE!!! 3 calls, #never again :( @Acme http://x.co don't ever call"
+    text._canon_cache.clear()
+    first = tokenize(sample)  # every raw token unseen: the slow path
+    assert tokenize(sample) == first == [
+        "soo", "rude", "!", "NUM", "calls", "never", "NEG_again", "EMO_NEG", "USER", "URL",
+        "don't", "NEG_ever", "NEG_call"]
+
+
 def test_one_clause_text_is_unchanged():
     assert split_clauses("  butter and buttons are fine  ") == ["butter and buttons are fine"]
 

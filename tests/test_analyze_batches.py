@@ -65,15 +65,15 @@ def test_labelling_interrupted_keeps_whole_batches_only(runner, make_survey, mak
     from analysis.labeller import Labeller
 
     survey, _ = add_answers(make_survey, make_response, ANSWERS)
-    real_label, calls = Labeller.label, []
+    real_probs, calls = Labeller.comment_probs, []  # what labels each batch (survey.insights.workers)
 
-    def failing_label(self, texts):
+    def failing_probs(self, texts, keep_clauses=False):
         calls.append(len(texts))
         if len(calls) == 3:
             raise KeyboardInterrupt  # what Ctrl-C does in the middle of a batch
-        return real_label(self, texts)
+        return real_probs(self, texts, keep_clauses)
 
-    monkeypatch.setattr(Labeller, "label", failing_label)
+    monkeypatch.setattr(Labeller, "comment_probs", failing_probs)
     out = tmp_path / "report"
     result = analyze(runner, "--survey", survey.public_key, "--out", str(out), "--batch-size", "5")
     assert result.exit_code != 0
@@ -87,7 +87,7 @@ def test_labelling_interrupted_keeps_whole_batches_only(runner, make_survey, mak
     assert db.session.scalar(sa.select(sa.func.count(AnalysisRun.id))) == 0
     assert not out.exists() or not any(out.iterdir())
 
-    monkeypatch.setattr(Labeller, "label", real_label)
+    monkeypatch.setattr(Labeller, "comment_probs", real_probs)
     again = analyze(runner, "--survey", survey.public_key, "--out", str(out), "--batch-size", "5")
     assert again.exit_code == 0, again.output
     commented = sum(1 for _, comment in ANSWERS if comment)
@@ -133,3 +133,42 @@ def test_a_crash_while_writing_the_report_leaves_no_report_file(runner, make_sur
     assert result.exit_code == 1 and "could not write the report" in result.output
     assert not out.exists() or sorted(p.name for p in out.iterdir()) == []
     assert db.session.scalar(sa.select(sa.func.count(AnalysisRun.id))) == 0
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.25, 1.0])
+def test_label_rows_from_the_models_arrays_equal_the_rows_from_its_labels(tiny_model, weight):
+    # speed (#20, #21): a batch's rows are built straight from the model's arrays; they must be
+    # the rows label_rows makes from the labeller's CommentLabels with the score bands folded in
+    import json
+
+    from analysis.labeller import Labeller
+    from analysis.score_band import with_score_bands
+    from survey.insights.workers import label_batch
+    from survey.labels import label_rows
+
+    folder, version = tiny_model
+    labeller = Labeller.load([folder], version)
+    texts = [comment for _, comment in NPS_ANSWERS if comment] + [
+        "", "   ", "ok", "Great staff. Awful wait; but fixed, took ages, never called back, though polite"]
+    bands = [(None, "negative", "neutral", "positive")[i % 4] for i in range(len(texts))]
+    ids = list(range(100, 100 + len(texts)))
+    want = label_rows(version, list(zip(ids, with_score_bands(labeller.label(texts), bands, weight))))
+    got = label_batch(labeller, ids, texts, bands, weight)
+    for row in want + got:
+        row.pop("labelled_at")
+    assert got == want
+    assert json.dumps(got) == json.dumps(want)  # same key order inside the stored JSON too
+
+
+def test_the_background_spool_gives_back_every_text_in_order(monkeypatch):
+    # speed (#20): the other clauses are kept from the one pass over the labels, in blocks
+    from survey.insights.queries import TextSpool
+
+    monkeypatch.setattr(TextSpool, "BLOCK", 4)
+    texts = ["on time", "", "kind staff", "a", "two\nlines", "b", "", "c", "d", "last one"]
+    spool = TextSpool()
+    for text in texts:
+        spool.append(text)
+    assert list(spool) == texts
+    assert list(spool) == texts  # read as often as needed (the codeframe reads it twice)
+    assert list(TextSpool()) == []

@@ -8,12 +8,14 @@ data gives the same answer and 10% more data keeps the pain points found.
 from __future__ import annotations
 
 import random
+import statistics
 
 import numpy as np
 import pytest
 
 from analysis.complaint_terms import handles, log_odds, tokens
-from analysis.painpoints import RANKED_BY_SCORE, RANKED_BY_SIZE, NegativeClause, ScoreTotals, analyse_pain_points
+from analysis.painpoints import (RANKED_BY_SCORE, RANKED_BY_SIZE, NegativeClause, ScoreTotals, analyse_pain_points,
+                                 pain_point_impact)
 
 BRANDS = ["@skylark", "@skylark_help", "@bluefin_air", "Skylark", "Bluefin"]
 OPENINGS = ["", "so ", "honestly ", "wow ", "again ", "ugh ", "seriously ", "well "]
@@ -179,3 +181,117 @@ def _ranges(sizes):
         out[kind] = range(start, start + n)
         start += n
     return out
+
+
+
+
+def test_how_long_is_not_what_went_wrong_so_durations_seed_no_pain_point_of_their_own():
+    # "two hours" is said of hold queues, delays and repairs alike: a group seeded by it mixes them.
+    from scipy import sparse
+
+    from analysis.complaint_terms import TermWeights, is_duration_only
+    from analysis.painpoint_groups import anchors_of
+
+    assert is_duration_only("hour") and is_duration_only("two day") and is_duration_only("3 week")
+    assert not is_duration_only("hour late") and not is_duration_only("hold") and not is_duration_only("not")
+    vocabulary = np.array(["hour", "two day", "hold", "hour late"])
+    matrix = sparse.csr_matrix(np.ones((10, 4), dtype=np.float32))
+    weights = TermWeights(matrix, vocabulary, z=np.array([9.0, 8.0, 5.0, 4.0]), delta=np.full(4, 2.0),
+                          has_background=True)
+    assert [vocabulary[j] for j in anchors_of(weights, weights.z, min_count=2)] == ["hold", "hour late"]
+
+
+def test_an_ordinal_is_one_token_and_never_torn_into_a_name():
+    # "the 14th April" once gave the pain point "th april": the number went, its suffix stayed a word.
+    assert tokens("connected on the 14th April, 3rd May or 22nd june, 1st") == \
+        ["connected", "on", "the", "14th", "april", "3rd", "may", "or", "22nd", "june", "1st"]
+    assert tokens("1,000 calls at 3:30") == ["1,000", "calls", "at", "3:30"]
+    rng = random.Random(5)
+    days = ["1st", "2nd", "3rd", "4th", "14th", "21st", "22nd", "23rd", "28th"]
+    months = ["april", "may", "june"]
+    waits = ["still not connected since the {d} {m}", "told it would be live on the {d} of {m}",
+             "broadband promised for the {d} {m} and still nothing", "engineer booked for {d} {m} never came",
+             "was meant to go live {d} {m}, still waiting to be connected"]
+    clauses = [NegativeClause(i, rng.choice(waits).format(d=rng.choice(days), m=rng.choice(months)), "service",
+                              2, 0.9) for i in range(1, 81)]
+    background = [f"{rng.choice(HAPPY)} on the {rng.choice(['5', '12', '30'])} {rng.choice(months)}"
+                  for _ in range(80)]
+    points = run(clauses, background)
+    assert points.points, "the waits to be connected are a pain point"
+    suffixes = {"st", "nd", "rd", "th"}
+    for point in points.points:
+        assert not suffixes & set(point.label.split()), point.label
+        assert not suffixes & {w for t in point.terms for w in t.split()}, point.terms
+
+
+def test_one_complaint_told_as_two_groups_is_joined_but_durations_and_shared_words_alone_join_nothing():
+    from scipy import sparse
+
+    from analysis.painpoint_groups import WeightedRows, merge_same_complaint, without_durations
+
+    vocabulary = np.array(["week", "connect", "wait", "order", "cancel", "hold", "late"])
+    z = without_durations(vocabulary, np.full(len(vocabulary), 3.0))
+    assert z[0] == 0.0 and (z[1:] == 3.0).all()
+    rows = [  # (response id, features)
+        (1, ["week", "connect", "wait"]), (2, ["connect", "wait"]), (3, ["week", "connect"]), (4, ["connect", "wait"]),
+        (5, ["wait", "order"]), (6, ["wait", "order"]), (7, ["order", "cancel"]), (8, ["order", "cancel"]),
+        (9, ["week", "hold"]), (10, ["week", "hold"]), (9, ["week", "late"]), (10, ["week", "late"]),
+    ]
+    column = {f: j for j, f in enumerate(vocabulary)}
+    matrix = sparse.csr_matrix(np.array([[1.0 if f in feats else 0.0 for f in vocabulary] for _, feats in rows],
+                                        dtype=np.float32))
+    clauses = [NegativeClause(rid, " ".join(feats), "service", 3) for rid, feats in rows]
+    assert column["week"] == 0
+    groups = [[0, 1], [2, 3],   # "weeks to be connected", "took a month to connect": the same answers' wait
+              [4, 5], [6, 7],   # "still waiting for my order", "order was cancelled": other answers
+              [8, 9], [10, 11]]  # "weeks on hold", "weeks late": the same answers, alike only in "week"
+    groups[1] = [0, 2, 3]       # the second connection group shares answer 1 with the first
+    owns = [{k} for k in range(len(groups))]
+    merged, _ = merge_same_complaint(groups, owns, WeightedRows(matrix, z), clauses)
+    assert merged == [[0, 1, 2, 3], [4, 5], [6, 7], [8, 9], [10, 11]]
+
+
+def test_with_scores_a_small_group_with_uncertain_scores_does_not_outrank_a_sure_one():
+    from analysis.painpoints import _impact_low
+
+    totals = ScoreTotals(n=1000, total=7000.0, low=0, high=10)
+    sure = {i: 2 for i in range(40)} | {i: 3 for i in range(40, 80)}   # 80 answers, all low
+    unsure = {i: s for i, s in enumerate([0, 0, 10, 0, 9, 0])}          # 6 answers, mixed
+    (gap_sure, impact_sure), (gap_unsure, _) = (pain_point_impact(sure, 0.08, totals),
+                                                pain_point_impact(unsure, 0.006, totals))
+    assert 0 < _impact_low(sure, gap_sure, totals) <= impact_sure
+    assert _impact_low(unsure, gap_unsure, totals) < _impact_low(sure, gap_sure, totals)
+    assert _impact_low({1: 0}, -7.0, totals) == 0.0  # one score: no spread to go by, never ranked on it
+
+
+def test_a_tiny_group_that_scored_alike_is_not_surer_than_a_large_one():
+    """Two members both scoring 0 have no spread of their own; the spread of all answers stands in.
+
+    With their own (zero) spread the two would outrank 30 answers whose low mean is sure.
+    """
+    from analysis.painpoints import _impact_low
+
+    scores = [0, 0] + [2, 9] * 15 + [0, 10, 10, 10, 6] * 190
+    totals = ScoreTotals(n=len(scores), total=float(sum(scores)), low=0, high=10,
+                         squares=float(sum(s * s for s in scores)))
+    assert abs(totals.spread - statistics.stdev(scores)) < 1e-9
+    tiny = {0: 0, 1: 0}
+    large = {i: scores[i] for i in range(2, 32)}
+    (gap_tiny, _), (gap_large, _) = pain_point_impact(tiny, 0.002, totals), pain_point_impact(large, 0.03, totals)
+    as_if_sure = 2 / totals.n * -gap_tiny / totals.span * 100  # the tiny group's bound with a spread of 0
+    assert _impact_low(tiny, gap_tiny, totals) < _impact_low(large, gap_large, totals) < as_if_sure
+    # without the squares a quarter of the scale stands in
+    assert ScoreTotals(n=10, total=50.0).spread == 2.5
+
+
+def test_points_with_scores_are_ordered_by_the_lower_bound_of_their_impact():
+    clauses, background = posts(SIZES, seed=3)
+    rng = random.Random(3)
+    scored = [NegativeClause(c.response_id, c.text, c.theme, rng.choice([0, 1, 2, 3, 6]), c.negativity)
+              for c in clauses]
+    totals = ScoreTotals(n=len(scored) + len(background), total=sum(c.score for c in scored) + 9.0 * len(background))
+    result = analyse_pain_points(scored, len(scored) + len(background), totals, background=background)
+    assert result.ranked_by == RANKED_BY_SCORE and len(result.points) >= 3
+    lows = [p.impact_low for p in result.points]
+    assert lows == sorted(lows, reverse=True)
+    assert all(p.impact_low <= p.impact + 1e-9 for p in result.points)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy import sparse
 
 from analysis import painpoint_vectors as vectors
@@ -94,3 +95,65 @@ def test_clause_tokens_are_computed_when_asked():
     assert len(lazy) == 2
     assert lazy[1] == tokens(texts[1]) == ["lost", "my", "bag", "at", "fail"]
     assert lazy[0:2] == [tokens(t) for t in texts]
+
+
+def test_stems_are_read_as_the_shortest_word_written():
+    from analysis.complaint_terms import stem, surface
+
+    for word in ("services", "service", "delayed", "delays", "delay"):
+        stem(word)
+    assert surface(stem("services")) == "service"
+    assert surface(stem("delayed")) == "delay"
+    assert surface("neverseenstem") == "neverseenstem"
+
+
+def _suitcase_matrix():
+    """Columns "bag", "luggag", "refund" and their own context words; the three are never said together."""
+    from analysis.complaint_terms import stem
+
+    for word in ("bag", "luggage", "refund"):
+        stem(word)  # the written forms the pretrained vectors read
+    vocabulary = np.array(["bag", "luggag", "refund", "belt", "astray", "money"])
+    clauses = [[0, 3]] * 8 + [[1, 4]] * 8 + [[2, 5]] * 8
+    rows = [r for r, cols in enumerate(clauses) for _ in cols]
+    cols = [c for cs in clauses for c in cs]
+    matrix = sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(clauses), 6))
+    return vocabulary, matrix
+
+
+def test_seed_words_meaning_the_same_start_as_one_group_though_the_data_never_joins_them(monkeypatch):
+    from analysis.painpoint_groups import anchor_groups
+
+    vocabulary, matrix = _suitcase_matrix()
+    anchors = [0, 1, 2]
+    similar = vectors.anchor_similarity(vocabulary, anchors)
+    assert similar[0, 1] > 0.2 and similar[0, 2] == 0.0 and similar[1, 2] == 0.0
+    assert anchor_groups(matrix[:, anchors], matrix, similar) == [[0, 1], [2]]
+    assert anchor_groups(matrix[:, anchors], matrix) == [[0], [1], [2]]   # the run's own data alone
+
+    monkeypatch.setattr(vectors, "_pretrained", lambda words: None)      # a stripped install: no shipped vectors
+    assert vectors.anchor_similarity(vocabulary, anchors) is None
+
+
+def test_blended_vectors_weigh_the_pretrained_and_the_runs_own_cosines_by_their_shares(monkeypatch):
+    from analysis.complaint_terms import stem
+
+    for word in ("delay", "late", "gate", "hour", "bag", "lost", "claim", "belt"):
+        stem(word)
+    def counted():  # vectors() spends the counts: a fresh count each time
+        matrix = matrix_of(CLAUSES)
+        cooc = vectors.Cooccurrence(VOCABULARY, np.asarray(matrix.sum(axis=0)).ravel())
+        cooc.add_matrix(matrix[:, cooc.columns])
+        return cooc
+
+    _, cooc, own = learnt()
+    shipped = vectors.blended_vectors(cooc, VOCABULARY, share=1.0)
+    cooc = counted()
+    half = vectors.blended_vectors(cooc, VOCABULARY, share=0.5)
+    a, b = cooc.index["delay"], cooc.index["late"]
+    assert float(half[a] @ half[b]) == pytest.approx(0.5 * float(shipped[a] @ shipped[b]) + 0.5 * float(own[a] @ own[b]),
+                                                     abs=1e-5)
+    assert np.allclose(np.linalg.norm(half, axis=1), 1.0, atol=1e-5)
+
+    monkeypatch.setattr(vectors, "_pretrained", lambda words: None)
+    assert np.allclose(vectors.blended_vectors(counted(), VOCABULARY), own)

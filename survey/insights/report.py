@@ -41,6 +41,7 @@ import csv
 import dataclasses
 import datetime as dt
 import json
+import operator
 import os
 import shutil
 import tempfile
@@ -239,13 +240,22 @@ def write_responses_csv(path: Path, rows: Iterable[Mapping]) -> int:
         writer = csv.writer(fh)
         writer.writerow(RESPONSE_COLUMNS)
         for row in rows:
-            cells = [_csv_cell(row.get(column)) for column in RESPONSE_COLUMNS]
-            comment = row.get("comment")
+            try:
+                values = _VALUES_OF(row)  # a row with every column: one C call
+            except KeyError:
+                values = [row.get(column) for column in RESPONSE_COLUMNS]
+            # _csv_cell with its commonest cases (numbers, None) inline: a million rows have 21 cells each
+            cells = [v if (kind := type(v)) is int else round(v, 4) if kind is float else "" if v is None
+                     else _csv_cell(v) for v in values]
+            comment = values[_COMMENT_COLUMN]
             if comment:
                 cells[_COMMENT_COLUMN] = safe_cell(mask_pii(comment))
             writer.writerow(cells)
             count += 1
     return count
+
+
+_VALUES_OF = operator.itemgetter(*RESPONSE_COLUMNS)
 
 
 def _csv_cell(value):

@@ -251,13 +251,15 @@ def find_insights(surveys: list[Survey], since: dt.datetime | None, version: str
             spec = KINDS[survey.kind]
             totals = ScoreTotals(n=sum(score_counts.values()),
                                  total=float(sum(s * n for s, n in score_counts.items())),
+                                 squares=float(sum(s * s * n for s, n in score_counts.items())),
                                  low=spec.low, high=spec.high)
         with_codeframe = has_codeframe(survey.id)
         with phase("reading negative clauses"):
             whole: dict[int, str] | None = {} if with_codeframe else None
-            clauses = list(queries.negative_clauses([survey.id], since, version, None, whole))
-            # Streamed when used once (discovery); the codeframe reads it twice, so it gets a list.
-            background = queries.background_clauses([survey.id], since, version)
+            # One pass over the labels gives both the negative clauses and the others (the
+            # background), kept compact; the codeframe reads the background twice, as a list.
+            background = queries.TextSpool()
+            clauses = list(queries.negative_clauses([survey.id], since, version, background, whole))
             if with_codeframe:
                 background = list(background)
         with phase("comment periods"):

@@ -35,11 +35,18 @@ LabelBatch = Callable[[list[int], list[str], list[str | None], float], "Future[l
 def label_batch(labeller: "Labeller", ids: list[int], texts: list[str], bands: list[str | None],
                 weight: float) -> list[dict]:
     """One batch's label rows (:func:`survey.labels.label_rows`), the score band tipping close calls
-    of comment sentiment; built where the model ran, so the storing process only stores."""
-    from analysis.score_band import with_score_bands
-    from survey.labels import label_rows
+    of comment sentiment; built where the model ran, so the storing process only stores.
 
-    return label_rows(labeller.version, list(zip(ids, with_score_bands(labeller.label(texts), bands, weight))))
+    The rows come straight from the model's arrays (:func:`survey.labels.label_rows_from_probs`),
+    equal to ``label_rows(version, zip(ids, with_score_bands(labeller.label(texts), bands, weight)))``.
+    """
+    from analysis.score_band import combine
+    from survey.labels import label_rows_from_probs
+
+    if not texts:
+        return []
+    sentiment, theme, clauses = labeller.comment_probs(texts, keep_clauses=True)
+    return label_rows_from_probs(labeller.version, ids, combine(sentiment, bands, weight), theme, clauses)
 
 
 def _label_in_child(ids: list[int], texts: list[str], bands: list[str | None], weight: float) -> list[dict]:
