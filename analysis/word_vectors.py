@@ -42,7 +42,7 @@ def _static_model():
 @lru_cache(maxsize=1)
 def digest() -> str:
     """Short digest of the shipped vector table: a model trained on one table is
-    not used with another (:class:`analysis.features.WordVectorMeans` checks it)."""
+    not used with another (:class:`analysis.vector_features.WordVectorMeans` checks it)."""
     import hashlib
 
     h = hashlib.sha256()

@@ -30,7 +30,7 @@ from survey.insights import codeframe, queries
 from survey.insights.findings import Findings, SurveyPainPoint, SurveySummary
 from survey.insights.phases import PhaseLog, no_phase
 from survey.kinds import KINDS
-from survey.labels import corrections_for_training, label_rows, store_label_rows
+from survey.labels import corrections_for_training, store_label_rows
 from survey.models import AnalysisRun, PainPointRecord, Response, Survey, pain_point_responses, utcnow
 
 if TYPE_CHECKING:
@@ -203,11 +203,6 @@ def label_new_comments(labeller: "Labeller", survey_id: int | None, since: dt.da
             done += _store_rows(labeller.version, labelled.result())
             bar.update(size)
     return done
-
-
-def _store_batch(version: str, labelled: list) -> int:
-    """Store and commit a batch of ``(response id, labels)``; see :func:`_store_rows`."""
-    return _store_rows(version, label_rows(version, labelled))
 
 
 def _store_rows(version: str, rows: list[dict]) -> int:
