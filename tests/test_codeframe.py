@@ -201,6 +201,51 @@ def test_a_rare_point_is_not_swamped_by_the_common_ones(monkeypatch):
     assert len(uncorrected) >= len(vague)  # swamped: most vague complaints land in the rare point
     assert len(corrected) <= 1 + len(vague) // 2
 
+
+def test_f1_thresholds_hand_worked():
+    """Surest first: expected TP is the running sum, expected positives the column's total."""
+    from analysis.codeframe import _f1_thresholds
+
+    proba = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.1, 0.9]])
+    # Column 0 (total 2.1): keep 1 -> 2(0.9)/(1+2.1) = 0.58, keep 2 -> 2(1.7)/(2+2.1) = 0.83,
+    # keep 3 -> 2(2.0)/(3+2.1) = 0.78, keep 4 -> 2(2.1)/(4+2.1) = 0.69: the bar is the second, 0.8.
+    # Column 1 (total 1.9): 0.62, 2(1.6)/(2+1.9) = 0.82, 0.73, 0.65: the bar is 0.7.
+    assert _f1_thresholds(proba) == pytest.approx([0.8, 0.7])
+
+
+def test_em_prior_runs_to_its_fixed_point():
+    from analysis.codeframe import _em_prior
+
+    proba = np.array([[0.8, 0.2]] * 6 + [[0.3, 0.7]] * 4)
+    uniform = np.array([0.5, 0.5])
+    three = _em_prior(proba, uniform, 3)
+    converged = _em_prior(proba, uniform, 1000, 1e-9)
+    assert converged[0] > three[0] > 0.5  # each step moves the shares further from uniform, then they stop
+    adjusted = proba * (converged / uniform)
+    adjusted /= adjusted.sum(axis=1, keepdims=True)
+    assert adjusted.mean(axis=0) == pytest.approx(converged, abs=1e-6)  # a fixed point: one more step stays
+
+
+def test_thresholds_from_the_run_keep_the_rare_point_and_leave_vague_complaints_out(monkeypatch):
+    """With enough comments, each point gets the bar that maximises its expected F1: low for a point
+    that is hard to be sure of (the rare one), high for a clear one; the shares are EM's fixed point."""
+    import analysis.codeframe as codeframe
+
+    examples, waits, visits, vague, broken = _rare_point_case()
+    comments = waits + visits + vague + broken
+    assert CodeframeSorter.fit(examples, unlabelled=comments).thresholds is None  # too few comments: best point
+    monkeypatch.setattr(codeframe, "THRESHOLD_MIN_COMMENTS", 10)
+    sorter = CodeframeSorter.fit(examples, unlabelled=comments)
+    bar = dict(zip(sorter.names, sorter.thresholds))
+    assert bar["router arrived broken"] < bar["on hold for hours"]
+    rows = [{a.name for a in row} for row in sorter.assign(comments)]
+    assert all(row == {"on hold for hours"} for row in rows[:len(waits)])
+    assert all(row == {"engineer did not turn up"} for row in rows[len(waits):len(waits) + len(visits)])
+    assert "router arrived broken" in rows[-1]
+    vague_rows = rows[len(waits) + len(visits):-1]
+    assert sum("router arrived broken" in row for row in vague_rows) <= len(vague) // 2
+    assert any(not row for row in vague_rows)  # below every bar: none
+
 # --------------------------------------------------------------------------- #
 # flask analyze with a codeframe
 # --------------------------------------------------------------------------- #
