@@ -37,10 +37,11 @@ How (each step measured on the tuning half of ``benchmarks/codeframe.py``):
 4. **Prior correction**: balanced training treats every pain point as equally
    common, so a rare one (damaged bags) swallows the comments of common ones.
    The share of each pain point among the comments being sorted is estimated
-   by EM (Saerens, Latinne & Decaestecker 2002), stopped after
-   :data:`PRIOR_EM_STEPS` steps because with twenty examples the posteriors are
-   too rough for EM's fixed point (which starves the rare points); the
-   probabilities are corrected for it.
+   by EM (Saerens, Latinne & Decaestecker 2002) and the probabilities are
+   corrected for it. For self-training and the gate, EM stops after
+   :data:`PRIOR_EM_STEPS` steps: with twenty examples the posteriors are too
+   rough for EM's fixed point under a best-point rule (it starves the rare
+   points). The final decision (step 6) runs EM to its fixed point.
 5. **"None"**: a comment whose best point's corrected probability stays below
    :data:`NONE_FACTOR` times that point's share (for a point that holds most
    comments: halfway from its share to certain) says little more about it
