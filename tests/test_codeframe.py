@@ -226,6 +226,18 @@ def test_em_prior_runs_to_its_fixed_point():
     assert adjusted.mean(axis=0) == pytest.approx(converged, abs=1e-6)  # a fixed point: one more step stays
 
 
+def test_em_prior_with_the_examples_as_pseudo_counts_never_drops_a_point():
+    """The plain fixed point can give a point no share at all, and then no threshold reaches it."""
+    from analysis.codeframe import _em_prior
+
+    proba = np.array([[0.7, 0.3]] * 20)  # every comment leans to the first point
+    uniform = np.array([0.5, 0.5])
+    assert _em_prior(proba, uniform, 1000, 1e-9)[1] < 0.01
+    shares = _em_prior(proba, uniform, 1000, 1e-9, pseudo_counts=np.array([5, 5]))
+    assert shares.sum() == pytest.approx(1.0)
+    assert 5 / 30 <= shares[1] < 0.5  # at least its 5 examples among 20 comments + 10 examples
+
+
 def test_thresholds_from_the_run_keep_the_rare_point_and_leave_vague_complaints_out(monkeypatch):
     """With enough comments, each point gets the bar that maximises its expected F1: low for a point
     that is hard to be sure of (the rare one), high for a clear one; the shares are EM's fixed point."""
