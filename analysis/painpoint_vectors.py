@@ -37,6 +37,7 @@ Pure and deterministic (fixed SVD seed); no Flask.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 import numpy as np
 
@@ -133,9 +134,30 @@ def _pretrained(words: list[str]) -> np.ndarray | None:
         return None
 
 
+@lru_cache(maxsize=1)
+def _vocabulary_forms() -> dict[str, str]:
+    """Each stem's shortest whole word in the pretrained vocabulary (then the first alphabetically)."""
+    from analysis.word_vectors import vocabulary_words
+
+    try:
+        words = vocabulary_words()
+    except (FileNotFoundError, ImportError):
+        return {}
+    forms: dict[str, str] = {}
+    for word in sorted(words, key=lambda w: (len(w), w)):
+        forms.setdefault(terms.stem(word), word)
+    return forms
+
+
 def _said(feature: str) -> str:
-    """A feature as customers write it: each stem's written form ("lost bag" for "lost bag", "service" for "servic")."""
-    return " ".join(terms.surface(part) for part in feature.split())
+    """A feature as customers write it: each stem's written form ("lost bag" for "lost bag", "service" for "servic").
+
+    The form comes from the fixed pretrained vocabulary when it has one, so that it does not
+    depend on which words this process happened to stem before (another survey analysed
+    earlier would otherwise change this one's vectors); else the shortest form seen.
+    """
+    forms = _vocabulary_forms()
+    return " ".join(forms.get(part) or terms.surface(part) for part in feature.split())
 
 
 def blended_vectors(cooc: Cooccurrence, vocabulary: np.ndarray, share: float = PRETRAINED_SHARE) -> np.ndarray:

@@ -157,3 +157,17 @@ def test_blended_vectors_weigh_the_pretrained_and_the_runs_own_cosines_by_their_
 
     monkeypatch.setattr(vectors, "_pretrained", lambda words: None)
     assert np.allclose(vectors.blended_vectors(counted(), VOCABULARY), own)
+
+
+def test_a_stems_pretrained_form_does_not_depend_on_what_was_stemmed_before():
+    # The shortest form seen was a process-wide memory: a survey analysed earlier in the same process
+    # ("attend" said there, "attendants" here) changed this survey's vectors and so its pain points.
+    from analysis.complaint_terms import stem
+
+    vectors._vocabulary_forms.cache_clear()
+    before = vectors._said("cancel servic")
+    for word in ("canceling", "cancels", "servicings", "serviced", "servic"):
+        stem(word)
+    assert vectors._said("cancel servic") == before == "cancel service"
+    assert vectors._said("neverseenstemxq") == "neverseenstemxq"   # not a word of the vectors: as seen
+
