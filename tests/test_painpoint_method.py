@@ -295,3 +295,25 @@ def test_points_with_scores_are_ordered_by_the_lower_bound_of_their_impact():
     lows = [p.impact_low for p in result.points]
     assert lows == sorted(lows, reverse=True)
     assert all(p.impact_low <= p.impact + 1e-9 for p in result.points)
+
+
+def test_a_date_is_when_not_what_so_month_and_day_names_seed_no_pain_point():
+    # "since April", "on Monday" come with any complaint that has a date; a group they seed is a fragment
+    # of whatever was late, named "april".
+    from analysis.complaint_terms import is_duration_only, stem
+
+    for word in ("april", "may", "december", "monday", "sunday"):
+        assert is_duration_only(stem(word)), word
+    assert is_duration_only(f"{stem('april')} {stem('monday')}")
+    assert not is_duration_only(f"{stem('april')} {stem('engineer')}")
+    rng = random.Random(3)
+    months = ["april", "may", "june", "march"]
+    waits = ["still not connected since {m}", "waiting since {m} to be connected", "ordered in {m}, still no line",
+             "no broadband since {m}", "told {m}, then told {m} again, still not connected"]
+    clauses = [NegativeClause(i, rng.choice(waits).format(m=rng.choice(months)), "service", 2, 0.9)
+               for i in range(1, 81)]
+    background = [f"{rng.choice(HAPPY)}" for _ in range(80)]
+    points = run(clauses, background)
+    assert points.points, "the waits to be connected are a pain point"
+    for point in points.points:
+        assert not set(months) & set(point.label.split()), point.label
