@@ -55,7 +55,12 @@ How:
    uses the impact's lower bound (the gap less :data:`RANK_Z` standard errors
    of its members' mean score): a small group whose few scores happen to be
    low does not push a sure, bigger one out of the top ten, and which small
-   groups reach it moves less when comments are added.
+   groups reach it moves less when comments are added. The top ten are ten
+   different problems: each place goes to the pain point whose answers *not
+   already in those chosen* would rank highest (greedy maximal coverage), so
+   a group repeating the answers of bigger ones ("still waiting" besides
+   "connection delay") leaves its place to another problem; the ten are then
+   shown in their own impact order.
 """
 
 from __future__ import annotations
@@ -81,6 +86,8 @@ RANKED_BY_SCORE = "score impact"
 RANKED_BY_SIZE = "size × negativity"
 #: Pain points with scores are ordered by their impact with the gap this many standard errors smaller.
 RANK_Z = 1.96
+#: The top ten are chosen by what each pain point adds beyond the others chosen ("ten different problems").
+DIVERSE_PLACES = 10
 
 
 @dataclass(frozen=True, slots=True)  # slots: a big survey holds hundreds of thousands
@@ -239,11 +246,50 @@ def analyse_pain_points(
     groups, labels = merge_same_names(groups, labels)
     points = [_pain_point(g, label, clauses, words, weighted, weights.vocabulary, z, total_comments, scores)
               for g, label in zip(groups, labels)]
-    points.sort(key=lambda p: (-p.impact_low, -p.impact, -p.count, p.label))
+    points = _diverse_order(sorted(points, key=_by_impact), clauses, total_comments, scores)
     for rank, point in enumerate(points, start=1):
         point.rank = rank
     covered = len({r for p in points for r in p.response_ids})
     return PainPointAnalysis(points, negative_comments, covered, ranked_by)
+
+
+def _by_impact(point: PainPoint):
+    return -point.impact_low, -point.impact, -point.count, point.label
+
+
+def _diverse_order(points: list[PainPoint], clauses, total_comments: int, scores) -> list[PainPoint]:
+    """``points`` (in impact order) with the top :data:`DIVERSE_PLACES` chosen for what each adds.
+
+    Greedy maximal coverage, as in maximal marginal relevance (Carbonell & Goldstein 1998): each
+    of the top places goes to the pain point whose answers not yet covered by those already chosen
+    would rank highest on their own (the same measure as the ranking), so a group that mostly
+    repeats the answers of bigger ones gives its place to a different problem. The chosen ones are
+    then ordered by their own impact, which is also what is shown. Work: places x all members.
+    """
+    score_of: dict[int, int | None] = {}
+    negativity_of: dict[int, float] = {}
+    for clause in clauses:
+        score_of[clause.response_id] = clause.score
+        negativity_of[clause.response_id] = max(negativity_of.get(clause.response_id, 0.0), clause.negativity)
+    with_scores = scores is not None and scores.n
+
+    def added(point: PainPoint, covered: set[int]) -> float:
+        new = [r for r in point.response_ids if r not in covered]
+        if not new:
+            return 0.0
+        if with_scores:
+            responses = {r: score_of[r] for r in new}
+            gap, _ = pain_point_impact(responses, len(new) / total_comments, scores)
+            return _impact_low(responses, gap, scores)
+        return len(new) / total_comments * 100 * (sum(negativity_of[r] for r in new) / len(new))
+
+    pool, chosen, covered = list(points), [], set()
+    for _ in range(min(DIVERSE_PLACES, len(pool))):
+        best = max(range(len(pool)), key=lambda k: (added(pool[k], covered), -k))
+        chosen.append(pool.pop(best))
+        covered.update(chosen[-1].response_ids)
+    chosen.sort(key=_by_impact)
+    return chosen + pool
 
 
 def _cooccurrence(vocabulary, df):

@@ -317,3 +317,30 @@ def test_a_date_is_when_not_what_so_month_and_day_names_seed_no_pain_point():
     assert points.points, "the waits to be connected are a pain point"
     for point in points.points:
         assert not set(months) & set(point.label.split()), point.label
+
+
+def test_the_top_ten_are_ten_different_problems_a_group_repeating_bigger_ones_gives_its_place():
+    from analysis.painpoints import DIVERSE_PLACES, PainPoint, _by_impact, _diverse_order
+
+    # Twelve groups without scores, ranked by size x negativity: "echo" holds only answers of "problem 0",
+    # "distinct" is smaller than all nine problems and "echo" but says what no other group says.
+    members = {f"problem {k}": list(range(100 * k, 100 * k + 60 - 3 * k)) for k in range(9)}
+    members["echo"] = members["problem 0"][:50]
+    members["distinct"] = list(range(5000, 5020))
+    members["tiny"] = list(range(5100, 5105))
+    clauses = [NegativeClause(r, "x", "service", None, 1.0) for ids in members.values() for r in ids]
+    total = 6000
+    points = [PainPoint(rank=0, label=label, theme="service", count=len(ids), share=len(ids) / total,
+                        score_impact=None, impact=len(ids) / total * 100, response_ids=ids, quotes=[],
+                        impact_low=len(ids) / total * 100)
+              for label, ids in members.items()]
+    by_impact = sorted(points, key=_by_impact)
+    assert "echo" in [p.label for p in by_impact[:DIVERSE_PLACES]]
+    assert "distinct" not in [p.label for p in by_impact[:DIVERSE_PLACES]]
+
+    ranked = _diverse_order(by_impact, clauses, total, None)
+    top = ranked[:DIVERSE_PLACES]
+    assert "distinct" in [p.label for p in top] and "echo" not in [p.label for p in top]
+    assert top == sorted(top, key=_by_impact)            # shown in their own impact order
+    assert sorted(p.label for p in ranked) == sorted(members)   # nothing lost, only placed
+    assert _diverse_order(by_impact, clauses, total, None) == ranked   # deterministic
