@@ -344,3 +344,13 @@ def test_the_top_ten_are_ten_different_problems_a_group_repeating_bigger_ones_gi
     assert top == sorted(top, key=_by_impact)            # shown in their own impact order
     assert sorted(p.label for p in ranked) == sorted(members)   # nothing lost, only placed
     assert _diverse_order(by_impact, clauses, total, None) == ranked   # deterministic
+
+
+def test_a_name_never_ends_on_a_word_that_needs_what_follows():
+    # "engineer was supposed" named a group once: supposed to what? The phrase must carry on.
+    from analysis.painpoint_names import _phrases
+
+    found = {" ".join(p) for p in _phrases(tokens("the engineer was supposed to fix the line"))}
+    assert "engineer was supposed" not in found and "engineer was supposed to fix" in found
+    found = {" ".join(p) for p in _phrases(tokens("we were not able to get through, was meant to be live"))}
+    assert not {p for p in found if p.split()[-1] in {"able", "meant"}}, found
