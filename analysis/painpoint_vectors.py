@@ -231,18 +231,21 @@ def assign(n: int, matrix, cooc, weights, vectors, centres: np.ndarray) -> list[
     return members
 
 
-def refine(groups: list[list[int]], owns: list[set[int]], matrix, cooc, weights, vectors):
+def refine(groups: list[list[int]], owns: list[set[int]], matrix, cooc, weights, vectors, centre_weights=None):
     """Seed-word groups refined by k-means on clause vectors: every clause goes to its nearest centroid.
 
-    Centroids are not merged here: on both tuning halves, merging close
-    centroids joined different complaints that share words ("still waiting
-    for my order", "order was cancelled") and lost more than it gained.
+    ``centre_weights`` (default ``weights``) weigh the words of the centroids:
+    the run leaves durations out of them, since how long something took says
+    what no group is about ("hour" is in hold queues and delays alike), while a
+    clause keeps them. Centroids are not merged here: on both tuning halves,
+    merging close centroids joined different complaints that share words
+    ("still waiting for my order", "order was cancelled") and lost more than it gained.
     """
     if not groups or vectors.shape[1] < 2:
         return groups, owns
     n = matrix.shape[0]
     for _ in range(ROUNDS):
-        centres = centroids(groups, matrix, cooc, weights, vectors)
+        centres = centroids(groups, matrix, cooc, weights if centre_weights is None else centre_weights, vectors)
         placed = assign(n, matrix, cooc, weights, vectors, centres)
         keep = [k for k, m in enumerate(placed) if m]
         groups, owns = [placed[k] for k in keep], [owns[k] for k in keep]

@@ -31,7 +31,8 @@ How:
    group whose anchor it says nearly as surely: a clause (and a comment) may
    carry several pain points. Groups too small to report give their clauses
    to the next group they say something of.
-5. **Refine** by word vectors: half the shipped pretrained ones, which do not
+5. **Refine** by word vectors (the groups' centroids without durations and dates:
+   "hour" says how long, of hold queues and delays alike): half the shipped pretrained ones, which do not
    move when comments are added (so neither do borderline clauses, much), half
    learnt from the run's own clauses and the shipped corpus, which know this
    survey's words (:mod:`analysis.painpoint_vectors`): every clause goes to the group
@@ -229,10 +230,12 @@ def analyse_pain_points(
     groups, owns = merge(groups, owns, weighted, clauses)
     cooc = weights.context
     word_weights = vectors.word_weights(cooc, z, weights.delta, math.log(MIN_ODDS_RATIO))
+    timeless = without_durations(weights.vocabulary, z)  # how long or when: said of every complaint alike
+    centre_weights = vectors.word_weights(cooc, timeless, weights.delta, math.log(MIN_ODDS_RATIO))
     groups, owns = vectors.refine(groups, owns, weights.matrix, cooc, word_weights,
-                                   vectors.blended_vectors(cooc, weights.vocabulary))
+                                   vectors.blended_vectors(cooc, weights.vocabulary), centre_weights)
     groups, owns = _big_enough(groups, owns, clauses, min_count)
-    same = WeightedRows(weights.matrix, without_durations(weights.vocabulary, z))
+    same = WeightedRows(weights.matrix, timeless)
     groups, owns = merge_same_complaint(groups, owns, same, clauses)
     z_of = unigram_z(weights.vocabulary, z)
     delta_of = {f: float(d) for f, d in zip(weights.vocabulary, weights.delta) if " " not in f}
