@@ -42,7 +42,9 @@ How:
    no group is an "other negative comment".
 6. **Merge** near-duplicates: groups with close centroids, mostly the same
    answers, or names sharing a head word ("hours late", "hrs late") become
-   one, so the top ten are ten problems; after placement, so do groups close
+   one (names sharing a head word only when their centroids are also alike:
+   names shift with the draw, centroids much less), so the top ten are ten
+   problems; after placement, so do groups close
    once durations are left out that share some answers ("took a month",
    "weeks to be connected"), but not "still waiting for my order" and "order
    was cancelled", which share words, not answers.
@@ -242,7 +244,7 @@ def analyse_pain_points(
     for _ in range(4):  # name, merge groups whose names share a head word, name the merged ones again
         anchor_units = [units_of(g, own, present, anchors, weights.vocabulary) for g, own in zip(groups, owns)]
         labels = name_groups(groups, words, anchor_units, z_of=z_of, excluded=frozenset(excluded), seed=seed)
-        merged, owns = merge_same_heads(groups, owns, labels, delta_of)
+        merged, owns = merge_same_heads(groups, owns, labels, delta_of, same)
         if len(merged) == len(groups):
             break
         groups = merged

@@ -354,3 +354,24 @@ def test_a_name_never_ends_on_a_word_that_needs_what_follows():
     assert "engineer was supposed" not in found and "engineer was supposed to fix" in found
     found = {" ".join(p) for p in _phrases(tokens("we were not able to get through, was meant to be live"))}
     assert not {p for p in found if p.split()[-1] in {"able", "meant"}}, found
+
+
+def test_names_sharing_a_head_word_join_only_groups_that_say_alike_things():
+    # "hours late" / "hrs late" are one complaint; "on the plane" / "stuck on a plane" share "plane" in their
+    # names, but what their members say is apart, and the second name is "stuck in miami" in another draw.
+    from scipy import sparse
+
+    from analysis.painpoint_groups import WeightedRows, merge_same_heads
+
+    vocabulary = np.array(["late", "delay", "plane", "tarmac", "stuck", "snow"])
+    rows = [["late", "delay"], ["late", "delay"], ["late"], ["late", "delay"],   # hours late, hrs late
+            ["plane", "tarmac"], ["plane", "tarmac"],                            # on the plane
+            ["stuck", "snow"], ["stuck", "snow", "plane"]]                       # stuck on a plane
+    matrix = sparse.csr_matrix(np.array([[1.0 if f in r else 0.0 for f in vocabulary] for r in rows],
+                                        dtype=np.float32))
+    weighted = WeightedRows(matrix, np.full(len(vocabulary), 3.0))
+    groups, owns = [[0, 1], [2, 3], [4, 5], [6, 7]], [{0}, {1}, {2}, {3}]
+    labels = ["hours late", "hrs late", "on the plane", "stuck on a plane"]
+    delta_of = {"late": 2.0, "plane": 2.0, "stuck": 2.0, "hour": 2.0, "hrs": 2.0}
+    merged, _ = merge_same_heads(groups, owns, labels, delta_of, weighted)
+    assert merged == [[0, 1, 2, 3], [4, 5], [6, 7]]
