@@ -269,30 +269,39 @@ def _diverse_order(points: list[PainPoint], clauses, total_comments: int, scores
     of the top places goes to the pain point whose answers not yet covered by those already chosen
     would rank highest on their own (the same measure as the ranking), so a group that mostly
     repeats the answers of bigger ones gives its place to a different problem. The chosen ones are
-    then ordered by their own impact, which is also what is shown. Work: places x all members.
+    then ordered by their own impact, which is also what is shown. Work: places x members, in
+    arrays (one row per answer, not a dict: a million answers are held as a few flat arrays).
     """
-    score_of: dict[int, int | None] = {}
-    negativity_of: dict[int, float] = {}
-    for clause in clauses:
-        score_of[clause.response_id] = clause.score
-        negativity_of[clause.response_id] = max(negativity_of.get(clause.response_id, 0.0), clause.negativity)
+    if len(points) <= DIVERSE_PLACES:
+        return points  # all of them are in the top ten, in impact order
+    answers = np.fromiter((c.response_id for c in clauses), dtype=np.int64, count=len(clauses))
+    negativity = np.fromiter((c.negativity for c in clauses), dtype=np.float64, count=len(clauses))
+    score = np.fromiter((np.nan if c.score is None else c.score for c in clauses), dtype=np.float64,
+                        count=len(clauses))
+    order = np.lexsort((-negativity, answers))  # by answer, its most negative clause first
+    answers, negativity, score = answers[order], negativity[order], score[order]
+    first = np.r_[True, answers[1:] != answers[:-1]]
+    answers, negativity, score = answers[first], negativity[first], score[first]
     with_scores = scores is not None and scores.n
+    pool = list(points)
+    rows = [np.searchsorted(answers, np.asarray(p.response_ids, dtype=np.int64)) for p in pool]
+    covered = np.zeros(len(answers), dtype=bool)
 
-    def added(point: PainPoint, covered: set[int]) -> float:
-        new = [r for r in point.response_ids if r not in covered]
-        if not new:
+    def added(k: int) -> float:
+        new = rows[k][~covered[rows[k]]]
+        if not len(new):
             return 0.0
         if with_scores:
-            responses = {r: score_of[r] for r in new}
-            gap, _ = pain_point_impact(responses, len(new) / total_comments, scores)
-            return _impact_low(responses, gap, scores)
-        return len(new) / total_comments * 100 * (sum(negativity_of[r] for r in new) / len(new))
+            scored = score[new][~np.isnan(score[new])]
+            gap, _ = _gap_and_impact(scored, scores)
+            return _sure_impact(scored, gap, scores)
+        return len(new) / total_comments * 100 * float(negativity[new].mean())
 
-    pool, chosen, covered = list(points), [], set()
-    for _ in range(min(DIVERSE_PLACES, len(pool))):
-        best = max(range(len(pool)), key=lambda k: (added(pool[k], covered), -k))
+    chosen = []
+    for _ in range(DIVERSE_PLACES):
+        best = max(range(len(pool)), key=lambda k: (added(k), -k))
         chosen.append(pool.pop(best))
-        covered.update(chosen[-1].response_ids)
+        covered[rows.pop(best)] = True
     chosen.sort(key=_by_impact)
     return chosen + pool
 
@@ -350,19 +359,27 @@ def _pain_point(group, label, clauses, words, weighted, vocabulary, z, total_com
 
 def pain_point_impact(responses: dict[int, int | None], share: float, scores: ScoreTotals):
     """``(score_impact, impact)`` of a pain point with these members; codeframe points use it too."""
-    scored = [s for s in responses.values() if s is not None]
-    if not scored or len(scored) >= scores.n:
-        return None, 0.0
-    mean_with = sum(scored) / len(scored)
-    mean_others = (scores.total - sum(scored)) / (scores.n - len(scored))
-    gap = mean_with - mean_others
-    impact = (len(scored) / scores.n) * (-gap) / scores.span * 100
-    return gap, impact
+    return _gap_and_impact(_scored(responses), scores)
 
 
 def _impact_low(responses: dict[int, int | None], gap: float | None, scores: ScoreTotals) -> float:
     """The impact with the gap :data:`RANK_Z` standard errors of the members' mean score smaller (not below 0)."""
-    scored = [s for s in responses.values() if s is not None]
+    return _sure_impact(_scored(responses), gap, scores)
+
+
+def _scored(responses: dict[int, int | None]) -> np.ndarray:
+    return np.asarray([s for s in responses.values() if s is not None], dtype=np.float64)
+
+
+def _gap_and_impact(scored: np.ndarray, scores: ScoreTotals):
+    if not len(scored) or len(scored) >= scores.n:
+        return None, 0.0
+    total = float(scored.sum())
+    gap = total / len(scored) - (scores.total - total) / (scores.n - len(scored))
+    return gap, (len(scored) / scores.n) * (-gap) / scores.span * 100
+
+
+def _sure_impact(scored: np.ndarray, gap: float | None, scores: ScoreTotals) -> float:
     if gap is None or len(scored) < 2:
         return 0.0
     # Two members who both scored 0 have no spread of their own: their standard error would be 0
