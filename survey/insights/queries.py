@@ -150,13 +150,19 @@ def _negativity(clause: dict) -> float:
     return p if max(probs.values(), default=0.0) == p else 1.0
 
 
-def response_rows(survey_ids: list[int], since: dt.datetime | None, version: str,
-                  pain_points: list[SurveyPainPoint]) -> Iterator[dict]:
-    """responses.csv lines, streamed: every answer in scope with its labels and probabilities."""
+def pain_point_names(pain_points: list[SurveyPainPoint]) -> dict[int, list[str]]:
+    """Answer id -> the names of the pain points it is in, in the report's order."""
     in_points: dict[int, list[str]] = defaultdict(list)
     for found in pain_points:
         for response_id in found.point.response_ids:
             in_points[response_id].append(found.point.label)
+    return in_points
+
+
+def response_rows(survey_ids: list[int], since: dt.datetime | None, version: str,
+                  pain_points: list[SurveyPainPoint]) -> Iterator[dict]:
+    """responses.csv lines, streamed: every answer in scope with its labels and probabilities."""
+    in_points = pain_point_names(pain_points)
     corrected: dict[int, set[str]] = defaultdict(set)
     for response_id, field in db.session.execute(
         scoped(sa.select(LabelCorrection.response_id, LabelCorrection.field)

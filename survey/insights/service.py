@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import sys
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from survey.codeframe.operations import has_codeframe
 from survey.insights import codeframe, queries
 from survey.insights.findings import Findings, SurveyPainPoint, SurveySummary
 from survey.insights.phases import PhaseLog, no_phase
+from survey.insights.response_lines import response_lines
+from survey.insights.workers import ChildFailed
 from survey.kinds import KINDS
 from survey.labels import corrections_for_training, store_label_rows
 from survey.models import AnalysisRun, PainPointRecord, Response, Survey, pain_point_responses, utcnow
@@ -37,6 +40,11 @@ if TYPE_CHECKING:
     from analysis.labeller import Labeller
 
 BATCH_SIZE = 2000
+#: SQLite page cache (KiB) of the connection storing labels, while it does. SQLite's default (2 MB)
+#: is smaller than what one batch dirties (each answer's labels in force move an entry of the date
+#: index, on a random page when dates and ids disagree), so the cache spilled to the log mid-batch
+#: and read pages back again: at a million answers that was most of the storing process's time.
+LABEL_CACHE_KIB = 131_072
 
 
 class AnalysisError(Exception):
@@ -116,26 +124,28 @@ def run_analysis(survey: Survey | None, since: dt.datetime | None, out_dir: Path
                                       workers)
     version = labeller.version
     del labeller  # the model is not needed past labelling: its memory goes to the grouping
-    findings = find_insights(surveys, since, version, phase=phases.phase)
-    with phases.phase("building the report"):
-        report = build_report(
-            surveys=findings.surveys, sentiment_by_theme=findings.sentiment_by_theme,
-            pain_points=findings.pain_points, model_version=version, labelled_now=labelled,
-            generated_at=started,
-            scope={"survey": survey.public_key if survey else None,
-                   "since": since.date().isoformat() if since else None,
-                   "label": survey.name if survey else "all surveys"},
-        )
-    created = out_dir is None
-    out_dir = out_dir or _default_report_dir(survey, started)
-    try:
-        with phases.phase("writing report files"):
-            write_report(out_dir, report, queries.response_rows(survey_ids, since, version,
-                                                                findings.pain_points))
-    except OSError as exc:
-        if created:
-            remove_partial(out_dir)
-        raise AnalysisError(f"could not write the report to {out_dir}: {exc}") from None
+    # With workers (fork is safe here), a second process makes responses.csv's lines meanwhile.
+    with response_lines(survey_ids, since, version, aside=workers > 0 and sys.platform == "linux",
+                        phases=phases.phases) as finish_lines:
+        findings = find_insights(surveys, since, version, phase=phases.phase)
+        with phases.phase("building the report"):
+            report = build_report(
+                surveys=findings.surveys, sentiment_by_theme=findings.sentiment_by_theme,
+                pain_points=findings.pain_points, model_version=version, labelled_now=labelled,
+                generated_at=started,
+                scope={"survey": survey.public_key if survey else None,
+                       "since": since.date().isoformat() if since else None,
+                       "label": survey.name if survey else "all surveys"},
+            )
+        created = out_dir is None
+        out_dir = out_dir or _default_report_dir(survey, started)
+        try:
+            with phases.phase("writing report files"):
+                write_report(out_dir, report, finish_lines(findings.pain_points))
+        except (OSError, ChildFailed) as exc:
+            if created:
+                remove_partial(out_dir)
+            raise AnalysisError(f"could not write the report to {out_dir}: {exc}") from None
     with phases.phase("storing the run and its pain points"):
         run = record_run(survey, surveys, version, started, out_dir, findings, report)
     return AnalysisOutcome(run, report, out_dir, phases.phases)
@@ -185,7 +195,8 @@ def label_new_comments(labeller: "Labeller", survey_id: int | None, since: dt.da
     total = db.session.scalar(sa.select(sa.func.count()).select_from(pending.subquery()))
     done, last_id = 0, 0
     in_flight: deque = deque()  # (ids, future labels), oldest first
-    with progress(total, "Labelling comments") as bar, labelling(labeller, workers) as label:
+    with progress(total, "Labelling comments") as bar, labelling(labeller, workers) as label, \
+            _page_cache(LABEL_CACHE_KIB) as big_cache:
         while True:
             rows = []
             if last_id is not None:
@@ -200,9 +211,41 @@ def label_new_comments(labeller: "Labeller", survey_id: int | None, since: dt.da
             if rows and len(in_flight) <= workers:
                 continue  # keep every worker busy before waiting for the oldest batch
             size, labelled = in_flight.popleft()
-            done += _store_rows(labeller.version, labelled.result())
+            label_rows = labelled.result()
+            big_cache()
+            done += _store_rows(labeller.version, label_rows)
             bar.update(size)
     return done
+
+
+@contextlib.contextmanager
+def _page_cache(kib: int):
+    """On SQLite, a function that gives the session's connection a page cache of ``kib`` (call it in
+    each batch's transaction: after a commit the session may take another pooled connection); the
+    session's connection gets its cache size back at the end, and the memory goes back to the
+    system. Nothing on other databases."""
+    if db.engine.dialect.name != "sqlite":
+        yield lambda: None
+        return
+    before = db.session.execute(sa.text("PRAGMA cache_size")).scalar()
+    db.session.commit()
+    try:
+        yield lambda: db.session.execute(sa.text(f"PRAGMA cache_size=-{int(kib)}"))
+    finally:
+        with contextlib.suppress(sa.exc.SQLAlchemyError):  # never hide why labelling stopped
+            db.session.rollback()  # an interrupted batch's transaction
+            db.session.execute(sa.text(f"PRAGMA cache_size={int(before)}"))
+            db.session.commit()
+        _give_back_freed_memory()
+
+
+def _give_back_freed_memory() -> None:
+    """Return the heap's free pages to the system (glibc keeps the shrunk page cache's otherwise, and
+    the grouping after labelling would count them against the run's memory)."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _store_rows(version: str, rows: list[dict]) -> int:

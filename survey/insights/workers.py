@@ -20,10 +20,12 @@ import multiprocessing
 import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     from analysis.labeller import Labeller
+
+T = TypeVar("T")
 
 #: The labeller children use: set before they are forked, so each inherits it.
 _labeller: "Labeller | None" = None
@@ -71,3 +73,66 @@ def labelling(labeller: "Labeller", workers: int) -> Iterator[LabelBatch]:
             yield lambda ids, texts, bands, weight: pool.submit(_label_in_child, ids, texts, bands, weight)
     finally:
         _labeller = None
+
+
+@contextlib.contextmanager
+def in_child(target: Callable[..., T], *args) -> Iterator[Callable[[], T]]:
+    """Run ``target(*args)`` in one forked child process while this one goes on.
+
+    Yields a function that waits for the child and returns what ``target``
+    returned (it must pickle), or raises :class:`ChildFailed` with the child's
+    error. The child dies with this process (``PR_SET_PDEATHSIG``), and is
+    killed if this one leaves the block before asking for the result. As with
+    the labelling children, only where fork is safe: a single-threaded command.
+    """
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_run_in_child, args=(send, target, args), daemon=True)
+    child.start()
+    send.close()
+    outcome: list = []
+
+    def result() -> T:
+        if not outcome:
+            try:
+                outcome.append(receive.recv())
+            except EOFError:
+                outcome.append((False, f"the child process ended without a result (exit code {child.exitcode})"))
+            child.join()
+        ok, value = outcome[0]
+        if not ok:
+            raise ChildFailed(value)
+        return value
+
+    try:
+        yield result
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join()
+        receive.close()
+
+
+class ChildFailed(RuntimeError):
+    """What went wrong in an :func:`in_child` process (its exception, as text)."""
+
+
+def _run_in_child(send, target, args) -> None:
+    _die_with_parent()
+    try:
+        send.send((True, target(*args)))
+    except BaseException as exc:  # noqa: BLE001 -- every failure goes back to the parent as text
+        send.send((False, f"{type(exc).__name__}: {exc}"))
+    finally:
+        send.close()
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this process when its parent dies (a killed ``flask analyze`` leaves no orphan)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
