@@ -30,8 +30,11 @@ T = TypeVar("T")
 #: The labeller children use: set before they are forked, so each inherits it.
 _labeller: "Labeller | None" = None
 
-#: ``label(ids, texts, bands, weight)``: a future of the batch's ``response_labels`` rows.
-LabelBatch = Callable[[list[int], list[str], list[str | None], float], "Future[list[dict]]"]
+#: ``label(ids, texts, bands, weight, answers)``: a future of the batch's ``response_labels`` rows and,
+#: given ``answers`` (each comment's survey id and score), its clauses packed for the pain points
+#: (:meth:`survey.insights.labelled_clauses.LabelledClauses.pack`; None without).
+LabelBatch = Callable[[list[int], list[str], list[str | None], float, "list[tuple[int, int | None]] | None"],
+                      "Future[tuple[list[dict], list | None]]"]
 
 
 def label_batch(labeller: "Labeller", ids: list[int], texts: list[str], bands: list[str | None],
@@ -51,8 +54,15 @@ def label_batch(labeller: "Labeller", ids: list[int], texts: list[str], bands: l
     return label_rows_from_probs(labeller.version, ids, combine(sentiment, bands, weight), theme, clauses)
 
 
-def _label_in_child(ids: list[int], texts: list[str], bands: list[str | None], weight: float) -> list[dict]:
-    return label_batch(_labeller, ids, texts, bands, weight)
+def _label_and_pack(labeller: "Labeller", ids, texts, bands, weight, answers) -> tuple[list[dict], list | None]:
+    from survey.insights.labelled_clauses import LabelledClauses
+
+    rows = label_batch(labeller, ids, texts, bands, weight)
+    return rows, None if answers is None else LabelledClauses.pack(rows, answers)
+
+
+def _label_in_child(ids, texts, bands, weight, answers) -> tuple[list[dict], list | None]:
+    return _label_and_pack(_labeller, ids, texts, bands, weight, answers)
 
 
 @contextlib.contextmanager
@@ -60,9 +70,9 @@ def labelling(labeller: "Labeller", workers: int) -> Iterator[LabelBatch]:
     """A function that labels a batch, in ``workers`` child processes (0: here, at once)."""
     global _labeller
     if workers < 1 or sys.platform != "linux":
-        def here(ids, texts, bands, weight):
+        def here(ids, texts, bands, weight, answers):
             done: Future = Future()
-            done.set_result(label_batch(labeller, ids, texts, bands, weight))
+            done.set_result(_label_and_pack(labeller, ids, texts, bands, weight, answers))
             return done
 
         yield here
@@ -70,7 +80,7 @@ def labelling(labeller: "Labeller", workers: int) -> Iterator[LabelBatch]:
     _labeller = labeller
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            yield lambda ids, texts, bands, weight: pool.submit(_label_in_child, ids, texts, bands, weight)
+            yield lambda *batch: pool.submit(_label_in_child, *batch)
     finally:
         _labeller = None
 
