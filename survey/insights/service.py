@@ -42,11 +42,6 @@ if TYPE_CHECKING:
     from analysis.labeller import Labeller
 
 BATCH_SIZE = 2000
-#: SQLite page cache (KiB) of the connection storing labels, while it does. SQLite's default (2 MB)
-#: is smaller than what one batch dirties (each answer's labels in force move an entry of the date
-#: index, on a random page when dates and ids disagree), so the cache spilled to the log mid-batch
-#: and read pages back again: at a million answers that was most of the storing process's time.
-LABEL_CACHE_KIB = 131_072
 
 
 class AnalysisError(Exception):
@@ -202,8 +197,7 @@ def label_new_comments(labeller: "Labeller", survey_id: int | None, since: dt.da
     in_flight: deque = deque()  # (size, future label rows and packed clauses), oldest first
     if kept is not None:
         kept.before_id = db.session.scalar(sa.select(sa.func.max(ResponseLabel.id)))
-    with progress(total, "Labelling comments") as bar, labelling(labeller, workers) as label, \
-            _page_cache(LABEL_CACHE_KIB) as big_cache:
+    with progress(total, "Labelling comments") as bar, labelling(labeller, workers) as label:
         while True:
             rows = []
             if last_id is not None:
@@ -220,7 +214,6 @@ def label_new_comments(labeller: "Labeller", survey_id: int | None, since: dt.da
                 continue  # keep every worker busy before waiting for the oldest batch
             size, labelled = in_flight.popleft()
             label_rows, packed = labelled.result()
-            big_cache()
             stored = _store_rows(labeller.version, label_rows)
             if kept is not None:
                 if len(stored) == len(label_rows):
@@ -230,36 +223,6 @@ def label_new_comments(labeller: "Labeller", survey_id: int | None, since: dt.da
             done += len(stored)
             bar.update(size)
     return done
-
-
-@contextlib.contextmanager
-def _page_cache(kib: int):
-    """On SQLite, a function that gives the session's connection a page cache of ``kib`` (call it in
-    each batch's transaction: after a commit the session may take another pooled connection); the
-    session's connection gets its cache size back at the end, and the memory goes back to the
-    system. Nothing on other databases."""
-    if db.engine.dialect.name != "sqlite":
-        yield lambda: None
-        return
-    before = db.session.execute(sa.text("PRAGMA cache_size")).scalar()
-    db.session.commit()
-    try:
-        yield lambda: db.session.execute(sa.text(f"PRAGMA cache_size=-{int(kib)}"))
-    finally:
-        with contextlib.suppress(sa.exc.SQLAlchemyError):  # never hide why labelling stopped
-            db.session.rollback()  # an interrupted batch's transaction
-            db.session.execute(sa.text(f"PRAGMA cache_size={int(before)}"))
-            db.session.commit()
-        _give_back_freed_memory()
-
-
-def _give_back_freed_memory() -> None:
-    """Return the heap's free pages to the system (glibc keeps the shrunk page cache's otherwise, and
-    the grouping after labelling would count them against the run's memory)."""
-    with contextlib.suppress(OSError, AttributeError):
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _store_rows(version: str, rows: list[dict]) -> list[dict]:

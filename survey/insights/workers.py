@@ -16,6 +16,7 @@ does not. Where fork is unavailable (not Linux), labelling stays in-process.
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import sys
 from collections.abc import Callable, Iterator
@@ -129,6 +130,9 @@ class ChildFailed(RuntimeError):
 
 def _run_in_child(send, target, args) -> None:
     _die_with_parent()
+    # What the parent had at fork is left to the collector's permanent generation: collections here
+    # would write to every object's header, copying the parent's pages into this process for nothing.
+    gc.freeze()
     try:
         send.send((True, target(*args)))
     except BaseException as exc:  # noqa: BLE001 -- every failure goes back to the parent as text
