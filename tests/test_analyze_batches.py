@@ -232,3 +232,23 @@ def test_kept_clauses_that_are_not_the_whole_story_are_not_used(runner, make_sur
     stale.before_id = 0
     stale.whole = False
     assert list(queries.negative_clauses([survey.id], None, version, labelled=stale)) == stored
+
+
+def test_a_failure_in_the_responses_csv_process_leaves_no_report_and_no_run(runner, make_survey, make_response,
+                                                                            tmp_path, monkeypatch):
+    # speed (#20): with --workers, responses.csv's lines are made by a forked process
+    # (survey.insights.response_lines); its failure fails the run like a failed write
+    from survey.insights import response_lines
+
+    survey, _ = add_answers(make_survey, make_response, ANSWERS)
+
+    def broken(*args):
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(response_lines, "_make_lines", broken)  # the forked child runs this copy
+    out = tmp_path / "report"
+    result = analyze(runner, "--survey", survey.public_key, "--out", str(out), "--workers", "1")
+    assert result.exit_code == 1 and "could not write the report" in result.output
+    assert "no space left on device" in result.output
+    assert not out.exists() or sorted(p.name for p in out.iterdir()) == []
+    assert db.session.scalar(sa.select(sa.func.count(AnalysisRun.id))) == 0
