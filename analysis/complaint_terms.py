@@ -184,11 +184,14 @@ def sentiment_stems() -> frozenset[str]:
 
 
 #: Words that say how long or when, not what went wrong ("two hours", "last week" are in delays,
-#: hold queues and repairs alike): general English, like the stop words.
+#: hold queues and repairs alike; "since April", "on Monday" in any complaint that has a date):
+#: general English, like the stop words. A date is to a complaint what a duration is.
 DURATION_WORDS = frozenset(stem(w) for w in """
 second minute min mins hour hr hrs day week month year time today tonight yesterday tomorrow morning
 afternoon night weekend last next ago one two three four five six seven eight nine ten twelve
 twenty half few couple
+january february march april may june july august september october november december
+monday tuesday wednesday thursday friday saturday sunday
 """.split())
 
 

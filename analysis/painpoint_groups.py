@@ -34,6 +34,10 @@ SAME_COMPLAINT_SIMILARITY = 0.45
 #: ("took a month", "weeks to be connected"). Both, not either: "order was cancelled" shares words with
 #: "still waiting for my order" but few answers, "on hold" shares answers with the delays but not words.
 SAME_COMPLAINT_OVERLAP = 0.3
+#: Groups whose names share a head word are one only when their centroids (durations left out) are this alike.
+#: On the tuning halves 0.3 and 0.4 measured alike: the one head merge of the tweets ("on the plane" and
+#: "stuck on a plane", cosine under 0.3) came and went with the draw and took the top ten's stability with it.
+HEAD_MERGE_SIMILARITY = 0.3
 #: A clause also joins any other group whose anchor it says at least this strongly,
 #: relative to its strongest ("still waiting for the engineer to call back").
 SECOND_GROUP_SHARE = 0.85
@@ -276,13 +280,27 @@ def _heads(label: str | None, delta_of: dict[str, float]) -> set[str]:
     return {s for s in stems if delta_of.get(s, 0.0) >= math.log(MIN_ODDS_RATIO)}
 
 
-def merge_same_heads(groups, owns, labels, delta_of):
-    """Union groups whose names share a head word ("hours late", "hrs late"; "lost bag", "checked bag")."""
+def merge_same_heads(groups, owns, labels, delta_of, weighted_without_durations):
+    """Union groups whose names share a head word and who say alike things ("hours late", "hrs late").
+
+    A shared word in two names alone is weak and fickle evidence: names are read from the
+    members, so "stuck on a plane" (a group that shares "plane" with "on the plane") is "stuck
+    in miami" when 10% fewer comments come in, and the merge comes and goes with the draw. So
+    the pair must also have centroids (durations left out) at least
+    :data:`HEAD_MERGE_SIMILARITY` alike, which does not hang on a name.
+    """
     first: dict[str, int] = {}
     pairs = []
     for i, label in enumerate(labels):
         for head in sorted(_heads(label, delta_of)):
-            pairs.append((first.setdefault(head, i), i))
+            j = first.setdefault(head, i)
+            if j != i:
+                pairs.append((j, i))
+    if pairs:
+        involved = sorted({g for pair in pairs for g in pair})
+        at = {g: k for k, g in enumerate(involved)}
+        centroids = _centroids([groups[g] for g in involved], weighted_without_durations)
+        pairs = [(i, j) for i, j in pairs if float(centroids[at[i]] @ centroids[at[j]]) >= HEAD_MERGE_SIMILARITY]
     return _unite(groups, owns, pairs)
 
 

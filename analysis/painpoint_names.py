@@ -46,6 +46,8 @@ _BAD_LAST = (_STOP - _PARTICLES) | terms.NEGATORS | {
     "because", "being", "took", "take", "make", "made", "said", "say", "went", "go", "come", "came", "want",
     "wanted", "need", "needed", "tried", "try", "seems", "seem", "like", "every", "another", "kept", "keep",
     "still", "got", "get", "getting", "yet", "now", "please", "just", "ever", "again",
+    # words that need what follows them: "engineer was supposed" (to come), "was meant", "not able"
+    "supposed", "meant", "able", "unable", "going", "due", "trying",
 }
 # A name never runs across these (they join two thoughts) ...
 _BREAKS = frozenset({"but", "so", "because", "although", "though", "however", "whereas", "except", "and", "or",

@@ -37,6 +37,7 @@ Pure and deterministic (fixed SVD seed); no Flask.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 import numpy as np
 
@@ -133,9 +134,30 @@ def _pretrained(words: list[str]) -> np.ndarray | None:
         return None
 
 
+@lru_cache(maxsize=1)
+def _vocabulary_forms() -> dict[str, str]:
+    """Each stem's shortest whole word in the pretrained vocabulary (then the first alphabetically)."""
+    from analysis.word_vectors import vocabulary_words
+
+    try:
+        words = vocabulary_words()
+    except (FileNotFoundError, ImportError):
+        return {}
+    forms: dict[str, str] = {}
+    for word in sorted(words, key=lambda w: (len(w), w)):
+        forms.setdefault(terms.stem(word), word)
+    return forms
+
+
 def _said(feature: str) -> str:
-    """A feature as customers write it: each stem's written form ("lost bag" for "lost bag", "service" for "servic")."""
-    return " ".join(terms.surface(part) for part in feature.split())
+    """A feature as customers write it: each stem's written form ("lost bag" for "lost bag", "service" for "servic").
+
+    The form comes from the fixed pretrained vocabulary when it has one, so that it does not
+    depend on which words this process happened to stem before (another survey analysed
+    earlier would otherwise change this one's vectors); else the shortest form seen.
+    """
+    forms = _vocabulary_forms()
+    return " ".join(forms.get(part) or terms.surface(part) for part in feature.split())
 
 
 def blended_vectors(cooc: Cooccurrence, vocabulary: np.ndarray, share: float = PRETRAINED_SHARE) -> np.ndarray:
@@ -209,18 +231,21 @@ def assign(n: int, matrix, cooc, weights, vectors, centres: np.ndarray) -> list[
     return members
 
 
-def refine(groups: list[list[int]], owns: list[set[int]], matrix, cooc, weights, vectors):
+def refine(groups: list[list[int]], owns: list[set[int]], matrix, cooc, weights, vectors, centre_weights=None):
     """Seed-word groups refined by k-means on clause vectors: every clause goes to its nearest centroid.
 
-    Centroids are not merged here: on both tuning halves, merging close
-    centroids joined different complaints that share words ("still waiting
-    for my order", "order was cancelled") and lost more than it gained.
+    ``centre_weights`` (default ``weights``) weigh the words of the centroids:
+    the run leaves durations out of them, since how long something took says
+    what no group is about ("hour" is in hold queues and delays alike), while a
+    clause keeps them. Centroids are not merged here: on both tuning halves,
+    merging close centroids joined different complaints that share words
+    ("still waiting for my order", "order was cancelled") and lost more than it gained.
     """
     if not groups or vectors.shape[1] < 2:
         return groups, owns
     n = matrix.shape[0]
     for _ in range(ROUNDS):
-        centres = centroids(groups, matrix, cooc, weights, vectors)
+        centres = centroids(groups, matrix, cooc, weights if centre_weights is None else centre_weights, vectors)
         placed = assign(n, matrix, cooc, weights, vectors, centres)
         keep = [k for k, m in enumerate(placed) if m]
         groups, owns = [placed[k] for k in keep], [owns[k] for k in keep]

@@ -31,7 +31,8 @@ How:
    group whose anchor it says nearly as surely: a clause (and a comment) may
    carry several pain points. Groups too small to report give their clauses
    to the next group they say something of.
-5. **Refine** by word vectors: half the shipped pretrained ones, which do not
+5. **Refine** by word vectors (the groups' centroids without durations and dates:
+   "hour" says how long, of hold queues and delays alike): half the shipped pretrained ones, which do not
    move when comments are added (so neither do borderline clauses, much), half
    learnt from the run's own clauses and the shipped corpus, which know this
    survey's words (:mod:`analysis.painpoint_vectors`): every clause goes to the group
@@ -41,7 +42,9 @@ How:
    no group is an "other negative comment".
 6. **Merge** near-duplicates: groups with close centroids, mostly the same
    answers, or names sharing a head word ("hours late", "hrs late") become
-   one, so the top ten are ten problems; after placement, so do groups close
+   one (names sharing a head word only when their centroids are also alike:
+   names shift with the draw, centroids much less), so the top ten are ten
+   problems; after placement, so do groups close
    once durations are left out that share some answers ("took a month",
    "weeks to be connected"), but not "still waiting for my order" and "order
    was cancelled", which share words, not answers.
@@ -55,7 +58,12 @@ How:
    uses the impact's lower bound (the gap less :data:`RANK_Z` standard errors
    of its members' mean score): a small group whose few scores happen to be
    low does not push a sure, bigger one out of the top ten, and which small
-   groups reach it moves less when comments are added.
+   groups reach it moves less when comments are added. The top ten are ten
+   different problems: each place goes to the pain point whose answers *not
+   already in those chosen* would rank highest (greedy maximal coverage), so
+   a group repeating the answers of bigger ones ("still waiting" besides
+   "connection delay") leaves its place to another problem; the ten are then
+   shown in their own impact order.
 """
 
 from __future__ import annotations
@@ -81,6 +89,8 @@ RANKED_BY_SCORE = "score impact"
 RANKED_BY_SIZE = "size × negativity"
 #: Pain points with scores are ordered by their impact with the gap this many standard errors smaller.
 RANK_Z = 1.96
+#: The top ten are chosen by what each pain point adds beyond the others chosen ("ten different problems").
+DIVERSE_PLACES = 10
 
 
 @dataclass(frozen=True, slots=True)  # slots: a big survey holds hundreds of thousands
@@ -222,28 +232,78 @@ def analyse_pain_points(
     groups, owns = merge(groups, owns, weighted, clauses)
     cooc = weights.context
     word_weights = vectors.word_weights(cooc, z, weights.delta, math.log(MIN_ODDS_RATIO))
+    timeless = without_durations(weights.vocabulary, z)  # how long or when: said of every complaint alike
+    centre_weights = vectors.word_weights(cooc, timeless, weights.delta, math.log(MIN_ODDS_RATIO))
     groups, owns = vectors.refine(groups, owns, weights.matrix, cooc, word_weights,
-                                   vectors.blended_vectors(cooc, weights.vocabulary))
+                                   vectors.blended_vectors(cooc, weights.vocabulary), centre_weights)
     groups, owns = _big_enough(groups, owns, clauses, min_count)
-    same = WeightedRows(weights.matrix, without_durations(weights.vocabulary, z))
+    same = WeightedRows(weights.matrix, timeless)
     groups, owns = merge_same_complaint(groups, owns, same, clauses)
     z_of = unigram_z(weights.vocabulary, z)
     delta_of = {f: float(d) for f, d in zip(weights.vocabulary, weights.delta) if " " not in f}
     for _ in range(4):  # name, merge groups whose names share a head word, name the merged ones again
         anchor_units = [units_of(g, own, present, anchors, weights.vocabulary) for g, own in zip(groups, owns)]
         labels = name_groups(groups, words, anchor_units, z_of=z_of, excluded=frozenset(excluded), seed=seed)
-        merged, owns = merge_same_heads(groups, owns, labels, delta_of)
+        merged, owns = merge_same_heads(groups, owns, labels, delta_of, same)
         if len(merged) == len(groups):
             break
         groups = merged
     groups, labels = merge_same_names(groups, labels)
     points = [_pain_point(g, label, clauses, words, weighted, weights.vocabulary, z, total_comments, scores)
               for g, label in zip(groups, labels)]
-    points.sort(key=lambda p: (-p.impact_low, -p.impact, -p.count, p.label))
+    points = _diverse_order(sorted(points, key=_by_impact), clauses, total_comments, scores)
     for rank, point in enumerate(points, start=1):
         point.rank = rank
     covered = len({r for p in points for r in p.response_ids})
     return PainPointAnalysis(points, negative_comments, covered, ranked_by)
+
+
+def _by_impact(point: PainPoint):
+    return -point.impact_low, -point.impact, -point.count, point.label
+
+
+def _diverse_order(points: list[PainPoint], clauses, total_comments: int, scores) -> list[PainPoint]:
+    """``points`` (in impact order) with the top :data:`DIVERSE_PLACES` chosen for what each adds.
+
+    Greedy maximal coverage, as in maximal marginal relevance (Carbonell & Goldstein 1998): each
+    of the top places goes to the pain point whose answers not yet covered by those already chosen
+    would rank highest on their own (the same measure as the ranking), so a group that mostly
+    repeats the answers of bigger ones gives its place to a different problem. The chosen ones are
+    then ordered by their own impact, which is also what is shown. Work: places x members, in
+    arrays (one row per answer, not a dict: a million answers are held as a few flat arrays).
+    """
+    if len(points) <= DIVERSE_PLACES:
+        return points  # all of them are in the top ten, in impact order
+    answers = np.fromiter((c.response_id for c in clauses), dtype=np.int64, count=len(clauses))
+    negativity = np.fromiter((c.negativity for c in clauses), dtype=np.float64, count=len(clauses))
+    score = np.fromiter((np.nan if c.score is None else c.score for c in clauses), dtype=np.float64,
+                        count=len(clauses))
+    order = np.lexsort((-negativity, answers))  # by answer, its most negative clause first
+    answers, negativity, score = answers[order], negativity[order], score[order]
+    first = np.r_[True, answers[1:] != answers[:-1]]
+    answers, negativity, score = answers[first], negativity[first], score[first]
+    with_scores = scores is not None and scores.n
+    pool = list(points)
+    rows = [np.searchsorted(answers, np.asarray(p.response_ids, dtype=np.int64)) for p in pool]
+    covered = np.zeros(len(answers), dtype=bool)
+
+    def added(k: int) -> float:
+        new = rows[k][~covered[rows[k]]]
+        if not len(new):
+            return 0.0
+        if with_scores:
+            scored = score[new][~np.isnan(score[new])]
+            gap, _ = _gap_and_impact(scored, scores)
+            return _sure_impact(scored, gap, scores)
+        return len(new) / total_comments * 100 * float(negativity[new].mean())
+
+    chosen = []
+    for _ in range(DIVERSE_PLACES):
+        best = max(range(len(pool)), key=lambda k: (added(k), -k))
+        chosen.append(pool.pop(best))
+        covered[rows.pop(best)] = True
+    chosen.sort(key=_by_impact)
+    return chosen + pool
 
 
 def _cooccurrence(vocabulary, df):
@@ -299,19 +359,27 @@ def _pain_point(group, label, clauses, words, weighted, vocabulary, z, total_com
 
 def pain_point_impact(responses: dict[int, int | None], share: float, scores: ScoreTotals):
     """``(score_impact, impact)`` of a pain point with these members; codeframe points use it too."""
-    scored = [s for s in responses.values() if s is not None]
-    if not scored or len(scored) >= scores.n:
-        return None, 0.0
-    mean_with = sum(scored) / len(scored)
-    mean_others = (scores.total - sum(scored)) / (scores.n - len(scored))
-    gap = mean_with - mean_others
-    impact = (len(scored) / scores.n) * (-gap) / scores.span * 100
-    return gap, impact
+    return _gap_and_impact(_scored(responses), scores)
 
 
 def _impact_low(responses: dict[int, int | None], gap: float | None, scores: ScoreTotals) -> float:
     """The impact with the gap :data:`RANK_Z` standard errors of the members' mean score smaller (not below 0)."""
-    scored = [s for s in responses.values() if s is not None]
+    return _sure_impact(_scored(responses), gap, scores)
+
+
+def _scored(responses: dict[int, int | None]) -> np.ndarray:
+    return np.asarray([s for s in responses.values() if s is not None], dtype=np.float64)
+
+
+def _gap_and_impact(scored: np.ndarray, scores: ScoreTotals):
+    if not len(scored) or len(scored) >= scores.n:
+        return None, 0.0
+    total = float(scored.sum())
+    gap = total / len(scored) - (scores.total - total) / (scores.n - len(scored))
+    return gap, (len(scored) / scores.n) * (-gap) / scores.span * 100
+
+
+def _sure_impact(scored: np.ndarray, gap: float | None, scores: ScoreTotals) -> float:
     if gap is None or len(scored) < 2:
         return 0.0
     # Two members who both scored 0 have no spread of their own: their standard error would be 0

@@ -82,12 +82,18 @@ def raw_word_vectors(words: Sequence[str]) -> np.ndarray:
     return np.asarray(rows, dtype=np.float32)
 
 
+def vocabulary_words() -> list[str]:
+    """The whole words (alphabetic ASCII, two letters or more) of the vectors' vocabulary, sorted."""
+    vocab = _static_model().tokenizer.get_vocab()
+    return sorted(w for w in vocab if len(w) > 1 and w.isalpha() and w.isascii())
+
+
 def vocabulary_vectors() -> tuple[list[str], np.ndarray]:
     """The whole words (alphabetic ASCII, two letters or more) of the vectors'
     vocabulary, sorted, with their unit vectors (each is one row of the table)."""
     model = _static_model()
     vocab = model.tokenizer.get_vocab()
-    words = sorted(w for w in vocab if len(w) > 1 and w.isalpha() and w.isascii())
+    words = vocabulary_words()
     rows = np.asarray(model.embedding, dtype=np.float32)[[vocab[w] for w in words]]
     return words, _unit_rows(rows)
 

@@ -15,6 +15,10 @@ Which rows are own labels and which are scored (``--mode``):
   from the tuning half first and, past its 125 rows, from the test half
   (those rows are then not scored): ``n = 200`` is scored on the remaining 50
   test rows. Logged as a look at the test half;
+* ``tuning-folds`` (for development, less noisy): the tuning half is cut into
+  5 stratified folds; each fold is scored by a model whose ``n`` own labels
+  are drawn from the other four (so ``n`` ≤ 100), and the five folds' labels
+  are pooled, so every repeat scores all 125 tuning rows instead of ``125 - n``;
 * ``all``: the plain version, train on ``n`` random rows of the whole set and
   score the other ``250 - n`` (rows of the tuning half included).
 
@@ -41,6 +45,29 @@ from benchmarks.output import write_result  # noqa: E402
 from benchmarks.splits import DATA, LABELLED_SETS, load_split, record_test_look  # noqa: E402
 
 
+FOLDS = 5
+
+
+def parts(mode: str, tuning: list[dict], test: list[dict], n: int, rng) -> list[tuple[list, list]]:
+    """``[(own rows, scored rows), ...]`` for one repeat: one pair, or one per
+    fold in ``tuning-folds`` mode (the scored rows of the pairs then cover the half)."""
+    if mode != "tuning-folds":
+        return [draws(mode, tuning, test, n, rng)]
+    from sklearn.model_selection import StratifiedKFold
+
+    strata = [f"{r['sentiment']}/{r['theme']}" for r in tuning]
+    counts = {k: strata.count(k) for k in strata}
+    strata = [k if counts[k] >= FOLDS else "rare" for k in strata]
+    cv = StratifiedKFold(FOLDS, shuffle=True, random_state=int(rng.integers(2**31)))
+    out = []
+    for rest, fold in cv.split(tuning, strata):
+        if n > len(rest):
+            raise SystemExit(f"--mode tuning-folds: at most {len(rest)} own labels")
+        own = rng.permutation(rest)[:n]
+        out.append(([tuning[i] for i in own], [tuning[i] for i in fold]))
+    return out
+
+
 def draws(mode: str, tuning: list[dict], test: list[dict], n: int, rng) -> tuple[list, list]:
     """``(own rows, scored rows)`` for one repeat."""
     if mode == "tuning":
@@ -64,7 +91,7 @@ def draws(mode: str, tuning: list[dict], test: list[dict], n: int, rng) -> tuple
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mode", choices=("tuning", "test", "all"), default="tuning")
+    parser.add_argument("--mode", choices=("tuning", "tuning-folds", "test", "all"), default="tuning")
     parser.add_argument("--sizes", type=int, nargs="+", default=[0, 25, 50, 100])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
@@ -120,24 +147,26 @@ def main(argv=None) -> int:
             weights = {t: [] for t in TASKS}
             t0 = time.perf_counter()
             for _ in range(args.repeats if n else 1):
-                own, scored = draws(args.mode, tuning, test, n, rng)
-                pipes = {}
-                for task in TASKS:
-                    key = (task, 0) if n == 0 else None
-                    if key in cache:
-                        pipes[task] = cache[key]
-                        continue
-                    pipes[task], info = train_with_own(
-                        task, X_corpus, corpus.labels(task), [r["text"] for r in own],
-                        [r[task] for r in own], params[task], weight=args.weight,
-                        augment=args.method == "augment")
-                    weights[task].append(info["own_weight"])
-                    if key:
-                        cache[key] = pipes[task]
-                labels = Labeller(pipes, version="learning-curve").label([r["text"] for r in scored])
-                if n:
-                    base_labels = Labeller(base_pipes, version="no-own").label(
-                        [r["text"] for r in scored])
+                scored, labels, base_labels = [], [], []
+                for own, scored_part in parts(args.mode, tuning, test, n, rng):
+                    pipes = {}
+                    for task in TASKS:
+                        key = (task, 0) if n == 0 else None
+                        if key in cache:
+                            pipes[task] = cache[key]
+                            continue
+                        pipes[task], info = train_with_own(
+                            task, X_corpus, corpus.labels(task), [r["text"] for r in own],
+                            [r[task] for r in own], params[task], weight=args.weight,
+                            augment=args.method == "augment")
+                        weights[task].append(info["own_weight"])
+                        if key:
+                            cache[key] = pipes[task]
+                    texts = [r["text"] for r in scored_part]
+                    scored += scored_part
+                    labels += Labeller(pipes, version="learning-curve").label(texts)
+                    if n:
+                        base_labels += Labeller(base_pipes, version="no-own").label(texts)
                 for task in TASKS:
                     m = evaluate_predictions([r[task] for r in scored],
                                              [getattr(c, task) for c in labels], task)

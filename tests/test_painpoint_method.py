@@ -295,3 +295,83 @@ def test_points_with_scores_are_ordered_by_the_lower_bound_of_their_impact():
     lows = [p.impact_low for p in result.points]
     assert lows == sorted(lows, reverse=True)
     assert all(p.impact_low <= p.impact + 1e-9 for p in result.points)
+
+
+def test_a_date_is_when_not_what_so_month_and_day_names_seed_no_pain_point():
+    # "since April", "on Monday" come with any complaint that has a date; a group they seed is a fragment
+    # of whatever was late, named "april".
+    from analysis.complaint_terms import is_duration_only, stem
+
+    for word in ("april", "may", "december", "monday", "sunday"):
+        assert is_duration_only(stem(word)), word
+    assert is_duration_only(f"{stem('april')} {stem('monday')}")
+    assert not is_duration_only(f"{stem('april')} {stem('engineer')}")
+    rng = random.Random(3)
+    months = ["april", "may", "june", "march"]
+    waits = ["still not connected since {m}", "waiting since {m} to be connected", "ordered in {m}, still no line",
+             "no broadband since {m}", "told {m}, then told {m} again, still not connected"]
+    clauses = [NegativeClause(i, rng.choice(waits).format(m=rng.choice(months)), "service", 2, 0.9)
+               for i in range(1, 81)]
+    background = [f"{rng.choice(HAPPY)}" for _ in range(80)]
+    points = run(clauses, background)
+    assert points.points, "the waits to be connected are a pain point"
+    for point in points.points:
+        assert not set(months) & set(point.label.split()), point.label
+
+
+def test_the_top_ten_are_ten_different_problems_a_group_repeating_bigger_ones_gives_its_place():
+    from analysis.painpoints import DIVERSE_PLACES, PainPoint, _by_impact, _diverse_order
+
+    # Twelve groups without scores, ranked by size x negativity: "echo" holds only answers of "problem 0",
+    # "distinct" is smaller than all nine problems and "echo" but says what no other group says.
+    members = {f"problem {k}": list(range(100 * k, 100 * k + 60 - 3 * k)) for k in range(9)}
+    members["echo"] = members["problem 0"][:50]
+    members["distinct"] = list(range(5000, 5020))
+    members["tiny"] = list(range(5100, 5105))
+    clauses = [NegativeClause(r, "x", "service", None, 1.0) for ids in members.values() for r in ids]
+    total = 6000
+    points = [PainPoint(rank=0, label=label, theme="service", count=len(ids), share=len(ids) / total,
+                        score_impact=None, impact=len(ids) / total * 100, response_ids=ids, quotes=[],
+                        impact_low=len(ids) / total * 100)
+              for label, ids in members.items()]
+    by_impact = sorted(points, key=_by_impact)
+    assert "echo" in [p.label for p in by_impact[:DIVERSE_PLACES]]
+    assert "distinct" not in [p.label for p in by_impact[:DIVERSE_PLACES]]
+
+    ranked = _diverse_order(by_impact, clauses, total, None)
+    top = ranked[:DIVERSE_PLACES]
+    assert "distinct" in [p.label for p in top] and "echo" not in [p.label for p in top]
+    assert top == sorted(top, key=_by_impact)            # shown in their own impact order
+    assert sorted(p.label for p in ranked) == sorted(members)   # nothing lost, only placed
+    assert _diverse_order(by_impact, clauses, total, None) == ranked   # deterministic
+
+
+def test_a_name_never_ends_on_a_word_that_needs_what_follows():
+    # "engineer was supposed" named a group once: supposed to what? The phrase must carry on.
+    from analysis.painpoint_names import _phrases
+
+    found = {" ".join(p) for p in _phrases(tokens("the engineer was supposed to fix the line"))}
+    assert "engineer was supposed" not in found and "engineer was supposed to fix" in found
+    found = {" ".join(p) for p in _phrases(tokens("we were not able to get through, was meant to be live"))}
+    assert not {p for p in found if p.split()[-1] in {"able", "meant"}}, found
+
+
+def test_names_sharing_a_head_word_join_only_groups_that_say_alike_things():
+    # "hours late" / "hrs late" are one complaint; "on the plane" / "stuck on a plane" share "plane" in their
+    # names, but what their members say is apart, and the second name is "stuck in miami" in another draw.
+    from scipy import sparse
+
+    from analysis.painpoint_groups import WeightedRows, merge_same_heads
+
+    vocabulary = np.array(["late", "delay", "plane", "tarmac", "stuck", "snow"])
+    rows = [["late", "delay"], ["late", "delay"], ["late"], ["late", "delay"],   # hours late, hrs late
+            ["plane", "tarmac"], ["plane", "tarmac"],                            # on the plane
+            ["stuck", "snow"], ["stuck", "snow", "plane"]]                       # stuck on a plane
+    matrix = sparse.csr_matrix(np.array([[1.0 if f in r else 0.0 for f in vocabulary] for r in rows],
+                                        dtype=np.float32))
+    weighted = WeightedRows(matrix, np.full(len(vocabulary), 3.0))
+    groups, owns = [[0, 1], [2, 3], [4, 5], [6, 7]], [{0}, {1}, {2}, {3}]
+    labels = ["hours late", "hrs late", "on the plane", "stuck on a plane"]
+    delta_of = {"late": 2.0, "plane": 2.0, "stuck": 2.0, "hour": 2.0, "hrs": 2.0}
+    merged, _ = merge_same_heads(groups, owns, labels, delta_of, weighted)
+    assert merged == [[0, 1, 2, 3], [4, 5], [6, 7]]

@@ -157,3 +157,41 @@ def test_blended_vectors_weigh_the_pretrained_and_the_runs_own_cosines_by_their_
 
     monkeypatch.setattr(vectors, "_pretrained", lambda words: None)
     assert np.allclose(vectors.blended_vectors(counted(), VOCABULARY), own)
+
+
+def test_a_stems_pretrained_form_does_not_depend_on_what_was_stemmed_before():
+    # The shortest form seen was a process-wide memory: a survey analysed earlier in the same process
+    # ("attend" said there, "attendants" here) changed this survey's vectors and so its pain points.
+    from analysis.complaint_terms import stem
+
+    vectors._vocabulary_forms.cache_clear()
+    before = vectors._said("cancel servic")
+    for word in ("canceling", "cancels", "servicings", "serviced", "servic"):
+        stem(word)
+    assert vectors._said("cancel servic") == before == "cancel service"
+    assert vectors._said("neverseenstemxq") == "neverseenstemxq"   # not a word of the vectors: as seen
+
+
+
+def test_a_groups_centre_leaves_out_how_long_so_a_bare_duration_joins_no_group():
+    # "hold" and "delay" seed two groups; "hour" is said with holds ("an hour on hold"). With "hour" in the
+    # hold queue's centre, "two hours" alone joined the hold queue: how long, taken for what.
+    class Words:  # three vector words, one per column
+        columns = np.arange(3)
+
+    words = np.eye(3, dtype=np.float32)          # hold, delay, hour: unrelated
+    said = [[0, 2]] * 8 + [[1]] * 8 + [[2]] + [[1, 2]]
+    rows = [r for r, cols in enumerate(said) for _ in cols]
+    matrix = sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, [c for cs in said for c in cs])),
+                               shape=(len(said), 3))
+    groups, owns = [list(range(8)), list(range(8, 16))], [{0}, {1}]
+    weights = np.ones(3, dtype=np.float32)
+    timeless = np.array([1.0, 1.0, 0.0], dtype=np.float32)
+    bare, delayed = 16, 17
+
+    with_hours, _ = vectors.refine(groups, owns, matrix, Words, weights, words)
+    assert bare in with_hours[0]
+    placed, _ = vectors.refine(groups, owns, matrix, Words, weights, words, centre_weights=timeless)
+    assert bare not in placed[0] + placed[1]                           # an "other negative comment"
+    assert delayed in placed[1] and delayed not in placed[0]           # the delays, by what it says
+    assert set(range(8)) <= set(placed[0])                             # "an hour on hold" stays on hold
