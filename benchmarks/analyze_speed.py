@@ -143,8 +143,29 @@ def generated_database(instance: Path, args) -> str:
     return key
 
 
+def _tree_pss_kb(pid: int) -> int:
+    """Proportional set size of ``pid`` and its descendants (shared pages counted once, split between
+    their holders): what the run costs the machine while labelling children or the responses.csv
+    process run beside it. 0 where /proc has no smaps_rollup."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            for line in Path(f"/proc/{current}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+                    break
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo.extend(int(child) for child in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return total
+
+
 def timed_analyze(instance: Path, key: str, out: Path, workers: int = 0) -> dict:
     """Run ``flask analyze`` in a child process; its wall time, peak memory and output."""
+    import threading
+
     env = {**os.environ, "RAPPORT_INSTANCE_PATH": str(instance)}
     with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
         started = time.perf_counter()
@@ -153,8 +174,18 @@ def timed_analyze(instance: Path, key: str, out: Path, workers: int = 0) -> dict
              "--workers", str(workers)],
             cwd=REPO, env=env, stdout=stdout, stderr=stderr, text=True,
         )
+        peak_pss, done = [0], threading.Event()
+
+        def sample() -> None:  # every process of the run together, twice a second
+            while not done.wait(0.5):
+                peak_pss[0] = max(peak_pss[0], _tree_pss_kb(proc.pid))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
         # wait4 gives this child's own peak resident set size (kilobytes on Linux).
         _, status, usage = os.wait4(proc.pid, 0)
+        done.set()
+        sampler.join()
         seconds = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
         stdout.seek(0)
@@ -167,12 +198,14 @@ def timed_analyze(instance: Path, key: str, out: Path, workers: int = 0) -> dict
     return {"seconds": round(seconds, 1), "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
             # Phases reset the peak as they start (survey.insights.phases), so the run's peak is theirs.
             "peak_mb": max([round(usage.ru_maxrss / 1024)] + [p["peak_mb"] for p in phases]),
+            # all its processes at once (labelling children, the responses.csv process), sampled
+            "peak_all_processes_pss_mb": round(peak_pss[0] / 1024),
             "load_average": round(os.getloadavg()[0], 2), "phases": phases, "output": output}
 
 
 def print_phases(title: str, run: dict) -> None:
-    print(f"{title}: {run['seconds']} s wall, {run['cpu_seconds']} s CPU, peak {run['peak_mb']} MB "
-          f"(load average {run['load_average']})", file=sys.stderr)
+    print(f"{title}: {run['seconds']} s wall, {run['cpu_seconds']} s CPU, peak {run['peak_mb']} MB, all processes "
+          f"together {run['peak_all_processes_pss_mb']} MB PSS (load average {run['load_average']})", file=sys.stderr)
     for p in run["phases"]:
         children = (f" (+ child processes: {p['children_cpu_seconds']:.1f} s CPU, peak {p['children_peak_mb']} MB)"
                     if "children_peak_mb" in p and p["phase"].startswith("labelling") else "")
@@ -227,7 +260,7 @@ def main(argv=None) -> int:
             second = timed_analyze(instance, key, instance / "reports" / "second", args.workers)
             print_phases("second run", second)
         report = json.loads((instance / "reports" / "first" / "report.json").read_text())
-        keep = ("seconds", "cpu_seconds", "peak_mb", "load_average", "phases")
+        keep = ("seconds", "cpu_seconds", "peak_mb", "peak_all_processes_pss_mb", "load_average", "phases")
         result = {
             "responses": args.responses,
             "workers": args.workers,

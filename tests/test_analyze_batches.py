@@ -172,3 +172,83 @@ def test_the_background_spool_gives_back_every_text_in_order(monkeypatch):
     assert list(spool) == texts
     assert list(spool) == texts  # read as often as needed (the codeframe reads it twice)
     assert list(TextSpool()) == []
+
+
+def test_clauses_kept_from_labelling_give_what_the_stored_labels_give(runner, make_survey, make_response, tmp_path,
+                                                                      monkeypatch):
+    # speed (#20): the pain points take this run's clauses from the labelling
+    # (survey.insights.labelled_clauses) and only older labels from the database; a run
+    # labelling the second half of a survey, with an analyst's correction on a comment it
+    # labels, must find what a run reading every label from the database finds.
+    from analysis.labeller import Labeller
+    from survey.labels import correct_label
+
+    survey, responses = add_answers(make_survey, make_response, ANSWERS)
+    real_probs, calls = Labeller.comment_probs, []
+
+    def failing_probs(self, texts, keep_clauses=False):
+        calls.append(len(texts))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_probs(self, texts, keep_clauses)
+
+    monkeypatch.setattr(Labeller, "comment_probs", failing_probs)
+    assert analyze(runner, "--survey", survey.public_key, "--out", str(tmp_path / "cut"), "--batch-size", "5",
+                   "--workers", "0").exit_code != 0
+    db.session.rollback()
+    monkeypatch.setattr(Labeller, "comment_probs", real_probs)
+    labelled = set(stored_labels())
+    complaint = next(r for r in responses if r.comment and r.id not in labelled and "," not in r.comment
+                     and "." not in r.comment.rstrip(".") and r.score is not None and r.score <= 2)
+    correct_label(complaint, "theme", "other", None)  # one clause: its clause follows the correction
+
+    results = []
+    for name, workers in (("half", "2"), ("stored", "2"), ("stored-here", "0")):
+        out = tmp_path / name
+        result = analyze(runner, "--survey", survey.public_key, "--out", str(out), "--batch-size", "5",
+                         "--workers", workers)
+        assert result.exit_code == 0, result.output
+        report = read_report(out)
+        results.append(([(p["label"], p["count"], p["response_ids"], p["theme"], p["impact"], p["quotes"])
+                         for p in report["pain_points"]], report["surveys"][0]["negative_comments"],
+                        (out / "responses.csv").read_text(encoding="utf-8")))
+    assert results[0][0] and results[0] == results[1] == results[2]
+
+
+def test_kept_clauses_that_are_not_the_whole_story_are_not_used(runner, make_survey, make_response, tmp_path):
+    # speed (#20): when the stored labels are not exactly those from before the run plus the
+    # kept ones (another run stored some meanwhile, answers were deleted), the database decides
+    from survey.insights import queries
+    from survey.insights.labelled_clauses import LabelledClauses
+
+    survey, _ = add_answers(make_survey, make_response, ANSWERS)
+    assert analyze(runner, "--survey", survey.public_key, "--out", str(tmp_path / "r")).exit_code == 0
+    version = read_report(tmp_path / "r")["model_version"]
+    stored = list(queries.negative_clauses([survey.id], None, version))
+    assert stored
+    missing = LabelledClauses()  # nothing kept, nothing from before the run: not the whole story
+    assert list(queries.negative_clauses([survey.id], None, version, labelled=missing)) == stored
+    stale = LabelledClauses()
+    stale.before_id = 0
+    stale.whole = False
+    assert list(queries.negative_clauses([survey.id], None, version, labelled=stale)) == stored
+
+
+def test_a_failure_in_the_responses_csv_process_leaves_no_report_and_no_run(runner, make_survey, make_response,
+                                                                            tmp_path, monkeypatch):
+    # speed (#20): with --workers, responses.csv's lines are made by a forked process
+    # (survey.insights.response_lines); its failure fails the run like a failed write
+    from survey.insights import response_lines
+
+    survey, _ = add_answers(make_survey, make_response, ANSWERS)
+
+    def broken(*args):
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(response_lines, "_make_lines", broken)  # the forked child runs this copy
+    out = tmp_path / "report"
+    result = analyze(runner, "--survey", survey.public_key, "--out", str(out), "--workers", "1")
+    assert result.exit_code == 1 and "could not write the report" in result.output
+    assert "no space left on device" in result.output
+    assert not out.exists() or sorted(p.name for p in out.iterdir()) == []
+    assert db.session.scalar(sa.select(sa.func.count(AnalysisRun.id))) == 0

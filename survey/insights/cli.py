@@ -51,7 +51,8 @@ PROGRESS_FROM = 2000
 @click.option("--batch-size", default=BATCH_SIZE, show_default=True, type=click.IntRange(1, 100_000),
               help="Comments labelled and stored per transaction.")
 @click.option("--workers", default=0, show_default=True, type=click.IntRange(0, 16),
-              help="Child processes that run the model while this one stores labels (1 suits a 2-core machine).")
+              help="Child processes that run the model while this one stores labels (1 suits a 2-core machine); "
+                   "with any, a second process also writes responses.csv while the pain points are found.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the summary as JSON (the report's figures, its folder, time and memory per phase).")
 @click.pass_context

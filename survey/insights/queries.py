@@ -8,6 +8,8 @@ to answers given on or after that moment. Large results stream
 from __future__ import annotations
 
 import datetime as dt
+import heapq
+import operator
 import sys
 import zlib
 from collections import defaultdict
@@ -19,6 +21,7 @@ from analysis.labels import SENTIMENTS, THEMES
 from analysis.painpoints import NegativeClause
 from survey.db import db
 from survey.insights.findings import SurveyPainPoint
+from survey.insights.labelled_clauses import ClauseRecord, LabelledClauses, negativity
 from survey.kinds import KINDS
 from survey.models import LabelCorrection, Response, ResponseLabel, Survey
 
@@ -52,7 +55,8 @@ def surveys_with_answers(since: dt.datetime | None) -> list[Survey]:
 
 def negative_clauses(survey_ids: list[int], since: dt.datetime | None, version: str,
                      background: "list[str] | TextSpool | None" = None,
-                     comments: dict[int, str] | None = None) -> Iterator[NegativeClause]:
+                     comments: dict[int, str] | None = None,
+                     labelled: LabelledClauses | None = None) -> Iterator[NegativeClause]:
     """Negative clauses from the stored labels of ``version``.
 
     A one-clause comment follows an analyst's correction, so a correction of its sentiment or
@@ -66,17 +70,23 @@ def negative_clauses(survey_ids: list[int], since: dt.datetime | None, version: 
     With ``comments``, each comment that has a negative clause also gets its
     whole (masked) text there, all clauses joined: the codeframe sorts whole
     comments, whose other clauses often name what went wrong.
+    With ``labelled``, the clauses of the comments this run labelled come from there
+    instead of the database (:mod:`survey.insights.labelled_clauses`), in the same order.
     """
-    for response_id, clauses, score in _clauses_in_force(survey_ids, since, version):
-        if comments is not None and any(clause["sentiment"] == "negative" for clause in clauses):
-            comments[response_id] = " ".join(clause["text"] for clause in clauses)
-        for clause in clauses:
-            if clause["sentiment"] == "negative":
+    corrections = _corrections(survey_ids, since)
+    for response_id, score, clauses in _clause_records(survey_ids, since, version, labelled):
+        if len(clauses) == 1 and response_id in corrections:
+            (text, sentiment, theme, negativity), = clauses
+            fixed_sentiment, fixed_theme = corrections[response_id]
+            clauses = ((text, fixed_sentiment or sentiment, fixed_theme or theme, negativity),)
+        if comments is not None and any(clause[1] == "negative" for clause in clauses):
+            comments[response_id] = " ".join(clause[0] for clause in clauses)
+        for text, sentiment, theme, negativity in clauses:
+            if sentiment == "negative":
                 # Interned theme: a million clauses share three strings instead of holding one each.
-                yield NegativeClause(response_id, clause["text"], sys.intern(clause["theme"]), score,
-                                     _negativity(clause))
+                yield NegativeClause(response_id, text, sys.intern(theme), score, negativity)
             elif background is not None:
-                background.append(clause["text"])
+                background.append(text)
 
 
 class TextSpool:
@@ -118,45 +128,70 @@ class TextSpool:
         yield from self._open
 
 
-def _clauses_in_force(survey_ids: list[int], since: dt.datetime | None, version: str):
-    """``(response id, clauses, score)`` of every comment labelled by ``version``, an analyst's correction applied."""
-    rows = db.session.execute(
-        scoped(sa.select(ResponseLabel.response_id, ResponseLabel.clauses, Response.score,
-                         Response.sentiment, Response.theme, _corrected("sentiment"), _corrected("theme"))
+def _clause_records(survey_ids: list[int], since: dt.datetime | None, version: str,
+                    labelled: LabelledClauses | None) -> Iterator[ClauseRecord]:
+    """Every comment's clause record in scope, by id: this run's from ``labelled`` when it has them all."""
+    if labelled is None or not _complete(labelled, survey_ids, since, version):
+        return _stored_records(survey_ids, since, version)
+    kept = [labelled.records(survey_id) for survey_id in survey_ids]
+    if labelled.before_id is not None:
+        kept.append(_stored_records(survey_ids, since, version, up_to_id=labelled.before_id))
+    return heapq.merge(*kept, key=operator.itemgetter(0))
+
+
+def _complete(labelled: LabelledClauses, survey_ids: list[int], since: dt.datetime | None, version: str) -> bool:
+    """Whether the stored labels in scope are those from before the run plus exactly those kept in ``labelled``."""
+    if not labelled.whole:
+        return False
+    before = ResponseLabel.id <= labelled.before_id if labelled.before_id is not None else sa.false()
+    total, older = db.session.execute(
+        scoped(sa.select(sa.func.count(ResponseLabel.id), sa.func.count(ResponseLabel.id).filter(before))
                .join(Response, Response.id == ResponseLabel.response_id)
-               .where(ResponseLabel.model_version == version), survey_ids, since)
-        .order_by(ResponseLabel.response_id)
-        .execution_options(yield_per=STREAM_ROWS)
-    )
-    for response_id, clauses, score, sentiment, theme, sentiment_fixed, theme_fixed in rows:
-        if len(clauses) == 1:
-            clause = clauses[0]
-            clauses = [{**clause,
-                        "sentiment": sentiment if sentiment_fixed and sentiment else clause["sentiment"],
-                        "theme": theme if theme_fixed and theme else clause["theme"]}]
-        yield response_id, clauses, score
+               .where(ResponseLabel.model_version == version), survey_ids, since)).one()
+    return total == older + sum(labelled.counts[survey_id] for survey_id in survey_ids)
 
 
-def _corrected(field: str):
-    """Whether an analyst corrected ``field`` of the answer (a boolean column)."""
-    return sa.exists().where(LabelCorrection.response_id == Response.id,
-                             LabelCorrection.field == field).label(f"{field}_corrected")
+def _stored_records(survey_ids: list[int], since: dt.datetime | None, version: str,
+                    up_to_id: int | None = None) -> Iterator[ClauseRecord]:
+    """Clause records of the stored labels of ``version`` in scope (with ``up_to_id``: labels up to that id)."""
+    query = (sa.select(ResponseLabel.response_id, ResponseLabel.clauses, Response.score)
+             .join(Response, Response.id == ResponseLabel.response_id)
+             .where(ResponseLabel.model_version == version))
+    if up_to_id is not None:
+        query = query.where(ResponseLabel.id <= up_to_id)
+    rows = db.session.execute(scoped(query, survey_ids, since).order_by(ResponseLabel.response_id)
+                              .execution_options(yield_per=STREAM_ROWS))
+    for response_id, clauses, score in rows:
+        yield response_id, score, tuple((clause["text"], clause["sentiment"], clause["theme"],
+                                         negativity(clause.get("sentiment_probs"))) for clause in clauses)
 
 
-def _negativity(clause: dict) -> float:
-    """The clause's probability of being negative (1 when an analyst said so against the model)."""
-    probs = clause.get("sentiment_probs") or {}
-    p = float(probs.get("negative", 1.0))
-    return p if max(probs.values(), default=0.0) == p else 1.0
+def _corrections(survey_ids: list[int], since: dt.datetime | None) -> dict[int, tuple[str | None, str | None]]:
+    """Answer id -> (sentiment, theme) an analyst put in force (None where that field was not corrected)."""
+    rows = db.session.execute(
+        scoped(sa.select(Response.id, LabelCorrection.field, Response.sentiment, Response.theme)
+               .join(LabelCorrection, LabelCorrection.response_id == Response.id), survey_ids, since).distinct())
+    fixed: dict[int, tuple[str | None, str | None]] = {}
+    for response_id, field, sentiment, theme in rows:
+        was_sentiment, was_theme = fixed.get(response_id, (None, None))
+        fixed[response_id] = (sentiment if field == "sentiment" else was_sentiment,
+                              theme if field == "theme" else was_theme)
+    return fixed
+
+
+def pain_point_names(pain_points: list[SurveyPainPoint]) -> dict[int, list[str]]:
+    """Answer id -> the names of the pain points it is in, in the report's order."""
+    in_points: dict[int, list[str]] = defaultdict(list)
+    for found in pain_points:
+        for response_id in found.point.response_ids:
+            in_points[response_id].append(found.point.label)
+    return in_points
 
 
 def response_rows(survey_ids: list[int], since: dt.datetime | None, version: str,
                   pain_points: list[SurveyPainPoint]) -> Iterator[dict]:
     """responses.csv lines, streamed: every answer in scope with its labels and probabilities."""
-    in_points: dict[int, list[str]] = defaultdict(list)
-    for found in pain_points:
-        for response_id in found.point.response_ids:
-            in_points[response_id].append(found.point.label)
+    in_points = pain_point_names(pain_points)
     corrected: dict[int, set[str]] = defaultdict(set)
     for response_id, field in db.session.execute(
         scoped(sa.select(LabelCorrection.response_id, LabelCorrection.field)
@@ -204,10 +239,10 @@ def response_rows(survey_ids: list[int], since: dt.datetime | None, version: str
 
 
 def pending_labelling(version: str, survey_id: int | None, since: dt.datetime | None) -> sa.Select:
-    """``(id, comment, score, kind)`` of the comments in scope that ``version`` has not labelled, by id."""
+    """``(id, comment, score, kind, survey_id)`` of the comments in scope that ``version`` has not labelled, by id."""
     done = sa.select(ResponseLabel.id).where(ResponseLabel.response_id == Response.id,
                                              ResponseLabel.model_version == version)
-    query = (sa.select(Response.id, Response.comment, Response.score, Survey.kind)
+    query = (sa.select(Response.id, Response.comment, Response.score, Survey.kind, Response.survey_id)
              .join(Survey, Survey.id == Response.survey_id)
              .where(Response.comment.is_not(None), ~sa.exists(done)))
     if survey_id is not None:

@@ -45,8 +45,9 @@ import operator
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import IO
 
 from analysis.labels import SENTIMENTS, THEMES
 from analysis.text import mask_pii
@@ -204,8 +205,12 @@ def _number(value, digits: int = 1) -> str:
     return f"{value:,.{digits}f}"
 
 
-def write_report(out_dir: Path, report: Mapping, response_rows: Iterable[Mapping]) -> Path:
+def write_report(out_dir: Path, report: Mapping,
+                 response_rows: Iterable[Mapping] | Callable[[IO[str]], int]) -> Path:
     """Write the three report files into ``out_dir`` (created if needed); return it.
+
+    ``response_rows`` are responses.csv's rows, or a function that writes its lines to an open
+    file (``survey.insights.response_lines``).
 
     All three are written to temporary names first and renamed into place only
     when every one is complete, so an existing report is never left half-replaced.
@@ -218,7 +223,11 @@ def write_report(out_dir: Path, report: Mapping, response_rows: Iterable[Mapping
             fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out_dir)
             os.close(fd)
             temporary[name] = Path(tmp)
-        write_responses_csv(temporary["responses.csv"], response_rows)
+        if callable(response_rows):
+            with open(temporary["responses.csv"], "w", encoding="utf-8", newline="") as fh:
+                response_rows(fh)
+        else:
+            write_responses_csv(temporary["responses.csv"], response_rows)
         temporary["report.json"].write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         temporary["report.html"].write_text(render_html(report), encoding="utf-8")
         for name, tmp in temporary.items():
@@ -235,23 +244,87 @@ def write_responses_csv(path: Path, rows: Iterable[Mapping]) -> int:
 
     The comment is PII-masked and every text cell is made formula-safe.
     """
-    count = 0
     with open(path, "w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(RESPONSE_COLUMNS)
-        for row in rows:
-            try:
-                values = _VALUES_OF(row)  # a row with every column: one C call
-            except KeyError:
-                values = [row.get(column) for column in RESPONSE_COLUMNS]
-            # _csv_cell with its commonest cases (numbers, None) inline: a million rows have 21 cells each
-            cells = [v if (kind := type(v)) is int else round(v, 4) if kind is float else "" if v is None
-                     else _csv_cell(v) for v in values]
-            comment = values[_COMMENT_COLUMN]
-            if comment:
-                cells[_COMMENT_COLUMN] = safe_cell(mask_pii(comment))
-            writer.writerow(cells)
-            count += 1
+        return write_response_lines(fh, response_line_blocks(rows))
+
+
+#: Lines of responses.csv per block of :func:`response_line_blocks`.
+LINE_BLOCK = 5000
+_PAIN_POINTS_COLUMN = RESPONSE_COLUMNS.index("pain_points")
+assert _COMMENT_COLUMN == _PAIN_POINTS_COLUMN + 1 == len(RESPONSE_COLUMNS) - 1  # the split below relies on it
+
+
+class _Lines:
+    """Where a ``csv.writer`` puts each line it makes, as one string (``csv.writer`` needs ``write``)."""
+
+    def __init__(self) -> None:
+        self.made: list[str] = []
+        self.write = self.made.append
+
+
+def response_line_blocks(rows: Iterable[Mapping], size: int = LINE_BLOCK) \
+        -> Iterator[tuple[list[int], list[str], list[str], list[str]]]:
+    """responses.csv lines of ``rows`` in blocks of ``size``, each line cut around its pain_points cell:
+    ``(response ids, line starts, pain_points cells, line ends)``.
+
+    A line is ``start + cell + end``: the cell can be filled in once the pain points are known
+    (:func:`write_response_lines`), after the slow part, reading and formatting a million answers,
+    ran in another process (``survey.insights.service``). ``csv.writer`` quotes each cell on its
+    own, so the pieces joined are the line it would write for the whole row.
+    """
+    lines = _Lines()
+    writer = csv.writer(lines)
+    made = lines.made
+    ids: list[int] = []
+    starts: list[str] = []
+    cells: list[str] = []
+    ends: list[str] = []
+    for row in rows:
+        try:
+            values = _VALUES_OF(row)  # a row with every column: one C call
+        except KeyError:
+            values = [row.get(column) for column in RESPONSE_COLUMNS]
+        # _csv_cell with its commonest cases (numbers, None) inline: a million rows have 21 cells each
+        first = [v if (kind := type(v)) is int else round(v, 4) if kind is float else "" if v is None
+                 else _csv_cell(v) for v in values[:_PAIN_POINTS_COLUMN]]
+        writer.writerow(first)
+        starts.append(made.pop()[:-2] + ",")  # without its "\r\n"
+        cells.append(_one_cell(writer, made, _csv_cell(values[_PAIN_POINTS_COLUMN])))
+        comment = values[_COMMENT_COLUMN]
+        ends.append("," + (_one_cell(writer, made, safe_cell(mask_pii(comment))) if comment else "") + "\r\n")
+        ids.append(values[0])
+        if len(ids) >= size:
+            yield ids, starts, cells, ends
+            ids, starts, cells, ends = [], [], [], []
+    if ids:
+        yield ids, starts, cells, ends
+
+
+def _one_cell(writer, made: list[str], cell) -> str:
+    """``cell`` as ``writer`` writes it in a line of several cells (alone, an empty one would be ``""``)."""
+    if cell == "":
+        return ""
+    writer.writerow((cell,))
+    return made.pop()[:-2]
+
+
+def write_response_lines(fh: IO[str], blocks: Iterable[tuple[list[int], list[str], list[str], list[str]]],
+                         pain_points: Mapping[int, list[str]] | None = None) -> int:
+    """Write the header and the lines of :func:`response_line_blocks` to ``fh``; return the count.
+
+    With ``pain_points`` (answer id -> names), those fill the pain_points cells instead of what the rows said.
+    """
+    lines = _Lines()
+    writer = csv.writer(lines)
+    writer.writerow(RESPONSE_COLUMNS)
+    fh.write(lines.made.pop())
+    count = 0
+    for ids, starts, cells, ends in blocks:
+        if pain_points is not None:
+            cells = [_one_cell(writer, lines.made, _csv_cell(names)) if (names := pain_points.get(i)) else ""
+                     for i in ids]
+        fh.write("".join([start + cell + end for start, cell, end in zip(starts, cells, ends)]))
+        count += len(ids)
     return count
 
 

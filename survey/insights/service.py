@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import sys
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -28,10 +29,14 @@ from survey.db import chunks, db
 from survey.codeframe.operations import has_codeframe
 from survey.insights import codeframe, queries
 from survey.insights.findings import Findings, SurveyPainPoint, SurveySummary
+from survey.insights.labelled_clauses import LabelledClauses
 from survey.insights.phases import PhaseLog, no_phase
+from survey.insights.response_lines import response_lines
+from survey.insights.workers import ChildFailed
 from survey.kinds import KINDS
 from survey.labels import corrections_for_training, store_label_rows
-from survey.models import AnalysisRun, PainPointRecord, Response, Survey, pain_point_responses, utcnow
+from survey.models import (AnalysisRun, PainPointRecord, Response, ResponseLabel, Survey, pain_point_responses,
+                           utcnow)
 
 if TYPE_CHECKING:
     from analysis.labeller import Labeller
@@ -111,31 +116,35 @@ def run_analysis(survey: Survey | None, since: dt.datetime | None, out_dir: Path
     with phases.phase("loading the model"):
         labeller = load_labeller(model_version)
 
-    with phases.phase("labelling and storing labels"):
-        labelled = label_new_comments(labeller, survey.id if survey else None, since, batch_size, progress,
-                                      workers)
-    version = labeller.version
-    del labeller  # the model is not needed past labelling: its memory goes to the grouping
-    findings = find_insights(surveys, since, version, phase=phases.phase)
-    with phases.phase("building the report"):
-        report = build_report(
-            surveys=findings.surveys, sentiment_by_theme=findings.sentiment_by_theme,
-            pain_points=findings.pain_points, model_version=version, labelled_now=labelled,
-            generated_at=started,
-            scope={"survey": survey.public_key if survey else None,
-                   "since": since.date().isoformat() if since else None,
-                   "label": survey.name if survey else "all surveys"},
-        )
-    created = out_dir is None
-    out_dir = out_dir or _default_report_dir(survey, started)
-    try:
-        with phases.phase("writing report files"):
-            write_report(out_dir, report, queries.response_rows(survey_ids, since, version,
-                                                                findings.pain_points))
-    except OSError as exc:
-        if created:
-            remove_partial(out_dir)
-        raise AnalysisError(f"could not write the report to {out_dir}: {exc}") from None
+    # This run's clauses, kept as they are stored for the pain points (one pass fewer over the labels).
+    with contextlib.closing(LabelledClauses()) as kept:
+        with phases.phase("labelling and storing labels"):
+            labelled = label_new_comments(labeller, survey.id if survey else None, since, batch_size, progress,
+                                          workers, kept)
+        version = labeller.version
+        del labeller  # the model is not needed past labelling: its memory goes to the grouping
+        # With workers (fork is safe here), a second process makes responses.csv's lines meanwhile.
+        with response_lines(survey_ids, since, version, aside=workers > 0 and sys.platform == "linux",
+                            phases=phases.phases) as finish_lines:
+            findings = find_insights(surveys, since, version, phase=phases.phase, labelled=kept)
+            with phases.phase("building the report"):
+                report = build_report(
+                    surveys=findings.surveys, sentiment_by_theme=findings.sentiment_by_theme,
+                    pain_points=findings.pain_points, model_version=version, labelled_now=labelled,
+                    generated_at=started,
+                    scope={"survey": survey.public_key if survey else None,
+                           "since": since.date().isoformat() if since else None,
+                           "label": survey.name if survey else "all surveys"},
+                )
+            created = out_dir is None
+            out_dir = out_dir or _default_report_dir(survey, started)
+            try:
+                with phases.phase("writing report files"):
+                    write_report(out_dir, report, finish_lines(findings.pain_points))
+            except (OSError, ChildFailed) as exc:
+                if created:
+                    remove_partial(out_dir)
+                raise AnalysisError(f"could not write the report to {out_dir}: {exc}") from None
     with phases.phase("storing the run and its pain points"):
         run = record_run(survey, surveys, version, started, out_dir, findings, report)
     return AnalysisOutcome(run, report, out_dir, phases.phases)
@@ -165,14 +174,15 @@ def _default_report_dir(survey: Survey | None, started: dt.datetime) -> Path:
 # --------------------------------------------------------------------------- #
 def label_new_comments(labeller: "Labeller", survey_id: int | None, since: dt.datetime | None,
                        batch_size: int = BATCH_SIZE, progress: ProgressFactory = no_progress,
-                       workers: int = 0) -> int:
+                       workers: int = 0, kept: LabelledClauses | None = None) -> int:
     """Label, in batches, every comment in scope that this model version has not labelled; return how many.
 
     Keyset pagination on the id keeps memory flat; each batch is one transaction,
     so an interrupted run keeps what it finished and the next run goes on from there.
     With ``workers`` child processes (:mod:`survey.insights.workers`) the model
     labels the next batches while this process stores the last one; batches are
-    still stored and committed one at a time, in order.
+    still stored and committed one at a time, in order. With ``kept``, the clauses of every
+    batch stored are also kept there for the pain points.
     """
     from analysis.score_band import SCORE_WEIGHT
 
@@ -184,7 +194,9 @@ def label_new_comments(labeller: "Labeller", survey_id: int | None, since: dt.da
     pending = queries.pending_labelling(labeller.version, survey_id, since)
     total = db.session.scalar(sa.select(sa.func.count()).select_from(pending.subquery()))
     done, last_id = 0, 0
-    in_flight: deque = deque()  # (ids, future labels), oldest first
+    in_flight: deque = deque()  # (size, future label rows and packed clauses), oldest first
+    if kept is not None:
+        kept.before_id = db.session.scalar(sa.select(sa.func.max(ResponseLabel.id)))
     with progress(total, "Labelling comments") as bar, labelling(labeller, workers) as label:
         while True:
             rows = []
@@ -193,37 +205,48 @@ def label_new_comments(labeller: "Labeller", survey_id: int | None, since: dt.da
                 last_id = rows[-1].id if rows else None
             if rows:
                 bands = [None if row.score is None else KINDS[row.kind].band(row.score) for row in rows]
+                answers = [(row.survey_id, row.score) for row in rows] if kept is not None else None
                 in_flight.append((len(rows), label([row.id for row in rows], [row.comment for row in rows], bands,
-                                                   weight)))
+                                                   weight, answers)))
             if not in_flight:
                 break
             if rows and len(in_flight) <= workers:
                 continue  # keep every worker busy before waiting for the oldest batch
             size, labelled = in_flight.popleft()
-            done += _store_rows(labeller.version, labelled.result())
+            label_rows, packed = labelled.result()
+            stored = _store_rows(labeller.version, label_rows)
+            if kept is not None:
+                if len(stored) == len(label_rows):
+                    kept.add(packed)
+                else:  # another run stored part of the batch: read the scope's clauses from the database
+                    kept.whole = False
+            done += len(stored)
             bar.update(size)
     return done
 
 
-def _store_rows(version: str, rows: list[dict]) -> int:
-    """Store and commit a batch; if another run stored some of it meanwhile (or answers were deleted), the rest."""
+def _store_rows(version: str, rows: list[dict]) -> list[dict]:
+    """Store and commit a batch; if another run stored some of it meanwhile (or answers were deleted), the rest.
+    The rows stored."""
     try:
-        stored = store_label_rows(rows)
+        store_label_rows(rows)
         db.session.commit()
-        return stored
+        return rows
     except sa.exc.IntegrityError:
         db.session.rollback()
         pending = queries.still_unlabelled(version, [row["response_id"] for row in rows])
-        stored = store_label_rows([row for row in rows if row["response_id"] in pending])
+        rows = [row for row in rows if row["response_id"] in pending]
+        store_label_rows(rows)
         db.session.commit()
-        return stored
+        return rows
 
 
 # --------------------------------------------------------------------------- #
 # Numbers and pain points
 # --------------------------------------------------------------------------- #
 def find_insights(surveys: list[Survey], since: dt.datetime | None, version: str,
-                  phase: Callable[[str], ContextManager] = no_phase) -> Findings:
+                  phase: Callable[[str], ContextManager] = no_phase,
+                  labelled: LabelledClauses | None = None) -> Findings:
     """Per-survey summaries, pain points ranked across the scope, and the sentiment × theme counts.
 
     The numbers come from the same queries as the dashboard (``survey.results``),
@@ -254,7 +277,7 @@ def find_insights(surveys: list[Survey], since: dt.datetime | None, version: str
             # One pass over the labels gives both the negative clauses and the others (the
             # background), kept compact; the codeframe reads the background twice, as a list.
             background = queries.TextSpool()
-            clauses = list(queries.negative_clauses([survey.id], since, version, background, whole))
+            clauses = list(queries.negative_clauses([survey.id], since, version, background, whole, labelled))
             if with_codeframe:
                 background = list(background)
         with phase("comment periods"):
