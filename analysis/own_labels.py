@@ -26,8 +26,11 @@ The other form of domain adaptation, feature augmentation (Daumé III,
 ``augment=True``: every feature gets a second, own-domain copy that is zero on
 corpus rows, so the classifier can learn where the team's labels differ from
 the corpus without moving the shared weights; the team's comments are then
-classified with both copies (:class:`AugmentedClassifier`). The learning-curve
-benchmark measures it against sample weights (``--method augment``).
+classified with both copies (:class:`AugmentedClassifier`). ``augment_scale``
+shrinks the own-domain copy (a tighter prior on how far the team may differ).
+The learning-curve benchmark measures it against sample weights
+(``--method augment --augment-scale S``); on the tuning halves it lost to
+sample weights at every scale tried (MODEL_CARD.md), so training uses weights.
 """
 
 from __future__ import annotations
@@ -60,12 +63,15 @@ def fit_classifier_on_features(pipeline, X, labels, sample_weight=None):
     return pipeline
 
 
-def augment_features(X, own_domain: bool):
-    """``[X, X]`` for own-domain rows, ``[X, 0]`` for corpus rows (Daumé 2007)."""
+def augment_features(X, own_domain: bool, scale: float = 1.0):
+    """``[X, s X]`` for own-domain rows, ``[X, 0]`` for corpus rows (Daumé 2007).
+
+    ``s`` < 1 makes the own-domain copy dearer to use under the classifier's
+    L2 penalty (a tighter prior on how far the team may differ from the corpus)."""
     import scipy.sparse as sp
 
     X = sp.csr_matrix(X)
-    second = X if own_domain else sp.csr_matrix(X.shape, dtype=X.dtype)
+    second = (X * float(scale) if scale != 1 else X) if own_domain else sp.csr_matrix(X.shape, dtype=X.dtype)
     return sp.hstack([X, second], format="csr")
 
 
@@ -78,8 +84,9 @@ class AugmentedClassifier(ClassifierMixin, BaseEstimator):
     comments as its own domain.
     """
 
-    def __init__(self, estimator=None):
+    def __init__(self, estimator=None, scale: float = 1.0):
         self.estimator = estimator
+        self.scale = scale
 
     def fit(self, X_augmented, y, sample_weight=None):
         from sklearn.base import clone
@@ -89,17 +96,17 @@ class AugmentedClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X):
-        return self.fitted_.predict_proba(augment_features(X, True))
+        return self.fitted_.predict_proba(augment_features(X, True, self.scale))
 
     def predict(self, X):
-        return self.fitted_.predict(augment_features(X, True))
+        return self.fitted_.predict(augment_features(X, True, self.scale))
 
 
-def _training_matrix(X_corpus, X_own, augment: bool):
+def _training_matrix(X_corpus, X_own, augment: bool, scale: float = 1.0):
     import scipy.sparse as sp
 
     if augment:
-        return sp.vstack([augment_features(X_corpus, False), augment_features(X_own, True)],
+        return sp.vstack([augment_features(X_corpus, False), augment_features(X_own, True, scale)],
                          format="csr")
     return sp.vstack([X_corpus, X_own], format="csr")
 
@@ -114,7 +121,8 @@ def _svc(pipeline):
 
 def choose_own_weight(pipeline, X_corpus, y_corpus, X_own, y_own, weights=OWN_WEIGHTS,
                       folds: int = CV_FOLDS, seed: int = 0,
-                      augment: bool = False, repeats: int = CV_REPEATS) -> tuple[float, dict]:
+                      augment: bool = False, repeats: int = CV_REPEATS,
+                      augment_scale: float = 1.0) -> tuple[float, dict]:
     """Cross-validate the weight of own rows; return ``(weight, {weight: macro-F1})``.
 
     ``pipeline`` supplies the classifier settings (C, class weights);
@@ -148,11 +156,11 @@ def choose_own_weight(pipeline, X_corpus, y_corpus, X_own, y_own, weights=OWN_WE
         for w in weights:
             per_fold[float(w)] = fold_scores = []
             for tr, te in splits:
-                X = _training_matrix(X_corpus, X_own[tr], augment)
+                X = _training_matrix(X_corpus, X_own[tr], augment, augment_scale)
                 y = np.concatenate([y_corpus, y_own[tr]])
                 sw = np.concatenate([np.ones(len(y_corpus)), np.full(len(tr), float(w))])
                 model = _svc(pipeline).fit(X, y, sample_weight=sw)
-                X_te = augment_features(X_own[te], True) if augment else X_own[te]
+                X_te = augment_features(X_own[te], True, augment_scale) if augment else X_own[te]
                 fold_scores.append(f1_score(y_own[te], model.predict(X_te), average="macro",
                                             zero_division=0))
     return _smallest_within_one_se(per_fold)
@@ -170,7 +178,8 @@ def _smallest_within_one_se(per_fold: dict) -> tuple[float, dict]:
 
 
 def train_with_own(task: str, X_corpus, y_corpus, own_texts, own_labels, params=None,
-                   seed: int = 0, weight: float | None = None, augment: bool = False):
+                   seed: int = 0, weight: float | None = None, augment: bool = False,
+                   augment_scale: float = 1.0):
     """A fitted pipeline for ``task`` from precomputed corpus features plus own rows.
 
     The own weight is cross-validated unless ``weight`` is given. Returns
@@ -187,12 +196,13 @@ def train_with_own(task: str, X_corpus, y_corpus, own_texts, own_labels, params=
         X_own = fit_features(pipe, own_texts)
         if weight is None:
             weight, scores = choose_own_weight(pipe, X_corpus, y_corpus, X_own, own_labels,
-                                               seed=seed, augment=augment)
+                                               seed=seed, augment=augment,
+                                               augment_scale=augment_scale)
         else:
             scores = {}
-        X = _training_matrix(X_corpus, X_own, augment)
+        X = _training_matrix(X_corpus, X_own, augment, augment_scale)
         if augment:
-            pipe.steps[-1] = (pipe.steps[-1][0], AugmentedClassifier(pipe[-1]))
+            pipe.steps[-1] = (pipe.steps[-1][0], AugmentedClassifier(pipe[-1], augment_scale))
         y = np.concatenate([np.asarray(y_corpus), np.asarray(own_labels)])
         sw = np.concatenate([np.ones(X_corpus.shape[0]), np.full(len(own_texts), float(weight))])
     else:
@@ -200,7 +210,8 @@ def train_with_own(task: str, X_corpus, y_corpus, own_texts, own_labels, params=
         X, y, sw, scores, weight = X_corpus, np.asarray(y_corpus), None, {}, None
     fit_classifier_on_features(pipe, X, y, sw)
     return pipe, {"own_rows": len(own_texts), "own_weight": weight, "own_weight_cv": scores,
-                  "augment": bool(augment and own_texts)}
+                  "augment": bool(augment and own_texts),
+                  "augment_scale": float(augment_scale) if augment and own_texts else None}
 
 
 def cross_validated_predictions(task: str, corpus_texts, corpus_labels, own_texts, own_labels,

@@ -100,6 +100,8 @@ def main(argv=None) -> int:
     parser.add_argument("--method", choices=("weight", "augment"), default="weight",
                         help="own labels as weighted rows (default) or as a second domain "
                              "by feature augmentation (Daume 2007)")
+    parser.add_argument("--augment-scale", type=float, default=1.0,
+                        help="with --method augment: scale of the own-domain copy")
     parser.add_argument("--model-dir", default=str(REPO / "models"))
     parser.add_argument("--sets", nargs="+", default=list(LABELLED_SETS))
     parser.add_argument("--word-vector-weight", type=float, default=None,
@@ -158,7 +160,7 @@ def main(argv=None) -> int:
                         pipes[task], info = train_with_own(
                             task, X_corpus, corpus.labels(task), [r["text"] for r in own],
                             [r[task] for r in own], params[task], weight=args.weight,
-                            augment=args.method == "augment")
+                            augment=args.method == "augment", augment_scale=args.augment_scale)
                         weights[task].append(info["own_weight"])
                         if key:
                             cache[key] = pipes[task]

@@ -94,6 +94,33 @@ def test_feature_augmentation_learns_the_team_convention_at_weight_one():
     assert not info["augment"] and type(plain[-1]).__name__ == "CalibratedClassifierCV"
 
 
+def test_a_scaled_own_domain_copy_is_the_same_in_training_and_prediction():
+    import scipy.sparse as sp
+
+    from analysis.own_labels import AugmentedClassifier, augment_features
+
+    X = sp.csr_matrix(np.array([[1.0, 0.0, 2.0], [0.0, 3.0, 0.0]]))
+    assert np.array_equal(augment_features(X, True, 0.5).toarray(),
+                          [[1, 0, 2, 0.5, 0, 1], [0, 3, 0, 0, 1.5, 0]])
+    assert np.array_equal(augment_features(X, False, 0.5).toarray()[:, 3:], np.zeros((2, 3)))
+    corpus = load_corpus([MINI])
+    pipe = build_pipeline("theme")
+    Xc = fit_features(pipe, corpus.texts)
+    texts, labels = team_rows(corpus, "Leeds")
+    model, info = train_with_own("theme", Xc, corpus.theme, texts, labels, weight=1.0,
+                                 augment=True, augment_scale=0.3)
+    clf = model[-1]
+    assert isinstance(clf, AugmentedClassifier) and clf.scale == 0.3 and info["augment_scale"] == 0.3
+    # prediction adds the own-domain copy at the scale it was trained with
+    X_new = fit_features(pipe, texts[:4])
+    assert np.array_equal(clf.predict(X_new),
+                          clf.fitted_.predict(augment_features(X_new, True, 0.3)))
+    # a smaller copy moves the model less than the full one (a tighter prior)
+    full, _ = train_with_own("theme", Xc, corpus.theme, texts, labels, weight=1.0, augment=True)
+    own_part = lambda m: np.abs(m[-1].fitted_.calibrated_classifiers_[0].estimator.coef_[:, Xc.shape[1]:]).sum()  # noqa: E731
+    assert own_part(model) * 0.3 < own_part(full)
+
+
 def test_training_records_the_cross_validated_own_weight(tmp_path):
     corpus = load_corpus([MINI])
     texts, labels = team_rows(corpus, "Leeds")
