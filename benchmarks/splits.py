@@ -73,6 +73,21 @@ def load_split(name: str, half: str, data_dir: Path = DATA) -> list[dict]:
     raise ValueError(f"half must be 'tuning', 'test' or 'all', not {half!r}")
 
 
+def dev_tweets(n: int, data_dir: Path = DATA) -> list[dict]:
+    """``n`` tweets of ``airline_tweets_dev.csv`` outside the labelled set (seeded draw).
+
+    Crowd sentiment, no theme: a sentiment sample far larger than a 125-row
+    half, never used for tuning, so a gain seen on the tuning half can be
+    checked on other tweets of the same source.
+    """
+    import random
+
+    labelled = {r["id"] for r in read_rows("airline_tweets_labeled.csv", data_dir)}
+    dev = [r for r in read_rows("airline_tweets_dev.csv", data_dir) if r["id"] not in labelled]
+    random.Random(0).shuffle(dev)
+    return dev[:n]
+
+
 def record_test_look(purpose: str, model_version: str | None = None) -> int:
     """Append one look at the test halves to the log; return how many there have been."""
     entry = {"when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

@@ -96,14 +96,9 @@ def main(argv=None) -> int:
     X_vec = block.fit().transform(tokens)
     sets = {name: load_split(name, "tuning") for name in LABELLED_SETS}
     if args.dev_tweets:
-        import random
+        from benchmarks.splits import dev_tweets
 
-        from benchmarks.splits import read_rows
-
-        labelled = {r["id"] for r in read_rows("airline_tweets_labeled.csv")}
-        dev = [r for r in read_rows("airline_tweets_dev.csv") if r["id"] not in labelled]
-        random.Random(0).shuffle(dev)
-        sets["airline_tweets_dev.csv"] = dev[:args.dev_tweets]
+        sets["airline_tweets_dev.csv"] = dev_tweets(args.dev_tweets)
     vader = {name: vader_predict([r["text"] for r in rows]) for name, rows in sets.items()}
     print(f"corpus {len(corpus)} rows; C from model {found.version}: {params}", flush=True)
     result = {"model_version": found.version, "dims": args.dims, "negation": args.negation,
