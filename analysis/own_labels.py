@@ -40,6 +40,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 #: Candidate weights of one own label relative to one corpus row.
 OWN_WEIGHTS = (1.0, 3.0, 10.0, 30.0)
+#: Scales of the own-domain copy that :func:`choose_adaptation` tries beside the weights.
+AUGMENT_SCALES = (0.1, 0.3)
 #: Weight used when there are too few own labels to cross-validate.
 DEFAULT_OWN_WEIGHT = 10.0
 #: Cross-validation needs at least this many own rows, and 2 per class present.
@@ -137,6 +139,45 @@ def choose_own_weight(pipeline, X_corpus, y_corpus, X_own, y_own, weights=OWN_WE
     :data:`DEFAULT_OWN_WEIGHT` and ``{}`` when the own rows are too few or too
     one-sided to cross-validate.
     """
+    scale = augment_scale if augment else None
+    per_fold = _cv_scores(pipeline, X_corpus, y_corpus, X_own, y_own,
+                          [(float(w), scale) for w in weights], folds, seed, repeats)
+    if per_fold is None:
+        return DEFAULT_OWN_WEIGHT, {}
+    return _smallest_within_one_se({w: scores for (w, _), scores in per_fold.items()})
+
+
+def choose_adaptation(pipeline, X_corpus, y_corpus, X_own, y_own, weights=OWN_WEIGHTS,
+                      augment_scales=AUGMENT_SCALES, folds: int = CV_FOLDS, seed: int = 0,
+                      repeats: int = CV_REPEATS) -> tuple[tuple[float, float | None], dict]:
+    """Sample weights *or* feature augmentation, chosen by the same cross-validation.
+
+    Candidates, simplest first: each weight in ``weights`` (own rows as
+    weighted rows), then feature augmentation at weight 1 with each scale in
+    ``augment_scales``. The simplest candidate within one standard error of
+    the best wins. Returns ``((weight, augment scale or None), {name: mean
+    macro-F1})``; ``((DEFAULT_OWN_WEIGHT, None), {})`` when the own rows are
+    too few to cross-validate.
+    """
+    candidates = [(float(w), None) for w in weights] + [(1.0, float(a)) for a in augment_scales]
+    per_fold = _cv_scores(pipeline, X_corpus, y_corpus, X_own, y_own, candidates,
+                          folds, seed, repeats)
+    if per_fold is None:
+        return (DEFAULT_OWN_WEIGHT, None), {}
+    rank = {c: k for k, c in enumerate(candidates)}
+    chosen, means = _smallest_within_one_se({rank[c]: v for c, v in per_fold.items()})
+    return candidates[int(chosen)], {_candidate_name(candidates[int(k)]): m
+                                     for k, m in means.items()}
+
+
+def _candidate_name(candidate) -> str:
+    weight, scale = candidate
+    return f"weight {weight:g}" if scale is None else f"augment {scale:g}"
+
+
+def _cv_scores(pipeline, X_corpus, y_corpus, X_own, y_own, candidates, folds, seed, repeats):
+    """``{(weight, augment scale or None): [macro-F1 per held-out own fold]}``, or
+    ``None`` when the own rows are too few or too one-sided to split."""
     from sklearn.metrics import f1_score
     from sklearn.model_selection import StratifiedKFold
 
@@ -146,24 +187,24 @@ def choose_own_weight(pipeline, X_corpus, y_corpus, X_own, y_own, weights=OWN_WE
     y_corpus = np.asarray(y_corpus)
     classes, counts = np.unique(y_own, return_counts=True)
     if len(y_own) < MIN_ROWS_FOR_CV or len(classes) < 2 or counts.min() < 2:
-        return DEFAULT_OWN_WEIGHT, {}
+        return None
     n_splits = int(min(folds, counts.min()))
     splits = [split for r in range(max(1, repeats))
               for split in StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed + r)
               .split(np.zeros(len(y_own)), y_own)]
     per_fold = {}
     with single_threaded_blas():
-        for w in weights:
-            per_fold[float(w)] = fold_scores = []
+        for w, scale in candidates:
+            per_fold[(w, scale)] = fold_scores = []
             for tr, te in splits:
-                X = _training_matrix(X_corpus, X_own[tr], augment, augment_scale)
+                X = _training_matrix(X_corpus, X_own[tr], scale is not None, scale or 1.0)
                 y = np.concatenate([y_corpus, y_own[tr]])
                 sw = np.concatenate([np.ones(len(y_corpus)), np.full(len(tr), float(w))])
                 model = _svc(pipeline).fit(X, y, sample_weight=sw)
-                X_te = augment_features(X_own[te], True, augment_scale) if augment else X_own[te]
+                X_te = X_own[te] if scale is None else augment_features(X_own[te], True, scale)
                 fold_scores.append(f1_score(y_own[te], model.predict(X_te), average="macro",
                                             zero_division=0))
-    return _smallest_within_one_se(per_fold)
+    return per_fold
 
 
 def _smallest_within_one_se(per_fold: dict) -> tuple[float, dict]:
@@ -178,11 +219,13 @@ def _smallest_within_one_se(per_fold: dict) -> tuple[float, dict]:
 
 
 def train_with_own(task: str, X_corpus, y_corpus, own_texts, own_labels, params=None,
-                   seed: int = 0, weight: float | None = None, augment: bool = False,
+                   seed: int = 0, weight: float | None = None, augment: bool | str = False,
                    augment_scale: float = 1.0):
     """A fitted pipeline for ``task`` from precomputed corpus features plus own rows.
 
-    The own weight is cross-validated unless ``weight`` is given. Returns
+    The own weight is cross-validated unless ``weight`` is given; with
+    ``augment="cv"`` the cross-validation chooses between the weights and
+    feature augmentation (:func:`choose_adaptation`). Returns
     ``(pipeline, info)`` with the weight and the CV scores. Used by the
     learning-curve benchmark and by the dashboard's retrain. With ``augment``
     the own rows are a second domain (Daumé 2007) and the returned pipeline
@@ -194,7 +237,11 @@ def train_with_own(task: str, X_corpus, y_corpus, own_texts, own_labels, params=
     own_texts, own_labels = list(own_texts), list(own_labels)
     if own_texts:
         X_own = fit_features(pipe, own_texts)
-        if weight is None:
+        if augment == "cv":
+            (weight, scale), scores = choose_adaptation(pipe, X_corpus, y_corpus, X_own,
+                                                        own_labels, seed=seed)
+            augment, augment_scale = scale is not None, scale or 1.0
+        elif weight is None:
             weight, scores = choose_own_weight(pipe, X_corpus, y_corpus, X_own, own_labels,
                                                seed=seed, augment=augment,
                                                augment_scale=augment_scale)

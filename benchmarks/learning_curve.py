@@ -97,9 +97,10 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--weight", type=float, default=None,
                         help="fix the own-label weight instead of cross-validating it")
-    parser.add_argument("--method", choices=("weight", "augment"), default="weight",
-                        help="own labels as weighted rows (default) or as a second domain "
-                             "by feature augmentation (Daume 2007)")
+    parser.add_argument("--method", choices=("weight", "augment", "cv"), default="weight",
+                        help="own labels as weighted rows (default), as a second domain "
+                             "by feature augmentation (Daume 2007), or either, chosen by "
+                             "cross-validation on the own rows")
     parser.add_argument("--augment-scale", type=float, default=1.0,
                         help="with --method augment: scale of the own-domain copy")
     parser.add_argument("--model-dir", default=str(REPO / "models"))
@@ -160,8 +161,10 @@ def main(argv=None) -> int:
                         pipes[task], info = train_with_own(
                             task, X_corpus, corpus.labels(task), [r["text"] for r in own],
                             [r[task] for r in own], params[task], weight=args.weight,
-                            augment=args.method == "augment", augment_scale=args.augment_scale)
-                        weights[task].append(info["own_weight"])
+                            augment="cv" if args.method == "cv" else args.method == "augment",
+                            augment_scale=args.augment_scale)
+                        weights[task].append(info["own_weight"] if not info["augment"]
+                                             else f"augment {info['augment_scale']:g}")
                         if key:
                             cache[key] = pipes[task]
                     texts = [r["text"] for r in scored_part]

@@ -121,6 +121,48 @@ def test_a_scaled_own_domain_copy_is_the_same_in_training_and_prediction():
     assert own_part(model) * 0.3 < own_part(full)
 
 
+def test_cross_validation_chooses_augmentation_only_when_it_wins_by_more_than_its_noise(monkeypatch):
+    from analysis import own_labels
+
+    steady = [0.60, 0.62, 0.58, 0.61, 0.59, 0.60]
+
+    def fake_scores(aug_scores):
+        def scores(pipeline, Xc, yc, Xo, yo, candidates, folds, seed, repeats):
+            return {c: (aug_scores if c[1] == 0.3 else steady) for c in candidates}
+        return scores
+
+    pipe = build_pipeline("theme")
+    # augmentation's mean is higher but within one standard error: the plain weight 1 stays
+    monkeypatch.setattr(own_labels, "_cv_scores",
+                        fake_scores([0.70, 0.52, 0.66, 0.55, 0.68, 0.53]))
+    chosen, means = own_labels.choose_adaptation(pipe, None, None, None, None)
+    assert chosen == (1.0, None) and set(means) == {"weight 1", "weight 3", "weight 10",
+                                                    "weight 30", "augment 0.1", "augment 0.3"}
+    # a clear, steady gain chooses augmentation at its scale
+    monkeypatch.setattr(own_labels, "_cv_scores",
+                        fake_scores([0.72, 0.74, 0.71, 0.73, 0.72, 0.74]))
+    assert own_labels.choose_adaptation(pipe, None, None, None, None)[0] == (1.0, 0.3)
+
+
+def test_train_with_own_lets_the_cross_validation_choose_weights_or_augmentation():
+    from analysis.own_labels import AugmentedClassifier
+
+    corpus = load_corpus([MINI])
+    pipe = build_pipeline("theme")
+    X = fit_features(pipe, corpus.texts)
+    texts, labels = team_rows(corpus, "Leeds")
+    new_texts, new_labels = team_rows(corpus, "Hull")
+    model, info = train_with_own("theme", X, corpus.theme, texts, labels, augment="cv")
+    assert set(info["own_weight_cv"]) >= {"weight 1", "augment 0.1", "augment 0.3"}
+    # weight 1 cannot learn a convention that disagrees with the corpus: something else wins
+    chosen = f"augment {info['augment_scale']:g}" if info["augment"] else f"weight {info['own_weight']:g}"
+    assert chosen != "weight 1"
+    assert info["own_weight_cv"][chosen] == max(info["own_weight_cv"].values()) or \
+        info["own_weight_cv"][chosen] > info["own_weight_cv"]["weight 1"]
+    assert isinstance(model[-1], AugmentedClassifier) == info["augment"]
+    assert float(np.mean(model.predict(new_texts) == np.array(new_labels))) >= 0.6
+
+
 def test_training_records_the_cross_validated_own_weight(tmp_path):
     corpus = load_corpus([MINI])
     texts, labels = team_rows(corpus, "Leeds")
