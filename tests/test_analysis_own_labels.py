@@ -25,6 +25,15 @@ def team_rows(corpus, tag: str):
     return texts, [SHIFT[t] for t in corpus.theme]
 
 
+def team_setting():
+    """``(corpus, corpus features, own texts, own labels, new texts, their labels)`` on the fixture."""
+    corpus = load_corpus([MINI])
+    X = fit_features(build_pipeline("theme"), corpus.texts)
+    texts, labels = team_rows(corpus, "Leeds")
+    new_texts, new_labels = team_rows(corpus, "Hull")  # unseen comments of the same team
+    return corpus, X, texts, labels, new_texts, new_labels
+
+
 def test_cross_validation_picks_a_weight_above_one_when_own_labels_disagree():
     corpus = load_corpus([MINI])
     pipe = build_pipeline("theme")
@@ -60,11 +69,7 @@ def test_too_few_own_labels_fall_back_to_the_default_weight():
 
 
 def test_weighted_own_labels_move_the_model_where_weight_one_does_not():
-    corpus = load_corpus([MINI])
-    pipe = build_pipeline("theme")
-    X = fit_features(pipe, corpus.texts)
-    texts, labels = team_rows(corpus, "Leeds")
-    new_texts, new_labels = team_rows(corpus, "Hull")  # unseen comments of the same team
+    corpus, X, texts, labels, new_texts, new_labels = team_setting()
 
     def agreement(model):
         return float(np.mean(model.predict(new_texts) == np.array(new_labels)))
@@ -79,11 +84,7 @@ def test_weighted_own_labels_move_the_model_where_weight_one_does_not():
 
 def test_feature_augmentation_learns_the_team_convention_at_weight_one():
     # Daume 2007: the own-domain copy of each feature lets 36 labels override the corpus
-    corpus = load_corpus([MINI])
-    pipe = build_pipeline("theme")
-    X = fit_features(pipe, corpus.texts)
-    texts, labels = team_rows(corpus, "Leeds")
-    new_texts, new_labels = team_rows(corpus, "Hull")
+    corpus, X, texts, labels, new_texts, new_labels = team_setting()
     model, info = train_with_own("theme", X, corpus.theme, texts, labels, weight=1.0, augment=True)
     assert info["augment"] and info["own_weight"] == 1.0
     assert float(np.mean(model.predict(new_texts) == np.array(new_labels))) >= 0.6
@@ -147,11 +148,7 @@ def test_cross_validation_chooses_augmentation_only_when_it_wins_by_more_than_it
 def test_train_with_own_lets_the_cross_validation_choose_weights_or_augmentation():
     from analysis.own_labels import AugmentedClassifier
 
-    corpus = load_corpus([MINI])
-    pipe = build_pipeline("theme")
-    X = fit_features(pipe, corpus.texts)
-    texts, labels = team_rows(corpus, "Leeds")
-    new_texts, new_labels = team_rows(corpus, "Hull")
+    corpus, X, texts, labels, new_texts, new_labels = team_setting()
     model, info = train_with_own("theme", X, corpus.theme, texts, labels, augment="cv")
     assert set(info["own_weight_cv"]) >= {"weight 1", "augment 0.1", "augment 0.3"}
     # weight 1 cannot learn a convention that disagrees with the corpus: something else wins
