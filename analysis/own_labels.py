@@ -29,8 +29,11 @@ the corpus without moving the shared weights; the team's comments are then
 classified with both copies (:class:`AugmentedClassifier`). ``augment_scale``
 shrinks the own-domain copy (a tighter prior on how far the team may differ).
 The learning-curve benchmark measures it against sample weights
-(``--method augment --augment-scale S``); on the tuning halves it lost to
-sample weights at every scale tried (MODEL_CARD.md), so training uses weights.
+(``--method augment --augment-scale S``), and :func:`choose_adaptation` lets
+the same cross-validation pick weights or augmentation (``--method cv``). On
+the tuning halves augmentation won on NPS theme and lost on tweet theme at
+every scale tried, and the CV never chose it (MODEL_CARD.md), so training and
+the dashboard's retrain keep the cross-validated weight.
 """
 
 from __future__ import annotations
