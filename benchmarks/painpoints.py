@@ -43,6 +43,7 @@ Usage::
 
     python benchmarks/painpoints.py                       # both domains, tuning half
     python benchmarks/painpoints.py --half test --stability
+    python benchmarks/painpoints.py --stability --draws 1,2,3,7 --errors   # four draws; where each reason went
     python benchmarks/painpoints.py --domain air --half full --show 10
     python benchmarks/painpoints.py --scale 100000       # time and memory of the grouping step
 """
