@@ -181,19 +181,25 @@ def tidy_quote(text: str, limit: int = 240) -> str:
 def quotes_for(group, label, clauses, words, weighted, limit: int = 3) -> list[str]:
     """Up to three clauses from different answers: naming phrase first, then nearest the group's centre.
 
-    Read from an evenly spread sample of a big group (bounds time and memory).
+    A quote shows the complaint, and a clause the model only leans to call negative ("call centre
+    were exceptional" from a 10) may be the praise the pain point's words also come up in: the
+    naming phrase comes first only in clauses at least as surely negative as the group's median
+    one, and nearness is weighed by how surely the clause is negative. Read from an evenly spread sample of a big
+    group (bounds time and memory).
     """
     if len(group) > NAMING_SAMPLE:
         group = group[:: math.ceil(len(group) / NAMING_SAMPLE)]
     centre = np.asarray(weighted[group].mean(axis=0)).ravel()
     closeness = weighted[group] @ centre
     phrase = label.split()
+    negativity = np.fromiter((clauses[i].negativity for i in group), dtype=np.float64, count=len(group))
+    typical = float(np.median(negativity))
     ranked = sorted(
         range(len(group)),
         key=lambda k: (
-            not phrase_contains(words[group[k]], phrase),
+            not (negativity[k] >= typical and phrase_contains(words[group[k]], phrase)),
             not 4 <= len(words[group[k]]) <= 30,
-            -float(closeness[k]),
+            -float(closeness[k]) * negativity[k],
             group[k],
         ),
     )

@@ -43,6 +43,7 @@ Usage::
 
     python benchmarks/painpoints.py                       # both domains, tuning half
     python benchmarks/painpoints.py --half test --stability
+    python benchmarks/painpoints.py --stability --draws 1,2,3,7 --errors   # four draws; where each reason went
     python benchmarks/painpoints.py --domain air --half full --show 10
     python benchmarks/painpoints.py --scale 100000       # time and memory of the grouping step
 """
@@ -123,29 +124,48 @@ def labeller():
     return Labeller.load([DEFAULT_MODEL_DIR])
 
 
-def clauses_of(domain: Domain, model):
-    """(negative clauses, background clause texts) with response ids = row numbers."""
+def labelled_rows(domain: Domain, model) -> list[tuple[list, list[str]]]:
+    """Per comment: (its negative clauses, its other clauses' texts), response id = row number.
+
+    Labelling is per comment, so a subset's labels are those rows' labels: the stability draws
+    label once and reuse them (:func:`rows_of`).
+    """
     from analysis.painpoints import NegativeClause
 
-    negative, background = [], []
+    out = []
     for row, (labels, score) in enumerate(zip(model.label(domain.texts), domain.scores)):
         parts = labels.clauses
         if len(parts) == 1:  # a one-clause comment follows the comment's labels
             parts = [type(parts[0])(parts[0].text, labels.sentiment, labels.sentiment_probs, labels.theme,
                                     labels.theme_probs)]
+        negative, background = [], []
         for clause in parts:
             if clause.sentiment == "negative":
                 negative.append(NegativeClause(row, clause.text, clause.theme, score,
                                                clause.sentiment_probs["negative"]))
             else:
                 background.append(clause.text)
-    return negative, background
+        out.append((negative, background))
+    return out
 
 
-def analyse(domain: Domain, model):
+def rows_of(labelled: list[tuple[list, list[str]]], rows: list[int]) -> list[tuple[list, list[str]]]:
+    """The labelled comments ``rows``, renumbered 0.. in that order (as :func:`subset` renumbers them)."""
+    from dataclasses import replace
+
+    return [([replace(c, response_id=k) for c in labelled[r][0]], labelled[r][1]) for k, r in enumerate(rows)]
+
+
+def clauses_of(domain: Domain, model, labelled=None):
+    """(negative clauses, background clause texts) with response ids = row numbers."""
+    labelled = labelled_rows(domain, model) if labelled is None else labelled
+    return [c for negative, _ in labelled for c in negative], [t for _, background in labelled for t in background]
+
+
+def analyse(domain: Domain, model, labelled=None):
     from analysis.painpoints import ScoreTotals, analyse_pain_points
 
-    negative, background = clauses_of(domain, model)
+    negative, background = clauses_of(domain, model, labelled)
     scored = [s for s in domain.scores if s is not None]
     totals = ScoreTotals(n=len(scored), total=float(sum(scored)), low=0, high=10,
                          squares=float(sum(s * s for s in scored))) if scored else None
@@ -212,12 +232,14 @@ def bad_name(label: str, domain: Domain) -> bool:
     return len(content) == 1 and is_sentiment_only(content[0])
 
 
-def stability(domain: Domain, model, seed: int = 7) -> dict:
+def stability(domain: Domain, model, seed: int = 7, labelled=None, grown=None) -> dict:
     """Best member Jaccard of each top-ten pain point after adding 10% more comments."""
+    labelled = labelled_rows(domain, model) if labelled is None else labelled
     rows = list(range(len(domain.texts)))
     base_rows = sorted(random.Random(seed).sample(rows, round(len(rows) / 1.1)))
-    base, _ = analyse(subset(domain, base_rows), model)
-    grown, _ = analyse(domain, model)
+    base, _ = analyse(subset(domain, base_rows), model, rows_of(labelled, base_rows))
+    if grown is None:
+        grown, _ = analyse(domain, model, labelled)
     kept = set(base_rows)
     jaccards = []
     for point in base.points[:TOP]:
@@ -227,8 +249,42 @@ def stability(domain: Domain, model, seed: int = 7) -> dict:
             after = set(other.response_ids) & kept
             best = max(best, len(before & after) / len(before | after))
         jaccards.append(round(best, 3))
-    return {"jaccard": jaccards, "min": min(jaccards, default=0.0),
+    return {"seed": seed, "jaccard": jaccards, "min": min(jaccards, default=0.0),
             "mean": round(sum(jaccards) / len(jaccards), 3) if jaccards else 0.0}
+
+
+def stability_draws(domain: Domain, model, seeds: list[int], labelled, grown) -> dict:
+    """:func:`stability` over several draws (one draw is noisy on a few hundred complaints)."""
+    draws = [stability(domain, model, seed, labelled, grown) for seed in seeds]
+    return {"draws": draws, "min": min(d["min"] for d in draws),
+            "mean_of_minima": round(sum(d["min"] for d in draws) / len(draws), 3),
+            "mean": round(sum(d["mean"] for d in draws) / len(draws), 3)}
+
+
+def where_reasons_went(domain: Domain, result, labelled) -> dict:
+    """Errors by kind, per measured reason: where its comments went.
+
+    ``not negative``: no clause of the comment was labelled negative (the grouping never saw it);
+    ``in no pain point``: an "other negative comment"; ``elsewhere``: in pain points, none of them
+    its best top-ten match; then the best top-ten match's precision and recall.
+    """
+    negative = {row for row, (clauses, _) in enumerate(labelled) if clauses}
+    placed = {r for p in result.points for r in p.response_ids}
+    top = [set(p.response_ids) for p in result.points[:TOP]]
+    out = {}
+    for reason, rows in measured_reasons(domain).items():
+        best = max(range(len(top)), key=lambda k: (2 * len(top[k] & rows) / (len(top[k]) + len(rows)), -k),
+                   default=None)
+        hit = len(top[best] & rows) if best is not None else 0
+        out[reason] = {
+            "comments": len(rows), "not_negative": len(rows - negative),
+            "in_no_pain_point": len((rows & negative) - placed),
+            "elsewhere": len((rows & placed) - (top[best] if best is not None else set())),
+            "best": None if best is None else result.points[best].label,
+            "precision": round(hit / len(top[best]), 3) if best is not None and top[best] else 0.0,
+            "recall": round(hit / len(rows), 3),
+        }
+    return out
 
 
 # --------------------------------------------------------------------------- #
@@ -266,6 +322,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--domain", choices=("air", "nps", "both"), default="both")
     parser.add_argument("--half", choices=("tuning", "test", "full"), default="tuning")
     parser.add_argument("--stability", action="store_true", help="also measure stability (+10%% comments)")
+    parser.add_argument("--draws", default="7",
+                        help="stability draws (random seeds, comma-separated; e.g. 1,2,3,7), with --stability")
+    parser.add_argument("--errors", action="store_true",
+                        help="print where each reason's comments went (errors grouped by kind)")
     parser.add_argument("--show", type=int, default=10, help="print this many pain points with quotes")
     parser.add_argument("--json", action="store_true", help="print the measures as JSON only")
     parser.add_argument("--scale", type=int, help="time and memory of grouping N comments (child process)")
@@ -287,11 +347,16 @@ def main(argv: list[str] | None = None) -> int:
     report = {}
     for name in (("air", "nps") if args.domain == "both" else (args.domain,)):
         domain = half(load(name), args.half)
-        result, seconds = analyse(domain, model)
+        labelled = labelled_rows(domain, model)
+        result, seconds = analyse(domain, model, labelled)
         measures = score(domain, result)
         measures["grouping_seconds"] = round(seconds, 2)
         if args.stability:
-            measures["stability"] = stability(domain, model)
+            seeds = [int(s) for s in args.draws.split(",") if s.strip()]
+            draws = stability_draws(domain, model, seeds, labelled, result)
+            measures["stability"] = draws["draws"][0] if len(seeds) == 1 else draws
+        if args.errors:
+            measures["errors"] = where_reasons_went(domain, result, labelled)
         report[name] = measures
         if not args.json:
             print_domain(name, args.half, measures, result.points[: args.show])
@@ -317,9 +382,18 @@ def print_domain(name: str, which: str, m: dict, points) -> None:
                                                                 if "leading" in target else ""))
     print(f"bad names: {m['bad_names'] or 'none'}; coverage {m['coverage']} (top ten {m['top10_coverage']}); "
           f"{m['pain_points']} pain points; grouping {m['grouping_seconds']} s")
-    if "stability" in m:
+    if "stability" in m and "draws" in m["stability"]:
+        s = m["stability"]
+        print(f"stability (+10% comments) over {len(s['draws'])} draws: min {s['min']}, mean of minima "
+              f"{s['mean_of_minima']}, mean {s['mean']}")
+        for d in s["draws"]:
+            print(f"  draw {d['seed']}: min {d['min']} mean {d['mean']} {d['jaccard']}")
+    elif "stability" in m:
         print(f"stability (+10% comments): min {m['stability']['min']} mean {m['stability']['mean']} "
               f"{m['stability']['jaccard']}")
+    for reason, e in m.get("errors", {}).items():
+        print(f"  {reason}: {e['comments']} comments, {e['not_negative']} not negative, {e['in_no_pain_point']} in "
+              f"no pain point, {e['elsewhere']} elsewhere; best {e['best']!r} P {e['precision']} R {e['recall']}")
     for point, top in zip(points, m["top"] + [None] * len(points)):
         lead = f" [{top['leads']}]" if top else ""
         print(f"  {point.rank:2}. {point.label} ({point.count}){lead}")

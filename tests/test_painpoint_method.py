@@ -375,3 +375,19 @@ def test_names_sharing_a_head_word_join_only_groups_that_say_alike_things():
     delta_of = {"late": 2.0, "plane": 2.0, "stuck": 2.0, "hour": 2.0, "hrs": 2.0}
     merged, _ = merge_same_heads(groups, owns, labels, delta_of, weighted)
     assert merged == [[0, 1, 2, 3], [4, 5], [6, 7]]
+
+
+def test_quotes_show_the_complaint_not_a_clause_the_model_only_leaned_to_call_negative():
+    # The model calls some praise negative with little conviction ("great crew found my lost bag"): the clause
+    # says the pain point's words and may stay a member, but the analyst's quotes show surely negative clauses.
+    # Before: two of the three quotes were praise (short, all the group's words, nearest its centre).
+    clauses, background = posts(SIZES, seed=11)
+    praise = ["lost bag back, great", "lost bag came back, thanks", "great crew found my lost bag",
+              "lost bag delivered, great"]
+    rid = max(c.response_id for c in clauses) + 1
+    for k, text in enumerate(praise):
+        clauses.append(NegativeClause(rid + k, text, "service", None, 0.52))
+    point = next(p for p in run(clauses, background).points if "bag" in p.label)
+    assert set(range(rid, rid + len(praise))) & set(point.response_ids)  # members: they say its words
+    assert not any(q.lower() in praise for q in point.quotes)
+    assert len(point.quotes) == 3
