@@ -31,6 +31,7 @@ Usage::
     python benchmarks/codeframe.py                  # tuning half (a few minutes on 2 cores)
     python benchmarks/codeframe.py --half test      # the reported number (logged as a look)
     python benchmarks/codeframe.py --keep DIR       # keep the instance folder and report
+    python benchmarks/codeframe.py --draw 1         # another draw of the 20 examples per reason (tuning half)
 """
 
 from __future__ import annotations
@@ -71,12 +72,13 @@ def scored_half(survey_part: list[dict], which: str) -> set[str]:
     return set(ids[: len(ids) // 2] if which == "tuning" else ids[len(ids) // 2:])
 
 
-def pick_examples(part: list[dict]) -> dict[str, list[dict]]:
+def pick_examples(part: list[dict], draw: int = SEED) -> dict[str, list[dict]]:
+    """:data:`EXAMPLES_PER_REASON` negative tweets per reason; ``draw`` seeds which (the split stays fixed)."""
     by_reason: dict[str, list[dict]] = defaultdict(list)
     for row in sorted(part, key=lambda r: r["id"]):
         if row["sentiment"] == "negative" and row["negative_reason"] and row["negative_reason"] != LEFT_OUT:
             by_reason[row["negative_reason"]].append(row)
-    rng = random.Random(SEED)
+    rng = random.Random(draw)
     return {reason: rng.sample(rows, min(EXAMPLES_PER_REASON, len(rows))) for reason, rows in sorted(by_reason.items())}
 
 
@@ -148,19 +150,24 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="Keep the instance folder (database, report) here.")
     parser.add_argument("--half", choices=("tuning", "test", "full"), default="tuning",
                         help="Which half of the survey part is scored (test: the reported number, logged).")
+    parser.add_argument("--draw", type=int, default=SEED,
+                        help=f"Seed of the draw of the examples from the examples part (default {SEED}, the reported "
+                             "one); other draws show how much a change depends on which 20 examples a team wrote.")
     args = parser.parse_args()
     if not DATA.exists():
         raise SystemExit(f"{DATA} is absent: the shared data set is not part of a fresh clone")
     with open(DATA, encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
     examples_part, survey_part = split(rows)
-    examples = pick_examples(examples_part)
+    if args.half == "test" and args.draw != SEED:
+        parser.error(f"--half test is reported on the draw {SEED} only")
+    examples = pick_examples(examples_part, args.draw)
     scored = scored_half(survey_part, args.half)
     negative = [r for r in survey_part if r["sentiment"] == "negative" and r["id"] in scored]
     truth_of = {reason: {r["id"] for r in negative if r["negative_reason"] == reason} for reason in examples}
     print(f"{len(rows)} tweets: {len(examples_part)} in the examples part, {len(survey_part)} in the survey part; "
           f"scored: {args.half} half, {len(scored)} tweets, {len(negative)} negative; "
-          f"{EXAMPLES_PER_REASON} examples for each of {len(examples)} reasons")
+          f"{EXAMPLES_PER_REASON} examples for each of {len(examples)} reasons (draw {args.draw})")
 
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="rapport-codeframe-"))
     work.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ applied directly, no labeller) on ``../shared/data/nps_verbatims_painpoints_dev.
 
 Usage::
 
-    python benchmarks/codeframe_nps.py [--subset detractors|categorised] [--rule shipped|old]
+    python benchmarks/codeframe_nps.py [--subset detractors|categorised] [--rule shipped|old] [--draw SEED]
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ def main() -> None:
     parser.add_argument("--subset", choices=("detractors", "categorised"), default="detractors")
     parser.add_argument("--rule", choices=("shipped", "old"), default="shipped",
                         help="old: the best point and a close second (no per-point thresholds)")
+    parser.add_argument("--draw", type=int, default=SEED,
+                        help=f"Seed of the draw of the examples from the examples half (default {SEED})")
     args = parser.parse_args()
     categories_file, texts_file = DATA / "nps_verbatims_painpoints_dev.csv", DATA / "nps_verbatims_dev.csv"
     if not categories_file.exists() or not texts_file.exists():
@@ -63,7 +65,7 @@ def main() -> None:
     for name in names:
         pool = sorted(i for i in examples_half if name in categories[i])
         examples += [(rows[i]["text"], name)
-                     for i in random.Random(SEED).sample(pool, min(EXAMPLES_PER_CATEGORY, len(pool)))]
+                     for i in random.Random(args.draw).sample(pool, min(EXAMPLES_PER_CATEGORY, len(pool)))]
     scored = list(survey_half)
     random.Random(SEED).shuffle(scored)
     scored = set(scored[:len(scored) // 2])
@@ -75,7 +77,7 @@ def main() -> None:
     sorter = codeframe.CodeframeSorter.fit(examples, unlabelled=texts)
     assigned = {i: {a.name for a in row} for i, row in zip(survey, sorter.assign(texts))}
     print(f"{len(ids)} comments; {len(examples)} examples for {len(names)} categories; sorted {len(survey)} "
-          f"({args.subset}), scored {len(scored & set(survey))}; rule: {args.rule}")
+          f"({args.subset}), scored {len(scored & set(survey))}; rule: {args.rule}; draw {args.draw}")
     print(f"\n{'category':24} {'true':>5} {'members':>7} {'P':>5} {'R':>5} {'F1':>5}")
     f1s = []
     for name in names:
