@@ -211,14 +211,16 @@ def _cv_scores(pipeline, X_corpus, y_corpus, X_own, y_own, candidates, folds, se
 
 
 def _smallest_within_one_se(per_fold: dict) -> tuple[float, dict]:
-    """``(weight, {weight: mean score})``: the smallest weight whose mean score
-    is at least the best mean less the best's standard error over folds."""
-    means = {w: float(np.mean(s)) for w, s in per_fold.items()}
-    best = max(means, key=lambda w: (means[w], -w))
-    s = np.asarray(per_fold[best], dtype=float)
-    se = float(s.std(ddof=1) / np.sqrt(len(s))) if len(s) > 1 else 0.0
-    chosen = min(w for w, m in means.items() if m >= means[best] - se - 1e-9)
-    return chosen, {w: round(m, 4) for w, m in means.items()}
+    """``(weight, {weight: mean score})``: the smallest weight within one
+    standard error (over folds) of the best (:func:`analysis.train.simplest_within_one_se`)."""
+    from analysis.train import simplest_within_one_se
+
+    weights = list(per_fold)
+    folds = [np.asarray(per_fold[w], dtype=float) for w in weights]
+    means = [float(s.mean()) for s in folds]
+    ses = [float(s.std(ddof=1) / np.sqrt(len(s))) if len(s) > 1 else 0.0 for s in folds]
+    chosen = weights[simplest_within_one_se(means, ses, weights)]
+    return chosen, {w: round(m, 4) for w, m in zip(weights, means)}
 
 
 def train_with_own(task: str, X_corpus, y_corpus, own_texts, own_labels, params=None,

@@ -124,23 +124,34 @@ def fit_task(task: str, texts, labels, sample_weight=None, seed: int = 0, grid=N
 
 def one_standard_error(cv_results) -> int:
     """``refit`` rule for GridSearchCV: the most regularised candidate (smallest
-    ``C``) whose mean CV score is within one standard error of the best.
-
-    Why: the corpus is written for this project, real feedback is not; of
-    models that score alike on the corpus, the simpler one transfers better
-    (Hastie, Tibshirani and Friedman, ESL 7.10). Falls back to the best score
-    when the grid has no ``C``.
+    ``C``) whose mean CV score is within one standard error of the best
+    (:func:`simplest_within_one_se`). Falls back to the best score when the
+    grid has no ``C``.
     """
     scores = np.asarray(cv_results["mean_test_score"], dtype=float)
-    best = int(np.argmax(scores))
-    n_splits = sum(1 for k in cv_results if k.startswith("split") and k.endswith("_test_score"))
-    se = float(cv_results["std_test_score"][best]) / np.sqrt(max(n_splits, 1))
     c_keys = [k for k in cv_results if k.startswith("param_") and k.endswith("__C")]
     if not c_keys:
-        return best
-    cs = np.asarray(cv_results[c_keys[0]], dtype=float)
-    ok = np.flatnonzero(scores >= scores[best] - se)
-    return int(ok[np.argmin(cs[ok])])
+        return int(np.argmax(scores))
+    n_splits = sum(1 for k in cv_results if k.startswith("split") and k.endswith("_test_score"))
+    ses = np.asarray(cv_results["std_test_score"], dtype=float) / np.sqrt(max(n_splits, 1))
+    return simplest_within_one_se(scores, ses, np.asarray(cv_results[c_keys[0]], dtype=float))
+
+
+def simplest_within_one_se(means, standard_errors, complexity) -> int:
+    """Index of the least complex candidate whose mean score is at least the
+    best mean less the best's standard error (ties on the best mean go to the
+    less complex candidate).
+
+    Why: the corpus is written for this project, real feedback is not; of
+    models that score alike in cross-validation, the simpler one transfers
+    better (Hastie, Tibshirani and Friedman, ESL 7.10). Used for the
+    regularisation grid and for the weight of a team's own labels.
+    """
+    means = np.asarray(means, dtype=float)
+    complexity = np.asarray(complexity, dtype=float)
+    best = max(range(len(means)), key=lambda i: (means[i], -complexity[i]))
+    ok = np.flatnonzero(means >= means[best] - float(standard_errors[best]) - 1e-9)
+    return int(ok[np.argmin(complexity[ok])])
 
 
 def _jsonable(v):

@@ -377,3 +377,17 @@ def test_ngram_matrix_is_scipys_canonical_matrix_bit_for_bit(n_rows, n_pairs, n_
         assert got.has_canonical_format and got.shape == want.shape
         assert np.array_equal(got.indptr, want.indptr) and np.array_equal(got.indices, want.indices)
         assert got.data.tobytes() == want.data.tobytes()
+
+
+def test_the_regularisation_grid_takes_the_smallest_c_within_one_standard_error():
+    from analysis.train import one_standard_error
+
+    # C=10 scores best, but C=1 is within its standard error (0.04 / sqrt(4)) and C=0.1 is not
+    cv_results = {
+        "mean_test_score": [0.60, 0.70, 0.71], "std_test_score": [0.01, 0.01, 0.04],
+        "param_clf__C": [0.1, 1.0, 10.0],
+        **{f"split{k}_test_score": [0.0, 0.0, 0.0] for k in range(4)},
+    }
+    assert one_standard_error(cv_results) == 1
+    # a steadier best leaves no room: the best itself
+    assert one_standard_error({**cv_results, "std_test_score": [0.01, 0.01, 0.01]}) == 2
