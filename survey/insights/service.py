@@ -34,7 +34,7 @@ from survey.insights.phases import PhaseLog, no_phase
 from survey.insights.response_lines import response_lines
 from survey.insights.workers import ChildFailed
 from survey.kinds import KINDS
-from survey.labels import corrections_for_training, store_label_rows
+from survey.labels import corrections_for_training, store_encoded_labels
 from survey.models import (AnalysisRun, PainPointRecord, Response, ResponseLabel, Survey, pain_point_responses,
                            utcnow)
 
@@ -225,18 +225,18 @@ def label_new_comments(labeller: "Labeller", survey_id: int | None, since: dt.da
     return done
 
 
-def _store_rows(version: str, rows: list[dict]) -> list[dict]:
-    """Store and commit a batch; if another run stored some of it meanwhile (or answers were deleted), the rest.
-    The rows stored."""
+def _store_rows(version: str, rows: list[tuple]) -> list[tuple]:
+    """Store and commit a batch of encoded label rows (:func:`survey.labels.encode_label_rows`); if another
+    run stored some of it meanwhile (or answers were deleted), the rest. The rows stored."""
     try:
-        store_label_rows(rows)
+        store_encoded_labels(rows)
         db.session.commit()
         return rows
     except sa.exc.IntegrityError:
         db.session.rollback()
-        pending = queries.still_unlabelled(version, [row["response_id"] for row in rows])
-        rows = [row for row in rows if row["response_id"] in pending]
-        store_label_rows(rows)
+        pending = queries.still_unlabelled(version, [row[0] for row in rows])
+        rows = [row for row in rows if row[0] in pending]
+        store_encoded_labels(rows)
         db.session.commit()
         return rows
 
