@@ -303,3 +303,36 @@ def test_a_failure_in_the_responses_csv_process_leaves_no_report_and_no_run(runn
     assert "no space left on device" in result.output
     assert not out.exists() or sorted(p.name for p in out.iterdir()) == []
     assert db.session.scalar(sa.select(sa.func.count(AnalysisRun.id))) == 0
+
+
+def test_labels_in_force_are_updated_in_the_date_indexs_order(make_survey, make_response):
+    # speed (#20): sentiment and theme are columns of ix_responses_survey_created, so a batch's
+    # updates go in (survey, created_at) order, one pass over that index; the result is the same
+    import datetime as dt
+
+    from analysis.labeller import CommentLabels
+    from survey.labels import encode_label_rows, label_rows, store_encoded_labels
+
+    survey, responses = add_answers(make_survey, make_response, NPS_ANSWERS[:6])
+    start = dt.datetime(2026, 1, 1)
+    for response, days in zip(responses, (5, 1, 4, 0, 3, 2)):
+        response.created_at = start + dt.timedelta(days=days)
+    db.session.commit()
+    order = {r.id: (r.survey_id, r.created_at) for r in responses}
+    labels = CommentLabels("negative", 0.9, {}, "care", 0.8, {}, [])
+    rows = encode_label_rows(label_rows("m-order", [(r.id, labels) for r in responses]))
+    updated: list[int] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("UPDATE responses"):
+            updated.extend(p[-1] for p in parameters)
+
+    sa.event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        store_encoded_labels(rows, order.get)
+        db.session.commit()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", seen)
+    assert updated == sorted((r.id for r in responses), key=order.get)
+    assert updated != [r.id for r in responses]
+    assert set(labels_in_force().values()) == {("negative", "care", "m-order")}
