@@ -154,10 +154,11 @@ def store_encoded_labels(rows: list[tuple], index_order: Callable[[int], Any] | 
     in_force = [row for row in rows if row[0] not in corrected]
     if index_order is not None:
         in_force.sort(key=lambda row: index_order(row[0]))
-    connection.exec_driver_sql(
-        f"UPDATE {responses.name} SET sentiment = {mark}, theme = {mark}, label_version = {mark}, "
-        f"updated_at = {mark} WHERE id = {mark}",
-        [(row[2], row[5], row[1], now, row[0]) for row in in_force])
+    if in_force:  # (an empty executemany would run the statement once, without parameters)
+        connection.exec_driver_sql(
+            f"UPDATE {responses.name} SET sentiment = {mark}, theme = {mark}, label_version = {mark}, "
+            f"updated_at = {mark} WHERE id = {mark}",
+            [(row[2], row[5], row[1], now, row[0]) for row in in_force])
     for row in rows:
         fields = corrected.get(row[0])
         if fields:  # rare: an analyst corrected one of the two labels before this model saw the comment
