@@ -191,11 +191,12 @@ def test_ten_thousandths_round_as_python_rounds(tiny_model):
 def test_labels_stored_through_the_driver_are_what_the_orm_stores(make_survey, make_response):
     # speed (#20): label rows go to the driver as tuples with their JSON already text; the stored
     # values must be those SQLAlchemy's JSON type and the ORM store (SQLite and PostgreSQL)
-    from survey.labels import label_rows, store_label_rows
     from analysis.labeller import ClauseLabels, CommentLabels
+    from survey.labels import label_rows, store_label_rows
 
     survey, responses = add_answers(make_survey, make_response, NPS_ANSWERS[:2])
-    clause = ClauseLabels("Caf\u00e9 \"late\" \\ \U0001F620", "negative", {"negative": 0.70001, "neutral": 0.2, "positive": 0.1},
+    clause = ClauseLabels("Caf\u00e9 \"late\" \\ \U0001F620", "negative",
+                          {"negative": 0.70001, "neutral": 0.2, "positive": 0.1},
                           "service", {"service": 0.5, "care": 0.25, "other": 0.25})
     labels = CommentLabels("negative", 0.7, {"negative": 0.7, "neutral": 0.2, "positive": 0.1}, "service", 0.5,
                            {"service": 0.5, "care": 0.25, "other": 0.25}, [clause, clause])
