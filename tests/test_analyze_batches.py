@@ -137,27 +137,79 @@ def test_a_crash_while_writing_the_report_leaves_no_report_file(runner, make_sur
 
 @pytest.mark.parametrize("weight", [0.0, 0.25, 1.0])
 def test_label_rows_from_the_models_arrays_equal_the_rows_from_its_labels(tiny_model, weight):
-    # speed (#20, #21): a batch's rows are built straight from the model's arrays; they must be
-    # the rows label_rows makes from the labeller's CommentLabels with the score bands folded in
-    import json
-
+    # speed (#20, #21): a batch's rows are built and encoded straight from the model's arrays; they must
+    # be the rows label_rows makes from the labeller's CommentLabels with the score bands folded in,
+    # JSON text byte for byte, and the clause records the pain points read from those rows
     from analysis.labeller import Labeller
     from analysis.score_band import with_score_bands
+    from survey.insights.labelled_clauses import negativity
     from survey.insights.workers import label_batch
-    from survey.labels import label_rows
+    from survey.labels import encode_label_rows, label_rows
 
     folder, version = tiny_model
     labeller = Labeller.load([folder], version)
     texts = [comment for _, comment in NPS_ANSWERS if comment] + [
-        "", "   ", "ok", "Great staff. Awful wait; but fixed, took ages, never called back, though polite"]
+        "", "   ", "ok", "Great staff. Awful wait; but fixed, took ages, never called back, though polite",
+        "Caf\u00e9 \"staff\" \\ were rude \U0001F620 and\tslow"]
     bands = [(None, "negative", "neutral", "positive")[i % 4] for i in range(len(texts))]
     ids = list(range(100, 100 + len(texts)))
-    want = label_rows(version, list(zip(ids, with_score_bands(labeller.label(texts), bands, weight))))
-    got = label_batch(labeller, ids, texts, bands, weight)
-    for row in want + got:
-        row.pop("labelled_at")
-    assert got == want
-    assert json.dumps(got) == json.dumps(want)  # same key order inside the stored JSON too
+    rows = label_rows(version, list(zip(ids, with_score_bands(labeller.label(texts), bands, weight))))
+    want = [row[:-1] for row in encode_label_rows(rows)]  # but labelled_at
+    got, records = label_batch(labeller, ids, texts, bands, weight)
+    assert [row[:-1] for row in got] == want
+    assert records == [tuple((c["text"], c["sentiment"], c["theme"], negativity(c["sentiment_probs"]))
+                             for c in row["clauses"]) for row in rows]
+
+
+def test_ten_thousandths_round_as_python_rounds(tiny_model):
+    # the encoded rows round probabilities by table: each must be Python's round(p, 4), halves included
+    import numpy as np
+
+    from analysis.labeller import Labeller
+    from survey.insights.encoded_labels import encoded_batch, ten_thousandths
+    from survey.labels import encode_label_rows, label_rows_from_probs
+
+    rng = np.random.default_rng(20)
+    near_halves = (np.arange(0, 10_000) + 0.5) / 10_000  # the decimals where rounding turns
+    probs = np.concatenate([rng.random(30_000), near_halves, np.nextafter(near_halves, 0),
+                            np.nextafter(near_halves, 1), [0.0, 1.0, 5e-5, 0.99995, 1e-300, 0.5]]).reshape(-1, 3)
+    steps = ten_thousandths(probs)
+    assert steps.tolist() == [[round(round(p, 4) * 10_000) for p in row] for row in probs.tolist()]
+    assert ten_thousandths(np.array([[0.5, 0.5, 1.5]])) is None
+    assert ten_thousandths(np.array([[0.5, np.nan, 0.5]])) is None
+    # and a batch holding a probability the table lacks is encoded the slow way, to the same text
+    folder, version = tiny_model
+    texts = ["slow and rude", "fine"]
+    sentiment, theme, clauses = Labeller.load([folder], version).comment_probs(texts, keep_clauses=True)
+    sentiment[1] = [1.5, -0.25, -0.25]
+    rows, _ = encoded_batch(version, [1, 2], sentiment, theme, clauses)
+    want = encode_label_rows(label_rows_from_probs(version, [1, 2], sentiment, theme, clauses))
+    assert [row[:-1] for row in rows] == [row[:-1] for row in want]
+    assert '"negative": 1.5' in rows[1][4]
+
+
+def test_labels_stored_through_the_driver_are_what_the_orm_stores(make_survey, make_response):
+    # speed (#20): label rows go to the driver as tuples with their JSON already text; the stored
+    # values must be those SQLAlchemy's JSON type and the ORM store (SQLite and PostgreSQL)
+    from analysis.labeller import ClauseLabels, CommentLabels
+    from survey.labels import label_rows, store_label_rows
+
+    survey, responses = add_answers(make_survey, make_response, NPS_ANSWERS[:2])
+    clause = ClauseLabels("Caf\u00e9 \"late\" \\ \U0001F620", "negative",
+                          {"negative": 0.70001, "neutral": 0.2, "positive": 0.1},
+                          "service", {"service": 0.5, "care": 0.25, "other": 0.25})
+    labels = CommentLabels("negative", 0.7, {"negative": 0.7, "neutral": 0.2, "positive": 0.1}, "service", 0.5,
+                           {"service": 0.5, "care": 0.25, "other": 0.25}, [clause, clause])
+    row = label_rows("m-driver", [(responses[0].id, labels)])[0]
+    store_label_rows([row])
+    db.session.add(ResponseLabel(**{**row, "response_id": responses[1].id}))
+    db.session.commit()
+    text = sa.select(*(sa.cast(getattr(ResponseLabel, c), sa.Text) for c in ("sentiment_probs", "theme_probs",
+                                                                             "clauses")),
+                     ResponseLabel.sentiment_proba, ResponseLabel.labelled_at)
+    driver, orm = (db.session.execute(text.where(ResponseLabel.response_id == r.id)).one() for r in responses)
+    assert driver == orm
+    assert db.session.get(Response, responses[0].id).sentiment == "negative"
 
 
 def test_the_background_spool_gives_back_every_text_in_order(monkeypatch):
@@ -252,3 +304,36 @@ def test_a_failure_in_the_responses_csv_process_leaves_no_report_and_no_run(runn
     assert "no space left on device" in result.output
     assert not out.exists() or sorted(p.name for p in out.iterdir()) == []
     assert db.session.scalar(sa.select(sa.func.count(AnalysisRun.id))) == 0
+
+
+def test_labels_in_force_are_updated_in_the_date_indexs_order(make_survey, make_response):
+    # speed (#20): sentiment and theme are columns of ix_responses_survey_created, so a batch's
+    # updates go in (survey, created_at) order, one pass over that index; the result is the same
+    import datetime as dt
+
+    from analysis.labeller import CommentLabels
+    from survey.labels import encode_label_rows, label_rows, store_encoded_labels
+
+    survey, responses = add_answers(make_survey, make_response, NPS_ANSWERS[:6])
+    start = dt.datetime(2026, 1, 1)
+    for response, days in zip(responses, (5, 1, 4, 0, 3, 2)):
+        response.created_at = start + dt.timedelta(days=days)
+    db.session.commit()
+    order = {r.id: (r.survey_id, r.created_at) for r in responses}
+    labels = CommentLabels("negative", 0.9, {}, "care", 0.8, {}, [])
+    rows = encode_label_rows(label_rows("m-order", [(r.id, labels) for r in responses]))
+    updated: list[int] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("UPDATE responses"):
+            updated.extend(p[-1] for p in parameters)
+
+    sa.event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        store_encoded_labels(rows, order.get)
+        db.session.commit()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", seen)
+    assert updated == sorted((r.id for r in responses), key=order.get)
+    assert updated != [r.id for r in responses]
+    assert set(labels_in_force().values()) == {("negative", "care", "m-order")}

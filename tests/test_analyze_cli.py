@@ -243,14 +243,14 @@ def test_interrupted_batch_from_another_run_is_not_labelled_twice(runner, make_s
     """Two runs at once: a batch the other run stored meanwhile is skipped, not an error."""
     from analysis.labeller import CommentLabels
     from survey.insights.service import _store_rows
-    from survey.labels import label_rows
+    from survey.labels import encode_label_rows, label_rows
 
     survey, responses = add_answers(make_survey, make_response, NPS_ANSWERS[:3])
     item = lambda r: (r.id, CommentLabels("negative", 0.9, {"negative": 0.9, "neutral": 0.05, "positive": 0.05},  # noqa
                                           "service", 0.8, {"service": 0.8, "care": 0.1, "other": 0.1}, []))
-    store = lambda batch: _store_rows(analysis_app, label_rows(analysis_app, batch))  # noqa: E731
+    store = lambda batch: _store_rows(analysis_app, encode_label_rows(label_rows(analysis_app, batch)))  # noqa: E731
     assert len(store([item(responses[0])])) == 1
-    assert [row["response_id"] for row in store([item(r) for r in responses])] == [r.id for r in responses[1:]]
+    assert [row[0] for row in store([item(r) for r in responses])] == [r.id for r in responses[1:]]
     assert db.session.scalar(sa.select(sa.func.count(ResponseLabel.id))) == 3
 
 

@@ -38,17 +38,17 @@ class LabelledClauses:
         self._blocks: dict[int, list[tuple[int, int]]] = defaultdict(list)  # survey id -> (offset, length)
 
     @staticmethod
-    def pack(label_rows: list[Mapping], answers: list[tuple[int, int | None]]) -> list[tuple[int, int, bytes]]:
+    def pack(response_ids: list[int], clauses: list[tuple[tuple[str, str, str, float], ...]],
+             answers: list[tuple[int, int | None]]) -> list[tuple[int, int, bytes]]:
         """A batch's clause records, per survey: ``(survey id, how many, compressed records)``.
 
-        ``answers`` are each row's ``(survey id, score)``. Runs where the batch was labelled
-        (a labelling child), so the storing process only appends bytes.
+        ``clauses`` are each comment's ``(text, sentiment, theme, negativity)``, ``answers`` its
+        ``(survey id, score)``. Runs where the batch was labelled (a labelling child), so the
+        storing process only appends bytes.
         """
         by_survey: dict[int, list[ClauseRecord]] = defaultdict(list)
-        for row, (survey_id, score) in zip(label_rows, answers):
-            by_survey[survey_id].append((row["response_id"], score, tuple(
-                (clause["text"], clause["sentiment"], clause["theme"], negativity(clause["sentiment_probs"]))
-                for clause in row["clauses"])))
+        for response_id, records, (survey_id, score) in zip(response_ids, clauses, answers):
+            by_survey[survey_id].append((response_id, score, records))
         return [(survey_id, len(records), zlib.compress(pickle.dumps(records, pickle.HIGHEST_PROTOCOL), 1))
                 for survey_id, records in by_survey.items()]
 

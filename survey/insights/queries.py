@@ -239,10 +239,12 @@ def response_rows(survey_ids: list[int], since: dt.datetime | None, version: str
 
 
 def pending_labelling(version: str, survey_id: int | None, since: dt.datetime | None) -> sa.Select:
-    """``(id, comment, score, kind, survey_id)`` of the comments in scope that ``version`` has not labelled, by id."""
+    """``(id, comment, score, kind, survey_id, created_at)`` of the comments in scope that ``version`` has not
+    labelled, by id."""
     done = sa.select(ResponseLabel.id).where(ResponseLabel.response_id == Response.id,
                                              ResponseLabel.model_version == version)
-    query = (sa.select(Response.id, Response.comment, Response.score, Survey.kind, Response.survey_id)
+    query = (sa.select(Response.id, Response.comment, Response.score, Survey.kind, Response.survey_id,
+                       Response.created_at)
              .join(Survey, Survey.id == Response.survey_id)
              .where(Response.comment.is_not(None), ~sa.exists(done)))
     if survey_id is not None:

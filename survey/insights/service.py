@@ -34,7 +34,7 @@ from survey.insights.phases import PhaseLog, no_phase
 from survey.insights.response_lines import response_lines
 from survey.insights.workers import ChildFailed
 from survey.kinds import KINDS
-from survey.labels import corrections_for_training, store_label_rows
+from survey.labels import corrections_for_training, store_encoded_labels
 from survey.models import (AnalysisRun, PainPointRecord, Response, ResponseLabel, Survey, pain_point_responses,
                            utcnow)
 
@@ -194,7 +194,7 @@ def label_new_comments(labeller: "Labeller", survey_id: int | None, since: dt.da
     pending = queries.pending_labelling(labeller.version, survey_id, since)
     total = db.session.scalar(sa.select(sa.func.count()).select_from(pending.subquery()))
     done, last_id = 0, 0
-    in_flight: deque = deque()  # (size, future label rows and packed clauses), oldest first
+    in_flight: deque = deque()  # (index order, future label rows and packed clauses), oldest first
     if kept is not None:
         kept.before_id = db.session.scalar(sa.select(sa.func.max(ResponseLabel.id)))
     with progress(total, "Labelling comments") as bar, labelling(labeller, workers) as label:
@@ -206,37 +206,39 @@ def label_new_comments(labeller: "Labeller", survey_id: int | None, since: dt.da
             if rows:
                 bands = [None if row.score is None else KINDS[row.kind].band(row.score) for row in rows]
                 answers = [(row.survey_id, row.score) for row in rows] if kept is not None else None
-                in_flight.append((len(rows), label([row.id for row in rows], [row.comment for row in rows], bands,
-                                                   weight, answers)))
+                # the labels in force are stored in the date index's order (see store_encoded_labels)
+                index_order = {row.id: (row.survey_id, row.created_at) for row in rows}
+                in_flight.append((index_order, label([row.id for row in rows], [row.comment for row in rows], bands,
+                                                     weight, answers)))
             if not in_flight:
                 break
             if rows and len(in_flight) <= workers:
                 continue  # keep every worker busy before waiting for the oldest batch
-            size, labelled = in_flight.popleft()
+            index_order, labelled = in_flight.popleft()
             label_rows, packed = labelled.result()
-            stored = _store_rows(labeller.version, label_rows)
+            stored = _store_rows(labeller.version, label_rows, index_order.get)
             if kept is not None:
                 if len(stored) == len(label_rows):
                     kept.add(packed)
                 else:  # another run stored part of the batch: read the scope's clauses from the database
                     kept.whole = False
             done += len(stored)
-            bar.update(size)
+            bar.update(len(index_order))
     return done
 
 
-def _store_rows(version: str, rows: list[dict]) -> list[dict]:
-    """Store and commit a batch; if another run stored some of it meanwhile (or answers were deleted), the rest.
-    The rows stored."""
+def _store_rows(version: str, rows: list[tuple], index_order: Callable | None = None) -> list[tuple]:
+    """Store and commit a batch of encoded label rows (:func:`survey.labels.encode_label_rows`); if another
+    run stored some of it meanwhile (or answers were deleted), the rest. The rows stored."""
     try:
-        store_label_rows(rows)
+        store_encoded_labels(rows, index_order)
         db.session.commit()
         return rows
     except sa.exc.IntegrityError:
         db.session.rollback()
-        pending = queries.still_unlabelled(version, [row["response_id"] for row in rows])
-        rows = [row for row in rows if row["response_id"] in pending]
-        store_label_rows(rows)
+        pending = queries.still_unlabelled(version, [row[0] for row in rows])
+        rows = [row for row in rows if row[0] in pending]
+        store_encoded_labels(rows, index_order)
         db.session.commit()
         return rows
 

@@ -31,38 +31,40 @@ T = TypeVar("T")
 #: The labeller children use: set before they are forked, so each inherits it.
 _labeller: "Labeller | None" = None
 
-#: ``label(ids, texts, bands, weight, answers)``: a future of the batch's ``response_labels`` rows and,
-#: given ``answers`` (each comment's survey id and score), its clauses packed for the pain points
+#: ``label(ids, texts, bands, weight, answers)``: a future of the batch's ``response_labels`` rows, encoded
+#: for the driver (:func:`survey.labels.encode_label_rows`), and, given ``answers`` (each comment's survey
+#: id and score), its clauses packed for the pain points
 #: (:meth:`survey.insights.labelled_clauses.LabelledClauses.pack`; None without).
 LabelBatch = Callable[[list[int], list[str], list[str | None], float, "list[tuple[int, int | None]] | None"],
-                      "Future[tuple[list[dict], list | None]]"]
+                      "Future[tuple[list[tuple], list | None]]"]
 
 
 def label_batch(labeller: "Labeller", ids: list[int], texts: list[str], bands: list[str | None],
-                weight: float) -> list[dict]:
-    """One batch's label rows (:func:`survey.labels.label_rows`), the score band tipping close calls
-    of comment sentiment; built where the model ran, so the storing process only stores.
+                weight: float) -> tuple[list[tuple], list[tuple]]:
+    """One batch's label rows, encoded for storing, and each comment's clause records, the score band
+    tipping close calls of comment sentiment; built where the model ran, so the storing process only stores.
 
-    The rows come straight from the model's arrays (:func:`survey.labels.label_rows_from_probs`),
-    equal to ``label_rows(version, zip(ids, with_score_bands(labeller.label(texts), bands, weight)))``.
+    The rows come straight from the model's arrays (:func:`survey.insights.encoded_labels.encoded_batch`),
+    equal to ``encode_label_rows(label_rows(version, zip(ids, with_score_bands(labeller.label(texts), bands,
+    weight))))``.
     """
     from analysis.score_band import combine
-    from survey.labels import label_rows_from_probs
+    from survey.insights.encoded_labels import encoded_batch
 
     if not texts:
-        return []
+        return [], []
     sentiment, theme, clauses = labeller.comment_probs(texts, keep_clauses=True)
-    return label_rows_from_probs(labeller.version, ids, combine(sentiment, bands, weight), theme, clauses)
+    return encoded_batch(labeller.version, ids, combine(sentiment, bands, weight), theme, clauses)
 
 
-def _label_and_pack(labeller: "Labeller", ids, texts, bands, weight, answers) -> tuple[list[dict], list | None]:
+def _label_and_pack(labeller: "Labeller", ids, texts, bands, weight, answers) -> tuple[list[tuple], list | None]:
     from survey.insights.labelled_clauses import LabelledClauses
 
-    rows = label_batch(labeller, ids, texts, bands, weight)
-    return rows, None if answers is None else LabelledClauses.pack(rows, answers)
+    rows, clauses = label_batch(labeller, ids, texts, bands, weight)
+    return rows, None if answers is None else LabelledClauses.pack(ids, clauses, answers)
 
 
-def _label_in_child(ids, texts, bands, weight, answers) -> tuple[list[dict], list | None]:
+def _label_in_child(ids, texts, bands, weight, answers) -> tuple[list[tuple], list | None]:
     return _label_and_pack(_labeller, ids, texts, bands, weight, answers)
 
 
