@@ -141,6 +141,13 @@ def bootstrap_margin(gold, model_pred, vader_pred, n_boot: int = 2000, seed: int
     return round(float(low), 4), round(float(high), 4)
 
 
+def _count(text: str) -> int:
+    """``--dev-tweets``: a whole number, 0 or more."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of tweets (0 or more)")
+    return int(text)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", default=str(REPO / "models"))
@@ -152,7 +159,7 @@ def main(argv=None) -> int:
                         help="with --half test: why the test half is looked at (goes in the log)")
     parser.add_argument("--out", default=None,
                         help="JSON output (default benchmarks/results/accuracy-<half>.json)")
-    parser.add_argument("--dev-tweets", type=int, default=0,
+    parser.add_argument("--dev-tweets", type=_count, default=0,
                         help="also sentiment on this many other tweets of airline_tweets_dev.csv "
                              "(seeded draw, the 250 labelled tweets left out), beside VADER")
     parser.add_argument("--airline-cv", action="store_true",

@@ -89,6 +89,17 @@ def draws(mode: str, tuning: list[dict], test: list[dict], n: int, rng) -> tuple
     return own, [test[i] for i in order_te[extra:]]
 
 
+def _scale(text: str) -> float:
+    """``--augment-scale``: a number above 0 (0 would drop the own-domain copy)."""
+    try:
+        scale = float(text)
+    except ValueError:
+        scale = float("nan")
+    if not scale > 0 or scale == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number above 0")
+    return scale
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=("tuning", "tuning-folds", "test", "all"), default="tuning")
@@ -101,7 +112,7 @@ def main(argv=None) -> int:
                         help="own labels as weighted rows (default), as a second domain "
                              "by feature augmentation (Daume 2007), or either, chosen by "
                              "cross-validation on the own rows")
-    parser.add_argument("--augment-scale", type=float, default=1.0,
+    parser.add_argument("--augment-scale", type=_scale, default=1.0,
                         help="with --method augment: scale of the own-domain copy")
     parser.add_argument("--model-dir", default=str(REPO / "models"))
     parser.add_argument("--sets", nargs="+", default=list(LABELLED_SETS))

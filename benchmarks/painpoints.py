@@ -253,6 +253,17 @@ def stability(domain: Domain, model, seed: int = 7, labelled=None, grown=None) -
             "mean": round(sum(jaccards) / len(jaccards), 3) if jaccards else 0.0}
 
 
+def seed_list(text: str) -> list[int]:
+    """``--draws``: comma-separated whole numbers ("1,2,3,7"), at least one."""
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of whole numbers") from None
+    if not seeds:
+        raise argparse.ArgumentTypeError("give at least one draw, e.g. 1,2,3,7")
+    return seeds
+
+
 def stability_draws(domain: Domain, model, seeds: list[int], labelled, grown) -> dict:
     """:func:`stability` over several draws (one draw is noisy on a few hundred complaints)."""
     draws = [stability(domain, model, seed, labelled, grown) for seed in seeds]
@@ -322,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--domain", choices=("air", "nps", "both"), default="both")
     parser.add_argument("--half", choices=("tuning", "test", "full"), default="tuning")
     parser.add_argument("--stability", action="store_true", help="also measure stability (+10%% comments)")
-    parser.add_argument("--draws", default="7",
+    parser.add_argument("--draws", type=seed_list, default=[7],
                         help="stability draws (random seeds, comma-separated; e.g. 1,2,3,7), with --stability")
     parser.add_argument("--errors", action="store_true",
                         help="print where each reason's comments went (errors grouped by kind)")
@@ -352,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         measures = score(domain, result)
         measures["grouping_seconds"] = round(seconds, 2)
         if args.stability:
-            seeds = [int(s) for s in args.draws.split(",") if s.strip()]
+            seeds = args.draws
             draws = stability_draws(domain, model, seeds, labelled, result)
             measures["stability"] = draws["draws"][0] if len(seeds) == 1 else draws
         if args.errors:

@@ -66,3 +66,21 @@ def test_stability_over_several_draws_reuses_the_labels_and_reports_each_draw():
     assert result["mean_of_minima"] == round(sum(d["min"] for d in result["draws"]) / 2, 3)
     # Three clear complaints: each draw finds them again.
     assert result["min"] >= 0.8
+
+
+def test_benchmark_options_refuse_malformed_values_with_a_message(capsys):
+    import pytest
+
+    from benchmarks import accuracy, learning_curve, painpoints
+
+    for main, argv, message in (
+        (painpoints.main, ["--stability", "--draws", "1,x"], "not a comma-separated list of whole numbers"),
+        (painpoints.main, ["--draws", ","], "give at least one draw"),
+        (accuracy.main, ["--dev-tweets", "-5"], "not a whole number of tweets"),
+        (learning_curve.main, ["--augment-scale", "0"], "not a number above 0"),
+        (learning_curve.main, ["--augment-scale", "nan"], "not a number above 0"),
+    ):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 2
+        assert message in capsys.readouterr().err
