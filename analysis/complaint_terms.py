@@ -18,7 +18,6 @@ Pure and deterministic; no Flask.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -38,14 +37,6 @@ CHUNK = 50_000
 STRONG_VALENCE = 2.05
 #: Largest vocabulary kept (most frequent features of the negative clauses).
 MAX_FEATURES = 50_000
-#: Surveys with at most this many negative clauses are also counted in :data:`SUBSAMPLES` subsamples, for
-#: stability selection of the seed words (:func:`analysis.painpoint_groups.anchors_of`): on a few hundred
-#: complaints which words pass the bar shifts when 10% more comments come in. Bigger surveys are counted
-#: once, as before: their counts are steady and the pass over them is most of the grouping's work.
-MAX_SUBSAMPLED_CLAUSES = 10_000
-#: How many subsamples, and the share of the clauses each holds.
-SUBSAMPLES = 20
-SUBSAMPLE_SHARE = 0.8
 
 # Words that carry no complaint on their own. Negations, "back", "again",
 # "still", "call" and the like are deliberately *not* here. "company" is what
@@ -226,26 +217,6 @@ class TermWeights:
     delta: np.ndarray         # the log-odds ratio itself (effect size)
     has_background: bool
     context: object = None    # what ``context_of`` built, fed every clause's features
-    # The same per subsample (:data:`SUBSAMPLES` rows each; None on big surveys): features said, z, log-odds.
-    draw_rows: np.ndarray | None = None  # which negative clauses each subsample holds (subsamples x clauses)
-    draw_df: np.ndarray | None = None
-    draw_z: np.ndarray | None = None
-    draw_delta: np.ndarray | None = None
-
-
-def subsample_masks(keys: Sequence[str], draws: int = SUBSAMPLES, share: float | None = None) -> np.ndarray:
-    """Which of ``keys`` each of ``draws`` subsamples holds (draws x keys, 0/1).
-
-    Decided by a hash of the key alone, not by a random draw over positions: the same clause is in the
-    same subsamples whatever else the survey holds, so a survey grown by 10% has the same subsamples
-    grown by 10%, and the result does not depend on the order of the comments.
-    """
-    out = np.zeros((draws, len(keys)), dtype=np.float32)
-    bar = (SUBSAMPLE_SHARE if share is None else share) * 65536
-    for i, key in enumerate(keys):
-        digest = hashlib.blake2b(key.encode("utf-8"), digest_size=2 * draws, person=b"rapport-seeds").digest()
-        out[:, i] = np.frombuffer(digest, dtype="<u2") < bar
-    return out
 
 
 def weigh(negative_words: Sequence[Sequence[str]], background_texts: Iterable[str], *,
@@ -276,13 +247,6 @@ def weigh(negative_words: Sequence[Sequence[str]], background_texts: Iterable[st
     vocabulary = vectorizer.get_feature_names_out()
     y_neg = np.asarray(matrix.sum(axis=0)).ravel().astype(np.float64)
     n_neg = matrix.shape[0]
-    draws = SUBSAMPLES if n_neg <= MAX_SUBSAMPLED_CLAUSES else 0
-    if draws:
-        neg_masks = subsample_masks([" ".join(w) for w in negative_words], draws)
-        draw_y_neg = np.asarray(matrix.T @ neg_masks.T, dtype=np.float64).T
-        draw_n_neg = neg_masks.sum(axis=1, keepdims=True).astype(np.float64)
-        draw_y_bg = np.zeros_like(draw_y_neg)
-        draw_n_bg = np.zeros_like(draw_n_neg)
     context = None if context_of is None else context_of(vocabulary, y_neg)
     if context is not None:
         for start in range(0, n_neg, CHUNK):
@@ -290,26 +254,14 @@ def weigh(negative_words: Sequence[Sequence[str]], background_texts: Iterable[st
     y_bg = np.zeros_like(y_neg)
     n_bg = 0
 
-    keys: list[str] = []
-
     def count(chunk):
-        nonlocal draw_y_bg, draw_n_bg
         if context is not None:
             context.add_units(chunk)
-        counted = vectorizer.transform(chunk)
-        if draws:
-            masks = subsample_masks(keys, draws)
-            draw_y_bg += np.asarray(counted.T @ masks.T, dtype=np.float64).T
-            draw_n_bg += masks.sum(axis=1, keepdims=True)
-            keys.clear()
-        return np.asarray(counted.sum(axis=0)).ravel()
+        return np.asarray(vectorizer.transform(chunk).sum(axis=0)).ravel()
 
     chunk: list[list[str]] = []
     for text in background_texts:
-        words = tokens(text)
-        chunk.append(analyse(words))
-        if draws:
-            keys.append(" ".join(words))
+        chunk.append(analyse(tokens(text)))
         if len(chunk) == CHUNK:
             y_bg += count(chunk)
             n_bg += len(chunk)
@@ -322,13 +274,7 @@ def weigh(negative_words: Sequence[Sequence[str]], background_texts: Iterable[st
         return TermWeights(matrix, vocabulary, np.sqrt(y_neg), np.full_like(y_neg, np.inf), has_background=False,
                            context=context)
     delta, z = log_odds(y_neg, n_neg, y_bg, n_bg)
-    weights = TermWeights(matrix, vocabulary, z, delta, has_background=True, context=context)
-    if draws:
-        weights.draw_rows, weights.draw_df = neg_masks, draw_y_neg
-        with np.errstate(divide="ignore", invalid="ignore"):  # a feature no clause of a subsample says
-            weights.draw_delta, weights.draw_z = (np.nan_to_num(a, nan=0.0, neginf=0.0, posinf=0.0)
-                                                  for a in log_odds(draw_y_neg, draw_n_neg, draw_y_bg, draw_n_bg))
-    return weights
+    return TermWeights(matrix, vocabulary, z, delta, has_background=True, context=context)
 
 
 def log_odds(y_a: np.ndarray, n_a: int, y_b: np.ndarray, n_b: int, prior: float = PRIOR_CLAUSES):
@@ -339,7 +285,7 @@ def log_odds(y_a: np.ndarray, n_a: int, y_b: np.ndarray, n_b: int, prior: float 
     The prior adds ``prior`` pseudo-clauses split by the feature's rate over
     A and B together (Monroe et al. 2008, eq. 16, 18-20 on presence counts).
     """
-    rate = (y_a + y_b) / (np.asarray(n_a, dtype=np.float64) + n_b)  # n_a, n_b: numbers or one per row
+    rate = (y_a + y_b) / float(n_a + n_b)
     alpha = prior * rate
     rest = prior * (1.0 - rate)
     odds_a = np.log(y_a + alpha) - np.log(np.maximum(n_a - y_a, 0) + rest)

@@ -20,17 +20,10 @@ Z_ANCHOR = 1.5
 #: ... and whose odds of being said are at least this many times higher in complaints
 #: (log-odds ratio): a word everyone uses ("flight" to an airline) is sure but not specific.
 MIN_ODDS_RATIO = 2.0
-#: On a survey counted in subsamples (:data:`analysis.complaint_terms.MAX_SUBSAMPLED_CLAUSES`), a feature
-#: seeds when it passes the bars in at least this share of them (stability selection, Meinshausen &
-#: Bühlmann 2010), not when it passes them once on the whole: a word at the bar flips in and out as
-#: comments are added, a word that passes in most subsamples does not.
-SEED_STABILITY = 0.6
 #: Most anchors grouped (the surest first): bounds the anchor-by-anchor step.
 MAX_ANCHORS = 300
 #: Anchors closer than this (1 - similarity) form one group (average linkage).
 ANCHOR_DISTANCE = 0.8
-#: With subsamples, anchors grouped together in at least this share of them are one group.
-CONSENSUS_SHARE = 0.45
 #: Groups whose centroids are at least this similar (cosine) are one pain point ...
 MERGE_SIMILARITY = 0.7
 #: ... and so are groups sharing at least this share of the smaller one's answers.
@@ -81,29 +74,18 @@ class WeightedRows:
 
 
 def anchors_of(weights: terms.TermWeights, z: np.ndarray, min_count: int) -> list[int]:
-    """The seed features, surest first: sure enough, specific enough, said enough, and saying what.
-
-    ``z`` is :func:`usable`'s (zero for names). With subsample counts (small surveys) the bars are
-    applied in each subsample and a feature seeds when it passes in :data:`SEED_STABILITY` of them.
-    """
+    df = np.asarray(weights.matrix.sum(axis=0)).ravel()
     floor = Z_ANCHOR if weights.has_background else 0.0
-
-    def passes(z_, delta, df):
-        return (z_ >= floor) & (z_ > 0) & (delta >= math.log(MIN_ODDS_RATIO)) & (df >= max(2, min_count))
-
-    if weights.draw_z is not None:
-        sure = (z > 0) & (passes(weights.draw_z, weights.draw_delta, weights.draw_df).mean(axis=0) >= SEED_STABILITY)
-    else:
-        sure = passes(z, weights.delta, np.asarray(weights.matrix.sum(axis=0)).ravel())
     order = np.lexsort((weights.vocabulary, -z))
-    chosen = [int(j) for j in order if sure[j]
+    chosen = [int(j) for j in order
+              if z[j] >= floor and z[j] > 0 and weights.delta[j] >= math.log(MIN_ODDS_RATIO)
+              and df[j] >= max(2, min_count)
               and not terms.is_sentiment_only(weights.vocabulary[j])
               and not terms.is_duration_only(weights.vocabulary[j])]
     return chosen[:MAX_ANCHORS]
 
 
-def anchor_groups(present, matrix, word_similarity: np.ndarray | None = None, draws: np.ndarray | None = None
-                  ) -> list[list[int]]:
+def anchor_groups(present, matrix, word_similarity: np.ndarray | None = None) -> list[list[int]]:
     """Anchor columns grouped by average linkage on max(context cosine, member Jaccard, word similarity).
 
     An anchor's context is the positive pointwise mutual information of the
@@ -112,36 +94,14 @@ def anchor_groups(present, matrix, word_similarity: np.ndarray | None = None, dr
     is how alike the anchors mean whatever this run's data says: shipped
     pretrained vectors know that "bag" and "luggage" are one complaint even
     when a small survey says them in too few clauses to show it.
-
-    ``draws`` (subsamples x clauses, 0/1; small surveys only) makes the grouping a consensus
-    (Monti et al. 2003): the anchors are grouped in each subsample, and two anchors are together
-    as often as the subsamples put them together; those together in at least
-    :data:`CONSENSUS_SHARE` of them (average linkage) are one group. On a few hundred complaints
-    one linkage is fickle, "still waiting" joining "faster broadband" or not as 10% more comments
-    come in; how often they join moves little.
     """
+    from scipy import sparse
+    from sklearn.cluster import AgglomerativeClustering
+    from sklearn.preprocessing import normalize
+
     k = present.shape[1]
     if k == 1:
         return [[0]]
-    if draws is None:
-        labels = _linkage(_anchor_distance(present, matrix, word_similarity), ANCHOR_DISTANCE)
-    else:
-        together = np.zeros((k, k))
-        for mask in draws:
-            rows = np.flatnonzero(mask)
-            labels = _linkage(_anchor_distance(present[rows], matrix[rows], word_similarity), ANCHOR_DISTANCE)
-            together += labels[:, None] == labels[None, :]
-        labels = _linkage(1.0 - together / len(draws), 1.0 - CONSENSUS_SHARE)
-    members: dict[int, list[int]] = defaultdict(list)
-    for column, label in enumerate(labels):
-        members[int(label)].append(column)
-    return sorted(members.values(), key=min)
-
-
-def _anchor_distance(present, matrix, word_similarity) -> np.ndarray:
-    from scipy import sparse
-    from sklearn.preprocessing import normalize
-
     n = matrix.shape[0]
     together_f = (present.T @ matrix).tocoo()
     df_a = np.asarray(present.sum(axis=0)).ravel()
@@ -158,16 +118,14 @@ def _anchor_distance(present, matrix, word_similarity) -> np.ndarray:
     similarity = np.maximum(cosine, shared)
     if word_similarity is not None:
         similarity = np.maximum(similarity, word_similarity)
-    return np.clip(1.0 - similarity, 0.0, 1.0)
-
-
-def _linkage(distance: np.ndarray, threshold: float) -> np.ndarray:
-    from sklearn.cluster import AgglomerativeClustering
-
-    distance = distance.copy()
+    distance = np.clip(1.0 - similarity, 0.0, 1.0)
     np.fill_diagonal(distance, 0.0)
-    return AgglomerativeClustering(n_clusters=None, metric="precomputed", linkage="average",
-                                   distance_threshold=threshold).fit_predict(distance)
+    labels = AgglomerativeClustering(n_clusters=None, metric="precomputed", linkage="average",
+                                     distance_threshold=ANCHOR_DISTANCE).fit_predict(distance)
+    members: dict[int, list[int]] = defaultdict(list)
+    for column, label in enumerate(labels):
+        members[int(label)].append(column)
+    return sorted(members.values(), key=min)
 
 
 def _assign(present, anchor_z: np.ndarray, anchor_groups: list[list[int]]) -> list[list[int]]:

@@ -21,15 +21,12 @@ How:
    :data:`~analysis.painpoint_groups.MIN_ODDS_RATIO` times higher, said
    by enough answers, not a strong sentiment word on its own: "terrible" says
    how, not what; nor a duration alone: "two hours" is said of hold queues,
-   delays and repairs alike) seed the pain points. On a small survey
-   (:data:`~analysis.complaint_terms.MAX_SUBSAMPLED_CLAUSES`) the bars are applied in
-   fixed subsamples and a feature seeds when it passes in most of them (stability selection).
+   delays and repairs alike) seed the pain points.
 3. **Anchor groups.** Anchors said in the same company (cosine of their
    positive-PMI contexts), by the same clauses (member Jaccard) or meaning
    the same by the shipped pretrained word vectors (:mod:`analysis.word_vectors`:
    "bag", "luggage", "baggage") join by average linkage. The work grows with
-   the number of anchors, not comments. On a small survey the anchors are grouped in each
-   subsample and those grouped together in enough of them form one group (consensus clustering).
+   the number of anchors, not comments.
 4. **Members.** A clause joins the group of the surest anchor it says, and any
    group whose anchor it says nearly as surely: a clause (and a comment) may
    carry several pain points. Groups too small to report give their clauses
@@ -230,8 +227,7 @@ def analyse_pain_points(
     if not anchors:
         return nothing
     present = weights.matrix[:, anchors]
-    seeds = anchor_groups(present, weights.matrix, vectors.anchor_similarity(weights.vocabulary, anchors),
-                          draws=weights.draw_rows)
+    seeds = anchor_groups(present, weights.matrix, vectors.anchor_similarity(weights.vocabulary, anchors))
     groups, owns = members(present, z[anchors], seeds, clauses, min_count)
     groups, owns = merge(groups, owns, weighted, clauses)
     cooc = weights.context
