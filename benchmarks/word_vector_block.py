@@ -14,6 +14,8 @@ the classifiers are refit per weight. Never reads the test halves.
 Usage::
 
     nice -n 10 .venv/bin/python benchmarks/word_vector_block.py --weights 0 0.5 1 2
+    # another vector table (analysis.distill_vectors --out DIR --corpus-vocabulary):
+    nice -n 10 .venv/bin/python benchmarks/word_vector_block.py --vectors DIR --weights 1
 """
 
 from __future__ import annotations
@@ -65,6 +67,9 @@ def main(argv=None) -> int:
                              "sample than a 125-row half, crowd labels")
     parser.add_argument("--tasks", nargs="+", default=["sentiment", "theme"],
                         help="the pipelines that get the block (the others keep today's features)")
+    parser.add_argument("--vectors", default=None,
+                        help="a Model2Vec folder to use instead of models/word_vectors "
+                             "(e.g. one made by analysis.distill_vectors --out DIR)")
     parser.add_argument("--model-dir", default=str(REPO / "models"))
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" /
                                              "word_vector_block.json"))
@@ -75,7 +80,12 @@ def main(argv=None) -> int:
 
     import scipy.sparse as sp
 
-    from analysis import model_store
+    from analysis import model_store, word_vectors
+
+    if args.vectors:  # read at first use, so setting it before any lookup swaps the table
+        word_vectors.VECTORS_DIR = Path(args.vectors)
+        if not (word_vectors.VECTORS_DIR / "model.safetensors").is_file():
+            parser.error(f"--vectors {args.vectors}: no model.safetensors there")
     from analysis.corpus import load_corpus
     from analysis.evaluate import evaluate_predictions
     from analysis.features import Tokenizer
@@ -103,7 +113,7 @@ def main(argv=None) -> int:
     print(f"corpus {len(corpus)} rows; C from model {found.version}: {params}", flush=True)
     result = {"model_version": found.version, "dims": args.dims, "negation": args.negation,
               "clusters": args.clusters, "tasks": args.tasks,
-              "norm": args.norm,
+              "norm": args.norm, "vectors": args.vectors or "models/word_vectors",
               "half": "tuning", "runs": {}}
     for w in args.weights:
         t0 = time.perf_counter()
