@@ -24,6 +24,10 @@ Two steps, because Rapport does not depend on torch:
 
        PYTHONPATH=. nice -n 10 .venv/bin/python benchmarks/encoder_ceiling.py score
 
+   On a loaded 2-core machine the full grids take over half an hour;
+   ``--kinds stacked --c-grid 0.3 1 3 --stack-scales 1`` is what MODEL_CARD.md's
+   stacked row used.
+
 Tuning halves only (``benchmarks/splits.py``); the test halves are never read.
 The embeddings (``--cache``, default in the system's temp folder) hold no text.
 """
