@@ -73,6 +73,9 @@ def test_corrections_are_counted_from_the_last_training(labelled, app):
     correct_label(responses[1], "sentiment", "positive", None)
     count, trained_at = operations.corrections_since_training()
     assert count == 2 and trained_at is not None
+    # A label corrected again (a slip fixed) is one correction, as retraining counts it.
+    correct_label(responses[0], "theme", "care", None)
+    assert operations.corrections_since_training()[0] == 2 == len(operations.corrections_for_training())
 
 
 def test_page_shows_queue_count_and_retrain_only_to_admins(labelled, client, app):

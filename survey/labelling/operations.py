@@ -78,12 +78,15 @@ def _trained_at(found) -> dt.datetime | None:
 
 
 def corrections_since_training() -> tuple[int, dt.datetime | None]:
-    """``(corrections made after the model in use was trained, when it was trained)``."""
+    """``(corrections made after the model in use was trained, when it was trained)``.
+
+    A label corrected twice counts once, as training learns only its latest value.
+    """
     trained = _trained_at(model_in_use())
-    query = sa.select(sa.func.count(LabelCorrection.id))
+    labels = sa.select(LabelCorrection.response_id, LabelCorrection.field).distinct()
     if trained is not None:
-        query = query.where(LabelCorrection.created_at > trained)
-    return db.session.scalar(query), trained
+        labels = labels.where(LabelCorrection.created_at > trained)
+    return db.session.scalar(sa.select(sa.func.count()).select_from(labels.subquery())), trained
 
 
 # --------------------------------------------------------------------------- #
