@@ -108,6 +108,24 @@ def test_classify_refuses_non_utf8_and_missing_files(runner, tmp_path):
     assert result.exit_code == 2 and "does not exist" in result.output
 
 
+def test_a_file_that_is_not_utf8_is_refused_with_the_line_by_classify_evaluate_and_train(runner, tmp_path):
+    """train --labels read its header outside the error handling: a traceback; none of the three said where."""
+    src = tmp_path / "latin.csv"
+    src.write_bytes(("text,sentiment\n" + "fine,neutral\n" * 3000 + "caf\xe9 was cold,negative\n").encode("latin-1"))
+    line = "line 3002: not UTF-8 text; save the file as CSV UTF-8 and try again"
+    for args in (["classify", str(src), "--text-col", "text", "--out", str(tmp_path / "o.csv")],
+                 ["evaluate", str(src), "--text-col", "text", "--label-col", "sentiment", "--task", "sentiment"],
+                 ["train", "--labels", str(src)]):
+        result = runner.invoke(args=["analyze", *args])
+        assert result.exit_code == 1 and line in result.output and result.exception.__class__ is SystemExit, \
+            (args[0], result.output, result.exception)
+    assert not (tmp_path / "o.csv").exists()
+    small = tmp_path / "small.csv"
+    small.write_bytes("text,sentiment\ncaf\xe9 was cold,negative\n".encode("latin-1"))
+    result = runner.invoke(args=["analyze", "train", "--labels", str(small)])
+    assert result.exit_code == 1 and "line 2: not UTF-8 text" in result.output, result.output
+
+
 def test_evaluate_prints_the_table_and_writes_json(runner, tmp_path):
     src = write_csv(tmp_path / "gold.csv", ["text", "gold"],
                     [["I was on hold for two hours", "negative"], ["the staff were kind", "Positive"],

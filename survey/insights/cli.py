@@ -163,7 +163,7 @@ def classify_command(file: Path | None, in_path: Path | None, text_col: str, out
     except ColumnNotFound as exc:
         raise click.ClickException(str(exc)) from None
     except UnicodeDecodeError:
-        raise click.ClickException(f"{in_path} is not UTF-8 text; save it as CSV UTF-8 and try again") from None
+        raise _not_utf8(in_path) from None
     except (ValueError, csv.Error) as exc:
         raise click.ClickException(f"{in_path}: {exc}") from None
     click.echo(f"labelled {rows:,} row(s) with model {labeller.version}: {out_path}")
@@ -279,9 +279,23 @@ def _read_csv(path: Path, columns: list[str]):
             for row in reader:
                 yield reader.line_num, row
     except UnicodeDecodeError:
-        raise click.ClickException(f"{path} is not UTF-8 text; save it as CSV UTF-8 and try again") from None
+        raise _not_utf8(path) from None
     except csv.Error as exc:
         raise click.ClickException(f"{path}: {exc}") from None
+
+
+def _not_utf8(path: Path) -> click.ClickException:
+    """The error for a file that is not UTF-8, naming its first line that is not (read again, as bytes)."""
+    line = None
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                line = number
+                break
+    where = f"line {line}: " if line else ""
+    return click.ClickException(f"{path}: {where}not UTF-8 text; save the file as CSV UTF-8 and try again")
 
 
 def _fail_on(problems: list[str], path: Path, what: str = "bad label(s)") -> None:
@@ -327,8 +341,11 @@ def train_command(labels_path: Path | None, text_col: str, from_scores: bool, ke
 
 def _read_labelled(path: Path, text_col: str, labels: dict) -> list[tuple[str, str, str]]:
     """``(text, task, label)`` from a CSV with a sentiment and/or theme column; blank cells are skipped."""
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        header = next(csv.reader(fh), [])
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            header = next(csv.reader(fh), [])
+    except UnicodeDecodeError:  # decoding reads ahead: a bad byte in the first rows fails here
+        raise _not_utf8(path) from None
     tasks = [task for task in TASKS if task in header]
     if not tasks:
         raise click.ClickException(f"{path}: needs a 'sentiment' or a 'theme' column; "
