@@ -126,6 +126,21 @@ def test_a_file_that_is_not_utf8_is_refused_with_the_line_by_classify_evaluate_a
     assert result.exit_code == 1 and "line 2: not UTF-8 text" in result.output, result.output
 
 
+def test_an_unclosed_quote_in_a_labels_file_is_named_by_its_line_not_taken_for_no_labels(runner, tmp_path):
+    """evaluate and train read the rest of the file as one cell and said there were no labelled rows."""
+    src = tmp_path / "gold.csv"
+    src.write_text('text,sentiment\nfine,neutral\n"on hold for hours,negative\nrude staff,negative\n',
+                   encoding="utf-8")
+    for args in (["evaluate", str(src), "--text-col", "text", "--label-col", "sentiment", "--task", "sentiment"],
+                 ["train", "--labels", str(src)]):
+        result = runner.invoke(args=["analyze", *args])
+        assert result.exit_code == 1 and "line 3: a quoted field starts here and its closing quote" in result.output, \
+            (args[0], result.output)
+    src.write_text("text,sentiment\nfine,neutral\n" + '"' + "x" * 200_000 + '",negative\n', encoding="utf-8")
+    result = runner.invoke(args=["analyze", "train", "--labels", str(src)])
+    assert result.exit_code == 1 and "line 3: a field is longer than 128 KiB" in result.output, result.output
+
+
 def test_evaluate_prints_the_table_and_writes_json(runner, tmp_path):
     src = write_csv(tmp_path / "gold.csv", ["text", "gold"],
                     [["I was on hold for two hours", "negative"], ["the staff were kind", "Positive"],

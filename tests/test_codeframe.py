@@ -134,11 +134,11 @@ def test_cells_no_database_stores_and_broken_quoting_are_reported_with_their_lin
     unclosed.write_text('name,example\nlate refunds,fine\nrude staff,"they shouted\nslow app,it is slow\n',
                         encoding="utf-8")
     result = invoke(runner, "import", str(unclosed), "--survey", survey.public_key)
-    assert result.exit_code == 1 and "line 3: a quote opened on this line is never closed" in result.output
+    assert result.exit_code == 1 and "line 3: a quoted field starts here and its closing quote" in result.output
     runaway = tmp_path / "runaway.csv"
     runaway.write_text("name,example\nlate refunds,fine\nslow,\"" + "x" * 200_000 + "\"\n", encoding="utf-8")
     result = invoke(runner, "import", str(runaway), "--survey", survey.public_key)
-    assert result.exit_code == 1 and "line 3: a cell is longer than" in result.output, result.output
+    assert result.exit_code == 1 and "line 3: a field is longer than 128 KiB" in result.output, result.output
     assert db.session.scalar(sa.select(sa.func.count(CodeframePoint.id))) == 0
 
 

@@ -20,6 +20,7 @@ from survey.codeframe.models import (NAME_MAX, CodeframeEdit, CodeframeExample, 
                                      text_key)
 from survey.csvsafe import safe_cell, unsafe_cell
 from survey.db import db
+from survey.importer import unreadable_csv
 from survey.models import Response, Survey, User
 from survey.textrules import text_problem
 
@@ -136,7 +137,7 @@ def parse_csv(text: str) -> tuple[list[PointSpec], list[str]]:
         except StopIteration:
             break
         except csv.Error as exc:  # the rest of the file cannot be read reliably
-            problems.append(f"line {start}: {_quoting_problem(exc)}")
+            problems.append(f"line {start}: {unreadable_csv(str(exc), reader.line_num)}")
             break
         line = reader.line_num
         if None in row:
@@ -178,14 +179,6 @@ def parse_csv(text: str) -> tuple[list[PointSpec], list[str]]:
                 spec.examples.append(example)
             spec.hidden = spec.hidden or hidden in ("yes", "true", "1")
     return list(specs.values()), problems
-
-
-def _quoting_problem(exc: csv.Error) -> str:
-    if "field larger than field limit" in str(exc):
-        return f"a cell is longer than {csv.field_size_limit():,} characters (is a quote left open?)"
-    if "unexpected end of data" in str(exc):
-        return "a quote opened on this line is never closed"
-    return f"the quoting is broken ({exc}); a cell with a comma, quote or line break must be in double quotes"
 
 
 def read_file(path: Path) -> tuple[list[PointSpec], list[str]]:

@@ -30,6 +30,7 @@ from flask.cli import AppGroup, with_appcontext
 from analysis.labels import LABELS, TASKS
 from survey.cli import find_survey
 from survey.insights import service
+from survey.importer import unreadable_csv
 from survey.insights.service import BATCH_SIZE, AnalysisError
 from survey.kinds import KINDS
 
@@ -268,20 +269,25 @@ def _score_band(raw: str | None, kind: str) -> tuple[str | None, str | None]:
 
 def _read_csv(path: Path, columns: list[str]):
     """``(line number, row dict)`` of a UTF-8 CSV, after checking its header has ``columns``."""
+    start = 1
     try:
         with open(path, encoding="utf-8-sig", newline="") as fh:
-            reader = csv.DictReader(fh)
+            # strict: an unclosed quote is an error, not the rest of the file read as one cell
+            reader = csv.DictReader(fh, strict=True)
             header = reader.fieldnames or []
             missing = [c for c in dict.fromkeys(columns) if c not in header]
             if missing:
                 raise click.ClickException(
                     f"{path}: no column {', '.join(map(repr, missing))}; the columns are: {', '.join(header) or 'none'}")
+            start = reader.line_num + 1
             for row in reader:
-                yield reader.line_num, row
+                yield start, row
+                start = reader.line_num + 1
     except UnicodeDecodeError:
         raise _not_utf8(path) from None
     except csv.Error as exc:
-        raise click.ClickException(f"{path}: {exc}") from None
+        raise click.ClickException(f"{path}: line {start}: {unreadable_csv(str(exc), reader.line_num)}; "
+                                   "nothing was done") from None
 
 
 def _not_utf8(path: Path) -> click.ClickException:
