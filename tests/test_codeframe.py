@@ -142,6 +142,21 @@ def test_cells_no_database_stores_and_broken_quoting_are_reported_with_their_lin
     assert db.session.scalar(sa.select(sa.func.count(CodeframePoint.id))) == 0
 
 
+def test_a_file_saved_with_semicolons_imports_like_a_comma_one(runner, make_survey, tmp_path):
+    """Spreadsheets in many locales save CSV with semicolons; it was refused as a header without `name`."""
+    survey = make_survey()
+    path = tmp_path / "codeframe.csv"
+    path.write_bytes("\ufeffname;theme;keywords;example\r\n"
+                     'late refunds;service;"refund; money back";Still waiting for my refund, six weeks on\r\n'
+                     "rude staff;care;;they shouted at me\r\n".encode("utf-8"))
+    result = invoke(runner, "import", str(path), "--survey", survey.public_key)
+    assert result.exit_code == 0 and "2 new pain point(s), 2 new example(s), 2 new keyword(s)" in result.output, \
+        result.output
+    refunds = ops.point_by_name(survey, "late refunds")
+    assert refunds.keywords == ["refund", "money back"]
+    assert [e.text for e in refunds.examples] == ["Still waiting for my refund, six weeks on"]
+
+
 def test_names_differing_only_in_case_or_spacing_are_one_pain_point(runner, make_survey, tmp_path):
     survey = make_survey()
     path = tmp_path / "codeframe.csv"

@@ -20,7 +20,7 @@ from survey.codeframe.models import (NAME_MAX, CodeframeEdit, CodeframeExample, 
                                      text_key)
 from survey.csvsafe import safe_cell, unsafe_cell
 from survey.db import db
-from survey.importer import unreadable_csv
+from survey.importer import sniff_delimiter, unreadable_csv
 from survey.models import Response, Survey, User
 from survey.textrules import text_problem
 
@@ -113,7 +113,8 @@ def renamed(survey: Survey) -> dict[str, str]:
 # --------------------------------------------------------------------------- #
 def parse_csv(text: str) -> tuple[list[PointSpec], list[str]]:
     """Pain points from a codeframe file's text, and its problems as "line N: what" (all of them)."""
-    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    # The separator as the answer importer finds it: spreadsheets in many locales save with semicolons.
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text), strict=True)
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     if not header:
         return [], ["line 1: the file is empty; it needs a header with `name` and `example` and/or `keywords`"]
