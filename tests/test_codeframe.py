@@ -207,6 +207,31 @@ def test_export_never_hands_a_spreadsheet_a_formula_and_still_round_trips(runner
         ("=HYPERLINK(\"http://evil.example\")", ["@SUM(1)", "refund"], ["=cmd|' /C calc'!A0"])]
 
 
+def test_an_export_that_fails_midway_leaves_the_file_it_would_replace_whole(runner, make_survey, tmp_path,
+                                                                           monkeypatch):
+    """--out wrote into the file in place: a failure (or Ctrl-C) half-way left a truncated codeframe.csv."""
+    survey = make_survey()
+    invoke(runner, "import", str(FIXTURE), "--survey", survey.public_key)
+    (tmp_path / "repo").mkdir()
+    out = tmp_path / "repo" / "codeframe.csv"
+    out.write_text("the team's file, kept in version control\n", encoding="utf-8")
+
+    def fail_after_the_header(rows, fh):
+        fh.write("name,theme,keywords,example,hidden\n")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ops, "write_csv", fail_after_the_header)
+    result = invoke(runner, "export", "--survey", survey.public_key, "--out", str(out))
+    assert result.exit_code != 0
+    assert out.read_text(encoding="utf-8") == "the team's file, kept in version control\n"
+    assert [p.name for p in out.parent.iterdir()] == ["codeframe.csv"]  # no temporary file left behind
+    monkeypatch.undo()
+    assert invoke(runner, "export", "--survey", survey.public_key, "--out", str(out)).exit_code == 0
+    assert out.read_text(encoding="utf-8") == export_text(runner, survey.public_key)
+    result = invoke(runner, "export", "--survey", survey.public_key, "--out", str(tmp_path / "no" / "such.csv"))
+    assert result.exit_code == 2 and "folder" in result.output and "does not exist" in result.output
+
+
 def test_copy_to_another_survey_and_list_table(runner, make_survey):
     source, target = make_survey(), make_survey()
     assert invoke(runner, "copy", "--survey", source.public_key, "--to", target.public_key).exit_code == 1

@@ -14,21 +14,17 @@ No SQL and no orchestration here: the service does the work and raises
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
 import json
-import os
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
 from flask.cli import AppGroup, with_appcontext
 
 from analysis.labels import LABELS, TASKS
-from survey.cli import find_survey
+from survey.cli import find_survey, written_aside
 from survey.insights import service
 from survey.importer import unreadable_csv
 from survey.insights.service import BATCH_SIZE, AnalysisError
@@ -159,7 +155,7 @@ def classify_command(file: Path | None, in_path: Path | None, text_col: str, out
         raise click.UsageError(f"--out: folder {out_path.parent} does not exist")
     labeller = _labeller(model_version)
     try:
-        with _written_aside(out_path) as tmp:
+        with written_aside(out_path) as tmp:
             rows = classify_csv(in_path, tmp, text_col, labeller, batch_size=batch_size, prefix=prefix)
     except ColumnNotFound as exc:
         raise click.ClickException(str(exc)) from None
@@ -168,20 +164,6 @@ def classify_command(file: Path | None, in_path: Path | None, text_col: str, out
     except (ValueError, csv.Error) as exc:
         raise click.ClickException(f"{in_path}: {exc}") from None
     click.echo(f"labelled {rows:,} row(s) with model {labeller.version}: {out_path}")
-
-
-@contextlib.contextmanager
-def _written_aside(target: Path) -> Iterator[Path]:
-    """A temporary file next to ``target``, renamed onto it only if the block succeeds."""
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 @analyze_cli.command("evaluate")
