@@ -141,6 +141,18 @@ def test_an_unclosed_quote_in_a_labels_file_is_named_by_its_line_not_taken_for_n
     assert result.exit_code == 1 and "line 3: a field is longer than 128 KiB" in result.output, result.output
 
 
+def test_evaluate_out_in_a_missing_folder_is_refused_before_the_work(runner, tmp_path, monkeypatch):
+    """It evaluated every row first and then ended in a FileNotFoundError traceback."""
+    import analysis.evaluate
+
+    src = write_csv(tmp_path / "gold.csv", ["text", "gold"], [["on hold for hours", "negative"]])
+    monkeypatch.setattr(analysis.evaluate, "evaluate", lambda *a, **k: pytest.fail("evaluated before refusing"))
+    result = runner.invoke(args=["analyze", "evaluate", str(src), "--text-col", "text", "--label-col", "gold",
+                                 "--task", "sentiment", "--out", str(tmp_path / "no" / "such.json")])
+    assert result.exit_code == 2 and "--out: folder" in result.output and "does not exist" in result.output, \
+        result.output
+
+
 def test_evaluate_prints_the_table_and_writes_json(runner, tmp_path):
     src = write_csv(tmp_path / "gold.csv", ["text", "gold"],
                     [["I was on hold for two hours", "negative"], ["the staff were kind", "Positive"],

@@ -190,6 +190,8 @@ def evaluate_command(file: Path | None, in_path: Path | None, text_col: str, lab
         raise click.UsageError("--score-col and --kind go together (the kind says how to read the score)")
     if score_col and task != "sentiment":
         raise click.UsageError("--score-col only changes sentiment; use it with --task sentiment")
+    if out_path and not out_path.parent.is_dir():
+        raise click.UsageError(f"--out: folder {out_path.parent} does not exist")
     texts, gold, bands, skipped = [], [], [], 0
     problems = []
     for line, row in _read_csv(in_path, [text_col, label_col] + ([score_col] if score_col else [])):
@@ -216,7 +218,8 @@ def evaluate_command(file: Path | None, in_path: Path | None, text_col: str, lab
     result["skipped_unlabelled_rows"] = skipped
     text = json.dumps(result, indent=2)
     if out_path:
-        out_path.write_text(text + "\n", encoding="utf-8")
+        with written_aside(out_path) as tmp:
+            tmp.write_text(text + "\n", encoding="utf-8")
     if as_json:
         click.echo(text)
     else:
