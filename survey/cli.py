@@ -11,7 +11,11 @@ commands whose output a script may read take ``--json``.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -51,6 +55,21 @@ def find_survey(key: str) -> Survey:
     if survey is None:
         raise click.ClickException(f"no survey has the key {key!r}; `flask survey list` shows them")
     return survey
+
+
+@contextlib.contextmanager
+def written_aside(target: Path) -> Iterator[Path]:
+    """A temporary file next to ``target``, renamed onto it only if the block succeeds (Ctrl-C included):
+    a command's output file is whole or as it was, never half-written."""
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def report_bad_lines(file: Path, problems: list, skip_bad: bool, shown: int = 50, as_json: bool = False) -> None:

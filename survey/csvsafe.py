@@ -46,6 +46,17 @@ def safe_cell(value: object) -> object:
     return text
 
 
+def unsafe_cell(text: str) -> str:
+    """The text ``safe_cell`` made ``text`` from, for a file Rapport wrote and reads back (a codeframe).
+
+    Only the apostrophe ``safe_cell`` adds comes off; text that starts with one of its own and no
+    formula stays as it is.
+    """
+    if text.startswith("'") and safe_cell(text[1:]) == text:
+        return text[1:]
+    return text
+
+
 def safe_row(values: Iterable[object]) -> list[object]:
     """A record for ``csv.writer`` with every cell made safe."""
     return [safe_cell(value) for value in values]

@@ -110,16 +110,22 @@ def _ragged(found: int, expected: int, delimiter: str) -> str:
 
 
 def _unreadable(start: int, at: int, reason: str) -> str:
+    return f"line {start}: {unreadable_csv(reason, at)}; nothing was imported"
+
+
+def unreadable_csv(reason: str, at: int) -> str:
+    """Why a (``strict``) CSV reader stopped, for a person: ``reason`` is its csv.Error, ``at`` its line_num.
+
+    Every CSV file Rapport reads says this the same way, after "line N: " (the line the record starts on).
+    """
     if "field larger than field limit" in reason:
-        why = (f"a field is longer than {csv.field_size_limit() // 1024} KiB; no answer is that long, "
-               "so a quote was probably left open there or above")
-    elif "unexpected end of data" in reason:
-        why = ('a quoted field starts here and its closing quote (") is missing, so the rest of the file '
-               f"(to line {at}) would be read as one field")
-    else:
-        why = (f"the CSV is malformed ({reason}): a field holding a quote, a separator or a line break must be "
-               'enclosed in double quotes, with each quote inside doubled ("")')
-    return f"line {start}: {why}; nothing was imported"
+        return (f"a field is longer than {csv.field_size_limit() // 1024} KiB; no answer is that long, "
+                "so a quote was probably left open there or above")
+    if "unexpected end of data" in reason:
+        return ('a quoted field starts here and its closing quote (") is missing, so the rest of the file '
+                f"(to line {at}) would be read as one field")
+    return (f"the CSV is malformed ({reason}): a field holding a quote, a separator or a line break must be "
+            'enclosed in double quotes, with each quote inside doubled ("")')
 
 
 def require_columns(header: list[str], **columns: str | None) -> None:

@@ -185,6 +185,19 @@ class LabelError(ValueError):
     pass
 
 
+def forget_model_labels(response: Response) -> None:
+    """The comment of ``response`` was rewritten: the model's labels describe the old text, so they go and
+    the next run labels it again (a run labels only what its model has not). An analyst's corrections
+    stay in force. The caller commits.
+    """
+    db.session.execute(sa.delete(ResponseLabel).where(ResponseLabel.response_id == response.id))
+    corrected = corrected_fields([response.id]).get(response.id, set())
+    for field in ("sentiment", "theme"):
+        if field not in corrected:
+            setattr(response, field, None)
+    response.label_version = None
+
+
 def correct_labels(response: Response, changes: dict[str, str], user: User | None) -> list[LabelCorrection]:
     """An analyst's corrections, stored with who and when and put in force at once; one commit.
 

@@ -17,6 +17,7 @@ from flask import current_app
 
 from survey.db import chunks, db, insert_on_conflict
 from survey.kinds import DEFAULT_FOLLOWUP, DEFAULT_THANK_YOU, KINDS
+from survey.labels import forget_model_labels
 from survey.models import CHANNELS, Response, Survey, utcnow
 from survey.prepared import PreparedWrite, Writes, together
 from survey.tokens import hash_token
@@ -291,7 +292,9 @@ def _revise(survey: Survey, response: Response, score: int | None, comment: str 
         raise OperationError("that answer belongs to another survey")
     if score is not None:
         response.score = score
-    if comment is not None:
+    if comment is not None and comment != response.comment:
+        if response.comment is not None:
+            forget_model_labels(response)
         response.comment = comment
     response.updated_at = utcnow()
     db.session.commit()

@@ -204,6 +204,30 @@ def test_a_correction_stays_in_force_after_a_run(runner, make_survey, make_respo
     assert all(target.id not in p["response_ids"] for p in read_report(tmp_path / "r")["pain_points"])
 
 
+def test_a_comment_changed_in_its_edit_window_is_labelled_again(runner, make_survey, make_response, tmp_path):
+    """A customer who rewrites a comment (the widget's or answer page's edit window) must not keep the old
+    text's labels and clauses for ever: the run labelled only comments this model had not labelled."""
+    from survey.models import utcnow
+    from survey.operations import revise_response
+
+    survey = make_survey("nps")
+    kept = make_response(survey, score=1, comment="on hold for two hours and then cut off", created_at=utcnow())
+    changed = make_response(survey, score=9, comment="friendly staff and the installation went smoothly",
+                            created_at=utcnow())
+    assert analyze(runner, "--survey", survey.public_key, "--out", str(tmp_path / "r1")).exit_code == 0
+    correct_label(kept, "theme", "care", None)
+    revise_response(changed, 2, "the engineer never turned up and nobody called me back")
+    revise_response(kept, 0, "on hold for three hours and then cut off")
+
+    result = analyze(runner, "--survey", survey.public_key, "--out", str(tmp_path / "r2"))
+    assert result.exit_code == 0 and "labelled 2 new comment(s)" in result.output, result.output
+    db.session.expire_all()
+    labels = db.session.scalars(sa.select(ResponseLabel).where(ResponseLabel.response_id == changed.id)).all()
+    assert len(labels) == 1 and "engineer" in " ".join(c["text"] for c in labels[0].clauses)
+    assert changed.sentiment == "negative"
+    assert kept.theme == "care"  # the analyst's correction stays in force
+
+
 @pytest.mark.parametrize("args, message", [
     (["--survey", "nope"], "no survey has the key 'nope'"),
     (["--since", "2024-13-01"], "'2024-13-01' does not match the format '%Y-%m-%d'"),

@@ -108,6 +108,51 @@ def test_classify_refuses_non_utf8_and_missing_files(runner, tmp_path):
     assert result.exit_code == 2 and "does not exist" in result.output
 
 
+def test_a_file_that_is_not_utf8_is_refused_with_the_line_by_classify_evaluate_and_train(runner, tmp_path):
+    """train --labels read its header outside the error handling: a traceback; none of the three said where."""
+    src = tmp_path / "latin.csv"
+    src.write_bytes(("text,sentiment\n" + "fine,neutral\n" * 3000 + "caf\xe9 was cold,negative\n").encode("latin-1"))
+    line = "line 3002: not UTF-8 text; save the file as CSV UTF-8 and try again"
+    for args in (["classify", str(src), "--text-col", "text", "--out", str(tmp_path / "o.csv")],
+                 ["evaluate", str(src), "--text-col", "text", "--label-col", "sentiment", "--task", "sentiment"],
+                 ["train", "--labels", str(src)]):
+        result = runner.invoke(args=["analyze", *args])
+        assert result.exit_code == 1 and line in result.output and result.exception.__class__ is SystemExit, \
+            (args[0], result.output, result.exception)
+    assert not (tmp_path / "o.csv").exists()
+    small = tmp_path / "small.csv"
+    small.write_bytes("text,sentiment\ncaf\xe9 was cold,negative\n".encode("latin-1"))
+    result = runner.invoke(args=["analyze", "train", "--labels", str(small)])
+    assert result.exit_code == 1 and "line 2: not UTF-8 text" in result.output, result.output
+
+
+def test_an_unclosed_quote_in_a_labels_file_is_named_by_its_line_not_taken_for_no_labels(runner, tmp_path):
+    """evaluate and train read the rest of the file as one cell and said there were no labelled rows."""
+    src = tmp_path / "gold.csv"
+    src.write_text('text,sentiment\nfine,neutral\n"on hold for hours,negative\nrude staff,negative\n',
+                   encoding="utf-8")
+    for args in (["evaluate", str(src), "--text-col", "text", "--label-col", "sentiment", "--task", "sentiment"],
+                 ["train", "--labels", str(src)]):
+        result = runner.invoke(args=["analyze", *args])
+        assert result.exit_code == 1 and "line 3: a quoted field starts here and its closing quote" in result.output, \
+            (args[0], result.output)
+    src.write_text("text,sentiment\nfine,neutral\n" + '"' + "x" * 200_000 + '",negative\n', encoding="utf-8")
+    result = runner.invoke(args=["analyze", "train", "--labels", str(src)])
+    assert result.exit_code == 1 and "line 3: a field is longer than 128 KiB" in result.output, result.output
+
+
+def test_evaluate_out_in_a_missing_folder_is_refused_before_the_work(runner, tmp_path, monkeypatch):
+    """It evaluated every row first and then ended in a FileNotFoundError traceback."""
+    import analysis.evaluate
+
+    src = write_csv(tmp_path / "gold.csv", ["text", "gold"], [["on hold for hours", "negative"]])
+    monkeypatch.setattr(analysis.evaluate, "evaluate", lambda *a, **k: pytest.fail("evaluated before refusing"))
+    result = runner.invoke(args=["analyze", "evaluate", str(src), "--text-col", "text", "--label-col", "gold",
+                                 "--task", "sentiment", "--out", str(tmp_path / "no" / "such.json")])
+    assert result.exit_code == 2 and "--out: folder" in result.output and "does not exist" in result.output, \
+        result.output
+
+
 def test_evaluate_prints_the_table_and_writes_json(runner, tmp_path):
     src = write_csv(tmp_path / "gold.csv", ["text", "gold"],
                     [["I was on hold for two hours", "negative"], ["the staff were kind", "Positive"],

@@ -84,6 +84,28 @@ def test_a_job_whose_process_died_stops_blocking(inline_jobs, client, make_surve
     assert "stopped reporting progress" in jobs[0].message
 
 
+def test_the_page_says_a_job_whose_process_died_failed_and_offers_analyze_now_again(inline_jobs, client,
+                                                                                    make_survey, make_response):
+    """The page hid Analyze now while a job ran, and only pressing it retired a dead one: it said
+    "running" for ever and polled for ever."""
+    survey, _ = add_answers(make_survey, make_response)
+    login(client, "admin")
+    old = utcnow() - dt.timedelta(hours=1)
+    db.session.add(AnalysisJob(survey_id=survey.id, running=True, status="running", step="labelling comments",
+                               done=2000, total=9000, started_at=old, updated_at=old))
+    db.session.commit()
+    status = client.get(f"/surveys/{survey.public_key}/analysis.json").get_json()
+    assert status["status"] == "failed" and "stopped reporting progress" in status["message"]
+    text = page(client, survey)
+    assert "Analysis running" not in text and "The last attempt failed: stopped reporting progress" in text
+    assert "Analyze now" in text
+    recent = utcnow() - dt.timedelta(minutes=1)  # a live job that reported a minute ago still runs
+    db.session.add(AnalysisJob(survey_id=survey.id, running=True, status="running", step="labelling comments",
+                               started_at=old, updated_at=recent))
+    db.session.commit()
+    assert "Analysis running" in page(client, survey)
+
+
 def test_a_failed_analysis_says_why(client, make_survey, app_config):
     app_config["ANALYSIS_JOBS_IN_BACKGROUND"] = False
     survey = make_survey("csat")

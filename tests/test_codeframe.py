@@ -114,6 +114,124 @@ def test_every_bad_line_is_reported_and_nothing_is_imported(runner, make_survey,
     assert result.exit_code == 1 and "no survey has the key" in result.output
 
 
+def test_cells_no_database_stores_and_broken_quoting_are_reported_with_their_line(runner, make_survey, tmp_path):
+    """NUL and control characters break the text rule every importer shares (PostgreSQL cannot store NUL:
+    it was a traceback); an unclosed quote or a runaway cell names the line it starts on."""
+    survey = make_survey()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,example\n"
+                   "late refunds,refund took six weeks\n"        # line 2: fine
+                   "late refunds,a\x00b\n"                       # line 3: NUL
+                   "rude\x1b[31m staff,they shouted\n",          # line 4: an escape sequence in the name
+                   encoding="utf-8")
+    result = invoke(runner, "import", str(bad), "--survey", survey.public_key)
+    assert result.exit_code == 1, result.output
+    assert "line 3: the example contains a NUL character" in result.output
+    assert "line 4: the name contains a control character (U+001B)" in result.output
+    assert db.session.scalar(sa.select(sa.func.count(CodeframePoint.id))) == 0
+
+    unclosed = tmp_path / "unclosed.csv"
+    unclosed.write_text('name,example\nlate refunds,fine\nrude staff,"they shouted\nslow app,it is slow\n',
+                        encoding="utf-8")
+    result = invoke(runner, "import", str(unclosed), "--survey", survey.public_key)
+    assert result.exit_code == 1 and "line 3: a quoted field starts here and its closing quote" in result.output
+    runaway = tmp_path / "runaway.csv"
+    runaway.write_text("name,example\nlate refunds,fine\nslow,\"" + "x" * 200_000 + "\"\n", encoding="utf-8")
+    result = invoke(runner, "import", str(runaway), "--survey", survey.public_key)
+    assert result.exit_code == 1 and "line 3: a field is longer than 128 KiB" in result.output, result.output
+    assert db.session.scalar(sa.select(sa.func.count(CodeframePoint.id))) == 0
+
+
+def test_a_file_saved_with_semicolons_imports_like_a_comma_one(runner, make_survey, tmp_path):
+    """Spreadsheets in many locales save CSV with semicolons; it was refused as a header without `name`."""
+    survey = make_survey()
+    path = tmp_path / "codeframe.csv"
+    path.write_bytes("\ufeffname;theme;keywords;example\r\n"
+                     'late refunds;service;"refund; money back";Still waiting for my refund, six weeks on\r\n'
+                     "rude staff;care;;they shouted at me\r\n".encode("utf-8"))
+    result = invoke(runner, "import", str(path), "--survey", survey.public_key)
+    assert result.exit_code == 0 and "2 new pain point(s), 2 new example(s), 2 new keyword(s)" in result.output, \
+        result.output
+    refunds = ops.point_by_name(survey, "late refunds")
+    assert refunds.keywords == ["refund", "money back"]
+    assert [e.text for e in refunds.examples] == ["Still waiting for my refund, six weeks on"]
+
+
+def test_names_differing_only_in_case_or_spacing_are_one_pain_point(runner, make_survey, tmp_path):
+    survey = make_survey()
+    path = tmp_path / "codeframe.csv"
+    path.write_text("name,theme,keywords,example\n"
+                    "Late Flight,service,delay,the flight was late\n"
+                    "late  flight ,,Delay;late,two hours late again\n", encoding="utf-8")
+    result = invoke(runner, "import", str(path), "--survey", survey.public_key)
+    assert result.exit_code == 0 and "1 new pain point(s), 2 new example(s), 2 new keyword(s)" in result.output
+    again = tmp_path / "again.csv"
+    again.write_text("name,example\nLATE FLIGHT,delayed by three hours\n", encoding="utf-8")
+    assert "0 new pain point(s), 1 new example(s)" in invoke(runner, "import", str(again), "--survey",
+                                                               survey.public_key).output
+    assert [(p.name, len(p.examples), p.keywords) for p in ops.points_of(survey)] == [
+        ("Late Flight", 3, ["delay", "late"])]
+
+    other = ops.add_point(survey, "rude staff", "care")
+    with pytest.raises(ops.CodeframeError, match="already has a pain point named 'Late Flight'"):
+        ops.rename_point(other, "late FLIGHT")
+    with pytest.raises(ops.CodeframeError, match="already has a pain point"):
+        ops.add_point(survey, "Rude  Staff", "care")
+    with pytest.raises(ops.CodeframeError, match="the name contains a NUL character"):
+        ops.rename_point(other, "rude\x00staff")  # from the dashboard's form: PostgreSQL cannot store it
+    ops.rename_point(other, "Rude Staff")  # its own name in another case is fine
+    assert [p.name for p in ops.points_of(survey)] == ["Late Flight", "Rude Staff"]
+
+
+def test_export_never_hands_a_spreadsheet_a_formula_and_still_round_trips(runner, make_survey, tmp_path):
+    survey = make_survey()
+    path = tmp_path / "codeframe.csv"
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows([("name", "keywords", "example"),
+                                  ("=HYPERLINK(\"http://evil.example\")", "@SUM(1);refund", "=cmd|' /C calc'!A0"),
+                                  ("-2 stars", "", " +1 for the app")])
+    assert invoke(runner, "import", str(path), "--survey", survey.public_key).exit_code == 0
+    exported = export_text(runner, survey.public_key)
+    cells = [cell for row in csv.reader(io.StringIO(exported)) for cell in row]
+    assert not [c for c in cells if c.lstrip().startswith(("=", "+", "-", "@"))], cells
+    assert "'=cmd|' /C calc'!A0" in cells and "'@SUM(1); refund" in cells
+
+    again = tmp_path / "exported.csv"
+    again.write_text(exported, encoding="utf-8")
+    assert invoke(runner, "import", str(again), "--survey", survey.public_key).output.startswith("Nothing changed")
+    copy = make_survey()
+    assert invoke(runner, "import", str(again), "--survey", copy.public_key).exit_code == 0
+    assert export_text(runner, copy.public_key) == exported
+    assert [(p.name, p.keywords, [e.text for e in p.examples]) for p in ops.points_of(copy)] == [
+        ("-2 stars", [], ["+1 for the app"]),
+        ("=HYPERLINK(\"http://evil.example\")", ["@SUM(1)", "refund"], ["=cmd|' /C calc'!A0"])]
+
+
+def test_an_export_that_fails_midway_leaves_the_file_it_would_replace_whole(runner, make_survey, tmp_path,
+                                                                           monkeypatch):
+    """--out wrote into the file in place: a failure (or Ctrl-C) half-way left a truncated codeframe.csv."""
+    survey = make_survey()
+    invoke(runner, "import", str(FIXTURE), "--survey", survey.public_key)
+    (tmp_path / "repo").mkdir()
+    out = tmp_path / "repo" / "codeframe.csv"
+    out.write_text("the team's file, kept in version control\n", encoding="utf-8")
+
+    def fail_after_the_header(rows, fh):
+        fh.write("name,theme,keywords,example,hidden\n")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ops, "write_csv", fail_after_the_header)
+    result = invoke(runner, "export", "--survey", survey.public_key, "--out", str(out))
+    assert result.exit_code != 0
+    assert out.read_text(encoding="utf-8") == "the team's file, kept in version control\n"
+    assert [p.name for p in out.parent.iterdir()] == ["codeframe.csv"]  # no temporary file left behind
+    monkeypatch.undo()
+    assert invoke(runner, "export", "--survey", survey.public_key, "--out", str(out)).exit_code == 0
+    assert out.read_text(encoding="utf-8") == export_text(runner, survey.public_key)
+    result = invoke(runner, "export", "--survey", survey.public_key, "--out", str(tmp_path / "no" / "such.csv"))
+    assert result.exit_code == 2 and "folder" in result.output and "does not exist" in result.output
+
+
 def test_copy_to_another_survey_and_list_table(runner, make_survey):
     source, target = make_survey(), make_survey()
     assert invoke(runner, "copy", "--survey", source.public_key, "--to", target.public_key).exit_code == 1
@@ -471,6 +589,55 @@ def test_self_training_learns_what_the_comments_a_point_fits_also_say(monkeypatc
     assert trained.probabilities(probe)[0, hold] > plain.probabilities(probe)[0, hold] + 0.05
     assert [[a.name for a in row] for row in trained.assign(comments)] == \
         [[a.name for a in row] for row in plain.assign(comments)]  # what the examples placed stays placed
+
+
+def test_prototypes_pull_a_comment_towards_the_point_whose_examples_mean_the_same(monkeypatch):
+    """Comments that share no word with any example: the classifier alone is sure of the wrong point (or torn);
+    the centroid of each point's examples' word vectors pulls each towards the point that means the same (step 6)."""
+    import analysis.codeframe as codeframe
+
+    speed = ["broadband speed is awful in the evenings", "internet so slow I can't stream anything",
+             "download speed nowhere near what was promised", "connection keeps dropping every night",
+             "pages take forever to load", "speeds are a joke, 2 meg at best", "buffering constantly, slow slow slow",
+             "internet drops out when it rains", "the line is slow and unreliable",
+             "speed tests show a fraction of the package"]
+    bill = ["charged twice this month", "bill went up without warning", "overcharged again on my bill",
+            "price rise after six months is a con", "billed for a service I cancelled", "hidden fees on every invoice",
+            "direct debit took the wrong amount", "paying more than new customers", "refund never arrived",
+            "bill is wrong every single month"]
+    staff = ["the agent was rude and hung up", "staff in the shop were dismissive",
+             "the man on the phone was condescending", "nobody listened to me, very rude",
+             "sales rep lied to get me to sign", "treated like an idiot by the advisor", "the manager shouted at me",
+             "they were arrogant and unhelpful", "made to feel stupid for asking", "no apology, just attitude"]
+    examples = [(t, "slow internet") for t in speed] + [(t, "billing") for t in bill]
+    examples += [(t, "rude staff") for t in staff]
+    probes = {"the wifi crawls": "slow internet", "customer service person was nasty": "rude staff",
+              "they took money I did not owe": "billing"}
+    comments = list(probes) + ["my web pages barely open", "the invoice is a rip off", "the lady was really impolite",
+                               "the technician sneered at me", "netflix stutters all night", "my statement is incorrect",
+                               "the adviser mocked me", "upload is painfully sluggish", "I was debited twice"]
+    blended = CodeframeSorter.fit(examples, unlabelled=comments)
+    with_prototypes = blended.probabilities(list(probes))
+    monkeypatch.setattr(codeframe, "PROTOTYPE_WEIGHT", 0.0)  # the classifier alone (the rule before stop 22)
+    without = CodeframeSorter.fit(examples, unlabelled=comments).probabilities(list(probes))
+    for i, point in enumerate(probes.values()):
+        k = blended.names.index(point)
+        assert with_prototypes[i, k] > without[i, k] + 0.03, (list(probes)[i], with_prototypes[i], without[i])
+    assert with_prototypes.sum(axis=1) == pytest.approx(1.0)
+
+
+def test_prototype_temperature_is_sharp_for_distinct_points_and_soft_for_mixed_ones():
+    """Leave-one-out: each example's own centroid is made without it, so one example cannot vouch for itself."""
+    from analysis.codeframe import _prototype_temperature
+
+    rng = np.random.default_rng(0)
+    axes = np.eye(3, 8)
+    distinct = np.vstack([axes[k] + 0.1 * rng.standard_normal((6, 8)) for k in range(3)])
+    mixed = axes[rng.integers(0, 3, 18)] + 0.1 * rng.standard_normal((18, 8))  # labels say nothing of the vectors
+    distinct /= np.linalg.norm(distinct, axis=1, keepdims=True)
+    mixed /= np.linalg.norm(mixed, axis=1, keepdims=True)
+    y = np.repeat(np.arange(3), 6)
+    assert _prototype_temperature(distinct, y, 3) < 0.2 < _prototype_temperature(mixed, y, 3)
 
 
 def test_self_training_weighs_each_points_comments_alike():

@@ -6,6 +6,10 @@ comments written for these tests; the background training is joined with ``wait_
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+import threading
+
 import pytest
 import sqlalchemy as sa
 
@@ -13,7 +17,7 @@ from survey.db import db
 from survey.labelling import operations
 from survey.labelling.models import TrainingRun
 from survey.labels import correct_label
-from survey.models import ResponseLabel
+from survey.models import ResponseLabel, utcnow
 from tests.analyze_support import CORPUS, add_answers, analysis_app, tiny_model  # noqa: F401
 from tests.dashboard_support import login
 
@@ -69,6 +73,9 @@ def test_corrections_are_counted_from_the_last_training(labelled, app):
     correct_label(responses[1], "sentiment", "positive", None)
     count, trained_at = operations.corrections_since_training()
     assert count == 2 and trained_at is not None
+    # A label corrected again (a slip fixed) is one correction, as retraining counts it.
+    correct_label(responses[0], "theme", "care", None)
+    assert operations.corrections_since_training()[0] == 2 == len(operations.corrections_for_training())
 
 
 def test_page_shows_queue_count_and_retrain_only_to_admins(labelled, client, app):
@@ -119,6 +126,7 @@ def test_admin_retrains_in_the_background_compares_and_switches(labelled, client
 
 def test_a_failed_training_is_recorded_and_can_be_discarded(labelled, client, app):
     app.config["ANALYSIS_CORPUS"] = [str(CORPUS.parent / "no-such-corpus.csv")]
+    correct_label(labelled[2][0], "theme", "care", None)
     login(client, "admin")
     client.post("/labelling/retrain")
     run = db.session.scalar(sa.select(TrainingRun))
@@ -139,3 +147,64 @@ def test_switch_refuses_while_a_version_is_pinned(labelled, app):
     app.config["ANALYSIS_MODEL_VERSION"] = "20260101-cafecafe"
     with pytest.raises(operations.RetrainError, match="ANALYSIS_MODEL_VERSION pins"):
         operations.switch_to(run)
+
+
+def _flashes(response) -> str:
+    return " ".join(re.findall(r'class="flash[^"]*"[^>]*>\s*(.*?)\s*<', response.get_data(as_text=True), re.S))
+
+
+def test_retraining_without_any_correction_is_refused(labelled, client, app):
+    """It would train the model in use again and, once switched, relabel every comment for nothing."""
+    login(client, "admin")
+    response = client.post("/labelling/retrain", follow_redirects=True)
+    assert "Cannot retrain: there are no corrections to learn from yet" in _flashes(response)
+    assert db.session.scalar(sa.select(sa.func.count(TrainingRun.id))) == 0
+
+
+def test_a_double_submitted_retrain_starts_one_training(labelled, client, app):
+    _, _, responses = labelled
+    correct_label(responses[0], "theme", "care", None)
+    admin = login(client, "admin")
+    clients = [app.test_client() for _ in range(2)]
+    for each in clients:
+        login(each, user=admin)
+    together, answers = threading.Barrier(2), []
+
+    def press(each):
+        together.wait()
+        answers.append(_flashes(each.post("/labelling/retrain", follow_redirects=True)))
+
+    threads = [threading.Thread(target=press, args=(each,)) for each in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    runs = db.session.scalars(sa.select(TrainingRun)).all()
+    for run in runs:
+        operations.wait_for(run.id, timeout=300)
+    assert len(runs) == 1, answers
+    assert sorted("already running" in answer for answer in answers) == [False, True], answers
+
+
+def test_a_retraining_whose_process_died_stops_blocking_and_the_page_says_so(labelled, client, app):
+    _, _, responses = labelled
+    correct_label(responses[0], "theme", "care", None)
+    # Recorded as start_retrain records it, and never finished: its process ended (a restart, a kill).
+    dead = TrainingRun(state="running", running=True, previous_version=operations.model_in_use().version,
+                       corrections=1)
+    db.session.add(dead)
+    db.session.commit()
+    login(client, "admin")
+    assert "already running" in _flashes(client.post("/labelling/retrain", follow_redirects=True))
+    dead.started_at = utcnow() - operations.STALE_AFTER - dt.timedelta(minutes=1)
+    db.session.commit()
+
+    page = client.get("/labelling").get_data(as_text=True)
+    assert "stopped before it finished" in page and "refreshes by itself" not in page
+    response = client.post("/labelling/retrain", follow_redirects=True)
+    assert "Retraining started with 1 correction(s)" in _flashes(response)
+    db.session.expire_all()
+    assert db.session.get(TrainingRun, dead.id).state == "failed"
+    new = operations.latest_run()
+    assert new.id != dead.id
+    operations.wait_for(new.id, timeout=300)

@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from survey.cli import find_survey
+from survey.cli import find_survey, written_aside
 from survey.codeframe import operations as ops
 
 
@@ -59,11 +59,13 @@ def export_command(key: str, out_file: Path | None) -> None:
     if not ops.has_codeframe(survey.id):
         raise click.ClickException(f"survey {survey.public_key} has no codeframe yet "
                                    "(`flask codeframe import FILE.csv --survey KEY` starts one)")
+    if out_file is not None and not out_file.parent.is_dir():
+        raise click.UsageError(f"--out: folder {out_file.parent} does not exist")
     rows = list(ops.export_rows(survey))
     if out_file is None:
         ops.write_csv(rows, sys.stdout)
         return
-    with open(out_file, "w", encoding="utf-8", newline="") as fh:
+    with written_aside(out_file) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
         ops.write_csv(rows, fh)
     click.echo(f"Wrote {len(rows)} row(s) to {out_file}", err=True)
 

@@ -18,8 +18,11 @@ import sqlalchemy as sa
 from analysis.labels import THEMES
 from survey.codeframe.models import (NAME_MAX, CodeframeEdit, CodeframeExample, CodeframePoint, DismissedProposal,
                                      text_key)
+from survey.csvsafe import safe_cell, unsafe_cell
 from survey.db import db
+from survey.importer import sniff_delimiter, unreadable_csv
 from survey.models import Response, Survey, User
+from survey.textrules import text_problem
 
 #: The file format (import and export): one row per example.
 COLUMNS = ("name", "theme", "keywords", "example", "hidden")
@@ -71,6 +74,11 @@ def has_codeframe(survey_id: int) -> bool:
                              .where(CodeframePoint.survey_id == survey_id)) > 0
 
 
+def name_key(name: str) -> str:
+    """What makes two pain point names the same: case and spacing do not ("Late flight", "late  Flight")."""
+    return " ".join(name.split()).casefold()
+
+
 def point_by_name(survey: Survey, name: str) -> CodeframePoint:
     point = db.session.scalar(sa.select(CodeframePoint).where(CodeframePoint.survey_id == survey.id,
                                                               CodeframePoint.name == name))
@@ -105,7 +113,8 @@ def renamed(survey: Survey) -> dict[str, str]:
 # --------------------------------------------------------------------------- #
 def parse_csv(text: str) -> tuple[list[PointSpec], list[str]]:
     """Pain points from a codeframe file's text, and its problems as "line N: what" (all of them)."""
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    # The separator as the answer importer finds it: spreadsheets in many locales save with semicolons.
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text), strict=True)
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     if not header:
         return [], ["line 1: the file is empty; it needs a header with `name` and `example` and/or `keywords`"]
@@ -120,14 +129,29 @@ def parse_csv(text: str) -> tuple[list[PointSpec], list[str]]:
     if problems:
         return [], problems
     reader.fieldnames = header
-    specs: dict[str, PointSpec] = {}
-    for row in reader:
+    specs: dict[str, PointSpec] = {}  # by name_key: names differing in case or spacing are one point
+    rows = iter(reader)
+    while True:
+        start = reader.line_num + 1  # a quoted cell may span lines: a broken one is reported where it starts
+        try:
+            row = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # the rest of the file cannot be read reliably
+            problems.append(f"line {start}: {unreadable_csv(str(exc), reader.line_num)}")
+            break
         line = reader.line_num
         if None in row:
             problems.append(f"line {line}: more cells than columns")
             continue
-        cells = {k: (v or "").strip() for k, v in row.items()}
+        # A cell export_rows made formula-safe reads back as it was.
+        cells = {k: unsafe_cell((v or "").strip()) for k, v in row.items()}
         if not any(cells.values()):
+            continue
+        bad_text = next(((column, problem) for column, value in cells.items()
+                         if (problem := text_problem(value))), None)
+        if bad_text:
+            problems.append(f"line {line}: the {bad_text[0]} {bad_text[1]}")
             continue
         name, theme = " ".join(cells.get("name", "").split()), cells.get("theme", "").lower()
         keywords = [" ".join(k.split()) for k in cells.get("keywords", "").split(KEYWORD_SEPARATOR) if k.strip()]
@@ -145,10 +169,11 @@ def parse_csv(text: str) -> tuple[list[PointSpec], list[str]]:
             problems.append(f"line {line}: the example is longer than {EXAMPLE_MAX} characters")
         elif hidden not in ("", "yes", "no", "true", "false", "1", "0"):
             problems.append(f"line {line}: hidden is {hidden!r}; write yes or leave it empty")
-        elif theme and specs.get(name) and specs[name].theme and specs[name].theme != theme:
-            problems.append(f"line {line}: {name!r} has theme {theme!r} here but {specs[name].theme!r} above")
+        elif theme and specs.get(name_key(name)) and specs[name_key(name)].theme not in (None, theme):
+            problems.append(f"line {line}: {name!r} has theme {theme!r} here but "
+                            f"{specs[name_key(name)].theme!r} above")
         else:
-            spec = specs.setdefault(name, PointSpec(name))
+            spec = specs.setdefault(name_key(name), PointSpec(name))
             spec.theme = spec.theme or theme or None
             spec.keywords.extend(k for k in keywords if k.casefold() not in {x.casefold() for x in spec.keywords})
             if example:
@@ -174,11 +199,13 @@ def read_file(path: Path) -> tuple[list[PointSpec], list[str]]:
 def export_rows(survey: Survey) -> Iterable[dict]:
     """The codeframe as file rows (the import format): one per example, one for a point without examples."""
     for point in points_of(survey):
-        base = {"name": point.name, "theme": point.theme, "keywords": f"{KEYWORD_SEPARATOR} ".join(point.keywords),
+        # Formula-safe (survey.csvsafe) like every CSV Rapport writes; parse_csv takes the apostrophe off again.
+        base = {"name": safe_cell(point.name), "theme": point.theme,
+                "keywords": safe_cell(f"{KEYWORD_SEPARATOR} ".join(point.keywords)),
                 "hidden": "yes" if point.hidden else ""}
         examples = [e.text for e in point.examples if e.role == "example"]
         for text in examples or [""]:
-            yield {**base, "example": text}
+            yield {**base, "example": safe_cell(text)}
 
 
 def write_csv(rows: Iterable[dict], out) -> None:
@@ -198,15 +225,15 @@ def _record(survey: Survey, user: User | None, action: str, **detail) -> None:
 def _merge_specs(survey: Survey, specs: list[PointSpec], user: User | None) -> ImportOutcome:
     """Add what ``specs`` say that the codeframe lacks; nothing already there changes but a given theme."""
     outcome = ImportOutcome()
-    existing = {p.name: p for p in points_of(survey)}
+    existing = {name_key(p.name): p for p in points_of(survey)}
     for spec in specs:
-        point = existing.get(spec.name)
+        point = existing.get(name_key(spec.name))
         if point is None:
             point = CodeframePoint(survey_id=survey.id, name=spec.name, theme=spec.theme or DEFAULT_THEME,
                                    keywords=[], hidden=spec.hidden)
             db.session.add(point)
             db.session.flush()
-            existing[spec.name] = point
+            existing[name_key(spec.name)] = point
             outcome.points_added += 1
         elif spec.theme and spec.theme != point.theme:
             point.theme = spec.theme
@@ -259,10 +286,12 @@ def _check_name(survey: Survey, name: str, keep: CodeframePoint | None = None) -
         raise CodeframeError("a pain point needs a name")
     if len(name) > NAME_MAX:
         raise CodeframeError(f"a pain point's name is at most {NAME_MAX} characters")
-    clash = db.session.scalar(sa.select(CodeframePoint).where(CodeframePoint.survey_id == survey.id,
-                                                              CodeframePoint.name == name))
-    if clash is not None and clash is not keep:
-        raise CodeframeError(f"the codeframe already has a pain point named {name!r}")
+    problem = text_problem(name)
+    if problem:
+        raise CodeframeError(f"the name {problem}")
+    clash = next((p for p in points_of(survey) if name_key(p.name) == name_key(name) and p is not keep), None)
+    if clash is not None:
+        raise CodeframeError(f"the codeframe already has a pain point named {clash.name!r}")
     return name
 
 

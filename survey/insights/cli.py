@@ -14,22 +14,19 @@ No SQL and no orchestration here: the service does the work and raises
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
 import json
-import os
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
 from flask.cli import AppGroup, with_appcontext
 
 from analysis.labels import LABELS, TASKS
-from survey.cli import find_survey
+from survey.cli import find_survey, written_aside
 from survey.insights import service
+from survey.importer import unreadable_csv
 from survey.insights.service import BATCH_SIZE, AnalysisError
 from survey.kinds import KINDS
 
@@ -158,29 +155,15 @@ def classify_command(file: Path | None, in_path: Path | None, text_col: str, out
         raise click.UsageError(f"--out: folder {out_path.parent} does not exist")
     labeller = _labeller(model_version)
     try:
-        with _written_aside(out_path) as tmp:
+        with written_aside(out_path) as tmp:
             rows = classify_csv(in_path, tmp, text_col, labeller, batch_size=batch_size, prefix=prefix)
     except ColumnNotFound as exc:
         raise click.ClickException(str(exc)) from None
     except UnicodeDecodeError:
-        raise click.ClickException(f"{in_path} is not UTF-8 text; save it as CSV UTF-8 and try again") from None
+        raise _not_utf8(in_path) from None
     except (ValueError, csv.Error) as exc:
         raise click.ClickException(f"{in_path}: {exc}") from None
     click.echo(f"labelled {rows:,} row(s) with model {labeller.version}: {out_path}")
-
-
-@contextlib.contextmanager
-def _written_aside(target: Path) -> Iterator[Path]:
-    """A temporary file next to ``target``, renamed onto it only if the block succeeds."""
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 @analyze_cli.command("evaluate")
@@ -207,6 +190,8 @@ def evaluate_command(file: Path | None, in_path: Path | None, text_col: str, lab
         raise click.UsageError("--score-col and --kind go together (the kind says how to read the score)")
     if score_col and task != "sentiment":
         raise click.UsageError("--score-col only changes sentiment; use it with --task sentiment")
+    if out_path and not out_path.parent.is_dir():
+        raise click.UsageError(f"--out: folder {out_path.parent} does not exist")
     texts, gold, bands, skipped = [], [], [], 0
     problems = []
     for line, row in _read_csv(in_path, [text_col, label_col] + ([score_col] if score_col else [])):
@@ -233,7 +218,8 @@ def evaluate_command(file: Path | None, in_path: Path | None, text_col: str, lab
     result["skipped_unlabelled_rows"] = skipped
     text = json.dumps(result, indent=2)
     if out_path:
-        out_path.write_text(text + "\n", encoding="utf-8")
+        with written_aside(out_path) as tmp:
+            tmp.write_text(text + "\n", encoding="utf-8")
     if as_json:
         click.echo(text)
     else:
@@ -268,20 +254,39 @@ def _score_band(raw: str | None, kind: str) -> tuple[str | None, str | None]:
 
 def _read_csv(path: Path, columns: list[str]):
     """``(line number, row dict)`` of a UTF-8 CSV, after checking its header has ``columns``."""
+    start = 1
     try:
         with open(path, encoding="utf-8-sig", newline="") as fh:
-            reader = csv.DictReader(fh)
+            # strict: an unclosed quote is an error, not the rest of the file read as one cell
+            reader = csv.DictReader(fh, strict=True)
             header = reader.fieldnames or []
             missing = [c for c in dict.fromkeys(columns) if c not in header]
             if missing:
                 raise click.ClickException(
                     f"{path}: no column {', '.join(map(repr, missing))}; the columns are: {', '.join(header) or 'none'}")
+            start = reader.line_num + 1
             for row in reader:
-                yield reader.line_num, row
+                yield start, row
+                start = reader.line_num + 1
     except UnicodeDecodeError:
-        raise click.ClickException(f"{path} is not UTF-8 text; save it as CSV UTF-8 and try again") from None
+        raise _not_utf8(path) from None
     except csv.Error as exc:
-        raise click.ClickException(f"{path}: {exc}") from None
+        raise click.ClickException(f"{path}: line {start}: {unreadable_csv(str(exc), reader.line_num)}; "
+                                   "nothing was done") from None
+
+
+def _not_utf8(path: Path) -> click.ClickException:
+    """The error for a file that is not UTF-8, naming its first line that is not (read again, as bytes)."""
+    line = None
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                line = number
+                break
+    where = f"line {line}: " if line else ""
+    return click.ClickException(f"{path}: {where}not UTF-8 text; save the file as CSV UTF-8 and try again")
 
 
 def _fail_on(problems: list[str], path: Path, what: str = "bad label(s)") -> None:
@@ -327,8 +332,11 @@ def train_command(labels_path: Path | None, text_col: str, from_scores: bool, ke
 
 def _read_labelled(path: Path, text_col: str, labels: dict) -> list[tuple[str, str, str]]:
     """``(text, task, label)`` from a CSV with a sentiment and/or theme column; blank cells are skipped."""
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        header = next(csv.reader(fh), [])
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            header = next(csv.reader(fh), [])
+    except UnicodeDecodeError:  # decoding reads ahead: a bad byte in the first rows fails here
+        raise _not_utf8(path) from None
     tasks = [task for task in TASKS if task in header]
     if not tasks:
         raise click.ClickException(f"{path}: needs a 'sentiment' or a 'theme' column; "

@@ -41,7 +41,12 @@ def running_job() -> AnalysisJob | None:
 
 
 def latest_job(survey: Survey) -> AnalysisJob | None:
-    """The newest job that covered ``survey`` (its own, or one of all surveys)."""
+    """The newest job that covered ``survey`` (its own, or one of all surveys).
+
+    A job whose process died is recorded as failed first: the page would otherwise show it
+    running, and hide Analyze now, for ever.
+    """
+    _retire_stale()
     return db.session.scalar(
         sa.select(AnalysisJob)
         .where(sa.or_(AnalysisJob.survey_id == survey.id, AnalysisJob.survey_id.is_(None)))

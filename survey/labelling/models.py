@@ -25,6 +25,8 @@ class TrainingRun(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     state: Mapped[str] = mapped_column(sa.String(16), default="running")
+    #: True while it runs and NULL after: its unique constraint lets one run at a time, on every host.
+    running: Mapped[Optional[bool]]
     requested_by_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[Optional[dt.datetime]]
@@ -40,4 +42,5 @@ class TrainingRun(db.Model):
 
     __table_args__ = (
         sa.CheckConstraint(f"state IN {TRAINING_STATES}", name="training_state_known"),
+        sa.UniqueConstraint("running", name="uq_training_runs_running"),
     )

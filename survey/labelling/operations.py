@@ -34,6 +34,10 @@ from survey.models import LabelCorrection, Response, ResponseLabel, Survey, User
 QUEUE_SIZE = 20
 #: Comments whose labels are read to fill the queue (the newest first); bounds the work per page view.
 QUEUE_POOL = 5000
+#: A run still "running" this long after it started is taken for dead: its process ended (a restart,
+#: a kill) before it could record how it ended. Retraining takes minutes (MODEL_CARD.md).
+STALE_AFTER = dt.timedelta(hours=2)
+STOPPED = "it stopped before it finished (its process ended, e.g. a restart); start it again"
 CANDIDATES = "model-candidates"
 _threads: dict[int, threading.Thread] = {}
 
@@ -74,12 +78,15 @@ def _trained_at(found) -> dt.datetime | None:
 
 
 def corrections_since_training() -> tuple[int, dt.datetime | None]:
-    """``(corrections made after the model in use was trained, when it was trained)``."""
+    """``(corrections made after the model in use was trained, when it was trained)``.
+
+    A label corrected twice counts once, as training learns only its latest value.
+    """
     trained = _trained_at(model_in_use())
-    query = sa.select(sa.func.count(LabelCorrection.id))
+    labels = sa.select(LabelCorrection.response_id, LabelCorrection.field).distinct()
     if trained is not None:
-        query = query.where(LabelCorrection.created_at > trained)
-    return db.session.scalar(query), trained
+        labels = labels.where(LabelCorrection.created_at > trained)
+    return db.session.scalar(sa.select(sa.func.count()).select_from(labels.subquery())), trained
 
 
 # --------------------------------------------------------------------------- #
@@ -121,21 +128,40 @@ def running_run() -> TrainingRun | None:
 
 
 def latest_run() -> TrainingRun | None:
+    """The newest run; one whose process died is recorded as failed first, so the page tells the truth."""
+    retire_stale()
     return db.session.scalar(sa.select(TrainingRun).order_by(TrainingRun.id.desc()).limit(1))
 
 
+def retire_stale() -> None:
+    stale = running_run()
+    if stale is not None and utcnow() - stale.started_at > STALE_AFTER:
+        _finish(stale.id, state="failed", error=STOPPED)
+
+
 def start_retrain(user: User | None) -> TrainingRun:
-    """Record a run and train a candidate in a background thread; refuse if one is running."""
+    """Record a run and train a candidate in a background thread; refuse if one is running.
+
+    One at a time on every host: the row's ``running`` flag is unique, so of two presses at
+    once (a double click, two admins) the second one's insert fails.
+    """
+    retire_stale()
     if running_run() is not None:
         raise RetrainError("a retraining is already running; wait for it to finish")
     found = model_in_use()
     if found is None:
         raise RetrainError("there is no model in use to retrain (`flask analyze train` trains a first one)")
     corrections = len(corrections_for_training())
+    if not corrections:  # it would train the model in use again, and switching would relabel everything
+        raise RetrainError("there are no corrections to learn from yet; correct some labels below first")
     run = TrainingRun(requested_by_id=user.id if user else None, previous_version=found.version,
-                      corrections=corrections, state="running")
+                      corrections=corrections, state="running", running=True)
     db.session.add(run)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except sa.exc.IntegrityError:
+        db.session.rollback()
+        raise RetrainError("a retraining is already running; wait for it to finish") from None
     thread = threading.Thread(target=_train_in_background, name=f"retrain-{run.id}",
                               args=(current_app._get_current_object(), run.id), daemon=True)
     _threads[run.id] = thread
@@ -164,7 +190,7 @@ def _train_in_background(app: Flask, run_id: int) -> None:
 
 def _finish(run_id: int, **values) -> None:
     db.session.execute(sa.update(TrainingRun).where(TrainingRun.id == run_id)
-                       .values(finished_at=utcnow(), **values))
+                       .values(finished_at=utcnow(), running=None, **values))
     db.session.commit()
 
 
