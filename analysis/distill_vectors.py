@@ -108,7 +108,7 @@ def main(argv=None) -> None:
     shutil.rmtree(staging / "1_Normalize", ignore_errors=True)
     shutil.rmtree(out, ignore_errors=True)
     staging.rename(out)
-    print(f"wrote {out}" + (f" ({len(vocabulary)} corpus words added)" if vocabulary else ""))
+    print(f"wrote {out}" + (f" ({len(vocabulary)} corpus words given; those already in the vocabulary keep their token)" if vocabulary else ""))
 
 
 if __name__ == "__main__":
