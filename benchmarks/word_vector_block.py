@@ -83,9 +83,10 @@ def main(argv=None) -> int:
     from analysis import model_store, word_vectors
 
     if args.vectors:  # read at first use, so setting it before any lookup swaps the table
-        word_vectors.VECTORS_DIR = Path(args.vectors)
-        if not (word_vectors.VECTORS_DIR / "model.safetensors").is_file():
+        # Checked before the swap: a refused folder must not stay the table of the process.
+        if not (Path(args.vectors) / "model.safetensors").is_file():
             parser.error(f"--vectors {args.vectors}: no model.safetensors there")
+        word_vectors.VECTORS_DIR = Path(args.vectors)
     from analysis.corpus import load_corpus
     from analysis.evaluate import evaluate_predictions
     from analysis.features import Tokenizer

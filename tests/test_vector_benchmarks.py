@@ -41,10 +41,14 @@ def test_the_text_digest_changes_with_the_texts_and_their_order():
 def test_word_vector_block_refuses_a_vectors_folder_without_a_table(tmp_path, capsys):
     if not DATA.is_dir():
         pytest.skip(f"{DATA} is absent: the benchmark stops before reading --vectors")
+    from analysis import word_vectors
+
+    shipped = word_vectors.VECTORS_DIR
     with pytest.raises(SystemExit) as stop:
         word_vector_block.main(["--vectors", str(tmp_path), "--weights", "0"])
     assert stop.value.code == 2
     assert "no model.safetensors" in capsys.readouterr().err
+    assert word_vectors.VECTORS_DIR == shipped  # the refused folder is not left as the process's table
 
 
 def test_the_corpus_vocabulary_is_lower_case_words_of_three_letters_or_more():
