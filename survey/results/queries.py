@@ -240,6 +240,7 @@ class Correction:
     value: str
     by: str | None  # the analyst's e-mail; None once their account is gone
     at: dt.datetime
+    confirmed: bool = False  # the analyst chose the model's own label
 
 
 @dataclass(frozen=True)
@@ -309,14 +310,14 @@ def latest_corrections(response_ids: list[int]) -> dict[int, dict[str, Correctio
         return {}
     rows = db.session.execute(
         sa.select(LabelCorrection.response_id, LabelCorrection.field, LabelCorrection.value, User.email,
-                  LabelCorrection.created_at)
+                  LabelCorrection.created_at, LabelCorrection.confirmed)
         .outerjoin(User, User.id == LabelCorrection.user_id)
         .where(LabelCorrection.response_id.in_(response_ids))
         .order_by(LabelCorrection.id)
     )
     found: dict[int, dict[str, Correction]] = {}
-    for response_id, field, value, email, at in rows:
-        found.setdefault(response_id, {})[field] = Correction(value, email, at)  # later ids win
+    for response_id, field, value, email, at, confirmed in rows:
+        found.setdefault(response_id, {})[field] = Correction(value, email, at, confirmed)  # later ids win
     return found
 
 
