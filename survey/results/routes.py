@@ -146,7 +146,7 @@ def chart(public_key: str, name: str):
     else:
         show_matching = not flt.without("pain").is_empty
         svg = charts_cache.pain_points([
-            {"label": row.point.label, "impact": row.point.impact, "theme": row.point.theme,
+            {"label": row.name, "impact": row.point.impact, "theme": row.point.theme,
              "count": row.matching if show_matching else row.point.count}
             for row in queries.pain_points(flt, queries.latest_run(survey))
         ])
