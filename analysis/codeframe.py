@@ -51,7 +51,18 @@ How (each step measured on the tuning half of ``benchmarks/codeframe.py``):
    confident lean towards some point: with them deciding, a 4-point codeframe
    placed 48% of 58,365 generated complaints instead of 30%, mostly ones it had
    no point for.
-6. **Which points** a comment that passes the gate gets: every point whose
+6. **Which points** a comment that passes the gate gets. The probabilities
+   the decision reads are the classifier's (step 3) averaged with a
+   *prototype* model's (Snell, Swersky & Zemel 2017), weight
+   :data:`PROTOTYPE_WEIGHT`: a softmax over the comment's word-vector cosine to
+   each point's centroid of examples, at a temperature fit leave-one-out on
+   the examples (each example's own centroid made without it) and made
+   :data:`PROTOTYPE_SOFTENING` times softer, since comments sit further from
+   the centroids than the examples that make them. Twenty examples place a
+   centroid more steadily than they fit a classifier over many sparse
+   features; the blend moved NPS macro-F1 (detractors, tuning half, mean over
+   four example draws) 0.437 -> 0.458 and the tweets 0.426 -> 0.428, and
+   leaves the gate, so "none" is as before. Then every point whose
    corrected probability reaches that point's *threshold*, which maximises the
    point's expected F1 over the run's comments (plug-in: the probabilities
    stand for the unknown labels; Lipton, Elkan & Naryanaswamy 2014 show the
@@ -113,6 +124,11 @@ SECOND_RATIO = 0.85
 THRESHOLD_MIN_COMMENTS = 200
 PRIOR_EM_TOLERANCE = 1e-6
 PRIOR_EM_MAX_STEPS = 1000
+#: The decision's probabilities (step 6): this share from the prototypes (a softmax over a comment's word-vector
+#: cosines to each point's centroid of examples), the rest from the classifier; and how much softer the prototypes'
+#: temperature is than the one fit leave-one-out on the examples (which are nearer their centroids than comments are).
+PROTOTYPE_WEIGHT = 0.2
+PROTOTYPE_SOFTENING = 2.0
 #: Texts are sorted in chunks of this many (memory stays flat on large surveys).
 CHUNK = 5_000
 #: Keyword assignments carry this probability.
@@ -147,6 +163,8 @@ class CodeframeSorter:
     _gate_temperature: float = 1.0
     _gate_prior: np.ndarray | None = None
     _gate_columns: int = 0
+    _centroids: np.ndarray | None = None
+    _prototype_temperature: float = 1.0
     _keyword_units: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ #
@@ -179,6 +197,12 @@ class CodeframeSorter:
         gate_x = x_train[:, :sorter._gate_columns]
         sorter._gate_temperature = _temperature(gate_x, y_train, len(names), seed)
         sorter._gate_model = _classifier(seed).fit(gate_x, y_train)
+        # The prototypes (step 6): each point's centroid of its examples' word vectors.
+        from analysis.word_vectors import unit_rows
+
+        vectors = unit_rows(x_train[:, sorter._gate_columns:].toarray())
+        sorter._centroids = unit_rows(np.vstack([vectors[y_train == k].mean(axis=0) for k in range(len(names))]))
+        sorter._prototype_temperature = PROTOTYPE_SOFTENING * _prototype_temperature(vectors, y_train, len(names))
         uniform = np.full(len(names), 1.0 / len(names))
         sorter.prior = sorter._gate_prior = uniform
         if unlabelled:
@@ -202,6 +226,9 @@ class CodeframeSorter:
                 sorter._model = _fit(x_train, y_train, len(names), seed, taught)
                 full = sorter._calibrated_texts(sample)
                 sorter.prior = _em_prior(full, uniform, PRIOR_EM_STEPS)
+            # The decision reads the LR's probabilities blended with the prototypes' (step 6), its shares too.
+            full = sorter._calibrated_texts(sample, blended=True)
+            sorter.prior = _em_prior(full, uniform, PRIOR_EM_STEPS)
             sorter._set_thresholds(full, _passes(gate, sorter._gate_prior), uniform,
                                    np.bincount(y_train, minlength=len(names)))
         return sorter
@@ -216,14 +243,15 @@ class CodeframeSorter:
 
     # ------------------------------------------------------------------ #
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        """Each text's probability of each pain point (columns in :attr:`names` order), prior-corrected."""
-        return self._corrected(self._calibrated(self._features(list(texts))))
+        """Each text's probability of each pain point (columns in :attr:`names` order) as the decision reads
+        it: the classifier's blended with the prototypes' (step 6), prior-corrected."""
+        return self._corrected(self._blended(self._features(list(texts))))
 
     def assign(self, texts: Sequence[str]) -> list[list[Assignment]]:
         """For each text, its pain points, surest first (an empty list: none fits)."""
         out: list[list[Assignment]] = [[] for _ in texts]
         if self._model is not None and len(texts):
-            full, gate = self._calibrated_texts(texts, with_gate=True)
+            full, gate = self._calibrated_texts(texts, with_gate=True, blended=True)
             proba = self._corrected(full)
             fits = _passes(gate, self._gate_prior)
             bar = self._none_bar()
@@ -271,17 +299,25 @@ class CodeframeSorter:
             blocks.insert(1, csr_matrix(normalize(self._lsa.transform(x)) * LSA_WEIGHT))
         return hstack(blocks).tocsr()
 
-    def _calibrated_texts(self, texts: Sequence[str], with_gate: bool = False):
+    def _calibrated_texts(self, texts: Sequence[str], with_gate: bool = False, blended: bool = False):
         full, gate = [], []
         for start in range(0, len(texts), CHUNK):
             x = self._features(list(texts[start:start + CHUNK]))
-            full.append(self._calibrated(x))
+            full.append(self._blended(x) if blended else self._calibrated(x))
             if with_gate:
                 gate.append(_softmax(_scores(self._gate_model, x[:, :self._gate_columns]) / self._gate_temperature))
         return (np.vstack(full), np.vstack(gate)) if with_gate else np.vstack(full)
 
     def _calibrated(self, x) -> np.ndarray:
         return _softmax(_scores(self._model, x) / self.temperature)
+
+    def _blended(self, x) -> np.ndarray:
+        """The classifier's calibrated probabilities averaged with the prototypes' (step 6)."""
+        from analysis.word_vectors import unit_rows
+
+        vectors = unit_rows(x[:, self._gate_columns:].toarray())
+        prototypes = _softmax(vectors @ self._centroids.T / self._prototype_temperature)
+        return (1 - PROTOTYPE_WEIGHT) * self._calibrated(x) + PROTOTYPE_WEIGHT * prototypes
 
     def _none_bar(self) -> np.ndarray:
         return _none_bar(self.prior)
@@ -421,6 +457,22 @@ def _temperature(x, y: np.ndarray, n_classes: int, seed: int, pool=None) -> floa
         scores[test] = _scores(_fit(x[train], y[train], n_classes, seed, pool), x[test])
     candidates = np.exp(np.linspace(np.log(MIN_TEMPERATURE), np.log(5.0), 80))
     loss = [-np.log(_softmax(scores / t)[np.arange(len(y)), y] + 1e-12).mean() for t in candidates]
+    return float(candidates[int(np.argmin(loss))])
+
+
+def _prototype_temperature(vectors: np.ndarray, y: np.ndarray, n_classes: int) -> float:
+    """The temperature that makes each example's softmax over its cosines to the centroids most likely, its own
+    point's centroid made without it (leave-one-out, step 6)."""
+    from analysis.word_vectors import unit_rows
+
+    sums = np.vstack([vectors[y == k].sum(axis=0) for k in range(n_classes)])
+    cosines = np.empty((len(y), n_classes))
+    for i, (vector, k) in enumerate(zip(vectors, y)):
+        centroids = sums.copy()
+        centroids[k] -= vector
+        cosines[i] = unit_rows(centroids) @ vector
+    candidates = np.exp(np.linspace(np.log(0.005), np.log(1.0), 120))
+    loss = [-np.log(_softmax(cosines / t)[np.arange(len(y)), y] + 1e-12).mean() for t in candidates]
     return float(candidates[int(np.argmin(loss))])
 
 

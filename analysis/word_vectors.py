@@ -56,7 +56,7 @@ def dimensions() -> int:
     return int(_static_model().dim)
 
 
-def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+def unit_rows(matrix: np.ndarray) -> np.ndarray:
     matrix = np.asarray(matrix, dtype=np.float32)
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
@@ -66,7 +66,7 @@ def text_vectors(texts: Sequence[str]) -> np.ndarray:
     """One unit-length float32 row per text (zeros for a text without word pieces)."""
     if not len(texts):
         return np.zeros((0, dimensions()), dtype=np.float32)
-    return _unit_rows(_static_model().encode(list(texts), use_multiprocessing=False))
+    return unit_rows(_static_model().encode(list(texts), use_multiprocessing=False))
 
 
 def raw_word_vectors(words: Sequence[str]) -> np.ndarray:
@@ -95,7 +95,7 @@ def vocabulary_vectors() -> tuple[list[str], np.ndarray]:
     vocab = model.tokenizer.get_vocab()
     words = vocabulary_words()
     rows = np.asarray(model.embedding, dtype=np.float32)[[vocab[w] for w in words]]
-    return words, _unit_rows(rows)
+    return words, unit_rows(rows)
 
 
 #: Words kept in the cache; past it the cache starts again (bounded memory, same results).

@@ -614,6 +614,55 @@ def test_self_training_learns_what_the_comments_a_point_fits_also_say(monkeypatc
         [[a.name for a in row] for row in plain.assign(comments)]  # what the examples placed stays placed
 
 
+def test_prototypes_pull_a_comment_towards_the_point_whose_examples_mean_the_same(monkeypatch):
+    """Comments that share no word with any example: the classifier alone is sure of the wrong point (or torn);
+    the centroid of each point's examples' word vectors pulls each towards the point that means the same (step 6)."""
+    import analysis.codeframe as codeframe
+
+    speed = ["broadband speed is awful in the evenings", "internet so slow I can't stream anything",
+             "download speed nowhere near what was promised", "connection keeps dropping every night",
+             "pages take forever to load", "speeds are a joke, 2 meg at best", "buffering constantly, slow slow slow",
+             "internet drops out when it rains", "the line is slow and unreliable",
+             "speed tests show a fraction of the package"]
+    bill = ["charged twice this month", "bill went up without warning", "overcharged again on my bill",
+            "price rise after six months is a con", "billed for a service I cancelled", "hidden fees on every invoice",
+            "direct debit took the wrong amount", "paying more than new customers", "refund never arrived",
+            "bill is wrong every single month"]
+    staff = ["the agent was rude and hung up", "staff in the shop were dismissive",
+             "the man on the phone was condescending", "nobody listened to me, very rude",
+             "sales rep lied to get me to sign", "treated like an idiot by the advisor", "the manager shouted at me",
+             "they were arrogant and unhelpful", "made to feel stupid for asking", "no apology, just attitude"]
+    examples = [(t, "slow internet") for t in speed] + [(t, "billing") for t in bill]
+    examples += [(t, "rude staff") for t in staff]
+    probes = {"the wifi crawls": "slow internet", "customer service person was nasty": "rude staff",
+              "they took money I did not owe": "billing"}
+    comments = list(probes) + ["my web pages barely open", "the invoice is a rip off", "the lady was really impolite",
+                               "the technician sneered at me", "netflix stutters all night", "my statement is incorrect",
+                               "the adviser mocked me", "upload is painfully sluggish", "I was debited twice"]
+    blended = CodeframeSorter.fit(examples, unlabelled=comments)
+    with_prototypes = blended.probabilities(list(probes))
+    monkeypatch.setattr(codeframe, "PROTOTYPE_WEIGHT", 0.0)  # the classifier alone (the rule before stop 22)
+    without = CodeframeSorter.fit(examples, unlabelled=comments).probabilities(list(probes))
+    for i, point in enumerate(probes.values()):
+        k = blended.names.index(point)
+        assert with_prototypes[i, k] > without[i, k] + 0.03, (list(probes)[i], with_prototypes[i], without[i])
+    assert with_prototypes.sum(axis=1) == pytest.approx(1.0)
+
+
+def test_prototype_temperature_is_sharp_for_distinct_points_and_soft_for_mixed_ones():
+    """Leave-one-out: each example's own centroid is made without it, so one example cannot vouch for itself."""
+    from analysis.codeframe import _prototype_temperature
+
+    rng = np.random.default_rng(0)
+    axes = np.eye(3, 8)
+    distinct = np.vstack([axes[k] + 0.1 * rng.standard_normal((6, 8)) for k in range(3)])
+    mixed = axes[rng.integers(0, 3, 18)] + 0.1 * rng.standard_normal((18, 8))  # labels say nothing of the vectors
+    distinct /= np.linalg.norm(distinct, axis=1, keepdims=True)
+    mixed /= np.linalg.norm(mixed, axis=1, keepdims=True)
+    y = np.repeat(np.arange(3), 6)
+    assert _prototype_temperature(distinct, y, 3) < 0.2 < _prototype_temperature(mixed, y, 3)
+
+
 def test_self_training_weighs_each_points_comments_alike():
     """A common point's many pseudo-labels do not outweigh a rare point's few; no comment outweighs an example."""
     from analysis.codeframe import UNLABELLED_WEIGHT, _soft_labels
