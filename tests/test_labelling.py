@@ -133,7 +133,7 @@ def test_admin_retrains_in_the_background_compares_and_switches(labelled, client
         correct_label(response, "theme", theme, None)
     login(client, "admin")
     response = client.post("/labelling/retrain", follow_redirects=True)
-    assert "Retraining started with 8 correction(s)" in response.get_data(as_text=True)
+    assert "Retraining started with 8 of your label(s)" in response.get_data(as_text=True)
     run = db.session.scalar(sa.select(TrainingRun))
     assert run.state == "running" and run.previous_version == old
     assert "already running" in client.post("/labelling/retrain", follow_redirects=True).get_data(as_text=True)
@@ -148,7 +148,7 @@ def test_admin_retrains_in_the_background_compares_and_switches(labelled, client
     assert theme["new"]["own_weight"] is not None
     page = client.get("/labelling").get_data(as_text=True)
     assert f"A new model is ready: <strong>{run.candidate_version}</strong>" in page
-    assert "Theme, your 8 correction(s)" in page and "Switch to" in page
+    assert "Theme, your 8 label(s)" in page and "Switch to" in page
 
     response = client.post(f"/labelling/runs/{run.id}/switch", follow_redirects=True)
     assert f"Model {run.candidate_version} is now in use" in response.get_data(as_text=True)
@@ -236,7 +236,7 @@ def test_a_retraining_whose_process_died_stops_blocking_and_the_page_says_so(lab
     page = client.get("/labelling").get_data(as_text=True)
     assert "stopped before it finished" in page and "refreshes by itself" not in page
     response = client.post("/labelling/retrain", follow_redirects=True)
-    assert "Retraining started with 1 correction(s)" in _flashes(response)
+    assert "Retraining started with 1 of your label(s)" in _flashes(response)
     db.session.expire_all()
     assert db.session.get(TrainingRun, dead.id).state == "failed"
     new = operations.latest_run()

@@ -58,14 +58,14 @@ def test_admin_corrects_from_the_queue_retrains_and_switches(analysis_app, app, 
     assert db.session.scalar(sa.select(sa.func.count(LabelCorrection.id))) == 4
 
     page.get_by_role("button", name="Retrain with the corrections").click()
-    assert "Retraining started with 4 correction(s)" in page.locator(".flashes").inner_text()
+    assert "Retraining started with 4 of your label(s)" in page.locator(".flashes").inner_text()
     run = db.session.scalar(sa.select(TrainingRun))
     operations.wait_for(run.id, timeout=300)
     page.reload()
     assert "A new model is ready" in page.locator("#training-run").inner_text()
     table = page.locator("table.scores")
     assert table.is_visible() and "Theme, held-out 20% of the corpus" in table.inner_text()
-    assert "Theme, your 2 correction(s)" in table.inner_text()
+    assert "Theme, your 2 label(s)" in table.inner_text()
     shots = Path(tmp_path)
     page.screenshot(path=str(shots / "labelling-desktop.png"), full_page=True)
 
