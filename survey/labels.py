@@ -22,8 +22,9 @@ if TYPE_CHECKING:  # the labeller's own result type; importing it would load num
     from analysis.labeller import CommentLabels
 
 
-def corrected_fields(response_ids: Iterable[int]) -> dict[int, set[str]]:
-    """Which of these responses have an analyst's correction, and for which fields.
+def corrected_fields(response_ids: Iterable[int], confirmations: bool = True) -> dict[int, set[str]]:
+    """Which of these responses have an analyst's label (a correction, or a confirmation unless
+    ``confirmations`` is false), and for which fields.
 
     One query over the ids' range, not IN lists: corrections are few (an analyst makes each),
     and a batch of labels is a run of ids, so the range holds little else.
@@ -32,10 +33,11 @@ def corrected_fields(response_ids: Iterable[int]) -> dict[int, set[str]]:
     if not ids:
         return {}
     found: dict[int, set[str]] = {}
-    rows = db.session.execute(
-        sa.select(LabelCorrection.response_id, LabelCorrection.field)
-        .where(LabelCorrection.response_id.between(min(ids), max(ids))).distinct()
-    )
+    query = (sa.select(LabelCorrection.response_id, LabelCorrection.field)
+             .where(LabelCorrection.response_id.between(min(ids), max(ids))).distinct())
+    if not confirmations:
+        query = query.where(LabelCorrection.id.in_(latest_label_ids()), ~LabelCorrection.confirmed)
+    rows = db.session.execute(query)
     for response_id, field in rows:
         if response_id in ids:
             found.setdefault(response_id, set()).add(field)
@@ -199,9 +201,10 @@ def forget_model_labels(response: Response) -> None:
 
 
 def correct_labels(response: Response, changes: dict[str, str], user: User | None) -> list[LabelCorrection]:
-    """An analyst's corrections, stored with who and when and put in force at once; one commit.
+    """An analyst's labels, stored with who and when and put in force at once; one commit.
 
-    Every field is checked before anything is stored, so a bad value stores nothing.
+    A value equal to the label in force is stored as a confirmation (``confirmed``): the analyst
+    agrees with the model. Every field is checked before anything is stored, so a bad value stores nothing.
     """
     allowed = {"sentiment": SENTIMENTS, "theme": THEMES}
     for field, value in changes.items():
@@ -212,6 +215,7 @@ def correct_labels(response: Response, changes: dict[str, str], user: User | Non
     corrections = []
     for field, value in changes.items():
         corrections.append(LabelCorrection(response_id=response.id, field=field, value=value,
+                                           confirmed=getattr(response, field) == value,
                                            user_id=user.id if user else None))
         setattr(response, field, value)
     db.session.add_all(corrections)
@@ -224,8 +228,14 @@ def correct_label(response: Response, field: str, value: str, user: User | None)
     return correct_labels(response, {field: value}, user)[0]
 
 
+def latest_label_ids():
+    """The ids of each response's latest analyst label per field (the one in force)."""
+    return sa.select(sa.func.max(LabelCorrection.id)).group_by(LabelCorrection.response_id, LabelCorrection.field)
+
+
 def corrections_for_training() -> list[tuple[str, str, str]]:
-    """``(comment, task, label)`` from each response's latest correction per field."""
+    """``(comment, task, label)`` from each response's latest analyst label per field (corrections and
+    confirmations alike: a confirmed uncertain label teaches as much as a changed one)."""
     latest = (
         sa.select(LabelCorrection.response_id, LabelCorrection.field, sa.func.max(LabelCorrection.id).label("id"))
         .group_by(LabelCorrection.response_id, LabelCorrection.field).subquery()

@@ -328,7 +328,12 @@ class ResponseLabel(db.Model):
 
 
 class LabelCorrection(db.Model):
-    """An analyst's correction; it outranks every model label and feeds training."""
+    """An analyst's label: it outranks every model label and feeds training.
+
+    ``confirmed`` marks a confirmation: the analyst chose the label the model had already given
+    (the label in force does not change, but it is now the analyst's judgement, so it leaves the
+    label queue, survives later runs and teaches the next retrain like a correction).
+    """
 
     __tablename__ = "label_corrections"
 
@@ -336,6 +341,7 @@ class LabelCorrection(db.Model):
     response_id: Mapped[int] = mapped_column(sa.ForeignKey("responses.id", ondelete="CASCADE"), index=True)
     field: Mapped[str] = mapped_column(sa.String(16))
     value: Mapped[str] = mapped_column(sa.String(16))
+    confirmed: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     user_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

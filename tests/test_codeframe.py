@@ -561,6 +561,29 @@ def test_read_api_lists_pain_points_with_their_trend(runner, client, make_survey
     assert client.get("/api/v1/surveys/nope/pain-points", headers=headers).status_code == 404
     assert client.get(f"/api/v1/surveys/{survey.public_key}/pain-points").status_code == 401
 
+    # An analyst's edits show at once, not after the next run: a rename, a hide, a merge.
+    from survey.codeframe import operations as ops
+    named = [p for p in body["pain_points"] if p["source"] == "codeframe"]
+    assert len(named) >= 3, named
+    first, second, third = (ops.point_by_name(survey, p["label"]) for p in named[:3])
+    ops.rename_point(first, "Renamed by the team")
+    ops.set_hidden(second, True)
+    ops.merge_points(first, [third])
+    after = client.get(f"/api/v1/surveys/{survey.public_key}/pain-points", headers=headers).get_json()
+    labels = [p["label"] for p in after["pain_points"]]
+    assert "Renamed by the team" in labels
+    assert not {named[0]["label"], named[1]["label"], named[2]["label"]} & set(labels)
+    survivor = next(p for p in after["pain_points"] if p["label"] == "Renamed by the team")
+    assert survivor["merged_since_run"] == [named[2]["label"]]  # its counts are the run's until the next one
+    assert all(p["merged_since_run"] == [] for p in after["pain_points"] if p is not survivor)
+    # the dashboard's pain-point panel reads them the same way
+    from markupsafe import escape
+    from tests.dashboard_support import login
+    login(client)
+    panel = client.get(f"/surveys/{survey.public_key}/results").get_data(as_text=True)
+    assert "Renamed by the team" in panel and f"Merged with {escape(named[2]['label'])}" in panel
+    assert f">{escape(named[1]['label'])}</a>" not in panel and f">{escape(named[0]['label'])}</a>" not in panel
+
 
 def _self_training_case():
     hold = ["on hold for two hours", "kept on hold forever", "hold music for an hour", "on hold again all morning",

@@ -61,6 +61,19 @@ def test_digest_content_on_hand_worked_numbers(digest_week):
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
+def test_digest_names_codeframe_pain_points_as_they_are_now(digest_week):
+    # Analysts renamed one codeframe pain point and hid another after the run: the digest says so.
+    from survey.codeframe import operations as ops
+    survey, _ = digest_week
+    for record in db.session.scalars(sa.select(PainPointRecord)):
+        record.source = "codeframe"
+        ops.add_point(survey, record.label, "service")
+    ops.rename_point(ops.point_by_name(survey, "Slow delivery"), "Late parcels")
+    ops.set_hidden(ops.point_by_name(survey, "Billing errors"), True)
+    digest = build_digest(survey, MONDAY)
+    assert [(p.label, p.this_week, p.last_week) for p in digest.grown] == [("Late parcels", 5, 1)]
+
+
 def test_honest_lines_without_analysis_and_with_too_few_answers(site, make_survey, make_response, owner):
     survey = make_survey("csat", name="Support CSAT", owner_id=owner.id)
     for i, score in enumerate([5, 4, 1]):

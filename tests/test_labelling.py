@@ -6,7 +6,9 @@ comments written for these tests; the background training is joined with ``wait_
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import re
 import threading
 
@@ -17,7 +19,7 @@ from survey.db import db
 from survey.labelling import operations
 from survey.labelling.models import TrainingRun
 from survey.labels import correct_label
-from survey.models import ResponseLabel, utcnow
+from survey.models import LabelCorrection, ResponseLabel, utcnow
 from tests.analyze_support import CORPUS, add_answers, analysis_app, tiny_model  # noqa: F401
 from tests.dashboard_support import login
 
@@ -78,13 +80,45 @@ def test_corrections_are_counted_from_the_last_training(labelled, app):
     assert operations.corrections_since_training()[0] == 2 == len(operations.corrections_for_training())
 
 
+def test_agreeing_with_the_model_confirms_the_label_and_clears_it_from_the_queue(labelled, client, app):
+    first, _, _ = labelled
+    top = operations.review_queue(size=1)[0][0]
+    survey, model_labels = top.survey, (top.sentiment, top.theme, top.label_version)
+    analyst = login(client, "analyst")
+    reply = client.post(f"/surveys/{survey.public_key}/responses/{top.id}/labels",
+                        data={"sentiment": top.sentiment, "theme": top.theme, "next": "/labelling"},
+                        follow_redirects=True)
+    html = reply.get_data(as_text=True)
+    assert f"Confirmed: answer #{top.id}" in html and "Nothing changed" not in html
+    # stored as the analyst's label, with who and when, marked a confirmation
+    stored = db.session.scalars(sa.select(LabelCorrection).where(LabelCorrection.response_id == top.id)).all()
+    assert {(c.field, c.confirmed, c.user_id) for c in stored} == {("sentiment", True, analyst.id),
+                                                                    ("theme", True, analyst.id)}
+    assert top.id not in {r.id for r, _ in operations.review_queue(size=50)}
+    assert operations.corrections_since_training()[0] == 2
+    assert (top.comment, "theme", top.theme) in operations.corrections_for_training()
+    db.session.refresh(top)
+    assert (top.sentiment, top.theme, top.label_version) == model_labels  # the labels in force are unchanged
+    # the CSV says the label was not corrected (the analyst agreed); the card says it was confirmed
+    export = client.get(f"/surveys/{survey.public_key}/export.csv").get_data(as_text=True).lstrip("\ufeff")
+    line = next(row for row in csv.DictReader(io.StringIO(export)) if row["id"] == str(top.id))
+    assert (line["sentiment_corrected"], line["theme_corrected"]) == ("false", "false")
+    comments = client.get(f"/surveys/{survey.public_key}/comments").get_data(as_text=True)
+    assert "✓ confirmed" in comments and f"confirmed by {analyst.email}" in comments
+    # submitting again stores nothing more
+    again = client.post(f"/surveys/{survey.public_key}/responses/{top.id}/labels",
+                        data={"sentiment": top.sentiment, "theme": top.theme}, headers={"Accept": "application/json"})
+    assert again.get_json()["changed"] == [] and again.get_json()["confirmed"] == []
+    assert db.session.scalar(sa.select(sa.func.count(LabelCorrection.id))) == 2
+
+
 def test_page_shows_queue_count_and_retrain_only_to_admins(labelled, client, app):
     _, _, responses = labelled
     correct_label(responses[2], "sentiment", "neutral", None)
     login(client, "analyst")
     html = client.get("/labelling").get_data(as_text=True)
     assert "Comments the model is least sure of" in html and "model unsure" in html
-    assert "<strong>1</strong> correction(s) made since it was trained" in html
+    assert "<strong>1</strong> label(s) corrected or confirmed since it was trained" in html
     assert "Retrain with the corrections" not in html
     assert client.post("/labelling/retrain").status_code == 403
     login(client, "admin")
@@ -99,7 +133,7 @@ def test_admin_retrains_in_the_background_compares_and_switches(labelled, client
         correct_label(response, "theme", theme, None)
     login(client, "admin")
     response = client.post("/labelling/retrain", follow_redirects=True)
-    assert "Retraining started with 8 correction(s)" in response.get_data(as_text=True)
+    assert "Retraining started with 8 of your label(s)" in response.get_data(as_text=True)
     run = db.session.scalar(sa.select(TrainingRun))
     assert run.state == "running" and run.previous_version == old
     assert "already running" in client.post("/labelling/retrain", follow_redirects=True).get_data(as_text=True)
@@ -114,7 +148,7 @@ def test_admin_retrains_in_the_background_compares_and_switches(labelled, client
     assert theme["new"]["own_weight"] is not None
     page = client.get("/labelling").get_data(as_text=True)
     assert f"A new model is ready: <strong>{run.candidate_version}</strong>" in page
-    assert "Theme, your 8 correction(s)" in page and "Switch to" in page
+    assert "Theme, your 8 label(s)" in page and "Switch to" in page
 
     response = client.post(f"/labelling/runs/{run.id}/switch", follow_redirects=True)
     assert f"Model {run.candidate_version} is now in use" in response.get_data(as_text=True)
@@ -202,7 +236,7 @@ def test_a_retraining_whose_process_died_stops_blocking_and_the_page_says_so(lab
     page = client.get("/labelling").get_data(as_text=True)
     assert "stopped before it finished" in page and "refreshes by itself" not in page
     response = client.post("/labelling/retrain", follow_redirects=True)
-    assert "Retraining started with 1 correction(s)" in _flashes(response)
+    assert "Retraining started with 1 of your label(s)" in _flashes(response)
     db.session.expire_all()
     assert db.session.get(TrainingRun, dead.id).state == "failed"
     new = operations.latest_run()

@@ -71,13 +71,16 @@ def test_analyst_filters_the_results_and_corrects_a_label(live_server, browser, 
     comment.get_by_role("button", name="Save").click()
     # Saved in place by dashboard.js: no reload, the label shows the correction at once.
     assert comment.get_by_role("status").inner_text() == "Saved."
-    assert "corrected" in comment.locator(".label.theme-service").inner_text()
+    assert "✎ corrected" in comment.locator(".label.theme-service").inner_text()
     assert "channel=email" in page.url and "#" not in page.url
 
     db.session.expire_all()
-    [correction] = db.session.scalars(sa.select(LabelCorrection)).all()
-    assert (correction.response_id, correction.field, correction.value, correction.user_id) == \
-        (by_email.id, "theme", "service", analyst.id)
+    # the changed theme is a correction; the model's sentiment the analyst kept is a confirmation
+    correction, confirmation = db.session.scalars(sa.select(LabelCorrection).order_by(LabelCorrection.field.desc()))
+    assert (correction.response_id, correction.field, correction.value, correction.user_id, correction.confirmed) == \
+        (by_email.id, "theme", "service", analyst.id, False)
+    assert (confirmation.field, confirmation.confirmed) == ("sentiment", True)
+    assert "✓ confirmed" in comment.locator('.label[data-field="sentiment"]').inner_text()
     assert db.session.get(Response, by_email.id).theme == "service"
     page.reload()
     assert "corrected" in page.locator(f"#r{by_email.id} .label.theme-service").inner_text()

@@ -264,13 +264,16 @@ def test_a_correction_is_stored_with_who_and_when_and_outlives_the_next_analysis
         ("They never called me back", "sentiment", "negative"), ("They never called me back", "theme", "service")}
 
 
-def test_only_changed_labels_become_corrections(client, survey, make_response):
+def test_changed_labels_become_corrections_and_kept_model_labels_confirmations(client, survey, make_response):
+    # The analyst's submitted labels are all theirs: the changed theme is a correction, the model's
+    # sentiment they kept is a confirmation (it used to be dropped, so their judgement was lost).
     response = make_response(survey, score=2, comment="slow")
     label(response, "negative", "other")
     login(client)
     client.post(f"/surveys/{survey.public_key}/responses/{response.id}/labels",
                 data={"sentiment": "negative", "theme": "service"})
-    assert [(c.field, c.value) for c in db.session.scalars(sa.select(LabelCorrection))] == [("theme", "service")]
+    assert sorted((c.field, c.value, c.confirmed) for c in db.session.scalars(sa.select(LabelCorrection))) == [
+        ("sentiment", "negative", True), ("theme", "service", False)]
     reply = client.post(f"/surveys/{survey.public_key}/responses/{response.id}/labels",
                         data={"sentiment": "negative", "theme": "service"}, follow_redirects=True)
     assert "Nothing changed" in reply.get_data(as_text=True)
@@ -282,7 +285,8 @@ def test_a_correction_by_script_gets_json(client, survey, make_response):
     reply = client.post(f"/surveys/{survey.public_key}/responses/{response.id}/labels",
                         data={"sentiment": "negative", "theme": ""}, headers={"Accept": "application/json"})
     assert reply.status_code == 200
-    assert reply.get_json() == {"id": response.id, "sentiment": "negative", "theme": None, "changed": ["sentiment"]}
+    assert reply.get_json() == {"id": response.id, "sentiment": "negative", "theme": None, "changed": ["sentiment"],
+                                "confirmed": []}
 
 
 @pytest.mark.parametrize("data, status, words", [

@@ -32,6 +32,7 @@ from survey.followup.queries import needs_follow_up
 from survey.invites.campaigns import Links
 from survey.invites.contacts import clean_text
 from survey.metrics import ChangeResult, MetricResult, share_change
+from survey.codeframe.operations import as_edited_now
 from survey.models import AnalysisRun, PainPointRecord, Response, Survey, pain_point_responses, utcnow
 from survey.operations import OperationError
 from survey.results.filters import ResponseFilter
@@ -133,6 +134,8 @@ def _pain_growth(digest: Digest, run: AnalysisRun) -> None:
             PainPointRecord.run_id == run.id, PainPointRecord.source != "proposal",
             sa.or_(PainPointRecord.survey_id == survey.id, PainPointRecord.survey_id.is_(None)))
         .order_by(PainPointRecord.rank)))
+    # Under the names they have now: a codeframe point renamed, hidden or merged since the run shows so.
+    points = as_edited_now(survey, points)
     digest.points_in_run = len(points)
     digest.run_before_week = run.finished_at is not None and run.finished_at < _window(monday)[0]
     if not points:
@@ -144,15 +147,15 @@ def _pain_growth(digest: Digest, run: AnalysisRun) -> None:
         totals[name] = db.session.scalar(sa.select(sa.func.count()).select_from(ids.subquery())) or 0
         members[name] = dict(db.session.execute(
             sa.select(pain_point_responses.c.pain_point_id, sa.func.count())
-            .where(pain_point_responses.c.pain_point_id.in_([p.id for p in points]),
+            .where(pain_point_responses.c.pain_point_id.in_([p.id for p, _, _ in points]),
                    pain_point_responses.c.response_id.in_(ids))
             .group_by(pain_point_responses.c.pain_point_id)).all())
     grown = []
-    for point in points:
+    for point, name, _ in points:
         this, last = members["this"].get(point.id, 0), members["last"].get(point.id, 0)
         result = share_change((last, totals["last"]), (this, totals["this"]))
         if this and result.difference is not None and result.difference > 0:
-            grown.append(GrownPoint(point.label, this, last, result))
+            grown.append(GrownPoint(name, this, last, result))
     grown.sort(key=lambda p: (-p.change.difference, -p.this_week, p.label))
     digest.grown = grown[:GROWN_SHOWN]
 

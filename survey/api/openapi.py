@@ -149,7 +149,8 @@ SCHEMAS: dict[str, Any] = {
             "source": {"type": "string", "enum": ["discovered", "codeframe", "proposal"]},
             "proposal": {"type": "boolean"}, "count": INTEGER, "share": NUMBER,
             "score_impact": _nullable(NUMBER), "impact": NUMBER, "quotes": {"type": "array", "items": STRING},
-            "trend": {"anyOf": [_ref("PainPointTrend"), {"type": "null"}]}})},
+            "trend": {"anyOf": [_ref("PainPointTrend"), {"type": "null"}]},
+            "merged_since_run": {"type": "array", "items": STRING}})},
     }),
     "Answer": _object({
         "id": INTEGER,
@@ -275,7 +276,11 @@ PATHS: dict[str, Any] = {
         "description": "With a codeframe, its pain points by name (`source: codeframe`) and then the proposals "
                        "found among comments that fit none (`proposal: true`). `trend.periods` is the share of "
                        "the survey's comments per week or month with a 95% Wilson interval; "
-                       "`trend.latest_change` tests the last period against the one before.",
+                       "`trend.latest_change` tests the last period against the one before. "
+                       "The codeframe as it stands now: a pain point renamed since the analysis has its new "
+                       "`label`, a hidden one is left out. Pain points merged since are one entry under the "
+                       "surviving name, the merged-away names in `merged_since_run`; its `count`, `share`, "
+                       "`trend` and `quotes` stay the analysis's until the next run recounts the merged point.",
         "parameters": [KEY_PARAMETER],
         "responses": _responses("PainPoints", "The pain points (an empty list before any analysis)."),
     }},

@@ -20,6 +20,7 @@ from survey.api.openapi import build_document
 from survey.api.representations import (change_json, metric_json, period_json, response_json, survey_json,
                                         timestamp)
 from survey.auth import login_required
+from survey.codeframe.operations import as_edited_now as codeframe_now
 from survey.db import db
 from survey.lookups import survey_by_key
 from survey.errors import error_response
@@ -155,17 +156,19 @@ def pain_points(public_key: str):
     survey = survey_or_404(public_key)
     check_query(())
     run = latest_run(survey)
-    points = [p for p in run.pain_points if p.survey_id in (survey.id, None)] if run else []
+    # As the codeframe stands now: renames and hides show at once, a merge until the next run recounts.
+    points = codeframe_now(survey, [p for p in run.pain_points if p.survey_id in (survey.id, None)] if run else [])
     return jsonify({
         "survey": survey.public_key,
         "run": None if run is None else {
             "id": run.id, "model_version": run.model_version,
             "finished_at": timestamp(run.finished_at)},
         "pain_points": [{
-            "id": p.id, "rank": p.rank, "label": p.label, "theme": p.theme, "source": p.source,
+            "id": p.id, "rank": p.rank, "label": name, "theme": p.theme, "source": p.source,
             "proposal": p.source == "proposal", "count": p.count, "share": p.share, "score_impact": p.score_impact,
             "impact": p.impact, "quotes": list(p.quotes), "trend": p.trend,
-        } for p in points],
+            "merged_since_run": merged,
+        } for p, name, merged in points],
     })
 
 

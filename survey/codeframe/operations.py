@@ -12,6 +12,7 @@ import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -106,6 +107,39 @@ def renamed(survey: Survey) -> dict[str, str]:
                     now[name] = new
             now[old] = new
     return now
+
+
+def as_edited_now(survey: Survey, records: list) -> list[tuple[Any, str, list[str]]]:
+    """A run's pain point records as the codeframe stands now: ``(record, name, merged_since)``.
+
+    A run stores the codeframe's pain points under the names they had then; renames and hides since
+    show at once. A hidden or removed point is left out. Points merged since the run are one entry,
+    under the surviving name, with the merged-away names in ``merged_since``; its counts, members
+    and trend stay the run's own record until the next run recounts the merged point.
+    """
+    now, points = renamed(survey), {p.name: p for p in points_of(survey)}
+    groups: dict[str, list] = {}
+    out: list[tuple[Any, str, list[str]]] = []
+    for record in records:
+        if record.source != "codeframe":
+            out.append((record, record.label, []))
+            continue
+        name = now.get(record.label, record.label)
+        point = points.get(name)
+        if point is None or point.hidden:
+            continue
+        if name not in groups:
+            groups[name] = []
+            out.append((None, name, []))  # filled below, in the rank of its best record
+        groups[name].append(record)
+    filled = []
+    for record, name, merged in out:
+        if record is None:
+            group = groups[name]
+            kept = next((r for r in group if r.label == name), group[0])
+            record, merged = kept, [r.label for r in group if r is not kept]
+        filled.append((record, name, merged))
+    return filled
 
 
 # --------------------------------------------------------------------------- #

@@ -23,6 +23,7 @@ from survey.db import db
 from survey.insights.findings import SurveyPainPoint
 from survey.insights.labelled_clauses import ClauseRecord, LabelledClauses, negativity
 from survey.kinds import KINDS
+from survey.labels import latest_label_ids
 from survey.models import LabelCorrection, Response, ResponseLabel, Survey
 
 #: Rows fetched at a time from the big streaming queries.
@@ -195,8 +196,10 @@ def response_rows(survey_ids: list[int], since: dt.datetime | None, version: str
     corrected: dict[int, set[str]] = defaultdict(set)
     for response_id, field in db.session.execute(
         scoped(sa.select(LabelCorrection.response_id, LabelCorrection.field)
-               .join(Response, Response.id == LabelCorrection.response_id), survey_ids, since).distinct()
-    ):
+               .join(Response, Response.id == LabelCorrection.response_id)
+               .where(LabelCorrection.id.in_(latest_label_ids()), ~LabelCorrection.confirmed),
+               survey_ids, since).distinct()
+    ):  # a confirmation (the analyst chose the model's label) changed nothing
         corrected[response_id].add(field)
     keys = dict(db.session.execute(sa.select(Survey.id, Survey.public_key).where(Survey.id.in_(survey_ids))).all())
     kinds = dict(db.session.execute(sa.select(Survey.id, Survey.kind).where(Survey.id.in_(survey_ids))).all())

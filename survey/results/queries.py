@@ -208,10 +208,18 @@ def comment_count(survey: Survey) -> int:
 class PainPointRow:
     point: PainPointRecord
     matching: int  # its answers that pass the page's filters
+    name: str = ""  # the name it goes by now (an analyst may have renamed it since the run)
+    merged_since: tuple[str, ...] = ()  # codeframe points merged into it since the run (recounted by the next)
 
 
 def pain_points(flt: ResponseFilter, run: AnalysisRun | None) -> list[PainPointRow]:
-    """The run's pain points for this survey, in rank order, each with its answers under the filter."""
+    """The run's pain points for this survey, in rank order, each with its answers under the filter.
+
+    As the codeframe stands now (``survey.codeframe.operations.as_edited_now``): renamed, hidden and
+    merged pain points show so at once, not at the next run.
+    """
+    from survey.codeframe.operations import as_edited_now  # the codeframe package reads this module
+
     if run is None:
         return []
     points = list(db.session.scalars(
@@ -229,7 +237,8 @@ def pain_points(flt: ResponseFilter, run: AnalysisRun | None) -> list[PainPointR
         .where(pain_point_responses.c.pain_point_id.in_([p.id for p in points]))
     ).group_by(pain_point_responses.c.pain_point_id)
     matching = dict(db.session.execute(query).all())
-    return [PainPointRow(point, matching.get(point.id, 0)) for point in points]
+    return [PainPointRow(point, matching.get(point.id, 0), name, tuple(merged))
+            for point, name, merged in as_edited_now(flt.survey, points)]
 
 
 # ---------------------------------------------------------------------- comments
@@ -240,6 +249,7 @@ class Correction:
     value: str
     by: str | None  # the analyst's e-mail; None once their account is gone
     at: dt.datetime
+    confirmed: bool = False  # the analyst chose the model's own label
 
 
 @dataclass(frozen=True)
@@ -309,14 +319,14 @@ def latest_corrections(response_ids: list[int]) -> dict[int, dict[str, Correctio
         return {}
     rows = db.session.execute(
         sa.select(LabelCorrection.response_id, LabelCorrection.field, LabelCorrection.value, User.email,
-                  LabelCorrection.created_at)
+                  LabelCorrection.created_at, LabelCorrection.confirmed)
         .outerjoin(User, User.id == LabelCorrection.user_id)
         .where(LabelCorrection.response_id.in_(response_ids))
         .order_by(LabelCorrection.id)
     )
     found: dict[int, dict[str, Correction]] = {}
-    for response_id, field, value, email, at in rows:
-        found.setdefault(response_id, {})[field] = Correction(value, email, at)  # later ids win
+    for response_id, field, value, email, at, confirmed in rows:
+        found.setdefault(response_id, {})[field] = Correction(value, email, at, confirmed)  # later ids win
     return found
 
 

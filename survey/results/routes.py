@@ -146,7 +146,7 @@ def chart(public_key: str, name: str):
     else:
         show_matching = not flt.without("pain").is_empty
         svg = charts_cache.pain_points([
-            {"label": row.point.label, "impact": row.point.impact, "theme": row.point.theme,
+            {"label": row.name, "impact": row.point.impact, "theme": row.point.theme,
              "count": row.matching if show_matching else row.point.count}
             for row in queries.pain_points(flt, queries.latest_run(survey))
         ])
@@ -185,12 +185,15 @@ def correct(public_key: str, response_id: int):
     if not form.validate():
         field, errors = next(iter(form.errors.items()))
         abort(error_response(400, errors[0], field=field))
-    changed = apply_corrections(response, form.wanted, current_user())
+    changed, confirmed = apply_corrections(response, form.wanted, current_user())
     if request.accept_mimetypes.best == "application/json":
         return jsonify({"id": response.id, "sentiment": response.sentiment, "theme": response.theme,
-                        "changed": changed})
+                        "changed": changed, "confirmed": confirmed})
     if changed:
         flash(f"Saved: answer #{response.id} is now {response.sentiment or '–'} · {response.theme or '–'}.", "ok")
+    elif confirmed:
+        flash(f"Confirmed: answer #{response.id} is {response.sentiment or '–'} · {response.theme or '–'}, "
+              "as the model said; your label now counts for the next retraining.", "ok")
     else:
         flash(f"Nothing changed on answer #{response.id}.", "info")
     back = safe_next(form.next.data, url_for("results.comments", public_key=survey.public_key))

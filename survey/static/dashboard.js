@@ -68,16 +68,20 @@
       var label = comment.querySelector('.label[data-field="' + field + '"]');
       if (!label) return;
       var value = saved[field];
-      var corrected = label.classList.contains("corrected") || saved.changed.indexOf(field) !== -1;
-      label.className = "label " + field + "-" + (value || "none") + (corrected ? " corrected" : "");
+      var changed = saved.changed.indexOf(field) !== -1;
+      var confirmed = (saved.confirmed || []).indexOf(field) !== -1;
+      var oldMark = label.querySelector(".corrected-mark");
+      var markText = changed ? " ✎ corrected" : confirmed ? " ✓ confirmed" : oldMark && " " + oldMark.textContent.trim();
+      label.className = "label " + field + "-" + (value || "none") + (markText ? " corrected" : "");
       label.textContent = value || "not labelled";
-      if (corrected) {
+      if (markText) {
         var mark = document.createElement("span");
         mark.className = "corrected-mark";
-        mark.textContent = " ✎ corrected";
+        mark.textContent = markText;
         label.appendChild(mark);
       }
-      if (saved.changed.indexOf(field) !== -1) label.title = field + " corrected by you just now";
+      if (changed) label.title = field + " corrected by you just now";
+      if (confirmed) label.title = field + " confirmed by you just now";
     });
   }
 
@@ -99,7 +103,7 @@
         });
       }).then(function (saved) {
         showLabels(form.closest(".comment"), saved);
-        status.textContent = saved.changed.length ? "Saved." : "Nothing changed.";
+        status.textContent = saved.changed.length ? "Saved." : (saved.confirmed || []).length ? "Confirmed." : "Nothing changed.";
         status.classList.remove("error");
       }).catch(function (error) {
         status.textContent = error.message || "The correction was not saved; please try again.";
