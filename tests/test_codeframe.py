@@ -183,6 +183,28 @@ def test_names_differing_only_in_case_or_spacing_are_one_pain_point(runner, make
     assert [p.name for p in ops.points_of(survey)] == ["Late Flight", "Rude Staff"]
 
 
+def test_two_analysts_renaming_to_one_name_at_once_get_a_message_not_an_error_page(client, make_survey,
+                                                                                     monkeypatch):
+    from tests.dashboard_support import login
+
+    survey = make_survey()
+    late, rude = ops.add_point(survey, "Late flight", "service"), ops.add_point(survey, "Rude staff", "care")
+    late_id = late.id
+    login(client)
+    # The other analyst's rename commits between this request's name check and its own commit: the
+    # check still sees the codeframe as it was, and the database's unique name is what refuses it.
+    monkeypatch.setattr(ops, "points_of", lambda survey: [])
+    reply = client.post(f"/surveys/{survey.public_key}/codeframe",
+                        data={"action": "rename", "point_id": late_id, "name": "Rude staff"}, follow_redirects=True)
+    page = reply.get_data(as_text=True)
+    assert reply.status_code == 200
+    assert "Another analyst changed this codeframe at the same moment" in page and "nothing was saved" in page
+    monkeypatch.undo()
+    assert sorted(p.name for p in ops.points_of(survey)) == ["Late flight", "Rude staff"]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(CodeframeEdit)
+                             .where(CodeframeEdit.action == "rename")) == 0
+
+
 def test_export_never_hands_a_spreadsheet_a_formula_and_still_round_trips(runner, make_survey, tmp_path):
     survey = make_survey()
     path = tmp_path / "codeframe.csv"

@@ -73,6 +73,12 @@ def edit(public_key: str):
         message = _apply(survey, form, user)
     except ops.CodeframeError as exc:
         flash(str(exc), "error")
+    except sa.exc.IntegrityError:
+        # Another analyst's edit committed between this one's checks and its commit (the same new
+        # name, a point merged away): the database refused it whole, so say so rather than show a 500.
+        db.session.rollback()
+        flash("Another analyst changed this codeframe at the same moment, so nothing was saved: "
+              "the page now shows their change; make yours again if it still applies.", "error")
     else:
         flash(message, "success")
     return redirect(url_for("codeframe.codeframe", public_key=survey.public_key))
