@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import flash, redirect, render_template, url_for
 from markupsafe import Markup
+from sqlalchemy.orm.exc import StaleDataError
 
 from analysis.labels import THEMES
 from survey.auth import current_user, login_required
@@ -73,9 +74,10 @@ def edit(public_key: str):
         message = _apply(survey, form, user)
     except ops.CodeframeError as exc:
         flash(str(exc), "error")
-    except sa.exc.IntegrityError:
+    except (sa.exc.IntegrityError, StaleDataError):
         # Another analyst's edit committed between this one's checks and its commit (the same new
-        # name, a point merged away): the database refused it whole, so say so rather than show a 500.
+        # name; a point merged away, whose row is then gone): the database refused it whole, so say
+        # so rather than show a 500.
         db.session.rollback()
         flash("Another analyst changed this codeframe at the same moment, so nothing was saved: "
               "the page now shows their change; make yours again if it still applies.", "error")
