@@ -72,8 +72,9 @@ def test_an_empty_form_says_what_is_missing(client):
     assert "Enter your e-mail address." in text and "Enter your password." in text
 
 
-def test_repeated_failures_lock_the_account_for_a_while(client, app):
+def test_repeated_failures_lock_the_account_for_a_while(client, app, monkeypatch):
     """Failures hold that address from that network for a while; the same happens for an unknown address."""
+    hold_the_counting_clock(monkeypatch)
     app.config.update(LOGIN_MAX_FAILURES=3, LOGIN_LOCKOUT_SECONDS=600)
     user = make_user("admin", email="boss@example.com")
     for email in (user.email, "nobody@example.com"):
@@ -100,6 +101,7 @@ def test_the_lockout_tells_nobody_which_accounts_exist(app, monkeypatch):
 
     from survey.auth import passwords
 
+    hold_the_counting_clock(monkeypatch)
     app.config.update(LOGIN_MAX_FAILURES=5)
     monkeypatch.setattr("survey.ratelimit.CLEANUP_ONE_IN", 10**9)  # no clean-up of old counters mid-count
     make_user("analyst", email="ana@example.com")
@@ -136,9 +138,22 @@ def test_the_lockout_tells_nobody_which_accounts_exist(app, monkeypatch):
     assert [reply[3:] for reply in known] == [reply[3:] for reply in unknown]
 
 
-def test_failures_count_across_requests_without_losing_any(app):
+def hold_the_counting_clock(monkeypatch) -> None:
+    """Failures are counted in windows aligned to the clock (every 300 s by default): a test whose
+    attempts crossed a window's edge saw its count start again (a CI run did). The counters' clock
+    stands still one second into the hour, which starts every window these tests use."""
+    import time
+    import types
+
+    still = types.SimpleNamespace(time=lambda moment=time.time() // 3600 * 3600 + 1: moment)
+    monkeypatch.setattr("survey.ratelimit.time", still)
+    monkeypatch.setattr("survey.auth.operations.time", still)
+
+
+def test_failures_count_across_requests_without_losing_any(app, monkeypatch):
     import threading
 
+    hold_the_counting_clock(monkeypatch)
     app.config.update(LOGIN_MAX_FAILURES=8)
     user = make_user("analyst")
     errors = []
@@ -161,7 +176,8 @@ def test_failures_count_across_requests_without_losing_any(app):
     assert caught.value.status == 429
 
 
-def test_each_address_is_slowed_down_after_many_attempts(client, app):
+def test_each_address_is_slowed_down_after_many_attempts(client, app, monkeypatch):
+    hold_the_counting_clock(monkeypatch)
     app.config.update(LOGIN_ATTEMPTS_PER_IP=4, LOGIN_ATTEMPT_WINDOW_SECONDS=900, LOGIN_MAX_FAILURES=100)
     for i in range(4):
         assert sign_in(client, f"guess{i}@example.com", "wrong password").status_code == 401
