@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -606,6 +607,56 @@ def test_read_api_lists_pain_points_with_their_trend(runner, client, make_survey
     assert "Renamed by the team" in panel and f"Merged with {escape(named[2]['label'])}" in panel
     assert f">{escape(named[1]['label'])}</a>" not in panel and f">{escape(named[0]['label'])}</a>" not in panel
 
+
+
+@pytest.mark.usefixtures("analysis_app")
+def test_a_hidden_pain_point_leaves_no_gap_in_the_ranks_and_its_link_is_refused(runner, client, make_survey,
+                                                                                 make_response, tmp_path):
+    from markupsafe import escape
+
+    from survey.auth.operations import create_api_token, create_user
+    from survey.codeframe import operations as ops
+    from tests.dashboard_support import login
+
+    survey, _ = add_answers(make_survey, make_response, ANSWERS)
+    invoke(runner, "import", str(FIXTURE), "--survey", survey.public_key)
+    _analyze(runner, survey, tmp_path / "r")
+    user = create_user("api@example.com", "analyst", "a long enough password")
+    _, token = create_api_token(user, "test")
+    headers = {"Authorization": f"Bearer {token}"}
+    api = f"/api/v1/surveys/{survey.public_key}/pain-points"
+    before = client.get(api, headers=headers).get_json()["pain_points"]
+    assert [p["rank"] for p in before] == list(range(1, len(before) + 1))
+    named = [p for p in before if p["source"] == "codeframe"]
+    assert len(named) >= 2, named
+    hidden = named[0]  # the top one: every point after it would be off by one
+    ops.set_hidden(ops.point_by_name(survey, hidden["label"]), True)
+
+    after = client.get(api, headers=headers).get_json()["pain_points"]
+    assert [p["rank"] for p in after] == list(range(1, len(before)))
+    assert [p["label"] for p in after] == [p["label"] for p in before if p is not hidden]
+    # The API's answer filter refuses it as it refuses a pain point that is not shown.
+    refused = client.get(f"/api/v1/surveys/{survey.public_key}/responses?pain={hidden['id']}", headers=headers)
+    assert refused.status_code == 400 and "hidden" in refused.get_json()["error"]["message"]
+
+    login(client)
+    panel = client.get(f"/surveys/{survey.public_key}/results").get_data(as_text=True)
+    ranks = [int(r) for r in re.findall(r'<td class="num rank">(\d+)</td>', panel)]
+    assert ranks == list(range(1, len(after) + 1))
+    # A bookmarked drill-down of the hidden point: a message, not its comments.
+    link = client.get(f"/surveys/{survey.public_key}/comments?pain={hidden['id']}")
+    page = link.get_data(as_text=True)
+    assert link.status_code == 400 and "hidden in this survey" in page
+    assert f"{escape(hidden['label'])}</h2>" not in page
+    # A shown point's drill-down carries its rank among those shown.
+    shown = after[0]
+    page = client.get(f"/surveys/{survey.public_key}/comments?pain={shown['id']}").get_data(as_text=True)
+    assert "Pain point #1 " in page
+    # Shown again, it opens again.
+    ops.set_hidden(ops.point_by_name(survey, hidden["label"]), False)
+    assert client.get(f"/surveys/{survey.public_key}/comments?pain={hidden['id']}").status_code == 200
+    assert [p["rank"] for p in client.get(api, headers=headers).get_json()["pain_points"]] == \
+        [p["rank"] for p in before]
 
 def _self_training_case():
     hold = ["on hold for two hours", "kept on hold forever", "hold music for an hour", "on hold again all morning",

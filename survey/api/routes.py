@@ -164,11 +164,11 @@ def pain_points(public_key: str):
             "id": run.id, "model_version": run.model_version,
             "finished_at": timestamp(run.finished_at)},
         "pain_points": [{
-            "id": p.id, "rank": p.rank, "label": name, "theme": p.theme, "source": p.source,
+            "id": p.id, "rank": rank, "label": name, "theme": p.theme, "source": p.source,
             "proposal": p.source == "proposal", "count": p.count, "share": p.share, "score_impact": p.score_impact,
             "impact": p.impact, "quotes": list(p.quotes), "trend": p.trend,
             "merged_since_run": merged,
-        } for p, name, merged in points],
+        } for rank, (p, name, merged) in enumerate(points, start=1)],  # ranks 1..n over the points shown
     })
 
 

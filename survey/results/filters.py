@@ -246,6 +246,12 @@ def _parse_pain_point(survey: Survey, value: str | None) -> int | None:
     if point is None or point.survey_id not in (None, survey.id):
         raise FilterError(f"there is no pain point {value} for this survey; it may be from an older analysis",
                           "pain")
+    from survey.codeframe.operations import as_edited_now  # the codeframe package reads the results package
+
+    # A point hidden (or removed) from the codeframe since the run is not shown anywhere: neither are its comments.
+    if not as_edited_now(survey, [point]):
+        raise FilterError(f"pain point {value} is hidden in this survey's codeframe; show it again on the "
+                          "codeframe page to see its comments", "pain")
     return point.id
 
 

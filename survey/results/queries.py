@@ -210,6 +210,7 @@ class PainPointRow:
     matching: int  # its answers that pass the page's filters
     name: str = ""  # the name it goes by now (an analyst may have renamed it since the run)
     merged_since: tuple[str, ...] = ()  # codeframe points merged into it since the run (recounted by the next)
+    rank: int = 0  # its place among the points shown now (1, 2, …): hidden and merged-away points leave no gap
 
 
 def pain_points(flt: ResponseFilter, run: AnalysisRun | None) -> list[PainPointRow]:
@@ -237,8 +238,8 @@ def pain_points(flt: ResponseFilter, run: AnalysisRun | None) -> list[PainPointR
         .where(pain_point_responses.c.pain_point_id.in_([p.id for p in points]))
     ).group_by(pain_point_responses.c.pain_point_id)
     matching = dict(db.session.execute(query).all())
-    return [PainPointRow(point, matching.get(point.id, 0), name, tuple(merged))
-            for point, name, merged in as_edited_now(flt.survey, points)]
+    return [PainPointRow(point, matching.get(point.id, 0), name, tuple(merged), rank)
+            for rank, (point, name, merged) in enumerate(as_edited_now(flt.survey, points), start=1)]
 
 
 # ---------------------------------------------------------------------- comments
