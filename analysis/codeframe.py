@@ -105,10 +105,6 @@ MIN_SOFT_LABEL = 0.01
 #: Self-training needs this many examples of every point: from three, the pseudo-labels echo those three
 #: and widen the point to whatever its few words lean to (a muddy car park joined "app keeps crashing").
 SELF_TRAINING_MIN_EXAMPLES = 10
-#: EXPERIMENT: a pool comment teaches only when its best corrected probability reaches this.
-SELF_TRAINING_MIN_CONFIDENCE = 0.0
-#: EXPERIMENT: each example's clauses (when it has two or more) also teach its point, at this weight each.
-EXAMPLE_CLAUSE_WEIGHT = 0.0
 #: The texts the vocabulary and latent dimensions are learnt from, at most (a fixed-seed sample beyond).
 MAX_FIT_TEXTS = 30_000
 #: The sharpest temperature allowed: with a handful of examples every fold can be right by luck, and
@@ -194,9 +190,8 @@ class CodeframeSorter:
         sorter._fit_features(texts, unlabelled + list(background), seed)
         x_train = sorter._features(texts)
         y_train = np.array([names.index(n) for n in labels])
-        clauses = _example_clauses(sorter, examples, names, len(texts))
-        sorter.temperature = _temperature(x_train, y_train, len(names), seed, clauses)
-        sorter._model = _fit(x_train, y_train, len(names), seed, clauses)
+        sorter.temperature = _temperature(x_train, y_train, len(names), seed)
+        sorter._model = _classifier(seed).fit(x_train, y_train)
         # The gate (step 5): the same classifier without the word vectors says whether a comment fits any point.
         sorter._gate_columns = x_train.shape[1] - _word_vector_dimensions()
         gate_x = x_train[:, :sorter._gate_columns]
@@ -221,13 +216,12 @@ class CodeframeSorter:
             # Only comments the examples alone place in a point teach (fixed before the first refit): one
             # that fits none would teach its own words, and the next round would then place it.
             posteriors = sorter._corrected(sorter._calibrated(x_pool))
-            fits = np.flatnonzero((posteriors.max(axis=1) >= sorter._none_bar()[posteriors.argmax(axis=1)])
-                                  & (posteriors.max(axis=1) >= SELF_TRAINING_MIN_CONFIDENCE))
+            fits = np.flatnonzero(posteriors.max(axis=1) >= sorter._none_bar()[posteriors.argmax(axis=1)])
             x_pool = x_pool[fits]
             thin = np.bincount(y_train, minlength=len(names)).min() < SELF_TRAINING_MIN_EXAMPLES
             for _ in range(0 if thin or not len(fits) else SELF_TRAINING_ROUNDS):
                 rows, labels, weight = _soft_labels(y_train, sorter._corrected(sorter._calibrated(x_pool)))
-                taught = _joined(clauses, (x_pool[rows], labels, weight, np.full(len(rows), -1)))
+                taught = (x_pool[rows], labels, weight)
                 sorter.temperature = _temperature(x_train, y_train, len(names), seed, taught)
                 sorter._model = _fit(x_train, y_train, len(names), seed, taught)
                 full = sorter._calibrated_texts(sample)
@@ -422,40 +416,10 @@ def _fit(x, y: np.ndarray, n_classes: int, seed: int, pool=None):
     from scipy.sparse import vstack
     from sklearn.linear_model import LogisticRegression
 
-    x_pool, labels, weight = pool[:3]
+    x_pool, labels, weight = pool
     model = LogisticRegression(C=C, max_iter=1000, random_state=seed)
     return model.fit(vstack([x, x_pool]).tocsr(), np.concatenate([y, labels]),
                      sample_weight=np.concatenate([_example_weights(y, n_classes)[y], weight]))
-
-
-def _example_clauses(sorter, examples, names, n_rows):
-    """EXPERIMENT: ``(x, labels, weights, source example row)`` of the examples' clauses, or None."""
-    if EXAMPLE_CLAUSE_WEIGHT <= 0:
-        return None
-    from analysis.text import split_clauses
-
-    texts, labels, groups = [], [], []
-    for row, (text, name) in enumerate(examples):
-        parts = [c for c in split_clauses(text) if c.strip()]
-        if len(parts) >= 2:
-            texts += parts
-            labels += [names.index(name)] * len(parts)
-            groups += [row] * len(parts)
-    if not texts:
-        return None
-    y = np.array(labels)
-    ys = np.array([names.index(n) for _, n in examples])
-    weight = EXAMPLE_CLAUSE_WEIGHT * _example_weights(ys, len(names))[y]
-    return sorter._features(texts), y, weight, np.array(groups)
-
-
-def _joined(a, b):
-    if a is None:
-        return b
-    from scipy.sparse import vstack
-
-    return (vstack([a[0], b[0]]).tocsr(), np.concatenate([a[1], b[1]]), np.concatenate([a[2], b[2]]),
-            np.concatenate([a[3], b[3]]))
 
 
 def _sample(texts: list, limit: int, seed: int) -> list:
@@ -490,11 +454,7 @@ def _temperature(x, y: np.ndarray, n_classes: int, seed: int, pool=None) -> floa
         return 1.0
     scores = np.zeros((len(y), n_classes))
     for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y):
-        fold_pool = pool
-        if pool is not None and len(pool) > 3:  # an example's own clauses never teach its held-out fold
-            keep = ~np.isin(pool[3], test)
-            fold_pool = (pool[0][keep], pool[1][keep], pool[2][keep])
-        scores[test] = _scores(_fit(x[train], y[train], n_classes, seed, fold_pool), x[test])
+        scores[test] = _scores(_fit(x[train], y[train], n_classes, seed, pool), x[test])
     candidates = np.exp(np.linspace(np.log(MIN_TEMPERATURE), np.log(5.0), 80))
     loss = [-np.log(_softmax(scores / t)[np.arange(len(y)), y] + 1e-12).mean() for t in candidates]
     return float(candidates[int(np.argmin(loss))])
