@@ -167,3 +167,32 @@ def test_safe_cell_fast_path_agrees_with_the_full_rule():
                "\uff1dA1", "-", "a=b", "\u2003\u200b=x"]
     for text in samples:
         assert safe_cell(text) == full_rule(text), text
+
+
+INVISIBLE_ONLY = ["\u200b\u200b", "\u2060", " \u200d\ufeff ", "\u200e\u200f\u00ad", "\u3000\u200b"]
+
+
+@pytest.mark.parametrize("text", INVISIBLE_ONLY)
+def test_a_comment_of_invisible_characters_alone_is_no_comment_on_any_channel(client, survey, make_response, text):
+    """Zero-width spaces, joiners, direction marks and soft hyphens show nothing: such a 'comment' was stored,
+    counted in every comment total and labelled by the model (and alone made an answer with no score)."""
+    from survey.operations import revise_response
+
+    widget = post_answer(client, survey, {"comment": text, "elapsed_ms": HUMAN_MS})
+    assert widget.status_code in (400, 422) and error_of(widget)  # no score and no comment: nothing to store
+    assert answers() == []
+    scored = post_answer(client, survey, {"score": 9, "comment": text, "elapsed_ms": HUMAN_MS})
+    assert scored.status_code == 201
+    patch = client.patch(f"/api/v1/surveys/{survey.public_key}/responses/{scored.get_json()['id']}",
+                         json={"edit_token": scored.get_json()["edit_token"], "comment": text},
+                         headers={"Origin": PARTNER})
+    assert patch.status_code == 422 and error_of(patch)["field"] == "comment"
+    assert client.post(f"/s/{survey.public_key}", data=form(comment=text)).status_code == 303
+    assert [(a.score, a.comment) for a in answers()] == [(9, None), (9, None)]
+    parsed = parse_feedback_csv(io.StringIO(f'text,score\n"{text}",3\n'), text_col="text", score_col="score",
+                                scale=(0, 10))
+    assert [row.text for row in parsed.rows] == [None]
+    # a visible character with them is a comment, kept as written
+    kept = make_response(survey, score=5, comment="ok")
+    revise_response(kept, comment="\u200bfine\u200b")
+    assert kept.comment == "\u200bfine\u200b"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from survey.requestinfo import MetaError, clean_meta
-from survey.textrules import text_problem
+from survey.textrules import comment_text, text_problem
 
 PAGE_URL_MAX_LENGTH = 4096
 TOKEN_MAX_LENGTH = 128
@@ -160,7 +160,7 @@ def _comment(value: Any, scale: Scale) -> str | None:
     if value is None:
         return None
     _text(value, "comment")
-    text = value.strip()
+    text = comment_text(value) or ""
     if len(text) > scale.comment_max_length:
         raise PayloadError(f"comment is longer than {scale.comment_max_length} characters "
                            f"(it has {len(text)})", "comment", 422)
