@@ -70,6 +70,17 @@ SMALL_CONTROLS = """([selector, minimum]) => {
 }""" % VISUALLY_HIDDEN
 
 
+# In a pain point's Answers cell: px from the end of the count to the start of its share.
+COUNT_TO_SHARE = """td => {
+  const walker = document.createTreeWalker(td, NodeFilter.SHOW_TEXT);
+  let count = null;
+  while (walker.nextNode()) if (/\\d/.test(walker.currentNode.textContent) && !walker.currentNode.parentElement.closest(".sub")) { count = walker.currentNode; break; }
+  const range = document.createRange();
+  range.setStart(count, 0); range.setEnd(count, count.textContent.trimEnd().length);
+  return td.querySelector(".sub").getBoundingClientRect().left - range.getBoundingClientRect().right;
+}"""
+
+
 def problems_on(page, name: str) -> list[str]:
     """What is cut or too small to tap on the screen shown, each line naming the screen."""
     found = []
@@ -136,6 +147,9 @@ def test_the_dashboard_on_a_phone(demo, live_server, browser, tmp_path):
     headline = page.locator(".stat.metric .stat-value")
     assert headline.bounding_box()["y"] + headline.bounding_box()["height"] < PHONE["height"]
     check_screen("results")
+    # A pain point's count and its share read together ("32 10%"), not the count adrift mid-row.
+    gap = page.locator(".pain-table td[data-label=Answers]").first.evaluate(COUNT_TO_SHARE)
+    assert 0 <= gap < 16, f"the count sits {gap:.0f} px from its share"
     shots["phone-results"] = tmp_path / "phone-results.png"
     page.screenshot(path=str(shots["phone-results"]))
 
