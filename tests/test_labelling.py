@@ -132,6 +132,8 @@ def test_a_rewritten_comment_keeps_its_analyst_labels_as_history_but_not_in_forc
     other_theme = next(t for t in ("care", "service", "other") if t != untouched.theme)
     correct_label(untouched, "theme", other_theme, analyst)  # a change, not a confirmation
     assert operations.corrections_since_training()[0] == 3
+    revise_response(untouched, comment=f"  {untouched.comment} ")  # a retry of the same text rewrites nothing
+    assert operations.corrections_since_training()[0] == 3
 
     revise_response(rewritten, 1, "The engineer never came and nobody called to say why")
     db.session.expire_all()
