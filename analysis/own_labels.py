@@ -39,10 +39,11 @@ A third form leaves the classifier as the corpus trained it and lets the own
 rows act as neighbours (``neighbours=share``, :class:`NeighbourBlend`): a
 text's probabilities become ``(1 - share)`` times the classifier's plus
 ``share`` times the similarity-weighted vote of its ``k`` most similar own rows
-(cosine over the hashed word and character n-grams). It measured better than
-weights on NPS theme and level with no own labels on tweets at share 0.1, but
-not above no own labels on both sets (MODEL_CARD.md, stop 23), so it too is
-measured only (``learning_curve.py --method neighbours``), not used in training.
+(cosine over the hashed word and character n-grams). On the tuning halves
+(100 own labels) share 0.1 lifted NPS theme above weights and no own labels and
+changed no tweet's theme; larger shares lowered tweets (MODEL_CARD.md, stop 23).
+Not rising on both sets, it too is measured only (``learning_curve.py --method
+neighbours``), not used in training.
 """
 
 from __future__ import annotations
