@@ -44,6 +44,7 @@ Usage::
     python benchmarks/painpoints.py                       # both domains, tuning half
     python benchmarks/painpoints.py --half test --stability
     python benchmarks/painpoints.py --stability --draws 1,2,3,7 --errors   # four draws; where each reason went
+    python benchmarks/painpoints.py --ceilings                        # what re-choosing or merging could give at most
     python benchmarks/painpoints.py --domain air --half full --show 10
     python benchmarks/painpoints.py --scale 100000       # time and memory of the grouping step
 """
@@ -190,10 +191,9 @@ def measured_reasons(domain: Domain) -> dict[str, set[int]]:
             if r not in domain.left_out and len(rows) >= MIN_REASON_SHARE * complaints}
 
 
-def score(domain: Domain, result) -> dict:
-    reasons = measured_reasons(domain)
-    top = result.points[:TOP]
-    members = [set(p.response_ids) for p in top]
+def accuracy(domain: Domain, members: list[set[int]], reasons: dict[str, set[int]] | None = None) -> dict:
+    """Recovered, best-match F1 and leading reasons of a top ten given as member sets (rows)."""
+    reasons = measured_reasons(domain) if reasons is None else reasons
     best_f1, mostly = {}, {r: set() for r in reasons}
     leaders = []
     for m in members:
@@ -206,13 +206,22 @@ def score(domain: Domain, result) -> dict:
             f1 = 2 * hit / (len(m) + len(rows)) if hit else 0.0
             best_f1[reason] = max(best_f1.get(reason, 0.0), f1)
     recovered = [r for r, rows in reasons.items() if len(mostly[r] & rows) >= 0.25 * len(rows)]
+    return {
+        "reasons": len(reasons), "recovered": len(recovered), "recovered_reasons": recovered,
+        "mean_best_f1": round(sum(best_f1.get(r, 0.0) for r in reasons) / len(reasons), 3) if reasons else 0.0,
+        "best_f1": {r: round(best_f1.get(r, 0.0), 3) for r in reasons},
+        "leading": len({lead for lead in leaders if lead != "(none)"}), "leaders": leaders,
+    }
+
+
+def score(domain: Domain, result) -> dict:
+    top = result.points[:TOP]
+    members = [set(p.response_ids) for p in top]
+    measured = accuracy(domain, members)
+    leaders = measured.pop("leaders")
     negative = result.negative_comments or 1
     return {
-        "comments": len(domain.texts), "negative_comments": result.negative_comments,
-        "reasons": len(reasons), "recovered": len(recovered), "recovered_reasons": recovered,
-        "mean_best_f1": round(sum(best_f1.get(r, 0.0) for r in reasons) / len(reasons), 3),
-        "best_f1": {r: round(best_f1.get(r, 0.0), 3) for r in reasons},
-        "leading": len({lead for lead in leaders if lead != "(none)"}),
+        "comments": len(domain.texts), "negative_comments": result.negative_comments, **measured,
         "bad_names": [p.label for p in top if bad_name(p.label, domain)],
         "coverage": round(result.coverage, 3),
         "top10_coverage": round(len(set().union(*members)) / negative, 3) if members else 0.0,
@@ -298,6 +307,45 @@ def where_reasons_went(domain: Domain, result, labelled) -> dict:
     return out
 
 
+def ceilings(domain: Domain, result, pool: int = 20) -> dict:
+    """What choosing the top ten differently, or merging pain points, could give at most (uses the answer key).
+
+    * ``drop_one``: each top-ten pain point left out and the 11th moved up: the most a different
+      choice of one top-ten place can change (a vague or repeated group giving its place);
+    * ``merge``: pain points among the first ``pool`` merged two at a time (union of their members,
+      in the better one's place), greedily, each step the merge that raises mean best-match F1 most
+      without lowering recovered or leading: the most any near-duplicate merge rule could reach
+      with the groups as they are. Neither is a method: both read the answer key.
+    """
+    reasons = measured_reasons(domain)
+    points = [(p.label, set(p.response_ids)) for p in result.points[:pool]]
+
+    def measured(chosen):
+        m = accuracy(domain, [members for _, members in chosen[:TOP]], reasons)
+        return {k: m[k] for k in ("recovered", "mean_best_f1", "leading")}
+
+    before = measured(points)
+    drop_one = [{"left_out": points[k][0], **measured(points[:k] + points[k + 1:])}
+                for k in range(min(TOP, len(points) - 1))]
+    current, now, merges = list(points), before, []
+    while True:
+        best = None
+        for i in range(min(TOP, len(current))):
+            for j in range(i + 1, len(current)):
+                joined = (f"{current[i][0]} + {current[j][0]}", current[i][1] | current[j][1])
+                candidate = current[:i] + [joined] + current[i + 1:j] + current[j + 1:]
+                m = measured(candidate)
+                gain = m["mean_best_f1"] - now["mean_best_f1"]
+                if (gain > 0 and m["recovered"] >= now["recovered"] and m["leading"] >= now["leading"]
+                        and (best is None or gain > best[0])):
+                    best = (gain, candidate, m, joined[0])
+        if best is None:
+            break
+        _, current, now, label = best
+        merges.append(label)
+    return {"before": before, "drop_one": drop_one, "merge": {**now, "merges": merges}}
+
+
 # --------------------------------------------------------------------------- #
 # Scale
 # --------------------------------------------------------------------------- #
@@ -337,6 +385,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="stability draws (random seeds, comma-separated; e.g. 1,2,3,7), with --stability")
     parser.add_argument("--errors", action="store_true",
                         help="print where each reason's comments went (errors grouped by kind)")
+    parser.add_argument("--ceilings", action="store_true",
+                        help="print what a different top-ten choice or merging pain points could give at most "
+                             "(reads the answer key: a bound, not a method)")
     parser.add_argument("--show", type=int, default=10, help="print this many pain points with quotes")
     parser.add_argument("--json", action="store_true", help="print the measures as JSON only")
     parser.add_argument("--scale", type=int, help="time and memory of grouping N comments (child process)")
@@ -368,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
             measures["stability"] = draws["draws"][0] if len(seeds) == 1 else draws
         if args.errors:
             measures["errors"] = where_reasons_went(domain, result, labelled)
+        if args.ceilings:
+            measures["ceilings"] = ceilings(domain, result)
         report[name] = measures
         if not args.json:
             print_domain(name, args.half, measures, result.points[: args.show])
@@ -405,6 +458,14 @@ def print_domain(name: str, which: str, m: dict, points) -> None:
     for reason, e in m.get("errors", {}).items():
         print(f"  {reason}: {e['comments']} comments, {e['not_negative']} not negative, {e['in_no_pain_point']} in "
               f"no pain point, {e['elsewhere']} elsewhere; best {e['best']!r} P {e['precision']} R {e['recall']}")
+    if "ceilings" in m:
+        c = m["ceilings"]
+        print("ceilings (read the answer key; bounds, not methods): recovered / F1 / leading")
+        for d in c["drop_one"]:
+            print(f"  without {d['left_out']!r} (the 11th moves up): {d['recovered']} / {d['mean_best_f1']} / "
+                  f"{d['leading']}")
+        print(f"  best merges: {c['merge']['recovered']} / {c['merge']['mean_best_f1']} / {c['merge']['leading']} "
+              f"by {c['merge']['merges']}")
     for point, top in zip(points, m["top"] + [None] * len(points)):
         lead = f" [{top['leads']}]" if top else ""
         print(f"  {point.rank:2}. {point.label} ({point.count}){lead}")

@@ -7,7 +7,7 @@ stability over several draws are tested like any other code; no shared data is r
 from __future__ import annotations
 
 from analysis.painpoints import NegativeClause, PainPoint, PainPointAnalysis
-from benchmarks.painpoints import Domain, rows_of, stability_draws, where_reasons_went
+from benchmarks.painpoints import Domain, ceilings, rows_of, stability_draws, where_reasons_went
 from tests.test_painpoint_method import posts
 
 
@@ -40,6 +40,23 @@ def test_each_reasons_comments_are_counted_by_where_they_went():
                             "best": "hour delay", "precision": 0.8, "recall": 0.4}
     assert went["bags"]["best"] == "lost bag" and went["bags"]["recall"] == 1.0
     assert went["bags"]["elsewhere"] == 0  # the two also in "hour delay" are in their best match too
+
+
+def test_ceilings_merge_one_reason_told_twice_and_never_two_reasons():
+    # "late" (rows 0-19) is told as two pain points of 10; "bags" (20-29) is one; a vague one mixes both.
+    late, bags = {"late"}, {"bags"}
+    domain = _domain([late] * 20 + [bags] * 10)
+    points = [_point("hour delay", list(range(0, 10))), _point("lost bag", list(range(20, 30))),
+              _point("late flight", list(range(10, 20))), _point("still waiting", [0, 1, 20, 21])]
+    result = PainPointAnalysis(points, 30, 30, "size × negativity")
+    out = ceilings(domain, result)
+    assert out["before"] == {"recovered": 2, "mean_best_f1": round((2 * 10 / 30 + 1.0) / 2, 3), "leading": 2}
+    assert out["merge"]["merges"] == ["hour delay + late flight"]
+    assert out["merge"]["mean_best_f1"] == 1.0 and out["merge"]["recovered"] == 2
+    # Leaving out "lost bag" moves the vague group up in its place: the bags' best F1 falls.
+    without_bags = next(d for d in out["drop_one"] if d["left_out"] == "lost bag")
+    assert without_bags["mean_best_f1"] < out["before"]["mean_best_f1"]
+    assert [d["left_out"] for d in out["drop_one"]] == ["hour delay", "lost bag", "late flight"]
 
 
 def test_a_subsets_labels_are_renumbered_like_the_subset():
