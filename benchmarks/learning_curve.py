@@ -100,6 +100,14 @@ def _scale(text: str) -> float:
     return scale
 
 
+def _share(text: str) -> float:
+    """``--neighbour-share``: a number above 0 and at most 1."""
+    share = _scale(text)
+    if share > 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a share between 0 and 1")
+    return share
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=("tuning", "tuning-folds", "test", "all"), default="tuning")
@@ -114,7 +122,7 @@ def main(argv=None) -> int:
                              "by feature augmentation (Daume 2007), either, chosen by "
                              "cross-validation on the own rows, or as neighbours voting "
                              "beside the corpus model (theme; sentiment keeps weights)")
-    parser.add_argument("--neighbour-share", type=_scale, default=0.1,
+    parser.add_argument("--neighbour-share", type=_share, default=0.1,
                         help="with --method neighbours: share of the neighbours' vote")
     parser.add_argument("--augment-scale", type=_scale, default=1.0,
                         help="with --method augment: scale of the own-domain copy")
