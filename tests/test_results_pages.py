@@ -154,6 +154,15 @@ def test_change_over_a_chosen_period(client, survey, make_response):
     assert "n = 2" in html
 
 
+def test_a_start_date_after_today_compares_one_day_not_a_negative_period(client, survey, make_response):
+    make_response(survey, score=9)
+    login(client)
+    html = client.get(f"/surveys/{survey.public_key}/results?start=2999-01-01").get_data(as_text=True)
+    # It said "Change vs previous -354000 days" and "1 Jan 2999 – <today> vs <a later period>".
+    assert "Change vs previous day" in html
+    assert "1 Jan 2999 – 1 Jan 2999" in html and "vs 31 Dec 2998 – 31 Dec 2998" in html
+
+
 def test_filters_apply_to_every_part_of_the_page(client, survey, make_response):
     email = make_response(survey, score=2, comment="e-mail answer about refunds", channel="email", meta={"plan": "pro"})
     make_response(survey, score=10, comment="widget answer, all good", channel="widget", meta={"plan": "pro"})
