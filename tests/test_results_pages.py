@@ -201,6 +201,23 @@ def test_bad_filters_get_a_clear_400(client, survey, query, words):
         assert words in reply.get_data(as_text=True), path
 
 
+def test_a_filter_error_page_links_to_the_page_without_that_filter(client, survey):
+    login(client)
+    for path in ("results", "comments"):
+        reply = client.get(f"/surveys/{survey.public_key}/{path}?start=2024-03-10&end=2024-03-01&channel=email&page=2")
+        assert reply.status_code == 400
+        html = reply.get_data(as_text=True)
+        assert "the start date 2024-03-10 is after the end date 2024-03-01" in html
+        # It was a dead end: no header, no link, only the browser's Back button.
+        link = re.search(r'<a class="button" href="([^"]+)">Show the page without this filter</a>', html)
+        assert link, html
+        href = link.group(1).replace("&amp;", "&")
+        assert href == f"/surveys/{survey.public_key}/{path}?end=2024-03-01&channel=email"
+        assert client.get(href).status_code == 200
+    reply = client.get(f"/surveys/{survey.public_key}/results?channel=fax", headers={"Accept": "application/json"})
+    assert reply.status_code == 400 and reply.get_json()["error"]["field"] == "channel"
+
+
 def test_pain_points_are_ranked_and_drill_down_to_their_comments(client, survey, make_response):
     slow = [make_response(survey, score=s, comment=f"waited {s} weeks for the engineer") for s in (1, 2, 3)]
     rude = make_response(survey, score=0, comment="agent was rude to me")
