@@ -70,6 +70,10 @@ def create_app(test_config: dict | None = None) -> "Flask":
     for name in FEATURES:
         import_module(name).init_app(app)
     _favicon(app)
+    if app.config.get("MAX_CONTENT_LENGTH"):
+        from survey.bodies import SizedBodies
+
+        app.wsgi_app = SizedBodies(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])
     _trust_proxies(app)
     return app
 

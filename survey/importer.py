@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, TextIO
 
-from survey.textrules import check_text
+from survey.textrules import check_text, comment_text
 
 # Formats tried when the user gives none. Day-first and month-first both stay
 # in: the importer only picks one when it is the single format that parses
@@ -249,7 +249,7 @@ def parse_feedback_csv(
 
 
 def _parse_record(line, record, text_col, scale, score_col, date_col, date_format, id_col, max_text):
-    text = (record.get(text_col) or "").strip() or None
+    text = comment_text(record.get(text_col))
     if text is not None:
         check_text(text, "the text")  # the rule every channel shares; TextError is a ValueError
     if text and len(text) > max_text:

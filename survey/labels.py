@@ -22,6 +22,11 @@ if TYPE_CHECKING:  # the labeller's own result type; importing it would load num
     from analysis.labeller import CommentLabels
 
 
+#: An analyst's label still in force: not superseded by the customer rewriting the comment. Every
+#: query that shows, counts or trains on analysts' labels selects through this.
+IN_FORCE = LabelCorrection.superseded_at.is_(None)
+
+
 def corrected_fields(response_ids: Iterable[int], confirmations: bool = True) -> dict[int, set[str]]:
     """Which of these responses have an analyst's label (a correction, or a confirmation unless
     ``confirmations`` is false), and for which fields.
@@ -34,7 +39,7 @@ def corrected_fields(response_ids: Iterable[int], confirmations: bool = True) ->
         return {}
     found: dict[int, set[str]] = {}
     query = (sa.select(LabelCorrection.response_id, LabelCorrection.field)
-             .where(LabelCorrection.response_id.between(min(ids), max(ids))).distinct())
+             .where(LabelCorrection.response_id.between(min(ids), max(ids)), IN_FORCE).distinct())
     if not confirmations:
         query = query.where(LabelCorrection.id.in_(latest_label_ids()), ~LabelCorrection.confirmed)
     rows = db.session.execute(query)
@@ -188,16 +193,18 @@ class LabelError(ValueError):
 
 
 def forget_model_labels(response: Response) -> None:
-    """The comment of ``response`` was rewritten: the model's labels describe the old text, so they go and
-    the next run labels it again (a run labels only what its model has not). An analyst's corrections
-    stay in force. The caller commits.
+    """The comment of ``response`` was rewritten: every label judged the old text, so none stays in force.
+
+    The model's labels go and the next run labels the new text (a run labels only what its model
+    has not). An analyst's corrections and confirmations are kept as history, stamped
+    ``superseded_at``: no longer in force, shown, counted or trained on, and the comment can come
+    back to the label queue. The caller commits.
     """
     db.session.execute(sa.delete(ResponseLabel).where(ResponseLabel.response_id == response.id))
-    corrected = corrected_fields([response.id]).get(response.id, set())
-    for field in ("sentiment", "theme"):
-        if field not in corrected:
-            setattr(response, field, None)
-    response.label_version = None
+    db.session.execute(sa.update(LabelCorrection)
+                       .where(LabelCorrection.response_id == response.id, IN_FORCE)
+                       .values(superseded_at=utcnow()))
+    response.sentiment = response.theme = response.label_version = None
 
 
 def correct_labels(response: Response, changes: dict[str, str], user: User | None) -> list[LabelCorrection]:
@@ -230,7 +237,8 @@ def correct_label(response: Response, field: str, value: str, user: User | None)
 
 def latest_label_ids():
     """The ids of each response's latest analyst label per field (the one in force)."""
-    return sa.select(sa.func.max(LabelCorrection.id)).group_by(LabelCorrection.response_id, LabelCorrection.field)
+    return (sa.select(sa.func.max(LabelCorrection.id)).where(IN_FORCE)
+            .group_by(LabelCorrection.response_id, LabelCorrection.field))
 
 
 def corrections_for_training() -> list[tuple[str, str, str]]:
@@ -238,7 +246,7 @@ def corrections_for_training() -> list[tuple[str, str, str]]:
     confirmations alike: a confirmed uncertain label teaches as much as a changed one)."""
     latest = (
         sa.select(LabelCorrection.response_id, LabelCorrection.field, sa.func.max(LabelCorrection.id).label("id"))
-        .group_by(LabelCorrection.response_id, LabelCorrection.field).subquery()
+        .where(IN_FORCE).group_by(LabelCorrection.response_id, LabelCorrection.field).subquery()
     )
     rows = db.session.execute(
         sa.select(Response.comment, LabelCorrection.field, LabelCorrection.value)

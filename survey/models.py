@@ -333,6 +333,10 @@ class LabelCorrection(db.Model):
     ``confirmed`` marks a confirmation: the analyst chose the label the model had already given
     (the label in force does not change, but it is now the analyst's judgement, so it leaves the
     label queue, survives later runs and teaches the next retrain like a correction).
+
+    ``superseded_at`` is set when the customer rewrites the comment: the label judged the old
+    text, so from then on it is no longer in force, shown, counted or trained on; the row stays
+    as the analyst's history (who labelled the earlier text, what and when).
     """
 
     __tablename__ = "label_corrections"
@@ -344,6 +348,7 @@ class LabelCorrection(db.Model):
     confirmed: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     user_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    superseded_at: Mapped[Optional[dt.datetime]]
 
     user: Mapped[Optional[User]] = relationship()
 

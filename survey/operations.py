@@ -20,6 +20,7 @@ from survey.kinds import DEFAULT_FOLLOWUP, DEFAULT_THANK_YOU, KINDS
 from survey.labels import forget_model_labels
 from survey.models import CHANNELS, Response, Survey, utcnow
 from survey.prepared import PreparedWrite, Writes, together
+from survey.textrules import comment_text
 from survey.tokens import hash_token
 
 if TYPE_CHECKING:
@@ -149,7 +150,7 @@ def _response_values(survey: Survey, answer: Answer, now: dt.datetime) -> dict[s
     if answer.channel not in CHANNELS:
         raise OperationError(f"unknown channel {answer.channel!r}")
     score = check_score(survey, answer.score)
-    comment = (answer.comment or "").strip() or None
+    comment = comment_text(answer.comment)
     if score is None and comment is None:
         raise OperationError("an answer needs a score or a comment")
     return dict(
@@ -266,7 +267,7 @@ def record_response_in_session(survey: Survey, answer: Answer) -> Recorded:
 
 def _revise_stored(survey: Survey, answer: Answer) -> Recorded:
     existing = stored_for_revision(survey, answer)
-    _revise(survey, existing, check_score(survey, answer.score), (answer.comment or "").strip() or None)
+    _revise(survey, existing, check_score(survey, answer.score), comment_text(answer.comment))
     return Recorded(existing.id, existing.created_at, False, existing.public_id)
 
 
@@ -284,7 +285,7 @@ def stored_for_revision(survey: Survey, answer: Answer) -> Response:
 def revise_response(response: Response, score: Any = None, comment: str | None = None) -> Response:
     """Change a stored answer's score and/or comment (a later step of the same answer), within the edit window."""
     check_edit_window(response)
-    return _revise(response.survey, response, check_score(response.survey, score), (comment or "").strip() or None)
+    return _revise(response.survey, response, check_score(response.survey, score), comment_text(comment))
 
 
 def _revise(survey: Survey, response: Response, score: int | None, comment: str | None) -> Response:

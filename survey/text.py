@@ -6,11 +6,17 @@ from email_validator import EmailNotValidError, validate_email
 
 
 def as_sentence(message: str) -> str:
-    """``"no such thing"`` → ``"No such thing."``: operation errors read as sentences on pages."""
+    """``"no such thing"`` → ``"No such thing."``: operation errors read as sentences on pages.
+
+    A message that starts with a name a client must send as written (``per_page``, ``edit_token``,
+    ``meta.plan``) keeps it as it is: "Per_page must be …" names no parameter the API takes.
+    """
     message = message.strip()
     if not message:
         return message
-    message = message[0].upper() + message[1:]
+    first = message.split(maxsplit=1)[0]
+    if not any(mark in first for mark in "_."):
+        message = message[0].upper() + message[1:]
     return message if message[-1] in ".!?" else message + "."
 
 

@@ -11,6 +11,7 @@ text in logs and CSV files. Tab, line feed and carriage return are text.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
@@ -39,3 +40,16 @@ def check_text(value: str, name: str) -> str:
     if problem is not None:
         raise TextError(f"{name} {problem}")
     return value
+
+
+def comment_text(value: str | None) -> str | None:
+    """A comment as stored: trimmed, or None when nothing in it can be seen.
+
+    Whitespace and format characters alone (zero-width spaces and joiners, word joiners,
+    direction marks, soft hyphens: Unicode category Cf) are no comment: stored, they counted as
+    one in every metric and the model labelled an invisible text.
+    """
+    text = (value or "").strip()
+    if not text or unicodedata.category(text[0]) != "Cf":
+        return text or None  # the common case: a visible first character
+    return text if any(not ch.isspace() and unicodedata.category(ch) != "Cf" for ch in text) else None

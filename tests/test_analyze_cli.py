@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from survey.db import db
 from survey.labels import correct_label
-from survey.models import AnalysisRun, PainPointRecord, ResponseLabel, pain_point_responses
+from survey.models import AnalysisRun, LabelCorrection, PainPointRecord, ResponseLabel, pain_point_responses
 from tests.analyze_support import NPS_ANSWERS, add_answers, analysis_app, read_report, tiny_model  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("analysis_app")
@@ -225,7 +225,9 @@ def test_a_comment_changed_in_its_edit_window_is_labelled_again(runner, make_sur
     labels = db.session.scalars(sa.select(ResponseLabel).where(ResponseLabel.response_id == changed.id)).all()
     assert len(labels) == 1 and "engineer" in " ".join(c["text"] for c in labels[0].clauses)
     assert changed.sentiment == "negative"
-    assert kept.theme == "care"  # the analyst's correction stays in force
+    # the analyst's correction judged the old text: kept as history, no longer in force
+    assert kept.theme == ResponseLabel.query.filter_by(response_id=kept.id).one().theme
+    assert db.session.scalar(sa.select(LabelCorrection.superseded_at).where(LabelCorrection.response_id == kept.id))
 
 
 @pytest.mark.parametrize("args, message", [

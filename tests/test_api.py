@@ -231,3 +231,10 @@ def test_dates_at_the_ends_of_the_calendar_get_400_not_500(get, answered, params
         assert response.status_code in (200, 400), (call, params, response.status_code)
         if response.status_code == 400:
             assert response.get_json()["error"]["field"] in ("start", "end")
+
+
+def test_error_messages_keep_parameter_names_as_written(get):
+    message = get("/api/v1/surveys", per_page="0").get_json()["error"]["message"]
+    assert message == "per_page must be from 1 to 500."
+    # an ordinary word still starts a sentence
+    assert get("/api/v1/surveys", page="x").get_json()["error"]["message"].startswith("Page must be a whole number")

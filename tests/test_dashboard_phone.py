@@ -70,6 +70,17 @@ SMALL_CONTROLS = """([selector, minimum]) => {
 }""" % VISUALLY_HIDDEN
 
 
+# In a pain point's Answers cell: px from the end of the count to the start of its share.
+COUNT_TO_SHARE = """td => {
+  const walker = document.createTreeWalker(td, NodeFilter.SHOW_TEXT);
+  let count = null;
+  while (walker.nextNode()) if (/\\d/.test(walker.currentNode.textContent) && !walker.currentNode.parentElement.closest(".sub")) { count = walker.currentNode; break; }
+  const range = document.createRange();
+  range.setStart(count, 0); range.setEnd(count, count.textContent.trimEnd().length);
+  return td.querySelector(".sub").getBoundingClientRect().left - range.getBoundingClientRect().right;
+}"""
+
+
 def problems_on(page, name: str) -> list[str]:
     """What is cut or too small to tap on the screen shown, each line naming the screen."""
     found = []
@@ -136,6 +147,9 @@ def test_the_dashboard_on_a_phone(demo, live_server, browser, tmp_path):
     headline = page.locator(".stat.metric .stat-value")
     assert headline.bounding_box()["y"] + headline.bounding_box()["height"] < PHONE["height"]
     check_screen("results")
+    # A pain point's count and its share read together ("32 10%"), not the count adrift mid-row.
+    gap = page.locator(".pain-table td[data-label=Answers]").first.evaluate(COUNT_TO_SHARE)
+    assert 0 <= gap < 16, f"the count sits {gap:.0f} px from its share"
     shots["phone-results"] = tmp_path / "phone-results.png"
     page.screenshot(path=str(shots["phone-results"]))
 
@@ -180,3 +194,38 @@ def test_the_dashboard_on_a_phone(demo, live_server, browser, tmp_path):
     if os.environ.get("RAPPORT_UPDATE_SCREENSHOTS"):
         for name, path in shots.items():
             shutil.copyfile(path, SCREENSHOTS / f"{name}.png")
+
+
+def test_the_codeframe_on_a_phone_wraps_long_names_links_and_keywords(app, live_server, browser, make_survey,
+                                                                     tmp_path):
+    """A quoted comment holding a pasted link, a long pain-point name or keyword, and the merge/move
+    selects listing that name made the Codeframe screen 1,099 px wide on a 390 px phone."""
+    from survey.codeframe.operations import add_point, assign_comment
+    from survey.models import utcnow
+
+    link = "https://support.example.com/tickets/" + "a1b2c3d4" * 12
+    long_name = "waiting-for-engineer-appointment-confirmation-that-never-arrived-by-email"
+    survey = make_survey("csat", name="Support-ticket-resolution-survey-for-the-Northern-Europe-region-2026")
+    commented = []
+    for i in range(12):
+        commented.append(Response(survey_id=survey.id, score=1 + i % 2, channel="link", created_at=utcnow(),
+                                  comment=f"See {link} nothing works, still waiting {i}"))
+    db.session.add_all(commented)
+    db.session.commit()
+    for response in commented:
+        label(response, "negative", "service")
+    add_run(survey, [(long_name + "-again", "service", commented[:6])])  # shown as a proposal
+    point = add_point(survey, long_name, "service", keywords=["keyword-" + "z" * 80])
+    add_point(survey, "short one", "care")
+    for response in commented[6:9]:
+        assign_comment(point, response)
+    make_user("analyst", email="phone@example.com")
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    sign_in(page, live_server.url, "phone@example.com")
+    page.goto(f"{live_server.url}/surveys/{survey.public_key}/codeframe")
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(tmp_path / "phone-codeframe.png"), full_page=True)
+    problems = problems_on(page, "codeframe")
+    context.close()
+    assert not problems, "\n".join(problems)

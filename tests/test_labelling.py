@@ -112,6 +112,58 @@ def test_agreeing_with_the_model_confirms_the_label_and_clears_it_from_the_queue
     assert db.session.scalar(sa.select(sa.func.count(LabelCorrection.id))) == 2
 
 
+def test_a_rewritten_comment_keeps_its_analyst_labels_as_history_but_not_in_force(labelled, client, app, runner,
+                                                                                   tmp_path):
+    """An analyst's label judged the text it was given. When the customer rewrites the comment in its
+    edit window, that label must stop being the one shown, exported, counted and trained on (a
+    "positive" correction of "Lovely engineer" must not stay on "engineer never came"), yet the
+    analyst's history is kept: the rows stay, stamped superseded."""
+    from survey.operations import revise_response
+
+    first, _, responses = labelled
+    rewritten, untouched = responses[1], responses[3]
+    for response in (rewritten, untouched):
+        response.created_at = utcnow()  # within the edit window
+    db.session.commit()
+    analyst = login(client, "analyst")
+    client.post(f"/surveys/{first.public_key}/responses/{rewritten.id}/labels",
+                data={"sentiment": "positive", "theme": "care"})  # a correction and/or a confirmation
+    correct_label(rewritten, "theme", "service", analyst)  # and a second thought on the old text
+    other_theme = next(t for t in ("care", "service", "other") if t != untouched.theme)
+    correct_label(untouched, "theme", other_theme, analyst)  # a change, not a confirmation
+    assert operations.corrections_since_training()[0] == 3
+    revise_response(untouched, comment=f"  {untouched.comment} ")  # a retry of the same text rewrites nothing
+    assert operations.corrections_since_training()[0] == 3
+
+    revise_response(rewritten, 1, "The engineer never came and nobody called to say why")
+    db.session.expire_all()
+    history = db.session.scalars(sa.select(LabelCorrection).where(LabelCorrection.response_id == rewritten.id)).all()
+    assert len(history) == 3 and all(c.superseded_at is not None and c.user_id == analyst.id for c in history)
+    assert (rewritten.sentiment, rewritten.theme, rewritten.label_version) == (None, None, None)
+    assert operations.corrections_since_training()[0] == 1  # only the untouched comment's
+    assert [row[0] for row in operations.corrections_for_training()] == [untouched.comment]
+    comments = client.get(f"/surveys/{first.public_key}/comments").get_data(as_text=True)
+    assert comments.count(f"by {analyst.email}") == 1
+
+    # the next run labels the new text by the model; the untouched comment keeps its correction
+    assert runner.invoke(args=["analyze", "--out", str(tmp_path / "again")]).exit_code == 0
+    db.session.expire_all()
+    assert rewritten.label_version is not None and rewritten.sentiment == "negative"
+    assert untouched.theme == other_theme
+    export = client.get(f"/surveys/{first.public_key}/export.csv").get_data(as_text=True).lstrip("\ufeff")
+    lines = {row["id"]: row for row in csv.DictReader(io.StringIO(export))}
+    assert (lines[str(rewritten.id)]["sentiment_corrected"], lines[str(rewritten.id)]["theme_corrected"]) == \
+        ("false", "false")
+    assert lines[str(untouched.id)]["theme_corrected"] == "true"
+    # the rewritten comment may come back to the label queue: nobody has judged its new text
+    queued = {r.id for r, _ in operations.review_queue(size=50)}
+    assert rewritten.id in queued and untouched.id not in queued
+    # labelling the new text is a fresh judgement, in force again
+    correct_label(rewritten, "theme", "care", analyst)
+    db.session.refresh(rewritten)
+    assert rewritten.theme == "care" and operations.corrections_since_training()[0] == 2
+
+
 def test_page_shows_queue_count_and_retrain_only_to_admins(labelled, client, app):
     _, _, responses = labelled
     correct_label(responses[2], "sentiment", "neutral", None)

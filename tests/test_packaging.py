@@ -16,18 +16,14 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SHIPPED = ("survey", "analysis", "models")
 
 
-def shipped_files() -> set[str]:
-    """Every file of the packages and of models/, as it is named inside a wheel."""
-    names = set()
-    for top in SHIPPED:
-        for path in (REPO / top).rglob("*"):
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-                name = path.relative_to(REPO).as_posix()
-                names.add("rapport_models" + name[len("models"):] if top == "models" else name)
-    return names
+def build(kind: str, out: Path) -> Path:
+    """Build through .ci/build-dist, as CI does: from a clean copy, so no test writes build/ into the tree."""
+    subprocess.run(["bash", str(REPO / ".ci" / "build-dist"), kind, str(out), sys.executable],
+                   check=True, capture_output=True, timeout=300)
+    (built,) = out.glob("rapport-*.whl" if kind == "wheel" else "rapport-*.tar.gz")
+    return built
 
 
 @pytest.fixture(scope="module")
@@ -38,20 +34,17 @@ def setup_cfg() -> configparser.ConfigParser:
 
 
 def test_wheel_carries_models_corpus_and_data_files(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path), str(REPO)],
-                   check=True, capture_output=True, timeout=300)
-    (wheel,) = tmp_path.glob("rapport-*.whl")
+    wheel = build("wheel", tmp_path)
+    check = subprocess.run([sys.executable, str(REPO / ".ci" / "wheel-contents"), str(wheel), str(REPO)],
+                           capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stderr[:3000]
     inside = set(zipfile.ZipFile(wheel).namelist())
-    missing = shipped_files() - inside
-    assert not missing, f"not in the wheel: {sorted(missing)[:20]}"
     assert any(name.startswith("rapport_models/corpus/") and name.endswith(".csv") for name in inside)
     assert any(name.endswith("/licenses/LICENSE") or name.endswith("/LICENSE") for name in inside)
 
 
 def test_sdist_carries_models_deploy_and_the_licence(tmp_path):
-    subprocess.run([sys.executable, "setup.py", "--quiet", "sdist", "--dist-dir", str(tmp_path)],
-                   cwd=REPO, check=True, capture_output=True, timeout=300)
-    (sdist,) = tmp_path.glob("rapport-*.tar.gz")
+    sdist = build("sdist", tmp_path)
     with tarfile.open(sdist) as tar:
         inside = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
     for name in ("LICENSE", "setup.py", "setup.cfg", "instance/config.py.example", "deploy/compose.yaml",
@@ -59,6 +52,26 @@ def test_sdist_carries_models_deploy_and_the_licence(tmp_path):
         assert name in inside, name
     models = {p.relative_to(REPO).as_posix() for p in (REPO / "models").rglob("*") if p.is_file()}
     assert models <= inside
+
+
+def test_building_leaves_no_build_folder_or_egg_info_in_the_tree(tmp_path):
+    """An in-place build's build/ and *.egg-info were shared with every later or concurrent build."""
+    before = {p.name for p in REPO.iterdir()}
+    build("wheel", tmp_path / "wheel")
+    build("sdist", tmp_path / "sdist")
+    left = {p.name for p in REPO.iterdir()} - before
+    assert not left, left
+
+
+def test_the_contents_check_names_what_a_wheel_lacks(tmp_path):
+    """What CI prints when a wheel comes out without a package: the missing files and the wheel's list."""
+    wheel = tmp_path / "rapport-0.1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as out:
+        out.writestr("survey/__init__.py", "")
+    check = subprocess.run([sys.executable, str(REPO / ".ci" / "wheel-contents"), str(wheel), str(REPO)],
+                           capture_output=True, text=True, timeout=60)
+    assert check.returncode == 1
+    assert "analysis/__init__.py" in check.stderr and "the wheel's 1 files" in check.stderr
 
 
 def test_dependencies_are_declared_where_they_are_used(setup_cfg):

@@ -167,3 +167,71 @@ def test_safe_cell_fast_path_agrees_with_the_full_rule():
                "\uff1dA1", "-", "a=b", "\u2003\u200b=x"]
     for text in samples:
         assert safe_cell(text) == full_rule(text), text
+
+
+INVISIBLE_ONLY = ["\u200b\u200b", "\u2060", " \u200d\ufeff ", "\u200e\u200f\u00ad", "\u3000\u200b"]
+
+
+@pytest.mark.parametrize("text", INVISIBLE_ONLY)
+def test_a_comment_of_invisible_characters_alone_is_no_comment_on_any_channel(client, survey, make_response, text):
+    """Zero-width spaces, joiners, direction marks and soft hyphens show nothing: such a 'comment' was stored,
+    counted in every comment total and labelled by the model (and alone made an answer with no score)."""
+    from survey.operations import revise_response
+
+    widget = post_answer(client, survey, {"comment": text, "elapsed_ms": HUMAN_MS})
+    assert widget.status_code in (400, 422) and error_of(widget)  # no score and no comment: nothing to store
+    assert answers() == []
+    scored = post_answer(client, survey, {"score": 9, "comment": text, "elapsed_ms": HUMAN_MS})
+    assert scored.status_code == 201
+    patch = client.patch(f"/api/v1/surveys/{survey.public_key}/responses/{scored.get_json()['id']}",
+                         json={"edit_token": scored.get_json()["edit_token"], "comment": text},
+                         headers={"Origin": PARTNER})
+    assert patch.status_code == 422 and error_of(patch)["field"] == "comment"
+    assert client.post(f"/s/{survey.public_key}", data=form(comment=text)).status_code == 303
+    assert [(a.score, a.comment) for a in answers()] == [(9, None), (9, None)]
+    parsed = parse_feedback_csv(io.StringIO(f'text,score\n"{text}",3\n'), text_col="text", score_col="score",
+                                scale=(0, 10))
+    assert [row.text for row in parsed.rows] == [None]
+    # a visible character with them is a comment, kept as written
+    kept = make_response(survey, score=5, comment="ok")
+    revise_response(kept, comment="\u200bfine\u200b")
+    assert kept.comment == "\u200bfine\u200b"
+
+
+def post_chunked(server_url: str, path: str, body: bytes, content_type: str, **headers) -> tuple[int, bytes]:
+    """POST ``body`` as HTTP/1.1 chunked (no Content-Length), as a streaming client or a proxy may send it."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    where = urlsplit(server_url)
+    connection = http.client.HTTPConnection(where.hostname, where.port, timeout=30)
+    try:
+        connection.request("POST", path, body=(body[i:i + 8192] for i in range(0, len(body), 8192)),
+                           encode_chunked=True, headers={"Content-Type": content_type, **headers})
+        reply = connection.getresponse()
+        return reply.status, reply.read()
+    finally:
+        connection.close()
+
+
+def test_an_oversized_chunked_body_is_refused_with_413_not_cut_short(app, live_server, survey):
+    """Werkzeug stops reading a body without a Content-Length at the limit and drops the rest, so an
+    oversized widget answer reached the JSON parser cut short (400 'not valid JSON') and an oversized
+    answer form its validators (422), where the same bodies with a Content-Length get 413."""
+    import json as json_module
+
+    path = f"/api/v1/surveys/{survey.public_key}/responses"
+    answer = {"score": 9, "elapsed_ms": HUMAN_MS, "comment": "x" * (app.config["WIDGET_MAX_BODY_BYTES"] + 10)}
+    status, body = post_chunked(live_server.url, path, json_module.dumps(answer).encode(), "application/json",
+                                Origin=PARTNER)
+    assert status == 413 and json_module.loads(body)["error"]["status"] == 413
+    form_body = f"score=5&submission_key={uuid.uuid4().hex}&comment=".encode() + b"x" * app.config["MAX_CONTENT_LENGTH"]
+    status, body = post_chunked(live_server.url, f"/s/{survey.public_key}", form_body,
+                                "application/x-www-form-urlencoded")
+    assert status == 413 and b"That was too large" in body
+    assert answers() == []
+    # within the limits, a chunked answer is stored like any other
+    status, _ = post_chunked(live_server.url, path, json_module.dumps({"score": 9, "elapsed_ms": HUMAN_MS,
+                                                                        "comment": "fine"}).encode(),
+                             "application/json", Origin=PARTNER)
+    assert status == 201 and [(a.score, a.comment) for a in answers()] == [(9, "fine")]

@@ -431,3 +431,18 @@ def test_bot_counts_are_per_day(client, survey):
     count_bot(survey, "honeypot", today + dt.timedelta(days=1))
     assert bot_catch_totals(survey) == {"honeypot": 2, "too_fast": 0}
     assert bot_catch_totals(survey, since=today + dt.timedelta(days=1)) == {"honeypot": 1, "too_fast": 0}
+
+
+def test_errors_name_fields_as_the_client_sends_them_and_an_overlong_token_is_a_wrong_one(client, survey):
+    """Messages began "Elapsed_ms must …" and "Edit_token is required …": no field of that name exists.
+    A token longer than any issued was called missing (400) where a wrong one is a mismatch (403)."""
+    slow = post_answer(client, survey, {"score": 9, "elapsed_ms": -1})
+    assert error_of(slow)["message"].startswith("elapsed_ms must be a whole number")
+    first = post_answer(client, survey).get_json()
+    missing = patch_answer(client, survey, first["id"], {"comment": "later"})
+    assert missing.status_code == 400 and error_of(missing)["message"].startswith("edit_token is required")
+    overlong = patch_answer(client, survey, first["id"], {"edit_token": "x" * 400, "comment": "later"})
+    wrong = patch_answer(client, survey, first["id"], {"edit_token": "x" * 40, "comment": "later"})
+    assert overlong.status_code == wrong.status_code == 403
+    assert error_of(overlong) == error_of(wrong)
+    assert answers()[0].comment is None

@@ -23,7 +23,7 @@ from survey.db import db
 from survey.insights.findings import SurveyPainPoint
 from survey.insights.labelled_clauses import ClauseRecord, LabelledClauses, negativity
 from survey.kinds import KINDS
-from survey.labels import latest_label_ids
+from survey.labels import IN_FORCE, latest_label_ids
 from survey.models import LabelCorrection, Response, ResponseLabel, Survey
 
 #: Rows fetched at a time from the big streaming queries.
@@ -171,7 +171,8 @@ def _corrections(survey_ids: list[int], since: dt.datetime | None) -> dict[int, 
     """Answer id -> (sentiment, theme) an analyst put in force (None where that field was not corrected)."""
     rows = db.session.execute(
         scoped(sa.select(Response.id, LabelCorrection.field, Response.sentiment, Response.theme)
-               .join(LabelCorrection, LabelCorrection.response_id == Response.id), survey_ids, since).distinct())
+               .join(LabelCorrection, LabelCorrection.response_id == Response.id).where(IN_FORCE),
+               survey_ids, since).distinct())
     fixed: dict[int, tuple[str | None, str | None]] = {}
     for response_id, field, sentiment, theme in rows:
         was_sentiment, was_theme = fixed.get(response_id, (None, None))

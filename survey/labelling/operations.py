@@ -28,7 +28,7 @@ from flask import Flask, current_app
 
 from survey.db import db
 from survey.labelling.models import TrainingRun
-from survey.labels import corrections_for_training
+from survey.labels import IN_FORCE, corrections_for_training
 from survey.models import LabelCorrection, Response, ResponseLabel, Survey, User, utcnow
 
 QUEUE_SIZE = 20
@@ -83,7 +83,7 @@ def corrections_since_training() -> tuple[int, dt.datetime | None]:
     A label corrected twice counts once, as training learns only its latest value.
     """
     trained = _trained_at(model_in_use())
-    labels = sa.select(LabelCorrection.response_id, LabelCorrection.field).distinct()
+    labels = sa.select(LabelCorrection.response_id, LabelCorrection.field).where(IN_FORCE).distinct()
     if trained is not None:
         labels = labels.where(LabelCorrection.created_at > trained)
     return db.session.scalar(sa.select(sa.func.count()).select_from(labels.subquery())), trained
@@ -102,7 +102,7 @@ def review_queue(size: int = QUEUE_SIZE, survey: Survey | None = None) -> list[t
     found = model_in_use()
     if found is None:
         return []
-    corrected = sa.select(LabelCorrection.id).where(LabelCorrection.response_id == Response.id)
+    corrected = sa.select(LabelCorrection.id).where(LabelCorrection.response_id == Response.id, IN_FORCE)
     query = (sa.select(ResponseLabel.response_id, Survey.public_key, Response.theme,
                        ResponseLabel.sentiment_probs, ResponseLabel.theme_probs)
              .join(Response, Response.id == ResponseLabel.response_id)

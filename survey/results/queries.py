@@ -19,6 +19,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from analysis.labels import SENTIMENTS, THEMES
 from survey.db import db
+from survey.labels import IN_FORCE
 from survey.metrics import ChangeResult, MetricResult, change, metric_for
 from survey.models import (AnalysisRun, Contact, LabelCorrection, PainPointRecord, Response,
                            ResponseLabel, Survey, User, pain_point_responses)
@@ -323,7 +324,7 @@ def latest_corrections(response_ids: list[int]) -> dict[int, dict[str, Correctio
         sa.select(LabelCorrection.response_id, LabelCorrection.field, LabelCorrection.value, User.email,
                   LabelCorrection.created_at, LabelCorrection.confirmed)
         .outerjoin(User, User.id == LabelCorrection.user_id)
-        .where(LabelCorrection.response_id.in_(response_ids))
+        .where(LabelCorrection.response_id.in_(response_ids), IN_FORCE)
         .order_by(LabelCorrection.id)
     )
     found: dict[int, dict[str, Correction]] = {}

@@ -29,6 +29,7 @@ from survey.prepared import together
 from survey.ratelimit import RateLimit
 from survey.requestinfo import origin_of
 from survey.widget.models import BOT_REASONS, BotCatch
+from survey.widget.payload import TOKEN_MISMATCH
 
 CHANNEL = "widget"
 ORIGIN_MAX_LENGTH = 255
@@ -42,7 +43,7 @@ class EditRefused(OperationError):
 class TokenMismatch(EditRefused):
     """The edit token is not the one this answer was given."""
 
-    MESSAGE = "this edit token does not match the answer"
+    MESSAGE = TOKEN_MISMATCH
 
 
 # --- Origins ---------------------------------------------------------------------------

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from survey.requestinfo import MetaError, clean_meta
-from survey.textrules import text_problem
+from survey.textrules import comment_text, text_problem
 
 PAGE_URL_MAX_LENGTH = 4096
 TOKEN_MAX_LENGTH = 128
+TOKEN_MISMATCH = "this edit token does not match the answer"
 HONEYPOT_FIELD = "website"
 _SUBMISSION_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
@@ -119,8 +120,10 @@ def parse_answer_update(body: Any, scale: Scale) -> AnswerUpdate:
     """Check a PATCH body: the edit token and a new score and/or comment."""
     body = _object(body, UPDATE_FIELDS)
     token = body.get("edit_token")
-    if not isinstance(token, str) or not token or len(token) > TOKEN_MAX_LENGTH:
+    if not isinstance(token, str) or not token:
         raise PayloadError("edit_token is required: the token the first answer returned", "edit_token")
+    if len(token) > TOKEN_MAX_LENGTH:  # sent, but longer than any token we issue: a wrong one, not a missing one
+        raise PayloadError(TOKEN_MISMATCH, "edit_token", 403)
     score = _score(body.get("score"), scale)
     comment = _comment(body.get("comment"), scale)
     if score is None and comment is None:
@@ -160,7 +163,7 @@ def _comment(value: Any, scale: Scale) -> str | None:
     if value is None:
         return None
     _text(value, "comment")
-    text = value.strip()
+    text = comment_text(value) or ""
     if len(text) > scale.comment_max_length:
         raise PayloadError(f"comment is longer than {scale.comment_max_length} characters "
                            f"(it has {len(text)})", "comment", 422)
