@@ -170,6 +170,13 @@ def test_page_shows_queue_count_and_retrain_only_to_admins(labelled, client, app
     login(client, "analyst")
     html = client.get("/labelling").get_data(as_text=True)
     assert "Comments the model is least sure of" in html and "model unsure" in html
+    # It said "model unsure (100%)": a tie, as a percentage nobody could place. Now the gap, item by item.
+    items = re.findall(r'data-uncertainty="([\d.]+)">\s*<p class="muted small">[^<]*?model unsure: '
+                       r'its two likeliest labels are (tied|\d+% apart)', html)
+    assert items and len(items) == html.count('class="queue-item"')
+    for uncertainty, said in items:
+        gap = round((1 - float(uncertainty)) * 100)
+        assert said == "tied" if gap == 0 else abs(int(said.split("%")[0]) - gap) <= 1, (uncertainty, said)
     assert "<strong>1</strong> label(s) corrected or confirmed since it was trained" in html
     assert "Retrain with the corrections" not in html
     assert client.post("/labelling/retrain").status_code == 403
