@@ -18,6 +18,7 @@ def test_users_contacts_tokens_and_campaigns_fit_a_phone(live_server, browser, a
     admin = make_user("admin", email="admin@example.com")
     create_api_token(admin, "Nightly export to the data warehouse", 90)
     survey = make_survey("nps", name="Broadband NPS")
+    make_survey("ces", name="Account changes CES, after a home move")  # the inbox's survey choice is this wide
     make_user("analyst", email="a.very.long.address.for.an.analyst@northwind-broadband.example")
     import_contacts([ContactRow(line=n, email=f"customer{n}@example.com", name=f"Customer {n}",
                                 attributes={"plan": "business", "region": "north"}) for n in range(2, 5)])
@@ -26,7 +27,7 @@ def test_users_contacts_tokens_and_campaigns_fit_a_phone(live_server, browser, a
     page = context.new_page()
     sign_in(page, live_server.url, "admin@example.com")
     problems = []
-    for path in ("/users", "/contacts", "/tokens", "/account", f"/surveys/{survey.public_key}"):
+    for path in ("/users", "/contacts", "/tokens", "/account", f"/surveys/{survey.public_key}", "/follow-up"):
         page.goto(live_server.url + path)
         page.wait_for_load_state("networkidle")
         page.screenshot(path=str(tmp_path / f"phone{path.split('/')[1]}.png"), full_page=True)
