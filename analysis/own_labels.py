@@ -34,6 +34,16 @@ the same cross-validation pick weights or augmentation (``--method cv``). On
 the tuning halves augmentation won on NPS theme and lost on tweet theme at
 every scale tried, and the CV never chose it (MODEL_CARD.md), so training and
 the dashboard's retrain keep the cross-validated weight.
+
+A third form leaves the classifier as the corpus trained it and lets the own
+rows act as neighbours (``neighbours=share``, :class:`NeighbourBlend`): a
+text's probabilities become ``(1 - share)`` times the classifier's plus
+``share`` times the similarity-weighted vote of its ``k`` most similar own rows
+(cosine over the hashed word and character n-grams). On the tuning halves
+(100 own labels) share 0.1 lifted NPS theme above weights and no own labels and
+changed no tweet's theme; larger shares lowered tweets (MODEL_CARD.md, stop 23).
+Not rising on both sets, it too is measured only (``learning_curve.py --method
+neighbours``), not used in training.
 """
 
 from __future__ import annotations
@@ -105,6 +115,63 @@ class AugmentedClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         return self.fitted_.predict(augment_features(X, True, self.scale))
+
+
+class NeighbourBlend(ClassifierMixin, BaseEstimator):
+    """``(1 - share)`` × ``estimator``'s probabilities + ``share`` × the own rows' vote.
+
+    The vote of a text is over its ``k`` most similar own rows (cosine over the
+    first ``columns`` feature columns: the hashed n-gram blocks), each row
+    counting its similarity; a text similar to no own row keeps the
+    estimator's probabilities. ``fit`` takes the own rows' plain features and
+    labels; ``estimator`` is already fitted (on the corpus).
+    """
+
+    def __init__(self, estimator=None, share: float = 0.1, k: int = 10, columns: int | None = None):
+        self.estimator = estimator
+        self.share = share
+        self.k = k
+        self.columns = columns
+
+    def _unit_rows(self, X):
+        import scipy.sparse as sp
+        from sklearn.preprocessing import normalize
+
+        X = sp.csr_matrix(X)
+        return normalize(X[:, : self.columns] if self.columns else X)
+
+    def fit(self, X_own, y_own):
+        self.classes_ = self.estimator.classes_
+        self.own_ = self._unit_rows(X_own)
+        y_own = np.asarray(y_own)
+        self.own_onehot_ = (y_own[:, None] == self.classes_[None, :]).astype(np.float64)
+        return self
+
+    def neighbour_vote(self, X):
+        """Similarity-weighted class shares of each row's ``k`` nearest own rows
+        (rows similar to none: all zero)."""
+        sim = np.maximum((self._unit_rows(X) @ self.own_.T).toarray(), 0.0)
+        k = min(int(self.k), sim.shape[1])
+        nearest = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+        weights = np.take_along_axis(sim, nearest, axis=1)
+        vote = np.einsum("nk,nkc->nc", weights, self.own_onehot_[nearest])
+        total = vote.sum(axis=1, keepdims=True)
+        return np.divide(vote, total, out=np.zeros_like(vote), where=total > 0)
+
+    def predict_proba(self, X):
+        proba = self.estimator.predict_proba(X)
+        vote = self.neighbour_vote(X)
+        has_vote = vote.sum(axis=1, keepdims=True) > 0
+        return np.where(has_vote, (1 - self.share) * proba + self.share * vote, proba)
+
+    def predict(self, X):
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+def _ngram_columns(pipeline) -> int:
+    """Number of leading feature columns that are hashed n-grams (words, chars)."""
+    blocks = dict(pipeline.named_steps["features"].transformer_list)
+    return sum(int(blocks[name].n_features) for name in ("words", "chars"))
 
 
 def _training_matrix(X_corpus, X_own, augment: bool, scale: float = 1.0):
@@ -225,7 +292,7 @@ def _smallest_within_one_se(per_fold: dict) -> tuple[float, dict]:
 
 def train_with_own(task: str, X_corpus, y_corpus, own_texts, own_labels, params=None,
                    seed: int = 0, weight: float | None = None, augment: bool | str = False,
-                   augment_scale: float = 1.0):
+                   augment_scale: float = 1.0, neighbours: float | None = None):
     """A fitted pipeline for ``task`` from precomputed corpus features plus own rows.
 
     The own weight is cross-validated unless ``weight`` is given; with
@@ -235,11 +302,18 @@ def train_with_own(task: str, X_corpus, y_corpus, own_texts, own_labels, params=
     learning-curve benchmark and by the dashboard's retrain. With ``augment``
     the own rows are a second domain (Daumé 2007) and the returned pipeline
     labels texts as that domain (its last step is an :class:`AugmentedClassifier`).
+    With ``neighbours=share`` the classifier is trained on the corpus alone and
+    the own rows vote as neighbours (:class:`NeighbourBlend`).
     """
     from analysis.pipelines import build_pipeline
 
     pipe = build_pipeline(task, seed=seed).set_params(**(params or {}))
     own_texts, own_labels = list(own_texts), list(own_labels)
+    if own_texts and neighbours:
+        pipe, info = train_with_own(task, X_corpus, y_corpus, [], [], params, seed=seed)
+        blend = NeighbourBlend(pipe[-1], float(neighbours), columns=_ngram_columns(pipe))
+        pipe.steps[-1] = (pipe.steps[-1][0], blend.fit(fit_features(pipe, own_texts), own_labels))
+        return pipe, {**info, "own_rows": len(own_texts), "neighbours": float(neighbours)}
     if own_texts:
         X_own = fit_features(pipe, own_texts)
         if augment == "cv":

@@ -100,6 +100,14 @@ def _scale(text: str) -> float:
     return scale
 
 
+def _share(text: str) -> float:
+    """``--neighbour-share``: a number above 0 and at most 1."""
+    share = _scale(text)
+    if share > 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a share between 0 and 1")
+    return share
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=("tuning", "tuning-folds", "test", "all"), default="tuning")
@@ -108,10 +116,14 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--weight", type=float, default=None,
                         help="fix the own-label weight instead of cross-validating it")
-    parser.add_argument("--method", choices=("weight", "augment", "cv"), default="weight",
+    parser.add_argument("--method", choices=("weight", "augment", "cv", "neighbours"),
+                        default="weight",
                         help="own labels as weighted rows (default), as a second domain "
-                             "by feature augmentation (Daume 2007), or either, chosen by "
-                             "cross-validation on the own rows")
+                             "by feature augmentation (Daume 2007), either, chosen by "
+                             "cross-validation on the own rows, or as neighbours voting "
+                             "beside the corpus model (theme; sentiment keeps weights)")
+    parser.add_argument("--neighbour-share", type=_share, default=0.1,
+                        help="with --method neighbours: share of the neighbours' vote")
     parser.add_argument("--augment-scale", type=_scale, default=1.0,
                         help="with --method augment: scale of the own-domain copy")
     parser.add_argument("--model-dir", default=str(REPO / "models"))
@@ -173,9 +185,13 @@ def main(argv=None) -> int:
                             task, X_corpus, corpus.labels(task), [r["text"] for r in own],
                             [r[task] for r in own], params[task], weight=args.weight,
                             augment="cv" if args.method == "cv" else args.method == "augment",
-                            augment_scale=args.augment_scale)
-                        weights[task].append(info["own_weight"] if not info["augment"]
-                                             else f"augment {info['augment_scale']:g}")
+                            augment_scale=args.augment_scale,
+                            neighbours=args.neighbour_share
+                            if args.method == "neighbours" and task == "theme" else None)
+                        weights[task].append(
+                            f"neighbours {info['neighbours']:g}" if info.get("neighbours")
+                            else info["own_weight"] if not info["augment"]
+                            else f"augment {info['augment_scale']:g}")
                         if key:
                             cache[key] = pipes[task]
                     texts = [r["text"] for r in scored_part]

@@ -160,6 +160,36 @@ def test_train_with_own_lets_the_cross_validation_choose_weights_or_augmentation
     assert float(np.mean(model.predict(new_texts) == np.array(new_labels))) >= 0.6
 
 
+def test_own_rows_as_neighbours_move_only_the_texts_that_resemble_them():
+    from analysis.own_labels import NeighbourBlend
+
+    corpus, X, texts, labels, new_texts, new_labels = team_setting()
+    corpus_only, _ = train_with_own("theme", X, corpus.theme, [], [])
+    model, info = train_with_own("theme", X, corpus.theme, texts, labels, neighbours=0.6)
+    blend = model[-1]
+    assert isinstance(blend, NeighbourBlend) and info["neighbours"] == 0.6 and info["own_rows"] == 36
+    assert blend.columns == 2**18  # the hashed word and character n-grams, not the lexicon block
+
+    def agreement(m):
+        return float(np.mean(m.predict(new_texts) == np.array(new_labels)))
+
+    # the classifier is the corpus's; the team's similar comments are pulled towards its labels
+    assert agreement(model) > agreement(corpus_only)
+    probs = model.predict_proba(new_texts)
+    assert probs.shape == (len(new_texts), 3) and np.allclose(probs.sum(1), 1.0)
+    # a text sharing no n-gram with any own row keeps the corpus model's probabilities
+    unlike = ["zzqx"]
+    assert np.allclose(model.predict_proba(unlike), corpus_only.predict_proba(unlike))
+    # the vote is the similarity-weighted share of the nearest own rows' labels
+    pipe = build_pipeline("theme")
+    X_own = fit_features(pipe, texts)
+    vote = blend.neighbour_vote(fit_features(pipe, texts[:1]))
+    assert vote[0, list(blend.classes_).index(labels[0])] == vote.max() and np.isclose(vote.sum(), 1)
+    zero = NeighbourBlend(corpus_only[-1], 0.0, columns=blend.columns).fit(X_own, labels)
+    X_new = fit_features(pipe, new_texts)
+    assert np.allclose(zero.predict_proba(X_new), corpus_only[-1].predict_proba(X_new))
+
+
 def test_training_records_the_cross_validated_own_weight(tmp_path):
     corpus = load_corpus([MINI])
     texts, labels = team_rows(corpus, "Leeds")
