@@ -30,6 +30,9 @@ def test_an_accepted_or_dismissed_proposal_is_not_offered_again(action, client, 
     proposals = [p for p in read_report(tmp_path / "r")["pain_points"] if p["proposal"]]
     assert proposals, "the billing complaints should be proposed"
     login(client)
+    page = client.get(f"/surveys/{survey.public_key}/codeframe").get_data(as_text=True)
+    # An analyst starts analyses with a button, not the command line the page used to name alone.
+    assert "<strong>Analyze now</strong> on the" in page and f'href="/surveys/{survey.public_key}/results"' in page
     before = offered(client, survey)
     assert before == [p["label"] for p in proposals]
     ids = {r.label: r.id for r in latest_run(survey).pain_points if r.source == "proposal"}
@@ -43,3 +46,14 @@ def test_an_accepted_or_dismissed_proposal_is_not_offered_again(action, client, 
     assert offered(client, survey) == before[1:]
     if not before[1:]:
         assert "No proposals left" in client.get(f"/surveys/{survey.public_key}/codeframe").get_data(as_text=True)
+
+
+def test_with_no_codeframe_yet_proposals_do_not_point_at_pain_points_above(client, runner, make_survey,
+                                                                           make_response, tmp_path):
+    survey, _ = add_answers(make_survey, make_response, ANSWERS)
+    assert runner.invoke(args=["analyze", "--survey", survey.public_key, "--out", str(tmp_path / "r")]).exit_code == 0
+    login(client)
+    page = " ".join(client.get(f"/surveys/{survey.public_key}/codeframe").get_data(as_text=True).split())
+    assert "This survey has no codeframe yet" in page and offered(client, survey)
+    assert "Found by the latest analysis among the negative comments. Accept one" in page
+    assert "pain points above" not in page
