@@ -201,6 +201,18 @@ def test_bad_filters_get_a_clear_400(client, survey, query, words):
         assert words in reply.get_data(as_text=True), path
 
 
+def test_no_comments_at_all_is_not_told_as_no_comments_matching_filters(client, survey, make_response):
+    make_response(survey, score=9)  # a score, no comment
+    login(client)
+    for path in ("results", "comments"):
+        html = client.get(f"/surveys/{survey.public_key}/{path}").get_data(as_text=True)
+        # It said "No comments match these filters." with no filter set.
+        assert "No comments yet: no answer to this survey has a comment." in html, path
+        assert "No comments match these filters." not in html, path
+        filtered = client.get(f"/surveys/{survey.public_key}/{path}?channel=email").get_data(as_text=True)
+        assert "No comments match these filters." in filtered, path
+
+
 def test_a_filter_error_page_links_to_the_page_without_that_filter(client, survey):
     login(client)
     for path in ("results", "comments"):
