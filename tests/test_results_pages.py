@@ -163,6 +163,17 @@ def test_a_start_date_after_today_compares_one_day_not_a_negative_period(client,
     assert "1 Jan 2999 – 1 Jan 2999" in html and "vs 31 Dec 2998 – 31 Dec 2998" in html
 
 
+def test_the_pain_chart_under_a_filter_says_its_counts_are_the_matches(client, survey, make_response):
+    late = [make_response(survey, score=s, comment=f"engineer late again {s}", channel="link") for s in (1, 2, 3)]
+    add_run(survey, [("late engineer", "service", late)])
+    login(client)
+    whole = client.get(f"/surveys/{survey.public_key}/charts/pain.svg").get_data(as_text=True)
+    assert "late engineer: impact" in whole and ", 3 answers" in whole
+    # Filtered to nothing, the bar (the analysis's impact) stayed full length labelled "0 answers".
+    filtered = client.get(f"/surveys/{survey.public_key}/charts/pain.svg?channel=email").get_data(as_text=True)
+    assert ", 0 matching" in filtered and "0 answers" not in filtered
+
+
 def test_filters_apply_to_every_part_of_the_page(client, survey, make_response):
     email = make_response(survey, score=2, comment="e-mail answer about refunds", channel="email", meta={"plan": "pro"})
     make_response(survey, score=10, comment="widget answer, all good", channel="widget", meta={"plan": "pro"})

@@ -153,7 +153,9 @@ def chart(public_key: str, name: str):
         show_matching = not flt.without("pain").is_empty
         svg = charts_cache.pain_points([
             {"label": row.name, "impact": row.point.impact, "theme": row.point.theme,
-             "count": row.matching if show_matching else row.point.count}
+             "count": row.matching if show_matching else row.point.count,
+             # The bar is the whole analysis's impact: say the number beside it counts only the matches.
+             **({"count_of": "matching"} if show_matching else {})}
             for row in queries.pain_points(flt, queries.latest_run(survey))
         ])
     response = HttpResponse(svg, mimetype="image/svg+xml")
