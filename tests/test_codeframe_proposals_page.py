@@ -41,6 +41,10 @@ def test_an_accepted_or_dismissed_proposal_is_not_offered_again(action, client, 
                         data={"action": action, "proposal_id": ids[before[0]], "name": "Wrong bills"})
     assert reply.status_code == 302
     assert ("Wrong bills" in [p.name for p in ops.points_of(survey)]) == (action == "accept")
+    if action == "accept":
+        # Its panel said "no comments in the latest analysis" beside a proposal of several comments.
+        page = " ".join(client.get(f"/surveys/{survey.public_key}/codeframe").get_data(as_text=True).split())
+        assert "new since the latest analysis: the next one sorts comments into it" in page
     # Still offered, its Accept only led to "the codeframe already has a pain point named ..."
     # (or brought back what the analyst had just dismissed).
     assert offered(client, survey) == before[1:]
