@@ -35,7 +35,9 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
-def error_response(status: int, message: str, field: str | None = None, headers: dict | None = None):
+def error_response(status: int, message: str, field: str | None = None, headers: dict | None = None,
+                   way_out: tuple[str, str] | None = None):
+    """The error as JSON or as a page; ``way_out`` is ``(url, text)``: a link the page offers onwards."""
     if wants_json():
         body = {"error": {"status": status, "message": message}}
         if field:
@@ -43,7 +45,8 @@ def error_response(status: int, message: str, field: str | None = None, headers:
         response = jsonify(body)
     else:
         response = current_app.response_class(
-            render_template("error.html", title=TITLES.get(status, "Error"), message=message)
+            render_template("error.html", title=TITLES.get(status, "Error"), message=message,
+                            way_out=way_out)
         )
     response.status_code = status
     for key, value in (headers or {}).items():

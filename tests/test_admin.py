@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -56,6 +57,22 @@ def test_admin_creates_a_survey_with_standard_wording_and_origins(client):
     assert [row.origin for row in survey.origins] == ["http://localhost:8080", "https://shop.example.com"]
     assert survey.throttle_days == 30 and survey.widget_cap_days == 90 and survey.is_open
     assert survey.owner_id == admin.id
+
+
+def test_the_new_survey_form_sent_twice_makes_one_survey(client):
+    login(client, "admin")
+    key = re.search(r'name="form_key" value="([^"]+)"', client.get("/surveys/new").get_data(as_text=True)).group(1)
+    first = client.post("/surveys/new", data=form_data(form_key=key))
+    assert first.status_code == 302
+    # Back, then Create again (or a reload that re-posts): it made a second, identical survey.
+    again = client.post("/surveys/new", data=form_data(form_key=key))
+    assert again.status_code == 303 and again.location == first.location
+    assert "That form was already sent" in client.get(again.location).get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Survey)) == 1
+    # A fresh form (a new key) is a new survey, even with the same name.
+    other = re.search(r'name="form_key" value="([^"]+)"', client.get("/surveys/new").get_data(as_text=True)).group(1)
+    assert other != key and client.post("/surveys/new", data=form_data(form_key=other)).status_code == 302
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Survey)) == 2
 
 
 def test_bad_survey_input_is_explained_and_nothing_is_stored(client):

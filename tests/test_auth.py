@@ -564,7 +564,7 @@ def test_the_tokens_page_shows_each_expiry_and_lists_expired_ones_last(client):
                                 expires_at=expires, revoked_at=revoked))
     db.session.commit()
     page = client.get("/tokens").get_data(as_text=True)
-    listed = re.findall(r'<tr class="token-(\w+)( muted)?">\s*<td>([^<]+)</td>(.*?)</tr>', page, re.S)
+    listed = re.findall(r'<tr class="token-(\w+)( muted)?">\s*<td[^>]*>([^<]+)</td>(.*?)</tr>', page, re.S)
     order = [(name, status) for status, _, name, _ in listed]
     # Usable ones newest first, then the expired, then the revoked (newest first within each).
     assert order == [("quarterly", "active"), ("last day", "expiring"), ("soon", "expiring"),

@@ -170,6 +170,13 @@ def test_page_shows_queue_count_and_retrain_only_to_admins(labelled, client, app
     login(client, "analyst")
     html = client.get("/labelling").get_data(as_text=True)
     assert "Comments the model is least sure of" in html and "model unsure" in html
+    # It said "model unsure (100%)": a tie, as a percentage nobody could place. Now the gap, item by item.
+    items = re.findall(r'data-uncertainty="([\d.]+)">\s*<p class="muted small">[^<]*?model unsure: '
+                       r'its two likeliest labels are (tied|\d+% apart)', html)
+    assert items and len(items) == html.count('class="queue-item"')
+    for uncertainty, said in items:
+        gap = round((1 - float(uncertainty)) * 100)
+        assert said == "tied" if gap == 0 else abs(int(said.split("%")[0]) - gap) <= 1, (uncertainty, said)
     assert "<strong>1</strong> label(s) corrected or confirmed since it was trained" in html
     assert "Retrain with the corrections" not in html
     assert client.post("/labelling/retrain").status_code == 403
@@ -197,6 +204,7 @@ def test_admin_retrains_in_the_background_compares_and_switches(labelled, client
     assert run.candidate_version != old and operations.model_in_use().version == old  # not switched yet
     theme = run.scores["theme"]
     assert theme["rows"] == 8 and "own_macro_f1" in theme["old"] and "own_macro_f1" in theme["new"]
+    assert 0 <= theme["old"]["own_right"] <= 8 and 0 <= theme["new"]["own_right"] <= 8
     assert theme["new"]["own_weight"] is not None
     page = client.get("/labelling").get_data(as_text=True)
     assert f"A new model is ready: <strong>{run.candidate_version}</strong>" in page
@@ -208,6 +216,23 @@ def test_admin_retrains_in_the_background_compares_and_switches(labelled, client
     assert operations.corrections_since_training()[0] == 0
     again = client.post(f"/labelling/runs/{run.id}/switch", follow_redirects=True).get_data(as_text=True)
     assert "Not switched: this training is switched" in again
+
+
+def test_the_comparison_counts_your_labels_got_right_rather_than_a_macro_f1_of_one(labelled, client, app):
+    scores = {"theme": {"rows": 1, "old": {"held_out_macro_f1": 0.905, "own_macro_f1": 0.3333, "own_right": 1},
+                        "new": {"held_out_macro_f1": 0.904, "own_weight": 10.0}},
+              "sentiment": {"rows": 3, "old": {"held_out_macro_f1": 0.845, "own_macro_f1": 0.0},  # stored before
+                            "new": {"held_out_macro_f1": 0.844, "own_macro_f1": 0.5, "own_weight": 10.0}}}
+    db.session.add(TrainingRun(state="ready", previous_version="20260101-aaaaaaaa", corrections=4, scores=scores,
+                               candidate_version="20260102-bbbbbbbb"))
+    db.session.commit()
+    login(client, "admin")
+    page = re.sub(r"\s+", " ", client.get("/labelling").get_data(as_text=True))
+    # It read 0.333 for the one label the model got right (the two classes absent from it scoring 0).
+    assert "Theme, your 1 label(s)" in page and "<td>1 of 1 right</td>" in page and "0.333" not in page
+    assert "<td>too few to cross-validate</td>" in page
+    assert "<td>0.000</td> <td>0.500</td>" in page  # runs stored before the count keep their numbers
+    assert "(macro-F1: 0 to 1, higher is better)" in page
 
 
 def test_a_failed_training_is_recorded_and_can_be_discarded(labelled, client, app):

@@ -154,6 +154,26 @@ def test_change_over_a_chosen_period(client, survey, make_response):
     assert "n = 2" in html
 
 
+def test_a_start_date_after_today_compares_one_day_not_a_negative_period(client, survey, make_response):
+    make_response(survey, score=9)
+    login(client)
+    html = client.get(f"/surveys/{survey.public_key}/results?start=2999-01-01").get_data(as_text=True)
+    # It said "Change vs previous -354000 days" and "1 Jan 2999 – <today> vs <a later period>".
+    assert "Change vs previous day" in html
+    assert "1 Jan 2999 – 1 Jan 2999" in html and "vs 31 Dec 2998 – 31 Dec 2998" in html
+
+
+def test_the_pain_chart_under_a_filter_says_its_counts_are_the_matches(client, survey, make_response):
+    late = [make_response(survey, score=s, comment=f"engineer late again {s}", channel="link") for s in (1, 2, 3)]
+    add_run(survey, [("late engineer", "service", late)])
+    login(client)
+    whole = client.get(f"/surveys/{survey.public_key}/charts/pain.svg").get_data(as_text=True)
+    assert "late engineer: impact" in whole and ", 3 answers" in whole
+    # Filtered to nothing, the bar (the analysis's impact) stayed full length labelled "0 answers".
+    filtered = client.get(f"/surveys/{survey.public_key}/charts/pain.svg?channel=email").get_data(as_text=True)
+    assert ", 0 matching" in filtered and "0 answers" not in filtered
+
+
 def test_filters_apply_to_every_part_of_the_page(client, survey, make_response):
     email = make_response(survey, score=2, comment="e-mail answer about refunds", channel="email", meta={"plan": "pro"})
     make_response(survey, score=10, comment="widget answer, all good", channel="widget", meta={"plan": "pro"})
@@ -190,6 +210,35 @@ def test_bad_filters_get_a_clear_400(client, survey, query, words):
             continue
         assert reply.status_code == 400, path
         assert words in reply.get_data(as_text=True), path
+
+
+def test_no_comments_at_all_is_not_told_as_no_comments_matching_filters(client, survey, make_response):
+    make_response(survey, score=9)  # a score, no comment
+    login(client)
+    for path in ("results", "comments"):
+        html = client.get(f"/surveys/{survey.public_key}/{path}").get_data(as_text=True)
+        # It said "No comments match these filters." with no filter set.
+        assert "No comments yet: no answer to this survey has a comment." in html, path
+        assert "No comments match these filters." not in html, path
+        filtered = client.get(f"/surveys/{survey.public_key}/{path}?channel=email").get_data(as_text=True)
+        assert "No comments match these filters." in filtered, path
+
+
+def test_a_filter_error_page_links_to_the_page_without_that_filter(client, survey):
+    login(client)
+    for path in ("results", "comments"):
+        reply = client.get(f"/surveys/{survey.public_key}/{path}?start=2024-03-10&end=2024-03-01&channel=email&page=2")
+        assert reply.status_code == 400
+        html = reply.get_data(as_text=True)
+        assert "the start date 2024-03-10 is after the end date 2024-03-01" in html
+        # It was a dead end: no header, no link, only the browser's Back button.
+        link = re.search(r'<a class="button" href="([^"]+)">Show the page without this filter</a>', html)
+        assert link, html
+        href = link.group(1).replace("&amp;", "&")
+        assert href == f"/surveys/{survey.public_key}/{path}?end=2024-03-01&channel=email"
+        assert client.get(href).status_code == 200
+    reply = client.get(f"/surveys/{survey.public_key}/results?channel=fax", headers={"Accept": "application/json"})
+    assert reply.status_code == 400 and reply.get_json()["error"]["field"] == "channel"
 
 
 def test_pain_points_are_ranked_and_drill_down_to_their_comments(client, survey, make_response):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, url_for
+import secrets
+
+from flask import flash, redirect, render_template, request, session, url_for
 
 from survey.admin import bp
 from survey.admin.forms import SurveyForm
@@ -15,6 +17,10 @@ from survey.lookups import survey_or_404
 from survey.models import Survey
 from survey.operations import OperationError
 from survey.text import as_sentence
+
+
+MADE_SURVEYS = "made_surveys"  # session: new-survey form key -> the survey it created
+MADE_SURVEYS_KEPT = 10
 
 
 @bp.get("/")
@@ -36,6 +42,13 @@ def new_survey():
     del form.owner_id  # a new survey is its maker's
     form.answer_count = 0
     form.show_standard_wording()
+    # The same form sent again (Back then Create, a reload that re-posts) made a second, identical
+    # survey: each form carries a key, and the session remembers which survey each key created.
+    form_key = (request.form.get("form_key") or "")[:64] if form.is_submitted() else secrets.token_urlsafe(16)
+    made = session.get(MADE_SURVEYS, {})
+    if form.is_submitted() and form_key in made:
+        flash("That form was already sent: this is the survey it created.", "info")
+        return redirect(url_for("admin.survey_detail", public_key=made[form_key]), code=303)
     if form.validate_on_submit():
         try:
             survey = create_survey_from_settings(form.kind.data, form.settings(), form.origin_list,
@@ -43,10 +56,13 @@ def new_survey():
         except OperationError as exc:
             form.name.errors.append(as_sentence(str(exc)))
         else:
+            if form_key:
+                made = dict(list(made.items())[-(MADE_SURVEYS_KEPT - 1):], **{form_key: survey.public_key})
+                session[MADE_SURVEYS] = made
             flash(f"Created “{survey.name}”. Share its link or add the widget to a site.", "info")
             return redirect(url_for("admin.survey_detail", public_key=survey.public_key))
     status = 422 if form.is_submitted() else 200
-    return render_template("admin/survey_form.html", form=form, survey=None), status
+    return render_template("admin/survey_form.html", form=form, survey=None, form_key=form_key), status
 
 
 @bp.route("/surveys/<public_key>/edit", methods=["GET", "POST"])

@@ -8,6 +8,7 @@ with a message for them; nothing is half-written.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -330,8 +331,12 @@ def _check_name(survey: Survey, name: str, keep: CodeframePoint | None = None) -
 
 
 def add_point(survey: Survey, name: str, theme: str, user: User | None = None,
-              examples: Iterable[Response] = (), keywords: Iterable[str] = ()) -> CodeframePoint:
-    """A new pain point (accepting a proposal: its name and a few of its comments as examples)."""
+              examples: Iterable[Response] = (), keywords: Iterable[str] = (),
+              proposal: str | None = None) -> CodeframePoint:
+    """A new pain point (accepting a proposal: its name and a few of its comments as examples).
+
+    ``proposal`` is the accepted proposal's label, recorded so the screen stops offering it.
+    """
     name = _check_name(survey, name)
     if theme not in THEMES:
         raise CodeframeError(f"unknown theme {theme!r}; use one of {', '.join(THEMES)}")
@@ -343,7 +348,8 @@ def add_point(survey: Survey, name: str, theme: str, user: User | None = None,
                                                    text_key=text_key(response.comment), response_id=response.id,
                                                    user_id=user.id if user else None))
     db.session.flush()
-    _record(survey, user, "add", point=name, examples=len(point.examples))
+    _record(survey, user, "add", point=name, examples=len(point.examples),
+            **({"proposal": proposal} if proposal else {}))
     db.session.commit()
     return point
 
@@ -448,7 +454,7 @@ def move_comment(source: CodeframePoint, target: CodeframePoint, response: Respo
 def dismiss_proposal(survey: Survey, label: str, terms: list[str], response_ids: list[int],
                      user: User | None = None) -> None:
     """Remember that this proposal is not wanted (a later one like it stays out)."""
-    label = " ".join(label.split())[:NAME_MAX]
+    label = proposal_label(label)
     existing = db.session.scalar(sa.select(DismissedProposal).where(DismissedProposal.survey_id == survey.id,
                                                                     DismissedProposal.label == label))
     if existing is None:
@@ -456,6 +462,25 @@ def dismiss_proposal(survey: Survey, label: str, terms: list[str], response_ids:
                                          response_ids=sorted(set(response_ids)), user_id=user.id if user else None))
         _record(survey, user, "dismiss", proposal=label)
     db.session.commit()
+
+
+def proposal_label(label: str) -> str:
+    """A proposal's label as dismissals and acceptances store it (spaces squeezed, cut to a name's length)."""
+    return " ".join(label.split())[:NAME_MAX]
+
+
+def answered_proposals(survey: Survey, since: dt.datetime | None) -> set[str]:
+    """Labels of proposals dismissed (ever) or accepted since ``since``: an analysis's proposals already decided.
+
+    Accepting is only counted since the analysis that made the proposal: a later analysis sorts its
+    comments into the new point, and should it propose that label again, that proposal is new.
+    """
+    decided = {d.label for d in dismissed_of(survey.id)}
+    query = sa.select(CodeframeEdit).where(CodeframeEdit.survey_id == survey.id, CodeframeEdit.action == "add")
+    if since is not None:
+        query = query.where(CodeframeEdit.created_at >= since)
+    decided.update(e.detail["proposal"] for e in db.session.scalars(query) if (e.detail or {}).get("proposal"))
+    return decided
 
 
 def dismissed_of(survey_id: int) -> list[DismissedProposal]:

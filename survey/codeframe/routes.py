@@ -48,8 +48,13 @@ def codeframe(public_key: str):
                      "excluded": sum(1 for e in point.examples if e.role == "excluded"),
                      "sparkline": Markup(share_sparkline_svg((record.trend or {}).get("periods", [])))
                      if record else None})
-    proposals = [p for p in records if p.source in ("proposal", "discovered")]
+    # A proposal accepted or dismissed since this analysis is decided: offering it again only
+    # leads to "already has a pain point named ..." (or brings back what was dismissed).
+    decided = ops.answered_proposals(survey, run.finished_at if run else None)
+    made = [p for p in records if p.source in ("proposal", "discovered")]
+    proposals = [p for p in made if ops.proposal_label(p.label) not in decided]
     return render_template("codeframe/codeframe.html", survey=survey, run=run, rows=rows, proposals=proposals,
+                           all_decided=bool(made) and not proposals,
                            form=CodeframeEditForm(), themes=THEMES, edits=ops.edits_of(survey, limit=20),
                            proposal_members={p.id: _members(p) for p in proposals})
 
@@ -150,5 +155,6 @@ def _apply(survey, form: CodeframeEditForm, user) -> str:
         ops.dismiss_proposal(survey, record.label, [], [r.id for r in record.responses], user)
         return f"“{record.label}” will not be proposed again."
     theme = form.theme.data if form.theme.data in THEMES else record.theme
-    point = ops.add_point(survey, form.name.data or record.label, theme, user, examples=_members(record))
+    point = ops.add_point(survey, form.name.data or record.label, theme, user, examples=_members(record),
+                          proposal=ops.proposal_label(record.label))
     return f"“{point.name}” is now in the codeframe; the next analysis sorts comments into it."

@@ -238,13 +238,15 @@ def pain_points_svg(points: Sequence[dict]) -> str:
     """Horizontal bars of each pain point's impact, biggest first, coloured by theme.
 
     Each point is a dict with ``label`` and ``impact``, and optionally ``theme``
-    and ``count`` (shown after the bar). The first ``PAIN_POINTS_SHOWN`` are drawn.
+    and ``count`` (shown after the bar, as "N answers", or "N <count_of>" when given:
+    under a filter the count is of the answers matching it, the impact still the
+    whole analysis's). The first ``PAIN_POINTS_SHOWN`` are drawn.
     """
     shown = list(points)[:PAIN_POINTS_SHOWN]
     title = "Pain points by impact"
     desc = "; ".join(
         f"{p['label']}: impact {float(p['impact']):.2f}"
-        + (f", {p['count']} answers" if p.get("count") is not None else "")
+        + (f", {p['count']} {p.get('count_of', 'answers')}" if p.get("count") is not None else "")
         + (f", theme {p['theme']}" if p.get("theme") else "")
         for p in shown
     ) or "No pain points found."
@@ -265,9 +267,9 @@ def pain_points_svg(points: Sequence[dict]) -> str:
             bars = ax.barh(positions, impacts, color=colours, height=0.65)
             ax.set_yticks(positions, labels)
             ax.tick_params(axis="y", length=0, labelsize=10, labelcolor=INK)
-            counts = [p.get("count") for p in shown][::-1]
-            if any(c is not None for c in counts):
-                ax.bar_label(bars, labels=["" if c is None else f"{c:,} answers" for c in counts],
+            counts = [(p.get("count"), p.get("count_of", "answers")) for p in shown][::-1]
+            if any(c is not None for c, _ in counts):
+                ax.bar_label(bars, labels=["" if c is None else f"{c:,} {of}" for c, of in counts],
                              padding=3, fontsize=8.5, color=MUTED)
             ax.margins(x=0.16)
             if min(impacts) >= 0:

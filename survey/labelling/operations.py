@@ -244,11 +244,15 @@ def compare(old_labeller, old_meta: dict, new_meta: dict, own: list[tuple[str, s
             labels = LABELS[task]
             old_pred = [labels[k] for k in old_labeller.predict_proba(task, texts).argmax(1)]
             entry["old"]["own_macro_f1"] = evaluate_predictions(gold, old_pred, task)["macro_f1"]
+            # On a handful of labels macro-F1 misleads (one label got right reads 0.333, the absent
+            # classes scoring 0): the page shows how many each model gets right.
+            entry["old"]["own_right"] = sum(g == p for g, p in zip(gold, old_pred))
             new_pred = cross_validated_predictions(
                 task, rows.texts, rows.labels(task), texts, gold,
                 new_meta["metrics"][task]["best_params"], entry["new"]["own_weight"])
             if new_pred is not None:
                 entry["new"]["own_macro_f1"] = evaluate_predictions(gold, new_pred, task)["macro_f1"]
+                entry["new"]["own_right"] = sum(g == p for g, p in zip(gold, new_pred))
         out[task] = entry
     return out
 

@@ -191,13 +191,13 @@ class ResponseFilter:
     def previous_period(self, today: dt.date | None = None) -> "ResponseFilter":
         """The same filter over the period of the same length just before this one.
 
-        An open end means "up to today" (UTC). Without a start there is no
+        An open end means "up to today" (UTC), or the start day itself if that is later. Without a start there is no
         length to repeat, so that raises ``FilterError``: give the period first
         (the results page compares the last 30 days then).
         """
         if self.start is None:
             raise FilterError("a period to compare needs a start date", "start")
-        end = self.end or today or dt.datetime.now(dt.timezone.utc).date()
+        end = self.end or max(today or dt.datetime.now(dt.timezone.utc).date(), self.start)
         days = (end - self.start).days + 1
         return replace(self, start=self.start - dt.timedelta(days=days), end=self.start - dt.timedelta(days=1))
 

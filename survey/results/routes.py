@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlencode
 
 from flask import Response as HttpResponse
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, stream_with_context, url_for
@@ -29,7 +30,12 @@ def filter_or_400(survey) -> ResponseFilter:
     try:
         return ResponseFilter.from_args(survey, request.args)
     except FilterError as exc:
-        abort(error_response(400, f"This filter cannot be used: {exc}.", field=exc.field))
+        # The filter form sends here (a From date after the To date is one click away): offer the same
+        # page without the argument at fault rather than a dead end.
+        kept = [(k, v) for k, v in request.args.items(multi=True) if k not in (exc.field, "page")]
+        way_out = (url_for(request.endpoint, **request.view_args) + ("?" + urlencode(kept) if kept else ""),
+                   "Show the page without this filter")
+        abort(error_response(400, f"This filter cannot be used: {exc}.", field=exc.field, way_out=way_out))
 
 
 def page_number() -> int:
@@ -147,7 +153,9 @@ def chart(public_key: str, name: str):
         show_matching = not flt.without("pain").is_empty
         svg = charts_cache.pain_points([
             {"label": row.name, "impact": row.point.impact, "theme": row.point.theme,
-             "count": row.matching if show_matching else row.point.count}
+             "count": row.matching if show_matching else row.point.count,
+             # The bar is the whole analysis's impact: say the number beside it counts only the matches.
+             **({"count_of": "matching"} if show_matching else {})}
             for row in queries.pain_points(flt, queries.latest_run(survey))
         ])
     response = HttpResponse(svg, mimetype="image/svg+xml")
