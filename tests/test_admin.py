@@ -172,7 +172,12 @@ def test_admin_creates_deactivates_and_changes_roles_of_users(client):
     assert client.post(f"/users/{person.id}/activate").status_code == 302
     db.session.refresh(person)
     assert person.is_active
-    # Nobody locks themselves out from this page, even with another admin around.
+    # Nobody locks themselves out from this page, even with another admin around: their own row
+    # offers neither Deactivate nor a role change, and a forged request is refused.
+    own_row = page[page.index(f"card-title\">{admin.email}"):]
+    own_row = own_row[:own_row.index("</tr>")]
+    assert "Deactivate" not in own_row and f"/users/{admin.id}/role" not in own_row
+    assert "Sign out everywhere" in own_row and f"/users/{person.id}/deactivate" in page
     refused = client.post(f"/users/{admin.id}/deactivate", follow_redirects=True)
     assert "ask another admin" in refused.get_data(as_text=True)
     refused = client.post(f"/users/{admin.id}/role", data={"role": "analyst"}, follow_redirects=True)
