@@ -100,7 +100,7 @@ def test_headline_metric_interval_count_and_change(client, survey, make_response
     everything = metric_for("nps", before + after)
     assert score_text(everything.score, "nps") in html
     assert f"95% CI {score_text(everything.ci_low, 'nps')} to {score_text(everything.ci_high, 'nps')}" in html
-    assert "(mover-wilson)" in html
+    assert 'data-method="mover-wilson"><summary>method</summary>MOVER interval from Wilson' in html
     assert "n = 24" in html
     expected = change("nps", before, after)
     assert expected.significant
@@ -131,7 +131,7 @@ def test_too_few_answers_are_not_shown_as_a_score(app, client, make_survey, make
     # One answer of 5: not "100%" as if it were known, and an interval that is not the point [100, 100].
     assert "too few answers" in headline and "100%</span>" not in headline
     assert "n = 1: a score needs at least 10" in headline and "95% CI 21% to 100%" in headline
-    assert "(wilson)" in headline
+    assert 'data-method="wilson"><summary>method</summary>Wilson score interval' in headline
     # The trend is not drawn from one answer either; its data table still lists the week.
     assert "Too few answers for a trend." in html and "/charts/trend.svg" not in html
     trend_data = html[html.index("Score per week"):]
