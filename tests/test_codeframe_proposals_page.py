@@ -33,6 +33,8 @@ def test_an_accepted_or_dismissed_proposal_is_not_offered_again(action, client, 
     page = client.get(f"/surveys/{survey.public_key}/codeframe").get_data(as_text=True)
     # An analyst starts analyses with a button, not the command line the page used to name alone.
     assert "<strong>Analyze now</strong> on the" in page and f'href="/surveys/{survey.public_key}/results"' in page
+    # A point's share says what it is a share of.
+    assert re.search(r"\d+ comments · \d+\.\d% of all comments", " ".join(page.split()))
     before = offered(client, survey)
     assert before == [p["label"] for p in proposals]
     ids = {r.label: r.id for r in latest_run(survey).pain_points if r.source == "proposal"}
