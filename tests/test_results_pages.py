@@ -251,6 +251,9 @@ def test_pain_points_are_ranked_and_drill_down_to_their_comments(client, survey,
     html = client.get(f"/surveys/{survey.public_key}/results").get_data(as_text=True)
     assert html.index("waiting for the engineer") < html.index("rude agent")
     assert "an older finding" not in html
+    # What the order and the two numbers mean is written out, not left to header tooltips.
+    assert "Ranked by impact: how much the mean score would rise" in " ".join(html.split())
+    assert ">Score gap</th>" in html and 'data-label="Score gap">-2.50<' in html
     link = f'/surveys/{survey.public_key}/comments?pain={first.id}'
     assert f'href="{link}"' in html
     drill = client.get(link).get_data(as_text=True)
