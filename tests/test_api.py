@@ -145,7 +145,7 @@ def test_metrics_take_the_dashboards_filters(get, answered):
     bad = get(url, channel="fax")
     assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "channel"
     backwards = get(url, start="2024-05-01", end="2024-04-01")
-    assert backwards.status_code == 400 and "after the end date" in backwards.get_json()["error"]["message"]
+    assert backwards.status_code == 400 and "after the end (To) date" in backwards.get_json()["error"]["message"]
     assert get(url, per_page=5).status_code == 400  # metrics are not paginated
 
 

@@ -101,7 +101,7 @@ def test_pain_point_selects_the_answers_it_was_built_from(answers):
     ({"start": "2024-13-01"}, "start", "YYYY-MM-DD"),
     ({"end": "10/03/2024"}, "end", "YYYY-MM-DD"),
     ({"start": "2024-3-1"}, "start", "YYYY-MM-DD"),
-    ({"start": "2024-03-10", "end": "2024-03-01"}, "start", "after the end date"),
+    ({"start": "2024-03-10", "end": "2024-03-01"}, "start", "after the end (To) date"),
     ({"channel": "fax"}, "channel", "link, email, widget, import"),
     ({"band": "promoter"}, "band", "negative, neutral, positive"),
     ({"sentiment": "angry"}, "sentiment", "negative, neutral, positive"),
@@ -151,7 +151,7 @@ def test_previous_period_has_the_same_length_and_keeps_the_other_filters(answers
     assert (before.start, before.end, before.channel) == (dt.date(2024, 3, 3), dt.date(2024, 3, 9), "email")
     open_ended = parse(survey, start="2024-03-10").previous_period(today=dt.date(2024, 3, 19))
     assert (open_ended.start, open_ended.end) == (dt.date(2024, 2, 29), dt.date(2024, 3, 9))
-    with pytest.raises(FilterError, match="start date"):
+    with pytest.raises(FilterError, match=r"start \(From\) date"):
         parse(survey).previous_period()
 
 

@@ -230,7 +230,7 @@ def test_a_filter_error_page_links_to_the_page_without_that_filter(client, surve
         reply = client.get(f"/surveys/{survey.public_key}/{path}?start=2024-03-10&end=2024-03-01&channel=email&page=2")
         assert reply.status_code == 400
         html = reply.get_data(as_text=True)
-        assert "the start date 2024-03-10 is after the end date 2024-03-01" in html
+        assert "the start (From) date 2024-03-10 is after the end (To) date 2024-03-01" in html
         # It was a dead end: no header, no link, only the browser's Back button.
         link = re.search(r'<a class="button" href="([^"]+)">Show the page without this filter</a>', html)
         assert link, html

@@ -92,7 +92,7 @@ class ResponseFilter:
         start = _parse_date(text("start"), "start")
         end = _parse_date(text("end"), "end")
         if start and end and start > end:
-            raise FilterError(f"the start date {start.isoformat()} is after the end date {end.isoformat()}", "start")
+            raise FilterError(f"the {DATE_NAMES['start']} date {start.isoformat()} is after the {DATE_NAMES['end']} date {end.isoformat()}", "start")
         q = text("q")
         if q is not None and len(q) > MAX_SEARCH_LENGTH:
             raise FilterError(f"the search text is longer than {MAX_SEARCH_LENGTH} characters", "q")
@@ -196,7 +196,7 @@ class ResponseFilter:
         (the results page compares the last 30 days then).
         """
         if self.start is None:
-            raise FilterError("a period to compare needs a start date", "start")
+            raise FilterError(f"a period to compare needs a {DATE_NAMES['start']} date", "start")
         end = self.end or max(today or dt.datetime.now(dt.timezone.utc).date(), self.start)
         days = (end - self.start).days + 1
         return replace(self, start=self.start - dt.timedelta(days=days), end=self.start - dt.timedelta(days=1))
@@ -205,6 +205,8 @@ class ResponseFilter:
 # ---------------------------------------------------------------------- helpers
 
 FIRST_YEAR, LAST_YEAR = 1900, 2999
+#: A date parameter as messages name it: the API's name, then the dashboard form's label.
+DATE_NAMES = {"start": "start (From)", "end": "end (To)"}
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -220,11 +222,11 @@ def _parse_date(value: str | None, name: str) -> dt.date | None:
             raise ValueError
         day = dt.date.fromisoformat(value)
     except ValueError:
-        raise FilterError(f"the {name} date {value[:40]!r} is not a date like 2024-03-31 (YYYY-MM-DD)", name) from None
+        raise FilterError(f"the {DATE_NAMES[name]} date {value[:40]!r} is not a date like 2024-03-31 (YYYY-MM-DD)", name) from None
     # Bounded so that the day after `end` and the period before `start` stay
     # inside the calendar (Python's dates end at year 9999).
     if not FIRST_YEAR <= day.year <= LAST_YEAR:
-        raise FilterError(f"the {name} date must be between the years {FIRST_YEAR} and {LAST_YEAR}", name)
+        raise FilterError(f"the {DATE_NAMES[name]} date must be between the years {FIRST_YEAR} and {LAST_YEAR}", name)
     return day
 
 
