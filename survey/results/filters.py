@@ -92,7 +92,8 @@ class ResponseFilter:
         start = _parse_date(text("start"), "start")
         end = _parse_date(text("end"), "end")
         if start and end and start > end:
-            raise FilterError(f"the {DATE_NAMES['start']} date {start.isoformat()} is after the {DATE_NAMES['end']} date {end.isoformat()}", "start")
+            raise FilterError(f"the {DATE_NAMES['start']} date {start.isoformat()} is after "
+                              f"the {DATE_NAMES['end']} date {end.isoformat()}", "start")
         q = text("q")
         if q is not None and len(q) > MAX_SEARCH_LENGTH:
             raise FilterError(f"the search text is longer than {MAX_SEARCH_LENGTH} characters", "q")
@@ -188,16 +189,21 @@ class ResponseFilter:
     def with_period(self, start: dt.date | None, end: dt.date | None) -> "ResponseFilter":
         return replace(self, start=start, end=end)
 
+    def period_end(self, today: dt.date | None = None) -> dt.date:
+        """The last day of the period: the end given, else today (UTC), but never before the start
+        (a start in the future is a one-day period, not one that ends before it begins)."""
+        end = self.end or today or dt.datetime.now(dt.timezone.utc).date()
+        return max(end, self.start) if self.start and not self.end else end
+
     def previous_period(self, today: dt.date | None = None) -> "ResponseFilter":
         """The same filter over the period of the same length just before this one.
 
-        An open end means "up to today" (UTC), or the start day itself if that is later. Without a start there is no
-        length to repeat, so that raises ``FilterError``: give the period first
-        (the results page compares the last 30 days then).
+        An open end is :meth:`period_end`. Without a start there is no length to repeat, so that
+        raises ``FilterError``: give the period first (the results page compares the last 30 days then).
         """
         if self.start is None:
             raise FilterError(f"a period to compare needs a {DATE_NAMES['start']} date", "start")
-        end = self.end or max(today or dt.datetime.now(dt.timezone.utc).date(), self.start)
+        end = self.period_end(today)
         days = (end - self.start).days + 1
         return replace(self, start=self.start - dt.timedelta(days=days), end=self.start - dt.timedelta(days=1))
 
@@ -222,7 +228,8 @@ def _parse_date(value: str | None, name: str) -> dt.date | None:
             raise ValueError
         day = dt.date.fromisoformat(value)
     except ValueError:
-        raise FilterError(f"the {DATE_NAMES[name]} date {value[:40]!r} is not a date like 2024-03-31 (YYYY-MM-DD)", name) from None
+        raise FilterError(f"the {DATE_NAMES[name]} date {value[:40]!r} is not a date like 2024-03-31 (YYYY-MM-DD)",
+                          name) from None
     # Bounded so that the day after `end` and the period before `start` stay
     # inside the calendar (Python's dates end at year 9999).
     if not FIRST_YEAR <= day.year <= LAST_YEAR:

@@ -90,9 +90,7 @@ def comparison(flt: ResponseFilter, today: dt.date) -> Comparison:
         end = flt.end or today
         current = flt.with_period(end - dt.timedelta(days=COMPARE_DAYS - 1), end)
     else:
-        # An open end runs to today, but never before the start: a start date in the future is a
-        # one-day period, not one that ends before it begins (a negative number of days).
-        current = flt.with_period(flt.start, flt.end or max(today, flt.start))
+        current = flt.with_period(flt.start, flt.period_end(today))
     previous = current.previous_period(today)
     result = change(flt.survey.kind, expand(score_counts(previous)), expand(score_counts(current)))
     return Comparison(current, previous, result, default_window)
