@@ -237,3 +237,31 @@ def test_the_codeframe_on_a_phone_wraps_long_names_links_and_keywords(app, live_
     problems = problems_on(page, "codeframe")
     context.close()
     assert not problems, "\n".join(problems)
+
+
+# Each stat card's empty space to its right, where no other card follows it in its row.
+STAT_GAPS = """() => [...document.querySelectorAll(".stats")].flatMap(row => {
+  const cards = [...row.querySelectorAll(":scope > .stat")].map(card => card.getBoundingClientRect());
+  const edge = row.getBoundingClientRect().right;
+  return cards.filter(card => !cards.some(other => other !== card && Math.abs(other.top - card.top) < 2 && other.left > card.right))
+              .map(card => Math.round(edge - card.right));
+})"""
+
+
+def test_stat_cards_fill_the_phone_width(demo, live_server, browser, tmp_path):
+    """On Contacts and Follow-up the stat cards kept their desktop width (12rem): one to a row at
+    half the screen, the rest of each row empty."""
+    make_user("admin", email="admin-phone@example.com")
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    sign_in(page, live_server.url, "admin-phone@example.com")
+    problems = []
+    for path in ("/contacts", "/follow-up"):
+        page.goto(live_server.url + path)
+        page.screenshot(path=str(tmp_path / f"phone{path.replace('/', '-')}.png"))
+        gaps = page.evaluate(STAT_GAPS)
+        assert gaps, f"{path}: no stat cards"
+        problems += [f"{path}: a stat card leaves {gap} px empty beside it" for gap in gaps if gap > 1]
+        problems += problems_on(page, path)
+    context.close()
+    assert not problems, "\n".join(problems)
