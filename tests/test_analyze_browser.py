@@ -38,8 +38,8 @@ def test_report_renders_and_hostile_comments_stay_text(runner, make_survey, make
     assert [url for url in requests if not url.startswith("file://")] == []
     assert page.locator("script, iframe, img, link[rel=stylesheet]").count() == 0
     assert page.locator("h1").inner_text().startswith("Feedback report:")
-    charts = page.locator("svg.chart")
-    assert charts.count() == 4
+    charts = page.locator("svg.chart-wide")
+    assert charts.count() == 4 and page.locator("svg.chart:visible").count() == 4
     for i in range(charts.count()):
         box = charts.nth(i).bounding_box()
         assert box and box["width"] > 300 and box["height"] > 100
@@ -52,4 +52,14 @@ def test_report_renders_and_hostile_comments_stay_text(runner, make_survey, make
         assert quote in body
     assert len(page.locator("table").nth(1).locator("tbody > tr").all()) == len(report["pain_points"])
     page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+
+    # On a phone the same charts are drawn narrow, so their text stays readable (at least 11 px).
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.locator("svg.chart:visible").count() == 4 == page.locator("svg.chart-narrow:visible").count()
+    smallest = page.evaluate("""() => [...document.querySelectorAll("svg.chart-narrow")].map(svg =>
+        Math.min(...[...svg.querySelectorAll("text")].map(t => t.getBoundingClientRect().height)))""")
+    # A text box is a little taller than its font size; 11 px type has a box of about 13 px.
+    assert min(smallest) >= 12.5, smallest
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(tmp_path / "report-phone.png"), full_page=True)
     assert errors == []

@@ -119,3 +119,53 @@ def test_charts_are_deterministic_and_their_ids_do_not_clash_on_one_page():
                     assert value[1:] in own
                 elif "url(#" in value:
                     assert value[len("url(#"):-1] in own
+
+
+# A 390 px phone shows a chart about 330 px wide (the page's and the panel's padding taken off).
+PHONE_CHART_WIDTH = 330
+READABLE_PX = 11
+
+
+def smallest_text_on_a_phone(svg: str) -> float:
+    """The smallest text of ``svg`` in screen px, shown PHONE_CHART_WIDTH wide (its viewBox scaled to fit)."""
+    root = parse(svg)
+    width = float(root.get("viewBox").split()[2])
+    sizes = [float(el.get("font-size").removesuffix("px")) for el in root.iter(f"{SVG}text")]
+    assert sizes, "no text in the chart"
+    return min(sizes) * min(1.0, PHONE_CHART_WIDTH / width)
+
+
+PHONE_CHARTS = {
+    "distribution": lambda narrow: charts.score_distribution_svg("nps", [0, 3, 6, 7, 8, 9, 10, 10], narrow=narrow),
+    "trend": lambda narrow: charts.metric_trend_svg("nps", trend(), narrow=narrow),
+    "course": lambda narrow: charts.campaign_course_svg(
+        [(dt.date(2024, 5, 1) + dt.timedelta(days=d), 40 - d, 10 + d) for d in range(9)], narrow=narrow),
+    "themes": lambda narrow: charts.sentiment_by_theme_svg(
+        {"service": {"negative": 60, "positive": 49}, "care": {"negative": 4, "neutral": 2, "positive": 9}},
+        narrow=narrow),
+    "pain points": lambda narrow: charts.pain_points_svg(
+        [{"label": "engineer missed the appointment window and nobody called to rebook it", "impact": 12.5,
+          "theme": "service", "count": 1200},
+         {"label": "rude on the phone", "impact": 3.1, "theme": "care", "count": 4, "count_of": "matching"}],
+        narrow=narrow),
+}
+
+
+@pytest.mark.parametrize("name", PHONE_CHARTS)
+def test_the_narrow_chart_keeps_its_text_readable_on_a_phone(name):
+    """The 576 px chart scaled to a phone's width wrote its ticks and legends at 5–6 px."""
+    wide, narrow = PHONE_CHARTS[name](False), PHONE_CHARTS[name](True)
+    assert smallest_text_on_a_phone(wide) < READABLE_PX  # why the narrow one exists
+    assert smallest_text_on_a_phone(narrow) >= READABLE_PX, name
+    root = assert_inline_safe(narrow)
+    assert root.get("class") == "chart chart-narrow" and parse(wide).get("class") == "chart chart-wide"
+    # The same chart: same title and description (what a screen reader hears), same data drawn.
+    assert parse(wide)[1].text == root[1].text
+    # A page may hold both: their ids do not clash.
+    ids = [el.get("id") for svg in (wide, narrow) for el in parse(svg).iter() if el.get("id")]
+    assert len(ids) == len(set(ids))
+
+
+def test_both_sizes_are_one_chart_drawn_twice():
+    both = charts.both_sizes(charts.sentiment_by_theme_svg, {"care": {"negative": 3}})
+    assert both.count("<svg") == 2 and "chart-wide" in both and "chart-narrow" in both

@@ -100,7 +100,9 @@ def test_an_admin_sends_a_campaign_and_the_answer_from_the_email_is_followed_up(
     page.reload()
     assert page.locator("#answered").inner_text() == "1" and page.locator("#sent").inner_text() == "3"
     assert "33.3% response rate" in page.content()
-    assert page.locator("svg.chart").count() == 1
+    # One chart, drawn twice (for a desktop and for a phone): the page's width shows one.
+    assert page.locator("svg.chart").count() == 2 and page.locator("svg.chart:visible").count() == 1
+    assert page.locator("svg.chart-wide").is_visible()
     shots = {"campaign": tmp_path / "campaign.png", "campaign-phone": tmp_path / "campaign-phone.png"}
     page.screenshot(path=str(shots["campaign"]), full_page=True)
     phone = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
@@ -108,6 +110,7 @@ def test_an_admin_sends_a_campaign_and_the_answer_from_the_email_is_followed_up(
     small = phone.new_page()
     small.goto(page.url)
     assert small.evaluate("document.documentElement.scrollWidth") <= 390  # nothing scrolls sideways
+    assert small.locator("svg.chart-narrow").is_visible() and not small.locator("svg.chart-wide").is_visible()
     small.screenshot(path=str(shots["campaign-phone"]), full_page=True)
     for path in ("/campaigns/new", "/campaigns"):
         small.goto(f"{url}{path}")

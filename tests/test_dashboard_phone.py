@@ -265,3 +265,36 @@ def test_stat_cards_fill_the_phone_width(demo, live_server, browser, tmp_path):
         problems += problems_on(page, path)
     context.close()
     assert not problems, "\n".join(problems)
+
+
+# The smallest text of each chart as shown: its SVG's smallest font-size times the scale it is drawn at.
+SHOWN_CHART_TEXT = """async () => {
+  const found = [];
+  for (const img of document.querySelectorAll("img.chart-img")) {
+    const svg = new DOMParser().parseFromString(await (await fetch(img.currentSrc)).text(), "image/svg+xml");
+    const width = parseFloat(svg.documentElement.getAttribute("viewBox").split(" ")[2]);
+    const sizes = [...svg.querySelectorAll("text")].map(t => parseFloat(t.getAttribute("font-size")));
+    found.push({src: img.currentSrc, px: Math.min(...sizes) * img.getBoundingClientRect().width / width});
+  }
+  return found;
+}"""
+
+
+def test_results_charts_are_drawn_for_the_phone(demo, live_server, browser, tmp_path):
+    """Scaled down to a phone, the desktop charts' ticks and legends were 5–6 px high."""
+    survey = demo
+    make_user("analyst", email="charts-phone@example.com")
+    for viewport, narrow in (({"width": 1280, "height": 900}, False), (PHONE, True)):
+        context = browser.new_context(viewport=viewport, is_mobile=narrow, has_touch=narrow)
+        page = context.new_page()
+        sign_in(page, live_server.url, "charts-phone@example.com")
+        page.goto(f"{live_server.url}/surveys/{survey.public_key}/results")
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=str(tmp_path / f"results-{viewport['width']}.png"), full_page=True)
+        shown = page.evaluate(SHOWN_CHART_TEXT)
+        context.close()
+        assert len(shown) == 4
+        for chart in shown:
+            assert ("size=narrow" in chart["src"]) == narrow, chart
+            if narrow:
+                assert chart["px"] >= 11, f"{chart['src']}: text {chart['px']:.1f} px on a 390 px phone"

@@ -174,6 +174,23 @@ def test_the_pain_chart_under_a_filter_says_its_counts_are_the_matches(client, s
     assert ", 0 matching" in filtered and "0 answers" not in filtered
 
 
+def test_a_phone_gets_each_chart_drawn_narrow_under_the_same_filters(client, survey, make_response):
+    make_response(survey, score=2, comment="slow", channel="email")
+    login(client)
+    html = client.get(f"/surveys/{survey.public_key}/results?channel=email").get_data(as_text=True)
+    narrow = re.findall(r'<source media="\(max-width: 44rem\)" srcset="([^"]+)"', html)
+    assert len(narrow) == 2  # distribution and themes (too few answers for a trend, no analysis for pain points)
+    for src in narrow:
+        src = src.replace("&amp;", "&")
+        assert "size=narrow" in src and "channel=email" in src, src
+        chart = client.get(src)
+        assert chart.status_code == 200 and 'class="chart chart-narrow"' in chart.get_data(as_text=True)
+    wide = client.get(f"/surveys/{survey.public_key}/charts/themes.svg").get_data(as_text=True)
+    assert 'class="chart chart-wide"' in wide
+    bad = client.get(f"/surveys/{survey.public_key}/charts/themes.svg?size=huge")
+    assert bad.status_code == 400 and "must be wide or narrow" in bad.get_data(as_text=True)
+
+
 def test_filters_apply_to_every_part_of_the_page(client, survey, make_response):
     email = make_response(survey, score=2, comment="e-mail answer about refunds", channel="email", meta={"plan": "pro"})
     make_response(survey, score=10, comment="widget answer, all good", channel="widget", meta={"plan": "pro"})

@@ -13,6 +13,13 @@ an HTML page:
   mathtext and is XML-escaped.
 
 The output is deterministic: the same data gives the same bytes.
+
+Each chart comes in two sizes (``narrow=``): ``WIDE`` (576 px) for a desktop
+page, and ``NARROW`` (340 px, bigger type) for a phone. Scaled down to a
+phone's width the wide chart's 9–10 px text shrinks to 5–6 px; the narrow one's
+text stays at least 11 px on a 330 px wide column. A page offers both (a
+``<picture>`` source, or ``both_sizes`` and the classes ``chart-wide`` and
+``chart-narrow`` for inline charts) and the browser shows the one its width needs.
 """
 
 from __future__ import annotations
@@ -24,27 +31,51 @@ import re
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from analysis.labels import SENTIMENTS, THEMES
 from survey.kinds import BANDS, KINDS
 from survey.metrics import MetricResult
 
 __all__ = ["score_distribution_svg", "metric_trend_svg", "campaign_course_svg", "sentiment_by_theme_svg", "pain_points_svg",
-           "BAND_COLOURS", "THEME_COLOURS"]
+           "both_sizes", "BAND_COLOURS", "THEME_COLOURS", "WIDE", "NARROW"]
 
 # The site's palette (survey/static/rapport.css).
 BAND_COLOURS = {"negative": "#d64545", "neutral": "#c99a1c", "positive": "#1f9d55"}
 THEME_COLOURS = {"service": "#2457d6", "care": "#8e44ad", "other": "#7f8c8d"}
 INK, MUTED, GRID, ACCENT = "#1b1f24", "#5b6470", "#dfe3e8", "#2457d6"
 
-WIDTH_IN = 8.0       # 576 px at 72 dpi: matplotlib writes SVG in points, kept 1:1 as px
-DPI = 72
+DPI = 72             # matplotlib writes SVG in points; at 72 dpi they are kept 1:1 as px
 PAIN_POINTS_SHOWN = 12
 
 _SVG_NS = "http://www.w3.org/2000/svg"
 _XLINK_NS = "http://www.w3.org/1999/xlink"
 ET.register_namespace("", _SVG_NS)
 ET.register_namespace("xlink", _XLINK_NS)
+
+
+
+@dataclass(frozen=True)
+class Size:
+    """A chart's width and type sizes, in px (the SVG's units); heights scale with ``tall``."""
+
+    name: str
+    width: float
+    text: float    # ticks, axis labels, pain-point names
+    small: float   # legends, counts on or beside bars
+    title: float
+    tall: float    # heights are multiplied by this
+    date_ticks: int
+    label_chars: int  # a pain point's name is shortened to this
+
+    @property
+    def width_in(self) -> float:
+        return self.width / DPI
+
+
+WIDE = Size("wide", 576, text=10, small=9, title=12, tall=1.0, date_ticks=8, label_chars=42)
+# Shown about 330 px wide on a 390 px phone (x0.97), so no text is below 12 px here.
+NARROW = Size("narrow", 340, text=13, small=12.5, title=14.5, tall=1.15, date_ticks=5, label_chars=40)
 
 # CSS properties matplotlib writes that SVG also accepts as attributes.
 _PRESENTATION = frozenset({
@@ -73,8 +104,9 @@ _RC = {
 }
 
 
-def score_distribution_svg(kind: str, scores: Sequence[int | None]) -> str:
+def score_distribution_svg(kind: str, scores: Sequence[int | None], narrow: bool = False) -> str:
     """Bars of how many answers gave each score, coloured by band (None scores are skipped)."""
+    size = NARROW if narrow else WIDE
     spec = KINDS[kind]
     counts = {value: 0 for value in spec.scale}
     for score in scores:
@@ -99,25 +131,27 @@ def score_distribution_svg(kind: str, scores: Sequence[int | None]) -> str:
         _grid(ax, "y")
         if total:
             ax.bar_label(bars, labels=[f"{counts[v]:,}" if counts[v] else "" for v in values],
-                         padding=2, fontsize=9, color=INK)
+                         padding=2, fontsize=size.small, color=INK)
             ax.margins(y=0.12)
         else:
             ax.set_ylim(0, 1)
             ax.set_yticks([])
-            _empty_note(ax, "No scored answers yet")
+            _empty_note(ax, "No scored answers yet", size)
         handles = [_patch(BAND_COLOURS[b]) for b in BANDS]
         names = spec.band_names
         ax.legend(handles, [names[b] for b in BANDS], loc="lower right", ncols=3,
-                  bbox_to_anchor=(1, 1.0), fontsize=9, handlelength=1, borderaxespad=0)
+                  bbox_to_anchor=(1, 1.0), fontsize=size.small, handlelength=1, borderaxespad=0,
+                  columnspacing=1.0 if narrow else 2.0)
 
-    return _render(draw, (WIDTH_IN, 3.3), title, desc, key=("dist", kind, tuple(counts.items())))
+    return _render(draw, size, 3.3, title, desc, key=("dist", kind, tuple(counts.items())))
 
 
-def metric_trend_svg(kind: str, periods: Sequence[tuple[dt.date, MetricResult]]) -> str:
+def metric_trend_svg(kind: str, periods: Sequence[tuple[dt.date, MetricResult]], narrow: bool = False) -> str:
     """The metric per period as a line, with its confidence interval as a shaded band.
 
     Periods whose score cannot be estimated (no answers) are left out of the line.
     """
+    size = NARROW if narrow else WIDE
     spec = KINDS[kind]  # KeyError for an unknown kind, like the other charts
     points = [(day, result) for day, result in sorted(periods, key=lambda p: p[0]) if result.score is not None]
     name = spec.metric_name
@@ -139,7 +173,7 @@ def metric_trend_svg(kind: str, periods: Sequence[tuple[dt.date, MetricResult]])
         if not points:
             ax.set_ylim(low, high)
             ax.set_xticks([])
-            _empty_note(ax, "No answers yet")
+            _empty_note(ax, "No answers yet", size)
         else:
             days = [day for day, _ in points]
             scores = [result.score for _, result in points]
@@ -154,18 +188,19 @@ def metric_trend_svg(kind: str, periods: Sequence[tuple[dt.date, MetricResult]])
             ax.set_ylim(max(low, min(lows) - pad), min(high, max(highs) + pad))
             if len(days) == 1:
                 ax.set_xlim(days[0] - dt.timedelta(days=7), days[0] + dt.timedelta(days=7))
-            locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
+            locator = mdates.AutoDateLocator(minticks=3, maxticks=size.date_ticks)
             ax.xaxis.set_major_locator(locator)
             ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-            ax.legend(loc="lower right", ncols=2, bbox_to_anchor=(1, 1.0), fontsize=9, borderaxespad=0)
+            ax.legend(loc="lower right", ncols=2, bbox_to_anchor=(1, 1.0), fontsize=size.small, borderaxespad=0)
         ax.set_ylabel(name)
 
     key = ("trend", kind, tuple((d.isoformat(), r.score, r.ci_low, r.ci_high, r.n) for d, r in points))
-    return _render(draw, (WIDTH_IN, 3.3), title, desc, key=key)
+    return _render(draw, size, 3.3, title, desc, key=key)
 
 
-def campaign_course_svg(days: Sequence[tuple[dt.date, int, int]]) -> str:
+def campaign_course_svg(days: Sequence[tuple[dt.date, int, int]], narrow: bool = False) -> str:
     """A campaign's course: e-mails sent and answers received per day, side by side."""
+    size = NARROW if narrow else WIDE
     title = "Sent and answered per day"
     desc = ("; ".join(f"{day.isoformat()}: {sent} sent, {answered} answered" for day, sent, answered in days)
             if days else "Nothing sent yet.")
@@ -177,7 +212,7 @@ def campaign_course_svg(days: Sequence[tuple[dt.date, int, int]]) -> str:
         if not days:
             ax.set_xticks([])
             ax.set_yticks([])
-            _empty_note(ax, "Nothing sent yet")
+            _empty_note(ax, "Nothing sent yet", size)
             return
         when = [dt.datetime.combine(day, dt.time()) for day, _, _ in days]  # the pair centred on its day's tick
         offset = dt.timedelta(hours=5)
@@ -185,21 +220,22 @@ def campaign_course_svg(days: Sequence[tuple[dt.date, int, int]]) -> str:
                linewidth=0.5, label="sent")
         ax.bar([d + offset for d in when], [a for _, _, a in days], width=0.4, color=ACCENT, label="answered")
         ax.yaxis.get_major_locator().set_params(integer=True)
-        locator = mdates.AutoDateLocator(minticks=2, maxticks=7)
+        locator = mdates.AutoDateLocator(minticks=2, maxticks=min(7, size.date_ticks))
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
         if len(when) == 1:
             ax.set_xlim(when[0] - dt.timedelta(days=2), when[0] + dt.timedelta(days=2))
         ax.set_ylim(0, max(max(s, a) for _, s, a in days) * 1.15 or 1)
-        ax.legend(loc="lower right", ncols=2, bbox_to_anchor=(1, 1.0), fontsize=9, borderaxespad=0)
+        ax.legend(loc="lower right", ncols=2, bbox_to_anchor=(1, 1.0), fontsize=size.small, borderaxespad=0)
         ax.set_ylabel("per day")
 
     key = ("course", tuple((d.isoformat(), s, a) for d, s, a in days))
-    return _render(draw, (WIDTH_IN, 3.0), title, desc, key=key)
+    return _render(draw, size, 3.0, title, desc, key=key)
 
 
-def sentiment_by_theme_svg(counts: dict[str, dict[str, int]]) -> str:
+def sentiment_by_theme_svg(counts: dict[str, dict[str, int]], narrow: bool = False) -> str:
     """Stacked horizontal bars: for each theme, its comments split by sentiment."""
+    size = NARROW if narrow else WIDE
     themes = [t for t in THEMES if t in counts] + sorted(t for t in counts if t not in THEMES)
     title = "Sentiment by theme"
     rows = [(theme, [int(counts[theme].get(s, 0)) for s in SENTIMENTS]) for theme in themes]
@@ -213,7 +249,7 @@ def sentiment_by_theme_svg(counts: dict[str, dict[str, int]]) -> str:
         if not rows:
             ax.set_xticks([])
             ax.set_yticks([])
-            _empty_note(ax, "No labelled comments yet")
+            _empty_note(ax, "No labelled comments yet", size)
         else:
             names = [theme for theme, _ in rows][::-1]
             left = [0] * len(names)
@@ -223,18 +259,18 @@ def sentiment_by_theme_svg(counts: dict[str, dict[str, int]]) -> str:
                 # Counts inside segments wide enough to hold them.
                 biggest = max(sum(v) for _, v in rows)
                 ax.bar_label(bars, labels=[f"{w:,}" if w >= biggest * 0.06 else "" for w in widths],
-                             label_type="center", color="#ffffff", fontsize=9)
+                             label_type="center", color="#ffffff", fontsize=size.small)
                 left = [a + b for a, b in zip(left, widths)]
-            ax.tick_params(axis="y", length=0, labelsize=10, labelcolor=INK)
-            ax.legend(loc="lower right", ncols=3, bbox_to_anchor=(1, 1.0), fontsize=9, handlelength=1,
-                      borderaxespad=0)
+            ax.tick_params(axis="y", length=0, labelsize=size.text, labelcolor=INK)
+            ax.legend(loc="lower right", ncols=3, bbox_to_anchor=(1, 1.0), fontsize=size.small, handlelength=1,
+                      borderaxespad=0, columnspacing=1.0 if narrow else 2.0)
         ax.set_xlabel("comments")
 
     height = 1.5 + 0.55 * max(len(rows), 1)
-    return _render(draw, (WIDTH_IN, height), title, desc, key=("themes", tuple(rows)))
+    return _render(draw, size, height, title, desc, key=("themes", tuple(rows)))
 
 
-def pain_points_svg(points: Sequence[dict]) -> str:
+def pain_points_svg(points: Sequence[dict], narrow: bool = False) -> str:
     """Horizontal bars of each pain point's impact, biggest first, coloured by theme.
 
     Each point is a dict with ``label`` and ``impact``, and optionally ``theme``
@@ -242,6 +278,7 @@ def pain_points_svg(points: Sequence[dict]) -> str:
     under a filter the count is of the answers matching it, the impact still the
     whole analysis's). The first ``PAIN_POINTS_SHOWN`` are drawn.
     """
+    size = NARROW if narrow else WIDE
     shown = list(points)[:PAIN_POINTS_SHOWN]
     title = "Pain points by impact"
     desc = "; ".join(
@@ -258,33 +295,46 @@ def pain_points_svg(points: Sequence[dict]) -> str:
         if not shown:
             ax.set_xticks([])
             ax.set_yticks([])
-            _empty_note(ax, "No pain points found")
+            _empty_note(ax, "No pain points found", size)
         else:
-            labels = [_shorten(str(p["label"]), 42) for p in shown][::-1]
+            labels = [_shorten(str(p["label"]), size.label_chars) for p in shown][::-1]
             impacts = [float(p["impact"]) for p in shown][::-1]
             colours = [THEME_COLOURS.get(p.get("theme"), MUTED) for p in shown][::-1]
             positions = list(range(len(shown)))
-            bars = ax.barh(positions, impacts, color=colours, height=0.65)
-            ax.set_yticks(positions, labels)
-            ax.tick_params(axis="y", length=0, labelsize=10, labelcolor=INK)
+            if narrow:
+                # No room for names beside the bars: each name on a line of its own above its bar.
+                bars = ax.barh(positions, impacts, color=colours, height=0.42)
+                ax.set_yticks([])
+                ax.set_ylim(-0.4, len(shown) - 0.1)
+                import matplotlib.transforms as mtransforms
+
+                at_left = mtransforms.blended_transform_factory(ax.transAxes, ax.transData)
+                for position, label in zip(positions, labels):
+                    ax.text(0.0, position + 0.25, label, transform=at_left, ha="left", va="bottom",
+                            fontsize=size.text, color=INK)
+            else:
+                bars = ax.barh(positions, impacts, color=colours, height=0.65)
+                ax.set_yticks(positions, labels)
+                ax.tick_params(axis="y", length=0, labelsize=size.text, labelcolor=INK)
             counts = [(p.get("count"), p.get("count_of", "answers")) for p in shown][::-1]
             if any(c is not None for c, _ in counts):
                 ax.bar_label(bars, labels=["" if c is None else f"{c:,} {of}" for c, of in counts],
-                             padding=3, fontsize=8.5, color=MUTED)
-            ax.margins(x=0.16)
+                             padding=3, fontsize=size.small if narrow else 8.5, color=MUTED)
+            ax.margins(x=0.3 if narrow else 0.16)
             if min(impacts) >= 0:
                 ax.set_xlim(left=0)
             ax.axvline(0, color=MUTED, linewidth=0.8)
             themes = [t for t in THEMES if any(p.get("theme") == t for p in shown)]
             if themes:
                 ax.legend([_patch(THEME_COLOURS[t]) for t in themes], themes, loc="lower right",
-                          ncols=len(themes), bbox_to_anchor=(1, 1.0), fontsize=9, handlelength=1,
-                          borderaxespad=0)
-        ax.set_xlabel("impact (mean score lost, % of the scale)")
+                          ncols=len(themes), bbox_to_anchor=(1, 1.0), fontsize=size.small, handlelength=1,
+                          borderaxespad=0, columnspacing=1.0 if narrow else 2.0)
+        ax.set_xlabel("impact (mean score lost, % of the scale)" if not narrow else "impact (% of the scale lost)")
 
-    height = 1.6 + 0.38 * max(len(shown), 1)
+    # Narrow: a row holds the name's line and the bar under it.
+    height = 1.6 + (0.62 if narrow else 0.38) * max(len(shown), 1)
     key = ("pain", tuple((str(p["label"]), float(p["impact"]), p.get("theme"), p.get("count")) for p in shown))
-    return _render(draw, (WIDTH_IN, height), title, desc, key=key)
+    return _render(draw, size, height, title, desc, key=key)
 
 
 # --------------------------------------------------------------------------- #
@@ -300,8 +350,8 @@ def _grid(ax, axis: str) -> None:
     ax.set_axisbelow(True)
 
 
-def _empty_note(ax, text: str) -> None:
-    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color=MUTED, fontsize=11)
+def _empty_note(ax, text: str, size: Size) -> None:
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color=MUTED, fontsize=size.text + 1)
 
 
 def _patch(colour: str):
@@ -310,23 +360,29 @@ def _patch(colour: str):
     return Patch(color=colour)
 
 
-def _render(draw, size: tuple[float, float], title: str, desc: str, key) -> str:
+def both_sizes(chart, *args) -> str:
+    """A chart in both sizes, for a page that inlines it: its CSS shows ``svg.chart-wide`` or
+    ``svg.chart-narrow`` by the screen's width (the hidden one is not read by screen readers either)."""
+    return chart(*args) + chart(*args, narrow=True)
+
+
+def _render(draw, size: Size, height_in: float, title: str, desc: str, key) -> str:
     import matplotlib
     from matplotlib.figure import Figure
 
     buffer = io.StringIO()
-    with _LOCK, matplotlib.rc_context(_RC):
+    with _LOCK, matplotlib.rc_context({**_RC, "font.size": size.text}):
         # A bare Figure (not pyplot) is never registered globally, so nothing leaks between charts.
-        fig = Figure(figsize=size, dpi=DPI, layout="constrained")
+        fig = Figure(figsize=(size.width_in, height_in * size.tall), dpi=DPI, layout="constrained")
         ax = fig.add_subplot()
         draw(fig, ax)
-        fig.suptitle(title, x=0.01, ha="left", fontsize=12, fontweight="bold", color=INK)
+        fig.suptitle(title, x=0.01, ha="left", fontsize=size.title, fontweight="bold", color=INK)
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
-    prefix = "c" + hashlib.sha256(repr(key).encode()).hexdigest()[:8]
-    return _clean_svg(buffer.getvalue(), title, desc, prefix)
+    prefix = "c" + hashlib.sha256(repr((size.name, key)).encode()).hexdigest()[:8]
+    return _clean_svg(buffer.getvalue(), title, desc, prefix, size)
 
 
-def _clean_svg(text: str, title: str, desc: str, prefix: str) -> str:
+def _clean_svg(text: str, title: str, desc: str, prefix: str, size: Size = WIDE) -> str:
     """matplotlib's SVG made fit to inline: no styles, unique ids, a title and description."""
     root = ET.fromstring(text)
     tag = lambda name: f"{{{_SVG_NS}}}{name}"  # noqa: E731
@@ -363,7 +419,7 @@ def _clean_svg(text: str, title: str, desc: str, prefix: str) -> str:
     root.set("height", height)
     root.set("role", "img")
     root.set("aria-labelledby", f"{prefix}-title {prefix}-desc")
-    root.set("class", "chart")
+    root.set("class", f"chart chart-{size.name}")
     title_el = ET.Element(tag("title"), id=f"{prefix}-title")
     title_el.text = title
     desc_el = ET.Element(tag("desc"), id=f"{prefix}-desc")

@@ -180,8 +180,8 @@ def render_html(report: Mapping) -> str:
             **survey,
             "metric": report["metrics"][survey["key"]],
             # The SVG comes from survey.insights.charts, which escapes every text it draws.
-            "distribution_svg": Markup(charts.score_distribution_svg(survey["kind"], scores)),
-            "trend_svg": Markup(charts.metric_trend_svg(survey["kind"], periods)),
+            "distribution_svg": Markup(charts.both_sizes(charts.score_distribution_svg, survey["kind"], scores)),
+            "trend_svg": Markup(charts.both_sizes(charts.metric_trend_svg, survey["kind"], periods)),
         })
     names = {s["key"]: s["name"] for s in report["surveys"]}
     chart_points = report["pain_points"]
@@ -191,8 +191,8 @@ def render_html(report: Mapping) -> str:
         report=report,
         sections=sections,
         survey_names=names,
-        sentiment_svg=Markup(charts.sentiment_by_theme_svg(report["sentiment_by_theme"])),
-        pain_points_svg=Markup(charts.pain_points_svg(chart_points)),
+        sentiment_svg=Markup(charts.both_sizes(charts.sentiment_by_theme_svg, report["sentiment_by_theme"])),
+        pain_points_svg=Markup(charts.both_sizes(charts.pain_points_svg, chart_points)),
         metric_names={code: kind.metric_name for code, kind in KINDS.items()},
     )
 

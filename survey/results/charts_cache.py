@@ -18,38 +18,38 @@ from survey.results.queries import expand
 CACHED = 128
 
 
-def distribution(kind: str, counts: dict[int, int]) -> str:
-    return _distribution(kind, tuple(sorted(counts.items())))
+def distribution(kind: str, counts: dict[int, int], narrow: bool = False) -> str:
+    return _distribution(kind, tuple(sorted(counts.items())), narrow)
 
 
 @lru_cache(maxsize=CACHED)
-def _distribution(kind: str, counts: tuple[tuple[int, int], ...]) -> str:
-    return charts.score_distribution_svg(kind, list(expand(dict(counts))))
+def _distribution(kind: str, counts: tuple[tuple[int, int], ...], narrow: bool) -> str:
+    return charts.score_distribution_svg(kind, list(expand(dict(counts))), narrow=narrow)
 
 
-def trend(kind: str, periods: list[tuple[dt.date, MetricResult]]) -> str:
+def trend(kind: str, periods: list[tuple[dt.date, MetricResult]], narrow: bool = False) -> str:
     # MetricResult is a frozen dataclass, so the list's items can key the cache.
-    return _trend(kind, tuple(periods))
+    return _trend(kind, tuple(periods), narrow)
 
 
 @lru_cache(maxsize=CACHED)
-def _trend(kind: str, periods: tuple[tuple[dt.date, MetricResult], ...]) -> str:
-    return charts.metric_trend_svg(kind, list(periods))
+def _trend(kind: str, periods: tuple[tuple[dt.date, MetricResult], ...], narrow: bool) -> str:
+    return charts.metric_trend_svg(kind, list(periods), narrow=narrow)
 
 
-def themes(counts: dict[str, dict[str, int]]) -> str:
-    return _themes(tuple((theme, tuple(by.items())) for theme, by in counts.items()))
-
-
-@lru_cache(maxsize=CACHED)
-def _themes(counts: tuple) -> str:
-    return charts.sentiment_by_theme_svg({theme: dict(by) for theme, by in counts})
-
-
-def pain_points(points: list[dict]) -> str:
-    return _pain_points(tuple(tuple(sorted(p.items())) for p in points))
+def themes(counts: dict[str, dict[str, int]], narrow: bool = False) -> str:
+    return _themes(tuple((theme, tuple(by.items())) for theme, by in counts.items()), narrow)
 
 
 @lru_cache(maxsize=CACHED)
-def _pain_points(points: tuple) -> str:
-    return charts.pain_points_svg([dict(p) for p in points])
+def _themes(counts: tuple, narrow: bool) -> str:
+    return charts.sentiment_by_theme_svg({theme: dict(by) for theme, by in counts}, narrow=narrow)
+
+
+def pain_points(points: list[dict], narrow: bool = False) -> str:
+    return _pain_points(tuple(tuple(sorted(p.items())) for p in points), narrow)
+
+
+@lru_cache(maxsize=CACHED)
+def _pain_points(points: tuple, narrow: bool) -> str:
+    return charts.pain_points_svg([dict(p) for p in points], narrow=narrow)

@@ -141,14 +141,18 @@ def chart(public_key: str, name: str):
     """One chart of the results page under the same filters, as an SVG image (drawn apart so the page is quick)."""
     survey = survey_or_404(public_key)
     flt = filter_or_400(survey)
+    size = request.args.get("size", "wide").strip() or "wide"
+    if size not in ("wide", "narrow"):
+        abort(error_response(400, f"size {size[:20]!r} must be wide or narrow (drawn for a phone).", field="size"))
+    narrow = size == "narrow"
     if name == "distribution":
-        svg = charts_cache.distribution(survey.kind, queries.score_counts(flt))
+        svg = charts_cache.distribution(survey.kind, queries.score_counts(flt), narrow)
     elif name == "trend":
         # A period with too few answers is not drawn as if its score were known (the data table lists it).
         points = [(start, result) for start, result in queries.trend(flt, grain_arg())[1] if enough_answers(result)]
-        svg = charts_cache.trend(survey.kind, points)
+        svg = charts_cache.trend(survey.kind, points, narrow)
     elif name == "themes":
-        svg = charts_cache.themes(queries.sentiment_by_theme(flt))
+        svg = charts_cache.themes(queries.sentiment_by_theme(flt), narrow)
     else:
         show_matching = not flt.without("pain").is_empty
         svg = charts_cache.pain_points([
@@ -157,7 +161,7 @@ def chart(public_key: str, name: str):
              # The bar is the whole analysis's impact: say the number beside it counts only the matches.
              **({"count_of": "matching"} if show_matching else {})}
             for row in queries.pain_points(flt, queries.latest_run(survey))
-        ])
+        ], narrow)
     response = HttpResponse(svg, mimetype="image/svg+xml")
     # Opened on its own, the image may not run anything (it holds no script; this makes sure).
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
