@@ -10,6 +10,10 @@ page, the survey's own page, the analysis report and ``flask survey list``:
   ``UNIT`` ("+8 points", "-0.25 points"): percentage points for CSAT, NPS
   points, scale points for CES.
 
+A tested change (a score's, or a pain point's share of comments) is told in
+words first, the p-value after (``verdict_text``): "a real change, not chance
+(p = 0.012)" or "within normal variation, may be chance (p = 0.310)".
+
 Below ``MIN_ANSWERS`` (config key, default 10) a score is not written as if it
 were known: ``enough(n)`` is False and the pages say "too few answers".
 Plain Python; ``init_app`` makes each function a Jinja filter.
@@ -69,6 +73,20 @@ def method_text(method: str | None) -> str:
     return METHODS.get(method or "", method or NOTHING)
 
 
+def p_value_text(p: float | None) -> str:
+    if p is None:
+        return "p –"
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def verdict_text(significant: bool, p_value: float | None) -> str:
+    """Whether a change is more than chance, said the same way on every page: significant (at 95%)
+    means a change this big would seldom come from chance alone."""
+    if significant:
+        return f"a real change, not chance ({p_value_text(p_value)})"
+    return f"within normal variation, may be chance ({p_value_text(p_value)})"
+
+
 def enough(n: int | None, minimum: int = DEFAULT_MIN_ANSWERS) -> bool:
     """Whether ``n`` answers are enough to show a score as a number."""
     return n is not None and n >= minimum
@@ -77,7 +95,8 @@ def enough(n: int | None, minimum: int = DEFAULT_MIN_ANSWERS) -> bool:
 def init_app(app) -> None:
     from survey.schedule import date_text
 
-    for function in (score_text, interval_text, change_text, change_interval_text, method_text):
+    for function in (score_text, interval_text, change_text, change_interval_text, method_text, p_value_text,
+                     verdict_text):
         app.add_template_filter(function)
     app.add_template_filter(date_text, "close_date")
 

@@ -63,3 +63,30 @@ def test_with_no_codeframe_yet_proposals_do_not_point_at_pain_points_above(clien
     assert "This survey has no codeframe yet" in page and offered(client, survey)
     assert "Found by the latest analysis among the negative comments. Accept one" in page
     assert "pain points above" not in page
+
+
+def test_a_pain_points_trend_says_in_words_whether_it_is_more_than_chance(client, make_survey, make_response):
+    """The screen said "rising (+30.0 pts, p=0.012)" and nothing at all for a change within chance:
+    the same words as the Results page's change instead."""
+    from survey.db import db
+    from tests.results_support import add_run
+
+    survey = make_survey("nps")
+    rising = [make_response(survey, score=1, comment=f"engineer never came {i}") for i in range(3)]
+    steady = [make_response(survey, score=2, comment=f"billing wrong {i}") for i in range(2)]
+    for name in ("missed visits", "billing errors"):
+        ops.add_point(survey, name, "service")
+    _, (up, flat) = add_run(survey, [("missed visits", "service", rising), ("billing errors", "service", steady)])
+    change = {"from": "2024-01-01", "to": "2024-01-08", "ci_low": 0.05, "ci_high": 0.5}
+    up.source = flat.source = "codeframe"
+    up.trend = {"periods": [], "latest_change": {**change, "difference": 0.3, "p_value": 0.0123, "significant": True,
+                                                 "direction": "up"}}
+    flat.trend = {"periods": [], "latest_change": {**change, "difference": 0.05, "p_value": 0.31,
+                                                   "significant": False, "direction": "steady"}}
+    db.session.commit()
+    login(client)
+    text = " ".join(re.sub(r"<[^>]+>", " ", client.get(f"/surveys/{survey.public_key}/codeframe")
+                           .get_data(as_text=True)).split())
+    assert "rising: +30.0 points, a real change, not chance (p = 0.012)" in text
+    assert "steady: within normal variation, may be chance (p = 0.310)" in text
+    assert "p=" not in text

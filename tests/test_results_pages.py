@@ -105,7 +105,8 @@ def test_headline_metric_interval_count_and_change(client, survey, make_response
     expected = change("nps", before, after)
     assert expected.significant
     assert "Change vs previous 30 days" in html and escape(p_value_text(expected.p_value)) in html
-    assert change_text(expected.difference, "nps") in html and ">significant<" in html
+    assert change_text(expected.difference, "nps") in html
+    assert f'class="significant">a real change, not chance ({escape(p_value_text(expected.p_value))})<' in html
     assert "▲" in html or "▼" in html
 
 
@@ -120,6 +121,8 @@ def test_a_change_that_is_not_significant_gets_no_arrow(client, make_survey, mak
     assert "no clear change" in change_box and "▲" not in change_box and 'class="stat-value up"' not in change_box
     assert change_text(expected.difference, "csat") == "+8 points" and "+8 points" in change_box
     assert f"95% CI {expected.ci_low:+.0f} to {expected.ci_high:+.0f} points" in change_box
+    # In the words the codeframe screen uses for a pain point's trend (survey.display.verdict_text).
+    assert f"within normal variation, may be chance ({p_value_text(expected.p_value)})" in change_box
 
 
 def test_too_few_answers_are_not_shown_as_a_score(app, client, make_survey, make_response):

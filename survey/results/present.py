@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from flask import url_for
 
+from survey.display import p_value_text  # noqa: F401 -- where the results pages have always found it
 from survey.models import PainPointRecord, Survey
 from survey.results import bp
 from survey.results.filters import ResponseFilter
@@ -16,13 +17,6 @@ CHANNEL_NAMES = {"link": "survey link", "email": "e-mail", "widget": "widget", "
 
 def band_names(survey: Survey) -> dict[str, str]:
     return survey.spec.band_names
-
-
-@bp.app_template_filter()
-def p_value_text(p: float | None) -> str:
-    if p is None:
-        return "p –"
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
 @bp.app_template_filter()
