@@ -18,7 +18,9 @@ from flask import Flask
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql.functions import FunctionElement
 
 from survey.sqlite_turns import TurnTakingConnection, connection_factory
 
@@ -90,6 +92,30 @@ def init_app(app: Flask) -> None:
             ping_after_idle(db.engine, app.config["DATABASE_PING_AFTER_IDLE_SECONDS"])
 
 
+class unicode_lower(FunctionElement):  # noqa: N801 -- used like sa.func.lower
+    """``lower()`` of every letter, not only A–Z: SQLite's own leaves "ÉCOLE" as it is, so a search
+    for "école" missed it. PostgreSQL's ``lower`` already knows every letter (a UTF-8 database); on
+    SQLite this is Python's ``str.lower``, registered on each connection (``_sqlite_on_connect``).
+    Searches lower both sides: ``unicode_lower(column).like(pattern.lower())``."""
+
+    type = sa.Text()
+    inherit_cache = True
+
+
+@compiles(unicode_lower)
+def _lower(element, compiler, **kw) -> str:
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(unicode_lower, "sqlite")
+def _lower_on_sqlite(element, compiler, **kw) -> str:
+    return f"unicode_lower({compiler.process(element.clauses, **kw)})"
+
+
+def _python_lower(value):
+    return value.lower() if isinstance(value, str) else value
+
+
 def _make_sqlite_folder(_dialect, _record, cargs, _cparams) -> None:
     """Make the database's folder (by default the instance folder) and the file itself, readable by
     its owner only (0600, as the secret key), when the first connection needs them.
@@ -148,6 +174,7 @@ def _sqlite_on_connect(synchronous: str, dbapi_connection, _record) -> None:
     cursor.execute(f"PRAGMA synchronous={synchronous}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+    dbapi_connection.create_function("unicode_lower", 1, _python_lower, deterministic=True)
 
 
 def insert_on_conflict(dialect: str):

@@ -167,3 +167,27 @@ def test_dates_outside_the_supported_years_and_control_characters_are_400s(clien
     for args in ("end=9999-12-31", "start=0002-01-01", "start=1899-12-31", "q=a%00b", "attr.plan=x%0Ay"):
         page = client.get(f"/surveys/{survey.public_key}/results?{args}")
         assert page.status_code == 400, args
+
+
+def test_the_text_search_ignores_case_beyond_a_to_z(make_survey, make_response):
+    """On SQLite "ÉCOLE" did not find "école": its LIKE and lower() fold A–Z only. The same
+    answers are found on PostgreSQL (this test runs on whichever database the suite uses)."""
+    survey = make_survey("nps")
+    texts = {"fr": "L'école a fermé la ligne", "fr upper": "L'ÉCOLE A FERMÉ LA LIGNE", "no accent": "ecole fermee",
+             "ru": "Очень ДОЛГО ждали", "de": "Straße gesperrt, Techniker kam nicht"}
+    made = {key: make_response(survey, score=3, comment=text).id for key, text in texts.items()}
+    found = lambda q: {key for key, rid in made.items() if rid in ids(parse(survey, q=q))}  # noqa: E731
+    assert found("ÉCOLE") == found("école") == found("École") == {"fr", "fr upper"}
+    assert found("долго") == found("ДОЛГО") == {"ru"}
+    assert found("STRASSE") == set()  # lower-casing, not folding: "ß" is not "ss"
+    assert found("STRAßE") == {"de"}
+
+
+def test_the_contact_search_ignores_case_beyond_a_to_z(app, make_survey):
+    from survey.admin.contacts import contact_page
+
+    db.session.add_all([Contact(email="emile@example.com", name="Émile Zola"),
+                        Contact(email="anna@example.com", name="ÅSA Lind")])
+    db.session.commit()
+    assert [c.name for c in contact_page("émile", 1)[0]] == ["Émile Zola"]
+    assert [c.name for c in contact_page("åsa", 1)[0]] == ["ÅSA Lind"]

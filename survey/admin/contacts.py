@@ -11,7 +11,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from survey.admin import bp
 from survey.admin.forms import ContactsUploadForm
 from survey.auth import role_required
-from survey.db import db
+from survey.db import db, unicode_lower
 from survey.importer import ImportError_, open_csv_text
 from survey.invites.contacts import parse_contacts_csv
 from survey.invites.operations import clear_bounce, import_contacts
@@ -37,7 +37,7 @@ def contact_page(search: str, page: int) -> tuple[list[Contact], int]:
     if search:
         pattern = f"%{escape_like(search.lower())}%"
         query = query.where(sa.or_(Contact.email.like(pattern, escape="\\"),
-                                   sa.func.lower(Contact.name).like(pattern, escape="\\")))
+                                   unicode_lower(Contact.name).like(pattern, escape="\\")))
     total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
     rows = db.session.scalars(query.order_by(Contact.email).offset((page - 1) * PER_PAGE).limit(PER_PAGE))
     return list(rows), total

@@ -34,7 +34,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm
 
 from analysis.labels import SENTIMENTS, THEMES
-from survey.db import db
+from survey.db import db, unicode_lower
 from survey.kinds import BANDS
 from survey.text import escape_like
 from survey.models import CHANNELS, Contact, PainPointRecord, Response, Survey, pain_point_responses
@@ -139,7 +139,8 @@ class ResponseFilter:
             )
             where.append(Response.id.in_(members))
         if self.q:
-            where.append(Response.comment.ilike(f"%{escape_like(self.q)}%", escape="\\"))
+            # Every letter's case, not only A–Z ("ÉCOLE" finds "école"), on SQLite as on PostgreSQL.
+            where.append(unicode_lower(Response.comment).like(f"%{escape_like(self.q.lower())}%", escape="\\"))
         for key, value in self.attrs:
             # JSON path expressions render as JSON_EXTRACT on SQLite and ->> on PostgreSQL.
             # An alias, so the subquery stays whole when the outer query joins contacts too.
