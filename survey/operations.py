@@ -295,7 +295,11 @@ def _revise(survey: Survey, response: Response, score: int | None, comment: str 
         response.score = score
     if comment is not None and comment != response.comment:
         if response.comment is not None:
+            # survey.codeframe imports its routes, which come back to this module: imported when used.
+            from survey.codeframe.operations import supersede_examples
+
             forget_model_labels(response)
+            supersede_examples(response)
         response.comment = comment
     response.updated_at = utcnow()
     db.session.commit()

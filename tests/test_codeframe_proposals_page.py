@@ -90,3 +90,48 @@ def test_a_pain_points_trend_says_in_words_whether_it_is_more_than_chance(client
     assert "rising: +30.0 points, a real change, not chance (p = 0.012)" in text
     assert "steady: within normal variation, may be chance (p = 0.310)" in text
     assert "p=" not in text
+
+
+def test_an_example_the_customer_rewrote_is_shown_as_the_earlier_text_and_no_longer_teaches(
+        client, make_survey, make_response):
+    """An example kept the text it was made from after the customer rewrote the comment, and went on
+    teaching the sort as if the comment still said it. Now it is out of force, as an analyst's labels
+    are (label_corrections.superseded_at), and the screen shows it as the earlier text."""
+    from survey.codeframe.models import CodeframeExample
+    from survey.db import db
+    from survey.insights.codeframe import _codeframe, judgements
+    from survey.operations import revise_response
+
+    survey = make_survey("nps")
+    response = make_response(survey, score=2, comment="The engineer never came")
+    other = make_response(survey, score=1, comment="Engineer missed the slot twice")
+    point = ops.add_point(survey, "missed visits", "service", examples=[response, other])
+    revise_response(response, comment="Actually the bill was wrong")
+
+    point = db.session.get(type(point), point.id)
+    assert [e.text for e in point.in_force("example")] == ["Engineer missed the slot twice"]
+    (earlier,) = point.superseded()
+    assert earlier.text == "The engineer never came" and earlier.response_id == response.id
+    # Not taught to the next sort, nor exported as the team's example.
+    taught, _, confirmed, _ = judgements(_codeframe(survey.id))
+    assert taught == [("Engineer missed the slot twice", "missed visits")]
+    assert confirmed == {"missed visits": {other.id}}
+    assert [r["example"] for r in ops.export_rows(survey)] == ["Engineer missed the slot twice"]
+
+    login(client)
+    html = client.get(f"/surveys/{survey.public_key}/codeframe").get_data(as_text=True)
+    text = " ".join(re.sub(r"<[^>]+>", " ", html).split())
+    assert "1 example(s) · 1 rewritten since" in text
+    assert "earlier text “The engineer never came” rewritten" in text
+    assert f'name="example_ids" value="{earlier.id}"' not in html  # not offered to split off
+
+    # The analyst files the new text; and a comment rewritten back to its old words, filed again,
+    # brings the old row back into force rather than clashing with it.
+    ops.assign_comment(point, response)
+    assert "Actually the bill was wrong" in [e.text for e in point.in_force("example")]
+    revise_response(response, comment="The engineer never came")
+    point = db.session.get(type(point), point.id)
+    ops.assign_comment(point, response)
+    assert sorted(e.text for e in point.in_force("example")) == ["Engineer missed the slot twice",
+                                                                 "The engineer never came"]
+    assert db.session.query(CodeframeExample).count() == 3

@@ -78,8 +78,7 @@ def list_command(key: str, as_json: bool) -> None:
     survey = find_survey(key)
     points = ops.points_of(survey)
     items = [{"name": p.name, "theme": p.theme, "keywords": list(p.keywords), "hidden": p.hidden,
-              "examples": sum(1 for e in p.examples if e.role == "example"),
-              "excluded": sum(1 for e in p.examples if e.role == "excluded")} for p in points]
+              "examples": len(p.in_force("example")), "excluded": len(p.in_force("excluded"))} for p in points]
     if as_json:
         click.echo(json.dumps(items, indent=2, ensure_ascii=False))
         return

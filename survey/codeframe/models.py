@@ -3,7 +3,8 @@
 * :class:`CodeframePoint` -- a named problem of one survey (theme, keywords, hidden or not);
 * :class:`CodeframeExample` -- a comment that belongs to a point (``role="example"``:
   the team's example text or a comment an analyst confirmed) or that an analyst
-  took out of it (``role="excluded"``); both feed the next sort;
+  took out of it (``role="excluded"``); both feed the next sort while in force
+  (``superseded_at`` empty: the customer has not rewritten the comment since);
 * :class:`CodeframeEdit` -- every change, with who and when (the audit trail);
 * :class:`DismissedProposal` -- a discovered group an analyst said no to, so it
   is not proposed again.
@@ -46,6 +47,14 @@ class CodeframePoint(db.Model):
     examples: Mapped[list["CodeframeExample"]] = relationship(
         back_populates="point", cascade="all, delete-orphan", order_by="CodeframeExample.id")
 
+    def in_force(self, role: str) -> list["CodeframeExample"]:
+        """Its examples (or exclusions) that still judge the comment's text: what is shown, counted and taught."""
+        return [e for e in self.examples if e.role == role and e.superseded_at is None]
+
+    def superseded(self) -> list["CodeframeExample"]:
+        """Its analysts' judgements of comments the customer has rewritten since: kept as history only."""
+        return [e for e in self.examples if e.superseded_at is not None]
+
     __table_args__ = (
         sa.UniqueConstraint("survey_id", "name", name="uq_codeframe_points_survey_name"),
         sa.CheckConstraint(f"theme IN {THEMES}", name="theme_known"),
@@ -68,6 +77,10 @@ class CodeframeExample(db.Model):
                                                        index=True)
     user_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Set when the customer rewrites the comment: the analyst judged the earlier text (``text``, kept),
+    # so from then on it is neither shown as an example, nor taught, nor excluded; as
+    # ``label_corrections.superseded_at`` for labels (survey.labels.IN_FORCE).
+    superseded_at: Mapped[Optional[dt.datetime]]
 
     point: Mapped[CodeframePoint] = relationship(back_populates="examples")
 

@@ -23,7 +23,7 @@ from survey.codeframe.models import (NAME_MAX, CodeframeEdit, CodeframeExample, 
 from survey.csvsafe import safe_cell, unsafe_cell
 from survey.db import db
 from survey.importer import sniff_delimiter, unreadable_csv
-from survey.models import Response, Survey, User
+from survey.models import Response, Survey, User, utcnow
 from survey.textrules import text_problem
 
 #: The file format (import and export): one row per example.
@@ -238,7 +238,7 @@ def export_rows(survey: Survey) -> Iterable[dict]:
         base = {"name": safe_cell(point.name), "theme": point.theme,
                 "keywords": safe_cell(f"{KEYWORD_SEPARATOR} ".join(point.keywords)),
                 "hidden": "yes" if point.hidden else ""}
-        examples = [e.text for e in point.examples if e.role == "example"]
+        examples = [e.text for e in point.in_force("example")]
         for text in examples or [""]:
             yield {**base, "example": safe_cell(text)}
 
@@ -252,6 +252,34 @@ def write_csv(rows: Iterable[dict], out) -> None:
 # --------------------------------------------------------------------------- #
 # Writing
 # --------------------------------------------------------------------------- #
+def _judge(point: CodeframePoint, role: str, text: str, response_id: int | None, user: User | None) -> bool:
+    """``text`` in force as an example (or exclusion) of ``point``; False if it already was.
+
+    A row of the same text that a customer's rewrite put out of force comes back into force (the
+    same text, judged the same way again) rather than a second row beside it.
+    """
+    key = text_key(text)
+    for example in point.examples:
+        if example.role == role and example.text_key == key:
+            if example.superseded_at is None:
+                return False
+            example.superseded_at, example.text, example.response_id = None, text, response_id
+            example.user_id = user.id if user else None
+            return True
+    point.examples.append(CodeframeExample(role=role, text=text, text_key=key, response_id=response_id,
+                                           user_id=user.id if user else None))
+    return True
+
+
+def supersede_examples(response: Response) -> None:
+    """The customer rewrote ``response``'s comment: every analyst's judgement of it in a codeframe
+    (an example, or taken out) judged the earlier text, so none stays in force. The rows stay, with
+    that text, as history, like an analyst's labels (survey.labels.forget_model_labels). The caller commits."""
+    db.session.execute(sa.update(CodeframeExample)
+                       .where(CodeframeExample.response_id == response.id, CodeframeExample.superseded_at.is_(None))
+                       .values(superseded_at=utcnow()))
+
+
 def _record(survey: Survey, user: User | None, action: str, **detail) -> None:
     db.session.add(CodeframeEdit(survey_id=survey.id, user_id=user.id if user else None,
                                  actor=user.email if user else "cli", action=action, detail=detail))
@@ -278,13 +306,8 @@ def _merge_specs(survey: Survey, specs: list[PointSpec], user: User | None) -> I
         if new_keywords:
             point.keywords = [*point.keywords, *new_keywords]
             outcome.keywords_added += len(new_keywords)
-        keys = {e.text_key for e in point.examples if e.role == "example"}
         for text in spec.examples:
-            key = text_key(text)
-            if key not in keys:
-                point.examples.append(CodeframeExample(role="example", text=text, text_key=key,
-                                                       user_id=user.id if user else None))
-                keys.add(key)
+            if _judge(point, "example", text, None, user):
                 outcome.examples_added += 1
     return outcome
 
@@ -304,7 +327,7 @@ def copy_codeframe(source: Survey, target: Survey, user: User | None = None) -> 
     """Give ``target`` the pain points of ``source`` (names, themes, keywords, example texts, hidden flags)."""
     if source.id == target.id:
         raise CodeframeError("a codeframe cannot be copied onto its own survey")
-    specs = [PointSpec(p.name, p.theme, list(p.keywords), [e.text for e in p.examples if e.role == "example"],
+    specs = [PointSpec(p.name, p.theme, list(p.keywords), [e.text for e in p.in_force("example")],
                        p.hidden) for p in points_of(source)]
     if not specs:
         raise CodeframeError(f"survey {source.public_key} has no codeframe to copy")
@@ -344,9 +367,7 @@ def add_point(survey: Survey, name: str, theme: str, user: User | None = None,
     db.session.add(point)
     for response in examples:
         if response.comment:
-            point.examples.append(CodeframeExample(role="example", text=response.comment,
-                                                   text_key=text_key(response.comment), response_id=response.id,
-                                                   user_id=user.id if user else None))
+            _judge(point, "example", response.comment, response.id, user)
     db.session.flush()
     _record(survey, user, "add", point=name, examples=len(point.examples),
             **({"proposal": proposal} if proposal else {}))
@@ -380,7 +401,8 @@ def merge_points(into: CodeframePoint, others: list[CodeframePoint], user: User 
         for example in list(other.examples):
             if (example.role, example.text_key) not in keys:
                 into.examples.append(CodeframeExample(role=example.role, text=example.text, text_key=example.text_key,
-                                                      response_id=example.response_id, user_id=example.user_id))
+                                                      response_id=example.response_id, user_id=example.user_id,
+                                                      superseded_at=example.superseded_at))
                 keys.add((example.role, example.text_key))
         known = {k.casefold() for k in into.keywords}
         into.keywords = [*into.keywords, *(k for k in other.keywords if k.casefold() not in known)]
@@ -394,10 +416,10 @@ def split_point(point: CodeframePoint, new_name: str, example_ids: list[int], us
     """A new pain point taking some of ``point``'s examples (by example id)."""
     survey = db.session.get(Survey, point.survey_id)
     new_name = _check_name(survey, new_name)
-    moving = [e for e in point.examples if e.id in set(example_ids) and e.role == "example"]
+    moving = [e for e in point.in_force("example") if e.id in set(example_ids)]
     if not moving:
         raise CodeframeError("choose the examples that belong to the new pain point")
-    if len(moving) == sum(1 for e in point.examples if e.role == "example"):
+    if len(moving) == len(point.in_force("example")):
         raise CodeframeError(f"leave at least one example with {point.name!r}, or rename it instead")
     new = CodeframePoint(survey_id=survey.id, name=new_name, theme=theme or point.theme, keywords=[], hidden=False)
     db.session.add(new)
@@ -418,12 +440,10 @@ def assign_comment(point: CodeframePoint, response: Response, user: User | None 
     if not response.comment:
         raise CodeframeError("that answer has no comment")
     key = text_key(response.comment)
-    for example in list(point.examples):
-        if example.role == "excluded" and (example.response_id == response.id or example.text_key == key):
+    for example in point.in_force("excluded"):
+        if example.response_id == response.id or example.text_key == key:
             point.examples.remove(example)
-    if not any(e.role == "example" and e.text_key == key for e in point.examples):
-        point.examples.append(CodeframeExample(role="example", text=response.comment, text_key=key,
-                                               response_id=response.id, user_id=user.id if user else None))
+    _judge(point, "example", response.comment, response.id, user)
     db.session.flush()
     _record(db.session.get(Survey, point.survey_id), user, "assign", point=point.name, response_id=response.id)
     db.session.commit()
@@ -434,12 +454,11 @@ def remove_comment(point: CodeframePoint, response: Response, user: User | None 
     if response.survey_id != point.survey_id:
         raise CodeframeError("that comment is not an answer to this survey")
     key = text_key(response.comment or "")
-    for example in list(point.examples):
-        if example.role == "example" and (example.response_id == response.id or example.text_key == key):
+    for example in point.in_force("example"):
+        if example.response_id == response.id or example.text_key == key:
             point.examples.remove(example)
-    if not any(e.role == "excluded" and e.response_id == response.id for e in point.examples):
-        point.examples.append(CodeframeExample(role="excluded", text=response.comment or "", text_key=key,
-                                               response_id=response.id, user_id=user.id if user else None))
+    if not any(e.response_id == response.id for e in point.in_force("excluded")):
+        _judge(point, "excluded", response.comment or "", response.id, user)
     db.session.flush()
     _record(db.session.get(Survey, point.survey_id), user, "remove", point=point.name, response_id=response.id)
     db.session.commit()

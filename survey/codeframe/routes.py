@@ -44,8 +44,9 @@ def codeframe(public_key: str):
     for point in ops.points_of(survey):
         record = sorted_into.get(point.name)
         rows.append({"point": point, "record": record, "members": _members(record),
-                     "examples": [e for e in point.examples if e.role == "example"],
-                     "excluded": sum(1 for e in point.examples if e.role == "excluded"),
+                     "examples": point.in_force("example"),
+                     "excluded": len(point.in_force("excluded")),
+                     "rewritten": [e for e in point.superseded() if e.role == "example"],
                      "sparkline": Markup(share_sparkline_svg((record.trend or {}).get("periods", [])))
                      if record else None})
     # A proposal accepted or dismissed since this analysis is decided: offering it again only

@@ -48,6 +48,23 @@ class CodeframeFindings:
     probabilities: dict[str, dict[int, float]] = field(default_factory=dict)
 
 
+def judgements(points) -> tuple[list[tuple[str, str]], dict[str, list[str]], dict[str, set[int]], dict[str, set[int]]]:
+    """What the analysts' codeframe teaches the sort: ``(examples as (text, point name), keywords,
+    confirmed response ids, excluded response ids)``, each by point name. Only judgements in force:
+    one of a comment the customer has rewritten since judged its earlier text."""
+    examples, keywords, confirmed, excluded = [], {}, defaultdict(set), defaultdict(set)
+    for point in points:
+        keywords[point.name] = list(point.keywords)
+        for example in point.in_force("example"):
+            examples.append((example.text, point.name))
+            if example.response_id is not None:
+                confirmed[point.name].add(example.response_id)
+        for example in point.in_force("excluded"):
+            if example.response_id is not None:
+                excluded[point.name].add(example.response_id)
+    return examples, keywords, confirmed, excluded
+
+
 def sort_survey(survey_id: int, clauses: Sequence[NegativeClause], background: list[str], total_comments: int,
                 scores: ScoreTotals, comments: dict[int, str] | None = None) -> CodeframeFindings:
     """Sort the comments behind ``clauses`` into the survey's codeframe and propose pain points from the rest.
@@ -58,16 +75,7 @@ def sort_survey(survey_id: int, clauses: Sequence[NegativeClause], background: l
     from analysis.painpoints import pain_point_impact  # one impact formula for discovered and codeframe pain points
 
     points = [p for p in _codeframe(survey_id)]
-    examples, keywords, confirmed, excluded = [], {}, defaultdict(set), defaultdict(set)
-    for point in points:
-        keywords[point.name] = list(point.keywords)
-        for example in point.examples:
-            if example.role == "example":
-                examples.append((example.text, point.name))
-                if example.response_id is not None:
-                    confirmed[point.name].add(example.response_id)
-            elif example.response_id is not None:
-                excluded[point.name].add(example.response_id)
+    examples, keywords, confirmed, excluded = judgements(points)
     clauses_of: dict[int, list[NegativeClause]] = defaultdict(list)
     for clause in clauses:
         clauses_of[clause.response_id].append(clause)
