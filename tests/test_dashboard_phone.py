@@ -298,3 +298,26 @@ def test_results_charts_are_drawn_for_the_phone(demo, live_server, browser, tmp_
             assert ("size=narrow" in chart["src"]) == narrow, chart
             if narrow:
                 assert chart["px"] >= 11, f"{chart['src']}: text {chart['px']:.1f} px on a 390 px phone"
+
+
+# Each fact's value (dd) that sits beside its label instead of under it, with its width.
+FACTS_BESIDE = """() => [...document.querySelectorAll(".facts dd")].filter(dd => {
+  const dt = dd.previousElementSibling;
+  return dt && dd.getBoundingClientRect().left > dt.getBoundingClientRect().left + 1;
+}).map(dd => `${Math.round(dd.getBoundingClientRect().width)} px: ${dd.innerText.slice(0, 30)}`)"""
+
+
+def test_facts_read_label_above_value_on_a_phone(demo, live_server, browser):
+    """Beside a 9rem label column an e-mail address broke as "walk@example.co|m" and the survey's
+    question ran four words to a line."""
+    make_user("analyst", email="facts-phone@example.com")
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    sign_in(page, live_server.url, "facts-phone@example.com")
+    problems = []
+    for path in ("/account", f"/surveys/{demo.public_key}"):
+        page.goto(live_server.url + path)
+        assert page.locator(".facts dd").count(), path
+        problems += [f"{path}: beside its label, {item}" for item in page.evaluate(FACTS_BESIDE)]
+    context.close()
+    assert not problems, "\n".join(problems)
