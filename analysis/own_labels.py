@@ -45,7 +45,8 @@ changed no tweet's theme; larger shares lowered tweets (MODEL_CARD.md, stop 23).
 It is measured only (``learning_curve.py --method neighbours``), not used in
 training: besides rising on one set only, the neighbour search costs what
 ``classify`` cannot spare (stop 24: with 300 own rows it doubles the labelling's
-CPU), and the cheap forms (``unsure_only``, word n-grams only) lose the NPS gain.
+CPU; on word n-grams alone it adds 28%), and the form cheap enough
+(``unsure_only``) loses the NPS gain.
 """
 
 from __future__ import annotations

@@ -52,6 +52,8 @@ from benchmarks.splits import DATA, LABELLED_SETS, load_split, record_test_look 
 
 
 FOLDS = 5
+#: ``--neighbour-similarity``: the leading feature blocks the own rows are compared on.
+SIMILARITY_BLOCKS = {"ngrams": ("words", "chars"), "words": ("words",)}
 
 
 def parts(mode: str, tuning: list[dict], test: list[dict], n: int, rng) -> list[tuple[list, list]]:
@@ -139,9 +141,9 @@ def main(argv=None) -> int:
                         default=["theme"],
                         help="with --method neighbours: the tasks whose own rows vote as "
                              "neighbours (the others keep cross-validated weights)")
-    parser.add_argument("--neighbour-blocks", nargs="+", choices=("words", "chars"),
-                        default=["words", "chars"],
-                        help="with --method neighbours: feature blocks the similarity is measured on")
+    parser.add_argument("--neighbour-similarity", choices=tuple(SIMILARITY_BLOCKS), default="ngrams",
+                        help="with --method neighbours: the feature blocks similarity is measured "
+                             "on (word and character n-grams, or word n-grams only)")
     parser.add_argument("--neighbour-unsure-only", action="store_true",
                         help="with --method neighbours: search neighbours only for texts whose "
                              "label the vote can change")
@@ -184,7 +186,8 @@ def main(argv=None) -> int:
               "neighbour_share": args.neighbour_share if args.method == "neighbours" else None,
               "own_label_tasks": args.own_label_tasks,
               "neighbour_tasks": args.neighbour_tasks if args.method == "neighbours" else None,
-              "neighbour_blocks": args.neighbour_blocks if args.method == "neighbours" else None,
+              "neighbour_similarity": args.neighbour_similarity if args.method == "neighbours"
+              else None,
               "neighbour_unsure_only": args.neighbour_unsure_only if args.method == "neighbours"
               else None,
               "model_version": found.version,
@@ -214,7 +217,7 @@ def main(argv=None) -> int:
                             pipes[task] = with_own_neighbours(
                                 copy.deepcopy(base_pipes[task]), [r["text"] for r in own],
                                 [r[task] for r in own], args.neighbour_share,
-                                blocks=tuple(args.neighbour_blocks),
+                                blocks=SIMILARITY_BLOCKS[args.neighbour_similarity],
                                 unsure_only=args.neighbour_unsure_only)
                             weights[task].append(f"neighbours {args.neighbour_share:g}")
                             continue
