@@ -217,6 +217,36 @@ def with_own_neighbours(pipeline, own_texts, own_labels, share: float = 0.1, k: 
     return pipeline
 
 
+def fold_own_model(pipeline, own_texts, own_labels, alpha: float = 1.0, C: float = 0.1,
+                   seed: int = 0) -> bool:
+    """Add ``alpha`` × a linear SVM trained on the own rows alone to ``pipeline``'s SVM.
+
+    ``pipeline`` is fitted on the corpus; its calibrated classifier's SVM gets
+    ``coef + alpha * own coef`` (and the intercepts likewise), so the model's
+    decision is the sum of the corpus's and the team's, read through the
+    corpus's calibration, at no cost when labelling. Returns whether it was
+    folded: own rows that lack a class give no weight vector for it, and
+    leave the pipeline as it is. Measured only (MODEL_CARD.md, stop 24).
+    """
+    from sklearn.svm import LinearSVC
+
+    from analysis.train import single_threaded_blas
+
+    svms = [c.estimator for c in pipeline[-1].calibrated_classifiers_]
+    classes = list(svms[0].classes_)
+    y_own = np.asarray(list(own_labels))
+    if sorted(set(y_own)) != sorted(classes) or len(classes) < 3:
+        return False
+    with single_threaded_blas():
+        own = LinearSVC(C=C, class_weight="balanced", max_iter=5000, random_state=seed).fit(
+            pipeline[:-1].transform(list(own_texts)), y_own)
+    order = [list(own.classes_).index(k) for k in classes]
+    for svm in svms:
+        svm.coef_ = svm.coef_ + alpha * own.coef_[order]
+        svm.intercept_ = svm.intercept_ + alpha * own.intercept_[order]
+    return True
+
+
 def _ngram_columns(pipeline, blocks=("words", "chars")) -> int:
     """Number of leading feature columns that make up ``blocks`` (the first ones of the union)."""
     union = pipeline.named_steps["features"].transformer_list

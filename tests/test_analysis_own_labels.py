@@ -214,6 +214,33 @@ def test_the_neighbour_search_on_unsure_texts_only_gives_every_text_the_full_ble
     assert words[-1].own_[:, 2**17:].nnz == 0
 
 
+def test_an_own_rows_model_folded_into_the_corpus_svm_moves_the_teams_comments_at_no_cost(tmp_path):
+    import copy
+
+    from analysis.model_store import load_pipeline, save_pipeline
+    from analysis.own_labels import fold_own_model
+
+    corpus, X, texts, labels, new_texts, new_labels = team_setting()
+    corpus_only, _ = train_with_own("theme", X, corpus.theme, [], [])
+    folded = copy.deepcopy(corpus_only)
+    assert fold_own_model(folded, texts, labels, alpha=1.0, C=1.0)
+
+    def agreement(m):
+        return float(np.mean(m.predict(new_texts) == np.array(new_labels)))
+
+    assert agreement(folded) > agreement(corpus_only)
+    probs = folded.predict_proba(new_texts)
+    assert np.allclose(probs.sum(1), 1.0)
+    # the same pipeline, only other weights: it saves and loads with no new type allowed
+    save_pipeline(folded, tmp_path / "theme.skops")
+    assert np.allclose(load_pipeline(tmp_path / "theme.skops").predict_proba(new_texts), probs)
+    # own rows without every class leave the model as it was
+    two = [(t, lab) for t, lab in zip(texts, labels) if lab != "other"]
+    same = copy.deepcopy(corpus_only)
+    assert not fold_own_model(same, [t for t, _ in two], [lab for _, lab in two])
+    assert np.array_equal(same.predict_proba(new_texts), corpus_only.predict_proba(new_texts))
+
+
 def test_training_records_the_cross_validated_own_weight(tmp_path):
     corpus = load_corpus([MINI])
     texts, labels = team_rows(corpus, "Leeds")
