@@ -47,6 +47,13 @@ training: besides rising on one set only, the neighbour search costs what
 ``classify`` cannot spare (stop 24: with 300 own rows it doubles the labelling's
 CPU; on word n-grams alone it adds 28%), and the form cheap enough
 (``unsure_only``) loses the NPS gain.
+
+A fourth form costs nothing when labelling: a linear SVM of the own rows alone
+added to the corpus SVM's weights (:func:`fold_own_model`,
+``learning_curve.py --method fold``). On the tuning halves it lifts NPS theme
+more than the neighbours and leaves tweets level at one setting of a small grid
+(MODEL_CARD.md, stop 24); how to choose that setting without the tuning rows is
+left, so it is measured only.
 """
 
 from __future__ import annotations
