@@ -42,8 +42,18 @@ text's probabilities become ``(1 - share)`` times the classifier's plus
 (cosine over the hashed word and character n-grams). On the tuning halves
 (100 own labels) share 0.1 lifted NPS theme above weights and no own labels and
 changed no tweet's theme; larger shares lowered tweets (MODEL_CARD.md, stop 23).
-Not rising on both sets, it too is measured only (``learning_curve.py --method
-neighbours``), not used in training.
+It is measured only (``learning_curve.py --method neighbours``), not used in
+training: besides rising on one set only, the neighbour search costs what
+``classify`` cannot spare (stop 24: with 300 own rows it doubles the labelling's
+CPU; on word n-grams alone it adds 28%), and the form cheap enough
+(``unsure_only``) loses the NPS gain.
+
+A fourth form costs nothing when labelling: a linear SVM of the own rows alone
+added to the corpus SVM's weights (:func:`fold_own_model`,
+``learning_curve.py --method fold``). On the tuning halves it lifts NPS theme
+more than the neighbours and leaves tweets level at one setting of a small grid
+(MODEL_CARD.md, stop 24); how to choose that setting without the tuning rows is
+left, so it is measured only.
 """
 
 from __future__ import annotations
@@ -125,53 +135,131 @@ class NeighbourBlend(ClassifierMixin, BaseEstimator):
     counting its similarity; a text similar to no own row keeps the
     estimator's probabilities. ``fit`` takes the own rows' plain features and
     labels; ``estimator`` is already fitted (on the corpus).
+
+    With ``unsure_only`` the vote is computed only for texts whose two likeliest
+    classes are less than ``share / (1 - share)`` apart: the largest gap a vote
+    can close, so every text's label is the one the blend of all texts gives,
+    and the cost of the neighbour search falls on the few unsure texts (about
+    5% of the comments and clauses the labeller classifies); the sure ones
+    keep the estimator's probabilities.
     """
 
-    def __init__(self, estimator=None, share: float = 0.1, k: int = 10, columns: int | None = None):
+    def __init__(self, estimator=None, share: float = 0.1, k: int = 10, columns: int | None = None,
+                 unsure_only: bool = False):
         self.estimator = estimator
         self.share = share
         self.k = k
         self.columns = columns
+        self.unsure_only = unsure_only
 
-    def _unit_rows(self, X):
+    def fit(self, X_own, y_own):
         import scipy.sparse as sp
         from sklearn.preprocessing import normalize
 
-        X = sp.csr_matrix(X)
-        return normalize(X[:, : self.columns] if self.columns else X)
-
-    def fit(self, X_own, y_own):
+        if len(y_own) == 0:
+            raise ValueError("NeighbourBlend needs at least one own row")
         self.classes_ = self.estimator.classes_
-        self.own_ = self._unit_rows(X_own)
+        X_own = sp.csr_matrix(X_own)
+        unit = normalize(X_own[:, : self.columns] if self.columns else X_own)
+        # as wide as the features, zero past ``columns``: a text's other columns then
+        # drop out of the product without slicing its matrix
+        self.own_ = sp.csr_matrix((unit.data, unit.indices, unit.indptr), shape=X_own.shape)
         y_own = np.asarray(y_own)
         self.own_onehot_ = (y_own[:, None] == self.classes_[None, :]).astype(np.float64)
         return self
 
     def neighbour_vote(self, X):
         """Similarity-weighted class shares of each row's ``k`` nearest own rows
-        (rows similar to none: all zero)."""
-        sim = np.maximum((self._unit_rows(X) @ self.own_.T).toarray(), 0.0)
+        (rows similar to none: all zero).
+
+        The text's own length is left out of the cosine: scaling a row's
+        similarities by one positive number changes neither which own rows
+        are nearest nor their shares of the vote."""
+        import scipy.sparse as sp
+
+        sim = (sp.csr_matrix(X) @ self.own_.T).toarray()
+        np.maximum(sim, 0.0, out=sim)
         k = min(int(self.k), sim.shape[1])
-        nearest = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+        nearest = np.argpartition(-sim, k - 1, axis=1)[:, :k] if k < sim.shape[1] else \
+            np.broadcast_to(np.arange(k), sim.shape)
         weights = np.take_along_axis(sim, nearest, axis=1)
         vote = np.einsum("nk,nkc->nc", weights, self.own_onehot_[nearest])
         total = vote.sum(axis=1, keepdims=True)
         return np.divide(vote, total, out=np.zeros_like(vote), where=total > 0)
 
+    def unsure_rows(self, proba) -> np.ndarray:
+        """Rows whose label a vote can change (all rows unless ``unsure_only``)."""
+        if not self.unsure_only or self.share >= 1:
+            return np.arange(proba.shape[0])
+        top = np.partition(proba, -2, axis=1)
+        return np.flatnonzero(top[:, -1] - top[:, -2] < self.share / (1 - self.share))
+
     def predict_proba(self, X):
         proba = self.estimator.predict_proba(X)
-        vote = self.neighbour_vote(X)
-        has_vote = vote.sum(axis=1, keepdims=True) > 0
-        return np.where(has_vote, (1 - self.share) * proba + self.share * vote, proba)
+        rows = self.unsure_rows(proba)
+        if not rows.size or not self.share:
+            return proba
+        vote = self.neighbour_vote(X[rows] if rows.size < proba.shape[0] else X)
+        has_vote = vote.sum(axis=1) > 0
+        rows, vote = rows[has_vote], vote[has_vote]
+        proba[rows] = (1 - self.share) * proba[rows] + self.share * vote
+        return proba
 
     def predict(self, X):
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
 
-def _ngram_columns(pipeline) -> int:
-    """Number of leading feature columns that are hashed n-grams (words, chars)."""
-    blocks = dict(pipeline.named_steps["features"].transformer_list)
-    return sum(int(blocks[name].n_features) for name in ("words", "chars"))
+def with_own_neighbours(pipeline, own_texts, own_labels, share: float = 0.1, k: int = 10,
+                        blocks=("words", "chars"), unsure_only: bool = False):
+    """``pipeline`` (fitted on the corpus) with its classifier wrapped in a
+    :class:`NeighbourBlend` of the own rows; returned for chaining.
+
+    The blend keeps the own rows' unit n-gram vectors over ``blocks`` (the
+    leading feature blocks), not their texts."""
+    name, clf = pipeline.steps[-1]
+    blend = NeighbourBlend(clf, float(share), int(k), columns=_ngram_columns(pipeline, blocks),
+                           unsure_only=unsure_only)
+    pipeline.steps[-1] = (name, blend.fit(pipeline[:-1].transform(list(own_texts)),
+                                          list(own_labels)))
+    return pipeline
+
+
+def fold_own_model(pipeline, own_texts, own_labels, alpha: float = 1.0, C: float = 0.1,
+                   seed: int = 0) -> bool:
+    """Add ``alpha`` × a linear SVM trained on the own rows alone to ``pipeline``'s SVM.
+
+    ``pipeline`` is fitted on the corpus; its calibrated classifier's SVM gets
+    ``coef + alpha * own coef`` (and the intercepts likewise), so the model's
+    decision is the sum of the corpus's and the team's, read through the
+    corpus's calibration, at no cost when labelling. Returns whether it was
+    folded: own rows that lack a class give no weight vector for it, and
+    leave the pipeline as it is. Measured only (MODEL_CARD.md, stop 24).
+    """
+    from sklearn.svm import LinearSVC
+
+    from analysis.train import single_threaded_blas
+
+    svms = [c.estimator for c in pipeline[-1].calibrated_classifiers_]
+    classes = list(svms[0].classes_)
+    y_own = np.asarray(list(own_labels))
+    if sorted(set(y_own)) != sorted(classes) or len(classes) < 3:
+        return False
+    with single_threaded_blas():
+        own = LinearSVC(C=C, class_weight="balanced", max_iter=5000, random_state=seed).fit(
+            pipeline[:-1].transform(list(own_texts)), y_own)
+    order = [list(own.classes_).index(k) for k in classes]
+    for svm in svms:
+        svm.coef_ = svm.coef_ + alpha * own.coef_[order]
+        svm.intercept_ = svm.intercept_ + alpha * own.intercept_[order]
+    return True
+
+
+def _ngram_columns(pipeline, blocks=("words", "chars")) -> int:
+    """Number of leading feature columns that make up ``blocks`` (the first ones of the union)."""
+    union = pipeline.named_steps["features"].transformer_list
+    if tuple(name for name, _ in union[:len(blocks)]) != tuple(blocks):
+        raise ValueError(f"the feature union does not start with {blocks}")
+    return sum(int(step.n_features) for _, step in union[:len(blocks)])
 
 
 def _training_matrix(X_corpus, X_own, augment: bool, scale: float = 1.0):
@@ -311,8 +399,7 @@ def train_with_own(task: str, X_corpus, y_corpus, own_texts, own_labels, params=
     own_texts, own_labels = list(own_texts), list(own_labels)
     if own_texts and neighbours:
         pipe, info = train_with_own(task, X_corpus, y_corpus, [], [], params, seed=seed)
-        blend = NeighbourBlend(pipe[-1], float(neighbours), columns=_ngram_columns(pipe))
-        pipe.steps[-1] = (pipe.steps[-1][0], blend.fit(fit_features(pipe, own_texts), own_labels))
+        with_own_neighbours(pipe, own_texts, own_labels, float(neighbours))
         return pipe, {**info, "own_rows": len(own_texts), "neighbours": float(neighbours)}
     if own_texts:
         X_own = fit_features(pipe, own_texts)

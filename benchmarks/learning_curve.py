@@ -23,7 +23,12 @@ Which rows are own labels and which are scored (``--mode``):
   score the other ``250 - n`` (rows of the tuning half included).
 
 The classifier's ``C`` comes from the model in ``--model-dir`` (newest
-version). Usage::
+version). With ``--method neighbours`` or ``fold`` the tasks in ``--beside-tasks``
+keep the corpus model (trained once) and only the own rows' part is new per fold
+(:func:`analysis.own_labels.with_own_neighbours`,
+:func:`analysis.own_labels.fold_own_model`), so such a run takes a minute or two; ``--own-label-tasks theme`` leaves sentiment without own labels, so that
+variants of the theme method are compared on the same sentiment model (the
+comment-level theme depends on sentiment through the clause weights). Usage::
 
     nice -n 10 .venv/bin/python benchmarks/learning_curve.py --mode test --sizes 0 50 100 200
 """
@@ -31,6 +36,7 @@ version). Usage::
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 import time
 from pathlib import Path
@@ -46,6 +52,8 @@ from benchmarks.splits import DATA, LABELLED_SETS, load_split, record_test_look 
 
 
 FOLDS = 5
+#: ``--neighbour-similarity``: the leading feature blocks the own rows are compared on.
+SIMILARITY_BLOCKS = {"ngrams": ("words", "chars"), "words": ("words",)}
 
 
 def parts(mode: str, tuning: list[dict], test: list[dict], n: int, rng) -> list[tuple[list, list]]:
@@ -116,14 +124,35 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--weight", type=float, default=None,
                         help="fix the own-label weight instead of cross-validating it")
-    parser.add_argument("--method", choices=("weight", "augment", "cv", "neighbours"),
+    parser.add_argument("--method", choices=("weight", "augment", "cv", "neighbours", "fold"),
                         default="weight",
                         help="own labels as weighted rows (default), as a second domain "
                              "by feature augmentation (Daume 2007), either, chosen by "
                              "cross-validation on the own rows, or as neighbours voting "
-                             "beside the corpus model (theme; sentiment keeps weights)")
+                             "beside the corpus model, or as a model of their own folded "
+                             "into the corpus model's SVM (--beside-tasks; the other task keeps "
+                             "weights)")
+    parser.add_argument("--own-label-tasks", nargs="+", choices=("sentiment", "theme"),
+                        default=["sentiment", "theme"],
+                        help="tasks trained with the own labels; the others keep the corpus "
+                             "model (isolates one task's method: theme depends on sentiment "
+                             "through the clause weights)")
     parser.add_argument("--neighbour-share", type=_share, default=0.1,
                         help="with --method neighbours: share of the neighbours' vote")
+    parser.add_argument("--beside-tasks", nargs="+", choices=("sentiment", "theme"),
+                        default=["theme"],
+                        help="with --method neighbours or fold: the tasks whose own rows act "
+                             "beside the corpus model (the others keep cross-validated weights)")
+    parser.add_argument("--fold-alpha", type=_scale, default=1.0,
+                        help="with --method fold: weight of the own rows' SVM")
+    parser.add_argument("--fold-c", type=_scale, default=0.1,
+                        help="with --method fold: C of the own rows' SVM")
+    parser.add_argument("--neighbour-similarity", choices=tuple(SIMILARITY_BLOCKS), default="ngrams",
+                        help="with --method neighbours: the feature blocks similarity is measured "
+                             "on (word and character n-grams, or word n-grams only)")
+    parser.add_argument("--neighbour-unsure-only", action="store_true",
+                        help="with --method neighbours: search neighbours only for texts whose "
+                             "label the vote can change")
     parser.add_argument("--augment-scale", type=_scale, default=1.0,
                         help="with --method augment: scale of the own-domain copy")
     parser.add_argument("--model-dir", default=str(REPO / "models"))
@@ -141,7 +170,8 @@ def main(argv=None) -> int:
     from analysis.corpus import load_corpus
     from analysis.evaluate import evaluate_predictions
     from analysis.labeller import Labeller
-    from analysis.own_labels import fit_features, train_with_own
+    from analysis.own_labels import (fit_features, fold_own_model, train_with_own,
+                                     with_own_neighbours)
     from analysis import pipelines as pipelines_module
     from analysis.pipelines import TASKS, build_pipeline
 
@@ -159,7 +189,17 @@ def main(argv=None) -> int:
     base_pipes = {task: train_with_own(task, X_corpus, corpus.labels(task), [], [],
                                        params[task])[0] for task in TASKS}
     cache = {(task, 0): base_pipes[task] for task in TASKS}  # n = 0: the same model every time
-    result = {"mode": args.mode, "method": args.method, "model_version": found.version,
+    result = {"mode": args.mode, "method": args.method,
+              "neighbour_share": args.neighbour_share if args.method == "neighbours" else None,
+              "own_label_tasks": args.own_label_tasks,
+              "beside_tasks": args.beside_tasks if args.method in ("neighbours", "fold") else None,
+              "fold_alpha": args.fold_alpha if args.method == "fold" else None,
+              "fold_c": args.fold_c if args.method == "fold" else None,
+              "neighbour_similarity": args.neighbour_similarity if args.method == "neighbours"
+              else None,
+              "neighbour_unsure_only": args.neighbour_unsure_only if args.method == "neighbours"
+              else None,
+              "model_version": found.version,
               "word_vector_weight": pipelines_module.WORD_VECTOR_WEIGHT,
               "repeats": args.repeats,
               "seed": args.seed, "sets": {}}
@@ -177,20 +217,33 @@ def main(argv=None) -> int:
                 for own, scored_part in parts(args.mode, tuning, test, n, rng):
                     pipes = {}
                     for task in TASKS:
-                        key = (task, 0) if n == 0 else None
+                        key = (task, 0) if n == 0 or task not in args.own_label_tasks else None
                         if key in cache:
                             pipes[task] = cache[key]
+                            continue
+                        if args.method in ("neighbours", "fold") and task in args.beside_tasks:
+                            # the classifier is the corpus's, as at n = 0: only the own part is new
+                            pipes[task] = copy.deepcopy(base_pipes[task])
+                            own_texts, own_labels = [r["text"] for r in own], [r[task] for r in own]
+                            if args.method == "fold":
+                                folded = fold_own_model(pipes[task], own_texts, own_labels,
+                                                        args.fold_alpha, args.fold_c)
+                                weights[task].append(f"fold {args.fold_alpha:g}" if folded
+                                                     else "none (a class missing)")
+                                continue
+                            with_own_neighbours(pipes[task], own_texts, own_labels,
+                                                args.neighbour_share,
+                                                blocks=SIMILARITY_BLOCKS[args.neighbour_similarity],
+                                                unsure_only=args.neighbour_unsure_only)
+                            weights[task].append(f"neighbours {args.neighbour_share:g}")
                             continue
                         pipes[task], info = train_with_own(
                             task, X_corpus, corpus.labels(task), [r["text"] for r in own],
                             [r[task] for r in own], params[task], weight=args.weight,
                             augment="cv" if args.method == "cv" else args.method == "augment",
-                            augment_scale=args.augment_scale,
-                            neighbours=args.neighbour_share
-                            if args.method == "neighbours" and task == "theme" else None)
+                            augment_scale=args.augment_scale)
                         weights[task].append(
-                            f"neighbours {info['neighbours']:g}" if info.get("neighbours")
-                            else info["own_weight"] if not info["augment"]
+                            info["own_weight"] if not info["augment"]
                             else f"augment {info['augment_scale']:g}")
                         if key:
                             cache[key] = pipes[task]

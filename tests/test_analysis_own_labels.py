@@ -190,6 +190,57 @@ def test_own_rows_as_neighbours_move_only_the_texts_that_resemble_them():
     assert np.allclose(zero.predict_proba(X_new), corpus_only[-1].predict_proba(X_new))
 
 
+def test_the_neighbour_search_on_unsure_texts_only_gives_every_text_the_full_blends_label():
+    import copy
+
+    from analysis.own_labels import with_own_neighbours
+
+    corpus, X, texts, labels, new_texts, new_labels = team_setting()
+    corpus_only, _ = train_with_own("theme", X, corpus.theme, [], [])
+    full = with_own_neighbours(copy.deepcopy(corpus_only), texts, labels, share=0.45)
+    unsure = with_own_neighbours(copy.deepcopy(corpus_only), texts, labels, share=0.45,
+                                 unsure_only=True)
+    p_corpus, p_full, p_unsure = (m.predict_proba(new_texts) for m in (corpus_only, full, unsure))
+    assert np.array_equal(p_full.argmax(1), p_unsure.argmax(1))
+    assert (p_full.argmax(1) != p_corpus.argmax(1)).any()  # the vote did change some labels
+    # a text the vote cannot move keeps the corpus model's probabilities, the others are blended
+    top = np.sort(p_corpus, axis=1)
+    sure = top[:, -1] - top[:, -2] >= 0.45 / 0.55
+    assert sure.any() and (~sure).any()
+    assert np.allclose(p_unsure[sure], p_corpus[sure]) and np.allclose(p_unsure[~sure], p_full[~sure])
+    # the similarity can be measured on the word n-grams alone (the first block)
+    words = with_own_neighbours(copy.deepcopy(corpus_only), texts, labels, blocks=("words",))
+    assert words[-1].columns == 2**17 and words[-1].own_.shape[1] == X.shape[1]
+    assert words[-1].own_[:, 2**17:].nnz == 0
+
+
+def test_an_own_rows_model_folded_into_the_corpus_svm_moves_the_teams_comments_at_no_cost(tmp_path):
+    import copy
+
+    from analysis.model_store import load_pipeline, save_pipeline
+    from analysis.own_labels import fold_own_model
+
+    corpus, X, texts, labels, new_texts, new_labels = team_setting()
+    corpus_only, _ = train_with_own("theme", X, corpus.theme, [], [])
+    folded = copy.deepcopy(corpus_only)
+    assert fold_own_model(folded, texts, labels, alpha=1.0, C=1.0)
+
+    def agreement(m):
+        return float(np.mean(m.predict(new_texts) == np.array(new_labels)))
+
+    assert agreement(folded) > agreement(corpus_only)
+    probs = folded.predict_proba(new_texts)
+    assert np.allclose(probs.sum(1), 1.0)
+    # the same pipeline, only other weights: it saves and loads with no new type allowed
+    save_pipeline(folded, tmp_path / "theme.skops")
+    assert np.allclose(load_pipeline(tmp_path / "theme.skops").predict_proba(new_texts), probs)
+    # own rows without every class leave the model as it was
+    two = [(t, lab) for t, lab in zip(texts, labels) if lab != "other"]
+    same = copy.deepcopy(corpus_only)
+    assert not fold_own_model(same, [t for t, _ in two], [lab for _, lab in two])
+    assert np.array_equal(same.predict_proba(new_texts), corpus_only.predict_proba(new_texts))
+
+
 def test_training_records_the_cross_validated_own_weight(tmp_path):
     corpus = load_corpus([MINI])
     texts, labels = team_rows(corpus, "Leeds")
