@@ -58,7 +58,11 @@ How:
    uses the impact's lower bound (the gap less :data:`RANK_Z` standard errors
    of its members' mean score): a small group whose few scores happen to be
    low does not push a sure, bigger one out of the top ten, and which small
-   groups reach it moves less when comments are added. The top ten are ten
+   groups reach it moves less when comments are added. A group whose answers
+   score *above* the others' by as much (the mirror of that bound) is praise
+   the clause labeller took for a complaint ("kept my number and no downtime"
+   is worded like "kept cutting out", "no signal"): it is dropped, and its
+   answers are not counted as negative comments. The top ten are ten
    different problems: each place goes to the pain point whose answers *not
    already in those chosen* would rank highest (greedy maximal coverage), so
    a group repeating the answers of bigger ones ("still waiting" besides
@@ -251,11 +255,34 @@ def analyse_pain_points(
     groups, labels = merge_same_names(groups, labels)
     points = [_pain_point(g, label, clauses, words, weighted, weights.vocabulary, z, total_comments, scores)
               for g, label in zip(groups, labels)]
+    if ranked_by == RANKED_BY_SCORE:
+        points, negative_comments = _without_praise(points, groups, clauses, scores)
     points = _diverse_order(sorted(points, key=_by_impact), clauses, total_comments, scores)
     for rank, point in enumerate(points, start=1):
         point.rank = rank
     covered = len({r for p in points for r in p.response_ids})
     return PainPointAnalysis(points, negative_comments, covered, ranked_by)
+
+
+def _without_praise(points: list[PainPoint], groups, clauses, scores: ScoreTotals) -> tuple[list[PainPoint], int]:
+    """``points`` without the praise among them, and how many negative comments are left.
+
+    The clause labeller errs on phrases that complaints usually say: "kept my number" reads like
+    "kept cutting out", "no downtime" like "no signal". A group of such praise scores *above* the
+    answers without it: its impact is below zero, no score would rise if it were fixed, so it is no
+    pain point. Its clauses are not counted as negative comments either (unless another pain point
+    holds them). A promoter's single complaint still counts: one member's score moves a group's
+    mean little, and groups are judged, never clauses.
+    """
+    praise = [k for k, g in enumerate(groups)
+              if _surely_above(_scored({clauses[i].response_id: clauses[i].score for i in g}), scores)]
+    if not praise:
+        return points, len({c.response_id for c in clauses})
+    dropped = set(praise)
+    kept_clauses = {i for k, g in enumerate(groups) if k not in dropped for i in g}
+    praise_clauses = {i for k in praise for i in groups[k]} - kept_clauses
+    negative = len({c.response_id for i, c in enumerate(clauses) if i not in praise_clauses})
+    return [p for k, p in enumerate(points) if k not in dropped], negative
 
 
 def _by_impact(point: PainPoint):
@@ -365,6 +392,18 @@ def pain_point_impact(responses: dict[int, int | None], share: float, scores: Sc
 def _impact_low(responses: dict[int, int | None], gap: float | None, scores: ScoreTotals) -> float:
     """The impact with the gap :data:`RANK_Z` standard errors of the members' mean score smaller (not below 0)."""
     return _sure_impact(_scored(responses), gap, scores)
+
+
+def _surely_above(scored: np.ndarray, scores: ScoreTotals) -> bool:
+    """Whether these scores are above the other answers' by more than :data:`RANK_Z` standard errors.
+
+    The mirror of :func:`_sure_impact`, with the same floor on the spread.
+    """
+    gap, _ = _gap_and_impact(scored, scores)
+    if gap is None or len(scored) < 2:
+        return False
+    spread = max(float(np.std(scored, ddof=1)), scores.spread)
+    return gap - RANK_Z * spread / math.sqrt(len(scored)) > 0
 
 
 def _scored(responses: dict[int, int | None]) -> np.ndarray:

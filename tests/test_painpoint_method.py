@@ -391,3 +391,50 @@ def test_quotes_show_the_complaint_not_a_clause_the_model_only_leaned_to_call_ne
     assert set(range(rid, rid + len(praise))) & set(point.response_ids)  # members: they say its words
     assert not any(q.lower() in praise for q in point.quotes)
     assert len(point.quotes) == 3
+
+
+def test_praise_the_labeller_called_negative_is_no_pain_point_when_its_answers_score_above_the_rest():
+    """A praising phrase worded like complaints ("kept my number", "no downtime") that the labeller calls
+    negative: its answers score high, so no score would rise if it were "fixed". It is not a pain point,
+    its answers are not counted as negative comments, and the complaints (also the one a promoter made,
+    and the one said after a word of that praise) still are."""
+    rng = random.Random(11)
+    praise = ["kept my number and no downtime", "kept my old number, no downtime at all",
+              "no downtime and kept my number", "switched and kept my number"]
+    wait = ["still waiting to be connected after {} weeks", "{} weeks and still not connected",
+            "still waiting for my line to go live, {} weeks now"]
+    hold = ["on hold for {} minutes every time", "waited on hold for {} minutes", "{} minutes on hold then cut off"]
+    clauses, rid = [], 0
+    for phrases, scores, n in [(praise, [8, 9, 9, 10, 10], 24), (wait, [0, 1, 2, 3, 4], 40),
+                               (hold, [1, 2, 3, 5, 6], 30)]:
+        for _ in range(n):
+            rid += 1
+            clauses.append(NegativeClause(rid, rng.choice(phrases).format(rng.randint(2, 9)), "service",
+                                          rng.choice(scores), 0.7))
+    promoter = rid + 1  # a promoter's one complaint
+    clauses.append(NegativeClause(promoter, "on hold for 40 minutes every time", "service", 9, 0.9))
+    mixed = rid + 2     # praise, then a complaint, in one answer
+    clauses += [NegativeClause(mixed, "kept my number and no downtime", "service", 4, 0.7),
+                NegativeClause(mixed, "but still waiting to be connected after 6 weeks", "service", 4, 0.9)]
+    background = [rng.choice(["fast reliable broadband", "setup was easy", "really happy with the wifi",
+                              "the engineer was brilliant", "fine overall", "does what it says"])
+                  for _ in range(150)]
+    scored = [c.score for c in clauses] + [rng.choice([7, 8, 9, 10]) for _ in background]
+    totals = ScoreTotals(n=len(scored), total=float(sum(scored)), squares=float(sum(s * s for s in scored)))
+    total = len(scored)
+
+    result = analyse_pain_points(clauses, total, totals, background=background)
+    praising = set(range(1, 25))
+    assert len(result.points) >= 2, [p.label for p in result.points]
+    for point in result.points:
+        assert len(praising & set(point.response_ids)) <= 0.2 * point.count, (point.label, point.score_impact)
+        assert point.score_impact < 0, (point.label, point.score_impact)
+    held = {r for p in result.points for r in p.response_ids}
+    assert promoter in held and mixed in held
+    assert result.negative_comments == len({c.response_id for c in clauses}) - 24
+
+    # Without scores nothing tells praise the labeller got wrong from a complaint: it stays (ranked by size).
+    unscored = analyse_pain_points([NegativeClause(c.response_id, c.text, c.theme, None, c.negativity)
+                                    for c in clauses], total, None, background=background)
+    assert any(len(praising & set(p.response_ids)) > 0.8 * p.count for p in unscored.points)
+    assert unscored.negative_comments == len({c.response_id for c in clauses})
