@@ -58,12 +58,20 @@ How:
    uses the impact's lower bound (the gap less :data:`RANK_Z` standard errors
    of its members' mean score): a small group whose few scores happen to be
    low does not push a sure, bigger one out of the top ten, and which small
-   groups reach it moves less when comments are added. The top ten are ten
+   groups reach it moves less when comments are added. A group whose answers
+   score *above* the others' by as much (the mirror of that bound) is praise
+   the clause labeller took for a complaint ("kept my number and no downtime"
+   is worded like "kept cutting out", "no signal"): it is dropped, and its
+   answers are not counted as negative comments. The top ten are ten
    different problems: each place goes to the pain point whose answers *not
    already in those chosen* would rank highest (greedy maximal coverage), so
    a group repeating the answers of bigger ones ("still waiting" besides
    "connection delay") leaves its place to another problem; the ten are then
-   shown in their own impact order.
+   shown in their own impact order. On a small survey a pain point that
+   does not survive leaving out a tenth of the answers (the grouping run
+   again without each of four tenths) takes a top-ten place only when too
+   few steady ones are left: a group at a threshold's edge comes and goes
+   when a few answers are added.
 """
 
 from __future__ import annotations
@@ -91,6 +99,13 @@ RANKED_BY_SIZE = "size × negativity"
 RANK_Z = 1.96
 #: The top ten are chosen by what each pain point adds beyond the others chosen ("ten different problems").
 DIVERSE_PLACES = 10
+#: Surveys with at most this many negative clauses check how steady each pain point is ...
+STEADY_CHECK_MAX_CLAUSES = 2000
+#: ... by grouping again this many times, each without a different tenth of the answers ...
+STEADY_RESAMPLES = 4
+#: ... and a pain point whose members match less well than this (median Jaccard) takes a top-ten
+#: place only when too few steady ones are left.
+STEADY_MIN = 0.5
 
 
 @dataclass(frozen=True, slots=True)  # slots: a big survey holds hundreds of thousands
@@ -194,6 +209,7 @@ def analyse_pain_points(
     background: Iterable[str] = (),
     min_count: int | None = None,
     seed: int = 0,
+    steadiness_check: bool = True,
 ) -> PainPointAnalysis:
     """Group ``clauses`` into pain points, name them and rank them by impact.
 
@@ -209,6 +225,9 @@ def analyse_pain_points(
     if total_comments < 1 or not clauses:
         return nothing
     min_count = default_min_count(total_comments) if min_count is None else min_count
+    check = steadiness_check and len(clauses) <= STEADY_CHECK_MAX_CLAUSES
+    if check:
+        background = list(background)  # read again by each resample
     words = terms.ClauseTokens([c.text for c in clauses])
     names = {h for c in clauses for h in terms.handles(c.text)}
 
@@ -251,26 +270,87 @@ def analyse_pain_points(
     groups, labels = merge_same_names(groups, labels)
     points = [_pain_point(g, label, clauses, words, weighted, weights.vocabulary, z, total_comments, scores)
               for g, label in zip(groups, labels)]
-    points = _diverse_order(sorted(points, key=_by_impact), clauses, total_comments, scores)
+    if ranked_by == RANKED_BY_SCORE:
+        points, negative_comments = _without_praise(points, groups, clauses, scores)
+    steady = None
+    if check and len(points) > DIVERSE_PLACES:
+        steady = _steadiness(points, clauses, total_comments, scores, background, min_count)
+    points = _diverse_order(sorted(points, key=_by_impact), clauses, total_comments, scores, steady)
     for rank, point in enumerate(points, start=1):
         point.rank = rank
     covered = len({r for p in points for r in p.response_ids})
     return PainPointAnalysis(points, negative_comments, covered, ranked_by)
 
 
+def _without_praise(points: list[PainPoint], groups, clauses, scores: ScoreTotals) -> tuple[list[PainPoint], int]:
+    """``points`` without the praise among them, and how many negative comments are left.
+
+    The clause labeller errs on phrases that complaints usually say: "kept my number" reads like
+    "kept cutting out", "no downtime" like "no signal". A group of such praise scores *above* the
+    answers without it: its impact is below zero, no score would rise if it were fixed, so it is no
+    pain point. Its clauses are not counted as negative comments either (unless another pain point
+    holds them). A promoter's single complaint still counts: one member's score moves a group's
+    mean little, and groups are judged, never clauses.
+    """
+    praise = [k for k, g in enumerate(groups)
+              if _surely_above(_scored({clauses[i].response_id: clauses[i].score for i in g}), scores)]
+    if not praise:
+        return points, len({c.response_id for c in clauses})
+    dropped = set(praise)
+    kept_clauses = {i for k, g in enumerate(groups) if k not in dropped for i in g}
+    praise_clauses = {i for k in praise for i in groups[k]} - kept_clauses
+    negative = len({c.response_id for i, c in enumerate(clauses) if i not in praise_clauses})
+    return [p for k, p in enumerate(points) if k not in dropped], negative
+
+
 def _by_impact(point: PainPoint):
     return -point.impact_low, -point.impact, -point.count, point.label
 
 
-def _diverse_order(points: list[PainPoint], clauses, total_comments: int, scores) -> list[PainPoint]:
+def _steadiness(points: list[PainPoint], clauses, total_comments: int, scores, background, min_count: int):
+    """Per pain point (by id), how well it survives leaving out a tenth of the answers.
+
+    The grouping runs again :data:`STEADY_RESAMPLES` times, each time without a different tenth of
+    the answers (chosen by a hash of their ids: the same data gives the same tenths); a pain point's
+    steadiness is the median over the runs of its best member Jaccard there (its members restricted
+    to the answers kept). On a small survey a group at the edge of a threshold (a seed word whose
+    odds are just twice as high, two groups whose centroids are just alike enough to merge) comes
+    and goes with a few answers; this says which.
+    """
+    kept_by_run = []
+    for k in range(STEADY_RESAMPLES):
+        sub = [c for c in clauses if _tenth(c.response_id) != k]
+        result = analyse_pain_points(sub, total_comments, scores, background=background, min_count=min_count,
+                                     steadiness_check=False)
+        kept_by_run.append(({c.response_id for c in sub}, [set(p.response_ids) for p in result.points]))
+    out = {}
+    for point in points:
+        members = set(point.response_ids)
+        best = []
+        for kept, others in kept_by_run:
+            before = members & kept
+            best.append(max((len(before & o) / len(before | o) for o in others), default=0.0) if before else 0.0)
+        out[id(point)] = float(np.median(best))
+    return out
+
+
+def _tenth(response_id: int) -> int:
+    """Which tenth of the answers ``response_id`` falls in (a fixed hash: the same for every run)."""
+    return ((response_id * 2654435761) & 0xFFFFFFFF) * 10 >> 32
+
+
+def _diverse_order(points: list[PainPoint], clauses, total_comments: int, scores,
+                   steady: dict[int, float] | None = None) -> list[PainPoint]:
     """``points`` (in impact order) with the top :data:`DIVERSE_PLACES` chosen for what each adds.
 
     Greedy maximal coverage, as in maximal marginal relevance (Carbonell & Goldstein 1998): each
     of the top places goes to the pain point whose answers not yet covered by those already chosen
     would rank highest on their own (the same measure as the ranking), so a group that mostly
     repeats the answers of bigger ones gives its place to a different problem. The chosen ones are
-    then ordered by their own impact, which is also what is shown. Work: places x members, in
-    arrays (one row per answer, not a dict: a million answers are held as a few flat arrays).
+    then ordered by their own impact, which is also what is shown. With ``steady`` (pain point id ->
+    :func:`_steadiness`), one below :data:`STEADY_MIN` is chosen only when no steady one is left.
+    Work: places x members, in arrays (one row per answer, not a dict: a million answers are held
+    as a few flat arrays).
     """
     if len(points) <= DIVERSE_PLACES:
         return points  # all of them are in the top ten, in impact order
@@ -297,9 +377,12 @@ def _diverse_order(points: list[PainPoint], clauses, total_comments: int, scores
             return _sure_impact(scored, gap, scores)
         return len(new) / total_comments * 100 * float(negativity[new].mean())
 
+    def sure(k: int) -> bool:
+        return steady is None or steady[id(pool[k])] >= STEADY_MIN
+
     chosen = []
     for _ in range(DIVERSE_PLACES):
-        best = max(range(len(pool)), key=lambda k: (added(k), -k))
+        best = max(range(len(pool)), key=lambda k: (sure(k), added(k), -k))
         chosen.append(pool.pop(best))
         covered[rows.pop(best)] = True
     chosen.sort(key=_by_impact)
@@ -365,6 +448,18 @@ def pain_point_impact(responses: dict[int, int | None], share: float, scores: Sc
 def _impact_low(responses: dict[int, int | None], gap: float | None, scores: ScoreTotals) -> float:
     """The impact with the gap :data:`RANK_Z` standard errors of the members' mean score smaller (not below 0)."""
     return _sure_impact(_scored(responses), gap, scores)
+
+
+def _surely_above(scored: np.ndarray, scores: ScoreTotals) -> bool:
+    """Whether these scores are above the other answers' by more than :data:`RANK_Z` standard errors.
+
+    The mirror of :func:`_sure_impact`, with the same floor on the spread.
+    """
+    gap, _ = _gap_and_impact(scored, scores)
+    if gap is None or len(scored) < 2:
+        return False
+    spread = max(float(np.std(scored, ddof=1)), scores.spread)
+    return gap - RANK_Z * spread / math.sqrt(len(scored)) > 0
 
 
 def _scored(responses: dict[int, int | None]) -> np.ndarray:

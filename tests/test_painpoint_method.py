@@ -391,3 +391,118 @@ def test_quotes_show_the_complaint_not_a_clause_the_model_only_leaned_to_call_ne
     assert set(range(rid, rid + len(praise))) & set(point.response_ids)  # members: they say its words
     assert not any(q.lower() in praise for q in point.quotes)
     assert len(point.quotes) == 3
+
+
+def test_praise_the_labeller_called_negative_is_no_pain_point_when_its_answers_score_above_the_rest():
+    """A praising phrase worded like complaints ("kept my number", "no downtime") that the labeller calls
+    negative: its answers score high, so no score would rise if it were "fixed". It is not a pain point,
+    its answers are not counted as negative comments, and the complaints (also the one a promoter made,
+    and the one said after a word of that praise) still are."""
+    rng = random.Random(11)
+    praise = ["kept my number and no downtime", "kept my old number, no downtime at all",
+              "no downtime and kept my number", "switched and kept my number"]
+    wait = ["still waiting to be connected after {} weeks", "{} weeks and still not connected",
+            "still waiting for my line to go live, {} weeks now"]
+    hold = ["on hold for {} minutes every time", "waited on hold for {} minutes", "{} minutes on hold then cut off"]
+    clauses, rid = [], 0
+    for phrases, scores, n in [(praise, [8, 9, 9, 10, 10], 24), (wait, [0, 1, 2, 3, 4], 40),
+                               (hold, [1, 2, 3, 5, 6], 30)]:
+        for _ in range(n):
+            rid += 1
+            clauses.append(NegativeClause(rid, rng.choice(phrases).format(rng.randint(2, 9)), "service",
+                                          rng.choice(scores), 0.7))
+    promoter = rid + 1  # a promoter's one complaint
+    clauses.append(NegativeClause(promoter, "on hold for 40 minutes every time", "service", 9, 0.9))
+    mixed = rid + 2     # praise, then a complaint, in one answer
+    clauses += [NegativeClause(mixed, "kept my number and no downtime", "service", 4, 0.7),
+                NegativeClause(mixed, "but still waiting to be connected after 6 weeks", "service", 4, 0.9)]
+    background = [rng.choice(["fast reliable broadband", "setup was easy", "really happy with the wifi",
+                              "the engineer was brilliant", "fine overall", "does what it says"])
+                  for _ in range(150)]
+    scored = [c.score for c in clauses] + [rng.choice([7, 8, 9, 10]) for _ in background]
+    totals = ScoreTotals(n=len(scored), total=float(sum(scored)), squares=float(sum(s * s for s in scored)))
+    total = len(scored)
+
+    result = analyse_pain_points(clauses, total, totals, background=background)
+    praising = set(range(1, 25))
+    assert len(result.points) >= 2, [p.label for p in result.points]
+    for point in result.points:
+        assert len(praising & set(point.response_ids)) <= 0.2 * point.count, (point.label, point.score_impact)
+        assert point.score_impact < 0, (point.label, point.score_impact)
+    held = {r for p in result.points for r in p.response_ids}
+    assert promoter in held and mixed in held
+    assert result.negative_comments == len({c.response_id for c in clauses}) - 24
+
+    # Without scores nothing tells praise the labeller got wrong from a complaint: it stays (ranked by size).
+    unscored = analyse_pain_points([NegativeClause(c.response_id, c.text, c.theme, None, c.negativity)
+                                    for c in clauses], total, None, background=background)
+    assert any(len(praising & set(p.response_ids)) > 0.8 * p.count for p in unscored.points)
+    assert unscored.negative_comments == len({c.response_id for c in clauses})
+
+
+def _point(label: str, ids, impact: float):
+    from analysis.painpoints import PainPoint
+
+    return PainPoint(rank=0, label=label, theme="service", count=len(ids), share=len(ids) / 1000,
+                     score_impact=None, impact=impact, response_ids=sorted(ids), quotes=[], impact_low=impact)
+
+
+def test_an_unsteady_pain_point_gives_its_top_ten_place_to_a_steady_one_unless_too_few_are_left():
+    """A group at a threshold's edge (a seed word whose odds are just twice as high) comes and goes when
+    a few answers are added, and the top ten with it. It stays in the list, but takes a top-ten place
+    only when no steady pain point is left."""
+    from analysis.painpoints import _diverse_order
+
+    points, start = [], 0
+    for k, size in enumerate([60, 40, 30, 28, 26, 24, 22, 20, 18, 16, 14, 12]):
+        points.append(_point(f"problem {k}", range(start, start + size), impact=100.0 - k))
+        start += size
+    unsteady = _point("edge of a threshold", range(2000, 2025), impact=99.4)
+    pool = sorted(points + [unsteady], key=lambda p: (-p.impact_low, p.label))
+    clauses = [NegativeClause(r, "x", "service", None, 0.9) for p in pool for r in p.response_ids]
+    steady = {id(p): 0.9 for p in pool} | {id(unsteady): 0.3}
+
+    plain = [p.label for p in _diverse_order(list(pool), clauses, 5000, None)[:10]]
+    assert "edge of a threshold" in plain
+    ordered = _diverse_order(list(pool), clauses, 5000, None, steady)
+    top = [p.label for p in ordered[:10]]
+    assert "edge of a threshold" not in top and {"problem 0", "problem 9"} <= set(top), top
+    assert "edge of a threshold" in [p.label for p in ordered]  # still listed
+    few = [points[0], unsteady] + points[1:10]  # eleven: one steady too few without it
+    steady_few = {id(p): (0.9 if p.label != "problem 9" else 0.2) for p in few} | {id(unsteady): 0.3}
+    top = [p.label for p in _diverse_order(list(few), clauses, 5000, None, steady_few)[:10]]
+    assert len(top) == 10 and "edge of a threshold" in top
+
+
+def test_the_steadiness_check_runs_on_small_surveys_only_and_gives_the_same_answer_twice(monkeypatch):
+    import analysis.painpoints as painpoints
+
+    rng = random.Random(9)
+    problems = ["router keeps rebooting", "invoice overcharged me", "engineer never showed", "refund still missing",
+                "password reset fails", "parcel arrived smashed", "app keeps crashing", "signal vanishes nightly",
+                "contract silently changed", "charger stopped charging", "voucher got refused",
+                "installer scratched floors", "modem overheats constantly"]
+    clauses = [NegativeClause(k * 20 + i, f"{rng.choice(OPENINGS)}the {problem}{rng.choice(ENDINGS)}", "service",
+                              None, 0.9) for k, problem in enumerate(problems) for i in range(12)]
+    background = [f"{rng.choice(HAPPY)}{rng.choice(ENDINGS)}" for _ in range(200)]
+    calls = []
+    real = painpoints._steadiness
+    monkeypatch.setattr(painpoints, "_steadiness", lambda *args: calls.append(len(args[1])) or real(*args))
+    first = run(clauses, background)
+    again = run(clauses, background)
+    monkeypatch.setattr(painpoints, "STEADY_CHECK_MAX_CLAUSES", len(clauses) - 1)
+    big = run(clauses, background)
+    assert len(first.points) > painpoints.DIVERSE_PLACES, [p.label for p in first.points]
+    assert calls == [len(clauses)] * 2  # checked on the two small runs, not on the "big" one
+    assert [p.as_dict() for p in first.points] == [p.as_dict() for p in again.points]
+    assert {p.label for p in big.points} == {p.label for p in first.points}
+
+
+def test_the_tenths_left_out_by_the_steadiness_check_are_fixed_by_the_answer_and_even():
+    from analysis.painpoints import _tenth
+
+    assert [_tenth(r) for r in range(50)] == [_tenth(r) for r in range(50)]
+    counts = [0] * 10
+    for r in range(5000):
+        counts[_tenth(r)] += 1
+    assert min(counts) > 450 and max(counts) < 550
