@@ -82,6 +82,11 @@ def create_survey(kind: str, name: str, subject: str | None = None, owner_id: in
         raise OperationError("a survey needs a name")
     spec = KINDS[kind]
     subject = (subject or "").strip() or "us"
+    for field_name, value in (("name", name), ("subject", subject)):
+        # The dashboard's form stops these; the command line must too (PostgreSQL refuses with a traceback).
+        limit = Survey.__table__.c[field_name].type.length
+        if len(value) > limit:
+            raise OperationError(f"the {field_name} can be at most {limit} characters (this one has {len(value)})")
     survey = Survey(
         kind=kind,
         name=name,

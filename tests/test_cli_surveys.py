@@ -32,6 +32,17 @@ def test_create_rejects_bad_kind_on_stderr(runner):
     assert "xyz" in result.stderr and result.stdout == ""
 
 
+def test_create_refuses_a_name_or_subject_longer_than_the_database_holds(runner):
+    """The form stops at 200 characters; the command stored 5,000 on SQLite and was a traceback on PostgreSQL."""
+    for option in ("--name", "--subject"):
+        args = {"--name": "Returns", "--subject": "our returns desk", option: "x" * 201}
+        result = runner.invoke(args=["survey", "create", "--kind", "nps", *[part for pair in args.items() for part in pair]])
+        assert result.exit_code == 2 and f"the {option[2:]} can be at most 200 characters (this one has 201)" \
+            in result.stderr, result.output
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Survey)) == 0
+    assert runner.invoke(args=["survey", "create", "--kind", "nps", "--name", "x" * 200]).exit_code == 0
+
+
 def test_list_table_and_json(app, runner, make_survey, make_response):
     nps = make_survey("nps", name="Broadband")
     for score in (10, 9, 0, 7):
