@@ -240,6 +240,8 @@ def parse_feedback_csv(
     header, records, ragged = read_records(stream)
     require_columns(header, text_col=text_col, score_col=score_col, date_col=date_col, id_col=id_col)
     result = ParsedFile(problems=ragged)
+    if date_format:
+        check_date_format(date_format)
     if date_col and records:
         # Lines whose date does not fit the format most dates use are reported one by one below.
         result.date_format = date_format or pick_date_format((line, r[date_col]) for line, r in records)[0]
@@ -247,7 +249,7 @@ def parse_feedback_csv(
     for line, record in records:
         try:
             row = _parse_record(line, record, text_col, scale, score_col, date_col, result.date_format,
-                                id_col, max_text)
+                                id_col, max_text, format_given=bool(date_format))
         except ValueError as exc:
             result.problems.append(Problem(line, str(exc)))
             continue
@@ -263,7 +265,21 @@ def parse_feedback_csv(
     return result
 
 
-def _parse_record(line, record, text_col, scale, score_col, date_col, date_format, id_col, max_text):
+def check_date_format(date_format: str) -> None:
+    """ImportError_ for a --date-format strptime cannot use (``%Q``, a stray ``%``): otherwise every
+    line would be reported as not matching it, as if the dates were wrong."""
+    if date_format == ISO_8601:
+        return
+    try:
+        dt.datetime.strptime("", date_format)
+    except ValueError as exc:
+        if "directive" in str(exc) or "stray %" in str(exc):
+            raise ImportError_(f"--date-format {date_format!r} is not a date format ({exc}); write it with "
+                               "strptime codes, e.g. '%d/%m/%Y %H:%M', or iso8601") from None
+
+
+def _parse_record(line, record, text_col, scale, score_col, date_col, date_format, id_col, max_text,
+                  format_given=False):
     text = comment_text(record.get(text_col))
     if text is not None:
         check_text(text, "the text")  # the rule every channel shares; TextError is a ValueError
@@ -280,6 +296,8 @@ def _parse_record(line, record, text_col, scale, score_col, date_col, date_forma
         try:
             created_at = parse_datetime(raw, date_format)
         except ValueError:
+            if format_given:
+                raise ValueError(f"date {raw!r} does not match --date-format {date_format!r}") from None
             raise ValueError(f"date {raw!r} does not match {date_format!r}, the format of the other dates; "
                              "correct it, or pass --date-format") from None
     external_id = None

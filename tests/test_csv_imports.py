@@ -189,3 +189,17 @@ def test_two_address_or_name_columns_in_a_contacts_file_are_refused(runner, tmp_
     assert result.exit_code == 1 and "line 1: the header has 2" in result.output \
         and "nothing was imported" in result.output, result.output
     assert contacts() == []
+
+
+def test_a_date_format_strptime_cannot_use_is_refused_as_such(runner, make_survey, tmp_path):
+    """--date-format '%Q' reported every line as "does not match '%Q', the format of the other dates",
+    blaming good dates for a mistyped option that no other line used either."""
+    survey = make_survey("nps")
+    path = write(tmp_path, "score,text,when\n9,fine,2024-01-05\n3,slow,2024-01-06\n")
+    result = import_answers(runner, survey, path, "--date-col", "when", "--date-format", "%Q")
+    assert result.exit_code == 1 and "--date-format '%Q' is not a date format" in result.output, result.output
+    assert "line 2" not in result.output
+    result = import_answers(runner, survey, path, "--date-col", "when", "--date-format", "%d/%m/%Y")
+    assert result.exit_code == 1 and "line 2: date '2024-01-05' does not match --date-format '%d/%m/%Y'" \
+        in result.output and "the other dates" not in result.output, result.output
+    assert answers() == []
