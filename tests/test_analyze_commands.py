@@ -237,6 +237,28 @@ def test_an_output_file_that_cannot_be_written_is_a_message_not_a_traceback(runn
     assert out.read_text(encoding="utf-8") == "the team's earlier file\n"
 
 
+def test_ctrl_c_in_the_middle_of_classify_leaves_the_previous_output_as_it_was(runner, tmp_path, monkeypatch):
+    from analysis.labeller import Labeller
+
+    src = write_csv(tmp_path / "in.csv", ["text"], [[f"on hold for {i} hours"] for i in range(20)])
+    out = tmp_path / "o.csv"
+    out.write_text("last week's labelled file\n", encoding="utf-8")
+    real_probs, calls = Labeller.comment_probs, []
+
+    def interrupted(self, texts, keep_clauses=False):
+        calls.append(len(texts))
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # Ctrl-C with the first batch already written to disk
+        return real_probs(self, texts, keep_clauses)
+
+    monkeypatch.setattr(Labeller, "comment_probs", interrupted)
+    result = runner.invoke(args=["analyze", "classify", str(src), "--text-col", "text", "--out", str(out),
+                                 "--batch-size", "5"])
+    assert result.exit_code != 0 and calls == [5, 5]
+    assert out.read_text(encoding="utf-8") == "last week's labelled file\n"
+    assert not list(tmp_path.glob(".o.csv.*")), "no temporary file left behind"
+
+
 def test_evaluate_out_in_a_missing_folder_is_refused_before_the_work(runner, tmp_path, monkeypatch):
     """It evaluated every row first and then ended in a FileNotFoundError traceback."""
     import analysis.evaluate
