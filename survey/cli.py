@@ -248,7 +248,10 @@ def import_command(file: Path, key: str, text_col: str, score_col: str | None, d
     except ImportError_ as exc:
         raise click.ClickException(f"{file}: {exc}") from None
     report_bad_lines(file, parsed.problems, skip_bad, as_json=as_json)
-    added, existing = import_feedback(survey, parsed.rows)
+    try:
+        added, existing = import_feedback(survey, parsed.rows)
+    except OperationError as exc:
+        raise click.ClickException(f"{file}: {exc}") from None
     if as_json:
         click.echo(json.dumps({"file": str(file), "survey": survey.public_key, "imported": added,
                                "already_there": existing, "bad_lines": problems_json(parsed.problems),

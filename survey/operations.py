@@ -316,8 +316,20 @@ def import_feedback(survey: Survey, rows: "list[FeedbackRow]") -> tuple[int, int
     """Store imported rows in one transaction; return ``(added, already_there)``.
 
     Rows whose external id this survey already holds are skipped, so importing
-    the same file twice adds nothing the second time.
+    the same file twice adds nothing the second time, also when the two imports
+    run at once (the one that commits second looks again and adds the rest).
     """
+    for attempt in range(3):
+        try:
+            return _add_new_rows(survey, rows)
+        except sa.exc.IntegrityError:
+            # another import committed some of these ids between our look-up and our commit
+            db.session.rollback()
+    raise OperationError("other imports into this survey kept adding the same ids meanwhile; nothing was "
+                         "imported, run it again")
+
+
+def _add_new_rows(survey: Survey, rows: "list[FeedbackRow]") -> tuple[int, int]:
     ids = [row.external_id for row in rows if row.external_id is not None]
     existing: set[str] = set()
     for chunk in chunks(ids):

@@ -100,6 +100,29 @@ def test_import_detects_format_and_is_idempotent(runner, make_survey, tmp_path):
     assert count_responses() == 3
 
 
+def test_two_imports_of_the_same_file_at_once_add_each_answer_once(runner, make_survey, tmp_path, monkeypatch):
+    """A second import (cron and a person, two terminals) that looked up the known ids before the first
+    committed ended in an IntegrityError traceback; it now looks again and adds what is left."""
+    from survey import operations
+
+    survey = make_survey("nps")
+    first = write(tmp_path, "id,score,text\na1,9,great\na2,3,slow\n", "first.csv")
+    both = write(tmp_path, "id,score,text\na1,9,great\na2,3,slow\na3,7,ok\n", "both.csv")
+    args = ["--survey", survey.public_key, "--text-col", "text", "--score-col", "score", "--id-col", "id"]
+    assert runner.invoke(args=["responses", "import", first, *args]).exit_code == 0
+    real_chunks, calls = operations.chunks, []
+
+    def looked_up_before_the_first_committed(values):
+        calls.append(1)
+        return [] if len(calls) == 1 else real_chunks(values)
+
+    monkeypatch.setattr(operations, "chunks", looked_up_before_the_first_committed)
+    result = runner.invoke(args=["responses", "import", both, *args])
+    assert result.exit_code == 0, result.output
+    assert "imported 1 answer(s)" in result.output and "2 were already there" in result.output
+    assert sorted(db.session.scalars(sa.select(Response.external_id))) == ["a1", "a2", "a3"]
+
+
 def test_import_refuses_ambiguous_dates(runner, make_survey, tmp_path):
     survey = make_survey("nps")
     path = write(tmp_path, "when,text\n04/05/2024,a\n06/07/2024,b\n")
