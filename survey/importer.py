@@ -149,7 +149,7 @@ def refuse_twice(header: list[str], name: str) -> None:
     places = [str(number) for number, column in enumerate(header, 1) if column == name]
     if len(places) > 1:
         raise ImportError_(f"line 1: the header has column {name!r} {len(places)} times (columns "
-                           f"{' and '.join(places)}); rename or delete all but one; nothing was imported")
+                           f"{' and '.join(places)}); rename or delete all but one")
 
 
 def parse_datetime(value: str, fmt: str) -> dt.datetime:

@@ -286,7 +286,7 @@ def _check_columns(path: Path, header: list[str], columns: list[str]) -> None:
         for column in dict.fromkeys(columns):
             refuse_twice(header, column)
     except ImportError_ as exc:
-        raise click.ClickException(f"{path}: {str(exc).replace('imported', 'done')}") from None
+        raise click.ClickException(f"{path}: {exc}; nothing was done") from None
 
 
 def _read_csv(path: Path, columns: list[str]):
