@@ -266,7 +266,7 @@ def switch_to(run: TrainingRun) -> str:
         raise RetrainError(f"ANALYSIS_MODEL_VERSION pins model {pinned}; remove that setting to switch "
                            "models from the dashboard")
     src, dst = candidates_dir(), Path(current_app.instance_path) / "models"
-    if not sorted(src.glob(f"*{run.candidate_version}*")):
+    if not any(src.glob(f"*{run.candidate_version}*")):
         raise RetrainError(f"the files of model {run.candidate_version} are gone from {src}")
     _claim(run, "switched", "only a finished one can be switched to", ("ready",))
     try:
