@@ -51,6 +51,14 @@ def output_columns(header: list[str], prefix: str | None = None) -> list[str]:
         f"(--prefix)")
 
 
+class UnreadableCsv(ValueError):
+    """The file cannot be read as CSV from ``line`` on (a quote left open, a field over the csv limit)."""
+
+    def __init__(self, reason: str, line: int, read_to: int):
+        super().__init__(reason)
+        self.reason, self.line, self.read_to = reason, line, read_to
+
+
 class ColumnNotFound(KeyError):
     """The text column is not in the CSV header."""
 
@@ -59,13 +67,15 @@ class ColumnNotFound(KeyError):
 
 
 def classify_csv(in_path, out_path, text_col: str, labeller, batch_size: int = 2000,
-                 prefix: str | None = None) -> int:
+                 prefix: str | None = None, delimiter: str = ",") -> int:
     """Write ``in_path`` to ``out_path`` with label columns added; return the row count.
 
+    ``delimiter`` separates the fields of both files (a semicolon file stays one).
     Raises :class:`ColumnNotFound` (naming the columns that exist) when
     ``text_col`` is missing, :class:`ColumnClash` when the label columns
-    would overwrite the user's (see :func:`output_columns`), and
-    ``ValueError`` for an empty file.
+    would overwrite the user's (see :func:`output_columns`),
+    :class:`UnreadableCsv` where the file stops being CSV and ``ValueError``
+    for an empty file.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
@@ -73,10 +83,12 @@ def classify_csv(in_path, out_path, text_col: str, labeller, batch_size: int = 2
     n_rows = 0
     with open(in_path, encoding="utf-8-sig", newline="") as fin, \
             open(out_path, "w", encoding="utf-8", newline="") as fout:
-        reader = csv.reader(fin)
-        header = next(reader, None)
+        # strict: a quote left open is an error, not the rest of the file labelled as one comment
+        reader = csv.reader(fin, delimiter=delimiter, strict=True)
+        rows = _rows(reader)
+        header = next(rows, None)
         if header is None:
-            raise ValueError(f"{in_path} is empty: expected a header row with {text_col!r}")
+            raise ValueError(f"the file is empty: expected a header row with {text_col!r}")
         if text_col not in header:
             raise ColumnNotFound(
                 f"column {text_col!r} not found in {Path(in_path).name}; "
@@ -87,7 +99,7 @@ def classify_csv(in_path, out_path, text_col: str, labeller, batch_size: int = 2
         out_header = list(header) + names
         out_idx = list(range(len(header), len(out_header)))
         n_in, blanks = len(header), [""] * len(names)
-        writer = csv.writer(fout)
+        writer = csv.writer(fout, delimiter=delimiter)
         writer.writerow(out_header)
 
         def flush(rows):
@@ -111,7 +123,7 @@ def classify_csv(in_path, out_path, text_col: str, labeller, batch_size: int = 2
             writer.writerows(rows)
 
         batch = []
-        for row in reader:
+        for row in rows:
             batch.append(row)
             if len(batch) >= batch_size:
                 flush(batch)
@@ -121,6 +133,18 @@ def classify_csv(in_path, out_path, text_col: str, labeller, batch_size: int = 2
             flush(batch)
             n_rows += len(batch)
     return n_rows
+
+
+def _rows(reader):
+    """The reader's rows; a csv.Error becomes :class:`UnreadableCsv` naming the line the row starts on."""
+    while True:
+        start = reader.line_num + 1
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise UnreadableCsv(str(exc), start, reader.line_num) from None
 
 
 @contextlib.contextmanager

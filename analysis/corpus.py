@@ -88,12 +88,18 @@ def load_corpus(paths=DEFAULT_CORPUS_DIR) -> Corpus:
     for path in files:
         kept = 0
         with open(path, encoding="utf-8-sig", newline="") as fh:
-            reader = csv.DictReader(fh)
-            missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or ())]
+            # strict: a quote left open is an error, not the rest of the file read as one text
+            reader = csv.DictReader(fh, strict=True)
+            header = _read_or_explain(path, lambda: reader.fieldnames)
+            missing = [c for c in REQUIRED_COLUMNS if c not in (header or ())]
             if missing:
                 raise CorpusError(f"{path}: missing column(s) {missing}; "
-                                  f"expected {list(REQUIRED_COLUMNS)}")
-            for line, row in enumerate(reader, start=2):
+                                  f"expected {list(REQUIRED_COLUMNS)} separated by commas; "
+                                  f"the header is {', '.join(header or []) or 'empty'}")
+            twice = [c for c in REQUIRED_COLUMNS if header.count(c) > 1]
+            if twice:
+                raise CorpusError(f"{path}:1: column(s) {twice} appear more than once")
+            for line, row in _rows(path, reader):
                 text = (row["text"] or "").strip()
                 s = (row["sentiment"] or "").strip().lower()
                 t = (row["theme"] or "").strip().lower()
@@ -115,12 +121,45 @@ def load_corpus(paths=DEFAULT_CORPUS_DIR) -> Corpus:
                 themes.append(t)
                 kept += 1
         per_file[path.name] = kept
+    if not texts:
+        raise CorpusError(f"no labelled rows in {[str(p) for p in files]}: each file has only its header")
     return Corpus(
         texts=texts, sentiment=sents, theme=themes,
         files=[p.name for p in files],
         checksum=checksum_rows(texts, sents, themes),
         duplicates_dropped=dropped, conflicts=conflicts, rows_per_file=per_file,
     )
+
+
+def _rows(path: Path, reader):
+    """``(line the row starts on, row)``; the file's own faults become CorpusError naming the line."""
+    while True:
+        start = reader.line_num + 1
+        row = _read_or_explain(path, lambda: next(reader, None), start)
+        if row is None:
+            return
+        yield start, row
+
+
+def _read_or_explain(path: Path, read, start: int = 1):
+    """``read()``, with a file that is not UTF-8 or not CSV explained as a CorpusError with the line."""
+    try:
+        return read()
+    except UnicodeDecodeError:
+        with open(path, "rb") as fh:
+            line = next((n for n, raw in enumerate(fh, 1) if not _is_utf8(raw)), None)
+        raise CorpusError(f"{path}:{line}: not UTF-8 text; save the file as CSV UTF-8") from None
+    except csv.Error as exc:
+        raise CorpusError(f"{path}:{start}: not readable as CSV from this line ({exc}): "
+                          "is a quote left open?") from None
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def checksum_rows(texts, sentiments, themes) -> str:

@@ -47,7 +47,12 @@ def backup_sqlite(source: Path, destination: Path) -> int:
     partial = destination.with_name(f".{destination.name}.partial-{os.getpid()}")
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)
     try:
-        dst = sqlite3.connect(partial)
+        try:
+            dst = sqlite3.connect(partial)
+            dst.execute("PRAGMA user_version")  # opening is lazy: a folder we may not write in fails here
+        except sqlite3.Error as exc:
+            raise BackupError(f"cannot write the backup in {destination.parent}: {exc} (is the folder "
+                              "writable by this user, and is there room?); nothing was written") from None
         try:
             src.backup(dst, pages=-1)
             dst.execute("PRAGMA journal_mode=DELETE")  # a backup is one self-contained file
@@ -55,9 +60,15 @@ def backup_sqlite(source: Path, destination: Path) -> int:
             if check != "ok":
                 raise BackupError(f"the copy failed its integrity check: {check}")
             pages = dst.execute("PRAGMA page_count").fetchone()[0]
+        except sqlite3.Error as exc:  # a full disk, or the live database locked past the timeout
+            raise BackupError(f"the backup stopped: {exc}; nothing was written") from None
         finally:
             dst.close()
-        os.replace(partial, destination)
+        try:
+            os.replace(partial, destination)
+        except OSError as exc:
+            raise BackupError(f"cannot put the backup at {destination}: {exc.strerror or exc}; "
+                              "nothing was written") from None
     except BaseException:
         partial.unlink(missing_ok=True)
         raise

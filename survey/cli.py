@@ -12,6 +12,7 @@ commands whose output a script may read take ``--json``.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -61,15 +62,33 @@ def find_survey(key: str) -> Survey:
 def written_aside(target: Path) -> Iterator[Path]:
     """A temporary file next to ``target``, renamed onto it only if the block succeeds (Ctrl-C included):
     a command's output file is whole or as it was, never half-written."""
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    except OSError as exc:
+        raise _cannot_write(target, exc) from None
     os.close(fd)
     tmp = Path(name)
     try:
         yield tmp
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
+    except OSError as exc:
+        # the block's own errors (its input unreadable) are the block's to explain; a write has no file name
+        if exc.errno not in CANNOT_WRITE or exc.filename not in (None, str(tmp)):
+            raise
+        raise _cannot_write(target, exc) from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+#: Why writing a file can fail that the person can fix (the folder's rights, a full disk, a read-only mount).
+CANNOT_WRITE = {errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.ENOENT, errno.EISDIR,
+                errno.EFBIG}
+
+
+def _cannot_write(target: Path, exc: OSError) -> click.ClickException:
+    return click.ClickException(f"cannot write {target}: {exc.strerror or exc}; "
+                                + ("it is unchanged" if target.exists() else "nothing was written"))
 
 
 def report_bad_lines(file: Path, problems: list, skip_bad: bool, shown: int = 50, as_json: bool = False) -> None:
@@ -229,7 +248,10 @@ def import_command(file: Path, key: str, text_col: str, score_col: str | None, d
     except ImportError_ as exc:
         raise click.ClickException(f"{file}: {exc}") from None
     report_bad_lines(file, parsed.problems, skip_bad, as_json=as_json)
-    added, existing = import_feedback(survey, parsed.rows)
+    try:
+        added, existing = import_feedback(survey, parsed.rows)
+    except OperationError as exc:
+        raise click.ClickException(f"{file}: {exc}") from None
     if as_json:
         click.echo(json.dumps({"file": str(file), "survey": survey.public_key, "imported": added,
                                "already_there": existing, "bad_lines": problems_json(parsed.problems),

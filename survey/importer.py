@@ -7,6 +7,7 @@ with problems loads anything.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
@@ -135,6 +136,20 @@ def require_columns(header: list[str], **columns: str | None) -> None:
                 f"the file has no column {name!r} (given as --{option.replace('_', '-')}); "
                 f"its columns are: {', '.join(header) or '(none: is the file empty?)'}"
             )
+        if name is not None:
+            refuse_twice(header, name)
+
+
+def refuse_twice(header: list[str], name: str) -> None:
+    """ImportError_ when the column a command reads is in the header more than once.
+
+    Each line is read by column name, so only one of the two would be read, and
+    which one the person meant cannot be told.
+    """
+    places = [str(number) for number, column in enumerate(header, 1) if column == name]
+    if len(places) > 1:
+        raise ImportError_(f"line 1: the header has column {name!r} {len(places)} times (columns "
+                           f"{' and '.join(places)}); rename or delete all but one")
 
 
 def parse_datetime(value: str, fmt: str) -> dt.datetime:
@@ -225,6 +240,8 @@ def parse_feedback_csv(
     header, records, ragged = read_records(stream)
     require_columns(header, text_col=text_col, score_col=score_col, date_col=date_col, id_col=id_col)
     result = ParsedFile(problems=ragged)
+    if date_format:
+        check_date_format(date_format)
     if date_col and records:
         # Lines whose date does not fit the format most dates use are reported one by one below.
         result.date_format = date_format or pick_date_format((line, r[date_col]) for line, r in records)[0]
@@ -232,7 +249,7 @@ def parse_feedback_csv(
     for line, record in records:
         try:
             row = _parse_record(line, record, text_col, scale, score_col, date_col, result.date_format,
-                                id_col, max_text)
+                                id_col, max_text, format_given=bool(date_format))
         except ValueError as exc:
             result.problems.append(Problem(line, str(exc)))
             continue
@@ -248,7 +265,21 @@ def parse_feedback_csv(
     return result
 
 
-def _parse_record(line, record, text_col, scale, score_col, date_col, date_format, id_col, max_text):
+def check_date_format(date_format: str) -> None:
+    """ImportError_ for a --date-format strptime cannot use (``%Q``, a stray ``%``): otherwise every
+    line would be reported as not matching it, as if the dates were wrong."""
+    if date_format == ISO_8601:
+        return
+    try:
+        dt.datetime.strptime("", date_format)
+    except ValueError as exc:
+        if "directive" in str(exc) or "stray %" in str(exc):
+            raise ImportError_(f"--date-format {date_format!r} is not a date format ({exc}); write it with "
+                               "strptime codes, e.g. '%d/%m/%Y %H:%M', or iso8601") from None
+
+
+def _parse_record(line, record, text_col, scale, score_col, date_col, date_format, id_col, max_text,
+                  format_given=False):
     text = comment_text(record.get(text_col))
     if text is not None:
         check_text(text, "the text")  # the rule every channel shares; TextError is a ValueError
@@ -265,6 +296,8 @@ def _parse_record(line, record, text_col, scale, score_col, date_col, date_forma
         try:
             created_at = parse_datetime(raw, date_format)
         except ValueError:
+            if format_given:
+                raise ValueError(f"date {raw!r} does not match --date-format {date_format!r}") from None
             raise ValueError(f"date {raw!r} does not match {date_format!r}, the format of the other dates; "
                              "correct it, or pass --date-format") from None
     external_id = None
@@ -278,8 +311,32 @@ def _parse_record(line, record, text_col, scale, score_col, date_col, date_forma
 
 
 def open_csv_text(data: bytes) -> TextIO:
-    """Decode an uploaded file: UTF-8 (with or without BOM), else a clear error."""
+    """Decode an uploaded file: UTF-8 (with or without BOM), else a clear error naming the line."""
     try:
         return io.StringIO(data.decode("utf-8-sig"), newline="")
-    except UnicodeDecodeError as exc:
-        raise ImportError_(f"the file is not UTF-8 text (byte {exc.start}); save it as CSV UTF-8") from None
+    except UnicodeDecodeError:
+        raise ImportError_(not_utf8(data[:4096], first_line_not_utf8(data.split(b"\n")))) from None
+
+
+def not_utf8(head: bytes, line: int | None) -> str:
+    """Why a file is refused whose first bytes are ``head`` and whose first line that is not UTF-8 is ``line``.
+
+    Every file Rapport reads says this the same way, with what a spreadsheet user does
+    about it. UTF-16 (a spreadsheet's "Unicode Text") is named: its first line is
+    already unreadable, and "line 1" alone would puzzle.
+    """
+    if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) or b"\x00" in head:
+        return "the file is UTF-16 text (a spreadsheet's 'Unicode Text'), not UTF-8; save it as CSV UTF-8"
+    where = f"line {line}: " if line else ""
+    return (f"{where}not UTF-8 text (perhaps Latin-1 or Windows-1252, an older spreadsheet's default); "
+            "save the file as CSV UTF-8")
+
+
+def first_line_not_utf8(lines: Iterable[bytes]) -> int | None:
+    """The number of the first of ``lines`` (a file's raw lines) that is not UTF-8."""
+    for number, raw in enumerate(lines, 1):
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return number
+    return None

@@ -82,6 +82,11 @@ def create_survey(kind: str, name: str, subject: str | None = None, owner_id: in
         raise OperationError("a survey needs a name")
     spec = KINDS[kind]
     subject = (subject or "").strip() or "us"
+    for field_name, value in (("name", name), ("subject", subject)):
+        # The dashboard's form stops these; the command line must too (PostgreSQL refuses with a traceback).
+        limit = Survey.__table__.c[field_name].type.length
+        if len(value) > limit:
+            raise OperationError(f"the {field_name} can be at most {limit} characters (this one has {len(value)})")
     survey = Survey(
         kind=kind,
         name=name,
@@ -315,8 +320,20 @@ def import_feedback(survey: Survey, rows: "list[FeedbackRow]") -> tuple[int, int
     """Store imported rows in one transaction; return ``(added, already_there)``.
 
     Rows whose external id this survey already holds are skipped, so importing
-    the same file twice adds nothing the second time.
+    the same file twice adds nothing the second time, also when the two imports
+    run at once (the one that commits second looks again and adds the rest).
     """
+    for attempt in range(3):
+        try:
+            return _add_new_rows(survey, rows)
+        except sa.exc.IntegrityError:
+            # another import committed some of these ids between our look-up and our commit
+            db.session.rollback()
+    raise OperationError("other imports into this survey kept adding the same ids meanwhile; nothing was "
+                         "imported, run it again")
+
+
+def _add_new_rows(survey: Survey, rows: "list[FeedbackRow]") -> tuple[int, int]:
     ids = [row.external_id for row in rows if row.external_id is not None]
     existing: set[str] = set()
     for chunk in chunks(ids):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 from werkzeug.routing import AnyConverter, IntegerConverter, PathConverter
 
+from survey.db import db
 from tests.dashboard_support import api_token, bearer, login, make_user
 
 # Public by design; each with why.
@@ -172,3 +173,67 @@ def test_signed_in_pages_carry_strict_security_headers(app, make_survey, role):
             assert response.headers["X-Frame-Options"] == "DENY", url
             assert "<script>" not in response.get_data(as_text=True), url
     assert checked >= 4
+
+
+# State-changing routes that take no CSRF token, by decision; each with why. Every other POST,
+# PUT, PATCH or DELETE is a dashboard or answer form sent with the visitor's session cookie.
+NO_CSRF_BY_DESIGN = {
+    "widget_api.create_response": "partner pages post JSON cross-origin with no cookie; the origin check does "
+                                  "CSRF's job (README, the widget)",
+    "widget_api.update_response": "the same, authorised by the edit token",
+    "invites.unsubscribe": "RFC 8058 one-click: the mail provider's POST carries no form token",
+    "alerts.unsubscribe": "RFC 8058 one-click: the mail provider's POST carries no form token",
+}
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def write_routes(app):
+    """``(endpoint, method, url)`` of every state-changing route, from the url_map."""
+    return [(rule.endpoint, method, sample_url(rule))
+            for rule in app.url_map.iter_rules() for method in sorted(set(rule.methods) & set(WRITE_METHODS))]
+
+
+def test_every_write_route_needs_the_csrf_token_unless_exempt_by_decision(app, make_survey):
+    """Signed in as an admin (who may do everything), a POST without the form's token is refused
+    before the view runs: a page on another site cannot make a signed-in browser change anything."""
+    survey = make_survey()
+    app.config["WTF_CSRF_ENABLED"] = True
+    client = app.test_client()
+    login(client, "admin")
+    routes = [(e, m, u.replace("someKey", survey.public_key)) for e, m, u in write_routes(app)]
+    assert len(routes) >= 40
+    for endpoint, method, url in routes:
+        if endpoint in NO_CSRF_BY_DESIGN:
+            continue
+        response = call(client, method, url, data={"confirm": "y", "comment": "x", "score": "5"})
+        assert response.status_code == 400, (method, url, response.status_code)
+        assert "This form has expired or was sent from another site" in response.get_data(as_text=True), url
+    assert set(NO_CSRF_BY_DESIGN) <= {endpoint for endpoint, _, _ in routes}, "a listed exemption no longer exists"
+
+
+def test_exempt_routes_really_take_no_csrf_token(app):
+    """The list above says which routes skip CSRF; a route exempted without being listed fails here."""
+    from survey.security import csrf
+
+    exempt = {view for view in csrf._exempt_views}
+    exempt_endpoints = {endpoint for endpoint, view in app.view_functions.items()
+                        if f"{view.__module__}.{view.__name__}" in exempt}
+    exempt_blueprints = {blueprint.name for blueprint in csrf._exempt_blueprints}
+    exempt_endpoints |= {endpoint for endpoint in app.view_functions if endpoint.split(".")[0] in exempt_blueprints}
+    written = {endpoint for endpoint, _, _ in write_routes(app)}
+    assert exempt_endpoints & written == set(NO_CSRF_BY_DESIGN)
+
+
+def test_a_deactivated_users_session_is_refused_everywhere(app, make_survey):
+    """Deactivating an account ends its sessions at once, on every page and form, not at sign-out."""
+    survey = make_survey()
+    client = app.test_client()
+    user = login(client, "admin")
+    user.is_active = False
+    db.session.commit()
+    for endpoint, method, url in protected_routes(app):
+        if url.startswith("/api/"):
+            continue
+        response = call(client, method, url.replace("someKey", survey.public_key))
+        assert response.status_code == 302 and response.location.startswith("/login"), (method, url,
+                                                                                          response.status_code)

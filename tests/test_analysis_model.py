@@ -75,6 +75,26 @@ def test_corpus_missing_column(tmp_path):
         load_corpus([p])
 
 
+@pytest.mark.parametrize("content, message", [
+    # `flask analyze train --corpus FILE` said "'utf-8' codec can't decode byte 0xe9 in position 24"
+    ("text,sentiment,theme\nfine,neutral,other\ncaf\xe9 cold,negative,other\n".encode("latin-1"),
+     r"x\.csv:3: not UTF-8 text"),
+    # ... and "min() arg is an empty sequence"
+    (b"text,sentiment,theme\n", r"no labelled rows in .*x\.csv.*only its header"),
+    # ... and, for a quote left open, "sentiment '' not in ..." on the wrong line
+    (b'text,sentiment,theme\nfine,neutral,other\n"open,negative,other\nb,positive,care\n',
+     r"x\.csv:3: not readable as CSV from this line .*quote left open"),
+    (b"text,text,sentiment,theme\na,b,negative,other\n", r"x\.csv:1: column\(s\) \['text'\] appear more than once"),
+    # a multi-line quoted text no longer shifts the line of the next row's fault
+    (b'text,sentiment,theme\n"two\nlines",neutral,other\nthird,positve,other\n', r"x\.csv:4: sentiment 'positve'"),
+])
+def test_a_corpus_file_that_cannot_be_used_says_why_with_its_line(tmp_path, content, message):
+    p = tmp_path / "x.csv"
+    p.write_bytes(content)
+    with pytest.raises(CorpusError, match=message):
+        load_corpus([p])
+
+
 # --------------------------------------------------------------------------- #
 # pipelines and training
 # --------------------------------------------------------------------------- #

@@ -84,7 +84,7 @@ def test_classify_refuses_when_every_name_is_taken(runner, tmp_path):
 
 
 @pytest.mark.parametrize("make_args, message", [
-    (lambda src, tmp: ["--text-col", "comment", "--out", str(tmp / "o.csv")], "column 'comment' not found"),
+    (lambda src, tmp: ["--text-col", "comment", "--out", str(tmp / "o.csv")], "no column 'comment'; the columns are: text"),
     (lambda src, tmp: ["--text-col", "text", "--out", str(src)], "--out must be a different file"),
     (lambda src, tmp: ["--text-col", "text", "--out", str(tmp / "no" / "o.csv")], "does not exist"),
     (lambda src, tmp: ["--text-col", "text"], "Missing option '--out'"),
@@ -112,7 +112,7 @@ def test_a_file_that_is_not_utf8_is_refused_with_the_line_by_classify_evaluate_a
     """train --labels read its header outside the error handling: a traceback; none of the three said where."""
     src = tmp_path / "latin.csv"
     src.write_bytes(("text,sentiment\n" + "fine,neutral\n" * 3000 + "caf\xe9 was cold,negative\n").encode("latin-1"))
-    line = "line 3002: not UTF-8 text; save the file as CSV UTF-8 and try again"
+    line = "line 3002: not UTF-8 text (perhaps Latin-1 or Windows-1252, an older spreadsheet's default); save the file as CSV UTF-8"
     for args in (["classify", str(src), "--text-col", "text", "--out", str(tmp_path / "o.csv")],
                  ["evaluate", str(src), "--text-col", "text", "--label-col", "sentiment", "--task", "sentiment"],
                  ["train", "--labels", str(src)]):
@@ -139,6 +139,124 @@ def test_an_unclosed_quote_in_a_labels_file_is_named_by_its_line_not_taken_for_n
     src.write_text("text,sentiment\nfine,neutral\n" + '"' + "x" * 200_000 + '",negative\n', encoding="utf-8")
     result = runner.invoke(args=["analyze", "train", "--labels", str(src)])
     assert result.exit_code == 1 and "line 3: a field is longer than 128 KiB" in result.output, result.output
+
+
+def test_semicolon_files_are_read_by_classify_evaluate_and_train_like_every_import(runner, tmp_path, monkeypatch):
+    """Spreadsheets in many locales save with semicolons. Imports sniffed the separator; the analyze
+    commands read the whole header as one column named 'text;sentiment' and refused the file."""
+    import survey.insights.service
+
+    src = tmp_path / "gold.csv"
+    src.write_text("\ufefftext;sentiment\non hold for two hours, then cut off;negative\nthe staff were kind;positive\n",
+                   encoding="utf-8")
+    out = tmp_path / "out.csv"
+    result = runner.invoke(args=["analyze", "classify", str(src), "--text-col", "text", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "text;sentiment;model_sentiment;model_sentiment_proba;model_theme;model_theme_proba"
+    assert lines[1].startswith("on hold for two hours, then cut off;negative;")  # the comma is the text's own
+    result = runner.invoke(args=["analyze", "evaluate", str(src), "--text-col", "text", "--label-col", "sentiment",
+                                 "--task", "sentiment", "--json"])
+    assert result.exit_code == 0 and json.loads(result.output)["n"] == 2, result.output
+    seen = {}
+
+    def read_only(own, **kwargs):  # what train read is all this test needs; training takes minutes
+        seen["own"] = own
+        raise survey.insights.service.AnalysisError("stopped after reading")
+
+    monkeypatch.setattr(survey.insights.service, "training_data", read_only)
+    result = runner.invoke(args=["analyze", "train", "--labels", str(src)])
+    assert "stopped after reading" in result.output, result.output
+    assert seen["own"] == [("on hold for two hours, then cut off", "sentiment", "negative"),
+                           ("the staff were kind", "sentiment", "positive")]
+
+
+def test_a_column_named_twice_is_refused_by_classify_evaluate_and_train(runner, tmp_path):
+    """Rows are read by column name, so one of the two was silently read (evaluate and train took the
+    last 'text', classify the first): the person's labels were scored or learnt against the wrong text."""
+    src = write_csv(tmp_path / "gold.csv", ["text", "text", "sentiment"], [["order id 4411", "rude staff", "negative"]])
+    out = tmp_path / "o.csv"
+    for args in (["classify", str(src), "--text-col", "text", "--out", str(out)],
+                 ["evaluate", str(src), "--text-col", "text", "--label-col", "sentiment", "--task", "sentiment"],
+                 ["train", "--labels", str(src)]):
+        result = runner.invoke(args=["analyze", *args])
+        assert result.exit_code == 1 and "line 1: the header has column 'text' 2 times (columns 1 and 2)" \
+            in result.output and result.exception.__class__ is SystemExit, (args[0], result.output)
+    assert not out.exists()
+    labels = write_csv(tmp_path / "labels.csv", ["text", "sentiment", "sentiment"], [["rude staff", "negative", ""]])
+    result = runner.invoke(args=["analyze", "train", "--labels", str(labels)])
+    assert result.exit_code == 1 and "column 'sentiment' 2 times (columns 2 and 3)" in result.output, result.output
+
+
+def test_classify_names_the_line_of_an_unclosed_quote_and_writes_nothing(runner, tmp_path):
+    """classify's reader was not strict: the rest of the file became one comment, labelled and written,
+    exit 0; a field over the csv limit was a message without a line."""
+    src = tmp_path / "in.csv"
+    src.write_text('text,id\nfine,1\n"on hold for hours,2\nrude staff,3\n', encoding="utf-8")
+    out = tmp_path / "o.csv"
+    result = runner.invoke(args=["analyze", "classify", str(src), "--text-col", "text", "--out", str(out)])
+    assert result.exit_code == 1 and "line 3: a quoted field starts here and its closing quote" in result.output, \
+        result.output
+    assert not out.exists() and not list(tmp_path.glob(".o.csv.*"))
+    src.write_text("text\nfine\n" + '"' + "x" * 200_000 + '"\n', encoding="utf-8")
+    result = runner.invoke(args=["analyze", "classify", str(src), "--text-col", "text", "--out", str(out)])
+    assert result.exit_code == 1 and "line 3: a field is longer than 128 KiB" in result.output, result.output
+    assert not out.exists()
+
+
+def test_utf16_files_are_named_as_such(runner, tmp_path):
+    """'Unicode Text' from a spreadsheet is UTF-16: "line 1: not UTF-8" left the person guessing."""
+    src = tmp_path / "u16.csv"
+    src.write_bytes("text,sentiment\nrude staff,negative\n".encode("utf-16"))
+    for args in (["classify", str(src), "--text-col", "text", "--out", str(tmp_path / "o.csv")],
+                 ["evaluate", str(src), "--text-col", "text", "--label-col", "sentiment", "--task", "sentiment"],
+                 ["train", "--labels", str(src)]):
+        result = runner.invoke(args=["analyze", *args])
+        assert result.exit_code == 1 and "the file is UTF-16 text" in result.output \
+            and "save it as CSV UTF-8" in result.output, (args[0], result.output)
+
+
+def test_an_output_file_that_cannot_be_written_is_a_message_not_a_traceback(runner, tmp_path, monkeypatch):
+    """A folder without write permission (or a full disk) ended classify and evaluate in an OSError traceback."""
+    import tempfile
+
+    src = write_csv(tmp_path / "gold.csv", ["text", "sentiment"], [["rude staff", "negative"]])
+    out = tmp_path / "o.csv"
+    out.write_text("the team's earlier file\n", encoding="utf-8")
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    result = runner.invoke(args=["analyze", "classify", str(src), "--text-col", "text", "--out", str(out)])
+    assert result.exit_code == 1 and f"cannot write {out}: Permission denied; it is unchanged" in result.output, \
+        result.output
+    result = runner.invoke(args=["analyze", "evaluate", str(src), "--text-col", "text", "--label-col", "sentiment",
+                                 "--task", "sentiment", "--out", str(tmp_path / "e.json")])
+    assert result.exit_code == 1 and "Permission denied; nothing was written" in result.output, result.output
+    assert out.read_text(encoding="utf-8") == "the team's earlier file\n"
+
+
+def test_ctrl_c_in_the_middle_of_classify_leaves_the_previous_output_as_it_was(runner, tmp_path, monkeypatch):
+    from analysis.labeller import Labeller
+
+    src = write_csv(tmp_path / "in.csv", ["text"], [[f"on hold for {i} hours"] for i in range(20)])
+    out = tmp_path / "o.csv"
+    out.write_text("last week's labelled file\n", encoding="utf-8")
+    real_probs, calls = Labeller.comment_probs, []
+
+    def interrupted(self, texts, keep_clauses=False):
+        calls.append(len(texts))
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # Ctrl-C with the first batch already written to disk
+        return real_probs(self, texts, keep_clauses)
+
+    monkeypatch.setattr(Labeller, "comment_probs", interrupted)
+    result = runner.invoke(args=["analyze", "classify", str(src), "--text-col", "text", "--out", str(out),
+                                 "--batch-size", "5"])
+    assert result.exit_code != 0 and calls == [5, 5]
+    assert out.read_text(encoding="utf-8") == "last week's labelled file\n"
+    assert not list(tmp_path.glob(".o.csv.*")), "no temporary file left behind"
 
 
 def test_evaluate_out_in_a_missing_folder_is_refused_before_the_work(runner, tmp_path, monkeypatch):

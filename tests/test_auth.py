@@ -200,6 +200,28 @@ def test_a_deactivated_account_cannot_sign_in_and_its_sessions_end(client):
     assert response.status_code == 403 and "deactivated" in response.get_data(as_text=True)
 
 
+def test_the_dashboards_scripts_learn_that_the_session_ended_in_json(client, make_survey, make_response):
+    """A label correction saved by the page's script (Accept: application/json) after the account was
+    deactivated was redirected to the sign-in page; the script could not read it as JSON and showed a
+    parse error, and the analysis progress bar polled that page every 5 s for ever."""
+    survey = make_survey()
+    answer = make_response(survey, score=2, comment="on hold for an hour")
+    user = login(client, "analyst")
+    user.is_active = False
+    db.session.commit()
+    json_accept = {"Accept": "application/json"}
+    saved = client.post(f"/surveys/{survey.public_key}/responses/{answer.id}/labels",
+                        data={"sentiment": "negative", "theme": "service"}, headers=json_accept)
+    assert saved.status_code == 401 and saved.is_json
+    assert saved.get_json()["error"]["message"] == ("You are signed out (your session ended). Sign in again; "
+                                                    "nothing was saved, so repeat it after.")
+    polled = client.get(f"/surveys/{survey.public_key}/analysis.json", headers=json_accept)
+    assert polled.status_code == 401 and polled.get_json()["error"]["message"].endswith("Sign in again.")
+    # a page asked for by the browser itself still leads to the sign-in page
+    page = client.get(f"/surveys/{survey.public_key}/comments")
+    assert page.status_code == 302 and page.location.startswith("/login?next=")
+
+
 def test_changing_the_password_ends_other_sessions(client, app):
     from survey.auth.operations import set_password
 

@@ -83,6 +83,15 @@ def test_backup_refuses_bad_destinations(app, runner, tmp_path):
     assert missing.exit_code == 1 and "does not exist" in missing.stderr
 
 
+@pytest.mark.skipif(not __import__("os").path.isdir("/proc/self"), reason="needs Linux's /proc, which root cannot write")
+def test_a_folder_the_backup_cannot_be_written_in_is_a_message_not_a_traceback(app, runner):
+    """sqlite3's "unable to open database file" came out as a traceback (a folder without write
+    permission; /proc stands for one even for root, who may write everywhere else)."""
+    result = runner.invoke(args=["backup", "/proc/rapport-backup.db"])
+    assert result.exit_code == 1 and result.exception.__class__ is SystemExit, result.output
+    assert "cannot write the backup in /proc" in result.stderr and "nothing was written" in result.stderr
+
+
 def test_backup_refuses_other_databases():
     from survey.backup import BackupError, sqlite_path
 

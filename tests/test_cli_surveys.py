@@ -32,6 +32,17 @@ def test_create_rejects_bad_kind_on_stderr(runner):
     assert "xyz" in result.stderr and result.stdout == ""
 
 
+def test_create_refuses_a_name_or_subject_longer_than_the_database_holds(runner):
+    """The form stops at 200 characters; the command stored 5,000 on SQLite and was a traceback on PostgreSQL."""
+    for option in ("--name", "--subject"):
+        args = {"--name": "Returns", "--subject": "our returns desk", option: "x" * 201}
+        result = runner.invoke(args=["survey", "create", "--kind", "nps", *[part for pair in args.items() for part in pair]])
+        assert result.exit_code == 2 and f"the {option[2:]} can be at most 200 characters (this one has 201)" \
+            in result.stderr, result.output
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Survey)) == 0
+    assert runner.invoke(args=["survey", "create", "--kind", "nps", "--name", "x" * 200]).exit_code == 0
+
+
 def test_list_table_and_json(app, runner, make_survey, make_response):
     nps = make_survey("nps", name="Broadband")
     for score in (10, 9, 0, 7):
@@ -87,6 +98,29 @@ def test_import_detects_format_and_is_idempotent(runner, make_survey, tmp_path):
     second = runner.invoke(args=args)
     assert "imported 0" in second.output and "3 were already there" in second.output
     assert count_responses() == 3
+
+
+def test_two_imports_of_the_same_file_at_once_add_each_answer_once(runner, make_survey, tmp_path, monkeypatch):
+    """A second import (cron and a person, two terminals) that looked up the known ids before the first
+    committed ended in an IntegrityError traceback; it now looks again and adds what is left."""
+    from survey import operations
+
+    survey = make_survey("nps")
+    first = write(tmp_path, "id,score,text\na1,9,great\na2,3,slow\n", "first.csv")
+    both = write(tmp_path, "id,score,text\na1,9,great\na2,3,slow\na3,7,ok\n", "both.csv")
+    args = ["--survey", survey.public_key, "--text-col", "text", "--score-col", "score", "--id-col", "id"]
+    assert runner.invoke(args=["responses", "import", first, *args]).exit_code == 0
+    real_chunks, calls = operations.chunks, []
+
+    def looked_up_before_the_first_committed(values):
+        calls.append(1)
+        return [] if len(calls) == 1 else real_chunks(values)
+
+    monkeypatch.setattr(operations, "chunks", looked_up_before_the_first_committed)
+    result = runner.invoke(args=["responses", "import", both, *args])
+    assert result.exit_code == 0, result.output
+    assert "imported 1 answer(s)" in result.output and "2 were already there" in result.output
+    assert sorted(db.session.scalars(sa.select(Response.external_id))) == ["a1", "a2", "a3"]
 
 
 def test_import_refuses_ambiguous_dates(runner, make_survey, tmp_path):

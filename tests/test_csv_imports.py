@@ -146,3 +146,60 @@ def test_the_contacts_parser_reports_ragged_lines():
     parsed = parse_contacts_csv(io.StringIO("email;name\nann@example.com;Ann\nbob@example.com\n", newline=""))
     assert [row.email for row in parsed.rows] == ["ann@example.com"]
     assert [(p.line, "fewer fields" in p.message) for p in parsed.problems] == [(3, True)]
+
+
+# -- what careless hands make: encodings and headers ------------------------------------------
+
+
+def test_a_latin1_file_is_refused_with_its_line_and_utf16_by_its_name(runner, make_survey, tmp_path):
+    """The message said "byte 44": no spreadsheet shows bytes. UTF-16 ("Unicode Text") is named."""
+    survey = make_survey("nps")
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("score,text\n9,fine\n3,caf\xe9 was cold\n".encode("latin-1"))
+    result = import_answers(runner, survey, latin)
+    assert result.exit_code == 1 and "line 3: not UTF-8 text" in result.output and "byte" not in result.output, \
+        result.output
+    utf16 = tmp_path / "u16.csv"
+    utf16.write_bytes("email,name\nann@example.com,Zoë\n".encode("utf-16"))
+    result = runner.invoke(args=["contacts", "import", str(utf16)])
+    assert result.exit_code == 1 and "the file is UTF-16 text" in result.output \
+        and "save it as CSV UTF-8" in result.output, result.output
+    assert answers() == [] and contacts() == []
+
+
+def test_a_column_the_import_reads_named_twice_is_refused(runner, make_survey, tmp_path):
+    """Lines were read by column name, so the second 'text' silently won over the first."""
+    survey = make_survey("nps")
+    path = write(tmp_path, "score,text,text\n9,order 4411,quick and friendly\n")
+    result = import_answers(runner, survey, path)
+    assert result.exit_code == 1 and "line 1: the header has column 'text' 2 times (columns 2 and 3)" \
+        in result.output, result.output
+    # a column the import does not read may repeat (spreadsheets add blank or copied columns)
+    path = write(tmp_path, "score,text,note,note\n9,quick and friendly,a,b\n")
+    assert import_answers(runner, survey, path).exit_code == 0
+    assert [(a.score, a.comment) for a in answers()] == [(9, "quick and friendly")]
+
+
+@pytest.mark.parametrize("header", ["email,email,name", "Email,E-mail,name", "email,name,Name"])
+def test_two_address_or_name_columns_in_a_contacts_file_are_refused(runner, tmp_path, header):
+    """'email,email' silently took the second address; 'Email,E-mail' the first, and kept the
+    other as an attribute called 'e-mail'."""
+    path = write(tmp_path, f"{header}\nann@example.com,bob@example.com,Ann\n")
+    result = runner.invoke(args=["contacts", "import", str(path)])
+    assert result.exit_code == 1 and "line 1: the header has 2" in result.output \
+        and "nothing was imported" in result.output, result.output
+    assert contacts() == []
+
+
+def test_a_date_format_strptime_cannot_use_is_refused_as_such(runner, make_survey, tmp_path):
+    """--date-format '%Q' reported every line as "does not match '%Q', the format of the other dates",
+    blaming good dates for a mistyped option that no other line used either."""
+    survey = make_survey("nps")
+    path = write(tmp_path, "score,text,when\n9,fine,2024-01-05\n3,slow,2024-01-06\n")
+    result = import_answers(runner, survey, path, "--date-col", "when", "--date-format", "%Q")
+    assert result.exit_code == 1 and "--date-format '%Q' is not a date format" in result.output, result.output
+    assert "line 2" not in result.output
+    result = import_answers(runner, survey, path, "--date-col", "when", "--date-format", "%d/%m/%Y")
+    assert result.exit_code == 1 and "line 2: date '2024-01-05' does not match --date-format '%d/%m/%Y'" \
+        in result.output and "the other dates" not in result.output, result.output
+    assert answers() == []

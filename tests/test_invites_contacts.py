@@ -164,6 +164,30 @@ def test_import_command_all_or_nothing_unless_skip_bad(runner, tmp_path):
     assert len(contacts()) == 2
 
 
+def test_two_contact_imports_at_once_merge_instead_of_failing(runner, tmp_path, monkeypatch):
+    """The import committing second had looked the addresses up before the first committed, took them
+    for new and ended in an IntegrityError traceback (the e-mail is unique); it now looks again and merges."""
+    from survey.invites import addressbook
+
+    first = tmp_path / "first.csv"
+    first.write_text("email,name\nann@example.com,Ann\n", encoding="utf-8")
+    second = tmp_path / "second.csv"
+    second.write_text("email,plan\nann@example.com,pro\nbob@example.com,free\n", encoding="utf-8")
+    assert runner.invoke(args=["contacts", "import", str(first)]).exit_code == 0
+    real_chunks, calls = addressbook.chunks, []
+
+    def looked_up_before_the_first_committed(values):
+        calls.append(1)
+        return [] if len(calls) == 1 else real_chunks(values)
+
+    monkeypatch.setattr(addressbook, "chunks", looked_up_before_the_first_committed)
+    result = runner.invoke(args=["contacts", "import", str(second)])
+    assert result.exit_code == 0, result.output
+    assert "1 new contact(s), 1 updated" in result.output
+    ann = contacts()["ann@example.com"]
+    assert (ann.name, ann.attributes) == ("Ann", {"plan": "pro"}) and len(contacts()) == 2
+
+
 def test_import_command_refuses_unreadable_files(runner, tmp_path):
     latin = tmp_path / "latin1.csv"
     latin.write_bytes("email,name\nz@example.com,Zoë\n".encode("latin-1"))

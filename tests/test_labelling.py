@@ -319,3 +319,34 @@ def test_a_retraining_whose_process_died_stops_blocking_and_the_page_says_so(lab
     new = operations.latest_run()
     assert new.id != dead.id
     operations.wait_for(new.id, timeout=300)
+
+
+def test_a_switch_and_a_discard_of_the_same_run_at_once_leave_one_outcome(app, client):
+    """Two admins (or a double click): the second request read the run as ready before the first wrote.
+    The discard then marked a run "discarded" whose model the switch had just put in use."""
+    from pathlib import Path
+
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    app.config["ANALYSIS_MODEL_VERSION"] = None
+    version = "20260102-bbbbbbbb"
+    candidates = operations.candidates_dir()
+    candidates.mkdir(parents=True, exist_ok=True)
+    for name in (f"sentiment-{version}.skops", f"theme-{version}.skops", f"{version}.json"):
+        (candidates / name).write_text("{}")
+    run = TrainingRun(state="ready", previous_version="20260101-aaaaaaaa", candidate_version=version, corrections=3)
+    db.session.add(run)
+    db.session.commit()
+    login(client, "admin")
+    response = client.post(f"/labelling/runs/{run.id}/switch", follow_redirects=True)  # the first admin
+    assert f"Model {version} is now in use" in response.get_data(as_text=True)
+    # the second admin's request read the run just before that switch was committed
+    read_by_the_second_admin = db.session.get(TrainingRun, run.id)
+    set_committed_value(read_by_the_second_admin, "state", "ready")
+    with pytest.raises(operations.RetrainError, match="this training is switched; it cannot be discarded"):
+        operations.discard(read_by_the_second_admin)
+    db.session.expire_all()
+    assert db.session.get(TrainingRun, run.id).state == "switched"
+    assert (Path(app.instance_path) / "models" / f"{version}.json").exists()
+    again = client.post(f"/labelling/runs/{run.id}/switch", follow_redirects=True).get_data(as_text=True)
+    assert "Not switched: this training is switched" in again

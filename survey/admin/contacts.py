@@ -16,6 +16,7 @@ from survey.importer import ImportError_, open_csv_text
 from survey.invites.contacts import parse_contacts_csv
 from survey.invites.operations import clear_bounce, import_contacts
 from survey.models import Contact
+from survey.operations import OperationError
 from survey.text import escape_like
 
 PER_PAGE = 50
@@ -65,11 +66,16 @@ def contacts():
                                         "“Load the good lines” to import the rest.")
                 status = 422
             else:
-                result = import_contacts(parsed.rows)
-                flash(f"Imported {form.file.data.filename or 'the file'}: {result.added} new contact(s), "
-                      f"{result.updated} updated, {parsed.merged} duplicate line(s) merged, "
-                      f"{len(problems)} bad line(s) skipped.", "info")
-                return redirect(url_for("admin.contacts"))
+                try:
+                    result = import_contacts(parsed.rows)
+                except OperationError as exc:
+                    form.file.errors.append(f"{exc}.")
+                    status = 409
+                else:
+                    flash(f"Imported {form.file.data.filename or 'the file'}: {result.added} new contact(s), "
+                          f"{result.updated} updated, {parsed.merged} duplicate line(s) merged, "
+                          f"{len(problems)} bad line(s) skipped.", "info")
+                    return redirect(url_for("admin.contacts"))
     elif form.is_submitted():
         status = 422
     search = (request.args.get("q") or "").strip()[:200]

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import after_this_request, g, redirect, request, session, url_for
 
-from survey.errors import error_response
+from survey.errors import error_response, wants_json
 from survey.models import ROLES, User
 
 
@@ -86,6 +86,11 @@ def _refuse_anonymous():
         return error_response(401, "This API needs a token: send the header 'Authorization: Bearer <token>'. "
                                    "Create one on the dashboard's API tokens page.",
                               headers={"WWW-Authenticate": 'Bearer realm="rapport"'})
+    if wants_json():
+        # The dashboard's own scripts (a label correction, the analysis progress) ask for JSON: the sign-in
+        # page a redirect leads to would reach them as a page they cannot read, and the person as a parse error.
+        unsaved = "" if request.method in ("GET", "HEAD") else "; nothing was saved, so repeat it after"
+        return error_response(401, f"You are signed out (your session ended). Sign in again{unsaved}.")
     target = None
     if request.method in ("GET", "HEAD"):
         target = request.full_path.rstrip("?")

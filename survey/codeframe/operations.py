@@ -22,7 +22,7 @@ from survey.codeframe.models import (NAME_MAX, CodeframeEdit, CodeframeExample, 
                                      text_key)
 from survey.csvsafe import safe_cell, unsafe_cell
 from survey.db import db
-from survey.importer import sniff_delimiter, unreadable_csv
+from survey.importer import first_line_not_utf8, not_utf8, sniff_delimiter, unreadable_csv
 from survey.models import Response, Survey, User, utcnow
 from survey.textrules import text_problem
 
@@ -220,9 +220,9 @@ def parse_csv(text: str) -> tuple[list[PointSpec], list[str]]:
 def read_file(path: Path) -> tuple[list[PointSpec], list[str]]:
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = Path(path).read_bytes()[: exc.start].count(b"\n") + 1
-        return [], [f"line {line}: not UTF-8 text; save the file as UTF-8"]
+    except UnicodeDecodeError:
+        data = Path(path).read_bytes()
+        return [], [not_utf8(data[:4096], first_line_not_utf8(data.split(b"\n")))]
     except csv.Error as exc:
         return [], [str(exc)]
     try:

@@ -26,7 +26,8 @@ from flask.cli import AppGroup, with_appcontext
 from analysis.labels import LABELS, TASKS
 from survey.cli import find_survey, written_aside
 from survey.insights import service
-from survey.importer import unreadable_csv
+from survey.importer import (ImportError_, first_line_not_utf8, not_utf8, refuse_twice, sniff_delimiter,
+                             unreadable_csv)
 from survey.insights.service import BATCH_SIZE, AnalysisError
 from survey.kinds import KINDS
 
@@ -141,27 +142,36 @@ def _print_summary(report: dict, out_dir: Path) -> None:
 @click.option("--batch-size", default=BATCH_SIZE, show_default=True, type=click.IntRange(1, 100_000))
 def classify_command(file: Path | None, in_path: Path | None, text_col: str, out_path: Path, prefix: str | None,
                      model_version: str | None, batch_size: int) -> None:
-    """Label every row of the CSV FILE (UTF-8, header row), streaming (memory does not grow with the file).
+    """Label every row of the CSV FILE (UTF-8, header row; comma, semicolon or tab), streaming.
+
+    Memory does not grow with the file; the output keeps the input's separator.
 
     Your columns are never overwritten: a file that already has `sentiment` or
     `theme` gets the model's labels as `model_sentiment`, `model_theme`, ….
     """
-    from analysis.classify import ColumnNotFound, classify_csv
+    from analysis.classify import ColumnNotFound, UnreadableCsv, classify_csv
 
     in_path = _input_file(file, in_path)
     if out_path.resolve() == in_path.resolve():
         raise click.UsageError("--out must be a different file from FILE (it would be overwritten while read)")
     if not out_path.parent.is_dir():
         raise click.UsageError(f"--out: folder {out_path.parent} does not exist")
+    header, delimiter = _header(in_path)
+    if header:
+        _check_columns(in_path, header, [text_col])
     labeller = _labeller(model_version)
     try:
         with written_aside(out_path) as tmp:
-            rows = classify_csv(in_path, tmp, text_col, labeller, batch_size=batch_size, prefix=prefix)
+            rows = classify_csv(in_path, tmp, text_col, labeller, batch_size=batch_size, prefix=prefix,
+                                delimiter=delimiter)
     except ColumnNotFound as exc:
         raise click.ClickException(str(exc)) from None
     except UnicodeDecodeError:
         raise _not_utf8(in_path) from None
-    except (ValueError, csv.Error) as exc:
+    except UnreadableCsv as exc:
+        raise click.ClickException(f"{in_path}: line {exc.line}: {unreadable_csv(exc.reason, exc.read_to)}; "
+                                   f"{out_path} was not written") from None
+    except ValueError as exc:
         raise click.ClickException(f"{in_path}: {exc}") from None
     click.echo(f"labelled {rows:,} row(s) with model {labeller.version}: {out_path}")
 
@@ -252,18 +262,42 @@ def _score_band(raw: str | None, kind: str) -> tuple[str | None, str | None]:
     return spec.band(int(score)), None
 
 
+def _header(path: Path) -> tuple[list[str], str]:
+    """A UTF-8 CSV's column names and its separator (sniffed from the header line, as every import does)."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            first = fh.readline()
+    except UnicodeDecodeError:  # decoding reads ahead: a bad byte in the first rows fails here
+        raise _not_utf8(path) from None
+    delimiter = sniff_delimiter(first)
+    try:
+        return next(csv.reader([first], delimiter=delimiter, strict=True), []), delimiter
+    except csv.Error:  # a header cell's quote left open: _read_csv reports it with its line
+        return [], delimiter
+
+
+def _check_columns(path: Path, header: list[str], columns: list[str]) -> None:
+    """A clear error unless each of ``columns`` is in ``header`` exactly once."""
+    missing = [c for c in dict.fromkeys(columns) if c not in header]
+    if missing:
+        raise click.ClickException(
+            f"{path}: no column {', '.join(map(repr, missing))}; the columns are: {', '.join(header) or 'none'}")
+    try:
+        for column in dict.fromkeys(columns):
+            refuse_twice(header, column)
+    except ImportError_ as exc:
+        raise click.ClickException(f"{path}: {exc}; nothing was done") from None
+
+
 def _read_csv(path: Path, columns: list[str]):
-    """``(line number, row dict)`` of a UTF-8 CSV, after checking its header has ``columns``."""
+    """``(line number, row dict)`` of a UTF-8 CSV, after checking its header has ``columns``, each once."""
+    _, delimiter = _header(path)
     start = 1
     try:
         with open(path, encoding="utf-8-sig", newline="") as fh:
             # strict: an unclosed quote is an error, not the rest of the file read as one cell
-            reader = csv.DictReader(fh, strict=True)
-            header = reader.fieldnames or []
-            missing = [c for c in dict.fromkeys(columns) if c not in header]
-            if missing:
-                raise click.ClickException(
-                    f"{path}: no column {', '.join(map(repr, missing))}; the columns are: {', '.join(header) or 'none'}")
+            reader = csv.DictReader(fh, delimiter=delimiter, strict=True)
+            _check_columns(path, reader.fieldnames or [], columns)
             start = reader.line_num + 1
             for row in reader:
                 yield start, row
@@ -277,16 +311,11 @@ def _read_csv(path: Path, columns: list[str]):
 
 def _not_utf8(path: Path) -> click.ClickException:
     """The error for a file that is not UTF-8, naming its first line that is not (read again, as bytes)."""
-    line = None
     with open(path, "rb") as fh:
-        for number, raw in enumerate(fh, 1):
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError:
-                line = number
-                break
-    where = f"line {line}: " if line else ""
-    return click.ClickException(f"{path}: {where}not UTF-8 text; save the file as CSV UTF-8 and try again")
+        head = fh.read(4096)
+        fh.seek(0)
+        line = first_line_not_utf8(fh)
+    return click.ClickException(f"{path}: {not_utf8(head, line)}; nothing was done")
 
 
 def _fail_on(problems: list[str], path: Path, what: str = "bad label(s)") -> None:
@@ -332,11 +361,7 @@ def train_command(labels_path: Path | None, text_col: str, from_scores: bool, ke
 
 def _read_labelled(path: Path, text_col: str, labels: dict) -> list[tuple[str, str, str]]:
     """``(text, task, label)`` from a CSV with a sentiment and/or theme column; blank cells are skipped."""
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            header = next(csv.reader(fh), [])
-    except UnicodeDecodeError:  # decoding reads ahead: a bad byte in the first rows fails here
-        raise _not_utf8(path) from None
+    header, _ = _header(path)
     tasks = [task for task in TASKS if task in header]
     if not tasks:
         raise click.ClickException(f"{path}: needs a 'sentiment' or a 'theme' column; "

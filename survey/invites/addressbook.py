@@ -28,7 +28,21 @@ class ContactImport:
 
 
 def import_contacts(rows: list[ContactRow]) -> ContactImport:
-    """Add new contacts and merge into known ones (a non-empty new value wins), in one transaction."""
+    """Add new contacts and merge into known ones (a non-empty new value wins), in one transaction.
+
+    Two imports at once (an upload and the command, two admins) may both take an address for new:
+    the one committing second looks again and merges into what the first added.
+    """
+    for attempt in range(3):
+        try:
+            return _merge_contacts(rows)
+        except sa.exc.IntegrityError:
+            db.session.rollback()
+    raise OperationError("other imports kept adding the same addresses meanwhile; nothing was imported, "
+                         "import the file again")
+
+
+def _merge_contacts(rows: list[ContactRow]) -> ContactImport:
     emails = [row.email for row in rows]
     known: dict[str, Contact] = {}
     for chunk in chunks(emails):

@@ -90,7 +90,10 @@ def import_command(file: Path, skip_bad: bool, as_json: bool) -> None:
     except ImportError_ as exc:
         raise click.ClickException(f"{file}: {exc}") from None
     report_bad_lines(file, parsed.problems, skip_bad, as_json=as_json)
-    result = operations.import_contacts(parsed.rows)
+    try:
+        result = operations.import_contacts(parsed.rows)
+    except OperationError as exc:
+        raise click.ClickException(f"{file}: {exc}") from None
     if as_json:
         click.echo(json.dumps({"file": str(file), "added": result.added, "updated": result.updated,
                                "merged": parsed.merged, "bad_lines": problems_json(parsed.problems)}, indent=2))

@@ -120,6 +120,13 @@ def _columns(header: list[str], max_attributes: int) -> tuple[str, str | None, d
     if email_col is None:
         raise ImportError_(f"the file has no 'email' column; its columns are: {', '.join(header)}")
     name_col = next((lowered[h] for h in NAME_HEADERS if h in lowered), None)
+    for names, what in ((EMAIL_HEADERS, "e-mail address"), (NAME_HEADERS, "name")):
+        # "email" and "E-mail", or "email" twice: only one would be read, and which was meant cannot be told
+        found = [f"{column!r} (column {number})" for number, column in enumerate(header, 1)
+                 if column.strip().lower() in names]
+        if len(found) > 1:
+            raise ImportError_(f"line 1: the header has {len(found)} {what} columns, {' and '.join(found)}; "
+                               "keep one (rename or delete the others); nothing was imported")
     attribute_cols: dict[str, str] = {}
     for column in header:
         if column in (email_col, name_col):

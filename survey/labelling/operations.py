@@ -266,28 +266,53 @@ def switch_to(run: TrainingRun) -> str:
         raise RetrainError(f"ANALYSIS_MODEL_VERSION pins model {pinned}; remove that setting to switch "
                            "models from the dashboard")
     src, dst = candidates_dir(), Path(current_app.instance_path) / "models"
-    files = sorted(src.glob(f"*{run.candidate_version}*"))
-    if not files:
+    if not any(src.glob(f"*{run.candidate_version}*")):
         raise RetrainError(f"the files of model {run.candidate_version} are gone from {src}")
-    dst.mkdir(parents=True, exist_ok=True)
-    # the metadata last: a version is only listed once its .json exists, so a half move is never used
-    for path in sorted(files, key=lambda p: p.suffix == ".json"):
-        tmp = dst / f".{path.name}.tmp"
-        shutil.copyfile(path, tmp)
-        os.replace(tmp, dst / path.name)
-        path.unlink()
-    run.state = "switched"
-    db.session.commit()
+    _claim(run, "switched", "only a finished one can be switched to", ("ready",))
+    try:
+        files = sorted(src.glob(f"*{run.candidate_version}*"))
+        dst.mkdir(parents=True, exist_ok=True)
+        # the metadata last: a version is only listed once its .json exists, so a half move is never used
+        for path in sorted(files, key=lambda p: p.suffix == ".json"):
+            tmp = dst / f".{path.name}.tmp"
+            shutil.copyfile(path, tmp)
+            os.replace(tmp, dst / path.name)
+            path.unlink()
+    except OSError as exc:
+        _release(run, "ready")
+        raise RetrainError(f"the files of model {run.candidate_version} could not be moved: "
+                           f"{exc.strerror or exc}") from None
     return run.candidate_version
 
 
 def discard(run: TrainingRun) -> None:
-    if run.state not in ("ready", "failed"):
-        raise RetrainError(f"this training is {run.state}; it cannot be discarded")
+    _claim(run, "discarded", "it cannot be discarded", ("ready", "failed"))
     for path in candidates_dir().glob(f"*{run.candidate_version}*") if run.candidate_version else []:
-        path.unlink()
-    run.state = "discarded"
+        path.unlink(missing_ok=True)
+
+
+def _claim(run: TrainingRun, to: str, refusal: str, allowed: tuple[str, ...]) -> None:
+    """Move ``run`` to state ``to`` if it is still in one of ``allowed``, in one conditional UPDATE.
+
+    Two admins (or a double click) may both have read the run as "ready": only the
+    first claim changes a row; the other is refused with the state the first left, so
+    a model is never both switched to and discarded, nor its files handled twice.
+    """
+    claimed = db.session.execute(
+        sa.update(TrainingRun).where(TrainingRun.id == run.id, TrainingRun.state.in_(allowed)).values(state=to),
+        execution_options={"synchronize_session": False},
+    ).rowcount == 1
     db.session.commit()
+    db.session.refresh(run)
+    if not claimed:
+        raise RetrainError(f"this training is {run.state}; {refusal}")
+
+
+def _release(run: TrainingRun, state: str) -> None:
+    db.session.execute(sa.update(TrainingRun).where(TrainingRun.id == run.id).values(state=state),
+                       execution_options={"synchronize_session": False})
+    db.session.commit()
+    db.session.refresh(run)
 
 
 def scores_json(run: TrainingRun) -> str:
