@@ -95,4 +95,5 @@ def test_chart_text_is_never_shown_under_11_px(runner, make_survey, make_respons
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     page.screenshot(path=str(tmp_path / f"report-{width}.png"), full_page=True)
     if os.environ.get("RAPPORT_REPORT_SHOTS"):
-        shutil.copyfile(tmp_path / f"report-{width}.png", Path(os.environ["RAPPORT_REPORT_SHOTS"]) / f"report-{width}.png")
+        shutil.copyfile(tmp_path / f"report-{width}.png",
+                        Path(os.environ["RAPPORT_REPORT_SHOTS"]) / f"report-{width}.png")
