@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
+
 import pytest
 
 from tests.analyze_support import NPS_ANSWERS, add_answers, analysis_app, read_report, tiny_model  # noqa: F401
@@ -63,3 +67,33 @@ def test_report_renders_and_hostile_comments_stay_text(runner, make_survey, make
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=str(tmp_path / "report-phone.png"), full_page=True)
     assert errors == []
+
+
+# The smallest chart text as shown (its font size times the chart's scale) and the biggest, per visible chart.
+SHOWN_TEXT = """() => [...document.querySelectorAll("svg.chart")].filter(svg => svg.getBoundingClientRect().width > 0)
+    .map(svg => {
+        const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+        const sizes = [...svg.querySelectorAll("text")].map(t => scale * parseFloat(getComputedStyle(t).fontSize));
+        return [svg.classList.contains("chart-narrow") ? "narrow" : "wide", Math.min(...sizes), Math.max(...sizes)];
+    })"""
+
+
+@pytest.mark.parametrize("width", [390, 640, 700, 832, 833, 860, 1000, 1024, 1280])
+def test_chart_text_is_never_shown_under_11_px(runner, make_survey, make_response, tmp_path, page, width):
+    # Where a chart is shown narrower than drawn its type shrinks: the wide one's 9 px legend in a ~480 px
+    # column was 7.5 px. Each width gets the size whose text, as shown, stays 11 px or more, and not huge.
+    survey, _ = add_answers(make_survey, make_response, NPS_ANSWERS)
+    out = tmp_path / "report"
+    assert runner.invoke(args=["analyze", "--survey", survey.public_key, "--out", str(out)]).exit_code == 0
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto((out / "report.html").as_uri())
+    shown = page.evaluate(SHOWN_TEXT)
+    assert len(shown) == 4, shown
+    assert {size for size, _, _ in shown} == {"narrow" if width <= 832 else "wide"}
+    assert min(smallest for _, smallest, _ in shown) >= 11, shown
+    assert max(biggest for _, _, biggest in shown) <= 20, shown
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    page.screenshot(path=str(tmp_path / f"report-{width}.png"), full_page=True)
+    if os.environ.get("RAPPORT_REPORT_SHOTS"):
+        shutil.copyfile(tmp_path / f"report-{width}.png",
+                        Path(os.environ["RAPPORT_REPORT_SHOTS"]) / f"report-{width}.png")

@@ -365,3 +365,27 @@ def test_the_campaign_lists_page(client, make_survey):
         assert "Wave 25" in first and "Wave 0<" not in first  # newest first
         second = client.get(f"{url}?page=2").get_data(as_text=True)
         assert "Wave 0<" in second and "Page 2 of 2" in second
+
+
+def test_the_campaign_page_draws_its_chart_again_only_when_the_counts_change(client, make_survey, monkeypatch):
+    from survey.insights import charts
+    from survey.results import charts_cache
+
+    charts_cache._course.cache_clear()
+    drawn = []
+    real_render = charts._render
+    monkeypatch.setattr(charts, "_render", lambda *args, **kw: drawn.append(args[1].name) or real_render(*args, **kw))
+    survey = make_survey("nps")
+    add_contacts(2)
+    result = operations.send_campaign(survey, base_url=BASE)
+    assert deliver().sent == 2
+    login(client, "analyst")
+    first = client.get(f"/campaigns/{result.campaign.id}").get_data(as_text=True)
+    assert sorted(drawn) == ["narrow", "wide"]  # both sizes drawn once
+    assert client.get(f"/campaigns/{result.campaign.id}").get_data(as_text=True) == first
+    assert len(drawn) == 2  # seen again: not redrawn
+    invitation = db.session.scalars(sa.select(Invitation)).first()
+    invitation.answered_at = utcnow()
+    db.session.commit()
+    again = client.get(f"/campaigns/{result.campaign.id}").get_data(as_text=True)
+    assert len(drawn) == 4 and "2 sent, 1 answered" in again and "2 sent, 1 answered" not in first

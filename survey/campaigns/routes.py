@@ -14,7 +14,6 @@ from survey.campaigns import bp
 from survey.campaigns.forms import CampaignForm, CancelCampaignForm
 from survey.campaigns.queries import PER_PAGE, campaigns_page, course_per_day
 from survey.db import db
-from survey.insights.charts import both_sizes, campaign_course_svg
 from survey.invites.campaigns import create_campaign, describe_segment, preview_audience
 from survey.invites.models import Campaign
 from survey.invites.operations import campaign_stats
@@ -22,6 +21,7 @@ from survey.invites.scheduling import cancel_campaign, queue_claimed
 from survey.lookups import survey_or_404
 from survey.models import Survey, utcnow
 from survey.operations import OperationError
+from survey.results import charts_cache
 from survey.schedule import refusal_for_staff
 from survey.text import as_sentence
 
@@ -123,7 +123,7 @@ def campaign_page(campaign_id: int):
     stats = campaign_stats(campaign)
     course = course_per_day(campaign)
     return render_template("campaigns/campaign.html", campaign=campaign, stats=stats, course=course,
-                           chart=both_sizes(campaign_course_svg, course), cancel_form=CancelCampaignForm())
+                           chart=charts_cache.course(course), cancel_form=CancelCampaignForm())
 
 
 @bp.route("/campaigns/<int:campaign_id>/cancel", methods=["GET", "POST"])

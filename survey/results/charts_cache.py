@@ -1,4 +1,4 @@
-"""The results charts (``survey.insights.charts``), remembered by their data.
+"""The results charts and a campaign's course (``survey.insights.charts``), remembered by their data.
 
 Drawing a chart with matplotlib takes a good part of a second whatever the
 number of answers; the data behind it is a handful of counts. The same counts
@@ -53,3 +53,14 @@ def pain_points(points: list[dict], narrow: bool = False) -> str:
 @lru_cache(maxsize=CACHED)
 def _pain_points(points: tuple, narrow: bool) -> str:
     return charts.pain_points_svg([dict(p) for p in points], narrow=narrow)
+
+
+def course(days: list[tuple[dt.date, int, int]]) -> str:
+    """A campaign's sent and answered per day, in both sizes (its page inlines both): the page is
+    looked at again and again while answers come in, and the counts change far less often."""
+    return _course(tuple(days))
+
+
+@lru_cache(maxsize=CACHED)
+def _course(days: tuple[tuple[dt.date, int, int], ...]) -> str:
+    return charts.both_sizes(charts.campaign_course_svg, list(days))
