@@ -281,6 +281,8 @@ def test_pain_points_are_ranked_and_drill_down_to_their_comments(client, survey,
     assert all(f"waited {s} weeks" in drill for s in (1, 2, 3))
     assert "agent was rude" not in drill.split("Comments behind")[1] and "lovely" not in drill
     assert "1–3 of 3" in drill
+    # The drill-down names the two numbers as the table it came from does.
+    assert "<dt>Score gap</dt><dd>-2.50</dd>" in drill and "Score impact" not in drill
     # A filter narrows the drill-down too.
     narrowed = client.get(link + "&q=2+weeks").get_data(as_text=True)
     assert "1–1 of 1" in narrowed
