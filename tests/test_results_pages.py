@@ -288,6 +288,19 @@ def test_pain_points_are_ranked_and_drill_down_to_their_comments(client, survey,
     assert "1–1 of 1" in narrowed
 
 
+def test_a_filter_that_matches_nothing_says_so_and_not_that_no_answers_came(client, survey, make_response):
+    for score in (2, 6, 9):
+        make_response(survey, score=score, comment="the engineer was kind")
+    login(client)
+    key = survey.public_key
+    html = " ".join(client.get(f"/surveys/{key}/results?q=zzzz").get_data(as_text=True).split())
+    assert "no answers match these filters" in html and "no answers yet" not in html
+    for name, note in (("distribution", "No scored answers"), ("trend", "No answers"),
+                       ("themes", "No labelled comments")):
+        svg = client.get(f"/surveys/{key}/charts/{name}.svg?q=zzzz").get_data(as_text=True)
+        assert f"{note} match these filters" in svg and f"{note} yet" not in svg, name
+
+
 def test_no_analysis_yet_says_how_to_get_one(client, survey, make_response):
     make_response(survey, score=5, comment="meh")
     login(client)
