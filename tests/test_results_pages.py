@@ -273,6 +273,8 @@ def test_pain_points_are_ranked_and_drill_down_to_their_comments(client, survey,
     assert "an older finding" not in html
     # What the order and the two numbers mean is written out, not left to header tooltips.
     assert "Ranked by impact: how much the mean score would rise" in " ".join(html.split())
+    # The order is by the impact's lower bound, so the shown impacts need not fall: the hint says why.
+    assert "the order uses its lower bound" in " ".join(html.split())
     assert ">Score gap</th>" in html and 'data-label="Score gap">-2.50<' in html
     link = f'/surveys/{survey.public_key}/comments?pain={first.id}'
     assert f'href="{link}"' in html
