@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -238,3 +239,14 @@ def test_error_messages_keep_parameter_names_as_written(get):
     assert message == "per_page must be from 1 to 500."
     # an ordinary word still starts a sentence
     assert get("/api/v1/surveys", page="x").get_json()["error"]["message"].startswith("Page must be a whole number")
+
+
+def test_the_readme_api_table_lists_every_read_call(app):
+    """A new user learns the read API from the README's table: each token-read GET route is in it."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^\| `GET (/api/v1/[^`]+)` \|", readme, flags=re.M))
+    routes = {re.sub(r"<[^>]+>", "KEY", rule.rule) for rule in app.url_map.iter_rules()
+              if rule.endpoint.startswith("api.") and "GET" in rule.methods and rule.endpoint != "api.openapi"}
+    assert routes - listed == set()

@@ -273,6 +273,8 @@ def test_pain_points_are_ranked_and_drill_down_to_their_comments(client, survey,
     assert "an older finding" not in html
     # What the order and the two numbers mean is written out, not left to header tooltips.
     assert "Ranked by impact: how much the mean score would rise" in " ".join(html.split())
+    # The order is by the impact's lower bound, so the shown impacts need not fall: the hint says why.
+    assert "the order uses its lower bound" in " ".join(html.split())
     assert ">Score gap</th>" in html and 'data-label="Score gap">-2.50<' in html
     link = f'/surveys/{survey.public_key}/comments?pain={first.id}'
     assert f'href="{link}"' in html
@@ -281,9 +283,24 @@ def test_pain_points_are_ranked_and_drill_down_to_their_comments(client, survey,
     assert all(f"waited {s} weeks" in drill for s in (1, 2, 3))
     assert "agent was rude" not in drill.split("Comments behind")[1] and "lovely" not in drill
     assert "1–3 of 3" in drill
+    # The drill-down names the two numbers as the table it came from does.
+    assert "<dt>Score gap</dt><dd>-2.50</dd>" in drill and "Score impact" not in drill
     # A filter narrows the drill-down too.
     narrowed = client.get(link + "&q=2+weeks").get_data(as_text=True)
     assert "1–1 of 1" in narrowed
+
+
+def test_a_filter_that_matches_nothing_says_so_and_not_that_no_answers_came(client, survey, make_response):
+    for score in (2, 6, 9):
+        make_response(survey, score=score, comment="the engineer was kind")
+    login(client)
+    key = survey.public_key
+    html = " ".join(client.get(f"/surveys/{key}/results?q=zzzz").get_data(as_text=True).split())
+    assert "no answers match these filters" in html and "no answers yet" not in html
+    for name, note in (("distribution", "No scored answers"), ("trend", "No answers"),
+                       ("themes", "No labelled comments")):
+        svg = client.get(f"/surveys/{key}/charts/{name}.svg?q=zzzz").get_data(as_text=True)
+        assert f"{note} match these filters" in svg and f"{note} yet" not in svg, name
 
 
 def test_no_analysis_yet_says_how_to_get_one(client, survey, make_response):

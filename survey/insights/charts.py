@@ -104,8 +104,11 @@ _RC = {
 }
 
 
-def score_distribution_svg(kind: str, scores: Sequence[int | None], narrow: bool = False) -> str:
-    """Bars of how many answers gave each score, coloured by band (None scores are skipped)."""
+def score_distribution_svg(kind: str, scores: Sequence[int | None], narrow: bool = False,
+                           filtered: bool = False) -> str:
+    """Bars of how many answers gave each score, coloured by band (None scores are skipped).
+
+    ``filtered``: the answers are a filter's, so an empty chart says none match (not that none came yet)."""
     size = NARROW if narrow else WIDE
     spec = KINDS[kind]
     counts = {value: 0 for value in spec.scale}
@@ -118,7 +121,7 @@ def score_distribution_svg(kind: str, scores: Sequence[int | None], narrow: bool
     total = sum(counts.values())
     title = f"{kind.upper()} score distribution"
     desc = (f"{total} answers. " + "; ".join(f"score {v}: {c}" for v, c in counts.items())) if total \
-        else "No scored answers yet."
+        else f"{_empty_text('No scored answers', filtered)}."
 
     def draw(fig, ax):
         values = list(counts)
@@ -136,7 +139,7 @@ def score_distribution_svg(kind: str, scores: Sequence[int | None], narrow: bool
         else:
             ax.set_ylim(0, 1)
             ax.set_yticks([])
-            _empty_note(ax, "No scored answers yet", size)
+            _empty_note(ax, _empty_text("No scored answers", filtered), size)
         handles = [_patch(BAND_COLOURS[b]) for b in BANDS]
         names = spec.band_names
         ax.legend(handles, [names[b] for b in BANDS], loc="lower right", ncols=3,
@@ -146,10 +149,12 @@ def score_distribution_svg(kind: str, scores: Sequence[int | None], narrow: bool
     return _render(draw, size, 3.3, title, desc, key=("dist", kind, tuple(counts.items())))
 
 
-def metric_trend_svg(kind: str, periods: Sequence[tuple[dt.date, MetricResult]], narrow: bool = False) -> str:
+def metric_trend_svg(kind: str, periods: Sequence[tuple[dt.date, MetricResult]], narrow: bool = False,
+                     filtered: bool = False) -> str:
     """The metric per period as a line, with its confidence interval as a shaded band.
 
     Periods whose score cannot be estimated (no answers) are left out of the line.
+    ``filtered`` as in :func:`score_distribution_svg`.
     """
     size = NARROW if narrow else WIDE
     spec = KINDS[kind]  # KeyError for an unknown kind, like the other charts
@@ -163,7 +168,7 @@ def metric_trend_svg(kind: str, periods: Sequence[tuple[dt.date, MetricResult]],
                 if result.ci_low is not None and result.ci_high is not None else f" (n={result.n})")
             for day, result in points)
     else:
-        desc = "No answers yet."
+        desc = f"{_empty_text('No answers', filtered)}."
     low, high = spec.metric_range
 
     def draw(fig, ax):
@@ -173,7 +178,7 @@ def metric_trend_svg(kind: str, periods: Sequence[tuple[dt.date, MetricResult]],
         if not points:
             ax.set_ylim(low, high)
             ax.set_xticks([])
-            _empty_note(ax, "No answers yet", size)
+            _empty_note(ax, _empty_text("No answers", filtered), size)
         else:
             days = [day for day, _ in points]
             scores = [result.score for _, result in points]
@@ -233,8 +238,10 @@ def campaign_course_svg(days: Sequence[tuple[dt.date, int, int]], narrow: bool =
     return _render(draw, size, 3.0, title, desc, key=key)
 
 
-def sentiment_by_theme_svg(counts: dict[str, dict[str, int]], narrow: bool = False) -> str:
-    """Stacked horizontal bars: for each theme, its comments split by sentiment."""
+def sentiment_by_theme_svg(counts: dict[str, dict[str, int]], narrow: bool = False, filtered: bool = False) -> str:
+    """Stacked horizontal bars: for each theme, its comments split by sentiment.
+
+    ``filtered`` as in :func:`score_distribution_svg`."""
     size = NARROW if narrow else WIDE
     themes = [t for t in THEMES if t in counts] + sorted(t for t in counts if t not in THEMES)
     title = "Sentiment by theme"
@@ -242,14 +249,14 @@ def sentiment_by_theme_svg(counts: dict[str, dict[str, int]], narrow: bool = Fal
     rows = [(theme, values) for theme, values in rows if sum(values)]
     desc = "; ".join(
         f"{theme}: " + ", ".join(f"{n} {s}" for s, n in zip(SENTIMENTS, values)) for theme, values in rows
-    ) or "No labelled comments yet."
+    ) or f"{_empty_text('No labelled comments', filtered)}."
 
     def draw(fig, ax):
         _grid(ax, "x")
         if not rows:
             ax.set_xticks([])
             ax.set_yticks([])
-            _empty_note(ax, "No labelled comments yet", size)
+            _empty_note(ax, _empty_text("No labelled comments", filtered), size)
         else:
             names = [theme for theme, _ in rows][::-1]
             left = [0] * len(names)
@@ -364,6 +371,11 @@ def both_sizes(chart, *args) -> str:
     """A chart in both sizes, for a page that inlines it: its CSS shows ``svg.chart-wide`` or
     ``svg.chart-narrow`` by the screen's width (the hidden one is not read by screen readers either)."""
     return chart(*args) + chart(*args, narrow=True)
+
+
+def _empty_text(what: str, filtered: bool) -> str:
+    """An empty chart's note: under a filter nothing matched, which is not the same as nothing yet."""
+    return f"{what} match these filters" if filtered else f"{what} yet"
 
 
 def _render(draw, size: Size, height_in: float, title: str, desc: str, key) -> str:

@@ -18,32 +18,32 @@ from survey.results.queries import expand
 CACHED = 128
 
 
-def distribution(kind: str, counts: dict[int, int], narrow: bool = False) -> str:
-    return _distribution(kind, tuple(sorted(counts.items())), narrow)
+def distribution(kind: str, counts: dict[int, int], narrow: bool = False, filtered: bool = False) -> str:
+    return _distribution(kind, tuple(sorted(counts.items())), narrow, filtered)
 
 
 @lru_cache(maxsize=CACHED)
-def _distribution(kind: str, counts: tuple[tuple[int, int], ...], narrow: bool) -> str:
-    return charts.score_distribution_svg(kind, list(expand(dict(counts))), narrow=narrow)
+def _distribution(kind: str, counts: tuple[tuple[int, int], ...], narrow: bool, filtered: bool) -> str:
+    return charts.score_distribution_svg(kind, list(expand(dict(counts))), narrow=narrow, filtered=filtered)
 
 
-def trend(kind: str, periods: list[tuple[dt.date, MetricResult]], narrow: bool = False) -> str:
+def trend(kind: str, periods: list[tuple[dt.date, MetricResult]], narrow: bool = False, filtered: bool = False) -> str:
     # MetricResult is a frozen dataclass, so the list's items can key the cache.
-    return _trend(kind, tuple(periods), narrow)
+    return _trend(kind, tuple(periods), narrow, filtered)
 
 
 @lru_cache(maxsize=CACHED)
-def _trend(kind: str, periods: tuple[tuple[dt.date, MetricResult], ...], narrow: bool) -> str:
-    return charts.metric_trend_svg(kind, list(periods), narrow=narrow)
+def _trend(kind: str, periods: tuple[tuple[dt.date, MetricResult], ...], narrow: bool, filtered: bool) -> str:
+    return charts.metric_trend_svg(kind, list(periods), narrow=narrow, filtered=filtered)
 
 
-def themes(counts: dict[str, dict[str, int]], narrow: bool = False) -> str:
-    return _themes(tuple((theme, tuple(by.items())) for theme, by in counts.items()), narrow)
+def themes(counts: dict[str, dict[str, int]], narrow: bool = False, filtered: bool = False) -> str:
+    return _themes(tuple((theme, tuple(by.items())) for theme, by in counts.items()), narrow, filtered)
 
 
 @lru_cache(maxsize=CACHED)
-def _themes(counts: tuple, narrow: bool) -> str:
-    return charts.sentiment_by_theme_svg({theme: dict(by) for theme, by in counts}, narrow=narrow)
+def _themes(counts: tuple, narrow: bool, filtered: bool) -> str:
+    return charts.sentiment_by_theme_svg({theme: dict(by) for theme, by in counts}, narrow=narrow, filtered=filtered)
 
 
 def pain_points(points: list[dict], narrow: bool = False) -> str:

@@ -145,14 +145,15 @@ def chart(public_key: str, name: str):
     if size not in ("wide", "narrow"):
         abort(error_response(400, f"size {size[:20]!r} must be wide or narrow (drawn for a phone).", field="size"))
     narrow = size == "narrow"
+    filtered = not flt.is_empty
     if name == "distribution":
-        svg = charts_cache.distribution(survey.kind, queries.score_counts(flt), narrow)
+        svg = charts_cache.distribution(survey.kind, queries.score_counts(flt), narrow, filtered)
     elif name == "trend":
         # A period with too few answers is not drawn as if its score were known (the data table lists it).
         points = [(start, result) for start, result in queries.trend(flt, grain_arg())[1] if enough_answers(result)]
-        svg = charts_cache.trend(survey.kind, points, narrow)
+        svg = charts_cache.trend(survey.kind, points, narrow, filtered)
     elif name == "themes":
-        svg = charts_cache.themes(queries.sentiment_by_theme(flt), narrow)
+        svg = charts_cache.themes(queries.sentiment_by_theme(flt), narrow, filtered)
     else:
         show_matching = not flt.without("pain").is_empty
         svg = charts_cache.pain_points([
