@@ -58,6 +58,9 @@ def test_campaign_arrives_and_one_click_records_the_score(smtp_server, mailbox, 
     assert message.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
     assert "Thanks for being with us." in text_part(message)
+    # Paragraphs are one blank line apart, the greeting included (it was followed by two).
+    assert text_part(message).replace("\r\n", "\n").startswith("Hello Person 1,\n\nThanks for being with us.\n\n")
+    assert "\n\n\n" not in text_part(message).replace("\r\n", "\n")
     assert forbidden_html(message) == []  # no scripts, images, forms or event handlers
     # Headers: RFC 8058 one-click unsubscribe, with a mailto too, and a unique Message-ID each.
     unsubscribe = str(message["List-Unsubscribe"])
@@ -235,6 +238,9 @@ def test_reminders_go_once_and_only_to_those_who_have_not_answered(smtp_server, 
                                                                         "person4@example.com"]
     assert all(m["Subject"].startswith("Reminder: ") for m in reminders)
     assert "only reminder" in text_part(reminders[0])
+    reminder_text = text_part(reminders[0]).replace("\r\n", "\n")
+    assert re.match(r"Hello Person [34],\n\nA few days ago", reminder_text)
+    assert "\n\n\n" not in reminder_text
     # The reminder's own links answer the same invitation as the first e-mail's.
     first = score_links(by_address["person3@example.com"])
     again = score_links(next(m for m in reminders if "person3" in str(m["To"])))
