@@ -87,6 +87,16 @@ def verdict_text(significant: bool, p_value: float | None) -> str:
     return f"within normal variation, may be chance ({p_value_text(p_value)})"
 
 
+def plural(noun: str, n: int, many: str | None = None) -> str:
+    """``noun`` as it reads after the number ``n``: "1 label", "0 labels" (``many``: an irregular plural)."""
+    return noun if n == 1 else (many or noun + "s")
+
+
+def counted(n: int, noun: str, many: str | None = None) -> str:
+    """A number and its noun: "1 label", "3 labels"; pages say this, never "label(s)"."""
+    return f"{n} {plural(noun, n, many)}"
+
+
 def enough(n: int | None, minimum: int = DEFAULT_MIN_ANSWERS) -> bool:
     """Whether ``n`` answers are enough to show a score as a number."""
     return n is not None and n >= minimum
@@ -96,7 +106,7 @@ def init_app(app) -> None:
     from survey.schedule import date_text
 
     for function in (score_text, interval_text, change_text, change_interval_text, method_text, p_value_text,
-                     verdict_text):
+                     verdict_text, plural, counted):
         app.add_template_filter(function)
     app.add_template_filter(date_text, "close_date")
 

@@ -76,9 +76,9 @@ def test_an_admin_sends_a_campaign_and_the_answer_from_the_email_is_followed_up(
     assert page.locator("#preview-skipped").inner_text() == "2"
     assert "1 unsubscribed" in preview.inner_text() and "1 bounced" in preview.inner_text()
     page.screenshot(path=str(tmp_path / "campaign-new.png"), full_page=True)
-    page.get_by_role("button", name="Send to 3 contact(s)").click()
+    page.get_by_role("button", name="Send to 3 contacts").click()
     page.wait_for_url(re.compile(r".*/campaigns/\d+$"))
-    assert "Queued 3 invitation(s); skipped 2" in page.content()
+    assert "Queued 3 invitations; skipped 2" in page.content()
 
     # The delivery worker's pass: the scheduler's tick, then delivery through aiosmtpd.
     assert not run_due().anything

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
-from survey.display import change_interval_text, change_text, enough, interval_text, method_text, score_text
+from survey.display import (change_interval_text, change_text, counted, enough, interval_text, method_text, plural,
+                            score_text)
 
 
 @pytest.mark.parametrize("value, kind, text", [
@@ -39,3 +43,22 @@ def test_favicon_is_served_on_every_site(client):
     assert icon.data[:4] == b"\x00\x00\x01\x00"  # an ICO file
     assert icon.cache_control.max_age == 86400
     assert 'rel="icon" href="/favicon.ico"' in client.get("/login").get_data(as_text=True)
+
+
+def test_a_count_reads_as_a_number_and_its_noun_never_noun_s_in_brackets():
+    assert [counted(n, "label") for n in (0, 1, 2)] == ["0 labels", "1 label", "2 labels"]
+    assert plural("reply", 3, "replies") == "replies" and plural("reply", 1, "replies") == "reply"
+
+
+def test_no_dashboard_page_or_message_says_s_in_brackets():
+    # The pages and their flashes count with survey.display.counted/plural; the command line keeps its terse "(s)".
+    root = Path(__file__).resolve().parents[1] / "survey"
+    pages = [p for p in root.rglob("*.html")] + [root / "labelling" / "routes.py", root / "admin" / "contacts.py",
+                                                 root / "admin" / "contact_pages.py", root / "campaigns" / "routes.py",
+                                                 root / "insights" / "jobs.py"]
+    in_text = re.compile(r"[a-z]\(s\)")  # "label(s)"; in Python only inside a string ("staff(s)" is a call)
+    in_string = re.compile(r"[\"'][^\"']*[a-z]\(s\)")
+    offenders = [f"{p.relative_to(root)}:{n}" for p in pages
+                 for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+                 if (in_string if p.suffix == ".py" else in_text).search(line)]
+    assert offenders == []

@@ -177,7 +177,7 @@ def test_page_shows_queue_count_and_retrain_only_to_admins(labelled, client, app
     for uncertainty, said in items:
         gap = round((1 - float(uncertainty)) * 100)
         assert said == "tied" if gap == 0 else abs(int(said.split("%")[0]) - gap) <= 1, (uncertainty, said)
-    assert "<strong>1</strong> label(s) corrected or confirmed since it was trained" in html
+    assert "<strong>1</strong> label corrected or confirmed since it was trained" in html
     assert "Retrain with the corrections" not in html
     assert client.post("/labelling/retrain").status_code == 403
     login(client, "admin")
@@ -192,7 +192,7 @@ def test_admin_retrains_in_the_background_compares_and_switches(labelled, client
         correct_label(response, "theme", theme, None)
     login(client, "admin")
     response = client.post("/labelling/retrain", follow_redirects=True)
-    assert "Retraining started with 8 of your label(s)" in response.get_data(as_text=True)
+    assert "Retraining started with 8 of your labels" in response.get_data(as_text=True)
     run = db.session.scalar(sa.select(TrainingRun))
     assert run.state == "running" and run.previous_version == old
     assert "already running" in client.post("/labelling/retrain", follow_redirects=True).get_data(as_text=True)
@@ -208,7 +208,7 @@ def test_admin_retrains_in_the_background_compares_and_switches(labelled, client
     assert theme["new"]["own_weight"] is not None
     page = client.get("/labelling").get_data(as_text=True)
     assert f"A new model is ready: <strong>{run.candidate_version}</strong>" in page
-    assert "Theme, your 8 label(s)" in page and "Switch to" in page
+    assert "Theme, your 8 labels" in page and "Switch to" in page
 
     response = client.post(f"/labelling/runs/{run.id}/switch", follow_redirects=True)
     assert f"Model {run.candidate_version} is now in use" in response.get_data(as_text=True)
@@ -229,7 +229,7 @@ def test_the_comparison_counts_your_labels_got_right_rather_than_a_macro_f1_of_o
     login(client, "admin")
     page = re.sub(r"\s+", " ", client.get("/labelling").get_data(as_text=True))
     # It read 0.333 for the one label the model got right (the two classes absent from it scoring 0).
-    assert "Theme, your 1 label(s)" in page and "<td>1 of 1 right</td>" in page and "0.333" not in page
+    assert "Theme, your 1 label" in page and "<td>1 of 1 right</td>" in page and "0.333" not in page
     assert "<td>too few to cross-validate</td>" in page
     assert "<td>0.000</td> <td>0.500</td>" in page  # runs stored before the count keep their numbers
     assert "(macro-F1: 0 to 1, higher is better)" in page
@@ -313,7 +313,7 @@ def test_a_retraining_whose_process_died_stops_blocking_and_the_page_says_so(lab
     page = client.get("/labelling").get_data(as_text=True)
     assert "stopped before it finished" in page and "refreshes by itself" not in page
     response = client.post("/labelling/retrain", follow_redirects=True)
-    assert "Retraining started with 1 of your label(s)" in _flashes(response)
+    assert "Retraining started with 1 of your labels" in _flashes(response)
     db.session.expire_all()
     assert db.session.get(TrainingRun, dead.id).state == "failed"
     new = operations.latest_run()

@@ -35,7 +35,7 @@ def test_admin_corrects_from_the_queue_retrains_and_switches(analysis_app, app, 
     page.get_by_role("link", name="Label queue").click()
     page.wait_for_url("**/labelling")
     assert page.get_by_role("heading", name="Comments the model is least sure of").is_visible()
-    assert "0 label(s) corrected or confirmed since it was trained" in page.locator(".corrections-since").inner_text()
+    assert "0 labels corrected or confirmed since it was trained" in page.locator(".corrections-since").inner_text()
 
     first = page.locator(".queue-item article.comment").first
     first.get_by_text("Correct labels").click()
@@ -52,20 +52,20 @@ def test_admin_corrects_from_the_queue_retrains_and_switches(analysis_app, app, 
     assert "✓ confirmed" in second.locator('.label[data-field="theme"]').inner_text()
     page.reload()
     # theme corrected + sentiment kept on the first, both confirmed on the second
-    assert "4 label(s) corrected or confirmed since it was trained" in page.locator(".corrections-since").inner_text()
+    assert "4 labels corrected or confirmed since it was trained" in page.locator(".corrections-since").inner_text()
     assert page.locator(f"#{second_id}").count() == 0  # it left the queue
     db.session.expire_all()
     assert db.session.scalar(sa.select(sa.func.count(LabelCorrection.id))) == 4
 
     page.get_by_role("button", name="Retrain with the corrections").click()
-    assert "Retraining started with 4 of your label(s)" in page.locator(".flashes").inner_text()
+    assert "Retraining started with 4 of your labels" in page.locator(".flashes").inner_text()
     run = db.session.scalar(sa.select(TrainingRun))
     operations.wait_for(run.id, timeout=300)
     page.reload()
     assert "A new model is ready" in page.locator("#training-run").inner_text()
     table = page.locator("table.scores")
     assert table.is_visible() and "Theme, held-out 20% of the corpus" in table.inner_text()
-    assert "Theme, your 2 label(s)" in table.inner_text()
+    assert "Theme, your 2 labels" in table.inner_text()
     shots = Path(tmp_path)
     page.screenshot(path=str(shots / "labelling-desktop.png"), full_page=True)
 

@@ -12,6 +12,7 @@ from survey.admin import bp
 from survey.admin.forms import ContactEditForm, ContactForm, ForgetContactForm
 from survey.auth import role_required
 from survey.db import db
+from survey.display import counted
 from survey.invites.contacts import ContactRow
 from survey.invites.models import Invitation
 from survey.invites.operations import add_contact, forget_contact, unsubscribe_contact, update_contact
@@ -104,9 +105,9 @@ def forget_contact_page(contact_id: int):
             form.confirm_email.errors.append(f"That is not {contact.email}; nothing was erased.")
         else:
             done = forget_contact(contact.email)
-            flash(f"Forgot {done.email}: {done.answers_anonymised} answer(s) anonymised, "
-                  f"{done.invitations_anonymised} invitation link(s) erased, {done.messages_deleted} e-mail(s) "
-                  "deleted.", "info")
+            flash(f"Forgot {done.email}: {counted(done.answers_anonymised, 'answer')} anonymised, "
+                  f"{counted(done.invitations_anonymised, 'invitation link')} erased, "
+                  f"{counted(done.messages_deleted, 'e-mail')} deleted.", "info")
             return redirect(url_for("admin.contacts"), code=303)
     answer_count = db.session.scalar(sa.select(sa.func.count()).select_from(answers_of(contact).subquery()))
     invitation_count = db.session.scalar(sa.select(sa.func.count()).select_from(Invitation)

@@ -12,6 +12,7 @@ from survey.admin import bp
 from survey.admin.forms import ContactsUploadForm
 from survey.auth import role_required
 from survey.db import db, unicode_lower
+from survey.display import counted
 from survey.importer import ImportError_, open_csv_text
 from survey.invites.contacts import parse_contacts_csv
 from survey.invites.operations import clear_bounce, import_contacts
@@ -62,7 +63,7 @@ def contacts():
         else:
             problems = [str(problem) for problem in parsed.problems]
             if problems and not form.skip_bad.data:
-                form.file.errors.append(f"{len(problems)} bad line(s), so nothing was imported. Fix them, or tick "
+                form.file.errors.append(f"{counted(len(problems), 'bad line')}, so nothing was imported. Fix them, or tick "
                                         "“Load the good lines” to import the rest.")
                 status = 422
             else:
@@ -72,9 +73,9 @@ def contacts():
                     form.file.errors.append(f"{exc}.")
                     status = 409
                 else:
-                    flash(f"Imported {form.file.data.filename or 'the file'}: {result.added} new contact(s), "
-                          f"{result.updated} updated, {parsed.merged} duplicate line(s) merged, "
-                          f"{len(problems)} bad line(s) skipped.", "info")
+                    flash(f"Imported {form.file.data.filename or 'the file'}: {counted(result.added, 'new contact')}, "
+                          f"{result.updated} updated, {counted(parsed.merged, 'duplicate line')} merged, "
+                          f"{counted(len(problems), 'bad line')} skipped.", "info")
                     return redirect(url_for("admin.contacts"))
     elif form.is_submitted():
         status = 422

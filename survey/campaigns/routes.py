@@ -14,6 +14,7 @@ from survey.campaigns import bp
 from survey.campaigns.forms import CampaignForm, CancelCampaignForm
 from survey.campaigns.queries import PER_PAGE, campaigns_page, course_per_day
 from survey.db import db
+from survey.display import counted
 from survey.invites.campaigns import create_campaign, describe_segment, preview_audience
 from survey.invites.models import Campaign
 from survey.invites.operations import campaign_stats
@@ -111,7 +112,7 @@ def _sent(campaign: Campaign):
         if isinstance(outcome, str):
             flash(f"Not sent: {as_sentence(outcome)}", "error")
         else:
-            flash(f"Queued {outcome.queued} invitation(s); skipped {outcome.skipped}. "
+            flash(f"Queued {counted(outcome.queued, 'invitation')}; skipped {outcome.skipped}. "
                   "The delivery worker sends them.", "info")
     return redirect(url_for("campaigns.campaign_page", campaign_id=campaign.id), code=303)
 
@@ -140,7 +141,7 @@ def cancel_campaign_page(campaign_id: int):
             problem = f"This campaign cannot be cancelled: {as_sentence(str(exc))}"
         else:
             flash(f"Cancelled “{campaign.name}”"
-                  + (f": {cancelled} e-mail(s) not yet sent will not go out." if cancelled else "."), "info")
+                  + (f": {counted(cancelled, 'e-mail')} not yet sent will not go out." if cancelled else "."), "info")
             return redirect(url_for("campaigns.campaign_page", campaign_id=campaign.id), code=303)
     return render_template("campaigns/cancel.html", campaign=campaign, form=form, stats=campaign_stats(campaign),
                            problem=problem), 409 if problem else 200

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from survey.db import db
+from survey.display import counted
 from survey.models import AnalysisJob, Survey, User, utcnow
 
 #: A running job silent for this long is taken for dead (its process stopped).
@@ -106,7 +107,7 @@ def run_job(job_id: int) -> None:
         job = db.session.get(AnalysisJob, job_id)
         job.run_id = outcome.run.id
         points = len(outcome.report["pain_points"])
-        _finish(job, "done", f"{outcome.report['totals']['comments']} comments, {points} pain point(s)")
+        _finish(job, "done", f"{outcome.report['totals']['comments']} comments, {counted(points, 'pain point')}")
     db.session.commit()
 
 

@@ -44,7 +44,7 @@ def retrain():
     except operations.RetrainError as exc:
         flash(f"Cannot retrain: {exc}.", "error")
     else:
-        flash(f"Retraining started with {run.corrections} of your label(s); this page updates when it is done.", "ok")
+        flash(f"Retraining started with {run.corrections} of your labels; this page updates when it is done.", "ok")
     return redirect(url_for("labelling.queue"), code=303)
 
 
