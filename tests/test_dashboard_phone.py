@@ -239,6 +239,21 @@ def test_the_codeframe_on_a_phone_wraps_long_names_links_and_keywords(app, live_
     assert not problems, "\n".join(problems)
 
 
+
+def test_a_command_option_on_a_phone_stays_whole(app, live_server, browser, make_survey):
+    """The empty codeframe's import command broke "--survey" into "-" and "-survey" on a 390 px phone."""
+    survey = make_survey("csat", name="No codeframe yet")
+    make_user("analyst", email="phone-cli@example.com")
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    sign_in(page, live_server.url, "phone-cli@example.com")
+    page.goto(f"{live_server.url}/surveys/{survey.public_key}/codeframe")
+    lines = page.eval_on_selector_all(".cli-option", "els => els.map(e => [e.textContent, e.getClientRects().length])")
+    context.close()
+    assert lines and all(count == 1 for _, count in lines), lines
+    assert lines[0][0] == f"--survey {survey.public_key}"
+
+
 # Each stat card's empty space to its right, where no other card follows it in its row.
 STAT_GAPS = """() => [...document.querySelectorAll(".stats")].flatMap(row => {
   const cards = [...row.querySelectorAll(":scope > .stat")].map(card => card.getBoundingClientRect());
