@@ -62,3 +62,14 @@ def test_no_dashboard_page_or_message_says_s_in_brackets():
                  for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
                  if (in_string if p.suffix == ".py" else in_text).search(line)]
     assert offenders == []
+
+
+def test_dashboard_pages_write_a_moment_one_way():
+    # "7 Dec 2026, 07:36 UTC" (results.present.when_text) on every page; ISO dates stay in machine-readable
+    # attributes (datetime=, title=), and the webhook delivery log keeps its seconds.
+    root = Path(__file__).resolve().parents[1] / "survey" / "templates"
+    iso = re.compile(r"""strftime\(["']%Y-%m-%d""")
+    offenders = [f"{p.relative_to(root)}:{n}" for p in root.rglob("*.html") if p.name != "endpoint.html"
+                 for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+                 if iso.search(re.sub(r"""(datetime|title)="[^"]*\"""", "", line))]
+    assert offenders == []
