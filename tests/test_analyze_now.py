@@ -166,3 +166,37 @@ def test_the_demo_shows_pain_points_on_first_sign_in(client):
     assert 'class="table pain-table"' in text
     for survey in db.session.scalars(sa.select(Survey)):
         assert "No analysis has run" not in page(client, survey), survey.name
+
+
+def test_flask_analyze_takes_the_same_one_place_and_the_page_shows_how_it_ended(client, runner, make_survey,
+                                                                              make_response, tmp_path, monkeypatch):
+    """`flask analyze` (cron) ran beside Analyze now unseen: two runs labelled and pruned at once."""
+    survey, _ = add_answers(make_survey, make_response)
+    running = AnalysisJob(survey_id=None, running=True, status="running", step="labelling comments", done=3, total=9)
+    db.session.add(running)
+    db.session.commit()
+    busy = runner.invoke(args=["analyze", "--survey", survey.public_key, "--out", str(tmp_path / "busy")])
+    assert busy.exit_code == 1 and "an analysis is already running" in busy.output
+    assert "only one runs at a time" in busy.output and not (tmp_path / "busy").exists()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AnalysisRun)) == 0
+
+    running.running, running.status = None, "done"
+    db.session.commit()
+    done = runner.invoke(args=["analyze", "--survey", survey.public_key, "--out", str(tmp_path / "done")])
+    assert done.exit_code == 0, done.output
+    job = db.session.scalar(sa.select(AnalysisJob).order_by(AnalysisJob.id.desc()).limit(1))
+    assert (job.status, job.running, job.survey_id, job.requested_by_id) == ("done", None, survey.id, None)
+    assert job.run_id is not None and job.done == job.total > 0 and "pain point" in job.message
+
+    # However it ends, the place is given back and the job says why: here Ctrl-C in the middle.
+    from survey.insights import service
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(service, "find_insights", interrupted)
+    stopped = runner.invoke(args=["analyze", "--survey", survey.public_key, "--out", str(tmp_path / "stopped")])
+    assert stopped.exit_code != 0
+    job = db.session.scalar(sa.select(AnalysisJob).order_by(AnalysisJob.id.desc()).limit(1))
+    assert (job.status, job.running, job.message) == ("failed", None, "interrupted")
+    login(client, "admin")
+    assert "Analyze now" in page(client, survey)

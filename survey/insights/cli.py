@@ -25,7 +25,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from analysis.labels import LABELS, TASKS
 from survey.cli import find_survey, written_aside
-from survey.insights import service
+from survey.insights import jobs, service
 from survey.importer import (ImportError_, first_line_not_utf8, not_utf8, refuse_twice, sniff_delimiter,
                              unreadable_csv)
 from survey.insights.service import BATCH_SIZE, AnalysisError
@@ -71,9 +71,13 @@ def analyze_cli(ctx: click.Context, key: str | None, since: dt.datetime | None, 
             raise click.UsageError(f"{', '.join(given)} belong(s) to `flask analyze` itself, "
                                    f"not to `flask analyze {ctx.invoked_subcommand}`")
         return
+    survey = find_survey(key) if key else None
     try:
-        outcome = service.run_analysis(find_survey(key) if key else None, since, out_dir, model_version,
-                                       batch_size, progress=_progress, workers=workers)
+        outcome = jobs.run_held(survey, lambda progress: service.run_analysis(
+            survey, since, out_dir, model_version, batch_size, progress=progress, workers=workers), also=_progress)
+    except jobs.AnalysisBusy as busy:
+        raise click.ClickException(f"{busy} (from the dashboard or another `flask analyze`); only one runs at a "
+                                   "time: run this again when it has finished") from None
     except AnalysisError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:

@@ -4,7 +4,9 @@
 :func:`survey.insights.service.run_analysis` in a thread of the web process;
 the thread writes its progress to the job row, which every web process can
 read (:func:`job_status`). Only one job runs at a time, on every web host: the
-row's ``running`` flag has a unique constraint. A job whose process died stops
+row's ``running`` flag has a unique constraint. ``flask analyze`` holds the same
+place (:func:`run_held`), so a nightly run and Analyze now never overlap and the
+dashboard shows a command-line run's progress too. A job whose process died stops
 blocking others once it has not reported for :data:`STALE_AFTER`.
 """
 
@@ -14,7 +16,8 @@ import contextlib
 import datetime as dt
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from flask import current_app
@@ -22,6 +25,9 @@ from flask import current_app
 from survey.db import db
 from survey.display import counted
 from survey.models import AnalysisJob, Survey, User, utcnow
+
+if TYPE_CHECKING:
+    from survey.insights.service import AnalysisOutcome
 
 #: A running job silent for this long is taken for dead (its process stopped).
 STALE_AFTER = dt.timedelta(minutes=10)
@@ -56,6 +62,28 @@ def latest_job(survey: Survey) -> AnalysisJob | None:
 
 def start_analysis(survey: Survey | None, user: User | None, *, background: bool = True) -> AnalysisJob:
     """Record a job and run it (in a thread unless ``background`` is False); AnalysisBusy if one runs."""
+    job = _claim(survey, user)
+    if background:
+        app = current_app._get_current_object()
+        threading.Thread(target=_run_in_app, args=(app, job.id), name=f"analysis-job-{job.id}", daemon=True).start()
+    else:
+        run_job(job.id)
+    return job
+
+
+def run_held(survey: Survey | None, run: Callable[[Callable], "AnalysisOutcome"],
+             also: Callable | None = None) -> "AnalysisOutcome":
+    """``run(progress)`` (``flask analyze``) holding the one place a dashboard job takes.
+
+    AnalysisBusy if an analysis runs already. The run's progress goes to its job row (and to
+    ``also``, the command's own progress bar); however it ends, Ctrl-C included, the job records it
+    and the exception goes on to the caller.
+    """
+    return _run_claimed(_claim(survey, None).id, run, also)
+
+
+def _claim(survey: Survey | None, user: User | None) -> AnalysisJob:
+    """The new running job of ``survey`` (None: all surveys), or AnalysisBusy."""
     _retire_stale()
     job = AnalysisJob(survey_id=survey.id if survey else None, requested_by_id=user.id if user else None,
                       running=True, status="running", step="starting")
@@ -68,11 +96,6 @@ def start_analysis(survey: Survey | None, user: User | None, *, background: bool
         if busy is None:  # it finished in between: the caller may simply try again
             raise AnalysisBusy(AnalysisJob(started_at=utcnow())) from None
         raise AnalysisBusy(busy) from None
-    if background:
-        app = current_app._get_current_object()
-        threading.Thread(target=_run_in_app, args=(app, job.id), name=f"analysis-job-{job.id}", daemon=True).start()
-    else:
-        run_job(job.id)
     return job
 
 
@@ -95,19 +118,36 @@ def run_job(job_id: int) -> None:
     job = db.session.get(AnalysisJob, job_id)
     survey = db.session.get(Survey, job.survey_id) if job.survey_id else None
     try:
-        outcome = run_analysis(survey, None, None, None, progress=_progress_of(job_id))
-    except AnalysisError as exc:
-        db.session.rollback()
-        _finish(db.session.get(AnalysisJob, job_id), "failed", str(exc))
-    except Exception as exc:  # noqa: BLE001 - a background job must record every way it ends
-        db.session.rollback()
+        _run_claimed(job_id, lambda progress: run_analysis(survey, None, None, None, progress=progress))
+    except AnalysisError:
+        pass  # its reason is on the job
+    except Exception:  # noqa: BLE001 - a background job must record every way it ends
         current_app.logger.exception("analysis job %s failed", job_id)
-        _finish(db.session.get(AnalysisJob, job_id), "failed", f"unexpected error: {type(exc).__name__}")
-    else:
-        job = db.session.get(AnalysisJob, job_id)
-        job.run_id = outcome.run.id
-        points = len(outcome.report["pain_points"])
-        _finish(job, "done", f"{outcome.report['totals']['comments']} comments, {counted(points, 'pain point')}")
+
+
+def _run_claimed(job_id: int, run: Callable[[Callable], "AnalysisOutcome"],
+                 also: Callable | None = None) -> "AnalysisOutcome":
+    """``run(progress)`` for the claimed job ``job_id``, which records how it ended."""
+    from survey.insights.service import AnalysisError
+
+    try:
+        outcome = run(_progress_of(job_id, also))
+    except BaseException as exc:
+        db.session.rollback()
+        why = (str(exc) if isinstance(exc, AnalysisError) else "interrupted" if isinstance(exc, KeyboardInterrupt)
+               else f"unexpected error: {type(exc).__name__}")
+        _finish(db.session.get(AnalysisJob, job_id), "failed", why)
+        db.session.commit()
+        raise
+    _record_done(job_id, outcome)
+    return outcome
+
+
+def _record_done(job_id: int, outcome: "AnalysisOutcome") -> None:
+    job = db.session.get(AnalysisJob, job_id)
+    job.run_id = outcome.run.id
+    points = len(outcome.report["pain_points"])
+    _finish(job, "done", f"{outcome.report['totals']['comments']} comments, {counted(points, 'pain point')}")
     db.session.commit()
 
 
@@ -136,12 +176,24 @@ class _JobProgress:
         self._written = time.monotonic()
 
 
-def _progress_of(job_id: int):
+class _Both:
+    """Progress told to the job row and to the command's own bar."""
+
+    def __init__(self, *trackers):
+        self.trackers = trackers
+
+    def update(self, n: int) -> None:
+        for tracker in self.trackers:
+            tracker.update(n)
+
+
+def _progress_of(job_id: int, also: Callable | None = None):
     @contextlib.contextmanager
-    def progress(total: int, label: str) -> Iterator[_JobProgress]:
+    def progress(total: int, label: str) -> Iterator[_JobProgress | _Both]:
         tracker = _JobProgress(job_id, total)
         tracker.write("labelling comments")
-        yield tracker
+        with also(total, label) if also else contextlib.nullcontext() as shown:
+            yield _Both(tracker, shown) if also else tracker
         tracker.done = total
         tracker.write("grouping pain points and writing the report")
 
