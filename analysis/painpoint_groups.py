@@ -200,7 +200,7 @@ def merge(groups: list[list[int]], owns: list[set[int]], weighted, clauses):
     similar, shared, size = _pair_measures(groups, weighted, clauses)
     pairs = [(i, j) for i in range(len(groups)) for j in range(i + 1, len(groups))
              if similar[i, j] >= MERGE_SIMILARITY or shared[i, j] >= MERGE_OVERLAP * min(size[i], size[j])]
-    return _unite(groups, owns, pairs)
+    return _unite(groups, owns, _no_bridges(pairs, similar, shared, size))
 
 
 def without_durations(vocabulary, z: np.ndarray) -> np.ndarray:
@@ -225,7 +225,24 @@ def merge_same_complaint(groups: list[list[int]], owns: list[set[int]], weighted
     pairs = [(i, j) for i in range(len(groups)) for j in range(i + 1, len(groups))
              if similar[i, j] >= SAME_COMPLAINT_SIMILARITY
              and shared[i, j] >= SAME_COMPLAINT_OVERLAP * min(size[i], size[j])]
-    return _unite(groups, owns, pairs)
+    return _unite(groups, owns, _no_bridges(pairs, similar, shared, size))
+
+
+def _no_bridges(pairs, similar, shared, size):
+    """``pairs`` with each smaller group joined to one partner only: the one it shares most with.
+
+    A small group is contained in every big group that holds its few answers: three answers
+    that say "still waiting" and "order cancelled" would tie the waits and the cancelled orders
+    into one pain point by union-find, although the two are nothing alike. Two groups still
+    become one when they themselves pass the bar; a group only cannot be the bridge between two.
+    """
+    best: dict[int, tuple] = {}
+    for i, j in pairs:
+        small, big = (i, j) if (size[i], -i) < (size[j], -j) else (j, i)
+        key = (shared[small, big] / max(size[small], 1), similar[small, big], -big)
+        if small not in best or key > best[small][0]:
+            best[small] = (key, big)
+    return sorted((small, big) for small, (_, big) in best.items())
 
 
 def _unite(groups: list[list[int]], owns: list[set[int]], pairs):

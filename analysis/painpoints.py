@@ -44,7 +44,8 @@ How:
    answers, or names sharing a head word ("hours late", "hrs late") become
    one (names sharing a head word only when their centroids are also alike:
    names shift with the draw, centroids much less), so the top ten are ten
-   problems; after placement, so do groups close
+   problems; a small group that lies inside two others joins only the one it
+   shares most with, never ties the two together; after placement, so do groups close
    once durations are left out that share some answers ("took a month",
    "weeks to be connected"), but not "still waiting for my order" and "order
    was cancelled", which share words, not answers.
