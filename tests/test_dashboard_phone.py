@@ -235,8 +235,31 @@ def test_the_codeframe_on_a_phone_wraps_long_names_links_and_keywords(app, live_
     page.wait_for_load_state("networkidle")
     page.screenshot(path=str(tmp_path / "phone-codeframe.png"), full_page=True)
     problems = problems_on(page, "codeframe")
+    looks = {"phone": field_looks(page, ".codeframe-form")}
     context.close()
     assert not problems, "\n".join(problems)
+    desktop = browser.new_page(viewport={"width": 1280, "height": 900})
+    sign_in(desktop, live_server.url, "phone@example.com")
+    desktop.goto(f"{live_server.url}/surveys/{survey.public_key}/codeframe")
+    desktop.screenshot(path=str(tmp_path / "desktop-codeframe.png"), full_page=True)
+    looks["desktop"] = field_looks(desktop, ".codeframe-form")
+    desktop.close()
+    # The proposal's name box (and every other field of the page) is drawn like the page's selects.
+    for width, fields in looks.items():
+        assert "proposal" in {where for where, _ in fields} and len({look for _, look in fields}) == 1, (width, fields)
+
+
+# How each text field and select of the matching forms is drawn: (where it is, its border, corners, padding, font).
+FIELD_LOOKS = """selector => [...document.querySelectorAll(selector)].flatMap(form =>
+  [...form.querySelectorAll("input:not([type=hidden]):not([type=checkbox]), select")].map(el => {
+    const s = getComputedStyle(el);
+    return [el.closest(".proposal") ? "proposal" : "point",
+            [s.borderTopWidth, s.borderTopColor, s.borderTopLeftRadius, s.paddingLeft, s.fontSize].join(" ")];
+  }))"""
+
+
+def field_looks(page, form_selector: str) -> list[tuple[str, str]]:
+    return [tuple(row) for row in page.evaluate(FIELD_LOOKS, form_selector)]
 
 
 
