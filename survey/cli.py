@@ -108,6 +108,15 @@ def report_bad_lines(file: Path, problems: list, skip_bad: bool, shown: int = 50
         )
 
 
+def report_header_only(file: Path, parsed) -> None:
+    """A notice on stderr for a file with a header and no rows; the exit status stays 0 (kept for cron)."""
+    from survey.importer import header_only_notice
+
+    notice = header_only_notice(str(file), parsed)
+    if notice:
+        click.echo(notice, err=True)
+
+
 def problems_json(problems: list) -> list[dict]:
     return [{"line": problem.line, "message": problem.message} for problem in problems]
 
@@ -248,6 +257,7 @@ def import_command(file: Path, key: str, text_col: str, score_col: str | None, d
     except ImportError_ as exc:
         raise click.ClickException(f"{file}: {exc}") from None
     report_bad_lines(file, parsed.problems, skip_bad, as_json=as_json)
+    report_header_only(file, parsed)
     try:
         added, existing = import_feedback(survey, parsed.rows)
     except OperationError as exc:

@@ -64,6 +64,14 @@ class ParsedFile:
     date_format: str | None = None
 
 
+def header_only_notice(name: str, parsed) -> str | None:
+    """What to say of a file with a header and not one line under it (a ``ParsedFile`` or contacts file with
+    no rows and no bad lines); None for any other. Not an error: a cron job's empty export imports nothing."""
+    if parsed.rows or parsed.problems:
+        return None
+    return f"{name} has a header but no rows; nothing imported"
+
+
 def sniff_delimiter(text: str) -> str:
     """The separator that splits the header line into the most columns (a comma when none does)."""
     first_line = re.split(r"[\r\n]", text, maxsplit=1)[0]

@@ -33,11 +33,19 @@ class PageForm(FlaskForm):
             return request.form
 
 # No inline scripts anywhere; pages that may be framed (the embed) set their own CSP.
-DEFAULT_CSP = (
+_CSP_SOURCES = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
-    "form-action 'self'; frame-ancestors 'none'"
+    "form-action 'self'; "
 )
+DEFAULT_CSP = _CSP_SOURCES + "frame-ancestors 'none'"
+
+
+def frameable_by_own_pages(response):
+    """Let this site's own pages, and no one else's, show ``response`` in a frame (the widget preview)."""
+    response.headers["Content-Security-Policy"] = _CSP_SOURCES + "frame-ancestors 'self'"
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
 
 
 def init_app(app: Flask) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 import re
 
@@ -10,6 +11,7 @@ import sqlalchemy as sa
 
 from survey.db import db
 from survey.models import Contact, Survey, SurveyOrigin, User
+from survey.auth.sessions import session_payload
 from tests.dashboard_support import login, make_user
 
 
@@ -332,3 +334,58 @@ def test_the_last_active_admin_always_remains(app):
     set_role(analyst, "admin")
     set_role(only, "analyst")  # now someone else is admin
     assert db.session.get(User, only.id).role == "analyst"
+
+
+def _snippet_of(page: str) -> str:
+    """The script snippet as the survey's page offers it for copying (the textarea's text)."""
+    text = re.search(r'<textarea id="widget-snippet"[^>]*>([^<]*)</textarea>', page).group(1)
+    return html.unescape(text)
+
+
+def test_survey_page_frames_a_preview_holding_exactly_the_copied_snippet(client, make_survey):
+    survey = make_survey("nps", name="Broadband NPS")  # no partner site allowed yet: the preview still works
+    login(client, "analyst")
+    page = client.get(f"/surveys/{survey.public_key}").get_data(as_text=True)
+    preview_url = f"/surveys/{survey.public_key}/widget-preview"
+    assert f'<iframe class="widget-preview" src="{preview_url}"' in page
+    snippet = _snippet_of(page)
+    preview = client.get(preview_url)
+    assert preview.status_code == 200
+    assert snippet in preview.get_data(as_text=True)  # what is previewed is what they paste
+    # Only this site's own pages may frame it; every other page keeps refusing frames.
+    assert preview.headers["Content-Security-Policy"].endswith("frame-ancestors 'self'")
+    assert "script-src 'self';" in preview.headers["Content-Security-Policy"]
+    assert preview.headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert client.get(f"/surveys/{survey.public_key}").headers["X-Frame-Options"] == "DENY"
+
+
+def test_widget_preview_needs_a_signed_in_user(client, make_survey):
+    survey = make_survey("nps")
+    response = client.get(f"/surveys/{survey.public_key}/widget-preview")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("setting, base_url, reason", [
+    ("https://surveys.example.com", "http://localhost", "this site’s own address, https://surveys.example.com"),
+    (None, "http://dashboard.internal", "this site has none set (PUBLIC_BASE_URL)"),
+])
+def test_no_preview_where_the_widget_would_refuse_the_dashboards_address(app, client, make_survey,
+                                                                          setting, base_url, reason):
+    """The widget lets in this site's own pages only at its own address (survey.widget.cors.own_origin);
+    the preview says so rather than showing a widget whose answers would be refused."""
+    app.config["PUBLIC_BASE_URL"] = setting
+    survey = make_survey("nps")
+    with client.session_transaction(base_url=base_url) as session:  # signed in at that address
+        session.update(session_payload(make_user("analyst")))
+    page = client.get(f"/surveys/{survey.public_key}", base_url=base_url).get_data(as_text=True)
+    assert "widget-preview" not in page
+    assert reason.replace("’", "'") in html.unescape(page).replace("’", "'")
+    preview = client.get(f"/surveys/{survey.public_key}/widget-preview", base_url=base_url).get_data(as_text=True)
+    assert "data-survey" not in preview and "No preview" in preview
+
+
+def test_no_preview_of_a_closed_survey(client, make_survey):
+    survey = make_survey("nps", is_open=False)
+    login(client, "analyst")
+    page = client.get(f"/surveys/{survey.public_key}").get_data(as_text=True)
+    assert "widget-preview" not in page and "takes no answers now" in page

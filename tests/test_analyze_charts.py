@@ -123,7 +123,7 @@ def test_charts_are_deterministic_and_their_ids_do_not_clash_on_one_page():
 
 # A 390 px phone shows a chart about 330 px wide (the page's and the panel's padding taken off).
 PHONE_CHART_WIDTH = 330
-READABLE_PX = 11
+READABLE_PX = charts.READABLE_PX
 
 
 def smallest_text_on_a_phone(svg: str) -> float:

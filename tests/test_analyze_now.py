@@ -62,6 +62,7 @@ def test_one_analysis_at_a_time(inline_jobs, client, make_survey, make_response)
     reply = client.post(f"/surveys/{survey.public_key}/analyze", follow_redirects=True)
     text = reply.get_data(as_text=True)
     assert "Not started: an analysis is already running" in text
+    assert "let go 10 minutes after its last progress" in text  # jobs.stale_rule_text, as flask analyze says
     assert "Analysis running: labelling comments (3 of 9)" in text and "Analyze now" not in text
     assert db.session.scalar(sa.select(sa.func.count()).select_from(AnalysisJob)) == 1
     # The flag's unique constraint holds across processes too: a second running row is refused by the database.
@@ -104,6 +105,20 @@ def test_the_page_says_a_job_whose_process_died_failed_and_offers_analyze_now_ag
                                started_at=old, updated_at=recent))
     db.session.commit()
     assert "Analysis running" in page(client, survey)
+
+
+def test_a_job_is_stale_by_its_last_progress_alone_and_both_messages_say_that_rule(app):
+    """One rule (jobs.is_stale) retires a dead job and is what the busy messages state (stale_rule_text)."""
+    from survey.insights.jobs import STALE_AFTER, is_stale, stale_rule_text
+
+    now = utcnow()
+    started = now - dt.timedelta(hours=3)
+    just_silent = AnalysisJob(running=True, started_at=started, updated_at=now - STALE_AFTER)
+    silent = AnalysisJob(running=True, started_at=started, updated_at=now - STALE_AFTER - dt.timedelta(seconds=1))
+    finished = AnalysisJob(running=None, started_at=started, updated_at=started)
+    assert not is_stale(just_silent, now)  # three hours old but reporting: a big live run
+    assert is_stale(silent, now) and not is_stale(finished, now)
+    assert stale_rule_text() == "one whose process died is let go 10 minutes after its last progress"
 
 
 def test_a_failed_analysis_says_why(client, make_survey, app_config):
@@ -178,6 +193,7 @@ def test_flask_analyze_takes_the_same_one_place_and_the_page_shows_how_it_ended(
     busy = runner.invoke(args=["analyze", "--survey", survey.public_key, "--out", str(tmp_path / "busy")])
     assert busy.exit_code == 1 and "an analysis is already running" in busy.output
     assert "only one runs at a time" in busy.output and not (tmp_path / "busy").exists()
+    assert "let go 10 minutes after its last progress" in " ".join(busy.output.split())
     assert db.session.scalar(sa.select(sa.func.count()).select_from(AnalysisRun)) == 0
 
     running.running, running.status = None, "done"

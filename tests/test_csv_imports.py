@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 
 import pytest
 import sqlalchemy as sa
@@ -203,3 +204,40 @@ def test_a_date_format_strptime_cannot_use_is_refused_as_such(runner, make_surve
     assert result.exit_code == 1 and "line 2: date '2024-01-05' does not match --date-format '%d/%m/%Y'" \
         in result.output and "the other dates" not in result.output, result.output
     assert answers() == []
+
+
+# -- a header and nothing under it: exit 0 (a cron job's empty export), said plainly -------------
+
+
+@pytest.mark.parametrize("what", ["responses", "contacts"])
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_header_only_file_imports_nothing_with_exit_0_and_says_so_on_stderr(runner, make_survey, tmp_path,
+                                                                             what, as_json):
+    extra = ["--json"] if as_json else []
+    if what == "responses":
+        path = write(tmp_path, "text,score\r\n\r\n", name="empty-export.csv")  # a blank line is no row either
+        result = import_answers(runner, make_survey("nps"), path, *extra)
+    else:
+        path = write(tmp_path, "email,name\n", name="empty-export.csv")
+        result = runner.invoke(args=["contacts", "import", str(path), *extra])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == f"{path} has a header but no rows; nothing imported\n"
+    if as_json:
+        assert json.loads(result.stdout)["file"] == str(path)  # stdout stays what a script parses
+    else:
+        assert result.stdout.startswith("imported ")
+    assert answers() == [] and contacts() == []
+
+
+def test_a_file_with_rows_gets_no_header_only_notice(runner, make_survey, tmp_path):
+    result = import_answers(runner, make_survey("nps"), write(tmp_path, "text,score\nslow,3\n"))
+    assert result.exit_code == 0 and result.stderr == "" and len(answers()) == 1
+
+
+def test_the_dashboard_upload_of_a_header_only_file_says_so(client):
+    login(client, "admin")
+    response = client.post("/contacts", data={"file": (io.BytesIO(b"email,name,plan\n"), "contacts.csv")},
+                           content_type="multipart/form-data", follow_redirects=True)
+    assert response.status_code == 200
+    assert "contacts.csv has a header but no rows; nothing imported." in response.get_data(as_text=True)
+    assert contacts() == []

@@ -181,7 +181,7 @@ def test_a_phone_gets_each_chart_drawn_narrow_under_the_same_filters(client, sur
     make_response(survey, score=2, comment="slow", channel="email")
     login(client)
     html = client.get(f"/surveys/{survey.public_key}/results?channel=email").get_data(as_text=True)
-    narrow = re.findall(r'<source media="\(max-width: 44rem\)" srcset="([^"]+)"', html)
+    narrow = re.findall(r'<source media="\(max-width: 50rem\)" srcset="([^"]+)"', html)
     assert len(narrow) == 2  # distribution and themes (too few answers for a trend, no analysis for pain points)
     for src in narrow:
         src = src.replace("&amp;", "&")

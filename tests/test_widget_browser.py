@@ -375,3 +375,52 @@ def test_a_lost_reply_and_a_second_click_store_one_answer(live_server, page, sit
     card.get_by_role("status").get_by_text("Thank you").wait_for()
     [row] = answers()
     assert (row.score, row.comment) == (6, "Second try")
+
+
+def test_the_survey_page_previews_the_snippet_live_and_its_answers_are_stored(live_server, browser, make_survey,
+                                                                              tmp_path):
+    """The dashboard's preview is a page of this site, let in by the rule for the site's own pages (no partner
+    origin listed here); it runs the copied snippet, answers like a partner page, and asks again on reload."""
+    from tests.dashboard_support import PASSWORD, make_user
+
+    survey = make_survey("nps", subject="Northwind Broadband", followup_negative="Sorry! What went wrong?")
+    user = make_user("analyst")
+    for width, height in ((1280, 900), (390, 844)):
+        context = browser.new_context(viewport={"width": width, "height": height})
+        problems = []
+        page = context.new_page()
+        page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.goto(f"{live_server.url}/login")
+        page.get_by_label("E-mail address").fill(user.email)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{live_server.url}/surveys")
+        page.goto(f"{live_server.url}/surveys/{survey.public_key}")
+        frame = page.frame_locator("iframe.widget-preview")
+        card = frame.locator("rapport-widget .w")
+        card.wait_for()
+        page.locator("iframe.widget-preview").scroll_into_view_if_needed()
+        page.wait_for_timeout(max(MIN_MS, 400))  # the bot trap, and the entrance animation for the picture
+        page.screenshot(path=str(tmp_path / f"preview-{width}.png"), full_page=True)
+        card.get_by_role("radio", name="3", exact=True).click()
+        card.get_by_role("textbox", name="Sorry! What went wrong?").fill(f"Preview at {width} px")
+        page.wait_for_timeout(300)  # the card grows to its follow-up, its tallest step: the frame still holds it
+        page.locator("iframe.widget-preview").screenshot(path=str(tmp_path / f"preview-{width}-followup.png"))
+        preview_box, card_box = page.locator("iframe.widget-preview").bounding_box(), card.bounding_box()
+        assert preview_box["y"] < card_box["y"] and card_box["y"] + card_box["height"] < preview_box["y"] + preview_box["height"]
+        assert preview_box["x"] < card_box["x"] and card_box["x"] + card_box["width"] < preview_box["x"] + preview_box["width"]
+        card.get_by_role("button", name="Send").click()
+        card.get_by_role("status").get_by_text("Thank you").wait_for()
+        page.locator("iframe.widget-preview").screenshot(path=str(tmp_path / f"preview-{width}-thanks.png"))
+        # Asked again: the preview forgets the "answered" mark a visitor's browser keeps.
+        frame.get_by_role("link", name="Show it again").click()
+        frame.locator("rapport-widget .w").get_by_role("radio", name="3", exact=True).wait_for()
+        assert not problems, problems
+        context.close()
+
+    rows = answers()
+    assert [(row.score, row.comment, row.channel) for row in rows] == [
+        (3, "Preview at 1280 px", "widget"), (3, "Preview at 390 px", "widget")]
+    assert {row.referrer_origin for row in rows} == {None}  # no partner site: it was this site's own page
+    assert {row.page_url for row in rows} == {f"/surveys/{survey.public_key}/widget-preview"}

@@ -13,7 +13,7 @@ from survey.admin.forms import ContactsUploadForm
 from survey.auth import role_required
 from survey.db import db, unicode_lower
 from survey.display import counted
-from survey.importer import ImportError_, open_csv_text
+from survey.importer import ImportError_, header_only_notice, open_csv_text
 from survey.invites.contacts import parse_contacts_csv
 from survey.invites.operations import clear_bounce, import_contacts
 from survey.models import Contact
@@ -62,6 +62,10 @@ def contacts():
             status = 422
         else:
             problems = [str(problem) for problem in parsed.problems]
+            empty = header_only_notice(form.file.data.filename or "The file", parsed)
+            if empty:
+                flash(f"{empty}.", "info")  # as the command line says it; not an error (nothing was wrong)
+                return redirect(url_for("admin.contacts"))
             if problems and not form.skip_bad.data:
                 form.file.errors.append(f"{counted(len(problems), 'bad line')}, so nothing was imported. Fix them, or tick "
                                         "“Load the good lines” to import the rest.")

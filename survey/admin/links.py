@@ -7,6 +7,8 @@ from urllib.parse import urlsplit
 from flask import current_app, request, url_for
 
 from survey.models import Survey
+from survey.schedule import closed_reason
+from survey.widget.cors import own_origin, request_origin
 
 
 #: The frame's height until the widget inside reports its own (about the question and the scale).
@@ -23,8 +25,31 @@ def public_url(survey: Survey) -> str:
 
 
 def widget_snippet(survey: Survey) -> str:
-    """The script tag a partner pastes into their page (survey.widget serves /widget.js)."""
-    return f'<script src="{public_base_url()}{url_for("widget.script")}" data-survey="{survey.public_key}" async></script>'
+    """The script tag a partner pastes into their page (survey.widget serves /widget.js).
+
+    Safe HTML as it stands (its parts are attribute-escaped): the preview page includes it as is.
+    """
+    src = _attribute(public_base_url() + url_for("widget.script"))
+    return f'<script src="{src}" data-survey="{_attribute(survey.public_key)}" async></script>'
+
+
+def widget_preview_refusal(survey: Survey) -> str | None:
+    """Why the widget cannot be tried on the preview page of the dashboard now; None when it can.
+
+    The preview is a page of this site, so its answers are let in by the rule that lets in the
+    site's own pages (survey.widget.cors: only ``own_origin()``, never the Host header alone).
+    It works when the dashboard is opened at that address; nothing here widens the rule.
+    """
+    if closed_reason(survey) is not None:
+        return "the survey takes no answers now, so the widget shows on no page"
+    own = own_origin()
+    if own is None:
+        return ("the widget takes answers only from the survey's sites and this site's own address, and this "
+                "site has none set (PUBLIC_BASE_URL)")
+    if own != request_origin():
+        return (f"the widget takes answers only from the survey's sites and this site's own address, {own}; "
+                "open the dashboard there to try it")
+    return None
 
 
 def embed_snippet(survey: Survey) -> str:

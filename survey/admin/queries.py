@@ -68,15 +68,15 @@ def all_surveys() -> list[Survey]:
                                                               Survey.id.desc())))
 
 
-def campaign_stats_of(survey: Survey, limit: int = 20) -> list[dict]:
-    """The survey's newest e-mail campaigns with their delivery counts and response rate."""
+def campaign_stats_of(survey: Survey, limit: int = 20) -> list[tuple]:
+    """The survey's newest e-mail campaigns, each with its delivery counts and response rate."""
     from survey.invites.models import Campaign
     from survey.invites.operations import campaign_stats
 
     campaigns = db.session.scalars(
         sa.select(Campaign).where(Campaign.survey_id == survey.id).order_by(Campaign.created_at.desc(),
                                                                             Campaign.id.desc()).limit(limit))
-    return [campaign_stats(campaign) for campaign in campaigns]
+    return [(campaign, campaign_stats(campaign)) for campaign in campaigns]
 
 
 def campaign_count(survey: Survey) -> int:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import secrets
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import flash, make_response, redirect, render_template, request, session, url_for
 
 from survey.admin import bp
 from survey.admin.forms import SurveyForm
-from survey.admin.links import embed_snippet, public_url, widget_snippet
+from survey.admin.links import embed_snippet, public_url, widget_preview_refusal, widget_snippet
 from survey.admin.operations import answer_count, create_survey_from_settings, update_survey
 from survey.admin.queries import NO_OWNER, all_surveys, campaign_count, campaign_stats_of, owner_choices, summarise
 from survey.auth import current_user, login_required, role_required
@@ -16,6 +16,7 @@ from survey.db import db
 from survey.lookups import survey_or_404
 from survey.models import Survey
 from survey.operations import OperationError
+from survey.security import frameable_by_own_pages
 from survey.text import as_sentence
 
 
@@ -98,5 +99,17 @@ def survey_detail(public_key: str):
     return render_template(
         "admin/survey.html", survey=survey, summary=summary, public_url=public_url(survey),
         widget_snippet=widget_snippet(survey), embed_snippet=embed_snippet(survey),
+        preview_refusal=widget_preview_refusal(survey),
         campaigns=campaign_stats_of(survey), campaign_total=campaign_count(survey),
     )
+
+
+@bp.get("/surveys/<public_key>/widget-preview")
+@login_required
+def widget_preview(public_key: str):
+    """A sample partner page holding the script snippet exactly as the survey's page gives it for copying,
+    framed by that page so the widget can be tried before any partner site has it."""
+    survey = survey_or_404(public_key)
+    html = render_template("admin/widget_preview.html", survey=survey, widget_snippet=widget_snippet(survey),
+                           refusal=widget_preview_refusal(survey))
+    return frameable_by_own_pages(make_response(html))

@@ -76,6 +76,7 @@ class Size:
 WIDE = Size("wide", 576, text=10, small=9, title=12, tall=1.0, date_ticks=8, label_chars=42)
 # Shown about 330 px wide on a 390 px phone (x0.97), so no text is below 12 px here.
 NARROW = Size("narrow", 340, text=13, small=12.5, title=14.5, tall=1.15, date_ticks=5, label_chars=40)
+READABLE_PX = 11  # no chart text is shown smaller where one chart fills a row (the Results page's checks)
 
 # CSS properties matplotlib writes that SVG also accepts as attributes.
 _PRESENTATION = frozenset({
@@ -326,7 +327,7 @@ def pain_points_svg(points: Sequence[dict], narrow: bool = False) -> str:
             counts = [(p.get("count"), p.get("count_of", "answers")) for p in shown][::-1]
             if any(c is not None for c, _ in counts):
                 ax.bar_label(bars, labels=["" if c is None else f"{c:,} {of}" for c, of in counts],
-                             padding=3, fontsize=size.small if narrow else 8.5, color=MUTED)
+                             padding=3, fontsize=size.small, color=MUTED)
             ax.margins(x=0.3 if narrow else 0.16)
             if min(impacts) >= 0:
                 ax.set_xlim(left=0)

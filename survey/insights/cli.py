@@ -76,10 +76,8 @@ def analyze_cli(ctx: click.Context, key: str | None, since: dt.datetime | None, 
         outcome = jobs.run_held(survey, lambda progress: service.run_analysis(
             survey, since, out_dir, model_version, batch_size, progress=progress, workers=workers), also=_progress)
     except jobs.AnalysisBusy as busy:
-        stale = int(jobs.STALE_AFTER.total_seconds() // 60)
         raise click.ClickException(f"{busy} (from the dashboard or another `flask analyze`); only one runs at a "
-                                   f"time: run this again when it has finished (one whose process died is let "
-                                   f"go {stale} minutes after its last progress)") from None
+                                   f"time: run this again when it has finished ({jobs.stale_rule_text()})") from None
     except AnalysisError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:

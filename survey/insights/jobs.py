@@ -29,7 +29,7 @@ from survey.models import AnalysisJob, Survey, User, utcnow
 if TYPE_CHECKING:
     from survey.insights.service import AnalysisOutcome
 
-#: A running job silent for this long is taken for dead (its process stopped).
+#: A running job silent for this long is taken for dead (its process stopped): see :func:`is_stale`.
 STALE_AFTER = dt.timedelta(minutes=10)
 #: Progress is written at most this often (seconds), so a big run does not hammer the database.
 REPORT_EVERY = 1.0
@@ -41,6 +41,18 @@ class AnalysisBusy(Exception):
     def __init__(self, job: AnalysisJob):
         super().__init__(f"an analysis is already running (started {job.started_at:%Y-%m-%d %H:%M} UTC)")
         self.job = job
+
+
+def is_stale(job: AnalysisJob, now: dt.datetime | None = None) -> bool:
+    """The one rule for a job whose process died: it still says running but has reported no progress
+    (``updated_at``, written at least each step) for longer than STALE_AFTER. How long it has run counts
+    for nothing: a big live run keeps reporting."""
+    return bool(job.running) and (now or utcnow()) - job.updated_at > STALE_AFTER
+
+
+def stale_rule_text() -> str:
+    """:func:`is_stale` in words, for the messages that tell a person when a dead job stops blocking."""
+    return f"one whose process died is let go {int(STALE_AFTER.total_seconds() // 60)} minutes after its last progress"
 
 
 def running_job() -> AnalysisJob | None:
@@ -101,7 +113,7 @@ def _claim(survey: Survey | None, user: User | None) -> AnalysisJob:
 
 def _retire_stale() -> None:
     stale = running_job()
-    if stale is not None and utcnow() - stale.updated_at > STALE_AFTER:
+    if stale is not None and is_stale(stale):
         _finish(stale, "failed", "stopped reporting progress (its process ended); start it again")
         db.session.commit()
 

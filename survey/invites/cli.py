@@ -79,7 +79,7 @@ def import_command(file: Path, skip_bad: bool, as_json: bool) -> None:
     for segments (--where plan=pro). Addresses that differ only in case are
     one contact. A file with bad lines imports nothing unless --skip-bad.
     """
-    from survey.cli import report_bad_lines
+    from survey.cli import report_bad_lines, report_header_only
     from survey.importer import ImportError_, open_csv_text
     from survey.invites.contacts import parse_contacts_csv
 
@@ -90,6 +90,7 @@ def import_command(file: Path, skip_bad: bool, as_json: bool) -> None:
     except ImportError_ as exc:
         raise click.ClickException(f"{file}: {exc}") from None
     report_bad_lines(file, parsed.problems, skip_bad, as_json=as_json)
+    report_header_only(file, parsed)
     try:
         result = operations.import_contacts(parsed.rows)
     except OperationError as exc:

@@ -120,7 +120,7 @@ def analyze_now(public_key: str):
         jobs.start_analysis(survey, current_user(), background=current_app.config.get("ANALYSIS_JOBS_IN_BACKGROUND",
                                                                                         True))
     except jobs.AnalysisBusy as busy:
-        flash(f"Not started: {busy}. This page shows its progress.", "error")
+        flash(f"Not started: {busy}. This page shows its progress; {jobs.stale_rule_text()}.", "error")
     else:
         flash("Analysis started: it labels new comments and finds the pain points; this page updates when done.",
               "ok")
