@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import traceback
 from pathlib import Path
 
 import click
@@ -20,6 +21,34 @@ from flask import Config, Flask
 
 class InstanceError(click.ClickException):
     """The instance folder or its secret key cannot be used (a CLI prints it; a request logs it)."""
+
+
+class ConfigError(click.ClickException):
+    """A setting Rapport cannot start with (``instance/config.py``, the database URL): one line saying
+    which and why, instead of a traceback; a CLI prints it and exits 1, gunicorn logs it and stops."""
+
+
+def read_config_file(config: Config, path: Path) -> None:
+    """``instance/config.py`` into ``config`` when it exists; when it cannot be read or run, which file,
+    which line and why (Flask's ``from_pyfile`` gives a traceback, or says nothing for a folder)."""
+    if not path.exists() and not path.is_symlink():
+        return
+    try:
+        source = path.read_bytes()
+    except OSError as exc:
+        hint = (f". Rapport runs as user {os_user()}, which must be able to read it (e.g. `chgrp {os_user()} {path}; "
+                f"chmod 640 {path}`)") if isinstance(exc, PermissionError) else ""
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}{hint}") from None
+    settings: dict = {"__file__": str(path)}
+    try:
+        exec(compile(source, str(path), "exec"), settings)  # noqa: S102 -- the operator's own settings file
+    except SyntaxError as exc:
+        raise ConfigError(f"{path}, line {exc.lineno}: {exc.msg}") from None
+    except Exception as exc:  # noqa: BLE001 -- any mistake in the file is the operator's to fix
+        lines = [frame.lineno for frame in traceback.extract_tb(exc.__traceback__) if frame.filename == str(path)]
+        where = f", line {lines[-1]}" if lines else ""
+        raise ConfigError(f"{path}{where}: {type(exc).__name__}: {exc}") from None
+    config.update({key: value for key, value in settings.items() if key.isupper()})
 
 
 def load_or_create_secret_key(instance_path: str | os.PathLike) -> str:
@@ -43,7 +72,7 @@ def load_or_create_secret_key(instance_path: str | os.PathLike) -> str:
     except OSError as exc:
         raise InstanceError(
             f"cannot use the secret key {key_file}: {exc.strerror or exc}. Rapport runs as user "
-            f"{_user()}; give that user the instance folder (e.g. `chown -R {_user()} {key_file.parent}`), "
+            f"{os_user()}; give that user the instance folder (e.g. `chown -R {os_user()} {key_file.parent}`), "
             f"or set SECRET_KEY in instance/config.py or RAPPORT_SECRET_KEY in the environment."
         ) from None
     if not key:
@@ -52,7 +81,7 @@ def load_or_create_secret_key(instance_path: str | os.PathLike) -> str:
     return key
 
 
-def _user() -> str:
+def os_user() -> str:
     try:
         import pwd
 
