@@ -298,7 +298,7 @@ def import_command(file: Path, key: str, text_col: str, score_col: str | None, d
 
 @click.command("demo")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
-@click.option("--port", default=5000, show_default=True, help="Port to serve on.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535), help="Port to serve on.")
 @click.option("--no-serve", is_flag=True, help="Set up and seed only; do not start the server.")
 def demo_command(host: str, port: int, no_serve: bool) -> None:
     """Upgrade the database, seed demo surveys with answers (once), print their URLs and serve."""
