@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 import traceback
 from pathlib import Path
 
@@ -33,6 +34,15 @@ def read_config_file(config: Config, path: Path) -> None:
     which line and why (Flask's ``from_pyfile`` gives a traceback, or says nothing for a folder)."""
     if not path.exists() and not path.is_symlink():
         return
+    for writable in (path, path.parent):
+        try:
+            mode = writable.stat().st_mode
+        except OSError:
+            continue  # the read below says why
+        if mode & stat.S_IWOTH:
+            raise ConfigError(
+                f"{writable} is writable by every user of this machine, and Rapport runs {path} as Python "
+                f"with its own rights: make it writable by its owner only (`chmod o-w {writable}`)")
     try:
         source = path.read_bytes()
     except OSError as exc:

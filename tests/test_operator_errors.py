@@ -122,6 +122,24 @@ def test_a_config_file_the_service_cannot_read_says_what_to_do(tmp_path, monkeyp
     assert "Permission denied" in message and "chmod 640" in message, message
 
 
+@pytest.mark.parametrize("loose", ["file", "folder"])
+def test_a_config_file_anyone_could_have_written_is_not_run(loose, tmp_path, monkeypatch):
+    """config.py is run as Python with the service's rights: a world-writable one (or one in a
+    world-writable folder, where anyone may put it) let every local user run code as Rapport."""
+    instance = tmp_path / "instance"
+    instance.mkdir(mode=0o750)
+    (instance / "config.py").write_text("MAIL_PORT = 2525\n")
+    (instance / "config.py").chmod(0o640)
+    (instance if loose == "folder" else instance / "config.py").chmod(0o777 if loose == "folder" else 0o646)
+    monkeypatch.setenv("RAPPORT_INSTANCE_PATH", str(instance))
+    with pytest.raises(ConfigError) as caught:
+        create_app()
+    message = caught.value.format_message()
+    assert "writable by every user" in message and "chmod o-w" in message, message
+    (instance if loose == "folder" else instance / "config.py").chmod(0o750 if loose == "folder" else 0o640)
+    assert create_app().config["MAIL_PORT"] == 2525
+
+
 def test_a_config_file_still_sets_what_it_says(tmp_path, monkeypatch):
     (tmp_path / "config.py").write_text("import datetime\nMAIL_PORT = 2525\nlower = 1\n")
     monkeypatch.setenv("RAPPORT_INSTANCE_PATH", str(tmp_path))
