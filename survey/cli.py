@@ -64,6 +64,10 @@ def explain_database_errors(app: Flask) -> None:
             command.explains_database_errors = True
 
 
+#: PostgreSQL's SQLSTATE for a statement that gave up waiting for a lock (``lock_timeout``).
+LOCK_NOT_AVAILABLE = "55P03"
+
+
 def _explaining(invoke, check_schema: bool):
     from survey.health import database_problem
 
@@ -71,11 +75,18 @@ def _explaining(invoke, check_schema: bool):
     def invoke_explained(ctx: click.Context):
         try:
             return invoke(ctx)
-        except (sa.exc.SQLAlchemyError, OSError):
+        except (sa.exc.SQLAlchemyError, OSError) as exc:
             info = ctx.find_object(ScriptInfo)
             if info is None:
                 raise
-            with info.load_app().app_context():  # the command's own context has closed by now
+            app = info.load_app()
+            if getattr(getattr(exc, "orig", None), "sqlstate", None) == LOCK_NOT_AVAILABLE:
+                raise click.ClickException(
+                    f"a statement waited longer than POSTGRES_LOCK_TIMEOUT_MS "
+                    f"({app.config.get('POSTGRES_LOCK_TIMEOUT_MS')} ms) for a lock another session holds, and its "
+                    "transaction was rolled back. Run it again when that session is done, or with "
+                    "RAPPORT_POSTGRES_LOCK_TIMEOUT_MS=null to wait for it") from None
+            with app.app_context():  # the command's own context has closed by now
                 problem = database_problem(check_schema=check_schema)
             if problem is None:
                 raise

@@ -93,6 +93,24 @@ def test_a_failure_the_database_does_not_explain_keeps_its_traceback(tmp_path):
         survey_cli.commands.pop("fail-for-test")
 
 
+def test_a_lock_timeout_says_how_to_wait_instead(tmp_path):
+    """`flask db upgrade` beside a busy session gives up after POSTGRES_LOCK_TIMEOUT_MS, as the README
+    says; it came out as a LockNotAvailable traceback."""
+    class LockNotAvailable(Exception):
+        sqlstate = "55P03"  # what psycopg raises when lock_timeout ends a statement
+
+    @survey_cli.command("lock-for-test", hidden=True)
+    def wait_for_lock():
+        raise sa.exc.OperationalError("ALTER TABLE responses ADD x INT", {},
+                                      LockNotAvailable("canceling statement due to lock timeout"))
+
+    try:
+        result = run({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'rapport.db'}"}, "survey", "lock-for-test")
+    finally:
+        survey_cli.commands.pop("lock-for-test")
+    assert_one_line_error(result, "POSTGRES_LOCK_TIMEOUT_MS (5000 ms)", "RAPPORT_POSTGRES_LOCK_TIMEOUT_MS=null")
+
+
 @pytest.mark.parametrize("content, words", [
     ("MAIL_PORT = 2525\nMAIL_SERVER = smtp.example.com\n", ("config.py, line 2", "NameError", "smtp")),
     ("MAIL_PORT = 2525 +\n", ("config.py, line 1", "invalid syntax")),
