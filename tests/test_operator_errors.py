@@ -164,3 +164,26 @@ def test_a_config_file_still_sets_what_it_says(tmp_path, monkeypatch):
     config = create_app().config
     assert config["MAIL_PORT"] == 2525 and "lower" not in config and "datetime" not in config
 
+
+
+@pytest.mark.parametrize("sqlstate, status", [("42P01", 503), ("42703", 503), ("42601", 500)])
+def test_new_code_on_an_old_schema_is_a_503_that_says_run_db_upgrade(sqlstate, status, tmp_path, caplog):
+    """On PostgreSQL a table or column the code needs but the database lacks (code serving before
+    `flask db upgrade`) was a 500 with a traceback; SQLite's "no such table" was already a 503."""
+    class UndefinedTable(Exception):
+        pass
+
+    UndefinedTable.sqlstate = sqlstate
+    app = create_app({"TESTING": True, "PROPAGATE_EXCEPTIONS": False, "SECRET_KEY": "k",
+                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'rapport.db'}"})
+
+    @app.get("/statement-for-test")
+    def statement():
+        raise sa.exc.ProgrammingError("SELECT surveys.closes_at FROM surveys", {},
+                                      UndefinedTable('relation "surveys" does not exist'))
+
+    with caplog.at_level("WARNING"):
+        response = app.test_client().get("/statement-for-test")
+    assert response.status_code == status
+    said = [r.getMessage() for r in caplog.records if "flask db upgrade" in r.getMessage()]
+    assert bool(said) == (status == 503) and (not said or 'relation "surveys" does not exist' in said[0])
