@@ -55,6 +55,9 @@ def normalise_url(url: str) -> str:
     return url
 
 
+#: Where the database URL comes from, as the errors name it.
+SETTING = "RAPPORT_SQLALCHEMY_DATABASE_URI, SQLALCHEMY_DATABASE_URI in config.py, or DATABASE_URL"
+
 #: The databases Rapport's SQL is written and tested for (``insert_on_conflict``, the migrations).
 BACKENDS = ("sqlite", "postgresql")
 
@@ -70,15 +73,15 @@ def checked_url(uri: object) -> str:
         dialect = url.get_dialect()
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, TypeError, ValueError):
         raise ConfigError(
-            f"SQLALCHEMY_DATABASE_URI is not a database URL Rapport can use: {shown}; write "
+            f"the database URL ({SETTING}) is no URL Rapport can read: {shown}; write "
             "postgresql://USER:PASSWORD@HOST/NAME or sqlite:////ABSOLUTE/PATH/rapport.db") from None
     if url.get_backend_name() not in BACKENDS:
-        raise ConfigError(f"SQLALCHEMY_DATABASE_URI is {shown}: Rapport runs on SQLite or PostgreSQL, "
+        raise ConfigError(f"the database URL ({SETTING}) is {shown}: Rapport runs on SQLite or PostgreSQL, "
                           f"not {url.get_backend_name()}")
     try:
         dialect.import_dbapi()
     except ImportError as exc:
-        raise ConfigError(f"SQLALCHEMY_DATABASE_URI is {shown}, whose driver is not installed ({exc}); "
+        raise ConfigError(f"the database URL ({SETTING}) is {shown}, whose driver is not installed ({exc}); "
                           "write postgresql://… without a driver name to use psycopg 3") from None
     return normalise_url(uri)
 

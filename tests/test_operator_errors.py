@@ -37,10 +37,10 @@ def assert_one_line_error(result, *words: str) -> str:
 
 
 @pytest.mark.parametrize("url, words", [
-    ("garbage", ("SQLALCHEMY_DATABASE_URI", "'garbage'", "postgresql://USER:PASSWORD@HOST/NAME")),
+    ("garbage", ("SQLALCHEMY_DATABASE_URI", "DATABASE_URL", "'garbage'", "postgresql://USER:PASSWORD@HOST/NAME")),
     ("mysql://rapport:s3cret-pw@db/rapport", ("SQLite or PostgreSQL, not mysql", "rapport:***@db")),
     ("postgresql+psycopg2://rapport:s3cret-pw@db/rapport", ("driver is not installed", "psycopg2")),
-    ("post gres://rapport:s3cret-pw@db/rapport", ("not a database URL",)),
+    ("post gres://rapport:s3cret-pw@db/rapport", ("no URL Rapport can read",)),
 ])
 def test_a_database_url_rapport_cannot_use_is_named_at_start(url, words, tmp_path):
     with pytest.raises(ConfigError) as caught:
