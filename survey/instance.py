@@ -61,6 +61,20 @@ def read_config_file(config: Config, path: Path) -> None:
     config.update({key: value for key, value in settings.items() if key.isupper()})
 
 
+def keep_text_settings_text(config: Config, defaults: type, prefix: str = "RAPPORT_") -> None:
+    """``RAPPORT_*`` values are read as JSON, so ``RAPPORT_MAIL_PASSWORD=20261207`` became a number,
+    ``RAPPORT_MAIL_PASSWORD=1e3`` the float 1000.0 (a wrong password) and a numeric
+    ``RAPPORT_SECRET_KEY`` a key nothing could sign with. A setting that holds text keeps the text as
+    typed; ``null`` still means None."""
+    for name, raw in os.environ.items():
+        key = name[len(prefix):]
+        if not name.startswith(prefix) or not isinstance(config.get(key), (bool, int, float)):
+            continue
+        default = getattr(defaults, key, None)
+        if key == "SECRET_KEY" or isinstance(default, str) or "str" in defaults.__annotations__.get(key, ""):
+            config[key] = raw
+
+
 def load_or_create_secret_key(instance_path: str | os.PathLike) -> str:
     """The key in ``<instance>/secret_key``, written (0600) by whichever process needs it first."""
     key_file = Path(instance_path) / "secret_key"

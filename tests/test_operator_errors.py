@@ -187,3 +187,21 @@ def test_new_code_on_an_old_schema_is_a_503_that_says_run_db_upgrade(sqlstate, s
     assert response.status_code == status
     said = [r.getMessage() for r in caplog.records if "flask db upgrade" in r.getMessage()]
     assert bool(said) == (status == 503) and (not said or 'relation "surveys" does not exist' in said[0])
+
+
+def test_a_setting_that_holds_text_keeps_the_text_the_environment_gave(tmp_path, monkeypatch):
+    """Environment values are read as JSON: a numeric password became an int, 1e3 the float 1000.0,
+    and a numeric RAPPORT_SECRET_KEY a key nothing could sign with (a TypeError on every page)."""
+    monkeypatch.setenv("RAPPORT_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("RAPPORT_SECRET_KEY", "123456789012345678901234567890")
+    monkeypatch.setenv("RAPPORT_MAIL_PASSWORD", "1e3")
+    monkeypatch.setenv("RAPPORT_MAIL_USERNAME", "true")
+    monkeypatch.setenv("RAPPORT_MAIL_DEFAULT_SENDER", "42")
+    monkeypatch.setenv("RAPPORT_MAIL_PORT", "2525")
+    monkeypatch.setenv("RAPPORT_PUBLIC_BASE_URL", "null")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'rapport.db'}"})
+    config = app.config
+    assert config["SECRET_KEY"] == "123456789012345678901234567890" and config["MAIL_PASSWORD"] == "1e3"
+    assert config["MAIL_USERNAME"] == "true" and config["MAIL_DEFAULT_SENDER"] == "42"
+    assert config["MAIL_PORT"] == 2525 and config["PUBLIC_BASE_URL"] is None  # numbers and null as before
+    assert app.test_client().get("/login").status_code == 200  # the form's CSRF token signs with the key
