@@ -23,7 +23,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.sql.functions import FunctionElement
 
-from survey.instance import ConfigError
+from survey.instance import INSTANCE_FOLDER_MODE, ConfigError
 from survey.sqlite_turns import TurnTakingConnection, connection_factory
 
 T = TypeVar("T")
@@ -159,7 +159,7 @@ def _make_sqlite_folder(_dialect, _record, cargs, _cparams) -> None:
     if cargs and isinstance(cargs[0], str) and cargs[0] != ":memory:" and not cargs[0].startswith("file:"):
         path = Path(cargs[0])
         if not path.parent.is_dir():
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=INSTANCE_FOLDER_MODE, parents=True, exist_ok=True)
         if not path.exists():
             try:
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))

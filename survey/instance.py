@@ -20,6 +20,11 @@ import click
 from flask import Config, Flask
 
 
+#: The instance folder, when Rapport makes it: the database, reports and outbox are nobody else's
+#: business (0750, as deploy/ makes it; mkdir's default let every local user read the reports).
+INSTANCE_FOLDER_MODE = 0o750
+
+
 class InstanceError(click.ClickException):
     """The instance folder or its secret key cannot be used (a CLI prints it; a request logs it)."""
 
@@ -80,7 +85,7 @@ def load_or_create_secret_key(instance_path: str | os.PathLike) -> str:
     key_file = Path(instance_path) / "secret_key"
     try:
         if not key_file.exists():
-            key_file.parent.mkdir(parents=True, exist_ok=True)
+            key_file.parent.mkdir(mode=INSTANCE_FOLDER_MODE, parents=True, exist_ok=True)
             # Write aside, then link into place: link fails if another process won
             # the race, so every process ends up reading the same complete key.
             tmp = key_file.with_name(f".secret_key.{os.getpid()}")
