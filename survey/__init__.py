@@ -50,7 +50,8 @@ def create_app(test_config: dict | None = None) -> "Flask":
     written here: the instance folder and its secret key are made when first
     needed (survey.instance).
     """
-    from survey.instance import RapportFlask, defer_secret_key
+    from survey.config import Defaults
+    from survey.instance import RapportFlask, defer_secret_key, keep_text_settings_text, read_config_file
 
     instance_path = os.environ.get("RAPPORT_INSTANCE_PATH")
     app = RapportFlask(
@@ -58,9 +59,10 @@ def create_app(test_config: dict | None = None) -> "Flask":
         instance_relative_config=True,
         instance_path=str(Path(instance_path).resolve()) if instance_path else None,
     )
-    app.config.from_object("survey.config.Defaults")
-    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_object(Defaults)
+    read_config_file(app.config, Path(app.instance_path) / "config.py")
     app.config.from_prefixed_env("RAPPORT")
+    keep_text_settings_text(app.config, Defaults)
     if os.environ.get("DATABASE_URL") and not os.environ.get("RAPPORT_SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
     if test_config:
@@ -69,6 +71,9 @@ def create_app(test_config: dict | None = None) -> "Flask":
     defer_secret_key(app)
     for name in FEATURES:
         import_module(name).init_app(app)
+    from survey.cli import explain_database_errors
+
+    explain_database_errors(app)  # after every feature has added its commands
     _favicon(app)
     if app.config.get("MAX_CONTENT_LENGTH"):
         from survey.bodies import SizedBodies

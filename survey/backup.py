@@ -48,10 +48,14 @@ def backup_sqlite(source: Path, destination: Path) -> int:
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)
     try:
         try:
+            # Readable by its owner only, as the live database (survey.db): it holds every contact's
+            # address, the comments and the password hashes, whatever the umask or the folder.
+            os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             dst = sqlite3.connect(partial)
             dst.execute("PRAGMA user_version")  # opening is lazy: a folder we may not write in fails here
-        except sqlite3.Error as exc:
-            raise BackupError(f"cannot write the backup in {destination.parent}: {exc} (is the folder "
+        except (sqlite3.Error, OSError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise BackupError(f"cannot write the backup in {destination.parent}: {reason} (is the folder "
                               "writable by this user, and is there room?); nothing was written") from None
         try:
             src.backup(dst, pages=-1)

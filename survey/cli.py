@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import json
 import os
 import tempfile
@@ -22,7 +23,7 @@ from pathlib import Path
 import click
 import sqlalchemy as sa
 from flask import Flask, current_app
-from flask.cli import AppGroup, FlaskGroup
+from flask.cli import AppGroup, FlaskGroup, ScriptInfo
 
 from survey.db import db
 from survey.kinds import KINDS
@@ -48,6 +49,50 @@ def add_group(app: Flask, group: click.Group, *old_names: str) -> None:
     for old in old_names:
         app.cli.add_command(AppGroup(old, commands=group.commands, hidden=True,
                                      help=f"Old name of `flask {group.name}`; it still works."))
+
+
+def explain_database_errors(app: Flask) -> None:
+    """Every command of ``app`` (``db`` included): a database it cannot open, or one whose schema is
+    not the code's, ends in one line saying so and what to do, with exit status 1, not a traceback.
+
+    A failure the database's state does not explain (a bug) keeps its traceback. ``db`` commands are
+    only checked for reaching the database: their job is to change the schema.
+    """
+    for command in app.cli.commands.values():
+        if not getattr(command, "explains_database_errors", False):
+            command.invoke = _explaining(command.invoke, check_schema=command.name != "db")
+            command.explains_database_errors = True
+
+
+#: PostgreSQL's SQLSTATE for a statement that gave up waiting for a lock (``lock_timeout``).
+LOCK_NOT_AVAILABLE = "55P03"
+
+
+def _explaining(invoke, check_schema: bool):
+    from survey.health import database_problem
+
+    @functools.wraps(invoke)
+    def invoke_explained(ctx: click.Context):
+        try:
+            return invoke(ctx)
+        except (sa.exc.SQLAlchemyError, OSError) as exc:
+            info = ctx.find_object(ScriptInfo)
+            if info is None:
+                raise
+            app = info.load_app()
+            if getattr(getattr(exc, "orig", None), "sqlstate", None) == LOCK_NOT_AVAILABLE:
+                raise click.ClickException(
+                    f"a statement waited longer than POSTGRES_LOCK_TIMEOUT_MS "
+                    f"({app.config.get('POSTGRES_LOCK_TIMEOUT_MS')} ms) for a lock another session holds, and its "
+                    "transaction was rolled back. Run it again when that session is done, or with "
+                    "RAPPORT_POSTGRES_LOCK_TIMEOUT_MS=null to wait for it") from None
+            with app.app_context():  # the command's own context has closed by now
+                problem = database_problem(check_schema=check_schema)
+            if problem is None:
+                raise
+            raise click.ClickException(problem) from None
+
+    return invoke_explained
 
 
 def find_survey(key: str) -> Survey:
@@ -274,7 +319,7 @@ def import_command(file: Path, key: str, text_col: str, score_col: str | None, d
 
 @click.command("demo")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
-@click.option("--port", default=5000, show_default=True, help="Port to serve on.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535), help="Port to serve on.")
 @click.option("--no-serve", is_flag=True, help="Set up and seed only; do not start the server.")
 def demo_command(host: str, port: int, no_serve: bool) -> None:
     """Upgrade the database, seed demo surveys with answers (once), print their URLs and serve."""

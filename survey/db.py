@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -22,6 +23,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.sql.functions import FunctionElement
 
+from survey.instance import INSTANCE_FOLDER_MODE, ConfigError
 from survey.sqlite_turns import TurnTakingConnection, connection_factory
 
 T = TypeVar("T")
@@ -53,11 +55,42 @@ def normalise_url(url: str) -> str:
     return url
 
 
+#: Where the database URL comes from, as the errors name it.
+SETTING = "RAPPORT_SQLALCHEMY_DATABASE_URI, SQLALCHEMY_DATABASE_URI in config.py, or DATABASE_URL"
+
+#: The databases Rapport's SQL is written and tested for (``insert_on_conflict``, the migrations).
+BACKENDS = ("sqlite", "postgresql")
+
+
+def checked_url(uri: object) -> str:
+    """``uri`` as SQLAlchemy will use it, or a ConfigError naming the setting when it is no URL
+    Rapport can use (a typo, another database, a driver that is not installed): one line, never a
+    traceback from the driver. The password is never shown."""
+    shown = repr(re.sub(r"(://[^/:@]*:)[^/@]*@", r"\1***@", uri)) if isinstance(uri, str) else repr(uri)
+    try:
+        url = sa.engine.make_url(normalise_url(uri) if isinstance(uri, str) else uri)
+        shown = repr(url.render_as_string(hide_password=True))
+        dialect = url.get_dialect()
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, TypeError, ValueError):
+        raise ConfigError(
+            f"the database URL ({SETTING}) is no URL Rapport can read: {shown}; write "
+            "postgresql://USER:PASSWORD@HOST/NAME or sqlite:////ABSOLUTE/PATH/rapport.db") from None
+    if url.get_backend_name() not in BACKENDS:
+        raise ConfigError(f"the database URL ({SETTING}) is {shown}: Rapport runs on SQLite or PostgreSQL, "
+                          f"not {url.get_backend_name()}")
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        raise ConfigError(f"the database URL ({SETTING}) is {shown}, whose driver is not installed ({exc}); "
+                          "write postgresql://… without a driver name to use psycopg 3") from None
+    return normalise_url(uri)
+
+
 def init_app(app: Flask) -> None:
     uri = app.config.get("SQLALCHEMY_DATABASE_URI")
     if not uri:
         uri = "sqlite:///" + str(Path(app.instance_path) / "rapport.db")
-    app.config["SQLALCHEMY_DATABASE_URI"] = uri = normalise_url(uri)
+    app.config["SQLALCHEMY_DATABASE_URI"] = uri = checked_url(uri)
     options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
     # Errors and logs show each statement without its parameters: those are comments, meta,
     # keys, token hashes and addresses, which have no place in a log file.
@@ -126,7 +159,7 @@ def _make_sqlite_folder(_dialect, _record, cargs, _cparams) -> None:
     if cargs and isinstance(cargs[0], str) and cargs[0] != ":memory:" and not cargs[0].startswith("file:"):
         path = Path(cargs[0])
         if not path.parent.is_dir():
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=INSTANCE_FOLDER_MODE, parents=True, exist_ok=True)
         if not path.exists():
             try:
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))

@@ -8,7 +8,7 @@ import traceback
 
 from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -29,6 +29,17 @@ TITLES = {
     500: "Something went wrong on our side",
     503: "We are busy right now",
 }
+
+
+#: PostgreSQL's SQLSTATEs for a table or column that does not exist (SQLite says it in words).
+UNDEFINED_TABLE_OR_COLUMN = ("42P01", "42703")
+
+
+def schema_behind(exc: Exception) -> bool:
+    """The statement failed because a table or column the code uses is not in the database yet."""
+    original = getattr(exc, "orig", None)
+    return (getattr(original, "sqlstate", None) in UNDEFINED_TABLE_OR_COLUMN
+            or str(original).startswith(("no such table", "no such column")))
 
 
 def wants_json() -> bool:
@@ -99,12 +110,20 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(PoolTimeout)
+    @app.errorhandler(ProgrammingError)
     def database_unavailable(exc: Exception):
         # A locked SQLite file past its busy timeout, a restarting PostgreSQL or an
         # exhausted pool: the transaction was rolled back whole, so say so and
-        # invite a retry rather than show a 500.
+        # invite a retry rather than show a 500. So too while the schema is behind the
+        # code (new code serving before `flask db upgrade`), said plainly in the log.
+        if isinstance(exc, ProgrammingError) and not schema_behind(exc):
+            raise exc  # a bug in a statement: a 500 with its traceback
         db.session.rollback()
-        current_app.logger.warning("database unavailable: %s", exc)
+        if schema_behind(exc):
+            current_app.logger.error("the database schema is behind the code (%s): run `flask db upgrade`",
+                                     str(getattr(exc, "orig", exc)).splitlines()[0])
+        else:
+            current_app.logger.warning("database unavailable: %s", exc)
         return error_response(503, "We are very busy right now and could not save this. "
                                    "Nothing was stored; please try again in a moment.",
                               headers={"Retry-After": "2"})

@@ -243,6 +243,27 @@ def test_signing_out_ends_the_session_even_for_a_copied_cookie(app, client):
     assert thief.get("/surveys").status_code == 302  # the copy taken before sign-out no longer works
 
 
+def test_a_cookie_from_a_host_with_another_key_is_logged_once_in_a_while(app, client, caplog):
+    """Two web hosts that each made their own secret key: sign-ins vanished at random and nothing
+    anywhere said why. The host that cannot verify the cookie now says so in its log, not once per
+    request (anyone can send a bad cookie)."""
+    login(client, "analyst", via_form=True)
+    assert client.get("/surveys").status_code == 200
+    copied = client.get_cookie("session").value
+    app.config["SECRET_KEY"] = "the-other-hosts-own-key"  # the second host, same database, its own key
+    other_host = app.test_client()
+    other_host.set_cookie("session", copied)
+    with caplog.at_level("WARNING"):
+        assert other_host.get("/surveys").status_code == 302
+        assert other_host.get("/surveys").status_code == 302
+    logged = [r.getMessage() for r in caplog.records if "did not verify" in r.getMessage()]
+    assert len(logged) == 1 and "share one SECRET_KEY" in logged[0] and "RAPPORT_SECRET_KEY" in logged[0]
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        assert app.test_client().get("/surveys").status_code == 302  # no cookie at all: nothing to say
+    assert not [r for r in caplog.records if "did not verify" in r.getMessage()]
+
+
 def test_an_admin_ends_every_session_of_a_user(app, client):
     from tests.dashboard_support import login as sign_in_as
 

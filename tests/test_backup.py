@@ -1,5 +1,6 @@
 """`flask backup` copies a live SQLite database; a restored copy has every answer."""
 
+import os
 import shutil
 import sqlite3
 import threading
@@ -75,6 +76,20 @@ def test_backup_while_answers_arrive_then_restore(app, runner, make_survey, tmp_
         got = set(db.session.scalars(sa.select(Response.comment)))
         db.session.remove()
     assert got == comments
+
+
+def test_the_backup_is_readable_by_its_owner_only_like_the_database(app, runner, tmp_path):
+    """A backup holds every address, comment and password hash: it was written 0644 (the umask's
+    default) beside a live database of 0600, readable by every user of the machine."""
+    old_umask = os.umask(0o022)
+    try:
+        (tmp_path / "old.db").write_text("an older backup, world-readable")
+        for name in ("new.db", "old.db"):
+            result = runner.invoke(args=["backup", str(tmp_path / name)])
+            assert result.exit_code == 0, result.output
+            assert oct((tmp_path / name).stat().st_mode & 0o777) == "0o600", name
+    finally:
+        os.umask(old_umask)
 
 
 def test_backup_refuses_bad_destinations(app, runner, tmp_path):

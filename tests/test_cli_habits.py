@@ -134,3 +134,10 @@ def test_classify_and_evaluate_take_the_file_as_an_argument(runner, tmp_path, an
     twice = runner.invoke(args=["analyze", "classify", str(src), "--in", str(src), "--text-col", "text",
                                 "--out", str(out)])
     assert twice.exit_code == 2 and "once" in twice.output
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "-1"])
+def test_a_port_that_cannot_exist_is_refused_before_anything_is_set_up(runner, port):
+    """`flask demo --port 99999` was an OverflowError traceback from bind (after nothing else)."""
+    result = runner.invoke(args=["demo", "--port", port, "--no-serve"])
+    assert result.exit_code == 2 and "--port" in result.output and "1<=x<=65535" in result.output, result.output

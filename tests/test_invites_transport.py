@@ -48,6 +48,27 @@ def test_an_unknown_transport_is_named(app, runner, make_survey):
     assert result.exit_code == 1 and "'carrier-pigeon'" in result.output
 
 
+@pytest.mark.parametrize("settings, words", [
+    ({"MAIL_PORT": "587a"}, ("MAIL_PORT is '587a'", "1 to 65535")),  # RAPPORT_MAIL_PORT=587a stays a string
+    ({"MAIL_PORT": 0}, ("MAIL_PORT is 0",)),
+    ({"MAIL_USE_TLS": True, "MAIL_USE_SSL": True}, ("MAIL_USE_TLS", "MAIL_USE_SSL", "both on")),
+    ({"MAIL_TIMEOUT": "thirty"}, ("MAIL_TIMEOUT is 'thirty'",)),
+    ({"MAIL_BATCH_SIZE": 0}, ("MAIL_BATCH_SIZE is 0", "at least 1")),  # sent nothing, for ever, exit 0
+    ({"MAIL_MAX_ATTEMPTS": "10"}, ("MAIL_MAX_ATTEMPTS is '10'",)),
+    ({"MAIL_DOMAIN_RATE_PER_MINUTE": -5}, ("MAIL_DOMAIN_RATE_PER_MINUTE is -5",)),
+    ({"MAIL_DOMAIN_RATES": "gmail.com=3000"}, ("MAIL_DOMAIN_RATES is 'gmail.com=3000'", '{"gmail.com": 3000}')),
+    ({"MAIL_DOMAIN_RATES": {"gmail.com": "fast"}}, ("MAIL_DOMAIN_RATES",)),
+])
+def test_a_mail_setting_that_cannot_work_is_named_before_anything_is_claimed(app, runner, make_survey, settings,
+                                                                             words):
+    app.config.update(MAIL_TRANSPORT="smtp", MAIL_SERVER="127.0.0.1", **settings)
+    queue(make_survey, 2)
+    result = runner.invoke(args=["invite", "deliver"])
+    assert result.exit_code == 1 and result.exception.__class__ is SystemExit, result.output
+    assert all(word in result.output for word in words) and "Nothing was sent" in result.output, result.output
+    assert states() == ["queued", "queued"]
+
+
 def test_the_file_transport_is_chosen_explicitly(app, runner, make_survey):
     app.config.update(MAIL_SERVER="smtp.example.org", MAIL_TRANSPORT="file")
     assert isinstance(transport_for(app.config, app.instance_path), EmlTransport)

@@ -45,6 +45,28 @@ def test_the_folder_comes_with_the_database_and_the_key_with_the_first_signature
     assert oct((instance / "secret_key").stat().st_mode & 0o777) == "0o600"
 
 
+@pytest.mark.parametrize("made_by", ["secret key", "database"])
+def test_the_instance_folder_rapport_makes_is_not_for_every_user(tmp_path, monkeypatch, made_by):
+    """mkdir's default (0755 under the usual umask) let every local user list the instance folder and read
+    the reports and .eml files written into it; it is now 0750, as deploy/ makes it."""
+    import os
+
+    instance = tmp_path / "instance"
+    monkeypatch.setenv("RAPPORT_INSTANCE_PATH", str(instance))
+    monkeypatch.delenv("RAPPORT_SECRET_KEY", raising=False)
+    old_umask = os.umask(0o022)
+    try:
+        app = create_app()
+        if made_by == "secret key":
+            app.secret_key  # noqa: B018
+        else:
+            with app.app_context():
+                db.engine.connect().close()
+    finally:
+        os.umask(old_umask)
+    assert oct(instance.stat().st_mode & 0o777) == "0o750"
+
+
 def test_an_unreadable_key_says_what_to_do(tmp_path, monkeypatch):
     instance = tmp_path / "instance"
     (instance / "secret_key").mkdir(parents=True)  # unreadable as a file, even for root

@@ -107,7 +107,27 @@ class RapportSessionInterface(SecureCookieSessionInterface):
     def open_session(self, app: Flask, request):
         if app.secret_key and self.get_cookie_name(app) not in request.cookies:
             return self.session_class()
-        return super().open_session(app, request)
+        session = super().open_session(app, request)
+        if session is not None and not session and request.cookies[self.get_cookie_name(app)]:
+            self._note_unverified_cookie(app)
+        return session
+
+    #: Seconds between two log lines about cookies that do not verify (a forger may send many).
+    UNVERIFIED_LOG_INTERVAL = 300.0
+
+    def _note_unverified_cookie(self, app: Flask) -> None:
+        """Say once in a while that a session cookie did not verify: when several web hosts each made
+        their own key, every sign-in seems to vanish at random and this line is the only clue."""
+        now = time.monotonic()
+        last = self.__dict__.get("_unverified_logged_at")
+        if last is not None and now - last < self.UNVERIFIED_LOG_INTERVAL:
+            return
+        self._unverified_logged_at = now
+        app.logger.warning(
+            "a session cookie did not verify with this host's SECRET_KEY: an expired or altered cookie, "
+            "or one signed by another web host. Every host of one site must share one SECRET_KEY "
+            "(RAPPORT_SECRET_KEY, or the same instance/secret_key); otherwise a sign-in made on one host "
+            "is unknown on the next")
 
     def get_cookie_secure(self, app: Flask) -> bool:
         if app.config.get("SESSION_COOKIE_SECURE"):

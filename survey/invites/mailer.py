@@ -275,12 +275,49 @@ class MailNotConfigured(ValueError):
     """Neither an SMTP server nor, explicitly, the file transport: nothing may be "sent"."""
 
 
+def _whole_number(value: object, low: int, high: int | None = None) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low and (high is None or value <= high)
+
+
+def check_mail_settings(config: Mapping) -> None:
+    """MailNotConfigured naming the first delivery setting that cannot work, before anything is claimed.
+
+    Environment values arrive as JSON (``RAPPORT_MAIL_PORT=587`` is a number), so a typo stays a
+    string; without this check it surfaced as a traceback mid-delivery, or, for a batch size of 0,
+    as a worker that quietly sent nothing for ever.
+    """
+    def refuse(name: str, wanted: str) -> None:
+        raise MailNotConfigured(f"{name} is {config.get(name)!r}; it must be {wanted}. Nothing was sent.")
+
+    port = config.get("MAIL_PORT")
+    if port is not None and not _whole_number(port, 1, 65535):
+        refuse("MAIL_PORT", "a port number, 1 to 65535 (587 for STARTTLS, 465 for TLS, 25)")
+    if config.get("MAIL_USE_TLS") and config.get("MAIL_USE_SSL"):
+        raise MailNotConfigured("MAIL_USE_TLS (STARTTLS on a plain connection, port 587) and MAIL_USE_SSL (TLS from "
+                                "the first byte, port 465) are both on; set the one your server speaks. Nothing was sent.")
+    timeout = config.get("MAIL_TIMEOUT")
+    if timeout is not None and not (isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0):
+        refuse("MAIL_TIMEOUT", "a number of seconds above 0")
+    for name in ("MAIL_BATCH_SIZE", "MAIL_MAX_ATTEMPTS"):
+        if not _whole_number(config.get(name), 1):
+            refuse(name, "a whole number, at least 1")
+    rate = config.get("MAIL_DOMAIN_RATE_PER_MINUTE")
+    if rate is not None and not _whole_number(rate, 1):
+        refuse("MAIL_DOMAIN_RATE_PER_MINUTE", "messages per minute, at least 1, or None for no limit")
+    rates = config.get("MAIL_DOMAIN_RATES") or {}
+    if not isinstance(rates, Mapping) or not all(isinstance(domain, str) and _whole_number(limit, 1)
+                                                 for domain, limit in rates.items()):
+        refuse("MAIL_DOMAIN_RATES", 'messages per minute per domain, e.g. {"gmail.com": 3000} '
+                                    "(RAPPORT_MAIL_DOMAIN_RATES as JSON)")
+
+
 def transport_for(config: Mapping, instance_path: str):
     """``.eml`` files under ``instance/outbox`` when ``MAIL_TRANSPORT = "file"``, SMTP when ``MAIL_SERVER`` is set.
 
     Never the files by default: a worker started without its SMTP settings must
     not record a whole campaign as sent into a folder.
     """
+    check_mail_settings(config)
     chosen = (config.get("MAIL_TRANSPORT") or "").lower()
     if chosen == "file":
         return EmlTransport(Path(instance_path) / "outbox")
