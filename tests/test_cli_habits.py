@@ -134,3 +134,14 @@ def test_classify_and_evaluate_take_the_file_as_an_argument(runner, tmp_path, an
     twice = runner.invoke(args=["analyze", "classify", str(src), "--in", str(src), "--text-col", "text",
                                 "--out", str(out)])
     assert twice.exit_code == 2 and "once" in twice.output
+
+
+@pytest.mark.parametrize("command", [["invite", "deliver"], ["webhook", "deliver"]])
+def test_a_worker_command_gives_back_the_signal_handlers_it_borrowed(runner, command):
+    """The workers stop on SIGTERM/Ctrl-C by handlers of their own; once done, the caller's are back."""
+    import signal
+
+    before = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
+    result = runner.invoke(args=command)
+    assert result.exit_code == 0, result.output
+    assert {signum: signal.getsignal(signum) for signum in before} == before
