@@ -16,8 +16,9 @@ import errno
 import functools
 import json
 import os
+import signal
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
@@ -101,6 +102,28 @@ def find_survey(key: str) -> Survey:
     if survey is None:
         raise click.ClickException(f"no survey has the key {key!r}; `flask survey list` shows them")
     return survey
+
+
+def stop_on_signals() -> Callable[[], bool]:
+    """SIGTERM and Ctrl-C ask the running command to finish what it has in hand and leave.
+
+    Returns the question the command's loop asks ("stop now?"). The handlers that were there
+    come back when the command ends, so a worker command run inside another program (a test
+    runner, a shell embedding the app) does not leave that program deaf to Ctrl-C.
+    """
+    stop = {"now": False}
+
+    def request_stop(signum, frame):
+        stop["now"] = True
+
+    previous = {signum: signal.signal(signum, request_stop) for signum in (signal.SIGTERM, signal.SIGINT)}
+
+    def restore() -> None:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+    click.get_current_context().call_on_close(restore)
+    return lambda: stop["now"]
 
 
 @contextlib.contextmanager

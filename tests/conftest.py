@@ -27,7 +27,32 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
-TEST_DB_URL = os.environ.get("RAPPORT_TEST_DATABASE_URL")
+
+
+def _database_of_this_worker(url: str | None) -> str | None:
+    """Under pytest-xdist (``-n 2``, as .ci/test runs) each worker gets a PostgreSQL database of its own.
+
+    Tests empty every table after themselves (``TRUNCATE``), so two workers cannot share one.
+    The database is named after the one given plus the worker (``rapport_test_gw0``) and
+    created when missing; SQLite needs nothing, each test has its own file.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    given = sa.engine.make_url(url)
+    name = f"{given.database}_{worker}"
+    engine = sa.create_engine(given, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name})
+            if exists.scalar() is None:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return given.set(database=name).render_as_string(hide_password=False)
+
+
+TEST_DB_URL = _database_of_this_worker(os.environ.get("RAPPORT_TEST_DATABASE_URL"))
 
 
 def shared_file(name: str) -> Path:

@@ -141,3 +141,14 @@ def test_a_port_that_cannot_exist_is_refused_before_anything_is_set_up(runner, p
     """`flask demo --port 99999` was an OverflowError traceback from bind (after nothing else)."""
     result = runner.invoke(args=["demo", "--port", port, "--no-serve"])
     assert result.exit_code == 2 and "--port" in result.output and "1<=x<=65535" in result.output, result.output
+
+
+@pytest.mark.parametrize("command", [["invite", "deliver"], ["webhook", "deliver"]])
+def test_a_worker_command_gives_back_the_signal_handlers_it_borrowed(runner, command):
+    """The workers stop on SIGTERM/Ctrl-C by handlers of their own; once done, the caller's are back."""
+    import signal
+
+    before = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
+    result = runner.invoke(args=command)
+    assert result.exit_code == 0, result.output
+    assert {signum: signal.getsignal(signum) for signum in before} == before

@@ -15,7 +15,6 @@ import json
 import mailbox
 import os
 import re
-import signal
 import sys
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from survey.cli import add_group, find_survey, json_option, problems_json, survey_option
+from survey.cli import add_group, find_survey, json_option, problems_json, stop_on_signals, survey_option
 from survey.db import db
 from survey.invites import delivery, operations, scheduling
 from survey.invites.models import INVITATION_STATUSES, OUTBOX_STATES, Campaign, Invitation, OutboxMessage
@@ -226,13 +225,7 @@ def _check_bounce_address() -> str | None:
               help="Print each pass's counts as one line of JSON (with --loop: one line per pass that did something).")
 def deliver_command(loop: bool, interval: float, batch_size: int | None, as_json: bool) -> None:
     """Send the queued e-mails over SMTP (MAIL_SERVER), or into instance/outbox/*.eml with MAIL_TRANSPORT=file."""
-    stop = {"now": False}
-
-    def request_stop(signum, frame):
-        stop["now"] = True  # finish the batch in hand (its results recorded), then leave
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, request_stop)
+    should_stop = stop_on_signals()  # finish the batch in hand (its results recorded), then leave
     _check_bounce_address()
     try:
         transport = delivery.transport_for(current_app.config, current_app.instance_path)
@@ -254,12 +247,12 @@ def deliver_command(loop: bool, interval: float, batch_size: int | None, as_json
                    + (f", settled {report.recovered} left by a stopped worker" if report.recovered else ""))
 
     if loop:
-        delivery.deliver_forever(interval=interval, batch_size=batch_size, should_stop=lambda: stop["now"],
-                                 on_report=show, **worker_passes(lambda: stop["now"]))
+        delivery.deliver_forever(interval=interval, batch_size=batch_size, should_stop=should_stop,
+                                 on_report=show, **worker_passes(should_stop))
         return
     _say_scheduled(scheduling.run_due())
-    worker_passes(lambda: stop["now"])["before_pass"]()
-    report = delivery.deliver(batch_size=batch_size, should_stop=lambda: stop["now"], transport=transport)
+    worker_passes(should_stop)["before_pass"]()
+    report = delivery.deliver(batch_size=batch_size, should_stop=should_stop, transport=transport)
     show(report)
     if report.failed or report.uncertain:
         raise SystemExit(1)

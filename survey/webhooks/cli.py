@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 import json
-import signal
 
 import click
 from flask.cli import AppGroup
 
-from survey.cli import find_survey, json_option, survey_option
+from survey.cli import find_survey, json_option, stop_on_signals, survey_option
 from survey.webhooks import worker
 
 webhook_cli = AppGroup("webhook", help="Send the surveys' webhook events (new and changed answers).")
@@ -23,13 +22,7 @@ webhook_cli = AppGroup("webhook", help="Send the surveys' webhook events (new an
 @click.option("--json", "as_json", is_flag=True, help="Print each pass's counts as one line of JSON.")
 def deliver_command(loop: bool, interval: float, as_json: bool) -> None:
     """Queue the events of new and changed answers, then POST every delivery that is due."""
-    stop = {"now": False}
-
-    def request_stop(signum, frame):
-        stop["now"] = True  # finish the request in hand (its result recorded), then leave
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, request_stop)
+    should_stop = stop_on_signals()  # finish the request in hand (its result recorded), then leave
 
     def show(report: worker.WebhookReport) -> None:
         if as_json:
@@ -42,9 +35,9 @@ def deliver_command(loop: bool, interval: float, as_json: bool) -> None:
                    f"failed {report.failed}")
 
     if loop:
-        worker.deliver_forever(interval=interval, should_stop=lambda: stop["now"], on_report=show)
+        worker.deliver_forever(interval=interval, should_stop=should_stop, on_report=show)
         return
-    report = worker.deliver_due(should_stop=lambda: stop["now"])
+    report = worker.deliver_due(should_stop=should_stop)
     show(report)
     if report.failed:
         raise SystemExit(1)
