@@ -278,7 +278,8 @@ def open_command(key: str) -> None:
 def schedule_command(key: str, closes_at: str | None, no_close_date: bool, max_responses: int | None,
                      no_cap: bool) -> None:
     """Show or set when a survey closes by itself: a close date and a response cap."""
-    from survey.schedule import date_text, parse_close_date, set_schedule, state
+    from survey.display import when_text
+    from survey.schedule import parse_close_date, set_schedule, state
 
     survey = find_survey(key)
     if closes_at and no_close_date:
@@ -293,7 +294,7 @@ def schedule_command(key: str, closes_at: str | None, no_close_date: bool, max_r
         except OperationError as exc:
             raise click.UsageError(str(exc)) from None
     answers = db.session.scalar(sa.select(sa.func.count()).where(Response.survey_id == survey.id))
-    close_date = date_text(survey.closes_at) if survey.closes_at else "none"
+    close_date = when_text(survey.closes_at) if survey.closes_at else "none"
     cap = f"{answers} of at most {survey.max_responses}" if survey.max_responses else f"{answers} (no cap)"
     click.echo(f"{key}: {state(survey, answers)}; close date: {close_date}; answers: {cap}")
 

@@ -21,6 +21,8 @@ Plain Python; ``init_app`` makes each function a Jinja filter.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from survey.kinds import KINDS
 from survey.metrics import METHODS
 
@@ -102,13 +104,19 @@ def enough(n: int | None, minimum: int = DEFAULT_MIN_ANSWERS) -> bool:
     return n is not None and n >= minimum
 
 
-def init_app(app) -> None:
-    from survey.schedule import date_text
+def when_text(moment: dt.datetime | dt.date | None) -> str:
+    """``7 Dec 2026, 09:43 UTC`` (a date alone: ``7 Dec 2026``): how every page and flash writes a moment."""
+    if moment is None:
+        return "–"
+    if isinstance(moment, dt.datetime):
+        return moment.strftime("%-d %b %Y, %H:%M UTC")
+    return moment.strftime("%-d %b %Y")
 
+
+def init_app(app) -> None:
     for function in (score_text, interval_text, change_text, change_interval_text, method_text, p_value_text,
-                     verdict_text, plural, counted):
+                     verdict_text, plural, counted, when_text):
         app.add_template_filter(function)
-    app.add_template_filter(date_text, "close_date")
 
     @app.context_processor
     def min_answers() -> dict:

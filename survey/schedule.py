@@ -18,16 +18,12 @@ import datetime as dt
 import sqlalchemy as sa
 
 from survey.db import db
+from survey.display import when_text
 from survey.models import Response, Survey, utcnow
 from survey.operations import OperationError
 
 CLOSED = "This survey is closed and no longer takes answers. Thank you for your interest."
 FULL = "This survey has all the answers it needs and takes no new ones. Thank you for your interest."
-
-
-def date_text(moment: dt.datetime) -> str:
-    """``5 December 2026 at 18:00 UTC``: how pages and messages write a close date."""
-    return f"{moment:%d %B %Y at %H:%M} UTC".lstrip("0")
 
 
 def answer_count(survey: Survey) -> int:
@@ -44,7 +40,7 @@ def closed_reason(survey: Survey, *, new_answer: bool = True, now: dt.datetime |
     if not survey.is_open:
         return CLOSED
     if survey.closes_at is not None and survey.closes_at <= (now or utcnow()):
-        return (f"This survey closed on {date_text(survey.closes_at)} and no longer takes answers. "
+        return (f"This survey closed on {when_text(survey.closes_at)} and no longer takes answers. "
                 "Thank you for your interest.")
     if new_answer and survey.max_responses is not None and \
             (answer_count(survey) if answers is None else answers) >= survey.max_responses:
@@ -63,7 +59,7 @@ def refusal_for_staff(survey: Survey, now: dt.datetime | None = None) -> str | N
     if reason == FULL:
         return (f"survey {key} has reached its cap of {survey.max_responses} answers; raise or remove the cap "
                 f"(`flask survey schedule {key} --max-responses N` or --no-cap) before inviting anyone")
-    return (f"survey {key} closed on {date_text(survey.closes_at)}; move its close date (`flask survey schedule "
+    return (f"survey {key} closed on {when_text(survey.closes_at)}; move its close date (`flask survey schedule "
             f"{key} --closes-at DATE` or --no-close-date) before inviting anyone")
 
 

@@ -160,7 +160,9 @@ def test_a_scheduled_campaign_is_queued_once_when_due_with_its_reminder_once(app
     assert response.status_code == 303
     [campaign] = campaigns()
     assert (campaign.state, campaign.send_at, campaign.remind_after_days) == ("scheduled", send_at, 3)
-    assert "scheduled" in client.get(response.location).get_data(as_text=True)
+    shown = client.get(response.location).get_data(as_text=True)
+    # The flash writes the time as every page does (display.when_text), not "2026-12-07 11:00".
+    assert "scheduled" in shown and f"for {send_at:%-d %b %Y, %H:%M} UTC. The delivery worker" in shown
     assert not run_due(send_at - dt.timedelta(minutes=1)).anything and outbox() == []
 
     due = run_due(send_at + dt.timedelta(seconds=30))

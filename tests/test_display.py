@@ -65,7 +65,7 @@ def test_no_dashboard_page_or_message_says_s_in_brackets():
 
 
 def test_dashboard_pages_write_a_moment_one_way():
-    # "7 Dec 2026, 07:36 UTC" (results.present.when_text) on every page, the webhook delivery log included;
+    # "7 Dec 2026, 07:36 UTC" (display.when_text) on every page, the webhook delivery log included;
     # ISO dates and seconds stay in machine-readable attributes (datetime=, title=). A hand-made copy of
     # when_text's own format is a second definition of it, so that counts too.
     root = Path(__file__).resolve().parents[1] / "survey" / "templates"

@@ -14,7 +14,7 @@ from survey.campaigns import bp
 from survey.campaigns.forms import CampaignForm, CancelCampaignForm
 from survey.campaigns.queries import PER_PAGE, campaigns_page, course_per_day
 from survey.db import db
-from survey.display import counted
+from survey.display import counted, when_text
 from survey.invites.campaigns import create_campaign, describe_segment, preview_audience
 from survey.invites.models import Campaign
 from survey.invites.operations import campaign_stats
@@ -105,7 +105,7 @@ def new_campaign():
 def _sent(campaign: Campaign):
     """After the form: queue a "send now" campaign straight away, in this request."""
     if campaign.state == "scheduled":
-        flash(f"Scheduled “{campaign.name}” for {campaign.send_at:%Y-%m-%d %H:%M} UTC. "
+        flash(f"Scheduled “{campaign.name}” for {when_text(campaign.send_at)}. "
               "The delivery worker queues it then.", "info")
     else:
         outcome = queue_claimed(campaign, utcnow())

@@ -14,9 +14,9 @@ an HTML page:
 
 The output is deterministic: the same data gives the same bytes.
 
-Each chart comes in two sizes (``narrow=``): ``WIDE`` (576 px) for a desktop
+Each chart comes in two sizes (``narrow=``): ``WIDE`` (460 px) for a desktop
 page, and ``NARROW`` (340 px, bigger type) for a phone. Scaled down to a
-phone's width the wide chart's 9–10 px text shrinks to 5–6 px; the narrow one's
+phone's width the wide chart's 12 px text would shrink to 8 px; the narrow one's
 text stays at least 11 px on a 330 px wide column. A page offers both (a
 ``<picture>`` source, or ``both_sizes`` and the classes ``chart-wide`` and
 ``chart-narrow`` for inline charts) and the browser shows the one its width needs.
@@ -73,10 +73,13 @@ class Size:
         return self.width / DPI
 
 
-WIDE = Size("wide", 576, text=10, small=9, title=12, tall=1.0, date_ticks=8, label_chars=42)
+# Drawn for the box it is shown in two a row (the Results page above 64rem): 447 px at a 1,025 px screen,
+# 550 px from 1,231 px on (the page's 76rem cap), so its smallest text is shown 11.7–14.3 px. Where one
+# chart fills a row, dashboard.css and the report hold it to 34rem (544 px, 14.2 px text), about as big.
+WIDE = Size("wide", 460, text=12.5, small=12, title=14, tall=1.1, date_ticks=6, label_chars=34)
 # Shown about 330 px wide on a 390 px phone (x0.97), so no text is below 12 px here.
 NARROW = Size("narrow", 340, text=13, small=12.5, title=14.5, tall=1.15, date_ticks=5, label_chars=40)
-READABLE_PX = 11  # no chart text is shown smaller where one chart fills a row (the Results page's checks)
+READABLE_PX = 11  # no chart text is shown smaller, at any width the Results page is checked at
 
 # CSS properties matplotlib writes that SVG also accepts as attributes.
 _PRESENTATION = frozenset({

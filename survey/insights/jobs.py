@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from survey.db import db
-from survey.display import counted
+from survey.display import counted, when_text
 from survey.models import AnalysisJob, Survey, User, utcnow
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ class AnalysisBusy(Exception):
     """Another analysis is running; ``job`` is it."""
 
     def __init__(self, job: AnalysisJob):
-        super().__init__(f"an analysis is already running (started {job.started_at:%Y-%m-%d %H:%M} UTC)")
+        super().__init__(f"an analysis is already running (started {when_text(job.started_at)})")
         self.job = job
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 from flask import url_for
 
 from survey.display import p_value_text  # noqa: F401 -- where the results pages have always found it
+from survey.display import when_text
 from survey.models import PainPointRecord, Survey
 from survey.results import bp
 from survey.results.filters import ResponseFilter
@@ -19,13 +19,6 @@ def band_names(survey: Survey) -> dict[str, str]:
     return survey.spec.band_names
 
 
-@bp.app_template_filter()
-def when_text(moment: dt.datetime | dt.date | None) -> str:
-    if moment is None:
-        return "–"
-    if isinstance(moment, dt.datetime):
-        return moment.strftime("%-d %b %Y, %H:%M UTC")
-    return moment.strftime("%-d %b %Y")
 
 
 @dataclass(frozen=True)
