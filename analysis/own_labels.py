@@ -224,6 +224,32 @@ def with_own_neighbours(pipeline, own_texts, own_labels, share: float = 0.1, k: 
     return pipeline
 
 
+def own_svm(X_own, y_own, C: float = 0.1, seed: int = 0):
+    """A linear SVM (balanced classes) fitted on the own rows' features alone."""
+    from sklearn.svm import LinearSVC
+
+    from analysis.train import single_threaded_blas
+
+    with single_threaded_blas():
+        return LinearSVC(C=C, class_weight="balanced", max_iter=5000, random_state=seed).fit(
+            X_own, np.asarray(y_own))
+
+
+def _corpus_svms(pipeline):
+    return [c.estimator for c in pipeline[-1].calibrated_classifiers_]
+
+
+def fold_svm_into(pipeline, svm, alpha: float) -> None:
+    """``coef + alpha * svm.coef`` (intercepts likewise) in every SVM of ``pipeline``'s
+    calibrated classifier, in place. New arrays are assigned, so a caller holding the
+    old ones can put them back."""
+    svms = _corpus_svms(pipeline)
+    order = [list(svm.classes_).index(k) for k in svms[0].classes_]
+    for corpus_svm in svms:
+        corpus_svm.coef_ = corpus_svm.coef_ + alpha * svm.coef_[order]
+        corpus_svm.intercept_ = corpus_svm.intercept_ + alpha * svm.intercept_[order]
+
+
 def fold_own_model(pipeline, own_texts, own_labels, alpha: float = 1.0, C: float = 0.1,
                    seed: int = 0) -> bool:
     """Add ``alpha`` × a linear SVM trained on the own rows alone to ``pipeline``'s SVM.
@@ -233,25 +259,109 @@ def fold_own_model(pipeline, own_texts, own_labels, alpha: float = 1.0, C: float
     decision is the sum of the corpus's and the team's, read through the
     corpus's calibration, at no cost when labelling. Returns whether it was
     folded: own rows that lack a class give no weight vector for it, and
-    leave the pipeline as it is. Measured only (MODEL_CARD.md, stop 24).
+    leave the pipeline as it is. :func:`choose_fold` decides whether and how
+    much to fold.
     """
-    from sklearn.svm import LinearSVC
-
-    from analysis.train import single_threaded_blas
-
-    svms = [c.estimator for c in pipeline[-1].calibrated_classifiers_]
-    classes = list(svms[0].classes_)
+    classes = list(_corpus_svms(pipeline)[0].classes_)
     y_own = np.asarray(list(own_labels))
     if sorted(set(y_own)) != sorted(classes) or len(classes) < 3:
         return False
-    with single_threaded_blas():
-        own = LinearSVC(C=C, class_weight="balanced", max_iter=5000, random_state=seed).fit(
-            pipeline[:-1].transform(list(own_texts)), y_own)
-    order = [list(own.classes_).index(k) for k in classes]
-    for svm in svms:
-        svm.coef_ = svm.coef_ + alpha * own.coef_[order]
-        svm.intercept_ = svm.intercept_ + alpha * own.intercept_[order]
+    fold_svm_into(pipeline, own_svm(pipeline[:-1].transform(list(own_texts)), y_own, C, seed),
+                  alpha)
     return True
+
+
+#: ``(alpha, C)`` settings of the own rows' SVM that :func:`choose_fold` compares with not folding.
+FOLD_CANDIDATES = ((0.3, 0.1), (1.0, 0.1), (2.0, 0.1), (0.3, 1.0), (1.0, 1.0), (2.0, 1.0))
+#: Repeated stratified K-fold over the own rows for :func:`choose_fold` (only the own SVM is refit).
+FOLD_CV_FOLDS = 5
+FOLD_CV_REPEATS = 10
+#: One-sided level of the paired test a fold must pass against not folding (Bonferroni over candidates).
+FOLD_SIGNIFICANCE = 0.05
+
+
+def fold_cv_gains(pipeline, X_own, y_own, candidates, folds: int = FOLD_CV_FOLDS,
+                  repeats: int = FOLD_CV_REPEATS, seed: int = 0):
+    """``{(alpha, C): [gain per held-out own fold]}`` and the test fraction, or ``None``.
+
+    The gain is the held-out fold's macro-F1 with the own SVM (fitted on the other
+    folds) folded in at ``alpha`` minus the corpus model's on the same rows: a
+    paired difference. ``pipeline`` is fitted on the corpus alone (so the own rows
+    are new to it) and is left as it was. ``None`` when a class of the corpus model
+    has fewer than 2 own rows (no fold could be trained on every class)."""
+    from sklearn.metrics import f1_score
+    from sklearn.model_selection import StratifiedKFold
+
+    y_own = np.asarray(y_own)
+    svms = _corpus_svms(pipeline)
+    classes = list(svms[0].classes_)
+    counts = [int(np.sum(y_own == k)) for k in classes]
+    if len(classes) < 3 or min(counts) < 2 or len(set(y_own) - set(classes)):
+        return None
+    n_splits = int(min(folds, min(counts)))
+    saved = [(s.coef_, s.intercept_) for s in svms]
+    clf = pipeline[-1]
+    gains = {tuple(c): [] for c in candidates}
+    try:
+        for r in range(max(1, repeats)):
+            cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed + r)
+            for tr, te in cv.split(np.zeros(len(y_own)), y_own):
+                base = f1_score(y_own[te], clf.predict(X_own[te]), average="macro", zero_division=0)
+                fitted = {}
+                for alpha, C in gains:
+                    if C not in fitted:
+                        fitted[C] = own_svm(X_own[tr], y_own[tr], C, seed)
+                    fold_svm_into(pipeline, fitted[C], alpha)
+                    score = f1_score(y_own[te], clf.predict(X_own[te]), average="macro",
+                                     zero_division=0)
+                    for s, (coef, intercept) in zip(svms, saved):
+                        s.coef_, s.intercept_ = coef, intercept
+                    gains[(alpha, C)].append(float(score - base))
+    finally:
+        for s, (coef, intercept) in zip(svms, saved):
+            s.coef_, s.intercept_ = coef, intercept
+    return gains, 1.0 / n_splits
+
+
+def corrected_paired_p(gains, test_fraction: float) -> float:
+    """One-sided p-value that the mean of ``gains`` (paired differences over the
+    folds of repeated K-fold CV) is above 0, by the corrected resampled t-test
+    (Nadeau & Bengio 2003; Bouckaert & Frank 2004): the variance is inflated by
+    ``n_test / n_train`` because the folds' training sets overlap, which the plain
+    t-test ignores (it calls a noise gain significant far too often)."""
+    from scipy.stats import t as student_t
+
+    d = np.asarray(gains, dtype=float)
+    if len(d) < 2:
+        return 1.0
+    mean, var = float(d.mean()), float(d.var(ddof=1))
+    if var == 0:
+        return 0.0 if mean > 0 else 1.0
+    ratio = test_fraction / (1.0 - test_fraction)
+    stat = mean / np.sqrt((1.0 / len(d) + ratio) * var)
+    return float(student_t.sf(stat, df=len(d) - 1))
+
+
+def choose_fold(pipeline, X_own, y_own, candidates=FOLD_CANDIDATES,
+                level: float = FOLD_SIGNIFICANCE, folds: int = FOLD_CV_FOLDS,
+                repeats: int = FOLD_CV_REPEATS, seed: int = 0):
+    """``((alpha, C) or None, info)``: the own-SVM setting to fold in, or ``None``.
+
+    The candidate with the largest mean cross-validated gain over not folding is
+    chosen only if that gain passes :func:`corrected_paired_p` at ``level``
+    divided by the number of candidates (the best of several is the luckiest);
+    otherwise nothing is folded. ``info`` has each candidate's mean gain and
+    p-value."""
+    result = fold_cv_gains(pipeline, X_own, y_own, candidates, folds, repeats, seed)
+    if result is None:
+        return None, {"reason": "a class has fewer than 2 own rows"}
+    gains, test_fraction = result
+    means = {c: float(np.mean(g)) for c, g in gains.items()}
+    p = {c: corrected_paired_p(g, test_fraction) for c, g in gains.items()}
+    best = max(gains, key=lambda c: (means[c], -c[0]))
+    chosen = best if means[best] > 0 and p[best] < level / len(gains) else None
+    return chosen, {"gain": {f"{a:g}/{c:g}": round(means[(a, c)], 4) for a, c in gains},
+                    "p": {f"{a:g}/{c:g}": round(p[(a, c)], 4) for a, c in gains}}
 
 
 def _ngram_columns(pipeline, blocks=("words", "chars")) -> int:

@@ -241,6 +241,49 @@ def test_an_own_rows_model_folded_into_the_corpus_svm_moves_the_teams_comments_a
     assert np.array_equal(same.predict_proba(new_texts), corpus_only.predict_proba(new_texts))
 
 
+def test_the_corrected_paired_test_needs_a_gain_larger_than_the_folds_overlap_allows():
+    from scipy.stats import ttest_1samp
+
+    from analysis.own_labels import corrected_paired_p
+
+    # a small gain with spread: the plain t-test calls it significant, the corrected one does
+    # not (the folds of repeated CV share most of their training rows, so they are not independent)
+    rng = np.random.default_rng(0)
+    noisy = 0.01 + 0.05 * rng.standard_normal(50)
+    assert ttest_1samp(noisy, 0.0, alternative="greater").pvalue < 0.05
+    assert corrected_paired_p(noisy, test_fraction=0.2) > 0.05
+    # a steady gain passes; no gain, a loss, or one fold never does
+    assert corrected_paired_p(0.10 + 0.01 * rng.standard_normal(50), 0.2) < 0.001
+    assert corrected_paired_p([0.0] * 10, 0.2) == 1.0
+    assert corrected_paired_p(-0.05 + 0.01 * rng.standard_normal(50), 0.2) > 0.99
+    assert corrected_paired_p([0.3], 0.2) == 1.0
+
+
+def test_the_own_model_is_folded_in_only_when_the_cross_validation_shows_a_real_gain():
+    import copy
+
+    from analysis.own_labels import choose_fold
+
+    corpus, X, texts, labels, new_texts, new_labels = team_setting()
+    corpus_only, _ = train_with_own("theme", X, corpus.theme, [], [])
+    pipe = copy.deepcopy(corpus_only)
+    X_own = pipe[:-1].transform(texts)
+    # a team whose convention differs from the corpus: folding wins in every fold
+    chosen, info = choose_fold(pipe, X_own, labels, seed=0)
+    assert chosen is not None and info["gain"][f"{chosen[0]:g}/{chosen[1]:g}"] > 0.3
+    assert info["p"][f"{chosen[0]:g}/{chosen[1]:g}"] < 0.05 / len(info["p"])
+    # the search leaves the corpus model as it was
+    assert np.array_equal(pipe.predict_proba(new_texts), corpus_only.predict_proba(new_texts))
+    # a team that labels as the corpus does: nothing to gain, nothing is folded
+    same_texts = [f"{t} at the Leeds depot" for t in corpus.texts]
+    chosen, info = choose_fold(pipe, pipe[:-1].transform(same_texts), corpus.theme, seed=0)
+    assert chosen is None and max(info["gain"].values()) <= 0.05
+    # a class with a single own row: no fold can be trained on every class
+    few = [k for k, lab in enumerate(labels) if lab != "other"] + [labels.index("other")]
+    chosen, info = choose_fold(pipe, X_own[few], [labels[k] for k in few])
+    assert chosen is None and "fewer than 2" in info["reason"]
+
+
 def test_training_records_the_cross_validated_own_weight(tmp_path):
     corpus = load_corpus([MINI])
     texts, labels = team_rows(corpus, "Leeds")
