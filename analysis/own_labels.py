@@ -271,6 +271,47 @@ def fold_own_model(pipeline, own_texts, own_labels, alpha: float = 1.0, C: float
     return True
 
 
+def fold_own_residual(pipeline, own_texts, own_labels, C: float = 1.0, scale: float = 10.0,
+                      seed: int = 0) -> bool:
+    """Fold in a model of what the corpus model gets wrong on the own rows (Daumé's PRED).
+
+    For each class, a binary linear SVM is fitted on the own rows with the corpus
+    SVMs' mean decision for that class as one more feature (times ``scale``, so that
+    its weight is hardly penalised): it can reuse the corpus's decision and needs
+    n-gram weights only where the own rows disagree with it. The result is linear in
+    the features, so it folds into every corpus SVM: ``coef_k <- beta_k coef_k + w_k``,
+    ``intercept_k <- beta_k intercept_k + b_k``. Returns whether it was folded
+    (every class needs an own row of it and one of another class)."""
+    import scipy.sparse as sp
+    from sklearn.svm import LinearSVC
+
+    from analysis.train import single_threaded_blas
+
+    svms = _corpus_svms(pipeline)
+    classes = list(svms[0].classes_)
+    y_own = np.asarray(list(own_labels))
+    if sorted(set(y_own)) != sorted(classes) or len(classes) < 3:
+        return False
+    X = sp.csr_matrix(pipeline[:-1].transform(list(own_texts)))
+    mean_coef = np.mean([s.coef_ for s in svms], axis=0)
+    mean_b = np.mean([s.intercept_ for s in svms], axis=0)
+    corpus_decision = np.asarray(X @ mean_coef.T) + mean_b
+    parts = []
+    with single_threaded_blas():
+        for k, label in enumerate(classes):
+            Xk = sp.hstack([X, sp.csr_matrix(scale * corpus_decision[:, [k]])], format="csr")
+            svm = LinearSVC(C=C, class_weight="balanced", max_iter=5000, random_state=seed).fit(
+                Xk, (y_own == label).astype(int))
+            parts.append((float(svm.coef_[0, -1]) * scale, svm.coef_[0, :-1], float(svm.intercept_[0])))
+    for s in svms:
+        coef, intercept = s.coef_.copy(), s.intercept_.copy()
+        for k, (beta, w, b) in enumerate(parts):
+            coef[k] = beta * coef[k] + w
+            intercept[k] = beta * intercept[k] + b
+        s.coef_, s.intercept_ = coef, intercept
+    return True
+
+
 #: ``(alpha, C)`` settings of the own rows' SVM that :func:`choose_fold` compares with not folding.
 FOLD_CANDIDATES = ((0.3, 0.1), (1.0, 0.1), (2.0, 0.1), (0.3, 1.0), (1.0, 1.0), (2.0, 1.0))
 #: Repeated stratified K-fold over the own rows for :func:`choose_fold` (only the own SVM is refit).

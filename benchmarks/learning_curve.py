@@ -121,6 +121,11 @@ def fold_by_rule(pipeline, own_texts, own_labels, args) -> str:
     from analysis.own_labels import choose_fold, fold_own_model
 
     n = len(own_texts)
+    if args.fold_rule == "residual":
+        from analysis.own_labels import fold_own_residual
+
+        folded = fold_own_residual(pipeline, own_texts, own_labels, C=args.fold_c)
+        return f"residual C {args.fold_c:g}" if folded else "none (a class missing)"
     if args.fold_rule == "fixed":
         candidate = (args.fold_alpha, args.fold_c)
     else:
@@ -132,10 +137,14 @@ def fold_by_rule(pipeline, own_texts, own_labels, args) -> str:
             candidate = candidates[0]
         else:
             X_own = pipeline[:-1].transform(list(own_texts))
-            candidate, _info = choose_fold(pipeline, X_own, own_labels, candidates,
+            candidate, info = choose_fold(pipeline, X_own, own_labels, candidates,
                                            level=args.fold_level, repeats=args.fold_cv_repeats)
             if candidate is None:
-                return "none (not significant)"
+                if "gain" not in info:
+                    return f"none ({info['reason']})"
+                best = max(info["gain"], key=info["gain"].get)
+                return (f"none (best {best}: gain {info['gain'][best]:+.3f}, "
+                        f"p {info['p'][best]:.3f})")
     folded = fold_own_model(pipeline, own_texts, own_labels, *candidate)
     return f"fold {candidate[0]:g}/{candidate[1]:g}" if folded else "none (a class missing)"
 
@@ -171,14 +180,16 @@ def main(argv=None) -> int:
                         help="with --method fold: weight of the own rows' SVM")
     parser.add_argument("--fold-c", type=_scale, default=0.1,
                         help="with --method fold: C of the own rows' SVM")
-    parser.add_argument("--fold-rule", choices=("fixed", "paired", "shrink", "shrink-paired"),
+    parser.add_argument("--fold-rule", choices=("fixed", "paired", "shrink", "shrink-paired", "residual"),
                         default="fixed",
                         help="with --method fold: how alpha and C are set: fixed (--fold-alpha, "
                              "--fold-c); paired (the best of --fold-alphas x --fold-cs by "
                              "repeated CV on the own rows, folded only if its gain over not "
                              "folding passes the corrected paired t-test); shrink (alpha = "
                              "n / (n + --fold-prior-rows), C --fold-c); shrink-paired (that "
-                             "setting, folded only if it passes the test)")
+                             "setting, folded only if it passes the test); residual (a model of "
+                             "the corpus model's errors on the own rows, C --fold-c, folded "
+                             "whole: Daume's PRED)")
     parser.add_argument("--fold-alphas", type=_scale, nargs="+", default=[0.3, 1.0, 2.0])
     parser.add_argument("--fold-cs", type=_scale, nargs="+", default=[0.1, 1.0])
     parser.add_argument("--fold-prior-rows", type=_scale, default=100.0,
