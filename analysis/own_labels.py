@@ -251,7 +251,7 @@ def fold_svm_into(pipeline, svm, alpha: float) -> None:
 
 
 def fold_own_model(pipeline, own_texts, own_labels, alpha: float = 1.0, C: float = 0.1,
-                   seed: int = 0) -> bool:
+                   seed: int = 0, blocks: tuple[str, ...] | None = None) -> bool:
     """Add ``alpha`` × a linear SVM trained on the own rows alone to ``pipeline``'s SVM.
 
     ``pipeline`` is fitted on the corpus; its calibrated classifier's SVM gets
@@ -260,14 +260,21 @@ def fold_own_model(pipeline, own_texts, own_labels, alpha: float = 1.0, C: float
     corpus's calibration, at no cost when labelling. Returns whether it was
     folded: own rows that lack a class give no weight vector for it, and
     leave the pipeline as it is. :func:`choose_fold` decides whether and how
-    much to fold.
+    much to fold. With ``blocks`` (leading feature blocks, e.g. ``("words",)``) the own
+    SVM sees only those columns and leaves the corpus's weights on the others alone.
     """
     classes = list(_corpus_svms(pipeline)[0].classes_)
     y_own = np.asarray(list(own_labels))
     if sorted(set(y_own)) != sorted(classes) or len(classes) < 3:
         return False
-    fold_svm_into(pipeline, own_svm(pipeline[:-1].transform(list(own_texts)), y_own, C, seed),
-                  alpha)
+    X_own = pipeline[:-1].transform(list(own_texts))
+    if blocks:
+        import scipy.sparse as sp
+
+        keep = np.zeros(X_own.shape[1])
+        keep[:_ngram_columns(pipeline, tuple(blocks))] = 1.0
+        X_own = sp.csr_matrix(X_own) @ sp.diags(keep)
+    fold_svm_into(pipeline, own_svm(X_own, y_own, C, seed), alpha)
     return True
 
 

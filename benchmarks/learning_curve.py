@@ -145,7 +145,8 @@ def fold_by_rule(pipeline, own_texts, own_labels, args) -> str:
                 best = max(info["gain"], key=info["gain"].get)
                 return (f"none (best {best}: gain {info['gain'][best]:+.3f}, "
                         f"p {info['p'][best]:.3f})")
-    folded = fold_own_model(pipeline, own_texts, own_labels, *candidate)
+    folded = fold_own_model(pipeline, own_texts, own_labels, *candidate,
+                            blocks=SIMILARITY_BLOCKS[args.fold_blocks] if args.fold_blocks else None)
     return f"fold {candidate[0]:g}/{candidate[1]:g}" if folded else "none (a class missing)"
 
 
@@ -190,6 +191,9 @@ def main(argv=None) -> int:
                              "setting, folded only if it passes the test); residual (a model of "
                              "the corpus model's errors on the own rows, C --fold-c, folded "
                              "whole: Daume's PRED)")
+    parser.add_argument("--fold-blocks", choices=tuple(SIMILARITY_BLOCKS), default=None,
+                        help="with --method fold: the own SVM sees only these leading feature "
+                             "blocks (default: all features)")
     parser.add_argument("--fold-alphas", type=_scale, nargs="+", default=[0.3, 1.0, 2.0])
     parser.add_argument("--fold-cs", type=_scale, nargs="+", default=[0.1, 1.0])
     parser.add_argument("--fold-prior-rows", type=_scale, default=100.0,
@@ -246,6 +250,7 @@ def main(argv=None) -> int:
               "fold_alpha": args.fold_alpha if args.method == "fold" else None,
               "fold_c": args.fold_c if args.method == "fold" else None,
               "fold_rule": args.fold_rule if args.method == "fold" else None,
+              "fold_blocks": args.fold_blocks if args.method == "fold" else None,
               "fold_alphas": args.fold_alphas if args.method == "fold" else None,
               "fold_cs": args.fold_cs if args.method == "fold" else None,
               "fold_prior_rows": args.fold_prior_rows if args.method == "fold" else None,

@@ -284,6 +284,30 @@ def test_the_own_model_is_folded_in_only_when_the_cross_validation_shows_a_real_
     assert chosen is None and "fewer than 2" in info["reason"]
 
 
+def test_a_model_of_the_corpus_models_errors_folds_in_at_no_cost():
+    import copy
+
+    from analysis.own_labels import fold_own_model, fold_own_residual
+
+    corpus, X, texts, labels, new_texts, new_labels = team_setting()
+    corpus_only, _ = train_with_own("theme", X, corpus.theme, [], [])
+    residual = copy.deepcopy(corpus_only)
+    assert fold_own_residual(residual, texts, labels)
+    agreement = lambda m: float(np.mean(m.predict(new_texts) == np.array(new_labels)))  # noqa: E731
+    assert agreement(corpus_only) < 0.2 and agreement(residual) >= 0.6
+    svms = lambda m: [c.estimator for c in m[-1].calibrated_classifiers_]  # noqa: E731
+    assert [s.coef_.shape for s in svms(residual)] == [s.coef_.shape for s in svms(corpus_only)]
+    two = [(t, lab) for t, lab in zip(texts, labels) if lab != "other"]
+    same = copy.deepcopy(corpus_only)
+    assert not fold_own_residual(same, [t for t, _ in two], [lab for _, lab in two])
+    # an own SVM of the word n-grams only leaves the corpus's other weights as they were
+    words = copy.deepcopy(corpus_only)
+    assert fold_own_model(words, texts, labels, alpha=1.0, C=1.0, blocks=("words",))
+    for before, after in zip(svms(corpus_only), svms(words)):
+        assert np.array_equal(before.coef_[:, 2**17:], after.coef_[:, 2**17:])
+        assert not np.array_equal(before.coef_[:, :2**17], after.coef_[:, :2**17])
+
+
 def test_training_records_the_cross_validated_own_weight(tmp_path):
     corpus = load_corpus([MINI])
     texts, labels = team_rows(corpus, "Leeds")
