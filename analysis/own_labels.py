@@ -239,19 +239,34 @@ def _corpus_svms(pipeline):
     return [c.estimator for c in pipeline[-1].calibrated_classifiers_]
 
 
-def fold_svm_into(pipeline, svm, alpha: float) -> None:
+def fold_svm_into(pipeline, svm, alpha, only=None) -> None:
     """``coef + alpha * svm.coef`` (intercepts likewise) in every SVM of ``pipeline``'s
-    calibrated classifier, in place. New arrays are assigned, so a caller holding the
-    old ones can put them back."""
+    calibrated classifier, in place; with ``only`` (class labels), only those classes'
+    one-vs-rest rows. New arrays are assigned, so a caller holding the old ones can put
+    them back."""
     svms = _corpus_svms(pipeline)
     order = [list(svm.classes_).index(k) for k in svms[0].classes_]
+    scale = np.array([[alpha if only is None or k in only else 0.0] for k in svms[0].classes_])
     for corpus_svm in svms:
-        corpus_svm.coef_ = corpus_svm.coef_ + alpha * svm.coef_[order]
-        corpus_svm.intercept_ = corpus_svm.intercept_ + alpha * svm.intercept_[order]
+        corpus_svm.coef_ = corpus_svm.coef_ + scale * svm.coef_[order]
+        corpus_svm.intercept_ = corpus_svm.intercept_ + scale[:, 0] * svm.intercept_[order]
+
+
+def nearest_rows(X_from, X_to, k: int, columns: int | None = None) -> np.ndarray:
+    """Indices (sorted, unique) of the ``k`` rows of ``X_to`` most similar to each row of
+    ``X_from`` (cosine over the first ``columns`` columns)."""
+    import scipy.sparse as sp
+    from sklearn.preprocessing import normalize
+
+    cut = (lambda X: sp.csr_matrix(X)[:, :columns]) if columns else sp.csr_matrix  # noqa: E731
+    sim = (normalize(cut(X_from)) @ normalize(cut(X_to)).T).toarray()
+    k = min(int(k), sim.shape[1])
+    return np.unique(np.argpartition(-sim, k - 1, axis=1)[:, :k])
 
 
 def fold_own_model(pipeline, own_texts, own_labels, alpha: float = 1.0, C: float = 0.1,
-                   seed: int = 0, blocks: tuple[str, ...] | None = None) -> bool:
+                   seed: int = 0, blocks: tuple[str, ...] | None = None,
+                   extra_rows=None, min_class_rows: int = 0) -> bool:
     """Add ``alpha`` × a linear SVM trained on the own rows alone to ``pipeline``'s SVM.
 
     ``pipeline`` is fitted on the corpus; its calibrated classifier's SVM gets
@@ -262,19 +277,28 @@ def fold_own_model(pipeline, own_texts, own_labels, alpha: float = 1.0, C: float
     leave the pipeline as it is. :func:`choose_fold` decides whether and how
     much to fold. With ``blocks`` (leading feature blocks, e.g. ``("words",)``) the own
     SVM sees only those columns and leaves the corpus's weights on the others alone.
+    ``extra_rows`` ``(features, labels)`` are trained on beside the own rows (e.g. the
+    corpus rows nearest to them, :func:`nearest_rows`). With ``min_class_rows`` only the
+    classes with at least that many own rows are folded.
     """
     classes = list(_corpus_svms(pipeline)[0].classes_)
     y_own = np.asarray(list(own_labels))
     if sorted(set(y_own)) != sorted(classes) or len(classes) < 3:
         return False
+    only = [k for k in classes if np.sum(y_own == k) >= min_class_rows] if min_class_rows else None
     X_own = pipeline[:-1].transform(list(own_texts))
+    if extra_rows is not None:
+        import scipy.sparse as sp
+
+        X_own = sp.vstack([sp.csr_matrix(X_own), sp.csr_matrix(extra_rows[0])], format="csr")
+        y_own = np.concatenate([y_own, np.asarray(extra_rows[1])])
     if blocks:
         import scipy.sparse as sp
 
         keep = np.zeros(X_own.shape[1])
         keep[:_ngram_columns(pipeline, tuple(blocks))] = 1.0
         X_own = sp.csr_matrix(X_own) @ sp.diags(keep)
-    fold_svm_into(pipeline, own_svm(X_own, y_own, C, seed), alpha)
+    fold_svm_into(pipeline, own_svm(X_own, y_own, C, seed), alpha, only)
     return True
 
 

@@ -145,8 +145,17 @@ def fold_by_rule(pipeline, own_texts, own_labels, args) -> str:
                 best = max(info["gain"], key=info["gain"].get)
                 return (f"none (best {best}: gain {info['gain'][best]:+.3f}, "
                         f"p {info['p'][best]:.3f})")
+    extra = None
+    if args.fold_corpus_neighbours:
+        from analysis.own_labels import _ngram_columns, nearest_rows
+
+        X_corpus, y_corpus = args.corpus_rows
+        near = nearest_rows(pipeline[:-1].transform(list(own_texts)), X_corpus,
+                            args.fold_corpus_neighbours, _ngram_columns(pipeline))
+        extra = (X_corpus[near], np.asarray(y_corpus)[near])
     folded = fold_own_model(pipeline, own_texts, own_labels, *candidate,
-                            blocks=SIMILARITY_BLOCKS[args.fold_blocks] if args.fold_blocks else None)
+                            blocks=SIMILARITY_BLOCKS[args.fold_blocks] if args.fold_blocks else None,
+                            extra_rows=extra, min_class_rows=args.fold_min_class_rows)
     return f"fold {candidate[0]:g}/{candidate[1]:g}" if folded else "none (a class missing)"
 
 
@@ -194,6 +203,12 @@ def main(argv=None) -> int:
     parser.add_argument("--fold-blocks", choices=tuple(SIMILARITY_BLOCKS), default=None,
                         help="with --method fold: the own SVM sees only these leading feature "
                              "blocks (default: all features)")
+    parser.add_argument("--fold-corpus-neighbours", type=int, default=0,
+                        help="with --method fold: the own SVM also trains on each own row's "
+                             "K nearest corpus rows (their corpus labels)")
+    parser.add_argument("--fold-min-class-rows", type=int, default=0,
+                        help="with --method fold: fold only the classes with at least this "
+                             "many own rows")
     parser.add_argument("--fold-alphas", type=_scale, nargs="+", default=[0.3, 1.0, 2.0])
     parser.add_argument("--fold-cs", type=_scale, nargs="+", default=[0.1, 1.0])
     parser.add_argument("--fold-prior-rows", type=_scale, default=100.0,
@@ -251,6 +266,9 @@ def main(argv=None) -> int:
               "fold_c": args.fold_c if args.method == "fold" else None,
               "fold_rule": args.fold_rule if args.method == "fold" else None,
               "fold_blocks": args.fold_blocks if args.method == "fold" else None,
+              "fold_corpus_neighbours": args.fold_corpus_neighbours if args.method == "fold"
+              else None,
+              "fold_min_class_rows": args.fold_min_class_rows if args.method == "fold" else None,
               "fold_alphas": args.fold_alphas if args.method == "fold" else None,
               "fold_cs": args.fold_cs if args.method == "fold" else None,
               "fold_prior_rows": args.fold_prior_rows if args.method == "fold" else None,
@@ -287,6 +305,7 @@ def main(argv=None) -> int:
                             pipes[task] = copy.deepcopy(base_pipes[task])
                             own_texts, own_labels = [r["text"] for r in own], [r[task] for r in own]
                             if args.method == "fold":
+                                args.corpus_rows = (X_corpus, corpus.labels(task))
                                 weights[task].append(fold_by_rule(pipes[task], own_texts,
                                                                   own_labels, args))
                                 continue
