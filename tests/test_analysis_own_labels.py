@@ -379,7 +379,8 @@ def test_the_retrains_cross_validated_score_folds_as_the_training_does():
     by_hand = np.empty(len(texts), dtype=object)
     for tr, te in StratifiedKFold(3, shuffle=True, random_state=0).split(np.zeros(len(texts)), labels):
         model = copy.deepcopy(corpus_only)
-        assert fold_own_labels(model, [texts[i] for i in tr], [labels[i] for i in tr])["alpha"] == round(24 / 124, 4)
+        info = fold_own_labels(model, [texts[i] for i in tr], [labels[i] for i in tr])
+        assert info["alpha"] == round(24 / 124, 4)
         by_hand[te] = model.predict([texts[i] for i in te])
     assert folded == list(by_hand) and folded != pooled
 
