@@ -26,7 +26,9 @@ The classifier's ``C`` comes from the model in ``--model-dir`` (newest
 version). With ``--method neighbours`` or ``fold`` the tasks in ``--beside-tasks``
 keep the corpus model (trained once) and only the own rows' part is new per fold
 (:func:`analysis.own_labels.with_own_neighbours`,
-:func:`analysis.own_labels.fold_own_model`), so such a run takes a minute or two; ``--own-label-tasks theme`` leaves sentiment without own labels, so that
+:func:`analysis.own_labels.fold_own_model`), so such a run takes a minute or two;
+``--method fold --fold-rule shrink --fold-prior-rows 100 --fold-c 1`` is what
+training does since stop 25 (theme folded at ``n / (n + 100)``, sentiment weighted); ``--own-label-tasks theme`` leaves sentiment without own labels, so that
 variants of the theme method are compared on the same sentiment model (the
 comment-level theme depends on sentiment through the clause weights). Usage::
 
@@ -116,6 +118,49 @@ def _share(text: str) -> float:
     return share
 
 
+def fold_by_rule(pipeline, own_texts, own_labels, args) -> str:
+    """Fold the own rows' SVM into ``pipeline`` by ``--fold-rule``; what was done, for the log."""
+    from analysis.own_labels import choose_fold, fold_own_model
+
+    n = len(own_texts)
+    if args.fold_rule == "residual":
+        from analysis.own_labels import fold_own_residual
+
+        folded = fold_own_residual(pipeline, own_texts, own_labels, C=args.fold_c)
+        return f"residual C {args.fold_c:g}" if folded else "none (a class missing)"
+    if args.fold_rule == "fixed":
+        candidate = (args.fold_alpha, args.fold_c)
+    else:
+        if args.fold_rule == "paired":
+            candidates = [(a, c) for a in args.fold_alphas for c in args.fold_cs]
+        else:  # shrink, shrink-paired: alpha = n / (n + k), fixed beforehand
+            candidates = [(round(n / (n + args.fold_prior_rows), 4), args.fold_c)]
+        if args.fold_rule == "shrink":
+            candidate = candidates[0]
+        else:
+            X_own = pipeline[:-1].transform(list(own_texts))
+            candidate, info = choose_fold(pipeline, X_own, own_labels, candidates,
+                                           level=args.fold_level, repeats=args.fold_cv_repeats)
+            if candidate is None:
+                if "gain" not in info:
+                    return f"none ({info['reason']})"
+                best = max(info["gain"], key=info["gain"].get)
+                return (f"none (best {best}: gain {info['gain'][best]:+.3f}, "
+                        f"p {info['p'][best]:.3f})")
+    extra = None
+    if args.fold_corpus_neighbours:
+        from analysis.own_labels import _ngram_columns, nearest_rows
+
+        X_corpus, y_corpus = args.corpus_rows
+        near = nearest_rows(pipeline[:-1].transform(list(own_texts)), X_corpus,
+                            args.fold_corpus_neighbours, _ngram_columns(pipeline))
+        extra = (X_corpus[near], np.asarray(y_corpus)[near])
+    folded = fold_own_model(pipeline, own_texts, own_labels, *candidate,
+                            blocks=SIMILARITY_BLOCKS[args.fold_blocks] if args.fold_blocks else None,
+                            extra_rows=extra, min_class_rows=args.fold_min_class_rows)
+    return f"fold {candidate[0]:g}/{candidate[1]:g}" if folded else "none (a class missing)"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=("tuning", "tuning-folds", "test", "all"), default="tuning")
@@ -147,6 +192,33 @@ def main(argv=None) -> int:
                         help="with --method fold: weight of the own rows' SVM")
     parser.add_argument("--fold-c", type=_scale, default=0.1,
                         help="with --method fold: C of the own rows' SVM")
+    parser.add_argument("--fold-rule", choices=("fixed", "paired", "shrink", "shrink-paired", "residual"),
+                        default="fixed",
+                        help="with --method fold: how alpha and C are set: fixed (--fold-alpha, "
+                             "--fold-c); paired (the best of --fold-alphas x --fold-cs by "
+                             "repeated CV on the own rows, folded only if its gain over not "
+                             "folding passes the corrected paired t-test); shrink (alpha = "
+                             "n / (n + --fold-prior-rows), C --fold-c); shrink-paired (that "
+                             "setting, folded only if it passes the test); residual (a model of "
+                             "the corpus model's errors on the own rows, C --fold-c, folded "
+                             "whole: Daume's PRED)")
+    parser.add_argument("--fold-blocks", choices=tuple(SIMILARITY_BLOCKS), default=None,
+                        help="with --method fold: the own SVM sees only these leading feature "
+                             "blocks (default: all features)")
+    parser.add_argument("--fold-corpus-neighbours", type=int, default=0,
+                        help="with --method fold: the own SVM also trains on each own row's "
+                             "K nearest corpus rows (their corpus labels)")
+    parser.add_argument("--fold-min-class-rows", type=int, default=0,
+                        help="with --method fold: fold only the classes with at least this "
+                             "many own rows")
+    parser.add_argument("--fold-alphas", type=_scale, nargs="+", default=[0.3, 1.0, 2.0])
+    parser.add_argument("--fold-cs", type=_scale, nargs="+", default=[0.1, 1.0])
+    parser.add_argument("--fold-prior-rows", type=_scale, default=100.0,
+                        help="with --fold-rule shrink*: k in alpha = n / (n + k)")
+    parser.add_argument("--fold-level", type=_share, default=0.05,
+                        help="with --fold-rule *paired: one-sided level of the test")
+    parser.add_argument("--fold-cv-repeats", type=int, default=10,
+                        help="with --fold-rule *paired: repeats of the 5-fold CV on the own rows")
     parser.add_argument("--neighbour-similarity", choices=tuple(SIMILARITY_BLOCKS), default="ngrams",
                         help="with --method neighbours: the feature blocks similarity is measured "
                              "on (word and character n-grams, or word n-grams only)")
@@ -170,8 +242,7 @@ def main(argv=None) -> int:
     from analysis.corpus import load_corpus
     from analysis.evaluate import evaluate_predictions
     from analysis.labeller import Labeller
-    from analysis.own_labels import (fit_features, fold_own_model, train_with_own,
-                                     with_own_neighbours)
+    from analysis.own_labels import fit_features, train_with_own, with_own_neighbours
     from analysis import pipelines as pipelines_module
     from analysis.pipelines import TASKS, build_pipeline
 
@@ -195,6 +266,16 @@ def main(argv=None) -> int:
               "beside_tasks": args.beside_tasks if args.method in ("neighbours", "fold") else None,
               "fold_alpha": args.fold_alpha if args.method == "fold" else None,
               "fold_c": args.fold_c if args.method == "fold" else None,
+              "fold_rule": args.fold_rule if args.method == "fold" else None,
+              "fold_blocks": args.fold_blocks if args.method == "fold" else None,
+              "fold_corpus_neighbours": args.fold_corpus_neighbours if args.method == "fold"
+              else None,
+              "fold_min_class_rows": args.fold_min_class_rows if args.method == "fold" else None,
+              "fold_alphas": args.fold_alphas if args.method == "fold" else None,
+              "fold_cs": args.fold_cs if args.method == "fold" else None,
+              "fold_prior_rows": args.fold_prior_rows if args.method == "fold" else None,
+              "fold_level": args.fold_level if args.method == "fold" else None,
+              "fold_cv_repeats": args.fold_cv_repeats if args.method == "fold" else None,
               "neighbour_similarity": args.neighbour_similarity if args.method == "neighbours"
               else None,
               "neighbour_unsure_only": args.neighbour_unsure_only if args.method == "neighbours"
@@ -226,10 +307,9 @@ def main(argv=None) -> int:
                             pipes[task] = copy.deepcopy(base_pipes[task])
                             own_texts, own_labels = [r["text"] for r in own], [r[task] for r in own]
                             if args.method == "fold":
-                                folded = fold_own_model(pipes[task], own_texts, own_labels,
-                                                        args.fold_alpha, args.fold_c)
-                                weights[task].append(f"fold {args.fold_alpha:g}" if folded
-                                                     else "none (a class missing)")
+                                args.corpus_rows = (X_corpus, corpus.labels(task))
+                                weights[task].append(fold_by_rule(pipes[task], own_texts,
+                                                                  own_labels, args))
                                 continue
                             with_own_neighbours(pipes[task], own_texts, own_labels,
                                                 args.neighbour_share,

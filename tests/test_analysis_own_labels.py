@@ -241,17 +241,148 @@ def test_an_own_rows_model_folded_into_the_corpus_svm_moves_the_teams_comments_a
     assert np.array_equal(same.predict_proba(new_texts), corpus_only.predict_proba(new_texts))
 
 
+def test_the_corrected_paired_test_needs_a_gain_larger_than_the_folds_overlap_allows():
+    from scipy.stats import ttest_1samp
+
+    from analysis.own_labels import corrected_paired_p
+
+    # a small gain with spread: the plain t-test calls it significant, the corrected one does
+    # not (the folds of repeated CV share most of their training rows, so they are not independent)
+    rng = np.random.default_rng(0)
+    noisy = 0.01 + 0.05 * rng.standard_normal(50)
+    assert ttest_1samp(noisy, 0.0, alternative="greater").pvalue < 0.05
+    assert corrected_paired_p(noisy, test_fraction=0.2) > 0.05
+    # a steady gain passes; no gain, a loss, or one fold never does
+    assert corrected_paired_p(0.10 + 0.01 * rng.standard_normal(50), 0.2) < 0.001
+    assert corrected_paired_p([0.0] * 10, 0.2) == 1.0
+    assert corrected_paired_p(-0.05 + 0.01 * rng.standard_normal(50), 0.2) > 0.99
+    assert corrected_paired_p([0.3], 0.2) == 1.0
+
+
+def test_the_own_model_is_folded_in_only_when_the_cross_validation_shows_a_real_gain():
+    import copy
+
+    from analysis.own_labels import choose_fold
+
+    corpus, X, texts, labels, new_texts, new_labels = team_setting()
+    corpus_only, _ = train_with_own("theme", X, corpus.theme, [], [])
+    pipe = copy.deepcopy(corpus_only)
+    X_own = pipe[:-1].transform(texts)
+    # a team whose convention differs from the corpus: folding wins in every fold
+    chosen, info = choose_fold(pipe, X_own, labels, seed=0)
+    assert chosen is not None and info["gain"][f"{chosen[0]:g}/{chosen[1]:g}"] > 0.3
+    assert info["p"][f"{chosen[0]:g}/{chosen[1]:g}"] < 0.05 / len(info["p"])
+    # the search leaves the corpus model as it was
+    assert np.array_equal(pipe.predict_proba(new_texts), corpus_only.predict_proba(new_texts))
+    # a team that labels as the corpus does: nothing to gain, nothing is folded
+    same_texts = [f"{t} at the Leeds depot" for t in corpus.texts]
+    chosen, info = choose_fold(pipe, pipe[:-1].transform(same_texts), corpus.theme, seed=0)
+    assert chosen is None and max(info["gain"].values()) <= 0.05
+    # a class with a single own row: no fold can be trained on every class
+    few = [k for k, lab in enumerate(labels) if lab != "other"] + [labels.index("other")]
+    chosen, info = choose_fold(pipe, X_own[few], [labels[k] for k in few])
+    assert chosen is None and "fewer than 2" in info["reason"]
+
+
+def test_a_model_of_the_corpus_models_errors_folds_in_at_no_cost():
+    import copy
+
+    from analysis.own_labels import fold_own_model, fold_own_residual
+
+    corpus, X, texts, labels, new_texts, new_labels = team_setting()
+    corpus_only, _ = train_with_own("theme", X, corpus.theme, [], [])
+    residual = copy.deepcopy(corpus_only)
+    assert fold_own_residual(residual, texts, labels)
+    agreement = lambda m: float(np.mean(m.predict(new_texts) == np.array(new_labels)))  # noqa: E731
+    assert agreement(corpus_only) < 0.2 and agreement(residual) >= 0.6
+    svms = lambda m: [c.estimator for c in m[-1].calibrated_classifiers_]  # noqa: E731
+    assert [s.coef_.shape for s in svms(residual)] == [s.coef_.shape for s in svms(corpus_only)]
+    two = [(t, lab) for t, lab in zip(texts, labels) if lab != "other"]
+    same = copy.deepcopy(corpus_only)
+    assert not fold_own_residual(same, [t for t, _ in two], [lab for _, lab in two])
+    # an own SVM of the word n-grams only leaves the corpus's other weights as they were
+    words = copy.deepcopy(corpus_only)
+    assert fold_own_model(words, texts, labels, alpha=1.0, C=1.0, blocks=("words",))
+    for before, after in zip(svms(corpus_only), svms(words)):
+        assert np.array_equal(before.coef_[:, 2**17:], after.coef_[:, 2**17:])
+        assert not np.array_equal(before.coef_[:, :2**17], after.coef_[:, :2**17])
+
+
 def test_training_records_the_cross_validated_own_weight(tmp_path):
     corpus = load_corpus([MINI])
-    texts, labels = team_rows(corpus, "Leeds")
+    flip = {"positive": "negative", "negative": "neutral", "neutral": "positive"}
+    texts = [f"{text} at the Leeds depot" for text in corpus.texts]
+    labels = [flip[s] for s in corpus.sentiment]
+    version = train_models([MINI], extra_labeled=[(t, "sentiment", lab) for t, lab in zip(texts, labels)],
+                           out_dir=tmp_path, seed=0)
+    meta = json.loads((tmp_path / f"{version}.json").read_text())
+    sentiment = meta["metrics"]["sentiment"]
+    cv = sentiment["own_weight_cv"]
+    assert sentiment["own_weight"] > 1.0 and set(cv) == {"1.0", "3.0", "10.0", "30.0"}
+    assert cv[str(sentiment["own_weight"])] > cv["1.0"] and sentiment["own_fold"] is None
+    assert meta["metrics"]["theme"]["own_weight"] is None  # no own theme labels
+
+
+def test_training_folds_own_theme_labels_into_the_corpus_model_keeping_its_shape(tmp_path):
+    import copy
+
+    from analysis.model_store import load_pipeline
+    from analysis.own_labels import fold_alpha, fold_own_model
+
+    corpus, X, texts, labels, new_texts, new_labels = team_setting()
     version = train_models([MINI], extra_labeled=[(t, "theme", lab) for t, lab in zip(texts, labels)],
                            out_dir=tmp_path, seed=0)
     meta = json.loads((tmp_path / f"{version}.json").read_text())
     theme = meta["metrics"]["theme"]
-    cv = theme["own_weight_cv"]
-    assert theme["own_weight"] > 1.0 and set(cv) == {"1.0", "3.0", "10.0", "30.0"}
-    assert cv[str(theme["own_weight"])] > cv["1.0"]
-    assert meta["metrics"]["sentiment"]["own_weight"] is None  # no own sentiment labels
+    # 36 own rows: weight 36 / (36 + 100); no weight search, the rows are not pooled
+    assert theme["own_fold"] == {"alpha": round(36 / 136, 4), "C": 1.0, "prior_rows": 100.0, "own_rows": 36}
+    assert theme["own_weight"] is None and theme["own_weight_cv"] == {} and theme["train_rows"] == len(corpus)
+    assert fold_alpha(36) == 36 / 136 and fold_alpha(0) == 0.0
+
+    saved = load_pipeline(tmp_path / f"theme-{version}.skops")
+    plain_version = train_models([MINI], out_dir=tmp_path / "plain", seed=0)
+    plain = load_pipeline(tmp_path / "plain" / f"theme-{plain_version}.skops")
+    svms = lambda m: [c.estimator for c in m[-1].calibrated_classifiers_]  # noqa: E731
+    # the saved model is the corpus model plus the own SVM: same type and shape, so classify costs the same
+    assert type(saved[-1]) is type(plain[-1])
+    assert [s.coef_.shape for s in svms(saved)] == [s.coef_.shape for s in svms(plain)]
+    by_hand = copy.deepcopy(plain)
+    assert fold_own_model(by_hand, texts, labels, alpha=36 / 136, C=1.0)
+    assert np.allclose(saved.predict_proba(new_texts), by_hand.predict_proba(new_texts))
+    agreement = lambda m: float(np.mean(m.predict(new_texts) == np.array(new_labels)))  # noqa: E731
+    assert agreement(saved) > agreement(plain)
+
+
+def test_own_theme_labels_that_lack_a_class_stay_weighted_rows(tmp_path):
+    corpus, X, texts, labels, new_texts, new_labels = team_setting()
+    two = [(t, "theme", lab) for t, lab in zip(texts, labels) if lab != "other"]
+    version = train_models([MINI], extra_labeled=two, out_dir=tmp_path, seed=0)
+    theme = json.loads((tmp_path / f"{version}.json").read_text())["metrics"]["theme"]
+    assert theme["own_fold"] is None and theme["own_weight"] is not None
+    assert theme["train_rows"] == len(corpus) + len(two)
+
+
+def test_the_retrains_cross_validated_score_folds_as_the_training_does():
+    from analysis.own_labels import cross_validated_predictions
+
+    import copy
+
+    from sklearn.model_selection import StratifiedKFold
+
+    from analysis.own_labels import fold_own_labels
+
+    corpus, X, texts, labels, new_texts, new_labels = team_setting()
+    folded = cross_validated_predictions("theme", corpus.texts, corpus.theme, texts, labels, fold=True)
+    pooled = cross_validated_predictions("theme", corpus.texts, corpus.theme, texts, labels, weight=1.0)
+    # each fold: the corpus model with the other folds' own rows folded in, as training does
+    corpus_only, _ = train_with_own("theme", X, corpus.theme, [], [])
+    by_hand = np.empty(len(texts), dtype=object)
+    for tr, te in StratifiedKFold(3, shuffle=True, random_state=0).split(np.zeros(len(texts)), labels):
+        model = copy.deepcopy(corpus_only)
+        info = fold_own_labels(model, [texts[i] for i in tr], [labels[i] for i in tr])
+        assert info["alpha"] == round(24 / 124, 4)
+        by_hand[te] = model.predict([texts[i] for i in te])
+    assert folded == list(by_hand) and folded != pooled
 
 
 # --------------------------------------------------------------------------- #
