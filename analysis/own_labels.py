@@ -50,14 +50,10 @@ CPU; on word n-grams alone it adds 28%), and the form cheap enough
 
 A fourth form costs nothing when labelling: a linear SVM of the own rows alone
 added to the corpus SVM's weights (:func:`fold_own_model`,
-``learning_curve.py --method fold``). **Own theme labels use it** (stop 25,
-:func:`fold_own_labels`): the own SVM has the corpus model's ``C`` and weight
-``n / (n + 100)``, both fixed beforehand. On the tuning halves that lifted NPS
-theme by +0.016 / +0.040 at 50 / 100 own labels and cost tweets −0.010 / −0.004;
-choosing the setting by cross-validation on the own rows cannot be done at that
-size: a corrected paired t-test against not folding (:func:`choose_fold`) never
-passed, and weaker gates fold on tweets as often as on NPS (MODEL_CARD.md). The
-saved model keeps its type and shape, so labelling costs the same.
+``learning_curve.py --method fold``). On the tuning halves it lifts NPS theme
+more than the neighbours and leaves tweets level at one setting of a small grid
+(MODEL_CARD.md, stop 24); how to choose that setting without the tuning rows is
+left, so it is measured only.
 """
 
 from __future__ import annotations
@@ -347,41 +343,6 @@ def fold_own_residual(pipeline, own_texts, own_labels, C: float = 1.0, scale: fl
     return True
 
 
-#: Tasks whose own labels train a model of their own, folded into the corpus model's SVM
-#: (:func:`fold_own_labels`), instead of weighted rows beside the corpus: on the tuning halves
-#: this moved NPS theme where weights did not (MODEL_CARD.md, stop 25). Sentiment keeps weights.
-FOLD_TASKS = ("theme",)
-#: ``k`` in ``alpha = n / (n + k)``: the corpus model counts as much as this many own rows, so a
-#: handful of corrections barely moves it and a few hundred move it most of the way.
-#: Fixed beforehand, not tuned on the scored rows.
-FOLD_PRIOR_ROWS = 100.0
-#: ``C`` of the own rows' SVM: the corpus theme SVM's own ``C`` (fixed beforehand).
-FOLD_C = 1.0
-
-
-def fold_alpha(n_own: int, prior_rows: float = FOLD_PRIOR_ROWS) -> float:
-    """Weight of the own rows' SVM in the fold: ``n / (n + prior_rows)``."""
-    return float(n_own) / (float(n_own) + float(prior_rows)) if n_own > 0 else 0.0
-
-
-def can_fold(own_labels, classes) -> bool:
-    """Whether an own SVM can be folded in: the own rows hold every class (3 or more)."""
-    classes = set(classes)
-    return len(classes) >= 3 and set(own_labels) == classes
-
-
-def fold_own_labels(pipeline, own_texts, own_labels, seed: int = 0) -> dict | None:
-    """Fold the own rows into ``pipeline`` (fitted on the corpus alone) by the shipped rule:
-    an own SVM at ``C`` :data:`FOLD_C` with weight :func:`fold_alpha`. Returns what was
-    folded (for the metadata), or ``None`` when the own rows lack a class."""
-    own_texts, own_labels = list(own_texts), list(own_labels)
-    alpha = fold_alpha(len(own_texts))
-    if not fold_own_model(pipeline, own_texts, own_labels, alpha=alpha, C=FOLD_C, seed=seed):
-        return None
-    return {"alpha": round(alpha, 4), "C": FOLD_C, "prior_rows": FOLD_PRIOR_ROWS,
-            "own_rows": len(own_texts)}
-
-
 #: ``(alpha, C)`` settings of the own rows' SVM that :func:`choose_fold` compares with not folding.
 FOLD_CANDIDATES = ((0.3, 0.1), (1.0, 0.1), (2.0, 0.1), (0.3, 1.0), (1.0, 1.0), (2.0, 1.0))
 #: Repeated stratified K-fold over the own rows for :func:`choose_fold` (only the own SVM is refit).
@@ -650,12 +611,10 @@ def train_with_own(task: str, X_corpus, y_corpus, own_texts, own_labels, params=
 
 def cross_validated_predictions(task: str, corpus_texts, corpus_labels, own_texts, own_labels,
                                 params=None, weight: float | None = None, folds: int = CV_FOLDS,
-                                seed: int = 0, fold: bool = False):
+                                seed: int = 0):
     """Out-of-fold whole-text predictions for the own rows, or ``None``
     when they are too few to split. Each fold trains on the corpus plus the other folds'
-    own rows at ``weight`` (default :data:`DEFAULT_OWN_WEIGHT`); with ``fold`` the corpus
-    model is trained once and each fold folds in the other folds' own rows
-    (:func:`fold_own_labels`; a fold whose other folds lack a class keeps the corpus model)."""
+    own rows at ``weight`` (default :data:`DEFAULT_OWN_WEIGHT`)."""
     from sklearn.model_selection import KFold, StratifiedKFold
 
     from analysis.pipelines import build_pipeline
@@ -670,17 +629,6 @@ def cross_validated_predictions(task: str, corpus_texts, corpus_labels, own_text
     X_corpus = fit_features(pipe, corpus_texts)
     X_own = fit_features(pipe, own_texts)
     pred = np.empty(len(own_texts), dtype=object)
-    if fold:
-        import copy
-
-        corpus_model = build_pipeline(task, seed=seed).set_params(**(params or {}))
-        fit_features(corpus_model, ["warm"])
-        fit_classifier_on_features(corpus_model, X_corpus, np.asarray(corpus_labels))
-        for tr, te in splitter.split(np.zeros(len(own_texts)), own_labels):
-            model = copy.deepcopy(corpus_model)
-            fold_own_labels(model, [own_texts[i] for i in tr], own_labels[tr], seed=seed)
-            pred[te] = model[-1].predict(X_own[te])
-        return [str(p) for p in pred]
     w = DEFAULT_OWN_WEIGHT if weight is None else float(weight)
     for tr, te in splitter.split(np.zeros(len(own_texts)), own_labels):
         import scipy.sparse as sp

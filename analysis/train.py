@@ -18,10 +18,7 @@ Procedure (same for both tasks, all seeds fixed):
 Weak sentiment labels (e.g. from NPS scores) get a sample weight of
 :data:`WEAK_WEIGHT`. Extra hand labels (the team's own: ``train --labels`` and
 dashboard corrections) get a weight cross-validated on them
-(:mod:`analysis.own_labels`), so a couple of hundred of them move the model; theme
-labels instead train a linear SVM of their own that is added to the corpus model's
-SVM with weight ``n / (n + 100)`` (:func:`analysis.own_labels.fold_own_labels`): the
-saved model keeps its shape, so labelling costs the same.
+(:mod:`analysis.own_labels`), so a couple of hundred of them move the model.
 
 Run ``python -m analysis.train`` to train the default model into ``models/``.
 """
@@ -41,7 +38,6 @@ import numpy as np
 from analysis import model_store
 from analysis.corpus import DEFAULT_CORPUS_DIR, load_corpus
 from analysis.labels import LABELS, TASKS
-from analysis.own_labels import FOLD_TASKS, can_fold, fold_own_labels
 from analysis.pipelines import PARAM_GRID, build_pipeline
 
 HELD_OUT = 0.2
@@ -244,22 +240,14 @@ def train_models(corpus_paths=DEFAULT_CORPUS_DIR, extra_labeled=(), weak_sentime
         wk_t = [t for t, _ in weak] if task == "sentiment" else []
         wk_y = [lab for _, lab in weak] if task == "sentiment" else []
 
-        # theme: the own rows train a model of their own, folded into the corpus model's SVM
-        # (a weight that grows with their number); otherwise they are weighted rows beside it
-        fold = task in FOLD_TASKS and bool(ex_t) and can_fold(ex_y, np.unique(y))
-        if fold:
-            own_weight, own_cv = None, {}
-        else:
-            own_weight, own_cv = choose_weight_for(task, x[train_idx], y[train_idx], ex_t, ex_y,
-                                                   seed)
-        pooled_t, pooled_y = ([], []) if fold else (ex_t, ex_y)
+        own_weight, own_cv = choose_weight_for(task, x[train_idx], y[train_idx], ex_t, ex_y, seed)
 
         def rows(idx):
-            texts = list(x[idx]) + pooled_t + wk_t
-            labels = list(y[idx]) + pooled_y + wk_y
+            texts = list(x[idx]) + ex_t + wk_t
+            labels = list(y[idx]) + ex_y + wk_y
             weights = None
-            if wk_t or pooled_t:
-                weights = ([1.0] * len(idx) + [own_weight] * len(pooled_t)
+            if wk_t or ex_t:
+                weights = ([1.0] * len(idx) + [own_weight] * len(ex_t)
                            + [WEAK_WEIGHT] * len(wk_t))
             return texts, labels, weights
 
@@ -269,19 +257,15 @@ def train_models(corpus_paths=DEFAULT_CORPUS_DIR, extra_labeled=(), weak_sentime
                                    params=fixed_params[task])
         else:
             model, info = fit_task(task, texts, labels, weights, seed=seed)
-        own_fold = fold_own_labels(model, ex_t, ex_y, seed=seed) if fold else None
         held = evaluate_predictions(list(y[test_idx]), list(model.predict(list(x[test_idx]))),
                                     task)
         texts, labels, weights = rows(np.arange(len(corpus)))
         final, _ = fit_task(task, texts, labels, weights, seed=seed, grid={},
                             params=info["best_params"])
-        if fold:
-            fold_own_labels(final, ex_t, ex_y, seed=seed)
         pipelines[task] = final
         metrics[task] = {"held_out": held, **info,
                          "train_rows": len(texts), "held_out_rows": len(test_idx),
-                         "own_weight": own_weight if ex_t else None, "own_weight_cv": own_cv,
-                         "own_fold": own_fold}
+                         "own_weight": own_weight if ex_t else None, "own_weight_cv": own_cv}
 
     digest = _digest(corpus.checksum, sorted(extra), sorted(weak), params, seed,
                      {t: metrics[t]["best_params"] for t in TASKS},

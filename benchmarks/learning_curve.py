@@ -26,9 +26,7 @@ The classifier's ``C`` comes from the model in ``--model-dir`` (newest
 version). With ``--method neighbours`` or ``fold`` the tasks in ``--beside-tasks``
 keep the corpus model (trained once) and only the own rows' part is new per fold
 (:func:`analysis.own_labels.with_own_neighbours`,
-:func:`analysis.own_labels.fold_own_model`), so such a run takes a minute or two;
-``--method fold --fold-rule shrink --fold-prior-rows 100 --fold-c 1`` is what
-training does since stop 25 (theme folded at ``n / (n + 100)``, sentiment weighted); ``--own-label-tasks theme`` leaves sentiment without own labels, so that
+:func:`analysis.own_labels.fold_own_model`), so such a run takes a minute or two; ``--own-label-tasks theme`` leaves sentiment without own labels, so that
 variants of the theme method are compared on the same sentiment model (the
 comment-level theme depends on sentiment through the clause weights). Usage::
 

@@ -310,79 +310,15 @@ def test_a_model_of_the_corpus_models_errors_folds_in_at_no_cost():
 
 def test_training_records_the_cross_validated_own_weight(tmp_path):
     corpus = load_corpus([MINI])
-    flip = {"positive": "negative", "negative": "neutral", "neutral": "positive"}
-    texts = [f"{text} at the Leeds depot" for text in corpus.texts]
-    labels = [flip[s] for s in corpus.sentiment]
-    version = train_models([MINI], extra_labeled=[(t, "sentiment", lab) for t, lab in zip(texts, labels)],
-                           out_dir=tmp_path, seed=0)
-    meta = json.loads((tmp_path / f"{version}.json").read_text())
-    sentiment = meta["metrics"]["sentiment"]
-    cv = sentiment["own_weight_cv"]
-    assert sentiment["own_weight"] > 1.0 and set(cv) == {"1.0", "3.0", "10.0", "30.0"}
-    assert cv[str(sentiment["own_weight"])] > cv["1.0"] and sentiment["own_fold"] is None
-    assert meta["metrics"]["theme"]["own_weight"] is None  # no own theme labels
-
-
-def test_training_folds_own_theme_labels_into_the_corpus_model_keeping_its_shape(tmp_path):
-    import copy
-
-    from analysis.model_store import load_pipeline
-    from analysis.own_labels import fold_alpha, fold_own_model
-
-    corpus, X, texts, labels, new_texts, new_labels = team_setting()
+    texts, labels = team_rows(corpus, "Leeds")
     version = train_models([MINI], extra_labeled=[(t, "theme", lab) for t, lab in zip(texts, labels)],
                            out_dir=tmp_path, seed=0)
     meta = json.loads((tmp_path / f"{version}.json").read_text())
     theme = meta["metrics"]["theme"]
-    # 36 own rows: weight 36 / (36 + 100); no weight search, the rows are not pooled
-    assert theme["own_fold"] == {"alpha": round(36 / 136, 4), "C": 1.0, "prior_rows": 100.0, "own_rows": 36}
-    assert theme["own_weight"] is None and theme["own_weight_cv"] == {} and theme["train_rows"] == len(corpus)
-    assert fold_alpha(36) == 36 / 136 and fold_alpha(0) == 0.0
-
-    saved = load_pipeline(tmp_path / f"theme-{version}.skops")
-    plain_version = train_models([MINI], out_dir=tmp_path / "plain", seed=0)
-    plain = load_pipeline(tmp_path / "plain" / f"theme-{plain_version}.skops")
-    svms = lambda m: [c.estimator for c in m[-1].calibrated_classifiers_]  # noqa: E731
-    # the saved model is the corpus model plus the own SVM: same type and shape, so classify costs the same
-    assert type(saved[-1]) is type(plain[-1])
-    assert [s.coef_.shape for s in svms(saved)] == [s.coef_.shape for s in svms(plain)]
-    by_hand = copy.deepcopy(plain)
-    assert fold_own_model(by_hand, texts, labels, alpha=36 / 136, C=1.0)
-    assert np.allclose(saved.predict_proba(new_texts), by_hand.predict_proba(new_texts))
-    agreement = lambda m: float(np.mean(m.predict(new_texts) == np.array(new_labels)))  # noqa: E731
-    assert agreement(saved) > agreement(plain)
-
-
-def test_own_theme_labels_that_lack_a_class_stay_weighted_rows(tmp_path):
-    corpus, X, texts, labels, new_texts, new_labels = team_setting()
-    two = [(t, "theme", lab) for t, lab in zip(texts, labels) if lab != "other"]
-    version = train_models([MINI], extra_labeled=two, out_dir=tmp_path, seed=0)
-    theme = json.loads((tmp_path / f"{version}.json").read_text())["metrics"]["theme"]
-    assert theme["own_fold"] is None and theme["own_weight"] is not None
-    assert theme["train_rows"] == len(corpus) + len(two)
-
-
-def test_the_retrains_cross_validated_score_folds_as_the_training_does():
-    from analysis.own_labels import cross_validated_predictions
-
-    import copy
-
-    from sklearn.model_selection import StratifiedKFold
-
-    from analysis.own_labels import fold_own_labels
-
-    corpus, X, texts, labels, new_texts, new_labels = team_setting()
-    folded = cross_validated_predictions("theme", corpus.texts, corpus.theme, texts, labels, fold=True)
-    pooled = cross_validated_predictions("theme", corpus.texts, corpus.theme, texts, labels, weight=1.0)
-    # each fold: the corpus model with the other folds' own rows folded in, as training does
-    corpus_only, _ = train_with_own("theme", X, corpus.theme, [], [])
-    by_hand = np.empty(len(texts), dtype=object)
-    for tr, te in StratifiedKFold(3, shuffle=True, random_state=0).split(np.zeros(len(texts)), labels):
-        model = copy.deepcopy(corpus_only)
-        info = fold_own_labels(model, [texts[i] for i in tr], [labels[i] for i in tr])
-        assert info["alpha"] == round(24 / 124, 4)
-        by_hand[te] = model.predict([texts[i] for i in te])
-    assert folded == list(by_hand) and folded != pooled
+    cv = theme["own_weight_cv"]
+    assert theme["own_weight"] > 1.0 and set(cv) == {"1.0", "3.0", "10.0", "30.0"}
+    assert cv[str(theme["own_weight"])] > cv["1.0"]
+    assert meta["metrics"]["sentiment"]["own_weight"] is None  # no own sentiment labels
 
 
 # --------------------------------------------------------------------------- #

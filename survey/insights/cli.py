@@ -358,15 +358,8 @@ def train_command(labels_path: Path | None, text_col: str, from_scores: bool, ke
         raise click.ClickException(str(exc)) from None
     click.echo(f"model {version} saved in {out_dir}")
     for task in TASKS:
-        metrics = metadata["metrics"][task]
-        held_out, own_rows = metrics["held_out"], metadata["extra_labeled_rows"].get(task, 0)
-        own = ""
-        if metrics.get("own_fold"):
-            own = f"; your {own_rows:,} label(s): a model of them added at {metrics['own_fold']['alpha']:.2f}"
-        elif metrics.get("own_weight"):
-            own = f"; your {own_rows:,} label(s) at weight {metrics['own_weight']:g}"
-        click.echo(f"  {task}: held-out accuracy {held_out['accuracy']:.3f}, "
-                   f"macro-F1 {held_out['macro_f1']:.3f}{own}")
+        held_out = metadata["metrics"][task]["held_out"]
+        click.echo(f"  {task}: held-out accuracy {held_out['accuracy']:.3f}, macro-F1 {held_out['macro_f1']:.3f}")
     click.echo("`flask analyze` now uses it (pin another with --model or ANALYSIS_MODEL_VERSION).")
 
 

@@ -222,9 +222,9 @@ def compare(old_labeller, old_meta: dict, new_meta: dict, own: list[tuple[str, s
     * ``held_out``: macro-F1 on the 20% of the corpus each training held out;
     * ``own``: on the analysts' corrections (whole-text labels), the old model's
       macro-F1 and the new procedure's *cross-validated* macro-F1 (3 folds: trained on the
-      corpus and the other folds' corrections at the new run's weight, or with
-      them folded in as the new run did, scored on the fold left out), so the
-      new number is not a score on its own training rows.
+      corpus and the other folds' corrections at the new run's weight, scored
+      on the fold left out), so the new number is not a score on its own
+      training rows.
     """
     from analysis.corpus import load_corpus
     from analysis.evaluate import evaluate_predictions
@@ -239,8 +239,7 @@ def compare(old_labeller, old_meta: dict, new_meta: dict, own: list[tuple[str, s
         entry = {"rows": len(texts),
                  "old": {"held_out_macro_f1": old_meta["metrics"][task]["held_out"]["macro_f1"]},
                  "new": {"held_out_macro_f1": new_meta["metrics"][task]["held_out"]["macro_f1"],
-                         "own_weight": new_meta["metrics"][task].get("own_weight"),
-                         "own_fold": new_meta["metrics"][task].get("own_fold")}}
+                         "own_weight": new_meta["metrics"][task].get("own_weight")}}
         if texts:
             labels = LABELS[task]
             old_pred = [labels[k] for k in old_labeller.predict_proba(task, texts).argmax(1)]
@@ -250,8 +249,7 @@ def compare(old_labeller, old_meta: dict, new_meta: dict, own: list[tuple[str, s
             entry["old"]["own_right"] = sum(g == p for g, p in zip(gold, old_pred))
             new_pred = cross_validated_predictions(
                 task, rows.texts, rows.labels(task), texts, gold,
-                new_meta["metrics"][task]["best_params"], entry["new"]["own_weight"],
-                fold=bool(entry["new"]["own_fold"]))
+                new_meta["metrics"][task]["best_params"], entry["new"]["own_weight"])
             if new_pred is not None:
                 entry["new"]["own_macro_f1"] = evaluate_predictions(gold, new_pred, task)["macro_f1"]
                 entry["new"]["own_right"] = sum(g == p for g, p in zip(gold, new_pred))
