@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from survey.db import db
 from survey.invites import operations
+from survey.invites.campaigns import queue_campaign
 from survey.invites.delivery import deliver
 from survey.invites.models import Campaign, Invitation, OutboxMessage
 from survey.invites.scheduling import cancel_campaign, run_due
@@ -160,6 +161,8 @@ def test_a_scheduled_campaign_is_queued_once_when_due_with_its_reminder_once(app
     assert response.status_code == 303
     [campaign] = campaigns()
     assert (campaign.state, campaign.send_at, campaign.remind_after_days) == ("scheduled", send_at, 3)
+    with pytest.raises(OperationError, match=re.escape(f"is scheduled for {send_at:%-d %b %Y, %H:%M} UTC; it is queued")):
+        queue_campaign(campaign)  # too early: says when, written as pages write it
     shown = client.get(response.location).get_data(as_text=True)
     # The flash writes the time as every page does (display.when_text), not "2026-12-07 11:00".
     assert "scheduled" in shown and f"for {send_at:%-d %b %Y, %H:%M} UTC. The delivery worker" in shown

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from survey.db import db
+from survey.display import when_text
 from survey.invites.compose import Composer, InvitationLinks, new_token, sender_address
 from survey.invites.contacts import ATTRIBUTE_NAME, attribute_key
 from survey.invites.models import SKIP_REASONS, Campaign, Invitation, OutboxMessage, recipient_domain
@@ -206,7 +207,7 @@ def create_campaign(survey: Survey, *, base_url: str, segment: dict[str, list[st
         raise OperationError(f"a reminder must come 1 to {expiry_days - 1} days after the e-mail, while its "
                              f"links work ({expiry_days} days)")
     if send_at is not None and send_at <= now:
-        raise OperationError(f"the send time {send_at:%Y-%m-%d %H:%M} UTC has passed; choose a later time "
+        raise OperationError(f"the send time {when_text(send_at)} has passed; choose a later time "
                              "or send now")
     if db.session.scalar(sa.select(Contact.id).where(segment_filter(segment)).limit(1)) is None:
         raise OperationError(f"no contact matches {describe_segment(segment)}; nothing was queued")
@@ -228,7 +229,7 @@ def queue_campaign(campaign: Campaign, *, now: dt.datetime | None = None) -> Cam
     now = now or utcnow()
     if campaign.state in ("scheduled", "cancelled", "refused"):
         raise OperationError(f"campaign {campaign.id} is {campaign.state}"
-                             + (f" for {campaign.send_at:%Y-%m-%d %H:%M} UTC; it is queued then"
+                             + (f" for {when_text(campaign.send_at)}; it is queued then"
                                 if campaign.state == "scheduled" else "; nothing was queued"))
     refusal = refusal_for_staff(campaign.survey, now)
     if refusal:
