@@ -67,8 +67,9 @@ def checked_url(uri: object) -> str:
     Rapport can use (a typo, another database, a driver that is not installed): one line, never a
     traceback from the driver. The password is never shown."""
     shown = repr(re.sub(r"(://[^/:@]*:)[^/@]*@", r"\1***@", uri)) if isinstance(uri, str) else repr(uri)
+    normalised = normalise_url(uri) if isinstance(uri, str) else uri
     try:
-        url = sa.engine.make_url(normalise_url(uri) if isinstance(uri, str) else uri)
+        url = sa.engine.make_url(normalised)
         shown = repr(url.render_as_string(hide_password=True))
         dialect = url.get_dialect()
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, TypeError, ValueError):
@@ -83,7 +84,7 @@ def checked_url(uri: object) -> str:
     except ImportError as exc:
         raise ConfigError(f"the database URL ({SETTING}) is {shown}, whose driver is not installed ({exc}); "
                           "write postgresql://… without a driver name to use psycopg 3") from None
-    return normalise_url(uri)
+    return normalised
 
 
 def init_app(app: Flask) -> None:

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 from flask import url_for
 
-from survey.display import p_value_text  # noqa: F401 -- where the results pages have always found it
-from survey.display import when_text
+from survey.display import p_value_text, when_text  # noqa: F401 -- where the results pages have always found them
 from survey.models import PainPointRecord, Survey
 from survey.results import bp
 from survey.results.filters import ResponseFilter
