@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 
 import pytest
 import sqlalchemy as sa
@@ -246,17 +247,23 @@ def test_bad_options_fail_clearly(runner, make_survey, make_response, args, mess
     assert db.session.scalar(sa.select(sa.func.count(AnalysisRun.id))) == 0
 
 
-def test_empty_survey_and_empty_site_fail_clearly(runner, make_survey, make_response):
+def test_empty_survey_and_empty_site_say_so_and_succeed(runner, make_survey, make_response):
+    """Nothing to analyse is not a fault (the nightly timer on a new site): one line, exit 0, no report."""
     result = analyze(runner)
-    assert result.exit_code == 1 and "no answers with a comment in any survey" in result.output
+    assert result.exit_code == 0, result.output
+    assert result.output == "no answers with a comment in any survey: nothing to analyse; no report written\n"
     survey = make_survey("csat")
     make_response(survey, score=4)
     result = analyze(runner, "--survey", survey.public_key)
-    assert result.exit_code == 1
+    assert result.exit_code == 0
     assert f"survey {survey.public_key} ({survey.name}) has no comments to analyse (1 answer(s), none" in result.output
     add_answers(make_survey, make_response, NPS_ANSWERS[:2])
-    result = analyze(runner, "--since", "2030-01-01")
-    assert result.exit_code == 1 and "since 2030-01-01" in result.output
+    result = analyze(runner, "--since", "2030-01-01", "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.output) == {
+        "nothing_to_analyse": True,
+        "message": "no answers with a comment since 2030-01-01 in any survey: nothing to analyse; no report written"}
+    assert db.session.scalar(sa.select(sa.func.count(AnalysisRun.id))) == 0
 
 
 def test_group_options_do_not_leak_into_subcommands(runner):

@@ -28,7 +28,7 @@ from survey.cli import find_survey, written_aside
 from survey.insights import jobs, service
 from survey.importer import (ImportError_, first_line_not_utf8, not_utf8, refuse_twice, sniff_delimiter,
                              unreadable_csv)
-from survey.insights.service import BATCH_SIZE, AnalysisError
+from survey.insights.service import BATCH_SIZE, AnalysisError, NothingToAnalyse
 from survey.kinds import KINDS
 
 #: Show a progress bar when at least this many comments are to be labelled.
@@ -60,8 +60,9 @@ def analyze_cli(ctx: click.Context, key: str | None, since: dt.datetime | None, 
     """Label new comments, find pain points and write a report.
 
     Incremental: comments already labelled by this model version are not
-    labelled again, so a second run only rebuilds the report. The
-    subcommands label a CSV file, score the model and train a new one.
+    labelled again, so a second run only rebuilds the report. With no
+    comment in scope it says so and exits 0 (a new site is not a fault).
+    The subcommands label a CSV file, score the model and train a new one.
     """
     if ctx.invoked_subcommand is not None:
         given = [name for name, value in (("--survey", key), ("--since", since), ("--out", out_dir),
@@ -78,6 +79,11 @@ def analyze_cli(ctx: click.Context, key: str | None, since: dt.datetime | None, 
     except jobs.AnalysisBusy as busy:
         raise click.ClickException(f"{busy} (from the dashboard or another `flask analyze`); only one runs at a "
                                    f"time: run this again when it has finished ({jobs.stale_rule_text()})") from None
+    except NothingToAnalyse as exc:
+        # A site or survey with no comments yet is not a fault: the nightly timer must not fail on it.
+        message = f"{exc}; no report written"
+        click.echo(json.dumps({"nothing_to_analyse": True, "message": message}) if as_json else message)
+        return
     except AnalysisError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:

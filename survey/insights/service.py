@@ -48,6 +48,10 @@ class AnalysisError(Exception):
     """The analysis cannot go ahead or finish; the message says why, for a person."""
 
 
+class NothingToAnalyse(AnalysisError):
+    """No comment in scope (a new site, a quiet survey): nothing was done, which is not a fault."""
+
+
 class Progress(Protocol):
     def update(self, n: int) -> None: ...
 
@@ -112,7 +116,7 @@ def run_analysis(survey: Survey | None, since: dt.datetime | None, out_dir: Path
         surveys = [survey] if survey else queries.surveys_with_answers(since)
         survey_ids = [s.id for s in surveys]
         if not queries.count_comments(survey_ids, since):
-            raise AnalysisError(_nothing_to_analyse(survey, since))
+            raise NothingToAnalyse(_nothing_to_analyse(survey, since))
     with phases.phase("loading the model"):
         labeller = load_labeller(model_version)
 
