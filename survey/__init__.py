@@ -48,8 +48,16 @@ def create_app(test_config: dict | None = None) -> "Flask":
     ``RAPPORT_*`` environment variables, then ``test_config``.
     ``RAPPORT_INSTANCE_PATH`` moves the whole instance folder. Nothing is
     written here: the instance folder and its secret key are made when first
-    needed (survey.instance).
+    needed (survey.instance). A setting it cannot start with is a ConfigError: one line, never a
+    traceback (in a command, exit 1 even for ``flask --help``).
     """
+    from survey.instance import config_errors_end_a_command
+
+    with config_errors_end_a_command():
+        return _create_app(test_config)
+
+
+def _create_app(test_config: dict | None) -> "Flask":
     from survey.config import Defaults
     from survey.instance import RapportFlask, defer_secret_key, keep_text_settings_text, read_config_file
 

@@ -10,10 +10,12 @@ read, and when a key cannot be read the message says what to do.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import stat
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -32,6 +34,24 @@ class InstanceError(click.ClickException):
 class ConfigError(click.ClickException):
     """A setting Rapport cannot start with (``instance/config.py``, the database URL): one line saying
     which and why, instead of a traceback; a CLI prints it and exits 1, gunicorn logs it and stops."""
+
+
+@contextlib.contextmanager
+def config_errors_end_a_command() -> Iterator[None]:
+    """Inside a command (``flask …``, ``rapport …``), a ConfigError prints its one line and exits 1.
+
+    A command run by name does that already (click shows a ClickException), but ``flask --help``
+    lists the commands by loading the app inside Flask's ``except Exception``, which printed the
+    whole traceback and then the help with exit 0. SystemExit passes that handler. Anywhere else
+    (gunicorn, tests) the error goes on to the caller, who logs it.
+    """
+    try:
+        yield
+    except ConfigError as exc:
+        if click.get_current_context(silent=True) is None:
+            raise
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
 
 
 def read_config_file(config: Config, path: Path) -> None:

@@ -123,6 +123,9 @@ def test_a_broken_config_file_says_which_line(content, words, tmp_path, monkeypa
     message = caught.value.format_message()
     assert str(tmp_path / "config.py") in message and all(word in message for word in words), message
     assert_one_line_error(run({}, "survey", "list", env={"RAPPORT_INSTANCE_PATH": str(tmp_path)}), *words)
+    # --help lists the commands by loading the app inside Flask's own `except Exception`: it printed
+    # the traceback, then the help, and exited 0
+    assert_one_line_error(run({}, "--help", env={"RAPPORT_INSTANCE_PATH": str(tmp_path)}), *words)
 
 
 def test_a_config_file_the_service_cannot_read_says_what_to_do(tmp_path, monkeypatch):
