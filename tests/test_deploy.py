@@ -7,10 +7,12 @@ import shlex
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 import yaml
+from gunicorn import config as gunicorn_config
 
 from survey.config import Defaults
 from tests.conftest import REPO
@@ -63,6 +65,34 @@ def test_the_web_unit_serves_the_factory_on_loopback():
     argv = exec_start(DEPLOY / "systemd" / "rapport-web.service")
     assert argv[0] == VENV_BIN + "gunicorn" and argv[-1] == "survey:create_app()"
     assert argv[argv.index("--bind") + 1].startswith("127.0.0.1:")
+
+
+@pytest.mark.skipif(not hasattr(gunicorn_config, "ControlSocket"), reason="gunicorn before 25.1 has no control socket")
+def test_the_web_unit_gives_gunicorn_a_writable_place_for_its_control_socket(tmp_path):
+    """Under ProtectSystem=strict the home (/srv/rapport) is read-only: gunicorn's control socket,
+    in ~/.gunicorn by default, logged an error at every start. The unit's runtime directory takes it."""
+    text = (DEPLOY / "systemd" / "rapport-web.service").read_text()
+    (runtime,) = re.findall(r"^RuntimeDirectory=(\S+)$", text, re.M)
+    assert f"Environment=XDG_RUNTIME_DIR=%t/{runtime}" in text.splitlines()
+    run_dir = tmp_path / runtime  # %t is /run for a system service
+    run_dir.mkdir()
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "RAPPORT_INSTANCE_PATH": str(tmp_path / "i"),
+           "HOME": "/proc/no-home",  # like the read-only /srv/rapport: nothing can be made there, even by root
+           "XDG_RUNTIME_DIR": str(run_dir)}
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", "127.0.0.1:0", "--workers", "1",
+                               "--graceful-timeout", "1", "survey:create_app()"],
+                              env=env, stderr=subprocess.PIPE, text=True)
+    threading.Timer(60, server.terminate).start()  # a gunicorn that never says ends the loop below
+    try:
+        control = ""
+        for line in server.stderr:
+            if "ontrol s" in line:  # "Control socket listening at …", or "Control server error: …"
+                control = line
+                break
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert control.rstrip().endswith(f"[INFO] Control socket listening at {run_dir / 'gunicorn.ctl'}"), control
 
 
 def test_compose_starts_postgres_then_migrates_once_then_web_and_worker():
