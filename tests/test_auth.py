@@ -475,6 +475,8 @@ def test_tokens_are_made_with_the_chosen_lifetime(client, lifetime, days):
         assert stored.expires_at - stored.created_at == dt.timedelta(days=days)
         assert before <= stored.created_at <= utcnow()
         assert "It works until" in page and stored.expires_at.strftime("%-d %b %Y, %H:%M") + " UTC" in page
+        # the list's "expires 7 Mar 2027" tells its minute on hover, written the same way
+        assert f'title="{stored.expires_at:%-d %b %Y, %H:%M} UTC"' in page
     assert client.get("/api/v1/surveys", headers=bearer(raw)).status_code == 200
 
 
@@ -533,7 +535,7 @@ def test_an_expired_token_is_refused_with_its_date_and_not_touched(client, monke
         refused = client.get("/api/v1/surveys", headers=bearer(raw))
         assert refused.status_code == 401
         assert refused.get_json()["error"]["message"] == (
-            "This API token expired on 2027-02-25; create a new one on the dashboard's API tokens page.")
+            "This API token expired on 25 Feb 2027, 09:30 UTC; create a new one on the dashboard's API tokens page.")
         assert 'error="invalid_token"' in refused.headers["WWW-Authenticate"]
         db.session.refresh(stored)
         assert stored.last_used_at is None  # a refused call leaves no trace of use
@@ -699,6 +701,8 @@ def test_tokens_create_takes_a_lifetime_and_list_shows_it(runner, monkeypatch):
     assert never.exit_code == 0 and "never expires" in never.stderr
     tokens = {t.name: t for t in db.session.scalars(sa.select(ApiToken))}
     assert tokens["week"].expires_at - tokens["week"].created_at == dt.timedelta(days=7)
+    # written as every page writes a moment ("works until 14 Dec 2026, 09:43 UTC"), not 2026-12-14 09:43
+    assert f"works until {tokens['week'].expires_at:%-d %b %Y, %H:%M} UTC)" in week.stderr
     assert tokens["forever"].expires_at is None
     assert runner.invoke(args=["tokens", "create", "ana@example.com", "--name", "x", "--days", "soon"]).exit_code == 2
     zero = runner.invoke(args=["tokens", "create", "ana@example.com", "--name", "x", "--days", "0"])
@@ -707,7 +711,8 @@ def test_tokens_create_takes_a_lifetime_and_list_shows_it(runner, monkeypatch):
     db.session.commit()
     listing = runner.invoke(args=["tokens", "list", "ana@example.com"]).output.splitlines()
     assert "forever" in listing[0] and "active, never expires" in listing[0]
-    assert "week" in listing[1] and "expired 20" in listing[1]
+    assert "week" in listing[1] and f"expired {tokens['week'].expires_at:%-d %b %Y, %H:%M} UTC" in listing[1]
+    assert f"created {tokens['week'].created_at:%-d %b %Y, %H:%M} UTC" in listing[1]
 
 
 # -- the command line -----------------------------------------------------------------------

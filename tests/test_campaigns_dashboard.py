@@ -161,6 +161,7 @@ def test_a_scheduled_campaign_is_queued_once_when_due_with_its_reminder_once(app
     assert response.status_code == 303
     [campaign] = campaigns()
     assert (campaign.state, campaign.send_at, campaign.remind_after_days) == ("scheduled", send_at, 3)
+    assert campaign.name == f"{survey.name} {send_at:%-d %b %Y, %H:%M} UTC"  # unnamed: the survey and its time
     with pytest.raises(OperationError, match=re.escape(f"is scheduled for {send_at:%-d %b %Y, %H:%M} UTC; it is queued")):
         queue_campaign(campaign)  # too early: says when, written as pages write it
     shown = client.get(response.location).get_data(as_text=True)

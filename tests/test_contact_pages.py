@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 import sqlalchemy as sa
 
@@ -66,6 +68,14 @@ def test_unsubscribe_from_the_contact_page(client):
     assert contact_named("bo@example.com").unsubscribed_at is not None
     again = client.post(f"/contacts/{contact.id}/unsubscribe", follow_redirects=True)
     assert "already unsubscribed" in again.get_data(as_text=True)
+
+
+def test_a_bounced_contact_says_since_when_as_pages_write_it(client):
+    login(client, "admin")
+    db.session.add(Contact(email="cy@example.com", attributes={}, bounced_at=dt.datetime(2026, 12, 3, 8, 5)))
+    db.session.commit()
+    page = client.get("/contacts").get_data(as_text=True)
+    assert 'title="since 3 Dec 2026, 08:05 UTC">bounced</span>' in page
 
 
 def test_forget_says_what_goes_and_what_stays_and_needs_the_address(client, make_survey, make_response):

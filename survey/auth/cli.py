@@ -18,6 +18,7 @@ from survey.auth.operations import (create_api_token, create_user, find_user, no
                                     set_active, set_password, tokens_of, unlock)
 from survey.auth.passwords import PasswordError, check_new_password
 from survey.db import db
+from survey.display import when_text
 from survey.models import ROLES, ApiToken, User, utcnow
 from survey.operations import OperationError
 
@@ -157,7 +158,7 @@ def tokens_create(email: str, name: str, days: str | None) -> None:
         token, raw = create_api_token(user, name, **lifetime)
     except OperationError as exc:
         raise _fail(exc) from None
-    until = f"works until {token.expires_at:%Y-%m-%d %H:%M} UTC" if token.expires_at else "never expires"
+    until = f"works until {when_text(token.expires_at)}" if token.expires_at else "never expires"
     click.echo(f"token {token.id} “{token.name}” for {user.email} ({until}); it is shown only now:", err=True)
     click.echo(raw)
 
@@ -182,8 +183,8 @@ def tokens_list(email: str, as_json: bool) -> None:
         click.echo(f"{user.email} has no API tokens.")
         return
 
-    def when(value) -> str:
-        return value.isoformat(timespec="minutes") + "Z" if value else "–"
+    def when(value) -> str:  # as pages write it; --json keeps ISO 8601 for scripts
+        return when_text(value) if value else "–"
 
     for token in tokens:
         status = token.status(now)

@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import after_this_request, g, redirect, request, session, url_for
 
+from survey.display import when_text
 from survey.errors import error_response, wants_json
 from survey.models import ROLES, User
 
@@ -75,7 +76,7 @@ def _no_store(response):
 def _refuse_anonymous():
     if is_api_request():
         if g.get("token_problem") == "expired":
-            return error_response(401, f"This API token expired on {g.token_expired_at:%Y-%m-%d}; "
+            return error_response(401, f"This API token expired on {when_text(g.token_expired_at)}; "
                                        "create a new one on the dashboard's API tokens page.",
                                   headers={"WWW-Authenticate": 'Bearer realm="rapport", error="invalid_token", '
                                                                'error_description="The token expired"'})

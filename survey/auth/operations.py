@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from survey.auth.passwords import check_new_password, hash_password, needs_rehash, verify_password
 from survey.db import db
+from survey.display import when_text
 from survey.models import ROLES, ApiToken, User, utcnow
 from survey.operations import OperationError
 from survey import text
@@ -180,7 +181,7 @@ class ApiTokenExpired(Exception):
     """``find_api_token`` found the token, unrevoked, but past its ``expires_at``."""
 
     def __init__(self, token: ApiToken):
-        super().__init__(f"this API token expired on {token.expires_at:%Y-%m-%d}")
+        super().__init__(f"this API token expired on {when_text(token.expires_at)}")
         self.token = token
 
 

@@ -212,7 +212,7 @@ def create_campaign(survey: Survey, *, base_url: str, segment: dict[str, list[st
     if db.session.scalar(sa.select(Contact.id).where(segment_filter(segment)).limit(1)) is None:
         raise OperationError(f"no contact matches {describe_segment(segment)}; nothing was queued")
     scheduled = send_at is not None
-    campaign = Campaign(survey=survey, name=(name or f"{survey.name} {(send_at or now):%Y-%m-%d %H:%M}")[:200],
+    campaign = Campaign(survey=survey, name=(name or f"{survey.name} {when_text(send_at or now)}")[:200],
                         segment=segment, base_url=links.base_url, sender=sender, expiry_days=expiry_days,
                         throttle_days=throttle_days_for(survey), created_at=now,
                         state="scheduled" if scheduled else "queueing", send_at=send_at,
