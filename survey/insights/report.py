@@ -157,7 +157,12 @@ def _metric_from_dict(data: Mapping) -> MetricResult:
 # Files
 # --------------------------------------------------------------------------- #
 def render_html(report: Mapping) -> str:
-    """report.html from the report dict: autoescaped, charts inline, no scripts."""
+    """report.html from the report dict: autoescaped, charts inline, no scripts.
+
+    Each chart is inlined once, in its narrow drawing: a report is a file people mail and open
+    anywhere, and that drawing reads both on a phone and, held to 28rem, on a desktop (see the
+    template's CSS). The dashboard's pages carry both sizes (charts.both_sizes) instead.
+    """
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
     from markupsafe import Markup
 
@@ -180,8 +185,8 @@ def render_html(report: Mapping) -> str:
             **survey,
             "metric": report["metrics"][survey["key"]],
             # The SVG comes from survey.insights.charts, which escapes every text it draws.
-            "distribution_svg": Markup(charts.both_sizes(charts.score_distribution_svg, survey["kind"], scores)),
-            "trend_svg": Markup(charts.both_sizes(charts.metric_trend_svg, survey["kind"], periods)),
+            "distribution_svg": Markup(charts.score_distribution_svg(survey["kind"], scores, narrow=True)),
+            "trend_svg": Markup(charts.metric_trend_svg(survey["kind"], periods, narrow=True)),
         })
     names = {s["key"]: s["name"] for s in report["surveys"]}
     chart_points = report["pain_points"]
@@ -191,8 +196,8 @@ def render_html(report: Mapping) -> str:
         report=report,
         sections=sections,
         survey_names=names,
-        sentiment_svg=Markup(charts.both_sizes(charts.sentiment_by_theme_svg, report["sentiment_by_theme"])),
-        pain_points_svg=Markup(charts.both_sizes(charts.pain_points_svg, chart_points)),
+        sentiment_svg=Markup(charts.sentiment_by_theme_svg(report["sentiment_by_theme"], narrow=True)),
+        pain_points_svg=Markup(charts.pain_points_svg(chart_points, narrow=True)),
         metric_names={code: kind.metric_name for code, kind in KINDS.items()},
     )
 
