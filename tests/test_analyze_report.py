@@ -60,6 +60,7 @@ def test_html_escapes_everything_and_loads_nothing():
     # Four charts, each inlined once (the narrow drawing reads on a phone and on a desktop).
     assert html.count("<svg") == html.count('role="img"') == html.count('class="chart chart-narrow"') == 4
     assert "3, 7" in html  # every answer id of a pain point
+    assert "Generated 1 Feb 2024, 09:30 UTC with model" in html  # as pages write a moment (JSON keeps ISO)
 
 
 def test_write_report_files(tmp_path):
