@@ -377,10 +377,11 @@ def test_a_lost_reply_and_a_second_click_store_one_answer(live_server, page, sit
     assert (row.score, row.comment) == (6, "Second try")
 
 
-def test_the_survey_page_previews_the_snippet_live_and_its_answers_are_stored(live_server, browser, make_survey,
-                                                                              tmp_path):
+def test_the_survey_page_previews_the_snippet_live_and_stores_none_of_its_answers(live_server, browser,
+                                                                                  make_survey, tmp_path):
     """The dashboard's preview is a page of this site, let in by the rule for the site's own pages (no partner
-    origin listed here); it runs the copied snippet, answers like a partner page, and asks again on reload."""
+    origin listed here); it runs the copied snippet, answers like a partner page (score, follow-up, thanks)
+    but stores nothing, so a test counts in no result, and asks again on reload."""
     from tests.dashboard_support import PASSWORD, make_user
 
     survey = make_survey("nps", subject="Northwind Broadband", followup_negative="Sorry! What went wrong?")
@@ -419,8 +420,4 @@ def test_the_survey_page_previews_the_snippet_live_and_its_answers_are_stored(li
         assert not problems, problems
         context.close()
 
-    rows = answers()
-    assert [(row.score, row.comment, row.channel) for row in rows] == [
-        (3, "Preview at 1280 px", "widget"), (3, "Preview at 390 px", "widget")]
-    assert {row.referrer_origin for row in rows} == {None}  # no partner site: it was this site's own page
-    assert {row.page_url for row in rows} == {f"/surveys/{survey.public_key}/widget-preview"}
+    assert answers() == []

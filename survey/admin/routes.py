@@ -18,6 +18,7 @@ from survey.models import Survey
 from survey.operations import OperationError
 from survey.security import frameable_by_own_pages
 from survey.text import as_sentence
+from survey.widget.preview import preview_token
 
 
 MADE_SURVEYS = "made_surveys"  # session: new-survey form key -> the survey it created
@@ -108,8 +109,9 @@ def survey_detail(public_key: str):
 @login_required
 def widget_preview(public_key: str):
     """A sample partner page holding the script snippet exactly as the survey's page gives it for copying,
-    framed by that page so the widget can be tried before any partner site has it."""
+    framed by that page so the widget can be tried before any partner site has it. Its answers are
+    checked and answered but not stored: the page marks itself for the widget (survey.widget.preview)."""
     survey = survey_or_404(public_key)
     html = render_template("admin/widget_preview.html", survey=survey, widget_snippet=widget_snippet(survey),
-                           refusal=widget_preview_refusal(survey))
+                           refusal=widget_preview_refusal(survey), preview_token=preview_token(survey))
     return frameable_by_own_pages(make_response(html))

@@ -13,6 +13,9 @@
   var capKey = "rapport:" + key;
   var embed = me.hasAttribute("data-embed");
   var target = opt("target");
+  // The dashboard's preview page marks itself: the API then checks and thanks its answers but stores none.
+  var mark = d.querySelector('meta[name="rapport-preview"]');
+  var preview = !embed && mark && mark.getAttribute("data-survey") == key ? mark.content : undefined;
   var floating = !target && !embed;
   // Fixed labels: send, close, region name, send failed, choose a score, the score chosen.
   var T = {
@@ -175,7 +178,7 @@
       json("POST", api + "/responses", {
         score: score, meta: meta, page_url: embed ? d.referrer || null : location.href, website: trap.value,
         elapsed_ms: Math.round(performance.now() - started),
-        submission_key: submissionKey
+        submission_key: submissionKey, preview: preview
       }).then(function (j) {
         answer = j;
         remember();

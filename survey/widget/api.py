@@ -5,7 +5,9 @@ origin not allowed 403 (nothing read or stored), closed survey 410, then
 for writes: not JSON 415, body too large 413, too many requests 429, bad
 body 400/422 (so every write counts against its client's limit, refused
 and invalid ones too). Submissions caught by a bot trap are answered as
-if stored (so bots do not learn to adapt) and only counted.
+if stored (so bots do not learn to adapt) and only counted; those from the
+dashboard's widget preview are answered as if stored and not written at all
+(survey.widget.preview).
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ from survey.widget.operations import (
     find_trapped, trapped_answer, update_widget_answer,
 )
 from survey.widget.payload import (
-    NewAnswer, PayloadError, Scale, bot_reason, decode_json, parse_answer_update, parse_new_answer,
+    PREVIEW_FIELD, NewAnswer, PayloadError, Scale, bot_reason, decode_json, parse_answer_update, parse_new_answer,
 )
+from survey.widget.preview import StalePreview, is_preview
 
 
 PUBLIC_ID_MAX_LENGTH = 32  # Response.public_id; anything longer names no answer
@@ -153,6 +156,15 @@ def create_response(public_key: str):
     except (PayloadError, HTTPException):
         refuse_if_limited(count_request(survey, write=True))
         raise
+    try:
+        preview = is_preview(survey, payload.preview, request.headers.get("Origin"))
+    except StalePreview as exc:
+        refuse_if_limited(count_request(survey, write=True))
+        raise ApiError(422, str(exc), PREVIEW_FIELD) from None
+    if preview:  # answered as a stored answer is, by an id its comment can follow; nothing is written
+        refuse_if_limited(count_request(survey, write=True))
+        public_id, token = trapped_answer(_secret(), payload.score)
+        return _created_body(public_id, token, utcnow() + edit_window(), public_key, 201)
     trap = bot_reason(payload.honeypot_filled, payload.elapsed_ms, current_app.config["WIDGET_MIN_ANSWER_MS"])
     if trap:
         refuse_if_limited(count_request(survey, write=True))
@@ -207,7 +219,7 @@ def _created_body(response_id: str, token: str, until: dt.datetime, public_key: 
 def update_response(public_key: str, response_id: str):
     """A later step of the same answer (the comment after the score), with the edit token.
 
-    The id and token of a trapped answer (never stored) are answered as a real edit is.
+    The id and token of a trapped or preview answer (never stored) are answered as a real edit is.
     """
     survey = gate(public_key, write=True).survey
     payload = parse_answer_update(decode_json(request.get_data()), scale_of(survey))

@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from survey.kinds import KINDS
-from survey.widget.payload import HONEYPOT_FIELD, PAGE_URL_MAX_LENGTH, TOKEN_MAX_LENGTH
+from survey.widget.payload import (HONEYPOT_FIELD, PAGE_URL_MAX_LENGTH, PREVIEW_FIELD, PREVIEW_MAX_LENGTH,
+                                    TOKEN_MAX_LENGTH)
 
 TAG = "widget"
 STRING = {"type": "string"}
@@ -69,7 +70,11 @@ SCHEMAS: dict[str, Any] = {
                                           "answer instead of adding a second one."},
         HONEYPOT_FIELD: {"type": ["string", "null"],
                          "description": "Must stay empty (a trap for bots: filled in, nothing is stored)."},
-    }, optional=("score", "comment", "meta", "page_url", "submission_key", HONEYPOT_FIELD),
+        PREVIEW_FIELD: {"type": ["string", "null"], "maxLength": PREVIEW_MAX_LENGTH,
+                        "description": "Sent only by the dashboard's widget preview (its page's signed mark): "
+                                       "the answer is checked and answered but not stored. It counts only from "
+                                       "this site's own origin; from a partner page it is ignored."},
+    }, optional=("score", "comment", "meta", "page_url", "submission_key", HONEYPOT_FIELD, PREVIEW_FIELD),
         description="A score, a comment or both."),
     "WidgetAnswerCreated": _object({
         "id": {**PUBLIC_ID, "description": "The answer's opaque id, for PATCH."},

@@ -24,7 +24,10 @@ TOKEN_MISMATCH = "this edit token does not match the answer"
 HONEYPOT_FIELD = "website"
 _SUBMISSION_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
-NEW_ANSWER_FIELDS = ("score", "comment", "meta", "page_url", "elapsed_ms", "submission_key", HONEYPOT_FIELD)
+PREVIEW_FIELD = "preview"  # only the dashboard's widget preview sends it (survey.widget.preview)
+PREVIEW_MAX_LENGTH = 200  # its tokens are about 100 characters
+NEW_ANSWER_FIELDS = ("score", "comment", "meta", "page_url", "elapsed_ms", "submission_key", HONEYPOT_FIELD,
+                     PREVIEW_FIELD)
 UPDATE_FIELDS = ("score", "comment", "edit_token", HONEYPOT_FIELD)
 
 
@@ -52,6 +55,7 @@ class NewAnswer:
     page_url: str | None = None
     submission_key: str | None = None
     honeypot_filled: bool = False
+    preview: str | None = None
 
 
 @dataclass
@@ -112,8 +116,12 @@ def parse_new_answer(body: Any, scale: Scale) -> NewAnswer:
     if key is not None and (not isinstance(key, str) or not _SUBMISSION_KEY.match(key)):
         raise PayloadError("submission_key must be 16 to 64 letters, digits, '-' or '_' (a fresh random "
                            "value per answer)", "submission_key")
+    preview = body.get(PREVIEW_FIELD)
+    if preview is not None and (not isinstance(preview, str) or len(preview) > PREVIEW_MAX_LENGTH):
+        raise PayloadError("preview must be the mark the dashboard's widget preview gives (leave it out on "
+                           "other pages)", PREVIEW_FIELD)
     return NewAnswer(score=score, comment=comment, elapsed_ms=elapsed, meta=meta, page_url=page_url or None,
-                     submission_key=key, honeypot_filled=_honeypot(body))
+                     submission_key=key, honeypot_filled=_honeypot(body), preview=preview)
 
 
 def parse_answer_update(body: Any, scale: Scale) -> AnswerUpdate:
