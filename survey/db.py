@@ -124,21 +124,59 @@ def init_app(app: Flask) -> None:
             sa.event.listen(db.engine, "do_connect", _make_sqlite_folder)
         elif "pool_pre_ping" not in options:
             ping_after_idle(db.engine, app.config["DATABASE_PING_AFTER_IDLE_SECONDS"])
+        if db.engine.dialect.name == "postgresql":
+            sa.event.listen(db.engine, "first_connect",
+                            functools.partial(note_icu_lower, db.engine.dialect, app.logger))
 
 
 class unicode_lower(FunctionElement):  # noqa: N801 -- used like sa.func.lower
-    """``lower()`` of every letter, not only A–Z: SQLite's own leaves "ÉCOLE" as it is, so a search
-    for "école" missed it. PostgreSQL's ``lower`` already knows every letter (a UTF-8 database); on
-    SQLite this is Python's ``str.lower``, registered on each connection (``_sqlite_on_connect``).
-    Searches lower both sides: ``unicode_lower(column).like(pattern.lower())``."""
+    """``lower()`` of every letter, not only A–Z, the same on SQLite and PostgreSQL whatever its locale.
+
+    SQLite's own ``lower`` leaves "ÉCOLE" as it is, and so does PostgreSQL's in a database made with
+    the C locale (``initdb --locale=C``, common in containers): a search for "école" missed it. On
+    SQLite this is Python's ``str.lower``, registered on each connection (``_sqlite_on_connect``); on
+    PostgreSQL, ``lower`` under the ICU root collation, which lowers every letter as Python does,
+    whatever the database's locale (:func:`note_icu_lower`). Searches lower both sides:
+    ``unicode_lower(column).like(pattern.lower())``."""
 
     type = sa.Text()
     inherit_cache = True
 
 
+#: PostgreSQL's ICU root collation (built in wherever PostgreSQL was built with ICU, as Debian's and
+#: the official images are): ``lower()`` under it knows every letter, whatever LC_CTYPE says.
+ICU_ROOT = "und-x-icu"
+
+
 @compiles(unicode_lower)
 def _lower(element, compiler, **kw) -> str:
     return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(unicode_lower, "postgresql")
+def _lower_on_postgresql(element, compiler, **kw) -> str:
+    inner = compiler.process(element.clauses, **kw)
+    if getattr(compiler.dialect, "rapport_icu_lower", False):
+        return f'lower(({inner}) COLLATE "{ICU_ROOT}")'
+    return f"lower({inner})"
+
+
+def note_icu_lower(dialect: sa.Dialect, logger, dbapi_connection, _record) -> None:
+    """first_connect on PostgreSQL: whether ``unicode_lower`` can use the ICU root collation (without
+    it, a C-locale database lowers A–Z only, which is said once in the log)."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"SELECT EXISTS (SELECT 1 FROM pg_collation WHERE collname = '{ICU_ROOT}'), "
+                       "current_setting('lc_ctype')")
+        has_icu, ctype = cursor.fetchone()
+    finally:
+        cursor.close()
+        dbapi_connection.rollback()
+    dialect.rapport_icu_lower = bool(has_icu)
+    if not has_icu and ctype in ("C", "POSIX"):
+        logger.warning(
+            "PostgreSQL has no ICU collation %r and its locale is %s: searches of comments and contact "
+            "names ignore the case of A-Z only", ICU_ROOT, ctype)
 
 
 @compiles(unicode_lower, "sqlite")

@@ -183,6 +183,53 @@ def test_the_text_search_ignores_case_beyond_a_to_z(make_survey, make_response):
     assert found("STRAßE") == {"de"}
 
 
+class _FakePostgres:
+    """A DBAPI connection that answers note_icu_lower's one question."""
+
+    def __init__(self, has_icu: bool, ctype: str):
+        self.answer, self.rolled_back = (has_icu, ctype), False
+
+    def cursor(self):
+        outer = self
+
+        class Cursor:
+            def execute(self, sql):
+                assert "pg_collation" in sql and "lc_ctype" in sql
+
+            def fetchone(self):
+                return outer.answer
+
+            def close(self):
+                pass
+
+        return Cursor()
+
+    def rollback(self):
+        self.rolled_back = True
+
+
+@pytest.mark.parametrize("has_icu, ctype, warned", [(True, "C", False), (False, "C", True),
+                                                    (False, "en_US.UTF-8", False)])
+def test_postgresql_lowers_every_letter_under_icu_whatever_its_locale(app, caplog, has_icu, ctype, warned):
+    """A database made with the C locale lowers A–Z only: "ÉCOLE" stayed "École" and missed "école".
+    Under the ICU root collation lower() knows every letter, as SQLite's Python function does.
+    (The two searches above run on PostgreSQL too when the suite does.)"""
+    from sqlalchemy.dialects import postgresql
+
+    from survey.db import note_icu_lower, unicode_lower
+
+    dialect = postgresql.dialect()
+    connection = _FakePostgres(has_icu, ctype)
+    note_icu_lower(dialect, app.logger, connection, None)
+    sql = str(sa.select(unicode_lower(Response.comment)).compile(dialect=dialect))
+    if has_icu:
+        assert 'lower((responses.comment) COLLATE "und-x-icu")' in sql
+    else:
+        assert "lower(responses.comment)" in sql and "COLLATE" not in sql
+    assert connection.rolled_back  # no transaction left open on the connection
+    assert ("ignore the case of A-Z only" in caplog.text) is warned
+
+
 def test_the_contact_search_ignores_case_beyond_a_to_z(app, make_survey):
     from survey.admin.contacts import contact_page
 
