@@ -394,7 +394,7 @@ class AnalysisJob(db.Model):
     requested_by_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     run_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("analysis_runs.id", ondelete="SET NULL"))
     running: Mapped[Optional[bool]]
-    status: Mapped[str] = mapped_column(sa.String(16), default="running")  # running, done, failed
+    status: Mapped[str] = mapped_column(sa.String(16), default="running")  # running, done, nothing, failed
     step: Mapped[str] = mapped_column(sa.String(200), default="starting")
     done: Mapped[int] = mapped_column(default=0)
     total: Mapped[int] = mapped_column(default=0)

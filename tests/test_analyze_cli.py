@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from survey.db import db
 from survey.labels import correct_label
-from survey.models import AnalysisRun, LabelCorrection, PainPointRecord, ResponseLabel, pain_point_responses
+from survey.models import AnalysisJob, AnalysisRun, LabelCorrection, PainPointRecord, ResponseLabel, pain_point_responses
 from tests.analyze_support import NPS_ANSWERS, add_answers, analysis_app, read_report, tiny_model  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("analysis_app")
@@ -252,6 +252,8 @@ def test_empty_survey_and_empty_site_say_so_and_succeed(runner, make_survey, mak
     result = analyze(runner)
     assert result.exit_code == 0, result.output
     assert result.output == "no answers with a comment in any survey: nothing to analyse; no report written\n"
+    # the dashboard does not call it a failed attempt either
+    assert db.session.scalar(sa.select(AnalysisJob.status)) == "nothing"
     survey = make_survey("csat")
     make_response(survey, score=4)
     result = analyze(runner, "--survey", survey.public_key)

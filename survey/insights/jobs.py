@@ -140,7 +140,7 @@ def run_job(job_id: int) -> None:
 def _run_claimed(job_id: int, run: Callable[[Callable], "AnalysisOutcome"],
                  also: Callable | None = None) -> "AnalysisOutcome":
     """``run(progress)`` for the claimed job ``job_id``, which records how it ended."""
-    from survey.insights.service import AnalysisError
+    from survey.insights.service import AnalysisError, NothingToAnalyse
 
     try:
         outcome = run(_progress_of(job_id, also))
@@ -148,7 +148,9 @@ def _run_claimed(job_id: int, run: Callable[[Callable], "AnalysisOutcome"],
         db.session.rollback()
         why = (str(exc) if isinstance(exc, AnalysisError) else "interrupted" if isinstance(exc, KeyboardInterrupt)
                else f"unexpected error: {type(exc).__name__}")
-        _finish(db.session.get(AnalysisJob, job_id), "failed", why)
+        # No comment yet (the nightly run on a new site) is no failure for the dashboard to report.
+        _finish(db.session.get(AnalysisJob, job_id), "nothing" if isinstance(exc, NothingToAnalyse) else "failed",
+                why)
         db.session.commit()
         raise
     _record_done(job_id, outcome)
