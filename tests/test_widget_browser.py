@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from survey.widget.operations import add_origins
+from survey.widget.operations import add_origins, bot_catch_totals
 from tests.widget_support import HOSTILE_CSS, PartnerSite, answers, partner_page
 
 pytestmark = pytest.mark.browser
@@ -421,3 +421,4 @@ def test_the_survey_page_previews_the_snippet_live_and_stores_none_of_its_answer
         context.close()
 
     assert answers() == []
+    assert bot_catch_totals(survey) == {"honeypot": 0, "too_fast": 0}  # thanked as a preview, not as a bot
