@@ -61,8 +61,8 @@ def test_admin_analyses_now_and_the_report_reads_on_a_phone(live_server, browser
         page.goto(report.as_uri())
         width = viewport["width"]
         assert page.evaluate("document.documentElement.scrollWidth") <= width, name
-        # Each chart is drawn twice (desktop and phone); the page's width shows one of the two.
-        assert page.locator("svg.chart:visible").count() == page.locator("svg.chart").count() // 2
+        # Each chart is in the file once, and shown at every width.
+        assert page.locator("svg.chart:visible").count() == page.locator("svg.chart").count() > 0
         for chart in page.locator("svg.chart:visible").all():
             box = chart.bounding_box()
             assert box["x"] >= 0 and box["x"] + box["width"] <= width + 0.5, (name, box)
