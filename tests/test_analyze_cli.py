@@ -11,7 +11,8 @@ import sqlalchemy as sa
 
 from survey.db import db
 from survey.labels import correct_label
-from survey.models import AnalysisJob, AnalysisRun, LabelCorrection, PainPointRecord, ResponseLabel, pain_point_responses
+from survey.models import (AnalysisJob, AnalysisRun, LabelCorrection, PainPointRecord, ResponseLabel,
+                           pain_point_responses)
 from tests.analyze_support import NPS_ANSWERS, add_answers, analysis_app, read_report, tiny_model  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("analysis_app")
