@@ -535,3 +535,40 @@ def test_a_small_group_inside_two_unrelated_ones_does_not_tie_them_together():
     assert len(merged) == 2
     assert not any(set(waits) <= set(g) and set(orders) <= set(g) for g in merged)
     assert any(set(visits) <= set(g) for g in merged)  # the small group still joins one of them
+
+
+def test_two_groups_whose_clauses_say_the_same_besides_their_seed_words_are_one_complaint_others_stay_apart():
+    """Separability (stop 26): "took too long" and "installation date" about the same wait are one complaint even
+    when their centroids are far apart; two groups that share answers but say other things stay apart."""
+    from scipy import sparse
+
+    from analysis.painpoint_groups import WeightedRows, inseparable, merge_same_complaint, seed_columns
+
+    rng = random.Random(26)
+    seeds = [["took", "long"], ["instal", "date"], ["order", "cancel"]]
+    wait_words = ["broadband", "engin", "connect", "month", "line", "router", "fibr", "open"]
+    order_words = ["refund", "deposit", "sale", "contract", "price", "offer", "reorder", "email"]
+    vocabulary = np.array(sorted({w for s in seeds for w in s} | set(wait_words) | set(order_words)))
+    column = {f: j for j, f in enumerate(vocabulary)}
+    rows, groups = [], [[], [], []]
+    for g, (seed, pool) in enumerate(zip(seeds, [wait_words, wait_words, order_words])):
+        for k in range(40):
+            groups[g].append(len(rows))
+            # answers 0..39 say the first two complaints (both groups hold every one of them), the orders 0..19
+            rows.append((k if g < 2 or k < 20 else 100 + k, seed + rng.sample(pool, 3)))
+    matrix = sparse.csr_matrix(np.array([[1.0 if f in feats else 0.0 for f in vocabulary] for _, feats in rows],
+                                        dtype=np.float32))
+    clauses = [NegativeClause(rid, " ".join(feats), "service", 3) for rid, feats in rows]
+    anchors = [column[w] for s in seeds for w in s]
+    owns = [{0, 1}, {2, 3}, {4, 5}]
+    left_out = seed_columns(owns, anchors, vocabulary)
+    assert left_out[0] == {column["took"], column["long"]}  # its own seed words: every feature holding their stems
+    assert inseparable(groups[0], groups[1], matrix, left_out[0] | left_out[1])
+    assert not inseparable(groups[0], groups[2], matrix, left_out[0] | left_out[2])
+    z = np.full(len(vocabulary), 3.0)
+    # Centroids alone (the seed words weigh as much as the rest) keep all three apart ...
+    apart, _ = merge_same_complaint(groups, owns, WeightedRows(matrix, z), clauses)
+    assert len(apart) == 3
+    # ... what their clauses say besides the seed words joins the two waits, not the orders.
+    merged, _ = merge_same_complaint(groups, owns, WeightedRows(matrix, z), clauses, (matrix, left_out))
+    assert merged == [sorted(groups[0] + groups[1]), groups[2]]
