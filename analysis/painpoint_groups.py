@@ -34,15 +34,6 @@ SAME_COMPLAINT_SIMILARITY = 0.45
 #: ("took a month", "weeks to be connected"). Both, not either: "order was cancelled" shares words with
 #: "still waiting for my order" but few answers, "on hold" shares answers with the delays but not words.
 SAME_COMPLAINT_OVERLAP = 0.3
-#: Placed groups sharing that many answers are also one complaint when a classifier cannot tell their clauses
-#: apart once the seed words of both are left out: its out-of-fold AUC is not above chance (one-sided, this many
-#: standard errors of the AUC under chance, Hanley & McNeil 1982). "Weeks to connect" and "installation date"
-#: are said in other words of the same thing; "order was cancelled" beside the waits is told apart.
-INSEPARABLE_Z = 1.645
-#: Each side of that test reads at most this many of its clauses (a fixed choice: cost stays bounded) ...
-INSEPARABLE_SAMPLE = 400
-#: ... in this many folds; a side with fewer clauses cannot be tested and does not merge by it.
-INSEPARABLE_FOLDS = 5
 #: Groups whose names share a head word are one only when their centroids (durations left out) are this alike.
 #: On the tuning halves 0.3 and 0.4 measured alike: the one head merge of the tweets ("on the plane" and
 #: "stuck on a plane", cosine under 0.3) came and went with the draw and took the top ten's stability with it.
@@ -221,85 +212,20 @@ def without_durations(vocabulary, z: np.ndarray) -> np.ndarray:
     return out
 
 
-def merge_same_complaint(groups: list[list[int]], owns: list[set[int]], weighted_without_durations, clauses,
-                         seed_words=None):
+def merge_same_complaint(groups: list[list[int]], owns: list[set[int]], weighted_without_durations, clauses):
     """Union placed groups that are one complaint told in other words: close in what, and the same answers.
 
     ``weighted_without_durations`` are the clause rows weighed with
     :func:`without_durations`: how long something took is said of hold queues,
     delays and connection waits alike, so it must not make two groups alike.
-    "Close in what" is a close centroid, or, with ``seed_words`` (the binary
-    clause x feature matrix and, per group, the feature columns made of its
-    seed words' stems), clauses that a classifier cannot tell apart by what
-    they say besides those seed words (:func:`inseparable`).
     """
     if len(groups) < 2:
         return groups, owns
     similar, shared, size = _pair_measures(groups, weighted_without_durations, clauses)
-    pairs = []
-    for i in range(len(groups)):
-        for j in range(i + 1, len(groups)):
-            if shared[i, j] < SAME_COMPLAINT_OVERLAP * min(size[i], size[j]):
-                continue
-            if similar[i, j] >= SAME_COMPLAINT_SIMILARITY or (
-                    seed_words is not None and inseparable(groups[i], groups[j], seed_words[0],
-                                                           seed_words[1][i] | seed_words[1][j])):
-                pairs.append((i, j))
+    pairs = [(i, j) for i in range(len(groups)) for j in range(i + 1, len(groups))
+             if similar[i, j] >= SAME_COMPLAINT_SIMILARITY
+             and shared[i, j] >= SAME_COMPLAINT_OVERLAP * min(size[i], size[j])]
     return _unite(groups, owns, _no_bridges(pairs, similar, shared, size))
-
-
-def seed_columns(owns: list[set[int]], anchors: list[int], vocabulary) -> list[set[int]]:
-    """Per group, every feature column holding a stem of one of its own anchors ("wait" -> "wait", "still wait")."""
-    by_unit: dict[str, list[int]] = defaultdict(list)
-    for j, feature in enumerate(vocabulary):
-        for unit in feature.split():
-            by_unit[unit].append(j)
-    return [{j for c in own for unit in vocabulary[anchors[c]].split() if unit != "not" for j in by_unit[unit]}
-            for own in owns]
-
-
-def inseparable(group_a: list[int], group_b: list[int], matrix, left_out: set[int]) -> bool:
-    """Whether a classifier fails to tell the two groups' own clauses apart without the ``left_out`` columns.
-
-    The groups were made by their seed words and by nearness to their centroids, so on every
-    word they are separable by construction; what else their clauses say is evidence of what
-    the complaint is *about*. Logistic regression, out-of-fold decision values (stratified
-    folds, fixed seed), AUC against chance: inseparable when it is below 0.5 plus
-    :data:`INSEPARABLE_Z` of its standard error under chance. Clauses in both groups are left
-    out (they cannot be told apart by definition). Work: at most 2 x :data:`INSEPARABLE_SAMPLE` rows.
-    """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
-    from sklearn.preprocessing import normalize
-
-    a, b = set(group_a), set(group_b)
-    only_a, only_b = _fixed_sample(sorted(a - b)), _fixed_sample(sorted(b - a))
-    if min(len(only_a), len(only_b)) < INSEPARABLE_FOLDS:
-        return False
-    rows = matrix[only_a + only_b]
-    # Only words said by two of these clauses or more: one said once cannot be learnt out of fold (and the
-    # fit stays small whatever the vocabulary).
-    keep = np.asarray((rows != 0).sum(axis=0)).ravel() >= 2
-    keep[sorted(left_out)] = False
-    rows = rows[:, np.flatnonzero(keep)]
-    if rows.nnz == 0:
-        return False  # nothing said besides the seed words: no evidence either way
-    features = normalize(rows)
-    y = np.r_[np.zeros(len(only_a)), np.ones(len(only_b))]
-    folds = StratifiedKFold(INSEPARABLE_FOLDS, shuffle=True, random_state=0)
-    decision = cross_val_predict(LogisticRegression(solver="liblinear", class_weight="balanced"), features, y,
-                                 cv=folds, method="decision_function")
-    n_a, n_b = len(only_a), len(only_b)
-    chance_error = math.sqrt((n_a + n_b + 1) / (12 * n_a * n_b))
-    return roc_auc_score(y, decision) < 0.5 + INSEPARABLE_Z * chance_error
-
-
-def _fixed_sample(rows: list[int]) -> list[int]:
-    """At most :data:`INSEPARABLE_SAMPLE` of ``rows``, spread evenly (the same rows every run)."""
-    if len(rows) <= INSEPARABLE_SAMPLE:
-        return rows
-    return [rows[k * len(rows) // INSEPARABLE_SAMPLE] for k in range(INSEPARABLE_SAMPLE)]
 
 
 def _no_bridges(pairs, similar, shared, size):

@@ -90,7 +90,7 @@ from analysis import painpoint_vectors as vectors
 from analysis.labels import theme_order
 from analysis.painpoint_groups import (MIN_ODDS_RATIO, anchor_groups, anchors_of, members, merge, merge_same_complaint,
                                        merge_same_heads,
-                                       merge_same_names, seed_columns, unigram_z, units_of, usable, WeightedRows,
+                                       merge_same_names, unigram_z, units_of, usable, WeightedRows,
                                        without_durations)
 from analysis.painpoint_names import name_groups, quotes_for
 
@@ -258,8 +258,7 @@ def analyse_pain_points(
                                    vectors.blended_vectors(cooc, weights.vocabulary), centre_weights)
     groups, owns = _big_enough(groups, owns, clauses, min_count)
     same = WeightedRows(weights.matrix, timeless)
-    groups, owns = merge_same_complaint(groups, owns, same, clauses,
-                                        (weights.matrix, seed_columns(owns, anchors, weights.vocabulary)))
+    groups, owns = merge_same_complaint(groups, owns, same, clauses)
     z_of = unigram_z(weights.vocabulary, z)
     delta_of = {f: float(d) for f, d in zip(weights.vocabulary, weights.delta) if " " not in f}
     for _ in range(4):  # name, merge groups whose names share a head word, name the merged ones again
