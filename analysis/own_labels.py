@@ -343,6 +343,61 @@ def fold_own_residual(pipeline, own_texts, own_labels, C: float = 1.0, scale: fl
     return True
 
 
+
+def fold_own_prior(pipeline, own_texts, own_labels, C: float = 1.0) -> bool:
+    """Refit the corpus SVM on the own rows with the corpus weights as the prior mean.
+
+    Prior-regularised transfer (Chelba & Acero 2006): for each class's one-vs-rest
+    row, the shift ``v`` (and intercept shift ``b``) minimises the LinearSVC objective
+    on the own rows around the corpus model instead of around 0,
+    ``0.5 |v|^2 + C sum_i c_i max(0, 1 - y_i (f_i + x_i.v + b))^2``, where ``f_i`` is
+    the corpus SVMs' mean decision and ``c_i`` the balanced class weight. Unlike
+    :func:`fold_own_model` (an own SVM fitted from 0 and added at a chosen share), an
+    own row the corpus model already gets right beyond the margin costs nothing and
+    moves nothing, and the shift grows with the number of rows that disagree with it:
+    no share to choose. ``v`` is non-zero only on the own rows' columns; it is added
+    to every corpus SVM, so the model keeps its shape. Returns whether it was folded
+    (every class needs an own row)."""
+    import scipy.sparse as sp
+    from scipy.optimize import minimize
+
+    svms = _corpus_svms(pipeline)
+    classes = list(svms[0].classes_)
+    y_own = np.asarray(list(own_labels))
+    if sorted(set(y_own)) != sorted(classes) or len(classes) < 3:
+        return False
+    X = sp.csr_matrix(pipeline[:-1].transform(list(own_texts)))
+    used = np.unique(X.indices)
+    Xu = X[:, used]
+    mean_coef = np.mean([s.coef_ for s in svms], axis=0)
+    mean_b = np.mean([s.intercept_ for s in svms], axis=0)
+    decision = np.asarray(X @ mean_coef.T) + mean_b
+    counts = {k: int(np.sum(y_own == k)) for k in classes}
+    cw = np.array([len(y_own) / (len(classes) * counts[k]) for k in y_own])
+    shifts = []
+    for k, label in enumerate(classes):
+        y = np.where(y_own == label, 1.0, -1.0)
+        f = decision[:, k]
+
+        def objective(theta, y=y, f=f):
+            v, b = theta[:-1], theta[-1]
+            slack = np.maximum(0.0, 1.0 - y * (f + Xu @ v + b))
+            g = -2.0 * C * cw * slack * y
+            return (0.5 * v @ v + C * float(cw @ slack ** 2),
+                    np.concatenate([v + Xu.T @ g, [g.sum()]]))
+
+        theta = minimize(objective, np.zeros(len(used) + 1), jac=True, method="L-BFGS-B",
+                         options={"maxiter": 2000}).x
+        shifts.append(theta)
+    for s in svms:
+        coef, intercept = s.coef_.copy(), s.intercept_.copy()
+        for k, theta in enumerate(shifts):
+            coef[k, used] += theta[:-1]
+            intercept[k] += theta[-1]
+        s.coef_, s.intercept_ = coef, intercept
+    return True
+
+
 #: ``(alpha, C)`` settings of the own rows' SVM that :func:`choose_fold` compares with not folding.
 FOLD_CANDIDATES = ((0.3, 0.1), (1.0, 0.1), (2.0, 0.1), (0.3, 1.0), (1.0, 1.0), (2.0, 1.0))
 #: Repeated stratified K-fold over the own rows for :func:`choose_fold` (only the own SVM is refit).

@@ -126,6 +126,11 @@ def fold_by_rule(pipeline, own_texts, own_labels, args) -> str:
 
         folded = fold_own_residual(pipeline, own_texts, own_labels, C=args.fold_c)
         return f"residual C {args.fold_c:g}" if folded else "none (a class missing)"
+    if args.fold_rule == "prior":
+        from analysis.own_labels import fold_own_prior
+
+        folded = fold_own_prior(pipeline, own_texts, own_labels, C=args.fold_c)
+        return f"prior C {args.fold_c:g}" if folded else "none (a class missing)"
     if args.fold_rule == "fixed":
         candidate = (args.fold_alpha, args.fold_c)
     else:
@@ -190,7 +195,7 @@ def main(argv=None) -> int:
                         help="with --method fold: weight of the own rows' SVM")
     parser.add_argument("--fold-c", type=_scale, default=0.1,
                         help="with --method fold: C of the own rows' SVM")
-    parser.add_argument("--fold-rule", choices=("fixed", "paired", "shrink", "shrink-paired", "residual"),
+    parser.add_argument("--fold-rule", choices=("fixed", "paired", "shrink", "shrink-paired", "residual", "prior"),
                         default="fixed",
                         help="with --method fold: how alpha and C are set: fixed (--fold-alpha, "
                              "--fold-c); paired (the best of --fold-alphas x --fold-cs by "
@@ -199,7 +204,8 @@ def main(argv=None) -> int:
                              "n / (n + --fold-prior-rows), C --fold-c); shrink-paired (that "
                              "setting, folded only if it passes the test); residual (a model of "
                              "the corpus model's errors on the own rows, C --fold-c, folded "
-                             "whole: Daume's PRED)")
+                             "whole: Daume's PRED); prior (the corpus SVM refit on the own rows "
+                             "with its weights as the prior mean, C --fold-c: Chelba & Acero 2006)")
     parser.add_argument("--fold-blocks", choices=tuple(SIMILARITY_BLOCKS), default=None,
                         help="with --method fold: the own SVM sees only these leading feature "
                              "blocks (default: all features)")
