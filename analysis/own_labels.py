@@ -344,20 +344,30 @@ def fold_own_residual(pipeline, own_texts, own_labels, C: float = 1.0, scale: fl
 
 
 
-def fold_own_prior(pipeline, own_texts, own_labels, C: float = 1.0) -> bool:
+#: How :func:`fold_own_prior` treats the intercept shift: penalised like a weight (as
+#: LinearSVC's ``intercept_scaling`` does), free, or fixed at the corpus's.
+PRIOR_INTERCEPTS = ("penalised", "free", "fixed")
+
+
+def fold_own_prior(pipeline, own_texts, own_labels, C: float = 1.0,
+                   intercept: str = "penalised") -> bool:
     """Refit the corpus SVM on the own rows with the corpus weights as the prior mean.
 
     Prior-regularised transfer (Chelba & Acero 2006): for each class's one-vs-rest
     row, the shift ``v`` (and intercept shift ``b``) minimises the LinearSVC objective
     on the own rows around the corpus model instead of around 0,
-    ``0.5 |v|^2 + C sum_i c_i max(0, 1 - y_i (f_i + x_i.v + b))^2``, where ``f_i`` is
+    ``0.5 (|v|^2 + b^2) + C sum_i c_i max(0, 1 - y_i (f_i + x_i.v + b))^2``, where ``f_i`` is
     the corpus SVMs' mean decision and ``c_i`` the balanced class weight. Unlike
     :func:`fold_own_model` (an own SVM fitted from 0 and added at a chosen share), an
     own row the corpus model already gets right beyond the margin costs nothing and
     moves nothing, and the shift grows with the number of rows that disagree with it:
     no share to choose. ``v`` is non-zero only on the own rows' columns; it is added
     to every corpus SVM, so the model keeps its shape. Returns whether it was folded
-    (every class needs an own row)."""
+    (every class needs an own row). ``intercept`` (:data:`PRIOR_INTERCEPTS`): "free"
+    leaves ``b`` unpenalised, so the own rows' class shares alone shift every decision
+    (a label-shift correction), "fixed" keeps the corpus's intercepts."""
+    if intercept not in PRIOR_INTERCEPTS:
+        raise ValueError(f"intercept must be one of {PRIOR_INTERCEPTS}, not {intercept!r}")
     import scipy.sparse as sp
     from scipy.optimize import minimize
 
@@ -383,8 +393,10 @@ def fold_own_prior(pipeline, own_texts, own_labels, C: float = 1.0) -> bool:
             v, b = theta[:-1], theta[-1]
             slack = np.maximum(0.0, 1.0 - y * (f + Xu @ v + b))
             g = -2.0 * C * cw * slack * y
-            return (0.5 * v @ v + C * float(cw @ slack ** 2),
-                    np.concatenate([v + Xu.T @ g, [g.sum()]]))
+            penalty = b if intercept == "penalised" else 0.0
+            return (0.5 * (v @ v + penalty * b) + C * float(cw @ slack ** 2),
+                    np.concatenate([v + Xu.T @ g,
+                                    [0.0 if intercept == "fixed" else g.sum() + penalty]]))
 
         theta = minimize(objective, np.zeros(len(used) + 1), jac=True, method="L-BFGS-B",
                          options={"maxiter": 2000}).x

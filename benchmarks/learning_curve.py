@@ -48,6 +48,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.output import write_result  # noqa: E402
 
+from analysis.own_labels import PRIOR_INTERCEPTS  # noqa: E402
 from benchmarks.splits import DATA, LABELLED_SETS, load_split, record_test_look  # noqa: E402
 
 
@@ -129,7 +130,8 @@ def fold_by_rule(pipeline, own_texts, own_labels, args) -> str:
     if args.fold_rule == "prior":
         from analysis.own_labels import fold_own_prior
 
-        folded = fold_own_prior(pipeline, own_texts, own_labels, C=args.fold_c)
+        folded = fold_own_prior(pipeline, own_texts, own_labels, C=args.fold_c,
+                                intercept=args.fold_intercept)
         return f"prior C {args.fold_c:g}" if folded else "none (a class missing)"
     if args.fold_rule == "fixed":
         candidate = (args.fold_alpha, args.fold_c)
@@ -215,6 +217,9 @@ def main(argv=None) -> int:
     parser.add_argument("--fold-min-class-rows", type=int, default=0,
                         help="with --method fold: fold only the classes with at least this "
                              "many own rows")
+    parser.add_argument("--fold-intercept", choices=PRIOR_INTERCEPTS, default="penalised",
+                        help="with --fold-rule prior: the intercept shift penalised like a "
+                             "weight (as LinearSVC), free, or fixed at the corpus's")
     parser.add_argument("--fold-alphas", type=_scale, nargs="+", default=[0.3, 1.0, 2.0])
     parser.add_argument("--fold-cs", type=_scale, nargs="+", default=[0.1, 1.0])
     parser.add_argument("--fold-prior-rows", type=_scale, default=100.0,

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from analysis.corpus import load_corpus
 from analysis.own_labels import DEFAULT_OWN_WEIGHT, choose_own_weight, fit_features, train_with_own
@@ -386,6 +387,14 @@ def test_the_corpus_svm_refit_around_its_own_weights_learns_the_team_and_keeps_i
     assert fold_own_prior(tight, texts, labels, C=0.01)
     tight_shift = svms(tight)[0].coef_ - svms(corpus_only)[0].coef_
     assert 0 < np.linalg.norm(tight_shift) < 0.5 * np.linalg.norm(shifts[0])
+    # "fixed" keeps the corpus's intercepts; "free" moves them further than "penalised"
+    fixed, free = copy.deepcopy(corpus_only), copy.deepcopy(corpus_only)
+    assert fold_own_prior(fixed, texts, labels, intercept="fixed")
+    assert fold_own_prior(free, texts, labels, intercept="free")
+    moved = lambda m: np.abs(svms(m)[0].intercept_ - svms(corpus_only)[0].intercept_).sum()  # noqa: E731
+    assert moved(fixed) == 0 and moved(free) > moved(prior) > 0
+    with pytest.raises(ValueError, match="intercept must be one of"):
+        fold_own_prior(copy.deepcopy(corpus_only), texts, labels, intercept="loose")
     # own rows without every class leave the model as it was
     two = [(t, lab) for t, lab in zip(texts, labels) if lab != "other"]
     same = copy.deepcopy(corpus_only)
