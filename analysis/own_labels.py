@@ -54,6 +54,14 @@ added to the corpus SVM's weights (:func:`fold_own_model`,
 more than the neighbours and leaves tweets level at one setting of a small grid
 (MODEL_CARD.md, stop 24); how to choose that setting without the tuning rows is
 left, so it is measured only.
+
+A fifth form refits the corpus SVM on the own rows with its own weights as the
+prior mean (:func:`fold_own_prior`, Chelba & Acero 2006; ``learning_curve.py
+--fold-rule prior``): only own rows the corpus model gets wrong or inside its
+margin move it. On the tuning halves it lifts NPS theme and tweet sentiment and
+lowers tweet theme at every ``C`` tried, and NPS sentiment moves the other way
+from tweet sentiment as ``C`` grows (benchmarks/README.md, stop 26), so it is
+measured only as well.
 """
 
 from __future__ import annotations
@@ -239,17 +247,18 @@ def _corpus_svms(pipeline):
     return [c.estimator for c in pipeline[-1].calibrated_classifiers_]
 
 
-def fold_svm_into(pipeline, svm, alpha, only=None) -> None:
+def fold_svm_into(pipeline, svm, alpha, only=None, intercept: bool = True) -> None:
     """``coef + alpha * svm.coef`` (intercepts likewise) in every SVM of ``pipeline``'s
     calibrated classifier, in place; with ``only`` (class labels), only those classes'
-    one-vs-rest rows. New arrays are assigned, so a caller holding the old ones can put
-    them back."""
+    one-vs-rest rows; with ``intercept=False`` the corpus's intercepts stay as they are.
+    New arrays are assigned, so a caller holding the old ones can put them back."""
     svms = _corpus_svms(pipeline)
     order = [list(svm.classes_).index(k) for k in svms[0].classes_]
     scale = np.array([[alpha if only is None or k in only else 0.0] for k in svms[0].classes_])
     for corpus_svm in svms:
         corpus_svm.coef_ = corpus_svm.coef_ + scale * svm.coef_[order]
-        corpus_svm.intercept_ = corpus_svm.intercept_ + scale[:, 0] * svm.intercept_[order]
+        if intercept:
+            corpus_svm.intercept_ = corpus_svm.intercept_ + scale[:, 0] * svm.intercept_[order]
 
 
 def nearest_rows(X_from, X_to, k: int, columns: int | None = None) -> np.ndarray:
@@ -266,7 +275,7 @@ def nearest_rows(X_from, X_to, k: int, columns: int | None = None) -> np.ndarray
 
 def fold_own_model(pipeline, own_texts, own_labels, alpha: float = 1.0, C: float = 0.1,
                    seed: int = 0, blocks: tuple[str, ...] | None = None,
-                   extra_rows=None, min_class_rows: int = 0) -> bool:
+                   extra_rows=None, min_class_rows: int = 0, intercept: bool = True) -> bool:
     """Add ``alpha`` × a linear SVM trained on the own rows alone to ``pipeline``'s SVM.
 
     ``pipeline`` is fitted on the corpus; its calibrated classifier's SVM gets
@@ -279,7 +288,10 @@ def fold_own_model(pipeline, own_texts, own_labels, alpha: float = 1.0, C: float
     SVM sees only those columns and leaves the corpus's weights on the others alone.
     ``extra_rows`` ``(features, labels)`` are trained on beside the own rows (e.g. the
     corpus rows nearest to them, :func:`nearest_rows`). With ``min_class_rows`` only the
-    classes with at least that many own rows are folded.
+    classes with at least that many own rows are folded. With ``intercept=False`` only the
+    own SVM's weights are added: each one-vs-rest intercept carries the own rows' base
+    rate of "the rest" (most rows), which the corpus SVM's intercepts carry already, so
+    adding both counts it twice and pushes the smallest classes out.
     """
     classes = list(_corpus_svms(pipeline)[0].classes_)
     y_own = np.asarray(list(own_labels))
@@ -298,7 +310,7 @@ def fold_own_model(pipeline, own_texts, own_labels, alpha: float = 1.0, C: float
         keep = np.zeros(X_own.shape[1])
         keep[:_ngram_columns(pipeline, tuple(blocks))] = 1.0
         X_own = sp.csr_matrix(X_own) @ sp.diags(keep)
-    fold_svm_into(pipeline, own_svm(X_own, y_own, C, seed), alpha, only)
+    fold_svm_into(pipeline, own_svm(X_own, y_own, C, seed), alpha, only, intercept)
     return True
 
 

@@ -162,7 +162,8 @@ def fold_by_rule(pipeline, own_texts, own_labels, args) -> str:
         extra = (X_corpus[near], np.asarray(y_corpus)[near])
     folded = fold_own_model(pipeline, own_texts, own_labels, *candidate,
                             blocks=SIMILARITY_BLOCKS[args.fold_blocks] if args.fold_blocks else None,
-                            extra_rows=extra, min_class_rows=args.fold_min_class_rows)
+                            extra_rows=extra, min_class_rows=args.fold_min_class_rows,
+                            intercept=not args.fold_no_intercept)
     return f"fold {candidate[0]:g}/{candidate[1]:g}" if folded else "none (a class missing)"
 
 
@@ -217,6 +218,9 @@ def main(argv=None) -> int:
     parser.add_argument("--fold-min-class-rows", type=int, default=0,
                         help="with --method fold: fold only the classes with at least this "
                              "many own rows")
+    parser.add_argument("--fold-no-intercept", action="store_true",
+                        help="with --method fold (not --fold-rule prior/residual): add only the "
+                             "own SVM's weights, not its intercepts")
     parser.add_argument("--fold-intercept", choices=PRIOR_INTERCEPTS, default="penalised",
                         help="with --fold-rule prior: the intercept shift penalised like a "
                              "weight (as LinearSVC), free, or fixed at the corpus's")
@@ -276,6 +280,8 @@ def main(argv=None) -> int:
               "fold_alpha": args.fold_alpha if args.method == "fold" else None,
               "fold_c": args.fold_c if args.method == "fold" else None,
               "fold_rule": args.fold_rule if args.method == "fold" else None,
+              "fold_no_intercept": args.fold_no_intercept if args.method == "fold" else None,
+              "fold_intercept": args.fold_intercept if args.method == "fold" else None,
               "fold_blocks": args.fold_blocks if args.method == "fold" else None,
               "fold_corpus_neighbours": args.fold_corpus_neighbours if args.method == "fold"
               else None,

@@ -399,3 +399,20 @@ def test_the_corpus_svm_refit_around_its_own_weights_learns_the_team_and_keeps_i
     two = [(t, lab) for t, lab in zip(texts, labels) if lab != "other"]
     same = copy.deepcopy(corpus_only)
     assert not fold_own_prior(same, [t for t, _ in two], [lab for _, lab in two])
+
+
+def test_the_own_svm_can_be_folded_in_without_its_intercepts():
+    import copy
+
+    from analysis.own_labels import fold_own_model
+
+    corpus, X, texts, labels, new_texts, new_labels = team_setting()
+    corpus_only, _ = train_with_own("theme", X, corpus.theme, [], [])
+    svms = lambda m: [c.estimator for c in m[-1].calibrated_classifiers_]  # noqa: E731
+    weights_only, whole = copy.deepcopy(corpus_only), copy.deepcopy(corpus_only)
+    assert fold_own_model(weights_only, texts, labels, alpha=1.0, C=1.0, intercept=False)
+    assert fold_own_model(whole, texts, labels, alpha=1.0, C=1.0)
+    for before, a, b in zip(svms(corpus_only), svms(weights_only), svms(whole)):
+        assert np.array_equal(a.intercept_, before.intercept_)
+        assert not np.array_equal(b.intercept_, before.intercept_)
+        assert np.array_equal(a.coef_, b.coef_) and not np.array_equal(a.coef_, before.coef_)
