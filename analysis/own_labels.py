@@ -291,7 +291,8 @@ def fold_own_model(pipeline, own_texts, own_labels, alpha: float = 1.0, C: float
     classes with at least that many own rows are folded. With ``intercept=False`` only the
     own SVM's weights are added: each one-vs-rest intercept carries the own rows' base
     rate of "the rest" (most rows), which the corpus SVM's intercepts carry already, so
-    adding both counts it twice and pushes the smallest classes out.
+    adding both counts it twice (on the tuning tweets' sentiment it moved comments to the
+    majority class, negative; benchmarks/README.md, stop 26).
     """
     classes = list(_corpus_svms(pipeline)[0].classes_)
     y_own = np.asarray(list(own_labels))
