@@ -198,7 +198,8 @@ def main(argv=None) -> int:
                         help="with --method fold: weight of the own rows' SVM")
     parser.add_argument("--fold-c", type=_scale, default=0.1,
                         help="with --method fold: C of the own rows' SVM")
-    parser.add_argument("--fold-rule", choices=("fixed", "paired", "shrink", "shrink-paired", "residual", "prior"),
+    parser.add_argument("--fold-rule",
+                        choices=("fixed", "paired", "shrink", "shrink-paired", "residual", "prior"),
                         default="fixed",
                         help="with --method fold: how alpha and C are set: fixed (--fold-alpha, "
                              "--fold-c); paired (the best of --fold-alphas x --fold-cs by "

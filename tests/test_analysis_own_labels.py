@@ -391,7 +391,8 @@ def test_the_corpus_svm_refit_around_its_own_weights_learns_the_team_and_keeps_i
     fixed, free = copy.deepcopy(corpus_only), copy.deepcopy(corpus_only)
     assert fold_own_prior(fixed, texts, labels, intercept="fixed")
     assert fold_own_prior(free, texts, labels, intercept="free")
-    moved = lambda m: np.abs(svms(m)[0].intercept_ - svms(corpus_only)[0].intercept_).sum()  # noqa: E731
+    corpus_b = svms(corpus_only)[0].intercept_
+    moved = lambda m: np.abs(svms(m)[0].intercept_ - corpus_b).sum()  # noqa: E731
     assert moved(fixed) == 0 and moved(free) > moved(prior) > 0
     with pytest.raises(ValueError, match="intercept must be one of"):
         fold_own_prior(copy.deepcopy(corpus_only), texts, labels, intercept="loose")
