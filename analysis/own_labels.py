@@ -54,6 +54,14 @@ added to the corpus SVM's weights (:func:`fold_own_model`,
 more than the neighbours and leaves tweets level at one setting of a small grid
 (MODEL_CARD.md, stop 24); how to choose that setting without the tuning rows is
 left, so it is measured only.
+
+A fifth form refits the corpus SVM on the own rows with its own weights as the
+prior mean (:func:`fold_own_prior`, Chelba & Acero 2006; ``learning_curve.py
+--fold-rule prior``): only own rows the corpus model gets wrong or inside its
+margin move it. On the tuning halves it lifts NPS theme and tweet sentiment and
+lowers tweet theme at every ``C`` tried, and NPS sentiment moves the other way
+from tweet sentiment as ``C`` grows (benchmarks/README.md, stop 26), so it is
+measured only as well.
 """
 
 from __future__ import annotations
@@ -239,17 +247,18 @@ def _corpus_svms(pipeline):
     return [c.estimator for c in pipeline[-1].calibrated_classifiers_]
 
 
-def fold_svm_into(pipeline, svm, alpha, only=None) -> None:
+def fold_svm_into(pipeline, svm, alpha, only=None, intercept: bool = True) -> None:
     """``coef + alpha * svm.coef`` (intercepts likewise) in every SVM of ``pipeline``'s
     calibrated classifier, in place; with ``only`` (class labels), only those classes'
-    one-vs-rest rows. New arrays are assigned, so a caller holding the old ones can put
-    them back."""
+    one-vs-rest rows; with ``intercept=False`` the corpus's intercepts stay as they are.
+    New arrays are assigned, so a caller holding the old ones can put them back."""
     svms = _corpus_svms(pipeline)
     order = [list(svm.classes_).index(k) for k in svms[0].classes_]
     scale = np.array([[alpha if only is None or k in only else 0.0] for k in svms[0].classes_])
     for corpus_svm in svms:
         corpus_svm.coef_ = corpus_svm.coef_ + scale * svm.coef_[order]
-        corpus_svm.intercept_ = corpus_svm.intercept_ + scale[:, 0] * svm.intercept_[order]
+        if intercept:
+            corpus_svm.intercept_ = corpus_svm.intercept_ + scale[:, 0] * svm.intercept_[order]
 
 
 def nearest_rows(X_from, X_to, k: int, columns: int | None = None) -> np.ndarray:
@@ -266,7 +275,7 @@ def nearest_rows(X_from, X_to, k: int, columns: int | None = None) -> np.ndarray
 
 def fold_own_model(pipeline, own_texts, own_labels, alpha: float = 1.0, C: float = 0.1,
                    seed: int = 0, blocks: tuple[str, ...] | None = None,
-                   extra_rows=None, min_class_rows: int = 0) -> bool:
+                   extra_rows=None, min_class_rows: int = 0, intercept: bool = True) -> bool:
     """Add ``alpha`` × a linear SVM trained on the own rows alone to ``pipeline``'s SVM.
 
     ``pipeline`` is fitted on the corpus; its calibrated classifier's SVM gets
@@ -279,7 +288,11 @@ def fold_own_model(pipeline, own_texts, own_labels, alpha: float = 1.0, C: float
     SVM sees only those columns and leaves the corpus's weights on the others alone.
     ``extra_rows`` ``(features, labels)`` are trained on beside the own rows (e.g. the
     corpus rows nearest to them, :func:`nearest_rows`). With ``min_class_rows`` only the
-    classes with at least that many own rows are folded.
+    classes with at least that many own rows are folded. With ``intercept=False`` only the
+    own SVM's weights are added: each one-vs-rest intercept carries the own rows' base
+    rate of "the rest" (most rows), which the corpus SVM's intercepts carry already, so
+    adding both counts it twice (on the tuning tweets' sentiment it moved comments to the
+    majority class, negative; benchmarks/README.md, stop 26).
     """
     classes = list(_corpus_svms(pipeline)[0].classes_)
     y_own = np.asarray(list(own_labels))
@@ -298,7 +311,7 @@ def fold_own_model(pipeline, own_texts, own_labels, alpha: float = 1.0, C: float
         keep = np.zeros(X_own.shape[1])
         keep[:_ngram_columns(pipeline, tuple(blocks))] = 1.0
         X_own = sp.csr_matrix(X_own) @ sp.diags(keep)
-    fold_svm_into(pipeline, own_svm(X_own, y_own, C, seed), alpha, only)
+    fold_svm_into(pipeline, own_svm(X_own, y_own, C, seed), alpha, only, intercept)
     return True
 
 
@@ -339,6 +352,73 @@ def fold_own_residual(pipeline, own_texts, own_labels, C: float = 1.0, scale: fl
         for k, (beta, w, b) in enumerate(parts):
             coef[k] = beta * coef[k] + w
             intercept[k] = beta * intercept[k] + b
+        s.coef_, s.intercept_ = coef, intercept
+    return True
+
+
+
+#: How :func:`fold_own_prior` treats the intercept shift: penalised like a weight (as
+#: LinearSVC's ``intercept_scaling`` does), free, or fixed at the corpus's.
+PRIOR_INTERCEPTS = ("penalised", "free", "fixed")
+
+
+def fold_own_prior(pipeline, own_texts, own_labels, C: float = 1.0,
+                   intercept: str = "penalised") -> bool:
+    """Refit the corpus SVM on the own rows with the corpus weights as the prior mean.
+
+    Prior-regularised transfer (Chelba & Acero 2006): for each class's one-vs-rest
+    row, the shift ``v`` (and intercept shift ``b``) minimises the LinearSVC objective
+    on the own rows around the corpus model instead of around 0,
+    ``0.5 (|v|^2 + b^2) + C sum_i c_i max(0, 1 - y_i (f_i + x_i.v + b))^2``, where ``f_i`` is
+    the corpus SVMs' mean decision and ``c_i`` the balanced class weight. Unlike
+    :func:`fold_own_model` (an own SVM fitted from 0 and added at a chosen share), an
+    own row the corpus model already gets right beyond the margin costs nothing and
+    moves nothing, and the shift grows with the number of rows that disagree with it:
+    no share to choose. ``v`` is non-zero only on the own rows' columns; it is added
+    to every corpus SVM, so the model keeps its shape. Returns whether it was folded
+    (every class needs an own row). ``intercept`` (:data:`PRIOR_INTERCEPTS`): "free"
+    leaves ``b`` unpenalised, so the own rows' class shares alone shift every decision
+    (a label-shift correction), "fixed" keeps the corpus's intercepts."""
+    if intercept not in PRIOR_INTERCEPTS:
+        raise ValueError(f"intercept must be one of {PRIOR_INTERCEPTS}, not {intercept!r}")
+    import scipy.sparse as sp
+    from scipy.optimize import minimize
+
+    svms = _corpus_svms(pipeline)
+    classes = list(svms[0].classes_)
+    y_own = np.asarray(list(own_labels))
+    if sorted(set(y_own)) != sorted(classes) or len(classes) < 3:
+        return False
+    X = sp.csr_matrix(pipeline[:-1].transform(list(own_texts)))
+    used = np.unique(X.indices)
+    Xu = X[:, used]
+    mean_coef = np.mean([s.coef_ for s in svms], axis=0)
+    mean_b = np.mean([s.intercept_ for s in svms], axis=0)
+    decision = np.asarray(X @ mean_coef.T) + mean_b
+    counts = {k: int(np.sum(y_own == k)) for k in classes}
+    cw = np.array([len(y_own) / (len(classes) * counts[k]) for k in y_own])
+    shifts = []
+    for k, label in enumerate(classes):
+        y = np.where(y_own == label, 1.0, -1.0)
+        f = decision[:, k]
+
+        def objective(theta, y=y, f=f):
+            v, b = theta[:-1], theta[-1]
+            slack = np.maximum(0.0, 1.0 - y * (f + Xu @ v + b))
+            g = -2.0 * C * cw * slack * y
+            penalty = b if intercept == "penalised" else 0.0
+            return (0.5 * (v @ v + penalty * b) + C * float(cw @ slack ** 2),
+                    np.concatenate([v + Xu.T @ g,
+                                    [0.0 if intercept == "fixed" else g.sum() + penalty]]))
+
+        theta = minimize(objective, np.zeros(len(used) + 1), jac=True, method="L-BFGS-B",
+                         options={"maxiter": 2000}).x
+        shifts.append(theta)
+    for s in svms:
+        coef, intercept = s.coef_.copy(), s.intercept_.copy()
+        for k, theta in enumerate(shifts):
+            coef[k, used] += theta[:-1]
+            intercept[k] += theta[-1]
         s.coef_, s.intercept_ = coef, intercept
     return True
 

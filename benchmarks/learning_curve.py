@@ -48,6 +48,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.output import write_result  # noqa: E402
 
+from analysis.own_labels import PRIOR_INTERCEPTS  # noqa: E402
 from benchmarks.splits import DATA, LABELLED_SETS, load_split, record_test_look  # noqa: E402
 
 
@@ -126,6 +127,12 @@ def fold_by_rule(pipeline, own_texts, own_labels, args) -> str:
 
         folded = fold_own_residual(pipeline, own_texts, own_labels, C=args.fold_c)
         return f"residual C {args.fold_c:g}" if folded else "none (a class missing)"
+    if args.fold_rule == "prior":
+        from analysis.own_labels import fold_own_prior
+
+        folded = fold_own_prior(pipeline, own_texts, own_labels, C=args.fold_c,
+                                intercept=args.fold_intercept)
+        return f"prior C {args.fold_c:g}" if folded else "none (a class missing)"
     if args.fold_rule == "fixed":
         candidate = (args.fold_alpha, args.fold_c)
     else:
@@ -155,7 +162,8 @@ def fold_by_rule(pipeline, own_texts, own_labels, args) -> str:
         extra = (X_corpus[near], np.asarray(y_corpus)[near])
     folded = fold_own_model(pipeline, own_texts, own_labels, *candidate,
                             blocks=SIMILARITY_BLOCKS[args.fold_blocks] if args.fold_blocks else None,
-                            extra_rows=extra, min_class_rows=args.fold_min_class_rows)
+                            extra_rows=extra, min_class_rows=args.fold_min_class_rows,
+                            intercept=not args.fold_no_intercept)
     return f"fold {candidate[0]:g}/{candidate[1]:g}" if folded else "none (a class missing)"
 
 
@@ -190,7 +198,8 @@ def main(argv=None) -> int:
                         help="with --method fold: weight of the own rows' SVM")
     parser.add_argument("--fold-c", type=_scale, default=0.1,
                         help="with --method fold: C of the own rows' SVM")
-    parser.add_argument("--fold-rule", choices=("fixed", "paired", "shrink", "shrink-paired", "residual"),
+    parser.add_argument("--fold-rule",
+                        choices=("fixed", "paired", "shrink", "shrink-paired", "residual", "prior"),
                         default="fixed",
                         help="with --method fold: how alpha and C are set: fixed (--fold-alpha, "
                              "--fold-c); paired (the best of --fold-alphas x --fold-cs by "
@@ -199,7 +208,8 @@ def main(argv=None) -> int:
                              "n / (n + --fold-prior-rows), C --fold-c); shrink-paired (that "
                              "setting, folded only if it passes the test); residual (a model of "
                              "the corpus model's errors on the own rows, C --fold-c, folded "
-                             "whole: Daume's PRED)")
+                             "whole: Daume's PRED); prior (the corpus SVM refit on the own rows "
+                             "with its weights as the prior mean, C --fold-c: Chelba & Acero 2006)")
     parser.add_argument("--fold-blocks", choices=tuple(SIMILARITY_BLOCKS), default=None,
                         help="with --method fold: the own SVM sees only these leading feature "
                              "blocks (default: all features)")
@@ -209,6 +219,12 @@ def main(argv=None) -> int:
     parser.add_argument("--fold-min-class-rows", type=int, default=0,
                         help="with --method fold: fold only the classes with at least this "
                              "many own rows")
+    parser.add_argument("--fold-no-intercept", action="store_true",
+                        help="with --method fold (not --fold-rule prior/residual): add only the "
+                             "own SVM's weights, not its intercepts")
+    parser.add_argument("--fold-intercept", choices=PRIOR_INTERCEPTS, default="penalised",
+                        help="with --fold-rule prior: the intercept shift penalised like a "
+                             "weight (as LinearSVC), free, or fixed at the corpus's")
     parser.add_argument("--fold-alphas", type=_scale, nargs="+", default=[0.3, 1.0, 2.0])
     parser.add_argument("--fold-cs", type=_scale, nargs="+", default=[0.1, 1.0])
     parser.add_argument("--fold-prior-rows", type=_scale, default=100.0,
@@ -265,6 +281,8 @@ def main(argv=None) -> int:
               "fold_alpha": args.fold_alpha if args.method == "fold" else None,
               "fold_c": args.fold_c if args.method == "fold" else None,
               "fold_rule": args.fold_rule if args.method == "fold" else None,
+              "fold_no_intercept": args.fold_no_intercept if args.method == "fold" else None,
+              "fold_intercept": args.fold_intercept if args.method == "fold" else None,
               "fold_blocks": args.fold_blocks if args.method == "fold" else None,
               "fold_corpus_neighbours": args.fold_corpus_neighbours if args.method == "fold"
               else None,

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from analysis.corpus import load_corpus
 from analysis.own_labels import DEFAULT_OWN_WEIGHT, choose_own_weight, fit_features, train_with_own
@@ -360,3 +361,59 @@ def test_score_band_changes_the_comment_sentiment_but_never_a_clause():
     assert promoter.clauses == clauses  # the promoter's one complaint still counts as a negative clause
     assert promoter.theme == "service" and comment.sentiment == "negative"  # the input is not changed
     assert with_score_bands([comment], [None])[0].sentiment == "negative"
+
+
+def test_the_corpus_svm_refit_around_its_own_weights_learns_the_team_and_keeps_its_shape():
+    import copy
+
+    from analysis.own_labels import fold_own_prior
+
+    corpus, X, texts, labels, new_texts, new_labels = team_setting()
+    corpus_only, _ = train_with_own("theme", X, corpus.theme, [], [])
+    agreement = lambda m: float(np.mean(m.predict(new_texts) == np.array(new_labels)))  # noqa: E731
+    svms = lambda m: [c.estimator for c in m[-1].calibrated_classifiers_]  # noqa: E731
+    prior = copy.deepcopy(corpus_only)
+    assert fold_own_prior(prior, texts, labels, C=1.0)
+    assert agreement(corpus_only) < 0.2 and agreement(prior) >= 0.6
+    assert [s.coef_.shape for s in svms(prior)] == [s.coef_.shape for s in svms(corpus_only)]
+    # only the columns the own rows use move, by the same shift in every calibrated SVM
+    shifts = [a.coef_ - b.coef_ for a, b in zip(svms(prior), svms(corpus_only))]
+    used = np.unique(prior[:-1].transform(texts).indices)
+    unused = np.setdiff1d(np.arange(shifts[0].shape[1]), used)
+    assert not np.any(shifts[0][:, unused]) and np.any(shifts[0][:, used])
+    assert all(np.allclose(s, shifts[0]) for s in shifts)
+    # C is how far the team may pull the corpus model: a tighter prior moves it less
+    tight = copy.deepcopy(corpus_only)
+    assert fold_own_prior(tight, texts, labels, C=0.01)
+    tight_shift = svms(tight)[0].coef_ - svms(corpus_only)[0].coef_
+    assert 0 < np.linalg.norm(tight_shift) < 0.5 * np.linalg.norm(shifts[0])
+    # "fixed" keeps the corpus's intercepts; "free" moves them further than "penalised"
+    fixed, free = copy.deepcopy(corpus_only), copy.deepcopy(corpus_only)
+    assert fold_own_prior(fixed, texts, labels, intercept="fixed")
+    assert fold_own_prior(free, texts, labels, intercept="free")
+    corpus_b = svms(corpus_only)[0].intercept_
+    moved = lambda m: np.abs(svms(m)[0].intercept_ - corpus_b).sum()  # noqa: E731
+    assert moved(fixed) == 0 and moved(free) > moved(prior) > 0
+    with pytest.raises(ValueError, match="intercept must be one of"):
+        fold_own_prior(copy.deepcopy(corpus_only), texts, labels, intercept="loose")
+    # own rows without every class leave the model as it was
+    two = [(t, lab) for t, lab in zip(texts, labels) if lab != "other"]
+    same = copy.deepcopy(corpus_only)
+    assert not fold_own_prior(same, [t for t, _ in two], [lab for _, lab in two])
+
+
+def test_the_own_svm_can_be_folded_in_without_its_intercepts():
+    import copy
+
+    from analysis.own_labels import fold_own_model
+
+    corpus, X, texts, labels, new_texts, new_labels = team_setting()
+    corpus_only, _ = train_with_own("theme", X, corpus.theme, [], [])
+    svms = lambda m: [c.estimator for c in m[-1].calibrated_classifiers_]  # noqa: E731
+    weights_only, whole = copy.deepcopy(corpus_only), copy.deepcopy(corpus_only)
+    assert fold_own_model(weights_only, texts, labels, alpha=1.0, C=1.0, intercept=False)
+    assert fold_own_model(whole, texts, labels, alpha=1.0, C=1.0)
+    for before, a, b in zip(svms(corpus_only), svms(weights_only), svms(whole)):
+        assert np.array_equal(a.intercept_, before.intercept_)
+        assert not np.array_equal(b.intercept_, before.intercept_)
+        assert np.array_equal(a.coef_, b.coef_) and not np.array_equal(a.coef_, before.coef_)

@@ -106,6 +106,7 @@ def test_benchmark_options_refuse_malformed_values_with_a_message(capsys):
         (learning_curve.main, ["--augment-scale", "nan"], "not a number above 0"),
         (learning_curve.main, ["--neighbour-share", "-0.1"], "not a number above 0"),
         (learning_curve.main, ["--neighbour-share", "1.5"], "not a share between 0 and 1"),
+        (learning_curve.main, ["--fold-intercept", "loose"], "invalid choice: 'loose'"),
     ):
         with pytest.raises(SystemExit) as exit_:
             main(argv)
