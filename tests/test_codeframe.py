@@ -206,6 +206,24 @@ def test_two_analysts_renaming_to_one_name_at_once_get_a_message_not_an_error_pa
                              .where(CodeframeEdit.action == "rename")) == 0
 
 
+def test_an_edit_naming_an_id_no_database_holds_is_a_400_not_a_500(client, make_survey):
+    """point_id=99999999999999999999 reached SQLite as an OverflowError (a 500)."""
+    from tests.dashboard_support import login
+
+    survey = make_survey()
+    point = ops.add_point(survey, "Late flight", "service")
+    login(client)
+    url = f"/surveys/{survey.public_key}/codeframe"
+    huge = 2**64
+    for data in ({"action": "hide", "point_id": huge}, {"action": "assign", "target_id": point.id, "response_id": huge},
+                 {"action": "dismiss", "proposal_id": huge}, {"action": "hide", "point_id": 0},
+                 {"action": "split", "point_id": point.id, "name": "New", "example_ids": [huge]}):
+        reply = client.post(url, data=data)
+        assert reply.status_code == 400, (data, reply.status_code)
+        assert "not one of this page&#39;s ids (reload the page)" in reply.get_data(as_text=True)
+    assert not db.session.get(CodeframePoint, point.id).hidden
+
+
 def test_export_never_hands_a_spreadsheet_a_formula_and_still_round_trips(runner, make_survey, tmp_path):
     survey = make_survey()
     path = tmp_path / "codeframe.csv"
