@@ -224,6 +224,27 @@ def test_an_edit_naming_an_id_no_database_holds_is_a_400_not_a_500(client, make_
     assert not db.session.get(CodeframePoint, point.id).hidden
 
 
+def test_a_hide_or_rename_sent_twice_is_one_edit_in_the_log(client, make_survey):
+    """A double click (or the browser re-sending the form) logged "hide" twice, and a rename to the
+    name a point already has logged "rename X (was X)": the log recorded edits that changed nothing."""
+    from tests.dashboard_support import login
+
+    survey = make_survey()
+    point = ops.add_point(survey, "Late flight", "service")
+    login(client)
+    url = f"/surveys/{survey.public_key}/codeframe"
+    for _ in range(2):
+        reply = client.post(url, data={"action": "hide", "point_id": point.id}, follow_redirects=True)
+    assert "“Late flight” was already hidden; nothing changed." in reply.get_data(as_text=True)
+    for _ in range(2):
+        reply = client.post(url, data={"action": "rename", "point_id": point.id, "name": "Late  flights "},
+                            follow_redirects=True)
+    assert "“Late flights” already has that name; nothing changed." in reply.get_data(as_text=True)
+    logged = db.session.scalars(sa.select(CodeframeEdit.action).where(CodeframeEdit.survey_id == survey.id)
+                                .order_by(CodeframeEdit.id)).all()
+    assert logged == ["add", "hide", "rename"]
+
+
 def test_export_never_hands_a_spreadsheet_a_formula_and_still_round_trips(runner, make_survey, tmp_path):
     survey = make_survey()
     path = tmp_path / "codeframe.csv"

@@ -124,11 +124,13 @@ def _apply(survey, form: CodeframeEditForm, user) -> str:
     if action == "rename":
         point = _point(survey, form.point_id.data)
         old = point.name
-        ops.rename_point(point, form.name.data or "", user)
+        if not ops.rename_point(point, form.name.data or "", user):
+            return f"“{old}” already has that name; nothing changed."
         return f"Renamed “{old}” to “{point.name}”."
     if action in ("hide", "show"):
         point = _point(survey, form.point_id.data)
-        ops.set_hidden(point, action == "hide", user)
+        if not ops.set_hidden(point, action == "hide", user):
+            return f"“{point.name}” was already {'hidden' if action == 'hide' else 'shown'}; nothing changed."
         return f"“{point.name}” is {'hidden' if action == 'hide' else 'shown again'}."
     if action == "merge":
         point, into = _point(survey, form.point_id.data), _point(survey, form.target_id.data)
