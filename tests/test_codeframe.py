@@ -478,6 +478,34 @@ def test_analyze_reports_the_codeframe_by_name_and_proposes_the_rest(runner, mak
 
 
 @pytest.mark.usefixtures("analysis_app")
+def test_results_say_how_many_negative_comments_the_pain_points_hold(runner, client, make_survey, make_response,
+                                                                     tmp_path):
+    """The report said "X of Y negative comments are in a pain point; Z are other", Results said nothing:
+    a short list of pain points read as the whole story."""
+    from tests.dashboard_support import login
+
+    survey, _ = add_answers(make_survey, make_response, ANSWERS)
+    login(client)
+    without = _analyze(runner, survey, tmp_path / "r0")["surveys"][0]
+    page = _results_text(client, survey)
+    assert (f"The analysis found a negative remark in {without['negative_comments']} comments: "
+            f"{without['pain_point_comments']} ({without['coverage'] * 100:.0f}%) are in a pain point;") in page
+    invoke(runner, "import", str(FIXTURE), "--survey", survey.public_key)
+    found = _analyze(runner, survey, tmp_path / "r1")["surveys"][0]
+    assert found["other_negative_comments"] > 0
+    page = _results_text(client, survey)
+    assert (f"{found['pain_point_comments']} ({found['coverage'] * 100:.0f}%) are in the codeframe's pain points; "
+            f"the other {found['other_negative_comments']} are in none (the proposals come from these).") in page
+    assert "whatever the filters" not in page
+    filtered = _results_text(client, survey, "?band=negative")
+    assert "Counted over all answers, whatever the filters." in filtered
+
+
+def _results_text(client, survey, query: str = "") -> str:
+    return " ".join(client.get(f"/surveys/{survey.public_key}/results{query}").get_data(as_text=True).split())
+
+
+@pytest.mark.usefixtures("analysis_app")
 def test_a_dismissed_proposal_does_not_come_back(runner, make_survey, make_response, tmp_path):
     survey, _ = add_answers(make_survey, make_response, ANSWERS)
     invoke(runner, "import", str(FIXTURE), "--survey", survey.public_key)

@@ -199,6 +199,30 @@ def latest_run(survey: Survey) -> AnalysisRun | None:
         .order_by(AnalysisRun.finished_at.desc(), AnalysisRun.id.desc()).limit(1))
 
 
+@dataclass(frozen=True)
+class Coverage:
+    """How much of a survey's negative comments the run's pain points hold (``None`` for runs before it was stored)."""
+
+    negative: int   # comments with a negative remark
+    in_points: int  # of those, in at least one pain point (a codeframe's own points, when it has one)
+    codeframe: bool
+
+    @property
+    def other(self) -> int:
+        return self.negative - self.in_points
+
+    @property
+    def share(self) -> float:
+        return self.in_points / self.negative if self.negative else 0.0
+
+
+def coverage(run: AnalysisRun | None, survey: Survey) -> Coverage | None:
+    found = ((run.summary or {}).get("coverage") or {}).get(survey.public_key) if run else None
+    if not found:
+        return None
+    return Coverage(found["negative_comments"], found["pain_point_comments"], bool(found.get("codeframe")))
+
+
 def comment_count(survey: Survey) -> int:
     """Answers of the survey with a comment (all of them, whatever the page's filters)."""
     return db.session.scalar(sa.select(sa.func.count()).select_from(Response)
