@@ -148,6 +148,11 @@ def start_retrain(user: User | None) -> TrainingRun:
     retire_stale()
     if running_run() is not None:
         raise RetrainError("a retraining is already running; wait for it to finish")
+    waiting = latest_run()
+    if waiting is not None and waiting.state == "ready":
+        # A new run would take the page's place and leave this candidate, and its files, undecided for good.
+        raise RetrainError(f"model {waiting.candidate_version} from the last retraining is waiting: "
+                           "switch to it or discard it first")
     found = model_in_use()
     if found is None:
         raise RetrainError("there is no model in use to retrain (`flask analyze train` trains a first one)")
