@@ -478,7 +478,7 @@ def test_analyze_reports_the_codeframe_by_name_and_proposes_the_rest(runner, mak
 
 
 @pytest.mark.usefixtures("analysis_app")
-def test_results_say_how_many_negative_comments_the_pain_points_hold(runner, client, make_survey, make_response,
+def test_results_say_how_many_negative_comments_the_pain_points_hold_and_mark_proposals(runner, client, make_survey, make_response,
                                                                      tmp_path):
     """The report said "X of Y negative comments are in a pain point; Z are other", Results said nothing:
     a short list of pain points read as the whole story."""
@@ -497,6 +497,11 @@ def test_results_say_how_many_negative_comments_the_pain_points_hold(runner, cli
     assert (f"{found['pain_point_comments']} ({found['coverage'] * 100:.0f}%) are in the codeframe's pain points; "
             f"the other {found['other_negative_comments']} are in none (the proposals come from these).") in page
     assert "whatever the filters" not in page
+    # The proposals ranked after the codeframe's pain points read as such (they read as agreed pain points).
+    proposals = [p for p in _analyze(runner, survey, tmp_path / "r2")["pain_points"] if p["proposal"]]
+    assert proposals
+    page = _results_text(client, survey)
+    assert page.count("A proposal, not yet in the codeframe: <a href") == len(proposals)
     filtered = _results_text(client, survey, "?band=negative")
     assert "Counted over all answers, whatever the filters." in filtered
 
