@@ -308,6 +308,9 @@ def test_no_analysis_yet_says_how_to_get_one(client, survey, make_response):
     login(client)
     html = client.get(f"/surveys/{survey.public_key}/results").get_data(as_text=True)
     assert "No analysis has run for this survey yet" in html and "flask analyze" in html
+    assert "The comment →" in html and "All 1 comments" not in html  # it said "All 1 comments →"
+    make_response(survey, score=6, comment="fine")
+    assert "All 2 comments →" in client.get(f"/surveys/{survey.public_key}/results").get_data(as_text=True)
 
 
 def test_comments_are_newest_first_paginated_and_searchable(client, survey, make_response):
