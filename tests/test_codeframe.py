@@ -497,6 +497,10 @@ def test_results_say_how_many_negative_comments_the_pain_points_hold_and_mark_pr
     assert (f"{found['pain_point_comments']} ({found['coverage'] * 100:.0f}%) are in the codeframe's pain points; "
             f"the other {found['other_negative_comments']} are in none (the proposals come from these).") in page
     assert "whatever the filters" not in page
+    # A hidden point's comments are counted in (they feed no proposal) but not listed: say so.
+    ops.set_hidden(ops.points_of(survey)[0], True)
+    assert "are in the codeframe's pain points (hidden ones included); the other" in _results_text(client, survey)
+    ops.set_hidden(ops.points_of(survey)[0], False)
     # The proposals ranked after the codeframe's pain points read as such (they read as agreed pain points).
     proposals = [p for p in _analyze(runner, survey, tmp_path / "r2")["pain_points"] if p["proposal"]]
     assert proposals

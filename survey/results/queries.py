@@ -206,6 +206,7 @@ class Coverage:
     negative: int   # comments with a negative remark
     in_points: int  # of those, in at least one pain point (a codeframe's own points, when it has one)
     codeframe: bool
+    hidden_points: bool = False  # the codeframe hides some points: their comments are counted in, not listed
 
     @property
     def other(self) -> int:
@@ -220,7 +221,11 @@ def coverage(run: AnalysisRun | None, survey: Survey) -> Coverage | None:
     found = ((run.summary or {}).get("coverage") or {}).get(survey.public_key) if run else None
     if not found:
         return None
-    return Coverage(found["negative_comments"], found["pain_point_comments"], bool(found.get("codeframe")))
+    from survey.codeframe.operations import points_of  # the codeframe package reads this module
+
+    codeframe = bool(found.get("codeframe"))
+    return Coverage(found["negative_comments"], found["pain_point_comments"], codeframe,
+                    codeframe and any(point.hidden for point in points_of(survey)))
 
 
 def comment_count(survey: Survey) -> int:
