@@ -135,3 +135,18 @@ def test_an_example_the_customer_rewrote_is_shown_as_the_earlier_text_and_no_lon
     assert sorted(e.text for e in point.in_force("example")) == ["Engineer missed the slot twice",
                                                                  "The engineer never came"]
     assert db.session.query(CodeframeExample).count() == 3
+
+
+def test_a_hidden_point_is_not_said_to_have_no_comments(client, runner, make_survey, make_response, tmp_path):
+    """A point hidden before the analysis had its comments sorted into it (and kept out of the proposals),
+    yet its panel said "no comments in the latest analysis"."""
+    survey, _ = add_answers(make_survey, make_response, ANSWERS)
+    assert runner.invoke(args=["codeframe", "import", str(FIXTURE), "--survey", survey.public_key]).exit_code == 0
+    ops.set_hidden(ops.point_by_name(survey, "on hold for hours"), True)
+    assert runner.invoke(args=["analyze", "--survey", survey.public_key, "--out", str(tmp_path / "r")]).exit_code == 0
+    login(client)
+    page = " ".join(client.get(f"/surveys/{survey.public_key}/codeframe").get_data(as_text=True).split())
+    panel = page[page.index('data-point="on hold for hours"'):]
+    panel = panel[:panel.index("</section>")]
+    assert "hidden: the analysis still sorts comments into it" in panel
+    assert "no comments in the latest analysis" not in panel
