@@ -37,6 +37,8 @@ def test_an_accepted_or_dismissed_proposal_is_not_offered_again(action, client, 
     assert re.search(r"\d+ comments · \d+\.\d% of all comments", " ".join(page.split()))
     before = offered(client, survey)
     assert before == [p["label"] for p in proposals]
+    # It said "with its comments as examples"; accepting takes the first few only.
+    assert "Accept one to add it (with up to 8 of its comments as examples)" in " ".join(page.split())
     ids = {r.label: r.id for r in latest_run(survey).pain_points if r.source == "proposal"}
 
     reply = client.post(f"/surveys/{survey.public_key}/codeframe",

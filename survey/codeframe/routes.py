@@ -25,6 +25,7 @@ from survey.lookups import survey_or_404
 from survey.models import PainPointRecord, Response, pain_point_responses
 from survey.results.queries import latest_run
 
+#: Comments shown per pain point, and taken as a proposal's examples when it is accepted.
 MEMBERS_SHOWN = 8
 
 
@@ -57,7 +58,7 @@ def codeframe(public_key: str):
     return render_template("codeframe/codeframe.html", survey=survey, run=run, rows=rows, proposals=proposals,
                            all_decided=bool(made) and not proposals,
                            form=CodeframeEditForm(), themes=THEMES, edits=ops.edits_of(survey, limit=20),
-                           proposal_members={p.id: _members(p) for p in proposals})
+                           proposal_members={p.id: _members(p) for p in proposals}, examples_taken=MEMBERS_SHOWN)
 
 
 def _members(record: PainPointRecord | None) -> list[Response]:
