@@ -37,6 +37,11 @@ def test_an_accepted_or_dismissed_proposal_is_not_offered_again(action, client, 
     assert re.search(r"\d+ comments · \d+\.\d% of all comments", " ".join(page.split()))
     before = offered(client, survey)
     assert before == [p["label"] for p in proposals]
+    # Each proposal has its trend beside it, as each codeframe point does, to judge it by.
+    blocks = " ".join(page.split()).split('<div class="proposal"')[1:]
+    assert len(blocks) == len(proposals)
+    for block, proposal in zip(blocks, proposals):
+        assert '<div class="trend-cell"> <svg' in block and f"{proposal['count']} comments · " in block
     # It said "with its comments as examples"; accepting takes the first few only.
     assert "Accept one to add it (with up to 8 of its comments as examples)" in " ".join(page.split())
     ids = {r.label: r.id for r in latest_run(survey).pain_points if r.source == "proposal"}

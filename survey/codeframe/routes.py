@@ -48,8 +48,7 @@ def codeframe(public_key: str):
                      "examples": point.in_force("example"),
                      "excluded": len(point.in_force("excluded")),
                      "rewritten": [e for e in point.superseded() if e.role == "example"],
-                     "sparkline": Markup(share_sparkline_svg((record.trend or {}).get("periods", [])))
-                     if record else None})
+                     "sparkline": _sparkline(record) if record else None})
     # A proposal accepted or dismissed since this analysis is decided: offering it again only
     # leads to "already has a pain point named ..." (or brings back what was dismissed).
     decided = ops.answered_proposals(survey, run.finished_at if run else None)
@@ -58,7 +57,13 @@ def codeframe(public_key: str):
     return render_template("codeframe/codeframe.html", survey=survey, run=run, rows=rows, proposals=proposals,
                            all_decided=bool(made) and not proposals,
                            form=CodeframeEditForm(), themes=THEMES, edits=ops.edits_of(survey, limit=20),
-                           proposal_members={p.id: _members(p) for p in proposals}, examples_taken=MEMBERS_SHOWN)
+                           proposal_members={p.id: _members(p) for p in proposals}, examples_taken=MEMBERS_SHOWN,
+                           proposal_sparklines={p.id: _sparkline(p) for p in proposals})
+
+
+def _sparkline(record: PainPointRecord) -> Markup:
+    # Only numbers are drawn (share_sparkline_svg), so the SVG is safe to mark up.
+    return Markup(share_sparkline_svg((record.trend or {}).get("periods", [])))
 
 
 def _members(record: PainPointRecord | None) -> list[Response]:
