@@ -81,15 +81,24 @@ def test_a_pain_points_trend_says_in_words_whether_it_is_more_than_chance(client
     survey = make_survey("nps")
     rising = [make_response(survey, score=1, comment=f"engineer never came {i}") for i in range(3)]
     steady = [make_response(survey, score=2, comment=f"billing wrong {i}") for i in range(2)]
-    for name in ("missed visits", "billing errors"):
+    quiet = [make_response(survey, score=3, comment=f"app slow {i}") for i in range(1)]
+    for name in ("missed visits", "billing errors", "slow app"):
         ops.add_point(survey, name, "service")
-    _, (up, flat) = add_run(survey, [("missed visits", "service", rising), ("billing errors", "service", steady)])
+    _, (up, flat, none_lately) = add_run(survey, [("missed visits", "service", rising),
+                                                  ("billing errors", "service", steady),
+                                                  ("slow app", "service", quiet)])
     change = {"from": "2024-01-01", "to": "2024-01-08", "ci_low": 0.05, "ci_high": 0.5}
     up.source = flat.source = "codeframe"
     up.trend = {"periods": [], "latest_change": {**change, "difference": 0.3, "p_value": 0.0123, "significant": True,
                                                  "direction": "up"}}
     flat.trend = {"periods": [], "latest_change": {**change, "difference": 0.05, "p_value": 0.31,
                                                    "significant": False, "direction": "steady"}}
+    # None in either of the last two weeks: nothing varies, so there is no test (it read "may be chance (p –)").
+    none_lately.trend = {"periods": [{"period_start": "2024-01-01", "count": 1, "n": 4, "share": 0.25, "ci_low": 0.05, "ci_high": 0.7},
+                                     {"period_start": "2024-01-08", "count": 0, "n": 30, "share": 0.0, "ci_low": 0.0, "ci_high": 0.11},
+                                     {"period_start": "2024-01-15", "count": 0, "n": 2, "share": 0.0, "ci_low": 0.0, "ci_high": 0.66}],
+                         "latest_change": {**change, "difference": 0.0, "p_value": None, "significant": False,
+                                           "direction": "steady"}}
     db.session.commit()
     login(client)
     text = " ".join(re.sub(r"<[^>]+>", " ", client.get(f"/surveys/{survey.public_key}/codeframe")
@@ -97,6 +106,7 @@ def test_a_pain_points_trend_says_in_words_whether_it_is_more_than_chance(client
     assert "rising: +30.0 points, a real change, not chance (p = 0.012)" in text
     assert "steady: within normal variation, may be chance (p = 0.310)" in text
     assert "p=" not in text
+    assert "steady: 0% of comments in both of the last two periods" in text and "(p –)" not in text
 
 
 def test_an_example_the_customer_rewrote_is_shown_as_the_earlier_text_and_no_longer_teaches(
