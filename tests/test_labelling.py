@@ -267,7 +267,11 @@ def _flashes(response) -> str:
 def test_retraining_without_any_correction_is_refused(labelled, client, app):
     """It would train the model in use again and, once switched, relabel every comment for nothing."""
     login(client, "admin")
-    response = client.post("/labelling/retrain", follow_redirects=True)
+    # The page offered the button anyway, only for it to answer "Cannot retrain".
+    page = client.get("/labelling").get_data(as_text=True)
+    assert "Retrain with the corrections" not in page
+    assert "Retraining learns from your labels: correct or confirm some below first." in page
+    response = client.post("/labelling/retrain", follow_redirects=True)  # sent anyway
     assert "Cannot retrain: there are no corrections to learn from yet" in _flashes(response)
     assert db.session.scalar(sa.select(sa.func.count(TrainingRun.id))) == 0
 

@@ -83,10 +83,15 @@ def corrections_since_training() -> tuple[int, dt.datetime | None]:
     A label corrected twice counts once, as training learns only its latest value.
     """
     trained = _trained_at(model_in_use())
+    return labels_in_force(after=trained), trained
+
+
+def labels_in_force(after: dt.datetime | None = None) -> int:
+    """The analysts' labels in force (made after ``after``): what a retrain learns from, each label once."""
     labels = sa.select(LabelCorrection.response_id, LabelCorrection.field).where(IN_FORCE).distinct()
-    if trained is not None:
-        labels = labels.where(LabelCorrection.created_at > trained)
-    return db.session.scalar(sa.select(sa.func.count()).select_from(labels.subquery())), trained
+    if after is not None:
+        labels = labels.where(LabelCorrection.created_at > after)
+    return db.session.scalar(sa.select(sa.func.count()).select_from(labels.subquery()))
 
 
 # --------------------------------------------------------------------------- #
