@@ -461,3 +461,18 @@ def test_filter_form_and_chart_tables_offer_every_label(client, survey, make_res
         assert f'<option value="{value}"' in page, value
     for sentiment in SENTIMENTS:
         assert f'<th scope="col" class="num">{sentiment}</th>' in page, sentiment
+
+
+def test_a_proposals_comments_say_it_is_a_proposal(client, survey, make_response):
+    """Results list a codeframe's proposals after its pain points; their drill-down read as an agreed pain point."""
+    from survey.codeframe.operations import add_point
+
+    comments = [make_response(survey, score=1, comment=f"price went up {i}") for i in range(3)]
+    add_point(survey, "missed visits", "service")
+    _, (proposal,) = add_run(survey, [("price rises", "other", comments)])
+    proposal.source = "proposal"
+    db.session.commit()
+    login(client)
+    for page in ("results", f"comments?pain={proposal.id}"):
+        html = " ".join(client.get(f"/surveys/{survey.public_key}/{page}").get_data(as_text=True).split())
+        assert "a proposal, not yet in the" in html.lower(), page
