@@ -276,6 +276,23 @@ def test_a_long_pain_point_name_wraps_on_results(app, live_server, browser, make
         assert not cut, (viewport, cut)
 
 
+def test_a_survey_with_too_few_answers_keeps_the_survey_list_on_a_phone(demo, live_server, browser, make_survey,
+                                                                        make_response, tmp_path):
+    """ "1 of 10 needed" under "too few answers" was kept on one line like an interval, and pushed the
+    survey list 9 px past a 390 px phone."""
+    make_response(make_survey("nps", name="One comment", subject="X"), score=1, comment="never came")
+    make_user("analyst", email="few@example.com")
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    sign_in(page, live_server.url, "few@example.com")
+    page.goto(f"{live_server.url}/surveys")
+    page.screenshot(path=str(tmp_path / "phone-surveys-few.png"), full_page=True)
+    assert "1 of 10 needed" in page.locator("table").inner_text()
+    problems = problems_on(page, "surveys")
+    context.close()
+    assert not [p for p in problems if "under 44 px" not in p], "\n".join(problems)
+
+
 # How each text field and select of the matching forms is drawn: (where it is, its border, corners, padding, font).
 FIELD_LOOKS = """selector => [...document.querySelectorAll(selector)].flatMap(form =>
   [...form.querySelectorAll("input:not([type=hidden]):not([type=checkbox]), select")].map(el => {
