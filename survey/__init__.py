@@ -77,6 +77,7 @@ def _create_app(test_config: dict | None) -> "Flask":
         app.config.from_mapping(test_config)
 
     defer_secret_key(app)
+    _bounded_ids(app)  # before any feature adds its routes: a rule takes its converter when added
     for name in FEATURES:
         import_module(name).init_app(app)
     from survey.cli import explain_database_errors
@@ -89,6 +90,20 @@ def _create_app(test_config: dict | None) -> "Flask":
         app.wsgi_app = SizedBodies(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])
     _trust_proxies(app)
     return app
+
+
+def _bounded_ids(app: "Flask") -> None:
+    """``<int:…>`` in a URL matches only ids a database can hold: a bigger one is a 404 (no such row),
+    not an OverflowError from the driver (a 500)."""
+    from werkzeug.routing import IntegerConverter
+
+    from survey.db import ROW_ID_MAX
+
+    class RowIdConverter(IntegerConverter):
+        def __init__(self, url_map, fixed_digits=0, min=None, max=ROW_ID_MAX, signed=False):
+            super().__init__(url_map, fixed_digits, min, max, signed)
+
+    app.url_map.converters["int"] = RowIdConverter
 
 
 def _favicon(app: "Flask") -> None:

@@ -45,6 +45,9 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 MIGRATIONS_DIR = str(Path(__file__).with_name("migrations"))
+#: The largest row id any supported database can be asked about (a signed 64-bit integer): SQLite
+#: and psycopg raise on a bigger one (OverflowError, a 500), so URLs and forms refuse it first.
+ROW_ID_MAX = 2**63 - 1
 
 
 def normalise_url(url: str) -> str:

@@ -47,6 +47,9 @@ def test_surveys_are_listed_a_page_at_a_time(get, make_survey, make_response):
     ({"per_page": "501"}, "per_page", "from 1 to 500"),
     ({"page": "two"}, "page", "whole number"),
     ({"page": "-1"}, "page", "whole number"),
+    # A whole number too long to be a page was called "not a whole number".
+    ({"page": "99999999999"}, "page", "from 1 to 1000000"),
+    ({"per_page": "10000000000"}, "per_page", "from 1 to 500"),
     ({"chanel": "email"}, "chanel", "Unknown query parameter 'chanel'"),
 ])
 def test_bad_paging_and_unknown_parameters_are_400(get, params, field, message):

@@ -206,6 +206,45 @@ def test_two_analysts_renaming_to_one_name_at_once_get_a_message_not_an_error_pa
                              .where(CodeframeEdit.action == "rename")) == 0
 
 
+def test_an_edit_naming_an_id_no_database_holds_is_a_400_not_a_500(client, make_survey):
+    """point_id=99999999999999999999 reached SQLite as an OverflowError (a 500)."""
+    from tests.dashboard_support import login
+
+    survey = make_survey()
+    point = ops.add_point(survey, "Late flight", "service")
+    login(client)
+    url = f"/surveys/{survey.public_key}/codeframe"
+    huge = 2**64
+    for data in ({"action": "hide", "point_id": huge}, {"action": "assign", "target_id": point.id, "response_id": huge},
+                 {"action": "dismiss", "proposal_id": huge}, {"action": "hide", "point_id": 0},
+                 {"action": "split", "point_id": point.id, "name": "New", "example_ids": [huge]}):
+        reply = client.post(url, data=data)
+        assert reply.status_code == 400, (data, reply.status_code)
+        assert "not one of this page&#39;s ids (reload the page)" in reply.get_data(as_text=True)
+    assert not db.session.get(CodeframePoint, point.id).hidden
+
+
+def test_a_hide_or_rename_sent_twice_is_one_edit_in_the_log(client, make_survey):
+    """A double click (or the browser re-sending the form) logged "hide" twice, and a rename to the
+    name a point already has logged "rename X (was X)": the log recorded edits that changed nothing."""
+    from tests.dashboard_support import login
+
+    survey = make_survey()
+    point = ops.add_point(survey, "Late flight", "service")
+    login(client)
+    url = f"/surveys/{survey.public_key}/codeframe"
+    for _ in range(2):
+        reply = client.post(url, data={"action": "hide", "point_id": point.id}, follow_redirects=True)
+    assert "“Late flight” was already hidden; nothing changed." in reply.get_data(as_text=True)
+    for _ in range(2):
+        reply = client.post(url, data={"action": "rename", "point_id": point.id, "name": "Late  flights "},
+                            follow_redirects=True)
+    assert "“Late flights” already has that name; nothing changed." in reply.get_data(as_text=True)
+    logged = db.session.scalars(sa.select(CodeframeEdit.action).where(CodeframeEdit.survey_id == survey.id)
+                                .order_by(CodeframeEdit.id)).all()
+    assert logged == ["add", "hide", "rename"]
+
+
 def test_export_never_hands_a_spreadsheet_a_formula_and_still_round_trips(runner, make_survey, tmp_path):
     survey = make_survey()
     path = tmp_path / "codeframe.csv"
@@ -436,6 +475,43 @@ def test_analyze_reports_the_codeframe_by_name_and_proposes_the_rest(runner, mak
     assert hold["trend"]["periods"] and hold["trend"]["periods"][0]["n"] >= 1
     stored = db.session.scalars(sa.select(PainPointRecord).where(PainPointRecord.label == "on hold for hours")).one()
     assert stored.source == "codeframe" and stored.trend == hold["trend"]
+
+
+@pytest.mark.usefixtures("analysis_app")
+def test_results_say_how_many_negative_comments_the_pain_points_hold_and_mark_proposals(runner, client, make_survey, make_response,
+                                                                     tmp_path):
+    """The report said "X of Y negative comments are in a pain point; Z are other", Results said nothing:
+    a short list of pain points read as the whole story."""
+    from tests.dashboard_support import login
+
+    survey, _ = add_answers(make_survey, make_response, ANSWERS)
+    login(client)
+    without = _analyze(runner, survey, tmp_path / "r0")["surveys"][0]
+    page = _results_text(client, survey)
+    assert (f"The analysis found a negative remark in {without['negative_comments']} comments: "
+            f"{without['pain_point_comments']} ({without['coverage'] * 100:.0f}%) are in a pain point;") in page
+    invoke(runner, "import", str(FIXTURE), "--survey", survey.public_key)
+    found = _analyze(runner, survey, tmp_path / "r1")["surveys"][0]
+    assert found["other_negative_comments"] > 0
+    page = _results_text(client, survey)
+    assert (f"{found['pain_point_comments']} ({found['coverage'] * 100:.0f}%) are in the codeframe's pain points; "
+            f"the other {found['other_negative_comments']} are in none (the proposals come from these).") in page
+    assert "whatever the filters" not in page
+    # A hidden point's comments are counted in (they feed no proposal) but not listed: say so.
+    ops.set_hidden(ops.points_of(survey)[0], True)
+    assert "are in the codeframe's pain points (hidden ones included); the other" in _results_text(client, survey)
+    ops.set_hidden(ops.points_of(survey)[0], False)
+    # The proposals ranked after the codeframe's pain points read as such (they read as agreed pain points).
+    proposals = [p for p in _analyze(runner, survey, tmp_path / "r2")["pain_points"] if p["proposal"]]
+    assert proposals
+    page = _results_text(client, survey)
+    assert page.count("A proposal, not yet in the codeframe: <a href") == len(proposals)
+    filtered = _results_text(client, survey, "?band=negative")
+    assert "Counted over all answers, whatever the filters." in filtered
+
+
+def _results_text(client, survey, query: str = "") -> str:
+    return " ".join(client.get(f"/surveys/{survey.public_key}/results{query}").get_data(as_text=True).split())
 
 
 @pytest.mark.usefixtures("analysis_app")

@@ -37,6 +37,13 @@ def test_an_accepted_or_dismissed_proposal_is_not_offered_again(action, client, 
     assert re.search(r"\d+ comments · \d+\.\d% of all comments", " ".join(page.split()))
     before = offered(client, survey)
     assert before == [p["label"] for p in proposals]
+    # Each proposal has its trend beside it, as each codeframe point does, to judge it by.
+    blocks = " ".join(page.split()).split('<div class="proposal"')[1:]
+    assert len(blocks) == len(proposals)
+    for block, proposal in zip(blocks, proposals):
+        assert '<div class="trend-cell"> <svg' in block and f"{proposal['count']} comments · " in block
+    # It said "with its comments as examples"; accepting takes the first few only.
+    assert "Accept one to add it (with up to 8 of its comments as examples)" in " ".join(page.split())
     ids = {r.label: r.id for r in latest_run(survey).pain_points if r.source == "proposal"}
 
     reply = client.post(f"/surveys/{survey.public_key}/codeframe",
@@ -74,15 +81,24 @@ def test_a_pain_points_trend_says_in_words_whether_it_is_more_than_chance(client
     survey = make_survey("nps")
     rising = [make_response(survey, score=1, comment=f"engineer never came {i}") for i in range(3)]
     steady = [make_response(survey, score=2, comment=f"billing wrong {i}") for i in range(2)]
-    for name in ("missed visits", "billing errors"):
+    quiet = [make_response(survey, score=3, comment=f"app slow {i}") for i in range(1)]
+    for name in ("missed visits", "billing errors", "slow app"):
         ops.add_point(survey, name, "service")
-    _, (up, flat) = add_run(survey, [("missed visits", "service", rising), ("billing errors", "service", steady)])
+    _, (up, flat, none_lately) = add_run(survey, [("missed visits", "service", rising),
+                                                  ("billing errors", "service", steady),
+                                                  ("slow app", "service", quiet)])
     change = {"from": "2024-01-01", "to": "2024-01-08", "ci_low": 0.05, "ci_high": 0.5}
     up.source = flat.source = "codeframe"
     up.trend = {"periods": [], "latest_change": {**change, "difference": 0.3, "p_value": 0.0123, "significant": True,
                                                  "direction": "up"}}
     flat.trend = {"periods": [], "latest_change": {**change, "difference": 0.05, "p_value": 0.31,
                                                    "significant": False, "direction": "steady"}}
+    # None in either of the last two weeks: nothing varies, so there is no test (it read "may be chance (p –)").
+    none_lately.trend = {"periods": [{"period_start": "2024-01-01", "count": 1, "n": 4, "share": 0.25, "ci_low": 0.05, "ci_high": 0.7},
+                                     {"period_start": "2024-01-08", "count": 0, "n": 30, "share": 0.0, "ci_low": 0.0, "ci_high": 0.11},
+                                     {"period_start": "2024-01-15", "count": 0, "n": 2, "share": 0.0, "ci_low": 0.0, "ci_high": 0.66}],
+                         "latest_change": {**change, "difference": 0.0, "p_value": None, "significant": False,
+                                           "direction": "steady"}}
     db.session.commit()
     login(client)
     text = " ".join(re.sub(r"<[^>]+>", " ", client.get(f"/surveys/{survey.public_key}/codeframe")
@@ -90,6 +106,7 @@ def test_a_pain_points_trend_says_in_words_whether_it_is_more_than_chance(client
     assert "rising: +30.0 points, a real change, not chance (p = 0.012)" in text
     assert "steady: within normal variation, may be chance (p = 0.310)" in text
     assert "p=" not in text
+    assert "steady: 0% of comments in both of the last two periods" in text and "(p –)" not in text
 
 
 def test_an_example_the_customer_rewrote_is_shown_as_the_earlier_text_and_no_longer_teaches(
@@ -135,3 +152,18 @@ def test_an_example_the_customer_rewrote_is_shown_as_the_earlier_text_and_no_lon
     assert sorted(e.text for e in point.in_force("example")) == ["Engineer missed the slot twice",
                                                                  "The engineer never came"]
     assert db.session.query(CodeframeExample).count() == 3
+
+
+def test_a_hidden_point_is_not_said_to_have_no_comments(client, runner, make_survey, make_response, tmp_path):
+    """A point hidden before the analysis had its comments sorted into it (and kept out of the proposals),
+    yet its panel said "no comments in the latest analysis"."""
+    survey, _ = add_answers(make_survey, make_response, ANSWERS)
+    assert runner.invoke(args=["codeframe", "import", str(FIXTURE), "--survey", survey.public_key]).exit_code == 0
+    ops.set_hidden(ops.point_by_name(survey, "on hold for hours"), True)
+    assert runner.invoke(args=["analyze", "--survey", survey.public_key, "--out", str(tmp_path / "r")]).exit_code == 0
+    login(client)
+    page = " ".join(client.get(f"/surveys/{survey.public_key}/codeframe").get_data(as_text=True).split())
+    panel = page[page.index('data-point="on hold for hours"'):]
+    panel = panel[:panel.index("</section>")]
+    assert "hidden: the analysis still sorts comments into it" in panel
+    assert "no comments in the latest analysis" not in panel

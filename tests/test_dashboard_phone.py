@@ -250,6 +250,49 @@ def test_the_codeframe_on_a_phone_wraps_long_names_links_and_keywords(app, live_
         assert "proposal" in {where for where, _ in fields} and len({look for _, look in fields}) == 1, (width, fields)
 
 
+def test_a_long_pain_point_name_wraps_on_results(app, live_server, browser, make_survey, tmp_path):
+    """A pain point renamed to one long word (a pasted ticket reference) ran 1,800 px past its row on a
+    390 px phone, and widened the table on a desktop: the codeframe wraps such names, Results did not."""
+    from survey.models import utcnow
+
+    long_name = "INC" + "a1b2c3d4" * 12
+    survey = make_survey("nps")
+    commented = [Response(survey_id=survey.id, score=i % 3, channel="link", created_at=utcnow(),
+                          comment=f"nobody came {i}") for i in range(6)]
+    db.session.add_all(commented)
+    db.session.commit()
+    add_run(survey, [(long_name, "service", commented)])
+    make_user("analyst", email="long@example.com")
+    for viewport in (PHONE, {"width": 1280, "height": 900}):
+        page = browser.new_page(viewport=viewport)
+        sign_in(page, live_server.url, "long@example.com")
+        page.goto(f"{live_server.url}/surveys/{survey.public_key}/results")
+        page.screenshot(path=str(tmp_path / f"results-{viewport['width']}.png"), full_page=True)
+        assert page.locator(".pain-table td.point a").inner_text() == long_name
+        cut = page.evaluate("""() => [...document.querySelectorAll('.pain-table td.point, .pain-table')]
+          .filter(el => el.scrollWidth > el.clientWidth + 1 || el.getBoundingClientRect().right > innerWidth)
+          .map(el => `${el.className}: ${el.scrollWidth} > ${el.clientWidth}`)""")
+        page.close()
+        assert not cut, (viewport, cut)
+
+
+def test_a_survey_with_too_few_answers_keeps_the_survey_list_on_a_phone(demo, live_server, browser, make_survey,
+                                                                        make_response, tmp_path):
+    """ "1 of 10 needed" under "too few answers" was kept on one line like an interval, and pushed the
+    survey list 9 px past a 390 px phone."""
+    make_response(make_survey("nps", name="One comment", subject="X"), score=1, comment="never came")
+    make_user("analyst", email="few@example.com")
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    sign_in(page, live_server.url, "few@example.com")
+    page.goto(f"{live_server.url}/surveys")
+    page.screenshot(path=str(tmp_path / "phone-surveys-few.png"), full_page=True)
+    assert "1 of 10 needed" in page.locator("table").inner_text()
+    problems = problems_on(page, "surveys")
+    context.close()
+    assert not [p for p in problems if "under 44 px" not in p], "\n".join(problems)
+
+
 # How each text field and select of the matching forms is drawn: (where it is, its border, corners, padding, font).
 FIELD_LOOKS = """selector => [...document.querySelectorAll(selector)].flatMap(form =>
   [...form.querySelectorAll("input:not([type=hidden]):not([type=checkbox]), select")].map(el => {

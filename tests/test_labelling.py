@@ -267,7 +267,11 @@ def _flashes(response) -> str:
 def test_retraining_without_any_correction_is_refused(labelled, client, app):
     """It would train the model in use again and, once switched, relabel every comment for nothing."""
     login(client, "admin")
-    response = client.post("/labelling/retrain", follow_redirects=True)
+    # The page offered the button anyway, only for it to answer "Cannot retrain".
+    page = client.get("/labelling").get_data(as_text=True)
+    assert "Retrain with the corrections" not in page
+    assert "Retraining learns from your labels: correct or confirm some below first." in page
+    response = client.post("/labelling/retrain", follow_redirects=True)  # sent anyway
     assert "Cannot retrain: there are no corrections to learn from yet" in _flashes(response)
     assert db.session.scalar(sa.select(sa.func.count(TrainingRun.id))) == 0
 
@@ -295,6 +299,26 @@ def test_a_double_submitted_retrain_starts_one_training(labelled, client, app):
         operations.wait_for(run.id, timeout=300)
     assert len(runs) == 1, answers
     assert sorted("already running" in answer for answer in answers) == [False, True], answers
+
+
+def test_a_retrain_waits_until_the_ready_candidate_is_switched_to_or_discarded(labelled, client, app):
+    """With a candidate ready, the page still offered "Retrain": the new run took the page's place and
+    the ready candidate (and its model files) was left undecided for good."""
+    _, _, responses = labelled
+    correct_label(responses[0], "theme", "care", None)
+    ready = TrainingRun(state="ready", previous_version=operations.model_in_use().version, corrections=1,
+                        candidate_version="20260102-bbbbbbbb", scores={})
+    db.session.add(ready)
+    db.session.commit()
+    login(client, "admin")
+    page = client.get("/labelling").get_data(as_text=True)
+    assert "Switch to 20260102-bbbbbbbb" in page and "Retrain with the corrections" not in page
+    response = client.post("/labelling/retrain", follow_redirects=True)  # a form left open in another tab
+    assert ("Cannot retrain: model 20260102-bbbbbbbb from the last retraining is waiting: switch to it or "
+            "discard it first") in _flashes(response)
+    assert db.session.scalar(sa.select(sa.func.count(TrainingRun.id))) == 1
+    client.post(f"/labelling/runs/{ready.id}/discard")
+    assert "Retrain with the corrections" in client.get("/labelling").get_data(as_text=True)
 
 
 def test_a_retraining_whose_process_died_stops_blocking_and_the_page_says_so(labelled, client, app):

@@ -66,6 +66,9 @@ def test_admin_corrects_from_the_queue_retrains_and_switches(analysis_app, app, 
     table = page.locator("table.scores")
     assert table.is_visible() and "Theme, held-out 20% of the corpus" in table.inner_text()
     assert "Theme, your 2 labels" in table.inner_text()
+    # The versions read as written (they name files): the header's capitals turned them into "3D10A51B".
+    db.session.refresh(run)
+    assert run.candidate_version in table.locator("thead").inner_text()
     shots = Path(tmp_path)
     page.screenshot(path=str(shots / "labelling-desktop.png"), full_page=True)
 

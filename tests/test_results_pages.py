@@ -308,6 +308,9 @@ def test_no_analysis_yet_says_how_to_get_one(client, survey, make_response):
     login(client)
     html = client.get(f"/surveys/{survey.public_key}/results").get_data(as_text=True)
     assert "No analysis has run for this survey yet" in html and "flask analyze" in html
+    assert "The comment →" in html and "All 1 comments" not in html  # it said "All 1 comments →"
+    make_response(survey, score=6, comment="fine")
+    assert "All 2 comments →" in client.get(f"/surveys/{survey.public_key}/results").get_data(as_text=True)
 
 
 def test_comments_are_newest_first_paginated_and_searchable(client, survey, make_response):
@@ -458,3 +461,18 @@ def test_filter_form_and_chart_tables_offer_every_label(client, survey, make_res
         assert f'<option value="{value}"' in page, value
     for sentiment in SENTIMENTS:
         assert f'<th scope="col" class="num">{sentiment}</th>' in page, sentiment
+
+
+def test_a_proposals_comments_say_it_is_a_proposal(client, survey, make_response):
+    """Results list a codeframe's proposals after its pain points; their drill-down read as an agreed pain point."""
+    from survey.codeframe.operations import add_point
+
+    comments = [make_response(survey, score=1, comment=f"price went up {i}") for i in range(3)]
+    add_point(survey, "missed visits", "service")
+    _, (proposal,) = add_run(survey, [("price rises", "other", comments)])
+    proposal.source = "proposal"
+    db.session.commit()
+    login(client)
+    for page in ("results", f"comments?pain={proposal.id}"):
+        html = " ".join(client.get(f"/surveys/{survey.public_key}/{page}").get_data(as_text=True).split())
+        assert "a proposal, not yet in the" in html.lower(), page

@@ -235,3 +235,27 @@ def test_an_oversized_chunked_body_is_refused_with_413_not_cut_short(app, live_s
                                                                         "comment": "fine"}).encode(),
                              "application/json", Origin=PARTNER)
     assert status == 201 and [(a.score, a.comment) for a in answers()] == [(9, "fine")]
+
+
+def test_an_id_too_big_for_any_database_is_a_404_not_a_500(app, client, make_survey):
+    """/contacts/99999999999999999999 was an OverflowError from SQLite (a 500) on every ``<int:…>`` page."""
+    from werkzeug.routing import IntegerConverter
+
+    from survey.db import ROW_ID_MAX
+
+    key = make_survey().public_key
+    login(client, "admin")
+    tried = 0
+    for rule in app.url_map.iter_rules():
+        ids = [name for name, converter in rule._converters.items() if isinstance(converter, IntegerConverter)]
+        if not ids:
+            continue
+        for method in sorted(set(rule.methods) & {"GET", "POST"}):
+            values = {name: 1 for name in rule.arguments} | {"public_key": key} | dict.fromkeys(ids, ROW_ID_MAX + 1)
+            url = rule.build(values, append_unknown=False)[1]
+            reply = client.open(url, method=method)
+            assert reply.status_code == 404, (method, url, reply.status_code)
+            tried += 1
+    assert tried >= 20
+    # The largest id a database holds is still looked up, and not found.
+    assert client.get(f"/contacts/{ROW_ID_MAX}").status_code == 404

@@ -375,18 +375,26 @@ def add_point(survey: Survey, name: str, theme: str, user: User | None = None,
     return point
 
 
-def rename_point(point: CodeframePoint, new_name: str, user: User | None = None) -> None:
+def rename_point(point: CodeframePoint, new_name: str, user: User | None = None) -> bool:
+    """Rename ``point``; False (and nothing recorded) when the name is already that, e.g. a form sent twice."""
     survey = db.session.get(Survey, point.survey_id)
     new_name = _check_name(survey, new_name, keep=point)
+    if new_name == point.name:
+        return False
     old, point.name = point.name, new_name
     _record(survey, user, "rename", point=new_name, old_name=old)
     db.session.commit()
+    return True
 
 
-def set_hidden(point: CodeframePoint, hidden: bool, user: User | None = None) -> None:
+def set_hidden(point: CodeframePoint, hidden: bool, user: User | None = None) -> bool:
+    """Hide or show ``point``; False (and nothing recorded) when it already was, e.g. a form sent twice."""
+    if point.hidden == hidden:
+        return False
     point.hidden = hidden
     _record(db.session.get(Survey, point.survey_id), user, "hide" if hidden else "show", point=point.name)
     db.session.commit()
+    return True
 
 
 def merge_points(into: CodeframePoint, others: list[CodeframePoint], user: User | None = None) -> None:

@@ -25,6 +25,7 @@ from survey.lookups import survey_or_404
 from survey.models import PainPointRecord, Response, pain_point_responses
 from survey.results.queries import latest_run
 
+#: Comments shown per pain point, and taken as a proposal's examples when it is accepted.
 MEMBERS_SHOWN = 8
 
 
@@ -47,8 +48,7 @@ def codeframe(public_key: str):
                      "examples": point.in_force("example"),
                      "excluded": len(point.in_force("excluded")),
                      "rewritten": [e for e in point.superseded() if e.role == "example"],
-                     "sparkline": Markup(share_sparkline_svg((record.trend or {}).get("periods", [])))
-                     if record else None})
+                     "sparkline": _sparkline(record) if record else None})
     # A proposal accepted or dismissed since this analysis is decided: offering it again only
     # leads to "already has a pain point named ..." (or brings back what was dismissed).
     decided = ops.answered_proposals(survey, run.finished_at if run else None)
@@ -57,7 +57,13 @@ def codeframe(public_key: str):
     return render_template("codeframe/codeframe.html", survey=survey, run=run, rows=rows, proposals=proposals,
                            all_decided=bool(made) and not proposals,
                            form=CodeframeEditForm(), themes=THEMES, edits=ops.edits_of(survey, limit=20),
-                           proposal_members={p.id: _members(p) for p in proposals})
+                           proposal_members={p.id: _members(p) for p in proposals}, examples_taken=MEMBERS_SHOWN,
+                           proposal_sparklines={p.id: _sparkline(p) for p in proposals})
+
+
+def _sparkline(record: PainPointRecord) -> Markup:
+    # Only numbers are drawn (share_sparkline_svg), so the SVG is safe to mark up.
+    return Markup(share_sparkline_svg((record.trend or {}).get("periods", [])))
 
 
 def _members(record: PainPointRecord | None) -> list[Response]:
@@ -124,11 +130,13 @@ def _apply(survey, form: CodeframeEditForm, user) -> str:
     if action == "rename":
         point = _point(survey, form.point_id.data)
         old = point.name
-        ops.rename_point(point, form.name.data or "", user)
+        if not ops.rename_point(point, form.name.data or "", user):
+            return f"“{old}” already has that name; nothing changed."
         return f"Renamed “{old}” to “{point.name}”."
     if action in ("hide", "show"):
         point = _point(survey, form.point_id.data)
-        ops.set_hidden(point, action == "hide", user)
+        if not ops.set_hidden(point, action == "hide", user):
+            return f"“{point.name}” was already {'hidden' if action == 'hide' else 'shown'}; nothing changed."
         return f"“{point.name}” is {'hidden' if action == 'hide' else 'shown again'}."
     if action == "merge":
         point, into = _point(survey, form.point_id.data), _point(survey, form.target_id.data)

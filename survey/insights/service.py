@@ -340,7 +340,11 @@ def record_run(survey: Survey | None, surveys: list[Survey], version: str, start
         summary={"scope": report["scope"], "survey_ids": [s.id for s in surveys],
                  "totals": report["totals"], "metrics": report["metrics"],
                  "sentiment": report["sentiment"], "theme": report["theme"],
-                 "pain_points": len(findings.pain_points)},
+                 "pain_points": len(findings.pain_points),
+                 # Per survey: how many negative comments its pain points hold, and how many none (Results says so).
+                 "coverage": {s["key"]: {"negative_comments": s["negative_comments"],
+                                         "pain_point_comments": s["pain_point_comments"],
+                                         "codeframe": s["codeframe"]} for s in report["surveys"]}},
     )
     db.session.add(run)
     db.session.flush()

@@ -83,10 +83,15 @@ def corrections_since_training() -> tuple[int, dt.datetime | None]:
     A label corrected twice counts once, as training learns only its latest value.
     """
     trained = _trained_at(model_in_use())
+    return labels_in_force(after=trained), trained
+
+
+def labels_in_force(after: dt.datetime | None = None) -> int:
+    """The analysts' labels in force (made after ``after``): what a retrain learns from, each label once."""
     labels = sa.select(LabelCorrection.response_id, LabelCorrection.field).where(IN_FORCE).distinct()
-    if trained is not None:
-        labels = labels.where(LabelCorrection.created_at > trained)
-    return db.session.scalar(sa.select(sa.func.count()).select_from(labels.subquery())), trained
+    if after is not None:
+        labels = labels.where(LabelCorrection.created_at > after)
+    return db.session.scalar(sa.select(sa.func.count()).select_from(labels.subquery()))
 
 
 # --------------------------------------------------------------------------- #
@@ -148,6 +153,11 @@ def start_retrain(user: User | None) -> TrainingRun:
     retire_stale()
     if running_run() is not None:
         raise RetrainError("a retraining is already running; wait for it to finish")
+    waiting = latest_run()
+    if waiting is not None and waiting.state == "ready":
+        # A new run would take the page's place and leave this candidate, and its files, undecided for good.
+        raise RetrainError(f"model {waiting.candidate_version} from the last retraining is waiting: "
+                           "switch to it or discard it first")
     found = model_in_use()
     if found is None:
         raise RetrainError("there is no model in use to retrain (`flask analyze train` trains a first one)")

@@ -30,6 +30,7 @@ def queue():
     return render_template(
         "labelling/queue.html", rows=rows, corrections_since=since, trained_at=trained_at,
         model=found, run=run, correction_form=CorrectionForm(), form=RetrainForm(),
+        anything_to_learn=bool(since) or operations.labels_in_force() > 0,
         back=url_for("labelling.queue"),
     )
 

@@ -199,6 +199,35 @@ def latest_run(survey: Survey) -> AnalysisRun | None:
         .order_by(AnalysisRun.finished_at.desc(), AnalysisRun.id.desc()).limit(1))
 
 
+@dataclass(frozen=True)
+class Coverage:
+    """How much of a survey's negative comments the run's pain points hold (``None`` for runs before it was stored)."""
+
+    negative: int   # comments with a negative remark
+    in_points: int  # of those, in at least one pain point (a codeframe's own points, when it has one)
+    codeframe: bool
+    hidden_points: bool = False  # the codeframe hides some points: their comments are counted in, not listed
+
+    @property
+    def other(self) -> int:
+        return self.negative - self.in_points
+
+    @property
+    def share(self) -> float:
+        return self.in_points / self.negative if self.negative else 0.0
+
+
+def coverage(run: AnalysisRun | None, survey: Survey) -> Coverage | None:
+    found = ((run.summary or {}).get("coverage") or {}).get(survey.public_key) if run else None
+    if not found:
+        return None
+    from survey.codeframe.operations import points_of  # the codeframe package reads this module
+
+    codeframe = bool(found.get("codeframe"))
+    return Coverage(found["negative_comments"], found["pain_point_comments"], codeframe,
+                    codeframe and any(point.hidden for point in points_of(survey)))
+
+
 def comment_count(survey: Survey) -> int:
     """Answers of the survey with a comment (all of them, whatever the page's filters)."""
     return db.session.scalar(sa.select(sa.func.count()).select_from(Response)

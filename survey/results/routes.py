@@ -100,7 +100,7 @@ def survey_results(public_key: str):
     return render_template(
         "results/results.html", survey=survey, metric=queries.metric_from_counts(survey, counts),
         answers=queries.answer_count(flt), band_rows=band_rows(survey, counts), comparison=queries.comparison(flt, utcnow().date()),
-        grain=grain, run=run, pain_rows=pain_rows, show_matching=not flt.without("pain").is_empty,
+        grain=grain, run=run, pain_rows=pain_rows, coverage=queries.coverage(run, survey), show_matching=not flt.without("pain").is_empty,
         latest=latest, score_rows=score_rows(survey, counts), trend_points=queries.trend(flt, grain)[1],
         themes=queries.sentiment_by_theme(flt),
         bar=filter_bar(flt, "results.survey_results"), correction_form=CorrectionForm(),
