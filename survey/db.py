@@ -45,9 +45,10 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 MIGRATIONS_DIR = str(Path(__file__).with_name("migrations"))
-#: The largest row id any supported database can be asked about (a signed 64-bit integer): SQLite
-#: and psycopg raise on a bigger one (OverflowError, a 500), so URLs and forms refuse it first.
-ROW_ID_MAX = 2**63 - 1
+#: The largest row id any supported database can be asked about: ids are Integer columns, a signed
+#: 32-bit INTEGER on PostgreSQL, which refuses a bigger parameter (as SQLite does past 64 bits, a 500),
+#: so URLs and forms refuse it first.
+ROW_ID_MAX = 2**31 - 1
 
 
 def normalise_url(url: str) -> str:
