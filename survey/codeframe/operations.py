@@ -44,10 +44,11 @@ class CodeframeError(ValueError):
     """A change that cannot be made; the message says why, for a person."""
 
 
-def too_large(size: int) -> CodeframeError:
-    return CodeframeError(f"the file is {size / 1024 / 1024:.1f} MB; a codeframe file may be at most "
-                          f"{FILE_MAX_BYTES // 1024 // 1024} MB, with at most {POINTS_MAX} pain points and {EXAMPLES_MAX} "
-                          "examples; nothing was imported. Split it and import the parts one after the other")
+def too_large() -> CodeframeError:
+    # Said without the file's size: an upload is read only one byte past the bound.
+    return CodeframeError(f"the file is larger than {FILE_MAX_BYTES // 1024 // 1024} MB, the most a codeframe file "
+                          f"may be (with at most {POINTS_MAX} pain points and {EXAMPLES_MAX} examples); nothing was "
+                          "imported. Split it and import the parts one after the other")
 
 
 @dataclass
@@ -241,9 +242,8 @@ def parse_csv(text: str) -> tuple[list[PointSpec], list[str]]:
 
 def read_file(path: Path) -> tuple[list[PointSpec], list[str]]:
     """:func:`parse_bytes` of a file; one larger than FILE_MAX_BYTES raises before it is read."""
-    size = Path(path).stat().st_size
-    if size > FILE_MAX_BYTES:
-        raise too_large(size)
+    if Path(path).stat().st_size > FILE_MAX_BYTES:
+        raise too_large()
     return parse_bytes(Path(path).read_bytes())
 
 
@@ -253,7 +253,7 @@ def parse_bytes(data: bytes) -> tuple[list[PointSpec], list[str]]:
     Raises :class:`CodeframeError` for content over FILE_MAX_BYTES.
     """
     if len(data) > FILE_MAX_BYTES:
-        raise too_large(len(data))
+        raise too_large()
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
