@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from survey.codeframe import operations as ops
@@ -139,3 +140,48 @@ def test_an_upload_without_the_csrf_token_is_400(app, make_survey):
     token = extract_csrf(client.get(f"/surveys/{survey.public_key}/codeframe").get_data(as_text=True))
     assert upload(client, survey, FIXTURE.read_bytes(), csrf_token=token).status_code == 302
     assert counts()[0] == 3
+
+
+@pytest.mark.browser
+def test_an_admin_uploads_and_downloads_on_a_phone_and_a_desktop(app, live_server, browser, make_survey, runner,
+                                                                 tmp_path):
+    """Through real Chromium at 390 and 1280 px: a bad file lists its lines, a good one imports, the
+    download is the CLI's export; nothing on the page is cut or too small to tap."""
+    from tests.dashboard_support import make_user
+    from tests.test_dashboard_phone import PHONE, problems_on
+    from tests.test_results_browser import sign_in
+
+    survey = make_survey("csat", name="Broadband support")
+    make_user("admin", email="cf-admin@example.com")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,theme,example\nlate refunds,pricing,refund took weeks\n", encoding="utf-8")
+    shots = {}
+    for viewport, name in ((PHONE, "phone"), ({"width": 1280, "height": 900}, "desktop")):
+        context = browser.new_context(viewport=viewport, is_mobile=name == "phone", has_touch=name == "phone",
+                                      accept_downloads=True)
+        page = context.new_page()
+        sign_in(page, live_server.url, "cf-admin@example.com")
+        page.goto(f"{live_server.url}/surveys/{survey.public_key}/codeframe")
+        page.get_by_label("Codeframe CSV file").set_input_files(str(bad))
+        page.get_by_role("button", name="Import").click()
+        assert "line 2: unknown theme 'pricing'" in page.locator(".problems").inner_text()
+        shots[f"{name}-bad"] = tmp_path / f"{name}-bad.png"
+        page.screenshot(path=str(shots[f"{name}-bad"]), full_page=True)
+        problems = problems_on(page, f"{name} bad file") if name == "phone" else []
+        page.get_by_label("Codeframe CSV file").set_input_files(str(FIXTURE))
+        page.get_by_role("button", name="Import").click()
+        page.wait_for_url(f"**/surveys/{survey.public_key}/codeframe")
+        assert ("Nothing changed" if name == "desktop" else "3 new pain point(s)") in page.locator("main").inner_text()
+        shots[name] = tmp_path / f"{name}.png"
+        page.screenshot(path=str(shots[name]), full_page=True)
+        if name == "phone":
+            problems += problems_on(page, "phone imported")
+        with page.expect_download() as download:
+            page.get_by_role("link", name="Download CSV").click()
+        assert download.value.suggested_filename == f"codeframe-{survey.public_key}.csv"
+        downloaded = Path(download.value.path()).read_text(encoding="utf-8")
+        context.close()
+        assert not problems, "\n".join(problems)
+        assert downloaded == runner.invoke(args=["codeframe", "export", "--survey", survey.public_key]).stdout
+    assert counts()[0] == 3
+    print("screenshots:", *shots.values())
