@@ -85,7 +85,7 @@ def test_bad_lines_are_listed_with_their_numbers_and_nothing_is_imported(client,
     reply = upload(client, survey, bad, "bad.csv")
     page = reply.get_data(as_text=True)
     assert reply.status_code == 422
-    assert "bad.csv: 2 bad line(s), so nothing was imported" in page
+    assert "bad.csv: 2 bad line(s); nothing was imported. Fix them" in page
     assert "line 3: no name" in page and "line 4: unknown theme &#39;pricing&#39;" in page
     assert counts() == (0, 0, 0)
 

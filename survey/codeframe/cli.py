@@ -34,17 +34,11 @@ def import_command(file: Path, key: str) -> None:
     """Add a file's pain points, keywords and examples to a survey's codeframe."""
     survey = find_survey(key)
     try:
-        specs, problems = ops.read_file(file)
-    except ops.CodeframeError as exc:
-        raise click.ClickException(f"{file}: {exc}") from None
-    for problem in problems:
-        click.echo(f"{file}: {problem}", err=True)
-    if problems:
-        raise click.ClickException(f"{len(problems)} bad line(s); nothing was imported")
-    if not specs:
-        raise click.ClickException(f"{file}: no pain points in the file; nothing was imported")
-    try:
-        outcome = ops.import_codeframe(survey, specs, source=file.name)
+        outcome = ops.import_file(survey, ops.read_bounded(file), source=file.name)
+    except ops.BadLines as exc:
+        for problem in exc.problems:
+            click.echo(f"{file}: {problem}", err=True)
+        raise click.ClickException(str(exc)) from None
     except ops.CodeframeError as exc:
         raise click.ClickException(f"{file}: {exc}") from None
     click.echo(ops.outcome_text(survey, outcome, file.name))

@@ -44,6 +44,14 @@ class CodeframeError(ValueError):
     """A change that cannot be made; the message says why, for a person."""
 
 
+class BadLines(CodeframeError):
+    """A codeframe file with problems, each "line N: what"; nothing of it was imported."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__(f"{len(problems)} bad line(s); nothing was imported")
+
+
 def too_large() -> CodeframeError:
     # Said without the file's size: an upload is read only one byte past the bound.
     return CodeframeError(f"the file is larger than {FILE_MAX_BYTES // 1024 // 1024} MB, the most a codeframe file "
@@ -240,11 +248,15 @@ def parse_csv(text: str) -> tuple[list[PointSpec], list[str]]:
     return list(specs.values()), problems
 
 
-def read_file(path: Path) -> tuple[list[PointSpec], list[str]]:
-    """:func:`parse_bytes` of a file; one larger than FILE_MAX_BYTES raises before it is read."""
+def read_bounded(path: Path) -> bytes:
+    """A codeframe file's bytes; one larger than FILE_MAX_BYTES raises before it is read."""
     if Path(path).stat().st_size > FILE_MAX_BYTES:
         raise too_large()
-    return parse_bytes(Path(path).read_bytes())
+    return Path(path).read_bytes()
+
+
+def read_file(path: Path) -> tuple[list[PointSpec], list[str]]:
+    return parse_bytes(read_bounded(path))
 
 
 def parse_bytes(data: bytes) -> tuple[list[PointSpec], list[str]]:
@@ -374,6 +386,17 @@ def import_codeframe(survey: Survey, specs: list[PointSpec], user: User | None =
                 examples_added=outcome.examples_added, keywords_added=outcome.keywords_added)
     db.session.commit()
     return outcome
+
+
+def import_file(survey: Survey, data: bytes, user: User | None = None, source: str = "") -> ImportOutcome:
+    """A codeframe file's content merged into the survey's codeframe (``flask codeframe import`` and the
+    dashboard's upload): all of it, or nothing and :class:`BadLines` / :class:`CodeframeError` saying why."""
+    specs, problems = parse_bytes(data)
+    if problems:
+        raise BadLines(problems)
+    if not specs:
+        raise CodeframeError("no pain points in the file; nothing was imported")
+    return import_codeframe(survey, specs, user, source)
 
 
 def copy_codeframe(source: Survey, target: Survey, user: User | None = None) -> ImportOutcome:

@@ -99,15 +99,11 @@ def upload(public_key: str):
         return _page(survey, form, status=422)
     source = PurePath((form.file.data.filename or "").replace("\\", "/")).name[:200] or "the uploaded file"
     try:
-        # One byte past the bound is enough to refuse it (CodeframeError), without reading the rest.
-        specs, problems = ops.parse_bytes(form.file.data.read(ops.FILE_MAX_BYTES + 1))
-        if problems:
-            form.file.errors.append(f"{source}: {len(problems)} bad line(s), so nothing was imported. "
-                                    "Fix them and upload the file again.")
-            return _page(survey, form, problems, status=422)
-        if not specs:
-            raise ops.CodeframeError("no pain points in the file; nothing was imported")
-        outcome = ops.import_codeframe(survey, specs, current_user(), source=source)
+        # One byte past the bound is enough to refuse it, without reading the rest.
+        outcome = ops.import_file(survey, form.file.data.read(ops.FILE_MAX_BYTES + 1), current_user(), source)
+    except ops.BadLines as exc:
+        form.file.errors.append(f"{source}: {exc}. Fix them and upload the file again.")
+        return _page(survey, form, exc.problems, status=422)
     except ops.CodeframeError as exc:
         form.file.errors.append(f"{source}: {exc}.")
         return _page(survey, form, status=422)
