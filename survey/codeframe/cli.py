@@ -33,20 +33,15 @@ def codeframe_cli() -> None:
 def import_command(file: Path, key: str) -> None:
     """Add a file's pain points, keywords and examples to a survey's codeframe."""
     survey = find_survey(key)
-    specs, problems = ops.read_file(file)
-    for problem in problems:
-        click.echo(f"{file}: {problem}", err=True)
-    if problems:
-        raise click.ClickException(f"{len(problems)} bad line(s); nothing was imported")
-    if not specs:
-        raise click.ClickException(f"{file}: no pain points in the file; nothing was imported")
-    outcome = ops.import_codeframe(survey, specs, source=file.name)
-    if not outcome.changed:
-        click.echo(f"Nothing changed: the codeframe of {survey.public_key} already holds everything in {file.name}.")
-        return
-    click.echo(f"Imported into {survey.public_key} ({survey.name}): {outcome.points_added} new pain point(s), "
-               f"{outcome.examples_added} new example(s), {outcome.keywords_added} new keyword(s)"
-               + (f", {outcome.themes_changed} theme(s) changed" if outcome.themes_changed else "") + ".")
+    try:
+        outcome = ops.import_file(survey, ops.read_bounded(file), source=file.name)
+    except ops.BadLines as exc:
+        for problem in exc.problems:
+            click.echo(f"{file}: {problem}", err=True)
+        raise click.ClickException(str(exc)) from None
+    except ops.CodeframeError as exc:
+        raise click.ClickException(f"{file}: {exc}") from None
+    click.echo(ops.outcome_text(survey, outcome, file.name))
 
 
 @codeframe_cli.command("export")

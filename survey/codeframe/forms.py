@@ -1,6 +1,9 @@
-"""The one form of the codeframe screen: an analyst's edit (which edit is the submit button's ``action``)."""
+"""The codeframe screen's forms: an analyst's edit (which edit is the submit button's ``action``), and an
+admin's upload of a codeframe file."""
 
 from __future__ import annotations
+
+from flask_wtf.file import FileField, FileRequired
 
 from survey.security import PageForm
 from wtforms import HiddenField, IntegerField, SelectMultipleField, StringField
@@ -28,3 +31,7 @@ class CodeframeEditForm(PageForm):
     def validate_example_ids(self, field: SelectMultipleField) -> None:
         if any(not 1 <= value <= ROW_ID_MAX for value in field.data or []):
             raise ValidationError(NOT_AN_ID)
+
+
+class CodeframeUploadForm(PageForm):
+    file = FileField("Codeframe CSV file", validators=[FileRequired("Choose a CSV file to upload.")])

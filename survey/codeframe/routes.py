@@ -2,21 +2,26 @@
 
 GET shows the codeframe beside the latest analysis (members, proposals,
 trends); POST applies one edit through :mod:`survey.codeframe.operations`
-(which records who and when) and redirects back.
+(which records who and when) and redirects back. The codeframe also downloads
+and uploads as the CSV file ``flask codeframe export`` / ``import`` use, through
+the same functions.
 """
 
 from __future__ import annotations
 
+from pathlib import PurePath
+
 import sqlalchemy as sa
-from flask import flash, redirect, render_template, url_for
+from flask import Response as HttpResponse
+from flask import abort, flash, redirect, render_template, url_for
 from markupsafe import Markup
 from sqlalchemy.orm.exc import StaleDataError
 
 from analysis.labels import THEMES
-from survey.auth import current_user, login_required
+from survey.auth import current_user, login_required, role_required
 from survey.codeframe import bp
 from survey.codeframe import operations as ops
-from survey.codeframe.forms import ACTIONS, CodeframeEditForm
+from survey.codeframe.forms import ACTIONS, CodeframeEditForm, CodeframeUploadForm
 from survey.codeframe.models import CodeframePoint
 from survey.db import db
 from survey.errors import error_response
@@ -27,12 +32,19 @@ from survey.results.queries import latest_run
 
 #: Comments shown per pain point, and taken as a proposal's examples when it is accepted.
 MEMBERS_SHOWN = 8
+#: Problems of an uploaded file listed on the page (all are counted).
+PROBLEMS_SHOWN = 50
 
 
 @bp.get("/surveys/<public_key>/codeframe")
 @login_required
 def codeframe(public_key: str):
-    survey = survey_or_404(public_key)
+    return _page(survey_or_404(public_key))
+
+
+def _page(survey, upload_form: CodeframeUploadForm | None = None, problems: list[str] | None = None,
+          status: int = 200):
+    """The codeframe screen; after a refused upload, with its problems beside the form."""
     run = latest_run(survey)
     records = [p for p in (run.pain_points if run else []) if p.survey_id in (survey.id, None)]
     # The latest run knew the pain points by the names they had then: follow renames and merges since.
@@ -58,7 +70,50 @@ def codeframe(public_key: str):
                            all_decided=bool(made) and not proposals,
                            form=CodeframeEditForm(), themes=THEMES, edits=ops.edits_of(survey, limit=20),
                            proposal_members={p.id: _members(p) for p in proposals}, examples_taken=MEMBERS_SHOWN,
-                           proposal_sparklines={p.id: _sparkline(p) for p in proposals})
+                           proposal_sparklines={p.id: _sparkline(p) for p in proposals},
+                           upload_form=upload_form or CodeframeUploadForm(), can_upload=current_user().is_admin,
+                           problems=(problems or [])[:PROBLEMS_SHOWN], problem_count=len(problems or []),
+                           file_max_mb=ops.FILE_MAX_BYTES // 1024 // 1024, points_max=ops.POINTS_MAX,
+                           examples_max=ops.EXAMPLES_MAX), status
+
+
+@bp.get("/surveys/<public_key>/codeframe.csv")
+@login_required
+def download(public_key: str):
+    """The codeframe as ``flask codeframe export`` writes it (formula-safe cells; it imports back)."""
+    survey = survey_or_404(public_key)
+    if not ops.has_codeframe(survey.id):
+        abort(404, description=f"Survey {survey.public_key} has no codeframe yet, so there is nothing to download.")
+    return HttpResponse(ops.export_text(survey), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="codeframe-{survey.public_key}.csv"',
+        "X-Content-Type-Options": "nosniff"})
+
+
+@bp.post("/surveys/<public_key>/codeframe/import")
+@role_required("admin")  # a bulk change, like Analyze now and retraining
+def upload(public_key: str):
+    """Merge an uploaded codeframe file, as ``flask codeframe import`` does: all of it, or nothing and why."""
+    survey = survey_or_404(public_key)
+    form = CodeframeUploadForm()
+    if not form.validate_on_submit():
+        return _page(survey, form, status=422)
+    source = PurePath((form.file.data.filename or "").replace("\\", "/")).name[:200] or "the uploaded file"
+    try:
+        # One byte past the bound is enough to refuse it, without reading the rest.
+        outcome = ops.import_file(survey, form.file.data.read(ops.FILE_MAX_BYTES + 1), current_user(), source)
+    except ops.BadLines as exc:
+        form.file.errors.append(f"{source}: {exc}. Fix them and upload the file again.")
+        return _page(survey, form, exc.problems, status=422)
+    except ops.CodeframeError as exc:
+        form.file.errors.append(f"{source}: {exc}.")
+        return _page(survey, form, status=422)
+    except (sa.exc.IntegrityError, StaleDataError):
+        db.session.rollback()  # another import or edit added the same name at the same moment
+        form.file.errors.append("Another analyst changed this codeframe at the same moment, so nothing was "
+                                "imported: upload the file again.")
+        return _page(survey, form, status=409)
+    flash(ops.outcome_text(survey, outcome, source), "success")
+    return redirect(url_for("codeframe.codeframe", public_key=survey.public_key))
 
 
 def _sparkline(record: PainPointRecord) -> Markup:
