@@ -73,6 +73,10 @@ def test_no_codeframe_is_a_404_that_says_so(client, make_survey):
     login(client)
     reply = client.get(f"/surveys/{survey.public_key}/codeframe.csv")
     assert reply.status_code == 404 and "has no codeframe yet" in reply.get_data(as_text=True)
+    # and the page, which then offers no download, does not point an admin's import at one
+    login(client, role="admin")
+    page = client.get(f"/surveys/{survey.public_key}/codeframe").get_data(as_text=True)
+    assert "Import a codeframe file" in page and "Download CSV" not in page
 
 
 def test_bad_lines_are_listed_with_their_numbers_and_nothing_is_imported(client, make_survey):
