@@ -315,6 +315,22 @@ def fold_own_model(pipeline, own_texts, own_labels, alpha: float = 1.0, C: float
     return True
 
 
+def _own_rows_under_corpus(pipeline, own_texts, own_labels):
+    """``(svms, classes, y_own, X_own, corpus decision on X_own)`` for a fold, or ``None`` when
+    the own rows miss a class (or there are fewer than 3): the fold rules refit per class."""
+    import scipy.sparse as sp
+
+    svms = _corpus_svms(pipeline)
+    classes = list(svms[0].classes_)
+    y_own = np.asarray(list(own_labels))
+    if sorted(set(y_own)) != sorted(classes) or len(classes) < 3:
+        return None
+    X = sp.csr_matrix(pipeline[:-1].transform(list(own_texts)))
+    mean_coef = np.mean([s.coef_ for s in svms], axis=0)
+    mean_b = np.mean([s.intercept_ for s in svms], axis=0)
+    return svms, classes, y_own, X, np.asarray(X @ mean_coef.T) + mean_b
+
+
 def fold_own_residual(pipeline, own_texts, own_labels, C: float = 1.0, scale: float = 10.0,
                       seed: int = 0) -> bool:
     """Fold in a model of what the corpus model gets wrong on the own rows (Daumé's PRED).
@@ -331,15 +347,10 @@ def fold_own_residual(pipeline, own_texts, own_labels, C: float = 1.0, scale: fl
 
     from analysis.train import single_threaded_blas
 
-    svms = _corpus_svms(pipeline)
-    classes = list(svms[0].classes_)
-    y_own = np.asarray(list(own_labels))
-    if sorted(set(y_own)) != sorted(classes) or len(classes) < 3:
+    own = _own_rows_under_corpus(pipeline, own_texts, own_labels)
+    if own is None:
         return False
-    X = sp.csr_matrix(pipeline[:-1].transform(list(own_texts)))
-    mean_coef = np.mean([s.coef_ for s in svms], axis=0)
-    mean_b = np.mean([s.intercept_ for s in svms], axis=0)
-    corpus_decision = np.asarray(X @ mean_coef.T) + mean_b
+    svms, classes, y_own, X, corpus_decision = own
     parts = []
     with single_threaded_blas():
         for k, label in enumerate(classes):
@@ -381,20 +392,14 @@ def fold_own_prior(pipeline, own_texts, own_labels, C: float = 1.0,
     (a label-shift correction), "fixed" keeps the corpus's intercepts."""
     if intercept not in PRIOR_INTERCEPTS:
         raise ValueError(f"intercept must be one of {PRIOR_INTERCEPTS}, not {intercept!r}")
-    import scipy.sparse as sp
     from scipy.optimize import minimize
 
-    svms = _corpus_svms(pipeline)
-    classes = list(svms[0].classes_)
-    y_own = np.asarray(list(own_labels))
-    if sorted(set(y_own)) != sorted(classes) or len(classes) < 3:
+    own = _own_rows_under_corpus(pipeline, own_texts, own_labels)
+    if own is None:
         return False
-    X = sp.csr_matrix(pipeline[:-1].transform(list(own_texts)))
+    svms, classes, y_own, X, decision = own
     used = np.unique(X.indices)
     Xu = X[:, used]
-    mean_coef = np.mean([s.coef_ for s in svms], axis=0)
-    mean_b = np.mean([s.intercept_ for s in svms], axis=0)
-    decision = np.asarray(X @ mean_coef.T) + mean_b
     counts = {k: int(np.sum(y_own == k)) for k in classes}
     cw = np.array([len(y_own) / (len(classes) * counts[k]) for k in y_own])
     shifts = []
