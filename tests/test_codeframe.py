@@ -613,6 +613,45 @@ def test_split_and_hide(runner, make_survey, make_response, tmp_path):
     assert {r["hidden"] for r in rows if r["name"] == "app keeps crashing"} == {"yes"}
 
 
+def test_accepting_a_proposal_or_splitting_is_capped_like_an_import(client, make_survey, make_response, monkeypatch):
+    """Only the file import held a codeframe to POINTS_MAX: accepting proposals and splitting points
+    grew it past the bound. Every path that adds a point now refuses at the bound, saying why."""
+    from tests.dashboard_support import login
+    from tests.results_support import add_run
+
+    monkeypatch.setattr(ops, "POINTS_MAX", 3)
+    survey = make_survey("nps")
+    answers = [make_response(survey, score=1, comment=f"bill wrong again {i}") for i in range(3)]
+    held = ops.add_point(survey, "on hold", "service", examples=answers[:2])
+    ops.add_point(survey, "rude staff", "care")
+    _, (proposal, second) = add_run(survey, [("wrong bills", "other", answers), ("billing", "other", answers)])
+    proposal.source = second.source = "proposal"
+    db.session.commit()
+    login(client)
+    accept = {"action": "accept", "proposal_id": proposal.id, "name": "wrong bills"}
+    split = {"action": "split", "point_id": held.id, "name": "cut off", "example_ids": [held.examples[0].id]}
+
+    assert client.post(f"/surveys/{survey.public_key}/codeframe", data=accept).status_code == 302  # the 3rd
+    for form in (split, {**accept, "proposal_id": second.id, "name": "billing"}):
+        edits = db.session.scalar(sa.select(sa.func.count(CodeframeEdit.id)))
+        reply = client.post(f"/surveys/{survey.public_key}/codeframe", data=form, follow_redirects=True)
+        assert reply.status_code == 200
+        page = " ".join(reply.get_data(as_text=True).split())
+        assert (f"the codeframe of {survey.public_key} is full: it holds 3 pain points and a codeframe holds at "
+                "most 3. Merge pain points that belong together to make room; nothing was added") in page
+        assert sorted(p.name for p in ops.points_of(survey)) == ["on hold", "rude staff", "wrong bills"]
+        assert db.session.scalar(sa.select(sa.func.count(CodeframeEdit.id))) == edits
+    assert len(db.session.get(CodeframePoint, held.id).in_force("example")) == 2  # the split moved nothing
+    page = " ".join(client.get(f"/surveys/{survey.public_key}/codeframe").get_data(as_text=True).split())
+    assert "The codeframe is full: it holds 3 pain points, the most a codeframe may." in page
+
+    # Merging makes room again.
+    ops.merge_points(held, [ops.point_by_name(survey, "rude staff")])
+    assert ops.split_point(held, "cut off", [held.examples[0].id]).name == "cut off"
+    with pytest.raises(ops.CodeframeError, match="is full"):
+        ops.add_point(survey, "one more", "other")
+
+
 # --------------------------------------------------------------------------- #
 # Trends, hand-worked
 # --------------------------------------------------------------------------- #

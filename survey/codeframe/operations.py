@@ -36,7 +36,7 @@ EXAMPLE_MAX = 5000
 #: imported a 10 MB file of 500 pain points: 3 minutes, and a 42 MB codeframe page). The file bound
 #: stays under the site's request limit (MAX_CONTENT_LENGTH, 2 MB) so an upload meets this message.
 FILE_MAX_BYTES = 1024 * 1024
-POINTS_MAX = 200  # in a codeframe, after the import
+POINTS_MAX = 200  # in a codeframe, whatever adds them (import, copy, accepting a proposal, a split)
 EXAMPLES_MAX = 5000  # example rows in one file
 
 
@@ -414,6 +414,15 @@ def copy_codeframe(source: Survey, target: Survey, user: User | None = None) -> 
     return outcome
 
 
+def _check_room(survey: Survey) -> None:
+    """Raise unless the codeframe can take one more pain point (hidden ones count: they are still sorted into)."""
+    held = db.session.scalar(sa.select(sa.func.count(CodeframePoint.id)).where(CodeframePoint.survey_id == survey.id))
+    if held >= POINTS_MAX:
+        raise CodeframeError(f"the codeframe of {survey.public_key} is full: it holds {held} pain points and a "
+                             f"codeframe holds at most {POINTS_MAX}. Merge pain points that belong together to make "
+                             "room; nothing was added")
+
+
 def _check_name(survey: Survey, name: str, keep: CodeframePoint | None = None) -> str:
     name = " ".join((name or "").split())
     if not name:
@@ -437,6 +446,7 @@ def add_point(survey: Survey, name: str, theme: str, user: User | None = None,
     ``proposal`` is the accepted proposal's label, recorded so the screen stops offering it.
     """
     name = _check_name(survey, name)
+    _check_room(survey)
     if theme not in THEMES:
         raise CodeframeError(f"unknown theme {theme!r}; use one of {', '.join(THEMES)}")
     point = CodeframePoint(survey_id=survey.id, name=name, theme=theme, keywords=list(keywords), hidden=False)
@@ -500,6 +510,7 @@ def split_point(point: CodeframePoint, new_name: str, example_ids: list[int], us
     """A new pain point taking some of ``point``'s examples (by example id)."""
     survey = db.session.get(Survey, point.survey_id)
     new_name = _check_name(survey, new_name)
+    _check_room(survey)
     moving = [e for e in point.in_force("example") if e.id in set(example_ids)]
     if not moving:
         raise CodeframeError("choose the examples that belong to the new pain point")
