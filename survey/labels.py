@@ -211,7 +211,8 @@ def correct_labels(response: Response, changes: dict[str, str], user: User | Non
     """An analyst's labels, stored with who and when and put in force at once; one commit.
 
     A value equal to the label in force is stored as a confirmation (``confirmed``): the analyst
-    agrees with the model. Every field is checked before anything is stored, so a bad value stores nothing.
+    agrees with the model. Pass only the labels the analyst changed or confirmed
+    (``survey.results.operations.apply_corrections`` decides). Every field is checked before anything is stored, so a bad value stores nothing.
     """
     allowed = {"sentiment": SENTIMENTS, "theme": THEMES}
     for field, value in changes.items():

@@ -330,13 +330,16 @@ class ResponseLabel(db.Model):
 class LabelCorrection(db.Model):
     """An analyst's label: it outranks every model label and feeds training.
 
-    ``confirmed`` marks a confirmation: the analyst chose the label the model had already given
-    (the label in force does not change, but it is now the analyst's judgement, so it leaves the
-    label queue, survives later runs and teaches the next retrain like a correction).
+    ``confirmed`` marks a confirmation: the analyst said the label the model had already given is
+    right ("Confirm both" on the correction form; the label in force does not change, but it is
+    now the analyst's judgement, so it leaves the label queue, survives later runs and teaches the
+    next retrain like a correction). A label merely left as the form showed it is not stored.
 
     ``superseded_at`` is set when the customer rewrites the comment: the label judged the old
     text, so from then on it is no longer in force, shown, counted or trained on; the row stays
-    as the analyst's history (who labelled the earlier text, what and when).
+    as the analyst's history (who labelled the earlier text, what and when). Migration
+    e7b2f0c4a913 set it, to the row's own ``created_at``, on the confirmations the form used to
+    store for the label left as it was beside a correction of the other: nobody judged those.
     """
 
     __tablename__ = "label_corrections"

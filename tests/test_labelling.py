@@ -85,9 +85,17 @@ def test_agreeing_with_the_model_confirms_the_label_and_clears_it_from_the_queue
     top = operations.review_queue(size=1)[0][0]
     survey, model_labels = top.survey, (top.sentiment, top.theme, top.label_version)
     analyst = login(client, "analyst")
+    # Save changes with nothing changed is no judgement: nothing is stored, and the page says how to confirm.
     reply = client.post(f"/surveys/{survey.public_key}/responses/{top.id}/labels",
                         data={"sentiment": top.sentiment, "theme": top.theme, "next": "/labelling"},
                         follow_redirects=True)
+    assert (f"Nothing changed on answer #{top.id}. If its labels are right, press Confirm both"
+            in reply.get_data(as_text=True))
+    assert db.session.scalar(sa.select(sa.func.count(LabelCorrection.id))) == 0
+    assert top.id in {r.id for r, _ in operations.review_queue(size=50)}
+    reply = client.post(f"/surveys/{survey.public_key}/responses/{top.id}/labels",
+                        data={"sentiment": top.sentiment, "theme": top.theme, "next": "/labelling",
+                              "confirm": "both"}, follow_redirects=True)
     html = reply.get_data(as_text=True)
     assert f"Confirmed: answer #{top.id}" in html and "Nothing changed" not in html
     # stored as the analyst's label, with who and when, marked a confirmation
@@ -107,7 +115,8 @@ def test_agreeing_with_the_model_confirms_the_label_and_clears_it_from_the_queue
     assert "✓ confirmed" in comments and f"confirmed by {analyst.email}" in comments
     # submitting again stores nothing more
     again = client.post(f"/surveys/{survey.public_key}/responses/{top.id}/labels",
-                        data={"sentiment": top.sentiment, "theme": top.theme}, headers={"Accept": "application/json"})
+                        data={"sentiment": top.sentiment, "theme": top.theme, "confirm": "both"},
+                        headers={"Accept": "application/json"})
     assert again.get_json()["changed"] == [] and again.get_json()["confirmed"] == []
     assert db.session.scalar(sa.select(sa.func.count(LabelCorrection.id))) == 2
 
@@ -127,7 +136,7 @@ def test_a_rewritten_comment_keeps_its_analyst_labels_as_history_but_not_in_forc
     db.session.commit()
     analyst = login(client, "analyst")
     client.post(f"/surveys/{first.public_key}/responses/{rewritten.id}/labels",
-                data={"sentiment": "positive", "theme": "care"})  # a correction and/or a confirmation
+                data={"sentiment": "positive", "theme": "care", "confirm": "both"})  # a correction and/or a confirmation
     correct_label(rewritten, "theme", "service", analyst)  # and a second thought on the old text
     other_theme = next(t for t in ("care", "service", "other") if t != untouched.theme)
     correct_label(untouched, "theme", other_theme, analyst)  # a change, not a confirmation

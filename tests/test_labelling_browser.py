@@ -43,22 +43,27 @@ def test_admin_corrects_from_the_queue_retrains_and_switches(analysis_app, app, 
     first.get_by_label("Theme").select_option(next(t for t in ("care", "service", "other") if t != current))
     first.get_by_role("button", name="Save").click()
     assert first.get_by_role("status").inner_text() == "Saved."
-    # the model was right about the next one: saving its own labels confirms them
+    # the sentiment left as it was is not the analyst's: it still reads as the model's
+    assert "confirmed" not in first.locator('.label[data-field="sentiment"]').inner_text()
+    # the model was right about the next one: saving nothing changed says how to confirm, Confirm both does
     second = page.locator(".queue-item article.comment").nth(1)
     second_id = second.get_attribute("id")
     second.get_by_text("Correct labels").click()
-    second.get_by_role("button", name="Save").click()
-    assert second.get_by_role("status").inner_text() == "Confirmed."
+    second.get_by_role("button", name="Save changes").click()
+    assert second.get_by_role("status").inner_text() == "Nothing changed. If the labels are right, press Confirm both."
+    second.get_by_role("button", name="Confirm both").click()
+    page.wait_for_function("id => document.querySelector(`#${id} .correction-status`).textContent === 'Confirmed.'",
+                           arg=second_id)
     assert "✓ confirmed" in second.locator('.label[data-field="theme"]').inner_text()
     page.reload()
-    # theme corrected + sentiment kept on the first, both confirmed on the second
-    assert "4 labels corrected or confirmed since it was trained" in page.locator(".corrections-since").inner_text()
+    # theme corrected on the first, both confirmed on the second
+    assert "3 labels corrected or confirmed since it was trained" in page.locator(".corrections-since").inner_text()
     assert page.locator(f"#{second_id}").count() == 0  # it left the queue
     db.session.expire_all()
-    assert db.session.scalar(sa.select(sa.func.count(LabelCorrection.id))) == 4
+    assert db.session.scalar(sa.select(sa.func.count(LabelCorrection.id))) == 3
 
     page.get_by_role("button", name="Retrain with the corrections").click()
-    assert "Retraining started with 4 of your labels" in page.locator(".flashes").inner_text()
+    assert "Retraining started with 3 of your labels" in page.locator(".flashes").inner_text()
     run = db.session.scalar(sa.select(TrainingRun))
     operations.wait_for(run.id, timeout=300)
     page.reload()

@@ -75,12 +75,18 @@ def test_analyst_filters_the_results_and_corrects_a_label(live_server, browser, 
     assert "channel=email" in page.url and "#" not in page.url
 
     db.session.expire_all()
-    # the changed theme is a correction; the model's sentiment the analyst kept is a confirmation
-    correction, confirmation = db.session.scalars(sa.select(LabelCorrection).order_by(LabelCorrection.field.desc()))
+    # the changed theme is a correction; the sentiment left as it was stays the model's (Save changes)
+    (correction,) = db.session.scalars(sa.select(LabelCorrection))
     assert (correction.response_id, correction.field, correction.value, correction.user_id, correction.confirmed) == \
         (by_email.id, "theme", "service", analyst.id, False)
-    assert (confirmation.field, confirmation.confirmed) == ("sentiment", True)
+    assert "confirmed" not in comment.locator('.label[data-field="sentiment"]').inner_text()
+    # Confirm both makes it the analyst's too
+    comment.get_by_role("button", name="Confirm both").click()
+    page.wait_for_function("id => document.querySelector(`#${id} .correction-status`).textContent === 'Confirmed.'",
+                           arg=f"r{by_email.id}")
     assert "✓ confirmed" in comment.locator('.label[data-field="sentiment"]').inner_text()
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(LabelCorrection).where(LabelCorrection.field == "sentiment")).confirmed
     assert db.session.get(Response, by_email.id).theme == "service"
     page.reload()
     assert "corrected" in page.locator(f"#r{by_email.id} .label.theme-service").inner_text()
@@ -107,10 +113,16 @@ def test_corrections_work_without_javascript(live_server, browser, make_survey, 
     comment.get_by_label("Sentiment").select_option("negative")
     comment.get_by_role("button", name="Save").click()
     page.wait_for_url(f"**/comments?band=negative#r{response.id}")
-    assert "Saved: answer" in page.locator(".flashes").inner_text()
+    assert "Saved your sentiment: answer" in page.locator(".flashes").inner_text()
     assert "corrected" in page.locator(f"#r{response.id} .label.sentiment-negative").inner_text()
     db.session.expire_all()
     assert db.session.get(Response, response.id).sentiment == "negative"
+    # without JavaScript the pressed button still says which: Confirm both confirms the theme too
+    comment.get_by_text("Correct labels").click()
+    comment.get_by_role("button", name="Confirm both").click()
+    page.wait_for_url(f"**/comments?band=negative#r{response.id}")
+    assert "Confirmed: answer" in page.locator(".flashes").inner_text()
+    assert "✓ confirmed" in page.locator(f"#r{response.id} .label.theme-other").inner_text()
     context.close()
 
 

@@ -345,7 +345,7 @@ def test_a_correction_is_stored_with_who_and_when_and_outlives_the_next_analysis
         ("sentiment", "negative", analyst.id), ("theme", "service", analyst.id)]
     assert all(abs((c.created_at - utcnow()).total_seconds()) < 60 for c in corrections)
     page = client.get(back).get_data(as_text=True)
-    assert "Saved: answer #" in page and "✎ corrected" in page and f"corrected by {analyst.email}" in page
+    assert "Saved your sentiment and theme: answer #" in page and "✎ corrected" in page and f"corrected by {analyst.email}" in page
 
     # A later model run labels it again: the corrections stay in force.
     record_model_labels("model-2", [(response.id, CommentLabels("positive", 0.9, {}, "care", 0.9, {}, []))])
@@ -356,19 +356,48 @@ def test_a_correction_is_stored_with_who_and_when_and_outlives_the_next_analysis
         ("They never called me back", "sentiment", "negative"), ("They never called me back", "theme", "service")}
 
 
-def test_changed_labels_become_corrections_and_kept_model_labels_confirmations(client, survey, make_response):
-    # The analyst's submitted labels are all theirs: the changed theme is a correction, the model's
-    # sentiment they kept is a confirmation (it used to be dropped, so their judgement was lost).
+def test_a_correction_confirms_the_other_label_only_when_the_analyst_says_so(client, survey, make_response):
+    # The form shows both labels: correcting the theme used to store the sentiment left as it was as
+    # confirmed too, an own label for the next retrain that nobody had looked at. Now only what the
+    # analyst changed is stored, unless they press "Confirm both".
+    from survey.labelling.operations import labels_in_force
+    from survey.labels import corrections_for_training
+
     response = make_response(survey, score=2, comment="slow")
+    other = make_response(survey, score=3, comment="slower still")
     label(response, "negative", "other")
+    label(other, "negative", "other")
     login(client)
-    client.post(f"/surveys/{survey.public_key}/responses/{response.id}/labels",
-                data={"sentiment": "negative", "theme": "service"})
-    assert sorted((c.field, c.value, c.confirmed) for c in db.session.scalars(sa.select(LabelCorrection))) == [
-        ("sentiment", "negative", True), ("theme", "service", False)]
+    reply = client.post(f"/surveys/{survey.public_key}/responses/{response.id}/labels",
+                        data={"sentiment": "negative", "theme": "service"}, follow_redirects=True)
+    assert f"Saved your theme: answer #{response.id} is now negative · service." in reply.get_data(as_text=True)
+    assert [(c.field, c.value, c.confirmed) for c in db.session.scalars(sa.select(LabelCorrection))] == [
+        ("theme", "service", False)]
+    assert labels_in_force() == 1 and corrections_for_training() == [("slow", "theme", "service")]
     reply = client.post(f"/surveys/{survey.public_key}/responses/{response.id}/labels",
                         data={"sentiment": "negative", "theme": "service"}, follow_redirects=True)
     assert "Nothing changed" in reply.get_data(as_text=True)
+    assert labels_in_force() == 1
+
+    # "Confirm both" is the deliberate act: the changed label a correction, the kept one confirmed.
+    reply = client.post(f"/surveys/{survey.public_key}/responses/{other.id}/labels",
+                        data={"sentiment": "negative", "theme": "care", "confirm": "both"}, follow_redirects=True)
+    assert (f"Saved your theme and confirmed its sentiment: answer #{other.id} is now negative · care."
+            in reply.get_data(as_text=True))
+    assert sorted((c.field, c.value, c.confirmed) for c in db.session.scalars(
+        sa.select(LabelCorrection).where(LabelCorrection.response_id == other.id))) == [
+        ("sentiment", "negative", True), ("theme", "care", False)]
+    assert labels_in_force() == 3
+    # The page offers both, and says which does what.
+    page = " ".join(client.get(f"/surveys/{survey.public_key}/comments").get_data(as_text=True).split())
+    assert ('<button type="submit" class="button small secondary" name="confirm" value="both" '
+            f'aria-describedby="ch-{response.id}">Confirm both</button>') in page
+    assert "Save changes keeps only what you changed; Confirm both also marks the other label right." in page
+    # Any other value of the button is refused, storing nothing.
+    reply = client.post(f"/surveys/{survey.public_key}/responses/{response.id}/labels",
+                        data={"sentiment": "positive", "theme": "service", "confirm": "all"})
+    assert reply.status_code == 400 and "confirm is &#39;both&#39;" in reply.get_data(as_text=True)
+    assert labels_in_force() == 3
 
 
 def test_a_correction_by_script_gets_json(client, survey, make_response):

@@ -5,7 +5,7 @@ corrections, and retraining in the background with a look before switching.
   (:mod:`analysis.review_queue`: margin uncertainty, spread over surveys and
   themes), skipping those an analyst already corrected or confirmed.
 * :func:`corrections_since_training` counts the analysts' labels (corrections
-  and confirmations) made after the model in use was trained: what a retrain would add.
+  and explicit confirmations, never a label merely left as it was) made after the model in use was trained: what a retrain would add.
 * :func:`start_retrain` records a :class:`TrainingRun` and trains a candidate
   in a background thread (the corpus plus every correction, weighted as
   :mod:`analysis.own_labels` decides; the model in use's parameters, no grid

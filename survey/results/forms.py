@@ -10,8 +10,17 @@ from survey.redirects import local_path
 from survey.security import PageForm
 
 
+#: The value of the correction form's "Confirm both" button (``confirm``): the analyst read both labels.
+CONFIRM_BOTH = "both"
+
+
 class CorrectionForm(PageForm):
-    """Sentiment and theme as the analyst reads the comment; unchanged fields are left alone."""
+    """Sentiment and theme as the analyst reads the comment.
+
+    The form shows both labels as they are, so a field left as it was says nothing: saving stores
+    only what the analyst changed. Pressing "Confirm both" (``confirm=both``) also stores the labels
+    left as they were as confirmed, a deliberate act.
+    """
 
     # "" is "not labelled yet": choosing nothing leaves that field as it is.
     sentiment = SelectField("Sentiment", choices=[SelectChoice("", "—")] + [SelectChoice(s, s) for s in SENTIMENTS],
@@ -19,6 +28,11 @@ class CorrectionForm(PageForm):
     theme = SelectField("Theme", choices=[SelectChoice("", "—")] + [SelectChoice(t, t) for t in THEMES],
                         validate_choice=False)
     next = HiddenField()
+    confirm = HiddenField()  # the submit button's value: "" (save changes) or CONFIRM_BOTH
+
+    @property
+    def confirms_both(self) -> bool:
+        return self.confirm.data == CONFIRM_BOTH
 
     @property
     def wanted(self) -> dict[str, str]:
@@ -33,6 +47,10 @@ class CorrectionForm(PageForm):
     def validate_theme(self, field: SelectField) -> None:
         if field.data and field.data not in THEMES:
             raise ValidationError(f"Theme must be one of {', '.join(THEMES)}.")
+
+    def validate_confirm(self, field: HiddenField) -> None:
+        if field.data not in (None, "", CONFIRM_BOTH):
+            raise ValidationError(f"confirm is {CONFIRM_BOTH!r} (confirm both labels) or empty (save changes only).")
 
     def validate_next(self, field: HiddenField) -> None:
         # Only a path on this site (survey.redirects, the one check): never an open redirect to another host.

@@ -198,17 +198,22 @@ def correct(public_key: str, response_id: int):
     if not form.validate():
         field, errors = next(iter(form.errors.items()))
         abort(error_response(400, errors[0], field=field))
-    changed, confirmed = apply_corrections(response, form.wanted, current_user())
+    changed, confirmed = apply_corrections(response, form.wanted, current_user(), confirm=form.confirms_both)
     if request.accept_mimetypes.best == "application/json":
         return jsonify({"id": response.id, "sentiment": response.sentiment, "theme": response.theme,
                         "changed": changed, "confirmed": confirmed})
     if changed:
-        flash(f"Saved: answer #{response.id} is now {response.sentiment or '–'} · {response.theme or '–'}.", "ok")
+        also = f" and confirmed its {' and '.join(confirmed)}" if confirmed else ""
+        flash(f"Saved your {' and '.join(changed)}{also}: answer #{response.id} is now "
+              f"{response.sentiment or '–'} · {response.theme or '–'}.", "ok")
     elif confirmed:
         flash(f"Confirmed: answer #{response.id} is {response.sentiment or '–'} · {response.theme or '–'}, "
               "as the model said; your label now counts for the next retraining.", "ok")
+    elif form.confirms_both:
+        flash(f"Nothing changed on answer #{response.id}: its labels were already corrected or confirmed.", "info")
     else:
-        flash(f"Nothing changed on answer #{response.id}.", "info")
+        flash(f"Nothing changed on answer #{response.id}. If its labels are right, press Confirm both: "
+              "then they count for the next retraining.", "info")
     back = safe_next(form.next.data, url_for("results.comments", public_key=survey.public_key))
     return redirect(f"{back}#r{response.id}", code=303)
 

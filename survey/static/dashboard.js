@@ -89,12 +89,16 @@
     form.addEventListener("submit", function (event) {
       if (!window.fetch || !window.FormData) return;
       event.preventDefault();
-      var button = form.querySelector("button[type=submit]");
+      var buttons = form.querySelectorAll("button[type=submit]");
       var status = form.querySelector(".correction-status");
       form.classList.add("saving");
-      button.disabled = true;
+      buttons.forEach(function (button) { button.disabled = true; });
+      var data = new FormData(form);
+      // FormData leaves out the button pressed: "Confirm both" is its value (confirm=both).
+      var pressed = event.submitter;
+      if (pressed && pressed.name) data.append(pressed.name, pressed.value);
       fetch(form.action, {
-        method: "POST", body: new FormData(form), credentials: "same-origin",
+        method: "POST", body: data, credentials: "same-origin",
         headers: { "Accept": "application/json" }
       }).then(function (response) {
         return response.json().then(function (body) {
@@ -103,14 +107,16 @@
         });
       }).then(function (saved) {
         showLabels(form.closest(".comment"), saved);
-        status.textContent = saved.changed.length ? "Saved." : (saved.confirmed || []).length ? "Confirmed." : "Nothing changed.";
+        status.textContent = saved.changed.length ? "Saved." : (saved.confirmed || []).length ? "Confirmed."
+          : pressed && pressed.value === "both" ? "Nothing changed: already corrected or confirmed."
+          : "Nothing changed. If the labels are right, press Confirm both.";
         status.classList.remove("error");
       }).catch(function (error) {
         status.textContent = error.message || "The correction was not saved; please try again.";
         status.classList.add("error");
       }).then(function () {
         form.classList.remove("saving");
-        button.disabled = false;
+        buttons.forEach(function (button) { button.disabled = false; });
       });
     });
   });
