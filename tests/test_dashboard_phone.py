@@ -58,17 +58,42 @@ CUT_TEXT = """() => {
   }
   return cut;
 }""" % VISUALLY_HIDDEN
+# A link in a sentence: its paragraph has words outside its links. It is inline text, exempt from
+# the 44 px (WCAG 2.5.8): as a 44 px box it pushed its line apart from the next. A paragraph of
+# links only ("All its campaigns · New campaign") is not a sentence: its links are targets.
+IN_SENTENCE = """const inSentence = (el) => {
+  const p = el.tagName === "A" && el.closest("p");
+  if (!p) return false;
+  let outside = p.innerText;
+  for (const a of p.querySelectorAll("a")) outside = outside.replace(a.innerText, "");
+  return /[\\p{L}\\p{N}]/u.test(outside);
+};"""
 SMALL_CONTROLS = """([selector, minimum]) => {
+  %s
   %s
   const small = [];
   for (const el of document.querySelectorAll(selector)) {
     const box = el.getBoundingClientRect();
     if (!box.width || !box.height || getComputedStyle(el).visibility === "hidden") continue;  // not shown
-    if (visuallyHidden(el)) continue;
+    if (visuallyHidden(el) || inSentence(el)) continue;
     if (box.height < minimum - 0.5) small.push(`${el.tagName.toLowerCase()} "${(el.innerText || el.value || el.getAttribute("aria-label") || "").trim().slice(0, 30)}" ${Math.round(box.width)}×${Math.round(box.height)}`);
   }
   return small;
-}""" % VISUALLY_HIDDEN
+}""" % (VISUALLY_HIDDEN, IN_SENTENCE)
+# A link in a sentence taller than its paragraph's line: it spreads the lines around it.
+TALL_INLINE_LINKS = """() => {
+  %s
+  const tall = [];
+  for (const a of document.querySelectorAll("main a[href]")) {
+    if (!inSentence(a)) continue;
+    const style = getComputedStyle(a.closest("p"));
+    const line = parseFloat(style.lineHeight) || 1.5 * parseFloat(style.fontSize);
+    for (const box of a.getClientRects()) {
+      if (box.height > line + 0.5) tall.push(`a "${a.innerText.trim().slice(0, 30)}" ${Math.round(box.height)} px in lines of ${Math.round(line)} px`);
+    }
+  }
+  return tall;
+}""" % IN_SENTENCE
 
 
 # In a pain point's Answers cell: px from the end of the count to the start of its share.
@@ -90,6 +115,7 @@ def problems_on(page, name: str) -> list[str]:
         found.append(f"the page is {width} px wide")
     found += [f"cut: {item}" for item in page.evaluate(CUT_TEXT)]
     found += [f"under {MIN_TARGET} px: {item}" for item in page.evaluate(SMALL_CONTROLS, [CONTROLS, MIN_TARGET])]
+    found += [f"stretches its line: {item}" for item in page.evaluate(TALL_INLINE_LINKS)]
     return [f"{name}: {item}" for item in found]
 
 
@@ -248,6 +274,39 @@ def test_the_codeframe_on_a_phone_wraps_long_names_links_and_keywords(app, live_
     # The proposal's name box (and every other field of the page) is drawn like the page's selects.
     for width, fields in looks.items():
         assert "proposal" in {where for where, _ in fields} and len({look for _, look in fields}) == 1, (width, fields)
+
+
+def test_a_link_in_a_sentence_keeps_its_line_but_a_link_on_its_own_is_a_target(app, live_server, browser,
+                                                                               make_survey, tmp_path):
+    """Every link in the page's main part was a 44 px box on a phone, links in a sentence too: the
+    paragraph's line holding one stood 44 px tall, apart from the rest. In a sentence a link is
+    text again; on its own (crumbs, a paragraph of links only) it keeps its 44 px."""
+    survey = make_survey("nps")
+    make_user("admin", email="phone@example.com")
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    sign_in(page, live_server.url, "phone@example.com")
+    page.goto(f"{live_server.url}/surveys/{survey.public_key}/codeframe")
+    sentence = page.locator("main p.muted", has_text="The pain points your team agreed on")
+    inline = sentence.get_by_role("link", name="Results")
+    line = sentence.evaluate("p => parseFloat(getComputedStyle(p).lineHeight)")
+    page.screenshot(path=str(tmp_path / "phone-sentence-link.png"))
+    assert inline.evaluate("a => getComputedStyle(a).display") == "inline"
+    assert inline.bounding_box()["height"] <= line
+    # Its lines are as far apart as any: the paragraph is its lines' height, no taller.
+    lines = sentence.evaluate("""p => { const r = document.createRange(); r.selectNodeContents(p);
+        return new Set([...r.getClientRects()].map(b => Math.round(b.top))).size; }""")
+    assert sentence.bounding_box()["height"] <= lines * line + 1
+    crumb = page.locator("nav.crumbs").get_by_role("link", name="Surveys")
+    assert crumb.bounding_box()["height"] >= MIN_TARGET - 0.5
+    problems = problems_on(page, "codeframe")
+    # A paragraph of links only ("All its campaigns · New campaign"): targets, not a sentence.
+    page.goto(f"{live_server.url}/surveys/{survey.public_key}")
+    row = page.locator("main p.link-row").get_by_role("link", name="All its campaigns")
+    assert row.bounding_box()["height"] >= MIN_TARGET - 0.5
+    problems += problems_on(page, "survey page")
+    context.close()
+    assert not problems, "\n".join(problems)
 
 
 def test_a_long_pain_point_name_wraps_on_results(app, live_server, browser, make_survey, tmp_path):
