@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from survey.db import db
+from survey.insights import jobs
 from survey.labelling import operations
 from survey.labelling.models import TrainingRun
 from survey.labels import correct_label
@@ -339,8 +340,10 @@ def test_a_retraining_whose_process_died_stops_blocking_and_the_page_says_so(lab
     db.session.add(dead)
     db.session.commit()
     login(client, "admin")
-    assert "already running" in _flashes(client.post("/labelling/retrain", follow_redirects=True))
-    dead.started_at = utcnow() - operations.STALE_AFTER - dt.timedelta(minutes=1)
+    # Refused, saying when a dead one stops blocking: the rule of every background job (jobs.stale_rule_text).
+    assert ("already running; wait for it to finish (one whose process died is let go 10 minutes after its "
+            "last progress)") in _flashes(client.post("/labelling/retrain", follow_redirects=True))
+    dead.updated_at = utcnow() - jobs.STALE_AFTER - dt.timedelta(seconds=1)
     db.session.commit()
 
     page = client.get("/labelling").get_data(as_text=True)
@@ -352,6 +355,48 @@ def test_a_retraining_whose_process_died_stops_blocking_and_the_page_says_so(lab
     new = operations.latest_run()
     assert new.id != dead.id
     operations.wait_for(new.id, timeout=300)
+
+
+def test_a_retraining_is_stale_by_the_rule_of_every_background_job(app, monkeypatch):
+    """Retraining had a rule of its own (dead two hours after it started, whatever it reported), beside
+    survey.insights.jobs' for analyses (dead ten minutes after its last progress). One rule now: a run
+    is judged by jobs.is_stale, and says it is alive while the model trains."""
+    now = utcnow()
+    long_alive = TrainingRun(state="running", running=True, started_at=now - dt.timedelta(hours=3),
+                             updated_at=now - jobs.STALE_AFTER + dt.timedelta(seconds=5))
+    db.session.add(long_alive)
+    db.session.commit()
+    operations.retire_stale()
+    assert db.session.get(TrainingRun, long_alive.id).state == "running"  # 3 hours old, but alive
+    long_alive.updated_at = utcnow() - jobs.STALE_AFTER - dt.timedelta(seconds=1)
+    db.session.commit()
+    operations.retire_stale()
+    db.session.expire_all()
+    gone = db.session.get(TrainingRun, long_alive.id)
+    assert (gone.state, gone.running, gone.error) == ("failed", None, operations.STOPPED)
+    assert not hasattr(operations, "STALE_AFTER")  # the fact is jobs.STALE_AFTER, defined once
+
+    # While the model trains, the run stamps updated_at each jobs.ALIVE_EVERY (here shortened).
+    monkeypatch.setattr(jobs, "ALIVE_EVERY", dt.timedelta(milliseconds=20))
+    training = threading.Event()
+    stamps = []
+
+    def slow_training(run):
+        for _ in range(5):
+            training.wait(0.05)
+            db.session.expire_all()
+            stamps.append(db.session.get(TrainingRun, run.id).updated_at)
+        return "20260102-bbbbbbbb", {}
+
+    monkeypatch.setattr(operations, "train_candidate", slow_training)
+    run = TrainingRun(state="running", running=True, updated_at=now - dt.timedelta(minutes=5))
+    db.session.add(run)
+    db.session.commit()
+    operations._train_in_background(app, run.id)
+    assert len(set(stamps)) > 1 and min(stamps) > now - dt.timedelta(minutes=5)
+    db.session.expire_all()
+    done = db.session.get(TrainingRun, run.id)
+    assert done.state == "ready" and done.updated_at == done.finished_at
 
 
 def test_a_switch_and_a_discard_of_the_same_run_at_once_leave_one_outcome(app, client):

@@ -17,7 +17,7 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import sqlalchemy as sa
 from flask import current_app
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 STALE_AFTER = dt.timedelta(minutes=10)
 #: Progress is written at most this often (seconds), so a big run does not hammer the database.
 REPORT_EVERY = 1.0
+#: A job inside one long step (a retraining's model fit) says it is alive this often, well inside STALE_AFTER.
+ALIVE_EVERY = STALE_AFTER / 5
 
 
 class AnalysisBusy(Exception):
@@ -43,10 +45,18 @@ class AnalysisBusy(Exception):
         self.job = job
 
 
-def is_stale(job: AnalysisJob, now: dt.datetime | None = None) -> bool:
-    """The one rule for a job whose process died: it still says running but has reported no progress
-    (``updated_at``, written at least each step) for longer than STALE_AFTER. How long it has run counts
-    for nothing: a big live run keeps reporting."""
+class Reporting(Protocol):
+    """A background job on record: an analysis (AnalysisJob) or a retraining (TrainingRun)."""
+
+    running: bool | None
+    updated_at: dt.datetime
+
+
+def is_stale(job: Reporting, now: dt.datetime | None = None) -> bool:
+    """The one rule for a background job (an analysis, a retraining) whose process died: it still says
+    running but has reported no progress (``updated_at``, written at least each step, or each
+    ALIVE_EVERY while a step runs) for longer than STALE_AFTER. How long it has run counts for
+    nothing: a big live run keeps reporting."""
     return bool(job.running) and (now or utcnow()) - job.updated_at > STALE_AFTER
 
 

@@ -3,7 +3,8 @@
 A run trains a *candidate* model version beside the one in use; it is only
 used once an admin switches to it, after comparing the two versions'
 scores (``scores``). States: running -> ready -> switched | discarded, or
-running -> failed (``error`` says why).
+running -> failed (``error`` says why; also when its process died, by the rule
+analyses follow: ``survey.insights.jobs.is_stale``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class TrainingRun(db.Model):
     running: Mapped[Optional[bool]]
     requested_by_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: Its last sign of life while it runs: survey.insights.jobs.is_stale judges it, as it does an analysis.
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[Optional[dt.datetime]]
     #: Analyst corrections the candidate learnt from (own labels).
     corrections: Mapped[int] = mapped_column(default=0)

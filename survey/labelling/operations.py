@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 
 from survey.db import db
+from survey.insights import jobs
 from survey.labelling.models import TrainingRun
 from survey.labels import IN_FORCE, corrections_for_training
 from survey.models import LabelCorrection, Response, ResponseLabel, Survey, User, utcnow
@@ -34,9 +35,9 @@ from survey.models import LabelCorrection, Response, ResponseLabel, Survey, User
 QUEUE_SIZE = 20
 #: Comments whose labels are read to fill the queue (the newest first); bounds the work per page view.
 QUEUE_POOL = 5000
-#: A run still "running" this long after it started is taken for dead: its process ended (a restart,
-#: a kill) before it could record how it ended. Retraining takes minutes (MODEL_CARD.md).
-STALE_AFTER = dt.timedelta(hours=2)
+#: A run whose process ended (a restart, a kill) before it could record how it ended is taken for
+#: dead by the rule of every background job (jobs.is_stale): the training says it is alive each
+#: jobs.ALIVE_EVERY, so silence past jobs.STALE_AFTER means no process is training it.
 STOPPED = "it stopped before it finished (its process ended, e.g. a restart); start it again"
 CANDIDATES = "model-candidates"
 _threads: dict[int, threading.Thread] = {}
@@ -140,7 +141,7 @@ def latest_run() -> TrainingRun | None:
 
 def retire_stale() -> None:
     stale = running_run()
-    if stale is not None and utcnow() - stale.started_at > STALE_AFTER:
+    if stale is not None and jobs.is_stale(stale):
         _finish(stale.id, state="failed", error=STOPPED)
 
 
@@ -152,7 +153,7 @@ def start_retrain(user: User | None) -> TrainingRun:
     """
     retire_stale()
     if running_run() is not None:
-        raise RetrainError("a retraining is already running; wait for it to finish")
+        raise RetrainError(f"a retraining is already running; wait for it to finish ({jobs.stale_rule_text()})")
     waiting = latest_run()
     if waiting is not None and waiting.state == "ready":
         # A new run would take the page's place and leave this candidate, and its files, undecided for good.
@@ -171,7 +172,8 @@ def start_retrain(user: User | None) -> TrainingRun:
         db.session.commit()
     except sa.exc.IntegrityError:
         db.session.rollback()
-        raise RetrainError("a retraining is already running; wait for it to finish") from None
+        raise RetrainError(f"a retraining is already running; wait for it to finish ({jobs.stale_rule_text()})") \
+            from None
     thread = threading.Thread(target=_train_in_background, name=f"retrain-{run.id}",
                               args=(current_app._get_current_object(), run.id), daemon=True)
     _threads[run.id] = thread
@@ -187,6 +189,10 @@ def wait_for(run_id: int, timeout: float | None = None) -> None:
 
 
 def _train_in_background(app: Flask, run_id: int) -> None:
+    alive = threading.Event()  # set when the training ends
+    beat = threading.Thread(target=_say_alive, args=(app, run_id, alive), name=f"retrain-{run_id}-alive",
+                            daemon=True)
+    beat.start()
     with app.app_context():
         try:
             version, scores = train_candidate(db.session.get(TrainingRun, run_id))
@@ -195,12 +201,29 @@ def _train_in_background(app: Flask, run_id: int) -> None:
             _finish(run_id, state="failed", error=f"{type(exc).__name__}: {exc}"[:2000])
             app.logger.exception("retraining run %s failed", run_id)
             return
+        finally:
+            alive.set()
+            beat.join()
         _finish(run_id, state="ready", candidate_version=version, scores=scores)
 
 
+def _say_alive(app: Flask, run_id: int, ended: threading.Event) -> None:
+    """While the model trains (one long step, no progress to report), stamp the run's ``updated_at`` each
+    jobs.ALIVE_EVERY: the sign of life jobs.is_stale reads. Its own app context, so its own session."""
+    with app.app_context():
+        while not ended.wait(jobs.ALIVE_EVERY.total_seconds()):
+            try:
+                db.session.execute(sa.update(TrainingRun).where(TrainingRun.id == run_id, TrainingRun.running.is_(True))
+                                   .values(updated_at=utcnow()))
+                db.session.commit()
+            except sa.exc.OperationalError:  # the database busy a moment: the next beat comes well in time
+                db.session.rollback()
+
+
 def _finish(run_id: int, **values) -> None:
+    now = utcnow()
     db.session.execute(sa.update(TrainingRun).where(TrainingRun.id == run_id)
-                       .values(finished_at=utcnow(), running=None, **values))
+                       .values(finished_at=now, updated_at=now, running=None, **values))
     db.session.commit()
 
 
