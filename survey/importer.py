@@ -333,11 +333,29 @@ def not_utf8(head: bytes, line: int | None) -> str:
     about it. UTF-16 (a spreadsheet's "Unicode Text") is named: its first line is
     already unreadable, and "line 1" alone would puzzle.
     """
-    if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) or b"\x00" in head:
+    if head.startswith(b"PK\x03\x04"):  # a ZIP, as every .xlsx and .ods is
+        return ("the file is a spreadsheet workbook (.xlsx or .ods), not CSV; open it and save it as CSV UTF-8")
+    if head.startswith(b"\xd0\xcf\x11\xe0"):  # the container of Excel 97-2003's .xls
+        return "the file is an Excel 97-2003 workbook (.xls), not CSV; open it and save it as CSV UTF-8"
+    if _utf16(head):
         return "the file is UTF-16 text (a spreadsheet's 'Unicode Text'), not UTF-8; save it as CSV UTF-8"
+    if b"\x00" in head:
+        return "the file is not text (binary data), not a CSV file; save the data as CSV UTF-8"
     where = f"line {line}: " if line else ""
     return (f"{where}not UTF-8 text (perhaps Latin-1 or Windows-1252, an older spreadsheet's default); "
             "save the file as CSV UTF-8")
+
+
+def _utf16(head: bytes) -> bool:
+    """UTF-16 by its byte order mark, or without one by its NUL bytes: text of Latin letters is every
+    other byte NUL, all on one side (a workbook or other binary file has NULs anywhere)."""
+    if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        return True
+    even, odd = head[0::2], head[1::2]
+    if len(odd) < 2:
+        return False
+    shares = sorted((even.count(0) / len(even), odd.count(0) / len(odd)))
+    return shares[1] > 0.3 and shares[0] < 0.05
 
 
 def first_line_not_utf8(lines: Iterable[bytes]) -> int | None:

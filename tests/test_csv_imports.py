@@ -168,6 +168,41 @@ def test_a_latin1_file_is_refused_with_its_line_and_utf16_by_its_name(runner, ma
     assert answers() == [] and contacts() == []
 
 
+def _workbook() -> bytes:
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as book:
+        book.writestr("[Content_Types].xml", "<Types>" + "<Default Extension='xml'/>" * 40 + "</Types>")
+        book.writestr("xl/worksheets/sheet1.xml", "<sheetData>" + "<row><c>9</c></row>" * 40 + "</sheetData>")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("content, said", [
+    (_workbook(), "the file is a spreadsheet workbook (.xlsx or .ods), not CSV; open it and save it as CSV UTF-8"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(range(256)) * 4,
+     "the file is an Excel 97-2003 workbook (.xls), not CSV; open it and save it as CSV UTF-8"),
+    (bytes(range(256)) * 4, "the file is not text (binary data), not a CSV file; save the data as CSV UTF-8"),
+])
+def test_a_workbook_or_binary_file_is_named_not_called_utf16(runner, make_survey, tmp_path, client, content, said):
+    """Any NUL byte read as UTF-16: a workbook saved under a .csv name (or picked by mistake) was
+    refused as "UTF-16 text (a spreadsheet's 'Unicode Text')", which it is not."""
+    survey = make_survey("nps")
+    path = tmp_path / "answers.csv"
+    path.write_bytes(content)
+    result = import_answers(runner, survey, path)
+    assert result.exit_code == 1 and said in result.output and "UTF-16" not in result.output, result.output
+    result = runner.invoke(args=["contacts", "import", str(path)])
+    assert result.exit_code == 1 and said in result.output, result.output
+    result = runner.invoke(args=["codeframe", "import", str(path), "--survey", survey.public_key])
+    assert result.exit_code == 1 and said in result.output, result.output
+    login(client, "admin")
+    reply = client.post("/contacts", data={"file": (io.BytesIO(content), "contacts.csv")},
+                        content_type="multipart/form-data")
+    assert reply.status_code == 422 and said in reply.get_data(as_text=True)
+    assert answers() == [] and contacts() == []
+
+
 def test_a_column_the_import_reads_named_twice_is_refused(runner, make_survey, tmp_path):
     """Lines were read by column name, so the second 'text' silently won over the first."""
     survey = make_survey("nps")
