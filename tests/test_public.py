@@ -88,6 +88,18 @@ def test_missing_or_out_of_range_score_is_shown_next_to_field_and_keeps_comment(
     assert responses() == []
 
 
+def test_a_score_that_is_not_a_whole_number_gets_the_scales_words_not_wtforms(client, make_survey):
+    """A score of "", "abc" or "5.5" (a tampered form, a script) read "Invalid Choice: could not coerce."."""
+    survey = make_survey("csat")
+    fields = form_fields(client.get(f"/s/{survey.public_key}").get_data(as_text=True))
+    for bad, said in (("", "Please choose a score."), ("abc", "Please choose a score from 1 to 5."),
+                      ("5.5", "Please choose a score from 1 to 5."), (" ", "Please choose a score.")):
+        page = client.post(f"/s/{survey.public_key}", data={**fields, "score": bad, "comment": "kept"})
+        html = page.get_data(as_text=True)
+        assert page.status_code == 422 and said in html and "coerce" not in html, (bad, html)
+    assert responses() == []
+
+
 def test_too_long_comment_is_refused_with_a_message(client, app, make_survey):
     survey = make_survey("csat")
     fields = form_fields(client.get(f"/s/{survey.public_key}").get_data(as_text=True))

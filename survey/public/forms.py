@@ -18,8 +18,16 @@ from survey.textrules import text_problem
 class ScaleField(RadioField):
     """A radio group whose missing or off-scale choice gets a message a customer understands."""
 
+    off_scale = False  # sent, but not a whole number ("5.5")
+
+    def process_formdata(self, valuelist) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:  # WTForms said "Invalid Choice: could not coerce."; pre_validate says what to choose
+            self.data, self.off_scale = None, bool(valuelist[0].strip())
+
     def pre_validate(self, form) -> None:
-        if self.data is None:
+        if self.data is None and not self.off_scale:
             raise ValidationError("Please choose a score.")
         if self.data not in dict(self.choices):
             low, high = self.choices[0][0], self.choices[-1][0]
