@@ -150,6 +150,28 @@ def test_a_confirmed_answer_survives_a_later_burst(smtp_server, mailbox, client,
     assert [r.score for r in answers()] == [6]
 
 
+def test_a_damaged_score_link_shows_the_answer_form_it_promises(smtp_server, mailbox, client, make_survey):
+    """An off-scale score said "Please choose your answer below." on a 404 page with nothing below, and a
+    score with a mail program's full stop stuck to it ("/i/TOKEN/4.") was a bare "Not found."."""
+    survey = make_survey("csat")
+    add_contacts(1)
+    send(survey)
+    link = local_path(score_links(mailbox.messages()[0])[4])
+    token_path = link.rsplit("/", 1)[0]
+    for damaged in (token_path + "/9", link + ".", token_path + "/-1", token_path + "/abc", link + " ",
+                    token_path + "/4/5"):
+        page = client.get(damaged)
+        html = " ".join(page.get_data(as_text=True).split())
+        assert page.status_code == 404, damaged
+        assert ('<p class="notice" role="alert">This answer link is damaged: its score is not one from 1 to 5, so '
+                "nothing was recorded. Please choose your answer below.</p>") in html, damaged
+        assert f'action="{token_path}"' in html and 'name="score"' in html and " checked" not in html
+    assert answers() == []
+    assert client.get("/i/unknown-token-at-all/4.").status_code == 404  # a token nobody was sent: no form
+    assert "not valid" in client.get("/i/unknown-token-at-all/4.").get_data(as_text=True)
+    assert client.get(link).status_code == 200 and client.get(token_path + "/thanks").status_code in (200, 410)
+
+
 def test_reusing_the_token_changes_the_one_answer_and_tampered_or_expired_links_are_refused(
         smtp_server, mailbox, client, make_survey):
     survey = make_survey("csat")

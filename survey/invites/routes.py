@@ -66,12 +66,13 @@ def invitation_or_abort(token: str, *, usable: bool = True) -> Invitation:
     return invitation
 
 
-def _answer_page(invitation: Invitation, form: InvitationAnswerForm, *, clicked: int | None = None, status=200):
+def _answer_page(invitation: Invitation, form: InvitationAnswerForm, *, clicked: int | None = None, status=200,
+                 damaged: str | None = None):
     survey = invitation.campaign.survey
     response = invitation.response
     return render_template(
         "invites/answer.html", survey=survey, form=form, token=request.view_args["token"], clicked=clicked,
-        answered=response, expires_on=_date(invitation.expires_at),
+        answered=response, expires_on=_date(invitation.expires_at), damaged=damaged,
     ), status
 
 
@@ -90,13 +91,30 @@ def score_link(token: str, score: int):
     invitation = invitation_or_abort(token)
     survey = invitation.campaign.survey
     if score not in survey.scale:
-        abort(404, description=f"This answer link is damaged: the score must be from {survey.spec.low} "
-                               f"to {survey.spec.high}. Please choose your answer below.")
+        return _damaged_score(invitation)
     form = InvitationAnswerForm.for_survey(survey, formdata=None)
     form.score.data = score
     if invitation.response is not None:
         form.comment.data = invitation.response.comment
     return _answer_page(invitation, form, clicked=score)
+
+
+@bp.get("/i/<token>/<path:damaged>")
+def damaged_score_link(token: str, damaged: str):
+    """A score link whose score is not a number: cut short, or with the sentence's full stop or a
+    space stuck to it by a mail program ("/i/TOKEN/7."). The person is who the token says."""
+    return _damaged_score(invitation_or_abort(token))
+
+
+def _damaged_score(invitation: Invitation):
+    """The answer page, nothing chosen, saying the link's score was damaged; 404, as that link is no page."""
+    survey = invitation.campaign.survey
+    form = InvitationAnswerForm.for_survey(survey, formdata=None)
+    if invitation.response is not None:
+        form.comment.data = invitation.response.comment
+    return _answer_page(invitation, form, status=404,
+                        damaged=f"This answer link is damaged: its score is not one from {survey.spec.low} to "
+                                f"{survey.spec.high}, so nothing was recorded. Please choose your answer below.")
 
 
 @bp.post("/i/<token>/click")
