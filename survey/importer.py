@@ -321,9 +321,12 @@ def _parse_record(line, record, text_col, scale, score_col, date_col, date_forma
 def open_csv_text(data: bytes) -> TextIO:
     """Decode an uploaded file: UTF-8 (with or without BOM), else a clear error naming the line."""
     try:
-        return io.StringIO(data.decode("utf-8-sig"), newline="")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ImportError_(not_utf8(data[:4096], first_line_not_utf8(data.split(b"\n")))) from None
+    if looks_utf16(data[:4096]):  # without a byte order mark, UTF-16 of Latin letters decodes, NULs and all
+        raise ImportError_(not_utf8(data[:4096], None))
+    return io.StringIO(text, newline="")
 
 
 def not_utf8(head: bytes, line: int | None) -> str:
@@ -337,7 +340,7 @@ def not_utf8(head: bytes, line: int | None) -> str:
         return ("the file is a spreadsheet workbook (.xlsx or .ods), not CSV; open it and save it as CSV UTF-8")
     if head.startswith(b"\xd0\xcf\x11\xe0"):  # the container of Excel 97-2003's .xls
         return "the file is an Excel 97-2003 workbook (.xls), not CSV; open it and save it as CSV UTF-8"
-    if _utf16(head):
+    if looks_utf16(head):
         return "the file is UTF-16 text (a spreadsheet's 'Unicode Text'), not UTF-8; save it as CSV UTF-8"
     if b"\x00" in head:
         return "the file is not text (binary data), not a CSV file; save the data as CSV UTF-8"
@@ -346,7 +349,7 @@ def not_utf8(head: bytes, line: int | None) -> str:
             "save the file as CSV UTF-8")
 
 
-def _utf16(head: bytes) -> bool:
+def looks_utf16(head: bytes) -> bool:
     """UTF-16 by its byte order mark, or without one by its NUL bytes: text of Latin letters is every
     other byte NUL, all on one side (a workbook or other binary file has NULs anywhere)."""
     if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):

@@ -166,6 +166,15 @@ def test_a_latin1_file_is_refused_with_its_line_and_utf16_by_its_name(runner, ma
     assert result.exit_code == 1 and "the file is UTF-16 text" in result.output \
         and "save it as CSV UTF-8" in result.output, result.output
     assert answers() == [] and contacts() == []
+    # Without a byte order mark its Latin letters decode as UTF-8, NULs and all: it read as the
+    # header "s\0c\0o\0r\0e" ("no column 'text'; its columns are: s c o r e").
+    bare = tmp_path / "u16-no-bom.csv"
+    bare.write_bytes("score,text\n9,fine\n".encode("utf-16-le"))
+    for args in (["responses", "import", str(bare), "--survey", survey.public_key, "--text-col", "text"],
+                 ["contacts", "import", str(bare)], ["codeframe", "import", str(bare), "--survey", survey.public_key]):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 1 and "the file is UTF-16 text" in result.output, (args, result.output)
+    assert answers() == [] and contacts() == []
 
 
 def _workbook() -> bytes:

@@ -22,7 +22,7 @@ from survey.codeframe.models import (NAME_MAX, CodeframeEdit, CodeframeExample, 
                                      text_key)
 from survey.csvsafe import safe_cell, unsafe_cell
 from survey.db import db
-from survey.importer import first_line_not_utf8, not_utf8, sniff_delimiter, unreadable_csv
+from survey.importer import first_line_not_utf8, looks_utf16, not_utf8, sniff_delimiter, unreadable_csv
 from survey.models import Response, Survey, User, utcnow
 from survey.textrules import text_problem
 
@@ -270,6 +270,8 @@ def parse_bytes(data: bytes) -> tuple[list[PointSpec], list[str]]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         return [], [not_utf8(data[:4096], first_line_not_utf8(data.split(b"\n")))]
+    if looks_utf16(data[:4096]):  # without a byte order mark, UTF-16 of Latin letters decodes, NULs and all
+        return [], [not_utf8(data[:4096], None)]
     try:
         return parse_csv(text)
     except csv.Error as exc:
