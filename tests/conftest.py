@@ -248,6 +248,17 @@ def page(browser):
     context.close()
 
 
+def flask_db(app, *args: str):
+    """``flask db ARGS`` on ``app``'s database, run in this process; the click result.
+
+    It is the command an operator types (Flask-Migrate's, through the app's CLI); the
+    migrations are written to run inside a process (survey/migrations/env.py). A subprocess
+    per call only imported the app again, about 4 s of CPU each, and the migration tests make
+    a dozen calls; tests/test_operator_setup.py runs ``flask db upgrade`` as a real process.
+    """
+    return app.test_cli_runner().invoke(args=["db", *args])
+
+
 def extract_csrf(html: str) -> str:
     match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
         r'name="csrf_token"[^>]*value="([^"]+)"', html)
