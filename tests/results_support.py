@@ -3,6 +3,7 @@
     from tests.results_support import add_run, label
 
     label(response, "negative", "service")              # a model label, through survey.labels
+    label_all([(r1, "negative", "service"), (r2, "positive", "care")])  # many in one batch
     run, [point] = add_run(survey, [("Slow refunds", "service", [r1, r2])])
 """
 
@@ -22,10 +23,19 @@ MODEL = "test-model"
 def label(response: Response, sentiment: str, theme: str, version: str = MODEL,
           sentiment_proba: float = 0.8, theme_proba: float = 0.7) -> None:
     """Store one model label for ``response`` and put it in force (unless corrected)."""
+    label_all([(response, sentiment, theme)], version, sentiment_proba, theme_proba)
+
+
+def label_all(labelled: Sequence[tuple[Response, str, str]], version: str = MODEL,
+              sentiment_proba: float = 0.8, theme_proba: float = 0.7) -> None:
+    """:func:`label` for each ``(response, sentiment, theme)``: one batch, one commit, as ``flask analyze``
+    stores them (a commit per answer made the 400-answer demo's set-up take seconds)."""
     record_model_labels(version, [(response.id, CommentLabels(
-        sentiment, sentiment_proba, {sentiment: sentiment_proba}, theme, theme_proba, {theme: theme_proba}, []))])
+        sentiment, sentiment_proba, {sentiment: sentiment_proba}, theme, theme_proba, {theme: theme_proba}, []))
+        for response, sentiment, theme in labelled])
     db.session.commit()
-    db.session.refresh(response)
+    for response, _, _ in labelled:
+        db.session.refresh(response)
 
 
 def add_run(survey, points: Sequence[tuple[str, str, Sequence[Response]]], finished: dt.datetime | None = None,

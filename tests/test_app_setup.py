@@ -1,16 +1,14 @@
 """The factory's configuration layers, the secret key, SQLite settings and migrations."""
 
 import datetime as dt
-import os
-import subprocess
-import sys
 
 import pytest
 import sqlalchemy as sa
 
 from survey import create_app
 from survey.db import db, normalise_url
-from tests.conftest import REPO, TEST_DB_URL
+from tests.conftest import TEST_DB_URL
+from tests.conftest import flask_db as run_flask_db
 
 
 def test_defaults_instance_config_env_and_test_config_layer(tmp_path, monkeypatch):
@@ -61,26 +59,27 @@ def test_sqlite_runs_wal_with_foreign_keys_and_busy_timeout(tmp_path, monkeypatc
             assert conn.connection.driver_connection.flush_after_commit is True
 
 
-def test_migrations_build_the_schema_the_models_describe(tmp_path):
+def test_migrations_build_the_schema_the_models_describe(tmp_path, monkeypatch):
     """`flask db upgrade` on an empty database yields exactly the models' schema."""
-    env = dict(os.environ, RAPPORT_INSTANCE_PATH=str(tmp_path))
-    if TEST_DB_URL:
-        env["RAPPORT_SQLALCHEMY_DATABASE_URI"] = TEST_DB_URL
-        app = create_app({"SQLALCHEMY_DATABASE_URI": TEST_DB_URL})
-        with app.app_context():
-            import survey.models_all  # noqa: F401
+    monkeypatch.setenv("RAPPORT_INSTANCE_PATH", str(tmp_path))
+    app = create_app({"SQLALCHEMY_DATABASE_URI": TEST_DB_URL or f"sqlite:///{tmp_path / 'rapport.db'}"})
+    with app.app_context():
+        import survey.models_all  # noqa: F401
 
+        if TEST_DB_URL:
             with db.engine.begin() as conn:
                 conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    flask = [sys.executable, "-m", "flask", "--app", "survey"]
-    done = subprocess.run([*flask, "db", "upgrade"], env=env, cwd=REPO, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    check = subprocess.run([*flask, "db", "check"], env=env, cwd=REPO, capture_output=True, text=True)
-    assert check.returncode == 0, check.stdout + check.stderr
-    if TEST_DB_URL:
-        with app.app_context(), db.engine.begin() as conn:
-            conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-            db.metadata.create_all(conn)
+        try:
+            done = run_flask_db(app, "upgrade")
+            assert done.exit_code == 0, (done.output, done.exception)
+            check = run_flask_db(app, "check")
+            assert check.exit_code == 0, (check.output, check.exception)
+        finally:
+            if TEST_DB_URL:
+                with db.engine.begin() as conn:
+                    conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+                    db.metadata.create_all(conn)
+            db.engine.dispose()
 
 
 def test_demo_seeds_three_kinds_once(runner):
@@ -115,22 +114,20 @@ def test_proxy_headers_trusted_only_when_configured(tmp_path, monkeypatch):
     assert seen[1] == "203.0.113.9 https"
 
 
-def test_token_expiry_migration_keeps_old_tokens_and_its_downgrade_revives_no_expired_one(tmp_path):
+def test_token_expiry_migration_keeps_old_tokens_and_its_downgrade_revives_no_expired_one(tmp_path, monkeypatch):
     """a2e127aea5f0 adds api_tokens.expires_at (NULL for tokens made before it: they never expire);
     going back revokes the tokens that had expired, so dropping the column brings none back."""
-    env = dict(os.environ, RAPPORT_INSTANCE_PATH=str(tmp_path))
-    url = f"sqlite:///{tmp_path / 'rapport.db'}"
-    if TEST_DB_URL:
-        env["RAPPORT_SQLALCHEMY_DATABASE_URI"] = url = normalise_url(TEST_DB_URL)
+    monkeypatch.setenv("RAPPORT_INSTANCE_PATH", str(tmp_path))
+    url = normalise_url(TEST_DB_URL) if TEST_DB_URL else f"sqlite:///{tmp_path / 'rapport.db'}"
     engine = sa.create_engine(url)
     if TEST_DB_URL:
         with engine.begin() as conn:
             conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "MAIL_SERVER": None})
 
     def flask_db(*args: str) -> None:
-        done = subprocess.run([sys.executable, "-m", "flask", "--app", "survey", "db", *args], env=env, cwd=REPO,
-                              capture_output=True, text=True)
-        assert done.returncode == 0, done.stdout + done.stderr
+        done = run_flask_db(app, *args)
+        assert done.exit_code == 0, (done.output, done.exception)
 
     def columns() -> set[str]:
         return {column["name"] for column in sa.inspect(engine).get_columns("api_tokens")}
@@ -179,6 +176,8 @@ def test_token_expiry_migration_keeps_old_tokens_and_its_downgrade_revives_no_ex
 
                 survey_db.metadata.create_all(conn)
         engine.dispose()
+        with app.app_context():
+            db.engine.dispose()
 
 
 def test_each_test_request_has_its_own_app_context(app, client):

@@ -5,7 +5,6 @@ as arguments, ``--survey KEY`` everywhere, ``--json`` where a script reads the r
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from importlib.metadata import version
 
@@ -14,7 +13,6 @@ import pytest
 
 from survey.auth.operations import create_api_token
 from tests.analyze_support import add_answers, analysis_app, tiny_model  # noqa: F401  (fixtures)
-from tests.conftest import REPO
 from tests.dashboard_support import make_user
 from tests.invites_support import add_contacts
 
@@ -96,12 +94,15 @@ def test_a_bad_duration_names_its_option(runner):
     assert result.exit_code == 2 and "Invalid value for '--after'" in result.output and "'3x'" in result.output
 
 
-def test_rapport_version_is_rapports(tmp_path):
-    result = subprocess.run([sys.executable, "-c", "from survey.cli import main; main()", "--version"],
-                            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO),
-                                 "RAPPORT_INSTANCE_PATH": str(tmp_path / "i")},
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0 and result.stdout.strip() == f"Rapport {version('rapport')}"
+def test_rapport_version_is_rapports(tmp_path, monkeypatch, capsys):
+    """The ``rapport`` console script (survey.cli.main) in this process: a new one only imported the app again."""
+    from survey.cli import main
+
+    monkeypatch.setenv("RAPPORT_INSTANCE_PATH", str(tmp_path / "i"))
+    monkeypatch.setattr(sys, "argv", ["rapport", "--version"])
+    with pytest.raises(SystemExit) as ended:
+        main()
+    assert ended.value.code == 0 and capsys.readouterr().out.strip() == f"Rapport {version('rapport')}"
 
 
 def test_analyze_prints_its_summary_as_json(runner, make_survey, make_response, tmp_path, analysis_app):

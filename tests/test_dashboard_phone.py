@@ -21,7 +21,7 @@ from survey.demo import seed_demo
 from survey.models import Contact, Response, Survey
 from survey.insights.charts import READABLE_PX
 from tests.dashboard_support import make_user
-from tests.results_support import add_run, label
+from tests.results_support import add_run, label, label_all
 from tests.test_results_browser import sign_in
 
 pytestmark = pytest.mark.browser
@@ -125,9 +125,8 @@ def demo(app):
     survey = db.session.scalar(sa.select(Survey).where(Survey.kind == "nps"))
     commented = list(db.session.scalars(
         sa.select(Response).where(Response.survey_id == survey.id, Response.comment.is_not(None)).order_by(Response.id)))
-    for i, response in enumerate(commented):
-        negative = response.score <= 6
-        label(response, "negative" if negative else "positive", ("service", "care", "other")[i % 3])
+    label_all([(response, "negative" if response.score <= 6 else "positive", ("service", "care", "other")[i % 3])
+               for i, response in enumerate(commented)])
     worst = [r for r in commented if r.score <= 6]
     add_run(survey, [("slow to fix faults", "service", worst[:3]), ("rude on the phone", "care", worst[3:5])])
     # An e-mailed answer from a contact with an id-like attribute.

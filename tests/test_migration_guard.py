@@ -3,20 +3,17 @@
 Batch mode recreates a SQLite table and drops the old one; with foreign keys
 on, that drop cascades and empties every table referring to it. These tests
 add a revision of their own to a copy of the migrations and run the real
-`flask db upgrade` on a database holding answers, labels and pain points.
+`flask db upgrade` (in this process) on a database holding answers, labels and pain points.
 """
 
-import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 import sqlalchemy as sa
 
 from survey import create_app
 from survey.db import MIGRATIONS_DIR, db
-from tests.conftest import REPO, TEST_DB_URL
+from tests.conftest import TEST_DB_URL, flask_db
 from tests.test_response_indexes import seed
 
 pytestmark = pytest.mark.skipif(bool(TEST_DB_URL), reason="SQLite's batch mode only; PostgreSQL alters in place")
@@ -48,12 +45,15 @@ class Site:
         self.url = f"sqlite:///{root / 'rapport.db'}"
         self.migrations = root / "migrations"
         shutil.copytree(MIGRATIONS_DIR, self.migrations, ignore=shutil.ignore_patterns("__pycache__"))
-        self.env = dict(os.environ, RAPPORT_INSTANCE_PATH=str(root), RAPPORT_SQLALCHEMY_DATABASE_URI=self.url)
+        self.app = create_app({"SQLALCHEMY_DATABASE_URI": self.url, "MAIL_SERVER": None})
 
-    def upgrade(self) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "flask", "--app", "survey", "db", "upgrade",
-                               "--directory", str(self.migrations)],
-                              env=self.env, cwd=REPO, capture_output=True, text=True)
+    def upgrade(self):
+        """`flask db upgrade --directory` the copy; the click result (exit_code, output)."""
+        try:
+            return flask_db(self.app, "upgrade", "--directory", str(self.migrations))
+        finally:
+            with self.app.app_context():
+                db.engine.dispose()
 
     def add_revision(self, body: str) -> None:
         head = self.query(lambda conn: conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar())
@@ -79,7 +79,7 @@ def site(tmp_path, monkeypatch):
     monkeypatch.setenv("RAPPORT_INSTANCE_PATH", str(tmp_path))
     site = Site(tmp_path)
     done = site.upgrade()
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.exit_code == 0, (done.output, done.exception)
     app = create_app({"SQLALCHEMY_DATABASE_URI": site.url, "MAIL_SERVER": None})
     with app.app_context():
         seed()
@@ -96,7 +96,7 @@ def test_a_table_recreate_keeps_every_row_that_refers_to_the_table(site):
     site.add_revision('    with op.batch_alter_table("surveys", recreate="always") as batch_op:\n'
                       '        batch_op.add_column(sa.Column("note", sa.Text(), nullable=True))')
     done = site.upgrade()
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.exit_code == 0, (done.output, done.exception)
     assert site.counts() == before
     assert "note" in {column["name"] for column in site.query(lambda conn: sa.inspect(conn).get_columns("surveys"))}
     # The app's own connections still enforce them.
@@ -107,7 +107,7 @@ def test_a_revision_that_leaves_a_dangling_reference_is_refused_and_not_recorded
     before = site.counts()
     site.add_revision('    op.execute("UPDATE responses SET survey_id = 987654 WHERE id = (SELECT min(id) FROM responses)")')
     done = site.upgrade()
-    assert done.returncode != 0
+    assert done.exit_code != 0
     assert "revision f00dfeed0001 left rows referring to rows that do not exist" in done.stderr
     assert "'responses'" in done.stderr and "'surveys'" in done.stderr
     assert site.counts() == before

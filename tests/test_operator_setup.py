@@ -3,6 +3,7 @@ first needed (and a clear message when it cannot be read), HTTPS settings that h
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -22,12 +23,45 @@ def flask_cli(*args: str, instance, env_extra: dict | None = None) -> subprocess
                           capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.parametrize("args", [("--help",), ("survey", "--help"), ("invite", "send", "--help"), ("routes",)])
-def test_loading_the_app_writes_nothing(tmp_path, args):
-    instance = tmp_path / "instance"
-    result = flask_cli(*args, instance=instance)
+LOADING_ONLY = [("--help",), ("survey", "--help"), ("invite", "send", "--help"), ("routes",)]
+# Runs `flask --app survey ARGS` for each of LOADING_ONLY, one after the other in one fresh process
+# (a process each only imported the app again), each with an instance folder of its own; prints, per
+# command, its exit status and whether its instance folder exists afterwards.
+EACH_IN_TURN = """
+import json, os, sys
+from flask.cli import cli
+
+done = []
+for args, instance in json.loads(sys.argv[1]):
+    os.environ["RAPPORT_INSTANCE_PATH"] = instance
+    try:
+        cli.main(args=["--app", "survey", *args], prog_name="flask")
+        status = 0
+    except SystemExit as exit:
+        status = exit.code or 0
+    done.append([status, os.path.exists(instance)])
+print(json.dumps(done))
+"""
+
+
+@pytest.fixture(scope="module")
+def loaded_only(tmp_path_factory) -> tuple[dict[tuple[str, ...], tuple[int, bool]], str]:
+    """``args -> (exit status, instance folder exists)`` for each of LOADING_ONLY, and the process's stderr."""
+    root = tmp_path_factory.mktemp("loading")
+    plan = [[list(args), str(root / f"instance-{n}")] for n, args in enumerate(LOADING_ONLY)]
+    result = subprocess.run([sys.executable, "-c", EACH_IN_TURN, json.dumps(plan)], cwd=root, capture_output=True,
+                            text=True, timeout=120, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)})
     assert result.returncode == 0, result.stderr
-    assert not instance.exists(), list(instance.iterdir())
+    return ({args: tuple(done) for args, done in zip(LOADING_ONLY, json.loads(result.stdout.splitlines()[-1]))},
+            result.stderr)
+
+
+@pytest.mark.parametrize("args", LOADING_ONLY)
+def test_loading_the_app_writes_nothing(loaded_only, args):
+    done, stderr = loaded_only
+    status, instance_made = done[args]
+    assert status == 0, stderr
+    assert not instance_made
 
 
 def test_the_folder_comes_with_the_database_and_the_key_with_the_first_signature(tmp_path, monkeypatch):

@@ -9,10 +9,7 @@ responses' labels, corrections and pain point links).
 """
 
 import datetime as dt
-import os
 import re
-import subprocess
-import sys
 import uuid
 
 import pytest
@@ -23,7 +20,8 @@ from survey.db import db, normalise_url
 from survey.importer import FeedbackRow
 from survey.models import Response
 from survey.operations import Answer, import_feedback, insert_response
-from tests.conftest import REPO, TEST_DB_URL
+from tests.conftest import TEST_DB_URL
+from tests.conftest import flask_db as run_flask_db
 
 BEFORE = "a2e127aea5f0"
 # Response columns added or rewritten by revisions after this test's own (2bcae5ee70ee: its own test).
@@ -154,17 +152,16 @@ def test_the_lookups_on_these_columns_use_the_partial_indexes(app, make_survey):
 
 def migrated_site(tmp_path, monkeypatch):
     """An app on a database of its own (SQLite file, or the PostgreSQL test database) and ``flask_db(*args)``,
-    which runs ``flask db ARGS`` on it in a subprocess, as an operator would."""
+    which runs ``flask db ARGS`` on it, the command an operator runs (in this process: tests.conftest.flask_db)."""
     monkeypatch.setenv("RAPPORT_INSTANCE_PATH", str(tmp_path))
     url = normalise_url(TEST_DB_URL) if TEST_DB_URL else f"sqlite:///{tmp_path / 'rapport.db'}"
-    env = dict(os.environ, RAPPORT_INSTANCE_PATH=str(tmp_path), RAPPORT_SQLALCHEMY_DATABASE_URI=url)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "MAIL_SERVER": None})
 
     def flask_db(*args: str) -> None:
-        done = subprocess.run([sys.executable, "-m", "flask", "--app", "survey", "db", *args], env=env, cwd=REPO,
-                              capture_output=True, text=True)
-        assert done.returncode == 0, done.stdout + done.stderr
+        done = run_flask_db(app, *args)
+        assert done.exit_code == 0, (done.output, done.exception)
 
-    return create_app({"SQLALCHEMY_DATABASE_URI": url, "MAIL_SERVER": None}), flask_db
+    return app, flask_db
 
 
 def reset_database() -> None:
