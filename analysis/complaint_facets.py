@@ -122,8 +122,9 @@ def load_examples(path: Path | str = EXAMPLES_PATH) -> list[Example]:
 
 #: Words as the vectors read them: letters, digits and apostrophes (the vectors' tokenizer lowercases too).
 WORD = re.compile(r"[a-z0-9']+")
-#: Words whose vectors are kept per process; past it the table starts again (bounded memory, same results).
-WORD_TABLE_LIMIT = 200_000
+#: Words whose vectors are kept per process (1 KiB each); past it the table starts again
+#: (bounded memory, same results: a word's vector never changes).
+WORD_TABLE_LIMIT = 50_000
 
 
 class _WordTable:
@@ -257,8 +258,10 @@ def facet_probabilities(texts: Sequence[str], model=None) -> np.ndarray:
     model = facet_model() if model is None else model
     if not len(texts):
         return np.zeros((0, len(LABELS)))
-    distinct, inverse = np.unique(np.asarray(list(texts), dtype=object), return_inverse=True)
+    first_seen: dict[str, int] = {}
+    inverse = np.fromiter((first_seen.setdefault(t, len(first_seen)) for t in texts), dtype=np.int64,
+                          count=len(texts))
     with threadpool_limits(limits=1, user_api="blas"):
-        probs = _probabilities(model, list(distinct))
+        probs = _probabilities(model, list(first_seen))
     order = [list(model.classes_).index(label) for label in LABELS]
-    return probs[:, order][inverse.ravel()]
+    return probs[:, order][inverse]

@@ -109,6 +109,15 @@ def test_block_by_block_scoring_equals_the_pipelines_predict_proba(model):
     assert np.allclose(cf.facet_probabilities(texts, model), expected, atol=1e-6)
 
 
+def test_a_full_word_table_starts_again_with_the_same_results(model, monkeypatch):
+    texts = ["the parcel was lost and nobody rang back", "rude staff at the desk", "wifi keeps dropping"]
+    before = cf.facet_probabilities(texts, model)
+    monkeypatch.setattr(cf, "WORD_TABLE_LIMIT", 5)
+    after = cf.facet_probabilities(texts, model)
+    assert len(cf._WORDS.rows) <= 5 + sum(len(cf.WORD.findall(t)) for t in texts)
+    assert np.allclose(before, after, atol=1e-6)
+
+
 def test_two_fits_give_the_same_probabilities(examples):
     texts = ["my parcel never arrived", "the engineer did not come", "great staff"]
     first = cf.facet_probabilities(texts, cf.fit(examples))
