@@ -59,7 +59,8 @@ def corpus_checks(examples: list[cf.Example]) -> None:
     for label in cf.LABELS:
         businesses = Counter(e.business for e in examples if e.facet == label)
         top, n = businesses.most_common(1)[0]
-        print(f"  {label:20s} {per[label]:3d} rows, {len(businesses):2d} businesses, largest {top} {n / per[label]:.0%}")
+        print(f"  {label:20s} {per[label]:3d} rows, {len(businesses):2d} businesses, "
+              f"largest {top} {n / per[label]:.0%}")
     pairs = most_similar_pairs([e.text for e in examples])
     print(f"  most similar rows (char 3-5-gram cosine; near-duplicate at >= {NEAR_DUPLICATE}):")
     for s, i, j in pairs[:3]:
