@@ -45,6 +45,7 @@ Usage::
     python benchmarks/painpoints.py --half test --stability
     python benchmarks/painpoints.py --stability --draws 1,2,3,7 --errors   # four draws; where each reason went
     python benchmarks/painpoints.py --ceilings                        # what re-choosing or merging could give at most
+    python benchmarks/painpoints.py --facets             # what each top-ten pain point is about (complaint facets)
     python benchmarks/painpoints.py --domain air --half full --show 10
     python benchmarks/painpoints.py --scale 100000       # time and memory of the grouping step
 """
@@ -356,6 +357,37 @@ def ceilings(domain: Domain, result, pool: int = 20) -> dict:
     return {"before": before, "drop_one": drop_one, "merge": {**now, "merges": merges}}
 
 
+def top_ten_facets(result, labelled) -> list[dict]:
+    """Per top-ten pain point, what it is about by the team's complaint facets (:mod:`analysis.complaint_facets`).
+
+    The profile is read from the negative clauses of the pain point's answers (an answer's other complaints
+    come along: a reading aid, not the method's own profile), so an analyst can see which of the ten tell
+    the same problem. Reads no answer key.
+    """
+    import numpy as np
+
+    from analysis.complaint_facets import FACETS
+    from analysis.painpoint_facets import ClauseFacets, dominant
+
+    names = list(FACETS)
+    top = result.points[:TOP]
+    clauses = [c for negative, _ in labelled for c in negative]
+    rows_of_answer: dict[int, list[int]] = {}
+    for k, clause in enumerate(clauses):
+        rows_of_answer.setdefault(clause.response_id, []).append(k)
+    facets = ClauseFacets([c.text for c in clauses])
+    groups = [sorted(k for r in p.response_ids for k in rows_of_answer.get(r, [])) for p in top]
+    if not groups:
+        return []
+    profile = facets.profiles(groups)
+    out = []
+    for point, row, main in zip(top, profile, dominant(profile)):
+        order = np.argsort(-row, kind="stable")[:2]
+        out.append({"label": point.label, "facet": names[main] if main >= 0 else None,
+                    "profile": {names[f]: round(float(row[f]), 2) for f in order}})
+    return out
+
+
 # --------------------------------------------------------------------------- #
 # Scale
 # --------------------------------------------------------------------------- #
@@ -398,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ceilings", action="store_true",
                         help="print what a different top-ten choice or merging pain points could give at most "
                              "(reads the answer key: a bound, not a method)")
+    parser.add_argument("--facets", action="store_true",
+                        help="print what each top-ten pain point is about by the team's complaint facets")
     parser.add_argument("--show", type=int, default=10, help="print this many pain points with quotes")
     parser.add_argument("--json", action="store_true", help="print the measures as JSON only")
     parser.add_argument("--scale", type=int, help="time and memory of grouping N comments (child process)")
@@ -431,6 +465,8 @@ def main(argv: list[str] | None = None) -> int:
             measures["errors"] = where_reasons_went(domain, result, labelled)
         if args.ceilings:
             measures["ceilings"] = ceilings(domain, result)
+        if args.facets:
+            measures["facets"] = top_ten_facets(result, labelled)
         report[name] = measures
         if not args.json:
             print_domain(name, args.half, measures, result.points[: args.show])
@@ -479,6 +515,13 @@ def print_domain(name: str, which: str, m: dict, points) -> None:
                   f"{d['leading']}")
         print(f"  best merges: {c['merge']['recovered']} / {c['merge']['mean_best_f1']} / {c['merge']['leading']} "
               f"by {c['merge']['merges']}")
+    if "facets" in m:
+        named = [f["facet"] for f in m["facets"] if f["facet"]]
+        print(f"what the top ten are about (complaint facets; {len(set(named))} different among {len(named)} "
+              f"with a main facet):")
+        for f in m["facets"]:
+            print(f"  {f['label']}: {f['facet'] or '(several)'} "
+                  + ", ".join(f"{k} {v}" for k, v in f["profile"].items()))
     for point, top in zip(points, m["top"] + [None] * len(points)):
         lead = f" [{top['leads']}]" if top else ""
         print(f"  {point.rank:2}. {point.label} ({point.count}){lead}")
