@@ -14,7 +14,6 @@ from collections import Counter, defaultdict
 import numpy as np
 
 from analysis import complaint_terms as terms
-from analysis import painpoint_facets as facet_rules
 
 #: A feature whose log-odds z-score reaches this may seed a pain point (p < 0.07, one-sided) ...
 Z_ANCHOR = 1.5
@@ -194,14 +193,13 @@ def _pair_measures(groups: list[list[int]], weighted, clauses):
     return similar, shared, np.diag(shared)
 
 
-def merge(groups: list[list[int]], owns: list[set[int]], weighted, clauses, facets=None):
+def merge(groups: list[list[int]], owns: list[set[int]], weighted, clauses):
     """Union groups with near-duplicate centroids or mostly the same answers."""
     if len(groups) < 2:
         return groups, owns
     similar, shared, size = _pair_measures(groups, weighted, clauses)
     pairs = [(i, j) for i in range(len(groups)) for j in range(i + 1, len(groups))
              if similar[i, j] >= MERGE_SIMILARITY or shared[i, j] >= MERGE_OVERLAP * min(size[i], size[j])]
-    pairs = facet_rules.vetoed(pairs, groups, facets)
     return _unite(groups, owns, _no_bridges(pairs, similar, shared, size))
 
 
@@ -214,8 +212,7 @@ def without_durations(vocabulary, z: np.ndarray) -> np.ndarray:
     return out
 
 
-def merge_same_complaint(groups: list[list[int]], owns: list[set[int]], weighted_without_durations, clauses,
-                         facets=None):
+def merge_same_complaint(groups: list[list[int]], owns: list[set[int]], weighted_without_durations, clauses):
     """Union placed groups that are one complaint told in other words: close in what, and the same answers.
 
     ``weighted_without_durations`` are the clause rows weighed with
@@ -228,8 +225,6 @@ def merge_same_complaint(groups: list[list[int]], owns: list[set[int]], weighted
     pairs = [(i, j) for i in range(len(groups)) for j in range(i + 1, len(groups))
              if similar[i, j] >= SAME_COMPLAINT_SIMILARITY
              and shared[i, j] >= SAME_COMPLAINT_OVERLAP * min(size[i], size[j])]
-    pairs = facet_rules.vetoed(pairs, groups, facets)
-    pairs = sorted(set(pairs) | set(facet_rules.same_facet_pairs(groups, facets, shared)))
     return _unite(groups, owns, _no_bridges(pairs, similar, shared, size))
 
 
@@ -302,7 +297,7 @@ def _heads(label: str | None, delta_of: dict[str, float]) -> set[str]:
     return {s for s in stems if delta_of.get(s, 0.0) >= math.log(MIN_ODDS_RATIO)}
 
 
-def merge_same_heads(groups, owns, labels, delta_of, weighted_without_durations, facets=None):
+def merge_same_heads(groups, owns, labels, delta_of, weighted_without_durations):
     """Union groups whose names share a head word and who say alike things ("hours late", "hrs late").
 
     A shared word in two names alone is weak and fickle evidence: names are read from the
@@ -323,7 +318,6 @@ def merge_same_heads(groups, owns, labels, delta_of, weighted_without_durations,
         at = {g: k for k, g in enumerate(involved)}
         centroids = _centroids([groups[g] for g in involved], weighted_without_durations)
         pairs = [(i, j) for i, j in pairs if float(centroids[at[i]] @ centroids[at[j]]) >= HEAD_MERGE_SIMILARITY]
-    pairs = facet_rules.vetoed(pairs, groups, facets)
     return _unite(groups, owns, pairs)
 
 

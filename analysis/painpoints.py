@@ -86,7 +86,6 @@ from functools import lru_cache
 import numpy as np
 
 from analysis import complaint_terms as terms
-from analysis import painpoint_facets as facet_rules
 from analysis import painpoint_vectors as vectors
 from analysis.labels import theme_order
 from analysis.painpoint_groups import (MIN_ODDS_RATIO, anchor_groups, anchors_of, members, merge, merge_same_complaint,
@@ -249,9 +248,8 @@ def analyse_pain_points(
         return nothing
     present = weights.matrix[:, anchors]
     seeds = anchor_groups(present, weights.matrix, vectors.anchor_similarity(weights.vocabulary, anchors))
-    facets = facet_rules.ClauseFacets([c.text for c in clauses]) if _facets_used() else None
     groups, owns = members(present, z[anchors], seeds, clauses, min_count)
-    groups, owns = merge(groups, owns, weighted, clauses, facets)
+    groups, owns = merge(groups, owns, weighted, clauses)
     cooc = weights.context
     word_weights = vectors.word_weights(cooc, z, weights.delta, math.log(MIN_ODDS_RATIO))
     timeless = without_durations(weights.vocabulary, z)  # how long or when: said of every complaint alike
@@ -260,30 +258,25 @@ def analyse_pain_points(
                                    vectors.blended_vectors(cooc, weights.vocabulary), centre_weights)
     groups, owns = _big_enough(groups, owns, clauses, min_count)
     same = WeightedRows(weights.matrix, timeless)
-    groups, owns = merge_same_complaint(groups, owns, same, clauses, facets)
-    extra, extra_owns = facet_rules.seeded_groups(groups, facets, clauses, min_count, present)
-    groups, owns = groups + extra, owns + extra_owns
+    groups, owns = merge_same_complaint(groups, owns, same, clauses)
     z_of = unigram_z(weights.vocabulary, z)
     delta_of = {f: float(d) for f, d in zip(weights.vocabulary, weights.delta) if " " not in f}
     for _ in range(4):  # name, merge groups whose names share a head word, name the merged ones again
         anchor_units = [units_of(g, own, present, anchors, weights.vocabulary) for g, own in zip(groups, owns)]
         labels = name_groups(groups, words, anchor_units, z_of=z_of, excluded=frozenset(excluded), seed=seed)
-        merged, owns = merge_same_heads(groups, owns, labels, delta_of, same, facets)
+        merged, owns = merge_same_heads(groups, owns, labels, delta_of, same)
         if len(merged) == len(groups):
             break
         groups = merged
     groups, labels = merge_same_names(groups, labels)
     points = [_pain_point(g, label, clauses, words, weighted, weights.vocabulary, z, total_comments, scores)
               for g, label in zip(groups, labels)]
-    facet_of = None
-    if facets is not None and (facet_rules.CAP or facet_rules.VERDICT_LAST):
-        facet_of = {id(p): int(d) for p, d in zip(points, facet_rules.dominant(facets.profiles(groups)))}
     if ranked_by == RANKED_BY_SCORE:
         points, negative_comments = _without_praise(points, groups, clauses, scores)
     steady = None
     if check and len(points) > DIVERSE_PLACES:
         steady = _steadiness(points, clauses, total_comments, scores, background, min_count)
-    points = _diverse_order(sorted(points, key=_by_impact), clauses, total_comments, scores, steady, facet_of)
+    points = _diverse_order(sorted(points, key=_by_impact), clauses, total_comments, scores, steady)
     for rank, point in enumerate(points, start=1):
         point.rank = rank
     covered = len({r for p in points for r in p.response_ids})
@@ -348,7 +341,7 @@ def _tenth(response_id: int) -> int:
 
 
 def _diverse_order(points: list[PainPoint], clauses, total_comments: int, scores,
-                   steady: dict[int, float] | None = None, facet_of: dict[int, int] | None = None) -> list[PainPoint]:
+                   steady: dict[int, float] | None = None) -> list[PainPoint]:
     """``points`` (in impact order) with the top :data:`DIVERSE_PLACES` chosen for what each adds.
 
     Greedy maximal coverage, as in maximal marginal relevance (Carbonell & Goldstein 1998): each
@@ -388,31 +381,13 @@ def _diverse_order(points: list[PainPoint], clauses, total_comments: int, scores
     def sure(k: int) -> bool:
         return steady is None or steady[id(pool[k])] >= STEADY_MIN
 
-    verdict = -2
-    if facet_of is not None and facet_rules.VERDICT_LAST:
-        verdict = facet_rules.facet_names().index(facet_rules.VERDICT)
-
-    def specific(k: int) -> bool:
-        return facet_of is None or facet_of[id(pool[k])] != verdict
-
-    def room(k: int) -> bool:
-        if facet_of is None or not facet_rules.CAP or facet_of[id(pool[k])] < 0:
-            return True
-        f = facet_of[id(pool[k])]
-        return sum(facet_of[id(c)] == f for c in chosen) < facet_rules.CAP
-
     chosen = []
     for _ in range(DIVERSE_PLACES):
-        best = max(range(len(pool)), key=lambda k: (sure(k), specific(k), room(k), added(k), -k))
+        best = max(range(len(pool)), key=lambda k: (sure(k), added(k), -k))
         chosen.append(pool.pop(best))
         covered[rows.pop(best)] = True
     chosen.sort(key=_by_impact)
     return chosen + pool
-
-
-def _facets_used() -> bool:
-    return bool(facet_rules.VETO or facet_rules.SAME_MERGE or facet_rules.CAP or facet_rules.VERDICT_LAST
-                or facet_rules.SEED)
 
 
 def _cooccurrence(vocabulary, df):

@@ -69,6 +69,8 @@ DATA = REPO.parent / "shared" / "data"
 SPLIT_SEED = 20
 MIN_REASON_SHARE = 0.045
 TOP = 10
+#: ``--facets``: a pain point's main facet is the largest share of its facet profile when at least this.
+MAIN_FACET_SHARE = 0.2
 TARGETS = {"air": {"recovered": 5, "f1": 0.40}, "nps": {"recovered": 5, "f1": 0.40, "leading": 6}}
 
 
@@ -360,31 +362,34 @@ def ceilings(domain: Domain, result, pool: int = 20) -> dict:
 def top_ten_facets(result, labelled) -> list[dict]:
     """Per top-ten pain point, what it is about by the team's complaint facets (:mod:`analysis.complaint_facets`).
 
-    The profile is read from the negative clauses of the pain point's answers (an answer's other complaints
-    come along: a reading aid, not the method's own profile), so an analyst can see which of the ten tell
-    the same problem. Reads no answer key.
+    Its profile is the mean facet probability of the negative clauses of its answers over the complaint
+    facets ("not a complaint" left out, renormalised); an answer's other complaints come along, so it is a
+    reading aid, not a method. Its main facet is the largest share when at least :data:`MAIN_FACET_SHARE`
+    (profiles are flat: a mean of fifteen-way probabilities). An analyst sees which of the ten tell the
+    same problem. Reads no answer key.
     """
     import numpy as np
 
-    from analysis.complaint_facets import FACETS
-    from analysis.painpoint_facets import ClauseFacets, dominant
+    from analysis.complaint_facets import FACETS, facet_probabilities
 
-    names = list(FACETS)
     top = result.points[:TOP]
     clauses = [c for negative, _ in labelled for c in negative]
+    if not top or not clauses:
+        return []
+    names = list(FACETS)
+    complaint = facet_probabilities([c.text for c in clauses])[:, :len(names)]
     rows_of_answer: dict[int, list[int]] = {}
     for k, clause in enumerate(clauses):
         rows_of_answer.setdefault(clause.response_id, []).append(k)
-    facets = ClauseFacets([c.text for c in clauses])
-    groups = [sorted(k for r in p.response_ids for k in rows_of_answer.get(r, [])) for p in top]
-    if not groups:
-        return []
-    profile = facets.profiles(groups)
     out = []
-    for point, row, main in zip(top, profile, dominant(profile)):
-        order = np.argsort(-row, kind="stable")[:2]
-        out.append({"label": point.label, "facet": names[main] if main >= 0 else None,
-                    "profile": {names[f]: round(float(row[f]), 2) for f in order}})
+    for point in top:
+        rows = [k for r in point.response_ids for k in rows_of_answer.get(r, [])]
+        profile = complaint[rows].mean(axis=0) if rows else np.zeros(len(names))
+        profile = profile / (profile.sum() or 1.0)
+        order = np.argsort(-profile, kind="stable")[:2]
+        main = names[order[0]] if profile[order[0]] >= MAIN_FACET_SHARE else None
+        out.append({"label": point.label, "facet": main,
+                    "profile": {names[f]: round(float(profile[f]), 2) for f in order}})
     return out
 
 
