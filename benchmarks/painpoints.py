@@ -525,8 +525,8 @@ def print_domain(name: str, which: str, m: dict, points) -> None:
         print(f"what the top ten are about (complaint facets; {len(set(named))} different among {len(named)} "
               f"with a main facet):")
         for f in m["facets"]:
-            print(f"  {f['label']}: {f['facet'] or '(several)'} "
-                  + ", ".join(f"{k} {v}" for k, v in f["profile"].items()))
+            print(f"  {f['label']}: {f['facet'] or '(several)'} ("
+                  + ", ".join(f"{k} {v}" for k, v in f["profile"].items()) + ")")
     for point, top in zip(points, m["top"] + [None] * len(points)):
         lead = f" [{top['leads']}]" if top else ""
         print(f"  {point.rank:2}. {point.label} ({point.count}){lead}")
