@@ -122,8 +122,9 @@ def load_examples(path: Path | str = EXAMPLES_PATH) -> list[Example]:
 
 #: Words as the vectors read them: letters, digits and apostrophes (the vectors' tokenizer lowercases too).
 WORD = re.compile(r"[a-z0-9']+")
-#: Words whose vectors are kept per process; past it the table starts again (bounded memory, same results).
-WORD_TABLE_LIMIT = 200_000
+#: Words whose vectors are kept per process (1 KiB each); past it the table starts again
+#: (bounded memory, same results: a word's vector never changes).
+WORD_TABLE_LIMIT = 50_000
 
 
 class _WordTable:
@@ -178,34 +179,42 @@ class TextVectors(TransformerMixin, BaseEstimator):
     def fit(self, X=None, y=None):
         return self
 
-    def transform(self, X):
+    def dense(self, X) -> np.ndarray:
         with _WORDS.lock:
             out = _WORDS.counts(list(X)) @ _WORDS.vectors
-        out = word_vectors.unit_rows(out) * np.float32(self.weight)
+        return word_vectors.unit_rows(out) * np.float32(self.weight)
+
+    def transform(self, X):
+        out = self.dense(X)
         n, width = out.shape
         # dense rows as CSR directly: sp.csr_matrix(dense) scans for non-zeros
         return sp.csr_matrix((out.ravel(), np.tile(np.arange(width, dtype=np.int32), n),
                               np.arange(0, n * width + 1, width, dtype=np.int64)), shape=(n, width))
 
 
-def build_pipeline():
+def build_pipeline(vector_weight: float = 0.5, C: float = 10.0, word_ngrams: int = 2,
+                   chars: bool = False, class_weight: str | None = None):
     """The unfitted classifier: word TF-IDF and mean word vectors, logistic regression (fixed seed).
 
-    Character n-grams were measured too (benchmarks/README.md, "Complaint facets"):
-    no better across businesses, and three times slower to score.
+    The defaults are the kept variant; the others are what ``benchmarks/facets.py``
+    measures against it (benchmarks/README.md, "Complaint facets"): the vectors at
+    half the word block's weight scored best of 0.35-2; character n-grams added
+    no more than noise across businesses and scored three times slower.
     """
-    features = FeatureUnion([
-        ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)),
-        # half the weight of the word block: measured best of 0.35-2 (benchmarks/README.md)
-        ("vectors", TextVectors(weight=0.5)),
-    ])
-    classifier = LogisticRegression(C=10.0, max_iter=3000, random_state=SEED)
-    return Pipeline([("features", features), ("classifier", classifier)])
+    blocks = [("words", TfidfVectorizer(ngram_range=(1, word_ngrams), sublinear_tf=True))]
+    if chars:
+        blocks.append(("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True,
+                                                min_df=2)))
+    if vector_weight:
+        blocks.append(("vectors", TextVectors(weight=vector_weight)))
+    classifier = LogisticRegression(C=C, max_iter=3000, random_state=SEED, class_weight=class_weight)
+    return Pipeline([("features", FeatureUnion(blocks)), ("classifier", classifier)])
 
 
-def fit(examples: Sequence[Example]):
-    """The pipeline fitted on ``examples`` (one BLAS thread: faster on a shared machine, and deterministic)."""
-    model = build_pipeline()
+def fit(examples: Sequence[Example], **variant):
+    """The pipeline (``variant``: :func:`build_pipeline`'s arguments) fitted on ``examples``,
+    on one BLAS thread: faster on a shared machine, and the same result every time."""
+    model = build_pipeline(**variant)
     with threadpool_limits(limits=1, user_api="blas"):
         model.fit([e.text for e in examples], [e.facet for e in examples])
     return model
@@ -224,6 +233,23 @@ def facet_model():
         return _model
 
 
+def _probabilities(model, texts: list[str]) -> np.ndarray:
+    """``model.predict_proba(texts)``, block by block: the logistic regression's scores are a
+    sum over the feature blocks, so the dense word-vector block is never copied into one
+    sparse matrix with the n-grams (a fifth of the scoring time)."""
+    union, classifier = model.named_steps["features"], model.named_steps["classifier"]
+    scores = np.tile(classifier.intercept_, (len(texts), 1))
+    start = 0
+    for _, block in union.transformer_list:
+        features = block.dense(texts) if isinstance(block, TextVectors) else block.transform(texts)
+        width = features.shape[1]
+        scores += features @ classifier.coef_[:, start:start + width].T
+        start += width
+    scores -= scores.max(axis=1, keepdims=True)
+    np.exp(scores, out=scores)
+    return scores / scores.sum(axis=1, keepdims=True)
+
+
 def facet_probabilities(texts: Sequence[str], model=None) -> np.ndarray:
     """``(len(texts), len(LABELS))`` probabilities, columns in :data:`LABELS` order; rows sum to 1.
 
@@ -232,8 +258,10 @@ def facet_probabilities(texts: Sequence[str], model=None) -> np.ndarray:
     model = facet_model() if model is None else model
     if not len(texts):
         return np.zeros((0, len(LABELS)))
-    distinct, inverse = np.unique(np.asarray(list(texts), dtype=object), return_inverse=True)
+    first_seen: dict[str, int] = {}
+    inverse = np.fromiter((first_seen.setdefault(t, len(first_seen)) for t in texts), dtype=np.int64,
+                          count=len(texts))
     with threadpool_limits(limits=1, user_api="blas"):
-        probs = model.predict_proba(list(distinct))
+        probs = _probabilities(model, list(first_seen))
     order = [list(model.classes_).index(label) for label in LABELS]
-    return probs[:, order][inverse.ravel()]
+    return probs[:, order][inverse]

@@ -103,6 +103,21 @@ def test_probabilities_have_a_column_per_label_and_rows_sum_to_one(model):
     assert cf.facet_probabilities([], model).shape == (0, len(cf.LABELS))
 
 
+def test_block_by_block_scoring_equals_the_pipelines_predict_proba(model):
+    texts = ["on hold for an hour", "the room was dirty and the staff rude", "thanks!", ""]
+    expected = model.predict_proba(texts)[:, [list(model.classes_).index(label) for label in cf.LABELS]]
+    assert np.allclose(cf.facet_probabilities(texts, model), expected, atol=1e-6)
+
+
+def test_a_full_word_table_starts_again_with_the_same_results(model, monkeypatch):
+    texts = ["the parcel was lost and nobody rang back", "rude staff at the desk", "wifi keeps dropping"]
+    before = cf.facet_probabilities(texts, model)
+    monkeypatch.setattr(cf, "WORD_TABLE_LIMIT", 5)
+    after = cf.facet_probabilities(texts, model)
+    assert len(cf._WORDS.rows) <= 5 + sum(len(cf.WORD.findall(t)) for t in texts)
+    assert np.allclose(before, after, atol=1e-6)
+
+
 def test_two_fits_give_the_same_probabilities(examples):
     texts = ["my parcel never arrived", "the engineer did not come", "great staff"]
     first = cf.facet_probabilities(texts, cf.fit(examples))
