@@ -45,6 +45,7 @@ Usage::
     python benchmarks/painpoints.py --half test --stability
     python benchmarks/painpoints.py --stability --draws 1,2,3,7 --errors   # four draws; where each reason went
     python benchmarks/painpoints.py --ceilings                        # what re-choosing or merging could give at most
+    python benchmarks/painpoints.py --facets             # what each top-ten pain point is about (complaint facets)
     python benchmarks/painpoints.py --domain air --half full --show 10
     python benchmarks/painpoints.py --scale 100000       # time and memory of the grouping step
 """
@@ -68,6 +69,8 @@ DATA = REPO.parent / "shared" / "data"
 SPLIT_SEED = 20
 MIN_REASON_SHARE = 0.045
 TOP = 10
+#: ``--facets``: a pain point's main facet is the largest share of its facet profile when at least this.
+MAIN_FACET_SHARE = 0.2
 TARGETS = {"air": {"recovered": 5, "f1": 0.40}, "nps": {"recovered": 5, "f1": 0.40, "leading": 6}}
 
 
@@ -356,6 +359,40 @@ def ceilings(domain: Domain, result, pool: int = 20) -> dict:
     return {"before": before, "drop_one": drop_one, "merge": {**now, "merges": merges}}
 
 
+def top_ten_facets(result, labelled) -> list[dict]:
+    """Per top-ten pain point, what it is about by the team's complaint facets (:mod:`analysis.complaint_facets`).
+
+    Its profile is the mean facet probability of the negative clauses of its answers over the complaint
+    facets ("not a complaint" left out, renormalised); an answer's other complaints come along, so it is a
+    reading aid, not a method. Its main facet is the largest share when at least :data:`MAIN_FACET_SHARE`
+    (profiles are flat: a mean of fifteen-way probabilities). An analyst sees which of the ten tell the
+    same problem. Reads no answer key.
+    """
+    import numpy as np
+
+    from analysis.complaint_facets import FACETS, facet_probabilities
+
+    top = result.points[:TOP]
+    clauses = [c for negative, _ in labelled for c in negative]
+    if not top or not clauses:
+        return []
+    names = list(FACETS)
+    complaint = facet_probabilities([c.text for c in clauses])[:, :len(names)]
+    rows_of_answer: dict[int, list[int]] = {}
+    for k, clause in enumerate(clauses):
+        rows_of_answer.setdefault(clause.response_id, []).append(k)
+    out = []
+    for point in top:
+        rows = [k for r in point.response_ids for k in rows_of_answer.get(r, [])]
+        profile = complaint[rows].mean(axis=0) if rows else np.zeros(len(names))
+        profile = profile / (profile.sum() or 1.0)
+        order = np.argsort(-profile, kind="stable")[:2]
+        main = names[order[0]] if profile[order[0]] >= MAIN_FACET_SHARE else None
+        out.append({"label": point.label, "facet": main,
+                    "profile": {names[f]: round(float(profile[f]), 2) for f in order}})
+    return out
+
+
 # --------------------------------------------------------------------------- #
 # Scale
 # --------------------------------------------------------------------------- #
@@ -398,6 +435,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ceilings", action="store_true",
                         help="print what a different top-ten choice or merging pain points could give at most "
                              "(reads the answer key: a bound, not a method)")
+    parser.add_argument("--facets", action="store_true",
+                        help="print what each top-ten pain point is about by the team's complaint facets")
     parser.add_argument("--show", type=int, default=10, help="print this many pain points with quotes")
     parser.add_argument("--json", action="store_true", help="print the measures as JSON only")
     parser.add_argument("--scale", type=int, help="time and memory of grouping N comments (child process)")
@@ -431,6 +470,8 @@ def main(argv: list[str] | None = None) -> int:
             measures["errors"] = where_reasons_went(domain, result, labelled)
         if args.ceilings:
             measures["ceilings"] = ceilings(domain, result)
+        if args.facets:
+            measures["facets"] = top_ten_facets(result, labelled)
         report[name] = measures
         if not args.json:
             print_domain(name, args.half, measures, result.points[: args.show])
@@ -479,6 +520,13 @@ def print_domain(name: str, which: str, m: dict, points) -> None:
                   f"{d['leading']}")
         print(f"  best merges: {c['merge']['recovered']} / {c['merge']['mean_best_f1']} / {c['merge']['leading']} "
               f"by {c['merge']['merges']}")
+    if "facets" in m:
+        named = [f["facet"] for f in m["facets"] if f["facet"]]
+        print(f"what the top ten are about (complaint facets; {len(set(named))} different among {len(named)} "
+              f"with a main facet):")
+        for f in m["facets"]:
+            print(f"  {f['label']}: {f['facet'] or '(several)'} ("
+                  + ", ".join(f"{k} {v}" for k, v in f["profile"].items()) + ")")
     for point, top in zip(points, m["top"] + [None] * len(points)):
         lead = f" [{top['leads']}]" if top else ""
         print(f"  {point.rank:2}. {point.label} ({point.count}){lead}")

@@ -112,3 +112,19 @@ def test_benchmark_options_refuse_malformed_values_with_a_message(capsys):
             main(argv)
         assert exit_.value.code == 2
         assert message in capsys.readouterr().err
+
+
+def test_top_ten_facets_say_what_each_pain_point_is_about_from_its_answers_clauses():
+    from benchmarks.painpoints import top_ten_facets
+
+    hold = ["on hold for an hour again", "nobody answers the phone line", "stuck in the phone queue for ages",
+            "could not get through to anyone on the helpline"]
+    cancelled = ["they cancelled my order without telling me", "my booking was cancelled the day before",
+                 "order cancelled for no reason", "appointment cancelled at the last minute"]
+    labelled = [([NegativeClause(row, text, "service", None)], []) for row, text in enumerate(hold + cancelled)]
+    result = PainPointAnalysis([_point("on hold", [0, 1, 2, 3]), _point("cancelled", [4, 5, 6, 7])], 8, 8,
+                               "size × negativity")
+    out = top_ten_facets(result, labelled)
+    assert [(f["label"], f["facet"]) for f in out] == [("on hold", "reaching_support"), ("cancelled", "cancellation")]
+    for f in out:  # its two largest shares, the main facet first
+        assert next(iter(f["profile"])) == f["facet"] and 0 <= sum(f["profile"].values()) <= 1
