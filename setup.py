@@ -12,5 +12,6 @@ from setuptools import find_namespace_packages, setup
 
 setup(
     packages=find_namespace_packages(include=["survey", "survey.*", "analysis", "analysis.*"])
-    + ["rapport_models", "rapport_models.corpus", "rapport_models.word_vectors"],
+    + ["rapport_models", "rapport_models.corpus", "rapport_models.word_vectors",
+       "rapport_models.facets"],
 )

@@ -40,6 +40,7 @@ def test_wheel_carries_models_corpus_and_data_files(tmp_path):
     assert check.returncode == 0, check.stderr[:3000]
     inside = set(zipfile.ZipFile(wheel).namelist())
     assert any(name.startswith("rapport_models/corpus/") and name.endswith(".csv") for name in inside)
+    assert "rapport_models/facets/complaint_facets.csv" in inside
     assert any(name.endswith("/licenses/LICENSE") or name.endswith("/LICENSE") for name in inside)
 
 
