@@ -178,33 +178,42 @@ class TextVectors(TransformerMixin, BaseEstimator):
     def fit(self, X=None, y=None):
         return self
 
-    def transform(self, X):
+    def dense(self, X) -> np.ndarray:
         with _WORDS.lock:
             out = _WORDS.counts(list(X)) @ _WORDS.vectors
-        out = word_vectors.unit_rows(out) * np.float32(self.weight)
+        return word_vectors.unit_rows(out) * np.float32(self.weight)
+
+    def transform(self, X):
+        out = self.dense(X)
         n, width = out.shape
         # dense rows as CSR directly: sp.csr_matrix(dense) scans for non-zeros
         return sp.csr_matrix((out.ravel(), np.tile(np.arange(width, dtype=np.int32), n),
                               np.arange(0, n * width + 1, width, dtype=np.int64)), shape=(n, width))
 
 
-def build_pipeline():
+def build_pipeline(vector_weight: float = 0.5, C: float = 10.0, word_ngrams: int = 2,
+                   chars: bool = False, class_weight: str | None = None):
     """The unfitted classifier: word TF-IDF and mean word vectors, logistic regression (fixed seed).
 
-    Character n-grams were measured too (benchmarks/README.md, "Complaint facets"):
-    no better across businesses, and three times slower to score.
+    The defaults are the kept variant; the others are what ``benchmarks/facets.py``
+    measures against it (benchmarks/README.md, "Complaint facets"): the vectors at
+    half the word block's weight scored best of 0.35-2; character n-grams added
+    no more than noise across businesses and scored three times slower.
     """
-    features = FeatureUnion([
-        ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)),
-        ("vectors", TextVectors()),
-    ])
-    classifier = LogisticRegression(C=10.0, max_iter=3000, random_state=SEED)
-    return Pipeline([("features", features), ("classifier", classifier)])
+    blocks = [("words", TfidfVectorizer(ngram_range=(1, word_ngrams), sublinear_tf=True))]
+    if chars:
+        blocks.append(("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True,
+                                                min_df=2)))
+    if vector_weight:
+        blocks.append(("vectors", TextVectors(weight=vector_weight)))
+    classifier = LogisticRegression(C=C, max_iter=3000, random_state=SEED, class_weight=class_weight)
+    return Pipeline([("features", FeatureUnion(blocks)), ("classifier", classifier)])
 
 
-def fit(examples: Sequence[Example]):
-    """The pipeline fitted on ``examples`` (one BLAS thread: faster on a shared machine, and deterministic)."""
-    model = build_pipeline()
+def fit(examples: Sequence[Example], **variant):
+    """The pipeline (``variant``: :func:`build_pipeline`'s arguments) fitted on ``examples``,
+    on one BLAS thread: faster on a shared machine, and the same result every time."""
+    model = build_pipeline(**variant)
     with threadpool_limits(limits=1, user_api="blas"):
         model.fit([e.text for e in examples], [e.facet for e in examples])
     return model
@@ -223,6 +232,23 @@ def facet_model():
         return _model
 
 
+def _probabilities(model, texts: list[str]) -> np.ndarray:
+    """``model.predict_proba(texts)``, block by block: the logistic regression's scores are a
+    sum over the feature blocks, so the dense word-vector block is never copied into one
+    sparse matrix with the n-grams (a fifth of the scoring time)."""
+    union, classifier = model.named_steps["features"], model.named_steps["classifier"]
+    scores = np.tile(classifier.intercept_, (len(texts), 1))
+    start = 0
+    for _, block in union.transformer_list:
+        features = block.dense(texts) if isinstance(block, TextVectors) else block.transform(texts)
+        width = features.shape[1]
+        scores += features @ classifier.coef_[:, start:start + width].T
+        start += width
+    scores -= scores.max(axis=1, keepdims=True)
+    np.exp(scores, out=scores)
+    return scores / scores.sum(axis=1, keepdims=True)
+
+
 def facet_probabilities(texts: Sequence[str], model=None) -> np.ndarray:
     """``(len(texts), len(LABELS))`` probabilities, columns in :data:`LABELS` order; rows sum to 1.
 
@@ -233,6 +259,6 @@ def facet_probabilities(texts: Sequence[str], model=None) -> np.ndarray:
         return np.zeros((0, len(LABELS)))
     distinct, inverse = np.unique(np.asarray(list(texts), dtype=object), return_inverse=True)
     with threadpool_limits(limits=1, user_api="blas"):
-        probs = model.predict_proba(list(distinct))
+        probs = _probabilities(model, list(distinct))
     order = [list(model.classes_).index(label) for label in LABELS]
     return probs[:, order][inverse.ravel()]
