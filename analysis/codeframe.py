@@ -134,11 +134,6 @@ PROTOTYPE_SOFTENING = 2.0
 #: row has unit length, after the word vectors and outside the gate. The candidate whose examples' out-of-fold
 #: log-loss is lowest is used; 0 leaves the block out (off until measured: stop 27).
 FACET_WEIGHTS = (0.0,)
-#: Facet-mates (experiment): per point, this many rows of the facet corpus (not "none") nearest the centroid of its
-#: examples' word vectors, among the rows nearest that point, join its examples weighing FACET_MATES_WEIGHT of them.
-FACET_MATES = 0
-FACET_MATES_WEIGHT = 0.3
-FACET_MATES_LIFT = 1.5
 #: Texts are sorted in chunks of this many (memory stays flat on large surveys).
 CHUNK = 5_000
 #: Keyword assignments carry this probability.
@@ -209,9 +204,8 @@ class CodeframeSorter:
                 from scipy.sparse import csr_matrix, hstack
 
                 x_train = hstack([x_train, csr_matrix(facets * sorter.facet_weight)]).tocsr()
-        mates = sorter._facet_mates(texts, y_train, len(names)) if FACET_MATES else None
-        sorter.temperature = _temperature(x_train, y_train, len(names), seed, mates)
-        sorter._model = _fit(x_train, y_train, len(names), seed, mates)
+        sorter.temperature = _temperature(x_train, y_train, len(names), seed)
+        sorter._model = _classifier(seed).fit(x_train, y_train)
         # The gate (step 5): the same classifier without the word vectors says whether a comment fits any point.
         sorter._gate_columns = x_train.shape[1] - _word_vector_dimensions() - sorter._facet_columns()
         gate_x = x_train[:, :sorter._gate_columns]
@@ -241,7 +235,7 @@ class CodeframeSorter:
             thin = np.bincount(y_train, minlength=len(names)).min() < SELF_TRAINING_MIN_EXAMPLES
             for _ in range(0 if thin or not len(fits) else SELF_TRAINING_ROUNDS):
                 rows, labels, weight = _soft_labels(y_train, sorter._corrected(sorter._calibrated(x_pool)))
-                taught = _joined(mates, (x_pool[rows], labels, weight))
+                taught = (x_pool[rows], labels, weight)
                 sorter.temperature = _temperature(x_train, y_train, len(names), seed, taught)
                 sorter._model = _fit(x_train, y_train, len(names), seed, taught)
                 full = sorter._calibrated_texts(sample)
@@ -321,36 +315,6 @@ class CodeframeSorter:
             blocks.append(csr_matrix(_facet_rows(texts) * self.facet_weight))
         return hstack(blocks).tocsr()
 
-    def _facet_mates(self, texts: list[str], y: np.ndarray, n_classes: int):
-        """The facet corpus's rows nearest each point's examples, as a weak pool ``(x, labels, weights)``: each facet
-        row may join the points whose examples over-represent its facet (lift of the facet's mean probability over the
-        points' mean at least :data:`FACET_MATES_LIFT`) and joins the one nearest it (word-vector cosine to the centroid
-        of the point's examples); each point takes its :data:`FACET_MATES` nearest rows."""
-        from analysis.complaint_facets import LABELS, NONE, facet_probabilities, load_examples
-        from analysis.word_vectors import text_vectors, unit_rows
-
-        corpus = [e for e in load_examples() if e.facet != NONE]
-        profile = np.vstack([facet_probabilities(texts)[y == k].mean(axis=0) for k in range(n_classes)])
-        lift = profile / np.maximum(profile.mean(axis=0, keepdims=True), 1e-12)
-        eligible = lift[:, [LABELS.index(e.facet) for e in corpus]].T >= FACET_MATES_LIFT  # (rows, points)
-        ex = text_vectors([_characters_of(t) for t in texts])
-        centroids = unit_rows(np.vstack([ex[y == k].mean(axis=0) for k in range(n_classes)]))
-        cos = text_vectors([_characters_of(e.text) for e in corpus]) @ centroids.T
-        owner = np.where(eligible.any(axis=1), np.where(eligible, cos, -np.inf).argmax(axis=1), -1)
-        rows, labels = [], []
-        for k in range(n_classes):
-            mine = np.flatnonzero(owner == k)
-            mine = mine[np.argsort(-cos[mine, k], kind="stable")][:FACET_MATES]
-            rows.extend(mine.tolist())
-            labels.extend([k] * len(mine))
-        if not rows:
-            return None
-        labels = np.array(labels, dtype=int)
-        counts = np.maximum(np.bincount(labels, minlength=n_classes), 1)
-        weight = (FACET_MATES_WEIGHT * len(y) / n_classes / counts)[labels]
-        weight = np.minimum(weight, _example_weights(y, n_classes)[labels])
-        return self._features([corpus[i].text for i in rows]), labels, weight
-
     def _facet_columns(self) -> int:
         """How many of the features' last columns are the facet block (0 without it)."""
         return _facet_count() if self.facet_weight else 0
@@ -428,15 +392,6 @@ def _facet_rows(texts: Sequence[str]) -> np.ndarray:
     from analysis.complaint_facets import facet_probabilities
 
     return np.sqrt(np.clip(facet_probabilities(list(texts)), 0.0, None))
-
-
-def _joined(a, b):
-    """Two pools ``(x, labels, weights)`` as one (either may be None)."""
-    if a is None or b is None:
-        return b if a is None else a
-    from scipy.sparse import vstack
-
-    return vstack([a[0], b[0]]).tocsr(), np.concatenate([a[1], b[1]]), np.concatenate([a[2], b[2]])
 
 
 def _facet_count() -> int:
