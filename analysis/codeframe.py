@@ -18,7 +18,17 @@ How (each step measured on the tuning half of ``benchmarks/codeframe.py``):
    but that occur alongside theirs ("bag", "luggage", "suitcase"); plus the
    shipped pretrained word vectors (:mod:`analysis.word_vectors`, weight
    :data:`WORD_VECTOR_WEIGHT`), which know words no example and no run says
-   ("rebooked", "bagage") and what they are near.
+   ("rebooked", "bagage") and what they are near; plus what the complaint is
+   *about*: its probabilities of the generic complaint facets
+   (:mod:`analysis.complaint_facets`: waits, reaching support, cancellations,
+   staff, billing, ...; written once for any business, never from a run's
+   data), square-rooted, at a weight (:data:`FACET_WEIGHTS`) chosen by the
+   examples' out-of-fold log-loss, so a point whose examples say "on hold"
+   and "nobody answers" also takes "can't get through to anyone". Twenty
+   examples cannot say which of their words are the complaint and which the
+   circumstance; the facets can. The facet block stays out of the gate and
+   the prototypes (step 5, 6): "none" is decided as before. Tweets (tuning
+   half) 0.428 -> see stop 27 in benchmarks/README.md.
 2. **A classifier** (multinomial logistic regression, balanced classes) fit on
    the examples; each keyword is one more short example of its pain point.
    **Self-training** (EM with soft labels, after Nigam et al. 2000): the
@@ -132,8 +142,9 @@ PROTOTYPE_SOFTENING = 2.0
 #: Candidate weights of the complaint-facet block (step 1): each text's probabilities of the generic complaint
 #: facets (:mod:`analysis.complaint_facets`, written once for any business, not from the run), square-rooted so each
 #: row has unit length, after the word vectors and outside the gate. The candidate whose examples' out-of-fold
-#: log-loss is lowest is used; 0 leaves the block out (off until measured: stop 27).
-FACET_WEIGHTS = (0.0,)
+#: log-loss is lowest is used; 0 leaves the block out. Up to 0.5: at 1.0 (which the examples chose on every NPS draw)
+#: NPS macro-F1 fell (mean 0.458 -> 0.450); up to 0.5 the tweets gained on every draw and NPS held (stop 27).
+FACET_WEIGHTS = (0.0, 0.25, 0.5)
 #: Texts are sorted in chunks of this many (memory stays flat on large surveys).
 CHUNK = 5_000
 #: Keyword assignments carry this probability.

@@ -754,6 +754,8 @@ def test_self_training_learns_what_the_comments_a_point_fits_also_say(monkeypatc
 
     examples, comments = _self_training_case()
     probe = ["stuck in the queue"]
+    # Self-training alone: the facet block (step 1) already knows a queue is a wait and would leave nothing to learn.
+    monkeypatch.setattr(codeframe, "FACET_WEIGHTS", (0.0,))
     trained = CodeframeSorter.fit(examples, unlabelled=comments)
     monkeypatch.setattr(codeframe, "SELF_TRAINING_ROUNDS", 0)
     plain = CodeframeSorter.fit(examples, unlabelled=comments)
