@@ -790,6 +790,8 @@ def test_prototypes_pull_a_comment_towards_the_point_whose_examples_mean_the_sam
     comments = list(probes) + ["my web pages barely open", "the invoice is a rip off", "the lady was really impolite",
                                "the technician sneered at me", "netflix stutters all night", "my statement is incorrect",
                                "the adviser mocked me", "upload is painfully sluggish", "I was debited twice"]
+    # The prototypes alone beside the classifier: the facet block (step 1) would place these probes by itself.
+    monkeypatch.setattr(codeframe, "FACET_WEIGHTS", (0.0,))
     blended = CodeframeSorter.fit(examples, unlabelled=comments)
     with_prototypes = blended.probabilities(list(probes))
     monkeypatch.setattr(codeframe, "PROTOTYPE_WEIGHT", 0.0)  # the classifier alone (the rule before stop 22)
