@@ -793,6 +793,8 @@ def test_self_training_learns_what_the_comments_a_point_fits_also_say(monkeypatc
 
     examples, comments = _self_training_case()
     probe = ["stuck in the queue"]
+    # Self-training alone: the facet block (step 1) already knows a queue is a wait and would leave nothing to learn.
+    monkeypatch.setattr(codeframe, "FACET_WEIGHTS", (0.0,))
     trained = CodeframeSorter.fit(examples, unlabelled=comments)
     monkeypatch.setattr(codeframe, "SELF_TRAINING_ROUNDS", 0)
     plain = CodeframeSorter.fit(examples, unlabelled=comments)
@@ -827,6 +829,8 @@ def test_prototypes_pull_a_comment_towards_the_point_whose_examples_mean_the_sam
     comments = list(probes) + ["my web pages barely open", "the invoice is a rip off", "the lady was really impolite",
                                "the technician sneered at me", "netflix stutters all night", "my statement is incorrect",
                                "the adviser mocked me", "upload is painfully sluggish", "I was debited twice"]
+    # The prototypes alone beside the classifier: the facet block (step 1) would place these probes by itself.
+    monkeypatch.setattr(codeframe, "FACET_WEIGHTS", (0.0,))
     blended = CodeframeSorter.fit(examples, unlabelled=comments)
     with_prototypes = blended.probabilities(list(probes))
     monkeypatch.setattr(codeframe, "PROTOTYPE_WEIGHT", 0.0)  # the classifier alone (the rule before stop 22)
@@ -863,3 +867,49 @@ def test_self_training_weighs_each_points_comments_alike():
     assert totals[1] <= UNLABELLED_WEIGHT * 10 + 1e-9
     assert weight.max() <= 1.0 + 1e-9  # one example weighs 1 here
     assert set(rows) == set(range(202))
+
+
+def test_facet_weight_is_chosen_on_the_examples_out_of_fold(monkeypatch):
+    """A facet block that tells the points apart is weighed in; one that is noise is left out (weight 0)."""
+    import analysis.codeframe as codeframe
+    from scipy.sparse import csr_matrix
+
+    monkeypatch.setattr(codeframe, "FACET_WEIGHTS", (0.0, 0.25, 0.5, 1.0))
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 10)
+    words = csr_matrix(np.eye(3)[y] * 0.3 + rng.random((30, 3)))  # features that half tell the points apart
+    telling = np.sqrt(np.eye(4)[y] * 0.9 + 0.025)  # each point's examples in its own facet
+    noise = np.sqrt(rng.dirichlet(np.ones(4), 30))
+    assert codeframe._facet_weight(words, telling, y, 3, seed=0) > 0
+    assert codeframe._facet_weight(words, noise, y, 3, seed=0) == 0
+
+
+def test_facet_block_takes_a_comment_its_examples_never_word_to_their_point(monkeypatch):
+    """Examples say "on hold" and "nobody answers"; "can't get through to anyone" shares no word with them, but the
+    complaint facets (written once for any business) know it is the same complaint (reaching support)."""
+    import analysis.codeframe as codeframe
+
+    phone = ["on hold for an hour", "nobody answers the phone", "kept on hold for ages", "the helpline rings out",
+             "hold music for forty minutes", "phoned five times, no answer", "waited on hold then cut off",
+             "the call centre never picks up", "hung on the line all morning", "no one answers my calls"]
+    engineer = ["engineer never came", "no engineer showed", "engineer missed the visit", "the engineer did not turn up",
+                "engineer no show again", "waited in all day, no engineer", "engineer cancelled on the day",
+                "second missed engineer appointment", "technician did not arrive", "the fitter never turned up"]
+    bill = ["charged twice this month", "bill went up without warning", "overcharged again on my bill",
+            "billed for a service I cancelled", "hidden fees on every invoice", "direct debit took the wrong amount",
+            "refund never arrived", "bill is wrong every single month", "they took money I did not owe",
+            "invoice double counted my usage"]
+    examples = [(t, "phone") for t in phone] + [(t, "engineer") for t in engineer] + [(t, "bill") for t in bill]
+    probes = ["can't get through to anyone", "chat bot goes round in circles, never reach a person"]
+    comments = probes + ["the visit was missed", "wrong amount taken", "still waiting for a callback",
+                         "nobody turned up for the install", "my statement is incorrect", "phone support is useless"]
+    monkeypatch.setattr(codeframe, "FACET_WEIGHTS", (1.0,))
+    with_facets = CodeframeSorter.fit(examples, unlabelled=comments)
+    monkeypatch.setattr(codeframe, "FACET_WEIGHTS", (0.0,))
+    without = CodeframeSorter.fit(examples, unlabelled=comments)
+    assert with_facets.facet_weight == 1.0 and without.facet_weight == 0.0
+    k = with_facets.names.index("phone")
+    gained = with_facets.probabilities(probes)[:, k] - without.probabilities(probes)[:, k]
+    assert (gained > 0.05).all(), gained
+    # The gate ("none") reads no facet: the same comments pass it with and without the block.
+    assert [bool(row) for row in with_facets.assign(comments)] == [bool(row) for row in without.assign(comments)]
