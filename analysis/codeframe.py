@@ -29,7 +29,7 @@ How (each step measured on the tuning half of ``benchmarks/codeframe.py``):
    circumstance; the facets can. The facet block stays out of the gate and
    the prototypes (step 5, 6): "none" is decided as before. Macro-F1, tuning
    halves, mean over four example draws, facets v1: tweets 0.428 -> 0.441,
-   NPS detractors 0.458 -> 0.467 (facets v2: NPS 0.457).
+   NPS detractors 0.458 -> 0.467 (facets v2: tweets 0.442, NPS 0.457).
 2. **A classifier** (multinomial logistic regression, balanced classes) fit on
    the examples; each keyword is one more short example of its pain point.
    **Self-training** (EM with soft labels, after Nigam et al. 2000): the
