@@ -33,6 +33,7 @@ PUBLIC_ENDPOINTS = {
     "invites.submit": "e-mailed invitation links",
     "invites.score_link": "one-click scores in e-mails",
     "invites.click": "one-click scores in e-mails",
+    "invites.damaged_score_link": "one-click score links a mail program damaged (the token is the credential)",
     "invites.thanks": "e-mailed invitation links",
     "invites.unsubscribe": "unsubscribe links in e-mails",
     "invites.static": "the invitation pages' stylesheet",

@@ -184,13 +184,16 @@ def test_each_test_request_has_its_own_app_context(app, client):
     """The test's open app context is not shared with requests: no ``g`` or session carries over."""
     from flask import g
 
+    request_sessions = []  # held, so that no session's id can be reused by a later object
+
     @app.get("/_probe/g")
     def probe():
         seen = g.get("probe")
         g.probe = "set by an earlier request"
-        return {"seen": seen, "session": id(db.session())}
+        request_sessions.append(db.session())
+        return {"seen": seen}
 
     first, second = client.get("/_probe/g").get_json(), client.get("/_probe/g").get_json()
     assert first["seen"] is None and second["seen"] is None
     assert g.get("probe") is None  # nor does a request write into the test's context
-    assert id(db.session()) not in (first["session"], second["session"])
+    assert all(db.session() is not session for session in request_sessions)
