@@ -10,8 +10,10 @@ holds examples written the way customers write, across many businesses, plus
 facet". How well the model transfers to a business it never saw is measured
 by ``benchmarks/facets.py`` (grouped cross-validation by business).
 
-No Flask, no survey imports: the pain-point and codeframe code call
-:func:`facet_probabilities` on their negative clauses.
+No Flask, no survey imports. The codeframe's sort (:mod:`analysis.codeframe`)
+uses :func:`facet_probabilities` as a feature block; ``benchmarks/painpoints.py
+--facets`` reads pain points with it (as merge evidence it was measured and not
+kept, stop 27).
 """
 
 from __future__ import annotations
