@@ -22,7 +22,7 @@ from survey.codeframe.models import (NAME_MAX, CodeframeEdit, CodeframeExample, 
                                      text_key)
 from survey.csvsafe import safe_cell, unsafe_cell
 from survey.db import db
-from survey.importer import first_line_not_utf8, looks_utf16, not_utf8, sniff_delimiter, unreadable_csv
+from survey.importer import ImportError_, csv_text, sniff_delimiter, unreadable_csv
 from survey.models import Response, Survey, User, utcnow
 from survey.textrules import text_problem
 
@@ -267,11 +267,9 @@ def parse_bytes(data: bytes) -> tuple[list[PointSpec], list[str]]:
     if len(data) > FILE_MAX_BYTES:
         raise too_large()
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return [], [not_utf8(data[:4096], first_line_not_utf8(data.split(b"\n")))]
-    if looks_utf16(data[:4096]):  # without a byte order mark, UTF-16 of Latin letters decodes, NULs and all
-        return [], [not_utf8(data[:4096], None)]
+        text = csv_text(data)
+    except ImportError_ as exc:
+        return [], [str(exc)]
     try:
         return parse_csv(text)
     except csv.Error as exc:
