@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import json
 import re
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from survey.codeframe import operations as ops
 from survey.codeframe.models import CodeframeEdit, CodeframeExample, CodeframePoint
 from survey.db import db
 from survey.insights.codeframe import trend
-from survey.models import PainPointRecord
+from survey.models import PainPointRecord, Survey
 from tests.analyze_support import add_answers, analysis_app, read_report, tiny_model  # noqa: F401
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "codeframe_broadband.csv"
@@ -204,6 +205,60 @@ def test_two_analysts_renaming_to_one_name_at_once_get_a_message_not_an_error_pa
     assert sorted(p.name for p in ops.points_of(survey)) == ["Late flight", "Rude staff"]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(CodeframeEdit)
                              .where(CodeframeEdit.action == "rename")) == 0
+
+
+def test_two_analysts_adding_to_a_codeframe_one_short_of_full_at_once_add_one_point(app, make_survey, monkeypatch):
+    """Accepting a proposal and splitting a point at the same moment on a codeframe of POINTS_MAX - 1:
+    each counted 199 before the other committed, and the codeframe held 201. Analyst A pauses between
+    its count and its insert until B has counted too (or a second has passed): B must count after A's
+    commit and be told the codeframe is full. On SQLite and, with RAPPORT_TEST_DATABASE_URL, PostgreSQL."""
+    survey = make_survey()
+    specs = [ops.PointSpec(f"point {n:03d}", "service", [], [], False) for n in range(ops.POINTS_MAX - 2)]
+    specs.append(ops.PointSpec("slow app", "service", [], ["the app is slow", "the app freezes"], False))
+    ops.import_codeframe(survey, specs)
+    survey_id, slow = survey.id, ops.point_by_name(survey, "slow app")
+    slow_id, freezes_id = slow.id, next(e.id for e in slow.examples if e.text == "the app freezes")
+    db.session.remove()
+    counted = {"analyst-a": threading.Event(), "analyst-b": threading.Event()}
+    real_check_room = ops._check_room
+
+    def check_room_then_pause(survey):
+        real_check_room(survey)
+        me = threading.current_thread().name
+        counted[me].set()
+        if me == "analyst-a":
+            counted["analyst-b"].wait(1.0)
+
+    monkeypatch.setattr(ops, "_check_room", check_room_then_pause)
+    outcome = {}
+
+    def analyst(name, edit):
+        with app.app_context():
+            try:
+                edit()
+                outcome[name] = "added"
+            except ops.CodeframeError as exc:
+                outcome[name] = str(exc)
+            finally:
+                db.session.remove()
+
+    def accept():
+        ops.add_point(db.session.get(Survey, survey_id), "late refunds", "service")
+
+    def split():
+        ops.split_point(db.session.get(CodeframePoint, slow_id), "app freezes", [freezes_id])
+
+    a = threading.Thread(target=analyst, args=("analyst-a", accept), name="analyst-a")
+    b = threading.Thread(target=analyst, args=("analyst-b", split), name="analyst-b")
+    a.start()
+    assert counted["analyst-a"].wait(10)
+    b.start()
+    a.join(20)
+    b.join(20)
+    assert outcome["analyst-a"] == "added", outcome
+    assert "is full: it holds 200 pain points" in outcome["analyst-b"], outcome
+    held = db.session.scalar(sa.select(sa.func.count(CodeframePoint.id)).where(CodeframePoint.survey_id == survey_id))
+    assert held == ops.POINTS_MAX
 
 
 def test_an_edit_naming_an_id_no_database_holds_is_a_400_not_a_500(client, make_survey):

@@ -346,9 +346,23 @@ def _record(survey: Survey, user: User | None, action: str, **detail) -> None:
                                  actor=user.email if user else "cli", action=action, detail=detail))
 
 
+def _lock_codeframe(survey: Survey) -> None:
+    """Hold the survey's codeframe until this transaction ends, so that counting its points and adding
+    one are a single step: two analysts accepting a proposal at once took a full codeframe one past
+    POINTS_MAX, each having counted before the other's point was committed.
+
+    A no-op UPDATE of the survey's row is the one statement that does it on both databases:
+    PostgreSQL locks the row (FOR NO KEY UPDATE, which answers' inserts do not wait for) until the
+    commit, and a count after it sees every point committed before; SQLite lets one connection write
+    at a time, and a transaction's first write takes that lock and reads the file as it is then."""
+    db.session.execute(sa.update(Survey).where(Survey.id == survey.id).values(id=Survey.id)
+                       .execution_options(synchronize_session=False))
+
+
 def _merge_specs(survey: Survey, specs: list[PointSpec], user: User | None) -> ImportOutcome:
     """Add what ``specs`` say that the codeframe lacks; nothing already there changes but a given theme."""
     outcome = ImportOutcome()
+    _lock_codeframe(survey)
     existing = {name_key(p.name): p for p in points_of(survey)}
     total = len(existing | {name_key(spec.name): None for spec in specs})
     if total > POINTS_MAX:  # checked before anything is written
@@ -415,7 +429,10 @@ def copy_codeframe(source: Survey, target: Survey, user: User | None = None) -> 
 
 
 def _check_room(survey: Survey) -> None:
-    """Raise unless the codeframe can take one more pain point (hidden ones count: they are still sorted into)."""
+    """Raise unless the codeframe can take one more pain point (hidden ones count: they are still sorted into).
+
+    The codeframe stays locked until the caller's commit (:func:`_lock_codeframe`)."""
+    _lock_codeframe(survey)
     held = db.session.scalar(sa.select(sa.func.count(CodeframePoint.id)).where(CodeframePoint.survey_id == survey.id))
     if held >= POINTS_MAX:
         raise CodeframeError(f"the codeframe of {survey.public_key} is full: it holds {held} pain points and a "
