@@ -129,11 +129,15 @@ _surfaces: dict[str, str] = {}
 def stem(word: str) -> str:
     word = word.split("'")[0]
     stemmed = _stemmer().stem(word)
+    _remember(word, stemmed)
+    return stemmed
+
+
+def _remember(word: str, stemmed: str) -> None:
     known = _surfaces.get(stemmed)
     # The shortest form seen, then the first alphabetically: "delay" for delay/delays/delayed, whatever the order.
     if (known is None and len(_surfaces) < MAX_SURFACES) or (known is not None and (len(word), word) < (len(known), known)):
         _surfaces[stemmed] = word
-    return stemmed
 
 
 def surface(stemmed: str) -> str:
@@ -143,9 +147,14 @@ def surface(stemmed: str) -> str:
 
 @lru_cache(maxsize=1)
 def _stemmer():
+    # Imported at the first stem, not with this module: nltk's package import takes seconds (it loads
+    # scipy.stats and scikit-learn) and the web app imports this module without ever stemming.
     from nltk.stem import PorterStemmer
 
-    return PorterStemmer()
+    stemmer = PorterStemmer()
+    for word in DURATION_WORDS:  # their written forms are known first, as when they were stemmed at import
+        _remember(word, stemmer.stem(word))
+    return stemmer
 
 
 @lru_cache(maxsize=200_000)
@@ -186,7 +195,7 @@ def sentiment_stems() -> frozenset[str]:
 #: Words that say how long or when, not what went wrong ("two hours", "last week" are in delays,
 #: hold queues and repairs alike; "since April", "on Monday" in any complaint that has a date):
 #: general English, like the stop words. A date is to a complaint what a duration is.
-DURATION_WORDS = frozenset(stem(w) for w in """
+DURATION_WORDS = tuple("""
 second minute min mins hour hr hrs day week month year time today tonight yesterday tomorrow morning
 afternoon night weekend last next ago one two three four five six seven eight nine ten twelve
 twenty half few couple
@@ -195,10 +204,16 @@ monday tuesday wednesday thursday friday saturday sunday
 """.split())
 
 
+@lru_cache(maxsize=1)
+def duration_stems() -> frozenset[str]:
+    """The stems of DURATION_WORDS (stemmed on first use, like every word: see _stemmer)."""
+    return frozenset(map(stem, DURATION_WORDS))
+
+
 def is_duration_only(feature: str) -> bool:
     """A feature made only of duration words and numbers ("hour", "two day", "last week")."""
     parts = [p for p in feature.split() if p != "not"]
-    return bool(parts) and all(p in DURATION_WORDS or p[0].isdigit() for p in parts)
+    return bool(parts) and all(p in duration_stems() or p[0].isdigit() for p in parts)
 
 
 def is_sentiment_only(feature: str) -> bool:

@@ -35,7 +35,6 @@ from itertools import chain
 
 import numpy as np
 import scipy.sparse as sp
-from nltk.stem import PorterStemmer
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.preprocessing import normalize
 from sklearn.utils import murmurhash3_32
@@ -57,6 +56,8 @@ def stem(token: str) -> str:
     if s is None:
         global _stemmer
         if _stemmer is None:
+            from nltk.stem import PorterStemmer  # here: nltk's package import takes seconds (see complaint_terms)
+
             _stemmer = PorterStemmer()
         if token.startswith(NEG):
             s = NEG + stem(token[len(NEG):])

@@ -21,10 +21,13 @@ import io
 import re
 from collections.abc import Iterable
 
-# Whitespace (no-break and other Unicode spaces too) and zero-width characters a spreadsheet skips.
-_INVISIBLE_LEAD = re.compile(r"^[\s\u200b-\u200d\u2060\ufeff]+")
+# Whitespace (no-break and other Unicode spaces too), zero-width characters a spreadsheet skips, and
+# the invisible direction marks, embeddings, overrides and isolates (U+200E/F, U+202A-E, U+2066-9):
+# "\u202e=HYPERLINK(…)" shows no character before its "=". A cell is its own paragraph in a
+# spreadsheet, so what an override in it reorders ends at the cell's edge; the text stays as given.
+_INVISIBLE_LEAD = re.compile(r"^[\s\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]+")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
-_ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
+_ZERO_WIDTH = "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2066\u2067\u2068\u2069\ufeff"
 
 
 def safe_cell(value: object) -> object:

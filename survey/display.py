@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from markupsafe import Markup
+
 from survey.kinds import KINDS
 from survey.metrics import METHODS
 
@@ -113,9 +115,27 @@ def when_text(moment: dt.datetime | dt.date | None) -> str:
     return moment.strftime("%-d %b %Y")
 
 
+def bdi(text: object) -> Markup:
+    """``text`` that a person typed (a comment, a name, an attribute), escaped, in its own ``<bdi>``.
+
+    It is shown as given, right-to-left overrides, embeddings and isolates (U+202A-U+202E,
+    U+2066-U+2069) included, but isolated: what such a character starts ends with the text, and
+    cannot reorder the words around it ("3 comments" read backwards, a name seeming to belong to
+    another figure: a "Trojan Source"-style spoof). Every page and report.html writes user text
+    next to its own words through this filter; text alone in its element is its own paragraph already.
+    """
+    return Markup("<bdi>%s</bdi>") % ("" if text is None else text)
+
+
+def isolated(text: str) -> str:
+    """:func:`bdi` for plain text (a flash message, a tooltip): ``text`` between FIRST STRONG ISOLATE
+    and POP DIRECTIONAL ISOLATE, which end whatever a direction character in it started."""
+    return f"\u2068{text}\u2069"
+
+
 def init_app(app) -> None:
     for function in (score_text, interval_text, change_text, change_interval_text, method_text, p_value_text,
-                     verdict_text, plural, counted, when_text):
+                     verdict_text, plural, counted, when_text, bdi):
         app.add_template_filter(function)
 
     @app.context_processor

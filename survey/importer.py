@@ -318,31 +318,60 @@ def _parse_record(line, record, text_col, scale, score_col, date_col, date_forma
     return FeedbackRow(line=line, text=text, score=score, created_at=created_at, external_id=external_id)
 
 
+#: How much of a file's start tells what kind of file it is (a workbook's signature, UTF-16/32's NULs).
+HEAD_BYTES = 4096
+
+
 def open_csv_text(data: bytes) -> TextIO:
-    """Decode an uploaded file: UTF-8 (with or without BOM), else a clear error naming the line."""
+    """An uploaded file as a CSV reader's stream (see :func:`csv_text`)."""
+    return io.StringIO(csv_text(data), newline="")
+
+
+def csv_text(data: bytes) -> str:
+    """Decode a file read whole: UTF-8 (with or without BOM), else :class:`ImportError_` saying why,
+    naming the line where a line is to blame."""
+    head = data[:HEAD_BYTES]
+    refuse_unless_text(head)
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ImportError_(not_utf8(data[:4096], first_line_not_utf8(data.split(b"\n")))) from None
-    if looks_utf16(data[:4096]):  # without a byte order mark, UTF-16 of Latin letters decodes, NULs and all
-        raise ImportError_(not_utf8(data[:4096], None))
-    return io.StringIO(text, newline="")
+        raise ImportError_(not_utf8(head, first_line_not_utf8(data.split(b"\n")))) from None
 
 
-def not_utf8(head: bytes, line: int | None) -> str:
-    """Why a file is refused whose first bytes are ``head`` and whose first line that is not UTF-8 is ``line``.
+def refuse_unless_text(head: bytes) -> None:
+    """Raise :class:`ImportError_` when a file's first bytes (``head``, :data:`HEAD_BYTES` of them) show
+    it is no UTF-8 text although it may decode as UTF-8: a workbook, UTF-16 or UTF-32 (Latin letters
+    in them decode, NULs and all, into a header like "s c o r e"). Every command and upload that reads
+    a CSV file checks this first, whether it reads the whole file or streams it."""
+    problem = not_text(head)
+    if problem:
+        raise ImportError_(problem)
+
+
+def not_text(head: bytes) -> str | None:
+    """Why a file whose first bytes are ``head`` is not text Rapport reads, told by its kind, or None.
 
     Every file Rapport reads says this the same way, with what a spreadsheet user does
-    about it. UTF-16 (a spreadsheet's "Unicode Text") is named: its first line is
-    already unreadable, and "line 1" alone would puzzle.
+    about it. UTF-16 (a spreadsheet's "Unicode Text") and UTF-32 are named: their first line
+    is already unreadable, and "line 1" alone would puzzle.
     """
     if head.startswith(b"PK\x03\x04"):  # a ZIP, as every .xlsx and .ods is
         return ("the file is a spreadsheet workbook (.xlsx or .ods), not CSV; open it and save it as CSV UTF-8")
     if head.startswith(b"\xd0\xcf\x11\xe0"):  # the container of Excel 97-2003's .xls
         return "the file is an Excel 97-2003 workbook (.xls), not CSV; open it and save it as CSV UTF-8"
+    if looks_utf32(head):  # before UTF-16: UTF-32's little-endian BOM starts as UTF-16's does
+        return "the file is UTF-32 text, not UTF-8; save it as CSV UTF-8"
     if looks_utf16(head):
         return "the file is UTF-16 text (a spreadsheet's 'Unicode Text'), not UTF-8; save it as CSV UTF-8"
-    if b"\x00" in head:
+    return None
+
+
+def not_utf8(head: bytes, line: int | None) -> str:
+    """Why a file is refused whose first bytes are ``head`` and whose first line that is not UTF-8 is ``line``."""
+    problem = not_text(head)
+    if problem:
+        return problem
+    if b"\x00" in head:  # a NUL in a file that is UTF-8 goes to the text rule instead, with its line
         return "the file is not text (binary data), not a CSV file; save the data as CSV UTF-8"
     where = f"line {line}: " if line else ""
     return (f"{where}not UTF-8 text (perhaps Latin-1 or Windows-1252, an older spreadsheet's default); "
@@ -359,6 +388,20 @@ def looks_utf16(head: bytes) -> bool:
         return False
     shares = sorted((even.count(0) / len(even), odd.count(0) / len(odd)))
     return shares[1] > 0.3 and shares[0] < 0.05
+
+
+def looks_utf32(head: bytes) -> bool:
+    """UTF-32 by its byte order mark, or without one by its NUL bytes: every character below U+10000
+    (all text a survey sees) has its two high bytes NUL, the last two of four (little-endian) or the
+    first two (big-endian)."""
+    if head[:4] in (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE):
+        return True
+    whole = head[:len(head) - len(head) % 4]
+    if len(whole) < 8:
+        return False
+    columns = [whole[k::4] for k in range(4)]
+    nul = [column.count(0) == len(column) for column in columns]
+    return (nul[2] and nul[3] and not nul[0]) or (nul[0] and nul[1] and not nul[3])
 
 
 def first_line_not_utf8(lines: Iterable[bytes]) -> int | None:

@@ -218,7 +218,7 @@ def test_contacts_upload_adds_updates_and_reports_bad_lines(client):
     ann = db.session.scalar(sa.select(Contact).where(Contact.email == "ann@example.com"))
     assert ann.name == "Ann" and ann.attributes == {"plan": "pro", "region": "north"}
     page = client.get("/contacts").get_data(as_text=True)
-    assert "2 new contacts" in page and "ann@example.com" in page and "plan: pro" in page
+    assert "2 new contacts" in page and "ann@example.com" in page and "<bdi>plan</bdi>: <bdi>pro</bdi>" in page
     bad = b"email,plan\nann@example.com,business\nnot-an-address,pro\n"
     refused = upload(client, bad)
     assert refused.status_code == 422

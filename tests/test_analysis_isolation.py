@@ -70,3 +70,29 @@ def test_no_module_of_analysis_names_flask_or_survey_in_an_import():
                 if root in BLOCKED or root.startswith("flask_"):
                     offending.append(f"{path.relative_to(REPO)}:{node.lineno} imports {name}")
     assert offending == []
+
+
+def test_the_web_app_starts_without_nltk():
+    """nltk's package import loads scipy.stats and scikit-learn (about a second of CPU and a thousand
+    modules): every web worker and test process paid it for the tokenizer and the duration words,
+    which need none of it. The pipelines import it at their first stem."""
+    code = """
+import json, sys
+from survey import create_app
+create_app({"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+print(json.dumps(sorted(m for m in ("nltk", "scipy.stats", "sklearn") if m in sys.modules)))
+"""
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_duration_words_are_known_by_their_written_forms_before_any_other_word():
+    """They were stemmed at import, so their shortest written form ("hour") named a stem before any text's
+    ("hours"); stemmed at the first stem now, that must still hold."""
+    code = """
+from analysis import complaint_terms as terms
+terms.stem("hours")
+print(terms.surface(terms.stem("hours")), terms.is_duration_only(terms.stem("hours")))
+"""
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["hour", "True"]

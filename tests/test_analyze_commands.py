@@ -204,16 +204,49 @@ def test_classify_names_the_line_of_an_unclosed_quote_and_writes_nothing(runner,
     assert not out.exists()
 
 
-def test_utf16_files_are_named_as_such(runner, tmp_path):
-    """'Unicode Text' from a spreadsheet is UTF-16: "line 1: not UTF-8" left the person guessing."""
-    src = tmp_path / "u16.csv"
-    src.write_bytes("text,sentiment\nrude staff,negative\n".encode("utf-16"))
-    for args in (["classify", str(src), "--text-col", "text", "--out", str(tmp_path / "o.csv")],
-                 ["evaluate", str(src), "--text-col", "text", "--label-col", "sentiment", "--task", "sentiment"],
-                 ["train", "--labels", str(src)]):
+def _workbook() -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as book:  # stored: its text decodes as UTF-8
+        book.writestr("xl/worksheets/sheet1.xml", "<sheetData><row><c>rude staff</c></row></sheetData>")
+    return buffer.getvalue()
+
+
+LABELLED = "text,sentiment,theme\nrude staff,negative,service\nvery helpful,positive,care\n"
+
+
+@pytest.mark.parametrize("content, said", [
+    (LABELLED.encode("utf-16"), "the file is UTF-16 text"),
+    # Without a byte order mark Latin letters decode as UTF-8, NULs and all: classify and evaluate
+    # read their own stream and said "no column 'text'; the columns are: t e x t".
+    (LABELLED.encode("utf-16-le"), "the file is UTF-16 text"),
+    (LABELLED.encode("utf-16-be"), "the file is UTF-16 text"),
+    (LABELLED.encode("utf-32"), "the file is UTF-32 text"),
+    (LABELLED.encode("utf-32-le"), "the file is UTF-32 text"),
+    (LABELLED.encode("utf-32-be"), "the file is UTF-32 text"),
+    (_workbook(), "the file is a spreadsheet workbook (.xlsx or .ods), not CSV"),
+], ids=["utf16", "utf16le", "utf16be", "utf32", "utf32le", "utf32be", "workbook"])
+def test_files_of_another_kind_are_named_as_the_imports_name_them_and_nothing_is_written(runner, tmp_path, app,
+                                                                                        content, said):
+    """classify, evaluate and train check a file's kind where every import does (survey.importer),
+    before streaming it: the message names the kind, the exit code is 1 and no output file is left."""
+    src = tmp_path / "in.csv"
+    src.write_bytes(content)
+    out = tmp_path / "o.csv"
+    models = list_versions([f"{app.instance_path}/models"])
+    for args in (["classify", str(src), "--text-col", "text", "--out", str(out)],
+                 ["evaluate", str(src), "--text-col", "text", "--label-col", "sentiment", "--task", "sentiment",
+                  "--out", str(out)],
+                 ["train", "--labels", str(src)],
+                 ["train", "--corpus", str(src)]):
         result = runner.invoke(args=["analyze", *args])
-        assert result.exit_code == 1 and "the file is UTF-16 text" in result.output \
-            and "save it as CSV UTF-8" in result.output, (args[0], result.output)
+        assert result.exit_code == 1 and f"{src}: {said}" in result.output \
+            and "save it as CSV UTF-8" in result.output and "nothing was done" in result.output, \
+            (args[0], result.output)
+        assert not out.exists() and not list(tmp_path.glob(".o.csv.*")), args[0]
+    assert list_versions([f"{app.instance_path}/models"]) == models
 
 
 def test_an_output_file_that_cannot_be_written_is_a_message_not_a_traceback(runner, tmp_path, monkeypatch):

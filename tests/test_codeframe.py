@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import json
 import re
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from survey.codeframe import operations as ops
 from survey.codeframe.models import CodeframeEdit, CodeframeExample, CodeframePoint
 from survey.db import db
 from survey.insights.codeframe import trend
-from survey.models import PainPointRecord
+from survey.models import PainPointRecord, Survey
 from tests.analyze_support import add_answers, analysis_app, read_report, tiny_model  # noqa: F401
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "codeframe_broadband.csv"
@@ -206,6 +207,60 @@ def test_two_analysts_renaming_to_one_name_at_once_get_a_message_not_an_error_pa
                              .where(CodeframeEdit.action == "rename")) == 0
 
 
+def test_two_analysts_adding_to_a_codeframe_one_short_of_full_at_once_add_one_point(app, make_survey, monkeypatch):
+    """Accepting a proposal and splitting a point at the same moment on a codeframe of POINTS_MAX - 1:
+    each counted 199 before the other committed, and the codeframe held 201. Analyst A pauses between
+    its count and its insert until B has counted too (or a second has passed): B must count after A's
+    commit and be told the codeframe is full. On SQLite and, with RAPPORT_TEST_DATABASE_URL, PostgreSQL."""
+    survey = make_survey()
+    specs = [ops.PointSpec(f"point {n:03d}", "service", [], [], False) for n in range(ops.POINTS_MAX - 2)]
+    specs.append(ops.PointSpec("slow app", "service", [], ["the app is slow", "the app freezes"], False))
+    ops.import_codeframe(survey, specs)
+    survey_id, slow = survey.id, ops.point_by_name(survey, "slow app")
+    slow_id, freezes_id = slow.id, next(e.id for e in slow.examples if e.text == "the app freezes")
+    db.session.remove()
+    counted = {"analyst-a": threading.Event(), "analyst-b": threading.Event()}
+    real_check_room = ops._check_room
+
+    def check_room_then_pause(survey):
+        real_check_room(survey)
+        me = threading.current_thread().name
+        counted[me].set()
+        if me == "analyst-a":
+            counted["analyst-b"].wait(1.0)
+
+    monkeypatch.setattr(ops, "_check_room", check_room_then_pause)
+    outcome = {}
+
+    def analyst(name, edit):
+        with app.app_context():
+            try:
+                edit()
+                outcome[name] = "added"
+            except ops.CodeframeError as exc:
+                outcome[name] = str(exc)
+            finally:
+                db.session.remove()
+
+    def accept():
+        ops.add_point(db.session.get(Survey, survey_id), "late refunds", "service")
+
+    def split():
+        ops.split_point(db.session.get(CodeframePoint, slow_id), "app freezes", [freezes_id])
+
+    a = threading.Thread(target=analyst, args=("analyst-a", accept), name="analyst-a")
+    b = threading.Thread(target=analyst, args=("analyst-b", split), name="analyst-b")
+    a.start()
+    assert counted["analyst-a"].wait(10)
+    b.start()
+    a.join(20)
+    b.join(20)
+    assert outcome["analyst-a"] == "added", outcome
+    assert "is full: it holds 200 pain points" in outcome["analyst-b"], outcome
+    held = db.session.scalar(sa.select(sa.func.count(CodeframePoint.id)).where(CodeframePoint.survey_id == survey_id))
+    assert held == ops.POINTS_MAX
+
+
 def test_an_edit_naming_an_id_no_database_holds_is_a_400_not_a_500(client, make_survey):
     """point_id=99999999999999999999 reached SQLite as an OverflowError (a 500)."""
     from tests.dashboard_support import login
@@ -235,11 +290,11 @@ def test_a_hide_or_rename_sent_twice_is_one_edit_in_the_log(client, make_survey)
     url = f"/surveys/{survey.public_key}/codeframe"
     for _ in range(2):
         reply = client.post(url, data={"action": "hide", "point_id": point.id}, follow_redirects=True)
-    assert "“Late flight” was already hidden; nothing changed." in reply.get_data(as_text=True)
+    assert "“\u2068Late flight\u2069” was already hidden; nothing changed." in reply.get_data(as_text=True)
     for _ in range(2):
         reply = client.post(url, data={"action": "rename", "point_id": point.id, "name": "Late  flights "},
                             follow_redirects=True)
-    assert "“Late flights” already has that name; nothing changed." in reply.get_data(as_text=True)
+    assert "“\u2068Late flights\u2069” already has that name; nothing changed." in reply.get_data(as_text=True)
     logged = db.session.scalars(sa.select(CodeframeEdit.action).where(CodeframeEdit.survey_id == survey.id)
                                 .order_by(CodeframeEdit.id)).all()
     assert logged == ["add", "hide", "rename"]

@@ -174,6 +174,16 @@ def test_a_latin1_file_is_refused_with_its_line_and_utf16_by_its_name(runner, ma
                  ["contacts", "import", str(bare)], ["codeframe", "import", str(bare), "--survey", survey.public_key]):
         result = runner.invoke(args=args)
         assert result.exit_code == 1 and "the file is UTF-16 text" in result.output, (args, result.output)
+    # UTF-32, with its byte order mark or without, was "UTF-16" or read as text, NULs and all.
+    for encoding in ("utf-32", "utf-32-le", "utf-32-be"):
+        wide = tmp_path / f"{encoding}.csv"
+        wide.write_bytes("score,text\n9,fine\n".encode(encoding))
+        for args in (["responses", "import", str(wide), "--survey", survey.public_key, "--text-col", "text"],
+                     ["contacts", "import", str(wide)],
+                     ["codeframe", "import", str(wide), "--survey", survey.public_key]):
+            result = runner.invoke(args=args)
+            assert result.exit_code == 1 and "the file is UTF-32 text, not UTF-8; save it as CSV UTF-8" \
+                in result.output, (encoding, args, result.output)
     assert answers() == [] and contacts() == []
 
 

@@ -69,7 +69,8 @@ def test_the_inbox_page_shows_comment_pain_points_and_attributes(client, low_ans
     assert text.index("Rude agent") < text.index("cancelling tomorrow") < text.index("Slow to answer")
     assert "Great" not in text and "just a comment" not in text
     assert "cancellation threats" in text
-    for attribute in ("dana@example.com", ">plan</span> pro", ">region</span> north", ">order</span> A-17"):
+    for attribute in ("dana@example.com", "plan</bdi></span> <bdi>pro", "region</bdi></span> <bdi>north",
+                      "order</bdi></span> <bdi>A-17"):  # each typed text in its own <bdi>
         assert attribute in text
     only_csat = client.get(f"/follow-up?survey={csat.public_key}").get_data(as_text=True)
     assert "Rude agent" in only_csat and "cancelling tomorrow" not in only_csat

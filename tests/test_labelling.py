@@ -181,7 +181,7 @@ def test_page_shows_queue_count_and_retrain_only_to_admins(labelled, client, app
     html = client.get("/labelling").get_data(as_text=True)
     assert "Comments the model is least sure of" in html and "model unsure" in html
     # It said "model unsure (100%)": a tie, as a percentage nobody could place. Now the gap, item by item.
-    items = re.findall(r'data-uncertainty="([\d.]+)">\s*<p class="muted small">[^<]*?model unsure: '
+    items = re.findall(r'data-uncertainty="([\d.]+)">\s*<p class="muted small">(?:[^<]|</?bdi>)*?model unsure: '
                        r'its two likeliest labels are (tied|\d+% apart)', html)
     assert items and len(items) == html.count('class="queue-item"')
     for uncertainty, said in items:

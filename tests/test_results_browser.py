@@ -57,7 +57,7 @@ def test_analyst_filters_the_results_and_corrects_a_label(live_server, browser, 
     page.get_by_role("button", name="Apply").click()
     page.wait_for_url("**channel=email**")
     assert "n = 1" in page.locator(".stat.metric").inner_text()
-    assert page.get_by_text("The refund never arrived", exact=True).is_visible()
+    assert page.get_by_role("article").get_by_text("The refund never arrived", exact=True).is_visible()
     assert page.get_by_text("Lovely agent").count() == 0
     assert page.locator(".chip").inner_text().startswith("channel: e-mail")
     # Every chart is drawn for the same filter (and loads).

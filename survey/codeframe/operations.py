@@ -22,7 +22,7 @@ from survey.codeframe.models import (NAME_MAX, CodeframeEdit, CodeframeExample, 
                                      text_key)
 from survey.csvsafe import safe_cell, unsafe_cell
 from survey.db import db
-from survey.importer import first_line_not_utf8, looks_utf16, not_utf8, sniff_delimiter, unreadable_csv
+from survey.importer import ImportError_, csv_text, sniff_delimiter, unreadable_csv
 from survey.models import Response, Survey, User, utcnow
 from survey.textrules import text_problem
 
@@ -267,11 +267,9 @@ def parse_bytes(data: bytes) -> tuple[list[PointSpec], list[str]]:
     if len(data) > FILE_MAX_BYTES:
         raise too_large()
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return [], [not_utf8(data[:4096], first_line_not_utf8(data.split(b"\n")))]
-    if looks_utf16(data[:4096]):  # without a byte order mark, UTF-16 of Latin letters decodes, NULs and all
-        return [], [not_utf8(data[:4096], None)]
+        text = csv_text(data)
+    except ImportError_ as exc:
+        return [], [str(exc)]
     try:
         return parse_csv(text)
     except csv.Error as exc:
@@ -348,9 +346,23 @@ def _record(survey: Survey, user: User | None, action: str, **detail) -> None:
                                  actor=user.email if user else "cli", action=action, detail=detail))
 
 
+def _lock_codeframe(survey: Survey) -> None:
+    """Hold the survey's codeframe until this transaction ends, so that counting its points and adding
+    one are a single step: two analysts accepting a proposal at once took a full codeframe one past
+    POINTS_MAX, each having counted before the other's point was committed.
+
+    A no-op UPDATE of the survey's row is the one statement that does it on both databases:
+    PostgreSQL locks the row (FOR NO KEY UPDATE, which answers' inserts do not wait for) until the
+    commit, and a count after it sees every point committed before; SQLite lets one connection write
+    at a time, and a transaction's first write takes that lock and reads the file as it is then."""
+    db.session.execute(sa.update(Survey).where(Survey.id == survey.id).values(id=Survey.id)
+                       .execution_options(synchronize_session=False))
+
+
 def _merge_specs(survey: Survey, specs: list[PointSpec], user: User | None) -> ImportOutcome:
     """Add what ``specs`` say that the codeframe lacks; nothing already there changes but a given theme."""
     outcome = ImportOutcome()
+    _lock_codeframe(survey)
     existing = {name_key(p.name): p for p in points_of(survey)}
     total = len(existing | {name_key(spec.name): None for spec in specs})
     if total > POINTS_MAX:  # checked before anything is written
@@ -417,7 +429,10 @@ def copy_codeframe(source: Survey, target: Survey, user: User | None = None) -> 
 
 
 def _check_room(survey: Survey) -> None:
-    """Raise unless the codeframe can take one more pain point (hidden ones count: they are still sorted into)."""
+    """Raise unless the codeframe can take one more pain point (hidden ones count: they are still sorted into).
+
+    The codeframe stays locked until the caller's commit (:func:`_lock_codeframe`)."""
+    _lock_codeframe(survey)
     held = db.session.scalar(sa.select(sa.func.count(CodeframePoint.id)).where(CodeframePoint.survey_id == survey.id))
     if held >= POINTS_MAX:
         raise CodeframeError(f"the codeframe of {survey.public_key} is full: it holds {held} pain points and a "

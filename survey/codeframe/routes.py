@@ -26,6 +26,7 @@ from survey.codeframe.models import CodeframePoint
 from survey.db import db
 from survey.errors import error_response
 from survey.insights.charts import share_sparkline_svg
+from survey.display import isolated
 from survey.lookups import survey_or_404
 from survey.models import PainPointRecord, Response, pain_point_responses
 from survey.results.queries import latest_run
@@ -186,39 +187,39 @@ def _apply(survey, form: CodeframeEditForm, user) -> str:
         point = _point(survey, form.point_id.data)
         old = point.name
         if not ops.rename_point(point, form.name.data or "", user):
-            return f"“{old}” already has that name; nothing changed."
-        return f"Renamed “{old}” to “{point.name}”."
+            return f"“{isolated(old)}” already has that name; nothing changed."
+        return f"Renamed “{isolated(old)}” to “{isolated(point.name)}”."
     if action in ("hide", "show"):
         point = _point(survey, form.point_id.data)
         if not ops.set_hidden(point, action == "hide", user):
-            return f"“{point.name}” was already {'hidden' if action == 'hide' else 'shown'}; nothing changed."
-        return f"“{point.name}” is {'hidden' if action == 'hide' else 'shown again'}."
+            return f"“{isolated(point.name)}” was already {'hidden' if action == 'hide' else 'shown'}; nothing changed."
+        return f"“{isolated(point.name)}” is {'hidden' if action == 'hide' else 'shown again'}."
     if action == "merge":
         point, into = _point(survey, form.point_id.data), _point(survey, form.target_id.data)
         name = point.name
         ops.merge_points(into, [point], user)
-        return f"Merged “{name}” into “{into.name}”."
+        return f"Merged “{isolated(name)}” into “{isolated(into.name)}”."
     if action == "split":
         point = _point(survey, form.point_id.data)
         new = ops.split_point(point, form.name.data or "", list(form.example_ids.data or []), user)
-        return f"“{new.name}” split off “{point.name}”."
+        return f"“{isolated(new.name)}” split off “{isolated(point.name)}”."
     if action in ("assign", "remove"):
         response = _response(survey, form.response_id.data)
         if action == "remove":
             point = _point(survey, form.point_id.data)
             ops.remove_comment(point, response, user)
-            return f"That comment is no longer in “{point.name}”."
+            return f"That comment is no longer in “{isolated(point.name)}”."
         target = _point(survey, form.target_id.data)
         if form.point_id.data:
             ops.move_comment(_point(survey, form.point_id.data), target, response, user)
         else:
             ops.assign_comment(target, response, user)
-        return f"That comment is now an example of “{target.name}”."
+        return f"That comment is now an example of “{isolated(target.name)}”."
     record = _proposal(survey, form.proposal_id.data)
     if action == "dismiss":
         ops.dismiss_proposal(survey, record.label, [], [r.id for r in record.responses], user)
-        return f"“{record.label}” will not be proposed again."
+        return f"“{isolated(record.label)}” will not be proposed again."
     theme = form.theme.data if form.theme.data in THEMES else record.theme
     point = ops.add_point(survey, form.name.data or record.label, theme, user, examples=_members(record),
                           proposal=ops.proposal_label(record.label))
-    return f"“{point.name}” is now in the codeframe; the next analysis sorts comments into it."
+    return f"“{isolated(point.name)}” is now in the codeframe; the next analysis sorts comments into it."

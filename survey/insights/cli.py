@@ -26,8 +26,8 @@ from flask.cli import AppGroup, with_appcontext
 from analysis.labels import LABELS, TASKS
 from survey.cli import find_survey, written_aside
 from survey.insights import jobs, service
-from survey.importer import (ImportError_, first_line_not_utf8, not_utf8, refuse_twice, sniff_delimiter,
-                             unreadable_csv)
+from survey.importer import (HEAD_BYTES, ImportError_, first_line_not_utf8, not_utf8, refuse_twice,
+                             refuse_unless_text, sniff_delimiter, unreadable_csv)
 from survey.insights.service import BATCH_SIZE, AnalysisError, NothingToAnalyse
 from survey.kinds import KINDS
 
@@ -272,8 +272,20 @@ def _score_band(raw: str | None, kind: str) -> tuple[str | None, str | None]:
     return spec.band(int(score)), None
 
 
+def _refuse_unless_text(path: Path) -> None:
+    """The imports' check of a file's kind (a workbook, UTF-16 or UTF-32 text) before it is streamed:
+    their NULs would decode as UTF-8 into a header like "t e x t"."""
+    with open(path, "rb") as fh:
+        head = fh.read(HEAD_BYTES)
+    try:
+        refuse_unless_text(head)
+    except ImportError_ as exc:
+        raise click.ClickException(f"{path}: {exc}; nothing was done") from None
+
+
 def _header(path: Path) -> tuple[list[str], str]:
     """A UTF-8 CSV's column names and its separator (sniffed from the header line, as every import does)."""
+    _refuse_unless_text(path)
     try:
         with open(path, encoding="utf-8-sig", newline="") as fh:
             first = fh.readline()
@@ -322,7 +334,7 @@ def _read_csv(path: Path, columns: list[str]):
 def _not_utf8(path: Path) -> click.ClickException:
     """The error for a file that is not UTF-8, naming its first line that is not (read again, as bytes)."""
     with open(path, "rb") as fh:
-        head = fh.read(4096)
+        head = fh.read(HEAD_BYTES)
         fh.seek(0)
         line = first_line_not_utf8(fh)
     return click.ClickException(f"{path}: {not_utf8(head, line)}; nothing was done")
@@ -353,6 +365,8 @@ def train_command(labels_path: Path | None, text_col: str, from_scores: bool, ke
     if key and not from_scores:
         raise click.UsageError("--survey only applies together with --from-scores")
     own = _read_labelled(labels_path, text_col, LABELS) if labels_path else []
+    for path in _corpus_files(corpus_paths):
+        _refuse_unless_text(path)
     try:
         data = service.training_data(own, corrections=not no_corrections, from_scores=from_scores,
                                      survey=find_survey(key) if key else None)
@@ -367,6 +381,18 @@ def train_command(labels_path: Path | None, text_col: str, from_scores: bool, ke
         held_out = metadata["metrics"][task]["held_out"]
         click.echo(f"  {task}: held-out accuracy {held_out['accuracy']:.3f}, macro-F1 {held_out['macro_f1']:.3f}")
     click.echo("`flask analyze` now uses it (pin another with --model or ANALYSIS_MODEL_VERSION).")
+
+
+def _corpus_files(corpus_paths: tuple[Path, ...]) -> list[Path]:
+    """The CSV files --corpus names (a folder: its *.csv), as training reads them."""
+    from analysis.corpus import CorpusError, resolve_paths
+
+    if not corpus_paths:
+        return []  # the shipped corpus
+    try:
+        return resolve_paths(list(corpus_paths))
+    except CorpusError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _read_labelled(path: Path, text_col: str, labels: dict) -> list[tuple[str, str, str]]:

@@ -22,32 +22,35 @@ def band_names(survey: Survey) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Chip:
-    """One filter in use, shown with a link that removes it."""
+    """One filter in use, shown with a link that removes it: what it filters on (``name``), then its
+    ``value`` (isolated on the page when a person typed it: see survey.display.bdi) and any ``close``."""
 
-    text: str
+    name: str
+    value: str
     remove_url: str
+    close: str = ""
+
+    @property
+    def text(self) -> str:
+        return f"{self.name}{self.value}{self.close}"
 
 
-def filter_chips(flt: ResponseFilter, endpoint: str, pain_label: str | None = None) -> list[Chip]:
+def filter_chips(flt: ResponseFilter, endpoint: str, pain: PainPointRecord | None = None) -> list[Chip]:
     names = band_names(flt.survey)
-    texts = {
-        "start": flt.start and f"from {when_text(flt.start)}",
-        "end": flt.end and f"to {when_text(flt.end)}",
-        "channel": flt.channel and f"channel: {CHANNEL_NAMES[flt.channel]}",
-        "band": flt.band and f"score: {names[flt.band]}",
-        "sentiment": flt.sentiment and f"sentiment: {flt.sentiment}",
-        "theme": flt.theme and f"theme: {flt.theme}",
-        "pain": flt.pain_point is not None and f"pain point: {pain_label or flt.pain_point}",
-        "q": flt.q and f"text: “{flt.q}”",
+    parts = {
+        "start": flt.start and ("from ", when_text(flt.start)),
+        "end": flt.end and ("to ", when_text(flt.end)),
+        "channel": flt.channel and ("channel: ", CHANNEL_NAMES[flt.channel]),
+        "band": flt.band and ("score: ", names[flt.band]),
+        "sentiment": flt.sentiment and ("sentiment: ", flt.sentiment),
+        "theme": flt.theme and ("theme: ", flt.theme),
+        "pain": flt.pain_point is not None and (("pain point: ", str(flt.pain_point)) if pain is None
+                                                else (f"pain point: #{pain.rank} ", pain.label)),
+        "q": flt.q and ("text: “", flt.q, "”"),
     }
     for key, value in flt.attrs:
-        texts[f"attr.{key}"] = f"{key} = {value}"
+        parts[f"attr.{key}"] = ("", f"{key} = {value}")  # both typed (an answer's meta): one isolate
     return [
-        Chip(text, url_for(endpoint, public_key=flt.survey.public_key, **flt.without(name).to_args()))
-        for name, text in texts.items() if text
+        Chip(*part[:2], url_for(endpoint, public_key=flt.survey.public_key, **flt.without(name).to_args()), *part[2:])
+        for name, part in parts.items() if part
     ]
-
-
-def pain_point_label(point: PainPointRecord | None) -> str | None:
-    return None if point is None else f"#{point.rank} {point.label}"
-

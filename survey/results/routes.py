@@ -20,7 +20,7 @@ from survey.results.export import csv_lines
 from survey.results.filters import FilterError, ResponseFilter
 from survey.results.forms import AnalyzeForm, CorrectionForm
 from survey.results.operations import apply_corrections
-from survey.results.present import band_names, filter_chips, pain_point_label
+from survey.results.present import band_names, filter_chips
 
 PER_PAGE = 25
 LATEST_ON_RESULTS = 5
@@ -53,7 +53,7 @@ def filter_bar(flt: ResponseFilter, endpoint: str) -> dict:
         "endpoint": endpoint,
         "band_names": band_names(flt.survey),
         "attribute_choices": queries.attribute_choices(flt.survey),
-        "chips": filter_chips(flt, endpoint, pain_point_label(pain)),
+        "chips": filter_chips(flt, endpoint, pain),
         "pain": pain,
     }
 

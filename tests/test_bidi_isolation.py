@@ -1,0 +1,159 @@
+"""Right-to-left override and isolate characters in what people type cannot reorder the page around it.
+
+A comment (or a survey, pain point or contact name) holding U+202E RIGHT-TO-LEFT OVERRIDE with no
+closing U+202C is stored as given: it is what the customer wrote. Shown inline next to Rapport's own
+words, the override ran on to the end of the paragraph and reversed them ("Trojan Source"-style:
+"3 comments" read as "stnemmoc 3", a name seemed to belong to another figure). Each such string is
+rendered in its own isolate (``<bdi>``, or an element that is its own paragraph), so the override ends
+with it. Checked in real Chromium: in the DOM (every text node holding a bidi control sits in an
+isolating element holding nothing but user text) and on screen (the words after a comment stay after it).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from survey.codeframe import operations as ops
+from survey.csvsafe import safe_cell, unsafe_cell
+from survey.insights.report import render_html
+from tests.dashboard_support import make_user
+from tests.results_support import add_run, label
+from tests.test_analyze_report import sample_report
+from tests.test_results_browser import sign_in
+
+RLO = "\u202e"
+SURVEY_NAME = f"Shop {RLO}pohs"
+COMMENT = f"the refund took weeks {RLO}skeew"
+PAIN_LABEL = f"late refund {RLO}dnufer"
+POINT_NAME = f"slow app {RLO}ppa"
+PLAN = f"pro {RLO}orp"
+CONTACT_NAME = f"Ann {RLO}nna"
+USER_TEXT = [SURVEY_NAME, COMMENT, PAIN_LABEL, POINT_NAME, PLAN, CONTACT_NAME]
+
+#: Every text node holding a bidi control, with the nearest element that isolates it (its own
+#: paragraph, or an inline isolate) and what else that element says once the user's strings are taken out.
+UNISOLATED_JS = r"""
+(userText) => {
+  const CONTROLS = /[\u202a-\u202e\u2066-\u2069]/;
+  const isolates = (el) => {
+    const style = getComputedStyle(el);
+    if (["isolate", "isolate-override", "plaintext"].includes(style.unicodeBidi)) return true;
+    return !style.display.startsWith("inline") || style.display === "inline-block";
+  };
+  const found = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (!CONTROLS.test(node.data)) continue;
+    let el = node.parentElement;
+    // Plain text, no markup inside (a form's value, an option, a tooltip, a chart's description for
+    // screen readers); an SVG text is its own paragraph.
+    if (["TEXTAREA", "OPTION", "TITLE", "DESC", "SCRIPT", "TEXT"].includes(el.tagName.toUpperCase())) continue;
+    while (el !== document.body && !isolates(el)) el = el.parentElement;
+    let rest = el.textContent;
+    for (const text of [...userText].sort((a, b) => b.length - a.length)) rest = rest.split(text).join("");
+    if (rest.trim()) found.push(`<${el.tagName.toLowerCase()} class="${el.className}">: ${el.textContent.trim()}`);
+  }
+  return found;
+}
+"""
+
+
+def unisolated(page) -> list[str]:
+    return page.evaluate(UNISOLATED_JS, USER_TEXT)
+
+
+#: Each visible character of the first element matching a selector, with where it is drawn.
+CHARS_JS = r"""
+(selector) => {
+  const out = [];
+  const walker = document.createTreeWalker(document.querySelector(selector), NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    for (let i = 0; i < node.data.length; i++) {
+      if (!node.data[i].trim() || /[\u202a-\u202e\u2066-\u2069]/.test(node.data[i])) continue;
+      const range = document.createRange();
+      range.setStart(node, i);
+      range.setEnd(node, i + 1);
+      const box = range.getBoundingClientRect();
+      out.push([node.data[i], box.left, box.top]);
+    }
+  }
+  return out;
+}
+"""
+
+
+def last_word_is_drawn_last(page, selector: str) -> bool:
+    """Whether the element's last character (Rapport's, after the user's text) is drawn rightmost on
+    its line: an override running on past the user's text draws it further left."""
+    chars = page.evaluate(CHARS_JS, selector)
+    _, left, top = chars[-1]
+    return all(x <= left for _, x, y in chars if abs(y - top) < 2)
+
+
+@pytest.fixture
+def hostile_survey(make_survey, make_response):
+    from survey.invites.addressbook import add_contact
+    from survey.invites.contacts import ContactRow
+
+    survey = make_survey("csat", name=SURVEY_NAME)
+    response = make_response(survey, score=1, comment=COMMENT, channel="email", meta={"plan": PLAN})
+    make_response(survey, score=2, comment="the app froze twice", channel="email")
+    label(response, "negative", "service")
+    _, [point] = add_run(survey, [(PAIN_LABEL, "service", [response])])
+    ops.add_point(survey, POINT_NAME, "service", examples=[response])
+    add_contact(ContactRow(line=1, email="ann@example.com", name=CONTACT_NAME))
+    return survey, response, point
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [1280, 390])
+def test_user_text_with_an_override_is_isolated_on_every_dashboard_page(live_server, browser, hostile_survey,
+                                                                         tmp_path, width):
+    survey, response, point = hostile_survey
+    admin = make_user("admin", email="admin@example.com")
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    sign_in(page, live_server.url, admin.email)
+    key = survey.public_key
+    pages = ["/surveys", f"/surveys/{key}", f"/surveys/{key}/results", f"/surveys/{key}/comments",
+             f"/surveys/{key}/comments?pain={point.id}&q=refund", f"/surveys/{key}/codeframe", "/follow-up",
+             f"/follow-up/{response.id}", "/contacts"]
+    drawn_after = {f"/surveys/{key}/results": ["td.point .quote"], "/follow-up": [".comment-meta"]}
+    problems = {}
+    for path in pages:
+        page.goto(live_server.url + path)
+        page.wait_for_load_state()
+        assert page.evaluate("document.body.innerText").count(RLO) >= 1, path  # the text is there, as given
+        found = unisolated(page)
+        if found:
+            problems[path] = found
+        # On screen: the closing quote after a pain point's quote, the answer's number after the survey's name.
+        for selector in drawn_after.get(path, []):
+            if not last_word_is_drawn_last(page, selector):
+                problems.setdefault(path, []).append(f"{selector}: the words after the user's text are drawn before it")
+        page.screenshot(path=str(tmp_path / f"{path.strip('/').split('?')[0].replace('/', '_')}-{width}.png"),
+                        full_page=True)
+    context.close()
+    assert problems == {}, "\n".join(f"{p}: {x!r}" for p, xs in problems.items() for x in xs)
+
+
+@pytest.mark.browser
+def test_the_report_isolates_user_text_too(browser, tmp_path):
+    html = render_html(sample_report(label=PAIN_LABEL, quote=COMMENT))
+    html = html.replace("Shop &lt;script&gt;", SURVEY_NAME + " &lt;script&gt;")  # the survey's name as typed
+    page = browser.new_page()
+    page.set_content(html)
+    found = page.evaluate(UNISOLATED_JS, USER_TEXT + [f'{SURVEY_NAME} <script>alert("x")</script>'
+                                                      '<img src=x onerror=alert(1)>'])
+    page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+    page.close()
+    assert found == [], "\n".join(map(repr, found))
+
+
+@pytest.mark.parametrize("control", ["\u202e", "\u202b", "\u2066", "\u2067\u200f", "\u2068"])
+def test_a_csv_cell_hides_no_formula_behind_a_direction_character(control):
+    """A spreadsheet cell is its own paragraph: an override in one cannot reorder another, so CSV text is
+    written as given. But an invisible direction character must not hide a formula's "=" from the escaping."""
+    cell = f"{control}=HYPERLINK(\"http://evil.example\",\"refund\")"
+    assert safe_cell(cell) == "'" + cell and unsafe_cell(safe_cell(cell)) == cell
+    assert safe_cell(COMMENT) == COMMENT and safe_cell(f"{control}fine") == f"{control}fine"
