@@ -351,6 +351,33 @@ def test_widget_stays_quiet_for_a_closed_survey(live_server, page, site, survey)
 
 
 
+def test_a_right_to_left_page_does_not_mirror_the_card(live_server, page, site, make_survey):
+    """``all: initial`` leaves ``direction`` inherited: on a dir="rtl" page the English card was mirrored
+    ("?Broadband to a friend" and ":Your score", 10 on the left). The card reads left to right, as its
+    languages do; the survey's own wording and the visitor's comment take the direction of their text."""
+    survey = make_survey("nps", subject="Northwind Broadband", followup_negative="ما الذي حدث خطأ؟")
+    add_origins(survey, [site.origin])
+    site.page("ar.html", partner_page(live_server.url, survey.public_key)
+              .replace('<html lang="en">', '<html lang="ar" dir="rtl">'))
+    page.goto(site.url("ar.html"))
+    card = widget(page)
+    direction = "el => getComputedStyle(el).direction"
+    assert page.evaluate("getComputedStyle(document.body).direction") == "rtl"  # the partner's page is RTL
+    assert card.evaluate(direction) == "ltr" and card.locator(".q").evaluate(direction) == "ltr"
+    options = card.locator(".o label")
+    assert options.first.bounding_box()["x"] < options.last.bounding_box()["x"]  # 0 on the left, 10 on the right
+    page.wait_for_timeout(MIN_MS + 50)
+    card.get_by_role("radio", name="3", exact=True).click()
+    comment = card.get_by_role("textbox", name="ما الذي حدث خطأ؟")
+    comment.wait_for()
+    assert card.locator("label.q").evaluate(direction) == "rtl"  # the survey's Arabic follow-up
+    assert card.locator(".got").evaluate(direction) == "ltr"  # "Your score: 3", colon after the words
+    comment.fill("تأخر الفني ساعتين")
+    assert comment.evaluate(direction) == "rtl"
+    comment.fill("The engineer was late")
+    assert comment.evaluate(direction) == "ltr"
+
+
 def test_a_lost_reply_and_a_second_click_store_one_answer(live_server, page, site, survey):
     site.page("account.html", partner_page(live_server.url, survey.public_key))
     lost = []

@@ -78,7 +78,10 @@
     if (opt("accent")) host.style.setProperty("--rapport-accent", opt("accent"));
     var root = host.attachShadow({mode: "open"});
     var css = ":host{all:initial}*{box-sizing:border-box}" +
-      ".w{all:initial;display:block;container-type:inline-size;position:relative;box-sizing:border-box;padding:16px;" +
+      // direction is the one property `all` leaves alone: a dir="rtl" page mirrored the card and put its
+      // English "?" first. The card reads left to right, as its languages do; the survey's own wording
+      // and the visitor's comment take the direction of their text (dir="auto").
+      ".w{all:initial;direction:ltr;display:block;container-type:inline-size;position:relative;box-sizing:border-box;padding:16px;" +
       "font:15px/1.4 var(--rapport-font,system-ui,-apple-system,'Segoe UI',Roboto,sans-serif);" +
       "color:var(--rapport-text,#1b1f24);background:var(--rapport-background,#fff);" +
       "border:1px solid rgba(128,128,128,.35);border-radius:var(--rapport-radius,12px);" +
@@ -117,7 +120,7 @@
       root.adoptedStyleSheets = [sheet];
     } catch (e) { root.appendChild(h("style", {}, css)); }
 
-    var status = h("p", {"class": "ty", role: "status", tabindex: "-1"});
+    var status = h("p", {"class": "ty", role: "status", tabindex: "-1", dir: "auto"});
     var close = h("button", {"class": "x", type: "button", "aria-label": L[1]}, "×");
     var card = h("div", {"class": "w", role: "region", "aria-label": L[2]}, [close]);
     var trap = h("input", {"class": "hp", name: "website", tabindex: "-1", autocomplete: "off", "aria-hidden": "true"});
@@ -134,11 +137,11 @@
     var err1 = h("p", {"class": "err", role: "alert"});
     var step1 = h("form", {"class": "s1", novalidate: ""}, [
       h("div", {role: "radiogroup", "aria-labelledby": "q", "aria-describedby": "e"}, [
-        h("p", {"class": "q", id: "q"}, cfg.question),
+        h("p", {"class": "q", id: "q", dir: "auto"}, cfg.question),
         h("div", {"class": many ? "o m" : "o"}, options),
         h("div", {"class": "e", id: "e"}, [
-          h("span", {}, [h("span", {"class": "v"}, sc.low + " = "), sc.low_label]),
-          h("span", {}, [h("span", {"class": "v"}, sc.high + " = "), sc.high_label])
+          h("span", {dir: "auto"}, [h("span", {"class": "v"}, sc.low + " = "), sc.low_label]),
+          h("span", {dir: "auto"}, [h("span", {"class": "v"}, sc.high + " = "), sc.high_label])
         ])
       ]),
       trap, h("button", {"class": "b", type: "submit"}, L[0]), err1
@@ -193,11 +196,11 @@
     // Step 2: the follow-up question for the score's band, under the score chosen; its answer
     // updates the same response.
     function showFollowup(prompt, score) {
-      var area = h("textarea", {id: "c", name: "comment", maxlength: cfg.comment_max_length, rows: "3"});
+      var area = h("textarea", {id: "c", name: "comment", maxlength: cfg.comment_max_length, rows: "3", dir: "auto"});
       var err2 = h("p", {"class": "err", role: "alert"});
       var step2 = h("form", {"class": "s2", novalidate: ""}, [
         h("p", {"class": "got"}, [L[5] + ":", h("b", {"class": "n on"}, String(score))]),
-        h("label", {"class": "q", "for": "c"}, prompt), area, h("button", {"class": "b", type: "submit"}, L[0]), err2
+        h("label", {"class": "q", "for": "c", dir: "auto"}, prompt), area, h("button", {"class": "b", type: "submit"}, L[0]), err2
       ]);
       card.replaceChild(step2, step1);
       area.focus();
