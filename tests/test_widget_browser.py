@@ -109,6 +109,38 @@ def test_page_on_an_origin_not_on_the_list_stores_nothing(live_server, page, sit
     assert answers() == []
 
 
+def csp_meta(policy: str) -> str:
+    return f'<meta http-equiv="Content-Security-Policy" content="{policy}">'
+
+
+def test_a_strict_content_security_policy_needs_only_the_host_in_script_and_connect_src(live_server, page, site,
+                                                                                         survey):
+    """The card's styles are a constructed stylesheet and CSSOM, which ``style-src 'self'`` does not block; a
+    policy that lets the script in but not its requests gets a warning naming connect-src, not the origin list."""
+    strict = f"default-src 'self'; script-src 'self' {live_server.url}; connect-src 'self' {live_server.url}; style-src 'self'"
+    site.page("strict.html", partner_page(live_server.url, survey.public_key, head=csp_meta(strict)))
+    site.page("no-connect.html", partner_page(live_server.url, survey.public_key,
+                                              head=csp_meta(f"default-src 'self'; script-src {live_server.url}")))
+    warnings = []
+    page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
+    page.goto(site.url("no-connect.html"))
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(200)
+    assert page.locator("rapport-widget").count() == 0
+    assert any(f"Content-Security-Policy blocks {live_server.url}: add it to connect-src" in text
+               for text in warnings), warnings
+    assert not any("list of origins" in text for text in warnings)
+    page.goto(site.url("strict.html"))
+    card = widget(page)
+    assert card.evaluate("el => getComputedStyle(el).borderTopLeftRadius") == "12px"  # styled despite style-src
+    page.wait_for_timeout(MIN_MS + 50)
+    card.get_by_role("radio", name="9", exact=True).click()
+    card.get_by_role("textbox").fill("Fine")
+    card.get_by_role("button", name="Send").click()
+    card.get_by_role("status").get_by_text("Thank you").wait_for()
+    assert [(row.score, row.comment) for row in answers()] == [(9, "Fine")]
+
+
 STYLE_PROBE = """host => {
   const props = ["font-family", "font-size", "color", "background-color", "border-top-width", "border-top-style",
                  "padding-top", "margin-top", "letter-spacing", "line-height", "text-transform", "width", "height",

@@ -9,7 +9,8 @@
   me.rapport = 1;
   var opt = function (n) { return me.getAttribute("data-" + n); };
   var key = opt("survey") || "";
-  var api = new URL(me.src, location.href).origin + "/api/v1/surveys/" + encodeURIComponent(key);
+  var home = new URL(me.src, location.href).origin;
+  var api = home + "/api/v1/surveys/" + encodeURIComponent(key);
   var capKey = "rapport:" + key;
   var embed = me.hasAttribute("data-embed");
   var target = opt("target");
@@ -31,6 +32,12 @@
   var L = T[lang] || T[lang = "en"];
   var warn = function (m) { if (w.console) console.warn("Rapport widget " + key + ": " + m); };
   try { if (+localStorage.getItem(capKey) > Date.now()) return; } catch (e) { /* no storage: no cap */ }
+  // A page whose Content-Security-Policy lets the script in but not its requests fails like a wrong
+  // origin (a TypeError); the violation event says which it was, so the warning names the fix.
+  var blockedBy = "";
+  d.addEventListener("securitypolicyviolation", function (e) {
+    if (String(e.blockedURI).indexOf(home) == 0) blockedBy = e.effectiveDirective;
+  });
 
   function json(method, url, body) {
     return fetch(url, {method: method, credentials: "omit", headers: body ? {"Content-Type": "application/json"} : {},
@@ -58,7 +65,10 @@
       else render(cfg);
     }, delay);
   }, function (e) {
-    warn(e.message + (e instanceof TypeError ? " (is " + location.origin + " on the survey's list of origins?)" : ""));
+    setTimeout(function () {  // after the violation event, which may come just behind the failure
+      warn(e.message + (blockedBy ? " (this page's Content-Security-Policy blocks " + home + ": add it to " + blockedBy + ")"
+        : e instanceof TypeError ? " (is " + location.origin + " on the survey's list of origins?)" : ""));
+    }, 50);
   });
 
   function render(cfg) {
