@@ -436,6 +436,23 @@ def test_a_lost_reply_and_a_second_click_store_one_answer(live_server, page, sit
     assert (row.score, row.comment) == (6, "Second try")
 
 
+def test_a_double_click_on_send_sends_the_comment_once(live_server, page, site, survey):
+    site.page("account.html", partner_page(live_server.url, survey.public_key))
+    edits = []
+    page.on("request", lambda r: edits.append(r.post_data) if r.method == "PATCH" else None)
+    page.goto(site.url("account.html"))
+    card = widget(page)
+    page.wait_for_timeout(MIN_MS + 50)
+    card.get_by_role("radio", name="8", exact=True).click()
+    card.get_by_role("textbox").fill("Quick install")
+    card.get_by_role("button", name="Send").dblclick()
+    card.get_by_role("status").get_by_text("Thank you").wait_for()
+    page.wait_for_timeout(300)  # a second request would have left by now
+    assert len(edits) == 1
+    [row] = answers()
+    assert (row.score, row.comment) == (8, "Quick install")
+
+
 def test_the_survey_page_previews_the_snippet_live_and_stores_none_of_its_answers(live_server, browser,
                                                                                   make_survey, tmp_path):
     """The dashboard's preview is a page of this site, let in by the rule for the site's own pages (no partner

@@ -214,12 +214,15 @@
       ]);
       card.replaceChild(step2, step1);
       area.focus();
+      var sending = false;  // a double click sent the comment twice (two edits, two webhook events)
       step2.addEventListener("submit", function (e) {
         e.preventDefault();
         var text = area.value.trim();
         if (!text) return thank();
+        if (sending) return;
+        sending = true;
         json("PATCH", api + "/responses/" + answer.id, {edit_token: answer.edit_token, comment: text, website: trap.value})
-          .then(thank, function (e) { err2.textContent = e instanceof TypeError ? L[3] : e.message; });
+          .then(thank, function (e) { sending = false; err2.textContent = e instanceof TypeError ? L[3] : e.message; });
       });
     }
 
