@@ -32,8 +32,7 @@
   var L = T[lang] || T[lang = "en"];
   var warn = function (m) { if (w.console) console.warn("Rapport widget " + key + ": " + m); };
   try { if (+localStorage.getItem(capKey) > Date.now()) return; } catch (e) { /* no storage: no cap */ }
-  // A page whose Content-Security-Policy lets the script in but not its requests fails like a wrong
-  // origin (a TypeError); the violation event says which it was, so the warning names the fix.
+  // A CSP blocking our requests fails like a wrong origin; the violation event tells them apart.
   var blockedBy = "";
   d.addEventListener("securitypolicyviolation", function (e) {
     if (String(e.blockedURI).indexOf(home) == 0) blockedBy = e.effectiveDirective;
@@ -65,7 +64,7 @@
       else render(cfg);
     }, delay);
   }, function (e) {
-    setTimeout(function () {  // after the violation event, which may come just behind the failure
+    setTimeout(function () {  // the violation event may come just after
       warn(e.message + (blockedBy ? " (this page's Content-Security-Policy blocks " + home + ": add it to " + blockedBy + ")"
         : e instanceof TypeError ? " (is " + location.origin + " on the survey's list of origins?)" : ""));
     }, 50);
@@ -88,9 +87,8 @@
     if (opt("accent")) host.style.setProperty("--rapport-accent", opt("accent"));
     var root = host.attachShadow({mode: "open"});
     var css = ":host{all:initial}*{box-sizing:border-box}" +
-      // direction is the one property `all` leaves alone: a dir="rtl" page mirrored the card and put its
-      // English "?" first. The card reads left to right, as its languages do; the survey's own wording
-      // and the visitor's comment take the direction of their text (dir="auto").
+      // `all` leaves direction inherited: a dir=rtl page mirrored the card. Its languages read LTR;
+      // the survey's wording and the comment take their text's direction (dir=auto).
       ".w{all:initial;direction:ltr;display:block;container-type:inline-size;position:relative;box-sizing:border-box;padding:16px;" +
       "font:15px/1.4 var(--rapport-font,system-ui,-apple-system,'Segoe UI',Roboto,sans-serif);" +
       "color:var(--rapport-text,#1b1f24);background:var(--rapport-background,#fff);" +
@@ -214,7 +212,7 @@
       ]);
       card.replaceChild(step2, step1);
       area.focus();
-      var sending = false;  // a double click sent the comment twice (two edits, two webhook events)
+      var sending = false;  // a double click sent it twice
       step2.addEventListener("submit", function (e) {
         e.preventDefault();
         var text = area.value.trim();
