@@ -810,6 +810,11 @@ def test_tokens_create_prints_the_token_once_and_revoke_works(runner, app):
     stored = db.session.scalar(sa.select(ApiToken).where(ApiToken.user_id == user.id))
     assert runner.invoke(args=["tokens", "revoke", str(stored.id)]).exit_code == 0
     assert client.get("/api/v1/surveys", headers=bearer(token)).status_code == 401
+    revoked_at = stored.revoked_at
+    again = runner.invoke(args=["tokens", "revoke", str(stored.id)])
+    assert again.exit_code == 0 and "was already revoked on" in again.output and "nothing changed" in again.output
+    db.session.refresh(stored)
+    assert stored.revoked_at == revoked_at
     assert runner.invoke(args=["tokens", "revoke", "999"]).exit_code == 1
     assert runner.invoke(args=["tokens", "create", "ana@example.com", "--name", " "]).exit_code == 1
 
