@@ -76,6 +76,7 @@ def _create_app(test_config: dict | None) -> "Flask":
     if test_config:
         app.config.from_mapping(test_config)
 
+    _check_public_base_url(app)
     defer_secret_key(app)
     _bounded_ids(app)  # before any feature adds its routes: a rule takes its converter when added
     for name in FEATURES:
@@ -90,6 +91,19 @@ def _create_app(test_config: dict | None) -> "Flask":
         app.wsgi_app = SizedBodies(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])
     _trust_proxies(app)
     return app
+
+
+def _check_public_base_url(app: "Flask") -> None:
+    """Every link and snippet is built on PUBLIC_BASE_URL: one that is no address (``feedback.example.com``
+    without its scheme) made the dashboard offer partners a relative script link, so it stops the start."""
+    from survey.config import base_url_problem
+    from survey.instance import ConfigError
+
+    value = app.config.get("PUBLIC_BASE_URL")
+    problem = value and base_url_problem(value)
+    if problem:
+        raise ConfigError(f"the site's public address (RAPPORT_PUBLIC_BASE_URL, or PUBLIC_BASE_URL in config.py) "
+                          f"{problem}: its scheme and host, as customers reach the site")
 
 
 def _bounded_ids(app: "Flask") -> None:

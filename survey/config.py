@@ -8,6 +8,27 @@ the instance folder on first start when none is configured.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
+
+def base_url_problem(url: object) -> str | None:
+    """Why ``url`` cannot be the site's public address (``PUBLIC_BASE_URL``, ``--base-url``), or None.
+
+    Links are built on it, so it is a scheme and a host (and maybe a path), nothing else:
+    ``feedback.example.com`` alone made every dashboard snippet a relative link.
+    """
+    problem = f"{url!r} must look like https://surveys.example.com"
+    if not isinstance(url, str):
+        return problem
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is no number
+    except ValueError:
+        return problem
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        return problem
+    return None
+
 
 class Defaults:
     # Database: None means "SQLite file in the instance folder" (resolved in create_app).

@@ -190,6 +190,19 @@ def test_control_characters_in_a_search_do_not_break_the_database(get, answered)
         assert error["field"] == next(iter(params)) and "control character" in error["message"]
 
 
+def test_a_parameter_given_twice_is_refused_not_read_as_its_first_value(get, answered):
+    """``channel=email&channel=link`` answered with the e-mail answers alone, as if they were both channels'."""
+    survey, _, _ = answered
+    for url, params in ((f"/api/v1/surveys/{survey.public_key}/responses", {"channel": ["email", "link"]}),
+                        (f"/api/v1/surveys/{survey.public_key}/metrics", {"attr.region": ["north", "south"]}),
+                        ("/api/v1/surveys", {"page": ["1", "2"]})):
+        response = get(url, **params)
+        assert response.status_code == 400, (url, params)
+        error = response.get_json()["error"]
+        field = next(iter(params))
+        assert error["field"] == field and f"The query parameter '{field}' is given 2 times" in error["message"]
+
+
 def test_openapi_document_describes_every_api_route(client, app):
     response = client.get("/api/v1/openapi.json")
     assert response.status_code == 200

@@ -433,6 +433,19 @@ def test_the_api_refuses_missing_and_bad_tokens(client, header):
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
+@pytest.mark.parametrize("form", ["{token}", "Token {token}", "Bearer", "Bearer ", "Basic {token}"])
+def test_a_good_token_in_the_wrong_form_of_header_says_how_to_send_it(client, form):
+    """A script sending the bare token (or ``Token …``) was told the token may have been revoked: its owner then
+    made a new one, which failed the same way."""
+    token = api_token(make_user("analyst"))
+    response = client.get("/api/v1/surveys", headers={"Authorization": form.format(token=token)})
+    assert response.status_code == 401
+    message = response.get_json()["error"]["message"]
+    assert "'Authorization: Bearer <token>'" in message and "revoked" not in message and token not in message
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="rapport", error="invalid_request"'
+    assert client.get("/api/v1/surveys", headers={"Authorization": f"bearer  {token} "}).status_code == 200
+
+
 def test_a_deactivated_users_tokens_stop_working(client):
     user = make_user("analyst")
     token = api_token(user)
@@ -797,6 +810,11 @@ def test_tokens_create_prints_the_token_once_and_revoke_works(runner, app):
     stored = db.session.scalar(sa.select(ApiToken).where(ApiToken.user_id == user.id))
     assert runner.invoke(args=["tokens", "revoke", str(stored.id)]).exit_code == 0
     assert client.get("/api/v1/surveys", headers=bearer(token)).status_code == 401
+    revoked_at = stored.revoked_at
+    again = runner.invoke(args=["tokens", "revoke", str(stored.id)])
+    assert again.exit_code == 0 and "was already revoked on" in again.output and "nothing changed" in again.output
+    db.session.refresh(stored)
+    assert stored.revoked_at == revoked_at
     assert runner.invoke(args=["tokens", "revoke", "999"]).exit_code == 1
     assert runner.invoke(args=["tokens", "create", "ana@example.com", "--name", " "]).exit_code == 1
 

@@ -50,6 +50,24 @@ def test_a_database_url_rapport_cannot_use_is_named_at_start(url, words, tmp_pat
     assert_one_line_error(run({"SQLALCHEMY_DATABASE_URI": url}, "survey", "list"), *words)
 
 
+@pytest.mark.parametrize("address", ["feedback.example.com", "ftp://feedback.example.com",
+                                     "https://feedback.example.com?utm=x", "https://feedback.example.com:https"])
+def test_a_public_address_that_is_no_address_is_named_at_start(address, tmp_path):
+    """``feedback.example.com`` without its scheme made the dashboard offer partners ``src="feedback.example.com/
+    widget.js"``, a link relative to their own page; the worker only logged it at every pass."""
+    with pytest.raises(ConfigError) as caught:
+        create_app({"PUBLIC_BASE_URL": address, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'r.db'}"})
+    assert "RAPPORT_PUBLIC_BASE_URL" in caught.value.format_message()
+    assert_one_line_error(run({"PUBLIC_BASE_URL": address}, "survey", "list"),
+                          "public address", repr(address), "must look like https://surveys.example.com")
+
+
+def test_a_public_address_with_a_path_or_a_trailing_slash_is_fine(tmp_path):
+    for address in ("https://feedback.example.com/", "https://example.com/feedback", "http://127.0.0.1:5000"):
+        app = create_app({"PUBLIC_BASE_URL": address, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'r.db'}"})
+        assert app.config["PUBLIC_BASE_URL"] == address
+
+
 @pytest.mark.parametrize("args", [("survey", "list"), ("user", "list"), ("db", "upgrade"), ("invite", "status")])
 def test_a_database_that_does_not_answer_is_one_line(args):
     assert_one_line_error(run({"SQLALCHEMY_DATABASE_URI": UNREACHABLE}, *args),

@@ -95,3 +95,11 @@ def test_licence_file_matches_the_metadata(setup_cfg):
     assert setup_cfg["metadata"]["license"] == "MIT"
     text = (REPO / "LICENSE").read_text()
     assert text.startswith("MIT License") and "Rapport contributors" in text
+
+
+def test_the_readme_names_the_python_the_package_requires(setup_cfg):
+    """A fresh machine's first question: which Python. The README says it once; the metadata decides."""
+    minimum = setup_cfg["options"]["python_requires"].removeprefix(">=")
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    setup_section = readme.split("## Set-up on a fresh machine", 1)[1].split("\n## ", 1)[0]
+    assert f"Python {minimum} or newer" in setup_section and "python3-venv" in setup_section

@@ -109,6 +109,38 @@ def test_page_on_an_origin_not_on_the_list_stores_nothing(live_server, page, sit
     assert answers() == []
 
 
+def csp_meta(policy: str) -> str:
+    return f'<meta http-equiv="Content-Security-Policy" content="{policy}">'
+
+
+def test_a_strict_content_security_policy_needs_only_the_host_in_script_and_connect_src(live_server, page, site,
+                                                                                         survey):
+    """The card's styles are a constructed stylesheet and CSSOM, which ``style-src 'self'`` does not block; a
+    policy that lets the script in but not its requests gets a warning naming connect-src, not the origin list."""
+    strict = f"default-src 'self'; script-src 'self' {live_server.url}; connect-src 'self' {live_server.url}; style-src 'self'"
+    site.page("strict.html", partner_page(live_server.url, survey.public_key, head=csp_meta(strict)))
+    site.page("no-connect.html", partner_page(live_server.url, survey.public_key,
+                                              head=csp_meta(f"default-src 'self'; script-src {live_server.url}")))
+    warnings = []
+    page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
+    page.goto(site.url("no-connect.html"))
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(200)
+    assert page.locator("rapport-widget").count() == 0
+    assert any(f"Content-Security-Policy blocks {live_server.url}: add it to connect-src" in text
+               for text in warnings), warnings
+    assert not any("list of origins" in text for text in warnings)
+    page.goto(site.url("strict.html"))
+    card = widget(page)
+    assert card.evaluate("el => getComputedStyle(el).borderTopLeftRadius") == "12px"  # styled despite style-src
+    page.wait_for_timeout(MIN_MS + 50)
+    card.get_by_role("radio", name="9", exact=True).click()
+    card.get_by_role("textbox").fill("Fine")
+    card.get_by_role("button", name="Send").click()
+    card.get_by_role("status").get_by_text("Thank you").wait_for()
+    assert [(row.score, row.comment) for row in answers()] == [(9, "Fine")]
+
+
 STYLE_PROBE = """host => {
   const props = ["font-family", "font-size", "color", "background-color", "border-top-width", "border-top-style",
                  "padding-top", "margin-top", "letter-spacing", "line-height", "text-transform", "width", "height",
@@ -351,6 +383,33 @@ def test_widget_stays_quiet_for_a_closed_survey(live_server, page, site, survey)
 
 
 
+def test_a_right_to_left_page_does_not_mirror_the_card(live_server, page, site, make_survey):
+    """``all: initial`` leaves ``direction`` inherited: on a dir="rtl" page the English card was mirrored
+    ("?Broadband to a friend" and ":Your score", 10 on the left). The card reads left to right, as its
+    languages do; the survey's own wording and the visitor's comment take the direction of their text."""
+    survey = make_survey("nps", subject="Northwind Broadband", followup_negative="ما الذي حدث خطأ؟")
+    add_origins(survey, [site.origin])
+    site.page("ar.html", partner_page(live_server.url, survey.public_key)
+              .replace('<html lang="en">', '<html lang="ar" dir="rtl">'))
+    page.goto(site.url("ar.html"))
+    card = widget(page)
+    direction = "el => getComputedStyle(el).direction"
+    assert page.evaluate("getComputedStyle(document.body).direction") == "rtl"  # the partner's page is RTL
+    assert card.evaluate(direction) == "ltr" and card.locator(".q").evaluate(direction) == "ltr"
+    options = card.locator(".o label")
+    assert options.first.bounding_box()["x"] < options.last.bounding_box()["x"]  # 0 on the left, 10 on the right
+    page.wait_for_timeout(MIN_MS + 50)
+    card.get_by_role("radio", name="3", exact=True).click()
+    comment = card.get_by_role("textbox", name="ما الذي حدث خطأ؟")
+    comment.wait_for()
+    assert card.locator("label.q").evaluate(direction) == "rtl"  # the survey's Arabic follow-up
+    assert card.locator(".got").evaluate(direction) == "ltr"  # "Your score: 3", colon after the words
+    comment.fill("تأخر الفني ساعتين")
+    assert comment.evaluate(direction) == "rtl"
+    comment.fill("The engineer was late")
+    assert comment.evaluate(direction) == "ltr"
+
+
 def test_a_lost_reply_and_a_second_click_store_one_answer(live_server, page, site, survey):
     site.page("account.html", partner_page(live_server.url, survey.public_key))
     lost = []
@@ -375,6 +434,23 @@ def test_a_lost_reply_and_a_second_click_store_one_answer(live_server, page, sit
     card.get_by_role("status").get_by_text("Thank you").wait_for()
     [row] = answers()
     assert (row.score, row.comment) == (6, "Second try")
+
+
+def test_a_double_click_on_send_sends_the_comment_once(live_server, page, site, survey):
+    site.page("account.html", partner_page(live_server.url, survey.public_key))
+    edits = []
+    page.on("request", lambda r: edits.append(r.post_data) if r.method == "PATCH" else None)
+    page.goto(site.url("account.html"))
+    card = widget(page)
+    page.wait_for_timeout(MIN_MS + 50)
+    card.get_by_role("radio", name="8", exact=True).click()
+    card.get_by_role("textbox").fill("Quick install")
+    card.get_by_role("button", name="Send").dblclick()
+    card.get_by_role("status").get_by_text("Thank you").wait_for()
+    page.wait_for_timeout(300)  # a second request would have left by now
+    assert len(edits) == 1
+    [row] = answers()
+    assert (row.score, row.comment) == (8, "Quick install")
 
 
 def test_the_survey_page_previews_the_snippet_live_and_stores_none_of_its_answers(live_server, browser,

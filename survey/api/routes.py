@@ -52,14 +52,21 @@ def filter_error(exc: FilterError):
 
 
 def check_query(known: Iterable[str], attrs: bool = False) -> None:
-    """Refuse unknown parameter names, and values with control characters (no database stores NUL)."""
+    """Refuse unknown parameter names, a parameter given twice (only its first value was used: a client asking
+    for ``channel=email&channel=widget`` got email alone, as if that were both), and values with control
+    characters (no database stores NUL)."""
     known = tuple(known)
     for name in request.args:
         if not (name in known or (attrs and name.startswith(ATTR_PREFIX))):
             takes = ", ".join(known + ((ATTR_PREFIX + "KEY",) if attrs else ())) or "no query parameters"
             raise ApiError(400, f"unknown query parameter {name[:64]!r}; this call takes {takes}", field=name[:64])
-        if any(CONTROL_CHARACTERS.search(value) for value in request.args.getlist(name)):
-            raise ApiError(400, f"{name} contains a control character (such as NUL or a line break)", field=name)
+        values = request.args.getlist(name)
+        if any(CONTROL_CHARACTERS.search(value) for value in values):
+            raise ApiError(400, f"the query parameter {name!r} contains a control character (such as NUL or a "
+                                "line break)", field=name)
+        if len(values) > 1:
+            raise ApiError(400, f"the query parameter {name!r} is given {len(values)} times; it takes one value "
+                                "(filters combine with AND, one value each)", field=name)
 
 
 def _whole_number(name: str, default: int, low: int, high: int) -> int:

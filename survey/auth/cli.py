@@ -205,5 +205,9 @@ def tokens_revoke(token_id: int) -> None:
     token = db.session.get(ApiToken, token_id)
     if token is None:
         raise click.ClickException(f"there is no API token with id {token_id}")
+    if token.revoked_at is not None:  # exit 0 (the token is revoked, as asked), but "revoked" again misled
+        click.echo(f"token {token.id} “{token.name}” of {token.user.email} was already revoked on "
+                   f"{when_text(token.revoked_at)}; nothing changed")
+        return
     revoke_api_token(token)
     click.echo(f"revoked token {token.id} “{token.name}” of {token.user.email}")

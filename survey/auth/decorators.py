@@ -38,8 +38,9 @@ def current_user() -> User | None:
 def token_user() -> User | None:
     """The active user whose unrevoked, unexpired API token came in ``Authorization: Bearer <token>``.
 
-    Otherwise None, with ``g.token_problem`` saying why: "missing", "invalid" or
-    "expired" (then ``g.token_expired_at`` says when). A refused token is not touched.
+    Otherwise None, with ``g.token_problem`` saying why: "missing", "malformed" (a header that is not
+    ``Bearer <token>``: the bare token, ``Token …``, ``Basic …``), "invalid" or "expired" (then
+    ``g.token_expired_at`` says when). A refused token is not touched.
     """
     from survey.auth.operations import ApiTokenExpired, find_api_token, touch_api_token
 
@@ -49,9 +50,12 @@ def token_user() -> User | None:
     if not header:
         g.token_problem = "missing"
         return None
+    if scheme.lower() != "bearer" or not raw.strip():
+        g.token_problem = "malformed"  # told apart from a revoked token, which a new one would not fix
+        return None
     expired = False
     try:
-        token = find_api_token(raw.strip()) if scheme.lower() == "bearer" else None
+        token = find_api_token(raw.strip())
     except ApiTokenExpired as exc:
         token, expired = exc.token, True
     # A deactivated account outranks expiry: a new token would not help its owner.
@@ -84,6 +88,10 @@ def _refuse_anonymous():
             return error_response(401, "This API token is not valid: it may have been revoked, "
                                        "or its account deactivated.",
                                   headers={"WWW-Authenticate": 'Bearer realm="rapport", error="invalid_token"'})
+        if g.get("token_problem") == "malformed":
+            return error_response(401, "The Authorization header is not in the form 'Authorization: Bearer <token>' "
+                                       "(the word Bearer, a space, then the token).",
+                                  headers={"WWW-Authenticate": 'Bearer realm="rapport", error="invalid_request"'})
         return error_response(401, "This API needs a token: send the header 'Authorization: Bearer <token>'. "
                                    "Create one on the dashboard's API tokens page.",
                               headers={"WWW-Authenticate": 'Bearer realm="rapport"'})

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from flask import current_app
 
+from survey.config import base_url_problem
 from survey.db import db
 from survey.display import when_text
 from survey.invites.compose import Composer, InvitationLinks, new_token, sender_address
@@ -117,12 +118,10 @@ class Links:
     """Absolute links into this site from outside a request (the CLI, the worker)."""
 
     def __init__(self, base_url: str):
-        parts = urlsplit(base_url or "")
-        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-            raise OperationError(
-                f"the public base URL {base_url!r} must look like https://surveys.example.com "
-                "(set PUBLIC_BASE_URL or pass --base-url)"
-            )
+        problem = base_url_problem(base_url)
+        if problem:
+            raise OperationError(f"the public base URL {problem} (set PUBLIC_BASE_URL or pass --base-url)")
+        parts = urlsplit(base_url)
         self.base_url = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
         self._adapter = current_app.url_map.bind(parts.netloc, script_name=parts.path.rstrip("/") or "/",
                                                  url_scheme=parts.scheme)

@@ -9,7 +9,8 @@
   me.rapport = 1;
   var opt = function (n) { return me.getAttribute("data-" + n); };
   var key = opt("survey") || "";
-  var api = new URL(me.src, location.href).origin + "/api/v1/surveys/" + encodeURIComponent(key);
+  var home = new URL(me.src, location.href).origin;
+  var api = home + "/api/v1/surveys/" + encodeURIComponent(key);
   var capKey = "rapport:" + key;
   var embed = me.hasAttribute("data-embed");
   var target = opt("target");
@@ -31,6 +32,11 @@
   var L = T[lang] || T[lang = "en"];
   var warn = function (m) { if (w.console) console.warn("Rapport widget " + key + ": " + m); };
   try { if (+localStorage.getItem(capKey) > Date.now()) return; } catch (e) { /* no storage: no cap */ }
+  // A CSP blocking our requests fails like a wrong origin; the violation event tells them apart.
+  var blockedBy = "";
+  d.addEventListener("securitypolicyviolation", function (e) {
+    if (String(e.blockedURI).indexOf(home) == 0) blockedBy = e.effectiveDirective;
+  });
 
   function json(method, url, body) {
     return fetch(url, {method: method, credentials: "omit", headers: body ? {"Content-Type": "application/json"} : {},
@@ -58,7 +64,10 @@
       else render(cfg);
     }, delay);
   }, function (e) {
-    warn(e.message + (e instanceof TypeError ? " (is " + location.origin + " on the survey's list of origins?)" : ""));
+    setTimeout(function () {  // the violation event may come just after
+      warn(e.message + (blockedBy ? " (this page's Content-Security-Policy blocks " + home + ": add it to " + blockedBy + ")"
+        : e instanceof TypeError ? " (is " + location.origin + " on the survey's list of origins?)" : ""));
+    }, 50);
   });
 
   function render(cfg) {
@@ -78,7 +87,9 @@
     if (opt("accent")) host.style.setProperty("--rapport-accent", opt("accent"));
     var root = host.attachShadow({mode: "open"});
     var css = ":host{all:initial}*{box-sizing:border-box}" +
-      ".w{all:initial;display:block;container-type:inline-size;position:relative;box-sizing:border-box;padding:16px;" +
+      // `all` leaves direction inherited: a dir=rtl page mirrored the card. Its languages read LTR;
+      // the survey's wording and the comment take their text's direction (dir=auto).
+      ".w{all:initial;direction:ltr;display:block;container-type:inline-size;position:relative;box-sizing:border-box;padding:16px;" +
       "font:15px/1.4 var(--rapport-font,system-ui,-apple-system,'Segoe UI',Roboto,sans-serif);" +
       "color:var(--rapport-text,#1b1f24);background:var(--rapport-background,#fff);" +
       "border:1px solid rgba(128,128,128,.35);border-radius:var(--rapport-radius,12px);" +
@@ -117,7 +128,7 @@
       root.adoptedStyleSheets = [sheet];
     } catch (e) { root.appendChild(h("style", {}, css)); }
 
-    var status = h("p", {"class": "ty", role: "status", tabindex: "-1"});
+    var status = h("p", {"class": "ty", role: "status", tabindex: "-1", dir: "auto"});
     var close = h("button", {"class": "x", type: "button", "aria-label": L[1]}, "×");
     var card = h("div", {"class": "w", role: "region", "aria-label": L[2]}, [close]);
     var trap = h("input", {"class": "hp", name: "website", tabindex: "-1", autocomplete: "off", "aria-hidden": "true"});
@@ -134,11 +145,11 @@
     var err1 = h("p", {"class": "err", role: "alert"});
     var step1 = h("form", {"class": "s1", novalidate: ""}, [
       h("div", {role: "radiogroup", "aria-labelledby": "q", "aria-describedby": "e"}, [
-        h("p", {"class": "q", id: "q"}, cfg.question),
+        h("p", {"class": "q", id: "q", dir: "auto"}, cfg.question),
         h("div", {"class": many ? "o m" : "o"}, options),
         h("div", {"class": "e", id: "e"}, [
-          h("span", {}, [h("span", {"class": "v"}, sc.low + " = "), sc.low_label]),
-          h("span", {}, [h("span", {"class": "v"}, sc.high + " = "), sc.high_label])
+          h("span", {dir: "auto"}, [h("span", {"class": "v"}, sc.low + " = "), sc.low_label]),
+          h("span", {dir: "auto"}, [h("span", {"class": "v"}, sc.high + " = "), sc.high_label])
         ])
       ]),
       trap, h("button", {"class": "b", type: "submit"}, L[0]), err1
@@ -193,20 +204,23 @@
     // Step 2: the follow-up question for the score's band, under the score chosen; its answer
     // updates the same response.
     function showFollowup(prompt, score) {
-      var area = h("textarea", {id: "c", name: "comment", maxlength: cfg.comment_max_length, rows: "3"});
+      var area = h("textarea", {id: "c", name: "comment", maxlength: cfg.comment_max_length, rows: "3", dir: "auto"});
       var err2 = h("p", {"class": "err", role: "alert"});
       var step2 = h("form", {"class": "s2", novalidate: ""}, [
         h("p", {"class": "got"}, [L[5] + ":", h("b", {"class": "n on"}, String(score))]),
-        h("label", {"class": "q", "for": "c"}, prompt), area, h("button", {"class": "b", type: "submit"}, L[0]), err2
+        h("label", {"class": "q", "for": "c", dir: "auto"}, prompt), area, h("button", {"class": "b", type: "submit"}, L[0]), err2
       ]);
       card.replaceChild(step2, step1);
       area.focus();
+      var sending = false;  // a double click sent it twice
       step2.addEventListener("submit", function (e) {
         e.preventDefault();
         var text = area.value.trim();
         if (!text) return thank();
+        if (sending) return;
+        sending = true;
         json("PATCH", api + "/responses/" + answer.id, {edit_token: answer.edit_token, comment: text, website: trap.value})
-          .then(thank, function (e) { err2.textContent = e instanceof TypeError ? L[3] : e.message; });
+          .then(thank, function (e) { sending = false; err2.textContent = e instanceof TypeError ? L[3] : e.message; });
       });
     }
 
