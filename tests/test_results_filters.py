@@ -169,6 +169,20 @@ def test_dates_outside_the_supported_years_and_control_characters_are_400s(clien
         assert page.status_code == 400, args
 
 
+def test_a_filter_given_twice_is_a_400_naming_it_on_the_pages_and_the_export(client, make_survey):
+    """Only the first value was used: channel=email&channel=link showed the e-mail answers alone."""
+    from tests.dashboard_support import login
+
+    survey = make_survey("nps")
+    login(client, "analyst")
+    for path in ("results", "comments", "export.csv"):
+        for args, name in (("channel=email&channel=link", "channel"), ("attr.plan=a&attr.plan=b", "attr.plan")):
+            page = client.get(f"/surveys/{survey.public_key}/{path}?{args}")
+            assert page.status_code == 400, (path, args)
+            assert f"&#39;{name}&#39; is given 2 times" in page.get_data(as_text=True), (path, args)
+        assert client.get(f"/surveys/{survey.public_key}/{path}?channel=email&page=1").status_code == 200, path
+
+
 def test_the_text_search_ignores_case_beyond_a_to_z(make_survey, make_response):
     """On SQLite "ÉCOLE" did not find "école": its LIKE and lower() fold A–Z only. The same
     answers are found on PostgreSQL (this test runs on whichever database the suite uses)."""

@@ -40,6 +40,8 @@ from survey.text import escape_like
 from survey.models import CHANNELS, Contact, PainPointRecord, Response, Survey, pain_point_responses
 
 ATTR_PREFIX = "attr."
+#: The query arguments this filter reads (besides ``attr.KEY``).
+FILTER_NAMES = ("start", "end", "channel", "band", "sentiment", "theme", "pain", "q")
 MAX_SEARCH_LENGTH = 200
 MAX_ATTR_FILTERS = 10
 MAX_ATTR_VALUE_LENGTH = 200
@@ -81,6 +83,13 @@ class ResponseFilter:
             if _CONTROL_CHARACTERS.search(name) or _CONTROL_CHARACTERS.search(value):
                 raise FilterError(f"{name[:40]!r} contains a control character (such as NUL or a line break)",
                                   name[:40])
+        getlist = getattr(args, "getlist", None)
+        for name in dict.fromkeys(args) if getlist else ():
+            # Only the first value would be used: "channel=email&channel=link" would show e-mail answers alone,
+            # as if that were both.
+            if (name in FILTER_NAMES or name.startswith(ATTR_PREFIX)) and len(getlist(name)) > 1:
+                raise FilterError(f"{name[:40]!r} is given {len(getlist(name))} times; each filter takes one value "
+                                  "(filters combine with AND)", name[:40])
 
         def text(name: str) -> str | None:
             value = args.get(name)
