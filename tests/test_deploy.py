@@ -170,3 +170,11 @@ def test_the_example_configuration_shows_the_real_defaults(tmp_path, monkeypatch
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.db'}"})
     assert app.config["MAIL_BATCH_SIZE"] == Defaults.MAIL_BATCH_SIZE
+
+
+def test_every_units_documentation_file_is_put_there_by_the_readme_steps():
+    """rapport-web.service named /srv/rapport/README.md, which no install step put there."""
+    readme = (REPO / "README.md").read_text()
+    for unit in sorted((REPO / "deploy" / "systemd").glob("*.service")):
+        for path in re.findall(r"^Documentation=file://(\S+)$", unit.read_text(), flags=re.M):
+            assert re.search(rf"^install [^\n]* {re.escape(path)}\b", readme, flags=re.M), (unit.name, path)
