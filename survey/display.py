@@ -128,14 +128,15 @@ def bdi(text: object) -> Markup:
 
 
 def isolated(text: str) -> str:
-    """:func:`bdi` for plain text (a flash message, a tooltip): ``text`` between FIRST STRONG ISOLATE
-    and POP DIRECTIONAL ISOLATE, which end whatever a direction character in it started."""
-    return f"\u2068{text}\u2069"
+    """:func:`bdi` for plain text (a flash message, a tooltip, an e-mail, whose clients may not know
+    ``<bdi>``): ``text`` between FIRST STRONG ISOLATE and POP DIRECTIONAL ISOLATE, which end whatever
+    a direction character in it started."""
+    return f"\u2068{'' if text is None else text}\u2069"
 
 
 def init_app(app) -> None:
     for function in (score_text, interval_text, change_text, change_interval_text, method_text, p_value_text,
-                     verdict_text, plural, counted, when_text, bdi):
+                     verdict_text, plural, counted, when_text, bdi, isolated):
         app.add_template_filter(function)
 
     @app.context_processor

@@ -158,6 +158,16 @@ def test_a_comment_cannot_inject_html(site, survey, make_response):
     assert "https://evil.example" not in [link for link in html_links(queued("alert")[0])]
 
 
+def test_a_right_to_left_override_in_a_comment_cannot_reorder_the_alert(site, survey, make_response):
+    """U+202E in a comment reversed what followed it, up to the end of its line (the closing quote and beyond)."""
+    make_response(survey, score=0, comment="fine \u202eknil siht kcilc")
+    queue_alerts()
+    [message] = queued("alert")
+    for part in (text_part(message), html_part(message)):
+        assert "\u2068fine \u202eknil siht kcilc\u2069" in part
+        assert "\u2068Broadband NPS\u2069" in part
+
+
 def test_alert_delivered_over_smtp_and_one_click_unsubscribe(site, survey, owner, make_response, smtp_server,
                                                              mailbox, client):
     make_response(survey, score=2, comment="The engineer never came", channel="email")
@@ -166,7 +176,7 @@ def test_alert_delivered_over_smtp_and_one_click_unsubscribe(site, survey, owner
     assert report.sent == 1
     [message] = mailbox.messages()
     assert message["To"] == owner.email and message["Auto-Submitted"] == "auto-generated"
-    assert "“The engineer never came”" in html_part(message) and "via e-mail" in text_part(message)
+    assert "“\u2068The engineer never came\u2069”" in html_part(message) and "via e-mail" in text_part(message)
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     unsubscribe = re.search(r"<(https://[^>]+)>", str(message["List-Unsubscribe"])).group(1)
     assert unsubscribe in html_links(message)
