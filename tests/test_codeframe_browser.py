@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from survey.codeframe import operations as ops
 from survey.db import db
@@ -46,21 +47,18 @@ def test_rename_merge_and_move_a_comment_then_rerun(live_server, browser, runner
     hold = point_panel(page, "on hold for hours")
     hold.locator("input[name=name]").first.fill("long waits on the phone")
     hold.locator("button[data-action=rename]").click()
-    page.wait_for_load_state()
-    assert "Renamed" in page.locator(".flashes").inner_text()
+    expect(page.locator(".flashes")).to_contain_text("Renamed")
 
     crash = point_panel(page, "app keeps crashing")
     crash.locator("form:has(button[data-action=merge]) select").select_option(label="engineer did not turn up")
     crash.locator("button[data-action=merge]").click()
-    page.wait_for_load_state()
-    assert "Merged" in page.locator(".flashes").inner_text()
+    expect(page.locator(".flashes")).to_contain_text("Merged")
     assert point_panel(page, "app keeps crashing").count() == 0
 
     row = point_panel(page, "long waits on the phone").locator(f'li[data-response="{moved.id}"]')
     row.locator("select").select_option(label="engineer did not turn up")
     row.locator("button[data-action=assign]").click()
-    page.wait_for_load_state()
-    assert "now an example" in page.locator(".flashes").inner_text()
+    expect(page.locator(".flashes")).to_contain_text("now an example")
     context.close()
 
     db.session.expire_all()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 import sqlalchemy as sa
 
 from survey.db import db
@@ -52,7 +53,8 @@ def test_an_admin_searches_adds_edits_unsubscribes_unbounces_and_forgets(live_se
     page.get_by_label("Search contacts").fill("OKAF")
     page.get_by_role("button", name="Search").click()
     rows = page.locator("table.table tbody tr")
-    assert rows.count() == 1 and "ben.okafor@example.com" in rows.first.inner_text()
+    expect(rows).to_have_count(1)  # waits for the results page, not the one being left
+    assert "ben.okafor@example.com" in rows.first.inner_text()
     assert "1 contact matching" in page.content()
 
     # Clear Ben's bounce from the list (after the browser's confirm dialog).
@@ -88,7 +90,7 @@ def test_an_admin_searches_adds_edits_unsubscribes_unbounces_and_forgets(live_se
 
     # Forget: the confirmation page says what goes, and wants the address typed.
     page.get_by_role("link", name="Forget…").click()
-    assert page.get_by_role("heading", name="Erased for good").is_visible()
+    expect(page.get_by_role("heading", name="Erased for good")).to_be_visible()
     page.get_by_label("Type the address to confirm").fill("someone.else@example.com")
     page.get_by_role("button", name="Forget chloe.martin@example.com").click()
     page.wait_for_selector("text=That is not chloe.martin@example.com")

@@ -6,6 +6,7 @@ import os
 import shutil
 
 import pytest
+from playwright.sync_api import expect
 
 from survey.alerts.digest import queue_digests
 from survey.invites.delivery import deliver
@@ -85,7 +86,7 @@ def test_a_person_turns_the_digest_off_on_the_account_page_from_a_phone(live_ser
     assert digest.is_checked() and page.get_by_label("Low-score alerts").is_checked()
     digest.uncheck()
     page.get_by_role("button", name="Save e-mail settings").click()
-    assert page.get_by_text("Your e-mail settings are saved.").is_visible()
+    expect(page.get_by_text("Your e-mail settings are saved.")).to_be_visible()
     assert not page.get_by_label("Weekly digest").is_checked()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path="/tmp/alerts-account-phone.png", full_page=True)

@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 import sqlalchemy as sa
 
 from survey.db import db
@@ -99,11 +100,12 @@ def test_an_analyst_assigns_notes_and_resolves_a_low_score(live_server, browser,
     page.get_by_role("button", name="Save").click()
     page.wait_for_selector("text=Saved.")
     page.get_by_role("link", name="Needs follow-up").click()
-    assert page.locator("article.inbox-item").count() == 2
-    assert "Cancelling tomorrow" not in page.locator(".comment-list").inner_text()
+    # expect() retries until the new page is in: a bare count() can read the page being left
+    expect(page.locator("article.inbox-item")).to_have_count(2)
+    expect(page.locator(".comment-list")).not_to_contain_text("Cancelling tomorrow")
     page.get_by_label("Show").select_option("resolved")
     page.get_by_role("button", name="Show").click()
-    assert "Cancelling tomorrow" in page.locator(".comment-list").inner_text()
+    expect(page.locator(".comment-list")).to_contain_text("Cancelling tomorrow")
 
     db.session.expire_all()
     follow_up = db.session.scalar(sa.select(FollowUp))

@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 import sqlalchemy as sa
 
 from survey.db import db
@@ -94,7 +95,7 @@ def test_analyst_filters_the_results_and_corrects_a_label(live_server, browser, 
     # The drill-down from the pain point, with the filter kept.
     page.get_by_role("link", name="Overview").click()
     page.get_by_role("link", name="refund never arrived").click()
-    assert page.get_by_role("heading", name="refund never arrived").is_visible()
+    expect(page.get_by_role("heading", name="refund never arrived")).to_be_visible()
     assert "pain=" in page.url and "channel=email" in page.url
     context.close()
 
