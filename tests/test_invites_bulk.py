@@ -20,6 +20,7 @@ from survey.invites.delivery import deliver
 from survey.invites.models import Campaign, Invitation, OutboxMessage
 from survey.models import Contact
 from tests.invites_support import add_contacts, mailbox, smtp_server  # noqa: F401  (fixtures)
+from tests.conftest import TEST_SECRET_KEY
 
 BASE = "https://surveys.example.com"
 NAMES = ["Person 1", "J. Smith", 'Eve "the" Hacker', "Zoë Ångström", "Eve\r\nBcc: victim@example.net",
@@ -235,7 +236,7 @@ def test_two_looping_worker_processes_share_the_outbox_and_send_each_message_onc
     operations.send_campaign(make_survey("nps"), base_url=BASE)
     env = dict(os.environ, RAPPORT_INSTANCE_PATH=app.instance_path,
                RAPPORT_SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
-               RAPPORT_SECRET_KEY="test-secret", RAPPORT_MAIL_SERVER="127.0.0.1",
+               RAPPORT_SECRET_KEY=TEST_SECRET_KEY, RAPPORT_MAIL_SERVER="127.0.0.1",
                RAPPORT_MAIL_PORT=str(smtp_server.port), RAPPORT_MAIL_BATCH_SIZE="20",
                RAPPORT_SQLITE_BUSY_TIMEOUT_MS="20000")
     workers = [subprocess.Popen([sys.executable, "-m", "flask", "--app", "survey", "invite", "deliver", "--loop",
