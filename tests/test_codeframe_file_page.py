@@ -45,6 +45,7 @@ def test_upload_then_download_round_trips_and_the_same_file_again_changes_nothin
     assert download.headers["Content-Disposition"] == f'attachment; filename="codeframe-{survey.public_key}.csv"'
     exported = runner.invoke(args=["codeframe", "export", "--survey", survey.public_key])
     assert download.get_data(as_text=True) == exported.stdout  # the CLI's export, byte for byte
+    assert download.get_data().startswith(b"\xef\xbb\xbfname,")  # a UTF-8 BOM, so Excel shows accents right
 
     before = counts()
     again = upload(client, survey, download.get_data())

@@ -51,7 +51,7 @@ from typing import IO
 
 from analysis.labels import SENTIMENTS, THEMES
 from analysis.text import mask_pii
-from survey.csvsafe import safe_cell
+from survey.csvsafe import SPREADSHEET_BOM, safe_cell
 from survey.display import DEFAULT_MIN_ANSWERS, bdi, enough, interval_text, method_text, score_text, when_text
 from survey.insights import charts
 from survey.insights.findings import SurveyPainPoint, SurveySummary
@@ -325,7 +325,7 @@ def write_response_lines(fh: IO[str], blocks: Iterable[tuple[list[int], list[str
     lines = _Lines()
     writer = csv.writer(lines)
     writer.writerow(RESPONSE_COLUMNS)
-    fh.write(lines.made.pop())
+    fh.write(SPREADSHEET_BOM + lines.made.pop())
     count = 0
     for ids, starts, cells, ends in blocks:
         if pain_points is not None:
