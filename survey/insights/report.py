@@ -52,7 +52,9 @@ from typing import IO
 from analysis.labels import SENTIMENTS, THEMES
 from analysis.text import mask_pii
 from survey.csvsafe import SPREADSHEET_BOM, safe_cell
-from survey.display import DEFAULT_MIN_ANSWERS, bdi, enough, interval_text, method_text, score_text, when_text
+from survey.display import (
+    DEFAULT_MIN_ANSWERS, bdi, enough, interval_text, isolated, method_text, score_text, when_text,
+)
 from survey.insights import charts
 from survey.insights.findings import SurveyPainPoint, SurveySummary
 from survey.kinds import KINDS
@@ -174,6 +176,7 @@ def render_html(report: Mapping) -> str:
     env.filters["interval_text"] = interval_text
     env.filters["method_text"] = method_text
     env.filters["bdi"] = bdi  # what people typed, isolated as on every page
+    env.filters["isolated"] = isolated  # the same where no markup can be (the <title>)
     # report.json keeps ISO 8601 for scripts; the page writes a moment as every page does.
     env.filters["when_text"] = lambda iso: when_text(dt.datetime.fromisoformat(iso))
     env.globals["enough_answers"] = enough
