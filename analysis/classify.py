@@ -15,6 +15,7 @@ anything is written.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import gc
@@ -81,8 +82,10 @@ def classify_csv(in_path, out_path, text_col: str, labeller, batch_size: int = 2
         raise ValueError("batch_size must be at least 1")
     s_lab, t_lab = LABELS["sentiment"], LABELS["theme"]
     n_rows = 0
+    with open(in_path, "rb") as peek:  # a file saved with a BOM (Excel's "CSV UTF-8") is written back with one
+        out_encoding = "utf-8-sig" if peek.read(3) == codecs.BOM_UTF8 else "utf-8"
     with open(in_path, encoding="utf-8-sig", newline="") as fin, \
-            open(out_path, "w", encoding="utf-8", newline="") as fout:
+            open(out_path, "w", encoding=out_encoding, newline="") as fout:
         # strict: a quote left open is an error, not the rest of the file labelled as one comment
         reader = csv.reader(fin, delimiter=delimiter, strict=True)
         rows = _rows(reader)

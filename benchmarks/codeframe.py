@@ -218,7 +218,7 @@ def main() -> None:
     flask(env, "analyze", "--survey", key, "--out", str(work / "report"), encoder=args.encoder)
     seconds = time.perf_counter() - started
     report = json.loads((work / "report" / "report.json").read_text(encoding="utf-8"))
-    with open(work / "report" / "responses.csv", encoding="utf-8", newline="") as fh:
+    with open(work / "report" / "responses.csv", encoding="utf-8-sig", newline="") as fh:
         external = {int(r["response_id"]): r["external_id"] for r in csv.DictReader(fh)}
 
     negative_ids = {r["id"] for r in negative}

@@ -23,6 +23,7 @@ import argparse
 import multiprocessing
 import os
 import resource
+import secrets
 import shutil
 import subprocess
 import sys
@@ -91,7 +92,7 @@ def main() -> None:
     server = multiprocessing.Process(target=smtp_server, args=(port, args.pipelining, ready, server_end), daemon=True)
     server.start()
     ready.wait(30)
-    settings = {"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "benchmark", "MAIL_SERVER": "127.0.0.1",
+    settings = {"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": secrets.token_hex(32), "MAIL_SERVER": "127.0.0.1",
                 "MAIL_PORT": port, "SQLITE_SYNCHRONOUS": args.synchronous}
     if args.batch_size:
         settings["MAIL_BATCH_SIZE"] = args.batch_size

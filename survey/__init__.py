@@ -77,6 +77,7 @@ def _create_app(test_config: dict | None) -> "Flask":
         app.config.from_mapping(test_config)
 
     _check_public_base_url(app)
+    _check_secret_key(app)
     defer_secret_key(app)
     _bounded_ids(app)  # before any feature adds its routes: a rule takes its converter when added
     for name in FEATURES:
@@ -104,6 +105,32 @@ def _check_public_base_url(app: "Flask") -> None:
     if problem:
         raise ConfigError(f"the site's public address (RAPPORT_PUBLIC_BASE_URL, or PUBLIC_BASE_URL in config.py) "
                           f"{problem}: its scheme and host, as customers reach the site")
+
+
+def _check_secret_key(app: "Flask") -> None:
+    """Session cookies and signed links are only as safe as the key: a configured one that is short or
+    repetitive (``changeme``, ``secret``) stops the start instead of being used silently, and so does
+    such an old key in SECRET_KEY_FALLBACKS (it still signs in). An unset or empty SECRET_KEY is
+    generated into the instance folder when first needed (survey.instance)."""
+    from survey.config import SECRET_KEY_RECIPE, secret_key_problem
+    from survey.instance import ConfigError
+
+    def refuse(setting: str, problem: str, remedy: str) -> None:
+        raise ConfigError(f"{setting} (RAPPORT_{setting}, or in config.py) {problem}: {remedy}")
+
+    key = dict.get(app.config, "SECRET_KEY")  # dict.get: a missing key is not generated here
+    problem = key and secret_key_problem(key)
+    if problem:
+        refuse("SECRET_KEY", problem, f"make one with {SECRET_KEY_RECIPE}, or leave it unset and Rapport "
+                                      f"generates one into the instance folder")
+    fallbacks = app.config.get("SECRET_KEY_FALLBACKS") or ()
+    if isinstance(fallbacks, (str, bytes)):  # Flask would take each character for a key
+        refuse("SECRET_KEY_FALLBACKS", "must be a list of old keys", '["the old key"]')
+    for old in fallbacks:
+        problem = secret_key_problem(old)
+        if problem:
+            refuse("SECRET_KEY_FALLBACKS", f"holds an old key that {problem}",
+                   "remove it (who signed in with it signs in again)")
 
 
 def _bounded_ids(app: "Flask") -> None:

@@ -30,6 +30,27 @@ def base_url_problem(url: object) -> str | None:
     return None
 
 
+#: A configured ``SECRET_KEY`` (or fallback) needs at least this many characters, of at least
+#: SECRET_KEY_MIN_DISTINCT different ones: session cookies, CSRF tokens, unsubscribe links and
+#: bounce tags are signed with it, and a short or repetitive key can be guessed offline from any
+#: one of them. ``secrets.token_hex(32)`` (what Rapport generates) gives 64.
+SECRET_KEY_MIN_LENGTH = 32
+SECRET_KEY_MIN_DISTINCT = 8
+SECRET_KEY_RECIPE = "python3 -c 'import secrets; print(secrets.token_hex(32))'"
+
+
+def secret_key_problem(key: object) -> str | None:
+    """Why ``key`` is too weak to sign sessions and links with, or None."""
+    if not isinstance(key, (str, bytes)):
+        return f"must be text, not {type(key).__name__}"
+    if len(key) < SECRET_KEY_MIN_LENGTH:
+        return f"is {len(key)} characters long; it needs at least {SECRET_KEY_MIN_LENGTH}"
+    if len(set(key)) < SECRET_KEY_MIN_DISTINCT:
+        return (f"uses only {len(set(key))} different characters; a random key has at least "
+                f"{SECRET_KEY_MIN_DISTINCT}")
+    return None
+
+
 class Defaults:
     # Database: None means "SQLite file in the instance folder" (resolved in create_app).
     SQLALCHEMY_DATABASE_URI: str | None = None

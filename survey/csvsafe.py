@@ -27,6 +27,11 @@ from collections.abc import Iterable
 # spreadsheet, so what an override in it reorders ends at the cell's edge; the text stays as given.
 _INVISIBLE_LEAD = re.compile(r"^[\s\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]+")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+#: First character of every CSV Rapport writes for people to open (the dashboard export, the report's
+#: responses.csv, the codeframe file): a UTF-8 byte order mark, without which Excel reads the file in
+#: the machine's legacy code page and shows "CafÃ©" for "Café". Every reader Rapport has takes it off
+#: (``utf-8-sig``), as do pandas, LibreOffice and Google Sheets.
+SPREADSHEET_BOM = "\ufeff"
 _ZERO_WIDTH = "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2066\u2067\u2068\u2069\ufeff"
 
 

@@ -127,6 +127,12 @@ def load_or_create_secret_key(instance_path: str | os.PathLike) -> str:
     if not key:
         raise InstanceError(f"the secret key file {key_file} is empty; delete it and a new key is made "
                             f"(signed-in users then sign in again), or set RAPPORT_SECRET_KEY")
+    from survey.config import secret_key_problem
+
+    problem = secret_key_problem(key)
+    if problem:  # written by hand: a weak key here signs sessions as surely as a configured one
+        raise InstanceError(f"the secret key in {key_file} {problem}; delete the file and a new key is made "
+                            f"(signed-in users then sign in again)")
     return key
 
 

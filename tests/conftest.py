@@ -26,6 +26,8 @@ from survey.db import db
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+#: Start-up refuses a short or repetitive key (survey.config.secret_key_problem), tests' own included.
+TEST_SECRET_KEY = "rapport-tests-only-0123456789abcdef"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
 
@@ -75,7 +77,7 @@ def app_config(tmp_path):
     """Overrides for create_app; a test may update it before asking for ``app``."""
     config = {
         "TESTING": True,
-        "SECRET_KEY": "test-secret",
+        "SECRET_KEY": TEST_SECRET_KEY,
         "SQLALCHEMY_DATABASE_URI": TEST_DB_URL or f"sqlite:///{tmp_path / 'test.db'}",
         "SQLITE_SYNCHRONOUS": "OFF" if not TEST_DB_URL else "FULL",
         "WTF_CSRF_ENABLED": False,

@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 import uuid
+from tests.conftest import TEST_SECRET_KEY
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
@@ -165,7 +166,7 @@ def children_of(parent: int) -> list[int]:
     return sorted(found)
 
 
-def server_env(instance_path: Path, database_uri: str, *, secret_key: str = "load-test-secret",
+def server_env(instance_path: Path, database_uri: str, *, secret_key: str = TEST_SECRET_KEY,
                **config: str) -> dict[str, str | None]:
     """``RAPPORT_*`` variables for a production-like server (CSRF on, not TESTING)."""
     env: dict[str, str | None] = {

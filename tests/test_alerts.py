@@ -38,7 +38,7 @@ def test_a_burst_of_50_low_scores_gives_each_owner_one_mail(site, survey, owner,
     assert (report.batches, report.answers, report.mails) == (1, 50, 1)
     [message] = queued("alert")
     assert message["To"] == owner.email
-    assert message["Subject"] == "50 low scores on Broadband NPS"
+    assert message["Subject"] == "50 low scores on \u2068Broadband NPS\u2069"
     text = text_part(message)
     # The newest first, at most ALERT_MAX_ITEMS (20) listed, and a count of the rest.
     assert text.count("Follow up: ") == 20 and "...and 30 more." in text
@@ -53,7 +53,7 @@ def test_a_burst_of_50_low_scores_gives_each_owner_one_mail(site, survey, owner,
     assert (waiting.batches, waiting.waiting) == (0, 1) and outbox_count("alert") == 1
     later = queue_alerts(now + dt.timedelta(minutes=16))  # ALERT_BATCH_MINUTES = 15
     assert (later.batches, later.answers, later.mails) == (1, 1, 1)
-    assert queued("alert")[-1]["Subject"] == "Low score on Broadband NPS: 1"
+    assert queued("alert")[-1]["Subject"] == "Low score on \u2068Broadband NPS\u2069: 1"
 
 
 def test_scores_above_the_threshold_are_not_alerted(site, make_survey, owner, make_response):
@@ -196,9 +196,9 @@ def test_invite_deliver_queues_due_alerts_in_the_same_pass(site, survey, owner, 
     assert result.exit_code == 0, result.output
     # The last week's digest is due too (a follow-up is waiting): both go out in this one pass.
     assert "sent 2" in result.output
-    assert sorted(m["Subject"] for m in mailbox.messages())[0] == "Broadband NPS: your week " \
-        f"{week_name(due_week(utcnow()))} in brief"
-    assert sorted(m["Subject"] for m in mailbox.messages())[1] == "Low score on Broadband NPS: 0"
+    assert sorted(m["Subject"] for m in mailbox.messages()) == [
+        "Low score on \u2068Broadband NPS\u2069: 0",
+        f"\u2068Broadband NPS\u2069: your week {week_name(due_week(utcnow()))} in brief"]
     again = runner.invoke(args=["invite", "deliver"])
     assert again.exit_code == 0 and "sent 0" in again.output
 
@@ -274,7 +274,7 @@ def test_one_broken_survey_holds_back_nothing_else(site, make_survey, owner, mak
     monkeypatch.setattr(low_scores, "build_mail", build)
     report = queue_alerts()
     assert (report.batches, report.mails) == (1, 1)
-    assert [m["Subject"] for m in queued("alert")] == ["Low score on Good: 0"]
+    assert [m["Subject"] for m in queued("alert")] == ["Low score on \u2068Good\u2069: 0"]
     monkeypatch.setattr(low_scores, "build_mail", real)
     assert queue_alerts().mails == 1  # the broken one's answer was not marked: it goes out once fixed
 

@@ -79,7 +79,7 @@ def test_the_web_app_starts_without_nltk():
     code = """
 import json, sys
 from survey import create_app
-create_app({"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+create_app({"TESTING": True, "SECRET_KEY": "isolation-test-0123456789abcdefghij", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
 print(json.dumps(sorted(m for m in ("nltk", "scipy.stats", "sklearn") if m in sys.modules)))
 """
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)

@@ -54,7 +54,7 @@ def test_batch_size_changes_no_label_and_no_pain_point(runner, make_survey, make
         assert result.exit_code == 0, result.output
         db.session.expire_all()
         results.append((stored_labels(), labels_in_force(), pain_points_of(out),
-                        (out / "responses.csv").read_text(encoding="utf-8")))
+                        (out / "responses.csv").read_text(encoding="utf-8-sig")))
     commented = sum(1 for _, comment in ANSWERS if comment)
     assert len(results[0][0]) == commented and results[0][2], "nothing to compare"
     assert all(result == results[0] for result in results[1:])
@@ -263,7 +263,7 @@ def test_clauses_kept_from_labelling_give_what_the_stored_labels_give(runner, ma
         report = read_report(out)
         results.append(([(p["label"], p["count"], p["response_ids"], p["theme"], p["impact"], p["quotes"])
                          for p in report["pain_points"]], report["surveys"][0]["negative_comments"],
-                        (out / "responses.csv").read_text(encoding="utf-8")))
+                        (out / "responses.csv").read_text(encoding="utf-8-sig")))
     assert results[0][0] and results[0] == results[1] == results[2]
 
 

@@ -97,7 +97,7 @@ def test_report_folder_schema(runner, make_survey, make_response, tmp_path):
     impacts = [p["impact"] for p in report["pain_points"]]
     assert impacts == sorted(impacts, reverse=True)
 
-    with open(out / "responses.csv", encoding="utf-8", newline="") as fh:
+    with open(out / "responses.csv", encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert [int(r["response_id"]) for r in rows] == sorted(ids)
     score_only = next(r for r in rows if not r["comment"])
@@ -116,9 +116,9 @@ def test_report_masks_pii_and_defuses_formulas(runner, make_survey, make_respons
     for name in ("report.html", "report.json", "responses.csv"):
         text = (out / name).read_text(encoding="utf-8")
         assert "ana.lopez@example.com" not in text and "07700 900123" not in text, name
-    csv_text = (out / "responses.csv").read_text(encoding="utf-8")
+    csv_text = (out / "responses.csv").read_text(encoding="utf-8-sig")
     assert "[email]" in csv_text and "[phone]" in csv_text
-    with open(out / "responses.csv", encoding="utf-8", newline="") as fh:
+    with open(out / "responses.csv", encoding="utf-8-sig", newline="") as fh:
         comments = [row["comment"] for row in csv.DictReader(fh)]
     assert "'=HYPERLINK(\"http://evil.example\",\"click\") staff were kind" in comments
     assert not any(c.startswith(("=", "+", "-", "@")) for c in comments)
@@ -199,7 +199,7 @@ def test_a_correction_stays_in_force_after_a_run(runner, make_survey, make_respo
     assert analyze(runner, "--out", str(tmp_path / "r")).exit_code == 0
     db.session.refresh(target)
     assert target.sentiment == "positive"
-    with open(tmp_path / "r" / "responses.csv", encoding="utf-8", newline="") as fh:
+    with open(tmp_path / "r" / "responses.csv", encoding="utf-8-sig", newline="") as fh:
         row = next(r for r in csv.DictReader(fh) if int(r["response_id"]) == target.id)
     assert row["sentiment"] == "positive" and row["corrected"] == "sentiment"
     # its one clause follows the correction, so it is no pain point any more

@@ -41,6 +41,20 @@ def test_classify_adds_four_columns_and_keeps_the_rest(runner, tmp_path):
     assert not list(tmp_path.glob(".out.csv.*")), "no temporary file left behind"
 
 
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+def test_classify_writes_a_bom_when_the_file_it_labels_had_one(runner, tmp_path, bom):
+    """A file saved by Excel as "CSV UTF-8" has a BOM: the labelled copy keeps it, so it opens there with its
+    accents as the original did; a file without one gets none."""
+    src = tmp_path / "in.csv"
+    src.write_bytes(bom + "id,text\n1,le café était froid\n".encode("utf-8"))
+    out = tmp_path / "out.csv"
+    result = runner.invoke(args=["analyze", "classify", str(src), "--text-col", "text", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    data = out.read_bytes()
+    assert data.startswith(bom + b"id,text,sentiment,") and not data[len(bom):].startswith(b"\xef\xbb\xbf")
+    assert "le café était froid".encode() in data
+
+
 def read_rows(path):
     with open(path, encoding="utf-8", newline="") as fh:
         return list(csv.DictReader(fh))
@@ -152,7 +166,7 @@ def test_semicolon_files_are_read_by_classify_evaluate_and_train_like_every_impo
     out = tmp_path / "out.csv"
     result = runner.invoke(args=["analyze", "classify", str(src), "--text-col", "text", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    lines = out.read_text(encoding="utf-8").splitlines()
+    lines = out.read_text(encoding="utf-8-sig").splitlines()  # the BOM kept (test_classify_writes_a_bom_…)
     assert lines[0] == "text;sentiment;model_sentiment;model_sentiment_proba;model_theme;model_theme_proba"
     assert lines[1].startswith("on hold for two hours, then cut off;negative;")  # the comma is the text's own
     result = runner.invoke(args=["analyze", "evaluate", str(src), "--text-col", "text", "--label-col", "sentiment",

@@ -64,7 +64,7 @@ def test_imported_nps_verbatims(runner, tmp_path):
     assert db.session.scalar(sa.select(sa.func.count(PainPointRecord.id))) == len(points)
     assert db.session.scalar(sa.select(AnalysisRun.summary)).get("pain_points") == len(points)
 
-    with open(out / "responses.csv", encoding="utf-8", newline="") as fh:
+    with open(out / "responses.csv", encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert sorted(r["external_id"] for r in rows) == sorted(row["id"] for row in source)
     assert all(r["sentiment"] and r["theme"] for r in rows)

@@ -73,7 +73,7 @@ def test_write_report_files(tmp_path):
     out = write_report(tmp_path / "r", sample_report(), iter(rows))
     assert sorted(p.name for p in out.iterdir()) == ["report.html", "report.json", "responses.csv"]
     assert json.loads((out / "report.json").read_text())["model_version"] == "20240101-abcdef12"
-    with open(out / "responses.csv", encoding="utf-8", newline="") as fh:
+    with open(out / "responses.csv", encoding="utf-8-sig", newline="") as fh:
         reader = csv.reader(fh)
         assert tuple(next(reader)) == RESPONSE_COLUMNS
         lines = [dict(zip(RESPONSE_COLUMNS, line)) for line in reader]
@@ -81,6 +81,20 @@ def test_write_report_files(tmp_path):
     assert lines[0]["sentiment_proba"] == "0.9123" and lines[0]["pain_points"] == "on hold; rude"
     assert lines[1]["score"] == "" and lines[1]["external_id"] == "'@ext"
     assert lines[2]["comment"] == "'\tsneaky" and lines[2]["external_id"] == "'-2"
+
+
+def test_responses_csv_opens_in_excel_with_its_accents(tmp_path):
+    """Without a byte order mark Excel read responses.csv in the legacy code page ("CafÃ©"), with or
+    without the second process writing it (a function given instead of rows)."""
+    from survey.insights.report import response_line_blocks, write_response_lines
+
+    rows = [{"response_id": 1, "survey": "k1", "score": 2, "comment": "Café froid, serveur très lent"}]
+    for given in (iter(rows), lambda fh: write_response_lines(fh, response_line_blocks(rows))):
+        out = write_report(tmp_path / "r", sample_report(), given)
+        data = (out / "responses.csv").read_bytes()
+        assert data.startswith(b"\xef\xbb\xbfresponse_id,") and "Café froid".encode() in data
+        with open(out / "responses.csv", encoding="utf-8-sig", newline="") as fh:
+            assert tuple(next(csv.reader(fh))) == RESPONSE_COLUMNS
 
 
 def test_a_failed_write_keeps_the_previous_report(tmp_path, monkeypatch):

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from survey import create_app
 from survey.db import db, normalise_url
-from tests.conftest import TEST_DB_URL
+from tests.conftest import TEST_DB_URL, TEST_SECRET_KEY
 from tests.conftest import flask_db as run_flask_db
 
 
@@ -102,7 +102,7 @@ def test_proxy_headers_trusted_only_when_configured(tmp_path, monkeypatch):
     monkeypatch.setenv("RAPPORT_INSTANCE_PATH", str(tmp_path))
     seen = {}
     for setting in (0, 1):
-        app = create_app({"SECRET_KEY": "x", "PROXY_FIX_X_FOR": setting, "PROXY_FIX_X_PROTO": setting})
+        app = create_app({"SECRET_KEY": TEST_SECRET_KEY, "PROXY_FIX_X_FOR": setting, "PROXY_FIX_X_PROTO": setting})
 
         @app.get("/_whoami")
         def whoami():

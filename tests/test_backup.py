@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from survey import create_app
 from survey.db import db
 from survey.models import Response
-from tests.conftest import TEST_DB_URL
+from tests.conftest import TEST_DB_URL, TEST_SECRET_KEY
 
 pytestmark = pytest.mark.skipif(bool(TEST_DB_URL), reason="flask backup is for SQLite")
 
@@ -71,7 +71,7 @@ def test_backup_while_answers_arrive_then_restore(app, runner, make_survey, tmp_
     shutil.copy(tmp_path / "copy.db", restored / "rapport.db")
     monkeypatch.setenv("RAPPORT_INSTANCE_PATH", str(restored))
     monkeypatch.delenv("RAPPORT_SQLALCHEMY_DATABASE_URI", raising=False)
-    other = create_app({"SECRET_KEY": "x"})
+    other = create_app({"SECRET_KEY": TEST_SECRET_KEY})
     with other.app_context():
         got = set(db.session.scalars(sa.select(Response.comment)))
         db.session.remove()

@@ -157,3 +157,130 @@ def test_a_csv_cell_hides_no_formula_behind_a_direction_character(control):
     cell = f"{control}=HYPERLINK(\"http://evil.example\",\"refund\")"
     assert safe_cell(cell) == "'" + cell and unsafe_cell(safe_cell(cell)) == cell
     assert safe_cell(COMMENT) == COMMENT and safe_cell(f"{control}fine") == f"{control}fine"
+
+
+#: Every plain-text place where the user's strings appear next to Rapport's own words (the page's
+#: title, an option's label, an attribute a browser shows or reads aloud) without an isolate around them.
+PLAIN_TEXT_JS = r"""
+(userText) => {
+  const SHOWN = ["title", "aria-label", "alt", "placeholder", "data-confirm"];
+  const found = [];
+  const check = (where, value) => {
+    if (value.trim() && userText.includes(value.trim())) return;  // alone: its own paragraph
+    for (const text of userText) {
+      if (value.replace(/\u2068[^\u2069]*\u2069/g, "").includes(text)) found.push(`${where}: ${value}`);
+    }
+  };
+  check("<title>", document.title);
+  for (const el of document.querySelectorAll("*")) {
+    for (const name of SHOWN) if (el.hasAttribute(name)) check(`${el.tagName.toLowerCase()} ${name}`, el.getAttribute(name));
+    if (el.tagName === "OPTION") check("option", el.textContent);
+  }
+  return found;
+}
+"""
+
+
+def drawn_in_order(page, text: str) -> bool:
+    """Whether ``text``, drawn as one left-to-right line, ends with its own last character rightmost
+    (an override or right-to-left name running on past the typed part draws Rapport's words before it)."""
+    page.set_content('<p id="line" style="font: 16px sans-serif; white-space: nowrap"></p>')
+    page.eval_on_selector("#line", "(el, text) => { el.textContent = text; }", text)
+    return last_word_is_drawn_last(page, "#line")
+
+
+@pytest.mark.browser
+def test_titles_options_and_shown_attributes_isolate_typed_text(live_server, browser, hostile_survey):
+    """Stop 28 isolated typed text in the pages' markup; <title>, <option> and attributes (a confirm
+    dialog, an aria-label, a tooltip) hold plain text only, so there it is FSI…PDI: an override in a
+    survey's name reversed the rest of the browser tab's title ("Results · Shop" then "tropaR · shop")."""
+    survey, response, point = hostile_survey
+    admin = make_user("admin", email="admin@example.com")
+    from survey.auth.operations import create_api_token
+    from survey.db import db
+    from survey.labels import correct_label
+
+    create_api_token(admin, f"nightly {RLO}thgin")
+    correct_label(response, "theme", "care", admin)
+    db.session.commit()
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    sign_in(page, live_server.url, admin.email)
+    key = survey.public_key
+    pages = [f"/surveys/{key}", f"/surveys/{key}/edit", f"/surveys/{key}/results",
+             f"/surveys/{key}/comments?pain={point.id}&q={RLO}x&attr.plan=" + PLAN.replace(" ", "+"),
+             f"/surveys/{key}/codeframe", f"/surveys/{key}/campaigns", "/tokens"]
+    problems, titles = {}, {}
+    for path in pages:
+        page.goto(live_server.url + path)
+        page.wait_for_load_state()
+        found = page.evaluate(PLAIN_TEXT_JS, USER_TEXT + [f"nightly {RLO}thgin", f"{RLO}x", "admin@example.com"])
+        if found:
+            problems[path] = found
+        titles[path] = page.title()
+    drawing = context.new_page()
+    for path, title in titles.items():
+        if SURVEY_NAME in title and not drawn_in_order(drawing, title):
+            problems.setdefault(path, []).append(f"the title draws Rapport's words inside the name: {title!r}")
+    context.close()
+    assert problems == {}, "\n".join(f"{p}: {x!r}" for p, xs in problems.items() for x in xs)
+    assert any(SURVEY_NAME in title for title in titles.values())
+
+
+HEBREW_NAME = "\u05d7\u05e0\u05d5\u05ea"  # right-to-left letters, no control character
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("name", [SURVEY_NAME, HEBREW_NAME])
+def test_a_survey_name_cannot_reorder_the_rest_of_an_alert_subject(app, make_survey, make_response, browser, name):
+    """Subjects are plain text: a right-to-left name before ": 1" drew the score before the name
+    ("Low score on 1 :<name>"); the name now sits in FSI…PDI, as in the mail's body."""
+    from survey.alerts.low_scores import queue_alerts
+    from survey.models import utcnow
+    from tests.alerts_support import queued
+
+    app.config.update(PUBLIC_BASE_URL="https://rapport.example.com")
+    owner = make_user("admin", email="owner@example.com")
+    survey = make_survey("nps", name=name, owner_id=owner.id)
+    make_response(survey, score=1, comment="cold", created_at=utcnow())
+    queue_alerts(utcnow())
+    [message] = queued("alert")
+    subject = message["Subject"]
+    assert subject.startswith("Low score on \u2068") and subject.endswith("\u2069: 1")
+    page = browser.new_page()
+    assert drawn_in_order(page, subject), subject
+    page.close()
+
+
+def test_typed_text_in_invitation_and_digest_subjects_is_isolated(app, make_survey):
+    """The contact's name and the survey's subject in an invitation's Subject: each in its own isolate (an
+    override in them is dropped as before: a Subject is one clean line). The digest's: tests/test_digest.py."""
+    import datetime as dt
+
+    from survey.invites import campaigns
+    from survey.invites.compose import Composer
+
+    survey = make_survey("nps", subject=f"Acme {RLO}emca", email_subject="{name}, how did {subject} do?")
+    links = campaigns.Links("https://rapport.example.com")
+    composer = Composer(survey=survey, sender="Rapport <surveys@localhost>", expires_at=dt.datetime(2030, 1, 31),
+                        links_for=lambda token: links.for_token(survey, token))
+    assert composer.subject(HEBREW_NAME) == f"\u2068{HEBREW_NAME}\u2069, how did \u2068Acme emca\u2069 do?"
+    assert composer.subject(None) == ", how did \u2068Acme emca\u2069 do?"  # no name: nothing isolated for it
+    plain = make_survey("nps", subject=HEBREW_NAME)
+    default = Composer(survey=plain, sender="Rapport <surveys@localhost>", expires_at=dt.datetime(2030, 1, 31),
+                       links_for=lambda token: links.for_token(plain, token), reminder=True)
+    assert default.subject(None) == f"Reminder: A quick question about \u2068{HEBREW_NAME}\u2069"
+
+
+def test_an_option_isolates_typed_text_only_beside_rapports_words(app, make_survey):
+    """An option alone is its own line (a pain point's name in the merge list stays as typed, so its
+    accessible name is the name); a deactivated owner's address is followed by Rapport's "(deactivated)"."""
+    from survey.admin.queries import owner_choices
+    from survey.db import db
+
+    gone = make_user("analyst", email="gone@example.com")
+    gone.is_active = False
+    db.session.commit()
+    survey = make_survey("nps", owner_id=gone.id)
+    labels = [choice.label for choice in owner_choices(survey)]
+    assert labels[-1] == "\u2068gone@example.com\u2069 (deactivated)"

@@ -1,6 +1,7 @@
 """A customer answers in real headless Chromium, with the mouse and with the keyboard."""
 
 import pytest
+from playwright.sync_api import expect
 import sqlalchemy as sa
 
 from survey.db import db
@@ -59,6 +60,6 @@ def test_validation_error_is_shown_next_to_the_scale(live_server, page, make_sur
     page.goto(f"{live_server.url}/s/{survey.public_key}")
     page.locator("#comment").fill("forgot the score")
     page.get_by_role("button", name="Send").click()
-    assert page.get_by_role("alert").inner_text() == "Please choose a score."
+    expect(page.get_by_role("alert")).to_have_text("Please choose a score.")  # the refused post's page
     assert page.locator("#comment").input_value() == "forgot the score"
     assert stored() == []

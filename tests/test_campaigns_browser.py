@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 import sqlalchemy as sa
 
 from survey.db import db
@@ -121,7 +122,7 @@ def test_an_admin_sends_a_campaign_and_the_answer_from_the_email_is_followed_up(
     # The team follows the low score up.
     page.get_by_role("link", name="Follow-up", exact=True).click()
     item = page.locator("article.inbox-item").filter(has_text="router dropped twice")
-    assert "Ana Lima" in item.inner_text()
+    expect(item).to_contain_text("Ana Lima")
     item.get_by_role("link", name=re.compile("Follow up")).click()
     page.wait_for_url(re.compile(r".*/follow-up/\d+$"))
     page.get_by_label("Assigned to").select_option(label="lee@example.com")

@@ -75,7 +75,8 @@ def test_import_export_round_trip_and_reimport_changes_nothing(runner, make_surv
     assert db.session.scalar(sa.select(sa.func.count(CodeframeEdit.id))) == 1
 
     exported = export_text(runner, survey.public_key)
-    rows = list(csv.DictReader(io.StringIO(exported)))
+    assert exported.startswith("\ufeffname,")  # a BOM for spreadsheets, which the import takes off
+    rows = list(csv.DictReader(io.StringIO(exported.removeprefix("\ufeff"))))
     assert len(rows) == 9 and set(rows[0]) == set(ops.COLUMNS)
     path = tmp_path / "exported.csv"
     path.write_text(exported, encoding="utf-8")
@@ -157,6 +158,27 @@ def test_a_file_saved_with_semicolons_imports_like_a_comma_one(runner, make_surv
     refunds = ops.point_by_name(survey, "late refunds")
     assert refunds.keywords == ["refund", "money back"]
     assert [e.text for e in refunds.examples] == ["Still waiting for my refund, six weeks on"]
+
+
+def test_the_export_opens_in_excel_with_its_accents_and_imports_back_bom_and_all(runner, make_survey, tmp_path):
+    """Without a byte order mark Excel read the UTF-8 file in the legacy code page ("DÃ©lai"); the BOM
+    goes into the CLI's file (and stdout, which the download matches) and every import takes it off."""
+    survey = make_survey()
+    source = tmp_path / "accents.csv"
+    source.write_text("name,theme,keywords,example\nDélai de remboursement,service,remboursé,"
+                      "\"J'attends toujours mon remboursement, six semaines après\"\nmal atendido,care,,señora grosera\n",
+                      encoding="utf-8")
+    assert invoke(runner, "import", str(source), "--survey", survey.public_key).exit_code == 0
+    out = tmp_path / "codeframe.csv"
+    assert invoke(runner, "export", "--survey", survey.public_key, "--out", str(out)).exit_code == 0
+    data = out.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbfname,theme,") and "Délai de remboursement".encode() in data
+    assert data.decode("utf-8") == export_text(runner, survey.public_key)  # the file is what stdout prints
+    copy = make_survey()
+    result = invoke(runner, "import", str(out), "--survey", copy.public_key)
+    assert result.exit_code == 0 and "2 new pain point(s)" in result.output, result.output
+    assert sorted(p.name for p in ops.points_of(copy)) == ["Délai de remboursement", "mal atendido"]
+    assert invoke(runner, "import", str(out), "--survey", survey.public_key).output.startswith("Nothing changed")
 
 
 def test_names_differing_only_in_case_or_spacing_are_one_pain_point(runner, make_survey, tmp_path):
@@ -664,7 +686,7 @@ def test_split_and_hide(runner, make_survey, make_response, tmp_path):
     ops.set_hidden(ops.point_by_name(survey, "app keeps crashing"), True)
     labels = set(_by_label(_analyze(runner, survey, tmp_path / "r")))
     assert "app keeps crashing" not in labels
-    rows = list(csv.DictReader(io.StringIO(export_text(runner, survey.public_key))))
+    rows = list(csv.DictReader(io.StringIO(export_text(runner, survey.public_key).removeprefix("\ufeff"))))
     assert {r["hidden"] for r in rows if r["name"] == "app keeps crashing"} == {"yes"}
 
 

@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 import sqlalchemy as sa
 
 from survey.codeframe import operations as ops
@@ -45,6 +46,7 @@ def test_upload_then_download_round_trips_and_the_same_file_again_changes_nothin
     assert download.headers["Content-Disposition"] == f'attachment; filename="codeframe-{survey.public_key}.csv"'
     exported = runner.invoke(args=["codeframe", "export", "--survey", survey.public_key])
     assert download.get_data(as_text=True) == exported.stdout  # the CLI's export, byte for byte
+    assert download.get_data().startswith(b"\xef\xbb\xbfname,")  # a UTF-8 BOM, so Excel shows accents right
 
     before = counts()
     again = upload(client, survey, download.get_data())
@@ -168,7 +170,7 @@ def test_an_admin_uploads_and_downloads_on_a_phone_and_a_desktop(app, live_serve
         page.goto(f"{live_server.url}/surveys/{survey.public_key}/codeframe")
         page.get_by_label("Codeframe CSV file").set_input_files(str(bad))
         page.get_by_role("button", name="Import").click()
-        assert "line 2: unknown theme 'pricing'" in page.locator(".problems").inner_text()
+        expect(page.locator(".problems")).to_contain_text("line 2: unknown theme 'pricing'")
         shots[f"{name}-bad"] = tmp_path / f"{name}-bad.png"
         page.screenshot(path=str(shots[f"{name}-bad"]), full_page=True)
         problems = problems_on(page, f"{name} bad file") if name == "phone" else []

@@ -44,7 +44,7 @@ def test_digest_content_on_hand_worked_numbers(digest_week):
     report = queue_digests(MONDAY, now=AFTER_THE_WEEK)
     assert (report.queued, report.surveys) == (1, 1)
     [message] = queued("digest")
-    assert message["Subject"] == f"Broadband NPS: your week {WEEK} in brief"
+    assert message["Subject"] == f"\u2068Broadband NPS\u2069: your week {WEEK} in brief"
     text = text_part(message)
     # Typed names and comments are isolated (FSI … PDI): a right-to-left override in one cannot reorder the mail.
     assert "\u2068Broadband NPS\u2069: week 2026-W10 (2 Mar to 8 Mar 2026)" in text
@@ -178,7 +178,7 @@ def test_digest_send_command(digest_week, runner, smtp_server, mailbox, client, 
     assert result.exit_code == 0, result.output
     assert "digest 2026-W10: queued 1 e-mail(s) for 1 survey(s)" in result.output and "sent 1" in result.output
     [message] = mailbox.messages()
-    assert message["Subject"] == f"Broadband NPS: your week {WEEK} in brief"
+    assert message["Subject"] == f"\u2068Broadband NPS\u2069: your week {WEEK} in brief"
     rerun = runner.invoke(args=["digest", "send", "--week", WEEK, "--survey", survey.public_key])
     assert rerun.exit_code == 0 and "queued 0" in rerun.output and "already sent 1" in rerun.output
     assert len(mailbox.messages()) == 1

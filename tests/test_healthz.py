@@ -7,7 +7,7 @@ from flask_migrate import stamp
 
 from survey import create_app
 from survey.db import MIGRATIONS_DIR, db
-from tests.conftest import free_port
+from tests.conftest import TEST_SECRET_KEY, free_port
 
 
 def drop_version_table() -> None:
@@ -35,7 +35,7 @@ def test_current_schema_is_healthy_and_an_old_or_unstamped_one_is_not(app, clien
 
 def test_a_database_that_does_not_answer_is_unhealthy(tmp_path, monkeypatch):
     monkeypatch.setenv("RAPPORT_INSTANCE_PATH", str(tmp_path / "instance"))
-    app = create_app({"TESTING": True, "SECRET_KEY": "x", "MAIL_TRANSPORT": "file",
+    app = create_app({"TESTING": True, "SECRET_KEY": TEST_SECRET_KEY, "MAIL_TRANSPORT": "file",
                       "SQLALCHEMY_DATABASE_URI": f"postgresql+psycopg://rapport@127.0.0.1:{free_port()}/nothing",
                       "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"connect_timeout": 2}}})
     response = app.test_client().get("/healthz")

@@ -20,6 +20,7 @@ from survey.invites.delivery import deliver
 from survey.invites.models import Campaign, Invitation, OutboxMessage
 from survey.models import Contact
 from tests.invites_support import add_contacts, mailbox, smtp_server  # noqa: F401  (fixtures)
+from tests.conftest import TEST_SECRET_KEY
 
 BASE = "https://surveys.example.com"
 NAMES = ["Person 1", "J. Smith", 'Eve "the" Hacker', "Zoë Ångström", "Eve\r\nBcc: victim@example.net",
@@ -54,9 +55,12 @@ def test_a_composed_message_is_what_rendering_it_alone_gives(app, make_survey, n
     header_block = built.raw.split(b"\r\n\r\n")[0] + b"\r\n"
     to = Address(display_name=clean, addr_spec="person@example.com")
     assert _folded("To", to) in header_block
-    subject = ("Reminder: " if reminder else "") + f"{clean}, how did Acme Broadband do?".strip()
+    typed = f"\u2068{clean}\u2069" if clean else ""  # what people typed, each in its own isolate
+    subject = ("Reminder: " if reminder else "") + f"{typed}, how did \u2068Acme Broadband\u2069 do?".strip()
     assert message["Subject"] == subject
-    assert _folded("Subject", subject) in header_block
+    # Encoded whole (survey.invites.compose._header): the package's own folding lost the space in
+    # "how did ⁨Acme" for some lengths of name, which the parse above would show.
+    assert header_block.split(b"Subject:", 1)[1].lstrip().startswith(b"=?utf-8?")
     assert message["Bcc"] is None and len(message.keys()) == 10
     assert message["List-Unsubscribe"] == (f"<mailto:surveys@localhost?subject=unsubscribe>, "
                                            f"<{BASE}/u/{token}>")
@@ -75,8 +79,9 @@ def test_a_composed_message_is_what_rendering_it_alone_gives(app, make_survey, n
     assert _lines(text) == _lines(render_template(f"email/{template}.txt", **context))
     assert _lines(html) == _lines(render_template(f"email/{template}.html", **context))
     assert all(len(line) <= 998 for line in built.raw.split(b"\r\n"))
-    encodings = {part["Content-Transfer-Encoding"] for part in message.iter_parts()}
-    assert encodings == ({"7bit"} if clean.isascii() else {"quoted-printable"})
+    encodings = [part["Content-Transfer-Encoding"] for part in message.iter_parts()]
+    # The HTML's <title> is the Subject, whose typed parts sit in invisible (non-ASCII) isolates.
+    assert encodings == ["7bit" if clean.isascii() else "quoted-printable", "quoted-printable"]
 
 
 def _band_colours(survey):
@@ -235,7 +240,7 @@ def test_two_looping_worker_processes_share_the_outbox_and_send_each_message_onc
     operations.send_campaign(make_survey("nps"), base_url=BASE)
     env = dict(os.environ, RAPPORT_INSTANCE_PATH=app.instance_path,
                RAPPORT_SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
-               RAPPORT_SECRET_KEY="test-secret", RAPPORT_MAIL_SERVER="127.0.0.1",
+               RAPPORT_SECRET_KEY=TEST_SECRET_KEY, RAPPORT_MAIL_SERVER="127.0.0.1",
                RAPPORT_MAIL_PORT=str(smtp_server.port), RAPPORT_MAIL_BATCH_SIZE="20",
                RAPPORT_SQLITE_BUSY_TIMEOUT_MS="20000")
     workers = [subprocess.Popen([sys.executable, "-m", "flask", "--app", "survey", "invite", "deliver", "--loop",

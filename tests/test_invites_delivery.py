@@ -23,7 +23,7 @@ from survey.invites.delivery import claim_batch, deliver, deliver_batch
 from survey.invites.mailer import EmlTransport, transport_for
 from survey.invites.models import Invitation, OutboxMessage
 from survey.models import Response
-from tests.conftest import REPO, TEST_DB_URL
+from tests.conftest import REPO, TEST_DB_URL, TEST_SECRET_KEY
 from tests.invites_support import (  # noqa: F401  (fixtures)
     add_contacts, local_path, mailbox, score_links, smtp_server, wait_for,
 )
@@ -176,7 +176,7 @@ def test_no_reply_after_the_data_is_held_as_uncertain_not_resent(app, smtp_serve
 def _worker(app, smtp_port: int, batch_size: int = 100) -> subprocess.Popen:
     env = dict(os.environ, RAPPORT_INSTANCE_PATH=app.instance_path,
                RAPPORT_SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
-               RAPPORT_SECRET_KEY="test-secret", RAPPORT_MAIL_SERVER="127.0.0.1", RAPPORT_MAIL_PORT=str(smtp_port),
+               RAPPORT_SECRET_KEY=TEST_SECRET_KEY, RAPPORT_MAIL_SERVER="127.0.0.1", RAPPORT_MAIL_PORT=str(smtp_port),
                RAPPORT_MAIL_TIMEOUT="2", RAPPORT_MAIL_CLAIM_SECONDS="1", RAPPORT_MAIL_BATCH_SIZE=str(batch_size))
     return subprocess.Popen([sys.executable, "-m", "flask", "--app", "survey", "invite", "deliver"], cwd=REPO,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -322,7 +322,7 @@ def test_the_worker_loop_sends_new_mail_as_it_comes_and_stops_on_sigterm(app, sm
     queue(make_survey, 2)
     env = dict(os.environ, RAPPORT_INSTANCE_PATH=app.instance_path,
                RAPPORT_SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
-               RAPPORT_SECRET_KEY="test-secret", RAPPORT_MAIL_SERVER="127.0.0.1",
+               RAPPORT_SECRET_KEY=TEST_SECRET_KEY, RAPPORT_MAIL_SERVER="127.0.0.1",
                RAPPORT_MAIL_PORT=str(smtp_server.port))
     worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "survey", "invite", "deliver", "--loop",
                                "--interval", "0.2"], cwd=REPO, env=env, stdout=subprocess.PIPE,

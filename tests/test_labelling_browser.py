@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 import sqlalchemy as sa
 
 from survey.db import db
@@ -42,7 +43,7 @@ def test_admin_corrects_from_the_queue_retrains_and_switches(analysis_app, app, 
     current = first.locator('.label[data-field="theme"]').inner_text().split()[0]
     first.get_by_label("Theme").select_option(next(t for t in ("care", "service", "other") if t != current))
     first.get_by_role("button", name="Save").click()
-    assert first.get_by_role("status").inner_text() == "Saved."
+    expect(first.get_by_role("status")).to_have_text("Saved.")  # saved by a fetch: it retries until then
     # the sentiment left as it was is not the analyst's: it still reads as the model's
     assert "confirmed" not in first.locator('.label[data-field="sentiment"]').inner_text()
     # the model was right about the next one: saving nothing changed says how to confirm, Confirm both does
@@ -50,7 +51,7 @@ def test_admin_corrects_from_the_queue_retrains_and_switches(analysis_app, app, 
     second_id = second.get_attribute("id")
     second.get_by_text("Correct labels").click()
     second.get_by_role("button", name="Save changes").click()
-    assert second.get_by_role("status").inner_text() == "Nothing changed. If the labels are right, press Confirm both."
+    expect(second.get_by_role("status")).to_have_text("Nothing changed. If the labels are right, press Confirm both.")
     second.get_by_role("button", name="Confirm both").click()
     page.wait_for_function("id => document.querySelector(`#${id} .correction-status`).textContent === 'Confirmed.'",
                            arg=second_id)
@@ -63,7 +64,7 @@ def test_admin_corrects_from_the_queue_retrains_and_switches(analysis_app, app, 
     assert db.session.scalar(sa.select(sa.func.count(LabelCorrection.id))) == 3
 
     page.get_by_role("button", name="Retrain with the corrections").click()
-    assert "Retraining started with 3 of your labels" in page.locator(".flashes").inner_text()
+    expect(page.locator(".flashes")).to_contain_text("Retraining started with 3 of your labels")
     run = db.session.scalar(sa.select(TrainingRun))
     operations.wait_for(run.id, timeout=300)
     page.reload()
@@ -87,7 +88,7 @@ def test_admin_corrects_from_the_queue_retrains_and_switches(analysis_app, app, 
     phone.close()
 
     page.get_by_role("button", name="Switch to").click()
-    assert "is now in use" in page.locator(".flashes").inner_text()
+    expect(page.locator(".flashes")).to_contain_text("is now in use")
     db.session.expire_all()
     assert operations.model_in_use().version not in (None, old)
     context.close()

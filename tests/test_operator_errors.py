@@ -14,6 +14,7 @@ from survey import create_app
 from survey.cli import survey_cli
 from survey.health import expected_heads
 from survey.instance import ConfigError
+from tests.conftest import TEST_SECRET_KEY
 
 #: Nothing listens on port 1: the connection is refused at once.
 UNREACHABLE = "postgresql://rapport:s3cret-pw@127.0.0.1:1/rapport"
@@ -21,7 +22,7 @@ UNREACHABLE = "postgresql://rapport:s3cret-pw@127.0.0.1:1/rapport"
 
 def run(config: dict, *args: str, env: dict | None = None):
     """``flask --app survey ARGS`` in this process, as an operator types it (the app loaded by the command)."""
-    cli = FlaskGroup(create_app=lambda: create_app({"TESTING": True, "SECRET_KEY": "k", **config}))
+    cli = FlaskGroup(create_app=lambda: create_app({"TESTING": True, "SECRET_KEY": TEST_SECRET_KEY, **config}))
     return CliRunner().invoke(cli, list(args), env=env)
 
 
@@ -66,6 +67,58 @@ def test_a_public_address_with_a_path_or_a_trailing_slash_is_fine(tmp_path):
     for address in ("https://feedback.example.com/", "https://example.com/feedback", "http://127.0.0.1:5000"):
         app = create_app({"PUBLIC_BASE_URL": address, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'r.db'}"})
         assert app.config["PUBLIC_BASE_URL"] == address
+
+
+@pytest.mark.parametrize("key, words", [
+    ("changeme", ("is 8 characters long", "at least 32")),
+    ("secret" * 6, ("only 5 different characters",)),
+    ("0" * 64, ("only 1 different characters",)),
+])
+def test_a_short_or_repetitive_secret_key_is_named_at_start(key, words, tmp_path, monkeypatch):
+    """Session cookies, CSRF tokens, unsubscribe links and bounce tags are signed with SECRET_KEY: a weak one
+    set by an operator was used silently, and could be guessed offline from any signed cookie."""
+    monkeypatch.setenv("RAPPORT_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("RAPPORT_SECRET_KEY", key)
+    with pytest.raises(ConfigError) as caught:
+        create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'r.db'}"})
+    assert "RAPPORT_SECRET_KEY" in caught.value.format_message()
+    result = CliRunner().invoke(FlaskGroup(create_app=create_app), ["survey", "list"],
+                                env={"RAPPORT_INSTANCE_PATH": str(tmp_path), "RAPPORT_SECRET_KEY": key})
+    line = assert_one_line_error(result, "SECRET_KEY", "secrets.token_hex(32)", *words)
+    assert key not in line  # the key itself is not printed into logs
+
+
+def test_a_weak_or_mistyped_old_key_in_the_fallbacks_is_named_at_start(tmp_path):
+    """A fallback still verifies cookies, so a weak one is as good as a weak key; a string instead of a
+    list would have made Flask try each of its characters as a key."""
+    strong, base = TEST_SECRET_KEY, {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'r.db'}"}
+    with pytest.raises(ConfigError, match="SECRET_KEY_FALLBACKS.*old key that is 3 characters long"):
+        create_app({**base, "SECRET_KEY": strong, "SECRET_KEY_FALLBACKS": ["old"]})
+    with pytest.raises(ConfigError, match="SECRET_KEY_FALLBACKS.*must be a list"):
+        create_app({**base, "SECRET_KEY": strong, "SECRET_KEY_FALLBACKS": strong[::-1]})
+    app = create_app({**base, "SECRET_KEY": strong, "SECRET_KEY_FALLBACKS": [strong[::-1]]})
+    assert app.secret_key == strong
+
+
+def test_a_random_secret_key_or_none_starts(tmp_path, monkeypatch):
+    import secrets
+
+    monkeypatch.setenv("RAPPORT_INSTANCE_PATH", str(tmp_path))
+    for key in (secrets.token_hex(16), secrets.token_urlsafe(32), secrets.token_hex(32)):
+        monkeypatch.setenv("RAPPORT_SECRET_KEY", key)
+        assert create_app().secret_key == key
+    monkeypatch.setenv("RAPPORT_SECRET_KEY", "")  # empty: generated into the instance folder
+    assert len(create_app().secret_key) == 64
+
+
+def test_a_weak_key_written_by_hand_into_the_instance_folder_is_refused(tmp_path, monkeypatch):
+    from survey.instance import InstanceError
+
+    (tmp_path / "secret_key").write_text("hunter2\n")
+    monkeypatch.setenv("RAPPORT_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.delenv("RAPPORT_SECRET_KEY", raising=False)
+    with pytest.raises(InstanceError, match="is 7 characters long.*delete the file"):
+        create_app().secret_key  # noqa: B018
 
 
 @pytest.mark.parametrize("args", [("survey", "list"), ("user", "list"), ("db", "upgrade"), ("invite", "status")])
@@ -195,7 +248,7 @@ def test_new_code_on_an_old_schema_is_a_503_that_says_run_db_upgrade(sqlstate, s
         pass
 
     UndefinedTable.sqlstate = sqlstate
-    app = create_app({"TESTING": True, "PROPAGATE_EXCEPTIONS": False, "SECRET_KEY": "k",
+    app = create_app({"TESTING": True, "PROPAGATE_EXCEPTIONS": False, "SECRET_KEY": TEST_SECRET_KEY,
                       "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'rapport.db'}"})
 
     @app.get("/statement-for-test")
@@ -214,7 +267,7 @@ def test_a_setting_that_holds_text_keeps_the_text_the_environment_gave(tmp_path,
     """Environment values are read as JSON: a numeric password became an int, 1e3 the float 1000.0,
     and a numeric RAPPORT_SECRET_KEY a key nothing could sign with (a TypeError on every page)."""
     monkeypatch.setenv("RAPPORT_INSTANCE_PATH", str(tmp_path))
-    monkeypatch.setenv("RAPPORT_SECRET_KEY", "123456789012345678901234567890")
+    monkeypatch.setenv("RAPPORT_SECRET_KEY", "1234567890123456789012345678901234567890")
     monkeypatch.setenv("RAPPORT_MAIL_PASSWORD", "1e3")
     monkeypatch.setenv("RAPPORT_MAIL_USERNAME", "true")
     monkeypatch.setenv("RAPPORT_MAIL_DEFAULT_SENDER", "42")
@@ -222,7 +275,7 @@ def test_a_setting_that_holds_text_keeps_the_text_the_environment_gave(tmp_path,
     monkeypatch.setenv("RAPPORT_PUBLIC_BASE_URL", "null")
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'rapport.db'}"})
     config = app.config
-    assert config["SECRET_KEY"] == "123456789012345678901234567890" and config["MAIL_PASSWORD"] == "1e3"
+    assert config["SECRET_KEY"] == "1234567890123456789012345678901234567890" and config["MAIL_PASSWORD"] == "1e3"
     assert config["MAIL_USERNAME"] == "true" and config["MAIL_DEFAULT_SENDER"] == "42"
     assert config["MAIL_PORT"] == 2525 and config["PUBLIC_BASE_URL"] is None  # numbers and null as before
     assert app.test_client().get("/login").status_code == 200  # the form's CSRF token signs with the key

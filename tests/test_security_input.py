@@ -16,7 +16,7 @@ from survey.db import db
 from survey.importer import parse_feedback_csv
 from survey.redirects import safe_next
 from survey.widget.operations import add_origins
-from tests.conftest import TEST_DB_URL
+from tests.conftest import TEST_DB_URL, TEST_SECRET_KEY
 from tests.dashboard_support import login
 from tests.widget_support import HUMAN_MS, PARTNER, answers, error_of, post_answer
 
@@ -136,7 +136,7 @@ def test_the_sqlite_database_is_created_readable_by_its_owner_only(tmp_path, mon
     monkeypatch.setenv("RAPPORT_INSTANCE_PATH", str(instance))
     old = os.umask(0o022)
     try:
-        app = create_app({"SECRET_KEY": "x", "TESTING": True})
+        app = create_app({"SECRET_KEY": TEST_SECRET_KEY, "TESTING": True})
         with app.app_context():
             import survey.models_all  # noqa: F401
 

@@ -21,6 +21,7 @@ from tests.dashboard_support import api_token, bearer, login, make_user
 from tests.test_public import form_fields
 from tests.webhooks_support import app_config, readme_verify, receiver, secret_on  # noqa: F401 (fixtures)
 from tests.widget_support import HUMAN_MS, PARTNER, patch_answer, post_answer
+from tests.conftest import TEST_SECRET_KEY
 
 
 @pytest.fixture
@@ -417,7 +418,7 @@ def test_a_worker_killed_mid_request_leaves_the_event_to_be_sent_again(app, clie
     record_response(survey, Answer(score=0, comment="cancelling tomorrow", channel="email"))
     receiver.plan = [("sleep", 30)]
     env = dict(os.environ, RAPPORT_INSTANCE_PATH=app.instance_path,
-               RAPPORT_SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"], RAPPORT_SECRET_KEY="test-secret",
+               RAPPORT_SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"], RAPPORT_SECRET_KEY=TEST_SECRET_KEY,
                RAPPORT_WEBHOOK_ALLOW_LOCAL_TARGETS="true", RAPPORT_WEBHOOK_TIMEOUT_SECONDS="60",
                RAPPORT_WEBHOOK_BATCH_SIZE="1")
     worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "survey", "webhook", "deliver"], cwd=REPO,

@@ -498,3 +498,36 @@ def test_the_survey_page_previews_the_snippet_live_and_stores_none_of_its_answer
 
     assert answers() == []
     assert bot_catch_totals(survey) == {"honeypot": 0, "too_fast": 0}  # thanked as a preview, not as a bot
+
+
+@pytest.mark.parametrize("direction", ["rtl", "ltr"])
+def test_on_a_phone_a_page_wider_than_the_screen_keeps_the_floating_card_on_screen(
+        live_server, browser, site, survey, tmp_path, direction):
+    """A partner page wider than a phone (a wide table, an image) widens the layout viewport a fixed box
+    is placed in; on a right-to-left page that extra width lies to the left of what is shown, and the
+    card, 16 px from the layout viewport's right edge, sat off-screen, out of reach."""
+    wide = '<table><tr><td style="min-width:1100px">Plans and prices for every region</td></tr></table>'
+    html = partner_page(live_server.url, survey.public_key, body=wide)
+    if direction == "rtl":
+        html = html.replace('<html lang="en">', '<html lang="ar" dir="rtl">')
+    site.page(f"wide-{direction}.html", html)
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    try:
+        page = context.new_page()
+        page.goto(site.url(f"wide-{direction}.html"))
+        card = widget(page)
+        page.wait_for_timeout(300)  # let a pending layout settle before measuring what is on screen
+        shown = page.evaluate("({left: visualViewport.offsetLeft, top: visualViewport.offsetTop,"
+                              " width: visualViewport.width, height: visualViewport.height})")
+        box = page.evaluate("""() => { const r = document.querySelector("rapport-widget").getBoundingClientRect();
+                                       return {x: r.x, y: r.y, width: r.width, height: r.height}; }""")
+        page.screenshot(path=str(tmp_path / f"wide-{direction}-390.png"))
+        assert shown["left"] - 1 <= box["x"] and box["x"] + box["width"] <= shown["left"] + shown["width"] + 1, \
+            (box, shown)
+        assert box["y"] + box["height"] <= shown["top"] + shown["height"] + 1, (box, shown)
+        page.wait_for_timeout(MIN_MS + 50)
+        card.get_by_role("radio", name="9", exact=True).tap()  # reachable: a tap lands on it
+        card.get_by_role("textbox").wait_for()
+        assert [a.score for a in answers()] == [9]
+    finally:
+        context.close()

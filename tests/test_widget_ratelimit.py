@@ -11,6 +11,7 @@ from survey.db import db
 from survey.ratelimit import (
     CLEANUP_ONE_IN, Rate, RateError, RateLimitCounter, client_key, delete_expired, hit, hit_rate, parse_rate,
 )
+from tests.conftest import TEST_SECRET_KEY
 
 T0 = 1_800_000_000.0  # a window boundary for every window length used here
 
@@ -106,7 +107,7 @@ def _hammer(db_url: str, instance: str, n: int, queue) -> None:
     os.environ["RAPPORT_INSTANCE_PATH"] = instance
     from survey import create_app
 
-    app = create_app({"SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": db_url})
+    app = create_app({"SECRET_KEY": TEST_SECRET_KEY, "SQLALCHEMY_DATABASE_URI": db_url})
     with app.app_context():
         queue.put([hit("processes", 30, 3600, now=T0).allowed for _ in range(n)])
 

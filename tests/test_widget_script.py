@@ -18,6 +18,16 @@ def test_widget_js_is_small_after_gzip(client):
     assert size <= GZIP_BUDGET, f"widget.js is {size} bytes gzipped; the budget is {GZIP_BUDGET}"
 
 
+def test_widget_js_is_served_without_its_comment_lines_and_otherwise_as_written(client):
+    from survey.widget.routes import SCRIPT
+
+    served = client.get("/widget.js").get_data(as_text=True)
+    written = SCRIPT.read_text(encoding="utf-8").splitlines(keepends=True)
+    assert any(line.lstrip().startswith("//") for line in written)
+    assert served == "".join(line for line in written if not line.lstrip().startswith("//"))
+    assert served.startswith("/* Rapport survey widget.")  # the header shows the snippet
+
+
 def test_widget_js_type_caching_and_etag(app, client):
     served = client.get("/widget.js")
     assert served.headers["Content-Type"] == "text/javascript; charset=utf-8"

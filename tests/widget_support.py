@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from survey.db import db
 from survey.models import Response
+from tests.conftest import TEST_SECRET_KEY
 
 PARTNER = "https://shop.example.com"
 HUMAN_MS = 4000  # a plausible time to answer, above WIDGET_MIN_ANSWER_MS
@@ -125,7 +126,7 @@ def make_readme_screenshot(path: Path) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        app = create_app({"SECRET_KEY": "screenshot", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{root / 'shot.db'}",
+        app = create_app({"SECRET_KEY": TEST_SECRET_KEY, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{root / 'shot.db'}",
                           "WIDGET_MIN_ANSWER_MS": 0})
         (root / "site").mkdir()
         with app.app_context():

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from wtforms import SelectChoice
 
 from survey.db import db
+from survey.display import isolated
 from survey.metrics import MetricResult, metric_for
 from survey.models import Response, Survey, User
 from survey.results.queries import expand
@@ -91,4 +92,6 @@ def owner_choices(survey: Survey) -> list[SelectChoice]:
     if survey.owner is not None and survey.owner not in users:
         users.append(survey.owner)
     return [SelectChoice(NO_OWNER, "Nobody (every admin)")] + [
-        SelectChoice(user.id, user.email + ("" if user.is_active else " (deactivated)")) for user in users]
+        # An option alone is its own line; beside Rapport's words the typed address is isolated (survey.display).
+        SelectChoice(user.id, user.email if user.is_active else f"{isolated(user.email)} (deactivated)")
+        for user in users]

@@ -30,6 +30,7 @@ from survey.db import db
 from survey.followup.models import FollowUp
 from survey.followup.queries import needs_follow_up
 from survey.invites.campaigns import Links
+from survey.display import isolated
 from survey.invites.contacts import clean_text
 from survey.metrics import ChangeResult, MetricResult, share_change
 from survey.codeframe.operations import as_edited_now
@@ -222,7 +223,7 @@ def _queue_survey(survey: Survey, monday: dt.date, links: Links, now: dt.datetim
     if digest.is_empty:
         report.quiet += 1
         return
-    subject = f"{clean_text(survey.name) or survey.public_key}: your week {week} in brief"
+    subject = f"{isolated(clean_text(survey.name) or survey.public_key)}: your week {week} in brief"
     for user in people:
         built = build_mail(user, "digest", subject, "weekly_digest", links, now, digest=digest, week=week,
                            metric_kind=survey.kind, min_answers=current_app.config["MIN_ANSWERS"],

@@ -29,6 +29,7 @@ from survey.alerts.mail import build_mail, outbox_message, recipients, site_link
 from survey.alerts.models import AlertBatch, AlertedResponse, OwnerMail
 from survey.db import chunks, db
 from survey.followup.queries import needs_follow_up
+from survey.display import isolated
 from survey.invites.contacts import clean_text
 from survey.models import Response, Survey, utcnow
 from survey.results.present import CHANNEL_NAMES
@@ -125,7 +126,7 @@ def _queue_batch(survey_id: int, since: dt.datetime, window: dt.timedelta, links
     listed = {answer.id: answer for answer in db.session.scalars(sa.select(Response).where(Response.id.in_(shown)))}
     items = [_item(listed[i], links) for i in shown]
     count = len(ids)
-    name = clean_text(survey.name) or survey.public_key
+    name = isolated(clean_text(survey.name) or survey.public_key)  # typed: it cannot reorder the rest
     subject = f"Low score on {name}: {items[0].score}" if count == 1 else f"{count} low scores on {name}"
     for user in people:
         built = build_mail(user, "alert", subject, "low_score_alert", links, now, survey=survey, items=items,

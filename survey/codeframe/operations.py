@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from analysis.labels import THEMES
 from survey.codeframe.models import (NAME_MAX, CodeframeEdit, CodeframeExample, CodeframePoint, DismissedProposal,
                                      text_key)
-from survey.csvsafe import safe_cell, unsafe_cell
+from survey.csvsafe import SPREADSHEET_BOM, safe_cell, unsafe_cell
 from survey.db import db
 from survey.importer import ImportError_, csv_text, sniff_delimiter, unreadable_csv
 from survey.models import Response, Survey, User, utcnow
@@ -289,6 +289,9 @@ def export_rows(survey: Survey) -> Iterable[dict]:
 
 
 def write_csv(rows: Iterable[dict], out) -> None:
+    """The import format, BOM first (survey.csvsafe.SPREADSHEET_BOM): the file is edited in spreadsheets
+    and comes back through the import, which takes the BOM off."""
+    out.write(SPREADSHEET_BOM)
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)

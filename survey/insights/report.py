@@ -51,8 +51,10 @@ from typing import IO
 
 from analysis.labels import SENTIMENTS, THEMES
 from analysis.text import mask_pii
-from survey.csvsafe import safe_cell
-from survey.display import DEFAULT_MIN_ANSWERS, bdi, enough, interval_text, method_text, score_text, when_text
+from survey.csvsafe import SPREADSHEET_BOM, safe_cell
+from survey.display import (
+    DEFAULT_MIN_ANSWERS, bdi, enough, interval_text, isolated, method_text, score_text, when_text,
+)
 from survey.insights import charts
 from survey.insights.findings import SurveyPainPoint, SurveySummary
 from survey.kinds import KINDS
@@ -174,6 +176,7 @@ def render_html(report: Mapping) -> str:
     env.filters["interval_text"] = interval_text
     env.filters["method_text"] = method_text
     env.filters["bdi"] = bdi  # what people typed, isolated as on every page
+    env.filters["isolated"] = isolated  # the same where no markup can be (the <title>)
     # report.json keeps ISO 8601 for scripts; the page writes a moment as every page does.
     env.filters["when_text"] = lambda iso: when_text(dt.datetime.fromisoformat(iso))
     env.globals["enough_answers"] = enough
@@ -325,7 +328,7 @@ def write_response_lines(fh: IO[str], blocks: Iterable[tuple[list[int], list[str
     lines = _Lines()
     writer = csv.writer(lines)
     writer.writerow(RESPONSE_COLUMNS)
-    fh.write(lines.made.pop())
+    fh.write(SPREADSHEET_BOM + lines.made.pop())
     count = 0
     for ids, starts, cells, ends in blocks:
         if pain_points is not None:

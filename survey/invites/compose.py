@@ -28,6 +28,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from email import policy
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -36,6 +37,7 @@ from typing import Callable, Mapping
 from flask import render_template
 from markupsafe import escape
 
+from survey.display import isolated
 from survey.invites.contacts import clean_text
 from survey.models import Survey
 
@@ -78,7 +80,14 @@ def fill_placeholders(text: str, values: Mapping[str, str]) -> str:
 
 def default_subject(survey: Survey, reminder: bool) -> str:
     prefix = "Reminder: " if reminder else ""
-    return f"{prefix}A quick question about {survey.subject}"
+    return f"{prefix}A quick question about {_typed_in_subject(survey.subject)}"
+
+
+def _typed_in_subject(value: str | None) -> str:
+    """What a person typed (the survey's subject, a contact's name), as one line in its own isolate
+    (survey.display.isolated): a right-to-left name cannot reorder the Subject's other words."""
+    line = clean_text(value or "")
+    return isolated(line) if line else ""
 
 
 def default_intro(survey: Survey) -> str:
@@ -123,10 +132,19 @@ def _folded(name: str, value, utf8: bool = False) -> bytes:
 
 
 def _header(name: str, value: str) -> bytes:
-    """``Name: value`` for plain short ASCII (what the email package writes too), else the package's form."""
+    """``Name: value`` for plain short ASCII (what the email package writes too), else encoded words.
+
+    Text outside ASCII (a name, the isolates around typed text) is encoded whole, in encoded words
+    of UTF-8: the email package's folder could put a plain word and the next encoded word on two
+    lines with the space between them lost ("how did⁨Acme"), since space between encoded words is
+    no text (RFC 2047).
+    """
     if value.isascii() and value.isprintable() and len(name) + 2 + len(value) <= MAX_LINE:
         return f"{name}: {value}\r\n".encode("ascii")
-    return _folded(name, value)
+    if value.isascii():
+        return _folded(name, value)
+    words = Header(value, "utf-8", header_name=name).encode(linesep="\r\n", maxlinelen=MAX_LINE)
+    return f"{name}: {words}\r\n".encode("ascii")
 
 
 def _to_header(display_name: str, recipient: str) -> bytes:
@@ -192,8 +210,8 @@ class Composer:
 
     def subject(self, name: str | None) -> str:
         survey = self.survey
-        values = {"name": name or "", "subject": survey.subject}
-        subject = clean_text(fill_placeholders(survey.email_subject or "", values)) or default_subject(
+        values = {"name": _typed_in_subject(name), "subject": _typed_in_subject(survey.subject)}
+        subject = fill_placeholders(clean_text(survey.email_subject or "") or "", values).strip() or default_subject(
             survey, self.reminder)
         if self.reminder and survey.email_subject:
             subject = f"Reminder: {subject}"

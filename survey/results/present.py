@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from flask import url_for
 
-from survey.display import p_value_text, when_text  # noqa: F401 -- where the results pages have always found them
+from survey.display import isolated, p_value_text, when_text  # noqa: F401 -- where the results pages have always found them
 from survey.models import PainPointRecord, Survey
 from survey.results import bp
 from survey.results.filters import ResponseFilter
@@ -32,7 +32,8 @@ class Chip:
 
     @property
     def text(self) -> str:
-        return f"{self.name}{self.value}{self.close}"
+        """The chip as plain text (its remove link's aria-label): the value isolated as on the page."""
+        return f"{self.name}{isolated(self.value)}{self.close}"
 
 
 def filter_chips(flt: ResponseFilter, endpoint: str, pain: PainPointRecord | None = None) -> list[Chip]:

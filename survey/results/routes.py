@@ -9,6 +9,7 @@ from flask import Response as HttpResponse
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, stream_with_context, url_for
 
 from survey.auth import current_user, login_required, role_required
+from survey.csvsafe import SPREADSHEET_BOM
 from survey.db import db
 from survey.errors import error_response
 from survey.insights import jobs
@@ -227,7 +228,7 @@ def export_csv(public_key: str):
     filename = f"rapport-{slug}-{utcnow():%Y%m%d-%H%M}.csv"
 
     def body():
-        yield "\ufeff"  # a BOM: Excel then reads the file as UTF-8
+        yield SPREADSHEET_BOM
         yield from csv_lines(flt)
 
     return HttpResponse(

@@ -161,6 +161,16 @@
     try { place = target && d.querySelector(target); } catch (e) { /* not a selector */ }
     if (target && !place) warn("no element matches data-target " + target + "; shown at the end of the page");
     (place || d.body).appendChild(host);
+    // A page wider than a phone widens the layout viewport a fixed box sits in (on a dir=rtl page
+    // the extra lies left of what is shown): the card is kept inside the visual viewport.
+    var v = w.visualViewport;
+    function fit() {
+      var s = host.style, r, m = function (a, b, o, n) { return Math.max(o + 16 - a, Math.min(0, o + n - 16 - b)); };
+      s.setProperty("translate", "0 0", "important");
+      r = host.getBoundingClientRect();
+      s.setProperty("translate", m(r.left, r.right, v.offsetLeft, v.width) + "px " + m(r.top, r.bottom, v.offsetTop, v.height) + "px", "important");
+    }
+    if (floating && v) { fit(); v.addEventListener("resize", fit); v.addEventListener("scroll", fit); }
 
     function chosen() {
       var c = step1.querySelector("input:checked");
