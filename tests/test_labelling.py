@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from survey.db import db
+from survey.display import isolated
 from survey.insights import jobs
 from survey.labelling import operations
 from survey.labelling.models import TrainingRun
@@ -113,7 +114,7 @@ def test_agreeing_with_the_model_confirms_the_label_and_clears_it_from_the_queue
     line = next(row for row in csv.DictReader(io.StringIO(export)) if row["id"] == str(top.id))
     assert (line["sentiment_corrected"], line["theme_corrected"]) == ("false", "false")
     comments = client.get(f"/surveys/{survey.public_key}/comments").get_data(as_text=True)
-    assert "✓ confirmed" in comments and f"confirmed by {analyst.email}" in comments
+    assert "✓ confirmed" in comments and f"confirmed by {isolated(analyst.email)}" in comments
     # submitting again stores nothing more
     again = client.post(f"/surveys/{survey.public_key}/responses/{top.id}/labels",
                         data={"sentiment": top.sentiment, "theme": top.theme, "confirm": "both"},
@@ -153,7 +154,7 @@ def test_a_rewritten_comment_keeps_its_analyst_labels_as_history_but_not_in_forc
     assert operations.corrections_since_training()[0] == 1  # only the untouched comment's
     assert [row[0] for row in operations.corrections_for_training()] == [untouched.comment]
     comments = client.get(f"/surveys/{first.public_key}/comments").get_data(as_text=True)
-    assert comments.count(f"by {analyst.email}") == 1
+    assert comments.count(f"by {isolated(analyst.email)}") == 1
 
     # the next run labels the new text by the model; the untouched comment keeps its correction
     assert runner.invoke(args=["analyze", "--out", str(tmp_path / "again")]).exit_code == 0
