@@ -215,10 +215,36 @@ def encoder_alone(kind: str, examples, names: list[str], encode, seed: int = 0):
     return lambda v: cf._softmax(v @ centroids.T / temperature)
 
 
-def run_flask(mode: str, *flask_args: str) -> None:
-    """``flask`` with the sort patched for ``mode`` (``python benchmarks/encoder_block.py MODE ARGS...``)."""
+def parse_static(spec: str) -> tuple[Path, str]:
+    """``(table path, block mode)`` of a ``--static-block PATH[:WEIGHT]`` value (see benchmarks/static_block.py), or
+    ``ValueError`` saying what is wrong. Without a weight the block's weight is chosen on the examples."""
+    path, _, weight = spec.rpartition(":")
+    if not path or "/" in weight or not Path(path).is_file():
+        path, weight = spec, ""
+    if not Path(path).is_file():
+        raise ValueError(f"--static-block {spec!r}: no table at {path} (build one with benchmarks/static_block.py build)")
+    mode = f"block:{weight}" if weight else "block"
+    parse_mode(mode)
+    return Path(path), mode
+
+
+def install_static(spec: str):
+    """Patch the sort with a static table's block (``--static-block PATH[:WEIGHT]``); returns the undo function."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    install(mode)
+    from benchmarks.static_block import StaticEncoder
+
+    path, mode = parse_static(spec)
+    return install(mode, encoder=StaticEncoder(path))
+
+
+def run_flask(mode: str, *flask_args: str) -> None:
+    """``flask`` with the sort patched for ``mode`` (``python benchmarks/encoder_block.py MODE ARGS...``); a mode
+    ``static=PATH[:WEIGHT]`` patches it with a static table's block instead of the encoder."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    if mode.startswith("static="):
+        install_static(mode.removeprefix("static="))
+    else:
+        install(mode)
     from flask.cli import main
 
     sys.argv = ["flask", *flask_args]
@@ -232,9 +258,12 @@ def flask_command(mode: str) -> list[str]:
 
 if __name__ == "__main__":
     if len(sys.argv) < 3:
-        raise SystemExit("usage: python benchmarks/encoder_block.py MODE FLASK_ARGS...")
+        raise SystemExit("usage: python benchmarks/encoder_block.py MODE|static=PATH[:WEIGHT] FLASK_ARGS...")
     try:
-        parse_mode(sys.argv[1])
+        if sys.argv[1].startswith("static="):
+            parse_static(sys.argv[1].removeprefix("static="))
+        else:
+            parse_mode(sys.argv[1])
     except ValueError as error:
         raise SystemExit(str(error)) from None
     run_flask(sys.argv[1], *sys.argv[2:])
