@@ -216,14 +216,18 @@ def encoder_alone(kind: str, examples, names: list[str], encode, seed: int = 0):
 
 
 def parse_static(spec: str) -> tuple[Path, str]:
-    """``(table path, block mode)`` of a ``--static-block PATH[:WEIGHT]`` value (see benchmarks/static_block.py), or
-    ``ValueError`` saying what is wrong. Without a weight the block's weight is chosen on the examples."""
-    path, _, weight = spec.rpartition(":")
-    if not path or "/" in weight or not Path(path).is_file():
-        path, weight = spec, ""
+    """``(table path, mode)`` of a ``--static-block PATH[:WEIGHT|:MODE]`` value (tables: benchmarks/static_block.py),
+    or ``ValueError`` saying what is wrong. ``PATH`` alone is the block at a weight chosen on the examples,
+    ``PATH:0.5`` the block at that weight, ``PATH:blend:0.35`` (any ``--encoder`` mode) that mode with the table."""
+    path, mode = spec, "block"
+    for i, char in enumerate(spec):
+        if char == ":" and Path(spec[:i]).is_file():
+            path, mode = spec[:i], spec[i + 1:]
+            break
     if not Path(path).is_file():
         raise ValueError(f"--static-block {spec!r}: no table at {path} (build one with benchmarks/static_block.py build)")
-    mode = f"block:{weight}" if weight else "block"
+    if mode.replace(".", "", 1).lstrip("-").isdigit():
+        mode = f"block:{mode}"
     parse_mode(mode)
     return Path(path), mode
 

@@ -28,6 +28,7 @@ A table is one ``.npz`` file; :func:`load` reads it and :class:`StaticEncoder` t
 from __future__ import annotations
 
 import csv
+import math
 import random
 import sys
 import time
@@ -42,9 +43,9 @@ SIF_A = 1e-3
 #: N-grams kept in the phrase table: bigrams and trigrams seen at least this often in the team's texts.
 MIN_PHRASE_COUNT = 2
 #: Word windows cut from each team text as extra ridge training pairs (lengths drawn from WINDOW_LENGTHS).
-WINDOWS_PER_TEXT = 3
+WINDOWS_PER_TEXT = 1
 WINDOW_LENGTHS = (2, 3, 4, 5, 6, 8)
-RIDGE_ALPHAS = (0.3, 1.0, 3.0, 10.0)
+RIDGE_ALPHAS = (0.3, 1.0, 3.0)
 #: Weights of the ridge's three input blocks (TF-IDF rows, static mean, phrase mean; all unit rows).
 RIDGE_BLOCKS = (1.0, 1.0, 1.0)
 
@@ -107,50 +108,54 @@ class StaticEncoder:
     def dimensions(self) -> int:
         return self.vectors.shape[1]
 
-    def phrase_means(self, texts) -> np.ndarray:
-        """SIF-weighted mean of the vectors of every table entry a text contains (unit rows; zeros for none)."""
+    def _sparse_rows(self, texts, ngram_rows: bool):
+        """Each text's SIF-weighted table entries (CSR over :attr:`phrases`) and, with ``ngram_rows``, its TF-IDF
+        rows over the ridge's n-gram vocabulary (sublinear, unit rows): one tokenisation for both."""
         from scipy.sparse import csr_matrix
 
-        rows, cols, vals = [], [], []
-        for r, text in enumerate(texts):
-            for g in ngrams(tokens(text), self.n_max):
-                i = self.phrases.get(g)
-                if i is not None:
-                    rows.append(r)
-                    cols.append(i)
-                    vals.append(self.weights[i])
-        m = csr_matrix((vals, (rows, cols)), shape=(len(texts), len(self.phrases)), dtype=np.float32)
-        return _unit(np.asarray(m @ self.vectors))
-
-    def ngram_rows(self, texts):
-        """TF-IDF (sublinear, unit rows) of each text's word uni- and bigrams in the table's vocabulary."""
-        from scipy.sparse import csr_matrix
-
-        rows, cols, vals = [], [], []
-        for r, text in enumerate(texts):
-            counts = Counter(i for g in ngrams(tokens(text), 2) if (i := self.ngram_vocabulary.get(g)) is not None)
-            for i, c in counts.items():
-                rows.append(r)
-                cols.append(i)
-                vals.append((1 + np.log(c)) * self.idf[i])
-        m = csr_matrix((vals, (rows, cols)), shape=(len(texts), len(self.ngram_vocabulary)), dtype=np.float32)
-        norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1))).ravel()
+        phrase_cols, phrase_ptr, gram_cols, gram_vals, gram_ptr = [], [0], [], [], [0]
+        for text in texts:
+            grams = ngrams(tokens(text), self.n_max)
+            phrase_cols.extend(i for g in grams if (i := self.phrases.get(g)) is not None)
+            phrase_ptr.append(len(phrase_cols))
+            if ngram_rows:
+                counts = Counter(i for g in grams if g.count(" ") < 2 and (i := self.ngram_vocabulary.get(g)) is not None)
+                gram_cols.extend(counts)
+                gram_vals.extend(1 + math.log(c) for c in counts.values())
+                gram_ptr.append(len(gram_cols))
+        phrase_cols = np.array(phrase_cols, dtype=np.int64)
+        phrases = csr_matrix((self.weights[phrase_cols], phrase_cols, phrase_ptr), shape=(len(texts), len(self.phrases)))
+        if not ngram_rows:
+            return phrases, None
+        gram_cols = np.array(gram_cols, dtype=np.int64)
+        grams = csr_matrix((np.array(gram_vals, dtype=np.float32) * self.idf[gram_cols], gram_cols, gram_ptr),
+                           shape=(len(texts), len(self.ngram_vocabulary)))
+        norms = np.sqrt(np.asarray(grams.multiply(grams).sum(axis=1))).ravel()
         norms[norms == 0] = 1
         from scipy.sparse import diags
 
-        return diags(1 / norms) @ m
+        return phrases, diags((1 / norms).astype(np.float32)) @ grams
+
+    def phrase_means(self, texts) -> np.ndarray:
+        """SIF-weighted mean of the vectors of every table entry a text contains (unit rows; zeros for none)."""
+        return _unit(np.asarray(self._sparse_rows(texts, False)[0] @ self.vectors))
+
+    def ngram_rows(self, texts):
+        """TF-IDF (sublinear, unit rows) of each text's word uni- and bigrams in the table's vocabulary."""
+        return self._sparse_rows(texts, True)[1]
 
     def __call__(self, texts) -> np.ndarray:
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
-        phrase = self.phrase_means(texts)
         if self.kind == "phrase":
-            return phrase
+            return self.phrase_means(texts)
         from analysis.word_vectors import text_vectors
 
+        phrases, grams = self._sparse_rows(texts, True)
+        phrase = _unit(np.asarray(phrases @ self.vectors))
         a, b, c = self.blocks
-        out = (a * np.asarray(self.ngram_rows(texts) @ self.coef_ngrams)
+        out = (a * np.asarray(grams @ self.coef_ngrams)
                + b * text_vectors(texts) @ self.coef_static + c * phrase @ self.coef_phrase + self.intercept)
         return _unit(out)
 
@@ -185,8 +190,6 @@ def build_phrase_table(encode, texts: list[str], n_max: int = 3) -> dict:
 
 def build_ridge(encode, texts: list[str], phrase: dict, seed: int = 0) -> dict:
     """The ``ridge`` table: the phrase table plus a map fit on the team's texts and windows (see the module)."""
-    from sklearn.linear_model import Ridge
-
     rng = random.Random(seed)
     order = list(texts)
     rng.shuffle(order)
@@ -210,29 +213,34 @@ def build_ridge(encode, texts: list[str], phrase: dict, seed: int = 0) -> dict:
     helper = _encoder_from(tmp)
 
     def features(ts):
-        from scipy.sparse import csr_matrix, hstack
-
+        """(sparse TF-IDF block, dense static + phrase block), each weighed."""
         from analysis.word_vectors import text_vectors
 
         a, b, c = RIDGE_BLOCKS
-        return hstack([helper.ngram_rows(ts) * a, csr_matrix(text_vectors(ts) * b),
-                       csr_matrix(helper.phrase_means(ts) * c)]).tocsr()
+        return (helper.ngram_rows(ts) * a).tocsr(), np.hstack([text_vectors(ts) * b, helper.phrase_means(ts) * c])
 
-    x_train, x_held = features(train_all), features(held)
+    (s_train, d_train), (s_held, d_held) = features(train_all), features(held)
+    # Dual ridge (one Cholesky per penalty of the n x n kernel; the dense block's part by BLAS): scikit-learn's
+    # sparse solvers take one conjugate-gradient run per output, 384 of them, which did not finish in 10 minutes here.
+    from scipy.linalg import cho_factor, cho_solve
+
+    y_mean = y_train.mean(axis=0)
+    kernel = (s_train @ s_train.T).toarray().astype(np.float64) + d_train.astype(np.float64) @ d_train.T
+    cross = (s_held @ s_train.T).toarray().astype(np.float64) + d_held.astype(np.float64) @ d_train.T
     best = None
     for alpha in RIDGE_ALPHAS:
-        model = Ridge(alpha=alpha, solver="sparse_cg" if False else "auto").fit(x_train, y_train)
-        cos = float(np.mean(np.sum(_unit(model.predict(x_held)) * y_held, axis=1)))
+        dual = cho_solve(cho_factor(kernel + alpha * np.eye(len(kernel)), overwrite_a=True), y_train - y_mean)
+        cos = float(np.mean(np.sum(_unit(cross @ dual + y_mean) * y_held, axis=1)))
         print(f"  alpha {alpha}: held-out mean cosine to the encoder {cos:.4f}", flush=True)
         if best is None or cos > best[0]:
-            best = (cos, alpha, model)
-    cos, alpha, model = best
+            best = (cos, alpha, dual)
+    cos, alpha, dual = best
     phrase_cos = float(np.mean(np.sum(helper.phrase_means(held) * y_held, axis=1)))
     print(f"ridge alpha {alpha} (held-out cosine {cos:.4f}; the phrase mean alone {phrase_cos:.4f})", flush=True)
-    coef = model.coef_.T.astype(np.float32)  # (features, 384)
+    coef = np.vstack([np.asarray(s_train.T @ dual), d_train.T @ dual]).astype(np.float32)  # (features, 384)
     v = len(vocabulary)
     table.update(coef_ngrams=coef[:v].astype(np.float16), coef_static=coef[v:v + dims_static],
-                 coef_phrase=coef[v + dims_static:], intercept=model.intercept_.astype(np.float32),
+                 coef_phrase=coef[v + dims_static:], intercept=y_mean.astype(np.float32),
                  alpha=alpha, held_out_cosine=cos)
     return table
 

@@ -46,6 +46,9 @@ def test_the_static_block_option_parses_and_names_what_is_wrong(tmp_path):
     path = table(tmp_path)
     assert encoder_block.parse_static(str(path)) == (path, "block")
     assert encoder_block.parse_static(f"{path}:0.5") == (path, "block:0.5")
+    assert encoder_block.parse_static(f"{path}:blend:0.35") == (path, "blend:0.35")
+    with pytest.raises(ValueError, match="expected block"):
+        encoder_block.parse_static(f"{path}:blender")
     with pytest.raises(ValueError, match="no table at"):
         encoder_block.parse_static(str(tmp_path / "missing.npz"))
     with pytest.raises(ValueError, match="not negative"):
