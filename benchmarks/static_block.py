@@ -119,12 +119,14 @@ class StaticEncoder:
             phrase_cols.extend(i for g in grams if (i := self.phrases.get(g)) is not None)
             phrase_ptr.append(len(phrase_cols))
             if ngram_rows:
-                counts = Counter(i for g in grams if g.count(" ") < 2 and (i := self.ngram_vocabulary.get(g)) is not None)
+                counts = Counter(i for g in grams
+                                 if g.count(" ") < 2 and (i := self.ngram_vocabulary.get(g)) is not None)
                 gram_cols.extend(counts)
                 gram_vals.extend(1 + math.log(c) for c in counts.values())
                 gram_ptr.append(len(gram_cols))
         phrase_cols = np.array(phrase_cols, dtype=np.int64)
-        phrases = csr_matrix((self.weights[phrase_cols], phrase_cols, phrase_ptr), shape=(len(texts), len(self.phrases)))
+        phrases = csr_matrix((self.weights[phrase_cols], phrase_cols, phrase_ptr),
+                             shape=(len(texts), len(self.phrases)))
         if not ngram_rows:
             return phrases, None
         gram_cols = np.array(gram_cols, dtype=np.int64)
@@ -153,10 +155,10 @@ class StaticEncoder:
         from analysis.word_vectors import text_vectors
 
         phrases, grams = self._sparse_rows(texts, True)
-        phrase = _unit(np.asarray(phrases @ self.vectors))
         a, b, c = self.blocks
-        out = (a * np.asarray(grams @ self.coef_ngrams)
-               + b * text_vectors(texts) @ self.coef_static + c * phrase @ self.coef_phrase + self.intercept)
+        out = a * np.asarray(grams @ self.coef_ngrams) + b * text_vectors(texts) @ self.coef_static + self.intercept
+        if c:
+            out += c * _unit(np.asarray(phrases @ self.vectors)) @ self.coef_phrase
         return _unit(out)
 
 
@@ -188,7 +190,7 @@ def build_phrase_table(encode, texts: list[str], n_max: int = 3) -> dict:
                 weights=weights.astype(np.float32), n_max=n_max)
 
 
-def build_ridge(encode, texts: list[str], phrase: dict, seed: int = 0) -> dict:
+def build_ridge(encode, texts: list[str], phrase: dict, seed: int = 0, blocks=RIDGE_BLOCKS) -> dict:
     """The ``ridge`` table: the phrase table plus a map fit on the team's texts and windows (see the module)."""
     rng = random.Random(seed)
     order = list(texts)
@@ -205,7 +207,7 @@ def build_ridge(encode, texts: list[str], phrase: dict, seed: int = 0) -> dict:
     vocabulary = sorted(g for g, c in counts.items() if c >= 2)
     idf = np.log((1 + len(train_all)) / (1 + np.array([counts[g] for g in vocabulary]))) + 1
     table = dict(phrase, kind="ridge", ngram_vocabulary=np.array(vocabulary), idf=idf.astype(np.float32),
-                 blocks=np.array(RIDGE_BLOCKS))
+                 blocks=np.array(blocks, dtype=float))
     dims_static = _static_dims()
     tmp = dict(table, coef_ngrams=np.zeros((len(vocabulary), 384), np.float32),
                coef_static=np.zeros((dims_static, 384), np.float32), coef_phrase=np.zeros((384, 384), np.float32),
@@ -216,7 +218,7 @@ def build_ridge(encode, texts: list[str], phrase: dict, seed: int = 0) -> dict:
         """(sparse TF-IDF block, dense static + phrase block), each weighed."""
         from analysis.word_vectors import text_vectors
 
-        a, b, c = RIDGE_BLOCKS
+        a, b, c = blocks
         return (helper.ngram_rows(ts) * a).tocsr(), np.hstack([text_vectors(ts) * b, helper.phrase_means(ts) * c])
 
     (s_train, d_train), (s_held, d_held) = features(train_all), features(held)
@@ -260,7 +262,7 @@ def _encoder_from(table: dict) -> StaticEncoder:
     return StaticEncoder(buffer)
 
 
-def build(kind: str, out: Path) -> None:
+def build(kind: str, out: Path, blocks=RIDGE_BLOCKS) -> None:
     sys.path.insert(0, str(REPO))
     from benchmarks.encoder_block import CachedEncoder
 
@@ -269,7 +271,7 @@ def build(kind: str, out: Path) -> None:
     print(f"{len(texts)} team texts (models/corpus + models/facets)", flush=True)
     table = build_phrase_table(encode, texts)
     if kind == "ridge":
-        table = build_ridge(encode, texts, table)
+        table = build_ridge(encode, texts, table, blocks=blocks)
     np.savez(out, **table)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
 
@@ -292,6 +294,8 @@ if __name__ == "__main__":
     b = sub.add_parser("build", help="build a table (needs the encoder: a throwaway venv)")
     b.add_argument("--kind", choices=("phrase", "ridge"), required=True)
     b.add_argument("--out", type=Path, required=True)
+    b.add_argument("--blocks", type=float, nargs=3, default=RIDGE_BLOCKS, metavar=("NGRAMS", "STATIC", "PHRASE"),
+                   help="weights of the ridge's input blocks; PHRASE 0 leaves the phrase mean out (smaller, faster)")
     args = parser.parse_args()
     if args.command == "build":
-        build(args.kind, args.out)
+        build(args.kind, args.out, tuple(args.blocks))
