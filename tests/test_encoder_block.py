@@ -93,3 +93,68 @@ def test_the_decision_blend_at_weight_zero_is_the_shipped_sort_and_the_gate_is_u
             assert (got == expected) == (mode == "blend:0")
         finally:
             restore()
+
+
+# The teacher modes (stop 29): ten examples a point, so that the student self-trains (SELF_TRAINING_MIN_EXAMPLES).
+TAUGHT = [(f"kept on hold for {n} hours and nobody answered", "on hold") for n in range(2, 12)]
+TAUGHT += [(f"the engineer never came on day {n} of the repair", "engineer") for n in range(2, 12)]
+RUN = [f"on hold {n} hours again" for n in range(15)] + [f"engineer missed visit {n}" for n in range(15)]
+
+
+def test_the_teacher_modes_parse_and_each_bad_one_is_named():
+    default = encoder_block.Teaching()
+    assert encoder_block.parse_mode("teacher") == ("teacher", default)
+    assert encoder_block.parse_mode("self:2000") == ("self", encoder_block.Teaching(sample=2000))
+    assert encoder_block.parse_mode("teacher:1000:hard0.6:1") == (
+        "teacher", encoder_block.Teaching(sample=1000, labels="hard", bar=0.6, weight=1.0))
+    assert encoder_block.parse_mode("self::soft")[1].labels == "soft"
+    for bad, says in (("teacher:x", "whole number"), ("self:10:medium", "LABELS hard"), ("teacher:0", "at least 1"),
+                      ("self:10:hard:0", "WEIGHT above 0"), ("teacher:1:hard:1:2", "expected teacher"),
+                      ("self:10:hard1.5", "LABELS hard")):
+        with pytest.raises(ValueError, match=says):
+            encoder_block.parse_mode(bad)
+
+
+def test_the_encoder_teacher_embeds_only_the_examples_and_its_sample_and_the_student_has_no_encoder():
+    seen: set[str] = set()
+
+    def recording_encoder(texts):
+        seen.update(texts)
+        return fake_encoder(texts)
+
+    originals = dict(CodeframeSorter.__dict__)
+    restore = encoder_block.install("teacher:8", encoder=recording_encoder)
+    try:
+        student = CodeframeSorter.fit(TAUGHT, unlabelled=RUN)
+        assert len(student.assign(RUN)) == len(RUN)
+    finally:
+        restore()
+    sample = set(__import__("analysis.codeframe").codeframe._sample(RUN, 8, 0))
+    assert seen - {"a comment"} <= {t for t, _ in TAUGHT} | sample
+    assert seen & sample and not hasattr(student, "encoder_weight")  # the student sorts without the block
+    assert len(restore.seconds) == 1
+    assert {k: CodeframeSorter.__dict__[k] for k in originals} == originals
+
+
+def test_the_student_self_trains_on_its_teachers_decisions_not_its_own(monkeypatch):
+    import analysis.codeframe as cf
+
+    taught_with: list[np.ndarray] = []
+    original_soft_labels = cf._soft_labels
+
+    def recording_soft_labels(y, posteriors):
+        taught_with.append(posteriors.copy())
+        return original_soft_labels(y, posteriors)
+
+    monkeypatch.setattr(cf, "_soft_labels", recording_soft_labels)
+    restore = encoder_block.install("self:30:hard:1")
+    try:
+        CodeframeSorter.fit(TAUGHT, unlabelled=RUN)
+    finally:
+        restore()
+    # The teacher (the shipped sort) self-trained on its own soft posteriors; the student once, on hard 0/1 labels.
+    student = taught_with[-1]
+    assert len(taught_with) == cf.SELF_TRAINING_ROUNDS + 1
+    assert set(np.unique(student)) <= {0.0, 1.0} and student.max(axis=1).min() == 1.0
+    assert not set(np.unique(taught_with[0])) <= {0.0, 1.0}
+    assert cf.UNLABELLED_WEIGHT == 0.3 and cf.SELF_TRAINING_ROUNDS == 2  # the shipped constants are back
