@@ -22,6 +22,7 @@ Plain Python; ``init_app`` makes each function a Jinja filter.
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 
 from markupsafe import Markup
 
@@ -127,11 +128,21 @@ def bdi(text: object) -> Markup:
     return Markup("<bdi>%s</bdi>") % ("" if text is None else text)
 
 
+#: Bidirectional classes that can reorder what stands around a text: right-to-left letters and
+#: digits, and the explicit embeddings, overrides and isolates.
+_REORDERING = frozenset({"R", "AL", "AN", "LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI"})
+
+
 def isolated(text: str) -> str:
     """:func:`bdi` for plain text (a flash message, a tooltip, an e-mail, whose clients may not know
     ``<bdi>``): ``text`` between FIRST STRONG ISOLATE and POP DIRECTIONAL ISOLATE, which end whatever
-    a direction character in it started."""
-    return f"\u2068{'' if text is None else text}\u2069"
+    a direction character in it started. Text with nothing that could reorder its neighbours is
+    returned as it is: a customer's invitation Subject or a copied name carries no invisible
+    characters it does not need."""
+    text = "" if text is None else text
+    if not any(unicodedata.bidirectional(character) in _REORDERING for character in text):
+        return text
+    return f"\u2068{text}\u2069"
 
 
 def init_app(app) -> None:

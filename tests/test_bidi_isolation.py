@@ -214,7 +214,7 @@ def test_titles_options_and_shown_attributes_isolate_typed_text(live_server, bro
     for path in pages:
         page.goto(live_server.url + path)
         page.wait_for_load_state()
-        found = page.evaluate(PLAIN_TEXT_JS, USER_TEXT + [f"nightly {RLO}thgin", f"{RLO}x", "admin@example.com"])
+        found = page.evaluate(PLAIN_TEXT_JS, USER_TEXT + [f"nightly {RLO}thgin", f"{RLO}x"])
         if found:
             problems[path] = found
         titles[path] = page.title()
@@ -246,7 +246,8 @@ def test_a_survey_name_cannot_reorder_the_rest_of_an_alert_subject(app, make_sur
     queue_alerts(utcnow())
     [message] = queued("alert")
     subject = message["Subject"]
-    assert subject.startswith("Low score on \u2068") and subject.endswith("\u2069: 1")
+    # The override itself is dropped (a Subject is one clean line); right-to-left letters are isolated.
+    assert subject == ("Low score on Shop pohs: 1" if name == SURVEY_NAME else f"Low score on \u2068{name}\u2069: 1")
     page = browser.new_page()
     assert drawn_in_order(page, subject), subject
     page.close()
@@ -264,8 +265,9 @@ def test_typed_text_in_invitation_and_digest_subjects_is_isolated(app, make_surv
     links = campaigns.Links("https://rapport.example.com")
     composer = Composer(survey=survey, sender="Rapport <surveys@localhost>", expires_at=dt.datetime(2030, 1, 31),
                         links_for=lambda token: links.for_token(survey, token))
-    assert composer.subject(HEBREW_NAME) == f"\u2068{HEBREW_NAME}\u2069, how did \u2068Acme emca\u2069 do?"
-    assert composer.subject(None) == ", how did \u2068Acme emca\u2069 do?"  # no name: nothing isolated for it
+    # Left-to-right text alone needs no isolate: the customer's Subject carries no invisible characters.
+    assert composer.subject(HEBREW_NAME) == f"\u2068{HEBREW_NAME}\u2069, how did Acme emca do?"
+    assert composer.subject(None) == ", how did Acme emca do?"
     plain = make_survey("nps", subject=HEBREW_NAME)
     default = Composer(survey=plain, sender="Rapport <surveys@localhost>", expires_at=dt.datetime(2030, 1, 31),
                        links_for=lambda token: links.for_token(plain, token), reminder=True)
@@ -283,4 +285,7 @@ def test_an_option_isolates_typed_text_only_beside_rapports_words(app, make_surv
     db.session.commit()
     survey = make_survey("nps", owner_id=gone.id)
     labels = [choice.label for choice in owner_choices(survey)]
-    assert labels[-1] == "\u2068gone@example.com\u2069 (deactivated)"
+    assert labels[-1] == "gone@example.com (deactivated)"  # nothing in it could reorder Rapport's words
+    gone.email = f"{HEBREW_NAME}@example.com"
+    db.session.commit()
+    assert [choice.label for choice in owner_choices(survey)][-1] == f"\u2068{HEBREW_NAME}@example.com\u2069 (deactivated)"

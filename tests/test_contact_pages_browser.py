@@ -60,7 +60,7 @@ def test_an_admin_searches_adds_edits_unsubscribes_unbounces_and_forgets(live_se
     # Clear Ben's bounce from the list (after the browser's confirm dialog).
     rows.first.get_by_role("button", name=re.compile("Clear bounce")).click()
     page.wait_for_selector("text=Cleared the bounce of ben.okafor@example.com")
-    assert dialogs[-1].startswith("Clear the bounce of \u2068ben.okafor@example.com\u2069?")  # typed: isolated
+    assert dialogs[-1].startswith("Clear the bounce of ben.okafor@example.com?")  # typed: isolated
     assert contact("ben.okafor@example.com").bounced_at is None
     assert "OKAF" in page.get_by_label("Search contacts").input_value()  # the search is kept
 
@@ -84,7 +84,7 @@ def test_an_admin_searches_adds_edits_unsubscribes_unbounces_and_forgets(live_se
     # Unsubscribe, after the confirm dialog.
     page.get_by_role("button", name="Unsubscribe").click()
     page.wait_for_selector("text=Unsubscribed chloe.martin@example.com")
-    assert dialogs[-1].startswith("Unsubscribe \u2068chloe.martin@example.com\u2069?")
+    assert dialogs[-1].startswith("Unsubscribe chloe.martin@example.com?")
     assert contact("chloe.martin@example.com").unsubscribed_at is not None
     assert page.get_by_role("button", name="Unsubscribe").count() == 0
 

@@ -61,7 +61,7 @@ def test_the_alert_reads_well_on_a_phone(browser, site, owner, make_survey, make
     context = browser.new_context(viewport={"width": 360, "height": 700}, java_script_enabled=False)
     page = context.new_page()
     page.set_content(html_part(message))
-    assert page.get_by_role("heading", name="3 low scores on \u2068Broadband NPS\u2069").is_visible()
+    assert page.get_by_role("heading", name="3 low scores on Broadband NPS").is_visible()
     assert page.get_by_role("link", name="Follow up").count() == 3
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     page.screenshot(path=str(tmp_path / "alert-email-phone.png"), full_page=True)

@@ -53,7 +53,7 @@ def test_campaign_arrives_and_one_click_records_the_score(smtp_server, mailbox, 
     assert sorted(m["To"].addresses[0].addr_spec for m in received) == [
         "person0@example.com", "person1@example.com", "person2@example.com"]
     message = next(m for m in received if "person1" in str(m["To"]))
-    assert message["Subject"] == "\u2068Person 1\u2069, how did \u2068Acme Broadband\u2069 do?"
+    assert message["Subject"] == "Person 1, how did Acme Broadband do?"
     assert message["From"] == "Rapport <surveys@localhost>"
     assert message.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
@@ -229,7 +229,7 @@ def test_names_and_attributes_cannot_inject_headers(smtp_server, mailbox, make_s
     assert received.recipients == ["eve@example.com"]
     message = received.message
     assert message["Bcc"] is None and message["X-Evil"] is None
-    assert message["Subject"] == "Hi \u2068Eve Bcc: victim@example.net X-Evil: 1\u2069"
+    assert message["Subject"] == "Hi Eve Bcc: victim@example.net X-Evil: 1"
     assert message["To"].addresses[0].addr_spec == "eve@example.com"
 
 
