@@ -224,6 +224,9 @@ def test_contacts_upload_adds_updates_and_reports_bad_lines(client):
     assert refused.status_code == 422
     text = refused.get_data(as_text=True)
     assert "1 bad line, so nothing was imported" in text and "line 3" in text
+    # The refused field takes the focus, so a phone opens at the problems rather than the page's top.
+    field = re.search(r'<input[^>]*id="contacts-file"[^>]*>', text).group(0)
+    assert "autofocus" in field and 'aria-invalid="true"' in field
     db.session.refresh(ann)
     assert ann.attributes["plan"] == "pro"
     assert upload(client, bad, skip_bad=True).status_code == 302

@@ -171,21 +171,26 @@ def test_an_admin_uploads_and_downloads_on_a_phone_and_a_desktop(app, live_serve
         page.get_by_label("Codeframe CSV file").set_input_files(str(bad))
         page.get_by_role("button", name="Import").click()
         expect(page.locator(".problems")).to_contain_text("line 2: unknown theme 'pricing'")
+        # The refused file's field has the focus, so even a phone opens at the problems, below the fold.
+        expect(page.get_by_label("Codeframe CSV file")).to_be_focused()
+        expect(page.locator(".problems")).to_be_in_viewport()
+        # What the screen shows as it opens; full-page shots come last, as capturing beyond the
+        # viewport re-applies the phone's emulation and a click right after it can land beside its target.
         shots[f"{name}-bad"] = tmp_path / f"{name}-bad.png"
-        page.screenshot(path=str(shots[f"{name}-bad"]), full_page=True)
+        page.screenshot(path=str(shots[f"{name}-bad"]))
         problems = problems_on(page, f"{name} bad file") if name == "phone" else []
         page.get_by_label("Codeframe CSV file").set_input_files(str(FIXTURE))
         page.get_by_role("button", name="Import").click()
         page.wait_for_url(f"**/surveys/{survey.public_key}/codeframe")
-        assert ("Nothing changed" if name == "desktop" else "3 new pain point(s)") in page.locator("main").inner_text()
-        shots[name] = tmp_path / f"{name}.png"
-        page.screenshot(path=str(shots[name]), full_page=True)
+        expect(page.locator("main")).to_contain_text("Nothing changed" if name == "desktop" else "3 new pain point(s)")
         if name == "phone":
             problems += problems_on(page, "phone imported")
         with page.expect_download() as download:
             page.get_by_role("link", name="Download CSV").click()
         assert download.value.suggested_filename == f"codeframe-{survey.public_key}.csv"
         downloaded = Path(download.value.path()).read_text(encoding="utf-8")
+        shots[name] = tmp_path / f"{name}.png"
+        page.screenshot(path=str(shots[name]), full_page=True)
         context.close()
         assert not problems, "\n".join(problems)
         assert downloaded == runner.invoke(args=["codeframe", "export", "--survey", survey.public_key]).stdout
